@@ -1,0 +1,204 @@
+//! DPoP proof verification, RFC 9449 §4.3, as the checklist in PROTOCOL.md §6.6 lays out.
+//! Replay (jti) and nonce checks need the server state, so they live with the caller.
+
+use crate::api::ApiError;
+use crate::util::{b64, unb64};
+use axum::http::HeaderMap;
+use p256::ecdsa::signature::Verifier as _;
+use p256::ecdsa::{Signature, VerifyingKey};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// What a valid proof tells us.
+#[derive(Debug, Clone)]
+pub struct Proof {
+    /// RFC 7638 thumbprint of the proof's public key.
+    pub jkt: String,
+    pub jti: String,
+    pub nonce: Option<String>,
+}
+
+/// Returns `Ok(None)` when no `DPoP` header is present, so routes where the proof is optional can
+/// tell "absent" from "bad".
+pub fn extract(
+    headers: &HeaderMap,
+    method: &str,
+    expected_htu: &str,
+    now: i64,
+    window_secs: i64,
+) -> Result<Option<Proof>, ApiError> {
+    let mut values = headers.get_all("dpop").iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(invalid("more than one DPoP header"));
+    }
+    let text = first
+        .to_str()
+        .map_err(|_| invalid("DPoP header is not ASCII"))?;
+    if text.contains(',') {
+        return Err(invalid("more than one DPoP proof"));
+    }
+    verify(text.trim(), method, expected_htu, now, window_secs).map(Some)
+}
+
+pub fn require(
+    headers: &HeaderMap,
+    method: &str,
+    expected_htu: &str,
+    now: i64,
+    window_secs: i64,
+) -> Result<Proof, ApiError> {
+    extract(headers, method, expected_htu, now, window_secs)?
+        .ok_or_else(|| ApiError::bad_request("missing_dpop_proof", "a DPoP proof is required"))
+}
+
+fn invalid(why: &str) -> ApiError {
+    ApiError::bad_request("invalid_dpop_proof", why)
+}
+
+fn json_part(part: &str, what: &str) -> Result<Value, ApiError> {
+    let bytes = unb64(part).ok_or_else(|| invalid(&format!("{what} is not base64url")))?;
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|_| invalid(&format!("{what} is not JSON")))?;
+    if !v.is_object() {
+        return Err(invalid(&format!("{what} is not a JSON object")));
+    }
+    Ok(v)
+}
+
+fn verify(
+    jws: &str,
+    method: &str,
+    expected_htu: &str,
+    now: i64,
+    window_secs: i64,
+) -> Result<Proof, ApiError> {
+    let parts: Vec<&str> = jws.split('.').collect();
+    if parts.len() != 3 {
+        return Err(invalid("a DPoP proof is a compact JWS with three parts"));
+    }
+    let header = json_part(parts[0], "header")?;
+    let claims = json_part(parts[1], "payload")?;
+
+    if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
+        return Err(invalid("typ must be dpop+jwt"));
+    }
+    match header.get("alg").and_then(Value::as_str) {
+        Some("ES256") => {}
+        Some(other) => return Err(invalid(&format!("alg {other} is not accepted; use ES256"))),
+        None => return Err(invalid("alg is missing")),
+    }
+    let jwk = header
+        .get("jwk")
+        .and_then(Value::as_object)
+        .ok_or_else(|| invalid("jwk is missing"))?;
+    if jwk.contains_key("d") {
+        return Err(invalid("jwk must be a public key"));
+    }
+    if jwk.get("kty").and_then(Value::as_str) != Some("EC")
+        || jwk.get("crv").and_then(Value::as_str) != Some("P-256")
+    {
+        return Err(invalid("jwk must be an EC P-256 key"));
+    }
+    let coord = |name: &str| -> Result<(String, Vec<u8>), ApiError> {
+        let s = jwk
+            .get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(&format!("jwk.{name} is missing")))?;
+        let bytes = unb64(s).filter(|b| b.len() == 32);
+        bytes
+            .map(|b| (s.to_owned(), b))
+            .ok_or_else(|| invalid(&format!("jwk.{name} must be 32 bytes of base64url")))
+    };
+    let (x_s, x) = coord("x")?;
+    let (y_s, y) = coord("y")?;
+    let mut sec1 = Vec::with_capacity(65);
+    sec1.push(4u8);
+    sec1.extend_from_slice(&x);
+    sec1.extend_from_slice(&y);
+    let key = VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| invalid("jwk is not on P-256"))?;
+
+    let sig_bytes = unb64(parts[2]).ok_or_else(|| invalid("signature is not base64url"))?;
+    let sig = Signature::from_slice(&sig_bytes)
+        .map_err(|_| invalid("signature must be 64 bytes r||s"))?;
+    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+        .map_err(|_| invalid("signature does not verify"))?;
+
+    let htm = claims.get("htm").and_then(Value::as_str);
+    if htm != Some(method) {
+        return Err(invalid("htm does not match the request method"));
+    }
+    let htu = claims
+        .get("htu")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("htu is missing"))?;
+    if normalize_htu(htu).as_deref() != Some(expected_htu) {
+        return Err(invalid("htu does not match the request URL"));
+    }
+    let iat = claims
+        .get("iat")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| invalid("iat is missing"))?;
+    if (iat - now).abs() > window_secs {
+        return Err(invalid("iat is outside the accepted window"));
+    }
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .filter(|j| !j.is_empty() && j.len() <= 256)
+        .ok_or_else(|| invalid("jti is missing"))?;
+    let nonce = claims
+        .get("nonce")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+
+    Ok(Proof {
+        jkt: thumbprint(&x_s, &y_s),
+        jti: jti.to_owned(),
+        nonce,
+    })
+}
+
+/// RFC 7638: SHA-256 over the required members in lexicographic order, no white space.
+pub fn thumbprint(x: &str, y: &str) -> String {
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    b64(Sha256::digest(canonical.as_bytes()))
+}
+
+/// `scheme://host[:port]/path`, lower-cased scheme and host, default port dropped, no query or
+/// fragment (RFC 9449 §4.3 point 9).
+pub fn normalize_htu(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw).ok()?;
+    let host = url.host_str()?;
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Some(format!("{}://{}{}{}", url.scheme(), host, port, url.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn htu_normalisation() {
+        assert_eq!(
+            normalize_htu("HTTPS://API.Example.COM:443/v1/x?q=1#f").unwrap(),
+            "https://api.example.com/v1/x"
+        );
+        assert_eq!(
+            normalize_htu("http://127.0.0.1:4010/v1/session/refresh").unwrap(),
+            "http://127.0.0.1:4010/v1/session/refresh"
+        );
+        assert!(normalize_htu("not a url").is_none());
+    }
+
+    #[test]
+    fn rfc7638_example_shape() {
+        // Thumbprints are 32 bytes of base64url, stable for the same key.
+        let t = thumbprint("abc", "def");
+        assert_eq!(t.len(), 43);
+        assert_eq!(t, thumbprint("abc", "def"));
+        assert_ne!(t, thumbprint("abd", "def"));
+    }
+}

@@ -1,0 +1,21 @@
+//! A local emulator of the Prelude Session API, wire-compatible with
+//! `https://{appId}.session.prelude.dev` as described in the project's PROTOCOL.md.
+//!
+//! Embed it with [`Emulator::start`], or run the `prelude-emulator` binary.
+
+pub mod api;
+pub mod config;
+pub mod dpop;
+mod emulator_api;
+mod error;
+mod frontend;
+mod management;
+pub mod server;
+pub mod state;
+pub mod tokens;
+mod util;
+
+pub use config::{Config, DEFAULT_MANAGEMENT_KEY};
+pub use error::Error;
+pub use server::{DemoScenario, Emulator};
+pub use state::{Channel, Faults, OutboxMessage, Purpose};

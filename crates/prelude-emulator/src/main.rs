@@ -1,0 +1,76 @@
+use clap::Parser;
+use prelude_emulator::{Config, DEFAULT_MANAGEMENT_KEY, Emulator};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+/// A local, wire-compatible Prelude Session API server for demos and tests.
+#[derive(Parser, Debug)]
+#[command(name = "prelude-emulator", version)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:4010")]
+    listen: SocketAddr,
+    /// The emulated app's id.
+    #[arg(long, default_value = "demo")]
+    app_id: String,
+    /// Bearer key for the management API.
+    #[arg(long, default_value = DEFAULT_MANAGEMENT_KEY)]
+    management_key: String,
+    /// Start with no login or step-up configuration, like a new account.
+    #[arg(long)]
+    bare: bool,
+    /// Keep the state in this file across restarts.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Every OTP is this code (for demos).
+    #[arg(long)]
+    fixed_code: Option<String>,
+    /// Seconds between two sends of a code for the same verification.
+    #[arg(long, default_value_t = 30)]
+    resend_cooldown: i64,
+    /// Access-token lifetime in seconds.
+    #[arg(long, default_value_t = 60)]
+    access_ttl: i64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let cfg = Config {
+        app_id: args.app_id,
+        management_key: args.management_key,
+        bare: args.bare,
+        fixed_code: args.fixed_code,
+        state_file: args.state,
+        resend_cooldown_secs: args.resend_cooldown.max(0),
+        access_ttl_secs: args.access_ttl.clamp(5, 86_400),
+        ..Config::default()
+    };
+    let key_note = if cfg.management_key == DEFAULT_MANAGEMENT_KEY {
+        format!("management key: {DEFAULT_MANAGEMENT_KEY} (default)")
+    } else {
+        "management key: (given)".to_owned()
+    };
+    let emu = match Emulator::start(cfg, args.listen).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("prelude-emulator: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("{key_note}");
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "prelude-emulator listening on {}", emu.url());
+    let _ = out.flush();
+    drop(out);
+    let _ = tokio::signal::ctrl_c().await;
+    emu.shutdown().await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,264 @@
+//! The management API pieces of PROTOCOL.md §8 under `/v2/session/apps/{app_id}/`.
+
+use crate::api::{ApiError, Body};
+use crate::server::AppState;
+use crate::state::*;
+use crate::util::{prefixed_id, rfc3339};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/config/stepup",
+            post(create_stepup).get(get_stepup).put(put_stepup),
+        )
+        .route("/config/scopes", post(add_scope).delete(delete_scope))
+        .route("/config/login/otp", post(create_login_otp))
+}
+
+fn authorize(app: &AppState, headers: &HeaderMap, app_id: &str) -> Result<(), ApiError> {
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if given != Some(app.cfg.management_key.as_str()) {
+        return Err(ApiError::unauthorized("a valid management key is required"));
+    }
+    if app_id != app.cfg.app_id {
+        return Err(ApiError::not_found(format!("no app {app_id}")));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepUpBody {
+    #[serde(default)]
+    step_keys: Vec<Value>,
+    allowed_scopes: Vec<ScopeRule>,
+    jwks_url: Option<String>,
+}
+
+fn valid_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 128
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+}
+
+fn check_rules(body: &StepUpBody) -> Result<(), ApiError> {
+    let bad = |m: String| Err(ApiError::bad_request("bad_request", m));
+    for r in &body.allowed_scopes {
+        if !valid_key(&r.scope) {
+            return bad(format!("scope {:?} is not valid", r.scope));
+        }
+        match r.mode {
+            ScopeMode::Delegated => {
+                let Some(d) = &r.delegated else {
+                    return bad(format!("{}: mode delegated needs `delegated`", r.scope));
+                };
+                if url::Url::parse(&d.delegation_hook).is_err() {
+                    return bad(format!("{}: delegation_hook is not a URL", r.scope));
+                }
+            }
+            ScopeMode::Direct => {
+                let Some(d) = &r.direct else {
+                    return bad(format!("{}: mode direct needs `direct`", r.scope));
+                };
+                if !(0..=86_400).contains(&d.granted_for) {
+                    return bad(format!("{}: granted_for must be 0 to 86400", r.scope));
+                }
+                if d.grant_mode != GrantMode::SingleUse && d.granted_for == 0 {
+                    return bad(format!(
+                        "{}: this grant mode needs granted_for > 0",
+                        r.scope
+                    ));
+                }
+                if d.status == Decision::Review && d.steps.is_empty() {
+                    return bad(format!("{}: review needs at least one step", r.scope));
+                }
+                for s in &d.steps {
+                    if !valid_key(&s.key) || !(0..=86_400).contains(&s.expiration_duration) {
+                        return bad(format!("{}: step {:?} is not valid", r.scope, s.key));
+                    }
+                }
+            }
+        }
+    }
+    if body
+        .allowed_scopes
+        .iter()
+        .any(|r| r.mode == ScopeMode::Delegated)
+        && body.jwks_url.is_none()
+    {
+        tracing::info!(
+            "step-up config has delegated scopes and no jwks_url; custom steps cannot be verified"
+        );
+    }
+    Ok(())
+}
+
+fn config_json(c: &StepUpConfig) -> Value {
+    json!({"config": {
+        "jwks_url": c.jwks_url,
+        "step_keys": c.step_keys,
+        "allowed_scopes": c.allowed_scopes,
+        "created_at": rfc3339(c.created_at),
+        "updated_at": rfc3339(c.updated_at),
+    }})
+}
+
+async fn create_stepup(
+    State(app): State<AppState>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<StepUpBody>,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers, &app_id)?;
+    check_rules(&body)?;
+    let now = app.now();
+    let mut d = app.data();
+    if d.stepup_config.is_some() {
+        return Err(ApiError::conflict(
+            "step_up_config_already_exists",
+            "a step-up configuration exists; use PUT to replace it",
+        ));
+    }
+    let c = StepUpConfig {
+        jwks_url: body.jwks_url,
+        step_keys: body.step_keys,
+        allowed_scopes: body.allowed_scopes,
+        created_at: now,
+        updated_at: now,
+    };
+    let out = config_json(&c);
+    d.stepup_config = Some(c);
+    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+}
+
+async fn get_stepup(
+    State(app): State<AppState>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers, &app_id)?;
+    let d = app.data();
+    let c = d
+        .stepup_config
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("no step-up configuration"))?;
+    Ok(axum::Json(config_json(c)).into_response())
+}
+
+async fn put_stepup(
+    State(app): State<AppState>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<StepUpBody>,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers, &app_id)?;
+    check_rules(&body)?;
+    let now = app.now();
+    let mut d = app.data();
+    let created_at = d.stepup_config.as_ref().map_or(now, |c| c.created_at);
+    d.stepup_config = Some(StepUpConfig {
+        jwks_url: body.jwks_url,
+        step_keys: body.step_keys,
+        allowed_scopes: body.allowed_scopes,
+        created_at,
+        updated_at: now,
+    });
+    Ok(axum::Json(json!({"message": "step-up configuration replaced"})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeBody {
+    scope: String,
+}
+
+async fn add_scope(
+    State(app): State<AppState>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<ScopeBody>,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers, &app_id)?;
+    if !valid_key(&body.scope) {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            "scope must match ^[a-zA-Z0-9.-_:]+$",
+        ));
+    }
+    let mut d = app.data();
+    if !d.scopes.contains(&body.scope) {
+        d.scopes.push(body.scope.clone());
+    }
+    Ok((StatusCode::CREATED, axum::Json(json!({"scopes": d.scopes}))).into_response())
+}
+
+async fn delete_scope(
+    State(app): State<AppState>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<ScopeBody>,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers, &app_id)?;
+    let mut d = app.data();
+    d.scopes.retain(|s| s != &body.scope);
+    Ok(axum::Json(json!({"scopes": d.scopes})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginOtpBody {
+    config_type: String,
+    channel_type: Channel,
+    #[serde(default)]
+    is_default: bool,
+    template_id: Option<String>,
+    sender_id: Option<String>,
+    #[serde(default)]
+    granted_scopes: Vec<String>,
+    code_size: Option<u8>,
+}
+
+async fn create_login_otp(
+    State(app): State<AppState>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<LoginOtpBody>,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers, &app_id)?;
+    if body.config_type != "otp" {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            "config_type must be otp",
+        ));
+    }
+    let _ = (&body.template_id, &body.sender_id, body.code_size);
+    let now = app.now();
+    let c = LoginConfig {
+        id: prefixed_id("lcfg"),
+        config_type: body.config_type,
+        channel_type: body.channel_type,
+        is_default: body.is_default,
+        granted_scopes: body.granted_scopes,
+        created_at: now,
+    };
+    let out = json!({"login_config": {
+        "id": c.id, "config_type": c.config_type, "channel_type": c.channel_type,
+        "is_default": c.is_default, "granted_scopes": c.granted_scopes,
+        "template_id": body.template_id, "sender_id": body.sender_id,
+        "created_at": rfc3339(now), "updated_at": rfc3339(now),
+    }});
+    app.data().login_configs.push(c);
+    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+}
