@@ -172,9 +172,10 @@ fn challenge_proof(
     Ok(proof)
 }
 
-fn with_nonce(app: &AppState, mut resp: Response) -> Response {
-    let nonce = app.data().dpop_nonce.clone();
-    if let Ok(v) = HeaderValue::from_str(&nonce) {
+/// Puts the current nonce on a DPoP response. Takes the nonce, not the state, because callers
+/// often hold the state lock.
+fn with_nonce(nonce: &str, mut resp: Response) -> Response {
+    if let Ok(v) = HeaderValue::from_str(nonce) {
         resp.headers_mut().insert("dpop-nonce", v);
     }
     resp
@@ -587,7 +588,14 @@ fn mint_access(
     (app.keys.sign(KeyUse::Access, &claims), exp)
 }
 
-fn tokens_response(app: &AppState, access: String, exp: i64, rt: &str, rt_exp: i64) -> Response {
+fn tokens_response(
+    app: &AppState,
+    nonce: &str,
+    access: String,
+    exp: i64,
+    rt: &str,
+    rt_exp: i64,
+) -> Response {
     let mut resp = axum::Json(json!({"access_token": access, "expires_at": exp})).into_response();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(rt) {
@@ -603,7 +611,7 @@ fn tokens_response(app: &AppState, access: String, exp: i64, rt: &str, rt_exp: i
     if let Ok(v) = HeaderValue::from_str(&c) {
         h.append(header::SET_COOKIE, v);
     }
-    with_nonce(app, resp)
+    with_nonce(nonce, resp)
 }
 
 fn new_refresh_token() -> String {
@@ -640,7 +648,7 @@ fn open_session(
     let rt_exp = session.refresh_expires_at;
     tracing::info!(session = %session.id, user = %session.user_id, "session opened");
     d.sessions.insert(session.id.clone(), session);
-    tokens_response(app, access, exp, &rt, rt_exp)
+    tokens_response(app, &d.dpop_nonce, access, exp, &rt, rt_exp)
 }
 
 #[derive(Deserialize)]
@@ -769,7 +777,14 @@ async fn refresh(
     let session = session.clone();
     d.refresh_index.insert(new_rt.clone(), sid);
     let (access, exp) = mint_access(&app, &headers, &d, &session, single_use.as_deref());
-    Ok(tokens_response(&app, access, exp, &new_rt, rt_exp))
+    Ok(tokens_response(
+        &app,
+        &d.dpop_nonce,
+        access,
+        exp,
+        &new_rt,
+        rt_exp,
+    ))
 }
 
 /// Applies the grant of a completed challenge; returns a scope for `single-use` grants, which
@@ -867,8 +882,10 @@ async fn revoke(State(app): State<AppState>, headers: HeaderMap) -> Result<Respo
     }
     s.revoked = true;
     tracing::info!(session = %sid, "session revoked by its holder");
-    drop(d);
-    Ok(with_nonce(&app, StatusCode::NO_CONTENT.into_response()))
+    Ok(with_nonce(
+        &d.dpop_nonce,
+        StatusCode::NO_CONTENT.into_response(),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,229 @@
+//! One error type for the client, mapped from the wire codes of PROTOCOL.md §11.
+
+/// Everything a [`crate::SessionClient`] call can fail with. No variant carries a response body
+/// or a secret; `message` fields are the server's short explanation or ours.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `bad_check_code`: the code was wrong; the same verification can be retried.
+    #[error("wrong code")]
+    InvalidOtpCode { attempts_remaining: Option<u32> },
+    /// `invalid_challenge_token` and its family, or a blocked challenge used locally.
+    #[error("invalid challenge: {message}")]
+    InvalidChallengeToken { code: String, message: String },
+    /// The challenge expired (checked locally before `/otp/check`, or said by the server).
+    #[error("the challenge has expired")]
+    ExpiredChallengeToken,
+    /// `token_reused`: a spent challenge token was submitted again.
+    #[error("this challenge token was already used")]
+    TokenReused,
+    /// The server answered without the challenge token the flow needs.
+    #[error("the server did not return a challenge token")]
+    MissingChallengeToken,
+    /// `scope_not_allowed`.
+    #[error("scope not allowed: {message}")]
+    ScopeNotAllowed { message: String },
+    /// `forbidden`, `not_configured`, `auth_blocked`, `no_login_config` and the other 403s.
+    #[error("forbidden ({code}): {message}")]
+    Forbidden { code: String, message: String },
+    /// `insufficient_scope`: step up, then retry.
+    #[error("insufficient scope")]
+    InsufficientScope,
+    /// `unauthorized` and the DPoP family after their retries; also a session revoked while a
+    /// refresh was in flight, or no session at all.
+    #[error("unauthorized ({code}): {message}")]
+    Unauthorized { code: String, message: String },
+    #[error("rate limited: {message}")]
+    RateLimited { message: String },
+    /// 400s: `bad_request`, `invalid_identifier`, `invalid_metadata`, pagination, …
+    #[error("bad request ({code}): {message}")]
+    BadRequest { code: String, message: String },
+    #[error("not found: {message}")]
+    NotFound { message: String },
+    #[error("conflict: {message}")]
+    Conflict { message: String },
+    /// `internal`: the server failed.
+    #[error("the server failed: {message}")]
+    Internal { message: String },
+    /// The request did not complete in time.
+    #[error("the request timed out")]
+    Timeout,
+    /// The server could not be reached.
+    #[error("network error: {0}")]
+    Network(String),
+    /// The OS keyring is missing, locked or refused access. Nothing was written elsewhere.
+    #[error("the system keyring is unavailable: {0}")]
+    KeyringUnavailable(String),
+    /// Input refused before any request (identifier, metadata, session id, endpoint).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// Any other wire code, or a response we could not read.
+    #[error("error {code}: {message}")]
+    Generic { code: String, message: String },
+}
+
+impl Error {
+    /// A stable snake_case code for this error, for UIs to branch on.
+    pub fn code(&self) -> &str {
+        match self {
+            Error::InvalidOtpCode { .. } => "invalid_otp_code",
+            Error::InvalidChallengeToken { .. } => "invalid_challenge_token",
+            Error::ExpiredChallengeToken => "expired_challenge_token",
+            Error::TokenReused => "token_reused",
+            Error::MissingChallengeToken => "missing_challenge_token",
+            Error::ScopeNotAllowed { .. } => "scope_not_allowed",
+            Error::Forbidden { code, .. } => match code.as_str() {
+                "not_configured" => "step_up_not_configured",
+                "no_login_config" => "no_login_config",
+                _ => "forbidden",
+            },
+            Error::InsufficientScope => "insufficient_scope",
+            Error::Unauthorized { .. } => "unauthorized",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::BadRequest { code, .. } => match code.as_str() {
+                "invalid_identifier" => "invalid_identifier",
+                "invalid_metadata" => "invalid_metadata",
+                _ => "bad_request",
+            },
+            Error::NotFound { .. } => "not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::Internal { .. } => "internal",
+            Error::Timeout => "timeout",
+            Error::Network(_) => "network",
+            Error::KeyringUnavailable(_) => "keyring_unavailable",
+            Error::InvalidInput(_) => "invalid_input",
+            Error::Generic { .. } => "generic",
+        }
+    }
+
+    /// Maps a wire error. `message` is cut short so a misbehaving server cannot smuggle a
+    /// large body (or a token in it) through our error values.
+    pub(crate) fn from_wire(status: u16, code: &str, message: &str, attempts: Option<u32>) -> Self {
+        let message: String = message.chars().take(200).collect();
+        let code_s = code.to_owned();
+        match code {
+            "bad_check_code" => Error::InvalidOtpCode {
+                attempts_remaining: attempts,
+            },
+            "invalid_challenge_token"
+            | "step_not_completed"
+            | "step_not_found"
+            | "step_bypassed"
+            | "token_mismatch" => Error::InvalidChallengeToken {
+                code: code_s,
+                message,
+            },
+            "expired_challenge_token" => Error::ExpiredChallengeToken,
+            "token_reused" => Error::TokenReused,
+            "missing_challenge_token" => Error::MissingChallengeToken,
+            "scope_not_allowed" => Error::ScopeNotAllowed { message },
+            "forbidden"
+            | "auth_blocked"
+            | "not_configured"
+            | "direct_scope_identifier_mismatch"
+            | "invalid_verify_configuration"
+            | "suspended_account"
+            | "invalid_api_key"
+            | "email_verification_not_allowed"
+            | "no_login_config" => Error::Forbidden {
+                code: code_s,
+                message,
+            },
+            "insufficient_scope" => Error::InsufficientScope,
+            "unauthorized" | "invalid_dpop_proof" | "dpop_key_mismatch" | "missing_dpop_proof"
+            | "use_dpop_nonce" => Error::Unauthorized {
+                code: code_s,
+                message,
+            },
+            "rate_limited" | "too_many_requests" => Error::RateLimited { message },
+            "internal" | "internal_server_error" => Error::Internal { message },
+            "not_found" => Error::NotFound { message },
+            "conflict" | "identifier_already_exists" => Error::Conflict { message },
+            "bad_request"
+            | "invalid_identifier"
+            | "invalid_metadata"
+            | "invalid_pagination_limit"
+            | "invalid_pagination_offset"
+            | "invalid_verification_token" => Error::BadRequest {
+                code: code_s,
+                message,
+            },
+            _ if status >= 500 && code.starts_with("http_") => Error::Internal { message },
+            _ => Error::Generic {
+                code: code_s,
+                message,
+            },
+        }
+    }
+
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
+        Error::Unauthorized {
+            code: "unauthorized".into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn decoding(what: &str) -> Self {
+        Error::Generic {
+            code: "decoding_failed".into(),
+            message: what.into(),
+        }
+    }
+
+    /// Whether retrying the same call later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Timeout | Error::Network(_) | Error::Internal { .. } | Error::RateLimited { .. }
+        )
+    }
+}
+
+impl From<reqwest::Error> for Error {
+    fn from(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            Error::Timeout
+        } else {
+            // reqwest's Display can include the URL, never headers or bodies.
+            Error::Network(e.without_url().to_string())
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_codes_map_to_stable_codes() {
+        let cases = [
+            ("bad_check_code", "invalid_otp_code"),
+            ("step_not_found", "invalid_challenge_token"),
+            ("token_reused", "token_reused"),
+            ("scope_not_allowed", "scope_not_allowed"),
+            ("not_configured", "step_up_not_configured"),
+            ("dpop_key_mismatch", "unauthorized"),
+            ("too_many_requests", "rate_limited"),
+            ("internal", "internal"),
+            ("invalid_identifier", "invalid_identifier"),
+            ("something_new", "generic"),
+        ];
+        for (wire, ours) in cases {
+            assert_eq!(
+                Error::from_wire(400, wire, "m", None).code(),
+                ours,
+                "{wire}"
+            );
+        }
+    }
+
+    #[test]
+    fn messages_are_bounded() {
+        let long = "x".repeat(10_000);
+        match Error::from_wire(400, "bad_request", &long, None) {
+            Error::BadRequest { message, .. } => assert_eq!(message.len(), 200),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

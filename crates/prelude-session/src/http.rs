@@ -1,0 +1,344 @@
+//! The request pipeline: DPoP proofs with the nonce and clock-skew retries, Bearer with a
+//! single 401 → refresh → replay, and wire errors mapped to [`Error`].
+
+use crate::SessionClient;
+use crate::dpop::{DpopKey, normalize_htu};
+use crate::error::{Error, Result};
+use crate::store::Item;
+use crate::util::unix_now;
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use std::sync::atomic::Ordering;
+
+#[derive(Clone)]
+pub(crate) enum Proof {
+    None,
+    /// A regular proof with the device key (created if missing), the cached nonce and a new jti.
+    Regular,
+    /// A challenge-scoped proof: the challenge token's jti, no nonce, never a new key.
+    Challenge(Option<String>),
+    /// A regular proof from a key snapshot, for `/revoke` after the local wipe.
+    Snapshot {
+        key: DpopKey,
+        nonce: Option<String>,
+    },
+}
+
+pub(crate) struct Call {
+    pub method: Method,
+    pub route: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<serde_json::Value>,
+    pub proof: Proof,
+    pub bearer: bool,
+    pub refresh_token: Option<SecretString>,
+    pub verification: Option<SecretString>,
+}
+
+impl Call {
+    pub fn post(route: &str) -> Self {
+        Self {
+            method: Method::POST,
+            route: route.to_owned(),
+            query: vec![],
+            body: None,
+            proof: Proof::None,
+            bearer: false,
+            refresh_token: None,
+            verification: None,
+        }
+    }
+    pub fn get(route: &str) -> Self {
+        Self {
+            method: Method::GET,
+            ..Self::post(route)
+        }
+    }
+    pub fn body(mut self, v: serde_json::Value) -> Self {
+        self.body = Some(v);
+        self
+    }
+    pub fn proof(mut self, p: Proof) -> Self {
+        self.proof = p;
+        self
+    }
+    pub fn bearer(mut self) -> Self {
+        self.bearer = true;
+        self
+    }
+}
+
+pub(crate) struct Reply {
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|_| Error::decoding("unexpected response body"))
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+    /// `local − server` seconds, from `Date`; used to move server times onto our clock.
+    pub fn clock_offset(&self) -> i64 {
+        server_time(&self.headers).map_or(0, |t| unix_now() - t)
+    }
+}
+
+fn server_time(h: &HeaderMap) -> Option<i64> {
+    let d = h.get(reqwest::header::DATE)?.to_str().ok()?;
+    let t = httpdate::parse_http_date(d).ok()?;
+    t.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs() as i64)
+}
+
+#[derive(serde::Deserialize)]
+struct WireError {
+    code: Option<String>,
+    message: Option<String>,
+    attempts_remaining: Option<u32>,
+}
+
+fn wire_error(status: u16, body: &[u8]) -> (String, String, Option<u32>) {
+    match serde_json::from_slice::<WireError>(body) {
+        Ok(WireError {
+            code: Some(code),
+            message,
+            attempts_remaining,
+        }) => {
+            let m = message.unwrap_or_else(|| code.clone());
+            (code, m, attempts_remaining)
+        }
+        _ => (format!("http_{status}"), format!("HTTP {status}"), None),
+    }
+}
+
+impl SessionClient {
+    pub(crate) fn device_id(&self) -> Result<String> {
+        if let Some(id) = self.local().device_id.clone() {
+            return Ok(id);
+        }
+        let id = match self.store_get(Item::DeviceId)? {
+            Some(v) => v.to_string(),
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                self.store_set(Item::DeviceId, &id)?;
+                id
+            }
+        };
+        self.local().device_id = Some(id.clone());
+        Ok(id)
+    }
+
+    pub(crate) fn existing_key(&self) -> Result<Option<DpopKey>> {
+        if let Some(k) = self.local().key.clone() {
+            return Ok(Some(k));
+        }
+        let Some(text) = self.store_get(Item::DpopKey)? else {
+            return Ok(None);
+        };
+        let key = DpopKey::import(&text)
+            .ok_or_else(|| Error::KeyringUnavailable("the stored DPoP key is unreadable".into()))?;
+        self.local().key = Some(key.clone());
+        Ok(Some(key))
+    }
+
+    /// The key is created lazily by the first regular proof (normally `/login/finalize`).
+    fn key_or_create(&self) -> Result<DpopKey> {
+        if let Some(k) = self.existing_key()? {
+            return Ok(k);
+        }
+        let key = DpopKey::generate();
+        self.store_set(Item::DpopKey, &key.export())?;
+        tracing::debug!(jkt = %key.thumbprint(), "created a DPoP key");
+        self.local().key = Some(key.clone());
+        Ok(key)
+    }
+
+    pub(crate) fn nonce(&self) -> Result<Option<String>> {
+        if let Some(n) = self.local().nonce.clone() {
+            return Ok(n);
+        }
+        let n = self.store_get(Item::DpopNonce)?.map(|v| v.to_string());
+        self.local().nonce = Some(n.clone());
+        Ok(n)
+    }
+
+    fn set_nonce(&self, nonce: &str) -> Result<()> {
+        if self.local().nonce.as_ref().and_then(|n| n.as_deref()) == Some(nonce) {
+            return Ok(());
+        }
+        self.store_set(Item::DpopNonce, nonce)?;
+        self.local().nonce = Some(Some(nonce.to_owned()));
+        Ok(())
+    }
+
+    /// `server − local` seconds, applied to proof `iat`.
+    pub(crate) fn skew(&self) -> Result<i64> {
+        if let Some(s) = self.local().skew {
+            return Ok(s);
+        }
+        let s = self
+            .store_get(Item::ClockSkew)?
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
+        self.local().skew = Some(s);
+        Ok(s)
+    }
+
+    fn set_skew(&self, skew: i64) -> Result<()> {
+        if skew == 0 {
+            self.store_delete(Item::ClockSkew)?;
+        } else {
+            self.store_set(Item::ClockSkew, &skew.to_string())?;
+        }
+        self.local().skew = Some(skew);
+        Ok(())
+    }
+
+    /// Sends a call; on a Bearer route a 401 invalidates the token, refreshes once and replays
+    /// once. If that refresh fails, the original 401 surfaces.
+    pub(crate) async fn call(&self, call: &Call) -> Result<Reply> {
+        if !call.bearer {
+            return self.send(call, None).await;
+        }
+        let (token, generation) = self.bearer_token().await?;
+        match self.send(call, Some(&token)).await {
+            Err(e @ Error::Unauthorized { .. }) if matches!(&e, Error::Unauthorized { code, .. } if code == "unauthorized") =>
+            {
+                self.invalidate_access();
+                if self.refresh_if_unchanged(generation).await.is_err() {
+                    return Err(e);
+                }
+                let (token, _) = self.bearer_token().await?;
+                self.send(call, Some(&token)).await
+            }
+            other => other,
+        }
+    }
+
+    /// The cached access token even if expired (the server decides); refreshes when none.
+    async fn bearer_token(&self) -> Result<(SecretString, u64)> {
+        loop {
+            let generation = self.inner.generation.load(Ordering::SeqCst);
+            if let Some(a) = self.local().access.clone() {
+                return Ok((a.token, generation));
+            }
+            self.refresh_if_unchanged(generation).await?;
+            if self.local().access.is_none() {
+                return Err(Error::unauthorized("not signed in"));
+            }
+        }
+    }
+
+    pub(crate) async fn send(&self, call: &Call, bearer: Option<&SecretString>) -> Result<Reply> {
+        let url = self.url(&call.route);
+        let htu = normalize_htu(&url);
+        let mut snapshot_nonce = match &call.proof {
+            Proof::Snapshot { nonce, .. } => nonce.clone(),
+            _ => None,
+        };
+        let mut nonce_retried = false;
+        let mut skew_retried = false;
+        loop {
+            let mut req = self
+                .inner
+                .http
+                .request(call.method.clone(), url.clone())
+                .header("accept", "application/json")
+                .header("x-device-id", self.device_id()?);
+            if !call.query.is_empty() {
+                req = req.query(&call.query);
+            }
+            if let Some(b) = &call.body {
+                req = req.json(b);
+            }
+            if let Some(t) = bearer {
+                req = req.bearer_auth(t.expose_secret());
+            }
+            if let Some(rt) = &call.refresh_token {
+                req = req.header("x-refresh-token", rt.expose_secret());
+            }
+            if let Some(v) = &call.verification {
+                req = req.header("x-verification-token", v.expose_secret());
+            }
+            let iat = unix_now() + self.skew()?;
+            let method = call.method.as_str();
+            match &call.proof {
+                Proof::None => {}
+                Proof::Regular => {
+                    let key = self.key_or_create()?;
+                    let nonce = self.nonce()?;
+                    let jti = uuid::Uuid::new_v4().to_string();
+                    req = req.header("dpop", key.proof(method, &htu, &jti, iat, nonce.as_deref()));
+                }
+                Proof::Challenge(jti) => {
+                    // Without a key or a jti the request goes out unsigned and the server's
+                    // answer surfaces (PROTOCOL.md §6.3).
+                    if let (Some(key), Some(jti)) = (self.existing_key()?, jti) {
+                        req = req.header("dpop", key.proof(method, &htu, jti, iat, None));
+                    }
+                }
+                Proof::Snapshot { key, .. } => {
+                    let jti = uuid::Uuid::new_v4().to_string();
+                    req = req.header(
+                        "dpop",
+                        key.proof(method, &htu, &jti, iat, snapshot_nonce.as_deref()),
+                    );
+                }
+            }
+            let resp = req.send().await?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await?.to_vec();
+            let nonce_header = headers
+                .get("dpop-nonce")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            if let (Proof::Regular, Some(n)) = (&call.proof, &nonce_header) {
+                self.set_nonce(n)?;
+            }
+            if (200..300).contains(&status) {
+                return Ok(Reply { headers, body });
+            }
+            let (code, message, attempts) = wire_error(status, &body);
+            let regular = matches!(call.proof, Proof::Regular | Proof::Snapshot { .. });
+            if regular && code == "use_dpop_nonce" && !nonce_retried {
+                let n = nonce_header.ok_or_else(|| Error::Generic {
+                    code: "missing_dpop_nonce".into(),
+                    message: "the server asked for a nonce without giving one".into(),
+                })?;
+                if matches!(call.proof, Proof::Snapshot { .. }) {
+                    snapshot_nonce = Some(n);
+                }
+                nonce_retried = true;
+                tracing::debug!(route = %call.route, "retrying with the server's DPoP nonce");
+                continue;
+            }
+            if regular && code == "invalid_dpop_proof" && !skew_retried {
+                skew_retried = true;
+                if let Some(server) = server_time(&headers) {
+                    let skew = server - unix_now();
+                    if skew.abs() >= 1 {
+                        self.set_skew(skew)?;
+                        tracing::debug!(skew, "retrying with the server's clock");
+                        continue;
+                    }
+                    self.set_skew(0)?;
+                }
+            }
+            return Err(Error::from_wire(status, &code, &message, attempts));
+        }
+    }
+
+    pub(crate) fn invalidate_access(&self) {
+        self.local().access = None;
+    }
+}

@@ -1,0 +1,259 @@
+//! A client for the Prelude Session API (`https://{appId}.session.prelude.dev`): OTP login,
+//! DPoP-bound refresh, step-up challenges and session management. It follows the behaviour of
+//! the official Swift SDK: single-flight refresh, challenge-scoped proofs, caller-driven OTP
+//! sending and an automatic scoped refresh when a challenge completes.
+
+mod dpop;
+mod error;
+mod http;
+mod login;
+mod refresh;
+mod sessions;
+mod step_up;
+pub mod store;
+mod types;
+mod util;
+
+pub use dpop::DpopKey;
+pub use error::{Error, Result};
+pub use store::{Item, KeyringStore, MemoryStore, SecretStore, StoreError};
+pub use types::*;
+
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use url::Url;
+
+/// Which server to talk to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A Prelude app id: `https://{id}.session.prelude.dev`.
+    AppId(String),
+    /// Any base URL (the emulator, a custom domain).
+    Url(Url),
+}
+
+impl Endpoint {
+    pub fn app_id(id: &str) -> Result<Self> {
+        let id = id.trim();
+        let ok = !id.is_empty()
+            && id.len() <= 63
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if ok {
+            Ok(Endpoint::AppId(id.to_ascii_lowercase()))
+        } else {
+            Err(Error::InvalidInput(format!(
+                "{id:?} is not a Prelude app id (letters, digits and dashes)"
+            )))
+        }
+    }
+
+    pub fn url(text: &str) -> Result<Self> {
+        let u = Url::parse(text.trim())
+            .map_err(|e| Error::InvalidInput(format!("{text:?} is not a URL: {e}")))?;
+        if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+            return Err(Error::InvalidInput(format!(
+                "{text:?} must be an http(s) URL with a host"
+            )));
+        }
+        Ok(Endpoint::Url(u))
+    }
+
+    /// The origin, e.g. `https://abc.session.prelude.dev`.
+    pub fn origin(&self) -> Url {
+        match self {
+            Endpoint::AppId(id) => Url::parse(&format!("https://{id}.session.prelude.dev"))
+                .expect("an app id makes a valid URL"),
+            Endpoint::Url(u) => {
+                let mut u = u.clone();
+                u.set_query(None);
+                u.set_fragment(None);
+                u.set_path("");
+                u
+            }
+        }
+    }
+
+    /// Host and port: the partition key of everything stored for this server.
+    pub fn host_key(&self) -> String {
+        let o = self.origin();
+        let host = o.host_str().unwrap_or_default().to_ascii_lowercase();
+        match o.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        }
+    }
+}
+
+/// How to build a [`SessionClient`].
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub endpoint: Endpoint,
+    /// Per-request timeout (default 10 s).
+    pub timeout: Duration,
+    /// An extra trusted root, PEM, e.g. the emulator's self-signed certificate.
+    pub extra_root_pem: Option<Vec<u8>>,
+    /// Namespaces stored secrets, so a test profile never touches a user's session.
+    pub profile: String,
+    pub user_agent: String,
+}
+
+impl ClientConfig {
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint,
+            timeout: Duration::from_secs(10),
+            extra_root_pem: None,
+            profile: "default".into(),
+            user_agent: format!(
+                "prelude-session-rs/{} ({})",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS
+            ),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct AccessToken {
+    pub token: SecretString,
+    /// Local clock.
+    pub expires_at: i64,
+}
+
+#[derive(Default)]
+pub(crate) struct Local {
+    pub access: Option<AccessToken>,
+    pub key: Option<DpopKey>,
+    /// `None` = not read from the store yet.
+    pub nonce: Option<Option<String>>,
+    pub skew: Option<i64>,
+    pub device_id: Option<String>,
+    /// `X-Verification-Token` of the login in progress.
+    pub login_verification: Option<SecretString>,
+    /// `X-Verification-Token` per step-up challenge id.
+    pub step_up_verifications: HashMap<String, SecretString>,
+    pub active_step_up: Option<StepUpChallenge>,
+}
+
+pub(crate) struct Inner {
+    pub endpoint: Endpoint,
+    pub origin: Url,
+    pub namespace: String,
+    pub http: reqwest::Client,
+    pub store: Arc<dyn SecretStore>,
+    pub local: Mutex<Local>,
+    /// The single refresh slot: whoever holds it is the one refresh on the wire.
+    pub refresh_slot: tokio::sync::Mutex<()>,
+    /// Bumped by every successful refresh or login.
+    pub generation: AtomicU64,
+    /// Bumped by logout and self-revocation; a refresh that started before refuses to persist.
+    pub epoch: AtomicU64,
+}
+
+/// The client. Cheap to clone; clones share one session.
+#[derive(Clone)]
+pub struct SessionClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SessionClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionClient")
+            .field("origin", &self.inner.origin.as_str())
+            .field("namespace", &self.inner.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionClient {
+    pub fn new(config: ClientConfig, store: Arc<dyn SecretStore>) -> Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .user_agent(config.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = &config.extra_root_pem {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| Error::InvalidInput(format!("extra root certificate: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| Error::InvalidInput(format!("HTTP client: {e}")))?;
+        let profile = config.profile.trim();
+        if profile.is_empty() || profile.contains('/') {
+            return Err(Error::InvalidInput(
+                "the profile name must be non-empty and contain no /".into(),
+            ));
+        }
+        let namespace = format!("{profile}/{}", config.endpoint.host_key());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                origin: config.endpoint.origin(),
+                endpoint: config.endpoint,
+                namespace,
+                http,
+                store,
+                local: Mutex::new(Local::default()),
+                refresh_slot: tokio::sync::Mutex::new(()),
+                generation: AtomicU64::new(0),
+                epoch: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
+    }
+
+    pub(crate) fn local(&self) -> MutexGuard<'_, Local> {
+        self.inner.local.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn url(&self, route: &str) -> Url {
+        let mut u = self.inner.origin.clone();
+        u.set_path(&format!("/v1/session{route}"));
+        u
+    }
+
+    pub(crate) fn store_get(&self, item: Item) -> Result<Option<zeroize::Zeroizing<String>>> {
+        self.inner
+            .store
+            .get(&self.inner.namespace, item)
+            .map_err(|e| Error::KeyringUnavailable(e.0))
+    }
+
+    pub(crate) fn store_set(&self, item: Item, value: &str) -> Result<()> {
+        self.inner
+            .store
+            .set(&self.inner.namespace, item, value)
+            .map_err(|e| Error::KeyringUnavailable(e.0))
+    }
+
+    pub(crate) fn store_delete(&self, item: Item) -> Result<()> {
+        self.inner
+            .store
+            .delete(&self.inner.namespace, item)
+            .map_err(|e| Error::KeyringUnavailable(e.0))
+    }
+
+    /// The user of the cached access token, even if it expired. `None` when signed out.
+    pub fn profile(&self) -> Option<Profile> {
+        use secrecy::ExposeSecret;
+        let local = self.local();
+        let token = local.access.as_ref()?;
+        util::jwt_claims(token.token.expose_secret()).map(Profile::from_claims)
+    }
+
+    pub fn session_id(&self) -> Option<String> {
+        self.profile().and_then(|p| p.session_id)
+    }
+
+    /// Whether a refresh token is stored, i.e. a session may be resumed with [`Self::refresh`].
+    pub fn has_stored_session(&self) -> Result<bool> {
+        Ok(self.store_get(Item::RefreshToken)?.is_some())
+    }
+}

@@ -1,0 +1,259 @@
+//! Step-up challenges (PROTOCOL.md §3.5, §3.6, §10.3, §10.5, §10.6).
+
+use crate::error::{Error, Result};
+use crate::http::{Call, Proof};
+use crate::login::ChallengeReply;
+use crate::util::{jwt_claims, unix_now};
+use crate::{
+    SessionClient, StepUpChallenge, StepUpStatus, StepUpStep, validate_metadata, validate_scope,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+struct StepUpReply {
+    status: StepUpStatus,
+    challenge_token: Option<String>,
+}
+
+fn invalid(message: &str) -> Error {
+    Error::InvalidChallengeToken {
+        code: "invalid_challenge_token".into(),
+        message: message.into(),
+    }
+}
+
+/// Reads a challenge token's claims (never verified locally) into a challenge value.
+fn decode(
+    status: StepUpStatus,
+    token: String,
+    clock_offset: i64,
+    scope: &str,
+) -> Result<StepUpChallenge> {
+    let claims = jwt_claims(&token).ok_or_else(|| invalid("the challenge token is malformed"))?;
+    let challenge_id = claims
+        .get("challenge_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("the challenge token has no challenge_id"))?
+        .to_owned();
+    let steps: Vec<StepUpStep> = claims
+        .get("steps")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let metadata: BTreeMap<String, String> = claims
+        .get("metadata")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    Ok(StepUpChallenge {
+        status,
+        challenge_id,
+        current_step: claims
+            .get("current_step")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        scope: claims
+            .get("scope_requested")
+            .and_then(Value::as_str)
+            .unwrap_or(scope)
+            .to_owned(),
+        steps,
+        metadata,
+        grant_mode: claims
+            .get("grant_mode")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        expires_at: claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .map(|e| e + clock_offset),
+        jti: claims.get("jti").and_then(Value::as_str).map(str::to_owned),
+        token: Some(SecretString::from(token)),
+    })
+}
+
+impl SessionClient {
+    /// Asks for `scope`. Never sends a code by itself: call [`Self::send_step_up_otp`] for OTP
+    /// steps. A blocked answer is a challenge with [`StepUpStatus::Blocked`], not an error.
+    pub async fn request_step_up(
+        &self,
+        scope: &str,
+        metadata: Option<BTreeMap<String, String>>,
+    ) -> Result<StepUpChallenge> {
+        validate_scope(scope)?;
+        let mut body = json!({ "scope": scope });
+        if let Some(m) = metadata.filter(|m| !m.is_empty()) {
+            validate_metadata(&m)?;
+            body["metadata"] = json!(m);
+        }
+        let call = Call::post("/stepup/request")
+            .body(body)
+            .proof(Proof::Regular)
+            .bearer();
+        let reply = self.call(&call).await?;
+        let offset = reply.clock_offset();
+        let r: StepUpReply = reply.json()?;
+        let challenge = match (r.status, r.challenge_token) {
+            (StepUpStatus::Blocked, _) => StepUpChallenge {
+                status: StepUpStatus::Blocked,
+                challenge_id: String::new(),
+                current_step: None,
+                scope: scope.to_owned(),
+                steps: vec![],
+                metadata: BTreeMap::new(),
+                grant_mode: None,
+                expires_at: None,
+                token: None,
+                jti: None,
+            },
+            (status, Some(token)) => {
+                let ch = decode(status, token, offset, scope)?;
+                if ch.is_completed() {
+                    // Granted at once: redeem the completed token (PROTOCOL.md §3.6 rule).
+                    if status != StepUpStatus::Continue {
+                        return Err(invalid("the challenge is already completed"));
+                    }
+                    let token = ch.token.clone().ok_or(Error::MissingChallengeToken)?;
+                    self.complete_step_up(&token).await?;
+                    return Ok(ch);
+                }
+                ch
+            }
+            (StepUpStatus::Continue, None) => {
+                // Granted server-side with nothing to redeem: a plain refresh picks it up.
+                self.invalidate_access();
+                self.refresh().await?;
+                return Ok(StepUpChallenge {
+                    status: StepUpStatus::Continue,
+                    challenge_id: String::new(),
+                    current_step: Some("completed".into()),
+                    scope: scope.to_owned(),
+                    steps: vec![],
+                    metadata: BTreeMap::new(),
+                    grant_mode: None,
+                    expires_at: None,
+                    token: None,
+                    jti: None,
+                });
+            }
+            (StepUpStatus::Review, None) => return Err(Error::MissingChallengeToken),
+        };
+        self.local().active_step_up = Some(challenge.clone());
+        Ok(challenge)
+    }
+
+    fn usable_token(challenge: &StepUpChallenge) -> Result<SecretString> {
+        if challenge.is_blocked() {
+            return Err(invalid("this step-up was blocked"));
+        }
+        challenge.token.clone().ok_or(Error::MissingChallengeToken)
+    }
+
+    /// Sends (or re-sends) the code of the current OTP step.
+    pub async fn send_step_up_otp(&self, challenge: &StepUpChallenge) -> Result<()> {
+        let token = Self::usable_token(challenge)?;
+        let call = Call::post("/otp").body(json!({ "challenge_token": token.expose_secret() }));
+        let reply = self.send(&call, None).await?;
+        if let Some(v) = reply.header("x-verification-token") {
+            self.local()
+                .step_up_verifications
+                .insert(challenge.challenge_id.clone(), SecretString::from(v));
+        }
+        Ok(())
+    }
+
+    /// Submits the code of the current step. `None` means completed: the session was refreshed
+    /// and its access token carries the scope. `Some` is the next step.
+    pub async fn submit_step_up_otp(
+        &self,
+        challenge: &StepUpChallenge,
+        code: &str,
+    ) -> Result<Option<StepUpChallenge>> {
+        let token = Self::usable_token(challenge)?;
+        let code = code.trim();
+        if code.is_empty() || code.len() > 8 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::InvalidInput("the code is 4 to 8 digits".into()));
+        }
+        if challenge.expires_at.is_some_and(|e| e <= unix_now()) {
+            return Err(Error::ExpiredChallengeToken);
+        }
+        let mut call = Call::post("/otp/check")
+            .body(json!({ "code": code, "challenge_token": token.expose_secret() }))
+            .proof(Proof::Challenge(challenge.jti.clone()));
+        call.verification = self
+            .local()
+            .step_up_verifications
+            .get(&challenge.challenge_id)
+            .cloned();
+        let reply = self.send(&call, None).await?;
+        self.local()
+            .step_up_verifications
+            .remove(&challenge.challenge_id);
+        self.advance(challenge, reply).await
+    }
+
+    /// Advances a custom step with a verification token from your backend.
+    pub async fn continue_step_up(
+        &self,
+        challenge: &StepUpChallenge,
+        verification_token: &str,
+    ) -> Result<Option<StepUpChallenge>> {
+        let token = Self::usable_token(challenge)?;
+        if challenge.expires_at.is_some_and(|e| e <= unix_now()) {
+            return Err(Error::ExpiredChallengeToken);
+        }
+        let call = Call::post("/stepup/continue")
+            .body(json!({
+                "challenge_token": token.expose_secret(),
+                "verification_token": verification_token,
+            }))
+            .proof(Proof::Challenge(challenge.jti.clone()))
+            .bearer();
+        let reply = self.call(&call).await?;
+        self.advance(challenge, reply).await
+    }
+
+    async fn advance(
+        &self,
+        challenge: &StepUpChallenge,
+        reply: crate::http::Reply,
+    ) -> Result<Option<StepUpChallenge>> {
+        let offset = reply.clock_offset();
+        let next = reply
+            .json::<ChallengeReply>()?
+            .challenge_token
+            .ok_or(Error::MissingChallengeToken)?;
+        let next = decode(challenge.status, next, offset, &challenge.scope)?;
+        if next.is_completed() {
+            let token = next.token.clone().ok_or(Error::MissingChallengeToken)?;
+            self.complete_step_up(&token).await?;
+            return Ok(None);
+        }
+        self.local().active_step_up = Some(next.clone());
+        Ok(Some(next))
+    }
+
+    /// Drains any in-flight plain refresh (it would mint an unscoped token), then redeems the
+    /// completed challenge in the same slot, so callers queued behind get the scoped token.
+    async fn complete_step_up(&self, token: &SecretString) -> Result<()> {
+        self.invalidate_access();
+        let _slot = self.inner.refresh_slot.lock().await;
+        self.refresh_locked(Some(token)).await?;
+        self.local().active_step_up = None;
+        Ok(())
+    }
+
+    /// The challenge in progress, if any.
+    pub fn active_step_up(&self) -> Option<StepUpChallenge> {
+        self.local().active_step_up.clone()
+    }
+
+    /// Forgets the challenge in progress (the server lets it expire).
+    pub fn cancel_step_up(&self) {
+        let mut l = self.local();
+        if let Some(c) = l.active_step_up.take() {
+            l.step_up_verifications.remove(&c.challenge_id);
+        }
+    }
+}

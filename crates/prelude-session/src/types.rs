@@ -1,0 +1,348 @@
+//! Public value types.
+
+use crate::error::{Error, Result};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentifierKind {
+    PhoneNumber,
+    EmailAddress,
+}
+
+/// A phone number (E.164) or an email address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identifier {
+    #[serde(rename = "type")]
+    pub kind: IdentifierKind,
+    pub value: String,
+}
+
+impl Identifier {
+    pub fn phone(value: impl Into<String>) -> Result<Self> {
+        let id = Self {
+            kind: IdentifierKind::PhoneNumber,
+            value: value.into(),
+        };
+        id.validate().map(|()| id)
+    }
+
+    pub fn email(value: impl Into<String>) -> Result<Self> {
+        let id = Self {
+            kind: IdentifierKind::EmailAddress,
+            value: value.into(),
+        };
+        id.validate().map(|()| id)
+    }
+
+    /// Reads what a person typed: `+` and digits (spaces, dots, dashes and brackets allowed)
+    /// is a phone number, anything with `@` an email address.
+    pub fn parse(input: &str) -> Result<Self> {
+        let t = input.trim();
+        if t.contains('@') {
+            return Self::email(t.to_owned());
+        }
+        if t.starts_with('+') {
+            let compact: String = t
+                .chars()
+                .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+                .collect();
+            return Self::phone(compact);
+        }
+        Err(Error::InvalidInput(
+            "enter a phone number starting with + and the country code, or an email address".into(),
+        ))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let v = self.value.as_str();
+        let ok = match self.kind {
+            IdentifierKind::PhoneNumber => v.strip_prefix('+').is_some_and(|d| {
+                (7..=15).contains(&d.len())
+                    && d.bytes().all(|b| b.is_ascii_digit())
+                    && !d.starts_with('0')
+            }),
+            IdentifierKind::EmailAddress => {
+                v.len() <= 320
+                    && !v.chars().any(char::is_whitespace)
+                    && v.split_once('@').is_some_and(|(l, d)| {
+                        !l.is_empty()
+                            && !d.contains('@')
+                            && d.contains('.')
+                            && !d.starts_with('.')
+                            && !d.ends_with('.')
+                    })
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::InvalidInput(match self.kind {
+                IdentifierKind::PhoneNumber => {
+                    "a phone number needs + and 7 to 15 digits, like +33612345678".into()
+                }
+                IdentifierKind::EmailAddress => "that email address is not valid".into(),
+            }))
+        }
+    }
+}
+
+/// What the access token says about the signed-in user.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Profile {
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub scopes: Vec<String>,
+    /// Unix seconds, from the token (not corrected for clock skew).
+    pub expires_at: Option<i64>,
+    /// Every claim, including the ones above.
+    pub claims: Map<String, Value>,
+}
+
+impl Profile {
+    pub(crate) fn from_claims(claims: Map<String, Value>) -> Self {
+        let scopes = match claims.get("scope") {
+            Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => vec![],
+        };
+        Self {
+            user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+            session_id: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
+            expires_at: claims.get("exp").and_then(Value::as_i64),
+            scopes,
+            claims,
+        }
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// The signed-in user. The access token itself stays inside the client.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct User {
+    pub profile: Profile,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepUpStatus {
+    /// Granted at once (or a challenge to complete, per the server generation).
+    #[serde(rename = "continue")]
+    Continue,
+    /// Complete the steps.
+    #[serde(rename = "review")]
+    Review,
+    /// Denied.
+    #[serde(rename = "block")]
+    Blocked,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepUpStep {
+    pub order: u32,
+    pub key: String,
+    pub expiration_duration: i64,
+    pub done: bool,
+}
+
+/// One step-up challenge. A value: concurrent challenges don't share state. Its token is
+/// private to the crate and never printed.
+#[derive(Clone)]
+pub struct StepUpChallenge {
+    pub status: StepUpStatus,
+    pub challenge_id: String,
+    /// `verify_sms`, `verify_email`, a custom step key, or `completed`; `None` when blocked.
+    pub current_step: Option<String>,
+    pub scope: String,
+    pub steps: Vec<StepUpStep>,
+    pub metadata: BTreeMap<String, String>,
+    pub grant_mode: Option<String>,
+    /// Unix seconds on the local clock (corrected for server skew).
+    pub expires_at: Option<i64>,
+    pub(crate) token: Option<SecretString>,
+    pub(crate) jti: Option<String>,
+}
+
+impl std::fmt::Debug for StepUpChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepUpChallenge")
+            .field("status", &self.status)
+            .field("challenge_id", &self.challenge_id)
+            .field("current_step", &self.current_step)
+            .field("scope", &self.scope)
+            .field("steps", &self.steps)
+            .field("expires_at", &self.expires_at)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl StepUpChallenge {
+    pub fn is_blocked(&self) -> bool {
+        self.status == StepUpStatus::Blocked
+    }
+    pub fn is_completed(&self) -> bool {
+        self.current_step.as_deref() == Some("completed")
+    }
+    /// 1-based number of the current step and the total, when known.
+    pub fn progress(&self) -> Option<(usize, usize)> {
+        let total = self.steps.len();
+        let done = self.steps.iter().filter(|s| s.done).count();
+        (total > 0 && done < total).then_some((done + 1, total))
+    }
+    /// The channel of the current step, when it is an OTP step.
+    pub fn otp_channel(&self) -> Option<&'static str> {
+        match self.current_step.as_deref() {
+            Some("verify_sms") => Some("sms"),
+            Some("verify_email") => Some("email"),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: String,
+    #[serde(default)]
+    pub device_model: Option<String>,
+    #[serde(default)]
+    pub device_type: Option<String>,
+    #[serde(default)]
+    pub os_version: Option<String>,
+    #[serde(default)]
+    pub country_code: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub last_seen_at: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RevokeTarget {
+    All,
+    Others,
+    Mine,
+    Session(String),
+}
+
+/// Checks metadata against the limits of `/stepup/request` before sending it.
+pub fn validate_metadata(m: &BTreeMap<String, String>) -> Result<()> {
+    if m.len() > 5 {
+        return Err(Error::InvalidInput(format!(
+            "at most 5 metadata entries, got {}",
+            m.len()
+        )));
+    }
+    for (k, v) in m {
+        let key_ok = !k.is_empty()
+            && k.chars().count() <= 12
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b));
+        if !key_ok {
+            return Err(Error::InvalidInput(format!(
+                "metadata key {k:?} must be 1 to 12 letters, digits or . - _ :"
+            )));
+        }
+        let limit = if k == "identifier" { 320 } else { 32 };
+        if v.chars().count() > limit {
+            return Err(Error::InvalidInput(format!(
+                "metadata value for {k:?} is longer than {limit} characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn validate_scope(scope: &str) -> Result<()> {
+    let ok = !scope.is_empty()
+        && scope.len() <= 128
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "scope {scope:?} must be letters, digits or . - _ :"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_parse_like_a_person_types_them() {
+        assert_eq!(
+            Identifier::parse(" +33 6 12-34.56 78 ").unwrap(),
+            Identifier::phone("+33612345678").unwrap()
+        );
+        assert_eq!(
+            Identifier::parse("ada@example.com").unwrap().kind,
+            IdentifierKind::EmailAddress
+        );
+        for bad in [
+            "",
+            "0612345678",
+            "+0612345678",
+            "+12",
+            "a@b",
+            "@example.com",
+            "a b@c.d",
+        ] {
+            assert!(Identifier::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn metadata_limits() {
+        let mut m = BTreeMap::new();
+        m.insert("amount".to_owned(), "500".to_owned());
+        assert!(validate_metadata(&m).is_ok());
+        m.insert("waytoolongkey".to_owned(), "x".to_owned());
+        assert!(validate_metadata(&m).is_err());
+        m.remove("waytoolongkey");
+        m.insert("currency".to_owned(), "x".repeat(33));
+        assert!(validate_metadata(&m).is_err());
+        let six: BTreeMap<_, _> = (0..6).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+        assert!(validate_metadata(&six).is_err());
+    }
+
+    #[test]
+    fn challenge_debug_hides_the_token() {
+        let c = StepUpChallenge {
+            status: StepUpStatus::Review,
+            challenge_id: "chl_1".into(),
+            current_step: Some("verify_sms".into()),
+            scope: "transfer:write".into(),
+            steps: vec![],
+            metadata: BTreeMap::new(),
+            grant_mode: None,
+            expires_at: None,
+            token: Some(SecretString::from("eyJ.secret.token")),
+            jti: None,
+        };
+        let s = format!("{c:?}");
+        assert!(!s.contains("secret"));
+        assert!(s.contains("[redacted]"));
+    }
+}

@@ -1,0 +1,61 @@
+mod common;
+
+use common::*;
+use prelude_session::{Error, Identifier};
+
+#[tokio::test]
+async fn login_by_phone_refresh_and_logout() {
+    let emu = emulator().await;
+    let c = client(&emu);
+    let user = login(&emu, &c, PHONE).await;
+    let sid = user.profile.session_id.clone().expect("sid claim");
+    assert!(sid.starts_with("ses_"));
+    assert!(user.profile.user_id.as_deref().unwrap().starts_with("usr_"));
+    let msg = last_code(&emu);
+    assert_eq!(msg.to, PHONE);
+    assert_eq!(msg.channel, prelude_emulator::Channel::Sms);
+
+    let again = c.refresh().await.unwrap();
+    assert_eq!(again.profile.session_id.as_deref(), Some(sid.as_str()));
+    assert_eq!(emu.state().request_count("/v1/session/refresh"), 1);
+
+    c.logout().await.unwrap();
+    assert!(c.profile().is_none());
+    assert!(!c.has_stored_session().unwrap());
+    assert!(matches!(c.refresh().await, Err(Error::Unauthorized { .. })));
+    assert_eq!(emu.state().request_count("/v1/session/revoke"), 1);
+}
+
+#[tokio::test]
+async fn login_by_email_goes_to_the_mailbox() {
+    let emu = emulator().await;
+    let c = client(&emu);
+    login(&emu, &c, "ada@example.com").await;
+    let msg = last_code(&emu);
+    assert_eq!(msg.channel, prelude_emulator::Channel::Email);
+    assert_eq!(msg.to, "ada@example.com");
+}
+
+#[tokio::test]
+async fn wrong_code_then_right_code() {
+    let emu = emulator().await;
+    let c = client(&emu);
+    c.start_otp_login(&Identifier::parse(PHONE).unwrap())
+        .await
+        .unwrap();
+    let right = last_code(&emu).code;
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    match c.check_otp(wrong).await {
+        Err(Error::InvalidOtpCode { attempts_remaining }) => {
+            assert_eq!(attempts_remaining, Some(4))
+        }
+        other => panic!("expected a wrong-code error, got {other:?}"),
+    }
+    c.check_otp(&right)
+        .await
+        .expect("the right code still works");
+}
