@@ -956,6 +956,8 @@ fn challenge_claims(app: &AppState, headers: &HeaderMap, ch: &Challenge) -> Valu
         "current_step": ch.current_step_key(),
         "scope_requested": ch.scope,
         "grant_mode": ch.grant_mode,
+        // Not a documented claim; lets a client show how long the grant will last.
+        "granted_for": ch.granted_for,
         "steps": ch.steps.iter().map(|s| json!({
             "order": s.order, "key": s.key,
             "expiration_duration": s.expiration_duration, "done": s.done,

@@ -64,6 +64,7 @@ fn decode(
             .get("grant_mode")
             .and_then(Value::as_str)
             .map(str::to_owned),
+        granted_for: claims.get("granted_for").and_then(Value::as_i64),
         expires_at: claims
             .get("exp")
             .and_then(Value::as_i64)
@@ -103,6 +104,7 @@ impl SessionClient {
                 steps: vec![],
                 metadata: BTreeMap::new(),
                 grant_mode: None,
+                granted_for: None,
                 expires_at: None,
                 token: None,
                 jti: None,
@@ -132,6 +134,7 @@ impl SessionClient {
                     steps: vec![],
                     metadata: BTreeMap::new(),
                     grant_mode: None,
+                    granted_for: None,
                     expires_at: None,
                     token: None,
                     jti: None,

@@ -96,11 +96,13 @@ impl KeyringStore {
 
     /// Writes, re-opens and reads back a probe entry, so a build that silently uses the
     /// in-memory mock, or a locked keyring, is caught before any secret is written.
-    pub fn probe(&self) -> Result<(), StoreError> {
+    /// The probe entry lives under `namespace`, so concurrent profiles don't race on it.
+    pub fn probe(&self, namespace: &str) -> Result<(), StoreError> {
         let value = format!("probe-{}", std::process::id());
-        let e = keyring::Entry::new(&self.service, "probe").map_err(describe)?;
+        let user = format!("{namespace}/probe");
+        let e = keyring::Entry::new(&self.service, &user).map_err(describe)?;
         e.set_password(&value).map_err(describe)?;
-        let again = keyring::Entry::new(&self.service, "probe").map_err(describe)?;
+        let again = keyring::Entry::new(&self.service, &user).map_err(describe)?;
         let read = again.get_password().map_err(describe)?;
         let _ = again.delete_credential();
         if read != value {

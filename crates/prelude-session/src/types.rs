@@ -165,6 +165,8 @@ pub struct StepUpChallenge {
     pub steps: Vec<StepUpStep>,
     pub metadata: BTreeMap<String, String>,
     pub grant_mode: Option<String>,
+    /// Seconds the grant lasts once completed, when the server says.
+    pub granted_for: Option<i64>,
     /// Unix seconds on the local clock (corrected for server skew).
     pub expires_at: Option<i64>,
     pub(crate) token: Option<SecretString>,
@@ -337,6 +339,7 @@ mod tests {
             steps: vec![],
             metadata: BTreeMap::new(),
             grant_mode: None,
+            granted_for: None,
             expires_at: None,
             token: Some(SecretString::from("eyJ.secret.token")),
             jti: None,

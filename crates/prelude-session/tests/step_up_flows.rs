@@ -18,7 +18,10 @@ async fn review_by_sms_grants_the_scope() {
     let c = client(&emu);
     login(&emu, &c, PHONE).await;
     assert!(!c.has_scope("transfer:write"));
-    let ch = c.request_step_up("transfer:write", transfer()).await.unwrap();
+    let ch = c
+        .request_step_up("transfer:write", transfer())
+        .await
+        .unwrap();
     assert_eq!(ch.status, StepUpStatus::Review);
     assert_eq!(ch.current_step.as_deref(), Some("verify_sms"));
     assert_eq!(ch.metadata.get("amount").map(String::as_str), Some("500"));

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, unit, integration (loopback HTTP to the real emulator,
+# the real Secret Service) and end-to-end (the real window under Xvfb). Installs and starts what
+# they need. Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_rust
+ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+ensure_tauri_driver
+
+say "checking format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+say "building"
+cargo build --workspace --all-targets
+
+# Tests never touch a real keyring or settings store: everything lives in a temp dir, and the
+# keyring daemon is a fresh one on a private D-Bus session.
+sandbox=$(mktemp -d)
+trap 'rm -rf "$sandbox"' EXIT
+export XDG_DATA_HOME="$sandbox/data" XDG_CONFIG_HOME="$sandbox/config" \
+  XDG_CACHE_HOME="$sandbox/cache" XDG_RUNTIME_DIR="$sandbox/run"
+mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
+
+say "running the tests (D-Bus session, unlocked gnome-keyring, Xvfb)"
+export COUNTERSIGN_TEST_ARGS="$*"
+keyctl session - dbus-run-session -- bash -c '
+  set -euo pipefail
+  echo -n countersign-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  xvfb-run -a -s "-screen 0 1280x900x24" cargo test --workspace $COUNTERSIGN_TEST_ARGS
+'

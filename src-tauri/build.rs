@@ -1,0 +1,29 @@
+fn main() {
+    // Declaring the app's commands makes tauri-build generate one permission per command, so
+    // the capability file can allow exactly these and nothing else.
+    let manifest = tauri_build::AppManifest::new().commands(countersign_commands());
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .expect("tauri build step failed");
+}
+
+fn countersign_commands() -> &'static [&'static str] {
+    &[
+        "app_state",
+        "start_login",
+        "resend_login_code",
+        "verify_login_code",
+        "change_identifier",
+        "logout",
+        "request_step_up",
+        "resend_step_up_code",
+        "verify_step_up_code",
+        "cancel_step_up",
+        "finish_step_up",
+        "list_sessions",
+        "revoke_sessions",
+        "demo_inbox",
+        "set_scenario",
+        "reset_demo",
+        "set_theme",
+    ]
+}

@@ -1,0 +1,560 @@
+//! The session owner behind the commands: which server, which stage, the challenge in
+//! progress. It has no window and no Tauri types, so it is tested on its own.
+
+use crate::error::{AppError, AppResult};
+use crate::view::*;
+use prelude_emulator::{Config as EmuConfig, DemoScenario, Emulator};
+use prelude_session::{
+    ClientConfig, Endpoint, Error as SessionError, Identifier, KeyringStore, RevokeTarget,
+    SecretStore, SessionClient, StepUpChallenge,
+};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long the UI waits before offering to resend a code (the emulator's default cooldown).
+pub const RESEND_COOLDOWN: Duration = Duration::from_secs(30);
+pub const KEYRING_SERVICE: &str = "countersign";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Server {
+    Embedded,
+    AppId(String),
+    Url(String),
+}
+
+/// What is being approved.
+#[derive(Clone, Debug)]
+pub struct Approval {
+    pub scope: String,
+    pub metadata: BTreeMap<String, String>,
+}
+
+pub struct Backend {
+    server: Server,
+    label: String,
+    client: SessionClient,
+    emulator: Option<Emulator>,
+    /// The server answers the emulator's demo routes.
+    demo_url: Option<String>,
+    profile: String,
+    stage: Stage,
+    identifier: Option<Identifier>,
+    login_sent: Option<SystemTime>,
+    approval: Option<Approval>,
+    challenge: Option<StepUpChallenge>,
+    step_sent: Option<SystemTime>,
+    grant: Option<GrantView>,
+    resumed: bool,
+    notice: Option<String>,
+}
+
+fn ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Backend {
+    /// Connects to the chosen server; for the embedded one, starts the emulator with its state
+    /// in `data_dir`.
+    pub async fn connect(
+        server: Server,
+        profile: &str,
+        data_dir: Option<PathBuf>,
+        store: Option<Arc<dyn SecretStore>>,
+    ) -> AppResult<Self> {
+        let mut emulator = None;
+        let (endpoint, label) = match &server {
+            Server::Embedded => {
+                let cfg = EmuConfig {
+                    state_file: data_dir.map(|d| d.join(format!("emulator-{profile}.json"))),
+                    log_codes: false,
+                    ..EmuConfig::default()
+                };
+                let emu = Emulator::start(cfg, "127.0.0.1:0".parse().expect("static address"))
+                    .await
+                    .map_err(|e| AppError::Emulator(e.to_string()))?;
+                for n in emu.notices() {
+                    tracing::warn!("{n}");
+                }
+                let ep = Endpoint::url(&emu.url())?;
+                emulator = Some(emu);
+                (ep, "Built-in demo server".to_owned())
+            }
+            Server::AppId(id) => (Endpoint::app_id(id)?, format!("Prelude app {id}")),
+            Server::Url(u) => (Endpoint::url(u)?, u.trim_end_matches('/').to_owned()),
+        };
+        let origin = endpoint.origin().as_str().trim_end_matches('/').to_owned();
+        let mut cfg = ClientConfig::new(endpoint);
+        cfg.profile = profile.to_owned();
+        cfg.user_agent = format!(
+            "Countersign/{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS
+        );
+        let mut notice = None;
+        let store: Arc<dyn SecretStore> = match store {
+            Some(s) => s,
+            None => {
+                let k = KeyringStore::new(KEYRING_SERVICE);
+                if let Err(e) = k.probe(profile) {
+                    tracing::error!(error = %e, "keyring unavailable");
+                    notice = Some(format!(
+                        "The system keyring is unavailable ({e}). Unlock it, then try again."
+                    ));
+                }
+                Arc::new(k)
+            }
+        };
+        let client = SessionClient::new(cfg, store)?;
+        let demo_url = if emulator.is_some() {
+            Some(origin)
+        } else if matches!(server, Server::Url(_)) && probe_demo(&origin).await {
+            Some(origin)
+        } else {
+            None
+        };
+        Ok(Self {
+            server,
+            label,
+            client,
+            emulator,
+            demo_url,
+            profile: profile.to_owned(),
+            stage: Stage::Login,
+            identifier: None,
+            login_sent: None,
+            approval: None,
+            challenge: None,
+            step_sent: None,
+            grant: None,
+            resumed: false,
+            notice,
+        })
+    }
+
+    pub fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    pub fn emulator(&self) -> Option<&Emulator> {
+        self.emulator.as_ref()
+    }
+
+    /// The base URL of an emulator reached over HTTP (not embedded), for the inbox poller.
+    pub fn external_demo_url(&self) -> Option<String> {
+        self.emulator
+            .is_none()
+            .then(|| self.demo_url.clone())
+            .flatten()
+    }
+
+    pub async fn shutdown(self) {
+        if let Some(e) = self.emulator {
+            e.shutdown().await;
+        }
+    }
+
+    /// Resumes a stored session once, at the first look.
+    pub async fn resume(&mut self) {
+        if self.resumed {
+            return;
+        }
+        self.resumed = true;
+        match self.client.has_stored_session() {
+            Ok(true) => match self.client.refresh().await {
+                Ok(_) => {
+                    self.stage = Stage::Logged;
+                    tracing::info!("session resumed");
+                }
+                Err(SessionError::Unauthorized { .. }) => {
+                    self.notice = Some("Your session has ended. Sign in again.".into());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not resume the session");
+                    self.notice = Some(format!("Could not resume your session: {e}"));
+                }
+            },
+            Ok(false) => {}
+            Err(e) => self.notice = Some(e.to_string()),
+        }
+    }
+
+    pub fn view(&self, last_identifier: Option<String>, theme: String) -> AppView {
+        let profile = self.client.profile();
+        let user = (self.stage_needs_user()).then(|| UserView {
+            user_id: profile.as_ref().and_then(|p| p.user_id.clone()),
+            session_id: profile.as_ref().and_then(|p| p.session_id.clone()),
+            identifier: self
+                .identifier
+                .as_ref()
+                .map(|i| i.value.clone())
+                .or_else(|| last_identifier.clone()),
+            scopes: profile
+                .as_ref()
+                .map(|p| p.scopes.clone())
+                .unwrap_or_default(),
+        });
+        AppView {
+            stage: self.stage,
+            server: ServerView {
+                kind: match self.server {
+                    Server::Embedded => "embedded",
+                    Server::AppId(_) => "app_id",
+                    Server::Url(_) => "url",
+                },
+                label: self.label.clone(),
+                demo: self.demo_url.is_some(),
+                scenarios: self.emulator.is_some(),
+            },
+            theme,
+            identifier: self.identifier.as_ref().map(|i| i.value.clone()),
+            last_identifier,
+            login_resend_at: self.login_sent.map(|t| ms(t + RESEND_COOLDOWN)),
+            user,
+            challenge: self.challenge.as_ref().map(|c| self.challenge_view(c)),
+            grant: (self.stage == Stage::Done)
+                .then(|| self.grant.clone())
+                .flatten(),
+            notice: self.notice.clone(),
+        }
+    }
+
+    fn stage_needs_user(&self) -> bool {
+        matches!(self.stage, Stage::Logged | Stage::StepUpOtp | Stage::Done)
+    }
+
+    fn challenge_view(&self, c: &StepUpChallenge) -> ChallengeView {
+        let (step, step_count) = c.progress().unwrap_or((1, 1));
+        let destination = match (c.otp_channel(), &self.identifier) {
+            (Some("sms"), Some(id)) if !id.value.contains('@') => Some(mask(&id.value)),
+            (Some("email"), Some(id)) if id.value.contains('@') => Some(mask(&id.value)),
+            (Some("sms"), _) => Some("your phone".into()),
+            (Some("email"), _) => Some("your email address".into()),
+            _ => None,
+        };
+        ChallengeView {
+            scope: c.scope.clone(),
+            metadata: c.metadata.clone().into_iter().collect(),
+            step,
+            step_count,
+            step_key: c.current_step.clone().unwrap_or_default(),
+            channel: c.otp_channel(),
+            destination,
+            expires_at: c.expires_at.map(|s| s * 1000),
+            resend_at: self.step_sent.map(|t| ms(t + RESEND_COOLDOWN)),
+        }
+    }
+
+    pub fn take_notice(&mut self) {
+        self.notice = None;
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Login
+
+    pub async fn start_login(&mut self, typed: &str) -> AppResult<Identifier> {
+        let id = Identifier::parse(typed)?;
+        self.client.start_otp_login(&id).await?;
+        self.identifier = Some(id.clone());
+        self.login_sent = Some(SystemTime::now());
+        self.stage = Stage::Code;
+        self.notice = None;
+        Ok(id)
+    }
+
+    pub async fn resend_login_code(&mut self) -> AppResult<()> {
+        self.require(Stage::Code)?;
+        self.client.resend_otp().await?;
+        self.login_sent = Some(SystemTime::now());
+        Ok(())
+    }
+
+    pub async fn verify_login_code(&mut self, code: &str) -> AppResult<()> {
+        self.require(Stage::Code)?;
+        self.client.check_otp(code).await?;
+        self.stage = Stage::Logged;
+        self.login_sent = None;
+        Ok(())
+    }
+
+    pub fn change_identifier(&mut self) {
+        if self.stage == Stage::Code {
+            self.stage = Stage::Login;
+            self.login_sent = None;
+        }
+    }
+
+    pub async fn logout(&mut self) -> AppResult<()> {
+        self.reset_flow();
+        self.stage = Stage::Login;
+        self.identifier = None;
+        self.client.logout().await?;
+        Ok(())
+    }
+
+    fn reset_flow(&mut self) {
+        self.client.cancel_step_up();
+        self.challenge = None;
+        self.approval = None;
+        self.grant = None;
+        self.step_sent = None;
+    }
+
+    fn require(&self, stage: Stage) -> AppResult<()> {
+        if self.stage == stage {
+            Ok(())
+        } else if matches!(stage, Stage::Logged | Stage::StepUpOtp | Stage::Done) {
+            Err(AppError::NotSignedIn)
+        } else {
+            Err(AppError::InvalidInput(
+                "that action does not apply to this screen".into(),
+            ))
+        }
+    }
+
+    /// A failure that means the session is gone sends the user back to the login screen.
+    pub fn note_failure(&mut self, e: &AppError) {
+        if let AppError::Session(SessionError::Unauthorized { .. }) = e
+            && self.stage_needs_user()
+            && self.client.profile().is_none()
+        {
+            self.reset_flow();
+            self.stage = Stage::Login;
+            self.notice = Some("Your session has ended. Sign in again.".into());
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Step-up
+
+    pub async fn request_step_up(&mut self, approval: Approval) -> AppResult<()> {
+        if !matches!(self.stage, Stage::Logged | Stage::Done) {
+            return Err(AppError::NotSignedIn);
+        }
+        self.reset_flow();
+        self.stage = Stage::Logged;
+        let ch = self
+            .client
+            .request_step_up(&approval.scope, Some(approval.metadata.clone()))
+            .await?;
+        if ch.is_blocked() {
+            return Err(AppError::StepUpBlocked);
+        }
+        self.approval = Some(approval);
+        if ch.is_completed() {
+            self.finish(&ch);
+            return Ok(());
+        }
+        self.enter_step(ch).await
+    }
+
+    /// Shows a step and, for OTP steps, sends its code (the app drives sending).
+    async fn enter_step(&mut self, ch: StepUpChallenge) -> AppResult<()> {
+        let send = ch.otp_channel().is_some();
+        self.challenge = Some(ch.clone());
+        self.stage = Stage::StepUpOtp;
+        if send {
+            self.client.send_step_up_otp(&ch).await?;
+            self.step_sent = Some(SystemTime::now());
+        }
+        Ok(())
+    }
+
+    pub async fn resend_step_up_code(&mut self) -> AppResult<()> {
+        self.require(Stage::StepUpOtp)?;
+        let ch = self.challenge.clone().ok_or(AppError::NoChallenge)?;
+        self.client.send_step_up_otp(&ch).await?;
+        self.step_sent = Some(SystemTime::now());
+        Ok(())
+    }
+
+    pub async fn verify_step_up_code(&mut self, code: &str) -> AppResult<()> {
+        self.require(Stage::StepUpOtp)?;
+        let ch = self.challenge.clone().ok_or(AppError::NoChallenge)?;
+        match self.client.submit_step_up_otp(&ch, code).await? {
+            None => {
+                self.finish(&ch);
+                Ok(())
+            }
+            Some(next) => {
+                self.step_sent = None;
+                self.enter_step(next).await
+            }
+        }
+    }
+
+    fn finish(&mut self, ch: &StepUpChallenge) {
+        let approval = self.approval.clone();
+        self.grant = Some(GrantView {
+            scope: ch.scope.clone(),
+            session_id: self.client.session_id(),
+            grant_mode: ch.grant_mode.clone(),
+            metadata: approval
+                .map(|a| a.metadata.into_iter().collect())
+                .unwrap_or_default(),
+            expires_at: ch
+                .granted_for
+                .filter(|s| *s > 0)
+                .map(|s| ms(SystemTime::now() + Duration::from_secs(s as u64))),
+        });
+        self.challenge = None;
+        self.step_sent = None;
+        self.stage = Stage::Done;
+    }
+
+    pub fn cancel_step_up(&mut self) {
+        if self.stage == Stage::StepUpOtp {
+            self.reset_flow();
+            self.stage = Stage::Logged;
+        }
+    }
+
+    pub fn finish_step_up(&mut self) {
+        if self.stage == Stage::Done {
+            self.grant = None;
+            self.approval = None;
+            self.stage = Stage::Logged;
+        }
+    }
+
+    pub fn current_approval(&self) -> Option<&Approval> {
+        self.approval.as_ref()
+    }
+
+    pub fn current_challenge(&self) -> Option<&StepUpChallenge> {
+        self.challenge.as_ref()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Sessions
+
+    pub async fn list_sessions(&mut self) -> AppResult<Vec<SessionRow>> {
+        if !self.stage_needs_user() {
+            return Err(AppError::NotSignedIn);
+        }
+        let own = self.client.session_id();
+        let list = self.client.list_sessions(Some(50), None).await?;
+        Ok(list
+            .sessions
+            .into_iter()
+            .map(|s| SessionRow {
+                current: own.as_deref() == Some(s.id.as_str()),
+                device: [s.device_model.clone(), s.os_version.clone()]
+                    .into_iter()
+                    .flatten()
+                    .filter(|x| x != "unknown")
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                id: s.id,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+            })
+            .collect())
+    }
+
+    pub async fn revoke_sessions(&mut self, target: &str, id: Option<String>) -> AppResult<()> {
+        if !self.stage_needs_user() {
+            return Err(AppError::NotSignedIn);
+        }
+        let t = match (target, id) {
+            ("all", _) => RevokeTarget::All,
+            ("others", _) => RevokeTarget::Others,
+            ("mine", _) => RevokeTarget::Mine,
+            ("session", Some(id)) => RevokeTarget::Session(id),
+            _ => {
+                return Err(AppError::InvalidInput(
+                    "choose all, others, mine, or one session".into(),
+                ));
+            }
+        };
+        self.client.revoke_sessions(t).await?;
+        if self.client.profile().is_none() {
+            self.reset_flow();
+            self.identifier = None;
+            self.stage = Stage::Login;
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Demo
+
+    pub async fn demo_inbox(&self) -> AppResult<Vec<InboxMessage>> {
+        if let Some(e) = &self.emulator {
+            return Ok(e.outbox().into_iter().map(InboxMessage::from).collect());
+        }
+        match &self.demo_url {
+            Some(url) => fetch_outbox(url).await,
+            None => Err(AppError::DemoOnly),
+        }
+    }
+
+    pub fn set_scenario(&self, name: &str) -> AppResult<()> {
+        let emu = self.emulator.as_ref().ok_or(AppError::DemoOnly)?;
+        let s = match name {
+            "review_sms" => DemoScenario::ReviewSms,
+            "email_then_sms" => DemoScenario::EmailThenSms,
+            "blocked" => DemoScenario::Blocked,
+            "granted" => DemoScenario::Granted,
+            other => return Err(AppError::InvalidInput(format!("unknown scenario {other}"))),
+        };
+        emu.set_scenario(s);
+        Ok(())
+    }
+
+    /// Resets the demo server; the local session is gone with it.
+    pub async fn reset_demo(&mut self) -> AppResult<()> {
+        let emu = self.emulator.as_ref().ok_or(AppError::DemoOnly)?;
+        emu.reset();
+        self.reset_flow();
+        self.identifier = None;
+        self.login_sent = None;
+        self.stage = Stage::Login;
+        // The server forgot the session; forget it here too (the revoke is refused, harmlessly).
+        let _ = self.client.logout().await;
+        Ok(())
+    }
+}
+
+async fn probe_demo(origin: &str) -> bool {
+    fetch_outbox(origin).await.is_ok()
+}
+
+pub async fn fetch_outbox(origin: &str) -> AppResult<Vec<InboxMessage>> {
+    #[derive(serde::Deserialize)]
+    struct Msg {
+        id: String,
+        channel: String,
+        to: String,
+        code: String,
+        purpose: String,
+        sent_at: String,
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .map_err(|e| AppError::Emulator(e.to_string()))?;
+    let resp = http
+        .get(format!("{origin}/emulator/v1/outbox"))
+        .send()
+        .await
+        .map_err(|e| AppError::Emulator(e.without_url().to_string()))?;
+    if !resp.status().is_success() {
+        return Err(AppError::DemoOnly);
+    }
+    let msgs: Vec<Msg> = resp.json().await.map_err(|_| AppError::DemoOnly)?;
+    Ok(msgs
+        .into_iter()
+        .map(|m| InboxMessage {
+            id: m.id,
+            channel: m.channel,
+            to: m.to,
+            code: m.code,
+            purpose: m.purpose,
+            sent_at: m.sent_at,
+        })
+        .collect())
+}

@@ -1,0 +1,82 @@
+//! The app's error type, sent to the UI as `{code, message}` with stable codes.
+
+use serde::ser::SerializeStruct;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Session(#[from] prelude_session::Error),
+    /// The hook (or a direct rule) denied the scope.
+    #[error("the approval was denied for this scope")]
+    StepUpBlocked,
+    /// A step-up command with no challenge in progress.
+    #[error("there is no approval in progress")]
+    NoChallenge,
+    /// A command that needs a signed-in user.
+    #[error("you are not signed in")]
+    NotSignedIn,
+    /// A demo-only command while talking to a real server.
+    #[error("this is only available with the built-in demo server")]
+    DemoOnly,
+    #[error("the demo server failed: {0}")]
+    Emulator(String),
+    #[error("settings could not be saved: {0}")]
+    Settings(String),
+    #[error("{0}")]
+    InvalidInput(String),
+}
+
+impl AppError {
+    pub fn code(&self) -> &str {
+        match self {
+            AppError::Session(e) => e.code(),
+            AppError::StepUpBlocked => "step_up_blocked",
+            AppError::NoChallenge => "no_challenge",
+            AppError::NotSignedIn => "not_signed_in",
+            AppError::DemoOnly => "demo_only",
+            AppError::Emulator(_) => "emulator",
+            AppError::Settings(_) => "settings",
+            AppError::InvalidInput(_) => "invalid_input",
+        }
+    }
+
+    /// Remaining tries after a wrong code, when the server said.
+    fn attempts_remaining(&self) -> Option<u32> {
+        match self {
+            AppError::Session(prelude_session::Error::InvalidOtpCode { attempts_remaining }) => {
+                *attempts_remaining
+            }
+            _ => None,
+        }
+    }
+}
+
+impl serde::Serialize for AppError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("AppError", 3)?;
+        st.serialize_field("code", self.code())?;
+        st.serialize_field("message", &self.to_string())?;
+        st.serialize_field("attemptsRemaining", &self.attempts_remaining())?;
+        st.end()
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_as_code_and_message() {
+        let e = AppError::Session(prelude_session::Error::InvalidOtpCode {
+            attempts_remaining: Some(3),
+        });
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["code"], "invalid_otp_code");
+        assert_eq!(v["attemptsRemaining"], 3);
+        assert!(v["message"].is_string());
+        let v = serde_json::to_value(AppError::StepUpBlocked).unwrap();
+        assert_eq!(v["code"], "step_up_blocked");
+    }
+}

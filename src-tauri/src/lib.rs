@@ -1,0 +1,160 @@
+//! Countersign: approve a sensitive action with a Prelude step-up challenge. The backend owns
+//! the session (`prelude_session::SessionClient`); the web UI only renders view models.
+
+pub mod backend;
+mod cli;
+mod commands;
+pub mod error;
+mod logging;
+mod settings;
+pub mod view;
+
+use backend::{Backend, Server};
+use error::AppResult;
+use settings::{ServerChoice, Settings};
+use std::process::ExitCode;
+use std::time::Duration;
+use tauri::{Emitter, Manager, Wry};
+use view::{AppView, InboxMessage};
+
+pub struct AppState {
+    backend: tokio::sync::Mutex<Backend>,
+    settings: Settings<Wry>,
+}
+
+impl AppState {
+    fn view(&self, b: &Backend) -> AppView {
+        b.view(self.settings.last_identifier(), self.settings.theme())
+    }
+
+    /// Answers a step-up or session command: a view on success; on failure the error, after
+    /// moving to the login screen if the session is gone.
+    fn outcome(&self, b: &mut Backend, r: AppResult<()>) -> AppResult<AppView> {
+        match r {
+            Ok(()) => Ok(self.view(b)),
+            Err(e) => {
+                b.note_failure(&e);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The event the demo inbox listens to.
+pub const INBOX_EVENT: &str = "demo-inbox";
+
+pub fn run() -> ExitCode {
+    let args = match cli::parse_lenient(std::env::args()) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    if let Err(m) = args.validate() {
+        eprintln!("countersign: {m}");
+        return ExitCode::FAILURE;
+    }
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_store::Builder::new().build())
+        .setup(move |app| {
+            setup(app, args)?;
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_state,
+            commands::start_login,
+            commands::resend_login_code,
+            commands::verify_login_code,
+            commands::change_identifier,
+            commands::logout,
+            commands::request_step_up,
+            commands::resend_step_up_code,
+            commands::verify_step_up_code,
+            commands::cancel_step_up,
+            commands::finish_step_up,
+            commands::list_sessions,
+            commands::revoke_sessions,
+            commands::demo_inbox,
+            commands::set_scenario,
+            commands::reset_demo,
+            commands::set_theme,
+        ])
+        .run(tauri::generate_context!());
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("countersign: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error::Error>> {
+    let guard = logging::init(app.path().app_log_dir().ok());
+    app.manage(LogGuard(guard));
+    let settings = Settings::open(app.handle(), &args.profile)?;
+    // --endpoint / COUNTERSIGN_ENDPOINT, then --app-id / COUNTERSIGN_APP_ID, then the saved
+    // choice, then the embedded emulator.
+    let server = if let Some(u) = args.endpoint.filter(|s| !s.trim().is_empty()) {
+        Server::Url(u)
+    } else if let Some(id) = args.app_id.filter(|s| !s.trim().is_empty()) {
+        Server::AppId(id)
+    } else {
+        match settings.server() {
+            Some(ServerChoice::AppId(id)) => Server::AppId(id),
+            Some(ServerChoice::Url(u)) => Server::Url(u),
+            Some(ServerChoice::Embedded) | None => Server::Embedded,
+        }
+    };
+    let data_dir = app.path().app_data_dir().ok();
+    tracing::info!(profile = %args.profile, server = ?server, "starting");
+    let backend =
+        tauri::async_runtime::block_on(Backend::connect(server, &args.profile, data_dir, None))?;
+    forward_inbox(app.handle().clone(), &backend);
+    app.manage(AppState {
+        backend: tokio::sync::Mutex::new(backend),
+        settings,
+    });
+    Ok(())
+}
+
+struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
+
+/// Sends each message the demo phone or mailbox receives to the UI as it arrives.
+fn forward_inbox(app: tauri::AppHandle, backend: &Backend) {
+    if let Some(emu) = backend.emulator() {
+        let mut rx = emu.subscribe_outbox();
+        tauri::async_runtime::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(m) => {
+                        let _ = app.emit(INBOX_EVENT, InboxMessage::from(m));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                }
+            }
+        });
+    } else if let Some(url) = backend.external_demo_url() {
+        tauri::async_runtime::spawn(async move {
+            let mut seen = std::collections::HashSet::new();
+            let mut first = true;
+            loop {
+                if let Ok(msgs) = backend::fetch_outbox(&url).await {
+                    for m in msgs {
+                        if seen.insert(m.id.clone()) && !first {
+                            let _ = app.emit(INBOX_EVENT, m);
+                        }
+                    }
+                    first = false;
+                }
+                tokio::time::sleep(Duration::from_millis(700)).await;
+            }
+        });
+    }
+}

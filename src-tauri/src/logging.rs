@@ -1,0 +1,40 @@
+//! `tracing` to stderr and to a daily-rotated file in the app's log dir; `RUST_LOG` respected.
+
+use std::path::PathBuf;
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, fmt};
+
+/// Keep the guard alive for the life of the app, or buffered lines are lost at exit.
+pub fn init(log_dir: Option<PathBuf>) -> Option<WorkerGuard> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let stderr = fmt::layer().with_writer(std::io::stderr);
+    let appender = log_dir.and_then(|dir| {
+        RollingFileAppender::builder()
+            .rotation(Rotation::DAILY)
+            .filename_prefix("countersign")
+            .filename_suffix("log")
+            .max_log_files(7)
+            .build(dir)
+            .map_err(|e| eprintln!("countersign: no log file: {e}"))
+            .ok()
+    });
+    let (file, guard) = match appender {
+        Some(a) => {
+            let (writer, guard) = tracing_appender::non_blocking(a);
+            (
+                Some(fmt::layer().with_ansi(false).with_writer(writer)),
+                Some(guard),
+            )
+        }
+        None => (None, None),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr)
+        .with(file)
+        .try_init();
+    guard
+}

@@ -1,0 +1,68 @@
+//! User settings in tauri-plugin-store: the server choice, the last identifier and the theme.
+//! No secret is ever written here.
+
+use crate::error::{AppError, AppResult};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tauri::{AppHandle, Runtime};
+use tauri_plugin_store::{Store, StoreExt};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum ServerChoice {
+    Embedded,
+    AppId(String),
+    Url(String),
+}
+
+pub struct Settings<R: Runtime> {
+    store: Arc<Store<R>>,
+}
+
+impl<R: Runtime> Settings<R> {
+    pub fn open(app: &AppHandle<R>, profile: &str) -> AppResult<Self> {
+        let name = if profile == "default" {
+            "settings.json".to_owned()
+        } else {
+            format!("settings-{profile}.json")
+        };
+        let store = app
+            .store(name)
+            .map_err(|e| AppError::Settings(e.to_string()))?;
+        Ok(Self { store })
+    }
+
+    fn get<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Option<T> {
+        self.store
+            .get(key)
+            .and_then(|v| serde_json::from_value(v).ok())
+    }
+
+    fn put<T: Serialize>(&self, key: &str, value: &T) -> AppResult<()> {
+        let v = serde_json::to_value(value).map_err(|e| AppError::Settings(e.to_string()))?;
+        self.store.set(key, v);
+        self.store
+            .save()
+            .map_err(|e| AppError::Settings(e.to_string()))
+    }
+
+    pub fn server(&self) -> Option<ServerChoice> {
+        self.get("server")
+    }
+
+    pub fn last_identifier(&self) -> Option<String> {
+        self.get("last_identifier")
+    }
+
+    pub fn set_last_identifier(&self, value: &str) -> AppResult<()> {
+        self.put("last_identifier", &value)
+    }
+
+    pub fn theme(&self) -> String {
+        self.get("theme").unwrap_or_else(|| "system".to_owned())
+    }
+
+    pub fn set_theme(&self, theme: &str) -> AppResult<()> {
+        self.put("theme", &theme)
+    }
+}

@@ -1,0 +1,153 @@
+//! View models: everything the UI receives. No token, key or submitted code is ever here.
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    Login,
+    Code,
+    Logged,
+    StepUpOtp,
+    Done,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerView {
+    /// `embedded`, `app_id` or `url`.
+    pub kind: &'static str,
+    pub label: String,
+    /// The server has the emulator's demo routes (inbox, scenarios).
+    pub demo: bool,
+    pub scenarios: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub identifier: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeView {
+    pub scope: String,
+    pub metadata: Vec<(String, String)>,
+    pub step: usize,
+    pub step_count: usize,
+    pub step_key: String,
+    /// `sms` or `email` for OTP steps.
+    pub channel: Option<&'static str>,
+    /// Where the code went, partly hidden.
+    pub destination: Option<String>,
+    /// Unix milliseconds.
+    pub expires_at: Option<i64>,
+    pub resend_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantView {
+    pub scope: String,
+    pub session_id: Option<String>,
+    pub grant_mode: Option<String>,
+    pub metadata: Vec<(String, String)>,
+    /// Unix milliseconds, when the server said how long the grant lasts.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppView {
+    pub stage: Stage,
+    pub server: ServerView,
+    pub theme: String,
+    /// The identifier being signed in with (code stage), shown as typed.
+    pub identifier: Option<String>,
+    pub last_identifier: Option<String>,
+    /// Unix milliseconds after which a login code may be sent again.
+    pub login_resend_at: Option<i64>,
+    pub user: Option<UserView>,
+    pub challenge: Option<ChallengeView>,
+    pub grant: Option<GrantView>,
+    /// Something the user should know that is not an error of the last action.
+    pub notice: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxMessage {
+    pub id: String,
+    pub channel: String,
+    pub to: String,
+    /// The code the emulated phone or mailbox received; it is the demo's "screen", not a
+    /// secret of the app's.
+    pub code: String,
+    pub purpose: String,
+    pub sent_at: String,
+}
+
+impl From<prelude_emulator::OutboxMessage> for InboxMessage {
+    fn from(m: prelude_emulator::OutboxMessage) -> Self {
+        Self {
+            id: m.id,
+            channel: match m.channel {
+                prelude_emulator::Channel::Sms => "sms".into(),
+                prelude_emulator::Channel::Email => "email".into(),
+            },
+            to: m.to,
+            code: m.code,
+            purpose: match m.purpose {
+                prelude_emulator::Purpose::Login => "login".into(),
+                prelude_emulator::Purpose::StepUp => "step_up".into(),
+            },
+            sent_at: m.sent_at,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    pub id: String,
+    pub device: String,
+    pub created_at: Option<String>,
+    pub last_seen_at: Option<String>,
+    pub current: bool,
+}
+
+/// `+33612345678` → `+33 •••• 5678`, `ada@example.com` → `a••@example.com`.
+pub fn mask(identifier: &str) -> String {
+    if let Some((local, domain)) = identifier.split_once('@') {
+        let first: String = local.chars().take(1).collect();
+        return format!("{first}••@{domain}");
+    }
+    let n = identifier.chars().count();
+    if n <= 6 {
+        return identifier.to_owned();
+    }
+    let head: String = identifier.chars().take(3).collect();
+    let tail: String = identifier.chars().skip(n - 4).collect();
+    format!("{head} •••• {tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking() {
+        assert_eq!(mask("+33612345678"), "+33 •••• 5678");
+        assert_eq!(mask("ada@example.com"), "a••@example.com");
+    }
+
+    #[test]
+    fn stages_serialise_as_the_ui_contract() {
+        let s = serde_json::to_string(&[Stage::Login, Stage::StepUpOtp, Stage::Done]).unwrap();
+        assert_eq!(s, r#"["login","step-up-otp","done"]"#);
+    }
+}

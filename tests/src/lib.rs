@@ -1,0 +1,406 @@
+//! Drives the real Countersign window: `tauri-driver` (which runs WebKitWebDriver) opens a
+//! WebDriver session on the built binary. Needs a display (run under `xvfb-run`), the binaries
+//! built first (`cargo build --workspace`), and `tauri-driver` on the PATH.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use thirtyfour::prelude::*;
+
+pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_owned()
+}
+
+fn target_bin(name: &str) -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let p = dir.join("debug").join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` before the end-to-end tests",
+        p.display()
+    );
+    p
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn wait_for_port(port: u16, within: Duration) -> bool {
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Ends a child with SIGTERM so it can stop its own children (tauri-driver stops
+/// WebKitWebDriver; a SIGKILL would orphan it and keep our stdout pipe open).
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The standalone emulator
+
+/// A `prelude-emulator` process on a free loopback port.
+pub struct EmulatorProc {
+    child: Child,
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl EmulatorProc {
+    pub fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(target_bin("prelude-emulator"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prelude-emulator starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("ready line");
+        let url = line
+            .trim()
+            .strip_prefix("prelude-emulator listening on ")
+            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
+            .to_owned();
+        Self {
+            child,
+            url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn outbox(&self) -> Vec<Value> {
+        self.http
+            .get(format!("{}/emulator/v1/outbox", self.url))
+            .send()
+            .await
+            .expect("outbox reachable")
+            .json()
+            .await
+            .expect("outbox is JSON")
+    }
+
+    /// The newest code sent, waiting briefly for it.
+    pub async fn last_code(&self) -> String {
+        for _ in 0..50 {
+            if let Some(m) = self.outbox().await.last() {
+                return m["code"].as_str().unwrap_or_default().to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no code was sent");
+    }
+
+    /// Replaces the step-up configuration through the management API.
+    pub async fn put_stepup(&self, body: Value) {
+        let r = self
+            .http
+            .put(format!("{}/v2/session/apps/demo/config/stepup", self.url))
+            .bearer_auth(prelude_management_key())
+            .json(&body)
+            .send()
+            .await
+            .expect("management API reachable");
+        assert!(r.status().is_success(), "PUT config/stepup: {}", r.status());
+    }
+}
+
+pub fn prelude_management_key() -> &'static str {
+    "emu_mgmt_demo_key"
+}
+
+impl Drop for EmulatorProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The app window
+
+/// Where one test's app keeps its files: its own XDG dirs, so a test never touches a real
+/// store, and a second launch with the same `Sandbox` sees the first one's data.
+pub struct Sandbox {
+    pub dir: PathBuf,
+    pub profile: String,
+}
+
+impl Sandbox {
+    pub fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "countersign-e2e-{test}-{}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).expect("sandbox dir");
+        Self {
+            dir,
+            profile: format!("e2e-{test}-{}", std::process::id()),
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub struct App {
+    pub driver: WebDriver,
+    tauri_driver: Child,
+    artifacts: PathBuf,
+}
+
+impl App {
+    /// Starts the app in `sandbox`, talking to `endpoint` (or its embedded emulator).
+    pub async fn launch(test: &str, sandbox: &Sandbox, endpoint: Option<&str>) -> Self {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "no DISPLAY: run the end-to-end tests under xvfb-run"
+        );
+        let app_bin = target_bin("countersign");
+        let port = free_port();
+        let native_port = free_port();
+        let mut cmd = Command::new("tauri-driver");
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
+        .env("XDG_DATA_HOME", sandbox.dir.join("data"))
+        .env("XDG_CONFIG_HOME", sandbox.dir.join("config"))
+        .env("XDG_CACHE_HOME", sandbox.dir.join("cache"))
+        .env("COUNTERSIGN_PROFILE", &sandbox.profile)
+        .env_remove("COUNTERSIGN_APP_ID")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        match endpoint {
+            Some(e) => cmd.env("COUNTERSIGN_ENDPOINT", e),
+            None => cmd.env_remove("COUNTERSIGN_ENDPOINT"),
+        };
+        let mut tauri_driver = cmd
+            .spawn()
+            .expect("tauri-driver on the PATH (cargo install tauri-driver --version 2.1.0)");
+        if !wait_for_port(port, Duration::from_secs(15)) {
+            terminate(&mut tauri_driver);
+            panic!("tauri-driver did not listen on {port}");
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": app_bin.to_string_lossy() }),
+        );
+        let session = tokio::time::timeout(
+            Duration::from_secs(60),
+            WebDriver::new(format!("http://127.0.0.1:{port}"), caps),
+        )
+        .await;
+        let driver = match session {
+            Ok(Ok(d)) => d,
+            other => {
+                terminate(&mut tauri_driver);
+                panic!("no WebDriver session: {other:?}");
+            }
+        };
+        let artifacts = workspace_root().join("tests").join("artifacts").join(test);
+        std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+        Self {
+            driver,
+            tauri_driver,
+            artifacts,
+        }
+    }
+
+    /// Saves a PNG of the window as `tests/artifacts/<test>/<label>.png`.
+    pub async fn shot(&self, label: &str) -> PathBuf {
+        let path = self.artifacts.join(format!("{label}.png"));
+        match self.driver.screenshot_as_png().await {
+            Ok(png) => {
+                let _ = std::fs::write(&path, png);
+            }
+            Err(e) => eprintln!("screenshot {label} failed: {e}"),
+        }
+        path
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.driver.clone().quit().await;
+        terminate(&mut self.tauri_driver);
+    }
+
+    /// Runs a test body against the window. On failure (error or panic) it saves
+    /// `failure.png`, then closes the session either way and reports the failure.
+    pub async fn run<F, Fut>(self, body: F)
+    where
+        F: FnOnce(AppRef) -> Fut,
+        Fut: std::future::Future<Output = TestResult> + Send + 'static,
+    {
+        let handle = AppRef {
+            driver: self.driver.clone(),
+            artifacts: self.artifacts.clone(),
+        };
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(120), tokio::spawn(body(handle))).await;
+        let failure = match outcome {
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(e))) => Some(format!("test failed: {e}")),
+            Ok(Err(join)) => Some(format!("test panicked: {join}")),
+            Err(_) => Some("test timed out after 120 s".to_owned()),
+        };
+        if failure.is_some() {
+            let _ = self.shot("failure").await;
+        }
+        self.close().await;
+        if let Some(f) = failure {
+            panic!("{f}");
+        }
+    }
+}
+
+/// What a test body gets: the session and a place for screenshots.
+#[derive(Clone)]
+pub struct AppRef {
+    pub driver: WebDriver,
+    artifacts: PathBuf,
+}
+
+impl AppRef {
+    pub async fn shot(&self, label: &str) {
+        if let Ok(png) = self.driver.screenshot_as_png().await {
+            let _ = std::fs::write(self.artifacts.join(format!("{label}.png")), png);
+        }
+    }
+
+    fn sel(testid: &str) -> By {
+        By::Css(format!("[data-testid=\"{testid}\"]"))
+    }
+
+    /// The element with this `data-testid`, once it is on screen.
+    pub async fn el(&self, testid: &str) -> WebDriverResult<WebElement> {
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(e) = self.driver.find(Self::sel(testid)).await
+                && e.is_displayed().await.unwrap_or(false)
+            {
+                return Ok(e);
+            }
+            if Instant::now() > until {
+                return self.driver.find(Self::sel(testid)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn click(&self, testid: &str) -> WebDriverResult<()> {
+        let e = self.el(testid).await?;
+        // Wait until enabled (busy states and resend cooldowns disable buttons).
+        for _ in 0..100 {
+            if e.is_enabled().await.unwrap_or(false) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        e.click().await
+    }
+
+    /// Types into a field the reliable way for WebKit: set the value and fire `input`.
+    pub async fn fill(&self, testid: &str, text: &str) -> WebDriverResult<()> {
+        let e = self.el(testid).await?;
+        self.driver
+            .execute(
+                "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+                vec![e.to_json()?, json!(text)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn text(&self, testid: &str) -> WebDriverResult<String> {
+        self.el(testid).await?.text().await
+    }
+
+    pub async fn stage(&self) -> WebDriverResult<String> {
+        let ret = self
+            .driver
+            .execute(
+                "return document.getElementById('app').dataset.stage;",
+                vec![],
+            )
+            .await?;
+        Ok(ret.json().as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Waits until the UI root carries `data-stage="<stage>"`.
+    pub async fn wait_stage(&self, stage: &str) -> TestResult {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let now = self.stage().await?;
+            if now == stage {
+                return Ok(());
+            }
+            if Instant::now() > until {
+                return Err(format!("stage is {now:?}, expected {stage:?}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the error line shows `text`.
+    pub async fn wait_error(&self, text: &str) -> TestResult {
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(e) = self.driver.find(Self::sel("error")).await
+                && e.is_displayed().await.unwrap_or(false)
+                && e.text().await.unwrap_or_default().contains(text)
+            {
+                return Ok(());
+            }
+            if Instant::now() > until {
+                return Err(format!("the error line never said {text:?}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs a script in the page; its result, or the error text it threw.
+    pub async fn script(&self, body: &str) -> WebDriverResult<Value> {
+        let wrapped = format!("try {{ {body} }} catch (e) {{ return 'script error: ' + e; }}");
+        Ok(self.driver.execute(wrapped, vec![]).await?.json().clone())
+    }
+}

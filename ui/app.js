@@ -1,0 +1,435 @@
+// Countersign's view: renders the backend's view model and turns clicks into commands.
+// It holds no session state of its own beyond what is on screen.
+import { call, listen } from "./ipc.js";
+import { describe, RESTARTABLE } from "./messages.js";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+
+const app = $("#app");
+const card = $("#card");
+const stageRoot = $("#stage-root");
+const errorBox = $("#error");
+const errorActions = $("#error-actions");
+
+let view = null;
+let mounted = null;
+let busy = false;
+let lastApproval = null;
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+const CHANNEL = { sms: "SMS", email: "email" };
+const GRANT_MODE = {
+  "single-use": "This token only",
+  "session-bound": "This session",
+  "profile-bound": "All your sessions",
+};
+
+function pick(obj, path) {
+  return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
+}
+
+function derived(v) {
+  const c = v.challenge;
+  return {
+    progress: c
+      ? `Step ${c.step} of ${c.stepCount}${c.channel ? " · " + CHANNEL[c.channel] : ""}`
+      : "",
+    sentTo: c && c.channel
+      ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
+      : c ? `Complete the step “${c.stepKey}”.` : "",
+    grantMode: v.grant ? GRANT_MODE[v.grant.grantMode] || v.grant.grantMode || "Granted" : "",
+  };
+}
+
+function render(v) {
+  view = v;
+  app.dataset.stage = v.stage;
+  app.dataset.theme = v.theme;
+  $("#server-label").textContent = v.server.label;
+  $("#inbox").hidden = !v.server.demo;
+  $("#scenario-tools").hidden = !v.server.scenarios;
+  const notice = $("#notice");
+  notice.textContent = v.notice || "";
+  notice.hidden = !v.notice;
+  if (mounted !== v.stage) {
+    mount(v.stage);
+  }
+  const d = derived(v);
+  for (const el of $$("[data-bind]", stageRoot)) {
+    const key = el.dataset.bind;
+    const value = key in d ? d[key] : pick(v, key);
+    el.textContent = value == null ? "" : String(value);
+  }
+  for (const el of $$("[data-bind-list]", stageRoot)) {
+    const pairs = pick(v, el.dataset.bindList) || [];
+    el.replaceChildren(
+      ...pairs.map(([k, val]) => {
+        const row = document.createElement("div");
+        const dt = document.createElement("dt");
+        const dd = document.createElement("dd");
+        dt.textContent = k.charAt(0).toUpperCase() + k.slice(1);
+        dd.textContent = val;
+        row.append(dt, dd);
+        return row;
+      }),
+    );
+  }
+  tick();
+}
+
+function mount(stage) {
+  const tpl = $(`#tpl-${stage}`);
+  stageRoot.replaceChildren(tpl.content.cloneNode(true));
+  mounted = stage;
+  clearError();
+  WIRE[stage]?.();
+  const first = $("input:not([type=hidden])", stageRoot);
+  if (first) requestAnimationFrame(() => first.focus());
+}
+
+function fmtLeft(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const m = Math.floor(s / 60);
+  return `${m}:${String(s % 60).padStart(2, "0")}`;
+}
+
+// Countdowns: resend buttons wait for their deadline; expiries count down.
+function tick() {
+  if (!view) return;
+  const now = Date.now();
+  for (const el of $$("[data-deadline-from]", stageRoot)) {
+    const at = pick(view, el.dataset.deadlineFrom);
+    const left = at ? at - now : 0;
+    el.dataset.waiting = left > 0 ? "true" : "false";
+    el.textContent = left > 0 ? `Resend code in ${fmtLeft(left)}` : "Resend code";
+    if (!busy) el.disabled = left > 0;
+  }
+  for (const el of $$("[data-expires-from]", stageRoot)) {
+    const at = pick(view, el.dataset.expiresFrom);
+    if (!at) {
+      el.textContent = el.dataset.expiredText ? "When the session ends" : "";
+      continue;
+    }
+    const left = at - now;
+    el.textContent =
+      left > 0
+        ? (el.dataset.expiredText ? `In ${fmtLeft(left)}` : `Expires in ${fmtLeft(left)}`)
+        : el.dataset.expiredText || "Expired";
+  }
+}
+setInterval(tick, 1000);
+
+// ---------------------------------------------------------------------------------------------
+// Errors and busy state
+
+function showError(err) {
+  errorBox.textContent = describe(err);
+  errorBox.hidden = false;
+  errorBox.dataset.code = err.code;
+  errorActions.hidden = !(RESTARTABLE.has(err.code) && lastApproval && view?.stage !== "login");
+}
+
+function clearError() {
+  errorBox.hidden = true;
+  errorBox.textContent = "";
+  delete errorBox.dataset.code;
+  errorActions.hidden = true;
+}
+
+function setBusy(on, trigger) {
+  busy = on;
+  card.setAttribute("aria-busy", on ? "true" : "false");
+  for (const b of $$("button, input, select", card)) {
+    if (on) {
+      b.dataset.wasDisabled = b.disabled ? "1" : "";
+      b.disabled = true;
+    } else {
+      b.disabled = b.dataset.wasDisabled === "1";
+      delete b.dataset.wasDisabled;
+    }
+  }
+  if (trigger) {
+    const spin = trigger.querySelector(".spinner");
+    if (on && !spin) {
+      const s = document.createElement("span");
+      s.className = "spinner";
+      s.setAttribute("aria-hidden", "true");
+      trigger.prepend(s);
+    } else if (!on && spin) {
+      spin.remove();
+    }
+  }
+  if (!on) tick();
+}
+
+// Runs one command; renders the new view or shows the error (then re-reads the view, since a
+// failure may have ended the session).
+async function act(command, args, trigger) {
+  if (busy) return false;
+  clearError();
+  setBusy(true, trigger);
+  try {
+    render(await call(command, args));
+    return true;
+  } catch (err) {
+    setBusy(false, trigger);
+    try {
+      render(await call("app_state"));
+    } catch (_) {
+      /* keep the last view */
+    }
+    showError(err);
+    return false;
+  } finally {
+    if (busy) setBusy(false, trigger);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stage wiring
+
+const PHONE = /^\+[1-9][0-9 ().-]{6,20}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function identifierState(text) {
+  const t = text.trim();
+  if (!t) return ["", ""];
+  if (t.includes("@")) return EMAIL.test(t) ? ["good", "We’ll email you a code."] : ["bad", "That email address looks incomplete."];
+  if (t.startsWith("+")) {
+    const digits = t.replace(/\D/g, "");
+    return PHONE.test(t) && digits.length >= 7 && digits.length <= 15
+      ? ["good", "We’ll text you a code."]
+      : ["bad", "Phone numbers need the country code and 7 to 15 digits."];
+  }
+  if (/^[0-9 ().-]+$/.test(t)) return ["bad", "Start with + and the country code, e.g. +33."];
+  return ["bad", "Enter a phone number or an email address."];
+}
+
+function codeField(input, onComplete) {
+  input.addEventListener("input", () => {
+    const digits = input.value.replace(/\D/g, "").slice(0, 6);
+    if (digits !== input.value) input.value = digits;
+    input.removeAttribute("aria-invalid");
+  });
+  input.addEventListener("paste", () => {
+    requestAnimationFrame(() => {
+      if (input.value.length === 6) onComplete();
+    });
+  });
+}
+
+const WIRE = {
+  login() {
+    const form = $("#login-form");
+    const input = $("#identifier");
+    const hint = $("#identifier-hint");
+    const defaultHint = hint.textContent;
+    if (view?.lastIdentifier) input.value = view.lastIdentifier;
+    const update = () => {
+      const [state, text] = identifierState(input.value);
+      hint.className = "hint " + state;
+      hint.textContent = text || defaultHint;
+      input.setAttribute("aria-invalid", state === "bad" ? "true" : "false");
+    };
+    input.addEventListener("input", update);
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      act("start_login", { identifier: input.value }, e.submitter);
+    });
+  },
+
+  code() {
+    const form = $("#code-form");
+    const input = $("#login-code");
+    const submit = () => form.requestSubmit();
+    codeField(input, submit);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const ok = await act("verify_login_code", { code: input.value }, e.submitter);
+      if (!ok && $("#login-code")) {
+        $("#login-code").value = "";
+        $("#login-code").setAttribute("aria-invalid", "true");
+        $("#login-code").focus();
+      }
+    });
+    $("[data-action=resend-login]").addEventListener("click", (e) => act("resend_login_code", {}, e.currentTarget));
+    $("[data-action=change-identifier]").addEventListener("click", (e) => act("change_identifier", {}, e.currentTarget));
+  },
+
+  logged() {
+    const form = $("#approval-form");
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      lastApproval = {
+        scope: "transfer:write",
+        metadata: { amount: $("#amount").value.trim(), currency: $("#currency").value },
+      };
+      act("request_step_up", lastApproval, e.submitter);
+    });
+    $("[data-action=logout]").addEventListener("click", (e) => act("logout", {}, e.currentTarget));
+    $("[data-action=load-sessions]").addEventListener("click", () => loadSessions());
+    $("[data-action=revoke-others]").addEventListener("click", async (e) => {
+      if (await act("revoke_sessions", { target: "others" }, e.currentTarget)) loadSessions();
+    });
+    $("[data-action=revoke-all]").addEventListener("click", (e) => act("revoke_sessions", { target: "all" }, e.currentTarget));
+    loadSessions();
+  },
+
+  "step-up-otp"() {
+    const form = $("#stepup-form");
+    const input = $("#stepup-code");
+    codeField(input, () => form.requestSubmit());
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const ok = await act("verify_step_up_code", { code: input.value }, e.submitter);
+      const field = $("#stepup-code");
+      if (field) {
+        field.value = "";
+        if (!ok) field.setAttribute("aria-invalid", "true");
+        field.focus();
+      }
+    });
+    $("[data-action=resend-stepup]").addEventListener("click", (e) => act("resend_step_up_code", {}, e.currentTarget));
+    $("[data-action=cancel-stepup]").addEventListener("click", (e) => act("cancel_step_up", {}, e.currentTarget));
+  },
+
+  done() {
+    $("[data-action=finish]").addEventListener("click", (e) => act("finish_step_up", {}, e.currentTarget));
+  },
+};
+
+async function loadSessions() {
+  const list = $("#sessions");
+  if (!list) return;
+  try {
+    const rows = await call("list_sessions");
+    list.replaceChildren(
+      ...rows.map((r) => {
+        const li = document.createElement("li");
+        li.dataset.testid = "session-row";
+        li.dataset.sessionId = r.id;
+        const meta = document.createElement("div");
+        meta.className = "meta";
+        const id = document.createElement("code");
+        id.textContent = r.id;
+        const sub = document.createElement("span");
+        sub.className = r.current ? "current" : "muted";
+        sub.textContent = r.current ? "This device" : (r.device || "Another device");
+        meta.append(id, sub);
+        li.append(meta);
+        if (!r.current) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = "link";
+          b.textContent = "Sign out";
+          b.addEventListener("click", async () => {
+            if (await act("revoke_sessions", { target: "session", sessionId: r.id }, b)) loadSessions();
+          });
+          li.append(b);
+        }
+        return li;
+      }),
+    );
+  } catch (err) {
+    showError(err);
+  }
+}
+
+$("#restart-approval").addEventListener("click", (e) => {
+  if (lastApproval) act("request_step_up", lastApproval, e.currentTarget);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Theme
+
+const THEMES = ["system", "light", "dark"];
+$("#theme-toggle").addEventListener("click", async () => {
+  const next = THEMES[(THEMES.indexOf(app.dataset.theme) + 1) % THEMES.length];
+  app.dataset.theme = next;
+  try {
+    render(await call("set_theme", { theme: next }));
+  } catch (err) {
+    showError(err);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Demo inbox
+
+const inboxList = $("#inbox-list");
+const seen = new Set();
+
+function addMessage(m) {
+  if (seen.has(m.id)) return;
+  seen.add(m.id);
+  const li = document.createElement("li");
+  const b = document.createElement("button");
+  b.type = "button";
+  b.dataset.testid = "demo-inbox-message";
+  b.dataset.code = m.code;
+  b.dataset.channel = m.channel;
+  b.title = "Fill in this code";
+  const to = document.createElement("span");
+  to.className = "msg-to";
+  to.textContent = `${m.channel === "sms" ? "SMS" : "Email"} to ${m.to}`;
+  const code = document.createElement("span");
+  code.className = "msg-code";
+  code.textContent = m.code;
+  const what = document.createElement("span");
+  what.className = "msg-what";
+  what.textContent = m.purpose === "login" ? "Sign-in code" : "Approval code";
+  b.append(to, code, what);
+  b.addEventListener("click", () => {
+    const field = $("#login-code") || $("#stepup-code");
+    if (!field) return;
+    field.value = m.code;
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    field.focus();
+  });
+  li.append(b);
+  inboxList.prepend(li);
+  $("#inbox-empty").hidden = true;
+}
+
+async function startInbox() {
+  try {
+    const msgs = await call("demo_inbox");
+    inboxList.replaceChildren();
+    seen.clear();
+    msgs.forEach(addMessage);
+    $("#inbox-empty").hidden = msgs.length > 0;
+  } catch (_) {
+    /* not a demo server */
+  }
+}
+
+$("#scenario").addEventListener("change", (e) => act("set_scenario", { scenario: e.target.value }));
+$("#reset-demo").addEventListener("click", async (e) => {
+  if (await act("reset_demo", {}, e.currentTarget)) {
+    inboxList.replaceChildren();
+    seen.clear();
+    $("#inbox-empty").hidden = false;
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+async function start() {
+  mount("loading");
+  try {
+    const v = await call("app_state");
+    render(v);
+    if (v.server.demo) {
+      await listen("demo-inbox", addMessage);
+      await startInbox();
+    }
+  } catch (err) {
+    showError(err);
+  }
+}
+
+start();
