@@ -25,5 +25,10 @@ fn countersign_commands() -> &'static [&'static str] {
         "set_scenario",
         "reset_demo",
         "set_theme",
+        "server_settings",
+        "test_connection",
+        "switch_server",
+        "audit_log",
+        "export_audit_log",
     ]
 }

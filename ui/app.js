@@ -2,6 +2,7 @@
 // It holds no session state of its own beyond what is on screen.
 import { call, listen } from "./ipc.js";
 import { describe, RESTARTABLE } from "./messages.js";
+import { initSettings } from "./settings.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
@@ -420,6 +421,10 @@ $("#reset-demo").addEventListener("click", async (e) => {
 
 async function start() {
   mount("loading");
+  initSettings((v) => {
+    render(v);
+    location.reload();
+  });
   try {
     const v = await call("app_state");
     render(v);

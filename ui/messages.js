@@ -24,6 +24,7 @@ const TEXT = {
   internal: () => "The server had a problem. Try again in a moment.",
   keyring_unavailable: () => "The system keyring is locked or missing. Unlock it, then try again.",
   demo_only: () => "Only available with the built-in demo server.",
+  connection_failed: (e) => cap(e.message) + ".",
 };
 
 function cap(s) {

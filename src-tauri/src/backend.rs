@@ -1,6 +1,7 @@
 //! The session owner behind the commands: which server, which stage, the challenge in
 //! progress. It has no window and no Tauri types, so it is tested on its own.
 
+use crate::audit::{AuditEntry, AuditLog, rfc3339};
 use crate::error::{AppError, AppResult};
 use crate::view::*;
 use prelude_emulator::{Config as EmuConfig, DemoScenario, Emulator};
@@ -13,8 +14,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How long the UI waits before offering to resend a code (the emulator's default cooldown).
-pub const RESEND_COOLDOWN: Duration = Duration::from_secs(30);
+/// How long the UI waits before offering to resend a code: the emulator's default cooldown,
+/// or `COUNTERSIGN_RESEND_COOLDOWN_SECS` (which the embedded emulator then uses too).
+pub fn resend_cooldown() -> Duration {
+    static SECS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    Duration::from_secs(*SECS.get_or_init(|| {
+        std::env::var("COUNTERSIGN_RESEND_COOLDOWN_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|s| *s <= 600)
+            .unwrap_or(30)
+    }))
+}
 pub const KEYRING_SERVICE: &str = "countersign";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +40,22 @@ pub enum Server {
 pub struct Approval {
     pub scope: String,
     pub metadata: BTreeMap<String, String>,
+}
+
+/// One approval attempt, from the request to its outcome, for the audit log.
+struct Attempt {
+    started: i64,
+    scope: String,
+    metadata: BTreeMap<String, String>,
+    steps: Vec<String>,
+    wrong_codes: u32,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 pub struct Backend {
@@ -48,6 +75,8 @@ pub struct Backend {
     grant: Option<GrantView>,
     resumed: bool,
     notice: Option<String>,
+    attempt: Option<Attempt>,
+    audit: Option<AuditLog>,
 }
 
 fn ms(t: SystemTime) -> i64 {
@@ -65,12 +94,16 @@ impl Backend {
         data_dir: Option<PathBuf>,
         store: Option<Arc<dyn SecretStore>>,
     ) -> AppResult<Self> {
+        let audit = data_dir
+            .as_ref()
+            .map(|d| AuditLog::new(d.join(format!("approvals-{profile}.jsonl"))));
         let mut emulator = None;
         let (endpoint, label) = match &server {
             Server::Embedded => {
                 let cfg = EmuConfig {
                     state_file: data_dir.map(|d| d.join(format!("emulator-{profile}.json"))),
                     log_codes: false,
+                    resend_cooldown_secs: resend_cooldown().as_secs() as i64,
                     ..EmuConfig::default()
                 };
                 let emu = Emulator::start(cfg, "127.0.0.1:0".parse().expect("static address"))
@@ -109,13 +142,9 @@ impl Backend {
             }
         };
         let client = SessionClient::new(cfg, store)?;
-        let demo_url = if emulator.is_some() {
-            Some(origin)
-        } else if matches!(server, Server::Url(_)) && probe_demo(&origin).await {
-            Some(origin)
-        } else {
-            None
-        };
+        let demo =
+            emulator.is_some() || (matches!(server, Server::Url(_)) && probe_demo(&origin).await);
+        let demo_url = demo.then_some(origin);
         Ok(Self {
             server,
             label,
@@ -132,7 +161,51 @@ impl Backend {
             grant: None,
             resumed: false,
             notice,
+            attempt: None,
+            audit,
         })
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
+    }
+
+    fn begin_attempt(&mut self, approval: &Approval) {
+        self.attempt = Some(Attempt {
+            started: unix_now(),
+            scope: approval.scope.clone(),
+            metadata: approval.metadata.clone(),
+            steps: vec![],
+            wrong_codes: 0,
+        });
+    }
+
+    /// Ends the attempt in progress and writes it to the audit log.
+    fn close_attempt(&mut self, outcome: &str, error: Option<&AppError>) {
+        let Some(a) = self.attempt.take() else {
+            return;
+        };
+        let entry = AuditEntry {
+            started_at: rfc3339(a.started),
+            ended_at: rfc3339(unix_now()),
+            server: self.label.clone(),
+            session_id: self.client.session_id(),
+            scope: a.scope,
+            metadata: a.metadata,
+            steps: a.steps,
+            wrong_codes: a.wrong_codes,
+            outcome: outcome.to_owned(),
+            error_code: error.map(|e| e.code().to_owned()),
+        };
+        if let Some(log) = &self.audit
+            && let Err(e) = log.append(&entry)
+        {
+            tracing::error!(error = %e, "approval not written to the audit log");
+        }
     }
 
     pub fn profile(&self) -> &str {
@@ -168,6 +241,23 @@ impl Backend {
                 Ok(_) => {
                     self.stage = Stage::Logged;
                     tracing::info!("session resumed");
+                    match self.client.restore_step_up() {
+                        Ok(Some(ch)) => {
+                            let approval = Approval {
+                                scope: ch.scope.clone(),
+                                metadata: ch.metadata.clone(),
+                            };
+                            self.begin_attempt(&approval);
+                            self.approval = Some(approval);
+                            self.challenge = Some(ch);
+                            self.stage = Stage::StepUpOtp;
+                            self.notice = Some(
+                                "Your approval was still open. Resend the code to continue.".into(),
+                            );
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(error = %e, "open approval not restored"),
+                    }
                 }
                 Err(SessionError::Unauthorized { .. }) => {
                     self.notice = Some("Your session has ended. Sign in again.".into());
@@ -212,7 +302,7 @@ impl Backend {
             theme,
             identifier: self.identifier.as_ref().map(|i| i.value.clone()),
             last_identifier,
-            login_resend_at: self.login_sent.map(|t| ms(t + RESEND_COOLDOWN)),
+            login_resend_at: self.login_sent.map(|t| ms(t + resend_cooldown())),
             user,
             challenge: self.challenge.as_ref().map(|c| self.challenge_view(c)),
             grant: (self.stage == Stage::Done)
@@ -244,7 +334,7 @@ impl Backend {
             channel: c.otp_channel(),
             destination,
             expires_at: c.expires_at.map(|s| s * 1000),
-            resend_at: self.step_sent.map(|t| ms(t + RESEND_COOLDOWN)),
+            resend_at: self.step_sent.map(|t| ms(t + resend_cooldown())),
         }
     }
 
@@ -288,6 +378,7 @@ impl Backend {
     }
 
     pub async fn logout(&mut self) -> AppResult<()> {
+        self.close_attempt("cancelled", None);
         self.reset_flow();
         self.stage = Stage::Login;
         self.identifier = None;
@@ -296,7 +387,9 @@ impl Backend {
     }
 
     fn reset_flow(&mut self) {
-        self.client.cancel_step_up();
+        if let Err(e) = self.client.cancel_step_up() {
+            tracing::warn!(error = %e, "open approval not cleared from the keyring");
+        }
         self.challenge = None;
         self.approval = None;
         self.grant = None;
@@ -321,6 +414,7 @@ impl Backend {
             && self.stage_needs_user()
             && self.client.profile().is_none()
         {
+            self.close_attempt("failed", Some(e));
             self.reset_flow();
             self.stage = Stage::Login;
             self.notice = Some("Your session has ended. Sign in again.".into());
@@ -334,14 +428,26 @@ impl Backend {
         if !matches!(self.stage, Stage::Logged | Stage::Done) {
             return Err(AppError::NotSignedIn);
         }
+        self.close_attempt("cancelled", None);
         self.reset_flow();
         self.stage = Stage::Logged;
-        let ch = self
+        self.begin_attempt(&approval);
+        let ch = match self
             .client
             .request_step_up(&approval.scope, Some(approval.metadata.clone()))
-            .await?;
+            .await
+        {
+            Ok(ch) => ch,
+            Err(e) => {
+                let e = AppError::from(e);
+                self.close_attempt("failed", Some(&e));
+                return Err(e);
+            }
+        };
         if ch.is_blocked() {
-            return Err(AppError::StepUpBlocked);
+            let e = AppError::StepUpBlocked;
+            self.close_attempt("blocked", Some(&e));
+            return Err(e);
         }
         self.approval = Some(approval);
         if ch.is_completed() {
@@ -357,7 +463,11 @@ impl Backend {
         self.challenge = Some(ch.clone());
         self.stage = Stage::StepUpOtp;
         if send {
-            self.client.send_step_up_otp(&ch).await?;
+            if let Err(e) = self.client.send_step_up_otp(&ch).await {
+                let e = AppError::from(e);
+                self.note_step_failure(&e);
+                return Err(e);
+            }
             self.step_sent = Some(SystemTime::now());
         }
         Ok(())
@@ -374,7 +484,18 @@ impl Backend {
     pub async fn verify_step_up_code(&mut self, code: &str) -> AppResult<()> {
         self.require(Stage::StepUpOtp)?;
         let ch = self.challenge.clone().ok_or(AppError::NoChallenge)?;
-        match self.client.submit_step_up_otp(&ch, code).await? {
+        let next = match self.client.submit_step_up_otp(&ch, code).await {
+            Ok(next) => next,
+            Err(e) => {
+                let e = AppError::from(e);
+                self.note_step_failure(&e);
+                return Err(e);
+            }
+        };
+        if let Some(a) = &mut self.attempt {
+            a.steps.extend(ch.current_step.clone());
+        }
+        match next {
             None => {
                 self.finish(&ch);
                 Ok(())
@@ -383,6 +504,23 @@ impl Backend {
                 self.step_sent = None;
                 self.enter_step(next).await
             }
+        }
+    }
+
+    /// A wrong code keeps the challenge; a dead challenge ends the attempt.
+    fn note_step_failure(&mut self, e: &AppError) {
+        match e {
+            AppError::Session(SessionError::InvalidOtpCode { .. }) => {
+                if let Some(a) = &mut self.attempt {
+                    a.wrong_codes += 1;
+                }
+            }
+            AppError::Session(
+                SessionError::ExpiredChallengeToken
+                | SessionError::TokenReused
+                | SessionError::InvalidChallengeToken { .. },
+            ) => self.close_attempt("failed", Some(e)),
+            _ => {}
         }
     }
 
@@ -403,10 +541,12 @@ impl Backend {
         self.challenge = None;
         self.step_sent = None;
         self.stage = Stage::Done;
+        self.close_attempt("granted", None);
     }
 
     pub fn cancel_step_up(&mut self) {
         if self.stage == Stage::StepUpOtp {
+            self.close_attempt("cancelled", None);
             self.reset_flow();
             self.stage = Stage::Logged;
         }
@@ -509,6 +649,7 @@ impl Backend {
     pub async fn reset_demo(&mut self) -> AppResult<()> {
         let emu = self.emulator.as_ref().ok_or(AppError::DemoOnly)?;
         emu.reset();
+        self.close_attempt("cancelled", None);
         self.reset_flow();
         self.identifier = None;
         self.login_sent = None;
@@ -557,4 +698,40 @@ pub async fn fetch_outbox(origin: &str) -> AppResult<Vec<InboxMessage>> {
             sent_at: m.sent_at,
         })
         .collect())
+}
+
+/// Checks that a server answers like a Prelude frontend: its JWKS is reachable and readable.
+pub async fn test_connection(server: &Server) -> AppResult<String> {
+    let origin = match server {
+        Server::Embedded => return Ok("The built-in demo server runs inside the app.".into()),
+        Server::AppId(id) => Endpoint::app_id(id)?.origin(),
+        Server::Url(u) => Endpoint::url(u)?.origin(),
+    };
+    let base = origin.as_str().trim_end_matches('/').to_owned();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| AppError::Connection(e.to_string()))?;
+    let resp = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .map_err(|e| AppError::Connection(e.without_url().to_string()))?;
+    if !resp.status().is_success() {
+        return Err(AppError::Connection(format!(
+            "{base} answered HTTP {}",
+            resp.status().as_u16()
+        )));
+    }
+    let jwks: serde_json::Value = resp
+        .json()
+        .await
+        .map_err(|_| AppError::Connection(format!("{base} did not answer with a key set")))?;
+    let keys = jwks["keys"].as_array().map_or(0, Vec::len);
+    if keys == 0 {
+        return Err(AppError::Connection(format!(
+            "{base} published no signing keys"
+        )));
+    }
+    Ok(format!("Reached {base}: {keys} signing key(s) published."))
 }

@@ -2,9 +2,10 @@
 //! whole view, so the UI only renders. Arguments are never logged (codes pass through here).
 
 use crate::AppState;
-use crate::backend::Approval;
+use crate::backend::{Approval, Backend, Server};
 use crate::error::{AppError, AppResult};
-use crate::view::{AppView, InboxMessage, SessionRow};
+use crate::settings::ServerChoice;
+use crate::view::{AppView, AuditView, InboxMessage, ServerSettingsView, SessionRow};
 use std::collections::BTreeMap;
 use tauri::State;
 
@@ -169,4 +170,119 @@ pub async fn set_theme(state: St<'_>, theme: String) -> AppResult<AppView> {
     state.settings.set_theme(&theme)?;
     let b = state.backend.lock().await;
     Ok(state.view(&b))
+}
+
+fn parse_server(kind: &str, value: &str) -> AppResult<Server> {
+    let v = value.trim();
+    match kind {
+        "embedded" => Ok(Server::Embedded),
+        "app_id" if !v.is_empty() => Ok(Server::AppId(v.to_owned())),
+        "url" if !v.is_empty() => Ok(Server::Url(v.to_owned())),
+        "app_id" | "url" => Err(AppError::InvalidInput(
+            "enter the app id or the URL of the server".into(),
+        )),
+        _ => Err(AppError::InvalidInput(format!(
+            "unknown server kind {kind}"
+        ))),
+    }
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn server_settings(state: St<'_>) -> AppResult<ServerSettingsView> {
+    let b = state.backend.lock().await;
+    let (kind, value) = match b.server() {
+        Server::Embedded => ("embedded", String::new()),
+        Server::AppId(id) => ("app_id", id.clone()),
+        Server::Url(u) => ("url", u.clone()),
+    };
+    Ok(ServerSettingsView {
+        kind,
+        value,
+        overridden: state.overridden,
+    })
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(kind = %kind))]
+pub async fn test_connection(kind: String, value: String) -> AppResult<String> {
+    let server = parse_server(&kind, &value)?;
+    crate::backend::test_connection(&server).await
+}
+
+/// Signs out of the current server, then connects to the new one and saves the choice.
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(kind = %kind))]
+pub async fn switch_server(
+    app: tauri::AppHandle,
+    state: St<'_>,
+    kind: String,
+    value: String,
+) -> AppResult<AppView> {
+    if state.overridden {
+        return Err(AppError::InvalidInput(
+            "the server is set on the command line or in the environment for this run".into(),
+        ));
+    }
+    let server = parse_server(&kind, &value)?;
+    let mut b = state.backend.lock().await;
+    if *b.server() != server {
+        let next =
+            Backend::connect(server.clone(), &state.profile, state.data_dir.clone(), None).await?;
+        if let Err(e) = b.logout().await {
+            tracing::warn!(error = %e, "sign-out from the previous server failed");
+        }
+        let old = std::mem::replace(&mut *b, next);
+        old.shutdown().await;
+        state.restart_inbox(&app, &b);
+    }
+    state.settings.set_server(&match server {
+        Server::Embedded => ServerChoice::Embedded,
+        Server::AppId(id) => ServerChoice::AppId(id),
+        Server::Url(u) => ServerChoice::Url(u),
+    })?;
+    b.resume().await;
+    Ok(state.view(&b))
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn audit_log(state: St<'_>) -> AppResult<AuditView> {
+    let b = state.backend.lock().await;
+    let Some(log) = b.audit() else {
+        return Ok(AuditView::default());
+    };
+    let (entries, unreadable) = log.read(200).map_err(|e| AppError::Audit(e.to_string()))?;
+    Ok(AuditView {
+        entries,
+        unreadable,
+        path: Some(log.path().display().to_string()),
+    })
+}
+
+/// Copies the approval log to the Downloads folder (or the data folder) and says where.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn export_audit_log(app: tauri::AppHandle, state: St<'_>) -> AppResult<String> {
+    use tauri::Manager;
+    let b = state.backend.lock().await;
+    let log = b
+        .audit()
+        .ok_or_else(|| AppError::Audit("no data folder for the log".into()))?;
+    let dir = app
+        .path()
+        .download_dir()
+        .or_else(|_| app.path().app_data_dir())
+        .map_err(|e| AppError::Audit(e.to_string()))?;
+    let stamp = crate::audit::rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    )
+    .replace(':', "-");
+    let path = log
+        .export_to(&dir, &stamp)
+        .map_err(|e| AppError::Audit(e.to_string()))?;
+    Ok(path.display().to_string())
 }

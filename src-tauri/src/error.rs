@@ -24,6 +24,10 @@ pub enum AppError {
     Settings(String),
     #[error("{0}")]
     InvalidInput(String),
+    #[error("could not reach the server: {0}")]
+    Connection(String),
+    #[error("the approval log could not be read or written: {0}")]
+    Audit(String),
 }
 
 impl AppError {
@@ -37,6 +41,8 @@ impl AppError {
             AppError::Emulator(_) => "emulator",
             AppError::Settings(_) => "settings",
             AppError::InvalidInput(_) => "invalid_input",
+            AppError::Connection(_) => "connection_failed",
+            AppError::Audit(_) => "audit",
         }
     }
 

@@ -1,6 +1,7 @@
 //! Countersign: approve a sensitive action with a Prelude step-up challenge. The backend owns
 //! the session (`prelude_session::SessionClient`); the web UI only renders view models.
 
+mod audit;
 pub mod backend;
 mod cli;
 mod commands;
@@ -20,11 +21,28 @@ use view::{AppView, InboxMessage};
 pub struct AppState {
     backend: tokio::sync::Mutex<Backend>,
     settings: Settings<Wry>,
+    profile: String,
+    data_dir: Option<std::path::PathBuf>,
+    /// The server was chosen on the command line or in the environment for this run.
+    overridden: bool,
+    inbox_task: std::sync::Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
 }
 
 impl AppState {
     fn view(&self, b: &Backend) -> AppView {
         b.view(self.settings.last_identifier(), self.settings.theme())
+    }
+
+    /// (Re)starts forwarding the demo inbox of the current server to the UI.
+    fn restart_inbox(&self, app: &tauri::AppHandle, b: &Backend) {
+        let task = forward_inbox(app.clone(), b);
+        let old = match self.inbox_task.lock() {
+            Ok(mut slot) => std::mem::replace(&mut *slot, task),
+            Err(_) => None,
+        };
+        if let Some(t) = old {
+            t.abort();
+        }
     }
 
     /// Answers a step-up or session command: a view on success; on failure the error, after
@@ -83,6 +101,11 @@ pub fn run() -> ExitCode {
             commands::set_scenario,
             commands::reset_demo,
             commands::set_theme,
+            commands::server_settings,
+            commands::test_connection,
+            commands::switch_server,
+            commands::audit_log,
+            commands::export_audit_log,
         ])
         .run(tauri::generate_context!());
     match result {
@@ -100,9 +123,12 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
     let settings = Settings::open(app.handle(), &args.profile)?;
     // --endpoint / COUNTERSIGN_ENDPOINT, then --app-id / COUNTERSIGN_APP_ID, then the saved
     // choice, then the embedded emulator.
-    let server = if let Some(u) = args.endpoint.filter(|s| !s.trim().is_empty()) {
+    let endpoint = args.endpoint.filter(|s| !s.trim().is_empty());
+    let app_id = args.app_id.filter(|s| !s.trim().is_empty());
+    let overridden = endpoint.is_some() || app_id.is_some();
+    let server = if let Some(u) = endpoint {
         Server::Url(u)
-    } else if let Some(id) = args.app_id.filter(|s| !s.trim().is_empty()) {
+    } else if let Some(id) = app_id {
         Server::AppId(id)
     } else {
         match settings.server() {
@@ -113,12 +139,20 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
     };
     let data_dir = app.path().app_data_dir().ok();
     tracing::info!(profile = %args.profile, server = ?server, "starting");
-    let backend =
-        tauri::async_runtime::block_on(Backend::connect(server, &args.profile, data_dir, None))?;
-    forward_inbox(app.handle().clone(), &backend);
+    let backend = tauri::async_runtime::block_on(Backend::connect(
+        server,
+        &args.profile,
+        data_dir.clone(),
+        None,
+    ))?;
+    let task = forward_inbox(app.handle().clone(), &backend);
     app.manage(AppState {
         backend: tokio::sync::Mutex::new(backend),
         settings,
+        profile: args.profile,
+        data_dir,
+        overridden,
+        inbox_task: std::sync::Mutex::new(task),
     });
     Ok(())
 }
@@ -126,10 +160,13 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
 struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
 
 /// Sends each message the demo phone or mailbox receives to the UI as it arrives.
-fn forward_inbox(app: tauri::AppHandle, backend: &Backend) {
+fn forward_inbox(
+    app: tauri::AppHandle,
+    backend: &Backend,
+) -> Option<tauri::async_runtime::JoinHandle<()>> {
     if let Some(emu) = backend.emulator() {
         let mut rx = emu.subscribe_outbox();
-        tauri::async_runtime::spawn(async move {
+        return Some(tauri::async_runtime::spawn(async move {
             loop {
                 match rx.recv().await {
                     Ok(m) => {
@@ -139,22 +176,22 @@ fn forward_inbox(app: tauri::AppHandle, backend: &Backend) {
                     Err(_) => break,
                 }
             }
-        });
-    } else if let Some(url) = backend.external_demo_url() {
-        tauri::async_runtime::spawn(async move {
-            let mut seen = std::collections::HashSet::new();
-            let mut first = true;
-            loop {
-                if let Ok(msgs) = backend::fetch_outbox(&url).await {
-                    for m in msgs {
-                        if seen.insert(m.id.clone()) && !first {
-                            let _ = app.emit(INBOX_EVENT, m);
-                        }
-                    }
-                    first = false;
-                }
-                tokio::time::sleep(Duration::from_millis(700)).await;
-            }
-        });
+        }));
     }
+    let url = backend.external_demo_url()?;
+    Some(tauri::async_runtime::spawn(async move {
+        let mut seen = std::collections::HashSet::new();
+        let mut first = true;
+        loop {
+            if let Ok(msgs) = backend::fetch_outbox(&url).await {
+                for m in msgs {
+                    if seen.insert(m.id.clone()) && !first {
+                        let _ = app.emit(INBOX_EVENT, m);
+                    }
+                }
+                first = false;
+            }
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+    }))
 }

@@ -50,6 +50,10 @@ impl<R: Runtime> Settings<R> {
         self.get("server")
     }
 
+    pub fn set_server(&self, choice: &ServerChoice) -> AppResult<()> {
+        self.put("server", choice)
+    }
+
     pub fn last_identifier(&self) -> Option<String> {
         self.get("last_identifier")
     }

@@ -120,6 +120,23 @@ pub struct SessionRow {
     pub current: bool,
 }
 
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerSettingsView {
+    pub kind: &'static str,
+    pub value: String,
+    pub overridden: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditView {
+    pub entries: Vec<crate::audit::AuditEntry>,
+    /// Lines of the log that could not be read (kept in the file).
+    pub unreadable: usize,
+    pub path: Option<String>,
+}
+
 /// `+33612345678` → `+33 •••• 5678`, `ada@example.com` → `a••@example.com`.
 pub fn mask(identifier: &str) -> String {
     if let Some((local, domain)) = identifier.split_once('@') {

@@ -189,6 +189,16 @@ pub struct App {
 impl App {
     /// Starts the app in `sandbox`, talking to `endpoint` (or its embedded emulator).
     pub async fn launch(test: &str, sandbox: &Sandbox, endpoint: Option<&str>) -> Self {
+        Self::launch_with(test, sandbox, endpoint, &[]).await
+    }
+
+    /// Like [`App::launch`], with extra environment for the app.
+    pub async fn launch_with(
+        test: &str,
+        sandbox: &Sandbox,
+        endpoint: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Self {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "no DISPLAY: run the end-to-end tests under xvfb-run"
@@ -208,6 +218,7 @@ impl App {
         .env("XDG_CACHE_HOME", sandbox.dir.join("cache"))
         .env("COUNTERSIGN_PROFILE", &sandbox.profile)
         .env_remove("COUNTERSIGN_APP_ID")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
         match endpoint {

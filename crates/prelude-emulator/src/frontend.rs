@@ -5,7 +5,7 @@ use crate::dpop::{self, Proof};
 use crate::server::AppState;
 use crate::state::*;
 use crate::tokens::{KeyUse, peek_claims};
-use crate::util::{otp_code, prefixed_id, random_token, rfc3339};
+use crate::util::{otp_code, prefixed_id, random_token, rfc3339, secret_hash};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -492,6 +492,7 @@ async fn otp_check(
 }
 
 fn user_for(d: &mut Data, id: Identifier, now: i64) -> String {
+    // Users are created on first login.
     if let Some(u) = d.find_user(&id) {
         return u.id.clone();
     }
@@ -633,7 +634,7 @@ fn open_session(
         id: prefixed_id("ses"),
         user_id,
         jkt,
-        refresh_token: rt.clone(),
+        refresh_hash: secret_hash(&rt),
         refresh_expires_at: now + app.cfg.refresh_ttl_secs,
         created_at: now,
         last_seen_at: now,
@@ -643,7 +644,7 @@ fn open_session(
         device_model,
         os_version,
     };
-    d.refresh_index.insert(rt.clone(), session.id.clone());
+    d.refresh_index.insert(secret_hash(&rt), session.id.clone());
     let (access, exp) = mint_access(app, headers, d, &session, None);
     let rt_exp = session.refresh_expires_at;
     tracing::info!(session = %session.id, user = %session.user_id, "session opened");
@@ -704,7 +705,8 @@ async fn finalize(
         ));
     }
     // A previous session of this device ends once the new one exists.
-    let previous = refresh_handle(&app, &headers).and_then(|rt| d.refresh_index.get(&rt).cloned());
+    let previous = refresh_handle(&app, &headers)
+        .and_then(|rt| d.refresh_index.get(&secret_hash(&rt)).cloned());
     let resp = open_session(&app, &headers, &mut d, user_id, proof.jkt);
     if let Some(s) = previous.and_then(|sid| d.sessions.get_mut(&sid)) {
         s.revoked = true;
@@ -714,9 +716,10 @@ async fn finalize(
 
 /// Finds the live session behind a refresh token; a spent token revokes its session.
 fn session_for_refresh(d: &mut Data, rt: &str, now: i64) -> Result<String, ApiError> {
+    let hash = secret_hash(rt);
     let sid = d
         .refresh_index
-        .get(rt)
+        .get(&hash)
         .cloned()
         .ok_or_else(|| ApiError::unauthorized("unknown refresh token"))?;
     let s = d
@@ -726,7 +729,7 @@ fn session_for_refresh(d: &mut Data, rt: &str, now: i64) -> Result<String, ApiEr
     if s.revoked {
         return Err(ApiError::unauthorized("the session has been revoked"));
     }
-    if s.refresh_token != rt {
+    if s.refresh_hash != hash {
         s.revoked = true;
         tracing::warn!(session = %sid, "spent refresh token reused; session revoked");
         return Err(ApiError::unauthorized(
@@ -771,11 +774,11 @@ async fn refresh(
     }
     let new_rt = new_refresh_token();
     let session = d.sessions.get_mut(&sid).expect("session exists");
-    session.refresh_token = new_rt.clone();
+    session.refresh_hash = secret_hash(&new_rt);
     session.last_seen_at = now;
     let rt_exp = session.refresh_expires_at;
     let session = session.clone();
-    d.refresh_index.insert(new_rt.clone(), sid);
+    d.refresh_index.insert(secret_hash(&new_rt), sid);
     let (access, exp) = mint_access(&app, &headers, &d, &session, single_use.as_deref());
     Ok(tokens_response(
         &app,

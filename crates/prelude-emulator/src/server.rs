@@ -49,7 +49,12 @@ impl Shared {
 
     pub fn set_faults(&self, faults: Faults) {
         self.skew.store(faults.clock_skew_secs, Ordering::Relaxed);
-        self.data().faults = faults;
+        let mut d = self.data();
+        // Turning the nonce on starts a new one, so clients meet the demand at least once.
+        if faults.require_dpop_nonce && !d.faults.require_dpop_nonce {
+            d.dpop_nonce = crate::util::random_token(16);
+        }
+        d.faults = faults;
     }
 
     pub fn reset(&self) {
@@ -179,6 +184,20 @@ pub fn seed_demo(d: &mut Data, now: i64) {
             created_at: now,
         });
     }
+    add_user(
+        d,
+        vec![
+            Identifier {
+                kind: IdentifierType::PhoneNumber,
+                value: DEMO_PHONE.into(),
+            },
+            Identifier {
+                kind: IdentifierType::EmailAddress,
+                value: DEMO_EMAIL.into(),
+            },
+        ],
+        now,
+    );
     d.scopes = vec!["transfer:write".into()];
     d.stepup_config = Some(StepUpConfig {
         jwks_url: None,
@@ -188,6 +207,22 @@ pub fn seed_demo(d: &mut Data, now: i64) {
         updated_at: now,
     });
 }
+
+pub fn add_user(d: &mut Data, identifiers: Vec<Identifier>, now: i64) -> String {
+    let user = User {
+        id: crate::util::prefixed_id("usr"),
+        identifiers,
+        created_at: now,
+        grants: vec![],
+    };
+    let id = user.id.clone();
+    d.users.insert(id.clone(), user);
+    id
+}
+
+/// The demo user has a phone and an email, so every scenario (email then SMS too) works.
+pub const DEMO_PHONE: &str = "+33612345678";
+pub const DEMO_EMAIL: &str = "ada@example.com";
 
 /// Decisions the app's scenario presets switch between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -97,7 +97,8 @@ pub struct Session {
     pub user_id: String,
     /// RFC 7638 thumbprint of the DPoP key pinned at finalize.
     pub jkt: String,
-    pub refresh_token: String,
+    /// SHA-256 of the current refresh token; the token itself is never stored.
+    pub refresh_hash: String,
     pub refresh_expires_at: i64,
     pub created_at: i64,
     pub last_seen_at: i64,
@@ -258,7 +259,7 @@ pub struct Data {
     pub verifications: HashMap<String, Verification>,
     pub spent_login_jtis: HashSet<String>,
     pub sessions: HashMap<String, Session>,
-    /// Every refresh token ever issued → its session; spent ones stay to detect reuse.
+    /// Hash of every refresh token ever issued → its session; spent ones stay to detect reuse.
     pub refresh_index: HashMap<String, String>,
     pub challenges: HashMap<String, Challenge>,
     pub outbox: Vec<OutboxMessage>,

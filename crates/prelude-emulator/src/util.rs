@@ -43,6 +43,12 @@ pub fn otp_code() -> String {
     }
 }
 
+/// What the server keeps of a bearer secret: its SHA-256, so the state file holds no usable token.
+pub fn secret_hash(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    b64(Sha256::digest(secret.as_bytes()))
+}
+
 pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -114,6 +114,7 @@ impl SessionClient {
             Item::DpopKey,
             Item::DpopNonce,
             Item::ClockSkew,
+            Item::ActiveStepUp,
         ] {
             if let Err(e) = self.store_delete(item) {
                 first_err.get_or_insert(e);

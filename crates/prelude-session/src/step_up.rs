@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::http::{Call, Proof};
 use crate::login::ChallengeReply;
+use crate::store::Item;
 use crate::util::{jwt_claims, unix_now};
 use crate::{
     SessionClient, StepUpChallenge, StepUpStatus, StepUpStep, validate_metadata, validate_scope,
@@ -142,7 +143,7 @@ impl SessionClient {
             }
             (StepUpStatus::Review, None) => return Err(Error::MissingChallengeToken),
         };
-        self.local().active_step_up = Some(challenge.clone());
+        self.set_active(Some(&challenge))?;
         Ok(challenge)
     }
 
@@ -233,7 +234,7 @@ impl SessionClient {
             self.complete_step_up(&token).await?;
             return Ok(None);
         }
-        self.local().active_step_up = Some(next.clone());
+        self.set_active(Some(&next))?;
         Ok(Some(next))
     }
 
@@ -243,8 +244,49 @@ impl SessionClient {
         self.invalidate_access();
         let _slot = self.inner.refresh_slot.lock().await;
         self.refresh_locked(Some(token)).await?;
-        self.local().active_step_up = None;
-        Ok(())
+        self.set_active(None)
+    }
+
+    /// Keeps the challenge in progress in memory and in the secret store (its token is a
+    /// secret), so a restart can offer it again.
+    fn set_active(&self, challenge: Option<&StepUpChallenge>) -> Result<()> {
+        self.local().active_step_up = challenge.cloned();
+        match challenge.and_then(|c| c.token.as_ref().map(|t| (c, t))) {
+            Some((c, token)) => {
+                let saved = zeroize::Zeroizing::new(
+                    json!({
+                        "status": c.status,
+                        "scope": c.scope,
+                        "token": token.expose_secret(),
+                    })
+                    .to_string(),
+                );
+                self.store_set(Item::ActiveStepUp, &saved)
+            }
+            None => self.store_delete(Item::ActiveStepUp),
+        }
+    }
+
+    /// The challenge that was in progress when the app last stopped, if it has not expired.
+    pub fn restore_step_up(&self) -> Result<Option<StepUpChallenge>> {
+        let Some(saved) = self.store_get(Item::ActiveStepUp)? else {
+            return Ok(None);
+        };
+        #[derive(Deserialize)]
+        struct Saved {
+            status: StepUpStatus,
+            scope: String,
+            token: String,
+        }
+        let restored = serde_json::from_str::<Saved>(&saved)
+            .ok()
+            .and_then(|s| decode(s.status, s.token, 0, &s.scope).ok())
+            .filter(|c| c.expires_at.is_some_and(|e| e > unix_now()) && !c.is_completed());
+        match &restored {
+            Some(c) => self.local().active_step_up = Some(c.clone()),
+            None => self.store_delete(Item::ActiveStepUp)?,
+        }
+        Ok(restored)
     }
 
     /// The challenge in progress, if any.
@@ -253,10 +295,13 @@ impl SessionClient {
     }
 
     /// Forgets the challenge in progress (the server lets it expire).
-    pub fn cancel_step_up(&self) {
-        let mut l = self.local();
-        if let Some(c) = l.active_step_up.take() {
-            l.step_up_verifications.remove(&c.challenge_id);
+    pub fn cancel_step_up(&self) -> Result<()> {
+        {
+            let mut l = self.local();
+            if let Some(c) = l.active_step_up.take() {
+                l.step_up_verifications.remove(&c.challenge_id);
+            }
         }
+        self.store_delete(Item::ActiveStepUp)
     }
 }

@@ -13,6 +13,8 @@ pub enum Item {
     DpopNonce,
     ClockSkew,
     DeviceId,
+    /// The challenge in progress (its token and status), so it can be offered after a restart.
+    ActiveStepUp,
 }
 
 impl Item {
@@ -23,6 +25,7 @@ impl Item {
             Item::DpopNonce => "dpop-nonce",
             Item::ClockSkew => "dpop-clock-skew",
             Item::DeviceId => "device-id",
+            Item::ActiveStepUp => "active-step-up",
         }
     }
 }

@@ -49,12 +49,43 @@ async fn email_then_sms_is_two_steps() {
     let emu = emulator().await;
     emu.set_scenario(DemoScenario::EmailThenSms);
     let c = client(&emu);
-    // A user with both identifiers: sign in by phone, then by email is another user, so give
-    // this one a phone only and expect the email step to be refused clearly.
+    // The demo user has a phone and an email.
     login(&emu, &c, PHONE).await;
     let ch = c.request_step_up("transfer:write", None).await.unwrap();
     assert_eq!(ch.current_step.as_deref(), Some("verify_email"));
     assert_eq!(ch.progress(), Some((1, 2)));
+    c.send_step_up_otp(&ch).await.unwrap();
+    let mail = last_code(&emu);
+    assert_eq!(mail.channel, prelude_emulator::Channel::Email);
+    assert_eq!(mail.to, "ada@example.com");
+    let next = c
+        .submit_step_up_otp(&ch, &mail.code)
+        .await
+        .unwrap()
+        .expect("a second step");
+    assert_eq!(next.current_step.as_deref(), Some("verify_sms"));
+    assert_eq!(next.progress(), Some((2, 2)));
+    assert_ne!(next.challenge_id, "");
+    assert!(!c.has_scope("transfer:write"));
+    c.send_step_up_otp(&next).await.unwrap();
+    let sms = last_code(&emu);
+    assert_eq!(sms.channel, prelude_emulator::Channel::Sms);
+    assert!(
+        c.submit_step_up_otp(&next, &sms.code)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(c.has_scope("transfer:write"));
+}
+
+#[tokio::test]
+async fn a_step_for_a_missing_identifier_is_refused_clearly() {
+    let emu = emulator().await;
+    emu.set_scenario(DemoScenario::EmailThenSms);
+    let c = client(&emu);
+    login(&emu, &c, "+14155550123").await;
+    let ch = c.request_step_up("transfer:write", None).await.unwrap();
     match c.send_step_up_otp(&ch).await {
         Err(Error::BadRequest { code, .. }) => assert_eq!(code, "invalid_identifier"),
         other => panic!("expected invalid_identifier, got {other:?}"),

@@ -1,0 +1,161 @@
+//! The local approval log: one JSON line per approval attempt, in the app's data dir. It holds
+//! what was asked, the steps, the outcome and the error code; never a code or a token.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// When the attempt started, RFC 3339 UTC.
+    pub started_at: String,
+    pub ended_at: String,
+    pub server: String,
+    pub session_id: Option<String>,
+    pub scope: String,
+    pub metadata: BTreeMap<String, String>,
+    /// The step keys passed, in order.
+    pub steps: Vec<String>,
+    pub wrong_codes: u32,
+    /// `granted`, `blocked`, `cancelled` or `failed`.
+    pub outcome: String,
+    pub error_code: Option<String>,
+}
+
+pub struct AuditLog {
+    path: PathBuf,
+}
+
+impl AuditLog {
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn append(&self, entry: &AuditEntry) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
+        line.push('\n');
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        f.write_all(line.as_bytes())?;
+        f.sync_data()
+    }
+
+    /// Newest first. Lines that do not parse are skipped and counted, not dropped from the file.
+    pub fn read(&self, limit: usize) -> std::io::Result<(Vec<AuditEntry>, usize)> {
+        let f = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], 0)),
+            Err(e) => return Err(e),
+        };
+        let mut entries = Vec::new();
+        let mut unreadable = 0;
+        for line in std::io::BufReader::new(f).lines() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<AuditEntry>(&line) {
+                Ok(e) => entries.push(e),
+                Err(_) => unreadable += 1,
+            }
+        }
+        entries.reverse();
+        entries.truncate(limit);
+        Ok((entries, unreadable))
+    }
+
+    /// Copies the log, as it is on disk, to `dir`; returns the new file.
+    pub fn export_to(&self, dir: &Path, stamp: &str) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let dest = dir.join(format!("countersign-approvals-{stamp}.jsonl"));
+        if self.path.exists() {
+            std::fs::copy(&self.path, &dest)?;
+        } else {
+            std::fs::write(&dest, b"")?;
+        }
+        Ok(dest)
+    }
+}
+
+/// RFC 3339 UTC for a unix time in seconds.
+pub fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let rem = unix.rem_euclid(86_400);
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(outcome: &str) -> AuditEntry {
+        AuditEntry {
+            started_at: rfc3339(0),
+            ended_at: rfc3339(60),
+            server: "Built-in demo server".into(),
+            session_id: Some("ses_1".into()),
+            scope: "transfer:write".into(),
+            metadata: BTreeMap::from([("amount".into(), "500".into())]),
+            steps: vec!["verify_sms".into()],
+            wrong_codes: 1,
+            outcome: outcome.into(),
+            error_code: None,
+        }
+    }
+
+    #[test]
+    fn append_read_newest_first_and_skip_bad_lines() {
+        let dir = std::env::temp_dir().join(format!("audit-{}", std::process::id()));
+        let log = AuditLog::new(dir.join("approvals.jsonl"));
+        log.append(&entry("blocked")).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap()
+            .write_all(b"{ torn line\n")
+            .unwrap();
+        log.append(&entry("granted")).unwrap();
+        let (entries, bad) = log.read(10).unwrap();
+        assert_eq!(bad, 1);
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].outcome, "granted");
+        let out = log.export_to(&dir.join("out"), "x").unwrap();
+        assert_eq!(
+            std::fs::read(out).unwrap(),
+            std::fs::read(log.path()).unwrap()
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_825_600), "2000-02-29T12:00:00Z");
+    }
+}

@@ -1,0 +1,344 @@
+//! The user stories, end to end: the real window against a standalone `prelude-emulator`.
+
+use countersign_e2e::{App, AppRef, EmulatorProc, Sandbox, TestResult};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+const PHONE: &str = "+33612345678";
+
+/// Waits until the emulator has sent `n` messages; returns the newest code.
+async fn nth_code(emu: &EmulatorProc, n: usize) -> String {
+    for _ in 0..100 {
+        let out = emu.outbox().await;
+        if out.len() >= n {
+            return out[n - 1]["code"].as_str().unwrap_or_default().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the emulator never sent message #{n}");
+}
+
+async fn sign_in(app: &AppRef, emu: &EmulatorProc, who: &str, nth: usize) -> TestResult {
+    app.wait_stage("login").await?;
+    app.fill("identifier-input", who).await?;
+    app.click("send-code").await?;
+    app.wait_stage("code").await?;
+    let code = nth_code(emu, nth).await;
+    app.fill("login-code-input", &code).await?;
+    app.click("verify-login").await?;
+    app.wait_stage("logged").await
+}
+
+fn emulator() -> Arc<EmulatorProc> {
+    Arc::new(EmulatorProc::start(&["--resend-cooldown", "1"]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_story_phone_login_then_transfer_write() {
+    let emu = emulator();
+    let sandbox = Sandbox::new("seed_story");
+    let app = App::launch("seed_story", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        app.fill("identifier-input", PHONE).await?;
+        app.shot("01-login").await;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = nth_code(&emu, 1).await;
+        app.fill("login-code-input", &code).await?;
+        app.shot("02-code").await;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        let sid = app.text("session-id").await?;
+        assert!(sid.starts_with("ses_"), "session id {sid:?}");
+        app.shot("03-logged").await;
+
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        assert_eq!(app.text("stepup-progress").await?, "STEP 1 OF 1 · SMS");
+        let summary = app.text("approval-summary").await?;
+        assert!(
+            summary.contains("transfer:write") && summary.contains("500"),
+            "{summary}"
+        );
+        assert!(
+            app.text("stepup-countdown")
+                .await?
+                .starts_with("Expires in")
+        );
+        let code = nth_code(&emu, 2).await;
+        app.fill("stepup-code-input", &code).await?;
+        app.shot("04-step-up").await;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await?;
+        assert_eq!(app.text("scope-granted").await?, "Scope granted.");
+        assert_eq!(app.text("session-id").await?, sid);
+        assert_eq!(app.text("granted-scope").await?, "transfer:write");
+        app.shot("05-done").await;
+        app.click("back-to-account").await?;
+        app.wait_stage("logged").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_code_then_right_code() {
+    let emu = emulator();
+    let sandbox = Sandbox::new("wrong_code");
+    let app = App::launch("wrong_code", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        sign_in(&app, &emu, PHONE, 1).await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let right = nth_code(&emu, 2).await;
+        let wrong = if right == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        app.fill("stepup-code-input", wrong).await?;
+        app.click("verify-stepup").await?;
+        app.wait_error("Wrong code.").await?;
+        assert!(app.text("error").await?.contains("4 attempts left"));
+        assert_eq!(app.stage().await?, "step-up-otp");
+        app.shot("wrong-code").await;
+        app.fill("stepup-code-input", &right).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_scope_says_the_hook_denied_it() {
+    let emu = emulator();
+    emu.put_stepup(json!({"allowed_scopes": [{
+        "scope": "transfer:write", "mode": "direct",
+        "direct": {"identifier_types": ["phone_number"], "status": "block",
+                   "granted_for": 300, "grant_mode": "session-bound"}
+    }]}))
+    .await;
+    let sandbox = Sandbox::new("blocked");
+    let app = App::launch("blocked", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        sign_in(&app, &emu, PHONE, 1).await?;
+        app.click("request-scope").await?;
+        app.wait_error("Your hook denied this scope.").await?;
+        assert_eq!(app.stage().await?, "logged");
+        app.shot("blocked").await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_then_sms_challenge() {
+    let emu = emulator();
+    emu.put_stepup(json!({"allowed_scopes": [{
+        "scope": "transfer:write", "mode": "direct",
+        "direct": {"identifier_types": ["phone_number"], "status": "review",
+                   "granted_for": 300, "grant_mode": "session-bound",
+                   "steps": [{"order": 1, "key": "verify_email", "expiration_duration": 600},
+                             {"order": 2, "key": "verify_sms", "expiration_duration": 600}]}
+    }]}))
+    .await;
+    let sandbox = Sandbox::new("multi_step");
+    let app = App::launch("multi_step", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        sign_in(&app, &emu, PHONE, 1).await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        assert_eq!(app.text("stepup-progress").await?, "STEP 1 OF 2 · EMAIL");
+        let out = emu.outbox().await;
+        let mail = nth_code(&emu, 2).await;
+        assert_eq!(emu.outbox().await[1]["channel"], "email", "{out:?}");
+        app.shot("step-1-email").await;
+        app.fill("stepup-code-input", &mail).await?;
+        app.click("verify-stepup").await?;
+        let until = std::time::Instant::now() + Duration::from_secs(15);
+        while app.text("stepup-progress").await? != "STEP 2 OF 2 · SMS" {
+            assert!(std::time::Instant::now() < until, "never reached step 2");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let sms = nth_code(&emu, 3).await;
+        assert_eq!(emu.outbox().await[2]["channel"], "sms");
+        app.shot("step-2-sms").await;
+        app.fill("stepup-code-input", &sms).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_sends_the_code_again() {
+    let emu = emulator();
+    let sandbox = Sandbox::new("resend");
+    let app = App::launch_with(
+        "resend",
+        &sandbox,
+        Some(&emu.url),
+        &[("COUNTERSIGN_RESEND_COOLDOWN_SECS", "1")],
+    )
+    .await;
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        app.fill("identifier-input", PHONE).await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        nth_code(&emu, 1).await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        app.click("resend-login-code").await?;
+        let code = nth_code(&emu, 2).await;
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        nth_code(&emu, 3).await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        app.click("resend-stepup-code").await?;
+        let code = nth_code(&emu, 4).await;
+        assert_eq!(emu.outbox().await[3]["purpose"], "step_up");
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_then_log_in_again() {
+    let emu = emulator();
+    let sandbox = Sandbox::new("logout");
+    let app = App::launch("logout", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        sign_in(&app, &emu, PHONE, 1).await?;
+        let first = app.text("session-id").await?;
+        app.click("logout").await?;
+        app.wait_stage("login").await?;
+        // The last identifier is remembered.
+        let typed = app
+            .script("return document.getElementById('identifier').value;")
+            .await?;
+        assert_eq!(typed.as_str(), Some(PHONE));
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = nth_code(&emu, 2).await;
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        assert_ne!(app.text("session-id").await?, first);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resumes_the_session() {
+    let emu = emulator();
+    let sandbox = Sandbox::new("resume");
+    let app = App::launch("resume", &sandbox, Some(&emu.url)).await;
+    let e = emu.clone();
+    let sid = Arc::new(std::sync::Mutex::new(String::new()));
+    let s = sid.clone();
+    app.run(move |app| async move {
+        sign_in(&app, &e, PHONE, 1).await?;
+        *s.lock().unwrap() = app.text("session-id").await?;
+        Ok(())
+    })
+    .await;
+    let app = App::launch("resume", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        app.wait_stage("logged").await?;
+        assert_eq!(app.text("session-id").await?, *sid.lock().unwrap());
+        app.shot("resumed").await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_the_other_sessions() {
+    use prelude_session::{ClientConfig, Endpoint, Identifier, MemoryStore, SessionClient};
+    let emu = emulator();
+    let sandbox = Sandbox::new("revoke_others");
+    let app = App::launch("revoke_others", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        // Another device of the same user.
+        let other = SessionClient::new(
+            ClientConfig::new(Endpoint::url(&emu.url)?),
+            Arc::new(MemoryStore::new()),
+        )?;
+        other.start_otp_login(&Identifier::parse(PHONE)?).await?;
+        let code = nth_code(&emu, 1).await;
+        other.check_otp(&code).await?;
+
+        sign_in(&app, &emu, PHONE, 2).await?;
+        app.click("refresh-sessions").await?;
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let n = app
+                .script("return document.querySelectorAll('[data-testid=session-row]').length;")
+                .await?;
+            if n.as_u64() == Some(2) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "expected two sessions, saw {n}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        app.shot("two-sessions").await;
+        app.click("revoke-others").await?;
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let n = app
+                .script("return document.querySelectorAll('[data-testid=session-row]').length;")
+                .await?;
+            if n.as_u64() == Some(1) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "the other session is still listed"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            other.refresh().await.is_err(),
+            "the other device must be signed out"
+        );
+        assert_eq!(app.stage().await?, "logged");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_inbox_fills_in_the_code() {
+    let emu = emulator();
+    let sandbox = Sandbox::new("inbox");
+    let app = App::launch("inbox", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        assert!(app.el("demo-inbox").await?.is_displayed().await?);
+        app.fill("identifier-input", PHONE).await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = nth_code(&emu, 1).await;
+        let msg = app.el("demo-inbox-message").await?;
+        assert_eq!(msg.attr("data-code").await?.as_deref(), Some(code.as_str()));
+        app.shot("inbox").await;
+        msg.click().await?;
+        let filled = app
+            .script("return document.getElementById('login-code').value;")
+            .await?;
+        assert_eq!(filled.as_str(), Some(code.as_str()));
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await
+    })
+    .await;
+}

@@ -1,0 +1,124 @@
+// The settings sheet: server choice (with a connection test) and the approval history.
+import { call } from "./ipc.js";
+import { describe } from "./messages.js";
+
+const $ = (sel) => document.querySelector(sel);
+const dialog = $("#settings");
+const form = $("#server-form");
+const valueField = $("#server-value-field");
+const valueInput = $("#server-value");
+const status = $("#server-status");
+
+const LABEL = { app_id: "App ID", url: "Base URL" };
+const PLACEHOLDER = { app_id: "e.g. 54e9ujn", url: "https://auth.example.com or http://127.0.0.1:4010" };
+
+function kind() {
+  return form.querySelector("input[name=kind]:checked")?.value || "embedded";
+}
+
+function syncKind() {
+  const k = kind();
+  valueField.hidden = k === "embedded";
+  $("#server-value-label").textContent = LABEL[k] || "";
+  valueInput.placeholder = PLACEHOLDER[k] || "";
+}
+
+function say(text, tone = "") {
+  status.textContent = text;
+  status.className = "hint " + tone;
+}
+
+const OUTCOME = { granted: "Granted", blocked: "Blocked", cancelled: "Cancelled", failed: "Failed" };
+
+async function loadHistory() {
+  const list = $("#history");
+  const note = $("#history-note");
+  try {
+    const log = await call("audit_log");
+    list.replaceChildren(
+      ...log.entries.map((e) => {
+        const li = document.createElement("li");
+        li.dataset.testid = "audit-entry";
+        li.dataset.outcome = e.outcome;
+        const what = document.createElement("span");
+        what.className = "what";
+        const meta = Object.entries(e.metadata).map(([, v]) => v).join(" ");
+        what.textContent = `${e.scope}${meta ? " · " + meta : ""}`;
+        const badge = document.createElement("span");
+        badge.className = `outcome ${e.outcome}`;
+        badge.textContent = OUTCOME[e.outcome] || e.outcome;
+        const when = document.createElement("span");
+        when.className = "when";
+        const steps = e.steps.length ? ` · ${e.steps.join(" → ")}` : "";
+        const err = e.errorCode ? ` · ${e.errorCode}` : "";
+        when.textContent = `${new Date(e.startedAt).toLocaleString()}${steps}${err}`;
+        li.append(what, badge, when);
+        return li;
+      }),
+    );
+    const parts = [];
+    if (!log.entries.length) parts.push("No approvals yet.");
+    if (log.unreadable) parts.push(`${log.unreadable} damaged line(s) were skipped; the file keeps them.`);
+    note.textContent = parts.join(" ");
+  } catch (err) {
+    note.textContent = describe(err);
+  }
+}
+
+export function initSettings(onView) {
+  form.addEventListener("change", (e) => {
+    if (e.target.name === "kind") {
+      syncKind();
+      say("");
+    }
+  });
+
+  $("#settings-open").addEventListener("click", async () => {
+    say("");
+    try {
+      const s = await call("server_settings");
+      form.querySelector(`input[value=${s.kind}]`).checked = true;
+      valueInput.value = s.value;
+      syncKind();
+      for (const el of form.querySelectorAll("input, button")) el.disabled = s.overridden;
+      if (s.overridden) say("Set on the command line or in the environment for this run.");
+    } catch (err) {
+      say(describe(err), "bad");
+    }
+    loadHistory();
+    dialog.showModal();
+  });
+
+  $("#settings-close").addEventListener("click", () => dialog.close());
+
+  $("#test-connection").addEventListener("click", async () => {
+    say("Testing…");
+    try {
+      say(await call("test_connection", { kind: kind(), value: valueInput.value }), "good");
+    } catch (err) {
+      say(describe(err), "bad");
+    }
+  });
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    say("Switching…");
+    try {
+      const v = await call("switch_server", { kind: kind(), value: valueInput.value });
+      say("Saved.", "good");
+      onView(v);
+      dialog.close();
+    } catch (err) {
+      say(describe(err), "bad");
+    }
+  });
+
+  $("#export-audit").addEventListener("click", async () => {
+    try {
+      const path = await call("export_audit_log");
+      $("#history-note").textContent = `Exported to ${path}`;
+    } catch (err) {
+      $("#history-note").textContent = describe(err);
+    }
+  });
+}
