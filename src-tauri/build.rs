@@ -30,5 +30,6 @@ fn countersign_commands() -> &'static [&'static str] {
         "switch_server",
         "audit_log",
         "export_audit_log",
+        "ui_ready",
     ]
 }

@@ -428,6 +428,7 @@ async function start() {
   try {
     const v = await call("app_state");
     render(v);
+    requestAnimationFrame(() => call("ui_ready").catch(() => {}));
     if (v.server.demo) {
       await listen("demo-inbox", addMessage);
       await startInbox();

@@ -735,3 +735,152 @@ pub async fn test_connection(server: &Server) -> AppResult<String> {
     }
     Ok(format!("Reached {base}: {keys} signing key(s) published."))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prelude_emulator::Config;
+    use prelude_session::MemoryStore;
+
+    async fn setup() -> (Emulator, Backend, PathBuf) {
+        let emu = Emulator::start(
+            Config {
+                resend_cooldown_secs: 0,
+                ..Config::default()
+            },
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "countersign-backend-{}-{}",
+            std::process::id(),
+            emu.local_addr().port()
+        ));
+        let b = Backend::connect(
+            Server::Url(emu.url()),
+            "unit",
+            Some(dir.clone()),
+            Some(Arc::new(MemoryStore::new())),
+        )
+        .await
+        .unwrap();
+        (emu, b, dir)
+    }
+
+    fn view(b: &Backend) -> AppView {
+        b.view(None, "system".into())
+    }
+
+    fn transfer() -> Approval {
+        Approval {
+            scope: "transfer:write".into(),
+            metadata: BTreeMap::from([("amount".into(), "500".into())]),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_whole_story_without_a_window() {
+        let (emu, mut b, dir) = setup().await;
+        b.resume().await;
+        let v = view(&b);
+        assert_eq!(v.stage, Stage::Login);
+        assert!(v.server.demo, "an emulator URL shows the demo inbox");
+        assert!(
+            !v.server.scenarios,
+            "scenarios are for the embedded emulator only"
+        );
+
+        b.start_login("+33 6 12 34 56 78").await.unwrap();
+        assert_eq!(view(&b).stage, Stage::Code);
+        assert_eq!(view(&b).identifier.as_deref(), Some("+33612345678"));
+        let code = emu.outbox().last().unwrap().code.clone();
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let e = b.verify_login_code(wrong).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_otp_code");
+        assert_eq!(view(&b).stage, Stage::Code);
+        b.verify_login_code(&code).await.unwrap();
+        let v = view(&b);
+        assert_eq!(v.stage, Stage::Logged);
+        assert!(v.user.unwrap().session_id.unwrap().starts_with("ses_"));
+
+        b.request_step_up(transfer()).await.unwrap();
+        let v = view(&b);
+        assert_eq!(v.stage, Stage::StepUpOtp);
+        let c = v.challenge.unwrap();
+        assert_eq!((c.step, c.step_count, c.channel), (1, 1, Some("sms")));
+        assert_eq!(c.destination.as_deref(), Some("+33 •••• 5678"));
+        assert!(c.expires_at.unwrap() > 0 && c.resend_at.is_some());
+        let code = emu.outbox().last().unwrap().code.clone();
+        b.verify_step_up_code(wrong).await.unwrap_err();
+        b.verify_step_up_code(&code).await.unwrap();
+        let v = view(&b);
+        assert_eq!(v.stage, Stage::Done);
+        let g = v.grant.unwrap();
+        assert_eq!(g.scope, "transfer:write");
+        assert_eq!(g.grant_mode.as_deref(), Some("session-bound"));
+        assert!(g.expires_at.is_some());
+        b.finish_step_up();
+        assert_eq!(view(&b).stage, Stage::Logged);
+
+        // Blocked, then cancelled: each attempt is in the log, newest first.
+        emu.set_scenario(DemoScenario::Blocked);
+        assert_eq!(
+            b.request_step_up(transfer()).await.unwrap_err().code(),
+            "step_up_blocked"
+        );
+        emu.set_scenario(DemoScenario::ReviewSms);
+        b.request_step_up(transfer()).await.unwrap();
+        b.cancel_step_up();
+        assert_eq!(view(&b).stage, Stage::Logged);
+        let (log, bad) = b.audit().unwrap().read(10).unwrap();
+        assert_eq!(bad, 0);
+        let outcomes: Vec<&str> = log.iter().map(|e| e.outcome.as_str()).collect();
+        assert_eq!(outcomes, ["cancelled", "blocked", "granted"]);
+        assert_eq!(log[2].steps, ["verify_sms"]);
+        assert_eq!(log[2].wrong_codes, 1);
+        assert_eq!(log[1].error_code.as_deref(), Some("step_up_blocked"));
+        let text = std::fs::read_to_string(b.audit().unwrap().path()).unwrap();
+        assert!(!text.contains(&code), "no code in the audit log");
+
+        b.logout().await.unwrap();
+        assert_eq!(view(&b).stage, Stage::Login);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn commands_out_of_place_are_refused_clearly() {
+        let (_emu, mut b, _dir) = setup().await;
+        assert_eq!(
+            b.request_step_up(transfer()).await.unwrap_err().code(),
+            "not_signed_in"
+        );
+        assert_eq!(
+            b.verify_step_up_code("123456").await.unwrap_err().code(),
+            "not_signed_in"
+        );
+        assert_eq!(
+            b.start_login("0612").await.unwrap_err().code(),
+            "invalid_input"
+        );
+        assert_eq!(b.set_scenario("blocked").unwrap_err().code(), "demo_only");
+    }
+
+    #[tokio::test]
+    async fn a_connection_test_tells_a_prelude_server_from_anything_else() {
+        let (emu, _b, _dir) = setup().await;
+        let ok = test_connection(&Server::Url(emu.url())).await.unwrap();
+        assert!(ok.contains("signing key"), "{ok}");
+        let e = test_connection(&Server::Url("http://127.0.0.1:9".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "connection_failed");
+        assert_eq!(
+            test_connection(&Server::Url("not a url".into()))
+                .await
+                .unwrap_err()
+                .code(),
+            "invalid_input"
+        );
+    }
+}

@@ -19,6 +19,14 @@ pub async fn app_state(state: St<'_>) -> AppResult<AppView> {
     Ok(state.view(&b))
 }
 
+/// The UI calls this once its first screen is interactive; the time is logged (and read by the
+/// startup benchmark).
+#[tauri::command]
+pub fn ui_ready() {
+    let ms = crate::started().map_or(0, |s| s.elapsed().as_millis());
+    tracing::info!("ui ready after {ms} ms");
+}
+
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn start_login(state: St<'_>, identifier: String) -> AppResult<AppView> {

@@ -58,10 +58,17 @@ impl AppState {
     }
 }
 
+fn started() -> Option<&'static std::time::Instant> {
+    STARTED.get()
+}
+
 /// The event the demo inbox listens to.
 pub const INBOX_EVENT: &str = "demo-inbox";
 
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 pub fn run() -> ExitCode {
+    STARTED.get_or_init(std::time::Instant::now);
     let args = match cli::parse_lenient(std::env::args()) {
         Ok(a) => a,
         Err(e) => {
@@ -106,6 +113,7 @@ pub fn run() -> ExitCode {
             commands::switch_server,
             commands::audit_log,
             commands::export_audit_log,
+            commands::ui_ready,
         ])
         .run(tauri::generate_context!());
     match result {

@@ -23,6 +23,10 @@ pub struct Config {
     /// Print each "sent" code to the log. The standalone binary does; an app embedding the
     /// emulator turns it off so codes stay out of its log files.
     pub log_codes: bool,
+    /// Serve HTTPS with a self-signed certificate made at start.
+    pub tls: bool,
+    /// Where to write that certificate (PEM), so clients can trust it.
+    pub cert_out: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -42,6 +46,8 @@ impl Default for Config {
             dpop_window_secs: 300,
             session_start_ttl_secs: 300,
             log_codes: true,
+            tls: false,
+            cert_out: None,
         }
     }
 }

@@ -23,4 +23,6 @@ pub enum Error {
     },
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("TLS set-up failed: {0}")]
+    Tls(String),
 }

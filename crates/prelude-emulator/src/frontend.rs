@@ -7,7 +7,7 @@ use crate::state::*;
 use crate::tokens::{KeyUse, peek_claims};
 use crate::util::{otp_code, prefixed_id, random_token, rfc3339, secret_hash};
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/refresh", post(refresh))
         .route("/revoke", post(revoke))
         .route("/stepup/request", post(stepup_request))
+        .route("/stepup/continue", post(stepup_continue))
         .route("/me/list", get(me_list))
         .route("/me/revoke", post(me_revoke))
 }
@@ -36,7 +37,12 @@ pub fn well_known() -> Router<AppState> {
         .route(
             "/.well-known/jwks.json",
             get(|State(app): State<AppState>| async move {
-                axum::Json(app.keys.jwks(KeyUse::Access))
+                // Access-token keys and the key that signs hook requests.
+                let mut set = app.keys.jwks(KeyUse::Access);
+                if let Some(keys) = set["keys"].as_array_mut() {
+                    keys.push(app.hook_key().jwk.clone());
+                }
+                axum::Json(set)
             }),
         )
         .route(
@@ -969,8 +975,25 @@ fn challenge_claims(app: &AppState, headers: &HeaderMap, ch: &Challenge) -> Valu
     })
 }
 
+enum Plan {
+    Direct(DirectDecision),
+    Hook(String),
+}
+
+fn platform_of(user_agent: &str) -> &'static str {
+    let ua = user_agent.to_ascii_lowercase();
+    if ua.contains("android") {
+        "ANDROID"
+    } else if ua.contains("iphone") || ua.contains("ipad") || ua.contains("ios") {
+        "IOS"
+    } else {
+        "WEB"
+    }
+}
+
 async fn stepup_request(
     State(app): State<AppState>,
+    ConnectInfo(crate::tls::Peer(peer)): ConnectInfo<crate::tls::Peer>,
     headers: HeaderMap,
     Body(body): Body<StepUpRequest>,
 ) -> Result<Response, ApiError> {
@@ -987,60 +1010,95 @@ async fn stepup_request(
     }
     let metadata = body.metadata.unwrap_or_default();
     validate_metadata(&metadata)?;
-    let now = app.now();
-    let mut d = app.data();
-    if let Some(p) = &proof
-        && d.sessions.get(&sid).is_some_and(|s| s.jkt != p.jkt)
-    {
-        return Err(ApiError::unauthorized_code(
-            "dpop_key_mismatch",
-            "the proof is not signed by the session's key",
-        ));
-    }
-    let config = d
-        .stepup_config
-        .clone()
-        .ok_or_else(|| ApiError::forbidden("not_configured", "step-up is not configured"))?;
-    let rules: Vec<&ScopeRule> = config
-        .allowed_scopes
-        .iter()
-        .filter(|r| r.scope == body.scope)
-        .collect();
-    if rules.is_empty() {
-        return Err(ApiError::forbidden(
-            "scope_not_allowed",
-            format!("scope {} is not allowed", body.scope),
-        ));
-    }
-    let user = d
-        .users
-        .get(&user_id)
-        .cloned()
-        .ok_or_else(|| ApiError::unauthorized("unknown user"))?;
-    let user_types: Vec<IdentifierType> = user.identifiers.iter().map(|i| i.kind).collect();
-    let decision = rules
-        .iter()
-        .filter(|r| r.mode == ScopeMode::Direct)
-        .filter_map(|r| r.direct.as_ref())
-        .find(|dd| {
-            dd.identifier_types.is_empty()
-                || dd.identifier_types.iter().any(|t| user_types.contains(t))
-        })
-        .cloned();
-    let Some(decision) = decision else {
-        if rules.iter().any(|r| r.mode == ScopeMode::Delegated) {
-            tracing::warn!(scope = %body.scope, "delegated step-up hooks are not emulated yet; treating as block");
-            return Ok(axum::Json(json!({"status": "block"})).into_response());
+    let (plan, user) = {
+        let d = app.data();
+        if let Some(p) = &proof
+            && d.sessions.get(&sid).is_some_and(|s| s.jkt != p.jkt)
+        {
+            return Err(ApiError::unauthorized_code(
+                "dpop_key_mismatch",
+                "the proof is not signed by the session's key",
+            ));
         }
-        return Err(ApiError::forbidden(
-            "direct_scope_identifier_mismatch",
-            "no rule for this scope matches the user's identifiers",
-        ));
+        let config = d
+            .stepup_config
+            .as_ref()
+            .ok_or_else(|| ApiError::forbidden("not_configured", "step-up is not configured"))?;
+        let rules: Vec<&ScopeRule> = config
+            .allowed_scopes
+            .iter()
+            .filter(|r| r.scope == body.scope)
+            .collect();
+        if rules.is_empty() {
+            return Err(ApiError::forbidden(
+                "scope_not_allowed",
+                format!("scope {} is not allowed", body.scope),
+            ));
+        }
+        let user = d
+            .users
+            .get(&user_id)
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("unknown user"))?;
+        let user_types: Vec<IdentifierType> = user.identifiers.iter().map(|i| i.kind).collect();
+        let plan = rules.iter().find_map(|r| match r.mode {
+            ScopeMode::Delegated => r
+                .delegated
+                .as_ref()
+                .map(|x| Plan::Hook(x.delegation_hook.clone())),
+            ScopeMode::Direct => r
+                .direct
+                .as_ref()
+                .filter(|dd| {
+                    dd.identifier_types.is_empty()
+                        || dd.identifier_types.iter().any(|t| user_types.contains(t))
+                })
+                .cloned()
+                .map(Plan::Direct),
+        });
+        let plan = plan.ok_or_else(|| {
+            ApiError::forbidden(
+                "direct_scope_identifier_mismatch",
+                "no rule for this scope matches the user's identifiers",
+            )
+        })?;
+        (plan, user)
+    };
+    let decision = match plan {
+        Plan::Direct(d) => d,
+        Plan::Hook(url) => {
+            let user_agent = header_str(&headers, "user-agent").unwrap_or_default();
+            let hook_body = json!({
+                "scope_requested": body.scope,
+                "user_id": user.id,
+                "identifiers": user.identifiers,
+                "signals": {
+                    "user_agent": user_agent,
+                    "platform": platform_of(user_agent),
+                    "ip": peer.ip().to_string(),
+                },
+                "metadata": metadata,
+            });
+            match crate::hook::call_hook(&app.http, app.hook_key(), &url, &hook_body).await {
+                Ok(d) => d,
+                Err(why) => {
+                    tracing::warn!(scope = %body.scope, "step-up hook failed ({why}); treated as block");
+                    DirectDecision {
+                        identifier_types: vec![],
+                        status: Decision::Block,
+                        granted_for: 0,
+                        grant_mode: GrantMode::SingleUse,
+                        steps: vec![],
+                    }
+                }
+            }
+        }
     };
     tracing::info!(scope = %body.scope, status = ?decision.status, "step-up decision");
     if decision.status == Decision::Block {
         return Ok(axum::Json(json!({"status": "block"})).into_response());
     }
+    let now = app.now();
     let mut steps: Vec<ChallengeStep> = decision
         .steps
         .iter()
@@ -1077,6 +1135,7 @@ async fn stepup_request(
         Decision::Continue => "continue",
         _ => "review",
     };
+    let mut d = app.data();
     if decision.status == Decision::Continue && d.faults.omit_continue_token {
         // The quirk seen on the real service: granted server-side, no token to redeem.
         let grant = Grant {
@@ -1095,6 +1154,137 @@ async fn stepup_request(
         .sign(KeyUse::StepUp, &challenge_claims(&app, &headers, &ch));
     d.challenges.insert(ch.id.clone(), ch);
     Ok(axum::Json(json!({"status": status, "challenge_token": token})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContinueBody {
+    challenge_token: String,
+    verification_token: Option<String>,
+    passkey_assertion: Option<Value>,
+}
+
+fn bad_verification(why: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_verification_token", why)
+}
+
+/// Passes a custom step with an RS256 verification token from the customer's backend, checked
+/// against the app's `jwks_url` with every claim of PROTOCOL.md §5.4.
+async fn stepup_continue(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body<ContinueBody>,
+) -> Result<Response, ApiError> {
+    let (_, sid) = bearer(&app, &headers)?;
+    if body.passkey_assertion.is_some() {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            "passkey steps are not emulated",
+        ));
+    }
+    let vt = body
+        .verification_token
+        .ok_or_else(|| bad_verification("verification_token is required"))?;
+    let token_jti = peek_claims(&body.challenge_token)
+        .and_then(|c| c["jti"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let proof = challenge_proof(&app, &headers, "/stepup/continue", &token_jti)?;
+    let (cid, step, user_id, jwks_url) = {
+        let d = app.data();
+        let (cid, _) = live_challenge(&app, &d, &body.challenge_token)?;
+        let ch = &d.challenges[&cid];
+        if ch.session_id != sid {
+            return Err(ApiError::bad_request(
+                "token_mismatch",
+                "the challenge belongs to another session",
+            ));
+        }
+        if d.sessions.get(&sid).is_none_or(|s| s.jkt != proof.jkt) {
+            return Err(ApiError::unauthorized_code(
+                "dpop_key_mismatch",
+                "the proof is not signed by the session's key",
+            ));
+        }
+        let step = ch.current_step_key();
+        if step == "completed" {
+            return Err(ApiError::bad_request(
+                "step_not_found",
+                "the challenge has no step left",
+            ));
+        }
+        if otp_step_channel(&step).is_some() {
+            return Err(ApiError::bad_request(
+                "step_bypassed",
+                "this step is passed with a code at /otp/check",
+            ));
+        }
+        let url = d
+            .stepup_config
+            .as_ref()
+            .and_then(|c| c.jwks_url.clone())
+            .ok_or_else(|| bad_verification("the app has no jwks_url to verify custom steps"))?;
+        (cid, step, ch.user_id.clone(), url)
+    };
+    let kid = crate::hook::rs256_kid(&vt).map_err(bad_verification)?;
+    let jwk = app
+        .jwks_cache
+        .key(&app.http, &jwks_url, &kid)
+        .await
+        .map_err(bad_verification)?;
+    let claims = crate::hook::verify_rs256(&vt, &jwk).map_err(bad_verification)?;
+    let now = app.now();
+    let claim = |k: &str| claims[k].as_str().unwrap_or_default().to_owned();
+    if claim("sub") != user_id {
+        return Err(bad_verification("sub does not match the challenge's user"));
+    }
+    if claim("challenge_id") != cid {
+        return Err(bad_verification("challenge_id does not match"));
+    }
+    if claim("key") != step {
+        return Err(bad_verification("key does not match the current step"));
+    }
+    if claim("status") != "completed" {
+        return Err(bad_verification("status must be completed"));
+    }
+    if claims["exp"].as_i64().is_none_or(|e| e <= now) {
+        return Err(bad_verification("the verification token has expired"));
+    }
+    if claims["nbf"].as_i64().is_none_or(|n| n > now + 5) {
+        return Err(bad_verification("the verification token is not valid yet"));
+    }
+    if claims["iat"].as_i64().is_none() {
+        return Err(bad_verification("iat is missing"));
+    }
+    let vjti = claim("jti");
+    if vjti.is_empty() {
+        return Err(bad_verification("jti is missing"));
+    }
+    let mut d = app.data();
+    // The challenge may have moved while the JWKS was fetched.
+    let (cid, jti) = live_challenge(&app, &d, &body.challenge_token)?;
+    if !d.used_verification_jtis.insert(vjti) {
+        return Err(bad_verification("this verification token was already used"));
+    }
+    let ch = d.challenges.get_mut(&cid).expect("challenge exists");
+    advance(ch, jti, now);
+    let ch = ch.clone();
+    drop(d);
+    let token = app
+        .keys
+        .sign(KeyUse::StepUp, &challenge_claims(&app, &headers, &ch));
+    Ok(axum::Json(json!({"challenge_token": token})).into_response())
+}
+
+/// Marks the current step passed and issues the next token `jti`.
+fn advance(ch: &mut Challenge, spent_jti: String, now: i64) {
+    ch.spent_jtis.insert(spent_jti);
+    ch.current_jti = uuid::Uuid::new_v4().to_string();
+    if let Some(s) = ch.steps.iter_mut().find(|s| !s.done) {
+        s.done = true;
+    }
+    if let Some(next) = ch.steps.iter_mut().find(|s| !s.done) {
+        next.started_at = Some(now);
+    }
 }
 
 /// Resolves a presented challenge token to its live challenge. The token must be the current
@@ -1277,14 +1467,7 @@ fn check_step_up_code(
         })?;
     check_code(app, &mut d, &handle, code)?;
     let ch = d.challenges.get_mut(&cid).expect("challenge exists");
-    ch.spent_jtis.insert(jti);
-    ch.current_jti = uuid::Uuid::new_v4().to_string();
-    if let Some(s) = ch.steps.iter_mut().find(|s| !s.done) {
-        s.done = true;
-    }
-    if let Some(next) = ch.steps.iter_mut().find(|s| !s.done) {
-        next.started_at = Some(now);
-    }
+    advance(ch, jti, now);
     let ch = ch.clone();
     drop(d);
     let token = app

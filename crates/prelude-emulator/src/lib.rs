@@ -5,13 +5,16 @@
 
 pub mod api;
 pub mod config;
+pub mod customer;
 pub mod dpop;
 mod emulator_api;
 mod error;
 mod frontend;
+pub mod hook;
 mod management;
 pub mod server;
 pub mod state;
+mod tls;
 pub mod tokens;
 mod util;
 

@@ -34,6 +34,12 @@ struct Args {
     /// Access-token lifetime in seconds.
     #[arg(long, default_value_t = 60)]
     access_ttl: i64,
+    /// Serve HTTPS with a self-signed certificate made at start.
+    #[arg(long)]
+    tls: bool,
+    /// Write that certificate (PEM) here.
+    #[arg(long, requires = "tls")]
+    cert_out: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -51,6 +57,8 @@ async fn main() -> ExitCode {
         state_file: args.state,
         resend_cooldown_secs: args.resend_cooldown.max(0),
         access_ttl_secs: args.access_ttl.clamp(5, 86_400),
+        tls: args.tls,
+        cert_out: args.cert_out,
         ..Config::default()
     };
     let key_note = if cfg.management_key == DEFAULT_MANAGEMENT_KEY {

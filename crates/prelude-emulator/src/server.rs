@@ -31,6 +31,10 @@ pub struct Shared {
     pub outbox_tx: broadcast::Sender<OutboxMessage>,
     stats: Mutex<HashMap<String, u64>>,
     save_lock: Mutex<()>,
+    hook_key: std::sync::OnceLock<crate::hook::HookKey>,
+    pub jwks_cache: crate::hook::JwksCache,
+    /// For hook calls and customer JWKS.
+    pub http: reqwest::Client,
 }
 
 pub type AppState = Arc<Shared>;
@@ -39,6 +43,11 @@ impl Shared {
     /// The server clock, shifted by the `clock_skew_secs` fault.
     pub fn now(&self) -> i64 {
         unix_now() + self.skew.load(Ordering::Relaxed)
+    }
+
+    /// The hook-signing key, made on first use (RSA key generation takes a moment).
+    pub fn hook_key(&self) -> &crate::hook::HookKey {
+        self.hook_key.get_or_init(crate::hook::HookKey::generate)
     }
 
     pub fn data(&self) -> MutexGuard<'_, Data> {
@@ -99,7 +108,8 @@ impl Shared {
             .and_then(|h| h.to_str().ok())
             .unwrap_or("localhost")
             .to_ascii_lowercase();
-        format!("http://{host}")
+        let scheme = if self.cfg.tls { "https" } else { "http" };
+        format!("{scheme}://{host}")
     }
 
     pub fn issuer(&self, headers: &HeaderMap) -> String {
@@ -359,6 +369,7 @@ pub struct Emulator {
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     notices: Vec<String>,
+    cert_pem: Option<String>,
 }
 
 impl Emulator {
@@ -390,6 +401,12 @@ impl Emulator {
             outbox_tx,
             stats: Mutex::new(HashMap::new()),
             save_lock: Mutex::new(()),
+            hook_key: std::sync::OnceLock::new(),
+            jwks_cache: Default::default(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| Error::Config(format!("HTTP client: {e}")))?,
         });
         if fresh && !shared.cfg.bare {
             let now = shared.now();
@@ -408,26 +425,56 @@ impl Emulator {
             source,
         })?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(shared.clone());
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "emulator server stopped");
+        let app = router(shared.clone()).into_make_service_with_connect_info::<crate::tls::Peer>();
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        let mut cert_pem = None;
+        let task = if shared.cfg.tls {
+            let (acceptor, pem) = crate::tls::self_signed()?;
+            if let Some(out) = &shared.cfg.cert_out {
+                write_atomic(out, pem.as_bytes()).map_err(|source| Error::StateWrite {
+                    path: out.clone(),
+                    source,
+                })?;
             }
-        });
+            cert_pem = Some(pem);
+            let listener = crate::tls::TlsListener {
+                inner: listener,
+                acceptor,
+            };
+            tokio::spawn(async move {
+                let serve = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "emulator server stopped");
+                }
+            })
+        } else {
+            tokio::spawn(async move {
+                let serve = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "emulator server stopped");
+                }
+            })
+        };
         Ok(Self {
             shared,
             addr,
             stop: Some(stop),
             task: Some(task),
             notices,
+            cert_pem,
         })
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.shared.cfg.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The self-signed certificate (PEM) when serving HTTPS.
+    pub fn cert_pem(&self) -> Option<&str> {
+        self.cert_pem.as_deref()
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -269,6 +269,9 @@ pub struct Data {
     /// Scopes registered through `config/scopes`.
     pub scopes: Vec<String>,
     pub dpop_nonce: String,
+    /// `jti`s of custom-step verification tokens already accepted.
+    #[serde(default)]
+    pub used_verification_jtis: HashSet<String>,
     /// Proof `jti`s seen recently → when they may be forgotten. Not persisted.
     #[serde(skip)]
     pub seen_jtis: HashMap<String, i64>,
@@ -290,6 +293,7 @@ impl Data {
             stepup_config: None,
             scopes: Vec::new(),
             dpop_nonce: crate::util::random_token(16),
+            used_verification_jtis: HashSet::new(),
             seen_jtis: HashMap::new(),
         }
     }

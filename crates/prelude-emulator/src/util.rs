@@ -92,6 +92,32 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// The OS generator as the `rand_core` 0.10 RNG that the `rsa` crate asks for.
+pub struct OsRng;
+
+impl rsa::rand_core::TryRng for OsRng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let b = random_bytes(4);
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let b = random_bytes(8);
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        getrandom::fill(dst).expect("OS random number generator unavailable");
+        Ok(())
+    }
+}
+
+impl rsa::rand_core::TryCryptoRng for OsRng {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,3 +59,31 @@ async fn wrong_code_then_right_code() {
         .await
         .expect("the right code still works");
 }
+
+#[tokio::test]
+async fn login_and_refresh_over_https_with_the_emulators_certificate() {
+    let emu = emulator_with(prelude_emulator::Config {
+        tls: true,
+        ..prelude_emulator::Config::default()
+    })
+    .await;
+    assert!(emu.url().starts_with("https://"));
+    let mut cfg =
+        prelude_session::ClientConfig::new(prelude_session::Endpoint::url(&emu.url()).unwrap());
+    cfg.extra_root_pem = Some(emu.cert_pem().unwrap().as_bytes().to_vec());
+    let c = prelude_session::SessionClient::new(
+        cfg,
+        std::sync::Arc::new(prelude_session::MemoryStore::new()),
+    )
+    .unwrap();
+    login(&emu, &c, PHONE).await;
+    c.refresh().await.expect("DPoP htu uses https");
+    // Without the certificate, the connection is refused.
+    let untrusted = client(&emu);
+    assert!(matches!(
+        untrusted
+            .start_otp_login(&Identifier::parse(PHONE).unwrap())
+            .await,
+        Err(Error::Network(_))
+    ));
+}

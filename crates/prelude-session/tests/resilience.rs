@@ -13,6 +13,11 @@ async fn a_thousand_concurrent_refreshes_make_one_request() {
     let emu = emulator().await;
     let c = client(&emu);
     login(&emu, &c, PHONE).await;
+    // The one refresh stays in flight long enough for every call to start while it is.
+    emu.state().set_faults(Faults {
+        delay_ms: 300,
+        ..Faults::default()
+    });
     let before = emu.state().request_count("/v1/session/refresh");
     let tasks: Vec<_> = (0..1000)
         .map(|_| {

@@ -129,3 +129,95 @@ async fn scope_not_allowed() {
         Err(Error::ScopeNotAllowed { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_custom_step_is_continued_with_a_verification_token() {
+    use prelude_emulator::customer::CustomerBackend;
+    let emu = emulator().await;
+    let customer = CustomerBackend::start(serde_json::json!({
+        "status": "review", "granted_for": 300, "grant_mode": "session-bound",
+        "steps": [{"order": 1, "key": "kyc_review", "expiration_duration": 600},
+                  {"order": 2, "key": "verify_sms", "expiration_duration": 600}]
+    }))
+    .await
+    .unwrap();
+    let cfg = serde_json::json!({"jwks_url": customer.jwks_url(), "allowed_scopes": [{
+        "scope": "transfer:write", "mode": "delegated",
+        "delegated": {"delegation_hook": customer.hook_url()}}]});
+    let r = reqwest::Client::new()
+        .put(format!("{}/v2/session/apps/demo/config/stepup", emu.url()))
+        .bearer_auth(prelude_emulator::DEFAULT_MANAGEMENT_KEY)
+        .json(&cfg)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let c = client(&emu);
+    let user = login(&emu, &c, PHONE).await;
+    let ch = c
+        .request_step_up("transfer:write", transfer())
+        .await
+        .unwrap();
+    assert_eq!(ch.current_step.as_deref(), Some("kyc_review"));
+    assert_eq!(ch.otp_channel(), None);
+    let vt = customer.verification_token(
+        user.profile.user_id.as_deref().unwrap(),
+        &ch.challenge_id,
+        "kyc_review",
+    );
+    let next = c
+        .continue_step_up(&ch, &vt)
+        .await
+        .unwrap()
+        .expect("the SMS step follows");
+    assert_eq!(next.current_step.as_deref(), Some("verify_sms"));
+    c.send_step_up_otp(&next).await.unwrap();
+    assert!(
+        c.submit_step_up_otp(&next, &last_code(&emu).code)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(c.has_scope("transfer:write"));
+    // The same verification token cannot pass the step twice.
+    assert!(matches!(
+        c.continue_step_up(&ch, &vt).await,
+        Err(Error::TokenReused) | Err(Error::BadRequest { .. })
+    ));
+}
+
+#[tokio::test]
+async fn an_open_challenge_survives_a_new_client() {
+    let emu = emulator().await;
+    let store = std::sync::Arc::new(prelude_session::MemoryStore::new());
+    let first = client_with_store(&emu, store.clone());
+    login(&emu, &first, PHONE).await;
+    let ch = first
+        .request_step_up("transfer:write", transfer())
+        .await
+        .unwrap();
+    drop(first);
+    let second = client_with_store(&emu, store);
+    second.refresh().await.unwrap();
+    let again = second
+        .restore_step_up()
+        .unwrap()
+        .expect("the challenge is offered again");
+    assert_eq!(again.challenge_id, ch.challenge_id);
+    assert_eq!(
+        again.metadata.get("currency").map(String::as_str),
+        Some("EUR")
+    );
+    second.send_step_up_otp(&again).await.unwrap();
+    assert!(
+        second
+            .submit_step_up_otp(&again, &last_code(&emu).code)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        second.restore_step_up().unwrap().is_none(),
+        "cleared once completed"
+    );
+}

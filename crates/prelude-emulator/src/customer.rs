@@ -1,0 +1,162 @@
+//! A stand-in for the customer's backend, for demos and tests: a step-up hook endpoint that
+//! answers a configurable decision and records what it received, a JWKS, and RS256
+//! verification tokens for custom steps.
+
+use crate::util::{OsRng, b64, random_token, unix_now};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use rsa::signature::{SignatureEncoding as _, Signer as _};
+use rsa::traits::PublicKeyParts as _;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One request the hook received.
+#[derive(Clone, Debug)]
+pub struct HookCall {
+    pub body: Vec<u8>,
+    pub signature: Option<String>,
+    pub key_id: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Default)]
+struct Inner {
+    answer: Mutex<Vec<u8>>,
+    delay_ms: Mutex<u64>,
+    calls: Mutex<Vec<HookCall>>,
+}
+
+pub struct CustomerBackend {
+    url: String,
+    key: rsa::pkcs1v15::SigningKey<Sha256>,
+    kid: String,
+    inner: Arc<Inner>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CustomerBackend {
+    /// Starts on a free loopback port; the hook answers `decision` until told otherwise.
+    pub async fn start(decision: Value) -> std::io::Result<Self> {
+        let private = rsa::PrivateKey::new(&mut OsRng, 2048).map_err(std::io::Error::other)?;
+        let public = private.to_public_key();
+        let kid = format!("cust-{}", random_token(6));
+        let jwks = json!({"keys": [{
+            "kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid,
+            "n": b64(public.n_bytes()), "e": b64(public.e_bytes()),
+        }]});
+        let inner = Arc::new(Inner::default());
+        *inner.answer.lock().expect("fresh lock") = decision.to_string().into_bytes();
+        let app = Router::new()
+            .route("/hook", post(hook))
+            .route(
+                "/jwks.json",
+                get(move || {
+                    let j = jwks.clone();
+                    async move { axum::Json(j) }
+                }),
+            )
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self {
+            url,
+            key: rsa::pkcs1v15::SigningKey::<Sha256>::new(private),
+            kid,
+            inner,
+            task,
+        })
+    }
+
+    pub fn hook_url(&self) -> String {
+        format!("{}/hook", self.url)
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks.json", self.url)
+    }
+
+    /// The decision the hook answers from now on.
+    pub fn answer(&self, decision: Value) {
+        self.answer_raw(decision.to_string().into_bytes());
+    }
+
+    /// Any bytes at all, to test how a broken hook is handled.
+    pub fn answer_raw(&self, body: Vec<u8>) {
+        if let Ok(mut a) = self.inner.answer.lock() {
+            *a = body;
+        }
+    }
+
+    pub fn delay(&self, d: Duration) {
+        if let Ok(mut ms) = self.inner.delay_ms.lock() {
+            *ms = d.as_millis() as u64;
+        }
+    }
+
+    pub fn calls(&self) -> Vec<HookCall> {
+        self.inner
+            .calls
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// An RS256 verification token for a custom step (PROTOCOL.md §5.4).
+    pub fn verification_token(&self, sub: &str, challenge_id: &str, step: &str) -> String {
+        let now = unix_now();
+        self.sign(&json!({
+            "sub": sub, "challenge_id": challenge_id, "key": step, "status": "completed",
+            "iat": now, "nbf": now, "exp": now + 300, "jti": random_token(12),
+        }))
+    }
+
+    /// Signs arbitrary claims, for negative tests.
+    pub fn sign(&self, claims: &Value) -> String {
+        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});
+        let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+        let sig = self.key.sign(input.as_bytes());
+        format!("{input}.{}", b64(sig.to_vec()))
+    }
+}
+
+impl Drop for CustomerBackend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn hook(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if let Ok(mut calls) = inner.calls.lock() {
+        calls.push(HookCall {
+            body: body.to_vec(),
+            signature: h("x-webhook-signature"),
+            key_id: h("x-webhook-signature-key-id"),
+            user_agent: h("user-agent"),
+        });
+    }
+    let delay = inner.delay_ms.lock().map(|d| *d).unwrap_or(0);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let answer = inner.answer.lock().map(|a| a.clone()).unwrap_or_default();
+    ([("content-type", "application/json")], answer)
+}

@@ -1,0 +1,272 @@
+//! Calls to the customer's backend: the delegated step-up hook (PROTOCOL.md §7.2–7.3), signed
+//! with RSA-PSS, and the customer JWKS that verifies custom-step tokens (§5.4).
+
+use crate::state::{Decision, DirectDecision, GrantMode, StepSpec};
+use crate::util::{OsRng, b64, random_token, unb64};
+use rsa::signature::{SignatureEncoding as _, Signer as _, Verifier as _};
+use rsa::traits::PublicKeyParts as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const HOOK_TIMEOUT: Duration = Duration::from_secs(5);
+pub const HOOK_MAX_BYTES: usize = 64 * 1024;
+const JWKS_TTL: Duration = Duration::from_secs(600);
+
+/// The app's key for signing hook requests; its public half is in `/.well-known/jwks.json`.
+pub struct HookKey {
+    key: rsa::pss::SigningKey<Sha256>,
+    pub kid: String,
+    pub jwk: Value,
+}
+
+impl HookKey {
+    pub fn generate() -> Self {
+        let private = rsa::PrivateKey::new(&mut OsRng, 2048).expect("RSA key generation");
+        let public = private.to_public_key();
+        let kid = format!("hook-{}", random_token(6));
+        let jwk = json!({
+            "kty": "RSA", "alg": "PS256", "use": "sig", "kid": kid,
+            "n": b64(public.n_bytes()), "e": b64(public.e_bytes()),
+        });
+        Self {
+            key: rsa::pss::SigningKey::<Sha256>::new(private),
+            kid,
+            jwk,
+        }
+    }
+
+    /// base64url RSASSA-PSS-SHA256 over the raw body.
+    pub fn sign(&self, body: &[u8]) -> String {
+        b64(self.key.sign(body).to_vec())
+    }
+}
+
+/// Reads a response body, refusing more than `limit` bytes.
+async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| e.without_url().to_string())?
+    {
+        if buf.len() + chunk.len() > limit {
+            return Err(format!("the answer is larger than {limit} bytes"));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+#[derive(Deserialize)]
+struct HookAnswer {
+    status: Decision,
+    #[serde(default)]
+    granted_for: i64,
+    grant_mode: Option<GrantMode>,
+    #[serde(default)]
+    steps: Vec<StepSpec>,
+}
+
+fn valid_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 128
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+}
+
+/// Validates a hook answer by the rules behind `step_up.hook_failed` (PROTOCOL.md §7.3).
+pub fn validate_answer(bytes: &[u8]) -> Result<DirectDecision, String> {
+    let a: HookAnswer =
+        serde_json::from_slice(bytes).map_err(|e| format!("the answer is not valid: {e}"))?;
+    if !(0..=86_400).contains(&a.granted_for) {
+        return Err("granted_for must be 0 to 86400".into());
+    }
+    let grant_mode = match (a.status, a.grant_mode) {
+        (_, Some(m)) => m,
+        (Decision::Block, None) => GrantMode::SingleUse,
+        (_, None) => return Err("grant_mode is required".into()),
+    };
+    if a.status != Decision::Block && grant_mode != GrantMode::SingleUse && a.granted_for == 0 {
+        return Err("this grant mode needs granted_for > 0".into());
+    }
+    if a.status == Decision::Review && a.steps.is_empty() {
+        return Err("review needs at least one step".into());
+    }
+    for s in &a.steps {
+        if !valid_key(&s.key) || !(0..=86_400).contains(&s.expiration_duration) {
+            return Err(format!("step {:?} is not valid", s.key));
+        }
+    }
+    Ok(DirectDecision {
+        identifier_types: vec![],
+        status: a.status,
+        granted_for: a.granted_for,
+        grant_mode,
+        steps: a.steps,
+    })
+}
+
+/// Posts the signed hook request and returns the validated decision.
+pub async fn call_hook(
+    http: &reqwest::Client,
+    key: &HookKey,
+    url: &str,
+    body: &Value,
+) -> Result<DirectDecision, String> {
+    let bytes = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+    let resp = http
+        .post(url)
+        .timeout(HOOK_TIMEOUT)
+        .header("content-type", "application/json")
+        .header("user-agent", "Prelude-SessionStepUpHook/1.0")
+        .header("x-webhook-signature", key.sign(&bytes))
+        .header("x-webhook-signature-key-id", &key.kid)
+        .body(bytes)
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                "the hook did not answer within 5 s".to_owned()
+            } else {
+                format!("the hook could not be reached: {}", e.without_url())
+            }
+        })?;
+    if !resp.status().is_success() {
+        return Err(format!("the hook answered HTTP {}", resp.status().as_u16()));
+    }
+    let bytes = read_limited(resp, HOOK_MAX_BYTES).await?;
+    validate_answer(&bytes)
+}
+
+/// Customer JWKS, cached for 10 minutes and fetched again on an unknown `kid`.
+#[derive(Default)]
+pub struct JwksCache {
+    map: Mutex<HashMap<String, (Instant, Vec<Value>)>>,
+}
+
+impl JwksCache {
+    fn cached(&self, url: &str, kid: &str) -> Option<Value> {
+        let map = self.map.lock().ok()?;
+        let (at, keys) = map.get(url)?;
+        if at.elapsed() > JWKS_TTL {
+            return None;
+        }
+        keys.iter().find(|k| k["kid"] == kid).cloned()
+    }
+
+    pub async fn key(&self, http: &reqwest::Client, url: &str, kid: &str) -> Result<Value, String> {
+        if let Some(k) = self.cached(url, kid) {
+            return Ok(k);
+        }
+        let resp = http
+            .get(url)
+            .timeout(HOOK_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| format!("the JWKS could not be fetched: {}", e.without_url()))?;
+        if !resp.status().is_success() {
+            return Err(format!("the JWKS answered HTTP {}", resp.status().as_u16()));
+        }
+        let set: Value = serde_json::from_slice(&read_limited(resp, HOOK_MAX_BYTES).await?)
+            .map_err(|_| "the JWKS is not JSON".to_owned())?;
+        let keys = set["keys"].as_array().cloned().unwrap_or_default();
+        let found = keys.iter().find(|k| k["kid"] == kid).cloned();
+        if let Ok(mut map) = self.map.lock() {
+            map.insert(url.to_owned(), (Instant::now(), keys));
+        }
+        found.ok_or_else(|| format!("no key {kid:?} in the JWKS"))
+    }
+}
+
+/// Checks a hook request's `X-Webhook-Signature` against an RSA JWK (what a customer does).
+pub fn verify_pss(jwk: &Value, body: &[u8], signature_b64: &str) -> bool {
+    let num = |name: &str| {
+        jwk[name]
+            .as_str()
+            .and_then(unb64)
+            .map(|b| rsa::BoxedUint::from_be_slice_vartime(&b))
+    };
+    let (Some(n), Some(e)) = (num("n"), num("e")) else {
+        return false;
+    };
+    let Ok(public) = rsa::PublicKey::new(n, e) else {
+        return false;
+    };
+    let Some(sig) =
+        unb64(signature_b64).and_then(|s| rsa::pss::Signature::try_from(s.as_slice()).ok())
+    else {
+        return false;
+    };
+    rsa::pss::VerifyingKey::<Sha256>::new(public)
+        .verify(body, &sig)
+        .is_ok()
+}
+
+/// The `kid` of an RS256 token, read before its key is known.
+pub fn rs256_kid(token: &str) -> Result<String, String> {
+    let head = token.split('.').next().ok_or("not a JWT")?;
+    let header: Value = serde_json::from_slice(&unb64(head).ok_or("not a JWT")?)
+        .map_err(|_| "not a JWT".to_owned())?;
+    if header["alg"] != "RS256" {
+        return Err("the verification token must be RS256".into());
+    }
+    header["kid"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "the verification token has no kid".to_owned())
+}
+
+/// Verifies an RS256 JWT with an RSA JWK and returns its claims.
+pub fn verify_rs256(token: &str, jwk: &Value) -> Result<Value, String> {
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 {
+        return Err("not a JWT".into());
+    }
+    let num = |name: &str| -> Result<rsa::BoxedUint, String> {
+        let bytes = jwk[name]
+            .as_str()
+            .and_then(unb64)
+            .ok_or_else(|| format!("the JWK has no {name}"))?;
+        Ok(rsa::BoxedUint::from_be_slice_vartime(&bytes))
+    };
+    let public = rsa::PublicKey::new(num("n")?, num("e")?)
+        .map_err(|e| format!("the JWK is not usable: {e}"))?;
+    let sig = unb64(parts[2]).ok_or("the signature is not base64url")?;
+    let sig = rsa::pkcs1v15::Signature::try_from(sig.as_slice())
+        .map_err(|_| "the signature is malformed".to_owned())?;
+    rsa::pkcs1v15::VerifyingKey::<Sha256>::new(public)
+        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+        .map_err(|_| "the signature does not verify".to_owned())?;
+    serde_json::from_slice(&unb64(parts[1]).ok_or("the payload is not base64url")?)
+        .map_err(|_| "the payload is not JSON".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_answers_are_validated() {
+        let ok = br#"{"status":"review","granted_for":300,"grant_mode":"session-bound","steps":[{"order":1,"key":"verify_email","expiration_duration":600}]}"#;
+        assert_eq!(validate_answer(ok).unwrap().steps.len(), 1);
+        assert!(validate_answer(br#"{"status":"block"}"#).is_ok());
+        for bad in [
+            &br#"{"status":"review","granted_for":300,"grant_mode":"session-bound","steps":[]}"#[..],
+            br#"{"status":"continue","granted_for":0,"grant_mode":"profile-bound"}"#,
+            br#"{"status":"continue","granted_for":90000,"grant_mode":"single-use"}"#,
+            br#"{"status":"maybe"}"#,
+            br#"{"status":"continue"}"#,
+            br#"not json"#,
+        ] {
+            assert!(
+                validate_answer(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

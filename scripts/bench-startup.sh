@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Startup time and idle memory of Countersign against a bare Tauri window with the same tauri
+# version: release builds, >= 10 runs each, interleaved, in one Xvfb and one D-Bus session.
+# Usage: scripts/bench-startup.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_rust
+ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" python3
+say "building release binaries"
+cargo build --release --workspace --bins
+runs="${1:-10}"
+sandbox=$(mktemp -d)
+trap 'rm -rf "$sandbox"' EXIT
+export XDG_DATA_HOME="$sandbox/data" XDG_CONFIG_HOME="$sandbox/config" XDG_CACHE_HOME="$sandbox/cache"
+say "measuring ($runs runs each)"
+keyctl session - dbus-run-session -- bash -c '
+  echo -n bench | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  xvfb-run -a -s "-screen 0 1280x900x24" python3 scripts/bench_startup.py "$0" target/release/countersign target/release/bare-window
+' "$runs"
