@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 
 BUILD_PACKAGES=(libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev file curl)
-TEST_PACKAGES=(webkit2gtk-driver xvfb xauth keyutils gnome-keyring dbus)
+TEST_PACKAGES=(webkit2gtk-driver xvfb xauth keyutils gnome-keyring dbus chromium chromium-driver)
 TAURI_DRIVER_VERSION=2.1.0
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -32,6 +32,12 @@ ensure_rust() {
   if ! command -v cargo >/dev/null 2>&1; then
     say "cargo is not on the PATH: install the Rust toolchain (rustup) first"
     return 1
+  fi
+}
+
+ensure_node() {
+  if ! command -v npm >/dev/null 2>&1; then
+    ensure_packages nodejs npm
   fi
 }
 

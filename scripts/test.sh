@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, unit, integration (loopback HTTP to the real emulator,
-# the real Secret Service) and end-to-end (the real window under Xvfb). Installs and starts what
+# the real Secret Service), end-to-end (the real window under Xvfb) and the published web SDK
+# in headless Chromium against the emulator over HTTPS. Installs and starts what
 # they need. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,10 @@ cd "$(dirname "$0")/.."
 ensure_rust
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_tauri_driver
+ensure_node
+
+say "bundling the published web SDK for its browser test"
+(cd tests/web-sdk && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 
 say "checking format and lints"
 cargo fmt --all --check

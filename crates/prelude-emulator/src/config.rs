@@ -27,6 +27,9 @@ pub struct Config {
     pub tls: bool,
     /// Where to write that certificate (PEM), so clients can trust it.
     pub cert_out: Option<PathBuf>,
+    /// Serve the files of this folder under `/web/`, same-origin with the API, as a customer's
+    /// site on its custom domain would be (to demo the web SDK).
+    pub web_root: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             log_codes: true,
             tls: false,
             cert_out: None,
+            web_root: None,
         }
     }
 }

@@ -40,6 +40,9 @@ struct Args {
     /// Write that certificate (PEM) here.
     #[arg(long, requires = "tls")]
     cert_out: Option<PathBuf>,
+    /// Serve this folder's files under /web/, same-origin with the API.
+    #[arg(long)]
+    web_root: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -59,6 +62,7 @@ async fn main() -> ExitCode {
         access_ttl_secs: args.access_ttl.clamp(5, 86_400),
         tls: args.tls,
         cert_out: args.cert_out,
+        web_root: args.web_root,
         ..Config::default()
     };
     let key_note = if cfg.management_key == DEFAULT_MANAGEMENT_KEY {

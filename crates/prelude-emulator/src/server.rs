@@ -329,6 +329,7 @@ async fn around(State(app): State<AppState>, req: Request, next: Next) -> Respon
 }
 
 pub fn router(app: AppState) -> Router {
+    let web_root = app.cfg.web_root.clone();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::mirror_request())
         .allow_credentials(true)
@@ -342,7 +343,12 @@ pub fn router(app: AppState) -> Router {
             "dpop-nonce".parse().expect("static header name"),
             "x-verification-token".parse().expect("static header name"),
         ]);
-    Router::new()
+    let router = Router::new();
+    let router = match web_root {
+        Some(dir) => router.nest_service("/web", tower_http::services::ServeDir::new(dir)),
+        None => router,
+    };
+    router
         .nest("/v1/session", frontend::routes())
         .merge(frontend::well_known())
         .nest("/v2/session/apps/{app_id}", management::routes())
