@@ -80,5 +80,8 @@ async fn the_published_web_sdk_logs_in_steps_up_and_logs_out() {
     let _ = std::fs::remove_dir_all(&profile);
     let (title, log) = outcome.expect("the page ran");
     assert_eq!(title, "PASS", "the web SDK flow failed:\n{log}");
-    assert!(log.contains("scope granted") && log.contains("signed out"), "{log}");
+    assert!(
+        log.contains("scope granted") && log.contains("signed out"),
+        "{log}"
+    );
 }
