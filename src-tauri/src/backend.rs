@@ -674,12 +674,12 @@ pub async fn fetch_outbox(origin: &str) -> AppResult<Vec<InboxMessage>> {
         purpose: String,
         sent_at: String,
     }
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .map_err(|e| AppError::Emulator(e.to_string()))?;
+    // One client for every poll: building one loads the system's trust store.
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let http = HTTP.get_or_init(reqwest::Client::new);
     let resp = http
         .get(format!("{origin}/emulator/v1/outbox"))
+        .timeout(Duration::from_secs(3))
         .send()
         .await
         .map_err(|e| AppError::Emulator(e.without_url().to_string()))?;

@@ -14,7 +14,7 @@ type St<'a> = State<'a, AppState>;
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn app_state(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     b.resume().await;
     Ok(state.view(&b))
 }
@@ -22,6 +22,7 @@ pub async fn app_state(state: St<'_>) -> AppResult<AppView> {
 /// The UI calls this once its first screen is interactive; the time is logged (and read by the
 /// startup benchmark).
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub fn ui_ready() {
     let ms = crate::started().map_or(0, |s| s.elapsed().as_millis());
     tracing::info!("ui ready after {ms} ms");
@@ -30,7 +31,7 @@ pub fn ui_ready() {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn start_login(state: St<'_>, identifier: String) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     let id = b.start_login(&identifier).await?;
     state.settings.set_last_identifier(&id.value)?;
     Ok(state.view(&b))
@@ -39,7 +40,7 @@ pub async fn start_login(state: St<'_>, identifier: String) -> AppResult<AppView
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn resend_login_code(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     b.resend_login_code().await?;
     Ok(state.view(&b))
 }
@@ -47,7 +48,7 @@ pub async fn resend_login_code(state: St<'_>) -> AppResult<AppView> {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn verify_login_code(state: St<'_>, code: String) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     b.verify_login_code(&code).await?;
     Ok(state.view(&b))
 }
@@ -55,7 +56,7 @@ pub async fn verify_login_code(state: St<'_>, code: String) -> AppResult<AppView
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn change_identifier(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     b.change_identifier();
     Ok(state.view(&b))
 }
@@ -63,7 +64,7 @@ pub async fn change_identifier(state: St<'_>) -> AppResult<AppView> {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn logout(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     let r = b.logout().await;
     if let Err(e) = &r {
         // The local wipe happened; only the server call failed. Say so, stay signed out.
@@ -79,7 +80,7 @@ pub async fn request_step_up(
     scope: String,
     metadata: BTreeMap<String, String>,
 ) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     let metadata = metadata
         .into_iter()
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
@@ -92,7 +93,7 @@ pub async fn request_step_up(
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn resend_step_up_code(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     let r = b.resend_step_up_code().await;
     state.outcome(&mut b, r)
 }
@@ -100,7 +101,7 @@ pub async fn resend_step_up_code(state: St<'_>) -> AppResult<AppView> {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn verify_step_up_code(state: St<'_>, code: String) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     let r = b.verify_step_up_code(&code).await;
     state.outcome(&mut b, r)
 }
@@ -108,7 +109,7 @@ pub async fn verify_step_up_code(state: St<'_>, code: String) -> AppResult<AppVi
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn cancel_step_up(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     b.cancel_step_up();
     Ok(state.view(&b))
 }
@@ -116,7 +117,7 @@ pub async fn cancel_step_up(state: St<'_>) -> AppResult<AppView> {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn finish_step_up(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     b.finish_step_up();
     Ok(state.view(&b))
 }
@@ -124,7 +125,7 @@ pub async fn finish_step_up(state: St<'_>) -> AppResult<AppView> {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn list_sessions(state: St<'_>) -> AppResult<Vec<SessionRow>> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     let r = b.list_sessions().await;
     if let Err(e) = &r {
         b.note_failure(e);
@@ -139,7 +140,7 @@ pub async fn revoke_sessions(
     target: String,
     session_id: Option<String>,
 ) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     let r = b.revoke_sessions(&target, session_id).await;
     state.outcome(&mut b, r)
 }
@@ -147,14 +148,14 @@ pub async fn revoke_sessions(
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn demo_inbox(state: St<'_>) -> AppResult<Vec<InboxMessage>> {
-    let b = state.backend.lock().await;
+    let b = state.backend().await?.lock().await;
     b.demo_inbox().await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(scenario = %scenario))]
 pub async fn set_scenario(state: St<'_>, scenario: String) -> AppResult<AppView> {
-    let b = state.backend.lock().await;
+    let b = state.backend().await?.lock().await;
     b.set_scenario(&scenario)?;
     Ok(state.view(&b))
 }
@@ -162,7 +163,7 @@ pub async fn set_scenario(state: St<'_>, scenario: String) -> AppResult<AppView>
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn reset_demo(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     b.reset_demo().await?;
     Ok(state.view(&b))
 }
@@ -176,7 +177,7 @@ pub async fn set_theme(state: St<'_>, theme: String) -> AppResult<AppView> {
         ));
     }
     state.settings.set_theme(&theme)?;
-    let b = state.backend.lock().await;
+    let b = state.backend().await?.lock().await;
     Ok(state.view(&b))
 }
 
@@ -198,7 +199,7 @@ fn parse_server(kind: &str, value: &str) -> AppResult<Server> {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn server_settings(state: St<'_>) -> AppResult<ServerSettingsView> {
-    let b = state.backend.lock().await;
+    let b = state.backend().await?.lock().await;
     let (kind, value) = match b.server() {
         Server::Embedded => ("embedded", String::new()),
         Server::AppId(id) => ("app_id", id.clone()),
@@ -233,7 +234,7 @@ pub async fn switch_server(
         ));
     }
     let server = parse_server(&kind, &value)?;
-    let mut b = state.backend.lock().await;
+    let mut b = state.backend().await?.lock().await;
     if *b.server() != server {
         let next =
             Backend::connect(server.clone(), &state.profile, state.data_dir.clone(), None).await?;
@@ -256,7 +257,7 @@ pub async fn switch_server(
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn audit_log(state: St<'_>) -> AppResult<AuditView> {
-    let b = state.backend.lock().await;
+    let b = state.backend().await?.lock().await;
     let Some(log) = b.audit() else {
         return Ok(AuditView::default());
     };
@@ -273,7 +274,7 @@ pub async fn audit_log(state: St<'_>) -> AppResult<AuditView> {
 #[tracing::instrument(skip_all)]
 pub async fn export_audit_log(app: tauri::AppHandle, state: St<'_>) -> AppResult<String> {
     use tauri::Manager;
-    let b = state.backend.lock().await;
+    let b = state.backend().await?.lock().await;
     let log = b
         .audit()
         .ok_or_else(|| AppError::Audit("no data folder for the log".into()))?;

@@ -28,6 +28,9 @@ pub enum AppError {
     Connection(String),
     #[error("the approval log could not be read or written: {0}")]
     Audit(String),
+    /// The server chosen at start could not be set up (bad app id, port in use, …).
+    #[error("{0}")]
+    Startup(String),
 }
 
 impl AppError {
@@ -43,6 +46,7 @@ impl AppError {
             AppError::InvalidInput(_) => "invalid_input",
             AppError::Connection(_) => "connection_failed",
             AppError::Audit(_) => "audit",
+            AppError::Startup(_) => "startup",
         }
     }
 

@@ -19,7 +19,8 @@ use tauri::{Emitter, Manager, Wry};
 use view::{AppView, InboxMessage};
 
 pub struct AppState {
-    backend: tokio::sync::Mutex<Backend>,
+    /// Connected in the background while the window loads; commands wait for it.
+    backend: tokio::sync::SetOnce<Result<tokio::sync::Mutex<Backend>, String>>,
     settings: Settings<Wry>,
     profile: String,
     data_dir: Option<std::path::PathBuf>,
@@ -29,6 +30,13 @@ pub struct AppState {
 }
 
 impl AppState {
+    async fn backend(&self) -> AppResult<&tokio::sync::Mutex<Backend>> {
+        match self.backend.wait().await {
+            Ok(b) => Ok(b),
+            Err(e) => Err(error::AppError::Startup(e.clone())),
+        }
+    }
+
     fn view(&self, b: &Backend) -> AppView {
         b.view(self.settings.last_identifier(), self.settings.theme())
     }
@@ -147,20 +155,32 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
     };
     let data_dir = app.path().app_data_dir().ok();
     tracing::info!(profile = %args.profile, server = ?server, "starting");
-    let backend = tauri::async_runtime::block_on(Backend::connect(
-        server,
-        &args.profile,
-        data_dir.clone(),
-        None,
-    ))?;
-    let task = forward_inbox(app.handle().clone(), &backend);
     app.manage(AppState {
-        backend: tokio::sync::Mutex::new(backend),
+        backend: tokio::sync::SetOnce::new(),
         settings,
-        profile: args.profile,
-        data_dir,
+        profile: args.profile.clone(),
+        data_dir: data_dir.clone(),
         overridden,
-        inbox_task: std::sync::Mutex::new(task),
+        inbox_task: std::sync::Mutex::new(None),
+    });
+    // The emulator, the keyring and the first request happen while WebKit starts the page.
+    let handle = app.handle().clone();
+    tauri::async_runtime::spawn(async move {
+        let state = handle.state::<AppState>();
+        let connected = Backend::connect(server, &args.profile, data_dir, None).await;
+        let value = match connected {
+            Ok(b) => {
+                if let Ok(mut slot) = state.inbox_task.lock() {
+                    *slot = forward_inbox(handle.clone(), &b);
+                }
+                Ok(tokio::sync::Mutex::new(b))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not connect to the server");
+                Err(e.to_string())
+            }
+        };
+        let _ = state.backend.set(value);
     });
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Drives the real Countersign window: `tauri-driver` (which runs WebKitWebDriver) opens a
-//! WebDriver session on the built binary. Needs a display (run under `xvfb-run`), the binaries
-//! built first (`cargo build --workspace`), and `tauri-driver` on the PATH.
+//! WebDriver session on the built binary, each window on its own Xvfb screen. Needs `Xvfb` and
+//! `tauri-driver` on the PATH and the binaries built first (`cargo build --workspace`).
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -180,10 +180,53 @@ impl Drop for Sandbox {
     }
 }
 
+/// A private X server for one window. Windows that share a display cover each other, and WebKit
+/// stops painting a covered window: its screenshots would show a stale frame.
+struct Display {
+    child: Child,
+    name: String,
+}
+
+impl Display {
+    fn start() -> Self {
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x900x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb on the PATH (Debian package xvfb)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("Xvfb reports its display");
+        let n: u32 = line.trim().parse().expect("a display number");
+        Self {
+            child,
+            name: format!(":{n}"),
+        }
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
 pub struct App {
     pub driver: WebDriver,
     tauri_driver: Child,
     artifacts: PathBuf,
+    // Dropped last: the window goes before its screen.
+    _display: Display,
 }
 
 impl App {
@@ -199,10 +242,7 @@ impl App {
         endpoint: Option<&str>,
         env: &[(&str, &str)],
     ) -> Self {
-        assert!(
-            std::env::var_os("DISPLAY").is_some(),
-            "no DISPLAY: run the end-to-end tests under xvfb-run"
-        );
+        let display = Display::start();
         let app_bin = target_bin("countersign");
         let port = free_port();
         let native_port = free_port();
@@ -217,6 +257,8 @@ impl App {
         .env("XDG_CONFIG_HOME", sandbox.dir.join("config"))
         .env("XDG_CACHE_HOME", sandbox.dir.join("cache"))
         .env("COUNTERSIGN_PROFILE", &sandbox.profile)
+        .env("DISPLAY", &display.name)
+        .env_remove("WAYLAND_DISPLAY")
         .env_remove("COUNTERSIGN_APP_ID")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
@@ -255,6 +297,7 @@ impl App {
             driver,
             tauri_driver,
             artifacts,
+            _display: display,
         }
     }
 

@@ -342,3 +342,56 @@ async fn demo_inbox_fills_in_the_code() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_show_the_server_and_the_approval_history() {
+    let emu = emulator();
+    let sandbox = Sandbox::new("settings");
+    let app = App::launch("settings", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        sign_in(&app, &emu, PHONE, 1).await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        app.click("cancel-stepup").await?;
+        app.wait_stage("logged").await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = nth_code(&emu, 3).await;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await?;
+
+        app.click("settings-open").await?;
+        let url_choice = app.el("server-url").await?;
+        assert!(url_choice.is_selected().await?, "the server in use is a URL");
+        assert!(!url_choice.is_enabled().await?, "set by COUNTERSIGN_ENDPOINT for this run");
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        let outcomes = loop {
+            let o = app
+                .script("return [...document.querySelectorAll('[data-testid=audit-entry]')].map(e => e.dataset.outcome).join(',');")
+                .await?;
+            let o = o.as_str().unwrap_or_default().to_owned();
+            if !o.is_empty() || std::time::Instant::now() > until {
+                break o;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(outcomes, "granted,cancelled");
+        let log = app.text("audit-log").await?;
+        assert!(!log.contains(&code), "no code in the history");
+        app.shot("settings").await;
+        app.click("export-audit").await?;
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let note = app.script("return document.getElementById('history-note').textContent;").await?;
+            if note.as_str().unwrap_or_default().starts_with("Exported to") {
+                break;
+            }
+            assert!(std::time::Instant::now() < until, "export never reported: {note}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        app.click("settings-close").await?;
+        Ok(())
+    })
+    .await;
+}

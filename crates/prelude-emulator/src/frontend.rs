@@ -1079,7 +1079,7 @@ async fn stepup_request(
                 },
                 "metadata": metadata,
             });
-            match crate::hook::call_hook(&app.http, app.hook_key(), &url, &hook_body).await {
+            match crate::hook::call_hook(app.http(), app.hook_key(), &url, &hook_body).await {
                 Ok(d) => d,
                 Err(why) => {
                     tracing::warn!(scope = %body.scope, "step-up hook failed ({why}); treated as block");
@@ -1228,7 +1228,7 @@ async fn stepup_continue(
     let kid = crate::hook::rs256_kid(&vt).map_err(bad_verification)?;
     let jwk = app
         .jwks_cache
-        .key(&app.http, &jwks_url, &kid)
+        .key(app.http(), &jwks_url, &kid)
         .await
         .map_err(bad_verification)?;
     let claims = crate::hook::verify_rs256(&vt, &jwk).map_err(bad_verification)?;

@@ -33,8 +33,8 @@ pub struct Shared {
     save_lock: Mutex<()>,
     hook_key: std::sync::OnceLock<crate::hook::HookKey>,
     pub jwks_cache: crate::hook::JwksCache,
-    /// For hook calls and customer JWKS.
-    pub http: reqwest::Client,
+    /// For hook calls and customer JWKS; made on first use (it loads the trust store).
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -48,6 +48,15 @@ impl Shared {
     /// The hook-signing key, made on first use (RSA key generation takes a moment).
     pub fn hook_key(&self) -> &crate::hook::HookKey {
         self.hook_key.get_or_init(crate::hook::HookKey::generate)
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default()
+        })
     }
 
     pub fn data(&self) -> MutexGuard<'_, Data> {
@@ -409,10 +418,7 @@ impl Emulator {
             save_lock: Mutex::new(()),
             hook_key: std::sync::OnceLock::new(),
             jwks_cache: Default::default(),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| Error::Config(format!("HTTP client: {e}")))?,
+            http: std::sync::OnceLock::new(),
         });
         if fresh && !shared.cfg.bare {
             let now = shared.now();

@@ -839,3 +839,355 @@ async fn a_custom_step_passes_with_a_verification_token() {
         "single-use: gone on the next token"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Configuration errors, grant modes, expiry, fault switches, CORS and TLS
+
+#[tokio::test]
+async fn step_up_errors_without_configuration_or_permission() {
+    let t = T::with(Config {
+        bare: true,
+        ..Config::default()
+    })
+    .await;
+    let key = prelude_emulator::DEFAULT_MANAGEMENT_KEY;
+    t.http
+        .post(t.url("/v2/session/apps/demo/config/login/otp"))
+        .bearer_auth(key)
+        .json(&json!({"config_type": "otp", "channel_type": "sms"}))
+        .send()
+        .await
+        .unwrap();
+    let (at, _) = t.login(&Key::new(40)).await;
+    let ask = |scope: &'static str, metadata: Value| {
+        t.http
+            .post(t.htu("/stepup/request"))
+            .bearer_auth(&at)
+            .json(&json!({"scope": scope, "metadata": metadata}))
+            .send()
+    };
+    assert_eq!(
+        code_of(ask("transfer:write", json!({})).await.unwrap()).await,
+        (StatusCode::FORBIDDEN, "not_configured".into())
+    );
+    t.put_stepup(json!({"allowed_scopes": [{"scope": "transfer:write", "mode": "direct",
+        "direct": {"identifier_types": ["email_address"], "status": "continue", "granted_for": 60, "grant_mode": "session-bound"}}]}))
+        .await;
+    assert_eq!(
+        code_of(ask("payroll:write", json!({})).await.unwrap()).await,
+        (StatusCode::FORBIDDEN, "scope_not_allowed".into())
+    );
+    assert_eq!(
+        code_of(ask("transfer:write", json!({})).await.unwrap()).await,
+        (
+            StatusCode::FORBIDDEN,
+            "direct_scope_identifier_mismatch".into()
+        )
+    );
+    let six = json!({"a": "1", "b": "1", "c": "1", "d": "1", "e": "1", "f": "1"});
+    assert_eq!(
+        code_of(ask("transfer:write", six).await.unwrap()).await.1,
+        "invalid_metadata"
+    );
+    let long = json!({"amount": "9".repeat(33)});
+    assert_eq!(
+        code_of(ask("transfer:write", long).await.unwrap()).await.1,
+        "invalid_metadata"
+    );
+    let key_too_long = json!({"thirteenchars": "1"});
+    assert_eq!(
+        code_of(ask("transfer:write", key_too_long).await.unwrap())
+            .await
+            .1,
+        "invalid_metadata"
+    );
+}
+
+/// Completes a one-step SMS challenge and redeems it; returns the new access token's claims and
+/// the rotated refresh token.
+async fn grant(t: &T, key: &Key, at: &str, rt: &str) -> (Value, String) {
+    let ct = t.request(at, "transfer:write").await["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t.post("/otp", json!({"challenge_token": ct})).await;
+    let vt = r.headers()["x-verification-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let code = t.emu.outbox().last().unwrap().code.clone();
+    let jti = claims_of(&ct)["jti"].as_str().unwrap().to_owned();
+    let htu = t.htu("/otp/check");
+    let proof = key.sign_parts(
+        &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk()}),
+        &json!({"jti": jti, "htm": "POST", "htu": htu, "iat": now()}),
+    );
+    let r = t
+        .http
+        .post(&htu)
+        .header("dpop", proof)
+        .header("x-verification-token", vt)
+        .json(&json!({"code": code, "challenge_token": ct}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let done = r.json::<Value>().await.unwrap()["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t
+        .http
+        .post(t.htu("/refresh"))
+        .header("x-refresh-token", rt)
+        .header("dpop", key.proof("POST", &t.htu("/refresh"), None))
+        .json(&json!({"step_up_token": done}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let rt = r.headers()["x-refresh-token"].to_str().unwrap().to_owned();
+    (
+        claims_of(
+            r.json::<Value>().await.unwrap()["access_token"]
+                .as_str()
+                .unwrap(),
+        ),
+        rt,
+    )
+}
+
+#[tokio::test]
+async fn profile_bound_grants_reach_every_session_of_the_user() {
+    let t = T::new().await;
+    t.put_stepup(
+        json!({"allowed_scopes": [{"scope": "transfer:write", "mode": "direct",
+        "direct": {"status": "review", "granted_for": 300, "grant_mode": "profile-bound",
+                   "steps": [{"order": 1, "key": "verify_sms", "expiration_duration": 600}]}}]}),
+    )
+    .await;
+    let (k1, k2) = (Key::new(41), Key::new(42));
+    let (at1, rt1) = t.login(&k1).await;
+    let (_, rt2) = t.login(&k2).await;
+    let (c, _) = grant(&t, &k1, &at1, &rt1).await;
+    assert_eq!(c["scope"], "transfer:write");
+    let r = t.refresh(&k2, &rt2, None).await;
+    let other = claims_of(
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(
+        other["scope"], "transfer:write",
+        "the other session of the same user has it too"
+    );
+}
+
+#[tokio::test]
+async fn session_bound_grants_last_for_their_session_only() {
+    let t = T::new().await;
+    let (k1, k2) = (Key::new(43), Key::new(44));
+    let (at1, rt1) = t.login(&k1).await;
+    let (_, rt2) = t.login(&k2).await;
+    let (c, rt1) = grant(&t, &k1, &at1, &rt1).await;
+    assert_eq!(c["scope"], "transfer:write");
+    let r = t.refresh(&k1, &rt1, None).await;
+    let again = claims_of(
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(
+        again["scope"], "transfer:write",
+        "a plain refresh keeps it within granted_for"
+    );
+    let r = t.refresh(&k2, &rt2, None).await;
+    let other = claims_of(
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(other.get("scope").is_none(), "not on another session");
+}
+
+#[tokio::test]
+async fn a_step_expires_on_its_own_clock() {
+    let t = T::new().await;
+    let key = Key::new(45);
+    let (at, _) = t.login(&key).await;
+    let ct = t.request(&at, "transfer:write").await["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        t.post("/otp", json!({"challenge_token": ct}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    t.emu.state().set_faults(prelude_emulator::Faults {
+        clock_skew_secs: 601,
+        ..Default::default()
+    });
+    let r = t.post("/otp", json!({"challenge_token": ct})).await;
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::BAD_REQUEST, "expired_challenge_token".into())
+    );
+}
+
+#[tokio::test]
+async fn fault_switches_answer_as_told() {
+    let t = T::new().await;
+    let r = t.http.put(t.url("/emulator/v1/faults"))
+        .json(&json!({"rate_limit_routes": ["/v1/session/otp"], "fail_routes": ["/v1/session/otp/retry"]}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = t
+        .post(
+            "/otp",
+            json!({"identifier": {"type": "phone_number", "value": "+33612345678"}}),
+        )
+        .await;
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into())
+    );
+    let r = t.post("/otp/retry", json!({})).await;
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal".into())
+    );
+    let faults: Value = t
+        .http
+        .get(t.url("/emulator/v1/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults["rate_limit_routes"][0], "/v1/session/otp");
+    assert_eq!(
+        t.http
+            .post(t.url("/emulator/v1/reset"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let r = t
+        .post(
+            "/otp",
+            json!({"identifier": {"type": "phone_number", "value": "+33612345678"}}),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NO_CONTENT,
+        "reset clears the switches"
+    );
+    assert_eq!(
+        t.http
+            .delete(t.url("/emulator/v1/outbox"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(t.emu.outbox().is_empty());
+}
+
+#[tokio::test]
+async fn cors_with_credentials_for_browser_origins() {
+    let t = T::new().await;
+    let r = t
+        .http
+        .request(reqwest::Method::OPTIONS, t.htu("/refresh"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "dpop,x-refresh-token,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(h["access-control-allow-credentials"], "true");
+    assert!(
+        h["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("dpop")
+    );
+    let r = t
+        .post(
+            "/otp",
+            json!({"identifier": {"type": "phone_number", "value": "+33612345678"}}),
+        )
+        .await;
+    let _ = r;
+    let r = t
+        .http
+        .post(t.htu("/otp"))
+        .header("origin", "https://app.example.com")
+        .json(&json!({"identifier": {"type": "phone_number", "value": "+33699999999"}}))
+        .send()
+        .await
+        .unwrap();
+    let exposed = r.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for h in [
+        "x-refresh-token",
+        "x-refresh-token-expires-at",
+        "dpop-nonce",
+        "x-verification-token",
+    ] {
+        assert!(exposed.contains(h), "{h} not exposed: {exposed}");
+    }
+}
+
+#[tokio::test]
+async fn tls_serves_https_and_writes_its_certificate() {
+    let dir = std::env::temp_dir().join(format!("emu-tls-{}", std::process::id()));
+    let out = dir.join("cert.pem");
+    let emu = Emulator::start(
+        Config {
+            tls: true,
+            cert_out: Some(out.clone()),
+            ..Config::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let pem = std::fs::read_to_string(&out).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let r = http
+        .get(format!("{}/.well-known/step-up-jwks.json", emu.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let jwks: Value = r.json().await.unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
+    assert!(
+        reqwest::get(format!("{}/.well-known/jwks.json", emu.url()))
+            .await
+            .is_err(),
+        "untrusted without the certificate"
+    );
+    emu.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

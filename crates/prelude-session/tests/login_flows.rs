@@ -87,3 +87,35 @@ async fn login_and_refresh_over_https_with_the_emulators_certificate() {
         Err(Error::Network(_))
     ));
 }
+
+#[tokio::test]
+async fn resend_then_lockout_after_five_wrong_codes() {
+    let emu = emulator().await;
+    let c = client(&emu);
+    c.start_otp_login(&Identifier::parse("ada@example.com").unwrap())
+        .await
+        .unwrap();
+    assert!(
+        matches!(c.resend_otp().await, Err(Error::RateLimited { .. })),
+        "cooldown"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    c.resend_otp().await.unwrap();
+    assert_eq!(emu.outbox().len(), 2);
+    let right = last_code(&emu).code;
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..5 {
+        assert!(matches!(
+            c.check_otp(wrong).await,
+            Err(Error::InvalidOtpCode { .. })
+        ));
+    }
+    assert!(
+        matches!(c.check_otp(&right).await, Err(Error::Unauthorized { .. })),
+        "the right code is refused once the verification is dead"
+    );
+}

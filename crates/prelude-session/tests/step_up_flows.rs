@@ -221,3 +221,21 @@ async fn an_open_challenge_survives_a_new_client() {
         "cleared once completed"
     );
 }
+
+#[tokio::test]
+async fn continue_without_a_token_is_picked_up_by_a_plain_refresh() {
+    let emu = emulator().await;
+    emu.set_scenario(DemoScenario::Granted);
+    emu.state().set_faults(prelude_emulator::Faults {
+        omit_continue_token: true,
+        ..prelude_emulator::Faults::default()
+    });
+    let c = client(&emu);
+    login(&emu, &c, PHONE).await;
+    let before = emu.state().request_count("/v1/session/refresh");
+    let ch = c.request_step_up("transfer:write", None).await.unwrap();
+    assert_eq!(ch.status, StepUpStatus::Continue);
+    assert!(ch.is_completed());
+    assert_eq!(emu.state().request_count("/v1/session/refresh") - before, 1);
+    assert!(c.has_scope("transfer:write"));
+}
