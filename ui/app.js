@@ -131,6 +131,7 @@ function showError(err) {
   errorBox.hidden = false;
   errorBox.dataset.code = err.code;
   errorActions.hidden = !(RESTARTABLE.has(err.code) && lastApproval && view?.stage !== "login");
+  card.scrollIntoView({ block: "start", behavior: "smooth" });
 }
 
 function clearError() {

@@ -304,12 +304,7 @@ impl App {
     /// Saves a PNG of the window as `tests/artifacts/<test>/<label>.png`.
     pub async fn shot(&self, label: &str) -> PathBuf {
         let path = self.artifacts.join(format!("{label}.png"));
-        match self.driver.screenshot_as_png().await {
-            Ok(png) => {
-                let _ = std::fs::write(&path, png);
-            }
-            Err(e) => eprintln!("screenshot {label} failed: {e}"),
-        }
+        save_screenshot(&self.driver, &path).await;
         path
     }
 
@@ -347,6 +342,22 @@ impl App {
     }
 }
 
+/// Waits for the page to paint two frames, then saves a screenshot. On a busy machine WebKit
+/// can lag behind the DOM, and a snapshot taken at once shows an older frame.
+async fn save_screenshot(driver: &WebDriver, path: &Path) {
+    let painted = driver.execute_async(
+        "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+        vec![],
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(10), painted).await;
+    match driver.screenshot_as_png().await {
+        Ok(png) => {
+            let _ = std::fs::write(path, png);
+        }
+        Err(e) => eprintln!("screenshot {} failed: {e}", path.display()),
+    }
+}
+
 /// What a test body gets: the session and a place for screenshots.
 #[derive(Clone)]
 pub struct AppRef {
@@ -356,9 +367,7 @@ pub struct AppRef {
 
 impl AppRef {
     pub async fn shot(&self, label: &str) {
-        if let Ok(png) = self.driver.screenshot_as_png().await {
-            let _ = std::fs::write(self.artifacts.join(format!("{label}.png")), png);
-        }
+        save_screenshot(&self.driver, &self.artifacts.join(format!("{label}.png"))).await;
     }
 
     fn sel(testid: &str) -> By {
