@@ -18,6 +18,9 @@ say "bundling the published web SDK for its browser test"
 say "checking format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+for f in ui/*.js; do
+  node --input-type=module --check < "$f" || { say "syntax error in $f"; exit 1; }
+done
 
 say "building"
 cargo build --workspace --all-targets

@@ -2,8 +2,8 @@
 // It holds no session state of its own beyond what is on screen.
 import { call, listen } from "./ipc.js";
 import { describe, RESTARTABLE } from "./messages.js";
-import { initSettings } from "./settings.js";
 
+const scriptAt = performance.now();
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
@@ -97,9 +97,17 @@ function fmtLeft(ms) {
   return `${m}:${String(s % 60).padStart(2, "0")}`;
 }
 
-// Countdowns: resend buttons wait for their deadline; expiries count down.
+// Countdowns: resend buttons wait for their deadline; expiries count down. The clock only runs
+// while a countdown is on screen.
+let ticker = null;
 function tick() {
   if (!view) return;
+  const counting = $$("[data-deadline-from], [data-expires-from]", stageRoot).length > 0;
+  if (counting && !ticker) ticker = setInterval(tick, 1000);
+  if (!counting && ticker) {
+    clearInterval(ticker);
+    ticker = null;
+  }
   const now = Date.now();
   for (const el of $$("[data-deadline-from]", stageRoot)) {
     const at = pick(view, el.dataset.deadlineFrom);
@@ -121,7 +129,6 @@ function tick() {
         : el.dataset.expiredText || "Expired";
   }
 }
-setInterval(tick, 1000);
 
 // ---------------------------------------------------------------------------------------------
 // Errors and busy state
@@ -420,16 +427,29 @@ $("#reset-demo").addEventListener("click", async (e) => {
 // ---------------------------------------------------------------------------------------------
 // Start
 
+// The settings sheet is loaded on first use: most runs never open it.
+let settings = null;
+$("#settings-open").addEventListener("click", async () => {
+  settings ??= import("./settings.js").then((m) =>
+    m.initSettings((v) => {
+      render(v);
+      location.reload();
+    }),
+  );
+  (await settings)();
+});
+
 async function start() {
   mount("loading");
-  initSettings((v) => {
-    render(v);
-    location.reload();
-  });
   try {
     const v = await call("app_state");
     render(v);
-    requestAnimationFrame(() => call("ui_ready").catch(() => {}));
+    const viewAt = performance.now();
+    requestAnimationFrame(() =>
+      call("ui_ready", {
+        page: { scriptAt: Math.round(scriptAt), viewAt: Math.round(viewAt), paintAt: Math.round(performance.now()) },
+      }).catch(() => {}),
+    );
     if (v.server.demo) {
       await listen("demo-inbox", addMessage);
       await startInbox();

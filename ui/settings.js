@@ -65,6 +65,7 @@ async function loadHistory() {
   }
 }
 
+// Wires the sheet once; returns the function that opens it.
 export function initSettings(onView) {
   form.addEventListener("change", (e) => {
     if (e.target.name === "kind") {
@@ -73,7 +74,7 @@ export function initSettings(onView) {
     }
   });
 
-  $("#settings-open").addEventListener("click", async () => {
+  const open = async () => {
     say("");
     try {
       const s = await call("server_settings");
@@ -87,7 +88,7 @@ export function initSettings(onView) {
     }
     loadHistory();
     dialog.showModal();
-  });
+  };
 
   $("#settings-close").addEventListener("click", () => dialog.close());
 
@@ -121,4 +122,5 @@ export function initSettings(onView) {
       $("#history-note").textContent = describe(err);
     }
   });
+  return open;
 }

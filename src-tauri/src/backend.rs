@@ -94,6 +94,7 @@ impl Backend {
         data_dir: Option<PathBuf>,
         store: Option<Arc<dyn SecretStore>>,
     ) -> AppResult<Self> {
+        let began = std::time::Instant::now();
         let audit = data_dir
             .as_ref()
             .map(|d| AuditLog::new(d.join(format!("approvals-{profile}.jsonl"))));
@@ -112,6 +113,10 @@ impl Backend {
                 for n in emu.notices() {
                     tracing::warn!("{n}");
                 }
+                tracing::debug!(
+                    ms = began.elapsed().as_millis() as u64,
+                    "embedded emulator up"
+                );
                 let ep = Endpoint::url(&emu.url())?;
                 emulator = Some(emu);
                 (ep, "Built-in demo server".to_owned())
@@ -127,21 +132,11 @@ impl Backend {
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS
         );
-        let mut notice = None;
-        let store: Arc<dyn SecretStore> = match store {
-            Some(s) => s,
-            None => {
-                let k = KeyringStore::new(KEYRING_SERVICE);
-                if let Err(e) = k.probe(profile) {
-                    tracing::error!(error = %e, "keyring unavailable");
-                    notice = Some(format!(
-                        "The system keyring is unavailable ({e}). Unlock it, then try again."
-                    ));
-                }
-                Arc::new(k)
-            }
-        };
+        // A missing or locked keyring shows at the first read (resume), with a clear message.
+        let store: Arc<dyn SecretStore> =
+            store.unwrap_or_else(|| Arc::new(KeyringStore::new(KEYRING_SERVICE)));
         let client = SessionClient::new(cfg, store)?;
+        tracing::debug!(ms = began.elapsed().as_millis() as u64, "client ready");
         let demo =
             emulator.is_some() || (matches!(server, Server::Url(_)) && probe_demo(&origin).await);
         let demo_url = demo.then_some(origin);
@@ -160,7 +155,7 @@ impl Backend {
             step_sent: None,
             grant: None,
             resumed: false,
-            notice,
+            notice: None,
             attempt: None,
             audit,
         })
@@ -236,7 +231,13 @@ impl Backend {
             return;
         }
         self.resumed = true;
-        match self.client.has_stored_session() {
+        let began = std::time::Instant::now();
+        let stored = self.client.has_stored_session();
+        tracing::debug!(
+            ms = began.elapsed().as_millis() as u64,
+            "stored session looked up"
+        );
+        match stored {
             Ok(true) => match self.client.refresh().await {
                 Ok(_) => {
                     self.stage = Stage::Logged;
@@ -268,7 +269,12 @@ impl Backend {
                 }
             },
             Ok(false) => {}
-            Err(e) => self.notice = Some(e.to_string()),
+            Err(e) => {
+                tracing::error!(error = %e, "keyring unavailable");
+                self.notice = Some(format!(
+                    "The system keyring is unavailable ({e}). Unlock it, then restart Countersign."
+                ));
+            }
         }
     }
 

@@ -21,11 +21,28 @@ pub async fn app_state(state: St<'_>) -> AppResult<AppView> {
 
 /// The UI calls this once its first screen is interactive; the time is logged (and read by the
 /// startup benchmark).
+/// Milliseconds since the page's navigation started, as the page measured them.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageMarks {
+    script_at: u32,
+    view_at: u32,
+    paint_at: u32,
+}
+
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub fn ui_ready() {
+pub fn ui_ready(page: Option<PageMarks>) {
     let ms = crate::started().map_or(0, |s| s.elapsed().as_millis());
-    tracing::info!("ui ready after {ms} ms");
+    match page {
+        Some(p) => tracing::info!(
+            page_script_ms = p.script_at,
+            page_view_ms = p.view_at,
+            page_paint_ms = p.paint_at,
+            "ui ready after {ms} ms"
+        ),
+        None => tracing::info!("ui ready after {ms} ms"),
+    }
 }
 
 #[tauri::command]

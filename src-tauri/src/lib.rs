@@ -169,7 +169,9 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
         let state = handle.state::<AppState>();
         let connected = Backend::connect(server, &args.profile, data_dir, None).await;
         let value = match connected {
-            Ok(b) => {
+            Ok(mut b) => {
+                // Resume a stored session now, so the first screen needs no wait.
+                b.resume().await;
                 if let Ok(mut slot) = state.inbox_task.lock() {
                     *slot = forward_inbox(handle.clone(), &b);
                 }
@@ -180,7 +182,8 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
                 Err(e.to_string())
             }
         };
-        let _ = state.backend.set(value);
+        let set = state.backend.set(value).is_ok();
+        tracing::debug!(set, "backend ready");
     });
     Ok(())
 }

@@ -12,6 +12,10 @@ pub fn init(log_dir: Option<PathBuf>) -> Option<WorkerGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let stderr = fmt::layer().with_writer(std::io::stderr);
     let appender = log_dir.and_then(|dir| {
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            eprintln!("countersign: no log folder {}: {e}", dir.display());
+            return None;
+        }
         RollingFileAppender::builder()
             .rotation(Rotation::DAILY)
             .filename_prefix("countersign")

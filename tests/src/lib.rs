@@ -262,7 +262,11 @@ impl App {
         .env_remove("COUNTERSIGN_APP_ID")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(if std::env::var_os("E2E_APP_LOGS").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
         match endpoint {
             Some(e) => cmd.env("COUNTERSIGN_ENDPOINT", e),
             None => cmd.env_remove("COUNTERSIGN_ENDPOINT"),

@@ -1,1 +1,2 @@
-window.__TAURI__.core.invoke("ready");
+// Like Countersign, report once the first frame with content is painted.
+requestAnimationFrame(() => window.__TAURI__.core.invoke("ready"));

@@ -46,6 +46,18 @@ struct StepUpBody {
     jwks_url: Option<String>,
 }
 
+impl StepUpBody {
+    fn into_config(self, created_at: i64, updated_at: i64) -> StepUpConfig {
+        StepUpConfig {
+            jwks_url: self.jwks_url,
+            step_keys: self.step_keys,
+            allowed_scopes: self.allowed_scopes,
+            created_at,
+            updated_at,
+        }
+    }
+}
+
 fn valid_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= 128
@@ -131,13 +143,7 @@ async fn create_stepup(
             "a step-up configuration exists; use PUT to replace it",
         ));
     }
-    let c = StepUpConfig {
-        jwks_url: body.jwks_url,
-        step_keys: body.step_keys,
-        allowed_scopes: body.allowed_scopes,
-        created_at: now,
-        updated_at: now,
-    };
+    let c = body.into_config(now, now);
     let out = config_json(&c);
     d.stepup_config = Some(c);
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
@@ -168,13 +174,7 @@ async fn put_stepup(
     let now = app.now();
     let mut d = app.data();
     let created_at = d.stepup_config.as_ref().map_or(now, |c| c.created_at);
-    d.stepup_config = Some(StepUpConfig {
-        jwks_url: body.jwks_url,
-        step_keys: body.step_keys,
-        allowed_scopes: body.allowed_scopes,
-        created_at,
-        updated_at: now,
-    });
+    d.stepup_config = Some(body.into_config(created_at, now));
     Ok(axum::Json(json!({"message": "step-up configuration replaced"})).into_response())
 }
 

@@ -75,6 +75,25 @@ fn decode(
     })
 }
 
+impl StepUpChallenge {
+    /// An answer with no challenge token: blocked, or granted with nothing to redeem.
+    fn untokened(status: StepUpStatus, scope: &str, current_step: Option<&str>) -> Self {
+        Self {
+            status,
+            challenge_id: String::new(),
+            current_step: current_step.map(str::to_owned),
+            scope: scope.to_owned(),
+            steps: vec![],
+            metadata: BTreeMap::new(),
+            grant_mode: None,
+            granted_for: None,
+            expires_at: None,
+            token: None,
+            jti: None,
+        }
+    }
+}
+
 impl SessionClient {
     /// Asks for `scope`. Never sends a code by itself: call [`Self::send_step_up_otp`] for OTP
     /// steps. A blocked answer is a challenge with [`StepUpStatus::Blocked`], not an error.
@@ -97,19 +116,9 @@ impl SessionClient {
         let offset = reply.clock_offset();
         let r: StepUpReply = reply.json()?;
         let challenge = match (r.status, r.challenge_token) {
-            (StepUpStatus::Blocked, _) => StepUpChallenge {
-                status: StepUpStatus::Blocked,
-                challenge_id: String::new(),
-                current_step: None,
-                scope: scope.to_owned(),
-                steps: vec![],
-                metadata: BTreeMap::new(),
-                grant_mode: None,
-                granted_for: None,
-                expires_at: None,
-                token: None,
-                jti: None,
-            },
+            (StepUpStatus::Blocked, _) => {
+                StepUpChallenge::untokened(StepUpStatus::Blocked, scope, None)
+            }
             (status, Some(token)) => {
                 let ch = decode(status, token, offset, scope)?;
                 if ch.is_completed() {
@@ -127,19 +136,11 @@ impl SessionClient {
                 // Granted server-side with nothing to redeem: a plain refresh picks it up.
                 self.invalidate_access();
                 self.refresh().await?;
-                return Ok(StepUpChallenge {
-                    status: StepUpStatus::Continue,
-                    challenge_id: String::new(),
-                    current_step: Some("completed".into()),
-                    scope: scope.to_owned(),
-                    steps: vec![],
-                    metadata: BTreeMap::new(),
-                    grant_mode: None,
-                    granted_for: None,
-                    expires_at: None,
-                    token: None,
-                    jti: None,
-                });
+                return Ok(StepUpChallenge::untokened(
+                    StepUpStatus::Continue,
+                    scope,
+                    Some("completed"),
+                ));
             }
             (StepUpStatus::Review, None) => return Err(Error::MissingChallengeToken),
         };
