@@ -1265,14 +1265,26 @@ async fn stepup_continue(
     if !d.used_verification_jtis.insert(vjti) {
         return Err(bad_verification("this verification token was already used"));
     }
-    let ch = d.challenges.get_mut(&cid).expect("challenge exists");
-    advance(ch, jti, now);
+    Ok(pass_step(&app, &headers, d, &cid, jti, now))
+}
+
+/// Passes the current step and answers with the challenge's next token.
+fn pass_step(
+    app: &AppState,
+    headers: &HeaderMap,
+    mut d: std::sync::MutexGuard<'_, Data>,
+    cid: &str,
+    spent_jti: String,
+    now: i64,
+) -> Response {
+    let ch = d.challenges.get_mut(cid).expect("challenge exists");
+    advance(ch, spent_jti, now);
     let ch = ch.clone();
     drop(d);
     let token = app
         .keys
-        .sign(KeyUse::StepUp, &challenge_claims(&app, &headers, &ch));
-    Ok(axum::Json(json!({"challenge_token": token})).into_response())
+        .sign(KeyUse::StepUp, &challenge_claims(app, headers, &ch));
+    axum::Json(json!({"challenge_token": token})).into_response()
 }
 
 /// Marks the current step passed and issues the next token `jti`.
@@ -1466,14 +1478,7 @@ fn check_step_up_code(
             )
         })?;
     check_code(app, &mut d, &handle, code)?;
-    let ch = d.challenges.get_mut(&cid).expect("challenge exists");
-    advance(ch, jti, now);
-    let ch = ch.clone();
-    drop(d);
-    let token = app
-        .keys
-        .sign(KeyUse::StepUp, &challenge_claims(app, headers, &ch));
-    Ok(axum::Json(json!({"challenge_token": token})).into_response())
+    Ok(pass_step(app, headers, d, &cid, jti, now))
 }
 
 // ---------------------------------------------------------------------------------------------
