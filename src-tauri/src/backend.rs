@@ -344,10 +344,6 @@ impl Backend {
         }
     }
 
-    pub fn take_notice(&mut self) {
-        self.notice = None;
-    }
-
     // -----------------------------------------------------------------------------------------
     // Login
 
@@ -564,14 +560,6 @@ impl Backend {
             self.approval = None;
             self.stage = Stage::Logged;
         }
-    }
-
-    pub fn current_approval(&self) -> Option<&Approval> {
-        self.approval.as_ref()
-    }
-
-    pub fn current_challenge(&self) -> Option<&StepUpChallenge> {
-        self.challenge.as_ref()
     }
 
     // -----------------------------------------------------------------------------------------

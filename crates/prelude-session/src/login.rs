@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::http::{Call, Proof};
 use crate::store::Item;
 use crate::{Identifier, SessionClient, User};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::atomic::Ordering;
@@ -126,13 +126,5 @@ impl SessionClient {
     /// Whether the cached access token carries `scope` (without a network call).
     pub fn has_scope(&self, scope: &str) -> bool {
         self.profile().is_some_and(|p| p.has_scope(scope))
-    }
-
-    #[doc(hidden)]
-    pub fn debug_has_access_token(&self) -> bool {
-        self.local()
-            .access
-            .as_ref()
-            .is_some_and(|a| !a.token.expose_secret().is_empty())
     }
 }

@@ -47,30 +47,19 @@ fn decode(
         .get("metadata")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
+    let number = |k: &str| claims.get(k).and_then(Value::as_i64);
     Ok(StepUpChallenge {
         status,
         challenge_id,
-        current_step: claims
-            .get("current_step")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        scope: claims
-            .get("scope_requested")
-            .and_then(Value::as_str)
-            .unwrap_or(scope)
-            .to_owned(),
+        current_step: text("current_step"),
+        scope: text("scope_requested").unwrap_or_else(|| scope.to_owned()),
         steps,
         metadata,
-        grant_mode: claims
-            .get("grant_mode")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        granted_for: claims.get("granted_for").and_then(Value::as_i64),
-        expires_at: claims
-            .get("exp")
-            .and_then(Value::as_i64)
-            .map(|e| e + clock_offset),
-        jti: claims.get("jti").and_then(Value::as_str).map(str::to_owned),
+        grant_mode: text("grant_mode"),
+        granted_for: number("granted_for"),
+        expires_at: number("exp").map(|e| e + clock_offset),
+        jti: text("jti"),
         token: Some(SecretString::from(token)),
     })
 }
