@@ -97,6 +97,9 @@ pub struct ClientConfig {
     pub extra_root_pem: Option<Vec<u8>>,
     /// Namespaces stored secrets, so a test profile never touches a user's session.
     pub profile: String,
+    /// Stands in for the server's host and port in the store namespace, for a server whose
+    /// address changes between runs (a local emulator on a free port) but whose sessions persist.
+    pub store_key: Option<String>,
     pub user_agent: String,
 }
 
@@ -107,6 +110,7 @@ impl ClientConfig {
             timeout: Duration::from_secs(10),
             extra_root_pem: None,
             profile: "default".into(),
+            store_key: None,
             user_agent: format!(
                 "prelude-session-rs/{} ({})",
                 env!("CARGO_PKG_VERSION"),
@@ -175,6 +179,11 @@ impl SessionClient {
             .connect_timeout(config.timeout)
             .user_agent(config.user_agent.clone())
             .redirect(reqwest::redirect::Policy::none());
+        if config.endpoint.origin().scheme() == "http" {
+            // Plain HTTP (a local emulator): the client talks to no one else, so it needs no
+            // trust roots, and loading the system's takes tens of milliseconds at start.
+            builder = builder.tls_certs_only(std::iter::empty());
+        }
         if let Some(pem) = &config.extra_root_pem {
             let cert = reqwest::Certificate::from_pem(pem)
                 .map_err(|e| Error::InvalidInput(format!("extra root certificate: {e}")))?;
@@ -189,7 +198,16 @@ impl SessionClient {
                 "the profile name must be non-empty and contain no /".into(),
             ));
         }
-        let namespace = format!("{profile}/{}", config.endpoint.host_key());
+        let server_key = match config.store_key.as_deref().map(str::trim) {
+            Some("") => {
+                return Err(Error::InvalidInput(
+                    "the store key must not be empty".into(),
+                ));
+            }
+            Some(k) => k.to_owned(),
+            None => config.endpoint.host_key(),
+        };
+        let namespace = format!("{profile}/{server_key}");
         Ok(Self {
             inner: Arc::new(Inner {
                 origin: config.endpoint.origin(),
