@@ -439,17 +439,40 @@ $("#settings-open").addEventListener("click", async () => {
   (await settings)();
 });
 
+// The backend gives the window the sign-in screen when it is known at start, so the first
+// frame shows it; after a reload the backend is asked instead, as it may have moved on.
+function bootView() {
+  const nav = performance.getEntriesByType("navigation")[0];
+  return nav && nav.type === "reload" ? null : window.__COUNTERSIGN_BOOT__ || null;
+}
+
+const nextFrame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+
+// Resolves once the frame with what is on screen now is out (the callback of the frame after
+// it), and tells the backend (and the startup benchmark).
+async function painted() {
+  const viewAt = performance.now();
+  await nextFrame();
+  await nextFrame();
+  call("ui_ready", {
+    page: { scriptAt: Math.round(scriptAt), viewAt: Math.round(viewAt), paintAt: Math.round(performance.now()) },
+  }).catch(() => {});
+}
+
 async function start() {
-  mount("loading");
+  const boot = bootView();
+  if (boot) {
+    render(boot);
+    // The sign-in screen is usable as it stands: the backend is asked once it is on screen,
+    // so the two do not compete for the first frame.
+    await painted();
+  } else {
+    mount("loading");
+  }
   try {
     const v = await call("app_state");
     render(v);
-    const viewAt = performance.now();
-    requestAnimationFrame(() =>
-      call("ui_ready", {
-        page: { scriptAt: Math.round(scriptAt), viewAt: Math.round(viewAt), paintAt: Math.round(performance.now()) },
-      }).catch(() => {}),
-    );
+    if (!boot) painted();
     if (v.server.demo) {
       await listen("demo-inbox", addMessage);
       await startInbox();

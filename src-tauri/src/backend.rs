@@ -27,12 +27,63 @@ pub fn resend_cooldown() -> Duration {
     }))
 }
 pub const KEYRING_SERVICE: &str = "countersign";
+/// The store namespace of the embedded emulator, whatever port it listens on.
+const EMBEDDED_STORE_KEY: &str = "embedded";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Server {
     Embedded,
     AppId(String),
     Url(String),
+}
+
+impl Server {
+    /// Names the server in the settings (which server the remembered session belongs to).
+    pub fn key(&self) -> String {
+        match self {
+            Server::Embedded => EMBEDDED_STORE_KEY.to_owned(),
+            Server::AppId(id) => format!("app:{id}"),
+            Server::Url(u) => format!("url:{}", u.trim_end_matches('/')),
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Server::Embedded => "Built-in demo server".to_owned(),
+            Server::AppId(id) => format!("Prelude app {id}"),
+            Server::Url(u) => u.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    fn view(&self, demo: bool) -> ServerView {
+        ServerView {
+            kind: match self {
+                Server::Embedded => "embedded",
+                Server::AppId(_) => "app_id",
+                Server::Url(_) => "url",
+            },
+            label: self.label(),
+            demo,
+            scenarios: matches!(self, Server::Embedded),
+        }
+    }
+}
+
+/// The sign-in screen, as it can be drawn before the server is reached: the window shows it
+/// in its first frame. A custom URL's demo inbox appears once the server has been asked.
+pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String) -> AppView {
+    AppView {
+        stage: Stage::Login,
+        server: server.view(matches!(server, Server::Embedded)),
+        theme,
+        identifier: None,
+        last_identifier,
+        login_resend_at: None,
+        user: None,
+        challenge: None,
+        grant: None,
+        notice: None,
+    }
 }
 
 /// What is being approved.
@@ -99,7 +150,8 @@ impl Backend {
             .as_ref()
             .map(|d| AuditLog::new(d.join(format!("approvals-{profile}.jsonl"))));
         let mut emulator = None;
-        let (endpoint, label) = match &server {
+        let label = server.label();
+        let endpoint = match &server {
             Server::Embedded => {
                 let cfg = EmuConfig {
                     state_file: data_dir.map(|d| d.join(format!("emulator-{profile}.json"))),
@@ -119,14 +171,18 @@ impl Backend {
                 );
                 let ep = Endpoint::url(&emu.url())?;
                 emulator = Some(emu);
-                (ep, "Built-in demo server".to_owned())
+                ep
             }
-            Server::AppId(id) => (Endpoint::app_id(id)?, format!("Prelude app {id}")),
-            Server::Url(u) => (Endpoint::url(u)?, u.trim_end_matches('/').to_owned()),
+            Server::AppId(id) => Endpoint::app_id(id)?,
+            Server::Url(u) => Endpoint::url(u)?,
         };
         let origin = endpoint.origin().as_str().trim_end_matches('/').to_owned();
         let mut cfg = ClientConfig::new(endpoint);
         cfg.profile = profile.to_owned();
+        if emulator.is_some() {
+            // Its port is new on every start; its sessions (kept in the data dir) are not.
+            cfg.store_key = Some(EMBEDDED_STORE_KEY.to_owned());
+        }
         cfg.user_agent = format!(
             "Countersign/{} ({})",
             env!("CARGO_PKG_VERSION"),
@@ -295,16 +351,7 @@ impl Backend {
         });
         AppView {
             stage: self.stage,
-            server: ServerView {
-                kind: match self.server {
-                    Server::Embedded => "embedded",
-                    Server::AppId(_) => "app_id",
-                    Server::Url(_) => "url",
-                },
-                label: self.label.clone(),
-                demo: self.demo_url.is_some(),
-                scenarios: self.emulator.is_some(),
-            },
+            server: self.server.view(self.demo_url.is_some()),
             theme,
             identifier: self.identifier.as_ref().map(|i| i.value.clone()),
             last_identifier,
@@ -316,6 +363,11 @@ impl Backend {
                 .flatten(),
             notice: self.notice.clone(),
         }
+    }
+
+    /// A session is open (and stored).
+    pub fn signed_in(&self) -> bool {
+        self.stage_needs_user()
     }
 
     fn stage_needs_user(&self) -> bool {
@@ -839,6 +891,41 @@ mod tests {
 
         b.logout().await.unwrap();
         assert_eq!(view(&b).stage, Stage::Login);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn the_embedded_server_keeps_the_session_across_a_restart() {
+        let dir = std::env::temp_dir().join(format!("countersign-restart-{}", std::process::id()));
+        let store: Arc<dyn prelude_session::SecretStore> = Arc::new(MemoryStore::new());
+        let connect = || {
+            Backend::connect(
+                Server::Embedded,
+                "unit",
+                Some(dir.clone()),
+                Some(store.clone()),
+            )
+        };
+        let mut b = connect().await.unwrap();
+        b.resume().await;
+        b.start_login("+33612345678").await.unwrap();
+        let code = b.emulator().unwrap().outbox().last().unwrap().code.clone();
+        b.verify_login_code(&code).await.unwrap();
+        let session = view(&b).user.unwrap().session_id;
+        assert!(session.is_some());
+        let emu = b.emulator.take().unwrap();
+        let port = emu.local_addr().port();
+        emu.shutdown().await;
+        drop(b);
+
+        // Hold the old port so the new emulator must listen on another one.
+        let _held = std::net::TcpListener::bind(("127.0.0.1", port));
+        let mut b = connect().await.unwrap();
+        assert_ne!(b.emulator().unwrap().local_addr().port(), port);
+        b.resume().await;
+        let v = view(&b);
+        assert_eq!(v.stage, Stage::Logged, "the stored session is resumed");
+        assert_eq!(v.user.unwrap().session_id, session);
         let _ = std::fs::remove_dir_all(dir);
     }
 

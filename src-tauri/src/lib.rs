@@ -38,7 +38,15 @@ impl AppState {
     }
 
     fn view(&self, b: &Backend) -> AppView {
+        self.note_session(b);
         b.view(self.settings.last_identifier(), self.settings.theme())
+    }
+
+    fn note_session(&self, b: &Backend) {
+        let key = b.signed_in().then(|| b.server().key());
+        if let Err(e) = self.settings.note_session(key.as_deref()) {
+            tracing::warn!(error = %e, "could not note the session in the settings");
+        }
     }
 
     /// (Re)starts forwarding the demo inbox of the current server to the UI.
@@ -155,6 +163,11 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
     };
     let data_dir = app.path().app_data_dir().ok();
     tracing::info!(profile = %args.profile, server = ?server, "starting");
+    // With no session to resume, the sign-in screen is known now: the page draws it in its
+    // first frame instead of waiting for the backend.
+    let boot = (settings.session_server() != Some(server.key()))
+        .then(|| backend::boot_view(&server, settings.last_identifier(), settings.theme()));
+    open_window(app, boot.as_ref())?;
     app.manage(AppState {
         backend: tokio::sync::SetOnce::new(),
         settings,
@@ -172,6 +185,7 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
             Ok(mut b) => {
                 // Resume a stored session now, so the first screen needs no wait.
                 b.resume().await;
+                state.note_session(&b);
                 if let Ok(mut slot) = state.inbox_task.lock() {
                     *slot = forward_inbox(handle.clone(), &b);
                 }
@@ -185,6 +199,24 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
         let set = state.backend.set(value).is_ok();
         tracing::debug!(set, "backend ready");
     });
+    Ok(())
+}
+
+/// The main window, created here rather than from the config so that it can carry the first
+/// view. The view holds nothing secret; a reload asks the backend instead (app.js).
+fn open_window(app: &tauri::App, boot: Option<&AppView>) -> Result<(), Box<dyn std::error::Error>> {
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == "main")
+        .ok_or("tauri.conf.json has no main window")?
+        .clone();
+    let boot = serde_json::to_string(&boot)?;
+    tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
+        .initialization_script(format!("window.__COUNTERSIGN_BOOT__ = {boot};"))
+        .build()?;
     Ok(())
 }
 

@@ -1,5 +1,5 @@
-//! User settings in tauri-plugin-store: the server choice, the last identifier and the theme.
-//! No secret is ever written here.
+//! User settings in tauri-plugin-store: the server choice, the last identifier, the theme and
+//! which server a session was last open on. No secret is ever written here.
 
 use crate::error::{AppError, AppResult};
 use serde::{Deserialize, Serialize};
@@ -68,5 +68,20 @@ impl<R: Runtime> Settings<R> {
 
     pub fn set_theme(&self, theme: &str) -> AppResult<()> {
         self.put("theme", &theme)
+    }
+
+    /// The server (`Server::key`) a session was open on when the app last looked: lets the
+    /// first frame show the sign-in screen without asking the keyring. A hint only; the
+    /// backend's resume decides.
+    pub fn session_server(&self) -> Option<String> {
+        self.get("session_server")
+    }
+
+    /// Records where a session is open, or that none is; writes only on a change.
+    pub fn note_session(&self, server: Option<&str>) -> AppResult<()> {
+        if self.session_server().as_deref() == server {
+            return Ok(());
+        }
+        self.put("session_server", &server)
     }
 }
