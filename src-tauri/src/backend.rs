@@ -27,8 +27,6 @@ pub fn resend_cooldown() -> Duration {
     }))
 }
 pub const KEYRING_SERVICE: &str = "countersign";
-/// The store namespace of the embedded emulator, whatever port it listens on.
-const EMBEDDED_STORE_KEY: &str = "embedded";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Server {
@@ -38,10 +36,11 @@ pub enum Server {
 }
 
 impl Server {
-    /// Names the server in the settings (which server the remembered session belongs to).
+    /// Names the server across runs: in the settings (which server had a session) and, for the
+    /// embedded one whose port changes, in the secret store.
     pub fn key(&self) -> String {
         match self {
-            Server::Embedded => EMBEDDED_STORE_KEY.to_owned(),
+            Server::Embedded => "embedded".to_owned(),
             Server::AppId(id) => format!("app:{id}"),
             Server::Url(u) => format!("url:{}", u.trim_end_matches('/')),
         }
@@ -111,7 +110,6 @@ fn unix_now() -> i64 {
 
 pub struct Backend {
     server: Server,
-    label: String,
     client: SessionClient,
     emulator: Option<Emulator>,
     /// The server answers the emulator's demo routes.
@@ -150,7 +148,6 @@ impl Backend {
             .as_ref()
             .map(|d| AuditLog::new(d.join(format!("approvals-{profile}.jsonl"))));
         let mut emulator = None;
-        let label = server.label();
         let endpoint = match &server {
             Server::Embedded => {
                 let cfg = EmuConfig {
@@ -179,9 +176,9 @@ impl Backend {
         let origin = endpoint.origin().as_str().trim_end_matches('/').to_owned();
         let mut cfg = ClientConfig::new(endpoint);
         cfg.profile = profile.to_owned();
-        if emulator.is_some() {
+        if server == Server::Embedded {
             // Its port is new on every start; its sessions (kept in the data dir) are not.
-            cfg.store_key = Some(EMBEDDED_STORE_KEY.to_owned());
+            cfg.store_key = Some(server.key());
         }
         cfg.user_agent = format!(
             "Countersign/{} ({})",
@@ -198,7 +195,6 @@ impl Backend {
         let demo_url = demo.then_some(origin);
         Ok(Self {
             server,
-            label,
             client,
             emulator,
             demo_url,
@@ -243,7 +239,7 @@ impl Backend {
         let entry = AuditEntry {
             started_at: rfc3339(a.started),
             ended_at: rfc3339(unix_now()),
-            server: self.label.clone(),
+            server: self.server.label(),
             session_id: self.client.session_id(),
             scope: a.scope,
             metadata: a.metadata,

@@ -185,7 +185,6 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
             Ok(mut b) => {
                 // Resume a stored session now, so the first screen needs no wait.
                 b.resume().await;
-                state.note_session(&b);
                 if let Ok(mut slot) = state.inbox_task.lock() {
                     *slot = forward_inbox(handle.clone(), &b);
                 }
