@@ -465,6 +465,27 @@ impl AppRef {
         }
     }
 
+    /// Runs `body` in the page every 100 ms until `done` holds for its result, for up to 10 s;
+    /// the last result, or an error naming `what` was awaited.
+    pub async fn wait_script(
+        &self,
+        body: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = self.script(body).await?;
+            if done(&v) {
+                return Ok(v);
+            }
+            if Instant::now() > until {
+                return Err(format!("waited for {what}; the page says {v}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Runs a script in the page; its result, or the error text it threw.
     pub async fn script(&self, body: &str) -> WebDriverResult<Value> {
         let wrapped = format!("try {{ {body} }} catch (e) {{ return 'script error: ' + e; }}");

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const PHONE: &str = "+33612345678";
+const SESSION_ROWS: &str = "return document.querySelectorAll('[data-testid=session-row]').length;";
 
 /// Waits until the emulator has sent `n` messages; returns the newest code.
 async fn nth_code(emu: &EmulatorProc, n: usize) -> String {
@@ -277,36 +278,14 @@ async fn revoke_the_other_sessions() {
 
         sign_in(&app, &emu, PHONE, 2).await?;
         app.click("refresh-sessions").await?;
-        let until = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let n = app
-                .script("return document.querySelectorAll('[data-testid=session-row]').length;")
-                .await?;
-            if n.as_u64() == Some(2) {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < until,
-                "expected two sessions, saw {n}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        app.wait_script(SESSION_ROWS, "two sessions", |n| n.as_u64() == Some(2))
+            .await?;
         app.shot("two-sessions").await;
         app.click("revoke-others").await?;
-        let until = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let n = app
-                .script("return document.querySelectorAll('[data-testid=session-row]').length;")
-                .await?;
-            if n.as_u64() == Some(1) {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < until,
-                "the other session is still listed"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        app.wait_script(SESSION_ROWS, "the other session to go", |n| {
+            n.as_u64() == Some(1)
+        })
+        .await?;
         assert!(
             other.refresh().await.is_err(),
             "the other device must be signed out"
@@ -365,31 +344,24 @@ async fn settings_show_the_server_and_the_approval_history() {
         let url_choice = app.el("server-url").await?;
         assert!(url_choice.is_selected().await?, "the server in use is a URL");
         assert!(!url_choice.is_enabled().await?, "set by COUNTERSIGN_ENDPOINT for this run");
-        let until = std::time::Instant::now() + Duration::from_secs(10);
-        let outcomes = loop {
-            let o = app
-                .script("return [...document.querySelectorAll('[data-testid=audit-entry]')].map(e => e.dataset.outcome).join(',');")
-                .await?;
-            let o = o.as_str().unwrap_or_default().to_owned();
-            if !o.is_empty() || std::time::Instant::now() > until {
-                break o;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let outcomes = app
+            .wait_script(
+                "return [...document.querySelectorAll('[data-testid=audit-entry]')].map(e => e.dataset.outcome).join(',');",
+                "the approval history",
+                |o| o.as_str().is_some_and(|o| !o.is_empty()),
+            )
+            .await?;
         assert_eq!(outcomes, "granted,cancelled");
         let log = app.text("audit-log").await?;
         assert!(!log.contains(&code), "no code in the history");
         app.shot("settings").await;
         app.click("export-audit").await?;
-        let until = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let note = app.script("return document.getElementById('history-note').textContent;").await?;
-            if note.as_str().unwrap_or_default().starts_with("Exported to") {
-                break;
-            }
-            assert!(std::time::Instant::now() < until, "export never reported: {note}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        app.wait_script(
+            "return document.getElementById('history-note').textContent;",
+            "the export to be reported",
+            |n| n.as_str().is_some_and(|n| n.starts_with("Exported to")),
+        )
+        .await?;
         app.click("settings-close").await?;
         Ok(())
     })

@@ -84,6 +84,17 @@ impl T {
             .unwrap()
     }
 
+    /// POST /otp/check of a verification started at /otp.
+    async fn check(&self, vt: &str, code: &str) -> reqwest::Response {
+        self.http
+            .post(self.htu("/otp/check"))
+            .header("x-verification-token", vt)
+            .json(&json!({"code": code}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Login up to the session-start challenge token.
     async fn challenge(&self, phone: &str) -> String {
         let r = self
@@ -93,19 +104,9 @@ impl T {
             )
             .await;
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
-        let vt = r.headers()["x-verification-token"]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let vt = verification_token(&r);
         let code = self.emu.outbox().last().unwrap().code.clone();
-        let r = self
-            .http
-            .post(self.htu("/otp/check"))
-            .header("x-verification-token", &vt)
-            .json(&json!({"code": code}))
-            .send()
-            .await
-            .unwrap();
+        let r = self.check(&vt, &code).await;
         assert_eq!(r.status(), StatusCode::OK);
         r.json::<Value>().await.unwrap()["challenge_token"]
             .as_str()
@@ -385,10 +386,7 @@ async fn wrong_codes_kill_the_verification_after_five() {
             json!({"identifier": {"type": "email_address", "value": "bob@example.com"}}),
         )
         .await;
-    let vt = r.headers()["x-verification-token"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let vt = verification_token(&r);
     let right = t.emu.outbox().last().unwrap().code.clone();
     let wrong = if right == "000000" {
         "111111"
@@ -396,26 +394,12 @@ async fn wrong_codes_kill_the_verification_after_five() {
         "000000"
     };
     for left in (0..5).rev() {
-        let r = t
-            .http
-            .post(t.htu("/otp/check"))
-            .header("x-verification-token", &vt)
-            .json(&json!({"code": wrong}))
-            .send()
-            .await
-            .unwrap();
+        let r = t.check(&vt, wrong).await;
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["code"], "bad_check_code");
         assert_eq!(v["attempts_remaining"], left);
     }
-    let r = t
-        .http
-        .post(t.htu("/otp/check"))
-        .header("x-verification-token", &vt)
-        .json(&json!({"code": right}))
-        .send()
-        .await
-        .unwrap();
+    let r = t.check(&vt, &right).await;
     assert_eq!(
         code_of(r).await,
         (StatusCode::UNAUTHORIZED, "unauthorized".into())
@@ -458,10 +442,7 @@ async fn resend_has_a_cooldown() {
             json!({"identifier": {"type": "phone_number", "value": "+33612345678"}}),
         )
         .await;
-    let vt = r.headers()["x-verification-token"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let vt = verification_token(&r);
     let r = t
         .http
         .post(t.htu("/otp/retry"))
@@ -632,6 +613,14 @@ impl T {
         assert_eq!(r.status(), StatusCode::OK);
         r.json().await.unwrap()
     }
+}
+
+/// The `X-Verification-Token` an /otp call answered with.
+fn verification_token(r: &reqwest::Response) -> String {
+    r.headers()["x-verification-token"]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn delegated(hook: &str, jwks: &str) -> Value {
@@ -911,10 +900,7 @@ async fn grant(t: &T, key: &Key, at: &str, rt: &str) -> (Value, String) {
         .unwrap()
         .to_owned();
     let r = t.post("/otp", json!({"challenge_token": ct})).await;
-    let vt = r.headers()["x-verification-token"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let vt = verification_token(&r);
     let code = t.emu.outbox().last().unwrap().code.clone();
     let jti = claims_of(&ct)["jti"].as_str().unwrap().to_owned();
     let htu = t.htu("/otp/check");
