@@ -16,6 +16,7 @@ const errorActions = $("#error-actions");
 let view = null;
 let mounted = null;
 let busy = false;
+let acts = 0;
 let lastApproval = null;
 
 // ---------------------------------------------------------------------------------------------
@@ -178,6 +179,7 @@ function setBusy(on, trigger) {
 // failure may have ended the session).
 async function act(command, args, trigger) {
   if (busy) return false;
+  acts += 1;
   clearError();
   setBusy(true, trigger);
   try {
@@ -459,19 +461,37 @@ async function painted() {
   }).catch(() => {});
 }
 
+// Whichever comes first: the first screen is out, the user is already at it, or a second has
+// passed (a hidden or throttled window may not draw frames at all).
+function settled(framed) {
+  return new Promise((resolve) => {
+    const done = () => {
+      for (const type of INPUT_EVENTS) removeEventListener(type, done, true);
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(done, 1000);
+    for (const type of INPUT_EVENTS) addEventListener(type, done, true);
+    framed.then(done);
+  });
+}
+const INPUT_EVENTS = ["pointerdown", "keydown", "input"];
+
 async function start() {
   const boot = bootView();
   if (boot) {
     render(boot);
     // The sign-in screen is usable as it stands: the backend is asked once it is on screen,
     // so the two do not compete for the first frame.
-    await painted();
+    await settled(painted());
   } else {
     mount("loading");
   }
+  const before = acts;
   try {
     const v = await call("app_state");
-    render(v);
+    // An action started meanwhile has rendered a newer view (or will).
+    if (acts === before) render(v);
     if (!boot) painted();
     if (v.server.demo) {
       await listen("demo-inbox", addMessage);
@@ -480,6 +500,8 @@ async function start() {
   } catch (err) {
     showError(err);
   }
+  // The tests start once this is set: the backend has been heard and live events are on.
+  app.dataset.ready = "true";
 }
 
 start();

@@ -422,11 +422,13 @@ impl AppRef {
         self.el(testid).await?.text().await
     }
 
+    /// The stage on screen, or `starting` until the page has heard the backend and listens
+    /// for live events (a test acting earlier would race the app's start).
     pub async fn stage(&self) -> WebDriverResult<String> {
         let ret = self
             .driver
             .execute(
-                "return document.getElementById('app').dataset.stage;",
+                "const a = document.getElementById('app'); return a.dataset.ready ? a.dataset.stage : 'starting';",
                 vec![],
             )
             .await?;
