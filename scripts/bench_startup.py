@@ -3,7 +3,11 @@
 Each binary prints `ui ready after N ms` on stderr when its page is interactive. The wall time
 from spawn to that line is the startup time; the RSS of the process and all its descendants
 (the WebKit web and network processes) is read 2 s later.
+
+Countersign runs as shipped (`auto` rendering: on the CPU when the machine has no GPU render
+node) and, for comparison, forced onto WebKit's GL path as the bare window uses it.
 """
+import glob
 import os
 import re
 import shutil
@@ -48,10 +52,10 @@ def rss_kib(pids):
     return total
 
 
-def one_run(binary):
+def one_run(binary, extra_env):
     home = tempfile.mkdtemp(prefix="bench-")
     env = dict(os.environ, XDG_DATA_HOME=f"{home}/data", XDG_CONFIG_HOME=f"{home}/config",
-               COUNTERSIGN_PROFILE="bench", RUST_LOG="info")
+               COUNTERSIGN_PROFILE="bench", RUST_LOG="info", **extra_env)
     env.pop("COUNTERSIGN_ENDPOINT", None)
     env.pop("COUNTERSIGN_APP_ID", None)
     start = time.monotonic()
@@ -89,18 +93,29 @@ def one_run(binary):
 
 def main():
     runs, app, bare = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    one_run(app), one_run(bare)  # warm the page cache for both
-    results = {app: [], bare: []}
+    gpu = bool(glob.glob("/dev/dri/renderD*"))
+    variants = {
+        "countersign": (app, {"COUNTERSIGN_RENDERING": "auto"}),
+        "countersign (GL)": (app, {"COUNTERSIGN_RENDERING": "gpu"}),
+        "bare-window": (bare, {}),
+    }
+    for binary, env in variants.values():
+        one_run(binary, env)  # warm the page cache
+    results = {name: [] for name in variants}
     for _ in range(runs):
-        for b in (app, bare):
-            results[b].append(one_run(b))
-    med = {b: (statistics.median(t for t, _ in r), statistics.median(m for _, m in r)) for b, r in results.items()}
-    for b in (app, bare):
-        ts = [t for t, _ in results[b]]
-        print(f"{os.path.basename(b):12} startup median {med[b][0]:7.0f} ms (min {min(ts):.0f}, max {max(ts):.0f}), "
-              f"idle RSS median {med[b][1] / 1024:6.1f} MiB over {runs} runs")
-    print(f"ratio startup {med[app][0] / med[bare][0]:.2f}x, idle RSS {med[app][1] / med[bare][1]:.2f}x "
-          f"(target <= 1.15x)")
+        for name, (binary, env) in variants.items():
+            results[name].append(one_run(binary, env))
+    med = {n: (statistics.median(t for t, _ in r), statistics.median(m for _, m in r)) for n, r in results.items()}
+    print(f"GPU render node: {'yes' if gpu else 'no'}, so countersign draws "
+          f"{'through the GPU' if gpu else 'on the CPU'}")
+    for name, r in results.items():
+        ts = [t for t, _ in r]
+        print(f"{name:17} startup median {med[name][0]:7.0f} ms (min {min(ts):.0f}, max {max(ts):.0f}), "
+              f"idle RSS median {med[name][1] / 1024:6.1f} MiB over {runs} runs")
+    base = med["bare-window"]
+    for name in ("countersign", "countersign (GL)"):
+        target = " (target <= 1.15x)" if name == "countersign" else ""
+        print(f"ratio {name:17} startup {med[name][0] / base[0]:.2f}x, idle RSS {med[name][1] / base[1]:.2f}x{target}")
 
 
 if __name__ == "__main__":

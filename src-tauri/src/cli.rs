@@ -18,6 +18,10 @@ pub struct Args {
     /// Keep this profile's keyring entries, settings and data apart from others.
     #[arg(long, env = "COUNTERSIGN_PROFILE", default_value = "default")]
     pub profile: String,
+    /// Draw the window through the GPU (`gpu`), on the CPU (`cpu`), or `auto`: the GPU when
+    /// the machine has one.
+    #[arg(long, env = "COUNTERSIGN_RENDERING", value_enum, default_value_t)]
+    pub rendering: crate::rendering::Rendering,
 }
 
 impl Args {
@@ -40,7 +44,7 @@ impl Args {
 /// Keeps our own flags and drops the rest: the WebDriver launcher adds flags of its own
 /// (`--automation`), which must not stop the app.
 pub fn parse_lenient<I: IntoIterator<Item = String>>(argv: I) -> Result<Args, clap::Error> {
-    const WITH_VALUE: [&str; 3] = ["--endpoint", "--app-id", "--profile"];
+    const WITH_VALUE: [&str; 4] = ["--endpoint", "--app-id", "--profile", "--rendering"];
     const ALONE: [&str; 4] = ["--help", "-h", "--version", "-V"];
     let mut it = argv.into_iter();
     let mut kept: Vec<String> = it.next().into_iter().collect();

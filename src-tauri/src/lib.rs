@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 pub mod error;
 mod logging;
+mod rendering;
 mod settings;
 pub mod view;
 
@@ -167,7 +168,7 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
     // first frame instead of waiting for the backend.
     let boot = (settings.session_server() != Some(server.key()))
         .then(|| backend::boot_view(&server, settings.last_identifier(), settings.theme()));
-    open_window(app, boot.as_ref())?;
+    open_window(app, boot.as_ref(), args.rendering)?;
     app.manage(AppState {
         backend: tokio::sync::SetOnce::new(),
         settings,
@@ -203,7 +204,11 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
 
 /// The main window, created here rather than from the config so that it can carry the first
 /// view. The view holds nothing secret; a reload asks the backend instead (app.js).
-fn open_window(app: &tauri::App, boot: Option<&AppView>) -> Result<(), Box<dyn std::error::Error>> {
+fn open_window(
+    app: &tauri::App,
+    boot: Option<&AppView>,
+    rendering: rendering::Rendering,
+) -> Result<(), Box<dyn std::error::Error>> {
     let config = app
         .config()
         .app
@@ -213,9 +218,10 @@ fn open_window(app: &tauri::App, boot: Option<&AppView>) -> Result<(), Box<dyn s
         .ok_or("tauri.conf.json has no main window")?
         .clone();
     let boot = serde_json::to_string(&boot)?;
-    tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
+    let window = tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
         .initialization_script(format!("window.__COUNTERSIGN_BOOT__ = {boot};"))
         .build()?;
+    rendering::apply(&window, rendering);
     Ok(())
 }
 
