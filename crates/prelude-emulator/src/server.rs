@@ -451,15 +451,17 @@ impl Emulator {
                 })?;
             }
             cert_pem = Some(pem);
-            let listener = crate::tls::TlsListener {
-                inner: listener,
-                acceptor,
-            };
+            let (listener, accepting) =
+                crate::tls::TlsListener::new(listener, acceptor).map_err(|source| Error::Bind {
+                    addr: addr.to_string(),
+                    source,
+                })?;
             tokio::spawn(async move {
                 let serve = axum::serve(listener, app).with_graceful_shutdown(stopped);
                 if let Err(e) = serve.await {
                     tracing::error!(error = %e, "emulator server stopped");
                 }
+                accepting.stop().await;
             })
         } else {
             tokio::spawn(async move {

@@ -1177,3 +1177,36 @@ async fn tls_serves_https_and_writes_its_certificate() {
     emu.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn a_silent_tls_client_holds_up_nobody_and_shutdown_frees_the_port() {
+    let emu = Emulator::start(
+        Config {
+            tls: true,
+            ..Config::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let addr = emu.local_addr();
+    // Connects and never says a word: its handshake can only end by the 5 s limit.
+    let _silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let pem = emu.cert_pem().unwrap().to_owned();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let r = http
+        .get(format!("{}/.well-known/jwks.json", emu.url()))
+        .send()
+        .await
+        .expect("served while another client's handshake is pending");
+    assert_eq!(r.status(), StatusCode::OK);
+    emu.shutdown().await;
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("the port is free once the emulator has stopped");
+}
