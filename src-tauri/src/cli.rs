@@ -89,4 +89,27 @@ mod tests {
         };
         assert!(bad.validate().is_err());
     }
+
+    #[test]
+    fn rendering_is_auto_unless_chosen() {
+        use crate::rendering::Rendering;
+        let parse = |extra: &[&str]| {
+            parse_lenient(
+                std::iter::once("countersign")
+                    .chain(extra.iter().copied())
+                    .map(String::from),
+            )
+        };
+        assert_eq!(parse(&[]).unwrap().rendering, Rendering::Auto);
+        assert_eq!(
+            parse(&["--rendering", "cpu"]).unwrap().rendering,
+            Rendering::Cpu
+        );
+        assert_eq!(
+            parse(&["--rendering=gpu"]).unwrap().rendering,
+            Rendering::Gpu
+        );
+        let err = parse(&["--rendering=fast"]).unwrap_err().to_string();
+        assert!(err.contains("fast"), "{err}");
+    }
 }
