@@ -97,7 +97,9 @@ async fn server_clock_ten_minutes_off_either_way() {
 #[tokio::test]
 async fn an_expired_access_token_is_refreshed_and_the_call_replayed() {
     let emu = emulator_with(Config {
-        access_ttl_secs: 1,
+        // Expiry is in whole seconds: a 2 s token lives 1-2 s, so the first one is dead after
+        // 2.1 s and the refreshed one outlives the replay (a 1 s token could die at once).
+        access_ttl_secs: 2,
         resend_cooldown_secs: 1,
         ..Config::default()
     })
