@@ -4,8 +4,9 @@ Each binary prints `ui ready after N ms` on stderr when its page is interactive.
 from spawn to that line is the startup time; the RSS of the process and all its descendants
 (the WebKit web and network processes) is read 2 s later.
 
-Countersign runs as shipped (`auto` rendering: on the CPU when the machine has no GPU render
-node) and, for comparison, forced onto WebKit's GL path as the bare window uses it.
+Countersign runs as shipped (`auto` rendering: Skia rasterises on the CPU when the machine has
+no GPU render node) and, for comparison, forced onto WebKit's GL path as the bare window uses it.
+A WEBKIT_* variable in the environment would apply to all three, so none is passed on.
 """
 import glob
 import os
@@ -54,7 +55,8 @@ def rss_kib(pids):
 
 def one_run(binary, extra_env):
     home = tempfile.mkdtemp(prefix="bench-")
-    env = dict(os.environ, XDG_DATA_HOME=f"{home}/data", XDG_CONFIG_HOME=f"{home}/config",
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBKIT_")}
+    env = dict(env, XDG_DATA_HOME=f"{home}/data", XDG_CONFIG_HOME=f"{home}/config",
                COUNTERSIGN_PROFILE="bench", RUST_LOG="info", **extra_env)
     env.pop("COUNTERSIGN_ENDPOINT", None)
     env.pop("COUNTERSIGN_APP_ID", None)
@@ -106,8 +108,8 @@ def main():
         for name, (binary, env) in variants.items():
             results[name].append(one_run(binary, env))
     med = {n: (statistics.median(t for t, _ in r), statistics.median(m for _, m in r)) for n, r in results.items()}
-    print(f"GPU render node: {'yes' if gpu else 'no'}, so countersign draws "
-          f"{'through the GPU' if gpu else 'on the CPU'}")
+    print(f"GPU render node: {'yes' if gpu else 'no'}, so countersign rasterises "
+          f"{'through GL' if gpu else 'on the CPU'}")
     for name, r in results.items():
         ts = [t for t, _ in r]
         print(f"{name:17} startup median {med[name][0]:7.0f} ms (min {min(ts):.0f}, max {max(ts):.0f}), "

@@ -101,10 +101,12 @@ pub fn run() -> ExitCode {
         eprintln!("countersign: {m}");
         return ExitCode::FAILURE;
     }
+    // Still the only thread: the choice may write the environment WebKit will inherit.
+    let cpu_raster = rendering::prepare(args.rendering);
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::new().build())
         .setup(move |app| {
-            setup(app, args)?;
+            setup(app, args, cpu_raster)?;
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -142,7 +144,11 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error::Error>> {
+fn setup(
+    app: &mut tauri::App,
+    args: cli::Args,
+    cpu_raster: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
     let guard = logging::init(app.path().app_log_dir().ok());
     app.manage(LogGuard(guard));
     let settings = Settings::open(app.handle(), &args.profile)?;
@@ -163,12 +169,12 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
         }
     };
     let data_dir = app.path().app_data_dir().ok();
-    tracing::info!(profile = %args.profile, server = ?server, "starting");
+    tracing::info!(profile = %args.profile, server = ?server, rendering = ?args.rendering, cpu_raster, "starting");
     // With no session to resume, the sign-in screen is known now: the page draws it in its
     // first frame instead of waiting for the backend.
     let boot = (settings.session_server() != Some(server.key()))
         .then(|| backend::boot_view(&server, settings.last_identifier(), settings.theme()));
-    open_window(app, boot.as_ref(), args.rendering)?;
+    open_window(app, boot.as_ref())?;
     app.manage(AppState {
         backend: tokio::sync::SetOnce::new(),
         settings,
@@ -204,11 +210,7 @@ fn setup(app: &mut tauri::App, args: cli::Args) -> Result<(), Box<dyn std::error
 
 /// The main window, created here rather than from the config so that it can carry the first
 /// view. The view holds nothing secret; a reload asks the backend instead (app.js).
-fn open_window(
-    app: &tauri::App,
-    boot: Option<&AppView>,
-    rendering: rendering::Rendering,
-) -> Result<(), Box<dyn std::error::Error>> {
+fn open_window(app: &tauri::App, boot: Option<&AppView>) -> Result<(), Box<dyn std::error::Error>> {
     let config = app
         .config()
         .app
@@ -218,10 +220,9 @@ fn open_window(
         .ok_or("tauri.conf.json has no main window")?
         .clone();
     let boot = serde_json::to_string(&boot)?;
-    let window = tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
+    tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
         .initialization_script(format!("window.__COUNTERSIGN_BOOT__ = {boot};"))
         .build()?;
-    rendering::apply(&window, rendering);
     Ok(())
 }
 

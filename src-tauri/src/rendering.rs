@@ -1,26 +1,30 @@
-//! Whether the window draws through the GPU.
+//! How WebKit rasterises the window.
 //!
-//! WebKitGTK composites with GL. On a machine with no GPU that GL is Mesa's software
+//! WebKitGTK rasterises with Skia on GL. On a machine with no GPU that GL is Mesa's software
 //! rasteriser, which compiles a shader on the CPU for each new kind of drawing: measured here,
-//! the first screen comes ~200 ms later and the process tree holds ~50 MiB more than when
-//! WebKit draws on the CPU directly. A form like ours gains nothing from GL, so without a GPU
-//! render node the window draws on the CPU.
+//! the first screen comes ~250 ms later and the process tree holds ~30 MiB more than when Skia
+//! rasterises on the CPU directly. So without a GPU render node, Countersign asks for the
+//! latter; composition is unchanged. (Turning compositing off instead starts as fast, but then
+//! WebKitWebDriver's screenshots hang about one time in twelve.)
 
 use std::path::Path;
 
+/// WebKit reads it in the web process, which inherits our environment.
+const CPU_RASTER_VAR: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Rendering {
-    /// GPU compositing when the machine has a GPU render node, CPU drawing otherwise.
+    /// The GPU when the machine has a render node, the CPU otherwise.
     #[default]
     Auto,
-    /// WebKit's default: composite with GL, whatever implements it.
+    /// WebKit's default: rasterise with GL, whatever implements it.
     Gpu,
-    /// Draw on the CPU.
+    /// Rasterise on the CPU.
     Cpu,
 }
 
 impl Rendering {
-    /// Whether to draw on the CPU, given the directory holding DRM device nodes.
+    /// Whether to rasterise on the CPU, given the directory holding DRM device nodes.
     pub fn use_cpu(self, dri: &Path) -> bool {
         match self {
             Rendering::Gpu => false,
@@ -38,25 +42,19 @@ fn has_render_node(dri: &Path) -> bool {
     })
 }
 
-/// Applies the choice to a freshly built window.
-pub fn apply(window: &tauri::WebviewWindow, rendering: Rendering) {
+/// Applies the choice; returns whether WebKit will rasterise on the CPU. It must run before
+/// any other thread exists (it writes the process environment) and before WebKit starts. A
+/// value the user set for WebKit's variable is kept.
+pub fn prepare(rendering: Rendering) -> bool {
+    if let Some(v) = std::env::var_os(CPU_RASTER_VAR) {
+        return v != "0";
+    }
     let cpu = rendering.use_cpu(Path::new("/dev/dri"));
-    tracing::debug!(?rendering, cpu, "rendering");
-    if !cpu {
-        return;
-    }
     #[cfg(target_os = "linux")]
-    {
-        let done = window.with_webview(|w| {
-            use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
-            if let Some(settings) = w.inner().settings() {
-                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
-            }
-        });
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "could not switch the window to CPU drawing");
-        }
+    if cpu && glib::setenv(CPU_RASTER_VAR, "1", false).is_err() {
+        return false;
     }
+    cpu
 }
 
 #[cfg(test)]
@@ -64,7 +62,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auto_draws_on_the_cpu_only_without_a_render_node() {
+    fn auto_rasterises_on_the_cpu_only_without_a_render_node() {
         let dir = std::env::temp_dir().join(format!("countersign-dri-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         assert!(Rendering::Auto.use_cpu(&dir), "empty /dev/dri");
