@@ -332,7 +332,7 @@ impl Backend {
 
     pub fn view(&self, last_identifier: Option<String>, theme: String) -> AppView {
         let profile = self.client.profile();
-        let user = (self.stage_needs_user()).then(|| UserView {
+        let user = self.signed_in().then(|| UserView {
             user_id: profile.as_ref().and_then(|p| p.user_id.clone()),
             session_id: profile.as_ref().and_then(|p| p.session_id.clone()),
             identifier: self
@@ -363,10 +363,6 @@ impl Backend {
 
     /// A session is open (and stored).
     pub fn signed_in(&self) -> bool {
-        self.stage_needs_user()
-    }
-
-    fn stage_needs_user(&self) -> bool {
         matches!(self.stage, Stage::Logged | Stage::StepUpOtp | Stage::Done)
     }
 
@@ -461,7 +457,7 @@ impl Backend {
     /// A failure that means the session is gone sends the user back to the login screen.
     pub fn note_failure(&mut self, e: &AppError) {
         if let AppError::Session(SessionError::Unauthorized { .. }) = e
-            && self.stage_needs_user()
+            && self.signed_in()
             && self.client.profile().is_none()
         {
             self.close_attempt("failed", Some(e));
@@ -614,7 +610,7 @@ impl Backend {
     // Sessions
 
     pub async fn list_sessions(&mut self) -> AppResult<Vec<SessionRow>> {
-        if !self.stage_needs_user() {
+        if !self.signed_in() {
             return Err(AppError::NotSignedIn);
         }
         let own = self.client.session_id();
@@ -638,7 +634,7 @@ impl Backend {
     }
 
     pub async fn revoke_sessions(&mut self, target: &str, id: Option<String>) -> AppResult<()> {
-        if !self.stage_needs_user() {
+        if !self.signed_in() {
             return Err(AppError::NotSignedIn);
         }
         let t = match (target, id) {

@@ -1140,6 +1140,15 @@ async fn cors_with_credentials_for_browser_origins() {
     }
 }
 
+/// An HTTPS client that trusts the emulator's self-signed certificate.
+fn trusting(pem: &str, timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .timeout(timeout)
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn tls_serves_https_and_writes_its_certificate() {
     let dir = std::env::temp_dir().join(format!("emu-tls-{}", std::process::id()));
@@ -1156,10 +1165,7 @@ async fn tls_serves_https_and_writes_its_certificate() {
     .unwrap();
     let pem = std::fs::read_to_string(&out).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
-    let http = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
-        .build()
-        .unwrap();
+    let http = trusting(&pem, Duration::from_secs(10));
     let r = http
         .get(format!("{}/.well-known/step-up-jwks.json", emu.url()))
         .send()
@@ -1193,12 +1199,7 @@ async fn a_silent_tls_client_holds_up_nobody_and_shutdown_frees_the_port() {
     // Connects and never says a word: its handshake can only end by the 5 s limit.
     let _silent = tokio::net::TcpStream::connect(addr).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let pem = emu.cert_pem().unwrap().to_owned();
-    let http = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
-        .timeout(Duration::from_secs(3))
-        .build()
-        .unwrap();
+    let http = trusting(emu.cert_pem().unwrap(), Duration::from_secs(3));
     let r = http
         .get(format!("{}/.well-known/jwks.json", emu.url()))
         .send()
