@@ -13,6 +13,8 @@ const TEXT = {
   invalid_challenge_token: () => "This approval is no longer valid.",
   missing_challenge_token: () => "The server did not start the approval.",
   rate_limited: (e) => `Too many attempts. ${cap(e.message)}.`,
+  too_many_attempts: () =>
+    "Too many wrong codes for this phone or email. It is locked for a while; try again later.",
   invalid_identifier: (e) => cap(e.message) + ".",
   invalid_input: (e) => cap(e.message) + ".",
   invalid_metadata: (e) => cap(e.message) + ".",

@@ -26,7 +26,13 @@ pub fn resend_cooldown() -> Duration {
             .unwrap_or(30)
     }))
 }
-pub const KEYRING_SERVICE: &str = "countersign";
+/// The keyring service. Debug builds use their own, so a development run never reads or
+/// overwrites an installed app's session.
+pub const KEYRING_SERVICE: &str = if cfg!(debug_assertions) {
+    "countersign-dev"
+} else {
+    "countersign"
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Server {
@@ -154,6 +160,10 @@ impl Backend {
                     state_file: data_dir.map(|d| d.join(format!("emulator-{profile}.json"))),
                     log_codes: false,
                     resend_cooldown_secs: resend_cooldown().as_secs() as i64,
+                    // The app drives its emulator in process: no control plane over HTTP,
+                    // and a management key no one else knows (never logged).
+                    control_plane: false,
+                    management_key: prelude_emulator::random_management_key(),
                     ..EmuConfig::default()
                 };
                 let emu = Emulator::start(cfg, "127.0.0.1:0".parse().expect("static address"))

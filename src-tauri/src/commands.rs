@@ -251,22 +251,34 @@ pub async fn switch_server(
         ));
     }
     let server = parse_server(&kind, &value)?;
-    let mut b = state.backend().await?.lock().await;
-    if *b.server() != server {
-        let next =
-            Backend::connect(server.clone(), &state.profile, state.data_dir.clone(), None).await?;
-        if let Err(e) = b.logout().await {
-            tracing::warn!(error = %e, "sign-out from the previous server failed");
+    let backend = state.backend().await?;
+    let old = {
+        let mut b = backend.lock().await;
+        if *b.server() == server {
+            None
+        } else {
+            let next =
+                Backend::connect(server.clone(), &state.profile, state.data_dir.clone(), None)
+                    .await?;
+            if let Err(e) = b.logout().await {
+                tracing::warn!(error = %e, "sign-out from the previous server failed");
+            }
+            let old = std::mem::replace(&mut *b, next);
+            state.restart_inbox(&app, &b);
+            Some(old)
         }
-        let old = std::mem::replace(&mut *b, next);
+    };
+    // The old server stops with the lock released: a client stuck on it cannot freeze the
+    // app's commands while it waits.
+    if let Some(old) = old {
         old.shutdown().await;
-        state.restart_inbox(&app, &b);
     }
     state.settings.set_server(&match server {
         Server::Embedded => ServerChoice::Embedded,
         Server::AppId(id) => ServerChoice::AppId(id),
         Server::Url(u) => ServerChoice::Url(u),
     })?;
+    let mut b = backend.lock().await;
     b.resume().await;
     Ok(state.view(&b))
 }

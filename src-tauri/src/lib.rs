@@ -85,6 +85,10 @@ pub const INBOX_EVENT: &str = "demo-inbox";
 static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 pub fn run() -> ExitCode {
+    // Everything the app writes (settings, logs, the audit log, the embedded server's state
+    // with its signing seeds and pending codes) is for this user alone.
+    #[cfg(unix)]
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     STARTED.get_or_init(std::time::Instant::now);
     let args = match cli::parse_lenient(std::env::args()) {
         Ok(a) => a,

@@ -1,86 +1,50 @@
-//! Prints DPoP-verified `/refresh` requests per second over loopback, beside the raw P-256
-//! verify rate of the same crate measured in the same run. Run: `cargo bench -p prelude-emulator`.
+//! Prints DPoP-verified `/refresh` requests per second over loopback, with p50/p99 latency and
+//! the process's RSS after the run, beside the raw P-256 verify rates (the client's `p256` and
+//! the emulator's aws-lc-rs) measured in the same run.
+//! Run: `cargo bench -p prelude-emulator --bench refresh`.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+mod common;
+
+use common::{login, proof, rss_mib};
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey};
 use prelude_emulator::{Config, Emulator};
-use serde_json::json;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-const SESSIONS: usize = 8;
-const PER_SESSION: usize = 250;
+const SESSIONS: usize = 16;
+const PER_SESSION: usize = 1_000;
 
-fn proof(key: &SigningKey, htu: &str) -> String {
-    let p = key.verifying_key().to_sec1_point(false);
-    let b = p.as_bytes();
-    let header = json!({"typ": "dpop+jwt", "alg": "ES256",
-        "jwk": {"kty": "EC", "crv": "P-256", "x": B64.encode(&b[1..33]), "y": B64.encode(&b[33..65])}});
-    let iat = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let claims =
-        json!({"jti": uuid::Uuid::new_v4().to_string(), "htm": "POST", "htu": htu, "iat": iat});
-    let input = format!(
-        "{}.{}",
-        B64.encode(header.to_string()),
-        B64.encode(claims.to_string())
-    );
-    let sig: Signature = key.sign(input.as_bytes());
-    format!("{input}.{}", B64.encode(sig.to_bytes()))
-}
-
-async fn login(http: &reqwest::Client, emu: &Emulator, key: &SigningKey, phone: &str) -> String {
-    let base = format!("{}/v1/session", emu.url());
-    let r = http
-        .post(format!("{base}/otp"))
-        .json(&json!({"identifier": {"type": "phone_number", "value": phone}}))
-        .send()
-        .await
-        .unwrap();
-    let vt = r.headers()["x-verification-token"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let code = emu.outbox().last().unwrap().code.clone();
-    let r = http
-        .post(format!("{base}/otp/check"))
-        .header("x-verification-token", vt)
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap();
-    let ct = r.json::<serde_json::Value>().await.unwrap()["challenge_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = http
-        .post(format!("{base}/login/finalize"))
-        .header("dpop", proof(key, &format!("{base}/login/finalize")))
-        .json(&json!({"challenge_token": ct}))
-        .send()
-        .await
-        .unwrap();
-    r.headers()["x-refresh-token"].to_str().unwrap().to_owned()
+fn rate(n: u32, mut f: impl FnMut()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    n as f64 / t.elapsed().as_secs_f64()
 }
 
 fn main() {
-    // Raw verify rate.
+    // Raw verify rates, one thread each.
     let key = SigningKey::from_slice(&[9u8; 32]).unwrap();
     let msg = [0x42u8; 300];
     let sig: Signature = key.sign(&msg);
     let vk = *key.verifying_key();
-    let n = 2_000u32;
-    let t = Instant::now();
-    for _ in 0..n {
+    let p256_rate = rate(2_000, || {
         vk.verify(std::hint::black_box(&msg), &sig).unwrap();
-    }
-    let verify_rate = n as f64 / t.elapsed().as_secs_f64();
+    });
+    let point = vk.to_sec1_point(false);
+    let aws_key = aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+        point.as_bytes().to_vec(),
+    );
+    let sig_bytes = sig.to_bytes();
+    let aws_rate = rate(20_000, || {
+        aws_key
+            .verify(std::hint::black_box(&msg), &sig_bytes)
+            .unwrap();
+    });
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let rps = rt.block_on(async {
+    let (rps, mut lat) = rt.block_on(async {
         let emu = Emulator::start(
             Config {
                 log_codes: false,
@@ -108,7 +72,9 @@ fn main() {
                 let http = http.clone();
                 let htu = htu.clone();
                 tokio::spawn(async move {
+                    let mut lat = Vec::with_capacity(proofs.len());
                     for p in proofs {
+                        let t = Instant::now();
                         let r = http
                             .post(&htu)
                             .header("x-refresh-token", &rt)
@@ -118,24 +84,39 @@ fn main() {
                             .unwrap();
                         assert!(r.status().is_success(), "{}", r.status());
                         rt = r.headers()["x-refresh-token"].to_str().unwrap().to_owned();
+                        lat.push(t.elapsed());
                     }
+                    lat
                 })
             })
             .collect();
+        let mut lat = Vec::new();
         for t in tasks {
-            t.await.unwrap();
+            lat.extend(t.await.unwrap());
         }
         let elapsed: Duration = start.elapsed();
         emu.shutdown().await;
-        (SESSIONS * PER_SESSION) as f64 / elapsed.as_secs_f64()
+        ((SESSIONS * PER_SESSION) as f64 / elapsed.as_secs_f64(), lat)
     });
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e3;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    println!("p256 verify (raw, one thread): {verify_rate:>9.0} /s");
+    println!("p256 0.14 verify (raw, one thread):   {p256_rate:>9.0} /s");
+    println!("aws-lc-rs verify (raw, one thread):   {aws_rate:>9.0} /s");
     println!(
-        "DPoP-verified /refresh:        {rps:>9.0} req/s  ({SESSIONS} sessions in parallel over loopback, client in the same process, {cores} cores)"
+        "DPoP-verified /refresh:               {rps:>9.0} req/s  ({SESSIONS} sessions in parallel over loopback, client in the same process, {cores} cores)"
     );
     println!(
-        "refreshes per raw verify/core: {:>9.3}",
-        rps / (verify_rate * cores)
+        "latency:                              p50 {:.2} ms, p99 {:.2} ms",
+        pct(0.50),
+        pct(0.99)
+    );
+    println!(
+        "RSS after the run (server + client):  {:>9.1} MiB",
+        rss_mib()
+    );
+    println!(
+        "refreshes per raw aws-lc verify/core: {:>9.3}",
+        rps / (aws_rate * cores)
     );
 }

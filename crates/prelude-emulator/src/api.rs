@@ -15,6 +15,8 @@ pub struct ApiError {
     pub dpop_nonce: Option<String>,
     /// Set on `bad_check_code` so a UI can say how many tries are left.
     pub attempts_remaining: Option<u32>,
+    /// Seconds before trying again makes sense (`Retry-After`).
+    pub retry_after: Option<i64>,
 }
 
 impl ApiError {
@@ -25,7 +27,19 @@ impl ApiError {
             message: message.into(),
             dpop_nonce: None,
             attempts_remaining: None,
+            retry_after: None,
         }
+    }
+    /// 429 with `Retry-After`.
+    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after: i64) -> Self {
+        Self {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+        }
+    }
+    /// A broken wire rule, as 400 with the rule's own code.
+    pub fn rule(code: &'static str, e: prelude_wire::RuleError) -> Self {
+        Self::bad_request(code, e.message)
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -59,7 +73,14 @@ impl IntoResponse for ApiError {
         if let Some(n) = self.attempts_remaining {
             body["attempts_remaining"] = n.into();
         }
+        if let Some(n) = self.retry_after {
+            body["retry_after_secs"] = n.into();
+        }
         let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(n) = self.retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(n));
+        }
         if let Some(n) = self.dpop_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
             resp.headers_mut().insert("dpop-nonce", n);
         }

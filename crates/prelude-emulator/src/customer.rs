@@ -110,7 +110,7 @@ impl CustomerBackend {
             .unwrap_or_default()
     }
 
-    /// An RS256 verification token for a custom step (PROTOCOL.md §5.4).
+    /// An RS256 verification token for a custom step (docs/protocol.md, "Custom steps").
     pub fn verification_token(&self, sub: &str, challenge_id: &str, step: &str) -> String {
         let now = unix_now();
         self.sign(&json!({

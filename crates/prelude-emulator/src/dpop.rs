@@ -1,11 +1,12 @@
-//! DPoP proof verification, RFC 9449 §4.3, as the checklist in PROTOCOL.md §6.6 lays out.
-//! Replay (jti) and nonce checks need the server state, so they live with the caller.
+//! DPoP proof verification, RFC 9449 §4.3, as docs/protocol.md ("DPoP") lays out.
+//! Replay (jti) and nonce checks need the server state; they live in `extract`.
+//! Signatures are checked with aws-lc-rs: about ten times faster than a pure-Rust P-256
+//! verify, and verification is most of what a `/refresh` costs.
 
 use crate::api::ApiError;
 use crate::util::{b64, unb64};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use axum::http::HeaderMap;
-use p256::ecdsa::signature::Verifier as _;
-use p256::ecdsa::{Signature, VerifyingKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -16,14 +17,31 @@ pub struct Proof {
     pub jkt: String,
     pub jti: String,
     pub nonce: Option<String>,
+    /// The proof's `iat`, for how long its `jti` must be remembered.
+    pub iat: i64,
+}
+
+/// Where a proof must point: one of the server's own origins plus the route's path.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub method: &'a str,
+    pub origins: &'a [String],
+    pub path: &'a str,
+}
+
+impl Target<'_> {
+    fn matches(&self, htu: &str) -> bool {
+        self.origins
+            .iter()
+            .any(|o| htu.strip_prefix(o.as_str()) == Some(self.path))
+    }
 }
 
 /// Returns `Ok(None)` when no `DPoP` header is present, so routes where the proof is optional can
 /// tell "absent" from "bad".
 pub fn extract(
     headers: &HeaderMap,
-    method: &str,
-    expected_htu: &str,
+    target: Target<'_>,
     now: i64,
     window_secs: i64,
 ) -> Result<Option<Proof>, ApiError> {
@@ -40,18 +58,7 @@ pub fn extract(
     if text.contains(',') {
         return Err(invalid("more than one DPoP proof"));
     }
-    verify(text.trim(), method, expected_htu, now, window_secs).map(Some)
-}
-
-pub fn require(
-    headers: &HeaderMap,
-    method: &str,
-    expected_htu: &str,
-    now: i64,
-    window_secs: i64,
-) -> Result<Proof, ApiError> {
-    extract(headers, method, expected_htu, now, window_secs)?
-        .ok_or_else(|| ApiError::bad_request("missing_dpop_proof", "a DPoP proof is required"))
+    verify(text.trim(), target, now, window_secs).map(Some)
 }
 
 fn invalid(why: &str) -> ApiError {
@@ -68,13 +75,7 @@ fn json_part(part: &str, what: &str) -> Result<Value, ApiError> {
     Ok(v)
 }
 
-fn verify(
-    jws: &str,
-    method: &str,
-    expected_htu: &str,
-    now: i64,
-    window_secs: i64,
-) -> Result<Proof, ApiError> {
+fn verify(jws: &str, target: Target<'_>, now: i64, window_secs: i64) -> Result<Proof, ApiError> {
     let parts: Vec<&str> = jws.split('.').collect();
     if parts.len() != 3 {
         return Err(invalid("a DPoP proof is a compact JWS with three parts"));
@@ -118,30 +119,33 @@ fn verify(
     sec1.push(4u8);
     sec1.extend_from_slice(&x);
     sec1.extend_from_slice(&y);
-    let key = VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| invalid("jwk is not on P-256"))?;
-
-    let sig_bytes = unb64(parts[2]).ok_or_else(|| invalid("signature is not base64url"))?;
-    let sig = Signature::from_slice(&sig_bytes)
-        .map_err(|_| invalid("signature must be 64 bytes r||s"))?;
-    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+    let sig = unb64(parts[2]).ok_or_else(|| invalid("signature is not base64url"))?;
+    if sig.len() != 64 {
+        return Err(invalid("signature must be 64 bytes r||s"));
+    }
+    let signed_len = parts[0].len() + 1 + parts[1].len();
+    // A point off the curve fails here too.
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &sec1)
+        .verify(&jws.as_bytes()[..signed_len], &sig)
         .map_err(|_| invalid("signature does not verify"))?;
 
     let htm = claims.get("htm").and_then(Value::as_str);
-    if htm != Some(method) {
+    if htm != Some(target.method) {
         return Err(invalid("htm does not match the request method"));
     }
     let htu = claims
         .get("htu")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("htu is missing"))?;
-    if normalize_htu(htu).as_deref() != Some(expected_htu) {
+    if !normalize_htu(htu).is_some_and(|h| target.matches(&h)) {
         return Err(invalid("htu does not match the request URL"));
     }
     let iat = claims
         .get("iat")
         .and_then(Value::as_i64)
         .ok_or_else(|| invalid("iat is missing"))?;
-    if (iat - now).abs() > window_secs {
+    // Saturating: an `iat` near i64::MIN or MAX is far outside, not an overflow.
+    if iat.saturating_sub(now).saturating_abs() > window_secs {
         return Err(invalid("iat is outside the accepted window"));
     }
     let jti = claims
@@ -158,6 +162,7 @@ fn verify(
         jkt: thumbprint(&x_s, &y_s),
         jti: jti.to_owned(),
         nonce,
+        iat,
     })
 }
 

@@ -1,5 +1,5 @@
-//! Calls to the customer's backend: the delegated step-up hook (PROTOCOL.md §7.2–7.3), signed
-//! with RSA-PSS, and the customer JWKS that verifies custom-step tokens (§5.4).
+//! Calls to the customer's backend: the delegated step-up hook, signed with RSA-PSS, and the
+//! customer JWKS that verifies custom-step tokens (docs/protocol.md, "Step-up").
 
 use crate::state::{Decision, DirectDecision, GrantMode, StepSpec};
 use crate::util::{OsRng, b64, random_token, unb64};
@@ -78,7 +78,7 @@ fn valid_key(k: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
 }
 
-/// Validates a hook answer by the rules behind `step_up.hook_failed` (PROTOCOL.md §7.3).
+/// Validates a hook answer by the rules behind `step_up.hook_failed`.
 pub fn validate_answer(bytes: &[u8]) -> Result<DirectDecision, String> {
     let a: HookAnswer =
         serde_json::from_slice(bytes).map_err(|e| format!("the answer is not valid: {e}"))?;
@@ -142,44 +142,93 @@ pub async fn call_hook(
     validate_answer(&bytes)
 }
 
-/// Customer JWKS, cached for 10 minutes and fetched again on an unknown `kid`.
+/// Customer JWKS, cached for 10 minutes. A failed fetch, or a `kid` the set does not have,
+/// is remembered for [`JWKS_RETRY_AFTER`], so a stream of bad tokens cannot make the emulator
+/// fetch the customer's JWKS on every request.
 #[derive(Default)]
 pub struct JwksCache {
-    map: Mutex<HashMap<String, (Instant, Vec<Value>)>>,
+    map: Mutex<HashMap<String, Fetched>>,
+}
+
+struct Fetched {
+    at: Instant,
+    /// `None` when the fetch failed.
+    keys: Option<Vec<Value>>,
+}
+
+pub const JWKS_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+enum Cached {
+    Key(Value),
+    Miss(String),
+    Stale,
 }
 
 impl JwksCache {
-    fn cached(&self, url: &str, kid: &str) -> Option<Value> {
-        let map = self.map.lock().ok()?;
-        let (at, keys) = map.get(url)?;
-        if at.elapsed() > JWKS_TTL {
-            return None;
+    fn cached(&self, url: &str, kid: &str) -> Cached {
+        let Ok(map) = self.map.lock() else {
+            return Cached::Stale;
+        };
+        let Some(f) = map.get(url) else {
+            return Cached::Stale;
+        };
+        let age = f.at.elapsed();
+        let found = f
+            .keys
+            .as_ref()
+            .and_then(|keys| keys.iter().find(|k| k["kid"] == kid).cloned());
+        match found {
+            Some(k) if age <= JWKS_TTL => Cached::Key(k),
+            _ if age <= JWKS_RETRY_AFTER => Cached::Miss(match f.keys {
+                Some(_) => format!("no key {kid:?} in the JWKS (cached)"),
+                None => "the JWKS could not be fetched (cached)".to_owned(),
+            }),
+            _ => Cached::Stale,
         }
-        keys.iter().find(|k| k["kid"] == kid).cloned()
     }
 
     pub async fn key(&self, http: &reqwest::Client, url: &str, kid: &str) -> Result<Value, String> {
-        if let Some(k) = self.cached(url, kid) {
-            return Ok(k);
+        match self.cached(url, kid) {
+            Cached::Key(k) => return Ok(k),
+            Cached::Miss(why) => return Err(why),
+            Cached::Stale => {}
         }
-        let resp = http
-            .get(url)
-            .timeout(HOOK_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| format!("the JWKS could not be fetched: {}", e.without_url()))?;
-        if !resp.status().is_success() {
-            return Err(format!("the JWKS answered HTTP {}", resp.status().as_u16()));
-        }
-        let set: Value = serde_json::from_slice(&read_limited(resp, HOOK_MAX_BYTES).await?)
-            .map_err(|_| "the JWKS is not JSON".to_owned())?;
-        let keys = set["keys"].as_array().cloned().unwrap_or_default();
-        let found = keys.iter().find(|k| k["kid"] == kid).cloned();
+        let fetched = fetch_jwks(http, url).await;
+        let found = fetched
+            .as_ref()
+            .ok()
+            .and_then(|keys| keys.iter().find(|k| k["kid"] == kid).cloned());
+        let outcome = match (&fetched, found) {
+            (_, Some(k)) => Ok(k),
+            (Ok(_), None) => Err(format!("no key {kid:?} in the JWKS")),
+            (Err(why), None) => Err(why.clone()),
+        };
         if let Ok(mut map) = self.map.lock() {
-            map.insert(url.to_owned(), (Instant::now(), keys));
+            map.insert(
+                url.to_owned(),
+                Fetched {
+                    at: Instant::now(),
+                    keys: fetched.ok(),
+                },
+            );
         }
-        found.ok_or_else(|| format!("no key {kid:?} in the JWKS"))
+        outcome
     }
+}
+
+async fn fetch_jwks(http: &reqwest::Client, url: &str) -> Result<Vec<Value>, String> {
+    let resp = http
+        .get(url)
+        .timeout(HOOK_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| format!("the JWKS could not be fetched: {}", e.without_url()))?;
+    if !resp.status().is_success() {
+        return Err(format!("the JWKS answered HTTP {}", resp.status().as_u16()));
+    }
+    let set: Value = serde_json::from_slice(&read_limited(resp, HOOK_MAX_BYTES).await?)
+        .map_err(|_| "the JWKS is not JSON".to_owned())?;
+    Ok(set["keys"].as_array().cloned().unwrap_or_default())
 }
 
 /// Checks a hook request's `X-Webhook-Signature` against an RSA JWK (what a customer does).

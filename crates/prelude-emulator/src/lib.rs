@@ -1,24 +1,31 @@
 //! A local emulator of the Prelude Session API, wire-compatible with
-//! `https://{appId}.session.prelude.dev` as described in the project's PROTOCOL.md.
+//! `https://{appId}.session.prelude.dev` as `docs/protocol.md` describes it.
 //!
 //! Embed it with [`Emulator::start`], or run the `prelude-emulator` binary.
 
-pub mod api;
+mod api;
 pub mod config;
+mod control;
 pub mod customer;
+pub mod demo;
 pub mod dpop;
-mod emulator_api;
 mod error;
+mod extract;
 mod frontend;
+mod guard;
 pub mod hook;
 mod management;
-pub mod server;
+mod persist;
+mod server;
+mod shared;
 pub mod state;
 mod tls;
 pub mod tokens;
 mod util;
 
-pub use config::{Config, DEFAULT_MANAGEMENT_KEY};
+pub use config::{Config, DEFAULT_MANAGEMENT_KEY, random_management_key};
+pub use demo::{DEMO_EMAIL, DEMO_PHONE, DemoScenario};
 pub use error::Error;
-pub use server::{DemoScenario, Emulator};
+pub use server::{Emulator, MAX_BODY_BYTES, SHUTDOWN_LIMIT};
+pub use shared::{AppState, Shared};
 pub use state::{Channel, Faults, OutboxMessage, Purpose};

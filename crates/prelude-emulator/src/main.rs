@@ -16,22 +16,22 @@ struct Args {
     /// The emulated app's id.
     #[arg(long, default_value = "demo")]
     app_id: String,
-    /// Bearer key for the management API.
+    /// Bearer key for the management API and for seeding users.
     #[arg(long, default_value = DEFAULT_MANAGEMENT_KEY)]
     management_key: String,
     /// Start with no login or step-up configuration, like a new account.
     #[arg(long)]
     bare: bool,
-    /// Keep the state in this file across restarts.
+    /// Keep the state in this file across restarts (written 0600).
     #[arg(long)]
     state: Option<PathBuf>,
-    /// Every OTP is this code (for demos).
+    /// Every OTP is this code (4 to 8 digits; for demos).
     #[arg(long)]
     fixed_code: Option<String>,
-    /// Seconds between two sends of a code for the same verification.
+    /// Seconds between two codes sent to the same identifier (0 to 3600).
     #[arg(long, default_value_t = 30)]
     resend_cooldown: i64,
-    /// Access-token lifetime in seconds.
+    /// Access-token lifetime in seconds (5 to 86400).
     #[arg(long, default_value_t = 60)]
     access_ttl: i64,
     /// Serve HTTPS with a self-signed certificate made at start.
@@ -43,6 +43,17 @@ struct Args {
     /// Serve this folder's files under /web/, same-origin with the API.
     #[arg(long)]
     web_root: Option<PathBuf>,
+    /// The origin clients use when a proxy fronts the emulator (https://emu.example);
+    /// DPoP `htu` and the token issuer follow it.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Also answer requests whose Host is this name (NAME or NAME:PORT); repeatable.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
+    /// Grant CORS to this origin (https://app.example); repeatable. Loopback origins may
+    /// always call the frontend API.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
 }
 
 #[tokio::main]
@@ -58,11 +69,14 @@ async fn main() -> ExitCode {
         bare: args.bare,
         fixed_code: args.fixed_code,
         state_file: args.state,
-        resend_cooldown_secs: args.resend_cooldown.max(0),
-        access_ttl_secs: args.access_ttl.clamp(5, 86_400),
+        resend_cooldown_secs: args.resend_cooldown,
+        access_ttl_secs: args.access_ttl,
         tls: args.tls,
         cert_out: args.cert_out,
         web_root: args.web_root,
+        public_url: args.public_url,
+        allow_hosts: args.allow_hosts,
+        cors_origins: args.cors_origins,
         ..Config::default()
     };
     let key_note = if cfg.management_key == DEFAULT_MANAGEMENT_KEY {
@@ -82,7 +96,23 @@ async fn main() -> ExitCode {
     let _ = writeln!(out, "prelude-emulator listening on {}", emu.url());
     let _ = out.flush();
     drop(out);
-    let _ = tokio::signal::ctrl_c().await;
+    wait_for_signal().await;
     emu.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// Ctrl-C, or SIGTERM (what `kill` and service managers send).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

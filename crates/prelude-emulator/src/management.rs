@@ -1,7 +1,7 @@
-//! The management API pieces of PROTOCOL.md §8 under `/v2/session/apps/{app_id}/`.
+//! The management API under `/v2/session/apps/{app_id}/` (docs/protocol.md, "Management API").
 
 use crate::api::{ApiError, Body};
-use crate::server::AppState;
+use crate::shared::AppState;
 use crate::state::*;
 use crate::util::{prefixed_id, rfc3339};
 use axum::Router;
@@ -22,15 +22,24 @@ pub fn routes() -> Router<AppState> {
         .route("/config/login/otp", post(create_login_otp))
 }
 
-fn authorize(app: &AppState, headers: &HeaderMap, app_id: &str) -> Result<(), ApiError> {
+/// The bearer management key, compared in constant time.
+pub fn require_key(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    use subtle::ConstantTimeEq as _;
     let given = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    if given != Some(app.cfg.management_key.as_str()) {
-        return Err(ApiError::unauthorized("a valid management key is required"));
+        .map(str::trim)
+        .unwrap_or_default();
+    if bool::from(given.as_bytes().ct_eq(app.cfg.management_key.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized("a valid management key is required"))
     }
+}
+
+fn authorize(app: &AppState, headers: &HeaderMap, app_id: &str) -> Result<(), ApiError> {
+    require_key(app, headers)?;
     if app_id != app.cfg.app_id {
         return Err(ApiError::not_found(format!("no app {app_id}")));
     }

@@ -3,7 +3,7 @@
 
 use crate::tokens::KeySeeds;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -182,19 +182,87 @@ impl Challenge {
 pub struct Faults {
     /// Demand a DPoP nonce on DPoP-signed routes.
     pub require_dpop_nonce: bool,
-    /// Seconds added to the server clock (tokens, `Date`, proof `iat` window).
+    /// Seconds added to the server clock (tokens, `Date`, proof `iat` window); the clock's
+    /// offset. Within ±7 days.
     pub clock_skew_secs: i64,
     /// Paths (e.g. `/v1/session/refresh`) answered with 500 `internal`.
     pub fail_routes: Vec<String>,
     /// Paths answered with 429 `rate_limited`.
     pub rate_limit_routes: Vec<String>,
-    /// Delay before every response, in milliseconds.
+    /// Delay before every response, in milliseconds; at most 120 000.
     pub delay_ms: u64,
     /// On `continue`, answer with no challenge token (a quirk seen on the real service).
     pub omit_continue_token: bool,
 }
 
-/// Step-up configuration, as the management API stores it (PROTOCOL.md §7.1, new generation).
+/// The clock moves at most a week either way.
+pub const MAX_CLOCK_OFFSET_SECS: i64 = 7 * 86_400;
+pub const MAX_DELAY_MS: u64 = 120_000;
+const MAX_FAULT_ROUTES: usize = 32;
+
+impl Faults {
+    /// The first field out of range, and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.clock_skew_secs.abs() > MAX_CLOCK_OFFSET_SECS {
+            return Err((
+                "clock_skew_secs",
+                format!("must be within ±{MAX_CLOCK_OFFSET_SECS} s (7 days)"),
+            ));
+        }
+        if self.delay_ms > MAX_DELAY_MS {
+            return Err(("delay_ms", format!("must be 0 to {MAX_DELAY_MS}")));
+        }
+        for (name, routes) in [
+            ("fail_routes", &self.fail_routes),
+            ("rate_limit_routes", &self.rate_limit_routes),
+        ] {
+            if routes.len() > MAX_FAULT_ROUTES
+                || routes.iter().any(|r| !r.starts_with('/') || r.len() > 256)
+            {
+                return Err((
+                    name,
+                    format!(
+                        "at most {MAX_FAULT_ROUTES} paths, each starting with / and at most 256 bytes"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings every value into range; says what was changed.
+    pub fn repair(&mut self) -> Vec<String> {
+        let mut notes = vec![];
+        if self.clock_skew_secs.abs() > MAX_CLOCK_OFFSET_SECS {
+            notes.push(format!(
+                "clock_skew_secs {} reset to 0",
+                self.clock_skew_secs
+            ));
+            self.clock_skew_secs = 0;
+        }
+        if self.delay_ms > MAX_DELAY_MS {
+            notes.push(format!("delay_ms {} reset to 0", self.delay_ms));
+            self.delay_ms = 0;
+        }
+        for (name, routes) in [
+            ("fail_routes", &mut self.fail_routes),
+            ("rate_limit_routes", &mut self.rate_limit_routes),
+        ] {
+            let before = routes.len();
+            routes.retain(|r| r.starts_with('/') && r.len() <= 256);
+            routes.truncate(MAX_FAULT_ROUTES);
+            if routes.len() != before {
+                notes.push(format!(
+                    "{name}: {} bad paths dropped",
+                    before - routes.len()
+                ));
+            }
+        }
+        notes
+    }
+}
+
+/// Step-up configuration, as the management API stores it (docs/protocol.md, "Management API").
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct StepUpConfig {
     pub jwks_url: Option<String>,
@@ -257,10 +325,16 @@ pub struct Data {
     pub keys: KeySeeds,
     pub users: HashMap<String, User>,
     pub verifications: HashMap<String, Verification>,
-    pub spent_login_jtis: HashSet<String>,
+    /// `jti` of each session-start token already finalized → when it expires.
+    #[serde(default)]
+    pub spent_login_tokens: HashMap<String, i64>,
     pub sessions: HashMap<String, Session>,
-    /// Hash of every refresh token ever issued → its session; spent ones stay to detect reuse.
+    /// Hash of every refresh token issued to a live session → that session; spent ones stay
+    /// while the session lives, to detect reuse.
     pub refresh_index: HashMap<String, String>,
+    /// When each spent refresh token was spent; reuse is detected for a day after.
+    #[serde(default)]
+    pub refresh_spent_at: HashMap<String, i64>,
     pub challenges: HashMap<String, Challenge>,
     pub outbox: Vec<OutboxMessage>,
     pub faults: Faults,
@@ -269,12 +343,15 @@ pub struct Data {
     /// Scopes registered through `config/scopes`.
     pub scopes: Vec<String>,
     pub dpop_nonce: String,
-    /// `jti`s of custom-step verification tokens already accepted.
+    /// `jti`s of custom-step verification tokens already accepted → when they expire.
     #[serde(default)]
-    pub used_verification_jtis: HashSet<String>,
-    /// Proof `jti`s seen recently → when they may be forgotten. Not persisted.
+    pub used_verification_tokens: HashMap<String, i64>,
+    /// Proof `jti`s seen recently. Not persisted.
     #[serde(skip)]
-    pub seen_jtis: HashMap<String, i64>,
+    pub seen_jtis: ReplayCache,
+    /// Sends and failures per identifier. Not persisted.
+    #[serde(skip)]
+    pub throttle: Throttle,
 }
 
 impl Data {
@@ -283,9 +360,10 @@ impl Data {
             keys: KeySeeds::generate(),
             users: HashMap::new(),
             verifications: HashMap::new(),
-            spent_login_jtis: HashSet::new(),
+            spent_login_tokens: HashMap::new(),
             sessions: HashMap::new(),
             refresh_index: HashMap::new(),
+            refresh_spent_at: HashMap::new(),
             challenges: HashMap::new(),
             outbox: Vec::new(),
             faults: Faults::default(),
@@ -293,8 +371,9 @@ impl Data {
             stepup_config: None,
             scopes: Vec::new(),
             dpop_nonce: crate::util::random_token(16),
-            used_verification_jtis: HashSet::new(),
-            seen_jtis: HashMap::new(),
+            used_verification_tokens: HashMap::new(),
+            seen_jtis: ReplayCache::default(),
+            throttle: Throttle::default(),
         }
     }
 
@@ -302,23 +381,208 @@ impl Data {
         self.users.values().find(|u| u.identifiers.contains(id))
     }
 
-    /// Records a proof `jti`; false when it was already seen (a replay).
-    pub fn remember_jti(&mut self, jti: &str, now: i64, keep_for: i64) -> bool {
-        if self.seen_jtis.len() > 10_000 {
-            self.seen_jtis.retain(|_, until| *until > now);
-        }
-        match self.seen_jtis.get(jti) {
-            Some(until) if *until > now => false,
-            _ => {
-                self.seen_jtis.insert(jti.to_owned(), now + keep_for);
-                true
+    /// Brings a loaded state's values into range; says what was changed.
+    pub fn repair(&mut self) -> Vec<String> {
+        self.faults
+            .repair()
+            .into_iter()
+            .map(|n| format!("state file: {n}"))
+            .collect()
+    }
+
+    /// Forgets what can no longer matter at `now`: ended verifications, challenges and
+    /// sessions, spent tokens past their expiry, and refresh hashes of ended sessions.
+    pub fn purge(&mut self, now: i64, cfg: &crate::Config) {
+        self.verifications.retain(|_, v| v.expires_at > now);
+        self.challenges
+            .retain(|_, c| c.expires_at > now && !(c.redeemed && c.current_step().is_none()));
+        self.spent_login_tokens.retain(|_, exp| *exp > now);
+        self.used_verification_tokens.retain(|_, exp| *exp > now);
+        // A revoked session stays a day, so its holder still hears "revoked", not "unknown".
+        self.sessions.retain(|_, s| {
+            s.refresh_expires_at > now && !(s.revoked && s.last_seen_at + 86_400 <= now)
+        });
+        let index = &mut self.refresh_index;
+        self.refresh_spent_at.retain(|hash, at| {
+            let keep = *at + REUSE_DETECTION_SECS > now;
+            if !keep {
+                index.remove(hash);
             }
-        }
+            keep
+        });
+        let sessions = &self.sessions;
+        self.refresh_index
+            .retain(|_, sid| sessions.contains_key(sid));
+        let index = &self.refresh_index;
+        self.refresh_spent_at
+            .retain(|hash, _| index.contains_key(hash));
+        self.seen_jtis.purge(now);
+        self.throttle.purge(now, cfg.lockout_window_secs);
     }
 }
 
 impl Default for Data {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// How long a spent refresh token is remembered, so that presenting it again revokes its
+/// session.
+pub const REUSE_DETECTION_SECS: i64 = 86_400;
+
+/// Proof `jti`s seen within their window. Lookups hash; expiry is an ordered index, so a
+/// check costs O(log n) and never scans.
+#[derive(Debug, Default)]
+pub struct ReplayCache {
+    until: HashMap<String, i64>,
+    by_expiry: BTreeSet<(i64, String)>,
+}
+
+impl ReplayCache {
+    /// Records `jti` until `keep_until`. When the cache is full of live entries the proof is
+    /// refused rather than an entry forgotten.
+    pub fn remember(&mut self, jti: &str, now: i64, keep_until: i64, cap: usize) -> Seen {
+        self.purge(now);
+        if self.until.contains_key(jti) {
+            return Seen::Replay;
+        }
+        if self.until.len() >= cap {
+            return Seen::Full;
+        }
+        self.until.insert(jti.to_owned(), keep_until);
+        self.by_expiry.insert((keep_until, jti.to_owned()));
+        Seen::New
+    }
+
+    pub fn purge(&mut self, now: i64) {
+        while let Some((exp, _)) = self.by_expiry.first() {
+            if *exp > now {
+                break;
+            }
+            if let Some((_, jti)) = self.by_expiry.pop_first() {
+                self.until.remove(&jti);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.until.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.until.is_empty()
+    }
+}
+
+/// What [`ReplayCache::remember`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    New,
+    Replay,
+    Full,
+}
+
+/// Abuse limits per identifier: when a code was last sent, recent wrong codes, lockouts.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    last_send: HashMap<String, i64>,
+    failures: HashMap<String, Vec<i64>>,
+    locked_until: HashMap<String, i64>,
+}
+
+impl Throttle {
+    /// Seconds left before `who` may be sent another code, if any.
+    pub fn send_wait(&self, who: &str, now: i64, cooldown: i64) -> Option<i64> {
+        let wait = self.last_send.get(who)? + cooldown - now;
+        (wait > 0).then_some(wait)
+    }
+
+    pub fn sent(&mut self, who: &str, now: i64) {
+        self.last_send.insert(who.to_owned(), now);
+    }
+
+    /// Seconds left of a lockout, if `who` is locked out.
+    pub fn locked_for(&self, who: &str, now: i64) -> Option<i64> {
+        let left = self.locked_until.get(who)? - now;
+        (left > 0).then_some(left)
+    }
+
+    /// Counts a wrong code; true when it locks `who` out.
+    pub fn failed(&mut self, who: &str, now: i64, cfg: &crate::Config) -> bool {
+        let list = self.failures.entry(who.to_owned()).or_default();
+        list.retain(|t| *t > now - cfg.lockout_window_secs);
+        list.push(now);
+        if list.len() >= cfg.lockout_failures as usize {
+            list.clear();
+            self.locked_until
+                .insert(who.to_owned(), now + cfg.lockout_secs);
+            return true;
+        }
+        false
+    }
+
+    fn purge(&mut self, now: i64, window: i64) {
+        self.last_send.retain(|_, t| *t > now - 3_600);
+        self.failures.retain(|_, l| {
+            l.retain(|t| *t > now - window);
+            !l.is_empty()
+        });
+        self.locked_until.retain(|_, t| *t > now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_cache_forgets_in_order_and_refuses_when_full() {
+        let mut c = ReplayCache::default();
+        let steps = [
+            ("a", 100, 110, 2, Seen::New),
+            ("a", 105, 115, 2, Seen::Replay),
+            ("b", 105, 120, 2, Seen::New),
+            ("c", 105, 120, 2, Seen::Full),
+            ("c", 111, 130, 2, Seen::New),
+            ("a", 111, 130, 3, Seen::New),
+        ];
+        for (jti, now, until, cap, want) in steps {
+            assert_eq!(c.remember(jti, now, until, cap), want, "{jti} at {now}");
+        }
+        assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn lockout_after_enough_failures_within_the_window() {
+        let cfg = crate::Config {
+            lockout_failures: 3,
+            lockout_window_secs: 100,
+            lockout_secs: 50,
+            ..Default::default()
+        };
+        let mut t = Throttle::default();
+        assert!(!t.failed("x", 0, &cfg));
+        assert!(!t.failed("x", 200, &cfg), "the first one left the window");
+        assert!(!t.failed("x", 201, &cfg));
+        assert!(t.failed("x", 202, &cfg));
+        assert_eq!(t.locked_for("x", 212), Some(40));
+        assert_eq!(t.locked_for("x", 252), None);
+        assert_eq!(t.locked_for("y", 212), None);
+    }
+
+    #[test]
+    fn out_of_range_faults_are_refused_and_repaired() {
+        let bad = Faults {
+            clock_skew_secs: 300_000_000_000,
+            ..Default::default()
+        };
+        assert_eq!(bad.check().unwrap_err().0, "clock_skew_secs");
+        let mut f = Faults {
+            delay_ms: 10_000_000,
+            ..bad
+        };
+        assert_eq!(f.repair().len(), 2);
+        assert_eq!(f, Faults::default());
     }
 }

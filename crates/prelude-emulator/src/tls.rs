@@ -5,12 +5,8 @@
 use crate::Error;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
-use tokio_rustls::server::TlsStream;
 
 /// A certificate for `localhost`, `127.0.0.1` and `::1`, and the acceptor that serves it.
 pub fn self_signed() -> Result<(TlsAcceptor, String), Error> {
@@ -33,93 +29,6 @@ pub fn self_signed() -> Result<(TlsAcceptor, String), Error> {
     Ok((TlsAcceptor::from(Arc::new(cfg)), pem))
 }
 
-/// The client's address, for both plain and TLS listeners.
+/// The client's address, for both plain and TLS connections.
 #[derive(Clone, Copy, Debug)]
 pub struct Peer(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for Peer {
-    fn connect_info(s: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
-        Peer(*s.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
-    fn connect_info(s: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
-        Peer(*s.remote_addr())
-    }
-}
-
-/// Accepts TCP connections and hands axum those whose TLS handshake completed. Each handshake
-/// runs on its own task, so a slow or silent client delays nobody else.
-pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-/// The task that owns the TCP socket. [`Accepting::stop`] returns once the port is free;
-/// dropping it stops the task too, without waiting.
-pub struct Accepting(tokio::task::JoinHandle<()>);
-
-impl Accepting {
-    pub async fn stop(mut self) {
-        self.0.abort();
-        let _ = (&mut self.0).await;
-    }
-}
-
-impl Drop for Accepting {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// How long a client may take over its handshake.
-const HANDSHAKE_LIMIT: Duration = Duration::from_secs(5);
-
-impl TlsListener {
-    pub fn new(inner: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<(Self, Accepting)> {
-        let local = inner.local_addr()?;
-        let (tx, ready) = mpsc::channel(64);
-        let accepting = tokio::spawn(async move {
-            loop {
-                let (tcp, addr) = match inner.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait, then go on serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let (tx, acceptor) = (tx.clone(), acceptor.clone());
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_LIMIT, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, addr)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(error = %e, %addr, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        Ok((Self { ready, local }, Accepting(accepting)))
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(conn) => conn,
-            // The accept task has been stopped: the server is shutting down.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}

@@ -1,5 +1,5 @@
 //! Signing keys and JWTs: access tokens and challenge tokens are EdDSA (Ed25519) JWTs with a `kid`,
-//! published at `/.well-known/jwks.json` and `/.well-known/step-up-jwks.json` (PROTOCOL.md §14).
+//! published at `/.well-known/jwks.json` and `/.well-known/step-up-jwks.json` (docs/protocol.md, "Tokens").
 
 use crate::util::{b64, random_bytes, unb64};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};

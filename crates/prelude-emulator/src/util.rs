@@ -43,7 +43,8 @@ pub fn otp_code() -> String {
     }
 }
 
-/// What the server keeps of a bearer secret: its SHA-256, so the state file holds no usable token.
+/// What the server keeps of a refresh token: its SHA-256, so the state file holds no usable
+/// refresh token. (It does hold signing seeds and pending codes, hence its 0600 mode.)
 pub fn secret_hash(secret: &str) -> String {
     use sha2::{Digest, Sha256};
     b64(Sha256::digest(secret.as_bytes()))

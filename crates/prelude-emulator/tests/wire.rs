@@ -1,159 +1,14 @@
 //! The emulator over real loopback HTTP: routes, error codes and every DPoP rule.
 
+mod common;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::{Signature, SigningKey};
+use common::*;
 use prelude_emulator::{Config, Emulator};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-struct Key(SigningKey);
-
-impl Key {
-    fn new(seed: u8) -> Self {
-        let mut b = [seed; 32];
-        b[0] = 1;
-        Key(SigningKey::from_slice(&b).unwrap())
-    }
-    fn jwk(&self) -> Value {
-        let p = self.0.verifying_key().to_sec1_point(false);
-        let b = p.as_bytes();
-        json!({"kty": "EC", "crv": "P-256", "x": B64.encode(&b[1..33]), "y": B64.encode(&b[33..65])})
-    }
-    fn sign_parts(&self, header: &Value, claims: &Value) -> String {
-        let input = format!(
-            "{}.{}",
-            B64.encode(header.to_string()),
-            B64.encode(claims.to_string())
-        );
-        let sig: Signature = self.0.sign(input.as_bytes());
-        format!("{input}.{}", B64.encode(sig.to_bytes()))
-    }
-    fn proof(&self, htm: &str, htu: &str, nonce: Option<&str>) -> String {
-        let mut claims =
-            json!({"jti": uuid::Uuid::new_v4().to_string(), "htm": htm, "htu": htu, "iat": now()});
-        if let Some(n) = nonce {
-            claims["nonce"] = n.into();
-        }
-        self.sign_parts(
-            &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk()}),
-            &claims,
-        )
-    }
-}
-
-struct T {
-    emu: Emulator,
-    http: reqwest::Client,
-}
-
-impl T {
-    async fn new() -> Self {
-        Self::with(Config::default()).await
-    }
-    async fn with(cfg: Config) -> Self {
-        let emu = Emulator::start(cfg, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        T {
-            emu,
-            http: reqwest::Client::new(),
-        }
-    }
-    fn url(&self, p: &str) -> String {
-        format!("{}{p}", self.emu.url())
-    }
-    fn htu(&self, route: &str) -> String {
-        self.url(&format!("/v1/session{route}"))
-    }
-    async fn post(&self, route: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(self.htu(route))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// POST /otp/check of a verification started at /otp.
-    async fn check(&self, vt: &str, code: &str) -> reqwest::Response {
-        self.http
-            .post(self.htu("/otp/check"))
-            .header("x-verification-token", vt)
-            .json(&json!({"code": code}))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Login up to the session-start challenge token.
-    async fn challenge(&self, phone: &str) -> String {
-        let r = self
-            .post(
-                "/otp",
-                json!({"identifier": {"type": "phone_number", "value": phone}}),
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::NO_CONTENT);
-        let vt = verification_token(&r);
-        let code = self.emu.outbox().last().unwrap().code.clone();
-        let r = self.check(&vt, &code).await;
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json::<Value>().await.unwrap()["challenge_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// A full login; returns (access token, refresh token).
-    async fn login(&self, key: &Key) -> (String, String) {
-        let ct = self.challenge("+33612345678").await;
-        let r = self
-            .http
-            .post(self.htu("/login/finalize"))
-            .header(
-                "dpop",
-                key.proof("POST", &self.htu("/login/finalize"), None),
-            )
-            .json(&json!({"challenge_token": ct}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        let rt = r.headers()["x-refresh-token"].to_str().unwrap().to_owned();
-        assert!(r.headers().contains_key("x-refresh-token-expires-at"));
-        assert!(r.headers().contains_key("dpop-nonce"));
-        let body: Value = r.json().await.unwrap();
-        assert!(body["expires_at"].as_i64().unwrap() > now());
-        (body["access_token"].as_str().unwrap().to_owned(), rt)
-    }
-
-    async fn refresh(&self, key: &Key, rt: &str, dpop: Option<String>) -> reqwest::Response {
-        let dpop = dpop.unwrap_or_else(|| key.proof("POST", &self.htu("/refresh"), None));
-        self.http
-            .post(self.htu("/refresh"))
-            .header("x-refresh-token", rt)
-            .header("dpop", dpop)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-async fn code_of(r: reqwest::Response) -> (StatusCode, String) {
-    let s = r.status();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
-    (s, v["code"].as_str().unwrap_or("<none>").to_owned())
-}
+use std::time::Duration;
 
 #[tokio::test]
 async fn login_refresh_rotation_and_revoke() {
@@ -435,7 +290,7 @@ async fn verification_travels_as_a_cookie_too() {
 
 #[tokio::test]
 async fn resend_has_a_cooldown() {
-    let t = T::new().await;
+    let t = T::with(Config::default()).await;
     let r = t
         .post(
             "/otp",
@@ -584,49 +439,6 @@ async fn state_survives_a_restart_and_a_corrupt_file_is_kept() {
 // Delegated hooks and custom steps
 
 use prelude_emulator::customer::CustomerBackend;
-
-fn claims_of(jwt: &str) -> Value {
-    serde_json::from_slice(&B64.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
-}
-
-impl T {
-    async fn put_stepup(&self, cfg: Value) {
-        let r = self
-            .http
-            .put(self.url("/v2/session/apps/demo/config/stepup"))
-            .bearer_auth(prelude_emulator::DEFAULT_MANAGEMENT_KEY)
-            .json(&cfg)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.status());
-    }
-    async fn request(&self, at: &str, scope: &str) -> Value {
-        let r = self
-            .http
-            .post(self.htu("/stepup/request"))
-            .bearer_auth(at)
-            .json(&json!({"scope": scope, "metadata": {"amount": "500", "currency": "EUR"}}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json().await.unwrap()
-    }
-}
-
-/// The `X-Verification-Token` an /otp call answered with.
-fn verification_token(r: &reqwest::Response) -> String {
-    r.headers()["x-verification-token"]
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn delegated(hook: &str, jwks: &str) -> Value {
-    json!({"jwks_url": jwks, "allowed_scopes": [{"scope": "transfer:write", "mode": "delegated",
-        "delegated": {"delegation_hook": hook}}]})
-}
 
 #[tokio::test]
 async fn the_hook_gets_a_signed_request_and_decides() {
@@ -1086,14 +898,12 @@ async fn fault_switches_answer_as_told() {
     assert!(t.emu.outbox().is_empty());
 }
 
-#[tokio::test]
-async fn cors_with_credentials_for_browser_origins() {
-    let t = T::new().await;
+async fn preflight(t: &T, path: &str, origin: &str, method: &str) -> reqwest::header::HeaderMap {
     let r = t
         .http
-        .request(reqwest::Method::OPTIONS, t.htu("/refresh"))
-        .header("origin", "https://app.example.com")
-        .header("access-control-request-method", "POST")
+        .request(reqwest::Method::OPTIONS, t.url(path))
+        .header("origin", origin)
+        .header("access-control-request-method", method)
         .header(
             "access-control-request-headers",
             "dpop,x-refresh-token,content-type",
@@ -1101,8 +911,18 @@ async fn cors_with_credentials_for_browser_origins() {
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_success());
-    let h = r.headers();
+    r.headers().clone()
+}
+
+#[tokio::test]
+async fn cors_goes_to_loopback_and_named_origins_only() {
+    let t = T::with(Config {
+        cors_origins: vec!["https://app.example.com".into()],
+        ..Config::default()
+    })
+    .await;
+    // A named origin: allowed, with credentials, DPoP headers accepted and exposed.
+    let h = preflight(&t, "/v1/session/refresh", "https://app.example.com", "POST").await;
     assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
     assert_eq!(h["access-control-allow-credentials"], "true");
     assert!(
@@ -1111,13 +931,6 @@ async fn cors_with_credentials_for_browser_origins() {
             .unwrap()
             .contains("dpop")
     );
-    let r = t
-        .post(
-            "/otp",
-            json!({"identifier": {"type": "phone_number", "value": "+33612345678"}}),
-        )
-        .await;
-    let _ = r;
     let r = t
         .http
         .post(t.htu("/otp"))
@@ -1138,6 +951,29 @@ async fn cors_with_credentials_for_browser_origins() {
     ] {
         assert!(exposed.contains(h), "{h} not exposed: {exposed}");
     }
+    // A loopback dev server: allowed, but never with credentials.
+    let h = preflight(&t, "/v1/session/refresh", "http://localhost:5173", "POST").await;
+    assert_eq!(h["access-control-allow-origin"], "http://localhost:5173");
+    assert!(!h.contains_key("access-control-allow-credentials"));
+    // Any other origin: nothing granted, on any route.
+    for path in [
+        "/v1/session/refresh",
+        "/emulator/v1/faults",
+        "/v2/session/apps/demo/config/stepup",
+    ] {
+        let h = preflight(&t, path, "https://evil.example", "PUT").await;
+        assert!(!h.contains_key("access-control-allow-origin"), "{path}");
+        assert!(
+            !h.contains_key("access-control-allow-credentials"),
+            "{path}"
+        );
+    }
+    // The control plane grants no loopback page either, unless named.
+    let h = preflight(&t, "/emulator/v1/faults", "http://localhost:5173", "PUT").await;
+    assert!(!h.contains_key("access-control-allow-origin"));
+    let h = preflight(&t, "/emulator/v1/faults", "https://app.example.com", "PUT").await;
+    assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
+    assert!(!h.contains_key("access-control-allow-credentials"));
 }
 
 /// An HTTPS client that trusts the emulator's self-signed certificate.

@@ -1,4 +1,4 @@
-//! The device's DPoP key and proofs (RFC 9449; PROTOCOL.md §6.2 and §6.3).
+//! The device's DPoP key and proofs (RFC 9449; docs/protocol.md, "DPoP").
 
 use crate::util::{b64, unb64};
 use p256::ecdsa::signature::Signer as _;

@@ -1,4 +1,4 @@
-//! One error type for the client, mapped from the wire codes of PROTOCOL.md §11.
+//! One error type for the client, mapped from the wire codes of docs/protocol.md, "Errors".
 
 /// Everything a [`crate::SessionClient`] call can fail with. No variant carries a response body
 /// or a secret; `message` fields are the server's short explanation or ours.
@@ -34,6 +34,10 @@ pub enum Error {
     Unauthorized { code: String, message: String },
     #[error("rate limited: {message}")]
     RateLimited { message: String },
+    /// `too_many_attempts`: too many wrong codes for this identifier; it is locked out for a
+    /// while, and even the right code is refused until then.
+    #[error("locked out: {message}")]
+    LockedOut { message: String },
     /// 400s: `bad_request`, `invalid_identifier`, `invalid_metadata`, pagination, …
     #[error("bad request ({code}): {message}")]
     BadRequest { code: String, message: String },
@@ -79,6 +83,7 @@ impl Error {
             Error::InsufficientScope => "insufficient_scope",
             Error::Unauthorized { .. } => "unauthorized",
             Error::RateLimited { .. } => "rate_limited",
+            Error::LockedOut { .. } => "too_many_attempts",
             Error::BadRequest { code, .. } => match code.as_str() {
                 "invalid_identifier" => "invalid_identifier",
                 "invalid_metadata" => "invalid_metadata",
@@ -124,7 +129,9 @@ impl Error {
             | "suspended_account"
             | "invalid_api_key"
             | "email_verification_not_allowed"
-            | "no_login_config" => Error::Forbidden {
+            | "no_login_config"
+            | "forbidden_host"
+            | "forbidden_origin" => Error::Forbidden {
                 code: code_s,
                 message,
             },
@@ -134,7 +141,10 @@ impl Error {
                 code: code_s,
                 message,
             },
-            "rate_limited" | "too_many_requests" => Error::RateLimited { message },
+            "rate_limited" | "too_many_requests" | "too_many_challenges" => {
+                Error::RateLimited { message }
+            }
+            "too_many_attempts" => Error::LockedOut { message },
             "internal" | "internal_server_error" => Error::Internal { message },
             "not_found" => Error::NotFound { message },
             "conflict" | "identifier_already_exists" => Error::Conflict { message },
@@ -205,6 +215,8 @@ mod tests {
             ("not_configured", "step_up_not_configured"),
             ("dpop_key_mismatch", "unauthorized"),
             ("too_many_requests", "rate_limited"),
+            ("too_many_attempts", "too_many_attempts"),
+            ("too_many_challenges", "rate_limited"),
             ("internal", "internal"),
             ("invalid_identifier", "invalid_identifier"),
             ("something_new", "generic"),

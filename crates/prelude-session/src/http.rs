@@ -281,7 +281,7 @@ impl SessionClient {
                 }
                 Proof::Challenge(jti) => {
                     // Without a key or a jti the request goes out unsigned and the server's
-                    // answer surfaces (PROTOCOL.md §6.3).
+                    // answer surfaces (docs/protocol.md, "DPoP").
                     if let (Some(key), Some(jti)) = (self.existing_key()?, jti) {
                         req = req.header("dpop", key.proof(method, &htu, jti, iat, None));
                     }

@@ -1,4 +1,4 @@
-//! OTP login and logout (PROTOCOL.md §3.1, §3.4).
+//! OTP login and logout (docs/protocol.md, "Login").
 
 use crate::error::{Error, Result};
 use crate::http::{Call, Proof};
@@ -46,9 +46,7 @@ impl SessionClient {
     /// Checks the login code, then finalizes: the session is bound to this device's key.
     pub async fn check_otp(&self, code: &str) -> Result<User> {
         let code = code.trim();
-        if !(4..=8).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::InvalidInput("the code is 4 to 8 digits".into()));
-        }
+        prelude_wire::check_code(code).map_err(|e| Error::InvalidInput(e.message))?;
         let epoch = self.inner.epoch.load(Ordering::SeqCst);
         let mut check = Call::post("/otp/check").body(json!({ "code": code }));
         check.verification = Some(self.login_verification()?);

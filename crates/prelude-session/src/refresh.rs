@@ -1,4 +1,4 @@
-//! Single-flight refresh with rotation and the session epoch (PROTOCOL.md §3.3, §10.2, §10.4).
+//! Single-flight refresh with rotation and the session epoch (docs/protocol.md, "Tokens").
 
 use crate::error::{Error, Result};
 use crate::http::{Call, Proof, Reply};

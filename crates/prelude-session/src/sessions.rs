@@ -1,4 +1,4 @@
-//! Listing and revoking the user's sessions (PROTOCOL.md §3.7).
+//! Listing and revoking the user's sessions (docs/protocol.md, "Sessions").
 
 use crate::error::{Error, Result};
 use crate::http::Call;

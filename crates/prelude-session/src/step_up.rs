@@ -1,4 +1,4 @@
-//! Step-up challenges (PROTOCOL.md §3.5, §3.6, §10.3, §10.5, §10.6).
+//! Step-up challenges (docs/protocol.md, "Step-up").
 
 use crate::error::{Error, Result};
 use crate::http::{Call, Proof};
@@ -111,7 +111,7 @@ impl SessionClient {
             (status, Some(token)) => {
                 let ch = decode(status, token, offset, scope)?;
                 if ch.is_completed() {
-                    // Granted at once: redeem the completed token (PROTOCOL.md §3.6 rule).
+                    // Granted at once: redeem the completed token (docs/protocol.md, "Step-up").
                     if status != StepUpStatus::Continue {
                         return Err(invalid("the challenge is already completed"));
                     }
@@ -166,9 +166,7 @@ impl SessionClient {
     ) -> Result<Option<StepUpChallenge>> {
         let token = Self::usable_token(challenge)?;
         let code = code.trim();
-        if code.is_empty() || code.len() > 8 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::InvalidInput("the code is 4 to 8 digits".into()));
-        }
+        prelude_wire::check_code(code).map_err(|e| Error::InvalidInput(e.message))?;
         if challenge.expires_at.is_some_and(|e| e <= unix_now()) {
             return Err(Error::ExpiredChallengeToken);
         }

@@ -58,35 +58,11 @@ impl Identifier {
     }
 
     pub fn validate(&self) -> Result<()> {
-        let v = self.value.as_str();
-        let ok = match self.kind {
-            IdentifierKind::PhoneNumber => v.strip_prefix('+').is_some_and(|d| {
-                (7..=15).contains(&d.len())
-                    && d.bytes().all(|b| b.is_ascii_digit())
-                    && !d.starts_with('0')
-            }),
-            IdentifierKind::EmailAddress => {
-                v.len() <= 320
-                    && !v.chars().any(char::is_whitespace)
-                    && v.split_once('@').is_some_and(|(l, d)| {
-                        !l.is_empty()
-                            && !d.contains('@')
-                            && d.contains('.')
-                            && !d.starts_with('.')
-                            && !d.ends_with('.')
-                    })
-            }
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::InvalidInput(match self.kind {
-                IdentifierKind::PhoneNumber => {
-                    "a phone number needs + and 7 to 15 digits, like +33612345678".into()
-                }
-                IdentifierKind::EmailAddress => "that email address is not valid".into(),
-            }))
+        match self.kind {
+            IdentifierKind::PhoneNumber => prelude_wire::check_phone(&self.value),
+            IdentifierKind::EmailAddress => prelude_wire::check_email(&self.value),
         }
+        .map_err(|e| Error::InvalidInput(e.message))
     }
 }
 
@@ -247,45 +223,11 @@ pub enum RevokeTarget {
 
 /// Checks metadata against the limits of `/stepup/request` before sending it.
 pub fn validate_metadata(m: &BTreeMap<String, String>) -> Result<()> {
-    if m.len() > 5 {
-        return Err(Error::InvalidInput(format!(
-            "at most 5 metadata entries, got {}",
-            m.len()
-        )));
-    }
-    for (k, v) in m {
-        let key_ok = !k.is_empty()
-            && k.chars().count() <= 12
-            && k.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b));
-        if !key_ok {
-            return Err(Error::InvalidInput(format!(
-                "metadata key {k:?} must be 1 to 12 letters, digits or . - _ :"
-            )));
-        }
-        let limit = if k == "identifier" { 320 } else { 32 };
-        if v.chars().count() > limit {
-            return Err(Error::InvalidInput(format!(
-                "metadata value for {k:?} is longer than {limit} characters"
-            )));
-        }
-    }
-    Ok(())
+    prelude_wire::check_metadata(m).map_err(|e| Error::InvalidInput(e.message))
 }
 
 pub fn validate_scope(scope: &str) -> Result<()> {
-    let ok = !scope.is_empty()
-        && scope.len() <= 128
-        && scope
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidInput(format!(
-            "scope {scope:?} must be letters, digits or . - _ :"
-        )))
-    }
+    prelude_wire::check_scope(scope).map_err(|e| Error::InvalidInput(e.message))
 }
 
 #[cfg(test)]

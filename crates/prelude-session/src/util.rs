@@ -18,7 +18,7 @@ pub(crate) fn unix_now() -> i64 {
 }
 
 /// Claims of a JWT, read without verifying it: the client never verifies tokens, the server
-/// does (PROTOCOL.md §5.3).
+/// does (docs/protocol.md, "Choices").
 pub(crate) fn jwt_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     let payload = token.split('.').nth(1)?;
     match serde_json::from_slice(&unb64(payload)?).ok()? {

@@ -1,0 +1,126 @@
+//! The control plane under `/emulator/v1/`: the outbox, reset, fault switches, the clock,
+//! counters and seeding users. Reachable only under the emulator's own Host and from its own
+//! origin (see `guard`); seeding users also takes the management key.
+
+use crate::api::{ApiError, Body};
+use crate::shared::AppState;
+use crate::state::{Faults, Identifier, MAX_CLOCK_OFFSET_SECS};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use prelude_wire::codes;
+use serde::{Deserialize, Serialize};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/outbox",
+            get(|State(app): State<AppState>| async move { axum::Json(app.data().outbox.clone()) })
+                .delete(|State(app): State<AppState>| async move {
+                    app.data().outbox.clear();
+                    app.persist.mark();
+                    StatusCode::NO_CONTENT
+                }),
+        )
+        .route(
+            "/reset",
+            post(|State(app): State<AppState>| async move {
+                app.reset();
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route("/faults", get(get_faults).put(put_faults))
+        .route("/clock", get(get_clock).put(put_clock))
+        .route(
+            "/stats",
+            get(|State(app): State<AppState>| async move { axum::Json(app.stats()) }),
+        )
+        .route("/users", post(create_user))
+}
+
+fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(codes::INVALID_REQUEST, format!("{field}: {why}"))
+}
+
+async fn get_faults(State(app): State<AppState>) -> axum::Json<Faults> {
+    axum::Json(app.data().faults.clone())
+}
+
+async fn put_faults(
+    State(app): State<AppState>,
+    Body(f): Body<Faults>,
+) -> Result<Response, ApiError> {
+    f.check().map_err(|(field, why)| invalid(field, why))?;
+    app.set_faults(f.clone());
+    Ok(axum::Json(f).into_response())
+}
+
+/// `{"offset_secs": N}`: seconds added to real time; 0 is now.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Clock {
+    offset_secs: i64,
+    /// The emulated time (unix seconds); read-only.
+    #[serde(default, skip_deserializing)]
+    now: i64,
+}
+
+async fn get_clock(State(app): State<AppState>) -> axum::Json<Clock> {
+    axum::Json(Clock {
+        offset_secs: app.clock_offset(),
+        now: app.now(),
+    })
+}
+
+async fn put_clock(
+    State(app): State<AppState>,
+    Body(c): Body<Clock>,
+) -> Result<axum::Json<Clock>, ApiError> {
+    if c.offset_secs.abs() > MAX_CLOCK_OFFSET_SECS {
+        return Err(invalid(
+            "offset_secs",
+            format!("must be within ±{MAX_CLOCK_OFFSET_SECS} s (7 days)"),
+        ));
+    }
+    app.set_clock_offset(c.offset_secs);
+    Ok(get_clock(State(app)).await)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    identifiers: Vec<Identifier>,
+}
+
+/// Seeds a user with several identifiers (a phone and an email), which OTP login alone cannot
+/// make: multi-step challenges need one. It decides who logs in as whom, so it takes the
+/// management key.
+async fn create_user(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body<NewUser>,
+) -> Result<impl IntoResponse, ApiError> {
+    crate::management::require_key(&app, &headers)?;
+    if body.identifiers.is_empty() || body.identifiers.len() > 10 {
+        return Err(invalid("identifiers", "give 1 to 10 identifiers"));
+    }
+    for id in &body.identifiers {
+        crate::frontend::validate_identifier(id)?;
+    }
+    let mut d = app.data();
+    if let Some(taken) = body.identifiers.iter().find(|i| d.find_user(i).is_some()) {
+        return Err(ApiError::conflict(
+            "identifier_already_exists",
+            format!("{} already belongs to a user", taken.value),
+        ));
+    }
+    let id = crate::demo::add_user(&mut d, body.identifiers, app.now());
+    drop(d);
+    app.persist.mark();
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({ "id": id })),
+    ))
+}

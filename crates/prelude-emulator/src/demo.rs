@@ -1,0 +1,129 @@
+//! The demo seed and the scenario presets the app switches between.
+
+use crate::state::*;
+
+/// The demo setup: OTP login by SMS and email, and `transfer:write` behind a one-step review
+/// (SMS for phone users, email for email-only users), granted to the session for 300 s.
+pub fn seed(d: &mut Data, now: i64) {
+    for channel in [Channel::Sms, Channel::Email] {
+        d.login_configs.push(LoginConfig {
+            id: crate::util::prefixed_id("lcfg"),
+            config_type: "otp".into(),
+            channel_type: channel,
+            is_default: channel == Channel::Sms,
+            granted_scopes: vec![],
+            created_at: now,
+        });
+    }
+    add_user(
+        d,
+        vec![
+            Identifier {
+                kind: IdentifierType::PhoneNumber,
+                value: DEMO_PHONE.into(),
+            },
+            Identifier {
+                kind: IdentifierType::EmailAddress,
+                value: DEMO_EMAIL.into(),
+            },
+        ],
+        now,
+    );
+    d.scopes = vec!["transfer:write".into()];
+    d.stepup_config = Some(StepUpConfig {
+        jwks_url: None,
+        step_keys: vec![],
+        allowed_scopes: demo_rules(DemoScenario::ReviewSms),
+        created_at: now,
+        updated_at: now,
+    });
+}
+
+pub fn add_user(d: &mut Data, identifiers: Vec<Identifier>, now: i64) -> String {
+    let user = User {
+        id: crate::util::prefixed_id("usr"),
+        identifiers,
+        created_at: now,
+        grants: vec![],
+    };
+    let id = user.id.clone();
+    d.users.insert(id.clone(), user);
+    id
+}
+
+/// The demo user has a phone and an email, so every scenario (email then SMS too) works.
+pub const DEMO_PHONE: &str = "+33612345678";
+pub const DEMO_EMAIL: &str = "ada@example.com";
+
+/// Decisions the app's scenario presets switch between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DemoScenario {
+    /// review → verify_sms (verify_email for users without a phone).
+    ReviewSms,
+    /// review → verify_email → verify_sms.
+    EmailThenSms,
+    /// block.
+    Blocked,
+    /// continue: granted at once.
+    Granted,
+}
+
+pub fn demo_rules(s: DemoScenario) -> Vec<ScopeRule> {
+    let rule = |types: Vec<IdentifierType>, status: Decision, steps: Vec<&str>| ScopeRule {
+        scope: "transfer:write".into(),
+        mode: ScopeMode::Direct,
+        delegated: None,
+        direct: Some(DirectDecision {
+            identifier_types: types,
+            status,
+            granted_for: 300,
+            grant_mode: GrantMode::SessionBound,
+            steps: steps
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| StepSpec {
+                    order: i as u32 + 1,
+                    key: k.into(),
+                    expiration_duration: 600,
+                })
+                .collect(),
+        }),
+    };
+    use IdentifierType::*;
+    match s {
+        DemoScenario::ReviewSms => vec![
+            rule(vec![PhoneNumber], Decision::Review, vec!["verify_sms"]),
+            rule(vec![EmailAddress], Decision::Review, vec!["verify_email"]),
+        ],
+        DemoScenario::EmailThenSms => vec![rule(
+            vec![PhoneNumber, EmailAddress],
+            Decision::Review,
+            vec!["verify_email", "verify_sms"],
+        )],
+        DemoScenario::Blocked => vec![rule(
+            vec![PhoneNumber, EmailAddress],
+            Decision::Block,
+            vec![],
+        )],
+        DemoScenario::Granted => vec![rule(
+            vec![PhoneNumber, EmailAddress],
+            Decision::Continue,
+            vec![],
+        )],
+    }
+}
+
+/// Puts `scenario`'s rules for `transfer:write` in place of the current ones.
+pub fn apply_scenario(d: &mut Data, scenario: DemoScenario, now: i64) {
+    let cfg = d.stepup_config.get_or_insert_with(|| StepUpConfig {
+        created_at: now,
+        ..Default::default()
+    });
+    cfg.allowed_scopes.retain(|r| r.scope != "transfer:write");
+    cfg.allowed_scopes.extend(demo_rules(scenario));
+    cfg.updated_at = now;
+    if !d.scopes.iter().any(|s| s == "transfer:write") {
+        d.scopes.push("transfer:write".into());
+    }
+}

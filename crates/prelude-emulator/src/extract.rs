@@ -1,0 +1,171 @@
+//! Axum extractors for what a frontend route needs from its request before it runs: a DPoP
+//! proof (regular or challenge-scoped) and the bearer session. A route that names one gets a
+//! checked value or the request is refused with the right `{code, message}`.
+
+use crate::api::ApiError;
+use crate::dpop::{self, Proof, Target};
+use crate::shared::AppState;
+use crate::state::{Data, Seen};
+use crate::tokens::KeyUse;
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::request::Parts;
+use prelude_wire::codes;
+
+fn path(parts: &Parts) -> &str {
+    parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or_else(|| parts.uri.path(), |u| u.0.path())
+}
+
+fn verified(parts: &Parts, app: &AppState) -> Result<Option<Proof>, ApiError> {
+    let target = Target {
+        method: parts.method.as_str(),
+        origins: &app.origins.own,
+        path: path(parts),
+    };
+    dpop::extract(&parts.headers, target, app.now(), app.cfg.dpop_window_secs)
+}
+
+/// The nonce (when demanded) and replay checks of a regular proof.
+fn admit(app: &AppState, proof: &Proof) -> Result<(), ApiError> {
+    let now = app.now();
+    let mut d = app.data();
+    if d.faults.require_dpop_nonce && proof.nonce.as_deref() != Some(d.dpop_nonce.as_str()) {
+        let mut e = ApiError::bad_request(
+            codes::USE_DPOP_NONCE,
+            "the DPoP proof must carry the server nonce",
+        );
+        e.dpop_nonce = Some(d.dpop_nonce.clone());
+        return Err(e);
+    }
+    // The proof is acceptable until its iat leaves the window; remember it that long.
+    let keep_until = proof.iat.max(now).saturating_add(app.cfg.dpop_window_secs);
+    match d
+        .seen_jtis
+        .remember(&proof.jti, now, keep_until, app.cfg.replay_cache_cap)
+    {
+        Seen::New => Ok(()),
+        Seen::Replay => Err(ApiError::bad_request(
+            codes::INVALID_DPOP_PROOF,
+            "the proof jti was already used",
+        )),
+        Seen::Full => Err(ApiError::too_many(
+            codes::RATE_LIMITED,
+            "too many proofs in flight; try again shortly",
+            5,
+        )),
+    }
+}
+
+/// A required regular proof (docs/protocol.md, "DPoP"): verified, nonce enforced when the
+/// switch is on, `jti` not replayed.
+pub struct Dpop(pub Proof);
+
+impl FromRequestParts<AppState> for Dpop {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let proof = verified(parts, app)?.ok_or_else(|| {
+            ApiError::bad_request(codes::MISSING_DPOP_PROOF, "a DPoP proof is required")
+        })?;
+        admit(app, &proof)?;
+        Ok(Self(proof))
+    }
+}
+
+/// A regular proof where one is optional: absent is fine, a bad one is still refused.
+pub struct MaybeDpop(pub Option<Proof>);
+
+impl FromRequestParts<AppState> for MaybeDpop {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let proof = verified(parts, app)?;
+        if let Some(p) = &proof {
+            admit(app, p)?;
+        }
+        Ok(Self(proof))
+    }
+}
+
+/// A challenge-scoped proof: verified here, but judged only in [`ChallengeDpop::bound_to`],
+/// once the body has named the challenge token (`/otp/check` takes login codes too, which
+/// carry no proof).
+pub struct ChallengeDpop(Result<Option<Proof>, ApiError>);
+
+impl FromRequestParts<AppState> for ChallengeDpop {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(verified(parts, app)))
+    }
+}
+
+impl ChallengeDpop {
+    /// The proof, which must exist, carry no nonce, and have the challenge token's `jti`.
+    pub fn bound_to(self, challenge_jti: &str) -> Result<Proof, ApiError> {
+        let proof = self.0?.ok_or_else(|| {
+            ApiError::bad_request(codes::MISSING_DPOP_PROOF, "a DPoP proof is required")
+        })?;
+        if proof.nonce.is_some() {
+            return Err(ApiError::bad_request(
+                codes::INVALID_DPOP_PROOF,
+                "a challenge-scoped proof carries no nonce",
+            ));
+        }
+        if proof.jti != challenge_jti {
+            return Err(ApiError::bad_request(
+                codes::INVALID_DPOP_PROOF,
+                "the proof jti must equal the challenge token jti",
+            ));
+        }
+        Ok(proof)
+    }
+}
+
+/// The caller of a Bearer route: the access token is ours, unexpired, of a live session.
+pub struct Caller {
+    pub user_id: String,
+    pub sid: String,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let token = crate::frontend::header_str(&parts.headers, "authorization")
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| ApiError::unauthorized("a Bearer access token is required"))?;
+        let claims = app
+            .keys
+            .verify(KeyUse::Access, token.trim())
+            .ok_or_else(|| ApiError::unauthorized("the access token is not valid"))?;
+        if claims["exp"].as_i64().unwrap_or(0) <= app.now() {
+            return Err(ApiError::unauthorized("the access token has expired"));
+        }
+        let sid = claims["sid"].as_str().unwrap_or_default().to_owned();
+        let d = app.data();
+        match d.sessions.get(&sid) {
+            Some(s) if !s.revoked => Ok(Self {
+                user_id: s.user_id.clone(),
+                sid,
+            }),
+            _ => Err(ApiError::unauthorized("the session has ended")),
+        }
+    }
+}
+
+/// The proof must be signed by the key the session was pinned to at finalize.
+pub fn same_key(d: &Data, sid: &str, proof: &Proof) -> Result<(), ApiError> {
+    match d.sessions.get(sid) {
+        Some(s) if s.jkt == proof.jkt => Ok(()),
+        _ => Err(ApiError::unauthorized_code(
+            codes::DPOP_KEY_MISMATCH,
+            "the proof is not signed by the session's key",
+        )),
+    }
+}

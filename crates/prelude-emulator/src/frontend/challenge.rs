@@ -1,0 +1,232 @@
+//! What the step-up routes share: the live challenge behind a token, passing a step, and the
+//! OTP steps (sending and checking their codes).
+
+use super::otp::{self, new_code, not_locked, room_for_verification, send, verification_response};
+use super::step_up::challenge_claims;
+use super::verification_handle;
+use crate::api::ApiError;
+use crate::extract::{ChallengeDpop, same_key};
+use crate::shared::AppState;
+use crate::state::*;
+use crate::tokens::{KeyUse, peek_claims};
+use crate::util::random_token;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use prelude_wire::codes;
+use serde_json::{Value, json};
+
+/// Passes the current step and answers with the challenge's next token.
+pub(super) fn pass_step(
+    app: &AppState,
+    mut d: std::sync::MutexGuard<'_, Data>,
+    cid: &str,
+    spent_jti: String,
+    now: i64,
+) -> Result<Response, ApiError> {
+    let ch = d.challenges.get_mut(cid).ok_or_else(|| {
+        ApiError::bad_request(codes::INVALID_CHALLENGE_TOKEN, "unknown challenge")
+    })?;
+    advance(ch, spent_jti, now);
+    let ch = ch.clone();
+    drop(d);
+    app.persist.mark();
+    let token = app.keys.sign(KeyUse::StepUp, &challenge_claims(app, &ch));
+    Ok(axum::Json(json!({"challenge_token": token})).into_response())
+}
+
+/// Marks the current step passed and issues the next token `jti`.
+fn advance(ch: &mut Challenge, spent_jti: String, now: i64) {
+    ch.spent_jtis.insert(spent_jti);
+    ch.current_jti = uuid::Uuid::new_v4().to_string();
+    if let Some(s) = ch.steps.iter_mut().find(|s| !s.done) {
+        s.done = true;
+    }
+    if let Some(next) = ch.steps.iter_mut().find(|s| !s.done) {
+        next.started_at = Some(now);
+    }
+}
+
+/// Resolves a presented challenge token to its live challenge. The token must be the current
+/// one: a spent token is `token_reused` (409).
+pub(super) fn live_challenge(
+    app: &AppState,
+    d: &Data,
+    token: &str,
+) -> Result<(String, String), ApiError> {
+    let claims = app.keys.verify(KeyUse::StepUp, token).ok_or_else(|| {
+        // Tell an expired-looking or foreign token apart only by what we signed.
+        ApiError::bad_request(
+            codes::INVALID_CHALLENGE_TOKEN,
+            "the challenge token is not valid",
+        )
+    })?;
+    let cid = claims["challenge_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let jti = claims["jti"].as_str().unwrap_or_default().to_owned();
+    let ch = d.challenges.get(&cid).ok_or_else(|| {
+        ApiError::bad_request(codes::INVALID_CHALLENGE_TOKEN, "unknown challenge")
+    })?;
+    if ch.spent_jtis.contains(&jti) || (ch.redeemed && ch.current_jti == jti) {
+        return Err(ApiError::conflict(
+            codes::TOKEN_REUSED,
+            "this challenge token was already used",
+        ));
+    }
+    if ch.current_jti != jti {
+        return Err(ApiError::bad_request(
+            codes::INVALID_CHALLENGE_TOKEN,
+            "this is not the challenge's current token",
+        ));
+    }
+    let now = app.now();
+    if ch.expires_at <= now {
+        return Err(ApiError::bad_request(
+            codes::EXPIRED_CHALLENGE_TOKEN,
+            "the challenge has expired; request the scope again",
+        ));
+    }
+    if let Some(step) = ch.current_step()
+        && step
+            .started_at
+            .is_some_and(|t| t + step.expiration_duration <= now)
+    {
+        return Err(ApiError::bad_request(
+            codes::EXPIRED_CHALLENGE_TOKEN,
+            "this step has expired; request the scope again",
+        ));
+    }
+    Ok((cid, jti))
+}
+
+pub(super) fn otp_step_channel(step: &str) -> Option<(Channel, IdentifierType)> {
+    match step {
+        "verify_sms" => Some((Channel::Sms, IdentifierType::PhoneNumber)),
+        "verify_email" => Some((Channel::Email, IdentifierType::EmailAddress)),
+        _ => None,
+    }
+}
+
+pub(super) fn send_code(app: &AppState, token: &str) -> Result<Response, ApiError> {
+    let now = app.now();
+    let mut d = app.data();
+    let (cid, _) = live_challenge(app, &d, token)?;
+    let ch = &d.challenges[&cid];
+    let step = ch.current_step_key();
+    let (channel, kind) = otp_step_channel(&step).ok_or_else(|| {
+        ApiError::bad_request(
+            codes::STEP_NOT_FOUND,
+            format!("the current step {step} is not an OTP step"),
+        )
+    })?;
+    let to = d
+        .users
+        .get(&ch.user_id)
+        .and_then(|u| u.identifiers.iter().find(|i| i.kind == kind))
+        .map(|i| i.value.clone())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                codes::INVALID_IDENTIFIER,
+                match kind {
+                    IdentifierType::PhoneNumber => "the user has no phone number for this step",
+                    IdentifierType::EmailAddress => "the user has no email address for this step",
+                },
+            )
+        })?;
+    not_locked(app, &d, &to)?;
+    // Sending again for the same step is a resend: same code while it lives, after a cooldown.
+    let existing = d.verifications.iter().find_map(|(h, v)| match &v.target {
+        VerificationTarget::StepUp {
+            challenge_id,
+            step: s,
+        } if *challenge_id == cid && *s == step && v.expires_at > now => {
+            Some((h.clone(), v.clone()))
+        }
+        _ => None,
+    });
+    if let Some((handle, v)) = existing {
+        let wait = v.last_sent_at + app.cfg.resend_cooldown_secs - now;
+        if wait > 0 {
+            return Err(ApiError::too_many(
+                codes::RATE_LIMITED,
+                format!("wait {wait} s before sending another code"),
+                wait,
+            ));
+        }
+        if v.wrong_attempts < app.cfg.max_wrong_attempts {
+            send(app, &mut d, &v, Purpose::StepUp);
+            if let Some(v) = d.verifications.get_mut(&handle) {
+                v.last_sent_at = now;
+            }
+            return Ok(verification_response(app, &handle));
+        }
+        d.verifications.remove(&handle);
+    }
+    room_for_verification(app, &mut d)?;
+    let handle = format!("vt_{}", random_token(24));
+    let v = Verification {
+        target: VerificationTarget::StepUp {
+            challenge_id: cid,
+            step,
+        },
+        code: new_code(app),
+        channel,
+        to,
+        expires_at: now + app.cfg.otp_ttl_secs,
+        last_sent_at: now,
+        wrong_attempts: 0,
+    };
+    send(app, &mut d, &v, Purpose::StepUp);
+    d.verifications.insert(handle.clone(), v);
+    Ok(verification_response(app, &handle))
+}
+
+pub(super) fn check_code(
+    app: &AppState,
+    proof: ChallengeDpop,
+    headers: &HeaderMap,
+    token: &str,
+    code: &str,
+) -> Result<Response, ApiError> {
+    let claims = peek_claims(token).unwrap_or(Value::Null);
+    let token_jti = claims["jti"].as_str().unwrap_or_default().to_owned();
+    let proof = proof.bound_to(&token_jti)?;
+    let now = app.now();
+    let mut d = app.data();
+    let (cid, jti) = live_challenge(app, &d, token)?;
+    let ch = &d.challenges[&cid];
+    if d.sessions.get(&ch.session_id).is_none_or(|s| s.revoked) {
+        return Err(ApiError::unauthorized("the session has ended"));
+    }
+    same_key(&d, &ch.session_id, &proof)?;
+    let step = ch.current_step_key();
+    if otp_step_channel(&step).is_none() {
+        return Err(ApiError::bad_request(
+            codes::STEP_NOT_FOUND,
+            format!("the current step {step} is not an OTP step"),
+        ));
+    }
+    let from_header = verification_handle(app, headers).filter(|h| {
+        matches!(d.verifications.get(h).map(|v| &v.target),
+            Some(VerificationTarget::StepUp { challenge_id, step: s }) if *challenge_id == cid && *s == step)
+    });
+    let handle = from_header
+        .or_else(|| {
+            d.verifications.iter().find_map(|(h, v)| match &v.target {
+                VerificationTarget::StepUp {
+                    challenge_id,
+                    step: s,
+                } if *challenge_id == cid && *s == step => Some(h.clone()),
+                _ => None,
+            })
+        })
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                codes::BAD_REQUEST,
+                "no code was sent for this step; call POST /otp first",
+            )
+        })?;
+    otp::check_code(app, &mut d, &handle, code)?;
+    pass_step(app, d, &cid, jti, now)
+}

@@ -1,0 +1,125 @@
+//! `/stepup/continue`: a custom step passed with an RS256 verification token that the
+//! customer's backend signed, checked against the app's `jwks_url`.
+
+use super::challenge::{live_challenge, otp_step_channel, pass_step};
+use crate::api::{ApiError, Body};
+use crate::extract::{Caller, ChallengeDpop, same_key};
+use crate::shared::AppState;
+use crate::tokens::peek_claims;
+use axum::extract::State;
+use axum::response::Response;
+use prelude_wire::codes;
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ContinueBody {
+    challenge_token: String,
+    verification_token: Option<String>,
+    passkey_assertion: Option<Value>,
+}
+
+fn bad_verification(why: impl Into<String>) -> ApiError {
+    ApiError::bad_request(codes::INVALID_VERIFICATION_TOKEN, why)
+}
+
+/// Passes a custom step with an RS256 verification token from the customer's backend, checked
+/// against the app's `jwks_url` with every claim docs/protocol.md lists under "Custom steps".
+pub(super) async fn continue_step(
+    State(app): State<AppState>,
+    Caller { sid, .. }: Caller,
+    proof: ChallengeDpop,
+    Body(body): Body<ContinueBody>,
+) -> Result<Response, ApiError> {
+    if body.passkey_assertion.is_some() {
+        return Err(ApiError::bad_request(
+            codes::BAD_REQUEST,
+            "passkey steps are not emulated",
+        ));
+    }
+    let vt = body
+        .verification_token
+        .ok_or_else(|| bad_verification("verification_token is required"))?;
+    let token_jti = peek_claims(&body.challenge_token)
+        .and_then(|c| c["jti"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let proof = proof.bound_to(&token_jti)?;
+    let (cid, step, user_id, jwks_url) = {
+        let d = app.data();
+        let (cid, _) = live_challenge(&app, &d, &body.challenge_token)?;
+        let ch = &d.challenges[&cid];
+        if ch.session_id != sid {
+            return Err(ApiError::bad_request(
+                codes::TOKEN_MISMATCH,
+                "the challenge belongs to another session",
+            ));
+        }
+        same_key(&d, &sid, &proof)?;
+        let step = ch.current_step_key();
+        if step == "completed" {
+            return Err(ApiError::bad_request(
+                codes::STEP_NOT_FOUND,
+                "the challenge has no step left",
+            ));
+        }
+        if otp_step_channel(&step).is_some() {
+            return Err(ApiError::bad_request(
+                codes::STEP_BYPASSED,
+                "this step is passed with a code at /otp/check",
+            ));
+        }
+        let url = d
+            .stepup_config
+            .as_ref()
+            .and_then(|c| c.jwks_url.clone())
+            .ok_or_else(|| bad_verification("the app has no jwks_url to verify custom steps"))?;
+        (cid, step, ch.user_id.clone(), url)
+    };
+    let kid = crate::hook::rs256_kid(&vt).map_err(bad_verification)?;
+    let jwk = app
+        .jwks_cache
+        .key(app.http(), &jwks_url, &kid)
+        .await
+        .map_err(|why| {
+            // Where the customer's JWKS lives and how it failed is for the operator's log.
+            tracing::warn!("custom step not verified: {why}");
+            bad_verification("the verification token could not be checked")
+        })?;
+    let claims = crate::hook::verify_rs256(&vt, &jwk).map_err(bad_verification)?;
+    let now = app.now();
+    let claim = |k: &str| claims[k].as_str().unwrap_or_default().to_owned();
+    if claim("sub") != user_id {
+        return Err(bad_verification("sub does not match the challenge's user"));
+    }
+    if claim("challenge_id") != cid {
+        return Err(bad_verification("challenge_id does not match"));
+    }
+    if claim("key") != step {
+        return Err(bad_verification("key does not match the current step"));
+    }
+    if claim("status") != "completed" {
+        return Err(bad_verification("status must be completed"));
+    }
+    if claims["exp"].as_i64().is_none_or(|e| e <= now) {
+        return Err(bad_verification("the verification token has expired"));
+    }
+    if claims["nbf"].as_i64().is_none_or(|n| n > now + 5) {
+        return Err(bad_verification("the verification token is not valid yet"));
+    }
+    if claims["iat"].as_i64().is_none() {
+        return Err(bad_verification("iat is missing"));
+    }
+    let vjti = claim("jti");
+    if vjti.is_empty() {
+        return Err(bad_verification("jti is missing"));
+    }
+    let mut d = app.data();
+    // The challenge may have moved while the JWKS was fetched.
+    let (cid, jti) = live_challenge(&app, &d, &body.challenge_token)?;
+    let vexp = claims["exp"].as_i64().unwrap_or(now);
+    if d.used_verification_tokens.insert(vjti, vexp).is_some() {
+        return Err(bad_verification("this verification token was already used"));
+    }
+    pass_step(&app, d, &cid, jti, now)
+}

@@ -1,0 +1,55 @@
+//! The G1 login routes that the published web SDK 0.6 calls: `/login/otp` and
+//! `/login/otp/check`, which opens the session at once.
+
+use super::otp;
+use super::tokens::open_session;
+use super::verification_handle;
+use crate::api::{ApiError, Body};
+use crate::extract::Dpop;
+use crate::shared::AppState;
+use crate::state::*;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LegacyStart {
+    identifier: Identifier,
+    login_config_id: Option<String>,
+    dispatch_id: Option<String>,
+}
+
+pub(super) async fn login_otp(
+    State(app): State<AppState>,
+    Body(body): Body<LegacyStart>,
+) -> Result<Response, ApiError> {
+    let _ = body.dispatch_id;
+    otp::start_login(&app, body.identifier, body.login_config_id.as_deref())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LegacyCheck {
+    code: String,
+}
+
+pub(super) async fn login_check(
+    State(app): State<AppState>,
+    Dpop(proof): Dpop,
+    headers: HeaderMap,
+    Body(body): Body<LegacyCheck>,
+) -> Result<Response, ApiError> {
+    let handle = verification_handle(&app, &headers)
+        .ok_or_else(|| ApiError::unauthorized("no verification in progress"))?;
+    let now = app.now();
+    let mut d = app.data();
+    let id = match d.verifications.get(&handle).map(|v| &v.target) {
+        Some(VerificationTarget::Login(id)) => id.clone(),
+        _ => return Err(ApiError::unauthorized("no login verification in progress")),
+    };
+    otp::check_code(&app, &mut d, &handle, &body.code)?;
+    let user_id = otp::user_for(&mut d, id, now);
+    Ok(open_session(&app, &headers, &mut d, user_id, proof.jkt))
+}

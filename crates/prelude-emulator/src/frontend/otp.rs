@@ -1,0 +1,314 @@
+//! OTP login: `/otp` (also sends step-up codes), `/otp/retry` and `/otp/check`, with the abuse
+//! limits of a real OTP service: one send per identifier per cooldown, one live verification
+//! per identifier, and a lockout after too many wrong codes across verifications.
+
+use super::{validate_identifier, verification_handle};
+use crate::api::{ApiError, Body};
+use crate::shared::AppState;
+use crate::state::*;
+use crate::tokens::KeyUse;
+use crate::util::{otp_code, prefixed_id, random_token, rfc3339};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use prelude_wire::codes;
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq as _;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OtpCreate {
+    identifier: Option<Identifier>,
+    challenge_token: Option<String>,
+    login_config_id: Option<String>,
+    dispatch_id: Option<String>,
+    code_challenge: Option<String>,
+}
+
+pub(super) fn verification_response(app: &AppState, handle: &str) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(handle) {
+        h.insert("x-verification-token", v);
+    }
+    let c = format!(
+        "__Host-verification-login_{}={handle}; Path=/; Secure; HttpOnly; SameSite=None; Max-Age={}",
+        app.cfg.app_id, app.cfg.otp_ttl_secs
+    );
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        h.append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+pub(super) fn new_code(app: &AppState) -> String {
+    app.cfg.fixed_code.clone().unwrap_or_else(otp_code)
+}
+
+pub(super) fn send(app: &AppState, d: &mut Data, v: &Verification, purpose: Purpose) {
+    let now = app.now();
+    let msg = OutboxMessage {
+        id: prefixed_id("msg"),
+        channel: v.channel,
+        to: v.to.clone(),
+        code: v.code.clone(),
+        purpose,
+        sent_at: rfc3339(now),
+    };
+    app.push_outbox(d, msg);
+    d.throttle.sent(&v.to, now);
+}
+
+/// Refuses `who` while it is locked out.
+pub(super) fn not_locked(app: &AppState, d: &Data, who: &str) -> Result<(), ApiError> {
+    match d.throttle.locked_for(who, app.now()) {
+        Some(left) => Err(locked(left)),
+        None => Ok(()),
+    }
+}
+
+fn locked(left: i64) -> ApiError {
+    ApiError::too_many(
+        codes::LOCKED_OUT,
+        format!(
+            "too many wrong codes for this identifier; try again in {} min",
+            (left + 59) / 60
+        ),
+        left,
+    )
+}
+
+/// Room for one more verification, after forgetting the ended ones if needed.
+pub(super) fn room_for_verification(app: &AppState, d: &mut Data) -> Result<(), ApiError> {
+    if d.verifications.len() >= app.cfg.max_verifications {
+        let now = app.now();
+        d.verifications.retain(|_, v| v.expires_at > now);
+    }
+    if d.verifications.len() >= app.cfg.max_verifications {
+        return Err(ApiError::too_many(
+            codes::RATE_LIMITED,
+            "too many verifications in progress; try again later",
+            30,
+        ));
+    }
+    Ok(())
+}
+
+pub(super) async fn create(
+    State(app): State<AppState>,
+    Body(body): Body<OtpCreate>,
+) -> Result<Response, ApiError> {
+    let _ = (&body.dispatch_id, &body.code_challenge);
+    match (body.identifier, body.challenge_token) {
+        (Some(id), None) => start_login(&app, id, body.login_config_id.as_deref()),
+        (None, Some(token)) => super::challenge::send_code(&app, &token),
+        _ => Err(ApiError::bad_request(
+            codes::BAD_REQUEST,
+            "give exactly one of identifier or challenge_token",
+        )),
+    }
+}
+
+pub(super) fn start_login(
+    app: &AppState,
+    id: Identifier,
+    login_config_id: Option<&str>,
+) -> Result<Response, ApiError> {
+    validate_identifier(&id)?;
+    let now = app.now();
+    let mut d = app.data();
+    let channel = id.channel();
+    let config = match login_config_id {
+        Some(cid) => d
+            .login_configs
+            .iter()
+            .find(|c| c.id == cid)
+            .ok_or_else(|| ApiError::bad_request(codes::BAD_REQUEST, "unknown login_config_id"))?,
+        None => d
+            .login_configs
+            .iter()
+            .find(|c| c.channel_type == channel)
+            .ok_or_else(|| {
+                ApiError::forbidden(
+                    "no_login_config",
+                    "no login configuration accepts this kind of identifier",
+                )
+            })?,
+    };
+    if config.channel_type != channel {
+        return Err(ApiError::forbidden(
+            "no_login_config",
+            "that login configuration does not send to this kind of identifier",
+        ));
+    }
+    not_locked(app, &d, &id.value)?;
+    if let Some(wait) = d
+        .throttle
+        .send_wait(&id.value, now, app.cfg.resend_cooldown_secs)
+    {
+        return Err(ApiError::too_many(
+            codes::RATE_LIMITED,
+            format!("a code was just sent; wait {wait} s before asking for another"),
+            wait,
+        ));
+    }
+    // One live login verification per identifier: a new one replaces the old, so asking again
+    // never adds attempts.
+    d.verifications
+        .retain(|_, v| !matches!(&v.target, VerificationTarget::Login(i) if *i == id));
+    room_for_verification(app, &mut d)?;
+    let handle = format!("vt_{}", random_token(24));
+    let v = Verification {
+        to: id.value.clone(),
+        target: VerificationTarget::Login(id),
+        code: new_code(app),
+        channel,
+        expires_at: now + app.cfg.otp_ttl_secs,
+        last_sent_at: now,
+        wrong_attempts: 0,
+    };
+    send(app, &mut d, &v, Purpose::Login);
+    d.verifications.insert(handle.clone(), v);
+    Ok(verification_response(app, &handle))
+}
+
+pub(super) async fn retry(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let handle = verification_handle(&app, &headers)
+        .ok_or_else(|| ApiError::unauthorized("no verification in progress"))?;
+    let now = app.now();
+    let mut d = app.data();
+    let v = d
+        .verifications
+        .get(&handle)
+        .ok_or_else(|| ApiError::unauthorized("no verification in progress"))?
+        .clone();
+    if v.expires_at <= now || v.wrong_attempts >= app.cfg.max_wrong_attempts {
+        return Err(ApiError::unauthorized(
+            "this verification has ended; start a new one",
+        ));
+    }
+    not_locked(&app, &d, &v.to)?;
+    let wait = v.last_sent_at + app.cfg.resend_cooldown_secs - now;
+    if wait > 0 {
+        return Err(ApiError::too_many(
+            codes::RATE_LIMITED,
+            format!("wait {wait} s before sending another code"),
+            wait,
+        ));
+    }
+    let purpose = match v.target {
+        VerificationTarget::Login(_) => Purpose::Login,
+        VerificationTarget::StepUp { .. } => Purpose::StepUp,
+    };
+    send(&app, &mut d, &v, purpose);
+    if let Some(v) = d.verifications.get_mut(&handle) {
+        v.last_sent_at = now;
+    }
+    Ok(verification_response(&app, &handle))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OtpCheck {
+    code: String,
+    challenge_token: Option<String>,
+}
+
+/// Checks `code` against a verification in constant time; counts wrong tries against the
+/// verification and the identifier, and ends the verification after its limit.
+pub(super) fn check_code(
+    app: &AppState,
+    d: &mut Data,
+    handle: &str,
+    code: &str,
+) -> Result<(), ApiError> {
+    let now = app.now();
+    let max = app.cfg.max_wrong_attempts;
+    let v = d
+        .verifications
+        .get_mut(handle)
+        .ok_or_else(|| ApiError::unauthorized("no verification in progress"))?;
+    if v.expires_at <= now {
+        return Err(ApiError::unauthorized(
+            "the code has expired; request a new one",
+        ));
+    }
+    if let Some(left) = d.throttle.locked_for(&v.to, now) {
+        return Err(locked(left));
+    }
+    if v.wrong_attempts >= max {
+        return Err(ApiError::unauthorized(
+            "too many wrong codes; request a new one",
+        ));
+    }
+    if !bool::from(v.code.as_bytes().ct_eq(code.trim().as_bytes())) {
+        v.wrong_attempts += 1;
+        let left = max - v.wrong_attempts;
+        let who = v.to.clone();
+        if d.throttle.failed(&who, now, &app.cfg) {
+            tracing::warn!("identifier locked out after too many wrong codes");
+            return Err(locked(app.cfg.lockout_secs));
+        }
+        let mut e = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            codes::BAD_CHECK_CODE,
+            format!("wrong code; {left} attempts left"),
+        );
+        e.attempts_remaining = Some(left);
+        return Err(e);
+    }
+    d.verifications.remove(handle);
+    Ok(())
+}
+
+pub(super) async fn check(
+    State(app): State<AppState>,
+    proof: crate::extract::ChallengeDpop,
+    headers: HeaderMap,
+    Body(body): Body<OtpCheck>,
+) -> Result<Response, ApiError> {
+    if let Some(token) = body.challenge_token {
+        return super::challenge::check_code(&app, proof, &headers, &token, &body.code);
+    }
+    let handle = verification_handle(&app, &headers)
+        .ok_or_else(|| ApiError::unauthorized("no verification in progress"))?;
+    let now = app.now();
+    let mut d = app.data();
+    let id = match d.verifications.get(&handle).map(|v| &v.target) {
+        Some(VerificationTarget::Login(id)) => id.clone(),
+        Some(VerificationTarget::StepUp { .. }) => {
+            return Err(ApiError::bad_request(
+                "missing_challenge_token",
+                "a step-up code is checked with its challenge_token",
+            ));
+        }
+        None => return Err(ApiError::unauthorized("no verification in progress")),
+    };
+    check_code(&app, &mut d, &handle, &body.code)?;
+    let user_id = user_for(&mut d, id, now);
+    let claims = json!({
+        "iss": app.origins.issuer,
+        "sub": user_id,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "iat": now,
+        "exp": now + app.cfg.session_start_ttl_secs,
+        "challenge_id": prefixed_id("chl"),
+        "current_step": "completed",
+        "grant_mode": "session-start",
+    });
+    drop(d);
+    let token = app.keys.sign(KeyUse::StepUp, &claims);
+    Ok(axum::Json(json!({"challenge_token": token})).into_response())
+}
+
+pub(super) fn user_for(d: &mut Data, id: Identifier, now: i64) -> String {
+    // Users are created on first login.
+    if let Some(u) = d.find_user(&id) {
+        return u.id.clone();
+    }
+    crate::demo::add_user(d, vec![id], now)
+}

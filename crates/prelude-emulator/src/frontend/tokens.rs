@@ -1,0 +1,296 @@
+//! Session tokens: finalize a login, refresh (rotating the refresh token, redeeming a
+//! completed step-up), and revoke.
+
+use super::grants::{active_scopes, redeem_step_up};
+use super::{header_str, refresh_handle, with_nonce};
+use crate::api::{ApiError, Body};
+use crate::extract::{Dpop, same_key};
+use crate::shared::AppState;
+use crate::state::*;
+use crate::tokens::KeyUse;
+use crate::util::{prefixed_id, random_token, rfc3339, secret_hash};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use prelude_wire::codes;
+use serde::Deserialize;
+use serde_json::json;
+
+pub(super) fn device_from(headers: &HeaderMap) -> (String, String, String) {
+    let ua = header_str(headers, "user-agent").unwrap_or("unknown");
+    let lower = ua.to_ascii_lowercase();
+    let kind = if lower.contains("iphone") || lower.contains("android") || lower.contains("ios") {
+        "mobile"
+    } else if lower.contains("ipad") || lower.contains("tablet") {
+        "tablet"
+    } else if lower.contains("linux")
+        || lower.contains("windows")
+        || lower.contains("mac")
+        || lower.contains("countersign")
+    {
+        "desktop"
+    } else {
+        "unknown"
+    };
+    let model: String = ua
+        .split_whitespace()
+        .next()
+        .unwrap_or("unknown")
+        .chars()
+        .take(64)
+        .collect();
+    let os = ["Linux", "Windows", "macOS", "Mac OS X", "iOS", "Android"]
+        .iter()
+        .find(|os| ua.contains(*os))
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "unknown".to_owned());
+    (kind.to_owned(), model, os)
+}
+
+pub(super) fn mint_access(
+    app: &AppState,
+    d: &Data,
+    session: &Session,
+    extra: Option<&str>,
+) -> (String, i64) {
+    let now = app.now();
+    let mut scopes = active_scopes(d, session, now);
+    if let Some(s) = extra
+        && !scopes.iter().any(|x| x == s)
+    {
+        scopes.push(s.to_owned());
+    }
+    let exp = now + app.cfg.access_ttl_secs;
+    let mut claims = json!({
+        "iss": app.origins.issuer,
+        "sub": session.user_id,
+        "sid": session.id,
+        "iat": now,
+        "nbf": now,
+        "exp": exp,
+        "jti": uuid::Uuid::new_v4().to_string(),
+    });
+    if !scopes.is_empty() {
+        claims["scope"] = scopes.join(" ").into();
+    }
+    (app.keys.sign(KeyUse::Access, &claims), exp)
+}
+
+fn tokens_response(
+    app: &AppState,
+    nonce: &str,
+    access: String,
+    exp: i64,
+    rt: &str,
+    rt_exp: i64,
+) -> Response {
+    let mut resp = axum::Json(json!({"access_token": access, "expires_at": exp})).into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(rt) {
+        h.insert("x-refresh-token", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&rfc3339(rt_exp)) {
+        h.insert("x-refresh-token-expires-at", v);
+    }
+    let c = format!(
+        "__Host-refresh_{}={rt}; Path=/; Secure; HttpOnly; SameSite=None; Max-Age={}",
+        app.cfg.app_id, app.cfg.refresh_ttl_secs
+    );
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        h.append(header::SET_COOKIE, v);
+    }
+    with_nonce(nonce, resp)
+}
+
+fn new_refresh_token() -> String {
+    format!("rt_{}", random_token(32))
+}
+
+/// Creates a session pinned to `jkt` and answers with its first tokens.
+pub(super) fn open_session(
+    app: &AppState,
+    headers: &HeaderMap,
+    d: &mut Data,
+    user_id: String,
+    jkt: String,
+) -> Response {
+    let now = app.now();
+    let (device_type, device_model, os_version) = device_from(headers);
+    let rt = new_refresh_token();
+    let session = Session {
+        id: prefixed_id("ses"),
+        user_id,
+        jkt,
+        refresh_hash: secret_hash(&rt),
+        refresh_expires_at: now + app.cfg.refresh_ttl_secs,
+        created_at: now,
+        last_seen_at: now,
+        revoked: false,
+        grants: vec![],
+        device_type,
+        device_model,
+        os_version,
+    };
+    d.refresh_index.insert(secret_hash(&rt), session.id.clone());
+    let (access, exp) = mint_access(app, d, &session, None);
+    let rt_exp = session.refresh_expires_at;
+    tracing::info!(session = %session.id, user = %session.user_id, "session opened");
+    d.sessions.insert(session.id.clone(), session);
+    tokens_response(app, &d.dpop_nonce, access, exp, &rt, rt_exp)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Finalize {
+    challenge_token: String,
+    code_verifier: Option<String>,
+}
+
+pub(super) async fn finalize(
+    State(app): State<AppState>,
+    Dpop(proof): Dpop,
+    headers: HeaderMap,
+    Body(body): Body<Finalize>,
+) -> Result<Response, ApiError> {
+    let _ = body.code_verifier;
+    let claims = app
+        .keys
+        .verify(KeyUse::StepUp, &body.challenge_token)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                codes::INVALID_CHALLENGE_TOKEN,
+                "the challenge token is not valid",
+            )
+        })?;
+    if claims["grant_mode"] != "session-start" {
+        return Err(ApiError::bad_request(
+            codes::INVALID_CHALLENGE_TOKEN,
+            "this challenge token does not start a session",
+        ));
+    }
+    let now = app.now();
+    if claims["exp"].as_i64().unwrap_or(0) <= now {
+        return Err(ApiError::bad_request(
+            codes::EXPIRED_CHALLENGE_TOKEN,
+            "the login challenge has expired; sign in again",
+        ));
+    }
+    let jti = claims["jti"].as_str().unwrap_or_default().to_owned();
+    let user_id = claims["sub"].as_str().unwrap_or_default().to_owned();
+    let exp = claims["exp"].as_i64().unwrap_or(now);
+    let mut d = app.data();
+    if d.spent_login_tokens.insert(jti, exp).is_some() {
+        return Err(ApiError::conflict(
+            codes::TOKEN_REUSED,
+            "this challenge token was already used",
+        ));
+    }
+    if !d.users.contains_key(&user_id) {
+        return Err(ApiError::bad_request(
+            codes::INVALID_CHALLENGE_TOKEN,
+            "the user no longer exists",
+        ));
+    }
+    // A previous session of this device ends once the new one exists.
+    let previous = refresh_handle(&app, &headers)
+        .and_then(|rt| d.refresh_index.get(&secret_hash(&rt)).cloned());
+    let resp = open_session(&app, &headers, &mut d, user_id, proof.jkt);
+    if let Some(s) = previous.and_then(|sid| d.sessions.get_mut(&sid)) {
+        s.revoked = true;
+    }
+    Ok(resp)
+}
+
+/// Finds the live session behind a refresh token; a spent token revokes its session.
+fn session_for_refresh(d: &mut Data, rt: &str, now: i64) -> Result<String, ApiError> {
+    let hash = secret_hash(rt);
+    let sid = d
+        .refresh_index
+        .get(&hash)
+        .cloned()
+        .ok_or_else(|| ApiError::unauthorized("unknown refresh token"))?;
+    let s = d
+        .sessions
+        .get_mut(&sid)
+        .ok_or_else(|| ApiError::unauthorized("unknown refresh token"))?;
+    if s.revoked {
+        return Err(ApiError::unauthorized("the session has been revoked"));
+    }
+    if s.refresh_hash != hash {
+        s.revoked = true;
+        tracing::warn!(session = %sid, "spent refresh token reused; session revoked");
+        return Err(ApiError::unauthorized(
+            "refresh token already used; the session has been revoked",
+        ));
+    }
+    if s.refresh_expires_at <= now {
+        return Err(ApiError::unauthorized("the refresh token has expired"));
+    }
+    Ok(sid)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RefreshBody {
+    step_up_token: Option<String>,
+}
+
+pub(super) async fn refresh(
+    State(app): State<AppState>,
+    // The proof is checked completely before the refresh token is looked at, so a rejected
+    // proof never spends it.
+    Dpop(proof): Dpop,
+    headers: HeaderMap,
+    Body(body): Body<RefreshBody>,
+) -> Result<Response, ApiError> {
+    let rt = refresh_handle(&app, &headers)
+        .ok_or_else(|| ApiError::unauthorized("a refresh token is required"))?;
+    let now = app.now();
+    let mut d = app.data();
+    let sid = session_for_refresh(&mut d, &rt, now)?;
+    same_key(&d, &sid, &proof)?;
+    let mut single_use = None;
+    if let Some(token) = body.step_up_token {
+        single_use = redeem_step_up(&app, &mut d, &sid, &token, now)?;
+    }
+    let new_rt = new_refresh_token();
+    let Some(session) = d.sessions.get_mut(&sid) else {
+        return Err(ApiError::unauthorized("unknown refresh token"));
+    };
+    let spent = std::mem::replace(&mut session.refresh_hash, secret_hash(&new_rt));
+    session.last_seen_at = now;
+    let rt_exp = session.refresh_expires_at;
+    let session = session.clone();
+    d.refresh_index.insert(secret_hash(&new_rt), sid);
+    d.refresh_spent_at.insert(spent, now);
+    let (access, exp) = mint_access(&app, &d, &session, single_use.as_deref());
+    Ok(tokens_response(
+        &app,
+        &d.dpop_nonce,
+        access,
+        exp,
+        &new_rt,
+        rt_exp,
+    ))
+}
+
+pub(super) async fn revoke(
+    State(app): State<AppState>,
+    Dpop(proof): Dpop,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let rt = refresh_handle(&app, &headers)
+        .ok_or_else(|| ApiError::unauthorized("a refresh token is required"))?;
+    let now = app.now();
+    let mut d = app.data();
+    let sid = session_for_refresh(&mut d, &rt, now)?;
+    same_key(&d, &sid, &proof)?;
+    if let Some(s) = d.sessions.get_mut(&sid) {
+        s.revoked = true;
+    }
+    tracing::info!(session = %sid, "session revoked by its holder");
+    Ok(with_nonce(
+        &d.dpop_nonce,
+        StatusCode::NO_CONTENT.into_response(),
+    ))
+}

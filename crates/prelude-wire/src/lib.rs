@@ -1,0 +1,285 @@
+//! The wire rules of the Prelude Session API that both sides share: what an identifier, a
+//! scope, metadata and a code look like, and the error codes the server answers with.
+//! `docs/protocol.md` is the contract these follow.
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+
+/// A value that breaks a wire rule. `field` names what was wrong, for messages and for the
+/// UI to point at the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RuleError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn broken(field: &'static str, message: impl Into<String>) -> RuleError {
+    RuleError {
+        field,
+        message: message.into(),
+    }
+}
+
+/// How many digits a one-time code may have.
+pub const CODE_LENGTHS: RangeInclusive<usize> = 4..=8;
+/// At most this many metadata entries on a step-up request.
+pub const MAX_METADATA_KEYS: usize = 5;
+/// A metadata key is at most this many characters.
+pub const MAX_METADATA_KEY_CHARS: usize = 12;
+/// A metadata value is at most this many characters (`identifier` may be an email address).
+pub const MAX_METADATA_VALUE_CHARS: usize = 32;
+pub const MAX_IDENTIFIER_VALUE_CHARS: usize = 320;
+pub const MAX_SCOPE_CHARS: usize = 128;
+/// E.164 allows at most 15 digits after the `+`; shorter than 7 is never a real number.
+pub const PHONE_DIGITS: RangeInclusive<usize> = 7..=15;
+
+/// The hint a form shows for an identifier.
+pub const IDENTIFIER_HINT: &str =
+    "A phone number with + and the country code (like +33612345678), or an email address";
+
+fn scope_chars_ok(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b))
+}
+
+/// A phone number in E.164 form: `+`, then 7 to 15 digits, not starting with 0.
+pub fn check_phone(value: &str) -> Result<(), RuleError> {
+    let ok = value.strip_prefix('+').is_some_and(|d| {
+        PHONE_DIGITS.contains(&d.len())
+            && d.bytes().all(|b| b.is_ascii_digit())
+            && !d.starts_with('0')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(broken(
+            "identifier",
+            "a phone number needs + and 7 to 15 digits, like +33612345678",
+        ))
+    }
+}
+
+/// An email address: one `@`, something before it, a dotted domain after it, no spaces.
+pub fn check_email(value: &str) -> Result<(), RuleError> {
+    let ok = value.chars().count() <= MAX_IDENTIFIER_VALUE_CHARS
+        && !value.chars().any(char::is_whitespace)
+        && value.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(broken("identifier", "that email address is not valid"))
+    }
+}
+
+/// A scope: 1 to 128 characters of `[a-zA-Z0-9.-_:]`.
+pub fn check_scope(scope: &str) -> Result<(), RuleError> {
+    if !scope.is_empty() && scope.len() <= MAX_SCOPE_CHARS && scope_chars_ok(scope) {
+        Ok(())
+    } else {
+        Err(broken(
+            "scope",
+            format!("a scope is 1 to {MAX_SCOPE_CHARS} letters, digits or . - _ : (got {scope:?})"),
+        ))
+    }
+}
+
+/// Checks one metadata entry.
+pub fn check_metadata_entry(key: &str, value: &str) -> Result<(), RuleError> {
+    if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_CHARS || !scope_chars_ok(key) {
+        return Err(broken(
+            "metadata",
+            format!(
+                "metadata key {key:?} must be 1 to {MAX_METADATA_KEY_CHARS} letters, digits or . - _ :"
+            ),
+        ));
+    }
+    let limit = if key == "identifier" {
+        MAX_IDENTIFIER_VALUE_CHARS
+    } else {
+        MAX_METADATA_VALUE_CHARS
+    };
+    if value.chars().count() > limit {
+        return Err(broken(
+            "metadata",
+            format!("metadata value for {key:?} is longer than {limit} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Step-up metadata: at most 5 entries, each as [`check_metadata_entry`] says.
+pub fn check_metadata(m: &BTreeMap<String, String>) -> Result<(), RuleError> {
+    if m.len() > MAX_METADATA_KEYS {
+        return Err(broken(
+            "metadata",
+            format!(
+                "at most {MAX_METADATA_KEYS} metadata entries, got {}",
+                m.len()
+            ),
+        ));
+    }
+    m.iter().try_for_each(|(k, v)| check_metadata_entry(k, v))
+}
+
+/// A code as submitted: 4 to 8 ASCII digits, nothing else.
+pub fn check_code(code: &str) -> Result<(), RuleError> {
+    if CODE_LENGTHS.contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(broken("code", "the code is 4 to 8 digits"))
+    }
+}
+
+/// The code in what a person pasted or typed: the first run of 4 to 8 digits, where spaces
+/// and dashes inside the run are ignored ("027 194", "Your code is 538750.").
+pub fn find_code(text: &str) -> Option<String> {
+    let mut run = String::new();
+    let flush = |run: &mut String| {
+        let found = CODE_LENGTHS.contains(&run.len()).then(|| run.clone());
+        run.clear();
+        found
+    };
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            run.push(c);
+            if run.len() > *CODE_LENGTHS.end() {
+                // Too long to be a code (a phone number, an amount): skip the whole run.
+                while chars
+                    .peek()
+                    .is_some_and(|c| c.is_ascii_digit() || *c == ' ' || *c == '-')
+                {
+                    chars.next();
+                }
+                run.clear();
+            }
+        } else if (c == ' ' || c == '-')
+            && !run.is_empty()
+            && chars.peek().is_some_and(char::is_ascii_digit)
+        {
+            continue;
+        } else if let Some(code) = flush(&mut run) {
+            return Some(code);
+        }
+    }
+    flush(&mut run)
+}
+
+/// Error codes the server answers with (`{code, message}`), as constants so neither side
+/// spells one twice.
+pub mod codes {
+    pub const BAD_REQUEST: &str = "bad_request";
+    pub const INVALID_IDENTIFIER: &str = "invalid_identifier";
+    pub const INVALID_METADATA: &str = "invalid_metadata";
+    pub const INVALID_REQUEST: &str = "invalid_request";
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    pub const BAD_CHECK_CODE: &str = "bad_check_code";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const LOCKED_OUT: &str = "too_many_attempts";
+    pub const MISSING_DPOP_PROOF: &str = "missing_dpop_proof";
+    pub const INVALID_DPOP_PROOF: &str = "invalid_dpop_proof";
+    pub const USE_DPOP_NONCE: &str = "use_dpop_nonce";
+    pub const DPOP_KEY_MISMATCH: &str = "dpop_key_mismatch";
+    pub const INVALID_CHALLENGE_TOKEN: &str = "invalid_challenge_token";
+    pub const EXPIRED_CHALLENGE_TOKEN: &str = "expired_challenge_token";
+    pub const TOKEN_REUSED: &str = "token_reused";
+    pub const TOKEN_MISMATCH: &str = "token_mismatch";
+    pub const STEP_NOT_FOUND: &str = "step_not_found";
+    pub const STEP_NOT_COMPLETED: &str = "step_not_completed";
+    pub const STEP_BYPASSED: &str = "step_bypassed";
+    pub const INVALID_VERIFICATION_TOKEN: &str = "invalid_verification_token";
+    pub const HOOK_FAILED: &str = "hook_failed";
+    pub const TOO_MANY_CHALLENGES: &str = "too_many_challenges";
+    pub const SCOPE_NOT_ALLOWED: &str = "scope_not_allowed";
+    pub const NOT_CONFIGURED: &str = "not_configured";
+    pub const FORBIDDEN_HOST: &str = "forbidden_host";
+    pub const FORBIDDEN_ORIGIN: &str = "forbidden_origin";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const INTERNAL: &str = "internal";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones() {
+        assert!(check_phone("+33612345678").is_ok());
+        for bad in [
+            "33612345678",
+            "+0612345678",
+            "+123456",
+            "+1234567890123456",
+            "+33 6",
+        ] {
+            assert!(check_phone(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        assert!(check_email("ada@example.com").is_ok());
+        for bad in [
+            "a@b.c.", "a@b", "@b.c", "a b@c.d", "a@@b.c", "a@.b.c", "a@b..c",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+        assert!(check_email(&format!("{}@example.com", "a".repeat(320))).is_err());
+    }
+
+    #[test]
+    fn scopes_and_metadata() {
+        assert!(check_scope("transfer:write").is_ok());
+        assert!(check_scope("").is_err());
+        assert!(check_scope("a b").is_err());
+        assert!(check_scope(&"a".repeat(129)).is_err());
+        let mut m = BTreeMap::new();
+        m.insert("amount".to_owned(), "500".to_owned());
+        assert!(check_metadata(&m).is_ok());
+        m.insert("waytoolongkey".to_owned(), "x".to_owned());
+        assert_eq!(check_metadata(&m).unwrap_err().field, "metadata");
+        let mut m = BTreeMap::new();
+        m.insert("payee".to_owned(), "x".repeat(33));
+        assert!(check_metadata(&m).is_err());
+        m.insert("payee".to_owned(), "é".repeat(32));
+        assert!(check_metadata(&m).is_ok(), "limits count characters");
+        let six: BTreeMap<_, _> = (0..6).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+        assert!(check_metadata(&six).is_err());
+    }
+
+    #[test]
+    fn codes_are_four_to_eight_digits() {
+        for ok in ["1234", "123456", "12345678"] {
+            assert!(check_code(ok).is_ok(), "{ok}");
+        }
+        for bad in ["123", "123456789", "12a456", " 123456", ""] {
+            assert!(check_code(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn codes_are_found_in_what_people_paste() {
+        let cases = [
+            ("027 194", Some("027194")),
+            (" 538750\n", Some("538750")),
+            ("Your Countersign code is 538750", Some("538750")),
+            ("12-34-56", Some("123456")),
+            ("code: 12345678.", Some("12345678")),
+            ("call +33612345678 then type 4321", Some("4321")),
+            ("abc", None),
+            ("12", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(find_code(text).as_deref(), want, "{text:?}");
+        }
+    }
+}
