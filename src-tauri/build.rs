@@ -31,5 +31,7 @@ fn countersign_commands() -> &'static [&'static str] {
         "audit_log",
         "export_audit_log",
         "ui_ready",
+        "check_identifier",
+        "read_code",
     ]
 }

@@ -23,6 +23,8 @@ let lastApproval = null;
 // Rendering
 
 const CHANNEL = { sms: "SMS", email: "email" };
+const THEMES = ["system", "light", "dark"];
+const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 const GRANT_MODE = {
   "single-use": "This token only",
   "session-bound": "This session",
@@ -46,10 +48,28 @@ function derived(v) {
   };
 }
 
+const THEME_ICON = {
+  system: "M12 3a9 9 0 1 0 0 18zm0 2v14a7 7 0 0 0 0-14z",
+  light: "M12 7a5 5 0 1 0 0 10 5 5 0 0 0 0-10zM11 1h2v3h-2zm0 19h2v3h-2zM1 11h3v2H1zm19 0h3v2h-3zM4.2 2.8l2.1 2.1-1.4 1.4-2.1-2.1zm14.9 14.9 2.1 2.1-1.4 1.4-2.1-2.1zM2.8 19.8l2.1-2.1 1.4 1.4-2.1 2.1zM17.7 4.9l2.1-2.1 1.4 1.4-2.1 2.1z",
+  dark: "M12 3a9 9 0 1 0 9 9 7 7 0 0 1-9-9z",
+};
+const THEME_NAME = { system: "same as the system", light: "light", dark: "dark" };
+
+// The toggle says which theme is on and what a click does; its icon changes with it.
+function showTheme(theme) {
+  const next = THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length];
+  const toggle = $("#theme-toggle");
+  toggle.setAttribute("aria-label", `Colour theme: ${THEME_NAME[theme]}. Switch to ${THEME_NAME[next]}`);
+  toggle.title = `Colour theme: ${THEME_NAME[theme]}`;
+  toggle.dataset.themeState = theme;
+  $("path", toggle).setAttribute("d", THEME_ICON[theme] || THEME_ICON.dark);
+}
+
 function render(v) {
   view = v;
   app.dataset.stage = v.stage;
   app.dataset.theme = v.theme;
+  showTheme(v.theme);
   $("#server-label").textContent = v.server.label;
   $("#inbox").hidden = !v.server.demo;
   $("#scenario-tools").hidden = !v.server.scenarios;
@@ -83,6 +103,8 @@ function render(v) {
 }
 
 function mount(stage) {
+  announced = null;
+  $("#announcer").textContent = "";
   const tpl = $(`#tpl-${stage}`);
   stageRoot.replaceChildren(tpl.content.cloneNode(true));
   mounted = stage;
@@ -128,7 +150,23 @@ function tick() {
       left > 0
         ? (el.dataset.expiredText ? `In ${fmtLeft(left)}` : `Expires in ${fmtLeft(left)}`)
         : el.dataset.expiredText || "Expired";
+    if (!el.dataset.expiredText) announceLeft(left);
   }
+}
+
+// The visible countdown changes every second; screen readers hear it once a minute, at 10 s
+// and when it runs out.
+let announced = null;
+function announceLeft(left) {
+  const s = Math.max(0, Math.ceil(left / 1000));
+  const mark = s === 0 ? "0" : s <= 10 ? "10" : `m${Math.ceil(s / 60)}`;
+  if (mark === announced) return;
+  const first = announced === null;
+  announced = mark;
+  if (first) return;
+  const text =
+    s === 0 ? "The approval has expired." : s <= 10 ? "10 seconds left to approve." : `${Math.ceil(s / 60)} minutes left to approve.`;
+  $("#announcer").textContent = text;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,7 +177,7 @@ function showError(err) {
   errorBox.hidden = false;
   errorBox.dataset.code = err.code;
   errorActions.hidden = !(RESTARTABLE.has(err.code) && lastApproval && view?.stage !== "login");
-  card.scrollIntoView({ block: "start", behavior: "smooth" });
+  card.scrollIntoView({ block: "start", behavior: reducedMotion.matches ? "auto" : "smooth" });
 }
 
 function clearError() {
@@ -202,33 +240,45 @@ async function act(command, args, trigger) {
 // ---------------------------------------------------------------------------------------------
 // Stage wiring
 
-const PHONE = /^\+[1-9][0-9 ().-]{6,20}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
-function identifierState(text) {
-  const t = text.trim();
-  if (!t) return ["", ""];
-  if (t.includes("@")) return EMAIL.test(t) ? ["good", "We’ll email you a code."] : ["bad", "That email address looks incomplete."];
-  if (t.startsWith("+")) {
-    const digits = t.replace(/\D/g, "");
-    return PHONE.test(t) && digits.length >= 7 && digits.length <= 15
-      ? ["good", "We’ll text you a code."]
-      : ["bad", "Phone numbers need the country code and 7 to 15 digits."];
+// The identifier rules live in the backend; the form only shows its verdict as one types.
+let checks = 0;
+async function checkIdentifier(input, hint, fallback) {
+  const mine = ++checks;
+  let verdict = { state: "", message: fallback };
+  try {
+    verdict = await call("check_identifier", { text: input.value });
+  } catch (_) {
+    /* keep the plain hint */
   }
-  if (/^[0-9 ().-]+$/.test(t)) return ["bad", "Start with + and the country code, e.g. +33."];
-  return ["bad", "Enter a phone number or an email address."];
+  if (mine !== checks || !hint.isConnected) return;
+  hint.className = "hint " + verdict.state;
+  hint.textContent = verdict.message || fallback;
+  input.setAttribute("aria-invalid", verdict.state === "bad" ? "true" : "false");
 }
 
+// Code fields take digits as typed (up to the longest code the server may send). A paste is
+// read by the backend, which finds the code in whatever was copied ("027 194", "Your code is
+// 538750"), and a code found that way is submitted at once.
 function codeField(input, onComplete) {
+  const max = view?.rules?.codeMax || 8;
+  input.maxLength = max;
   input.addEventListener("input", () => {
-    const digits = input.value.replace(/\D/g, "").slice(0, 6);
+    const digits = input.value.replace(/\D/g, "").slice(0, max);
     if (digits !== input.value) input.value = digits;
     input.removeAttribute("aria-invalid");
   });
-  input.addEventListener("paste", () => {
-    requestAnimationFrame(() => {
-      if (input.value.length === 6) onComplete();
-    });
+  input.addEventListener("paste", async (e) => {
+    const text = e.clipboardData?.getData("text") ?? "";
+    e.preventDefault();
+    const code = await call("read_code", { text }).catch(() => null);
+    if (code) {
+      input.value = code;
+      input.removeAttribute("aria-invalid");
+      onComplete();
+    } else {
+      input.setAttribute("aria-invalid", "true");
+      showError({ code: "invalid_input", message: "there is no 4 to 8 digit code in what was pasted" });
+    }
   });
 }
 
@@ -237,15 +287,10 @@ const WIRE = {
     const form = $("#login-form");
     const input = $("#identifier");
     const hint = $("#identifier-hint");
-    const defaultHint = hint.textContent;
+    const defaultHint = view?.rules?.identifierHint || hint.textContent;
+    hint.textContent = defaultHint;
     if (view?.lastIdentifier) input.value = view.lastIdentifier;
-    const update = () => {
-      const [state, text] = identifierState(input.value);
-      hint.className = "hint " + state;
-      hint.textContent = text || defaultHint;
-      input.setAttribute("aria-invalid", state === "bad" ? "true" : "false");
-    };
-    input.addEventListener("input", update);
+    input.addEventListener("input", () => checkIdentifier(input, hint, defaultHint));
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       act("start_login", { identifier: input.value }, e.submitter);
@@ -356,7 +401,6 @@ $("#restart-approval").addEventListener("click", (e) => {
 // ---------------------------------------------------------------------------------------------
 // Theme
 
-const THEMES = ["system", "light", "dark"];
 $("#theme-toggle").addEventListener("click", async () => {
   const next = THEMES[(THEMES.indexOf(app.dataset.theme) + 1) % THEMES.length];
   app.dataset.theme = next;

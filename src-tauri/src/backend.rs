@@ -1,15 +1,16 @@
-//! The session owner behind the commands: which server, which stage, the challenge in
+//! The session owner behind the commands: which server, where the flow is, the challenge in
 //! progress. It has no window and no Tauri types, so it is tested on its own.
 
 use crate::audit::{AuditEntry, AuditLog, rfc3339};
 use crate::error::{AppError, AppResult};
+use crate::flow::{Approval, Approving, Attempt, Flow};
+use crate::server::Server;
 use crate::view::*;
 use prelude_emulator::{Config as EmuConfig, DemoScenario, Emulator};
 use prelude_session::{
     ClientConfig, Endpoint, Error as SessionError, Identifier, KeyringStore, RevokeTarget,
     SecretStore, SessionClient, StepUpChallenge,
 };
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,6 +27,7 @@ pub fn resend_cooldown() -> Duration {
             .unwrap_or(30)
     }))
 }
+
 /// The keyring service. Debug builds use their own, so a development run never reads or
 /// overwrites an installed app's session.
 pub const KEYRING_SERVICE: &str = if cfg!(debug_assertions) {
@@ -34,43 +36,12 @@ pub const KEYRING_SERVICE: &str = if cfg!(debug_assertions) {
     "countersign"
 };
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Server {
-    Embedded,
-    AppId(String),
-    Url(String),
-}
-
-impl Server {
-    /// Names the server across runs: in the settings (which server had a session) and, for the
-    /// embedded one whose port changes, in the secret store.
-    pub fn key(&self) -> String {
-        match self {
-            Server::Embedded => "embedded".to_owned(),
-            Server::AppId(id) => format!("app:{id}"),
-            Server::Url(u) => format!("url:{}", u.trim_end_matches('/')),
-        }
-    }
-
-    fn label(&self) -> String {
-        match self {
-            Server::Embedded => "Built-in demo server".to_owned(),
-            Server::AppId(id) => format!("Prelude app {id}"),
-            Server::Url(u) => u.trim_end_matches('/').to_owned(),
-        }
-    }
-
-    fn view(&self, demo: bool) -> ServerView {
-        ServerView {
-            kind: match self {
-                Server::Embedded => "embedded",
-                Server::AppId(_) => "app_id",
-                Server::Url(_) => "url",
-            },
-            label: self.label(),
-            demo,
-            scenarios: matches!(self, Server::Embedded),
-        }
+/// What a form needs to know of the wire rules, so the UI re-implements none of them.
+pub fn input_rules() -> InputRules {
+    InputRules {
+        code_min: *prelude_wire::CODE_LENGTHS.start(),
+        code_max: *prelude_wire::CODE_LENGTHS.end(),
+        identifier_hint: prelude_wire::IDENTIFIER_HINT,
     }
 }
 
@@ -81,6 +52,7 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
         stage: Stage::Login,
         server: server.view(matches!(server, Server::Embedded)),
         theme,
+        rules: input_rules(),
         identifier: None,
         last_identifier,
         login_resend_at: None,
@@ -91,26 +63,16 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
     }
 }
 
-/// What is being approved.
-#[derive(Clone, Debug)]
-pub struct Approval {
-    pub scope: String,
-    pub metadata: BTreeMap<String, String>,
-}
-
-/// One approval attempt, from the request to its outcome, for the audit log.
-struct Attempt {
-    started: i64,
-    scope: String,
-    metadata: BTreeMap<String, String>,
-    steps: Vec<String>,
-    wrong_codes: u32,
-}
-
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
@@ -121,23 +83,11 @@ pub struct Backend {
     /// The server answers the emulator's demo routes.
     demo_url: Option<String>,
     profile: String,
-    stage: Stage,
-    identifier: Option<Identifier>,
-    login_sent: Option<SystemTime>,
-    approval: Option<Approval>,
-    challenge: Option<StepUpChallenge>,
-    step_sent: Option<SystemTime>,
-    grant: Option<GrantView>,
+    flow: Flow,
     resumed: bool,
+    /// Something to tell the user, until their next action.
     notice: Option<String>,
-    attempt: Option<Attempt>,
     audit: Option<AuditLog>,
-}
-
-fn ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Backend {
@@ -154,8 +104,9 @@ impl Backend {
             .as_ref()
             .map(|d| AuditLog::new(d.join(format!("approvals-{profile}.jsonl"))));
         let mut emulator = None;
-        let endpoint = match &server {
-            Server::Embedded => {
+        let endpoint = match server.endpoint()? {
+            Some(ep) => ep,
+            None => {
                 let cfg = EmuConfig {
                     state_file: data_dir.map(|d| d.join(format!("emulator-{profile}.json"))),
                     log_codes: false,
@@ -180,8 +131,6 @@ impl Backend {
                 emulator = Some(emu);
                 ep
             }
-            Server::AppId(id) => Endpoint::app_id(id)?,
-            Server::Url(u) => Endpoint::url(u)?,
         };
         let origin = endpoint.origin().as_str().trim_end_matches('/').to_owned();
         let mut cfg = ClientConfig::new(endpoint);
@@ -209,16 +158,9 @@ impl Backend {
             emulator,
             demo_url,
             profile: profile.to_owned(),
-            stage: Stage::Login,
-            identifier: None,
-            login_sent: None,
-            approval: None,
-            challenge: None,
-            step_sent: None,
-            grant: None,
+            flow: Flow::default(),
             resumed: false,
             notice: None,
-            attempt: None,
             audit,
         })
     }
@@ -231,28 +173,15 @@ impl Backend {
         self.audit.as_ref()
     }
 
-    fn begin_attempt(&mut self, approval: &Approval) {
-        self.attempt = Some(Attempt {
-            started: unix_now(),
-            scope: approval.scope.clone(),
-            metadata: approval.metadata.clone(),
-            steps: vec![],
-            wrong_codes: 0,
-        });
-    }
-
-    /// Ends the attempt in progress and writes it to the audit log.
-    fn close_attempt(&mut self, outcome: &str, error: Option<&AppError>) {
-        let Some(a) = self.attempt.take() else {
-            return;
-        };
+    /// Writes an ended attempt to the audit log.
+    fn close_attempt(&self, a: Attempt, outcome: &str, error: Option<&AppError>) {
         let entry = AuditEntry {
             started_at: rfc3339(a.started),
             ended_at: rfc3339(unix_now()),
             server: self.server.label(),
             session_id: self.client.session_id(),
-            scope: a.scope,
-            metadata: a.metadata,
+            scope: a.approval.scope,
+            metadata: a.approval.metadata,
             steps: a.steps,
             wrong_codes: a.wrong_codes,
             outcome: outcome.to_owned(),
@@ -302,7 +231,10 @@ impl Backend {
         match stored {
             Ok(true) => match self.client.refresh().await {
                 Ok(_) => {
-                    self.stage = Stage::Logged;
+                    if let Err(e) = self.flow.sign_in() {
+                        tracing::warn!(error = %e, "session resumed on an unexpected screen");
+                        return;
+                    }
                     tracing::info!("session resumed");
                     match self.client.restore_step_up() {
                         Ok(Some(ch)) => {
@@ -310,13 +242,16 @@ impl Backend {
                                 scope: ch.scope.clone(),
                                 metadata: ch.metadata.clone(),
                             };
-                            self.begin_attempt(&approval);
-                            self.approval = Some(approval);
-                            self.challenge = Some(ch);
-                            self.stage = Stage::StepUpOtp;
-                            self.notice = Some(
-                                "Your approval was still open. Resend the code to continue.".into(),
-                            );
+                            if self
+                                .flow
+                                .approve(ch, Attempt::new(approval, unix_now()))
+                                .is_ok()
+                            {
+                                self.notice = Some(
+                                    "Your approval was still open. Enter the code you received, or send a new one."
+                                        .into(),
+                                );
+                            }
                         }
                         Ok(None) => {}
                         Err(e) => tracing::warn!(error = %e, "open approval not restored"),
@@ -340,45 +275,47 @@ impl Backend {
         }
     }
 
+    /// The view of the flow as it is; reads only.
     pub fn view(&self, last_identifier: Option<String>, theme: String) -> AppView {
         let profile = self.client.profile();
+        let identifier = self.flow.identifier().map(|i| i.value.clone());
         let user = self.signed_in().then(|| UserView {
             user_id: profile.as_ref().and_then(|p| p.user_id.clone()),
             session_id: profile.as_ref().and_then(|p| p.session_id.clone()),
-            identifier: self
-                .identifier
-                .as_ref()
-                .map(|i| i.value.clone())
-                .or_else(|| last_identifier.clone()),
+            identifier: identifier.clone().or_else(|| last_identifier.clone()),
             scopes: profile
                 .as_ref()
                 .map(|p| p.scopes.clone())
                 .unwrap_or_default(),
         });
+        let login_resend_at = match &self.flow {
+            Flow::CodeSent { sent_at, .. } => Some(ms(*sent_at + resend_cooldown())),
+            _ => None,
+        };
         AppView {
-            stage: self.stage,
+            stage: self.flow.stage(),
             server: self.server.view(self.demo_url.is_some()),
             theme,
-            identifier: self.identifier.as_ref().map(|i| i.value.clone()),
+            rules: input_rules(),
+            identifier,
             last_identifier,
-            login_resend_at: self.login_sent.map(|t| ms(t + resend_cooldown())),
+            login_resend_at,
             user,
-            challenge: self.challenge.as_ref().map(|c| self.challenge_view(c)),
-            grant: (self.stage == Stage::Done)
-                .then(|| self.grant.clone())
-                .flatten(),
+            challenge: self.flow.approving().map(|a| self.challenge_view(a)),
+            grant: self.flow.grant().cloned(),
             notice: self.notice.clone(),
         }
     }
 
     /// A session is open (and stored).
     pub fn signed_in(&self) -> bool {
-        matches!(self.stage, Stage::Logged | Stage::StepUpOtp | Stage::Done)
+        self.flow.is_signed_in()
     }
 
-    fn challenge_view(&self, c: &StepUpChallenge) -> ChallengeView {
+    fn challenge_view(&self, a: &Approving) -> ChallengeView {
+        let c = &a.challenge;
         let (step, step_count) = c.progress().unwrap_or((1, 1));
-        let destination = match (c.otp_channel(), &self.identifier) {
+        let destination = match (c.otp_channel(), self.flow.identifier()) {
             (Some("sms"), Some(id)) if !id.value.contains('@') => Some(mask(&id.value)),
             (Some("email"), Some(id)) if id.value.contains('@') => Some(mask(&id.value)),
             (Some("sms"), _) => Some("your phone".into()),
@@ -394,7 +331,7 @@ impl Backend {
             channel: c.otp_channel(),
             destination,
             expires_at: c.expires_at.map(|s| s * 1000),
-            resend_at: self.step_sent.map(|t| ms(t + resend_cooldown())),
+            resend_at: a.sent_at.map(|t| ms(t + resend_cooldown())),
         }
     }
 
@@ -402,65 +339,63 @@ impl Backend {
     // Login
 
     pub async fn start_login(&mut self, typed: &str) -> AppResult<Identifier> {
+        self.notice = None;
+        if self.flow.is_signed_in() {
+            return Err(AppError::WrongStage);
+        }
         let id = Identifier::parse(typed)?;
         self.client.start_otp_login(&id).await?;
-        self.identifier = Some(id.clone());
-        self.login_sent = Some(SystemTime::now());
-        self.stage = Stage::Code;
-        self.notice = None;
+        self.flow.code_sent(id.clone(), SystemTime::now())?;
         Ok(id)
     }
 
     pub async fn resend_login_code(&mut self) -> AppResult<()> {
+        self.notice = None;
         self.require(Stage::Code)?;
         self.client.resend_otp().await?;
-        self.login_sent = Some(SystemTime::now());
-        Ok(())
+        self.flow.code_resent(SystemTime::now())
     }
 
-    pub async fn verify_login_code(&mut self, code: &str) -> AppResult<()> {
+    pub async fn verify_login_code(&mut self, typed: &str) -> AppResult<()> {
+        self.notice = None;
         self.require(Stage::Code)?;
-        self.client.check_otp(code).await?;
-        self.stage = Stage::Logged;
-        self.login_sent = None;
-        Ok(())
+        self.client.check_otp(&code_in(typed)?).await?;
+        self.flow.sign_in()
     }
 
-    pub fn change_identifier(&mut self) {
-        if self.stage == Stage::Code {
-            self.stage = Stage::Login;
-            self.login_sent = None;
-        }
+    pub fn change_identifier(&mut self) -> AppResult<()> {
+        self.notice = None;
+        self.flow.change_identifier()
     }
 
     pub async fn logout(&mut self) -> AppResult<()> {
-        self.close_attempt("cancelled", None);
-        self.reset_flow();
-        self.stage = Stage::Login;
-        self.identifier = None;
+        self.notice = None;
+        self.end_flow("cancelled", None);
         self.client.logout().await?;
         Ok(())
     }
 
-    fn reset_flow(&mut self) {
+    /// Signs out locally, writing the open attempt (if any) with `outcome`.
+    fn end_flow(&mut self, outcome: &str, error: Option<&AppError>) {
+        if let Some(a) = self.flow.signed_out() {
+            self.close_attempt(a, outcome, error);
+        }
+        self.forget_stored_challenge();
+    }
+
+    fn forget_stored_challenge(&self) {
         if let Err(e) = self.client.cancel_step_up() {
             tracing::warn!(error = %e, "open approval not cleared from the keyring");
         }
-        self.challenge = None;
-        self.approval = None;
-        self.grant = None;
-        self.step_sent = None;
     }
 
     fn require(&self, stage: Stage) -> AppResult<()> {
-        if self.stage == stage {
+        if self.flow.stage() == stage {
             Ok(())
-        } else if matches!(stage, Stage::Logged | Stage::StepUpOtp | Stage::Done) {
+        } else if !self.flow.is_signed_in() && stage != Stage::Code {
             Err(AppError::NotSignedIn)
         } else {
-            Err(AppError::InvalidInput(
-                "that action does not apply to this screen".into(),
-            ))
+            Err(AppError::WrongStage)
         }
     }
 
@@ -470,9 +405,7 @@ impl Backend {
             && self.signed_in()
             && self.client.profile().is_none()
         {
-            self.close_attempt("failed", Some(e));
-            self.reset_flow();
-            self.stage = Stage::Login;
+            self.end_flow("failed", Some(e));
             self.notice = Some("Your session has ended. Sign in again.".into());
         }
     }
@@ -481,13 +414,12 @@ impl Backend {
     // Step-up
 
     pub async fn request_step_up(&mut self, approval: Approval) -> AppResult<()> {
-        if !matches!(self.stage, Stage::Logged | Stage::Done) {
-            return Err(AppError::NotSignedIn);
+        self.notice = None;
+        self.flow.can_approve()?;
+        if self.flow.grant().is_some() {
+            self.flow.done()?;
         }
-        self.close_attempt("cancelled", None);
-        self.reset_flow();
-        self.stage = Stage::Logged;
-        self.begin_attempt(&approval);
+        let attempt = Attempt::new(approval.clone(), unix_now());
         let ch = match self
             .client
             .request_step_up(&approval.scope, Some(approval.metadata.clone()))
@@ -496,51 +428,53 @@ impl Backend {
             Ok(ch) => ch,
             Err(e) => {
                 let e = AppError::from(e);
-                self.close_attempt("failed", Some(&e));
+                self.close_attempt(attempt, "failed", Some(&e));
                 return Err(e);
             }
         };
         if ch.is_blocked() {
             let e = AppError::StepUpBlocked;
-            self.close_attempt("blocked", Some(&e));
+            self.close_attempt(attempt, "blocked", Some(&e));
             return Err(e);
         }
-        self.approval = Some(approval);
         if ch.is_completed() {
-            self.finish(&ch);
+            self.flow.granted(self.grant_view(&ch))?;
+            self.close_attempt(attempt, "granted", None);
             return Ok(());
         }
-        self.enter_step(ch).await
+        self.flow.approve(ch, attempt)?;
+        self.enter_step().await
     }
 
-    /// Shows a step and, for OTP steps, sends its code (the app drives sending).
-    async fn enter_step(&mut self, ch: StepUpChallenge) -> AppResult<()> {
-        let send = ch.otp_channel().is_some();
-        self.challenge = Some(ch.clone());
-        self.stage = Stage::StepUpOtp;
-        if send {
-            if let Err(e) = self.client.send_step_up_otp(&ch).await {
-                let e = AppError::from(e);
-                self.note_step_failure(&e);
-                return Err(e);
-            }
-            self.step_sent = Some(SystemTime::now());
+    /// Starts the current step: for an OTP step, sends its code (the app drives sending).
+    async fn enter_step(&mut self) -> AppResult<()> {
+        let ch = self.flow.approving_mut()?.challenge.clone();
+        if ch.otp_channel().is_none() {
+            return Ok(());
         }
-        Ok(())
+        if let Err(e) = self.client.send_step_up_otp(&ch).await {
+            let e = AppError::from(e);
+            self.note_step_failure(&e);
+            return Err(e);
+        }
+        self.flow.step_code_sent(SystemTime::now())
     }
 
     pub async fn resend_step_up_code(&mut self) -> AppResult<()> {
-        self.require(Stage::StepUpOtp)?;
-        let ch = self.challenge.clone().ok_or(AppError::NoChallenge)?;
-        self.client.send_step_up_otp(&ch).await?;
-        self.step_sent = Some(SystemTime::now());
-        Ok(())
+        self.notice = None;
+        let ch = self.flow.approving_mut()?.challenge.clone();
+        if let Err(e) = self.client.send_step_up_otp(&ch).await {
+            let e = AppError::from(e);
+            self.note_step_failure(&e);
+            return Err(e);
+        }
+        self.flow.step_code_sent(SystemTime::now())
     }
 
-    pub async fn verify_step_up_code(&mut self, code: &str) -> AppResult<()> {
-        self.require(Stage::StepUpOtp)?;
-        let ch = self.challenge.clone().ok_or(AppError::NoChallenge)?;
-        let next = match self.client.submit_step_up_otp(&ch, code).await {
+    pub async fn verify_step_up_code(&mut self, typed: &str) -> AppResult<()> {
+        self.notice = None;
+        let ch = self.flow.approving_mut()?.challenge.clone();
+        let next = match self.client.submit_step_up_otp(&ch, &code_in(typed)?).await {
             Ok(next) => next,
             Err(e) => {
                 let e = AppError::from(e);
@@ -548,72 +482,77 @@ impl Backend {
                 return Err(e);
             }
         };
-        if let Some(a) = &mut self.attempt {
-            a.steps.extend(ch.current_step.clone());
-        }
+        self.step_passed(&ch, next).await
+    }
+
+    /// After a step passed: the next step, or the grant.
+    async fn step_passed(
+        &mut self,
+        ch: &StepUpChallenge,
+        next: Option<StepUpChallenge>,
+    ) -> AppResult<()> {
         match next {
             None => {
-                self.finish(&ch);
+                let grant = self.grant_view(ch);
+                if let Some(a) = self.flow.granted(grant)? {
+                    self.close_attempt(a, "granted", None);
+                }
+                self.forget_stored_challenge();
                 Ok(())
             }
             Some(next) => {
-                self.step_sent = None;
-                self.enter_step(next).await
+                self.flow.next_step(next)?;
+                self.enter_step().await
             }
         }
     }
 
-    /// A wrong code keeps the challenge; a dead challenge ends the attempt.
+    /// A wrong code keeps the challenge; a dead challenge ends the approval.
     fn note_step_failure(&mut self, e: &AppError) {
         match e {
             AppError::Session(SessionError::InvalidOtpCode { .. }) => {
-                if let Some(a) = &mut self.attempt {
-                    a.wrong_codes += 1;
+                if let Ok(a) = self.flow.approving_mut() {
+                    a.attempt.wrong_codes += 1;
                 }
             }
             AppError::Session(
                 SessionError::ExpiredChallengeToken
                 | SessionError::TokenReused
                 | SessionError::InvalidChallengeToken { .. },
-            ) => self.close_attempt("failed", Some(e)),
+            ) => {
+                if let Ok(a) = self.flow.end_approval() {
+                    self.close_attempt(a, "failed", Some(e));
+                }
+                self.forget_stored_challenge();
+            }
             _ => {}
         }
     }
 
-    fn finish(&mut self, ch: &StepUpChallenge) {
-        let approval = self.approval.clone();
-        self.grant = Some(GrantView {
+    fn grant_view(&self, ch: &StepUpChallenge) -> GrantView {
+        GrantView {
             scope: ch.scope.clone(),
             session_id: self.client.session_id(),
             grant_mode: ch.grant_mode.clone(),
-            metadata: approval
-                .map(|a| a.metadata.into_iter().collect())
-                .unwrap_or_default(),
+            metadata: ch.metadata.clone().into_iter().collect(),
             expires_at: ch
                 .granted_for
                 .filter(|s| *s > 0)
                 .map(|s| ms(SystemTime::now() + Duration::from_secs(s as u64))),
-        });
-        self.challenge = None;
-        self.step_sent = None;
-        self.stage = Stage::Done;
-        self.close_attempt("granted", None);
-    }
-
-    pub fn cancel_step_up(&mut self) {
-        if self.stage == Stage::StepUpOtp {
-            self.close_attempt("cancelled", None);
-            self.reset_flow();
-            self.stage = Stage::Logged;
         }
     }
 
-    pub fn finish_step_up(&mut self) {
-        if self.stage == Stage::Done {
-            self.grant = None;
-            self.approval = None;
-            self.stage = Stage::Logged;
-        }
+    pub fn cancel_step_up(&mut self) -> AppResult<()> {
+        self.notice = None;
+        let a = self.flow.end_approval()?;
+        self.close_attempt(a, "cancelled", None);
+        self.forget_stored_challenge();
+        Ok(())
+    }
+
+    pub fn finish_step_up(&mut self) -> AppResult<()> {
+        self.notice = None;
+        self.flow.done()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -660,9 +599,7 @@ impl Backend {
         };
         self.client.revoke_sessions(t).await?;
         if self.client.profile().is_none() {
-            self.reset_flow();
-            self.identifier = None;
-            self.stage = Stage::Login;
+            self.end_flow("cancelled", None);
         }
         Ok(())
     }
@@ -697,15 +634,18 @@ impl Backend {
     pub async fn reset_demo(&mut self) -> AppResult<()> {
         let emu = self.emulator.as_ref().ok_or(AppError::DemoOnly)?;
         emu.reset();
-        self.close_attempt("cancelled", None);
-        self.reset_flow();
-        self.identifier = None;
-        self.login_sent = None;
-        self.stage = Stage::Login;
+        self.end_flow("cancelled", None);
+        self.notice = None;
         // The server forgot the session; forget it here too (the revoke is refused, harmlessly).
         let _ = self.client.logout().await;
         Ok(())
     }
+}
+
+/// The code in what the person typed or pasted: the first run of 4 to 8 digits.
+fn code_in(typed: &str) -> AppResult<String> {
+    prelude_wire::find_code(typed)
+        .ok_or_else(|| AppError::InvalidInput("enter the 4 to 8 digit code you received".into()))
 }
 
 async fn probe_demo(origin: &str) -> bool {
@@ -750,11 +690,10 @@ pub async fn fetch_outbox(origin: &str) -> AppResult<Vec<InboxMessage>> {
 
 /// Checks that a server answers like a Prelude frontend: its JWKS is reachable and readable.
 pub async fn test_connection(server: &Server) -> AppResult<String> {
-    let origin = match server {
-        Server::Embedded => return Ok("The built-in demo server runs inside the app.".into()),
-        Server::AppId(id) => Endpoint::app_id(id)?.origin(),
-        Server::Url(u) => Endpoint::url(u)?.origin(),
+    let Some(endpoint) = server.endpoint()? else {
+        return Ok("The built-in demo server runs inside the app.".into());
     };
+    let origin = endpoint.origin();
     let base = origin.as_str().trim_end_matches('/').to_owned();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -789,6 +728,7 @@ mod tests {
     use super::*;
     use prelude_emulator::Config;
     use prelude_session::MemoryStore;
+    use std::collections::BTreeMap;
 
     async fn setup() -> (Emulator, Backend, PathBuf) {
         let emu = Emulator::start(
@@ -868,7 +808,7 @@ mod tests {
         assert_eq!(g.scope, "transfer:write");
         assert_eq!(g.grant_mode.as_deref(), Some("session-bound"));
         assert!(g.expires_at.is_some());
-        b.finish_step_up();
+        b.finish_step_up().unwrap();
         assert_eq!(view(&b).stage, Stage::Logged);
 
         // Blocked, then cancelled: each attempt is in the log, newest first.
@@ -879,7 +819,7 @@ mod tests {
         );
         emu.set_scenario(DemoScenario::ReviewSms);
         b.request_step_up(transfer()).await.unwrap();
-        b.cancel_step_up();
+        b.cancel_step_up().unwrap();
         assert_eq!(view(&b).stage, Stage::Logged);
         let (log, bad) = b.audit().unwrap().read(10).unwrap();
         assert_eq!(bad, 0);

@@ -2,10 +2,13 @@
 //! whole view, so the UI only renders. Arguments are never logged (codes pass through here).
 
 use crate::AppState;
-use crate::backend::{Approval, Backend, Server};
+use crate::backend::Backend;
 use crate::error::{AppError, AppResult};
-use crate::settings::ServerChoice;
-use crate::view::{AppView, AuditView, InboxMessage, ServerSettingsView, SessionRow};
+use crate::flow::Approval;
+use crate::server::Server;
+use crate::view::{
+    AppView, AuditView, IdentifierCheck, InboxMessage, ServerSettingsView, SessionRow,
+};
 use std::collections::BTreeMap;
 use tauri::State;
 
@@ -16,7 +19,7 @@ type St<'a> = State<'a, AppState>;
 pub async fn app_state(state: St<'_>) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
     b.resume().await;
-    Ok(state.view(&b))
+    Ok(state.settled(&b))
 }
 
 /// The UI calls this once its first screen is interactive; the time is logged (and read by the
@@ -45,6 +48,47 @@ pub fn ui_ready(page: Option<PageMarks>) {
     }
 }
 
+/// Live feedback while the identifier is typed, by the same rules the login applies.
+#[tauri::command]
+pub fn check_identifier(text: String) -> IdentifierCheck {
+    let t = text.trim();
+    if t.is_empty() {
+        return IdentifierCheck {
+            state: "",
+            message: prelude_wire::IDENTIFIER_HINT.to_owned(),
+        };
+    }
+    match prelude_session::Identifier::parse(t) {
+        Ok(id) => IdentifierCheck {
+            state: "good",
+            message: match id.kind {
+                prelude_session::IdentifierKind::PhoneNumber => "We’ll text you a code.",
+                prelude_session::IdentifierKind::EmailAddress => "We’ll email you a code.",
+            }
+            .to_owned(),
+        },
+        Err(e) => IdentifierCheck {
+            state: "bad",
+            message: sentence(&AppError::from(e).to_string()),
+        },
+    }
+}
+
+fn sentence(s: &str) -> String {
+    let s = s.strip_prefix("invalid input: ").unwrap_or(s);
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str().trim_end_matches('.')),
+        None => String::new(),
+    }
+}
+
+/// The code in pasted text (the first run of 4 to 8 digits), or nothing.
+#[tauri::command]
+pub fn read_code(text: String) -> Option<String> {
+    prelude_wire::find_code(&text)
+}
+
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn start_login(state: St<'_>, identifier: String) -> AppResult<AppView> {
@@ -67,14 +111,14 @@ pub async fn resend_login_code(state: St<'_>) -> AppResult<AppView> {
 pub async fn verify_login_code(state: St<'_>, code: String) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
     b.verify_login_code(&code).await?;
-    Ok(state.view(&b))
+    Ok(state.settled(&b))
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn change_identifier(state: St<'_>) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
-    b.change_identifier();
+    b.change_identifier()?;
     Ok(state.view(&b))
 }
 
@@ -87,7 +131,7 @@ pub async fn logout(state: St<'_>) -> AppResult<AppView> {
         // The local wipe happened; only the server call failed. Say so, stay signed out.
         tracing::warn!(error = %e, "sign-out could not reach the server");
     }
-    Ok(state.view(&b))
+    Ok(state.settled(&b))
 }
 
 #[tauri::command]
@@ -127,7 +171,7 @@ pub async fn verify_step_up_code(state: St<'_>, code: String) -> AppResult<AppVi
 #[tracing::instrument(skip_all)]
 pub async fn cancel_step_up(state: St<'_>) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
-    b.cancel_step_up();
+    b.cancel_step_up()?;
     Ok(state.view(&b))
 }
 
@@ -135,7 +179,7 @@ pub async fn cancel_step_up(state: St<'_>) -> AppResult<AppView> {
 #[tracing::instrument(skip_all)]
 pub async fn finish_step_up(state: St<'_>) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
-    b.finish_step_up();
+    b.finish_step_up()?;
     Ok(state.view(&b))
 }
 
@@ -182,7 +226,7 @@ pub async fn set_scenario(state: St<'_>, scenario: String) -> AppResult<AppView>
 pub async fn reset_demo(state: St<'_>) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
     b.reset_demo().await?;
-    Ok(state.view(&b))
+    Ok(state.settled(&b))
 }
 
 #[tauri::command]
@@ -198,33 +242,13 @@ pub async fn set_theme(state: St<'_>, theme: String) -> AppResult<AppView> {
     Ok(state.view(&b))
 }
 
-fn parse_server(kind: &str, value: &str) -> AppResult<Server> {
-    let v = value.trim();
-    match kind {
-        "embedded" => Ok(Server::Embedded),
-        "app_id" if !v.is_empty() => Ok(Server::AppId(v.to_owned())),
-        "url" if !v.is_empty() => Ok(Server::Url(v.to_owned())),
-        "app_id" | "url" => Err(AppError::InvalidInput(
-            "enter the app id or the URL of the server".into(),
-        )),
-        _ => Err(AppError::InvalidInput(format!(
-            "unknown server kind {kind}"
-        ))),
-    }
-}
-
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn server_settings(state: St<'_>) -> AppResult<ServerSettingsView> {
     let b = state.backend().await?.lock().await;
-    let (kind, value) = match b.server() {
-        Server::Embedded => ("embedded", String::new()),
-        Server::AppId(id) => ("app_id", id.clone()),
-        Server::Url(u) => ("url", u.clone()),
-    };
     Ok(ServerSettingsView {
-        kind,
-        value,
+        kind: b.server().kind(),
+        value: b.server().value().to_owned(),
         overridden: state.overridden,
     })
 }
@@ -232,7 +256,7 @@ pub async fn server_settings(state: St<'_>) -> AppResult<ServerSettingsView> {
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(kind = %kind))]
 pub async fn test_connection(kind: String, value: String) -> AppResult<String> {
-    let server = parse_server(&kind, &value)?;
+    let server = Server::parse(&kind, &value)?;
     crate::backend::test_connection(&server).await
 }
 
@@ -250,7 +274,7 @@ pub async fn switch_server(
             "the server is set on the command line or in the environment for this run".into(),
         ));
     }
-    let server = parse_server(&kind, &value)?;
+    let server = Server::parse(&kind, &value)?;
     let backend = state.backend().await?;
     let old = {
         let mut b = backend.lock().await;
@@ -273,14 +297,10 @@ pub async fn switch_server(
     if let Some(old) = old {
         old.shutdown().await;
     }
-    state.settings.set_server(&match server {
-        Server::Embedded => ServerChoice::Embedded,
-        Server::AppId(id) => ServerChoice::AppId(id),
-        Server::Url(u) => ServerChoice::Url(u),
-    })?;
+    state.settings.set_server(&server)?;
     let mut b = backend.lock().await;
     b.resume().await;
-    Ok(state.view(&b))
+    Ok(state.settled(&b))
 }
 
 #[tauri::command]

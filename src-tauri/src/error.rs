@@ -9,9 +9,9 @@ pub enum AppError {
     /// The hook (or a direct rule) denied the scope.
     #[error("the approval was denied for this scope")]
     StepUpBlocked,
-    /// A step-up command with no challenge in progress.
-    #[error("there is no approval in progress")]
-    NoChallenge,
+    /// An action that does not apply where the flow is (its button is not on this screen).
+    #[error("that action does not apply to this screen")]
+    WrongStage,
     /// A command that needs a signed-in user.
     #[error("you are not signed in")]
     NotSignedIn,
@@ -38,7 +38,7 @@ impl AppError {
         match self {
             AppError::Session(e) => e.code(),
             AppError::StepUpBlocked => "step_up_blocked",
-            AppError::NoChallenge => "no_challenge",
+            AppError::WrongStage => "wrong_stage",
             AppError::NotSignedIn => "not_signed_in",
             AppError::DemoOnly => "demo_only",
             AppError::Emulator(_) => "emulator",

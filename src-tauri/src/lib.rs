@@ -6,14 +6,17 @@ pub mod backend;
 mod cli;
 mod commands;
 pub mod error;
+pub mod flow;
 mod logging;
 mod rendering;
+pub mod server;
 mod settings;
 pub mod view;
 
-use backend::{Backend, Server};
+use backend::Backend;
 use error::AppResult;
-use settings::{ServerChoice, Settings};
+use server::Server;
+use settings::Settings;
 use std::process::ExitCode;
 use std::time::Duration;
 use tauri::{Emitter, Manager, Wry};
@@ -38,9 +41,16 @@ impl AppState {
         }
     }
 
+    /// The view to answer with; reads only.
     fn view(&self, b: &Backend) -> AppView {
-        self.note_session(b);
         b.view(self.settings.last_identifier(), self.settings.theme())
+    }
+
+    /// After an action that may have opened or closed the session: records where a session is
+    /// open (the first frame's hint at the next start), then answers with the view.
+    fn settled(&self, b: &Backend) -> AppView {
+        self.note_session(b);
+        self.view(b)
     }
 
     fn note_session(&self, b: &Backend) {
@@ -66,9 +76,10 @@ impl AppState {
     /// moving to the login screen if the session is gone.
     fn outcome(&self, b: &mut Backend, r: AppResult<()>) -> AppResult<AppView> {
         match r {
-            Ok(()) => Ok(self.view(b)),
+            Ok(()) => Ok(self.settled(b)),
             Err(e) => {
                 b.note_failure(&e);
+                self.note_session(b);
                 Err(e)
             }
         }
@@ -137,6 +148,8 @@ pub fn run() -> ExitCode {
             commands::audit_log,
             commands::export_audit_log,
             commands::ui_ready,
+            commands::check_identifier,
+            commands::read_code,
         ])
         .run(tauri::generate_context!());
     match result {
@@ -158,20 +171,11 @@ fn setup(
     let settings = Settings::open(app.handle(), &args.profile)?;
     // --endpoint / COUNTERSIGN_ENDPOINT, then --app-id / COUNTERSIGN_APP_ID, then the saved
     // choice, then the embedded emulator.
-    let endpoint = args.endpoint.filter(|s| !s.trim().is_empty());
-    let app_id = args.app_id.filter(|s| !s.trim().is_empty());
-    let overridden = endpoint.is_some() || app_id.is_some();
-    let server = if let Some(u) = endpoint {
-        Server::Url(u)
-    } else if let Some(id) = app_id {
-        Server::AppId(id)
-    } else {
-        match settings.server() {
-            Some(ServerChoice::AppId(id)) => Server::AppId(id),
-            Some(ServerChoice::Url(u)) => Server::Url(u),
-            Some(ServerChoice::Embedded) | None => Server::Embedded,
-        }
-    };
+    let given = Server::from_args(args.endpoint.clone(), args.app_id.clone());
+    let overridden = given.is_some();
+    let server = given
+        .or_else(|| settings.server())
+        .unwrap_or(Server::Embedded);
     let data_dir = app.path().app_data_dir().ok();
     tracing::info!(profile = %args.profile, server = ?server, rendering = ?args.rendering, cpu_raster, "starting");
     // With no session to resume, the sign-in screen is known now: the page draws it in its

@@ -2,18 +2,11 @@
 //! which server a session was last open on. No secret is ever written here.
 
 use crate::error::{AppError, AppResult};
+use crate::server::Server;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_store::{Store, StoreExt};
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
-pub enum ServerChoice {
-    Embedded,
-    AppId(String),
-    Url(String),
-}
 
 pub struct Settings<R: Runtime> {
     store: Arc<Store<R>>,
@@ -46,11 +39,11 @@ impl<R: Runtime> Settings<R> {
             .map_err(|e| AppError::Settings(e.to_string()))
     }
 
-    pub fn server(&self) -> Option<ServerChoice> {
+    pub fn server(&self) -> Option<Server> {
         self.get("server")
     }
 
-    pub fn set_server(&self, choice: &ServerChoice) -> AppResult<()> {
+    pub fn set_server(&self, choice: &Server) -> AppResult<()> {
         self.put("server", choice)
     }
 

@@ -66,6 +66,7 @@ pub struct AppView {
     pub stage: Stage,
     pub server: ServerView,
     pub theme: String,
+    pub rules: InputRules,
     /// The identifier being signed in with (code stage), shown as typed.
     pub identifier: Option<String>,
     pub last_identifier: Option<String>,
@@ -76,6 +77,23 @@ pub struct AppView {
     pub grant: Option<GrantView>,
     /// Something the user should know that is not an error of the last action.
     pub notice: Option<String>,
+}
+
+/// What the sign-in form says under the identifier as it is typed.
+#[derive(Clone, Debug, Serialize)]
+pub struct IdentifierCheck {
+    /// `good`, `bad`, or empty when nothing is typed.
+    pub state: &'static str,
+    pub message: String,
+}
+
+/// The wire rules a form shows: code lengths and the identifier hint.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InputRules {
+    pub code_min: usize,
+    pub code_max: usize,
+    pub identifier_hint: &'static str,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -38,13 +38,12 @@ const PURGE_EVERY: Duration = Duration::from_secs(10);
 
 /// Counts each matched request under its route template, and marks the state for saving
 /// after a request that may have changed it.
-async fn count(
-    State(app): State<AppState>,
-    path: MatchedPath,
-    req: Request,
-    next: Next,
-) -> Response {
-    app.count(path.as_str());
+async fn count(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    // A nested service (the web root) carries no matched path: one bucket for all of it.
+    match req.extensions().get::<MatchedPath>() {
+        Some(p) => app.count(p.as_str()),
+        None => app.count("/web/{*file}"),
+    }
     let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let resp = next.run(req).await;
     if changes {
@@ -53,20 +52,27 @@ async fn count(
     resp
 }
 
-/// Applies the fault switches and stamps `Date` with the server clock.
-async fn around(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
+/// Applies the fault switches to a matched route (after it is counted, so a test can see a
+/// delayed request arrive).
+async fn faults(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| req.uri().path(), |u| u.0.path())
+        .to_owned();
+    if path.starts_with("/emulator/") {
+        return next.run(req).await;
+    }
     let faults = app.data().faults.clone();
-    let emulator_route = path.starts_with("/emulator/");
-    if faults.delay_ms > 0 && !emulator_route {
+    if faults.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(
             faults.delay_ms.min(crate::state::MAX_DELAY_MS),
         ))
         .await;
     }
-    let mut resp = if !emulator_route && faults.fail_routes.iter().any(|r| r == &path) {
+    if faults.fail_routes.iter().any(|r| r == &path) {
         ApiError::internal("injected failure").into_response()
-    } else if !emulator_route && faults.rate_limit_routes.iter().any(|r| r == &path) {
+    } else if faults.rate_limit_routes.iter().any(|r| r == &path) {
         ApiError::too_many(
             prelude_wire::codes::RATE_LIMITED,
             "too many requests (injected)",
@@ -75,7 +81,12 @@ async fn around(State(app): State<AppState>, req: Request, next: Next) -> Respon
         .into_response()
     } else {
         next.run(req).await
-    };
+    }
+}
+
+/// Stamps `Date` with the server clock.
+async fn date(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
     if let Some(v) = http_date(app.now()) {
         resp.headers_mut().insert(header::DATE, v);
     }
@@ -103,6 +114,7 @@ pub fn router(app: AppState) -> Router {
     }
     let counted = app.clone();
     router
+        .route_layer(middleware::from_fn_with_state(app.clone(), faults))
         .route_layer(middleware::from_fn_with_state(app.clone(), count))
         .fallback(move || async move {
             counted.count(UNMATCHED);
@@ -115,7 +127,7 @@ pub fn router(app: AppState) -> Router {
                 "method not allowed on this route",
             )
         })
-        .layer(middleware::from_fn_with_state(app.clone(), around))
+        .layer(middleware::from_fn_with_state(app.clone(), date))
         .layer(middleware::from_fn_with_state(
             app.clone(),
             guard::check_origin,

@@ -36,6 +36,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/emulator/v1/users"),
     ("GET", "/emulator/v1/stats"),
     ("POST", "/v1/session/no/such/route"),
+    ("GET", "/web/index.html"),
+    ("GET", "/web/../../etc/passwd"),
+    ("GET", "/web/missing.js"),
 ];
 
 const FIELDS: &[&str] = &[
@@ -144,8 +147,12 @@ fn case() -> impl Strategy<Value = Case> {
 #[test]
 fn no_request_gets_a_5xx() {
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let web = std::env::temp_dir().join(format!("emu-any-{}", std::process::id()));
+    std::fs::create_dir_all(&web).unwrap();
+    std::fs::write(web.join("index.html"), "<p>page</p>").unwrap();
     let t = rt.block_on(T::with(Config {
         resend_cooldown_secs: 0,
+        web_root: Some(web.clone()),
         ..Config::default()
     }));
     let key = Key::new(9);
@@ -208,4 +215,11 @@ fn no_request_gets_a_5xx() {
             .map(|r| r.status())
     });
     assert_eq!(alive.unwrap(), reqwest::StatusCode::OK);
+    let page = rt.block_on(async { t.http.get(t.url("/web/index.html")).send().await.unwrap() });
+    assert_eq!(
+        page.status(),
+        reqwest::StatusCode::OK,
+        "the web root is served"
+    );
+    let _ = std::fs::remove_dir_all(web);
 }

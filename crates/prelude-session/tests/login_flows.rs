@@ -99,7 +99,7 @@ async fn resend_then_lockout_after_five_wrong_codes() {
         matches!(c.resend_otp().await, Err(Error::RateLimited { .. })),
         "cooldown"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    move_clock(&emu, 31);
     c.resend_otp().await.unwrap();
     assert_eq!(emu.outbox().len(), 2);
     let right = last_code(&emu).code;

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use prelude_emulator::{Config, Faults};
+use prelude_emulator::Faults;
 use prelude_session::{Error, RevokeTarget};
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,17 +96,11 @@ async fn server_clock_ten_minutes_off_either_way() {
 
 #[tokio::test]
 async fn an_expired_access_token_is_refreshed_and_the_call_replayed() {
-    let emu = emulator_with(Config {
-        // Expiry is in whole seconds: a 2 s token lives 1-2 s, so the first one is dead after
-        // 2.1 s and the refreshed one outlives the replay (a 1 s token could die at once).
-        access_ttl_secs: 2,
-        resend_cooldown_secs: 1,
-        ..Config::default()
-    })
-    .await;
+    let emu = emulator().await;
     let c = client(&emu);
     login(&emu, &c, PHONE).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // The server's clock passes the 60 s token's expiry; the client's does not know yet.
+    move_clock(&emu, 61);
     let before = emu.state().request_count("/v1/session/refresh");
     let list = c.list_sessions(None, None).await.unwrap();
     assert_eq!(list.total, 1);
@@ -120,20 +114,18 @@ async fn an_expired_access_token_is_refreshed_and_the_call_replayed() {
 
 #[tokio::test]
 async fn logout_racing_a_refresh_wins() {
-    let emu = emulator_with(Config {
-        resend_cooldown_secs: 1,
-        ..Config::default()
-    })
-    .await;
+    let emu = emulator().await;
     let c = client(&emu);
     login(&emu, &c, PHONE).await;
     emu.state().set_faults(Faults {
         delay_ms: 300,
         ..Faults::default()
     });
+    let before = emu.state().request_count("/v1/session/refresh");
     let r = c.clone();
     let refresh = tokio::spawn(async move { r.refresh().await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The refresh is at the server (held by the delay) when the logout starts.
+    arrived(&emu, "/v1/session/refresh", before, 1).await;
     c.logout().await.unwrap();
     let _ = refresh.await.unwrap();
     assert!(
@@ -151,6 +143,7 @@ async fn list_and_revoke_sessions() {
     let a = client(&emu);
     let b = client(&emu);
     login(&emu, &a, PHONE).await;
+    move_clock(&emu, 31);
     login(&emu, &b, PHONE).await;
     let list = a.list_sessions(Some(10), Some(0)).await.unwrap();
     assert_eq!(list.total, 2);

@@ -9,11 +9,25 @@ use std::time::Duration;
 pub const PHONE: &str = "+33612345678";
 
 pub async fn emulator() -> Emulator {
-    emulator_with(Config {
-        resend_cooldown_secs: 1,
-        ..Config::default()
-    })
-    .await
+    emulator_with(Config::default()).await
+}
+
+/// Moves the emulator's clock forward, past a cooldown or an expiry, instead of sleeping.
+pub fn move_clock(emu: &Emulator, secs: i64) {
+    let app = emu.state();
+    app.set_clock_offset(app.clock_offset() + secs);
+}
+
+/// Waits until the emulator has received `n` more requests on `route` than `before`.
+pub async fn arrived(emu: &Emulator, route: &str, before: u64, n: u64) {
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while emu.state().request_count(route) < before + n {
+        assert!(
+            std::time::Instant::now() < until,
+            "{route} never reached the emulator"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 pub async fn emulator_with(cfg: Config) -> Emulator {
