@@ -33,5 +33,6 @@ fn countersign_commands() -> &'static [&'static str] {
         "ui_ready",
         "check_identifier",
         "read_code",
+        "complete_custom_step",
     ]
 }

@@ -43,7 +43,9 @@ function derived(v) {
       : "",
     sentTo: c && c.channel
       ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
-      : c ? `Complete the step “${c.stepKey}”.` : "",
+      : c && c.customHere
+        ? `Step “${c.stepKey}” is a check in your own app. In this demo, confirm it here.`
+        : c ? `Step “${c.stepKey}” is completed in the app that asked for this approval: its backend signs a verification token for the step, and the app sends it to Prelude. Cancel if you did not start this.` : "",
     grantMode: v.grant ? GRANT_MODE[v.grant.grantMode] || v.grant.grantMode || "Granted" : "",
   };
 }
@@ -98,6 +100,11 @@ function render(v) {
         return row;
       }),
     );
+  }
+  if (v.challenge) {
+    const otp = Boolean(v.challenge.channel);
+    for (const el of $$(".otp-only", stageRoot)) el.hidden = !otp;
+    for (const el of $$(".custom-only", stageRoot)) el.hidden = otp || !v.challenge.customHere;
   }
   tick();
 }
@@ -340,6 +347,10 @@ const WIRE = {
     codeField(input, () => form.requestSubmit());
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
+      if (view?.challenge && !view.challenge.channel) {
+        if (view.challenge.customHere) act("complete_custom_step", {}, e.submitter);
+        return;
+      }
       const ok = await act("verify_step_up_code", { code: input.value }, e.submitter);
       const field = $("#stepup-code");
       if (field) {
@@ -349,6 +360,7 @@ const WIRE = {
       }
     });
     $("[data-action=resend-stepup]").addEventListener("click", (e) => act("resend_step_up_code", {}, e.currentTarget));
+    $("[data-action=confirm-custom]").addEventListener("click", (e) => act("complete_custom_step", {}, e.currentTarget));
     $("[data-action=cancel-stepup]").addEventListener("click", (e) => act("cancel_step_up", {}, e.currentTarget));
   },
 

@@ -6,6 +6,7 @@ use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Approving, Attempt, Flow};
 use crate::server::Server;
 use crate::view::*;
+use prelude_emulator::customer::CustomerBackend;
 use prelude_emulator::{Config as EmuConfig, DemoScenario, Emulator};
 use prelude_session::{
     ClientConfig, Endpoint, Error as SessionError, Identifier, KeyringStore, RevokeTarget,
@@ -88,6 +89,9 @@ pub struct Backend {
     /// Something to tell the user, until their next action.
     notice: Option<String>,
     audit: Option<AuditLog>,
+    /// The stand-in for the customer's backend that signs custom-step tokens; started with
+    /// the first demo scenario that has a custom step.
+    customer: Option<CustomerBackend>,
 }
 
 impl Backend {
@@ -162,6 +166,7 @@ impl Backend {
             resumed: false,
             notice: None,
             audit,
+            customer: None,
         })
     }
 
@@ -332,6 +337,7 @@ impl Backend {
             destination,
             expires_at: c.expires_at.map(|s| s * 1000),
             resend_at: a.sent_at.map(|t| ms(t + resend_cooldown())),
+            custom_here: c.otp_channel().is_none() && self.customer.is_some(),
         }
     }
 
@@ -485,6 +491,37 @@ impl Backend {
         self.step_passed(&ch, next).await
     }
 
+    /// Passes a custom step. On the demo server the stand-in for the customer's backend signs
+    /// the verification token, as the customer's own app would after its check; a real
+    /// server's custom steps are completed by the app that asked for them.
+    pub async fn complete_custom_step(&mut self) -> AppResult<()> {
+        self.notice = None;
+        let ch = self.flow.approving_mut()?.challenge.clone();
+        let step = ch.current_step.clone().unwrap_or_default();
+        if ch.otp_channel().is_some() {
+            return Err(AppError::WrongStage);
+        }
+        let customer = self
+            .customer
+            .as_ref()
+            .ok_or(AppError::CustomStepElsewhere)?;
+        let user = self
+            .client
+            .profile()
+            .and_then(|p| p.user_id)
+            .ok_or(AppError::NotSignedIn)?;
+        let token = customer.verification_token(&user, &ch.challenge_id, &step);
+        let next = match self.client.continue_step_up(&ch, &token).await {
+            Ok(next) => next,
+            Err(e) => {
+                let e = AppError::from(e);
+                self.note_step_failure(&e);
+                return Err(e);
+            }
+        };
+        self.step_passed(&ch, next).await
+    }
+
     /// After a step passed: the next step, or the grant.
     async fn step_passed(
         &mut self,
@@ -617,15 +654,24 @@ impl Backend {
         }
     }
 
-    pub fn set_scenario(&self, name: &str) -> AppResult<()> {
+    pub async fn set_scenario(&mut self, name: &str) -> AppResult<()> {
         let emu = self.emulator.as_ref().ok_or(AppError::DemoOnly)?;
         let s = match name {
             "review_sms" => DemoScenario::ReviewSms,
             "email_then_sms" => DemoScenario::EmailThenSms,
+            "email_then_app" => DemoScenario::EmailThenApp,
             "blocked" => DemoScenario::Blocked,
             "granted" => DemoScenario::Granted,
             other => return Err(AppError::InvalidInput(format!("unknown scenario {other}"))),
         };
+        if s == DemoScenario::EmailThenApp && self.customer.is_none() {
+            // Made on first use: it generates an RSA key.
+            let customer = CustomerBackend::start(serde_json::json!({"status": "block"}))
+                .await
+                .map_err(|e| AppError::Emulator(e.to_string()))?;
+            emu.set_jwks_url(Some(customer.jwks_url()));
+            self.customer = Some(customer);
+        }
         emu.set_scenario(s);
         Ok(())
     }
@@ -886,7 +932,55 @@ mod tests {
             b.start_login("0612").await.unwrap_err().code(),
             "invalid_input"
         );
-        assert_eq!(b.set_scenario("blocked").unwrap_err().code(), "demo_only");
+        assert_eq!(
+            b.set_scenario("blocked").await.unwrap_err().code(),
+            "demo_only"
+        );
+        assert_eq!(b.cancel_step_up().unwrap_err().code(), "not_signed_in");
+        assert_eq!(b.change_identifier().unwrap_err().code(), "wrong_stage");
+    }
+
+    #[tokio::test]
+    async fn a_custom_step_is_passed_with_the_stand_in_customer_backend() {
+        let dir = std::env::temp_dir().join(format!("countersign-custom-{}", std::process::id()));
+        let mut b = Backend::connect(
+            Server::Embedded,
+            "unit",
+            Some(dir.clone()),
+            Some(Arc::new(MemoryStore::new())),
+        )
+        .await
+        .unwrap();
+        b.resume().await;
+        b.set_scenario("email_then_app").await.unwrap();
+        b.start_login("+33612345678").await.unwrap();
+        let code = b.emulator().unwrap().outbox().last().unwrap().code.clone();
+        b.verify_login_code(&format!("Your code is {code}."))
+            .await
+            .unwrap();
+        assert_eq!(
+            b.complete_custom_step().await.unwrap_err().code(),
+            "wrong_stage"
+        );
+        b.request_step_up(transfer()).await.unwrap();
+        let c = view(&b).challenge.unwrap();
+        assert_eq!((c.step, c.step_count, c.channel), (1, 2, Some("email")));
+        assert_eq!(
+            b.complete_custom_step().await.unwrap_err().code(),
+            "wrong_stage",
+            "an OTP step is not confirmed by the app"
+        );
+        let code = b.emulator().unwrap().outbox().last().unwrap().code.clone();
+        b.verify_step_up_code(&code).await.unwrap();
+        let c = view(&b).challenge.unwrap();
+        assert_eq!((c.step, c.channel, c.custom_here), (2, None, true));
+        assert_eq!(c.step_key, prelude_emulator::APP_STEP);
+        b.complete_custom_step().await.unwrap();
+        assert_eq!(view(&b).stage, Stage::Done);
+        let (log, _) = b.audit().unwrap().read(1).unwrap();
+        assert_eq!(log[0].steps, ["verify_email", prelude_emulator::APP_STEP]);
+        b.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[tokio::test]

@@ -169,6 +169,14 @@ pub async fn verify_step_up_code(state: St<'_>, code: String) -> AppResult<AppVi
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
+pub async fn complete_custom_step(state: St<'_>) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    let r = b.complete_custom_step().await;
+    state.outcome(&mut b, r)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn cancel_step_up(state: St<'_>) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
     b.cancel_step_up()?;
@@ -216,8 +224,8 @@ pub async fn demo_inbox(state: St<'_>) -> AppResult<Vec<InboxMessage>> {
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(scenario = %scenario))]
 pub async fn set_scenario(state: St<'_>, scenario: String) -> AppResult<AppView> {
-    let b = state.backend().await?.lock().await;
-    b.set_scenario(&scenario)?;
+    let mut b = state.backend().await?.lock().await;
+    b.set_scenario(&scenario).await?;
     Ok(state.view(&b))
 }
 

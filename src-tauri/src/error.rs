@@ -12,6 +12,9 @@ pub enum AppError {
     /// An action that does not apply where the flow is (its button is not on this screen).
     #[error("that action does not apply to this screen")]
     WrongStage,
+    /// A custom step on a real server: the customer's own app completes it.
+    #[error("this step is completed in the app that asked for the approval")]
+    CustomStepElsewhere,
     /// A command that needs a signed-in user.
     #[error("you are not signed in")]
     NotSignedIn,
@@ -40,6 +43,7 @@ impl AppError {
             AppError::StepUpBlocked => "step_up_blocked",
             AppError::WrongStage => "wrong_stage",
             AppError::NotSignedIn => "not_signed_in",
+            AppError::CustomStepElsewhere => "custom_step_elsewhere",
             AppError::DemoOnly => "demo_only",
             AppError::Emulator(_) => "emulator",
             AppError::Settings(_) => "settings",

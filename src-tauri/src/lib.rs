@@ -150,6 +150,7 @@ pub fn run() -> ExitCode {
             commands::ui_ready,
             commands::check_identifier,
             commands::read_code,
+            commands::complete_custom_step,
         ])
         .run(tauri::generate_context!());
     match result {

@@ -47,6 +47,8 @@ pub struct ChallengeView {
     /// Unix milliseconds.
     pub expires_at: Option<i64>,
     pub resend_at: Option<i64>,
+    /// A custom step this app can complete (the demo's stand-in for the customer's app).
+    pub custom_here: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]

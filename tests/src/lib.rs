@@ -394,16 +394,18 @@ impl AppRef {
         }
     }
 
-    pub async fn click(&self, testid: &str) -> WebDriverResult<()> {
+    /// Clicks the control once it is enabled (busy states and resend cooldowns disable
+    /// buttons); a control still disabled after 10 s is an error, not a silent click.
+    pub async fn click(&self, testid: &str) -> TestResult {
         let e = self.el(testid).await?;
-        // Wait until enabled (busy states and resend cooldowns disable buttons).
-        for _ in 0..100 {
-            if e.is_enabled().await.unwrap_or(false) {
-                break;
+        let until = Instant::now() + Duration::from_secs(10);
+        while !e.is_enabled().await.unwrap_or(false) {
+            if Instant::now() > until {
+                return Err(format!("{testid} stayed disabled").into());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        e.click().await
+        Ok(e.click().await?)
     }
 
     /// Types into a field the reliable way for WebKit: set the value and fire `input`.

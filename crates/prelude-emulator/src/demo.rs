@@ -67,7 +67,13 @@ pub enum DemoScenario {
     Blocked,
     /// continue: granted at once.
     Granted,
+    /// review → verify_email → confirm_in_app: a code, then a check the customer's own app
+    /// makes (a custom step, passed with a verification token its backend signs).
+    EmailThenApp,
 }
+
+/// The custom step of [`DemoScenario::EmailThenApp`].
+pub const APP_STEP: &str = "confirm_in_app";
 
 pub fn demo_rules(s: DemoScenario) -> Vec<ScopeRule> {
     let rule = |types: Vec<IdentifierType>, status: Decision, steps: Vec<&str>| ScopeRule {
@@ -110,6 +116,11 @@ pub fn demo_rules(s: DemoScenario) -> Vec<ScopeRule> {
             vec![PhoneNumber, EmailAddress],
             Decision::Continue,
             vec![],
+        )],
+        DemoScenario::EmailThenApp => vec![rule(
+            vec![PhoneNumber, EmailAddress],
+            Decision::Review,
+            vec!["verify_email", APP_STEP],
         )],
     }
 }

@@ -24,7 +24,7 @@ pub mod tokens;
 mod util;
 
 pub use config::{Config, DEFAULT_MANAGEMENT_KEY, random_management_key};
-pub use demo::{DEMO_EMAIL, DEMO_PHONE, DemoScenario};
+pub use demo::{APP_STEP, DEMO_EMAIL, DEMO_PHONE, DemoScenario};
 pub use error::Error;
 pub use server::{Emulator, MAX_BODY_BYTES, SHUTDOWN_LIMIT};
 pub use shared::{AppState, Shared};

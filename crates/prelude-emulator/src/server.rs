@@ -392,6 +392,22 @@ impl Emulator {
         self.shared.persist.mark();
     }
 
+    /// Where custom-step verification tokens are checked (the customer's JWKS), or none.
+    pub fn set_jwks_url(&self, url: Option<String>) {
+        let now = self.shared.now();
+        let mut d = self.shared.data();
+        let cfg = d
+            .stepup_config
+            .get_or_insert_with(|| crate::state::StepUpConfig {
+                created_at: now,
+                ..Default::default()
+            });
+        cfg.jwks_url = url;
+        cfg.updated_at = now;
+        drop(d);
+        self.shared.persist.mark();
+    }
+
     /// Stops serving and saves; returns within about [`SHUTDOWN_LIMIT`] whatever clients do,
     /// once the port is free.
     pub async fn shutdown(self) {

@@ -1,0 +1,155 @@
+//! The app on its embedded demo server, as a presenter runs it: codes come from the demo
+//! inbox, scenarios from its picker.
+
+use countersign_e2e::{App, AppRef, Sandbox, TestResult};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const PHONE: &str = "+33612345678";
+
+/// Waits until the demo inbox holds `n` messages; the newest one's code (the list shows the
+/// newest first).
+async fn inbox_code(
+    app: &AppRef,
+    n: usize,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let v = app
+        .wait_script(
+            "const m = document.querySelectorAll('[data-testid=demo-inbox-message]'); \
+             return m.length ? [m.length, m[0].dataset.code] : [0, ''];",
+            &format!("demo inbox message #{n}"),
+            |v| v[0].as_u64().unwrap_or(0) >= n as u64,
+        )
+        .await?;
+    Ok(v[1].as_str().unwrap_or_default().to_owned())
+}
+
+async fn sign_in(app: &AppRef) -> TestResult {
+    app.wait_stage("login").await?;
+    app.fill("identifier-input", PHONE).await?;
+    app.click("send-code").await?;
+    app.wait_stage("code").await?;
+    let code = inbox_code(app, 1).await?;
+    app.fill("login-code-input", &code).await?;
+    app.click("verify-login").await?;
+    app.wait_stage("logged").await
+}
+
+/// Every visible control in the window has a name a screen reader can say: its label, its
+/// text, `aria-label` or `aria-labelledby`. Returns the ones that do not.
+const UNNAMED: &str = r#"
+const named = (el) => {
+  const by = el.getAttribute('aria-labelledby');
+  if (by && by.split(/\s+/).some((id) => document.getElementById(id)?.textContent.trim())) return true;
+  if ((el.getAttribute('aria-label') || '').trim()) return true;
+  if (el.id && document.querySelector(`label[for="${el.id}"]`)?.textContent.trim()) return true;
+  if (el.closest('label')?.textContent.trim()) return true;
+  return el.tagName === 'BUTTON' && el.textContent.trim().length > 0;
+};
+const visible = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+return [...document.querySelectorAll('button, input, select, textarea, a[href]')]
+  .filter((el) => visible(el) && el.type !== 'hidden' && !named(el))
+  .map((el) => el.dataset.testid || el.id || el.outerHTML.slice(0, 60));
+"#;
+
+async fn all_named(app: &AppRef, stage: &str) -> TestResult {
+    let unnamed = app.script(UNNAMED).await?;
+    let list = unnamed.as_array().cloned().unwrap_or_default();
+    if !unnamed.is_array() || !list.is_empty() {
+        return Err(format!("on {stage}, controls without a name: {unnamed}").into());
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_step_is_confirmed_in_the_demo_app() {
+    let sandbox = Sandbox::new("custom_step");
+    let app = App::launch("custom_step", &sandbox, None).await;
+    app.run(move |app| async move {
+        sign_in(&app).await?;
+        app.script(
+            "const s = document.getElementById('scenario'); s.value = 'email_then_app'; \
+             s.dispatchEvent(new Event('change')); return true;",
+        )
+        .await?;
+        // The picker's change is a command of its own; wait until it is done.
+        app.wait_script(
+            "return document.getElementById('card').getAttribute('aria-busy');",
+            "the scenario to be set",
+            |v| v.as_str() != Some("true"),
+        )
+        .await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        assert_eq!(app.text("stepup-progress").await?, "STEP 1 OF 2 · EMAIL");
+        let code = inbox_code(&app, 2).await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        // Step 2 is the customer's own check: no code, a confirmation.
+        let until = Instant::now() + Duration::from_secs(15);
+        while !app.text("stepup-progress").await?.starts_with("STEP 2 OF 2") {
+            if Instant::now() > until {
+                return Err("step 2 never came".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let hidden = app
+            .script("return document.querySelector('[data-testid=stepup-code-input]').closest('.field').hidden;")
+            .await?;
+        assert_eq!(hidden, Value::Bool(true), "no code field on a custom step");
+        let says = app.text("step-instructions").await?;
+        assert!(says.contains("confirm_in_app"), "{says}");
+        app.shot("custom-step").await;
+        app.click("confirm-custom-step").await?;
+        app.wait_stage("done").await?;
+        assert_eq!(app.text("scope-granted").await?, "Scope granted.");
+        app.shot("granted").await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_control_has_an_accessible_name_on_every_stage() {
+    let sandbox = Sandbox::new("a11y");
+    let app = App::launch("a11y", &sandbox, None).await;
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        all_named(&app, "login").await?;
+        app.fill("identifier-input", PHONE).await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        all_named(&app, "code").await?;
+        let code = inbox_code(&app, 1).await?;
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        all_named(&app, "logged").await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        all_named(&app, "step-up-otp").await?;
+        // The error is tied to the code field, and the theme toggle says which theme is on.
+        let described = app
+            .script("return document.getElementById('stepup-code').getAttribute('aria-describedby');")
+            .await?;
+        assert_eq!(described.as_str(), Some("error"));
+        let theme = app
+            .script("return document.getElementById('theme-toggle').getAttribute('aria-label');")
+            .await?;
+        assert!(
+            theme.as_str().is_some_and(|t| t.starts_with("Colour theme: ")),
+            "{theme}"
+        );
+        // The card is no live region: only status text is announced.
+        let live = app
+            .script("return document.querySelectorAll('#card[aria-live], #card [aria-live] [role=alert]').length;")
+            .await?;
+        assert_eq!(live.as_u64(), Some(0));
+        let code = inbox_code(&app, 2).await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await?;
+        all_named(&app, "done").await
+    })
+    .await;
+}
