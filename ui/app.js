@@ -78,6 +78,9 @@ function render(v) {
   const notice = $("#notice");
   notice.textContent = v.notice || "";
   notice.hidden = !v.notice;
+  const warning = $("#store-warning");
+  warning.textContent = v.storeWarning || "";
+  warning.hidden = !v.storeWarning;
   if (mounted !== v.stage) {
     mount(v.stage);
   }

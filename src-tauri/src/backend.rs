@@ -9,7 +9,7 @@ use crate::view::*;
 use prelude_emulator::customer::CustomerBackend;
 use prelude_emulator::{Config as EmuConfig, DemoScenario, Emulator};
 use prelude_session::{
-    ClientConfig, Endpoint, Error as SessionError, Identifier, KeyringStore, RevokeTarget,
+    ClientConfig, Endpoint, Error as SessionError, Identifier, PlatformStore, RevokeTarget,
     SecretStore, SessionClient, StepUpChallenge,
 };
 use std::path::PathBuf;
@@ -61,6 +61,7 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
         challenge: None,
         grant: None,
         notice: None,
+        store_warning: None,
     }
 }
 
@@ -89,6 +90,9 @@ pub struct Backend {
     /// Something to tell the user, until their next action.
     notice: Option<String>,
     audit: Option<AuditLog>,
+    /// Where the key and the refresh token live; memory only if the platform's store failed
+    /// its check.
+    store: Arc<PlatformStore>,
     /// The stand-in for the customer's backend that signs custom-step tokens; started with
     /// the first demo scenario that has a custom step.
     customer: Option<CustomerBackend>,
@@ -148,10 +152,12 @@ impl Backend {
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS
         );
-        // A missing or locked keyring shows at the first read (resume), with a clear message.
-        let store: Arc<dyn SecretStore> =
-            store.unwrap_or_else(|| Arc::new(KeyringStore::new(KEYRING_SERVICE)));
-        let client = SessionClient::new(cfg, store)?;
+        // The store is checked at the first look (resume), off the start-up path.
+        let store = Arc::new(match store {
+            Some(s) => PlatformStore::over(s),
+            None => PlatformStore::new(KEYRING_SERVICE),
+        });
+        let client = SessionClient::new(cfg, store.clone() as Arc<dyn SecretStore>)?;
         tracing::debug!(ms = began.elapsed().as_millis() as u64, "client ready");
         let demo =
             emulator.is_some() || (matches!(server, Server::Url(_)) && probe_demo(&origin).await);
@@ -166,6 +172,7 @@ impl Backend {
             resumed: false,
             notice: None,
             audit,
+            store,
             customer: None,
         })
     }
@@ -228,6 +235,9 @@ impl Backend {
         }
         self.resumed = true;
         let began = std::time::Instant::now();
+        if let Err(e) = self.store.probe_or_fall_back(&self.profile) {
+            tracing::error!(error = %e, "no working secure store; secrets stay in memory this run");
+        }
         let stored = self.client.has_stored_session();
         tracing::debug!(
             ms = began.elapsed().as_millis() as u64,
@@ -309,6 +319,11 @@ impl Backend {
             challenge: self.flow.approving().map(|a| self.challenge_view(a)),
             grant: self.flow.grant().cloned(),
             notice: self.notice.clone(),
+            store_warning: self.store.degraded().map(|why| {
+                format!(
+                    "No secure store works on this computer ({why}). You can sign in and approve, but Countersign will not remember the session after it closes."
+                )
+            }),
         }
     }
 

@@ -79,6 +79,8 @@ pub struct AppView {
     pub grant: Option<GrantView>,
     /// Something the user should know that is not an error of the last action.
     pub notice: Option<String>,
+    /// Set when secrets are kept in memory only, because no secure store works.
+    pub store_warning: Option<String>,
 }
 
 /// What the sign-in form says under the identifier as it is typed.

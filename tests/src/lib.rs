@@ -113,6 +113,18 @@ impl EmulatorProc {
             .expect("outbox is JSON")
     }
 
+    /// The code of message `n` (from 1), waiting until it has been sent.
+    pub async fn nth_code(&self, n: usize) -> String {
+        for _ in 0..100 {
+            let out = self.outbox().await;
+            if out.len() >= n {
+                return out[n - 1]["code"].as_str().unwrap_or_default().to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the emulator never sent message #{n}");
+    }
+
     /// The newest code sent, waiting briefly for it.
     pub async fn last_code(&self) -> String {
         for _ in 0..50 {
@@ -488,6 +500,23 @@ impl AppRef {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits until the demo inbox holds `n` messages; the newest one's code (the list shows
+    /// the newest first).
+    pub async fn inbox_code(
+        &self,
+        n: usize,
+    ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        let v = self
+            .wait_script(
+                "const m = document.querySelectorAll('[data-testid=demo-inbox-message]'); \
+                 return m.length ? [m.length, m[0].dataset.code] : [0, ''];",
+                &format!("demo inbox message #{n}"),
+                |v| v[0].as_u64().unwrap_or(0) >= n as u64,
+            )
+            .await?;
+        Ok(v[1].as_str().unwrap_or_default().to_owned())
     }
 
     /// Runs a script in the page; its result, or the error text it threw.

@@ -7,29 +7,12 @@ use std::time::{Duration, Instant};
 
 const PHONE: &str = "+33612345678";
 
-/// Waits until the demo inbox holds `n` messages; the newest one's code (the list shows the
-/// newest first).
-async fn inbox_code(
-    app: &AppRef,
-    n: usize,
-) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-    let v = app
-        .wait_script(
-            "const m = document.querySelectorAll('[data-testid=demo-inbox-message]'); \
-             return m.length ? [m.length, m[0].dataset.code] : [0, ''];",
-            &format!("demo inbox message #{n}"),
-            |v| v[0].as_u64().unwrap_or(0) >= n as u64,
-        )
-        .await?;
-    Ok(v[1].as_str().unwrap_or_default().to_owned())
-}
-
 async fn sign_in(app: &AppRef) -> TestResult {
     app.wait_stage("login").await?;
     app.fill("identifier-input", PHONE).await?;
     app.click("send-code").await?;
     app.wait_stage("code").await?;
-    let code = inbox_code(app, 1).await?;
+    let code = app.inbox_code(1).await?;
     app.fill("login-code-input", &code).await?;
     app.click("verify-login").await?;
     app.wait_stage("logged").await
@@ -82,7 +65,7 @@ async fn a_custom_step_is_confirmed_in_the_demo_app() {
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
         assert_eq!(app.text("stepup-progress").await?, "STEP 1 OF 2 · EMAIL");
-        let code = inbox_code(&app, 2).await?;
+        let code = app.inbox_code(2).await?;
         app.fill("stepup-code-input", &code).await?;
         app.click("verify-stepup").await?;
         // Step 2 is the customer's own check: no code, a confirmation.
@@ -120,7 +103,7 @@ async fn every_control_has_an_accessible_name_on_every_stage() {
         app.click("send-code").await?;
         app.wait_stage("code").await?;
         all_named(&app, "code").await?;
-        let code = inbox_code(&app, 1).await?;
+        let code = app.inbox_code(1).await?;
         app.fill("login-code-input", &code).await?;
         app.click("verify-login").await?;
         app.wait_stage("logged").await?;
@@ -145,11 +128,40 @@ async fn every_control_has_an_accessible_name_on_every_stage() {
             .script("return document.querySelectorAll('#card[aria-live], #card [aria-live] [role=alert]').length;")
             .await?;
         assert_eq!(live.as_u64(), Some(0));
-        let code = inbox_code(&app, 2).await?;
+        let code = app.inbox_code(2).await?;
         app.fill("stepup-code-input", &code).await?;
         app.click("verify-stepup").await?;
         app.wait_stage("done").await?;
         all_named(&app, "done").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_keyring_the_session_is_kept_in_memory_and_the_user_is_told() {
+    let sandbox = Sandbox::new("no_keyring");
+    // No Secret Service on this bus: the store's check fails at the first look.
+    let app = App::launch_with(
+        "no_keyring",
+        &sandbox,
+        None,
+        &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")],
+    )
+    .await;
+    app.run(move |app| async move {
+        sign_in(&app).await?;
+        let warning = app.text("store-warning").await?;
+        assert!(
+            warning.contains("will not remember the session"),
+            "{warning}"
+        );
+        app.shot("warning").await;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = app.inbox_code(2).await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await
     })
     .await;
 }

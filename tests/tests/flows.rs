@@ -8,24 +8,12 @@ use std::time::Duration;
 const PHONE: &str = "+33612345678";
 const SESSION_ROWS: &str = "return document.querySelectorAll('[data-testid=session-row]').length;";
 
-/// Waits until the emulator has sent `n` messages; returns the newest code.
-async fn nth_code(emu: &EmulatorProc, n: usize) -> String {
-    for _ in 0..100 {
-        let out = emu.outbox().await;
-        if out.len() >= n {
-            return out[n - 1]["code"].as_str().unwrap_or_default().to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the emulator never sent message #{n}");
-}
-
 async fn sign_in(app: &AppRef, emu: &EmulatorProc, who: &str, nth: usize) -> TestResult {
     app.wait_stage("login").await?;
     app.fill("identifier-input", who).await?;
     app.click("send-code").await?;
     app.wait_stage("code").await?;
-    let code = nth_code(emu, nth).await;
+    let code = emu.nth_code(nth).await;
     app.fill("login-code-input", &code).await?;
     app.click("verify-login").await?;
     app.wait_stage("logged").await
@@ -46,7 +34,7 @@ async fn seed_story_phone_login_then_transfer_write() {
         app.shot("01-login").await;
         app.click("send-code").await?;
         app.wait_stage("code").await?;
-        let code = nth_code(&emu, 1).await;
+        let code = emu.nth_code(1).await;
         app.fill("login-code-input", &code).await?;
         app.shot("02-code").await;
         app.click("verify-login").await?;
@@ -68,7 +56,7 @@ async fn seed_story_phone_login_then_transfer_write() {
                 .await?
                 .starts_with("Expires in")
         );
-        let code = nth_code(&emu, 2).await;
+        let code = emu.nth_code(2).await;
         app.fill("stepup-code-input", &code).await?;
         app.shot("04-step-up").await;
         app.click("verify-stepup").await?;
@@ -92,7 +80,7 @@ async fn wrong_code_then_right_code() {
         sign_in(&app, &emu, PHONE, 1).await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
-        let right = nth_code(&emu, 2).await;
+        let right = emu.nth_code(2).await;
         let wrong = if right == "000000" {
             "111111"
         } else {
@@ -152,7 +140,7 @@ async fn email_then_sms_challenge() {
         app.wait_stage("step-up-otp").await?;
         assert_eq!(app.text("stepup-progress").await?, "STEP 1 OF 2 · EMAIL");
         let out = emu.outbox().await;
-        let mail = nth_code(&emu, 2).await;
+        let mail = emu.nth_code(2).await;
         assert_eq!(emu.outbox().await[1]["channel"], "email", "{out:?}");
         app.shot("step-1-email").await;
         app.fill("stepup-code-input", &mail).await?;
@@ -162,7 +150,7 @@ async fn email_then_sms_challenge() {
             assert!(std::time::Instant::now() < until, "never reached step 2");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let sms = nth_code(&emu, 3).await;
+        let sms = emu.nth_code(3).await;
         assert_eq!(emu.outbox().await[2]["channel"], "sms");
         app.shot("step-2-sms").await;
         app.fill("stepup-code-input", &sms).await?;
@@ -188,19 +176,19 @@ async fn resend_sends_the_code_again() {
         app.fill("identifier-input", PHONE).await?;
         app.click("send-code").await?;
         app.wait_stage("code").await?;
-        nth_code(&emu, 1).await;
+        emu.nth_code(1).await;
         tokio::time::sleep(Duration::from_millis(1200)).await;
         app.click("resend-login-code").await?;
-        let code = nth_code(&emu, 2).await;
+        let code = emu.nth_code(2).await;
         app.fill("login-code-input", &code).await?;
         app.click("verify-login").await?;
         app.wait_stage("logged").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
-        nth_code(&emu, 3).await;
+        emu.nth_code(3).await;
         tokio::time::sleep(Duration::from_millis(1200)).await;
         app.click("resend-stepup-code").await?;
-        let code = nth_code(&emu, 4).await;
+        let code = emu.nth_code(4).await;
         assert_eq!(emu.outbox().await[3]["purpose"], "step_up");
         app.fill("stepup-code-input", &code).await?;
         app.click("verify-stepup").await?;
@@ -226,7 +214,7 @@ async fn logout_then_log_in_again() {
         assert_eq!(typed.as_str(), Some(PHONE));
         app.click("send-code").await?;
         app.wait_stage("code").await?;
-        let code = nth_code(&emu, 2).await;
+        let code = emu.nth_code(2).await;
         app.fill("login-code-input", &code).await?;
         app.click("verify-login").await?;
         app.wait_stage("logged").await?;
@@ -273,7 +261,7 @@ async fn revoke_the_other_sessions() {
             Arc::new(MemoryStore::new()),
         )?;
         other.start_otp_login(&Identifier::parse(PHONE)?).await?;
-        let code = nth_code(&emu, 1).await;
+        let code = emu.nth_code(1).await;
         other.check_otp(&code).await?;
 
         sign_in(&app, &emu, PHONE, 2).await?;
@@ -307,7 +295,7 @@ async fn demo_inbox_fills_in_the_code() {
         app.fill("identifier-input", PHONE).await?;
         app.click("send-code").await?;
         app.wait_stage("code").await?;
-        let code = nth_code(&emu, 1).await;
+        let code = emu.nth_code(1).await;
         let msg = app.el("demo-inbox-message").await?;
         assert_eq!(msg.attr("data-code").await?.as_deref(), Some(code.as_str()));
         app.shot("inbox").await;
@@ -335,7 +323,7 @@ async fn settings_show_the_server_and_the_approval_history() {
         app.wait_stage("logged").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
-        let code = nth_code(&emu, 3).await;
+        let code = emu.nth_code(3).await;
         app.fill("stepup-code-input", &code).await?;
         app.click("verify-stepup").await?;
         app.wait_stage("done").await?;

@@ -4,18 +4,6 @@ use countersign_e2e::{App, EmulatorProc, Sandbox};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
-
-async fn nth(emu: &EmulatorProc, n: usize) -> String {
-    for _ in 0..100 {
-        let out = emu.outbox().await;
-        if out.len() >= n {
-            return out[n - 1]["code"].as_str().unwrap_or_default().to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("message #{n} never sent");
-}
 
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     if let Ok(rd) = std::fs::read_dir(dir) {
@@ -77,14 +65,14 @@ async fn no_secret_reaches_the_webview_logs_or_store() {
         app.fill("identifier-input", "+33612345678").await?;
         app.click("send-code").await?;
         app.wait_stage("code").await?;
-        let code = nth(&e, 1).await;
+        let code = e.nth_code(1).await;
         sub.lock().unwrap().push(code.clone());
         app.fill("login-code-input", &code).await?;
         app.click("verify-login").await?;
         app.wait_stage("logged").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
-        let code = nth(&e, 2).await;
+        let code = e.nth_code(2).await;
         sub.lock().unwrap().push(code.clone());
         app.fill("stepup-code-input", &code).await?;
         app.click("verify-stepup").await?;
@@ -130,6 +118,95 @@ async fn no_secret_reaches_the_webview_logs_or_store() {
         sandbox.dir.display()
     );
     for f in &files {
+        let text = String::from_utf8_lossy(&std::fs::read(f).unwrap_or_default()).into_owned();
+        assert!(
+            secret_shapes(&text).is_empty(),
+            "{}: {:?}",
+            f.display(),
+            secret_shapes(&text)
+        );
+        for c in submitted.lock().unwrap().iter() {
+            assert!(
+                !has_word(&text, c),
+                "{} holds a submitted code",
+                f.display()
+            );
+        }
+    }
+}
+
+/// The default set-up, the embedded server: its state file (signing seeds, pending codes), the
+/// audit log, the settings and the logs are all private to the user.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_server_and_every_file_the_app_writes_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new("private_files");
+    let app = App::launch("private_files", &sandbox, None).await;
+    let submitted = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sub = submitted.clone();
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        app.fill("identifier-input", "+33612345678").await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = app.inbox_code(1).await?;
+        sub.lock().unwrap().push(code.clone());
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = app.inbox_code(2).await?;
+        sub.lock().unwrap().push(code.clone());
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await
+    })
+    .await;
+
+    let mut files = vec![];
+    files_under(&sandbox.dir, &mut files);
+    let state: Vec<_> = files
+        .iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("emulator-"))
+        })
+        .collect();
+    assert_eq!(
+        state.len(),
+        1,
+        "the embedded server's state file: {files:?}"
+    );
+    assert!(
+        files
+            .iter()
+            .any(|p| p.to_string_lossy().contains("approvals-")),
+        "the audit log: {files:?}"
+    );
+    for f in &files {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "{} is readable by others ({mode:o})",
+            f.display()
+        );
+        let dir = f.parent().unwrap();
+        if dir != sandbox.dir.as_path() && dir.starts_with(&sandbox.dir) {
+            let dmode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+            assert_eq!(
+                dmode & 0o077,
+                0,
+                "{} is open to others ({dmode:o})",
+                dir.display()
+            );
+        }
+        if state.contains(&f) {
+            // It is the demo phone's memory: codes are there by design, tokens never.
+            continue;
+        }
         let text = String::from_utf8_lossy(&std::fs::read(f).unwrap_or_default()).into_owned();
         assert!(
             secret_shapes(&text).is_empty(),

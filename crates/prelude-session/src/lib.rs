@@ -16,7 +16,9 @@ mod util;
 
 pub use dpop::DpopKey;
 pub use error::{Error, Result};
-pub use store::{Item, KeyringStore, MemoryStore, SecretStore, StoreError};
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+pub use store::SecretServiceStore;
+pub use store::{Item, KeyringStore, MemoryStore, PlatformStore, SecretStore, StoreError};
 pub use types::*;
 
 use secrecy::SecretString;

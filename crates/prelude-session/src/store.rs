@@ -145,6 +145,244 @@ impl SecretStore for KeyringStore {
     }
 }
 
+/// The Secret Service (Linux, FreeBSD) over one D-Bus connection, opened on first use and
+/// reused: each new connection costs a D-Bus handshake and a key exchange. Items carry the
+/// same attributes as [`KeyringStore`]'s, so either reads what the other wrote.
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+pub struct SecretServiceStore {
+    service: String,
+    conn: Mutex<Option<dbus_secret_service::SecretService>>,
+}
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+impl SecretServiceStore {
+    /// How long an unlock prompt may wait for the user.
+    const PROMPT_SECS: u64 = 120;
+
+    pub fn new(service: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            conn: Mutex::new(None),
+        }
+    }
+
+    /// Runs `f` on the connection, opening it if needed; a failure on a kept connection (the
+    /// daemon restarted) is retried once on a new one.
+    fn with<T>(
+        &self,
+        f: impl Fn(&dbus_secret_service::SecretService) -> Result<T, dbus_secret_service::Error>,
+    ) -> Result<T, StoreError> {
+        use dbus_secret_service::{EncryptionType, SecretService};
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError("store poisoned".into()))?;
+        let mut retried = false;
+        loop {
+            let fresh = conn.is_none();
+            let ss = match conn.take() {
+                Some(ss) => ss,
+                None => SecretService::connect_with_max_prompt_timeout(
+                    EncryptionType::Dh,
+                    Self::PROMPT_SECS,
+                )
+                .map_err(|e| {
+                    tracing::debug!(error = %e, "no Secret Service connection");
+                    StoreError("no keyring service answers on this desktop".into())
+                })?,
+            };
+            match f(&ss) {
+                Ok(v) => {
+                    *conn = Some(ss);
+                    return Ok(v);
+                }
+                Err(dbus_secret_service::Error::Dbus(_)) if !fresh && !retried => retried = true,
+                Err(e) => {
+                    *conn = Some(ss);
+                    return Err(ss_error(e));
+                }
+            }
+        }
+    }
+
+    fn attributes<'a>(&'a self, user: &'a str) -> std::collections::HashMap<&'a str, &'a str> {
+        std::collections::HashMap::from([
+            ("service", self.service.as_str()),
+            ("username", user),
+            ("target", "default"),
+            ("application", "rust-keyring"),
+        ])
+    }
+
+    fn user(ns: &str, item: Item) -> String {
+        format!("{ns}/{}", item.name())
+    }
+
+    fn read(&self, user: &str) -> Result<Option<String>, StoreError> {
+        self.with(|ss| {
+            let found = ss.search_items(self.attributes(user))?;
+            let Some(item) = found.unlocked.into_iter().chain(found.locked).next() else {
+                return Ok(None);
+            };
+            item.ensure_unlocked()?;
+            let bytes = item.get_secret()?;
+            Ok(Some(
+                String::from_utf8(bytes).map_err(|_| dbus_secret_service::Error::Parse)?,
+            ))
+        })
+    }
+
+    fn write(&self, user: &str, value: &str) -> Result<(), StoreError> {
+        self.with(|ss| {
+            let found = ss.search_items(self.attributes(user))?;
+            if let Some(item) = found.unlocked.into_iter().chain(found.locked).next() {
+                item.ensure_unlocked()?;
+                return item.set_secret(value.as_bytes(), "text/plain");
+            }
+            let collection = ss.get_any_collection()?;
+            collection.ensure_unlocked()?;
+            collection.create_item(
+                &format!("{user}@{}", self.service),
+                self.attributes(user),
+                value.as_bytes(),
+                true,
+                "text/plain",
+            )?;
+            Ok(())
+        })
+    }
+
+    fn remove(&self, user: &str) -> Result<(), StoreError> {
+        self.with(|ss| {
+            let found = ss.search_items(self.attributes(user))?;
+            for item in found.unlocked.into_iter().chain(found.locked) {
+                item.ensure_unlocked()?;
+                item.delete()?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Writes, reads back and deletes a probe entry: a locked or missing Secret Service is
+    /// caught before any secret is written.
+    pub fn probe(&self, namespace: &str) -> Result<(), StoreError> {
+        let user = format!("{namespace}/probe");
+        let value = format!("probe-{}", std::process::id());
+        self.write(&user, &value)?;
+        let read = self.read(&user)?;
+        let _ = self.remove(&user);
+        if read.as_deref() != Some(value.as_str()) {
+            return Err(StoreError("the Secret Service did not keep a value".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+fn ss_error(e: dbus_secret_service::Error) -> StoreError {
+    use dbus_secret_service::Error as E;
+    StoreError(match e {
+        E::Locked | E::Prompt => "the keyring is locked; unlock it, then try again".into(),
+        E::Unavailable => "no Secret Service is running (no keyring on this desktop)".into(),
+        other => format!("keyring failure: {other}"),
+    })
+}
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+impl SecretStore for SecretServiceStore {
+    fn get(&self, ns: &str, item: Item) -> Result<Option<Zeroizing<String>>, StoreError> {
+        Ok(self.read(&Self::user(ns, item))?.map(Zeroizing::new))
+    }
+    fn set(&self, ns: &str, item: Item, value: &str) -> Result<(), StoreError> {
+        self.write(&Self::user(ns, item), value)
+    }
+    fn delete(&self, ns: &str, item: Item) -> Result<(), StoreError> {
+        self.remove(&Self::user(ns, item))
+    }
+}
+
+/// The platform's secure store, checked before use. When it does not work (no keyring on
+/// this desktop, or a locked one that will not open), the caller may fall back to memory for
+/// this run, knowingly: [`PlatformStore::degraded`] says why, for the user to read.
+pub struct PlatformStore {
+    inner: std::sync::RwLock<std::sync::Arc<dyn SecretStore>>,
+    degraded: Mutex<Option<String>>,
+}
+
+impl PlatformStore {
+    /// The Secret Service on Linux and FreeBSD; the Keychain or the Credential Manager
+    /// elsewhere.
+    pub fn new(service: &str) -> Self {
+        #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+        let store: std::sync::Arc<dyn SecretStore> =
+            std::sync::Arc::new(SecretServiceStore::new(service));
+        #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+        let store: std::sync::Arc<dyn SecretStore> =
+            std::sync::Arc::new(KeyringStore::new(service));
+        Self::over(store)
+    }
+
+    /// Any store, checked the same way (tests use failing ones).
+    pub fn over(store: std::sync::Arc<dyn SecretStore>) -> Self {
+        Self {
+            inner: std::sync::RwLock::new(store),
+            degraded: Mutex::new(None),
+        }
+    }
+
+    fn current(&self) -> std::sync::Arc<dyn SecretStore> {
+        match self.inner.read() {
+            Ok(s) => s.clone(),
+            Err(e) => e.into_inner().clone(),
+        }
+    }
+
+    /// Writes, reads back and deletes a probe entry under `namespace`. On failure the store
+    /// switches to memory for the rest of the run and remembers why; the error is returned.
+    pub fn probe_or_fall_back(&self, namespace: &str) -> Result<(), StoreError> {
+        let store = self.current();
+        // Its own namespace: the probe must never touch a real item.
+        let namespace = &format!("{namespace}#probe");
+        let value = format!("probe-{}", std::process::id());
+        let checked = store
+            .set(namespace, Item::DeviceId, &value)
+            .and_then(|()| store.get(namespace, Item::DeviceId))
+            .and_then(|read| match read {
+                Some(v) if v.as_str() == value => Ok(()),
+                _ => Err(StoreError(
+                    "the keyring did not keep a value between two calls".into(),
+                )),
+            });
+        let _ = store.delete(namespace, Item::DeviceId);
+        if let Err(e) = &checked {
+            if let Ok(mut inner) = self.inner.write() {
+                *inner = std::sync::Arc::new(MemoryStore::new());
+            }
+            if let Ok(mut d) = self.degraded.lock() {
+                *d = Some(e.0.clone());
+            }
+        }
+        checked
+    }
+
+    /// Why secrets are kept in memory only, if they are.
+    pub fn degraded(&self) -> Option<String> {
+        self.degraded.lock().ok().and_then(|d| d.clone())
+    }
+}
+
+impl SecretStore for PlatformStore {
+    fn get(&self, ns: &str, item: Item) -> Result<Option<Zeroizing<String>>, StoreError> {
+        self.current().get(ns, item)
+    }
+    fn set(&self, ns: &str, item: Item, value: &str) -> Result<(), StoreError> {
+        self.current().set(ns, item, value)
+    }
+    fn delete(&self, ns: &str, item: Item) -> Result<(), StoreError> {
+        self.current().delete(ns, item)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +403,45 @@ mod tests {
         s.delete("a", Item::RefreshToken).unwrap();
         assert!(s.get("a", Item::RefreshToken).unwrap().is_none());
         assert!(s.get("a", Item::DpopKey).unwrap().is_none());
+    }
+
+    /// A store that refuses everything, like a desktop with no keyring.
+    struct Broken;
+
+    impl SecretStore for Broken {
+        fn get(&self, _: &str, _: Item) -> Result<Option<Zeroizing<String>>, StoreError> {
+            Err(StoreError("no keyring".into()))
+        }
+        fn set(&self, _: &str, _: Item, _: &str) -> Result<(), StoreError> {
+            Err(StoreError("no keyring".into()))
+        }
+        fn delete(&self, _: &str, _: Item) -> Result<(), StoreError> {
+            Err(StoreError("no keyring".into()))
+        }
+    }
+
+    #[test]
+    fn a_broken_store_falls_back_to_memory_and_says_so() {
+        let s = PlatformStore::over(std::sync::Arc::new(Broken));
+        assert!(s.degraded().is_none());
+        assert!(
+            s.set("ns", Item::RefreshToken, "x").is_err(),
+            "no silent fall-back"
+        );
+        assert_eq!(s.probe_or_fall_back("ns").unwrap_err().0, "no keyring");
+        assert_eq!(s.degraded().as_deref(), Some("no keyring"));
+        s.set("ns", Item::RefreshToken, "kept for this run")
+            .unwrap();
+        assert_eq!(
+            s.get("ns", Item::RefreshToken).unwrap().unwrap().as_str(),
+            "kept for this run"
+        );
+        let fine = PlatformStore::over(std::sync::Arc::new(MemoryStore::new()));
+        fine.probe_or_fall_back("ns").unwrap();
+        assert!(fine.degraded().is_none());
+        assert!(
+            fine.get("ns#probe", Item::DeviceId).unwrap().is_none(),
+            "the probe cleans up"
+        );
     }
 }

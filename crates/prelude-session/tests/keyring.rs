@@ -57,3 +57,53 @@ async fn a_session_survives_a_new_client_through_the_keyring() {
         );
     }
 }
+
+#[test]
+fn one_connection_store_reads_what_the_keyring_crate_wrote_and_back() {
+    use prelude_session::{Item, SecretServiceStore};
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "no D-Bus session: run the tests with scripts/test.sh"
+    );
+    let ns = format!("ss-{}", std::process::id());
+    let ours = SecretServiceStore::new("countersign-tests");
+    ours.probe(&ns).expect("a real, unlocked Secret Service");
+    ours.set(&ns, Item::RefreshToken, "rt-one").unwrap();
+    // A new store (a new connection) and the keyring crate both see it.
+    let again = SecretServiceStore::new("countersign-tests");
+    assert_eq!(
+        again
+            .get(&ns, Item::RefreshToken)
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        "rt-one"
+    );
+    let theirs = KeyringStore::new("countersign-tests");
+    assert_eq!(
+        theirs
+            .get(&ns, Item::RefreshToken)
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        "rt-one"
+    );
+    theirs.set(&ns, Item::RefreshToken, "rt-two").unwrap();
+    assert_eq!(
+        ours.get(&ns, Item::RefreshToken).unwrap().unwrap().as_str(),
+        "rt-two",
+        "an update replaces the item, it does not add one"
+    );
+    ours.delete(&ns, Item::RefreshToken).unwrap();
+    assert!(theirs.get(&ns, Item::RefreshToken).unwrap().is_none());
+    assert!(ours.get(&ns, Item::RefreshToken).unwrap().is_none());
+    // Another service name is another place.
+    ours.set(&ns, Item::DpopKey, "k").unwrap();
+    assert!(
+        SecretServiceStore::new("countersign-tests-other")
+            .get(&ns, Item::DpopKey)
+            .unwrap()
+            .is_none()
+    );
+    ours.delete(&ns, Item::DpopKey).unwrap();
+}
