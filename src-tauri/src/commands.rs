@@ -265,7 +265,7 @@ pub async fn server_settings(state: St<'_>) -> AppResult<ServerSettingsView> {
 #[tracing::instrument(skip_all, fields(kind = %kind))]
 pub async fn test_connection(kind: String, value: String) -> AppResult<String> {
     let server = Server::parse(&kind, &value)?;
-    crate::backend::test_connection(&server).await
+    crate::reach::test_connection(&server).await
 }
 
 /// Signs out of the current server, then connects to the new one and saves the choice.

@@ -8,6 +8,7 @@ mod commands;
 pub mod error;
 pub mod flow;
 mod logging;
+mod reach;
 mod rendering;
 pub mod server;
 mod settings;
@@ -261,7 +262,7 @@ fn forward_inbox(
         let mut seen = std::collections::HashSet::new();
         let mut first = true;
         loop {
-            if let Ok(msgs) = backend::fetch_outbox(&url).await {
+            if let Ok(msgs) = reach::fetch_outbox(&url).await {
                 for m in msgs {
                     if seen.insert(m.id.clone()) && !first {
                         let _ = app.emit(INBOX_EVENT, m);

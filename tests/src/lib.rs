@@ -136,6 +136,29 @@ impl EmulatorProc {
         panic!("no code was sent");
     }
 
+    /// Moves the emulator's clock forward (past a cooldown, an expiry) instead of waiting.
+    pub async fn move_clock(&self, secs: i64) {
+        let url = format!("{}/emulator/v1/clock", self.url);
+        let now: Value = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .expect("clock reachable")
+            .json()
+            .await
+            .expect("clock is JSON");
+        let offset = now["offset_secs"].as_i64().unwrap_or(0) + secs;
+        let r = self
+            .http
+            .put(&url)
+            .json(&serde_json::json!({ "offset_secs": offset }))
+            .send()
+            .await
+            .expect("clock reachable");
+        assert!(r.status().is_success(), "PUT clock: {}", r.status());
+    }
+
     /// Replaces the step-up configuration through the management API.
     pub async fn put_stepup(&self, body: Value) {
         let r = self

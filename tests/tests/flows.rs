@@ -212,6 +212,8 @@ async fn logout_then_log_in_again() {
             .script("return document.getElementById('identifier').value;")
             .await?;
         assert_eq!(typed.as_str(), Some(PHONE));
+        // One code per identifier per cooldown.
+        emu.move_clock(2).await;
         app.click("send-code").await?;
         app.wait_stage("code").await?;
         let code = emu.nth_code(2).await;
@@ -263,6 +265,8 @@ async fn revoke_the_other_sessions() {
         other.start_otp_login(&Identifier::parse(PHONE)?).await?;
         let code = emu.nth_code(1).await;
         other.check_otp(&code).await?;
+        // One code per identifier per cooldown: the second device asks after it.
+        emu.move_clock(2).await;
 
         sign_in(&app, &emu, PHONE, 2).await?;
         app.click("refresh-sessions").await?;

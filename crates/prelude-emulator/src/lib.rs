@@ -4,11 +4,11 @@
 //! Embed it with [`Emulator::start`], or run the `prelude-emulator` binary.
 
 mod api;
-pub mod config;
+mod config;
 mod control;
 pub mod customer;
-pub mod demo;
-pub mod dpop;
+mod demo;
+mod dpop;
 mod error;
 mod extract;
 mod frontend;
@@ -20,7 +20,7 @@ mod server;
 mod shared;
 pub mod state;
 mod tls;
-pub mod tokens;
+mod tokens;
 mod util;
 
 pub use config::{Config, DEFAULT_MANAGEMENT_KEY, random_management_key};

@@ -1,0 +1,104 @@
+//! The signed-in user's sessions, and the demo server's controls.
+
+use super::{Backend, CustomerBackend};
+use crate::error::{AppError, AppResult};
+use crate::view::{InboxMessage, SessionRow};
+use prelude_emulator::DemoScenario;
+use prelude_session::RevokeTarget;
+
+impl Backend {
+    // -----------------------------------------------------------------------------------------
+    // Sessions
+
+    pub async fn list_sessions(&mut self) -> AppResult<Vec<SessionRow>> {
+        if !self.signed_in() {
+            return Err(AppError::NotSignedIn);
+        }
+        let own = self.client.session_id();
+        let list = self.client.list_sessions(Some(50), None).await?;
+        Ok(list
+            .sessions
+            .into_iter()
+            .map(|s| SessionRow {
+                current: own.as_deref() == Some(s.id.as_str()),
+                device: [s.device_model.clone(), s.os_version.clone()]
+                    .into_iter()
+                    .flatten()
+                    .filter(|x| x != "unknown")
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                id: s.id,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+            })
+            .collect())
+    }
+
+    pub async fn revoke_sessions(&mut self, target: &str, id: Option<String>) -> AppResult<()> {
+        if !self.signed_in() {
+            return Err(AppError::NotSignedIn);
+        }
+        let t = match (target, id) {
+            ("all", _) => RevokeTarget::All,
+            ("others", _) => RevokeTarget::Others,
+            ("mine", _) => RevokeTarget::Mine,
+            ("session", Some(id)) => RevokeTarget::Session(id),
+            _ => {
+                return Err(AppError::InvalidInput(
+                    "choose all, others, mine, or one session".into(),
+                ));
+            }
+        };
+        self.client.revoke_sessions(t).await?;
+        if self.client.profile().is_none() {
+            self.end_flow("cancelled", None);
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Demo
+
+    pub async fn demo_inbox(&self) -> AppResult<Vec<InboxMessage>> {
+        if let Some(e) = &self.emulator {
+            return Ok(e.outbox().into_iter().map(InboxMessage::from).collect());
+        }
+        match &self.demo_url {
+            Some(url) => crate::reach::fetch_outbox(url).await,
+            None => Err(AppError::DemoOnly),
+        }
+    }
+
+    pub async fn set_scenario(&mut self, name: &str) -> AppResult<()> {
+        let emu = self.emulator.as_ref().ok_or(AppError::DemoOnly)?;
+        let s = match name {
+            "review_sms" => DemoScenario::ReviewSms,
+            "email_then_sms" => DemoScenario::EmailThenSms,
+            "email_then_app" => DemoScenario::EmailThenApp,
+            "blocked" => DemoScenario::Blocked,
+            "granted" => DemoScenario::Granted,
+            other => return Err(AppError::InvalidInput(format!("unknown scenario {other}"))),
+        };
+        if s == DemoScenario::EmailThenApp && self.customer.is_none() {
+            // Made on first use: it generates an RSA key.
+            let customer = CustomerBackend::start(serde_json::json!({"status": "block"}))
+                .await
+                .map_err(|e| AppError::Emulator(e.to_string()))?;
+            emu.set_jwks_url(Some(customer.jwks_url()));
+            self.customer = Some(customer);
+        }
+        emu.set_scenario(s);
+        Ok(())
+    }
+
+    /// Resets the demo server; the local session is gone with it.
+    pub async fn reset_demo(&mut self) -> AppResult<()> {
+        let emu = self.emulator.as_ref().ok_or(AppError::DemoOnly)?;
+        emu.reset();
+        self.end_flow("cancelled", None);
+        self.notice = None;
+        // The server forgot the session; forget it here too (the revoke is refused, harmlessly).
+        let _ = self.client.logout().await;
+        Ok(())
+    }
+}

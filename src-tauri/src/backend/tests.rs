@@ -1,0 +1,231 @@
+//! The backend against a real emulator, with no window.
+use super::*;
+use crate::reach::test_connection;
+use prelude_emulator::{Config, DemoScenario};
+use prelude_session::MemoryStore;
+use std::collections::BTreeMap;
+
+async fn setup() -> (Emulator, Backend, PathBuf) {
+    let emu = Emulator::start(
+        Config {
+            resend_cooldown_secs: 0,
+            ..Config::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "countersign-backend-{}-{}",
+        std::process::id(),
+        emu.local_addr().port()
+    ));
+    let b = Backend::connect(
+        Server::Url(emu.url()),
+        "unit",
+        Some(dir.clone()),
+        Some(Arc::new(MemoryStore::new())),
+    )
+    .await
+    .unwrap();
+    (emu, b, dir)
+}
+
+fn view(b: &Backend) -> AppView {
+    b.view(None, "system".into())
+}
+
+fn transfer() -> Approval {
+    Approval {
+        scope: "transfer:write".into(),
+        metadata: BTreeMap::from([("amount".into(), "500".into())]),
+    }
+}
+
+#[tokio::test]
+async fn the_whole_story_without_a_window() {
+    let (emu, mut b, dir) = setup().await;
+    b.resume().await;
+    let v = view(&b);
+    assert_eq!(v.stage, Stage::Login);
+    assert!(v.server.demo, "an emulator URL shows the demo inbox");
+    assert!(
+        !v.server.scenarios,
+        "scenarios are for the embedded emulator only"
+    );
+
+    b.start_login("+33 6 12 34 56 78").await.unwrap();
+    assert_eq!(view(&b).stage, Stage::Code);
+    assert_eq!(view(&b).identifier.as_deref(), Some("+33612345678"));
+    let code = emu.outbox().last().unwrap().code.clone();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let e = b.verify_login_code(wrong).await.unwrap_err();
+    assert_eq!(e.code(), "invalid_otp_code");
+    assert_eq!(view(&b).stage, Stage::Code);
+    b.verify_login_code(&code).await.unwrap();
+    let v = view(&b);
+    assert_eq!(v.stage, Stage::Logged);
+    assert!(v.user.unwrap().session_id.unwrap().starts_with("ses_"));
+
+    b.request_step_up(transfer()).await.unwrap();
+    let v = view(&b);
+    assert_eq!(v.stage, Stage::StepUpOtp);
+    let c = v.challenge.unwrap();
+    assert_eq!((c.step, c.step_count, c.channel), (1, 1, Some("sms")));
+    assert_eq!(c.destination.as_deref(), Some("+33 •••• 5678"));
+    assert!(c.expires_at.unwrap() > 0 && c.resend_at.is_some());
+    let code = emu.outbox().last().unwrap().code.clone();
+    b.verify_step_up_code(wrong).await.unwrap_err();
+    b.verify_step_up_code(&code).await.unwrap();
+    let v = view(&b);
+    assert_eq!(v.stage, Stage::Done);
+    let g = v.grant.unwrap();
+    assert_eq!(g.scope, "transfer:write");
+    assert_eq!(g.grant_mode.as_deref(), Some("session-bound"));
+    assert!(g.expires_at.is_some());
+    b.finish_step_up().unwrap();
+    assert_eq!(view(&b).stage, Stage::Logged);
+
+    // Blocked, then cancelled: each attempt is in the log, newest first.
+    emu.set_scenario(DemoScenario::Blocked);
+    assert_eq!(
+        b.request_step_up(transfer()).await.unwrap_err().code(),
+        "step_up_blocked"
+    );
+    emu.set_scenario(DemoScenario::ReviewSms);
+    b.request_step_up(transfer()).await.unwrap();
+    b.cancel_step_up().unwrap();
+    assert_eq!(view(&b).stage, Stage::Logged);
+    let (log, bad) = b.audit().unwrap().read(10).unwrap();
+    assert_eq!(bad, 0);
+    let outcomes: Vec<&str> = log.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["cancelled", "blocked", "granted"]);
+    assert_eq!(log[2].steps, ["verify_sms"]);
+    assert_eq!(log[2].wrong_codes, 1);
+    assert_eq!(log[1].error_code.as_deref(), Some("step_up_blocked"));
+    let text = std::fs::read_to_string(b.audit().unwrap().path()).unwrap();
+    assert!(!text.contains(&code), "no code in the audit log");
+
+    b.logout().await.unwrap();
+    assert_eq!(view(&b).stage, Stage::Login);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_embedded_server_keeps_the_session_across_a_restart() {
+    let dir = std::env::temp_dir().join(format!("countersign-restart-{}", std::process::id()));
+    let store: Arc<dyn prelude_session::SecretStore> = Arc::new(MemoryStore::new());
+    let connect = || {
+        Backend::connect(
+            Server::Embedded,
+            "unit",
+            Some(dir.clone()),
+            Some(store.clone()),
+        )
+    };
+    let mut b = connect().await.unwrap();
+    b.resume().await;
+    b.start_login("+33612345678").await.unwrap();
+    let code = b.emulator().unwrap().outbox().last().unwrap().code.clone();
+    b.verify_login_code(&code).await.unwrap();
+    let session = view(&b).user.unwrap().session_id;
+    assert!(session.is_some());
+    let emu = b.emulator.take().unwrap();
+    let port = emu.local_addr().port();
+    emu.shutdown().await;
+    drop(b);
+
+    // Hold the old port so the new emulator must listen on another one.
+    let _held = std::net::TcpListener::bind(("127.0.0.1", port));
+    let mut b = connect().await.unwrap();
+    assert_ne!(b.emulator().unwrap().local_addr().port(), port);
+    b.resume().await;
+    let v = view(&b);
+    assert_eq!(v.stage, Stage::Logged, "the stored session is resumed");
+    assert_eq!(v.user.unwrap().session_id, session);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn commands_out_of_place_are_refused_clearly() {
+    let (_emu, mut b, _dir) = setup().await;
+    assert_eq!(
+        b.request_step_up(transfer()).await.unwrap_err().code(),
+        "not_signed_in"
+    );
+    assert_eq!(
+        b.verify_step_up_code("123456").await.unwrap_err().code(),
+        "not_signed_in"
+    );
+    assert_eq!(
+        b.start_login("0612").await.unwrap_err().code(),
+        "invalid_input"
+    );
+    assert_eq!(
+        b.set_scenario("blocked").await.unwrap_err().code(),
+        "demo_only"
+    );
+    assert_eq!(b.cancel_step_up().unwrap_err().code(), "not_signed_in");
+    assert_eq!(b.change_identifier().unwrap_err().code(), "wrong_stage");
+}
+
+#[tokio::test]
+async fn a_custom_step_is_passed_with_the_stand_in_customer_backend() {
+    let dir = std::env::temp_dir().join(format!("countersign-custom-{}", std::process::id()));
+    let mut b = Backend::connect(
+        Server::Embedded,
+        "unit",
+        Some(dir.clone()),
+        Some(Arc::new(MemoryStore::new())),
+    )
+    .await
+    .unwrap();
+    b.resume().await;
+    b.set_scenario("email_then_app").await.unwrap();
+    b.start_login("+33612345678").await.unwrap();
+    let code = b.emulator().unwrap().outbox().last().unwrap().code.clone();
+    b.verify_login_code(&format!("Your code is {code}."))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.complete_custom_step().await.unwrap_err().code(),
+        "wrong_stage"
+    );
+    b.request_step_up(transfer()).await.unwrap();
+    let c = view(&b).challenge.unwrap();
+    assert_eq!((c.step, c.step_count, c.channel), (1, 2, Some("email")));
+    assert_eq!(
+        b.complete_custom_step().await.unwrap_err().code(),
+        "wrong_stage",
+        "an OTP step is not confirmed by the app"
+    );
+    let code = b.emulator().unwrap().outbox().last().unwrap().code.clone();
+    b.verify_step_up_code(&code).await.unwrap();
+    let c = view(&b).challenge.unwrap();
+    assert_eq!((c.step, c.channel, c.custom_here), (2, None, true));
+    assert_eq!(c.step_key, prelude_emulator::APP_STEP);
+    b.complete_custom_step().await.unwrap();
+    assert_eq!(view(&b).stage, Stage::Done);
+    let (log, _) = b.audit().unwrap().read(1).unwrap();
+    assert_eq!(log[0].steps, ["verify_email", prelude_emulator::APP_STEP]);
+    b.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_connection_test_tells_a_prelude_server_from_anything_else() {
+    let (emu, _b, _dir) = setup().await;
+    let ok = test_connection(&Server::Url(emu.url())).await.unwrap();
+    assert!(ok.contains("signing key"), "{ok}");
+    let e = test_connection(&Server::Url("http://127.0.0.1:9".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "connection_failed");
+    assert_eq!(
+        test_connection(&Server::Url("not a url".into()))
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_input"
+    );
+}
