@@ -65,6 +65,8 @@ pub struct Config {
     /// A client must send a request's headers within this, and an idle keep-alive connection
     /// is closed after it.
     pub header_timeout: Duration,
+    /// Start from this scenario (configuration, users, switches), over the seed or the state.
+    pub scenario: Option<crate::Scenario>,
 }
 
 impl Default for Config {
@@ -101,6 +103,7 @@ impl Default for Config {
             max_connections: 512,
             max_handshakes: 64,
             header_timeout: Duration::from_secs(10),
+            scenario: None,
         }
     }
 }

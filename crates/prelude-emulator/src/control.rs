@@ -3,6 +3,7 @@
 //! origin (see `guard`); seeding users also takes the management key.
 
 use crate::api::{ApiError, Body};
+use crate::scenario::Scenario;
 use crate::shared::AppState;
 use crate::state::{Faults, Identifier, MAX_CLOCK_OFFSET_SECS};
 use axum::Router;
@@ -33,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/faults", get(get_faults).put(put_faults))
         .route("/clock", get(get_clock).put(put_clock))
+        .route("/scenario", get(get_scenario).put(put_scenario))
         .route(
             "/stats",
             get(|State(app): State<AppState>| async move { axum::Json(app.stats()) }),
@@ -55,6 +57,19 @@ async fn put_faults(
     f.check().map_err(|(field, why)| invalid(field, why))?;
     app.set_faults(f.clone());
     Ok(axum::Json(f).into_response())
+}
+
+async fn get_scenario(State(app): State<AppState>) -> axum::Json<Scenario> {
+    axum::Json(Scenario::export(&app))
+}
+
+/// Imports a scenario file; a file with an error changes nothing.
+async fn put_scenario(
+    State(app): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<Scenario>, ApiError> {
+    Scenario::parse(&body)?.apply(&app)?;
+    Ok(axum::Json(Scenario::export(&app)))
 }
 
 /// `{"offset_secs": N}`: seconds added to real time; 0 is now.

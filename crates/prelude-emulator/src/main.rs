@@ -54,6 +54,9 @@ struct Args {
     /// always call the frontend API.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origins: Vec<String>,
+    /// Start from this scenario file (as `GET /emulator/v1/scenario` exports it).
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -63,6 +66,21 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    let scenario = match &args.scenario {
+        None => None,
+        Some(path) => {
+            let read = std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| prelude_emulator::Scenario::parse(&b).map_err(|e| e.message));
+            match read {
+                Ok(s) => Some(s),
+                Err(why) => {
+                    eprintln!("prelude-emulator: scenario {}: {why}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
     let cfg = Config {
         app_id: args.app_id,
         management_key: args.management_key,
@@ -77,6 +95,7 @@ async fn main() -> ExitCode {
         public_url: args.public_url,
         allow_hosts: args.allow_hosts,
         cors_origins: args.cors_origins,
+        scenario,
         ..Config::default()
     };
     let key_note = if cfg.management_key == DEFAULT_MANAGEMENT_KEY {

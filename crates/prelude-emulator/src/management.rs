@@ -75,8 +75,14 @@ fn valid_key(k: &str) -> bool {
 }
 
 fn check_rules(body: &StepUpBody) -> Result<(), ApiError> {
+    check_scope_rules(&body.allowed_scopes, body.jwks_url.as_deref())
+}
+
+/// The rules a step-up configuration must follow, wherever it comes from (this API or a
+/// scenario file).
+pub fn check_scope_rules(rules: &[ScopeRule], jwks_url: Option<&str>) -> Result<(), ApiError> {
     let bad = |m: String| Err(ApiError::bad_request("bad_request", m));
-    for r in &body.allowed_scopes {
+    for r in rules {
         if !valid_key(&r.scope) {
             return bad(format!("scope {:?} is not valid", r.scope));
         }
@@ -113,12 +119,12 @@ fn check_rules(body: &StepUpBody) -> Result<(), ApiError> {
             }
         }
     }
-    if body
-        .allowed_scopes
-        .iter()
-        .any(|r| r.mode == ScopeMode::Delegated)
-        && body.jwks_url.is_none()
+    if let Some(u) = jwks_url
+        && url::Url::parse(u).is_err()
     {
+        return bad(format!("jwks_url {u:?} is not a URL"));
+    }
+    if rules.iter().any(|r| r.mode == ScopeMode::Delegated) && jwks_url.is_none() {
         tracing::info!(
             "step-up config has delegated scopes and no jwks_url; custom steps cannot be verified"
         );

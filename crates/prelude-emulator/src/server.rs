@@ -298,6 +298,10 @@ impl Emulator {
         if fresh && !shared.cfg.bare {
             demo::seed(&mut shared.data(), unix_now());
         }
+        if let Some(s) = shared.cfg.scenario.clone() {
+            s.apply(&shared)
+                .map_err(|e| Error::Config(format!("scenario: {}", e.message)))?;
+        }
         shared.persist.mark();
         persist::save_if_dirty(&shared)?;
 
@@ -390,6 +394,17 @@ impl Emulator {
         let now = self.shared.now();
         demo::apply_scenario(&mut self.shared.data(), scenario, now);
         self.shared.persist.mark();
+    }
+
+    /// The configuration, users and switches as a scenario file (no keys, codes or tokens).
+    pub fn export_scenario(&self) -> crate::Scenario {
+        crate::Scenario::export(&self.shared)
+    }
+
+    /// Replaces them with a scenario's; a scenario with an error changes nothing.
+    pub fn import_scenario(&self, s: crate::Scenario) -> Result<(), Error> {
+        s.apply(&self.shared)
+            .map_err(|e| Error::Config(format!("scenario: {}", e.message)))
     }
 
     /// Where custom-step verification tokens are checked (the customer's JWKS), or none.

@@ -114,8 +114,9 @@ impl Shared {
         self.persist.mark();
     }
 
-    /// Records a "sent" message; the outbox keeps the newest `outbox_cap`.
-    pub fn push_outbox(&self, d: &mut Data, msg: OutboxMessage) {
+    /// Delivers a "sent" message to the outbox (the demo phone and mailbox), unless the
+    /// switches lose or delay it. The outbox keeps the newest `outbox_cap`.
+    pub fn push_outbox(self: &Arc<Self>, d: &mut Data, msg: OutboxMessage) {
         if self.cfg.log_codes {
             tracing::info!(
                 channel = ?msg.channel, to = %msg.to, purpose = ?msg.purpose, code = %msg.code,
@@ -124,6 +125,26 @@ impl Shared {
         } else {
             tracing::info!(channel = ?msg.channel, purpose = ?msg.purpose, "emulated message sent");
         }
+        if d.faults.messages_lost {
+            tracing::info!("message lost (switch)");
+            return;
+        }
+        let delay = d.faults.message_delay_ms.min(crate::state::MAX_DELAY_MS);
+        if delay == 0 {
+            self.deliver(d, msg);
+            return;
+        }
+        let app = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+            let mut d = app.data();
+            app.deliver(&mut d, msg);
+            drop(d);
+            app.persist.mark();
+        });
+    }
+
+    fn deliver(&self, d: &mut Data, msg: OutboxMessage) {
         if d.outbox.len() >= self.cfg.outbox_cap {
             let extra = d.outbox.len() + 1 - self.cfg.outbox_cap;
             d.outbox.drain(..extra);

@@ -193,6 +193,12 @@ pub struct Faults {
     pub delay_ms: u64,
     /// On `continue`, answer with no challenge token (a quirk seen on the real service).
     pub omit_continue_token: bool,
+    /// The customer's delegated hook cannot be reached (its scopes are blocked).
+    pub hook_unreachable: bool,
+    /// Codes reach the demo phone and mailbox this many milliseconds late; at most 120 000.
+    pub message_delay_ms: u64,
+    /// Codes are never delivered (the verification exists; the message never arrives).
+    pub messages_lost: bool,
 }
 
 /// The clock moves at most a week either way.
@@ -211,6 +217,9 @@ impl Faults {
         }
         if self.delay_ms > MAX_DELAY_MS {
             return Err(("delay_ms", format!("must be 0 to {MAX_DELAY_MS}")));
+        }
+        if self.message_delay_ms > MAX_DELAY_MS {
+            return Err(("message_delay_ms", format!("must be 0 to {MAX_DELAY_MS}")));
         }
         for (name, routes) in [
             ("fail_routes", &self.fail_routes),
@@ -244,6 +253,13 @@ impl Faults {
             notes.push(format!("delay_ms {} reset to 0", self.delay_ms));
             self.delay_ms = 0;
         }
+        if self.message_delay_ms > MAX_DELAY_MS {
+            notes.push(format!(
+                "message_delay_ms {} reset to 0",
+                self.message_delay_ms
+            ));
+            self.message_delay_ms = 0;
+        }
         for (name, routes) in [
             ("fail_routes", &mut self.fail_routes),
             ("rate_limit_routes", &mut self.rate_limit_routes),
@@ -263,7 +279,8 @@ impl Faults {
 }
 
 /// Step-up configuration, as the management API stores it (docs/protocol.md, "Management API").
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StepUpConfig {
     pub jwks_url: Option<String>,
     pub step_keys: Vec<serde_json::Value>,
@@ -272,7 +289,7 @@ pub struct StepUpConfig {
     pub updated_at: i64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeRule {
     pub scope: String,
@@ -290,13 +307,13 @@ pub enum ScopeMode {
     Direct,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Delegated {
     pub delegation_hook: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirectDecision {
     #[serde(default)]
@@ -309,7 +326,8 @@ pub struct DirectDecision {
     pub steps: Vec<StepSpec>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoginConfig {
     pub id: String,
     pub config_type: String,

@@ -156,7 +156,12 @@ pub(super) async fn request(
                 },
                 "metadata": metadata,
             });
-            match crate::hook::call_hook(app.http(), app.hook_key(), &url, &hook_body).await {
+            let answer = if app.data().faults.hook_unreachable {
+                Err("the hook is unreachable (switch)".to_owned())
+            } else {
+                crate::hook::call_hook(app.http(), app.hook_key(), &url, &hook_body).await
+            };
+            match answer {
                 Ok(d) => d,
                 Err(why) => {
                     // The caller sees a block; the detail is for the emulator's operator.

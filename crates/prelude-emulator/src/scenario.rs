@@ -1,0 +1,148 @@
+//! Scenario files: the emulator's configuration, users and fault switches as one JSON
+//! document a tester can share. Signing keys, codes, tokens and sessions are never in it.
+//! An import is checked whole before anything changes; export, import, export gives the same
+//! file.
+
+use crate::api::ApiError;
+use crate::shared::Shared;
+use crate::state::{Faults, Identifier, LoginConfig, StepUpConfig, User};
+use prelude_wire::codes;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// The file format's version; a file of another version is refused.
+pub const SCENARIO_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub version: u32,
+    pub login_configs: Vec<LoginConfig>,
+    pub stepup: Option<StepUpConfig>,
+    pub scopes: Vec<String>,
+    /// Sorted by id, so an export is stable.
+    pub users: Vec<ScenarioUser>,
+    /// Includes the clock (`clock_skew_secs`).
+    pub faults: Faults,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioUser {
+    pub id: String,
+    pub identifiers: Vec<Identifier>,
+    pub created_at: i64,
+}
+
+fn invalid(why: impl Into<String>) -> ApiError {
+    ApiError::bad_request(codes::INVALID_REQUEST, why)
+}
+
+impl Scenario {
+    pub fn export(app: &Shared) -> Self {
+        let d = app.data();
+        let mut users: Vec<ScenarioUser> = d
+            .users
+            .values()
+            .map(|u| ScenarioUser {
+                id: u.id.clone(),
+                identifiers: u.identifiers.clone(),
+                created_at: u.created_at,
+            })
+            .collect();
+        users.sort_by(|a, b| a.id.cmp(&b.id));
+        Self {
+            version: SCENARIO_VERSION,
+            login_configs: d.login_configs.clone(),
+            stepup: d.stepup_config.clone(),
+            scopes: d.scopes.clone(),
+            users,
+            faults: d.faults.clone(),
+        }
+    }
+
+    /// Reads a scenario file's text; what is wrong is named (`unknown field …`, a line).
+    pub fn parse(text: &[u8]) -> Result<Self, ApiError> {
+        let s: Self = serde_json::from_slice(text)
+            .map_err(|e| invalid(format!("the scenario file is not valid: {e}")))?;
+        s.check()?;
+        Ok(s)
+    }
+
+    /// Everything an import must satisfy, checked before anything changes.
+    pub fn check(&self) -> Result<(), ApiError> {
+        if self.version != SCENARIO_VERSION {
+            return Err(invalid(format!(
+                "version: this emulator reads version {SCENARIO_VERSION}, the file says {}",
+                self.version
+            )));
+        }
+        self.faults
+            .check()
+            .map_err(|(field, why)| invalid(format!("faults.{field}: {why}")))?;
+        for s in &self.scopes {
+            prelude_wire::check_scope(s).map_err(|e| invalid(format!("scopes: {e}")))?;
+        }
+        if let Some(c) = &self.stepup {
+            crate::management::check_scope_rules(&c.allowed_scopes, c.jwks_url.as_deref())
+                .map_err(|e| invalid(format!("stepup: {}", e.message)))?;
+        }
+        let mut ids = HashSet::new();
+        let mut taken = HashSet::new();
+        for u in &self.users {
+            if u.id.is_empty() || u.id.len() > 64 || !ids.insert(u.id.as_str()) {
+                return Err(invalid(format!(
+                    "users: id {:?} is empty, too long or repeated",
+                    u.id
+                )));
+            }
+            if u.identifiers.is_empty() {
+                return Err(invalid(format!("users: {} has no identifier", u.id)));
+            }
+            for i in &u.identifiers {
+                crate::frontend::validate_identifier(i)
+                    .map_err(|e| invalid(format!("users: {}: {}", u.id, e.message)))?;
+                if !taken.insert((i.kind, i.value.as_str())) {
+                    return Err(invalid(format!("users: {} belongs to two users", i.value)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the configuration, the users and the switches. Sessions of users who are gone
+    /// simply end.
+    pub fn apply(self, app: &Shared) -> Result<(), ApiError> {
+        self.check()?;
+        let faults = self.faults.clone();
+        {
+            let mut d = app.data();
+            d.login_configs = self.login_configs;
+            d.stepup_config = self.stepup;
+            d.scopes = self.scopes;
+            let kept: std::collections::HashMap<String, User> = std::mem::take(&mut d.users);
+            d.users = self
+                .users
+                .into_iter()
+                .map(|u| {
+                    // Grants of a user who stays are kept: they are state, not configuration.
+                    let grants = kept
+                        .get(&u.id)
+                        .map(|k| k.grants.clone())
+                        .unwrap_or_default();
+                    (
+                        u.id.clone(),
+                        User {
+                            id: u.id,
+                            identifiers: u.identifiers,
+                            created_at: u.created_at,
+                            grants,
+                        },
+                    )
+                })
+                .collect();
+        }
+        app.set_faults(faults);
+        Ok(())
+    }
+}

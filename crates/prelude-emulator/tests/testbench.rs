@@ -1,0 +1,284 @@
+//! What testers drive: scenario files (export, import, start from one), the clock, and the
+//! switches for lost and late messages and an unreachable hook.
+
+mod common;
+
+use common::*;
+use prelude_emulator::customer::CustomerBackend;
+use prelude_emulator::{Config, Emulator};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+async fn export(t: &T) -> Value {
+    t.http
+        .get(t.url("/emulator/v1/scenario"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn import(t: &T, body: &str) -> reqwest::Response {
+    t.http
+        .put(t.url("/emulator/v1/scenario"))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn put_faults(t: &T, faults: Value) {
+    let r = t
+        .http
+        .put(t.url("/emulator/v1/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn export_import_export_gives_the_same_file_and_holds_no_secret() {
+    let t = T::new().await;
+    let r = t
+        .http
+        .post(t.url("/emulator/v1/users"))
+        .bearer_auth(prelude_emulator::DEFAULT_MANAGEMENT_KEY)
+        .json(&json!({"identifiers": [{"type": "email_address", "value": "bo@example.com"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    put_faults(
+        &t,
+        json!({"delay_ms": 5, "clock_skew_secs": 60, "messages_lost": false}),
+    )
+    .await;
+    let (at, _) = t.login(&Key::new(7)).await;
+    t.request(&at, "transfer:write").await;
+
+    let first = export(&t).await;
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["users"].as_array().unwrap().len(), 2);
+    assert_eq!(first["faults"]["clock_skew_secs"], 60);
+    let text = first.to_string();
+    for secret in ["seed", "\"keys\"", "rt_", "eyJ", "refresh", "verification"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    for m in t.emu.outbox() {
+        assert!(!text.contains(&m.code), "a code in the scenario");
+    }
+    // Into a fresh emulator, and out again: the same file.
+    let other = T::new().await;
+    let r = import(&other, &text).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(export(&other).await, first);
+    let r = import(&t, &text).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(export(&t).await, first);
+    // The in-process API agrees.
+    assert_eq!(
+        serde_json::to_value(t.emu.export_scenario()).unwrap(),
+        first
+    );
+}
+
+#[tokio::test]
+async fn a_bad_file_is_refused_by_name_and_changes_nothing() {
+    let t = T::new().await;
+    let before = export(&t).await;
+    let mut unknown = before.clone();
+    unknown["surprise"] = json!(1);
+    let mut bad_user = before.clone();
+    bad_user["users"][0]["colour"] = json!("blue");
+    let mut bad_value = before.clone();
+    bad_value["faults"]["delay_ms"] = json!(999_999);
+    let mut twice = before.clone();
+    let u = twice["users"][0].clone();
+    let mut u2 = u.clone();
+    u2["id"] = json!("usr_second");
+    twice["users"] = json!([u, u2]);
+    let mut newer = before.clone();
+    newer["version"] = json!(2);
+    for (body, named) in [
+        ("not json".to_owned(), "not valid"),
+        (unknown.to_string(), "surprise"),
+        (bad_user.to_string(), "colour"),
+        (bad_value.to_string(), "faults.delay_ms"),
+        (twice.to_string(), "belongs to two users"),
+        (newer.to_string(), "version"),
+    ] {
+        let r = import(&t, &body).await;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(v["code"], "invalid_request");
+        assert!(
+            v["message"].as_str().unwrap().contains(named),
+            "{named}: {}",
+            v["message"]
+        );
+        assert_eq!(export(&t).await, before, "unchanged after {named}");
+    }
+}
+
+#[test]
+fn the_binary_starts_from_a_scenario_file_and_refuses_a_bad_one() {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    let dir = std::env::temp_dir().join(format!("emu-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut s = rt.block_on(async {
+        let emu = Emulator::start(Config::default(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let s = emu.export_scenario();
+        emu.shutdown().await;
+        s
+    });
+    s.users[0].identifiers.push(
+        serde_json::from_value(json!(
+            {"type": "email_address", "value": "second@example.com"}
+        ))
+        .unwrap(),
+    );
+    s.faults.clock_skew_secs = 120;
+    let file = dir.join("scenario.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prelude-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--scenario"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let got: Value = rt.block_on(async {
+        reqwest::get(format!("{base}/emulator/v1/scenario"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(got, serde_json::to_value(&s).unwrap());
+
+    std::fs::write(&file, r#"{"version": 1, "what": true}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_prelude-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--scenario"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("what"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn lost_and_late_messages() {
+    let t = T::new().await;
+    let phone = |n: u32| json!({"identifier": {"type": "phone_number", "value": format!("+3361234500{n}")}});
+    put_faults(&t, json!({"messages_lost": true})).await;
+    assert_eq!(
+        t.post("/otp", phone(1)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(t.emu.outbox().is_empty(), "never delivered");
+
+    put_faults(&t, json!({"message_delay_ms": 400})).await;
+    let sent = Instant::now();
+    assert_eq!(
+        t.post("/otp", phone(2)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(t.emu.outbox().is_empty(), "not yet delivered");
+    while t.emu.outbox().is_empty() {
+        assert!(sent.elapsed() < Duration::from_secs(5), "never arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(sent.elapsed() >= Duration::from_millis(400));
+    let r = t
+        .http
+        .put(t.url("/emulator/v1/faults"))
+        .json(&json!({"message_delay_ms": 120_001}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(r).await.1, "invalid_request");
+}
+
+#[tokio::test]
+async fn an_unreachable_hook_blocks_its_scope_without_a_call() {
+    let customer = CustomerBackend::start(json!({"status": "continue", "granted_for": 60,
+        "grant_mode": "session-bound"}))
+    .await
+    .unwrap();
+    let t = T::new().await;
+    t.put_stepup(delegated(&customer.hook_url(), &customer.jwks_url()))
+        .await;
+    let (at, _) = t.login(&Key::new(8)).await;
+    put_faults(&t, json!({"hook_unreachable": true})).await;
+    assert_eq!(t.request(&at, "transfer:write").await["status"], "block");
+    assert!(customer.calls().is_empty());
+    put_faults(&t, json!({})).await;
+    assert_eq!(t.request(&at, "transfer:write").await["status"], "continue");
+    assert_eq!(customer.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn the_clock_moves_and_expires_what_it_passes() {
+    let t = T::new().await;
+    let (at, _) = t.login(&Key::new(9)).await;
+    let r = t
+        .http
+        .put(t.url("/emulator/v1/clock"))
+        .json(&json!({"offset_secs": 61}))
+        .send()
+        .await
+        .unwrap();
+    let clock: Value = r.json().await.unwrap();
+    assert_eq!(clock["offset_secs"], 61);
+    assert!((clock["now"].as_i64().unwrap() - now() - 61).abs() <= 2);
+    let r = t
+        .http
+        .get(t.htu("/me/list"))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "the access token lapsed"
+    );
+    let r = t
+        .http
+        .put(t.url("/emulator/v1/clock"))
+        .json(&json!({"offset_secs": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = t
+        .http
+        .get(t.htu("/me/list"))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "back to now");
+}
