@@ -104,12 +104,21 @@ function render(v) {
       }),
     );
   }
+  if (!busy) gateCode();
   if (v.challenge) {
     const otp = Boolean(v.challenge.channel);
     for (const el of $$(".otp-only", stageRoot)) el.hidden = !otp;
     for (const el of $$(".custom-only", stageRoot)) el.hidden = otp || !v.challenge.customHere;
   }
   tick();
+}
+
+// A code with no tries left: the way on is a new code, not another try.
+function gateCode() {
+  for (const id of ["verify-login", "verify-stepup"]) {
+    const b = $(`[data-testid=${id}]`, stageRoot);
+    if (b) b.disabled = Boolean(view?.codeExhausted);
+  }
 }
 
 function mount(stage) {
@@ -146,7 +155,8 @@ function tick() {
     const at = pick(view, el.dataset.deadlineFrom);
     const left = at ? at - now : 0;
     el.dataset.waiting = left > 0 ? "true" : "false";
-    el.textContent = left > 0 ? `Resend code in ${fmtLeft(left)}` : "Resend code";
+    el.textContent =
+      left > 0 ? `Resend code in ${fmtLeft(left)}` : view.codeExhausted ? "Send a new code" : "Resend code";
     if (!busy) el.disabled = left > 0;
   }
   for (const el of $$("[data-expires-from]", stageRoot)) {
@@ -220,7 +230,10 @@ function setBusy(on, trigger) {
       spin.remove();
     }
   }
-  if (!on) tick();
+  if (!on) {
+    gateCode();
+    tick();
+  }
 }
 
 // Runs one command; renders the new view or shows the error (then re-reads the view, since a

@@ -1,9 +1,11 @@
 // What the user reads for each error code. Codes are stable; wording lives here only.
 const TEXT = {
   invalid_otp_code: (e) =>
-    e.attemptsRemaining != null
-      ? `Wrong code. ${e.attemptsRemaining} ${e.attemptsRemaining === 1 ? "attempt" : "attempts"} left.`
-      : "Wrong code.",
+    e.attemptsRemaining === 0
+      ? "Wrong code. No tries are left for it: send a new code."
+      : e.attemptsRemaining != null
+        ? `Wrong code. ${e.attemptsRemaining} ${e.attemptsRemaining === 1 ? "attempt" : "attempts"} left.`
+        : "Wrong code.",
   step_up_blocked: () => "Your hook denied this scope.",
   scope_not_allowed: () => "This app is not allowed to ask for that scope.",
   step_up_not_configured: () => "Approvals are not set up for this app yet.",
@@ -13,6 +15,10 @@ const TEXT = {
   invalid_challenge_token: () => "This approval is no longer valid.",
   missing_challenge_token: () => "The server did not start the approval.",
   rate_limited: (e) => `Too many attempts. ${cap(e.message)}.`,
+  no_tries_left: () => "Wrong code, and no tries are left for it. Send a new code.",
+  code_ended: () => "This code has expired or can no longer be used. Send a new code.",
+  wrong_stage: () => "That action no longer applies here.",
+  custom_step_elsewhere: () => "This step is completed in the app that asked for the approval.",
   too_many_attempts: () =>
     "Too many wrong codes for this phone or email. It is locked for a while; try again later.",
   invalid_identifier: (e) => cap(e.message) + ".",

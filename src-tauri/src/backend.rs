@@ -57,6 +57,7 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
         identifier: None,
         last_identifier,
         login_resend_at: None,
+        code_exhausted: false,
         user: None,
         challenge: None,
         grant: None,
@@ -303,8 +304,11 @@ impl Backend {
                 .map(|p| p.scopes.clone())
                 .unwrap_or_default(),
         });
+        // A code with no tries left may be replaced at once.
         let login_resend_at = match &self.flow {
-            Flow::CodeSent { sent_at, .. } => Some(ms(*sent_at + resend_cooldown())),
+            Flow::CodeSent { sent_at, .. } if !self.flow.code_exhausted() => {
+                Some(ms(*sent_at + resend_cooldown()))
+            }
             _ => None,
         };
         AppView {
@@ -315,6 +319,7 @@ impl Backend {
             identifier,
             last_identifier,
             login_resend_at,
+            code_exhausted: self.flow.code_exhausted(),
             user,
             challenge: self.flow.approving().map(|a| self.challenge_view(a)),
             grant: self.flow.grant().cloned(),
@@ -351,7 +356,10 @@ impl Backend {
             channel: c.otp_channel(),
             destination,
             expires_at: c.expires_at.map(|s| s * 1000),
-            resend_at: a.sent_at.map(|t| ms(t + resend_cooldown())),
+            resend_at: a
+                .sent_at
+                .filter(|_| a.tries_left != Some(0))
+                .map(|t| ms(t + resend_cooldown())),
             custom_here: c.otp_channel().is_none() && self.customer.is_some(),
         }
     }
@@ -373,15 +381,36 @@ impl Backend {
     pub async fn resend_login_code(&mut self) -> AppResult<()> {
         self.notice = None;
         self.require(Stage::Code)?;
-        self.client.resend_otp().await?;
+        if self.flow.code_exhausted() {
+            // The old verification is over: a new one, with a new code.
+            let id = self
+                .flow
+                .identifier()
+                .cloned()
+                .ok_or(AppError::WrongStage)?;
+            self.client.start_otp_login(&id).await?;
+        } else {
+            self.client.resend_otp().await?;
+        }
         self.flow.code_resent(SystemTime::now())
     }
 
     pub async fn verify_login_code(&mut self, typed: &str) -> AppResult<()> {
         self.notice = None;
         self.require(Stage::Code)?;
-        self.client.check_otp(&code_in(typed)?).await?;
-        self.flow.sign_in()
+        if self.flow.code_exhausted() {
+            return Err(AppError::NoTriesLeft);
+        }
+        match self.client.check_otp(&code_in(typed)?).await {
+            Ok(_) => self.flow.sign_in(),
+            Err(SessionError::InvalidOtpCode { attempts_remaining }) => {
+                self.flow.wrong_code(attempts_remaining);
+                Err(SessionError::InvalidOtpCode { attempts_remaining }.into())
+            }
+            // No session exists yet: a refusal here is about the code, never a session.
+            Err(SessionError::Unauthorized { .. }) => Err(AppError::CodeEnded),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub fn change_identifier(&mut self) -> AppResult<()> {
@@ -495,6 +524,9 @@ impl Backend {
     pub async fn verify_step_up_code(&mut self, typed: &str) -> AppResult<()> {
         self.notice = None;
         let ch = self.flow.approving_mut()?.challenge.clone();
+        if self.flow.code_exhausted() {
+            return Err(AppError::NoTriesLeft);
+        }
         let next = match self.client.submit_step_up_otp(&ch, &code_in(typed)?).await {
             Ok(next) => next,
             Err(e) => {
@@ -562,10 +594,8 @@ impl Backend {
     /// A wrong code keeps the challenge; a dead challenge ends the approval.
     fn note_step_failure(&mut self, e: &AppError) {
         match e {
-            AppError::Session(SessionError::InvalidOtpCode { .. }) => {
-                if let Ok(a) = self.flow.approving_mut() {
-                    a.attempt.wrong_codes += 1;
-                }
+            AppError::Session(SessionError::InvalidOtpCode { attempts_remaining }) => {
+                self.flow.wrong_code(*attempts_remaining);
             }
             AppError::Session(
                 SessionError::ExpiredChallengeToken

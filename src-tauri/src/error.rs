@@ -12,6 +12,12 @@ pub enum AppError {
     /// An action that does not apply where the flow is (its button is not on this screen).
     #[error("that action does not apply to this screen")]
     WrongStage,
+    /// The code on screen has no tries left; a new code is the way on.
+    #[error("this code has no tries left; send a new code")]
+    NoTriesLeft,
+    /// The login code expired, or its verification ended, before it was right.
+    #[error("this code has expired or can no longer be used; send a new code")]
+    CodeEnded,
     /// A custom step on a real server: the customer's own app completes it.
     #[error("this step is completed in the app that asked for the approval")]
     CustomStepElsewhere,
@@ -44,6 +50,8 @@ impl AppError {
             AppError::WrongStage => "wrong_stage",
             AppError::NotSignedIn => "not_signed_in",
             AppError::CustomStepElsewhere => "custom_step_elsewhere",
+            AppError::NoTriesLeft => "no_tries_left",
+            AppError::CodeEnded => "code_ended",
             AppError::DemoOnly => "demo_only",
             AppError::Emulator(_) => "emulator",
             AppError::Settings(_) => "settings",

@@ -41,6 +41,8 @@ pub struct Approving {
     pub challenge: StepUpChallenge,
     /// When the current step's code was last sent; `None` for a step that sends none.
     pub sent_at: Option<SystemTime>,
+    /// Tries left on the current code, as the server last said.
+    pub tries_left: Option<u32>,
     pub attempt: Attempt,
 }
 
@@ -51,6 +53,8 @@ pub enum Flow {
     CodeSent {
         identifier: Identifier,
         sent_at: SystemTime,
+        /// Tries left on the code, as the server last said.
+        tries_left: Option<u32>,
     },
     /// `identifier` is what this run signed in with; a resumed session has none.
     SignedIn { identifier: Option<Identifier> },
@@ -134,6 +138,7 @@ impl Flow {
                 *self = Flow::CodeSent {
                     identifier,
                     sent_at: at,
+                    tries_left: None,
                 };
                 Ok(())
             }
@@ -144,11 +149,37 @@ impl Flow {
     /// The login code was sent again.
     pub fn code_resent(&mut self, at: SystemTime) -> AppResult<()> {
         match self {
-            Flow::CodeSent { sent_at, .. } => {
+            Flow::CodeSent {
+                sent_at,
+                tries_left,
+                ..
+            } => {
                 *sent_at = at;
+                *tries_left = None;
                 Ok(())
             }
             _ => Err(self.not_here()),
+        }
+    }
+
+    /// A code was wrong; the server said how many tries are left.
+    pub fn wrong_code(&mut self, left: Option<u32>) {
+        match self {
+            Flow::CodeSent { tries_left, .. } => *tries_left = left,
+            Flow::Approving { approving, .. } => {
+                approving.attempt.wrong_codes += 1;
+                approving.tries_left = left;
+            }
+            _ => {}
+        }
+    }
+
+    /// The code on screen has no tries left: only a new code helps.
+    pub fn code_exhausted(&self) -> bool {
+        match self {
+            Flow::CodeSent { tries_left, .. } => *tries_left == Some(0),
+            Flow::Approving { approving, .. } => approving.tries_left == Some(0),
+            _ => false,
         }
     }
 
@@ -196,6 +227,7 @@ impl Flow {
             approving: Box::new(Approving {
                 challenge,
                 sent_at: None,
+                tries_left: None,
                 attempt,
             }),
         };
@@ -210,12 +242,15 @@ impl Flow {
         }
         a.challenge = next;
         a.sent_at = None;
+        a.tries_left = None;
         Ok(())
     }
 
     /// The current step's code was sent.
     pub fn step_code_sent(&mut self, at: SystemTime) -> AppResult<()> {
-        self.approving_mut()?.sent_at = Some(at);
+        let a = self.approving_mut()?;
+        a.sent_at = Some(at);
+        a.tries_left = None;
         Ok(())
     }
 

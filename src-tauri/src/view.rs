@@ -74,6 +74,8 @@ pub struct AppView {
     pub last_identifier: Option<String>,
     /// Unix milliseconds after which a login code may be sent again.
     pub login_resend_at: Option<i64>,
+    /// The code on screen (login or step) has no tries left: only a new code helps.
+    pub code_exhausted: bool,
     pub user: Option<UserView>,
     pub challenge: Option<ChallengeView>,
     pub grant: Option<GrantView>,

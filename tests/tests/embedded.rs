@@ -165,3 +165,46 @@ async fn with_no_keyring_the_session_is_kept_in_memory_and_the_user_is_told() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_with_no_tries_left_offers_a_new_code_at_once() {
+    let sandbox = Sandbox::new("no_tries_left");
+    let app = App::launch("no_tries_left", &sandbox, None).await;
+    app.run(move |app| async move {
+        sign_in(&app).await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let right = app.inbox_code(2).await?;
+        let wrong = if right == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        for _ in 0..5 {
+            app.fill("stepup-code-input", wrong).await?;
+            app.click("verify-stepup").await?;
+            app.wait_error("Wrong code.").await?;
+        }
+        app.wait_error("No tries are left").await?;
+        let verify = app.el("verify-stepup").await?;
+        assert!(
+            !verify.is_enabled().await?,
+            "Verify is off: another try cannot work"
+        );
+        let resend = app.el("resend-stepup-code").await?;
+        assert_eq!(resend.text().await?, "Send a new code");
+        assert!(resend.is_enabled().await?, "the way out is open at once");
+        assert_eq!(
+            app.stage().await?,
+            "step-up-otp",
+            "still approving, still signed in"
+        );
+        app.shot("no-tries-left").await;
+        app.click("resend-stepup-code").await?;
+        let fresh = app.inbox_code(3).await?;
+        app.fill("stepup-code-input", &fresh).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await
+    })
+    .await;
+}

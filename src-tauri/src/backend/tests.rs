@@ -6,15 +6,17 @@ use prelude_session::MemoryStore;
 use std::collections::BTreeMap;
 
 async fn setup() -> (Emulator, Backend, PathBuf) {
-    let emu = Emulator::start(
-        Config {
-            resend_cooldown_secs: 0,
-            ..Config::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
+    setup_with(Config {
+        resend_cooldown_secs: 0,
+        ..Config::default()
+    })
     .await
-    .unwrap();
+}
+
+async fn setup_with(cfg: Config) -> (Emulator, Backend, PathBuf) {
+    let emu = Emulator::start(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let dir = std::env::temp_dir().join(format!(
         "countersign-backend-{}-{}",
         std::process::id(),
@@ -228,4 +230,67 @@ async fn a_connection_test_tells_a_prelude_server_from_anything_else() {
             .code(),
         "invalid_input"
     );
+}
+
+#[tokio::test]
+async fn a_code_with_no_tries_left_asks_for_a_new_one_at_once() {
+    // Ten wrong codes in all: below this emulator's lockout, which has a test of its own.
+    let (emu, mut b, dir) = setup_with(Config {
+        lockout_failures: 20,
+        ..Config::default()
+    })
+    .await;
+    b.resume().await;
+    b.start_login("+33612345678").await.unwrap();
+    let wrong = |right: &str| {
+        if right == "000000" {
+            "111111"
+        } else {
+            "000000"
+        }
+        .to_owned()
+    };
+    let right = emu.outbox().last().unwrap().code.clone();
+    for _ in 0..5 {
+        let e = b.verify_login_code(&wrong(&right)).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_otp_code");
+    }
+    let v = view(&b);
+    assert!(v.code_exhausted);
+    assert!(
+        v.login_resend_at.is_none(),
+        "a new code may be sent at once"
+    );
+    let checks = emu.state().request_count("/v1/session/otp/check");
+    assert_eq!(
+        b.verify_login_code(&right).await.unwrap_err().code(),
+        "no_tries_left"
+    );
+    assert_eq!(
+        emu.state().request_count("/v1/session/otp/check"),
+        checks,
+        "refused without asking the server"
+    );
+    b.resend_login_code().await.unwrap();
+    assert!(!view(&b).code_exhausted);
+    let right = emu.outbox().last().unwrap().code.clone();
+    b.verify_login_code(&right).await.unwrap();
+    assert_eq!(view(&b).stage, Stage::Logged);
+
+    // The same on a step: five wrong codes, then a new code at once, and the approval goes on.
+    b.request_step_up(transfer()).await.unwrap();
+    let right = emu.outbox().last().unwrap().code.clone();
+    for _ in 0..5 {
+        b.verify_step_up_code(&wrong(&right)).await.unwrap_err();
+    }
+    let v = view(&b);
+    assert!(v.code_exhausted && v.challenge.unwrap().resend_at.is_none());
+    assert_eq!(v.stage, Stage::StepUpOtp, "still approving; nothing ended");
+    b.resend_step_up_code().await.unwrap();
+    let new = emu.outbox().last().unwrap().code.clone();
+    b.verify_step_up_code(&new).await.unwrap();
+    assert_eq!(view(&b).stage, Stage::Done);
+    let (log, _) = b.audit().unwrap().read(1).unwrap();
+    assert_eq!(log[0].wrong_codes, 5);
+    let _ = std::fs::remove_dir_all(dir);
 }

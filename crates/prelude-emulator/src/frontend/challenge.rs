@@ -146,8 +146,11 @@ pub(super) fn send_code(app: &AppState, token: &str) -> Result<Response, ApiErro
         _ => None,
     });
     if let Some((handle, v)) = existing {
+        let exhausted = v.wrong_attempts >= app.cfg.max_wrong_attempts;
         let wait = v.last_sent_at + app.cfg.resend_cooldown_secs - now;
-        if wait > 0 {
+        // A code with no tries left is replaced at once: the person's way out is a new code
+        // (the lockout per identifier still bounds how often).
+        if wait > 0 && !exhausted {
             return Err(ApiError::too_many(
                 codes::RATE_LIMITED,
                 format!("wait {wait} s before sending another code"),

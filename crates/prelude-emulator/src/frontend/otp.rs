@@ -143,9 +143,15 @@ pub(super) fn start_login(
         ));
     }
     not_locked(app, &d, &id.value)?;
+    // A new code replaces one that has no tries left at once; otherwise one per cooldown.
+    let exhausted = d.verifications.values().any(|v| {
+        matches!(&v.target, VerificationTarget::Login(i) if *i == id)
+            && v.wrong_attempts >= app.cfg.max_wrong_attempts
+    });
     if let Some(wait) = d
         .throttle
         .send_wait(&id.value, now, app.cfg.resend_cooldown_secs)
+        .filter(|_| !exhausted)
     {
         return Err(ApiError::too_many(
             codes::RATE_LIMITED,
