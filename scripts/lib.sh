@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 
 BUILD_PACKAGES=(libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev file curl)
-TEST_PACKAGES=(webkit2gtk-driver xvfb xauth keyutils gnome-keyring dbus chromium chromium-driver)
+TEST_PACKAGES=(webkit2gtk-driver xvfb xauth keyutils gnome-keyring dbus chromium chromium-driver
+  dpkg-dev lintian desktop-file-utils appstream)
 TAURI_DRIVER_VERSION=2.1.0
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, unit, integration (loopback HTTP to the real emulator,
-# the real Secret Service), end-to-end (the real window under Xvfb) and the published web SDK
-# in headless Chromium against the emulator over HTTPS. Installs and starts what
-# they need. Extra arguments go to `cargo test`.
+# the real Secret Service), end-to-end (the real window under Xvfb), the published web SDK
+# in headless Chromium against the emulator over HTTPS, and the Debian package as installed
+# (built here by scripts/package.sh). Installs and starts what they need. Extra arguments go
+# to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -24,6 +25,10 @@ done
 
 say "building"
 cargo build --workspace --all-targets
+
+say "building the Debian package (its installed-package test runs below)"
+COUNTERSIGN_DEB="$(pwd)/$(bash scripts/package.sh | tail -n 1)"
+export COUNTERSIGN_DEB
 
 # Tests never touch a real keyring or settings store: everything lives in a temp dir, and the
 # keyring daemon is a fresh one on a private D-Bus session.

@@ -1,4 +1,17 @@
 fn main() {
+    // `countersign --version` names the commit it was built from.
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown commit".to_owned());
+    println!("cargo:rustc-env=COUNTERSIGN_COMMIT={commit}");
+    println!("cargo:rerun-if-changed=../.git/HEAD");
+    println!("cargo:rerun-if-changed=../.git/refs/heads");
     // Declaring the app's commands makes tauri-build generate one permission per command, so
     // the capability file can allow exactly these and nothing else.
     let manifest = tauri_build::AppManifest::new().commands(countersign_commands());

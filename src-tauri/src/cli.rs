@@ -5,7 +5,7 @@ use clap::Parser;
 #[derive(Parser, Debug, Default)]
 #[command(
     name = "countersign",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("COUNTERSIGN_COMMIT"), ")"),
     about = "Approve sensitive actions with a Prelude step-up challenge"
 )]
 pub struct Args {

@@ -277,8 +277,18 @@ impl App {
         endpoint: Option<&str>,
         env: &[(&str, &str)],
     ) -> Self {
+        Self::launch_binary(test, sandbox, endpoint, env, &target_bin("countersign")).await
+    }
+
+    /// Like [`App::launch_with`], for a given build of the app (an installed package's).
+    pub async fn launch_binary(
+        test: &str,
+        sandbox: &Sandbox,
+        endpoint: Option<&str>,
+        env: &[(&str, &str)],
+        app_bin: &Path,
+    ) -> Self {
         let display = Display::start();
-        let app_bin = target_bin("countersign");
         let port = free_port();
         let native_port = free_port();
         let mut cmd = Command::new("tauri-driver");

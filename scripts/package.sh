@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the Debian package: the release app and the standalone emulator, with Depends derived
+# from the libraries the two binaries link, bundled by the Tauri CLI (from npm, which ships its
+# prebuilt binary). Prints the package's path on the last line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_rust
+ensure_packages "${BUILD_PACKAGES[@]}" dpkg-dev
+ensure_node
+
+say "installing the Tauri CLI"
+npm ci --no-audit --no-fund --loglevel=error
+
+say "building the release binaries"
+cargo build --release --locked -p prelude-emulator
+npx tauri build --ci --no-bundle
+
+say "deriving Depends from what the binaries link"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/debian"
+printf 'Source: countersign\n\nPackage: countersign\nArchitecture: any\n' > "$work/debian/control"
+root=$(pwd)
+shlibs=$(cd "$work" && dpkg-shlibdeps -O \
+  "-e$root/target/release/countersign" "-e$root/target/release/prelude-emulator" 2>/dev/null)
+depends_json=$(printf '%s\n' "${shlibs#shlibs:Depends=}" | python3 -c '
+import json, sys
+print(json.dumps([d.strip() for d in sys.stdin.read().split(",") if d.strip()]))')
+say "Depends: $depends_json"
+
+say "preparing the changelog and manual pages"
+mkdir -p target/packaging
+for f in changelog countersign.1 prelude-emulator.1; do
+  gzip -9 -n -c "packaging/$f" > "target/packaging/$f.gz"
+done
+
+say "bundling the .deb"
+npx tauri bundle --ci --bundles deb \
+  --config "{\"bundle\":{\"linux\":{\"deb\":{\"depends\":$depends_json}}}}"
+deb=$(ls -t target/release/bundle/deb/*.deb | head -n 1)
+say "built $deb ($(du -h "$deb" | cut -f1))"
+echo "$deb"

@@ -1,0 +1,139 @@
+//! The Debian package, as installed: `scripts/test.sh` builds it with `scripts/package.sh` and
+//! names it in `COUNTERSIGN_DEB`. It is unpacked into a temporary root; its files, its tools'
+//! verdicts, and one real-window flow of the packaged binary on its embedded server are checked.
+//! The page and its assets must be inside the binary: nothing is read from the source tree.
+
+use countersign_e2e::{App, Sandbox};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn package() -> PathBuf {
+    let deb = std::env::var_os("COUNTERSIGN_DEB")
+        .map(PathBuf::from)
+        .expect(
+            "COUNTERSIGN_DEB names the package: scripts/test.sh builds it with scripts/package.sh",
+        );
+    assert!(deb.exists(), "{} is missing", deb.display());
+    deb
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+fn unpack(deb: &Path) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("countersign-deb-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&root));
+    root
+}
+
+#[test]
+fn the_package_holds_what_a_desktop_needs_and_its_tools_agree() {
+    let deb = package();
+    let root = unpack(&deb);
+    for f in [
+        "usr/bin/countersign",
+        "usr/bin/prelude-emulator",
+        "usr/share/applications/Countersign.desktop",
+        "usr/share/metainfo/dev.countersign.app.metainfo.xml",
+        "usr/share/doc/countersign/copyright",
+        "usr/share/doc/countersign/changelog.gz",
+        "usr/share/man/man1/countersign.1.gz",
+        "usr/share/man/man1/prelude-emulator.1.gz",
+    ] {
+        assert!(root.join(f).is_file(), "{f} is not in the package");
+    }
+    for size in [16, 24, 32, 48, 64, 128, 256, 512] {
+        let icon = format!("usr/share/icons/hicolor/{size}x{size}/apps/countersign.png");
+        assert!(root.join(&icon).is_file(), "{icon} is not in the package");
+    }
+    let desktop =
+        std::fs::read_to_string(root.join("usr/share/applications/Countersign.desktop")).unwrap();
+    for line in [
+        "Exec=countersign %u",
+        "Icon=countersign",
+        "Categories=Utility;",
+        "StartupWMClass=countersign",
+        "MimeType=x-scheme-handler/countersign;",
+    ] {
+        assert!(
+            desktop.lines().any(|l| l == line),
+            "{line} missing:\n{desktop}"
+        );
+    }
+    run(Command::new("desktop-file-validate")
+        .arg(root.join("usr/share/applications/Countersign.desktop")));
+    run(Command::new("appstreamcli")
+        .args(["validate", "--no-net"])
+        .arg(root.join("usr/share/metainfo/dev.countersign.app.metainfo.xml")));
+
+    let depends = run(Command::new("dpkg-deb")
+        .args(["-f"])
+        .arg(&deb)
+        .arg("Depends"));
+    for lib in ["libwebkit2gtk-4.1-0", "libgtk-3-0", "libc6"] {
+        assert!(depends.contains(lib), "Depends lacks {lib}: {depends}");
+    }
+    let lintian = run(Command::new("lintian")
+        .args(["--fail-on", "error,warning", "--tag-display-limit", "0"])
+        .arg(&deb));
+    assert!(
+        !lintian
+            .lines()
+            .any(|l| l.starts_with("E:") || l.starts_with("W:")),
+        "{lintian}"
+    );
+
+    let version = run(Command::new(root.join("usr/bin/countersign")).arg("--version"));
+    assert!(
+        version.starts_with(&format!("countersign {} (", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
+    assert!(!version.contains("unknown commit"), "{version}");
+    let help = run(Command::new(root.join("usr/bin/prelude-emulator")).arg("--help"));
+    assert!(
+        help.contains("--scenario") && help.contains("--public-url"),
+        "{help}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_packaged_app_approves_on_its_embedded_server() {
+    let root = unpack(&package());
+    let bin = root.join("usr/bin/countersign");
+    let sandbox = Sandbox::new("package");
+    // Run from elsewhere, so nothing can come from the source tree.
+    std::env::set_current_dir(std::env::temp_dir()).unwrap();
+    let app = App::launch_binary("package", &sandbox, None, &[], &bin).await;
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        app.fill("identifier-input", "+33612345678").await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = app.inbox_code(1).await?;
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = app.inbox_code(2).await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await?;
+        assert_eq!(app.text("scope-granted").await?, "Scope granted.");
+        app.shot("granted").await;
+        Ok(())
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(root);
+}
