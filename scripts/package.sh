@@ -39,6 +39,9 @@ done
 say "bundling the .deb"
 npx tauri bundle --ci --bundles deb \
   --config "{\"bundle\":{\"linux\":{\"deb\":{\"depends\":$depends_json}}}}"
-deb=$(ls -t target/release/bundle/deb/*.deb | head -n 1)
+built=$(ls -t target/release/bundle/deb/Countersign_*.deb | head -n 1)
+# Debian names packages in lower case.
+deb="target/release/bundle/deb/$(basename "$built" | sed 's/^Countersign_/countersign_/')"
+mv -f "$built" "$deb"
 say "built $deb ($(du -h "$deb" | cut -f1))"
 echo "$deb"

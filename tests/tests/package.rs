@@ -28,8 +28,9 @@ fn run(cmd: &mut Command) -> String {
     text
 }
 
-fn unpack(deb: &Path) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("countersign-deb-{}", std::process::id()));
+/// Unpacks into a root of its own per `name` (the tests run in parallel).
+fn unpack(deb: &Path, name: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("countersign-deb-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&root));
@@ -39,7 +40,7 @@ fn unpack(deb: &Path) -> PathBuf {
 #[test]
 fn the_package_holds_what_a_desktop_needs_and_its_tools_agree() {
     let deb = package();
-    let root = unpack(&deb);
+    let root = unpack(&deb, "files");
     for f in [
         "usr/bin/countersign",
         "usr/bin/prelude-emulator",
@@ -109,7 +110,7 @@ fn the_package_holds_what_a_desktop_needs_and_its_tools_agree() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_packaged_app_approves_on_its_embedded_server() {
-    let root = unpack(&package());
+    let root = unpack(&package(), "run");
     let bin = root.join("usr/bin/countersign");
     let sandbox = Sandbox::new("package");
     // Run from elsewhere, so nothing can come from the source tree.
