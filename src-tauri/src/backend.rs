@@ -502,23 +502,28 @@ impl Backend {
         if ch.otp_channel().is_none() {
             return Ok(());
         }
-        if let Err(e) = self.client.send_step_up_otp(&ch).await {
-            let e = AppError::from(e);
-            self.note_step_failure(&e);
-            return Err(e);
-        }
-        self.flow.step_code_sent(SystemTime::now())
+        self.send_step_code(&ch).await
     }
 
     pub async fn resend_step_up_code(&mut self) -> AppResult<()> {
         self.notice = None;
         let ch = self.flow.approving_mut()?.challenge.clone();
-        if let Err(e) = self.client.send_step_up_otp(&ch).await {
+        self.send_step_code(&ch).await
+    }
+
+    async fn send_step_code(&mut self, ch: &StepUpChallenge) -> AppResult<()> {
+        let r = self.client.send_step_up_otp(ch).await;
+        self.step_result(r)?;
+        self.flow.step_code_sent(SystemTime::now())
+    }
+
+    /// A step call's outcome; a failure is noted on the approval first.
+    fn step_result<T>(&mut self, r: Result<T, SessionError>) -> AppResult<T> {
+        r.map_err(|e| {
             let e = AppError::from(e);
             self.note_step_failure(&e);
-            return Err(e);
-        }
-        self.flow.step_code_sent(SystemTime::now())
+            e
+        })
     }
 
     pub async fn verify_step_up_code(&mut self, typed: &str) -> AppResult<()> {
@@ -527,14 +532,8 @@ impl Backend {
         if self.flow.code_exhausted() {
             return Err(AppError::NoTriesLeft);
         }
-        let next = match self.client.submit_step_up_otp(&ch, &code_in(typed)?).await {
-            Ok(next) => next,
-            Err(e) => {
-                let e = AppError::from(e);
-                self.note_step_failure(&e);
-                return Err(e);
-            }
-        };
+        let r = self.client.submit_step_up_otp(&ch, &code_in(typed)?).await;
+        let next = self.step_result(r)?;
         self.step_passed(&ch, next).await
     }
 
@@ -558,14 +557,8 @@ impl Backend {
             .and_then(|p| p.user_id)
             .ok_or(AppError::NotSignedIn)?;
         let token = customer.verification_token(&user, &ch.challenge_id, &step);
-        let next = match self.client.continue_step_up(&ch, &token).await {
-            Ok(next) => next,
-            Err(e) => {
-                let e = AppError::from(e);
-                self.note_step_failure(&e);
-                return Err(e);
-            }
-        };
+        let r = self.client.continue_step_up(&ch, &token).await;
+        let next = self.step_result(r)?;
         self.step_passed(&ch, next).await
     }
 

@@ -552,6 +552,32 @@ impl AppRef {
         Ok(v[1].as_str().unwrap_or_default().to_owned())
     }
 
+    /// On the embedded demo server: signs in with `phone`, approves `transfer:write` with the
+    /// codes from the demo inbox, and waits for "Scope granted."; the codes it submitted.
+    pub async fn approve_on_demo(
+        &self,
+        phone: &str,
+    ) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+        self.wait_stage("login").await?;
+        self.fill("identifier-input", phone).await?;
+        self.click("send-code").await?;
+        self.wait_stage("code").await?;
+        let login = self.inbox_code(1).await?;
+        self.fill("login-code-input", &login).await?;
+        self.click("verify-login").await?;
+        self.wait_stage("logged").await?;
+        self.click("request-scope").await?;
+        self.wait_stage("step-up-otp").await?;
+        let step = self.inbox_code(2).await?;
+        self.fill("stepup-code-input", &step).await?;
+        self.click("verify-stepup").await?;
+        self.wait_stage("done").await?;
+        if self.text("scope-granted").await? != "Scope granted." {
+            return Err("the done screen does not say \"Scope granted.\"".into());
+        }
+        Ok(vec![login, step])
+    }
+
     /// Runs a script in the page; its result, or the error text it threw.
     pub async fn script(&self, body: &str) -> WebDriverResult<Value> {
         let wrapped = format!("try {{ {body} }} catch (e) {{ return 'script error: ' + e; }}");

@@ -117,21 +117,7 @@ async fn the_packaged_app_approves_on_its_embedded_server() {
     std::env::set_current_dir(std::env::temp_dir()).unwrap();
     let app = App::launch_binary("package", &sandbox, None, &[], &bin).await;
     app.run(move |app| async move {
-        app.wait_stage("login").await?;
-        app.fill("identifier-input", "+33612345678").await?;
-        app.click("send-code").await?;
-        app.wait_stage("code").await?;
-        let code = app.inbox_code(1).await?;
-        app.fill("login-code-input", &code).await?;
-        app.click("verify-login").await?;
-        app.wait_stage("logged").await?;
-        app.click("request-scope").await?;
-        app.wait_stage("step-up-otp").await?;
-        let code = app.inbox_code(2).await?;
-        app.fill("stepup-code-input", &code).await?;
-        app.click("verify-stepup").await?;
-        app.wait_stage("done").await?;
-        assert_eq!(app.text("scope-granted").await?, "Scope granted.");
+        app.approve_on_demo("+33612345678").await?;
         app.shot("granted").await;
         Ok(())
     })

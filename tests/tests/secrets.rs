@@ -48,6 +48,20 @@ fn secret_shapes(text: &str) -> Vec<String> {
     found
 }
 
+/// The file holds no token, key or submitted code.
+fn assert_no_secret_in(f: &Path, codes: &[String]) {
+    let text = String::from_utf8_lossy(&std::fs::read(f).unwrap_or_default()).into_owned();
+    let shapes = secret_shapes(&text);
+    assert!(shapes.is_empty(), "{}: {shapes:?}", f.display());
+    for c in codes {
+        assert!(
+            !has_word(&text, c),
+            "{} holds a submitted code",
+            f.display()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_the_webview_logs_or_store() {
     let emu = Arc::new(EmulatorProc::start(&["--resend-cooldown", "1"]));
@@ -118,20 +132,7 @@ async fn no_secret_reaches_the_webview_logs_or_store() {
         sandbox.dir.display()
     );
     for f in &files {
-        let text = String::from_utf8_lossy(&std::fs::read(f).unwrap_or_default()).into_owned();
-        assert!(
-            secret_shapes(&text).is_empty(),
-            "{}: {:?}",
-            f.display(),
-            secret_shapes(&text)
-        );
-        for c in submitted.lock().unwrap().iter() {
-            assert!(
-                !has_word(&text, c),
-                "{} holds a submitted code",
-                f.display()
-            );
-        }
+        assert_no_secret_in(f, &submitted.lock().unwrap());
     }
 }
 
@@ -146,22 +147,9 @@ async fn the_embedded_server_and_every_file_the_app_writes_are_private() {
     let submitted = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let sub = submitted.clone();
     app.run(move |app| async move {
-        app.wait_stage("login").await?;
-        app.fill("identifier-input", "+33612345678").await?;
-        app.click("send-code").await?;
-        app.wait_stage("code").await?;
-        let code = app.inbox_code(1).await?;
-        sub.lock().unwrap().push(code.clone());
-        app.fill("login-code-input", &code).await?;
-        app.click("verify-login").await?;
-        app.wait_stage("logged").await?;
-        app.click("request-scope").await?;
-        app.wait_stage("step-up-otp").await?;
-        let code = app.inbox_code(2).await?;
-        sub.lock().unwrap().push(code.clone());
-        app.fill("stepup-code-input", &code).await?;
-        app.click("verify-stepup").await?;
-        app.wait_stage("done").await
+        let codes = app.approve_on_demo("+33612345678").await?;
+        sub.lock().unwrap().extend(codes);
+        Ok(())
     })
     .await;
 
@@ -207,19 +195,6 @@ async fn the_embedded_server_and_every_file_the_app_writes_are_private() {
             // It is the demo phone's memory: codes are there by design, tokens never.
             continue;
         }
-        let text = String::from_utf8_lossy(&std::fs::read(f).unwrap_or_default()).into_owned();
-        assert!(
-            secret_shapes(&text).is_empty(),
-            "{}: {:?}",
-            f.display(),
-            secret_shapes(&text)
-        );
-        for c in submitted.lock().unwrap().iter() {
-            assert!(
-                !has_word(&text, c),
-                "{} holds a submitted code",
-                f.display()
-            );
-        }
+        assert_no_secret_in(f, &submitted.lock().unwrap());
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use prelude_emulator::{Config, Emulator, Faults};
+use prelude_emulator::{Config, Faults};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::io::{Read as _, Write as _};
@@ -139,11 +139,7 @@ async fn an_embedded_emulator_serves_no_control_plane() {
 async fn fault_values_out_of_range_are_refused_and_repaired() {
     let dir = tempdir();
     let state = dir.join("state.json");
-    let t = T::with(Config {
-        state_file: Some(state.clone()),
-        ..Config::default()
-    })
-    .await;
+    let t = T::with_state(&state).await;
     for (body, field) in [
         (
             json!({"clock_skew_secs": 300_000_000_000i64}),
@@ -153,13 +149,7 @@ async fn fault_values_out_of_range_are_refused_and_repaired() {
         (json!({"delay_ms": 120_001}), "delay_ms"),
         (json!({"fail_routes": ["no-slash"]}), "fail_routes"),
     ] {
-        let r = t
-            .http
-            .put(t.url("/emulator/v1/faults"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = t.put_json("/emulator/v1/faults", &body).await;
         let (status, code) = (r.status(), r.json::<Value>().await.unwrap());
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(code["code"], "invalid_request");
@@ -169,12 +159,8 @@ async fn fault_values_out_of_range_are_refused_and_repaired() {
     assert_eq!(r.status(), StatusCode::OK, "still serving");
     assert!(r.headers().contains_key("date"));
     let r = t
-        .http
-        .put(t.url("/emulator/v1/clock"))
-        .json(&json!({"offset_secs": 700_000}))
-        .send()
-        .await
-        .unwrap();
+        .put_json("/emulator/v1/clock", &json!({"offset_secs": 700_000}))
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     t.emu.shutdown().await;
     // A state file edited by hand with a wild value is repaired when it loads.
@@ -182,15 +168,7 @@ async fn fault_values_out_of_range_are_refused_and_repaired() {
     saved["faults"]["clock_skew_secs"] = json!(300_000_000_000i64);
     saved["faults"]["delay_ms"] = json!(u64::MAX);
     std::fs::write(&state, saved.to_string()).unwrap();
-    let emu = Emulator::start(
-        Config {
-            state_file: Some(state.clone()),
-            ..Config::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let emu = restart(&state).await;
     assert_eq!(emu.notices().len(), 2, "{:?}", emu.notices());
     assert_eq!(emu.state().data().faults, Faults::default());
     let r = reqwest::get(format!("{}/.well-known/jwks.json", emu.url()))
@@ -406,38 +384,20 @@ async fn memory_stays_bounded() {
     assert!(d.refresh_index.is_empty());
 }
 
-fn tempdir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("emu-hard-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[cfg(unix)]
 #[tokio::test]
 async fn the_state_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempdir().join("emu");
     let state = dir.join("state.json");
-    let t = T::with(Config {
-        state_file: Some(state.clone()),
-        ..Config::default()
-    })
-    .await;
+    let t = T::with_state(&state).await;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&state), 0o600);
     assert_eq!(mode(&dir), 0o700);
     t.emu.shutdown().await;
     // An old world-readable file is tightened when it loads.
     std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let emu = Emulator::start(
-        Config {
-            state_file: Some(state.clone()),
-            ..Config::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let emu = restart(&state).await;
     assert_eq!(mode(&state), 0o600);
     emu.shutdown().await;
 }
@@ -446,21 +406,11 @@ async fn the_state_file_is_private() {
 async fn saves_are_coalesced_off_the_request_path() {
     let dir = tempdir();
     let state = dir.join("state.json");
-    let t = T::with(Config {
-        state_file: Some(state.clone()),
-        ..Config::default()
-    })
-    .await;
+    let t = T::with_state(&state).await;
     let before = std::fs::metadata(&state).unwrap().modified().unwrap();
     let faults = json!({"delay_ms": 1});
     for _ in 0..50 {
-        let r = t
-            .http
-            .put(t.url("/emulator/v1/faults"))
-            .json(&faults)
-            .send()
-            .await
-            .unwrap();
+        let r = t.put_json("/emulator/v1/faults", &faults).await;
         assert_eq!(r.status(), StatusCode::OK);
     }
     // Written within about a second, compact, and the request did not wait for it.
@@ -479,30 +429,15 @@ async fn saves_are_coalesced_off_the_request_path() {
 #[cfg(unix)]
 #[test]
 fn kill_9_during_writes_never_corrupts_the_state() {
-    use std::io::BufRead as _;
-    use std::process::{Command, Stdio};
     let dir = tempdir();
     let state = dir.join("state.json");
     for round in 0..3 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_prelude-emulator"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--resend-cooldown",
-                "0",
-                "--state",
-            ])
-            .arg(&state)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+        let (mut child, base) = spawn_binary(&[
+            "--resend-cooldown".as_ref(),
+            "0".as_ref(),
+            "--state".as_ref(),
+            state.as_os_str(),
+        ]);
         let addr = base.trim_start_matches("http://").to_owned();
         // Raw requests on one connection: a stream of writes until the kill.
         let mut conn = std::net::TcpStream::connect(&addr).unwrap();

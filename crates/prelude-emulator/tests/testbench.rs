@@ -10,17 +10,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-async fn export(t: &T) -> Value {
-    t.http
-        .get(t.url("/emulator/v1/scenario"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn import(t: &T, body: &str) -> reqwest::Response {
     t.http
         .put(t.url("/emulator/v1/scenario"))
@@ -32,13 +21,7 @@ async fn import(t: &T, body: &str) -> reqwest::Response {
 }
 
 async fn put_faults(t: &T, faults: Value) {
-    let r = t
-        .http
-        .put(t.url("/emulator/v1/faults"))
-        .json(&faults)
-        .send()
-        .await
-        .unwrap();
+    let r = t.put_json("/emulator/v1/faults", &faults).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -62,7 +45,7 @@ async fn export_import_export_gives_the_same_file_and_holds_no_secret() {
     let (at, _) = t.login(&Key::new(7)).await;
     t.request(&at, "transfer:write").await;
 
-    let first = export(&t).await;
+    let first = t.get_json("/emulator/v1/scenario").await;
     assert_eq!(first["version"], 1);
     assert_eq!(first["users"].as_array().unwrap().len(), 2);
     assert_eq!(first["faults"]["clock_skew_secs"], 60);
@@ -77,10 +60,10 @@ async fn export_import_export_gives_the_same_file_and_holds_no_secret() {
     let other = T::new().await;
     let r = import(&other, &text).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(export(&other).await, first);
+    assert_eq!(other.get_json("/emulator/v1/scenario").await, first);
     let r = import(&t, &text).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(export(&t).await, first);
+    assert_eq!(t.get_json("/emulator/v1/scenario").await, first);
     // The in-process API agrees.
     assert_eq!(
         serde_json::to_value(t.emu.export_scenario()).unwrap(),
@@ -91,7 +74,7 @@ async fn export_import_export_gives_the_same_file_and_holds_no_secret() {
 #[tokio::test]
 async fn a_bad_file_is_refused_by_name_and_changes_nothing() {
     let t = T::new().await;
-    let before = export(&t).await;
+    let before = t.get_json("/emulator/v1/scenario").await;
     let mut unknown = before.clone();
     unknown["surprise"] = json!(1);
     let mut bad_user = before.clone();
@@ -123,14 +106,17 @@ async fn a_bad_file_is_refused_by_name_and_changes_nothing() {
             "{named}: {}",
             v["message"]
         );
-        assert_eq!(export(&t).await, before, "unchanged after {named}");
+        assert_eq!(
+            t.get_json("/emulator/v1/scenario").await,
+            before,
+            "unchanged after {named}"
+        );
     }
 }
 
 #[test]
 fn the_binary_starts_from_a_scenario_file_and_refuses_a_bad_one() {
-    use std::io::BufRead as _;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let dir = std::env::temp_dir().join(format!("emu-scenario-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -152,18 +138,7 @@ fn the_binary_starts_from_a_scenario_file_and_refuses_a_bad_one() {
     let file = dir.join("scenario.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prelude-emulator"))
-        .args(["--listen", "127.0.0.1:0", "--scenario"])
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let (mut child, base) = spawn_binary(&["--scenario".as_ref(), file.as_os_str()]);
     let got: Value = rt.block_on(async {
         reqwest::get(format!("{base}/emulator/v1/scenario"))
             .await
@@ -212,12 +187,8 @@ async fn lost_and_late_messages() {
     }
     assert!(sent.elapsed() >= Duration::from_millis(400));
     let r = t
-        .http
-        .put(t.url("/emulator/v1/faults"))
-        .json(&json!({"message_delay_ms": 120_001}))
-        .send()
-        .await
-        .unwrap();
+        .put_json("/emulator/v1/faults", &json!({"message_delay_ms": 120_001}))
+        .await;
     assert_eq!(code_of(r).await.1, "invalid_request");
 }
 
@@ -244,12 +215,8 @@ async fn the_clock_moves_and_expires_what_it_passes() {
     let t = T::new().await;
     let (at, _) = t.login(&Key::new(9)).await;
     let r = t
-        .http
-        .put(t.url("/emulator/v1/clock"))
-        .json(&json!({"offset_secs": 61}))
-        .send()
-        .await
-        .unwrap();
+        .put_json("/emulator/v1/clock", &json!({"offset_secs": 61}))
+        .await;
     let clock: Value = r.json().await.unwrap();
     assert_eq!(clock["offset_secs"], 61);
     assert!((clock["now"].as_i64().unwrap() - now() - 61).abs() <= 2);
@@ -266,12 +233,8 @@ async fn the_clock_moves_and_expires_what_it_passes() {
         "the access token lapsed"
     );
     let r = t
-        .http
-        .put(t.url("/emulator/v1/clock"))
-        .json(&json!({"offset_secs": 0}))
-        .send()
-        .await
-        .unwrap();
+        .put_json("/emulator/v1/clock", &json!({"offset_secs": 0}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = t
         .http

@@ -174,12 +174,8 @@ async fn nonce_is_demanded_when_switched_on() {
     let key = Key::new(12);
     let (_, rt) = t.login(&key).await;
     let r = t
-        .http
-        .put(t.url("/emulator/v1/faults"))
-        .json(&json!({"require_dpop_nonce": true}))
-        .send()
-        .await
-        .unwrap();
+        .put_json("/emulator/v1/faults", &json!({"require_dpop_nonce": true}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = t.refresh(&key, &rt, None).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -441,9 +437,7 @@ async fn state_survives_a_restart_and_a_corrupt_file_is_kept() {
 #[tokio::test]
 async fn fault_switches_answer_as_told() {
     let t = T::new().await;
-    let r = t.http.put(t.url("/emulator/v1/faults"))
-        .json(&json!({"rate_limit_routes": ["/v1/session/otp"], "fail_routes": ["/v1/session/otp/retry"]}))
-        .send().await.unwrap();
+    let r = t.put_json("/emulator/v1/faults", &json!({"rate_limit_routes": ["/v1/session/otp"], "fail_routes": ["/v1/session/otp/retry"]})).await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = t
         .post(

@@ -229,6 +229,21 @@ fn session_for_refresh(d: &mut Data, rt: &str, now: i64) -> Result<String, ApiEr
     Ok(sid)
 }
 
+/// The live session whose refresh token the request carries, held by the proof's key; with
+/// the state still locked.
+fn holder<'a>(
+    app: &'a AppState,
+    headers: &HeaderMap,
+    proof: &crate::dpop::Proof,
+) -> Result<(std::sync::MutexGuard<'a, Data>, String), ApiError> {
+    let rt = refresh_handle(app, headers)
+        .ok_or_else(|| ApiError::unauthorized("a refresh token is required"))?;
+    let mut d = app.data();
+    let sid = session_for_refresh(&mut d, &rt, app.now())?;
+    same_key(&d, &sid, proof)?;
+    Ok((d, sid))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RefreshBody {
@@ -243,12 +258,8 @@ pub(super) async fn refresh(
     headers: HeaderMap,
     Body(body): Body<RefreshBody>,
 ) -> Result<Response, ApiError> {
-    let rt = refresh_handle(&app, &headers)
-        .ok_or_else(|| ApiError::unauthorized("a refresh token is required"))?;
     let now = app.now();
-    let mut d = app.data();
-    let sid = session_for_refresh(&mut d, &rt, now)?;
-    same_key(&d, &sid, &proof)?;
+    let (mut d, sid) = holder(&app, &headers, &proof)?;
     let mut single_use = None;
     if let Some(token) = body.step_up_token {
         single_use = redeem_step_up(&app, &mut d, &sid, &token, now)?;
@@ -279,12 +290,7 @@ pub(super) async fn revoke(
     Dpop(proof): Dpop,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let rt = refresh_handle(&app, &headers)
-        .ok_or_else(|| ApiError::unauthorized("a refresh token is required"))?;
-    let now = app.now();
-    let mut d = app.data();
-    let sid = session_for_refresh(&mut d, &rt, now)?;
-    same_key(&d, &sid, &proof)?;
+    let (mut d, sid) = holder(&app, &headers, &proof)?;
     if let Some(s) = d.sessions.get_mut(&sid) {
         s.revoked = true;
     }

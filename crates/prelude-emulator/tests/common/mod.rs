@@ -205,7 +205,79 @@ pub fn delegated(hook: &str, jwks: &str) -> Value {
         "delegated": {"delegation_hook": hook}}]})
 }
 
+impl T {
+    /// An emulator that keeps its state in `state`.
+    pub async fn with_state(state: &std::path::Path) -> Self {
+        Self::with(Config {
+            state_file: Some(state.to_owned()),
+            ..Config::default()
+        })
+        .await
+    }
+
+    /// PUTs JSON to a route of this emulator.
+    pub async fn put_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .put(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GETs a route of this emulator as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// A fresh folder under the system's temp dir.
+pub fn tempdir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("emu-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
 /// base64url without padding, for hand-made tokens.
 pub fn b64(text: &str) -> String {
     B64.encode(text)
+}
+
+/// The `prelude-emulator` binary with `args`, once it says it listens: the child and its URL.
+pub fn spawn_binary(args: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_prelude-emulator"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    (child, url)
+}
+
+/// An in-process emulator over an existing state file.
+pub async fn restart(state: &std::path::Path) -> Emulator {
+    Emulator::start(
+        Config {
+            state_file: Some(state.to_owned()),
+            ..Config::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
 }
