@@ -63,7 +63,7 @@ fn the_package_holds_what_a_desktop_needs_and_its_tools_agree() {
         "Exec=countersign %u",
         "Icon=countersign",
         "Categories=Utility;",
-        "StartupWMClass=countersign",
+        "StartupWMClass=Countersign",
         "MimeType=x-scheme-handler/countersign;",
     ] {
         assert!(
