@@ -26,9 +26,9 @@ const CHANNEL = { sms: "SMS", email: "email" };
 const THEMES = ["system", "light", "dark"];
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 const GRANT_MODE = {
-  "single-use": "This token only",
-  "session-bound": "This session",
-  "profile-bound": "All your sessions",
+  "single-use": "One request",
+  "session-bound": "This sign-in",
+  "profile-bound": "All your devices",
 };
 
 function pick(obj, path) {
@@ -75,6 +75,8 @@ function render(v) {
   $("#server-label").textContent = v.server.label;
   $("#inbox").hidden = !v.server.demo;
   $("#scenario-tools").hidden = !v.server.scenarios;
+  // The picker shows the preset the server is on (after a restart too), or none.
+  if (v.server.scenarios) $("#scenario").value = v.server.scenario || "";
   const notice = $("#notice");
   notice.textContent = v.notice || "";
   notice.hidden = !v.notice;
@@ -129,8 +131,13 @@ function mount(stage) {
   mounted = stage;
   clearError();
   WIRE[stage]?.();
-  const first = $("input:not([type=hidden])", stageRoot);
-  if (first) requestAnimationFrame(() => first.focus());
+  // Focus goes to the first field, else to the screen's heading, so a keyboard or screen
+  // reader user starts where the new screen does.
+  const first = $("input:not([type=hidden])", stageRoot) || $("h1", stageRoot);
+  if (first) {
+    if (first.tagName === "H1") first.tabIndex = -1;
+    requestAnimationFrame(() => first.focus());
+  }
 }
 
 function fmtLeft(ms) {
@@ -236,6 +243,14 @@ function setBusy(on, trigger) {
   }
 }
 
+// The badge's dot says whether the server answered the last request.
+const UNREACHABLE = new Set(["network", "timeout", "connection_failed", "startup", "internal"]);
+function serverHealth(up) {
+  const badge = $("#server-label");
+  badge.dataset.health = up ? "up" : "down";
+  badge.title = up ? "The server answered" : "The server did not answer the last request";
+}
+
 // Runs one command; renders the new view or shows the error (then re-reads the view, since a
 // failure may have ended the session).
 async function act(command, args, trigger) {
@@ -245,8 +260,10 @@ async function act(command, args, trigger) {
   setBusy(true, trigger);
   try {
     render(await call(command, args));
+    serverHealth(true);
     return true;
   } catch (err) {
+    serverHealth(!UNREACHABLE.has(err.code));
     setBusy(false, trigger);
     try {
       render(await call("app_state"));

@@ -223,6 +223,15 @@ impl Backend {
             .flatten()
     }
 
+    /// Writes the embedded server's state now, if it changed.
+    pub fn flush(&self) {
+        if let Some(e) = &self.emulator
+            && let Err(e) = e.flush()
+        {
+            tracing::error!(error = %e, "the embedded server's state was not saved");
+        }
+    }
+
     pub async fn shutdown(self) {
         if let Some(e) = self.emulator {
             e.shutdown().await;
@@ -238,6 +247,12 @@ impl Backend {
         let began = std::time::Instant::now();
         if let Err(e) = self.store.probe_or_fall_back(&self.profile) {
             tracing::error!(error = %e, "no working secure store; secrets stay in memory this run");
+        }
+        // A demo left on "email, then a check in your app" needs its stand-in again.
+        let custom_demo = self.emulator.as_ref().and_then(|e| e.scenario())
+            == Some(prelude_emulator::DemoScenario::EmailThenApp);
+        if custom_demo && let Err(e) = self.start_customer().await {
+            tracing::warn!(error = %e, "the demo's customer backend did not start");
         }
         let stored = self.client.has_stored_session();
         tracing::debug!(
@@ -311,9 +326,15 @@ impl Backend {
             }
             _ => None,
         };
+        let mut server = self.server.view(self.demo_url.is_some());
+        server.scenario = self
+            .emulator
+            .as_ref()
+            .and_then(|e| e.scenario())
+            .map(|s| s.name());
         AppView {
             stage: self.flow.stage(),
-            server: self.server.view(self.demo_url.is_some()),
+            server,
             theme,
             rules: input_rules(),
             identifier,

@@ -153,7 +153,8 @@ pub fn run() -> ExitCode {
             commands::read_code,
             commands::complete_custom_step,
         ])
-        .run(tauri::generate_context!());
+        .build(tauri::generate_context!())
+        .map(|app| app.run(|app, event| on_event(app, &event)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -161,6 +162,21 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// At exit, the embedded server writes what it has not saved yet (its saves are coalesced).
+fn on_event(app: &tauri::AppHandle, event: &tauri::RunEvent) {
+    if !matches!(event, tauri::RunEvent::Exit) {
+        return;
+    }
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    tauri::async_runtime::block_on(async {
+        if let Ok(b) = state.backend().await {
+            b.lock().await.flush();
+        }
+    });
 }
 
 fn setup(

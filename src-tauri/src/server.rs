@@ -99,6 +99,7 @@ impl Server {
             label: self.label(),
             demo,
             scenarios: matches!(self, Server::Embedded),
+            scenario: None,
         }
     }
 }

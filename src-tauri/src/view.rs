@@ -21,6 +21,8 @@ pub struct ServerView {
     /// The server has the emulator's demo routes (inbox, scenarios).
     pub demo: bool,
     pub scenarios: bool,
+    /// The scenario preset in force on the embedded server, when the rules are one.
+    pub scenario: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -50,18 +50,7 @@ async fn a_custom_step_is_confirmed_in_the_demo_app() {
     let app = App::launch("custom_step", &sandbox, None).await;
     app.run(move |app| async move {
         sign_in(&app).await?;
-        app.script(
-            "const s = document.getElementById('scenario'); s.value = 'email_then_app'; \
-             s.dispatchEvent(new Event('change')); return true;",
-        )
-        .await?;
-        // The picker's change is a command of its own; wait until it is done.
-        app.wait_script(
-            "return document.getElementById('card').getAttribute('aria-busy');",
-            "the scenario to be set",
-            |v| v.as_str() != Some("true"),
-        )
-        .await?;
+        pick_scenario(&app, "email_then_app").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
         assert_eq!(app.text("stepup-progress").await?, "STEP 1 OF 2 · EMAIL");
@@ -205,6 +194,44 @@ async fn a_code_with_no_tries_left_offers_a_new_code_at_once() {
         app.fill("stepup-code-input", &fresh).await?;
         app.click("verify-stepup").await?;
         app.wait_stage("done").await
+    })
+    .await;
+}
+
+/// Sets the demo scenario through its picker, and waits until the command is done.
+async fn pick_scenario(app: &AppRef, name: &str) -> TestResult {
+    app.script(&format!(
+        "const s = document.getElementById('scenario'); s.value = '{name}'; \
+         s.dispatchEvent(new Event('change')); return true;"
+    ))
+    .await?;
+    app.wait_script(
+        "return document.getElementById('card').getAttribute('aria-busy');",
+        "the scenario to be set",
+        |v| v.as_str() != Some("true"),
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scenario_picker_shows_the_scenario_in_force_after_a_restart() {
+    let sandbox = Sandbox::new("scenario_restart");
+    let app = App::launch("scenario_restart", &sandbox, None).await;
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        pick_scenario(&app, "blocked").await
+    })
+    .await;
+    let app = App::launch("scenario_restart", &sandbox, None).await;
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        let shown = app
+            .script("return document.getElementById('scenario').value;")
+            .await?;
+        assert_eq!(shown.as_str(), Some("blocked"));
+        app.shot("picker-after-restart").await;
+        Ok(())
     })
     .await;
 }

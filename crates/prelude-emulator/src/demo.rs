@@ -72,6 +72,27 @@ pub enum DemoScenario {
     EmailThenApp,
 }
 
+impl DemoScenario {
+    pub const ALL: [DemoScenario; 5] = [
+        DemoScenario::ReviewSms,
+        DemoScenario::EmailThenSms,
+        DemoScenario::EmailThenApp,
+        DemoScenario::Blocked,
+        DemoScenario::Granted,
+    ];
+
+    /// The name the app's picker uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            DemoScenario::ReviewSms => "review_sms",
+            DemoScenario::EmailThenSms => "email_then_sms",
+            DemoScenario::EmailThenApp => "email_then_app",
+            DemoScenario::Blocked => "blocked",
+            DemoScenario::Granted => "granted",
+        }
+    }
+}
+
 /// The custom step of [`DemoScenario::EmailThenApp`].
 pub const APP_STEP: &str = "confirm_in_app";
 

@@ -378,6 +378,7 @@ impl Emulator {
 
     pub fn reset(&self) {
         self.shared.reset();
+        self.saved();
     }
 
     /// Sets the fault switches, refusing a value out of range (the field is named).
@@ -386,14 +387,40 @@ impl Emulator {
             .check()
             .map_err(|(field, why)| Error::Config(format!("{field}: {why}")))?;
         self.shared.set_faults(faults);
+        self.saved();
         Ok(())
+    }
+
+    /// Which preset the rules for `transfer:write` are, if they are one.
+    pub fn scenario(&self) -> Option<DemoScenario> {
+        let d = self.shared.data();
+        let rules: Vec<_> = d
+            .stepup_config
+            .as_ref()?
+            .allowed_scopes
+            .iter()
+            .filter(|r| r.scope == "transfer:write")
+            .cloned()
+            .collect();
+        DemoScenario::ALL
+            .into_iter()
+            .find(|s| demo::demo_rules(*s) == rules)
     }
 
     /// Switches the decision for `transfer:write` (the app's scenario presets).
     pub fn set_scenario(&self, scenario: DemoScenario) {
         let now = self.shared.now();
         demo::apply_scenario(&mut self.shared.data(), scenario, now);
+        self.saved();
+    }
+
+    /// A change through this API is a person's choice: it is written at once, not within the
+    /// second, so an app that exits right after keeps it.
+    fn saved(&self) {
         self.shared.persist.mark();
+        if let Err(e) = persist::save_if_dirty(&self.shared) {
+            tracing::error!(error = %e, "state not saved");
+        }
     }
 
     /// The configuration, users and switches as a scenario file (no keys, codes or tokens).
@@ -404,7 +431,15 @@ impl Emulator {
     /// Replaces them with a scenario's; a scenario with an error changes nothing.
     pub fn import_scenario(&self, s: crate::Scenario) -> Result<(), Error> {
         s.apply(&self.shared)
-            .map_err(|e| Error::Config(format!("scenario: {}", e.message)))
+            .map_err(|e| Error::Config(format!("scenario: {}", e.message)))?;
+        self.saved();
+        Ok(())
+    }
+
+    /// Writes the state now if it changed since the last save (saves are otherwise coalesced,
+    /// about once a second); for an embedding app about to exit.
+    pub fn flush(&self) -> Result<(), Error> {
+        persist::save_if_dirty(&self.shared)
     }
 
     /// Where custom-step verification tokens are checked (the customer's JWKS), or none.
@@ -420,7 +455,7 @@ impl Emulator {
         cfg.jwks_url = url;
         cfg.updated_at = now;
         drop(d);
-        self.shared.persist.mark();
+        self.saved();
     }
 
     /// Stops serving and saves; returns within about [`SHUTDOWN_LIMIT`] whatever clients do,

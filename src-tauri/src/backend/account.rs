@@ -70,24 +70,33 @@ impl Backend {
     }
 
     pub async fn set_scenario(&mut self, name: &str) -> AppResult<()> {
+        if self.emulator.is_none() {
+            return Err(AppError::DemoOnly);
+        }
+        let s = DemoScenario::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| AppError::InvalidInput(format!("unknown scenario {name}")))?;
+        if s == DemoScenario::EmailThenApp {
+            self.start_customer().await?;
+        }
+        if let Some(emu) = &self.emulator {
+            emu.set_scenario(s);
+        }
+        Ok(())
+    }
+
+    /// Starts the stand-in for the customer's backend, once, and points the embedded server's
+    /// custom steps at its keys. Made on first use: it generates an RSA key.
+    pub(super) async fn start_customer(&mut self) -> AppResult<()> {
         let emu = self.emulator.as_ref().ok_or(AppError::DemoOnly)?;
-        let s = match name {
-            "review_sms" => DemoScenario::ReviewSms,
-            "email_then_sms" => DemoScenario::EmailThenSms,
-            "email_then_app" => DemoScenario::EmailThenApp,
-            "blocked" => DemoScenario::Blocked,
-            "granted" => DemoScenario::Granted,
-            other => return Err(AppError::InvalidInput(format!("unknown scenario {other}"))),
-        };
-        if s == DemoScenario::EmailThenApp && self.customer.is_none() {
-            // Made on first use: it generates an RSA key.
+        if self.customer.is_none() {
             let customer = CustomerBackend::start(serde_json::json!({"status": "block"}))
                 .await
                 .map_err(|e| AppError::Emulator(e.to_string()))?;
             emu.set_jwks_url(Some(customer.jwks_url()));
             self.customer = Some(customer);
         }
-        emu.set_scenario(s);
         Ok(())
     }
 
