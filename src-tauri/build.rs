@@ -47,5 +47,6 @@ fn countersign_commands() -> &'static [&'static str] {
         "check_identifier",
         "read_code",
         "complete_custom_step",
+        "deny_step_up",
     ]
 }

@@ -47,6 +47,7 @@ function derived(v) {
         ? `Step “${c.stepKey}” is a check in your own app. In this demo, confirm it here.`
         : c ? `Step “${c.stepKey}” is completed in the app that asked for this approval: its backend signs a verification token for the step, and the app sends it to Prelude. Cancel if you did not start this.` : "",
     grantMode: v.grant ? GRANT_MODE[v.grant.grantMode] || v.grant.grantMode || "Granted" : "",
+    approvalTitle: c ? approvalTitle(c) : "",
   };
 }
 
@@ -65,6 +66,20 @@ function showTheme(theme) {
   toggle.title = `Colour theme: ${THEME_NAME[theme]}`;
   toggle.dataset.themeState = theme;
   $("path", toggle).setAttribute("d", THEME_ICON[theme] || THEME_ICON.dark);
+}
+
+// "Approve €500.00 to ACME Ltd": what is approved, in words, from the challenge itself.
+function approvalTitle(c) {
+  const m = Object.fromEntries(c.metadata || []);
+  const n = Number(m.amount);
+  if (!m.amount || !Number.isFinite(n)) return "Confirm it’s you";
+  let money = `${m.amount} ${m.currency || ""}`.trim();
+  try {
+    if (m.currency) money = new Intl.NumberFormat(undefined, { style: "currency", currency: m.currency }).format(n);
+  } catch (_) {
+    /* an unknown currency code: keep it as written */
+  }
+  return m.payee ? `Approve ${money} to ${m.payee}` : `Approve ${money}`;
 }
 
 function render(v) {
@@ -361,7 +376,11 @@ const WIRE = {
       e.preventDefault();
       lastApproval = {
         scope: "transfer:write",
-        metadata: { amount: $("#amount").value.trim(), currency: $("#currency").value },
+        metadata: {
+          amount: $("#amount").value.trim(),
+          currency: $("#currency").value,
+          payee: $("#payee").value.trim(),
+        },
       };
       act("request_step_up", lastApproval, e.submitter);
     });
@@ -395,6 +414,7 @@ const WIRE = {
     $("[data-action=resend-stepup]").addEventListener("click", (e) => act("resend_step_up_code", {}, e.currentTarget));
     $("[data-action=confirm-custom]").addEventListener("click", (e) => act("complete_custom_step", {}, e.currentTarget));
     $("[data-action=cancel-stepup]").addEventListener("click", (e) => act("cancel_step_up", {}, e.currentTarget));
+    $("[data-action=deny]").addEventListener("click", (e) => act("deny_step_up", {}, e.currentTarget));
   },
 
   done() {

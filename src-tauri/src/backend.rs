@@ -639,9 +639,18 @@ impl Backend {
     }
 
     pub fn cancel_step_up(&mut self) -> AppResult<()> {
+        self.end_approval("cancelled")
+    }
+
+    /// The person refuses what is asked: recorded as denied, not as cancelled.
+    pub fn deny_step_up(&mut self) -> AppResult<()> {
+        self.end_approval("denied")
+    }
+
+    fn end_approval(&mut self, outcome: &str) -> AppResult<()> {
         self.notice = None;
         let a = self.flow.end_approval()?;
-        self.close_attempt(a, "cancelled", None);
+        self.close_attempt(a, outcome, None);
         self.forget_stored_challenge();
         Ok(())
     }

@@ -141,12 +141,12 @@ pub async fn request_step_up(
     scope: String,
     metadata: BTreeMap<String, String>,
 ) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    let metadata = metadata
+    let metadata: BTreeMap<String, String> = metadata
         .into_iter()
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .filter(|(_, v)| !v.is_empty())
         .collect();
+    check_transfer(&metadata)?;
+    let mut b = state.backend().await?.lock().await;
     let r = b.request_step_up(Approval { scope, metadata }).await;
     state.outcome(&mut b, r)
 }
@@ -173,6 +173,44 @@ pub async fn complete_custom_step(state: St<'_>) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
     let r = b.complete_custom_step().await;
     state.outcome(&mut b, r)
+}
+
+/// What the transfer form must hold before anything is asked: an amount above zero with at
+/// most two decimals, a currency of three letters, and a payee; each value as the wire allows.
+fn check_transfer(m: &BTreeMap<String, String>) -> AppResult<()> {
+    let bad = |why: &str| Err(AppError::InvalidInput(why.to_owned()));
+    if let Some(amount) = m.get("amount") {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let (units, cents) = match amount.split_once('.') {
+            Some((u, c)) => (u, Some(c)),
+            None => (amount.as_str(), None),
+        };
+        let value: f64 = amount.parse().unwrap_or(0.0);
+        let cents_ok = cents.is_none_or(|c| digits(c) && c.len() <= 2);
+        if !digits(units) || !cents_ok || value <= 0.0 {
+            return bad("enter an amount above 0, like 500 or 49.90");
+        }
+    }
+    if let Some(c) = m.get("currency")
+        && (c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        return bad("choose a currency");
+    }
+    if m.get("payee").is_some_and(|p| p.is_empty()) {
+        return bad("enter who receives the transfer");
+    }
+    if m.values().any(String::is_empty) {
+        return bad("fill in every field of the transfer");
+    }
+    prelude_wire::check_metadata(m).map_err(|e| AppError::InvalidInput(e.message))
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn deny_step_up(state: St<'_>) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    b.deny_step_up()?;
+    Ok(state.view(&b))
 }
 
 #[tauri::command]
@@ -351,4 +389,39 @@ pub async fn export_audit_log(app: tauri::AppHandle, state: St<'_>) -> AppResult
         .export_to(&dir, &stamp)
         .map_err(|e| AppError::Audit(e.to_string()))?;
     Ok(path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transfer(amount: &str, currency: &str, payee: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("amount".to_owned(), amount.to_owned()),
+            ("currency".to_owned(), currency.to_owned()),
+            ("payee".to_owned(), payee.to_owned()),
+        ])
+    }
+
+    #[test]
+    fn a_transfer_is_checked_before_anything_is_asked() {
+        for ok in ["500", "49.90", "0.5", "1000000"] {
+            assert!(
+                check_transfer(&transfer(ok, "EUR", "ACME Ltd")).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in ["", "-5", "abc", "0", "0.00", "1.234", "1e3", "12.", ".5"] {
+            assert!(
+                check_transfer(&transfer(bad, "EUR", "ACME Ltd")).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(check_transfer(&transfer("5", "eur", "ACME Ltd")).is_err());
+        assert!(check_transfer(&transfer("5", "EUR", "")).is_err());
+        assert!(
+            check_transfer(&transfer("5", "EUR", &"x".repeat(33))).is_err(),
+            "the wire's 32-character limit, not silently cut"
+        );
+    }
 }

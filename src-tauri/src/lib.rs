@@ -152,6 +152,7 @@ pub fn run() -> ExitCode {
             commands::check_identifier,
             commands::read_code,
             commands::complete_custom_step,
+            commands::deny_step_up,
         ])
         .build(tauri::generate_context!())
         .map(|app| app.run(|app, event| on_event(app, &event)));

@@ -235,3 +235,30 @@ async fn the_scenario_picker_shows_the_scenario_in_force_after_a_restart() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_approval_says_what_is_approved_and_can_be_denied() {
+    let sandbox = Sandbox::new("deny");
+    let app = App::launch("deny", &sandbox, None).await;
+    app.run(move |app| async move {
+        sign_in(&app).await?;
+        // Nothing is asked for a transfer that is not filled in.
+        app.fill("amount-input", "-5").await?;
+        app.click("request-scope").await?;
+        app.wait_error("amount above 0").await?;
+        assert_eq!(app.stage().await?, "logged");
+        app.fill("amount-input", "500").await?;
+        app.fill("payee-input", "ACME Ltd").await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let title = app.text("approval-title").await?;
+        assert!(
+            title.starts_with("Approve") && title.contains("500") && title.ends_with("to ACME Ltd"),
+            "{title}"
+        );
+        app.shot("approve-or-deny").await;
+        app.click("deny-request").await?;
+        app.wait_stage("logged").await
+    })
+    .await;
+}
