@@ -68,6 +68,32 @@ function showTheme(theme) {
   $("path", toggle).setAttribute("d", THEME_ICON[theme] || THEME_ICON.dark);
 }
 
+// The embedded demo's user, one click from the sign-in field.
+function showDemoIdentities(v) {
+  const ids = v.server.demoIdentities || [];
+  const box = $("#demo-ids");
+  box.hidden = ids.length === 0;
+  const list = $("#demo-id-list");
+  if (list.childElementCount === ids.length) return;
+  list.replaceChildren(
+    ...ids.map((id) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "ghost small-btn";
+      b.textContent = id;
+      b.title = "Sign in as this demo user";
+      b.addEventListener("click", () => {
+        const field = $("#identifier");
+        if (!field) return;
+        field.value = id;
+        field.dispatchEvent(new Event("input", { bubbles: true }));
+        field.focus();
+      });
+      return b;
+    }),
+  );
+}
+
 // "Approve €500.00 to ACME Ltd": what is approved, in words, from the challenge itself.
 function approvalTitle(c) {
   const m = Object.fromEntries(c.metadata || []);
@@ -90,6 +116,7 @@ function render(v) {
   $("#server-label").textContent = v.server.label;
   $("#inbox").hidden = !v.server.demo;
   $("#scenario-tools").hidden = !v.server.scenarios;
+  showDemoIdentities(v);
   // The picker shows the preset the server is on (after a restart too), or none.
   if (v.server.scenarios) $("#scenario").value = v.server.scenario || "";
   const notice = $("#notice");

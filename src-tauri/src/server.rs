@@ -100,6 +100,12 @@ impl Server {
             demo,
             scenarios: matches!(self, Server::Embedded),
             scenario: None,
+            demo_identities: match self {
+                Server::Embedded => {
+                    vec![prelude_emulator::DEMO_PHONE, prelude_emulator::DEMO_EMAIL]
+                }
+                _ => vec![],
+            },
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct ServerView {
     pub scenarios: bool,
     /// The scenario preset in force on the embedded server, when the rules are one.
     pub scenario: Option<&'static str>,
+    /// Who can sign in on the embedded server's demo: its seeded user's phone and email.
+    pub demo_identities: Vec<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]
