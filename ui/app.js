@@ -1,6 +1,7 @@
 // Countersign's view: renders the backend's view model and turns clicks into commands.
 // It holds no session state of its own beyond what is on screen.
 import { call, listen } from "./ipc.js";
+import { addMessage, clearInbox, showDemoIdentities, startInbox } from "./demo.js";
 import { describe, RESTARTABLE } from "./messages.js";
 
 const scriptAt = performance.now();
@@ -66,32 +67,6 @@ function showTheme(theme) {
   toggle.title = `Colour theme: ${THEME_NAME[theme]}`;
   toggle.dataset.themeState = theme;
   $("path", toggle).setAttribute("d", THEME_ICON[theme] || THEME_ICON.dark);
-}
-
-// The embedded demo's user, one click from the sign-in field.
-function showDemoIdentities(v) {
-  const ids = v.server.demoIdentities || [];
-  const box = $("#demo-ids");
-  box.hidden = ids.length === 0;
-  const list = $("#demo-id-list");
-  if (list.childElementCount === ids.length) return;
-  list.replaceChildren(
-    ...ids.map((id) => {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "ghost small-btn";
-      b.textContent = id;
-      b.title = "Sign in as this demo user";
-      b.addEventListener("click", () => {
-        const field = $("#identifier");
-        if (!field) return;
-        field.value = id;
-        field.dispatchEvent(new Event("input", { bubbles: true }));
-        field.focus();
-      });
-      return b;
-    }),
-  );
 }
 
 // "Approve €500.00 to ACME Ltd": what is approved, in words, from the challenge itself.
@@ -506,60 +481,9 @@ $("#theme-toggle").addEventListener("click", async () => {
 // ---------------------------------------------------------------------------------------------
 // Demo inbox
 
-const inboxList = $("#inbox-list");
-const seen = new Set();
-
-function addMessage(m) {
-  if (seen.has(m.id)) return;
-  seen.add(m.id);
-  const li = document.createElement("li");
-  const b = document.createElement("button");
-  b.type = "button";
-  b.dataset.testid = "demo-inbox-message";
-  b.dataset.code = m.code;
-  b.dataset.channel = m.channel;
-  b.title = "Fill in this code";
-  const to = document.createElement("span");
-  to.className = "msg-to";
-  to.textContent = `${m.channel === "sms" ? "SMS" : "Email"} to ${m.to}`;
-  const code = document.createElement("span");
-  code.className = "msg-code";
-  code.textContent = m.code;
-  const what = document.createElement("span");
-  what.className = "msg-what";
-  what.textContent = m.purpose === "login" ? "Sign-in code" : "Approval code";
-  b.append(to, code, what);
-  b.addEventListener("click", () => {
-    const field = $("#login-code") || $("#stepup-code");
-    if (!field) return;
-    field.value = m.code;
-    field.dispatchEvent(new Event("input", { bubbles: true }));
-    field.focus();
-  });
-  li.append(b);
-  inboxList.prepend(li);
-  $("#inbox-empty").hidden = true;
-}
-
-async function startInbox() {
-  try {
-    const msgs = await call("demo_inbox");
-    inboxList.replaceChildren();
-    seen.clear();
-    msgs.forEach(addMessage);
-    $("#inbox-empty").hidden = msgs.length > 0;
-  } catch (_) {
-    /* not a demo server */
-  }
-}
-
 $("#scenario").addEventListener("change", (e) => act("set_scenario", { scenario: e.target.value }));
 $("#reset-demo").addEventListener("click", async (e) => {
-  if (await act("reset_demo", {}, e.currentTarget)) {
-    inboxList.replaceChildren();
-    seen.clear();
-    $("#inbox-empty").hidden = false;
-  }
+  if (await act("reset_demo", {}, e.currentTarget)) clearInbox();
 });
 
 // ---------------------------------------------------------------------------------------------

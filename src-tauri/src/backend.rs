@@ -3,7 +3,7 @@
 
 use crate::audit::{AuditEntry, AuditLog, rfc3339};
 use crate::error::{AppError, AppResult};
-use crate::flow::{Approval, Approving, Attempt, Flow};
+use crate::flow::{Approval, Attempt, Flow};
 use crate::server::Server;
 use crate::view::*;
 use prelude_emulator::customer::CustomerBackend;
@@ -306,83 +306,9 @@ impl Backend {
         }
     }
 
-    /// The view of the flow as it is; reads only.
-    pub fn view(&self, last_identifier: Option<String>, theme: String) -> AppView {
-        let profile = self.client.profile();
-        let identifier = self.flow.identifier().map(|i| i.value.clone());
-        let user = self.signed_in().then(|| UserView {
-            user_id: profile.as_ref().and_then(|p| p.user_id.clone()),
-            session_id: profile.as_ref().and_then(|p| p.session_id.clone()),
-            identifier: identifier.clone().or_else(|| last_identifier.clone()),
-            scopes: profile
-                .as_ref()
-                .map(|p| p.scopes.clone())
-                .unwrap_or_default(),
-        });
-        // A code with no tries left may be replaced at once.
-        let login_resend_at = match &self.flow {
-            Flow::CodeSent { sent_at, .. } if !self.flow.code_exhausted() => {
-                Some(ms(*sent_at + resend_cooldown()))
-            }
-            _ => None,
-        };
-        let mut server = self.server.view(self.demo_url.is_some());
-        server.scenario = self
-            .emulator
-            .as_ref()
-            .and_then(|e| e.scenario())
-            .map(|s| s.name());
-        AppView {
-            stage: self.flow.stage(),
-            server,
-            theme,
-            rules: input_rules(),
-            identifier,
-            last_identifier,
-            login_resend_at,
-            code_exhausted: self.flow.code_exhausted(),
-            user,
-            challenge: self.flow.approving().map(|a| self.challenge_view(a)),
-            grant: self.flow.grant().cloned(),
-            notice: self.notice.clone(),
-            store_warning: self.store.degraded().map(|why| {
-                format!(
-                    "No secure store works on this computer ({why}). You can sign in and approve, but Countersign will not remember the session after it closes."
-                )
-            }),
-        }
-    }
-
     /// A session is open (and stored).
     pub fn signed_in(&self) -> bool {
         self.flow.is_signed_in()
-    }
-
-    fn challenge_view(&self, a: &Approving) -> ChallengeView {
-        let c = &a.challenge;
-        let (step, step_count) = c.progress().unwrap_or((1, 1));
-        let destination = match (c.otp_channel(), self.flow.identifier()) {
-            (Some("sms"), Some(id)) if !id.value.contains('@') => Some(mask(&id.value)),
-            (Some("email"), Some(id)) if id.value.contains('@') => Some(mask(&id.value)),
-            (Some("sms"), _) => Some("your phone".into()),
-            (Some("email"), _) => Some("your email address".into()),
-            _ => None,
-        };
-        ChallengeView {
-            scope: c.scope.clone(),
-            metadata: c.metadata.clone().into_iter().collect(),
-            step,
-            step_count,
-            step_key: c.current_step.clone().unwrap_or_default(),
-            channel: c.otp_channel(),
-            destination,
-            expires_at: c.expires_at.map(|s| s * 1000),
-            resend_at: a
-                .sent_at
-                .filter(|_| a.tries_left != Some(0))
-                .map(|t| ms(t + resend_cooldown())),
-            custom_here: c.otp_channel().is_none() && self.customer.is_some(),
-        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -670,3 +596,4 @@ fn code_in(typed: &str) -> AppResult<String> {
 mod account;
 #[cfg(test)]
 mod tests;
+mod view;

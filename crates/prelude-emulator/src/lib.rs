@@ -14,6 +14,7 @@ mod extract;
 mod frontend;
 mod guard;
 pub mod hook;
+mod limits;
 mod management;
 mod persist;
 pub mod scenario;

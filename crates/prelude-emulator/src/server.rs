@@ -63,16 +63,22 @@ async fn faults(State(app): State<AppState>, req: Request, next: Next) -> Respon
     if path.starts_with("/emulator/") {
         return next.run(req).await;
     }
-    let faults = app.data().faults.clone();
-    if faults.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(
-            faults.delay_ms.min(crate::state::MAX_DELAY_MS),
-        ))
-        .await;
+    // Read under the lock without copying the switches: this runs on every request.
+    let (delay, fail, limited) = {
+        let d = app.data();
+        let f = &d.faults;
+        (
+            f.delay_ms.min(crate::state::MAX_DELAY_MS),
+            f.fail_routes.iter().any(|r| r == &path),
+            f.rate_limit_routes.iter().any(|r| r == &path),
+        )
+    };
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    if faults.fail_routes.iter().any(|r| r == &path) {
+    if fail {
         ApiError::internal("injected failure").into_response()
-    } else if faults.rate_limit_routes.iter().any(|r| r == &path) {
+    } else if limited {
         ApiError::too_many(
             prelude_wire::codes::RATE_LIMITED,
             "too many requests (injected)",

@@ -3,7 +3,6 @@
 
 use super::otp;
 use super::tokens::open_session;
-use super::verification_handle;
 use crate::api::{ApiError, Body};
 use crate::extract::Dpop;
 use crate::shared::AppState;
@@ -41,15 +40,8 @@ pub(super) async fn login_check(
     headers: HeaderMap,
     Body(body): Body<LegacyCheck>,
 ) -> Result<Response, ApiError> {
-    let handle = verification_handle(&app, &headers)
-        .ok_or_else(|| ApiError::unauthorized("no verification in progress"))?;
-    let now = app.now();
     let mut d = app.data();
-    let id = match d.verifications.get(&handle).map(|v| &v.target) {
-        Some(VerificationTarget::Login(id)) => id.clone(),
-        _ => return Err(ApiError::unauthorized("no login verification in progress")),
-    };
-    otp::check_code(&app, &mut d, &handle, &body.code)?;
-    let user_id = otp::user_for(&mut d, id, now);
+    let step_up_handle = ApiError::unauthorized("no login verification in progress");
+    let user_id = otp::pass_login(&app, &mut d, &headers, &body.code, step_up_handle)?;
     Ok(open_session(&app, &headers, &mut d, user_id, proof.jkt))
 }

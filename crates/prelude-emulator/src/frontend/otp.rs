@@ -280,22 +280,13 @@ pub(super) async fn check(
     if let Some(token) = body.challenge_token {
         return super::challenge::check_code(&app, proof, &headers, &token, &body.code);
     }
-    let handle = verification_handle(&app, &headers)
-        .ok_or_else(|| ApiError::unauthorized("no verification in progress"))?;
     let now = app.now();
     let mut d = app.data();
-    let id = match d.verifications.get(&handle).map(|v| &v.target) {
-        Some(VerificationTarget::Login(id)) => id.clone(),
-        Some(VerificationTarget::StepUp { .. }) => {
-            return Err(ApiError::bad_request(
-                "missing_challenge_token",
-                "a step-up code is checked with its challenge_token",
-            ));
-        }
-        None => return Err(ApiError::unauthorized("no verification in progress")),
-    };
-    check_code(&app, &mut d, &handle, &body.code)?;
-    let user_id = user_for(&mut d, id, now);
+    let step_up_handle = ApiError::bad_request(
+        "missing_challenge_token",
+        "a step-up code is checked with its challenge_token",
+    );
+    let user_id = pass_login(&app, &mut d, &headers, &body.code, step_up_handle)?;
     let claims = json!({
         "iss": app.origins.issuer,
         "sub": user_id,
@@ -311,7 +302,28 @@ pub(super) async fn check(
     Ok(axum::Json(json!({"challenge_token": token})).into_response())
 }
 
-pub(super) fn user_for(d: &mut Data, id: Identifier, now: i64) -> String {
+/// Checks the login code of the request's verification; on success the verification is over
+/// and the user exists (made at the first login). `step_up_handle` is the answer when the
+/// handle is a step-up code's.
+pub(super) fn pass_login(
+    app: &AppState,
+    d: &mut Data,
+    headers: &HeaderMap,
+    code: &str,
+    step_up_handle: ApiError,
+) -> Result<String, ApiError> {
+    let handle = verification_handle(app, headers)
+        .ok_or_else(|| ApiError::unauthorized("no verification in progress"))?;
+    let id = match d.verifications.get(&handle).map(|v| &v.target) {
+        Some(VerificationTarget::Login(id)) => id.clone(),
+        Some(VerificationTarget::StepUp { .. }) => return Err(step_up_handle),
+        None => return Err(ApiError::unauthorized("no verification in progress")),
+    };
+    check_code(app, d, &handle, code)?;
+    Ok(user_for(d, id, app.now()))
+}
+
+fn user_for(d: &mut Data, id: Identifier, now: i64) -> String {
     // Users are created on first login.
     if let Some(u) = d.find_user(&id) {
         return u.id.clone();
