@@ -48,5 +48,7 @@ fn countersign_commands() -> &'static [&'static str] {
         "read_code",
         "complete_custom_step",
         "deny_step_up",
+        "approve_request",
+        "deny_request",
     ]
 }

@@ -19,9 +19,15 @@ pub struct AuditEntry {
     /// The step keys passed, in order.
     pub steps: Vec<String>,
     pub wrong_codes: u32,
-    /// `granted`, `blocked`, `cancelled` or `failed`.
+    /// `granted`, `denied`, `reported` (denied as suspicious), `blocked`, `cancelled`,
+    /// `timed_out`, `withdrawn` (the requester stopped waiting), `refused` or `failed`.
     pub outcome: String,
     pub error_code: Option<String>,
+    /// Who asked, when another program or a link did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 pub struct AuditLog {
@@ -126,6 +132,8 @@ mod tests {
             wrong_codes: 1,
             outcome: outcome.into(),
             error_code: None,
+            requester: None,
+            reason: None,
         }
     }
 

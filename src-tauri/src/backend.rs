@@ -4,6 +4,8 @@
 use crate::audit::{AuditEntry, AuditLog, rfc3339};
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, Flow};
+use crate::requests::link::LinkGate;
+use crate::requests::queue::Queue;
 use crate::server::Server;
 use crate::view::*;
 use prelude_emulator::customer::CustomerBackend;
@@ -63,6 +65,9 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
         grant: None,
         notice: None,
         store_warning: None,
+        request: None,
+        waiting: 0,
+        report_offer: false,
     }
 }
 
@@ -97,6 +102,11 @@ pub struct Backend {
     /// The stand-in for the customer's backend that signs custom-step tokens; started with
     /// the first demo scenario that has a custom step.
     customer: Option<CustomerBackend>,
+    /// Approvals asked by other programs and links, in turn.
+    requests: Queue,
+    links: LinkGate,
+    /// A request was just reported: offer to sign out the other sessions.
+    report_offer: bool,
 }
 
 impl Backend {
@@ -175,6 +185,9 @@ impl Backend {
             audit,
             store,
             customer: None,
+            requests: Queue::default(),
+            links: LinkGate::default(),
+            report_offer: false,
         })
     }
 
@@ -186,8 +199,12 @@ impl Backend {
         self.audit.as_ref()
     }
 
-    /// Writes an ended attempt to the audit log.
-    fn close_attempt(&self, a: Attempt, outcome: &str, error: Option<&AppError>) {
+    /// Writes an ended attempt to the audit log; for a request, the requester learns the
+    /// outcome.
+    fn close_attempt(&mut self, a: Attempt, outcome: &str, error: Option<&AppError>) {
+        if let Some(tag) = &a.request {
+            self.settle_request(&tag.id, &a, outcome, error);
+        }
         let entry = AuditEntry {
             started_at: rfc3339(a.started),
             ended_at: rfc3339(unix_now()),
@@ -199,6 +216,8 @@ impl Backend {
             wrong_codes: a.wrong_codes,
             outcome: outcome.to_owned(),
             error_code: error.map(|e| e.code().to_owned()),
+            requester: a.request.as_ref().map(|t| t.requester.clone()),
+            reason: a.request.and_then(|t| t.reason),
         };
         if let Some(log) = &self.audit
             && let Err(e) = log.append(&entry)
@@ -378,6 +397,7 @@ impl Backend {
             self.close_attempt(a, outcome, error);
         }
         self.forget_stored_challenge();
+        self.drop_requests("cancelled");
     }
 
     fn forget_stored_challenge(&self) {
@@ -412,11 +432,15 @@ impl Backend {
 
     pub async fn request_step_up(&mut self, approval: Approval) -> AppResult<()> {
         self.notice = None;
+        self.start_attempt(Attempt::new(approval, unix_now())).await
+    }
+
+    async fn start_attempt(&mut self, mut attempt: Attempt) -> AppResult<()> {
         self.flow.can_approve()?;
         if self.flow.grant().is_some() {
             self.flow.done()?;
         }
-        let attempt = Attempt::new(approval.clone(), unix_now());
+        let approval = attempt.approval.clone();
         let ch = match self
             .client
             .request_step_up(&approval.scope, Some(approval.metadata.clone()))
@@ -434,8 +458,19 @@ impl Backend {
             self.close_attempt(attempt, "blocked", Some(&e));
             return Err(e);
         }
+        attempt.challenge_id = Some(ch.challenge_id.clone()).filter(|c| !c.is_empty());
+        // What the person approves is what the server signed into the challenge, or nothing
+        // (dynamic linking): a challenge that says otherwise is refused.
+        if attempt.challenge_id.is_some() && !signed_as_asked(&approval, &ch) {
+            let e = AppError::ChallengeMismatch;
+            self.forget_stored_challenge();
+            self.close_attempt(attempt, "refused", Some(&e));
+            return Err(e);
+        }
         if ch.is_completed() {
-            self.flow.granted(self.grant_view(&ch))?;
+            let mut grant = self.grant_view(&ch);
+            grant.requester = attempt.request.as_ref().map(|t| t.requester.clone());
+            self.flow.granted(grant)?;
             self.close_attempt(attempt, "granted", None);
             return Ok(());
         }
@@ -561,6 +596,11 @@ impl Backend {
                 .granted_for
                 .filter(|s| *s > 0)
                 .map(|s| ms(SystemTime::now() + Duration::from_secs(s as u64))),
+            requester: self
+                .flow
+                .approving()
+                .and_then(|a| a.attempt.request.as_ref())
+                .map(|t| t.requester.clone()),
         }
     }
 
@@ -587,6 +627,11 @@ impl Backend {
     }
 }
 
+/// The challenge token carries the scope and the metadata that were asked, exactly.
+fn signed_as_asked(asked: &Approval, ch: &StepUpChallenge) -> bool {
+    ch.scope == asked.scope && ch.metadata == asked.metadata
+}
+
 /// The code in what the person typed or pasted: the first run of 4 to 8 digits.
 fn code_in(typed: &str) -> AppResult<String> {
     prelude_wire::find_code(typed)
@@ -594,6 +639,7 @@ fn code_in(typed: &str) -> AppResult<String> {
 }
 
 mod account;
+mod requests;
 #[cfg(test)]
 mod tests;
 mod view;

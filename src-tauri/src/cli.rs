@@ -26,19 +26,23 @@ pub struct Args {
 
 impl Args {
     pub fn validate(&self) -> Result<(), String> {
-        let p = &self.profile;
-        if p.is_empty()
-            || p.len() > 40
-            || !p
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(format!(
-                "profile {p:?} must be 1-40 letters, digits, - or _"
-            ));
-        }
-        Ok(())
+        check_profile(&self.profile)
     }
+}
+
+/// A profile names files and a socket: 1-40 letters, digits, - or _.
+pub fn check_profile(p: &str) -> Result<(), String> {
+    if p.is_empty()
+        || p.len() > 40
+        || !p
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "profile {p:?} must be 1-40 letters, digits, - or _"
+        ));
+    }
+    Ok(())
 }
 
 /// Keeps our own flags and drops the rest: the WebDriver launcher adds flags of its own

@@ -213,6 +213,25 @@ pub async fn deny_step_up(state: St<'_>) -> AppResult<AppView> {
     Ok(state.view(&b))
 }
 
+/// The person agrees to consider the request another program (or a link) made: its step-up
+/// starts.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn approve_request(state: St<'_>) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    let r = b.approve_request().await;
+    state.outcome(&mut b, r)
+}
+
+/// The person refuses that request; `report` marks it as suspicious in the audit log.
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(report))]
+pub async fn deny_request(state: St<'_>, report: bool) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    b.deny_request(report)?;
+    Ok(state.view(&b))
+}
+
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn cancel_step_up(state: St<'_>) -> AppResult<AppView> {

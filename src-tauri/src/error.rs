@@ -21,6 +21,12 @@ pub enum AppError {
     /// A custom step on a real server: the customer's own app completes it.
     #[error("this step is completed in the app that asked for the approval")]
     CustomStepElsewhere,
+    /// The server's challenge does not carry what was asked (scope or metadata differ).
+    #[error("the server's challenge does not match what was asked, so it was refused")]
+    ChallengeMismatch,
+    /// No request is waiting for an answer.
+    #[error("no request is waiting")]
+    NoRequest,
     /// A command that needs a signed-in user.
     #[error("you are not signed in")]
     NotSignedIn,
@@ -49,6 +55,8 @@ impl AppError {
             AppError::StepUpBlocked => "step_up_blocked",
             AppError::WrongStage => "wrong_stage",
             AppError::NotSignedIn => "not_signed_in",
+            AppError::ChallengeMismatch => "challenge_mismatch",
+            AppError::NoRequest => "no_request",
             AppError::CustomStepElsewhere => "custom_step_elsewhere",
             AppError::NoTriesLeft => "no_tries_left",
             AppError::CodeEnded => "code_ended",
@@ -84,6 +92,14 @@ impl serde::Serialize for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// The sentence a person reads for an error, where it differs from the technical message.
+pub fn for_people(e: &AppError) -> String {
+    match e {
+        AppError::StepUpBlocked => "Your hook denied this scope.".to_owned(),
+        other => other.to_string(),
+    }
+}
 
 #[cfg(test)]
 mod tests {

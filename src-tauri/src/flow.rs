@@ -22,6 +22,18 @@ pub struct Attempt {
     pub approval: Approval,
     pub steps: Vec<String>,
     pub wrong_codes: u32,
+    pub challenge_id: Option<String>,
+    /// Set when another program (or a link) asked for this approval.
+    pub request: Option<RequestTag>,
+}
+
+/// Which queued request an attempt answers.
+#[derive(Clone, Debug)]
+pub struct RequestTag {
+    pub id: String,
+    /// "deploy.sh (pid 4242)" or "a link".
+    pub requester: String,
+    pub reason: Option<String>,
 }
 
 impl Attempt {
@@ -31,6 +43,8 @@ impl Attempt {
             approval,
             steps: vec![],
             wrong_codes: 0,
+            challenge_id: None,
+            request: None,
         }
     }
 }
@@ -348,6 +362,7 @@ mod tests {
             grant_mode: None,
             metadata: vec![],
             expires_at: None,
+            requester: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod flow;
 mod logging;
 mod reach;
 mod rendering;
+pub mod requests;
 pub mod server;
 mod settings;
 pub mod view;
@@ -102,7 +103,12 @@ pub fn run() -> ExitCode {
     #[cfg(unix)]
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     STARTED.get_or_init(std::time::Instant::now);
-    let args = match cli::parse_lenient(std::env::args()) {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("approve") {
+        return requests::client::main(argv);
+    }
+    let link = requests::link::in_args(argv.iter().cloned());
+    let args = match cli::parse_lenient(argv) {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
@@ -117,12 +123,16 @@ pub fn run() -> ExitCode {
         eprintln!("countersign: {m}");
         return ExitCode::FAILURE;
     }
+    // One app per profile: a second launch hands its link to the first and ends.
+    if let Some(code) = requests::desk::forward_to_running(&args.profile, link.clone()) {
+        return code;
+    }
     // Still the only thread: the choice may write the environment WebKit will inherit.
     let cpu_raster = rendering::prepare(args.rendering);
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::new().build())
         .setup(move |app| {
-            setup(app, args, cpu_raster)?;
+            setup(app, args, cpu_raster, link)?;
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -153,6 +163,8 @@ pub fn run() -> ExitCode {
             commands::read_code,
             commands::complete_custom_step,
             commands::deny_step_up,
+            commands::approve_request,
+            commands::deny_request,
         ])
         .build(tauri::generate_context!())
         .map(|app| app.run(|app, event| on_event(app, &event)));
@@ -184,6 +196,7 @@ fn setup(
     app: &mut tauri::App,
     args: cli::Args,
     cpu_raster: bool,
+    link: Option<String>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let guard = logging::init(app.path().app_log_dir().ok());
     app.manage(LogGuard(guard));
@@ -210,6 +223,8 @@ fn setup(
         overridden,
         inbox_task: std::sync::Mutex::new(None),
     });
+    // Programs may ask at once; their requests wait for the backend below.
+    requests::desk::listen(app.handle(), args.profile.clone());
     // The emulator, the keyring and the first request happen while WebKit starts the page.
     let handle = app.handle().clone();
     tauri::async_runtime::spawn(async move {
@@ -231,6 +246,10 @@ fn setup(
         };
         let set = state.backend.set(value).is_ok();
         tracing::debug!(set, "backend ready");
+        if link.is_some() {
+            use requests::socket::Desk;
+            requests::desk::AppDesk(handle.clone()).show(link).await;
+        }
     });
     Ok(())
 }

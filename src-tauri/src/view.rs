@@ -8,6 +8,8 @@ pub enum Stage {
     Login,
     Code,
     Logged,
+    /// Signed in, with a request from another program or a link on screen.
+    Request,
     StepUpOtp,
     Done,
 }
@@ -64,6 +66,8 @@ pub struct GrantView {
     pub metadata: Vec<(String, String)>,
     /// Unix milliseconds, when the server said how long the grant lasts.
     pub expires_at: Option<i64>,
+    /// The program (or "a link") that asked for this approval.
+    pub requester: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -87,6 +91,29 @@ pub struct AppView {
     pub notice: Option<String>,
     /// Set when secrets are kept in memory only, because no secure store works.
     pub store_warning: Option<String>,
+    /// The request from another program or a link that is on screen.
+    pub request: Option<RequestView>,
+    /// Requests waiting behind it (or behind what is on screen).
+    pub waiting: usize,
+    /// A request was just reported as suspicious: offer to sign out the other sessions.
+    pub report_offer: bool,
+}
+
+/// An approval asked by another program or a link, as the person sees it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestView {
+    pub id: String,
+    /// "deploy.sh (pid 4242)" or "a link".
+    pub source: String,
+    pub from_link: bool,
+    pub reason: Option<String>,
+    pub scope: String,
+    pub metadata: Vec<(String, String)>,
+    /// RFC 3339.
+    pub received_at: String,
+    /// Unix milliseconds when it times out.
+    pub expires_at: i64,
 }
 
 /// What the sign-in form says under the identifier as it is typed.

@@ -272,6 +272,14 @@ impl SessionClient {
         self.profile().and_then(|p| p.session_id)
     }
 
+    /// The cached access token while it is valid on the local clock, for a caller that hands
+    /// it to its own request. It is bound to this client's DPoP key.
+    pub fn access_token(&self) -> Option<SecretString> {
+        let local = self.local();
+        let t = local.access.as_ref()?;
+        (t.expires_at > util::unix_now()).then(|| t.token.clone())
+    }
+
     /// Whether a refresh token is stored, i.e. a session may be resumed with [`Self::refresh`].
     pub fn has_stored_session(&self) -> Result<bool> {
         Ok(self.store_get(Item::RefreshToken)?.is_some())

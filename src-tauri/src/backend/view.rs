@@ -2,7 +2,7 @@
 
 use super::{Backend, input_rules, ms, resend_cooldown};
 use crate::flow::{Approving, Flow};
-use crate::view::{AppView, ChallengeView, UserView, mask};
+use crate::view::{AppView, ChallengeView, Stage, UserView, mask};
 
 impl Backend {
     /// The view of the flow as it is; reads only.
@@ -31,8 +31,13 @@ impl Backend {
             .as_ref()
             .and_then(|e| e.scenario())
             .map(|s| s.name());
+        let request = self.request_view();
+        let stage = match self.flow.stage() {
+            Stage::Logged if request.is_some() => Stage::Request,
+            s => s,
+        };
         AppView {
-            stage: self.flow.stage(),
+            stage,
             server,
             theme,
             rules: input_rules(),
@@ -49,6 +54,9 @@ impl Backend {
                     "No secure store works on this computer ({why}). You can sign in and approve, but Countersign will not remember the session after it closes."
                 )
             }),
+            waiting: self.waiting_requests(),
+            request,
+            report_offer: self.report_offer() && self.notice.is_some(),
         }
     }
 

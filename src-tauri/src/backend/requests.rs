@@ -1,0 +1,307 @@
+//! Approvals asked by other programs and links: the queue in front of the person, and the
+//! answer each requester gets. Every request ends in the audit log, whatever its outcome.
+
+use super::{Backend, unix_now};
+use crate::audit::rfc3339;
+use crate::error::{AppError, AppResult};
+use crate::flow::{Approval, Attempt, RequestTag};
+use crate::requests::protocol::{Ask, Outcome, Status};
+use crate::requests::queue::{Pending, Source};
+use crate::view::{RequestView, Stage};
+use secrecy::ExposeSecret;
+use tokio::sync::oneshot;
+
+fn now_ms() -> i64 {
+    unix_now().saturating_mul(1000)
+}
+
+/// A request ends with these outcomes; after any other (a failed attempt) it stays, and the
+/// person may start again.
+fn terminal(outcome: &str) -> Option<Status> {
+    Some(match outcome {
+        "granted" => Status::Granted,
+        "denied" => Status::Denied,
+        "reported" => Status::Reported,
+        "blocked" => Status::Blocked,
+        "cancelled" | "withdrawn" => Status::Cancelled,
+        "timed_out" => Status::TimedOut,
+        "refused" => Status::Refused,
+        _ => return None,
+    })
+}
+
+fn attempt_for(p: &Pending) -> Attempt {
+    let mut a = Attempt::new(
+        Approval {
+            scope: p.ask.scope.clone(),
+            metadata: p.ask.metadata.clone(),
+        },
+        p.received,
+    );
+    a.request = Some(RequestTag {
+        id: p.id.clone(),
+        requester: p.source.label(),
+        reason: p.ask.reason.clone(),
+    });
+    a
+}
+
+impl Backend {
+    /// Puts a request in the queue. Refused at once (and logged) when no one is signed in or
+    /// too many wait.
+    pub fn enqueue(
+        &mut self,
+        source: Source,
+        ask: Ask,
+        reply: Option<oneshot::Sender<Outcome>>,
+    ) -> Result<(String, usize), Box<Outcome>> {
+        let refuse = |this: &mut Self, ask: Ask, code: &str, why: &str| {
+            let outcome = Outcome::new(Status::Refused, &ask).because(code, why);
+            let mut a = Attempt::new(
+                Approval {
+                    scope: ask.scope,
+                    metadata: ask.metadata,
+                },
+                unix_now(),
+            );
+            a.request = Some(RequestTag {
+                id: String::new(),
+                requester: source.label(),
+                reason: ask.reason,
+            });
+            this.close_attempt(a, "refused", None);
+            Box::new(outcome)
+        };
+        if !self.signed_in() {
+            self.notice = Some(format!(
+                "{} asked for an approval, but no one is signed in. Sign in, then ask again.",
+                capitalised(&source.label())
+            ));
+            return Err(refuse(
+                self,
+                ask,
+                "not_signed_in",
+                "no one is signed in to Countersign",
+            ));
+        }
+        if self.requests.is_full() {
+            return Err(refuse(
+                self,
+                ask,
+                "queue_full",
+                "too many approvals are waiting already",
+            ));
+        }
+        Ok(self.requests.push(source, ask, now_ms(), reply))
+    }
+
+    /// A link's request: collapsed with an identical link already waiting, and rate-limited.
+    /// Returns whether it was queued.
+    pub fn enqueue_link(&mut self, ask: Ask) -> bool {
+        let duplicate = self.requests.ids().iter().any(|id| {
+            self.requests
+                .get(id)
+                .is_some_and(|p| p.source == Source::Link && p.ask == ask)
+        });
+        if duplicate {
+            return false;
+        }
+        if !self.links.admit(now_ms()) {
+            self.notice =
+                Some("Too many approval links in a minute: the latest was ignored.".into());
+            return false;
+        }
+        self.enqueue(Source::Link, ask, None).is_ok()
+    }
+
+    /// The request on screen: when the person is free to see it, or while its step-up runs.
+    pub(super) fn request_view(&self) -> Option<RequestView> {
+        let head = self.requests.head()?;
+        let mine = self
+            .flow
+            .approving()
+            .and_then(|a| a.attempt.request.as_ref())
+            .is_some_and(|t| t.id == head.id);
+        if !(mine || self.flow.stage() == Stage::Logged) {
+            return None;
+        }
+        Some(RequestView {
+            id: head.id.clone(),
+            source: head.source.label(),
+            from_link: head.source == Source::Link,
+            reason: head.ask.reason.clone(),
+            scope: head.ask.scope.clone(),
+            metadata: head.ask.metadata.clone().into_iter().collect(),
+            received_at: rfc3339(head.received),
+            expires_at: head.deadline_ms,
+        })
+    }
+
+    pub(super) fn waiting_requests(&self) -> usize {
+        match self.request_view() {
+            Some(_) => self.requests.waiting(),
+            None => self.requests.len(),
+        }
+    }
+
+    /// The id of the request that arrived last.
+    pub fn newest_request(&self) -> Option<String> {
+        self.requests.ids().pop()
+    }
+
+    /// Something to tell the person, until their next action.
+    pub fn say(&mut self, notice: String) {
+        self.notice = Some(notice);
+    }
+
+    pub(super) fn report_offer(&self) -> bool {
+        self.report_offer
+    }
+
+    /// The person agrees to consider the request on screen: its step-up starts.
+    pub async fn approve_request(&mut self) -> AppResult<()> {
+        self.notice = None;
+        self.report_offer = false;
+        if self.flow.stage() != Stage::Logged {
+            return Err(AppError::WrongStage);
+        }
+        let head = self.requests.head().ok_or(AppError::NoRequest)?;
+        let attempt = attempt_for(head);
+        self.start_attempt(attempt).await
+    }
+
+    /// The person refuses the request on screen, before or during its step-up; `report`
+    /// marks it as suspicious.
+    pub fn deny_request(&mut self, report: bool) -> AppResult<()> {
+        self.notice = None;
+        let outcome = if report { "reported" } else { "denied" };
+        let tagged = self
+            .flow
+            .approving()
+            .is_some_and(|a| a.attempt.request.is_some());
+        let source = self.requests.head().map(|p| p.source.clone());
+        if tagged {
+            self.end_approval(outcome)?;
+        } else {
+            if self.flow.stage() != Stage::Logged {
+                return Err(AppError::WrongStage);
+            }
+            let head = self.requests.head().ok_or(AppError::NoRequest)?;
+            let a = attempt_for(head);
+            self.close_attempt(a, outcome, None);
+        }
+        let told = match source {
+            Some(Source::Program { .. }) => " The program was told.",
+            _ => "",
+        };
+        self.notice = Some(if report {
+            format!("Denied and reported.{told}")
+        } else {
+            format!("Denied.{told}")
+        });
+        self.report_offer = report;
+        Ok(())
+    }
+
+    /// The requester stopped waiting.
+    pub fn withdraw_request(&mut self, id: &str) -> bool {
+        self.drop_request(id, "withdrawn", "stopped waiting")
+    }
+
+    /// The request's time ran out.
+    pub fn time_out_request(&mut self, id: &str) -> bool {
+        self.drop_request(id, "timed_out", "was not answered in time")
+    }
+
+    /// Ends one request, whether it is on screen, in its step-up, or waiting; says so.
+    fn drop_request(&mut self, id: &str, outcome: &str, what: &str) -> bool {
+        let Some(p) = self.requests.get(id) else {
+            return false;
+        };
+        let label = p.source.label();
+        let in_step_up = self
+            .flow
+            .approving()
+            .and_then(|a| a.attempt.request.as_ref())
+            .is_some_and(|t| t.id == id);
+        if in_step_up {
+            if let Ok(a) = self.flow.end_approval() {
+                self.close_attempt(a, outcome, None);
+            }
+            self.forget_stored_challenge();
+        } else {
+            let a = attempt_for(p);
+            self.close_attempt(a, outcome, None);
+        }
+        self.notice = Some(format!(
+            "The request from {label} {what}, so it was closed."
+        ));
+        true
+    }
+
+    /// Ends every request (at sign-out).
+    pub(super) fn drop_requests(&mut self, outcome: &str) {
+        for id in self.requests.ids() {
+            if let Some(p) = self.requests.get(&id) {
+                let a = attempt_for(p);
+                self.close_attempt(a, outcome, None);
+            }
+        }
+    }
+
+    /// Answers the requester behind an attempt that ended with `outcome`, if it ends the
+    /// request.
+    pub(super) fn settle_request(
+        &mut self,
+        id: &str,
+        a: &Attempt,
+        outcome: &str,
+        error: Option<&AppError>,
+    ) {
+        let Some(status) = terminal(outcome) else {
+            return;
+        };
+        let Some(p) = self.requests.get(id) else {
+            return;
+        };
+        let mut o = Outcome::new(status, &p.ask);
+        o.session_id = self.client.session_id();
+        o.challenge_id = a.challenge_id.clone();
+        if status == Status::Granted {
+            o.grant_expires_at = self
+                .flow
+                .grant()
+                .and_then(|g| g.expires_at)
+                .map(|ms| rfc3339(ms / 1000));
+            if p.ask.want_token {
+                o.access_token = self
+                    .client
+                    .access_token()
+                    .map(|t| t.expose_secret().to_owned());
+            }
+        }
+        let (code, why) = match (outcome, error) {
+            (_, Some(e)) => (e.code().to_owned(), crate::error::for_people(e)),
+            ("denied", _) => ("denied".into(), "the person denied it".into()),
+            ("reported", _) => (
+                "reported".into(),
+                "the person denied it and reported it as suspicious".into(),
+            ),
+            ("cancelled", _) => ("cancelled".into(), "the approval was cancelled".into()),
+            ("timed_out", _) => ("timed_out".into(), "no one answered in time".into()),
+            _ => (String::new(), String::new()),
+        };
+        if !code.is_empty() {
+            o = o.because(&code, why);
+        }
+        self.requests.resolve(id, o);
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}

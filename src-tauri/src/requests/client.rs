@@ -1,0 +1,305 @@
+//! `countersign approve`: asks the running app (starting it if none runs) and waits for the
+//! person's answer. Exit status: 0 granted; 1 denied or blocked; 2 cancelled or timed out;
+//! 3 it could not ask.
+
+use super::protocol::{AppMessage, Ask, Outcome, Status};
+use super::socket::{self, Connection};
+use clap::Parser;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Exit status when the request could not be put to the person.
+const CANNOT_ASK: u8 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "countersign approve",
+    about = "Ask the person at this desktop to approve an action, and wait for the answer",
+    after_help = "Exit status: 0 granted; 1 denied, reported or blocked; 2 cancelled or timed out; 3 could not ask."
+)]
+struct ApproveArgs {
+    /// The scope to approve, e.g. transfer:write.
+    #[arg(long)]
+    scope: String,
+    /// What is approved, shown on screen and signed into the challenge (up to 5).
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    meta: Vec<String>,
+    /// Why the approval is asked, shown to the person.
+    #[arg(long)]
+    reason: Option<String>,
+    /// Seconds to wait for the person.
+    #[arg(long, default_value_t = super::protocol::DEFAULT_TIMEOUT_SECS)]
+    timeout: u64,
+    /// Print the outcome as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// On a grant, print the scoped access token alone on stdout (it is a secret).
+    #[arg(long)]
+    print_access_token: bool,
+    /// The profile whose app is asked.
+    #[arg(long, env = "COUNTERSIGN_PROFILE", default_value = "default")]
+    profile: String,
+    /// The server the app uses if it has to be started.
+    #[arg(long, env = "COUNTERSIGN_ENDPOINT")]
+    endpoint: Option<String>,
+    /// The Prelude app the app uses if it has to be started.
+    #[arg(long, env = "COUNTERSIGN_APP_ID")]
+    app_id: Option<String>,
+}
+
+fn cannot(why: &str) -> ExitCode {
+    eprintln!("countersign approve: {why}");
+    ExitCode::from(CANNOT_ASK)
+}
+
+/// `argv` starts with the program, then `approve`.
+pub fn main(argv: Vec<String>) -> ExitCode {
+    let args = match ApproveArgs::try_parse_from(argv.into_iter().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(CANNOT_ASK)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let ask = match ask_of(&args) {
+        Ok(a) => a,
+        Err(why) => return cannot(&why),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return cannot(&e.to_string()),
+    };
+    match rt.block_on(ask_app(&args, &ask)) {
+        Ok(outcome) => report(&args, &outcome),
+        Err(why) => cannot(&why),
+    }
+}
+
+fn ask_of(args: &ApproveArgs) -> Result<Ask, String> {
+    crate::cli::check_profile(&args.profile)?;
+    let mut metadata = BTreeMap::new();
+    for m in &args.meta {
+        let (k, v) = m
+            .split_once('=')
+            .ok_or_else(|| format!("--meta {m:?} is not KEY=VALUE"))?;
+        if metadata.insert(k.to_owned(), v.to_owned()).is_some() {
+            return Err(format!("--meta {k:?} is given twice"));
+        }
+    }
+    Ask::check(
+        &args.scope,
+        metadata,
+        args.reason.as_deref(),
+        Some(args.timeout),
+        args.print_access_token,
+    )
+    .map_err(|e| e.0)
+}
+
+async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, String> {
+    let mut conn = match socket::connect(&args.profile).await {
+        Ok(c) => c,
+        Err(_) => start_app(args).await?,
+    };
+    conn.send(&ask.message())
+        .await
+        .map_err(|e| format!("could not send the request: {e}"))?;
+    // The app enforces the timeout; this only guards against an app that stopped answering.
+    let until = Duration::from_secs(ask.timeout_secs + 10);
+    let wait = async {
+        loop {
+            match conn.next().await {
+                Ok(Some(AppMessage::Queued { position, .. })) => {
+                    if !args.json {
+                        let ahead = position.saturating_sub(1);
+                        let queue = match ahead {
+                            0 => String::new(),
+                            1 => " (1 request ahead)".to_owned(),
+                            n => format!(" ({n} requests ahead)"),
+                        };
+                        eprintln!("Waiting for the approval in Countersign{queue}…");
+                    }
+                }
+                Ok(Some(AppMessage::Result(o))) => return Ok(*o),
+                Ok(Some(AppMessage::Shown { .. })) => {
+                    return Err("the app answered a different request".to_owned());
+                }
+                Ok(None) => return Err("Countersign closed before answering".to_owned()),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    };
+    match tokio::time::timeout(until, wait).await {
+        Ok(r) => r,
+        Err(_) => {
+            let mut o = Outcome::new(Status::TimedOut, ask);
+            o.reason = Some("Countersign did not answer in time".into());
+            Ok(o)
+        }
+    }
+}
+
+/// Starts the app for this profile in its own process group, so it outlives this command,
+/// and waits for its socket.
+async fn start_app(args: &ApproveArgs) -> Result<Connection, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find Countersign: {e}"))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["--profile", &args.profile])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(e) = &args.endpoint {
+        cmd.args(["--endpoint", e]);
+    }
+    if let Some(a) = &args.app_id {
+        cmd.args(["--app-id", a]);
+    }
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("could not start Countersign: {e}"))?;
+    let began = Instant::now();
+    while began.elapsed() < Duration::from_secs(30) {
+        if let Ok(c) = socket::connect(&args.profile).await {
+            return Ok(c);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("Countersign exited at start ({status})"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err("Countersign did not start within 30 s".to_owned())
+}
+
+fn report(args: &ApproveArgs, o: &Outcome) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let printed = if args.json {
+        serde_json::to_string(o)
+            .map_err(std::io::Error::other)
+            .and_then(|s| writeln!(out, "{s}"))
+    } else if args.print_access_token && o.status == Status::Granted {
+        match &o.access_token {
+            Some(t) => writeln!(out, "{t}"),
+            None => {
+                drop(out);
+                return cannot("granted, but no access token was available");
+            }
+        }
+    } else {
+        writeln!(out, "{}", line(o))
+    };
+    if printed.is_err() {
+        return ExitCode::from(CANNOT_ASK);
+    }
+    if args.print_access_token && !args.json {
+        eprintln!("{}", line(o));
+    }
+    ExitCode::from(o.status.exit_code())
+}
+
+/// One line for a person reading a terminal.
+fn line(o: &Outcome) -> String {
+    let what = if o.metadata.is_empty() {
+        o.scope.clone()
+    } else {
+        let m: Vec<String> = o.metadata.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{} ({})", o.scope, m.join(", "))
+    };
+    let why = o
+        .reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    match o.status {
+        Status::Granted => {
+            let until = o
+                .grant_expires_at
+                .as_deref()
+                .map(|t| format!(" until {t}"))
+                .unwrap_or_default();
+            let session = o
+                .session_id
+                .as_deref()
+                .map(|s| format!(" for session {s}"))
+                .unwrap_or_default();
+            format!("Granted {what}{session}{until}.")
+        }
+        Status::Denied => format!("Denied {what}{why}."),
+        Status::Reported => format!("Denied and reported {what}{why}."),
+        Status::Blocked => format!("Blocked {what}{why}."),
+        Status::Cancelled => format!("Cancelled {what}{why}."),
+        Status::TimedOut => format!("Timed out {what}{why}."),
+        Status::Refused => format!("Refused{why}."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<Ask, String> {
+        let argv = ["countersign", "approve"]
+            .iter()
+            .chain(extra)
+            .map(|s| (*s).to_owned());
+        let args = ApproveArgs::try_parse_from(argv.skip(1)).map_err(|e| e.to_string())?;
+        ask_of(&args)
+    }
+
+    #[test]
+    fn bad_input_is_refused_by_the_command() {
+        let ok = parse(&[
+            "--scope",
+            "transfer:write",
+            "--meta",
+            "amount=500",
+            "--meta",
+            "note=a=b",
+        ])
+        .unwrap();
+        assert_eq!(ok.metadata["note"], "a=b", "only the first = splits");
+        for (bad, says) in [
+            (&["--scope", "t", "--bogus"][..], "--bogus"),
+            (&["--meta", "a=1"][..], "--scope"),
+            (&["--scope", "t", "--meta", "novalue"][..], "KEY=VALUE"),
+            (
+                &["--scope", "t", "--meta", "a=1", "--meta", "a=2"][..],
+                "twice",
+            ),
+            (
+                &["--scope", "t", "--meta", "keyofthirteen=1"][..],
+                "keyofthirteen",
+            ),
+            (&["--scope", "bad scope"][..], "scope"),
+            (&["--scope", "t", "--timeout", "0"][..], "timeout"),
+            (&["--scope", "t", "--profile", "../x"][..], "profile"),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_human_line_names_the_outcome() {
+        let ask = parse(&["--scope", "transfer:write", "--meta", "amount=500"]).unwrap();
+        let mut o = Outcome::new(Status::Granted, &ask);
+        o.session_id = Some("s1".into());
+        assert_eq!(
+            line(&o),
+            "Granted transfer:write (amount=500) for session s1."
+        );
+        let o = Outcome::new(Status::Blocked, &ask)
+            .because("step_up_blocked", "Your hook denied this scope.");
+        assert!(line(&o).starts_with("Blocked transfer:write"));
+    }
+}

@@ -1,0 +1,199 @@
+//! The app's side of the socket: a request goes into the backend's queue, the window is
+//! redrawn, and a notification tells a person who is looking elsewhere.
+
+use super::protocol::{Ask, Outcome, Status};
+use super::queue::Source;
+use super::socket::{self, Desk};
+use crate::AppState;
+use crate::backend::Backend;
+use std::process::ExitCode;
+use std::time::Duration;
+use tauri::{Emitter, Manager};
+
+/// The event that carries a new view when something other than the person changed it.
+pub const VIEW_EVENT: &str = "app-view";
+
+#[derive(Clone)]
+pub struct AppDesk(pub tauri::AppHandle);
+
+impl AppDesk {
+    fn redraw(&self, state: &AppState, b: &Backend) {
+        let _ = self.0.emit(VIEW_EVENT, state.view(b));
+    }
+
+    fn window(&self) -> Option<tauri::WebviewWindow> {
+        self.0.get_webview_window("main")
+    }
+
+    fn bring_forward(&self) {
+        if let Some(w) = self.window() {
+            let _ = w.unminimize();
+            let _ = w.show();
+            let _ = w.set_focus();
+        }
+    }
+
+    /// Tells a person who is not looking at the window; clicking the notice brings it up.
+    fn announce(&self, source: &Source, ask: &Ask) {
+        let focused = self
+            .window()
+            .and_then(|w| w.is_focused().ok())
+            .unwrap_or(false);
+        if focused {
+            return;
+        }
+        if let Some(w) = self.window() {
+            let _ = w.request_user_attention(Some(tauri::UserAttentionType::Informational));
+        }
+        let body = match &ask.reason {
+            Some(r) => format!("{} asks to approve {}: {r}", source.label(), ask.scope),
+            None => format!("{} asks to approve {}.", source.label(), ask.scope),
+        };
+        let me = self.clone();
+        std::thread::spawn(move || me.notify(&body));
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn notify(&self, body: &str) {
+        let shown = notify_rust::Notification::new()
+            .appname("Countersign")
+            .summary("Approval requested")
+            .body(body)
+            .icon("countersign")
+            .action("default", "Open Countersign")
+            .show();
+        match shown {
+            // Blocks this thread until the notice is clicked or closed.
+            Ok(h) => h.wait_for_action(|action| {
+                if action == "default" {
+                    self.bring_forward();
+                }
+            }),
+            Err(e) => tracing::info!(error = %e, "no desktop notification"),
+        }
+    }
+
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    fn notify(&self, body: &str) {
+        if let Err(e) = notify_rust::Notification::new()
+            .appname("Countersign")
+            .summary("Approval requested")
+            .body(body)
+            .show()
+        {
+            tracing::info!(error = %e, "no desktop notification");
+        }
+    }
+}
+
+impl Desk for AppDesk {
+    async fn submit(
+        &self,
+        source: Source,
+        ask: Ask,
+        reply: tokio::sync::oneshot::Sender<Outcome>,
+    ) -> Result<(String, usize), Box<Outcome>> {
+        let state = self.0.state::<AppState>();
+        let backend = state.backend().await.map_err(|e| {
+            Box::new(Outcome::new(Status::Refused, &ask).because("startup", e.to_string()))
+        })?;
+        let mut b = backend.lock().await;
+        b.resume().await;
+        let queued = b.enqueue(source.clone(), ask.clone(), Some(reply));
+        self.redraw(&state, &b);
+        drop(b);
+        let (id, position) = queued?;
+        self.expire_later(id.clone(), ask.timeout_secs);
+        self.announce(&source, &ask);
+        Ok((id, position))
+    }
+
+    async fn withdraw(&self, id: String) {
+        let state = self.0.state::<AppState>();
+        if let Ok(backend) = state.backend().await {
+            let mut b = backend.lock().await;
+            if b.withdraw_request(&id) {
+                self.redraw(&state, &b);
+            }
+        }
+    }
+
+    async fn show(&self, link: Option<String>) {
+        self.bring_forward();
+        let Some(link) = link else { return };
+        let state = self.0.state::<AppState>();
+        let Ok(backend) = state.backend().await else {
+            return;
+        };
+        let mut b = backend.lock().await;
+        b.resume().await;
+        match super::link::parse(&link) {
+            Ok(ask) => {
+                let timeout = ask.timeout_secs;
+                if b.enqueue_link(ask)
+                    && let Some(id) = b.newest_request()
+                {
+                    self.expire_later(id, timeout);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "approval link refused");
+                b.say(format!("An approval link was ignored: {e}."));
+            }
+        }
+        self.redraw(&state, &b);
+    }
+}
+
+impl AppDesk {
+    fn expire_later(&self, id: String, secs: u64) {
+        let me = self.clone();
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            let state = me.0.state::<AppState>();
+            if let Ok(backend) = state.backend().await {
+                let mut b = backend.lock().await;
+                if b.time_out_request(&id) {
+                    me.redraw(&state, &b);
+                }
+            }
+        });
+    }
+}
+
+/// Starts the socket listener for this profile in the background.
+pub fn listen(app: &tauri::AppHandle, profile: String) {
+    let desk = AppDesk(app.clone());
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = socket::listen(&profile, desk).await {
+            tracing::error!(error = %e, "approval requests from other programs are off");
+        }
+    });
+}
+
+/// A second launch for a profile whose app runs: hands over the link, if any, brings that
+/// window forward, and ends. `None` when no app answers (this launch becomes the app).
+pub fn forward_to_running(profile: &str, link: Option<String>) -> Option<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        let mut conn = socket::connect(profile).await.ok()?;
+        let msg = super::protocol::ClientMessage::Show {
+            v: super::protocol::VERSION,
+            link,
+        };
+        conn.send(&msg).await.ok()?;
+        let answered = tokio::time::timeout(Duration::from_secs(5), conn.next()).await;
+        match answered {
+            Ok(Ok(Some(super::protocol::AppMessage::Shown { .. }))) => {
+                eprintln!(
+                    "countersign: already running for profile {profile}; its window was brought forward"
+                );
+                Some(ExitCode::SUCCESS)
+            }
+            _ => None,
+        }
+    })
+}

@@ -1,0 +1,139 @@
+//! `countersign://approve?scope=…&amount=…&reason=…` links. Every query parameter but `scope`
+//! and `reason` is metadata. A link is an untrusted request from anyone who could make the
+//! person click: it is checked like any other, collapsed with an identical one already
+//! waiting, and rate-limited.
+
+use super::protocol::{Ask, BadRequest};
+use std::collections::{BTreeMap, VecDeque};
+
+pub const SCHEME: &str = "countersign";
+/// A link waits this long for the person; no requester waits on it.
+pub const LINK_TIMEOUT_SECS: u64 = 600;
+const WINDOW_MS: i64 = 60_000;
+const PER_WINDOW: usize = 5;
+
+/// The request a link carries.
+pub fn parse(text: &str) -> Result<Ask, BadRequest> {
+    let url = url::Url::parse(text).map_err(|e| BadRequest(format!("not a link: {e}")))?;
+    if url.scheme() != SCHEME {
+        return Err(BadRequest(format!("not a {SCHEME}:// link")));
+    }
+    // `countersign://approve?…` puts `approve` in the host; `countersign:approve?…` in the path.
+    let action = url
+        .host_str()
+        .unwrap_or_else(|| url.path())
+        .trim_matches('/');
+    if action != "approve" {
+        return Err(BadRequest(format!(
+            "unknown link action {action:?} (only approve)"
+        )));
+    }
+    let mut scope = None;
+    let mut reason = None;
+    let mut metadata = BTreeMap::new();
+    for (k, v) in url.query_pairs() {
+        let slot = match k.as_ref() {
+            "scope" => &mut scope,
+            "reason" => &mut reason,
+            _ => {
+                if metadata.insert(k.to_string(), v.to_string()).is_some() {
+                    return Err(BadRequest(format!("{k:?} is given twice")));
+                }
+                continue;
+            }
+        };
+        if slot.replace(v.to_string()).is_some() {
+            return Err(BadRequest(format!("{k:?} is given twice")));
+        }
+    }
+    let scope = scope.ok_or_else(|| BadRequest("the link names no scope".into()))?;
+    Ask::check(
+        &scope,
+        metadata,
+        reason.as_deref(),
+        Some(LINK_TIMEOUT_SECS),
+        false,
+    )
+}
+
+/// At most a few links a minute reach the screen.
+#[derive(Default)]
+pub struct LinkGate {
+    recent: VecDeque<i64>,
+}
+
+impl LinkGate {
+    pub fn admit(&mut self, now_ms: i64) -> bool {
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now_ms.saturating_sub(*t) >= WINDOW_MS)
+        {
+            self.recent.pop_front();
+        }
+        if self.recent.len() >= PER_WINDOW {
+            return false;
+        }
+        self.recent.push_back(now_ms);
+        true
+    }
+}
+
+/// The first `countersign://` link among command-line arguments.
+pub fn in_args<I: IntoIterator<Item = String>>(args: I) -> Option<String> {
+    args.into_iter()
+        .find(|a| a.starts_with(&format!("{SCHEME}:")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_carries_a_checked_request() {
+        let a = parse("countersign://approve?scope=transfer:write&amount=500&currency=EUR&reason=Pay%20invoice%202291")
+            .unwrap();
+        assert_eq!(a.scope, "transfer:write");
+        assert_eq!(a.metadata["amount"], "500");
+        assert_eq!(a.metadata["currency"], "EUR");
+        assert_eq!(a.reason.as_deref(), Some("Pay invoice 2291"));
+        assert!(!a.want_token);
+        assert!(parse("countersign:approve?scope=s").is_ok());
+        for bad in [
+            "https://approve?scope=s",
+            "countersign://grant?scope=s",
+            "countersign://approve?amount=5",
+            "countersign://approve?scope=s&scope=t",
+            "countersign://approve?scope=s&a=1&a=2",
+            "countersign://approve?scope=s&toolongakey123=1",
+            "countersign://approve?scope=bad%20scope",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn links_are_rate_limited() {
+        let mut g = LinkGate::default();
+        for i in 0..PER_WINDOW as i64 {
+            assert!(g.admit(i));
+        }
+        assert!(!g.admit(10));
+        assert!(g.admit(WINDOW_MS + 1));
+    }
+
+    #[test]
+    fn the_link_is_found_among_arguments() {
+        let args = [
+            "countersign",
+            "--profile",
+            "p",
+            "countersign://approve?scope=s",
+        ]
+        .map(String::from);
+        assert_eq!(
+            in_args(args).as_deref(),
+            Some("countersign://approve?scope=s")
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! Requests waiting for the person, first come first served. The head is the one on screen;
+//! the others wait ("2 more waiting"). Each request is answered exactly once.
+
+use super::protocol::{Ask, Outcome};
+use std::collections::VecDeque;
+use tokio::sync::oneshot;
+
+/// At most this many requests wait; more are refused rather than piled up unseen.
+pub const MAX_WAITING: usize = 20;
+
+/// Who asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A local program, from the socket peer's credentials.
+    Program { name: String, pid: u32 },
+    /// A `countersign://` link: anyone could have made it, and no one gets the result.
+    Link,
+}
+
+impl Source {
+    pub fn label(&self) -> String {
+        match self {
+            Source::Program { name, pid } => format!("{name} (pid {pid})"),
+            Source::Link => "a link".to_owned(),
+        }
+    }
+}
+
+pub struct Pending {
+    pub id: String,
+    pub source: Source,
+    pub ask: Ask,
+    /// Unix seconds.
+    pub received: i64,
+    /// Unix milliseconds after which it times out.
+    pub deadline_ms: i64,
+    reply: Option<oneshot::Sender<Outcome>>,
+}
+
+#[derive(Default)]
+pub struct Queue {
+    items: VecDeque<Pending>,
+    next: u64,
+}
+
+impl Queue {
+    pub fn is_full(&self) -> bool {
+        self.items.len() >= MAX_WAITING
+    }
+
+    /// Adds a request (check [`Self::is_full`] first); gives its id and place.
+    pub fn push(
+        &mut self,
+        source: Source,
+        ask: Ask,
+        now_ms: i64,
+        reply: Option<oneshot::Sender<Outcome>>,
+    ) -> (String, usize) {
+        self.next += 1;
+        let id = format!("req-{}-{}", now_ms, self.next);
+        let deadline_ms = now_ms.saturating_add(ask.timeout_secs as i64 * 1000);
+        self.items.push_back(Pending {
+            id: id.clone(),
+            source,
+            received: now_ms / 1000,
+            deadline_ms,
+            ask,
+            reply,
+        });
+        (id, self.items.len())
+    }
+
+    pub fn head(&self) -> Option<&Pending> {
+        self.items.front()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Pending> {
+        self.items.iter().find(|p| p.id == id)
+    }
+
+    /// How many wait behind the one on screen.
+    pub fn waiting(&self) -> usize {
+        self.items.len().saturating_sub(1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Takes the request out and answers its requester (if one listens). `None` if it was
+    /// already answered.
+    pub fn resolve(&mut self, id: &str, outcome: Outcome) -> Option<Pending> {
+        let i = self.items.iter().position(|p| p.id == id)?;
+        let mut p = self.items.remove(i)?;
+        if let Some(tx) = p.reply.take() {
+            // The requester may have gone meanwhile; nothing is owed to it then.
+            let _ = tx.send(outcome);
+        }
+        Some(p)
+    }
+
+    /// The ids whose deadline has passed at `now_ms`.
+    pub fn overdue(&self, now_ms: i64) -> Vec<String> {
+        self.items
+            .iter()
+            .filter(|p| p.deadline_ms <= now_ms)
+            .map(|p| p.id.clone())
+            .collect()
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.items.iter().map(|p| p.id.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::requests::protocol::Status;
+    use std::collections::BTreeMap;
+
+    fn ask(timeout: u64) -> Ask {
+        Ask::check(
+            "transfer:write",
+            BTreeMap::new(),
+            None,
+            Some(timeout),
+            false,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn first_come_first_served_and_answered_once() {
+        let mut q = Queue::default();
+        let (tx1, mut rx1) = oneshot::channel();
+        let (a, pos_a) = q.push(Source::Link, ask(60), 1_000, Some(tx1));
+        let (b, pos_b) = q.push(
+            Source::Program {
+                name: "sh".into(),
+                pid: 7,
+            },
+            ask(1),
+            1_000,
+            None,
+        );
+        assert_eq!((pos_a, pos_b), (1, 2));
+        assert_eq!(q.head().unwrap().id, a);
+        assert_eq!(q.waiting(), 1);
+        assert_eq!(q.overdue(2_000), vec![b.clone()]);
+        let out = Outcome::new(Status::Denied, &ask(60));
+        assert!(q.resolve(&a, out.clone()).is_some());
+        assert_eq!(rx1.try_recv().unwrap().status, Status::Denied);
+        assert!(q.resolve(&a, out).is_none(), "answered once");
+        assert_eq!(q.head().unwrap().id, b);
+        assert_eq!(q.waiting(), 0);
+    }
+
+    #[test]
+    fn the_queue_knows_when_it_is_full() {
+        let mut q = Queue::default();
+        for _ in 0..MAX_WAITING {
+            assert!(!q.is_full());
+            q.push(Source::Link, ask(60), 0, None);
+        }
+        assert!(q.is_full());
+        assert_eq!(q.len(), MAX_WAITING);
+    }
+}
