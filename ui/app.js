@@ -49,7 +49,22 @@ function derived(v) {
         : c ? `Step “${c.stepKey}” is completed in the app that asked for this approval: its backend signs a verification token for the step, and the app sends it to Prelude. Cancel if you did not start this.` : "",
     grantMode: v.grant ? GRANT_MODE[v.grant.grantMode] || v.grant.grantMode || "Granted" : "",
     approvalTitle: c ? approvalTitle(c) : "",
+    requestTitle: v.request ? requestTitle(v.request) : "",
+    requestTime: v.request ? `at ${new Date(v.request.receivedAt).toLocaleTimeString()}` : "",
+    requestHint: v.request
+      ? v.request.fromLink
+        ? "A link opened this request. Anyone can make a link: approve only what you expect."
+        : "Nothing is approved until you pass the check that follows."
+      : "",
+    told: v.grant?.requester ? `${v.grant.requester} was told it is approved.` : "",
   };
+}
+
+// What another program asks for, in words: the amount and payee when it names them.
+function requestTitle(r) {
+  const m = Object.fromEntries(r.metadata || []);
+  if (m.amount && Number.isFinite(Number(m.amount))) return approvalTitle(r) + "?";
+  return `Approve “${r.scope}”?`;
 }
 
 const THEME_ICON = {
@@ -97,6 +112,10 @@ function render(v) {
   const notice = $("#notice");
   notice.textContent = v.notice || "";
   notice.hidden = !v.notice;
+  const queue = $("#queue-count");
+  queue.textContent = v.waiting ? `${v.waiting} more waiting` : "";
+  queue.hidden = !v.waiting;
+  $("#report-offer").hidden = !v.reportOffer;
   const warning = $("#store-warning");
   warning.textContent = v.storeWarning || "";
   warning.hidden = !v.storeWarning;
@@ -124,6 +143,9 @@ function render(v) {
     );
   }
   if (!busy) gateCode();
+  for (const el of $$(".request-only", stageRoot)) el.hidden = !v.request;
+  const reason = $("[data-testid=request-reason]", stageRoot);
+  if (reason) reason.hidden = !v.request?.reason;
   if (v.challenge) {
     const otp = Boolean(v.challenge.channel);
     for (const el of $$(".otp-only", stageRoot)) el.hidden = !otp;
@@ -220,7 +242,7 @@ function showError(err) {
   errorBox.textContent = describe(err);
   errorBox.hidden = false;
   errorBox.dataset.code = err.code;
-  errorActions.hidden = !(RESTARTABLE.has(err.code) && lastApproval && view?.stage !== "login");
+  errorActions.hidden = !(RESTARTABLE.has(err.code) && (lastApproval || view?.request) && view?.stage !== "login");
   card.scrollIntoView({ block: "start", behavior: reducedMotion.matches ? "auto" : "smooth" });
 }
 
@@ -291,7 +313,24 @@ async function act(command, args, trigger) {
     return false;
   } finally {
     if (busy) setBusy(false, trigger);
+    if (staleView) refresh();
   }
+}
+
+// A view pushed by the backend (a request arrived, timed out, or was withdrawn) is drawn at
+// once, unless a command is running: then the view is read again when it ends.
+let staleView = false;
+async function refresh() {
+  staleView = false;
+  try {
+    render(await call("app_state"));
+  } catch (_) {
+    /* keep the last view */
+  }
+}
+function pushed(v) {
+  if (busy) staleView = true;
+  else render(v);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -416,7 +455,19 @@ const WIRE = {
     $("[data-action=resend-stepup]").addEventListener("click", (e) => act("resend_step_up_code", {}, e.currentTarget));
     $("[data-action=confirm-custom]").addEventListener("click", (e) => act("complete_custom_step", {}, e.currentTarget));
     $("[data-action=cancel-stepup]").addEventListener("click", (e) => act("cancel_step_up", {}, e.currentTarget));
-    $("[data-action=deny]").addEventListener("click", (e) => act("deny_step_up", {}, e.currentTarget));
+    $("[data-action=deny]").addEventListener("click", (e) =>
+      view?.request ? act("deny_request", { report: false }, e.currentTarget) : act("deny_step_up", {}, e.currentTarget),
+    );
+    $("[data-action=deny-report]").addEventListener("click", (e) => act("deny_request", { report: true }, e.currentTarget));
+  },
+
+  request() {
+    $("[data-action=approve-request]").addEventListener("click", (e) => {
+      lastApproval = null;
+      act("approve_request", {}, e.currentTarget);
+    });
+    $("[data-action=deny-request]").addEventListener("click", (e) => act("deny_request", { report: false }, e.currentTarget));
+    $("[data-action=deny-report]").addEventListener("click", (e) => act("deny_request", { report: true }, e.currentTarget));
   },
 
   done() {
@@ -462,8 +513,11 @@ async function loadSessions() {
 }
 
 $("#restart-approval").addEventListener("click", (e) => {
-  if (lastApproval) act("request_step_up", lastApproval, e.currentTarget);
+  if (view?.request) act("approve_request", {}, e.currentTarget);
+  else if (lastApproval) act("request_step_up", lastApproval, e.currentTarget);
 });
+
+$("#revoke-after-report").addEventListener("click", (e) => act("revoke_sessions", { target: "others" }, e.currentTarget));
 
 // ---------------------------------------------------------------------------------------------
 // Theme
@@ -549,6 +603,7 @@ async function start() {
   }
   const before = acts;
   try {
+    await listen("app-view", pushed);
     const v = await call("app_state");
     // An action started meanwhile has rendered a newer view (or will).
     if (acts === before) render(v);

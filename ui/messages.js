@@ -32,6 +32,9 @@ const TEXT = {
   internal: () => "The server had a problem. Try again in a moment.",
   keyring_unavailable: () => "The system keyring is locked or missing. Unlock it, then try again.",
   demo_only: () => "Only available with the built-in demo server.",
+  challenge_mismatch: () =>
+    "The server’s approval did not say exactly what was asked, so it was refused. Nothing was approved.",
+  no_request: () => "That request is no longer waiting.",
   connection_failed: (e) => cap(e.message) + ".",
 };
 

@@ -209,6 +209,80 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// The app's runtime dir (its approval socket lives there): private, as a login's is.
+    pub fn runtime_dir(&self) -> PathBuf {
+        use std::os::unix::fs::DirBuilderExt;
+        let d = self.dir.join("run");
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&d);
+        d
+    }
+
+    /// `countersign ARGS…` as a program asking this sandbox's app, with its output captured.
+    pub fn countersign(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(target_bin("countersign"));
+        c.args(args)
+            .env("XDG_RUNTIME_DIR", self.runtime_dir())
+            .env("XDG_DATA_HOME", self.dir.join("data"))
+            .env("XDG_CONFIG_HOME", self.dir.join("config"))
+            .env("COUNTERSIGN_PROFILE", &self.profile)
+            .env_remove("COUNTERSIGN_ENDPOINT")
+            .env_remove("COUNTERSIGN_APP_ID")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+}
+
+/// What a finished command printed and how it exited.
+#[derive(Debug)]
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A command running for a test; killed and reaped if the test ends before it does.
+pub struct Proc(Option<Child>);
+
+impl Proc {
+    pub fn spawn(mut cmd: Command) -> Self {
+        Self(Some(cmd.spawn().expect("the command starts")))
+    }
+
+    /// Kills it now (a requester that dies).
+    pub fn kill(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits for a command off the async runtime.
+pub async fn finish(mut p: Proc) -> Finished {
+    let child = p.0.take().expect("not finished yet");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("wait task")
+        .expect("child output");
+    Finished {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -302,6 +376,7 @@ impl App {
         .env("XDG_CONFIG_HOME", sandbox.dir.join("config"))
         .env("XDG_CACHE_HOME", sandbox.dir.join("cache"))
         .env("COUNTERSIGN_PROFILE", &sandbox.profile)
+        .env("XDG_RUNTIME_DIR", sandbox.runtime_dir())
         .env("DISPLAY", &display.name)
         .env_remove("WAYLAND_DISPLAY")
         .env_remove("COUNTERSIGN_APP_ID")
