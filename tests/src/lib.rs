@@ -490,6 +490,14 @@ pub struct AppRef {
 }
 
 impl AppRef {
+    /// A handle on a session outside [`App::run`] (the benchmarks drive it themselves).
+    pub fn new(driver: WebDriver) -> Self {
+        Self {
+            driver,
+            artifacts: std::env::temp_dir(),
+        }
+    }
+
     pub async fn shot(&self, label: &str) {
         save_screenshot(&self.driver, &self.artifacts.join(format!("{label}.png"))).await;
     }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# From `countersign approve` to the request painted on screen: the median over N runs
+# (default 20) against the real window on a standalone emulator, in one Xvfb and one D-Bus
+# session with an unlocked keyring. Usage: scripts/bench-approve.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_rust
+ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+ensure_tauri_driver
+say "building"
+cargo build --workspace --bins
+sandbox=$(mktemp -d)
+trap 'rm -rf "$sandbox"' EXIT
+export XDG_DATA_HOME="$sandbox/data" XDG_CONFIG_HOME="$sandbox/config" \
+  XDG_CACHE_HOME="$sandbox/cache"
+say "measuring (${1:-20} runs)"
+keyctl session - dbus-run-session -- bash -c '
+  echo -n bench | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  target/debug/approve-bench "$0"
+' "${1:-20}"
