@@ -25,7 +25,9 @@ async fn main() {
     let driver = app.driver.clone();
     let view = countersign_e2e::AppRef::new(driver);
     view.wait_stage("login").await.expect("login screen");
-    view.fill("identifier-input", "+33612345678").await.expect("fill");
+    view.fill("identifier-input", "+33612345678")
+        .await
+        .expect("fill");
     view.click("send-code").await.expect("send");
     view.wait_stage("code").await.expect("code screen");
     let code = emu.nth_code(1).await;
