@@ -241,20 +241,28 @@ async fn requests_queue_in_order_and_a_dead_requester_leaves() {
             &["--scope", "transfer:write", "--reason", "first"],
         );
         wait_request(&app, "first").await?;
+        // Started one after the other, so their order in the queue is known.
+        let waiting = |n: &'static str| {
+            let app = app.clone();
+            async move {
+                app.wait_script(
+                    "return document.querySelector('[data-testid=queue-count]').textContent;",
+                    n,
+                    |v| v.as_str() == Some(n),
+                )
+                .await
+            }
+        };
         let second = ask(
             &sandbox,
             &["--scope", "transfer:write", "--reason", "second"],
         );
+        waiting("1 more waiting").await?;
         let third = ask(
             &sandbox,
             &["--scope", "transfer:write", "--reason", "third"],
         );
-        app.wait_script(
-            "return document.querySelector('[data-testid=queue-count]').textContent;",
-            "two waiting",
-            |v| v.as_str() == Some("2 more waiting"),
-        )
-        .await?;
+        waiting("2 more waiting").await?;
         app.shot("01-queue").await;
         // The first requester dies: its request leaves, and the next one is shown.
         let mut first = first;
