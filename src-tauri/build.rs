@@ -50,5 +50,10 @@ fn countersign_commands() -> &'static [&'static str] {
         "deny_step_up",
         "approve_request",
         "deny_request",
+        "bench_state",
+        "set_faults",
+        "move_clock",
+        "export_scenario",
+        "import_scenario",
     ]
 }

@@ -106,6 +106,7 @@ function render(v) {
   $("#server-label").textContent = v.server.label;
   $("#inbox").hidden = !v.server.demo;
   $("#scenario-tools").hidden = !v.server.scenarios;
+  $("#bench-open").hidden = !v.server.demo;
   showDemoIdentities(v);
   // The picker shows the preset the server is on (after a restart too), or none.
   if (v.server.scenarios) $("#scenario").value = v.server.scenario || "";
@@ -557,6 +558,24 @@ $("#reset-demo").addEventListener("click", async (e) => {
 // ---------------------------------------------------------------------------------------------
 // Start
 
+// The test bench, for an emulator only; loaded on first use.
+let bench = null;
+$("#bench-open").addEventListener("click", async () => {
+  bench ??= import("./bench.js").then((m) => m.initBench(() => refresh()));
+  (await bench)();
+});
+
+// The server clock badge stays up while the emulator's clock is moved.
+async function readClock(v) {
+  if (!v.server.demo) return;
+  try {
+    const m = await import("./bench.js");
+    m.showClock(await call("bench_state"));
+  } catch (_) {
+    /* no bench on this server */
+  }
+}
+
 // The settings sheet is loaded on first use: most runs never open it.
 let settings = null;
 $("#settings-open").addEventListener("click", async () => {
@@ -623,6 +642,7 @@ async function start() {
     if (acts === before) render(v);
     if (!boot) painted();
     if (v.server.demo) {
+      readClock(v);
       await listen("demo-inbox", addMessage);
       await startInbox();
     }

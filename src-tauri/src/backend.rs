@@ -639,6 +639,7 @@ fn code_in(typed: &str) -> AppResult<String> {
 }
 
 mod account;
+pub mod bench;
 mod requests;
 #[cfg(test)]
 mod tests;

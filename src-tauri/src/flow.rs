@@ -326,6 +326,34 @@ impl Flow {
         }
     }
 
+    /// The server's clock jumped `delta` seconds (the test bench): what it times (a code's
+    /// cooldown, a challenge, a grant) now ends that much sooner in real time.
+    pub fn clock_moved(&mut self, delta: i64) {
+        let shift = |t: SystemTime| {
+            let d = std::time::Duration::from_secs(delta.unsigned_abs());
+            if delta >= 0 {
+                t.checked_sub(d).unwrap_or(t)
+            } else {
+                t.checked_add(d).unwrap_or(t)
+            }
+        };
+        match self {
+            Flow::CodeSent { sent_at, .. } => *sent_at = shift(*sent_at),
+            Flow::Approving { approving, .. } => {
+                if let Some(e) = approving.challenge.expires_at.as_mut() {
+                    *e = e.saturating_sub(delta);
+                }
+                approving.sent_at = approving.sent_at.map(shift);
+            }
+            Flow::Granted { grant, .. } => {
+                if let Some(e) = grant.expires_at.as_mut() {
+                    *e = e.saturating_sub(delta.saturating_mul(1000));
+                }
+            }
+            Flow::SignedOut | Flow::SignedIn { .. } => {}
+        }
+    }
+
     /// Signed out, from anywhere. Returns the attempt that was open, if any.
     pub fn signed_out(&mut self) -> Option<Attempt> {
         match std::mem::take(self) {

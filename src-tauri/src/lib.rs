@@ -6,6 +6,7 @@ pub mod backend;
 mod cli;
 mod commands;
 pub mod error;
+mod files;
 pub mod flow;
 mod logging;
 mod reach;
@@ -131,6 +132,7 @@ pub fn run() -> ExitCode {
     let cpu_raster = rendering::prepare(args.rendering);
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::new().build())
+        .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
             setup(app, args, cpu_raster, link)?;
             Ok(())
@@ -165,6 +167,11 @@ pub fn run() -> ExitCode {
             commands::deny_step_up,
             commands::approve_request,
             commands::deny_request,
+            commands::bench_state,
+            commands::set_faults,
+            commands::move_clock,
+            commands::export_scenario,
+            commands::import_scenario,
         ])
         .build(tauri::generate_context!())
         .map(|app| app.run(|app, event| on_event(app, &event)));

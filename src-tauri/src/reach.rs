@@ -80,3 +80,39 @@ pub async fn test_connection(server: &Server) -> AppResult<String> {
     }
     Ok(format!("Reached {base}: {keys} signing key(s) published."))
 }
+
+/// One call to a standalone emulator's control plane (`/emulator/v1/…`): the answer's JSON,
+/// or its `{code, message}` refusal as invalid input.
+pub async fn control<T: serde::de::DeserializeOwned>(
+    origin: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> AppResult<T> {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let http = HTTP.get_or_init(reqwest::Client::new);
+    let mut req = http
+        .request(method, format!("{origin}/emulator/v1{path}"))
+        .timeout(Duration::from_secs(5));
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| AppError::Emulator(e.without_url().to_string()))?;
+    let status = resp.status();
+    let value: serde_json::Value = resp.json().await.unwrap_or_default();
+    if !status.is_success() {
+        let why = value["message"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("the emulator answered HTTP {}", status.as_u16()));
+        return Err(if status.is_client_error() {
+            AppError::InvalidInput(why)
+        } else {
+            AppError::Emulator(why)
+        });
+    }
+    serde_json::from_value(value).map_err(|e| AppError::Emulator(e.to_string()))
+}

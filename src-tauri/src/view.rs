@@ -223,3 +223,15 @@ mod tests {
         assert_eq!(s, r#"["login","step-up-otp","done"]"#);
     }
 }
+
+/// The test bench: the emulator's switches and clock.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BenchView {
+    pub faults: prelude_emulator::Faults,
+    pub clock_offset_secs: i64,
+    /// Unix milliseconds on the emulated clock.
+    pub emulated_now: i64,
+    /// The routes a switch may break.
+    pub routes: Vec<&'static str>,
+}

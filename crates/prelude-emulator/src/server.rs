@@ -397,6 +397,33 @@ impl Emulator {
         Ok(())
     }
 
+    /// The fault switches in force.
+    pub fn faults(&self) -> Faults {
+        self.shared.data().faults.clone()
+    }
+
+    /// Seconds the emulated clock is ahead of real time (negative: behind).
+    pub fn clock_offset(&self) -> i64 {
+        self.shared.clock_offset()
+    }
+
+    /// The emulated time, unix seconds.
+    pub fn now(&self) -> i64 {
+        self.shared.now()
+    }
+
+    /// Moves the clock to `secs` from real time (0 is now); at most a week either way.
+    pub fn set_clock_offset(&self, secs: i64) -> Result<(), Error> {
+        if secs.abs() > crate::state::MAX_CLOCK_OFFSET_SECS {
+            return Err(Error::Config(
+                "offset_secs: must be within ±604800 s (7 days)".into(),
+            ));
+        }
+        self.shared.set_clock_offset(secs);
+        self.saved();
+        Ok(())
+    }
+
     /// Which preset the rules for `transfer:write` are, if they are one.
     pub fn scenario(&self) -> Option<DemoScenario> {
         let d = self.shared.data();

@@ -1,0 +1,136 @@
+//! The test bench: the emulator's fault switches, its clock and its scenario files, for the
+//! embedded server (in process) or a standalone emulator (its control plane over HTTP).
+//! Never offered for a real Prelude app.
+
+use super::Backend;
+use crate::error::{AppError, AppResult};
+use crate::view::BenchView;
+use prelude_emulator::{Faults, Scenario};
+use reqwest::Method;
+
+/// The routes a tester may break, in the order a flow meets them.
+pub const ROUTES: [&str; 8] = [
+    "/v1/session/otp",
+    "/v1/session/otp/check",
+    "/v1/session/otp/retry",
+    "/v1/session/refresh",
+    "/v1/session/step-up",
+    "/v1/session/step-up/otp",
+    "/v1/session/step-up/otp/check",
+    "/v1/session/logout",
+];
+
+#[derive(serde::Deserialize)]
+struct Clock {
+    offset_secs: i64,
+    now: i64,
+}
+
+impl Backend {
+    /// Where the bench acts: `None` for a server that is not an emulator.
+    fn remote_bench(&self) -> AppResult<Option<&str>> {
+        if self.emulator.is_some() {
+            return Ok(None);
+        }
+        self.external_demo_origin()
+            .map(Some)
+            .ok_or(AppError::DemoOnly)
+    }
+
+    fn external_demo_origin(&self) -> Option<&str> {
+        self.emulator
+            .is_none()
+            .then_some(self.demo_url.as_deref())
+            .flatten()
+    }
+
+    pub async fn bench(&self) -> AppResult<BenchView> {
+        let (faults, offset, now) = match (self.remote_bench()?, &self.emulator) {
+            (None, Some(e)) => (e.faults(), e.clock_offset(), e.now()),
+            (Some(origin), _) => {
+                let f: Faults = crate::reach::control(origin, Method::GET, "/faults", None).await?;
+                let c: Clock = crate::reach::control(origin, Method::GET, "/clock", None).await?;
+                (f, c.offset_secs, c.now)
+            }
+            (None, None) => return Err(AppError::DemoOnly),
+        };
+        Ok(BenchView {
+            faults,
+            clock_offset_secs: offset,
+            emulated_now: now.saturating_mul(1000),
+            routes: ROUTES.to_vec(),
+        })
+    }
+
+    /// Sets every switch but the clock, which only [`Self::move_clock`] moves.
+    pub async fn set_faults(&mut self, mut f: Faults) -> AppResult<BenchView> {
+        f.clock_skew_secs = self.bench().await?.clock_offset_secs;
+        match (self.remote_bench()?, &self.emulator) {
+            (None, Some(e)) => e
+                .set_faults(f)
+                .map_err(|e| AppError::InvalidInput(e.to_string()))?,
+            (Some(origin), _) => {
+                let body =
+                    serde_json::to_value(&f).map_err(|e| AppError::Emulator(e.to_string()))?;
+                let _: Faults =
+                    crate::reach::control(origin, Method::PUT, "/faults", Some(&body)).await?;
+            }
+            (None, None) => return Err(AppError::DemoOnly),
+        }
+        self.bench().await
+    }
+
+    /// Moves the emulated clock by `by` seconds, or back to real time with `None`. What the
+    /// screen counts down (a code, a challenge, a grant) follows the server's clock.
+    pub async fn move_clock(&mut self, by: Option<i64>) -> AppResult<BenchView> {
+        let before = self.bench().await?.clock_offset_secs;
+        let after = by.map_or(0, |d| before.saturating_add(d));
+        match (self.remote_bench()?, &self.emulator) {
+            (None, Some(e)) => e
+                .set_clock_offset(after)
+                .map_err(|e| AppError::InvalidInput(e.to_string()))?,
+            (Some(origin), _) => {
+                let body = serde_json::json!({ "offset_secs": after });
+                let _: serde_json::Value =
+                    crate::reach::control(origin, Method::PUT, "/clock", Some(&body)).await?;
+            }
+            (None, None) => return Err(AppError::DemoOnly),
+        }
+        self.flow.clock_moved(after - before);
+        self.notice = None;
+        self.bench().await
+    }
+
+    /// The emulator's configuration, users, scenario and switches as a scenario file.
+    pub async fn export_scenario(&self) -> AppResult<String> {
+        let s: Scenario = match (self.remote_bench()?, &self.emulator) {
+            (None, Some(e)) => e.export_scenario(),
+            (Some(origin), _) => {
+                crate::reach::control(origin, Method::GET, "/scenario", None).await?
+            }
+            (None, None) => return Err(AppError::DemoOnly),
+        };
+        serde_json::to_string_pretty(&s).map_err(|e| AppError::Emulator(e.to_string()))
+    }
+
+    /// Replaces them with a scenario file's; a file with an error changes nothing, and the
+    /// error names the field.
+    pub async fn import_scenario(&mut self, text: &str) -> AppResult<BenchView> {
+        match (self.remote_bench()?, &self.emulator) {
+            (None, Some(e)) => {
+                let s = Scenario::parse(text.as_bytes())
+                    .map_err(|e| AppError::InvalidInput(e.message))?;
+                e.import_scenario(s)
+                    .map_err(|e| AppError::InvalidInput(e.to_string()))?;
+            }
+            (Some(origin), _) => {
+                let body: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| AppError::InvalidInput(format!("scenario file: {e}")))?;
+                let _: serde_json::Value =
+                    crate::reach::control(origin, Method::PUT, "/scenario", Some(&body)).await?;
+            }
+            (None, None) => return Err(AppError::DemoOnly),
+        }
+        self.bench().await
+    }
+}

@@ -1,0 +1,194 @@
+// The test bench sheet: the emulator's clock, fault switches and scenario files. It shows
+// what the backend says is in force and sends changes back; the backend checks every value.
+import { call } from "./ipc.js";
+import { describe } from "./messages.js";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const dialog = $("#bench");
+const form = $("#faults-form");
+const note = $("#bench-note");
+let bench = null;
+
+function say(text, tone = "") {
+  note.textContent = text;
+  note.className = `muted small ${tone}`;
+}
+
+function offsetText(secs) {
+  if (!secs) return "real time";
+  const sign = secs > 0 ? "+" : "−";
+  const a = Math.abs(secs);
+  const parts = [];
+  if (a >= 86400) parts.push(`${Math.floor(a / 86400)} d`);
+  if (a % 86400 >= 3600) parts.push(`${Math.floor((a % 86400) / 3600)} h`);
+  if (a % 3600 >= 60) parts.push(`${Math.floor((a % 3600) / 60)} min`);
+  if (a % 60) parts.push(`${a % 60} s`);
+  return `${sign}${parts.join(" ")}`;
+}
+
+// The emulated time stays in the top bar while it differs from real time.
+export function showClock(b) {
+  const badge = $("#emulated-clock");
+  const off = b?.clockOffsetSecs || 0;
+  badge.hidden = !off;
+  if (off) {
+    const at = new Date(Date.now() + off * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    badge.textContent = `Server clock ${at} (${offsetText(off)})`;
+    badge.dataset.offset = String(off);
+  }
+}
+
+function fill(b) {
+  bench = b;
+  showClock(b);
+  const at = new Date(b.emulatedNow).toLocaleString();
+  $("[data-testid=bench-clock]").textContent = `Emulated time: ${at} (${offsetText(b.clockOffsetSecs)})`;
+  const f = b.faults;
+  for (const name of ["require_dpop_nonce", "omit_continue_token", "hook_unreachable", "messages_lost"]) {
+    form.elements[name].checked = Boolean(f[name]);
+  }
+  form.elements.delay_ms.value = f.delay_ms;
+  form.elements.message_delay_ms.value = f.message_delay_ms;
+  const grid = $("#route-grid");
+  grid.replaceChildren(
+    ...b.routes.map((route) => {
+      const row = document.createElement("div");
+      row.className = "route-row";
+      const name = document.createElement("code");
+      name.textContent = route;
+      row.append(name);
+      for (const [kind, label] of [["fail_routes", "5xx"], ["rate_limit_routes", "429"]]) {
+        const l = document.createElement("label");
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.dataset.kind = kind;
+        box.dataset.route = route;
+        box.dataset.testid = `fault-${label}-${route.replace(/^\/v1\/session\//, "").replaceAll("/", "-")}`;
+        box.checked = (f[kind] || []).includes(route);
+        l.append(box, ` ${label}`);
+        row.append(l);
+      }
+      return row;
+    }),
+  );
+}
+
+function read() {
+  const el = form.elements;
+  const routes = (kind) =>
+    [...form.querySelectorAll(`input[data-kind=${kind}]`)].filter((b) => b.checked).map((b) => b.dataset.route);
+  // Routes the sheet does not list (set by a script) are kept.
+  const others = (kind) => (bench?.faults[kind] || []).filter((r) => !bench.routes.includes(r));
+  return {
+    ...bench.faults,
+    require_dpop_nonce: el.require_dpop_nonce.checked,
+    omit_continue_token: el.omit_continue_token.checked,
+    hook_unreachable: el.hook_unreachable.checked,
+    messages_lost: el.messages_lost.checked,
+    delay_ms: Number(el.delay_ms.value || 0),
+    message_delay_ms: Number(el.message_delay_ms.value || 0),
+    fail_routes: [...routes("fail_routes"), ...others("fail_routes")],
+    rate_limit_routes: [...routes("rate_limit_routes"), ...others("rate_limit_routes")],
+  };
+}
+
+// `onChange` re-reads the app's view (countdowns follow the clock; a reset signs out).
+export function initBench(onChange) {
+  const open = async () => {
+    say("");
+    try {
+      fill(await call("bench_state"));
+    } catch (err) {
+      say(describe(err), "bad");
+    }
+    dialog.showModal();
+  };
+
+  $("#bench-close").addEventListener("click", () => dialog.close());
+
+  for (const b of dialog.querySelectorAll("[data-clock]")) {
+    b.addEventListener("click", async () => {
+      const by = b.dataset.clock === "now" ? null : Number(b.dataset.clock);
+      try {
+        fill(await call("move_clock", { bySecs: by }));
+        say(by ? `The server clock moved ${offsetText(by).replace("+", "")} forward.` : "The server clock is back to real time.", "good");
+        onChange();
+      } catch (err) {
+        say(describe(err), "bad");
+      }
+    });
+  }
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      fill(await call("set_faults", { faults: read() }));
+      say("Switches applied.", "good");
+    } catch (err) {
+      say(describe(err), "bad");
+    }
+  });
+
+  $("#faults-clear").addEventListener("click", async () => {
+    try {
+      const off = { ...bench.faults, require_dpop_nonce: false, omit_continue_token: false, hook_unreachable: false,
+        messages_lost: false, delay_ms: 0, message_delay_ms: 0, fail_routes: [], rate_limit_routes: [] };
+      fill(await call("set_faults", { faults: off }));
+      say("Every switch is off.", "good");
+    } catch (err) {
+      say(describe(err), "bad");
+    }
+  });
+
+  $("#scenario-export").addEventListener("click", async () => {
+    try {
+      const path = await call("export_scenario");
+      say(path ? `Saved to ${path}` : "Not saved.", path ? "good" : "");
+    } catch (err) {
+      say(describe(err), "bad");
+    }
+  });
+
+  $("#scenario-import").addEventListener("click", async () => {
+    try {
+      const b = await call("import_scenario");
+      if (b) {
+        fill(b);
+        say("Scenario imported.", "good");
+        onChange();
+      } else {
+        say("Nothing imported.");
+      }
+    } catch (err) {
+      say(describe(err), "bad");
+    }
+  });
+
+  // A reset signs everyone out: the first click asks, a second within 5 s does it.
+  let armed = null;
+  const resetButton = $("#bench-reset");
+  resetButton.addEventListener("click", async () => {
+    if (!armed) {
+      resetButton.textContent = "Click again to reset";
+      say("A reset signs you out and puts every setting back to the start.");
+      armed = setTimeout(() => {
+        armed = null;
+        resetButton.textContent = "Reset demo";
+      }, 5000);
+      return;
+    }
+    clearTimeout(armed);
+    armed = null;
+    resetButton.textContent = "Reset demo";
+    try {
+      await call("reset_demo");
+      fill(await call("bench_state"));
+      say("The demo server was reset; you are signed out.", "good");
+      onChange();
+    } catch (err) {
+      say(describe(err), "bad");
+    }
+  });
+
+  return open;
+}
