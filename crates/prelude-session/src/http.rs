@@ -326,12 +326,14 @@ impl SessionClient {
                 skew_retried = true;
                 if let Some(server) = server_time(&headers) {
                     let skew = server - unix_now();
-                    if skew.abs() >= 1 {
+                    let skew = if skew.abs() >= 1 { skew } else { 0 };
+                    // A skew learned earlier may be stale (the server's clock was set back):
+                    // any change is worth one retry, including back to none.
+                    if skew != self.skew()? {
                         self.set_skew(skew)?;
                         tracing::debug!(skew, "retrying with the server's clock");
                         continue;
                     }
-                    self.set_skew(0)?;
                 }
             }
             return Err(Error::from_wire(status, &code, &message, attempts));

@@ -95,6 +95,35 @@ async fn server_clock_ten_minutes_off_either_way() {
 }
 
 #[tokio::test]
+async fn a_learned_skew_is_dropped_when_the_server_clock_is_set_back() {
+    let emu = emulator().await;
+    let c = client(&emu);
+    login(&emu, &c, PHONE).await;
+    emu.state().set_faults(Faults {
+        clock_skew_secs: 660,
+        ..Faults::default()
+    });
+    c.refresh().await.expect("skew learned");
+    // Back to real time: the skew learned above is stale, and one retry drops it.
+    emu.state().set_faults(Faults::default());
+    let before = emu.state().request_count("/v1/session/refresh");
+    c.refresh()
+        .await
+        .expect("the stale skew is dropped, not fatal");
+    assert_eq!(
+        emu.state().request_count("/v1/session/refresh") - before,
+        2,
+        "one retry"
+    );
+    c.refresh().await.unwrap();
+    assert_eq!(
+        emu.state().request_count("/v1/session/refresh") - before,
+        3,
+        "no skew any more"
+    );
+}
+
+#[tokio::test]
 async fn an_expired_access_token_is_refreshed_and_the_call_replayed() {
     let emu = emulator().await;
     let c = client(&emu);

@@ -11,13 +11,13 @@ use reqwest::Method;
 /// The routes a tester may break, in the order a flow meets them.
 pub const ROUTES: [&str; 8] = [
     "/v1/session/otp",
-    "/v1/session/otp/check",
     "/v1/session/otp/retry",
+    "/v1/session/otp/check",
+    "/v1/session/login/finalize",
     "/v1/session/refresh",
-    "/v1/session/step-up",
-    "/v1/session/step-up/otp",
-    "/v1/session/step-up/otp/check",
-    "/v1/session/logout",
+    "/v1/session/stepup/request",
+    "/v1/session/stepup/continue",
+    "/v1/session/revoke",
 ];
 
 #[derive(serde::Deserialize)]

@@ -1,0 +1,166 @@
+//! The test bench in the app, as an acceptance tester uses it: on the embedded server, the
+//! clock expires a challenge and a grant on demand, and a fault switch breaks a route until
+//! it is turned off again, without losing the session.
+
+use countersign_e2e::{App, AppRef, Sandbox, TestResult};
+
+const PHONE: &str = "+33612345678";
+
+async fn sign_in(app: &AppRef) -> TestResult {
+    app.wait_stage("login").await?;
+    app.fill("identifier-input", PHONE).await?;
+    app.click("send-code").await?;
+    app.wait_stage("code").await?;
+    let code = app.inbox_code(1).await?;
+    app.fill("login-code-input", &code).await?;
+    app.click("verify-login").await?;
+    app.wait_stage("logged").await
+}
+
+async fn bench_says(app: &AppRef, text: &str) -> TestResult {
+    app.wait_script(
+        "return document.querySelector('[data-testid=bench-note]').textContent;",
+        text,
+        |v| v.as_str().is_some_and(|s| s.contains(text)),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn check(app: &AppRef, testid: &str, on: bool) -> TestResult {
+    let e = app.el(testid).await?;
+    if e.is_selected().await? != on {
+        e.click().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_expires_a_challenge_and_a_grant() {
+    let sandbox = Sandbox::new("bench_clock");
+    // A new approval right after the first sends a new code: no cooldown in the way.
+    let app = App::launch_with(
+        "bench_clock",
+        &sandbox,
+        None,
+        &[("COUNTERSIGN_RESEND_COOLDOWN_SECS", "1")],
+    )
+    .await;
+    app.run(move |app| async move {
+        sign_in(&app).await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = app.inbox_code(2).await?;
+        assert_eq!(
+            app.script("return document.querySelector('[data-testid=emulated-clock]').hidden;")
+                .await?,
+            true
+        );
+
+        // A step lasts 10 minutes: 11 minutes on, the countdown says so at once.
+        app.click("bench-open").await?;
+        app.click("clock-plus-10m").await?;
+        bench_says(&app, "moved 10 min forward").await?;
+        app.click("clock-plus-1m").await?;
+        bench_says(&app, "moved 1 min forward").await?;
+        assert!(app.text("bench-clock").await?.contains("+11 min"));
+        app.shot("01-bench").await;
+        app.click("bench-close").await?;
+        let badge = app.text("emulated-clock").await?;
+        assert!(badge.contains("+11 min"), "{badge}");
+        app.wait_script(
+            "return document.querySelector('[data-testid=stepup-countdown]').textContent;",
+            "the countdown to follow the clock",
+            |v| v.as_str() == Some("Expired"),
+        )
+        .await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_script(
+            "return document.querySelector('[data-testid=error]').textContent;",
+            "an expiry error",
+            |v| v.as_str().is_some_and(|s| s.contains("expired")),
+        )
+        .await?;
+        app.shot("02-expired").await;
+
+        // Back to now, a new approval is granted; an hour later its grant is over.
+        app.click("bench-open").await?;
+        app.click("clock-now").await?;
+        bench_says(&app, "back to real time").await?;
+        app.click("bench-close").await?;
+        assert_eq!(
+            app.script("return document.querySelector('[data-testid=emulated-clock]').hidden;")
+                .await?,
+            true
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        app.click("restart-approval").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = app.inbox_code(3).await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await?;
+        assert!(app.text("grant-countdown").await?.starts_with("In "));
+        app.click("bench-open").await?;
+        app.click("clock-plus-1h").await?;
+        bench_says(&app, "moved 1 h forward").await?;
+        app.click("bench-close").await?;
+        app.wait_script(
+            "return document.querySelector('[data-testid=grant-countdown]').textContent;",
+            "the grant to end",
+            |v| v.as_str() == Some("Expired"),
+        )
+        .await?;
+        app.shot("03-grant-expired").await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_switch_breaks_a_route_until_it_is_off() {
+    let sandbox = Sandbox::new("bench_faults");
+    let app = App::launch("bench_faults", &sandbox, None).await;
+    app.run(move |app| async move {
+        sign_in(&app).await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = app.inbox_code(2).await?;
+
+        // 5xx on the code check: a clear, coded error, and the approval stays open.
+        app.click("bench-open").await?;
+        check(&app, "fault-5xx-otp-check", true).await?;
+        app.click("faults-apply").await?;
+        bench_says(&app, "Switches applied.").await?;
+        app.shot("01-switch").await;
+        app.click("bench-close").await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_script(
+            "return document.querySelector('[data-testid=error]').dataset.code || '';",
+            "a coded server error",
+            |v| v.as_str() == Some("internal"),
+        )
+        .await?;
+        assert_eq!(app.stage().await?, "step-up-otp");
+
+        // Off again: the same code goes through, in the same session.
+        app.click("bench-open").await?;
+        app.click("faults-clear").await?;
+        bench_says(&app, "Every switch is off.").await?;
+        assert_eq!(
+            app.script(
+                "return document.querySelector('[data-testid=fault-5xx-otp-check]').checked;"
+            )
+            .await?,
+            false
+        );
+        app.click("bench-close").await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await?;
+        Ok(())
+    })
+    .await;
+}
