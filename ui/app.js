@@ -348,6 +348,41 @@ function pushed(v) {
   else render(v);
 }
 
+// A short confirmation that an action worked, gone after a few seconds.
+let toastTimer = null;
+function flash(text) {
+  const t = $("#toast");
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    t.hidden = true;
+  }, 4000);
+}
+
+// Destructive actions ask first: the first click arms the button and says what a second
+// click does; a second click within 5 s does it.
+function confirmFirst(button, prompt, run) {
+  const label = button.textContent;
+  let timer = null;
+  const disarm = () => {
+    clearTimeout(timer);
+    timer = null;
+    delete button.dataset.armed;
+    button.textContent = label;
+  };
+  button.addEventListener("click", (e) => {
+    if (!timer) {
+      button.dataset.armed = "true";
+      button.textContent = prompt;
+      timer = setTimeout(disarm, 5000);
+      return;
+    }
+    disarm();
+    run(e);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stage wiring
 
@@ -442,10 +477,15 @@ const WIRE = {
     });
     $("[data-action=logout]").addEventListener("click", (e) => act("logout", {}, e.currentTarget));
     $("[data-action=load-sessions]").addEventListener("click", () => loadSessions());
-    $("[data-action=revoke-others]").addEventListener("click", async (e) => {
-      if (await act("revoke_sessions", { target: "others" }, e.currentTarget)) loadSessions();
+    confirmFirst($("[data-action=revoke-others]"), "Sign the others out? Click again", async (e) => {
+      if (await act("revoke_sessions", { target: "others" }, e.target)) {
+        flash("Your other sessions are signed out.");
+        loadSessions();
+      }
     });
-    $("[data-action=revoke-all]").addEventListener("click", (e) => act("revoke_sessions", { target: "all" }, e.currentTarget));
+    confirmFirst($("[data-action=revoke-all]"), "This device too? Click again", async (e) => {
+      if (await act("revoke_sessions", { target: "all" }, e.target)) flash("Signed out everywhere.");
+    });
     loadSessions();
   },
 
@@ -467,9 +507,13 @@ const WIRE = {
         field.focus();
       }
     });
-    $("[data-action=resend-stepup]").addEventListener("click", (e) => act("resend_step_up_code", {}, e.currentTarget));
+    $("[data-action=resend-stepup]").addEventListener("click", async (e) => {
+      if (await act("resend_step_up_code", {}, e.currentTarget)) flash("A new code is on its way.");
+    });
     $("[data-action=confirm-custom]").addEventListener("click", (e) => act("complete_custom_step", {}, e.currentTarget));
-    $("[data-action=cancel-stepup]").addEventListener("click", (e) => act("cancel_step_up", {}, e.currentTarget));
+    confirmFirst($("[data-action=cancel-stepup]"), "Cancel it? Click again", async (e) => {
+      if (await act("cancel_step_up", {}, e.target)) flash("The approval was cancelled.");
+    });
     $("[data-action=deny]").addEventListener("click", (e) =>
       view?.request ? act("deny_request", { report: false }, e.currentTarget) : act("deny_step_up", {}, e.currentTarget),
     );
@@ -532,7 +576,20 @@ $("#restart-approval").addEventListener("click", (e) => {
   else if (lastApproval) act("request_step_up", lastApproval, e.currentTarget);
 });
 
-$("#revoke-after-report").addEventListener("click", (e) => act("revoke_sessions", { target: "others" }, e.currentTarget));
+$("#revoke-after-report").addEventListener("click", async (e) => {
+  if (await act("revoke_sessions", { target: "others" }, e.currentTarget)) flash("Your other sessions are signed out.");
+});
+
+// Esc cancels an approval the way its Cancel does: the first press asks, a second confirms.
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape" || document.querySelector("dialog[open]")) return;
+  const cancel = $("[data-action=cancel-stepup]", stageRoot);
+  if (cancel && !cancel.disabled) {
+    e.preventDefault();
+    cancel.click();
+    if (cancel.dataset.armed) cancel.focus();
+  }
+});
 
 // ---------------------------------------------------------------------------------------------
 // Theme
@@ -551,8 +608,11 @@ $("#theme-toggle").addEventListener("click", async () => {
 // Demo inbox
 
 $("#scenario").addEventListener("change", (e) => act("set_scenario", { scenario: e.target.value }));
-$("#reset-demo").addEventListener("click", async (e) => {
-  if (await act("reset_demo", {}, e.currentTarget)) clearInbox();
+confirmFirst($("#reset-demo"), "Sign out and reset? Click again", async (e) => {
+  if (await act("reset_demo", {}, e.target)) {
+    clearInbox();
+    flash("The demo server was reset; you are signed out.");
+  }
 });
 
 // ---------------------------------------------------------------------------------------------

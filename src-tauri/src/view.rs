@@ -199,12 +199,30 @@ pub fn mask(identifier: &str) -> String {
         return format!("{first}••@{domain}");
     }
     let n = identifier.chars().count();
-    if n <= 6 {
+    if n <= 6 || !identifier.starts_with('+') {
         return identifier.to_owned();
     }
-    let head: String = identifier.chars().take(3).collect();
+    let cc = country_code_len(&identifier[1..]);
+    let head = &identifier[..1 + cc];
     let tail: String = identifier.chars().skip(n - 4).collect();
     format!("{head} •••• {tail}")
+}
+
+/// How many digits the E.164 country calling code at the start of `digits` has (ITU-T E.164
+/// assignments: 1 and 7 are one digit; the two-digit codes are listed; the rest have three).
+fn country_code_len(digits: &str) -> usize {
+    const TWO: [&str; 44] = [
+        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46",
+        "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
+        "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
+    ];
+    if digits.starts_with('1') || digits.starts_with('7') {
+        1
+    } else if TWO.iter().any(|c| digits.starts_with(c)) {
+        2
+    } else {
+        3
+    }
 }
 
 #[cfg(test)]
@@ -214,6 +232,10 @@ mod tests {
     #[test]
     fn masking() {
         assert_eq!(mask("+33612345678"), "+33 •••• 5678");
+        assert_eq!(mask("+14155550123"), "+1 •••• 0123");
+        assert_eq!(mask("+79161234567"), "+7 •••• 4567");
+        assert_eq!(mask("+353861234567"), "+353 •••• 4567");
+        assert_eq!(mask("+4915112345678"), "+49 •••• 5678");
         assert_eq!(mask("ada@example.com"), "a••@example.com");
     }
 

@@ -273,7 +273,15 @@ async fn revoke_the_other_sessions() {
         app.wait_script(SESSION_ROWS, "two sessions", |n| n.as_u64() == Some(2))
             .await?;
         app.shot("two-sessions").await;
+        // It asks first: one click arms it and changes nothing yet.
         app.click("revoke-others").await?;
+        assert_eq!(
+            app.text("revoke-others").await?,
+            "Sign the others out? Click again"
+        );
+        assert_eq!(app.script(SESSION_ROWS).await?, 2);
+        app.click("revoke-others").await?;
+        assert!(app.text("toast").await?.contains("signed out"));
         app.wait_script(SESSION_ROWS, "the other session to go", |n| {
             n.as_u64() == Some(1)
         })
@@ -323,7 +331,12 @@ async fn settings_show_the_server_and_the_approval_history() {
         sign_in(&app, &emu, PHONE, 1).await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
-        app.click("cancel-stepup").await?;
+        // Esc cancels, after a second press confirms it.
+        use thirtyfour::prelude::Key;
+        app.driver.active_element().await?.send_keys(Key::Escape).await?;
+        assert_eq!(app.text("cancel-stepup").await?, "Cancel it? Click again");
+        assert_eq!(app.stage().await?, "step-up-otp");
+        app.driver.active_element().await?.send_keys(Key::Escape).await?;
         app.wait_stage("logged").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
