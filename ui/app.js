@@ -107,6 +107,8 @@ function render(v) {
   $("#inbox").hidden = !v.server.demo;
   $("#scenario-tools").hidden = !v.server.scenarios;
   $("#bench-open").hidden = !v.server.demo;
+  // Signing out is always one click away, in the top bar, while signed in.
+  $("#logout").hidden = !v.user;
   showDemoIdentities(v);
   // The picker shows the preset the server is on (after a restart too), or none.
   if (v.server.scenarios) $("#scenario").value = v.server.scenario || "";
@@ -475,7 +477,6 @@ const WIRE = {
       };
       act("request_step_up", lastApproval, e.submitter);
     });
-    $("[data-action=logout]").addEventListener("click", (e) => act("logout", {}, e.currentTarget));
     $("[data-action=load-sessions]").addEventListener("click", () => loadSessions());
     confirmFirst($("[data-action=revoke-others]"), "Sign the others out? Click again", async (e) => {
       if (await act("revoke_sessions", { target: "others" }, e.target)) {
@@ -539,6 +540,8 @@ async function loadSessions() {
   if (!list) return;
   try {
     const rows = await call("list_sessions");
+    const count = $("#sessions-count");
+    if (count) count.textContent = rows.length === 1 ? "· this device only" : `· ${rows.length} devices`;
     list.replaceChildren(
       ...rows.map((r) => {
         const li = document.createElement("li");
@@ -574,6 +577,10 @@ async function loadSessions() {
 $("#restart-approval").addEventListener("click", (e) => {
   if (view?.request) act("approve_request", {}, e.currentTarget);
   else if (lastApproval) act("request_step_up", lastApproval, e.currentTarget);
+});
+
+$("#logout").addEventListener("click", async (e) => {
+  if (await act("logout", {}, e.currentTarget)) flash("You are signed out.");
 });
 
 $("#revoke-after-report").addEventListener("click", async (e) => {

@@ -269,6 +269,8 @@ async fn revoke_the_other_sessions() {
         emu.move_clock(2).await;
 
         sign_in(&app, &emu, PHONE, 2).await?;
+        // Session management is folded away: the signed-in card fits the window.
+        app.click("sessions-toggle").await?;
         app.click("refresh-sessions").await?;
         app.wait_script(SESSION_ROWS, "two sessions", |n| n.as_u64() == Some(2))
             .await?;

@@ -53,3 +53,42 @@ async fn login_screen_shows_its_fields_in_light_and_dark() {
     })
     .await;
 }
+
+/// Whether the element with this testid is wholly inside the window's viewport.
+const IN_VIEW: &str = "const r = document.querySelector(`[data-testid=\"${arguments[0]}\"]`).getBoundingClientRect(); \
+     return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight && r.right <= window.innerWidth;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signed_in_screen_fits_the_default_and_the_smallest_window() {
+    let sandbox = Sandbox::new("layout");
+    let app = App::launch("layout", &sandbox, None).await;
+    app.run(|app| async move {
+        app.wait_stage("login").await?;
+        app.fill("identifier-input", "+33612345678").await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = app.inbox_code(1).await?;
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        for (w, h) in [(1040, 760), (720, 560)] {
+            app.driver.set_window_rect(0, 0, w, h).await?;
+            app.wait_script(
+                "return [window.outerWidth, window.outerHeight];",
+                "the window to take its size",
+                |v| v[0].as_u64() == Some(w as u64),
+            )
+            .await?;
+            app.shot(&format!("logged-{w}x{h}")).await;
+            for testid in ["request-scope", "logout"] {
+                let seen = app
+                    .driver
+                    .execute(IN_VIEW, vec![serde_json::json!(testid)])
+                    .await?;
+                assert_eq!(seen.json(), &serde_json::json!(true), "{testid} at {w}x{h}");
+            }
+        }
+        Ok(())
+    })
+    .await;
+}
