@@ -57,7 +57,7 @@ function fill(b) {
       const name = document.createElement("code");
       name.textContent = route;
       row.append(name);
-      for (const [kind, label] of [["fail_routes", "5xx"], ["rate_limit_routes", "429"]]) {
+      for (const [kind, label] of [["fail_routes", "5xx"], ["rate_limit_routes", "429"], ["lose_response_routes", "lost"]]) {
         const l = document.createElement("label");
         const box = document.createElement("input");
         box.type = "checkbox";
@@ -89,6 +89,7 @@ function read() {
     message_delay_ms: Number(el.message_delay_ms.value || 0),
     fail_routes: [...routes("fail_routes"), ...others("fail_routes")],
     rate_limit_routes: [...routes("rate_limit_routes"), ...others("rate_limit_routes")],
+    lose_response_routes: [...routes("lose_response_routes"), ...others("lose_response_routes")],
   };
 }
 
@@ -132,7 +133,8 @@ export function initBench(onChange) {
   $("#faults-clear").addEventListener("click", async () => {
     try {
       const off = { ...bench.faults, require_dpop_nonce: false, omit_continue_token: false, hook_unreachable: false,
-        messages_lost: false, delay_ms: 0, message_delay_ms: 0, fail_routes: [], rate_limit_routes: [] };
+        messages_lost: false, delay_ms: 0, message_delay_ms: 0, fail_routes: [], rate_limit_routes: [],
+        lose_response_routes: [] };
       fill(await call("set_faults", { faults: off }));
       say("Every switch is off.", "good");
     } catch (err) {

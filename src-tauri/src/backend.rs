@@ -123,6 +123,7 @@ impl Backend {
             .as_ref()
             .map(|d| AuditLog::new(d.join(format!("approvals-{profile}.jsonl"))));
         let mut emulator = None;
+        let mut startup_notice = None;
         let endpoint = match server.endpoint()? {
             Some(ep) => ep,
             None => {
@@ -141,6 +142,11 @@ impl Backend {
                     .map_err(|e| AppError::Emulator(e.to_string()))?;
                 for n in emu.notices() {
                     tracing::warn!("{n}");
+                }
+                if !emu.notices().is_empty() {
+                    startup_notice = Some(
+                        "The demo server's saved state could not be read as it was: it was repaired or set aside, and the demo starts from what could be kept.".to_owned(),
+                    );
                 }
                 tracing::debug!(
                     ms = began.elapsed().as_millis() as u64,
@@ -181,7 +187,7 @@ impl Backend {
             profile: profile.to_owned(),
             flow: Flow::default(),
             resumed: false,
-            notice: None,
+            notice: startup_notice,
             audit,
             store,
             customer: None,

@@ -207,7 +207,7 @@ fn setup(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let guard = logging::init(app.path().app_log_dir().ok());
     app.manage(LogGuard(guard));
-    let settings = Settings::open(app.handle(), &args.profile)?;
+    let (settings, settings_notice) = Settings::open(app.handle(), &args.profile)?;
     // --endpoint / COUNTERSIGN_ENDPOINT, then --app-id / COUNTERSIGN_APP_ID, then the saved
     // choice, then the embedded emulator.
     let given = Server::from_args(args.endpoint.clone(), args.app_id.clone());
@@ -241,6 +241,9 @@ fn setup(
             Ok(mut b) => {
                 // Resume a stored session now, so the first screen needs no wait.
                 b.resume().await;
+                if let Some(n) = settings_notice {
+                    b.say(n);
+                }
                 if let Ok(mut slot) = state.inbox_task.lock() {
                     *slot = forward_inbox(handle.clone(), &b);
                 }

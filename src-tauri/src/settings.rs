@@ -13,16 +13,25 @@ pub struct Settings<R: Runtime> {
 }
 
 impl<R: Runtime> Settings<R> {
-    pub fn open(app: &AppHandle<R>, profile: &str) -> AppResult<Self> {
+    /// Opens the profile's settings. A file that does not read as settings is moved aside
+    /// (the store would otherwise start empty and overwrite it at the next save); the second
+    /// value says so, for the person.
+    pub fn open(app: &AppHandle<R>, profile: &str) -> AppResult<(Self, Option<String>)> {
+        use tauri::Manager;
         let name = if profile == "default" {
             "settings.json".to_owned()
         } else {
             format!("settings-{profile}.json")
         };
+        let notice = app
+            .path()
+            .app_data_dir()
+            .ok()
+            .and_then(|dir| set_aside_if_unreadable(&dir.join(&name)));
         let store = app
             .store(name)
             .map_err(|e| AppError::Settings(e.to_string()))?;
-        Ok(Self { store })
+        Ok((Self { store }, notice))
     }
 
     fn get<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Option<T> {
@@ -76,5 +85,59 @@ impl<R: Runtime> Settings<R> {
             return Ok(());
         }
         self.put("session_server", &server)
+    }
+}
+
+/// Moves a settings file that is not a JSON object aside; what was done, for the person.
+fn set_aside_if_unreadable(path: &std::path::Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let readable =
+        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes).is_ok();
+    if readable {
+        return None;
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let aside = path.with_extension(format!("json.unreadable-{stamp}"));
+    match std::fs::rename(path, &aside) {
+        Ok(()) => {
+            tracing::warn!(file = %aside.display(), "unreadable settings set aside");
+            Some(format!(
+                "Your settings file could not be read, so the defaults are used. It was kept as {}.",
+                aside.display()
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "unreadable settings could not be set aside");
+            Some("Your settings file could not be read, so the defaults are used this time.".into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_settings_file_is_set_aside_not_lost() {
+        let dir = std::env::temp_dir().join(format!("settings-aside-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.json");
+        std::fs::write(&good, br#"{"theme":"dark"}"#).unwrap();
+        assert_eq!(set_aside_if_unreadable(&good), None);
+        let bad = dir.join("settings.json");
+        std::fs::write(&bad, b"{ torn").unwrap();
+        let said = set_aside_if_unreadable(&bad).unwrap();
+        assert!(said.contains("could not be read"), "{said}");
+        assert!(!bad.exists());
+        let kept: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("unreadable"))
+            .collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(std::fs::read(kept[0].path()).unwrap(), b"{ torn");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

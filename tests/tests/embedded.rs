@@ -269,3 +269,68 @@ async fn the_approval_says_what_is_approved_and_can_be_denied() {
     })
     .await;
 }
+
+/// Fault matrix rows 17-19: a corrupted settings file, state file and audit log line. The app
+/// starts, says what it did, and keeps the unreadable data aside rather than losing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupted_files_are_set_aside_and_the_app_starts() {
+    let sandbox = Sandbox::new("corrupted");
+    let data = sandbox.dir.join("data").join("dev.countersign.app");
+    std::fs::create_dir_all(&data).unwrap();
+    let p = &sandbox.profile;
+    std::fs::write(data.join(format!("settings-{p}.json")), b"{ torn settings").unwrap();
+    std::fs::write(
+        data.join(format!("emulator-{p}.json")),
+        b"\x00\x01 not json",
+    )
+    .unwrap();
+    let good = r#"{"startedAt":"2026-11-27T10:00:00Z","endedAt":"2026-11-27T10:01:00Z","server":"Built-in demo server","sessionId":"ses_1","scope":"transfer:write","metadata":{},"steps":["verify_sms"],"wrongCodes":0,"outcome":"granted","errorCode":null}"#;
+    std::fs::write(
+        data.join(format!("approvals-{p}.jsonl")),
+        format!("{good}\n{{ torn line\n"),
+    )
+    .unwrap();
+    let app = App::launch("corrupted", &sandbox, None).await;
+    let data2 = data.clone();
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        let notice = app.text("notice").await?;
+        assert!(notice.contains("could not be read"), "{notice}");
+        app.shot("01-notice").await;
+        // Nothing is lost: both unreadable files are kept beside the new ones.
+        let names: Vec<String> = std::fs::read_dir(&data2)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .any(|n| n.contains("settings") && n.contains("unreadable")),
+            "{names:?}"
+        );
+        assert!(
+            names
+                .iter()
+                .any(|n| n.contains("emulator") && n.contains("corrupt")),
+            "{names:?}"
+        );
+        // The demo works from a fresh state.
+        sign_in(&app).await?;
+        // The audit log's torn line is skipped and counted; the good entry shows.
+        app.click("settings-open").await?;
+        app.wait_script(
+            "return document.getElementById('history-note').textContent;",
+            "the damaged line to be counted",
+            |n| n.as_str().is_some_and(|n| n.contains("1 damaged line")),
+        )
+        .await?;
+        assert_eq!(
+            app.script("return document.querySelectorAll('[data-testid=audit-entry]').length;")
+                .await?,
+            1
+        );
+        app.click("settings-close").await?;
+        Ok(())
+    })
+    .await;
+}

@@ -64,13 +64,14 @@ async fn faults(State(app): State<AppState>, req: Request, next: Next) -> Respon
         return next.run(req).await;
     }
     // Read under the lock without copying the switches: this runs on every request.
-    let (delay, fail, limited) = {
+    let (delay, fail, limited, lose) = {
         let d = app.data();
         let f = &d.faults;
         (
             f.delay_ms.min(crate::state::MAX_DELAY_MS),
             f.fail_routes.iter().any(|r| r == &path),
             f.rate_limit_routes.iter().any(|r| r == &path),
+            f.lose_response_routes.iter().any(|r| r == &path),
         )
     };
     if delay > 0 {
@@ -85,6 +86,14 @@ async fn faults(State(app): State<AppState>, req: Request, next: Next) -> Respon
             1,
         )
         .into_response()
+    } else if lose {
+        // The request takes effect; then the body fails, and the server drops the connection
+        // before the client has an answer.
+        let (parts, _) = next.run(req).await.into_parts();
+        let broken = futures_util::stream::once(async {
+            Err::<axum::body::Bytes, _>(std::io::Error::other("response lost (injected)"))
+        });
+        Response::from_parts(parts, axum::body::Body::from_stream(broken))
     } else {
         next.run(req).await
     }

@@ -200,6 +200,9 @@ pub struct Faults {
     pub message_delay_ms: u64,
     /// Codes are never delivered (the verification exists; the message never arrives).
     pub messages_lost: bool,
+    /// Paths whose request is carried out but whose answer is lost: the connection drops
+    /// mid-response (a network that flaps at the worst moment).
+    pub lose_response_routes: Vec<String>,
 }
 
 /// The clock moves at most a week either way.
@@ -225,6 +228,7 @@ impl Faults {
         for (name, routes) in [
             ("fail_routes", &self.fail_routes),
             ("rate_limit_routes", &self.rate_limit_routes),
+            ("lose_response_routes", &self.lose_response_routes),
         ] {
             if routes.len() > MAX_FAULT_ROUTES
                 || routes.iter().any(|r| !r.starts_with('/') || r.len() > 256)
@@ -264,6 +268,7 @@ impl Faults {
         for (name, routes) in [
             ("fail_routes", &mut self.fail_routes),
             ("rate_limit_routes", &mut self.rate_limit_routes),
+            ("lose_response_routes", &mut self.lose_response_routes),
         ] {
             let before = routes.len();
             routes.retain(|r| r.starts_with('/') && r.len() <= 256);
