@@ -353,16 +353,21 @@ impl Backend {
     pub async fn resend_login_code(&mut self) -> AppResult<()> {
         self.notice = None;
         self.require(Stage::Code)?;
+        let id = self
+            .flow
+            .identifier()
+            .cloned()
+            .ok_or(AppError::WrongStage)?;
         if self.flow.code_exhausted() {
             // The old verification is over: a new one, with a new code.
-            let id = self
-                .flow
-                .identifier()
-                .cloned()
-                .ok_or(AppError::WrongStage)?;
             self.client.start_otp_login(&id).await?;
         } else {
-            self.client.resend_otp().await?;
+            match self.client.resend_otp().await {
+                // It ended on the server (expired, or locked out and over): start a new one
+                // rather than tell the person something they cannot act on.
+                Err(SessionError::Unauthorized { .. }) => self.client.start_otp_login(&id).await?,
+                r => r?,
+            }
         }
         self.flow.code_resent(SystemTime::now())
     }
@@ -646,6 +651,8 @@ fn code_in(typed: &str) -> AppResult<String> {
 
 mod account;
 pub mod bench;
+#[cfg(test)]
+mod matrix;
 mod requests;
 #[cfg(test)]
 mod tests;
