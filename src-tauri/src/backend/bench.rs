@@ -134,3 +134,75 @@ impl Backend {
         self.bench().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::Server;
+    use prelude_session::MemoryStore;
+    use std::sync::Arc;
+
+    async fn embedded(tag: &str) -> Backend {
+        let dir =
+            std::env::temp_dir().join(format!("countersign-bench-{tag}-{}", std::process::id()));
+        Backend::connect(
+            Server::Embedded,
+            "bench",
+            Some(dir),
+            Some(Arc::new(MemoryStore::new())),
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn scenario_files_round_trip_and_a_bad_one_changes_nothing() {
+        let mut b = embedded("scenario").await;
+        let f = Faults {
+            require_dpop_nonce: true,
+            delay_ms: 250,
+            fail_routes: vec!["/v1/session/refresh".into()],
+            ..Faults::default()
+        };
+        b.set_faults(f).await.unwrap();
+        b.move_clock(Some(600)).await.unwrap();
+        let first = b.export_scenario().await.unwrap();
+        b.import_scenario(&first).await.unwrap();
+        assert_eq!(
+            b.export_scenario().await.unwrap(),
+            first,
+            "export, import, export"
+        );
+        let v = b.bench().await.unwrap();
+        assert_eq!(v.clock_offset_secs, 600);
+        assert!(v.faults.require_dpop_nonce && v.faults.delay_ms == 250);
+
+        let mut bad: serde_json::Value = serde_json::from_str(&first).unwrap();
+        bad["surprise"] = serde_json::json!(1);
+        let e = b.import_scenario(&bad.to_string()).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_input");
+        assert!(e.to_string().contains("surprise"), "{e}");
+        assert!(b.import_scenario("{ torn").await.is_err());
+        assert_eq!(b.export_scenario().await.unwrap(), first, "nothing changed");
+        // No secret goes into the file.
+        for word in ["private", "\"d\":", "refresh_token", "code\":\""] {
+            assert!(!first.contains(word), "{word} in the scenario file");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_clock_moves_and_comes_back_and_faults_keep_it() {
+        let mut b = embedded("clock").await;
+        assert_eq!(b.move_clock(Some(60)).await.unwrap().clock_offset_secs, 60);
+        assert_eq!(
+            b.move_clock(Some(3600)).await.unwrap().clock_offset_secs,
+            3660
+        );
+        // Setting the switches leaves the clock where it is.
+        let v = b.set_faults(Faults::default()).await.unwrap();
+        assert_eq!(v.clock_offset_secs, 3660);
+        let e = b.move_clock(Some(7 * 86_400)).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_input");
+        assert_eq!(b.move_clock(None).await.unwrap().clock_offset_secs, 0);
+    }
+}
