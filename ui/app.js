@@ -43,7 +43,9 @@ function derived(v) {
       ? `Step ${c.step} of ${c.stepCount}${c.channel ? " · " + CHANNEL[c.channel] : ""}`
       : "",
     sentTo: c && c.channel
-      ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
+      ? c.codeSent
+        ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
+        : `No code has gone out by ${CHANNEL[c.channel]} yet. Once the problem above is fixed, use “Resend code”.`
       : c && c.customHere
         ? `Step “${c.stepKey}” is a check in your own app. In this demo, confirm it here.`
         : c ? `Step “${c.stepKey}” is completed in the app that asked for this approval: its backend signs a verification token for the step, and the app sends it to Prelude. Cancel if you did not start this.` : "",

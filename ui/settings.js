@@ -28,7 +28,17 @@ function say(text, tone = "") {
   status.className = "hint " + tone;
 }
 
-const OUTCOME = { granted: "Granted", blocked: "Blocked", cancelled: "Cancelled", failed: "Failed" };
+const OUTCOME = {
+  granted: "Granted",
+  denied: "Denied",
+  reported: "Reported",
+  blocked: "Blocked",
+  cancelled: "Cancelled",
+  timed_out: "Timed out",
+  withdrawn: "Withdrawn",
+  refused: "Refused",
+  failed: "Failed",
+};
 
 async function loadHistory() {
   const list = $("#history");
@@ -51,7 +61,8 @@ async function loadHistory() {
         when.className = "when";
         const steps = e.steps.length ? ` · ${e.steps.join(" → ")}` : "";
         const err = e.errorCode ? ` · ${e.errorCode}` : "";
-        when.textContent = `${new Date(e.startedAt).toLocaleString()}${steps}${err}`;
+        const who = e.requester ? ` · asked by ${e.requester}` : "";
+        when.textContent = `${new Date(e.startedAt).toLocaleString()}${who}${steps}${err}`;
         li.append(what, badge, when);
         return li;
       }),
@@ -81,8 +92,9 @@ export function initSettings(onView) {
       form.querySelector(`input[value=${s.kind}]`).checked = true;
       valueInput.value = s.value;
       syncKind();
-      for (const el of form.querySelectorAll("input, button")) el.disabled = s.overridden;
-      if (s.overridden) say("Set on the command line or in the environment for this run.");
+      // A server chosen on the command line cannot be switched here, but it can be tested.
+      for (const el of form.querySelectorAll("input, button")) el.disabled = s.overridden && el.id !== "test-connection";
+      if (s.overridden) say("Set on the command line or in the environment for this run. Test connection checks it.");
     } catch (err) {
       say(describe(err), "bad");
     }

@@ -55,6 +55,8 @@ pub struct ChallengeView {
     pub resend_at: Option<i64>,
     /// A custom step this app can complete (the demo's stand-in for the customer's app).
     pub custom_here: bool,
+    /// The current step's code went out (an OTP step whose sending failed has none yet).
+    pub code_sent: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -360,6 +360,14 @@ async fn settings_show_the_server_and_the_approval_history() {
         let url_choice = app.el("server-url").await?;
         assert!(url_choice.is_selected().await?, "the server in use is a URL");
         assert!(!url_choice.is_enabled().await?, "set by COUNTERSIGN_ENDPOINT for this run");
+        // That server can still be tested.
+        app.click("test-connection").await?;
+        app.wait_script(
+            "return document.getElementById('server-status').textContent;",
+            "the connection test to answer",
+            |t| t.as_str().is_some_and(|t| t.contains("signing key")),
+        )
+        .await?;
         let outcomes = app
             .wait_script(
                 "return [...document.querySelectorAll('[data-testid=audit-entry]')].map(e => e.dataset.outcome).join(',');",

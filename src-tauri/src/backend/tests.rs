@@ -297,3 +297,21 @@ async fn a_code_with_no_tries_left_asks_for_a_new_one_at_once() {
     assert_eq!(log[0].wrong_codes, 5);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// "We sent a code…" is only said once a code went out: a step whose sending failed (this
+/// user has no email address) says so, and the error explains why.
+#[tokio::test]
+async fn a_step_whose_code_could_not_be_sent_does_not_claim_it_was() {
+    let (emu, mut b, _dir) = setup().await;
+    emu.set_scenario(DemoScenario::EmailThenSms);
+    b.resume().await;
+    b.start_login("+33699999999").await.unwrap();
+    b.verify_login_code(&emu.outbox().last().unwrap().code.clone())
+        .await
+        .unwrap();
+    let e = b.request_step_up(transfer()).await.unwrap_err();
+    assert_eq!(e.code(), "invalid_identifier", "{e}");
+    let c = view(&b).challenge.expect("the approval stays open");
+    assert_eq!(c.channel, Some("email"));
+    assert!(!c.code_sent, "no code went out");
+}

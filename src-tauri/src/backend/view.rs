@@ -84,6 +84,7 @@ impl Backend {
                 .filter(|_| a.tries_left != Some(0))
                 .map(|t| ms(t + resend_cooldown())),
             custom_here: c.otp_channel().is_none() && self.customer.is_some(),
+            code_sent: a.sent_at.is_some(),
         }
     }
 }
