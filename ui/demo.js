@@ -58,7 +58,26 @@ export function addMessage(m) {
   li.append(b);
   inboxList.prepend(li);
   $("#inbox-empty").hidden = true;
+  showNewest(m);
 }
+
+// In a narrow window the inbox sits below the card: the newest code also shows in a strip
+// above it (CSS decides when), so a presenter never scrolls to read it.
+function showNewest(m) {
+  const strip = $("#code-strip");
+  strip.hidden = false;
+  strip.dataset.code = m.code;
+  strip.textContent = "";
+  const what = document.createElement("span");
+  what.textContent = `${m.purpose === "login" ? "Sign-in" : "Approval"} code by ${m.channel === "sms" ? "SMS" : "email"}`;
+  const code = document.createElement("strong");
+  code.textContent = m.code;
+  strip.append(what, code);
+}
+
+$("#code-strip").addEventListener("click", (e) =>
+  fill($("#login-code") || $("#stepup-code"), e.currentTarget.dataset.code || ""),
+);
 
 export async function startInbox() {
   try {
@@ -76,4 +95,5 @@ export function clearInbox() {
   inboxList.replaceChildren();
   seen.clear();
   $("#inbox-empty").hidden = false;
+  $("#code-strip").hidden = true;
 }

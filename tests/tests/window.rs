@@ -88,6 +88,28 @@ async fn the_signed_in_screen_fits_the_default_and_the_smallest_window() {
                 assert_eq!(seen.json(), &serde_json::json!(true), "{testid} at {w}x{h}");
             }
         }
+        // At 720x560 the step-up screen shows its code field and Approve, and the newest code
+        // sits in a strip above the card (the inbox is below it).
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = app.inbox_code(2).await?;
+        app.wait_script(
+            "return document.querySelector('[data-testid=code-strip]').dataset.code || '';",
+            "the newest code in the strip",
+            |v| v.as_str() == Some(code.as_str()),
+        )
+        .await?;
+        app.shot("step-up-720x560").await;
+        for testid in ["code-strip", "stepup-code-input", "verify-stepup"] {
+            let seen = app
+                .driver
+                .execute(IN_VIEW, vec![serde_json::json!(testid)])
+                .await?;
+            assert_eq!(seen.json(), &serde_json::json!(true), "{testid} at 720x560");
+        }
+        app.click("code-strip").await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await?;
         Ok(())
     })
     .await;
