@@ -3,7 +3,7 @@
 
 BUILD_PACKAGES=(libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev file curl)
 TEST_PACKAGES=(webkit2gtk-driver xvfb xauth keyutils gnome-keyring dbus chromium chromium-driver
-  dpkg-dev lintian desktop-file-utils appstream)
+  dpkg-dev lintian desktop-file-utils appstream xdotool)
 TAURI_DRIVER_VERSION=2.1.0
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -127,12 +127,15 @@ export function initSettings(onView) {
   });
 
   $("#export-audit").addEventListener("click", async () => {
+    const note = $("#history-note");
     try {
       const path = await call("export_audit_log");
-      $("#history-note").textContent = `Exported to ${path}`;
+      note.textContent = path ? `Saved to ${path}` : "Not saved.";
     } catch (err) {
-      $("#history-note").textContent = describe(err);
+      note.textContent = describe(err);
     }
+    // The note is below the list: bring it into view so the result is seen.
+    note.scrollIntoView({ block: "nearest" });
   });
   return open;
 }

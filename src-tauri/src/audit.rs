@@ -81,17 +81,60 @@ impl AuditLog {
         Ok((entries, unreadable))
     }
 
-    /// Copies the log, as it is on disk, to `dir`; returns the new file.
-    pub fn export_to(&self, dir: &Path, stamp: &str) -> std::io::Result<PathBuf> {
-        std::fs::create_dir_all(dir)?;
-        let dest = dir.join(format!("countersign-approvals-{stamp}.jsonl"));
-        if self.path.exists() {
-            std::fs::copy(&self.path, &dest)?;
+    /// Every readable entry, oldest first, as a person would read it: an indented JSON array,
+    /// or CSV with a header row when `csv`. Unreadable lines are counted, not dropped from the
+    /// log.
+    pub fn export(&self, csv: bool) -> std::io::Result<(String, usize)> {
+        let (mut entries, unreadable) = self.read(usize::MAX)?;
+        entries.reverse();
+        let text = if csv {
+            to_csv(&entries)
         } else {
-            std::fs::write(&dest, b"")?;
-        }
-        Ok(dest)
+            serde_json::to_string_pretty(&entries).map_err(std::io::Error::other)?
+        };
+        Ok((text, unreadable))
     }
+}
+
+/// One row per entry; metadata and steps as `key=value; …` and `a → b` in one cell each.
+fn to_csv(entries: &[AuditEntry]) -> String {
+    fn cell(s: &str) -> String {
+        // Quote every cell that could split a row, and defuse spreadsheet formulas.
+        let s = if s.starts_with(['=', '+', '-', '@']) {
+            format!("'{s}")
+        } else {
+            s.to_owned()
+        };
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s
+        }
+    }
+    let mut out = String::from(
+        "started_at,ended_at,outcome,scope,metadata,steps,wrong_codes,error_code,requester,reason,session_id,server\n",
+    );
+    for e in entries {
+        let meta: Vec<String> = e.metadata.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let row = [
+            e.started_at.clone(),
+            e.ended_at.clone(),
+            e.outcome.clone(),
+            e.scope.clone(),
+            meta.join("; "),
+            e.steps.join(" → "),
+            e.wrong_codes.to_string(),
+            e.error_code.clone().unwrap_or_default(),
+            e.requester.clone().unwrap_or_default(),
+            e.reason.clone().unwrap_or_default(),
+            e.session_id.clone().unwrap_or_default(),
+            e.server.clone(),
+        ];
+        let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
 }
 
 /// RFC 3339 UTC for a unix time in seconds.
@@ -153,11 +196,30 @@ mod tests {
         assert_eq!(bad, 1);
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].outcome, "granted");
-        let out = log.export_to(&dir.join("out"), "x").unwrap();
-        assert_eq!(
-            std::fs::read(out).unwrap(),
-            std::fs::read(log.path()).unwrap()
+        let (json, skipped) = log.export(false).unwrap();
+        assert_eq!(skipped, 1);
+        let back: Vec<AuditEntry> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].outcome, "blocked", "oldest first");
+        let mut odd = entry("denied");
+        odd.reason = Some("Pay \"ACME\", now".into());
+        odd.requester = Some("=cmd".into());
+        log.append(&odd).unwrap();
+        let (csv, _) = log.export(true).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 4, "{csv}");
+        assert!(lines[0].starts_with("started_at,ended_at,outcome,scope"));
+        assert!(
+            lines[3].contains("\"Pay \"\"ACME\"\", now\""),
+            "{}",
+            lines[3]
         );
+        assert!(
+            lines[3].contains(",'=cmd,"),
+            "a formula is defused: {}",
+            lines[3]
+        );
+        assert!(lines[1].contains("amount=500"));
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -443,20 +443,11 @@ pub async fn audit_log(state: St<'_>) -> AppResult<AuditView> {
     })
 }
 
-/// Copies the approval log to the Downloads folder (or the data folder) and says where.
+/// Saves the approval history where the person picks, as readable JSON or CSV (by the name's
+/// extension); where it went, or `None` when they cancelled.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn export_audit_log(app: tauri::AppHandle, state: St<'_>) -> AppResult<String> {
-    use tauri::Manager;
-    let b = state.backend().await?.lock().await;
-    let log = b
-        .audit()
-        .ok_or_else(|| AppError::Audit("no data folder for the log".into()))?;
-    let dir = app
-        .path()
-        .download_dir()
-        .or_else(|_| app.path().app_data_dir())
-        .map_err(|e| AppError::Audit(e.to_string()))?;
+pub async fn export_audit_log(app: tauri::AppHandle, state: St<'_>) -> AppResult<Option<String>> {
     let stamp = crate::audit::rfc3339(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -464,10 +455,30 @@ pub async fn export_audit_log(app: tauri::AppHandle, state: St<'_>) -> AppResult
             .unwrap_or(0),
     )
     .replace(':', "-");
-    let path = log
-        .export_to(&dir, &stamp)
-        .map_err(|e| AppError::Audit(e.to_string()))?;
-    Ok(path.display().to_string())
+    let name = format!("countersign-approvals-{stamp}.json");
+    let Some(path) = crate::files::pick_save(
+        &app,
+        &name,
+        "Approval history (JSON or CSV)",
+        &["json", "csv"],
+    )
+    .await
+    else {
+        return Ok(None);
+    };
+    let csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let (text, _) = {
+        let b = state.backend().await?.lock().await;
+        let log = b
+            .audit()
+            .ok_or_else(|| AppError::Audit("no data folder for the log".into()))?;
+        log.export(csv)
+            .map_err(|e| AppError::Audit(e.to_string()))?
+    };
+    crate::files::write_private(&path, text.as_bytes())?;
+    Ok(Some(path.display().to_string()))
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub async fn pick_save(
 ) -> Option<PathBuf> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     dialog(app, kind, exts)
+        .set_title(format!("Save the {}", kind.to_lowercase()))
         .set_file_name(name)
         .save_file(move |p| {
             let _ = tx.send(p.and_then(|p| p.into_path().ok()));
@@ -44,9 +45,11 @@ pub async fn pick_save(
 /// Which file to open; `None` when they cancelled.
 pub async fn pick_open(app: &tauri::AppHandle, kind: &str, exts: &[&str]) -> Option<PathBuf> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    dialog(app, kind, exts).pick_file(move |p| {
-        let _ = tx.send(p.and_then(|p| p.into_path().ok()));
-    });
+    dialog(app, kind, exts)
+        .set_title(format!("Open a {}", kind.to_lowercase()))
+        .pick_file(move |p| {
+            let _ = tx.send(p.and_then(|p| p.into_path().ok()));
+        });
     rx.await.ok().flatten()
 }
 

@@ -447,6 +447,7 @@ impl App {
         let handle = AppRef {
             driver: self.driver.clone(),
             artifacts: self.artifacts.clone(),
+            display: self._display.name.clone(),
         };
         let outcome =
             tokio::time::timeout(Duration::from_secs(120), tokio::spawn(body(handle))).await;
@@ -487,6 +488,8 @@ async fn save_screenshot(driver: &WebDriver, path: &Path) {
 pub struct AppRef {
     pub driver: WebDriver,
     artifacts: PathBuf,
+    /// The X display the window is on (for native dialogs).
+    display: String,
 }
 
 impl AppRef {
@@ -495,6 +498,7 @@ impl AppRef {
         Self {
             driver,
             artifacts: std::env::temp_dir(),
+            display: std::env::var("DISPLAY").unwrap_or_default(),
         }
     }
 
@@ -659,6 +663,57 @@ impl AppRef {
             return Err("the done screen does not say \"Scope granted.\"".into());
         }
         Ok(vec![login, step])
+    }
+
+    /// Answers the native save dialog titled `title` the way a person would: types `path` into
+    /// its name field and presses Enter (xdotool on the window's X display).
+    pub async fn save_as(&self, title: &str, path: &Path) -> TestResult {
+        let mut cmd = Command::new("timeout");
+        cmd.args([
+            "15",
+            "xdotool",
+            "search",
+            "--sync",
+            "--onlyvisible",
+            "--name",
+            title,
+        ])
+        .args([
+            "windowfocus",
+            "--sync",
+            "%1",
+            "key",
+            "--clearmodifiers",
+            "ctrl+a",
+        ])
+        .env("DISPLAY", &self.display);
+        let status = tokio::task::spawn_blocking(move || cmd.status()).await??;
+        if !status.success() {
+            return Err(format!("no dialog titled {title:?} to answer ({status})").into());
+        }
+        // `type` takes every argument after it as text: it goes alone.
+        Command::new("xdotool")
+            .args(["type", "--delay", "10"])
+            .arg(path)
+            .env("DISPLAY", &self.display)
+            .status()?;
+        // GTK may take an Enter for its path completion: press it until the dialog is gone.
+        for _ in 0..6 {
+            let open = Command::new("xdotool")
+                .args(["search", "--onlyvisible", "--name", title])
+                .env("DISPLAY", &self.display)
+                .output()?;
+            let ids = String::from_utf8_lossy(&open.stdout).trim().to_owned();
+            let Some(id) = ids.lines().next().filter(|s| !s.is_empty()) else {
+                return Ok(());
+            };
+            Command::new("xdotool")
+                .args(["windowfocus", "--sync", id, "key", "Return"])
+                .env("DISPLAY", &self.display)
+                .status()?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(format!("the dialog {title:?} stayed open").into())
     }
 
     /// Runs a script in the page; its result, or the error text it threw.

@@ -338,6 +338,7 @@ async fn settings_show_the_server_and_the_approval_history() {
     let emu = emulator();
     let sandbox = Sandbox::new("settings");
     let app = App::launch("settings", &sandbox, Some(&emu.url)).await;
+    let sandbox_dir = sandbox.dir.clone();
     app.run(move |app| async move {
         sign_in(&app, &emu, PHONE, 1).await?;
         app.click("request-scope").await?;
@@ -379,13 +380,23 @@ async fn settings_show_the_server_and_the_approval_history() {
         let log = app.text("audit-log").await?;
         assert!(!log.contains(&code), "no code in the history");
         app.shot("settings").await;
+        // Export through the save dialog, as CSV by the name given.
+        let csv = sandbox_dir.join("history.csv");
         app.click("export-audit").await?;
-        app.wait_script(
-            "return document.getElementById('history-note').textContent;",
-            "the export to be reported",
-            |n| n.as_str().is_some_and(|n| n.starts_with("Exported to")),
-        )
-        .await?;
+        app.save_as("Save the approval history", &csv).await?;
+        let note = app
+            .wait_script(
+                "return document.getElementById('history-note').textContent;",
+                "the export to be reported",
+                |n| n.as_str().is_some_and(|n| n.starts_with("Saved to")),
+            )
+            .await?;
+        let text = std::fs::read_to_string(&csv).map_err(|e| format!("{note}: {e}"))?;
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("started_at,ended_at,outcome"), "{text}");
+        assert_eq!(lines.len(), 3, "a header and two approvals: {text}");
+        assert!(lines[1].contains(",cancelled,") && lines[2].contains(",granted,"), "{text}");
+        assert!(!text.contains(&code), "no code in the export");
         app.click("settings-close").await?;
         Ok(())
     })
