@@ -668,6 +668,16 @@ impl AppRef {
     /// Answers the native save dialog titled `title` the way a person would: types `path` into
     /// its name field and presses Enter (xdotool on the window's X display).
     pub async fn save_as(&self, title: &str, path: &Path) -> TestResult {
+        self.answer_file_dialog(title, path, "ctrl+a").await
+    }
+
+    /// Answers the native open dialog titled `title` with `path` (Ctrl+L opens GTK's
+    /// location field).
+    pub async fn open_file(&self, title: &str, path: &Path) -> TestResult {
+        self.answer_file_dialog(title, path, "ctrl+l").await
+    }
+
+    async fn answer_file_dialog(&self, title: &str, path: &Path, first_key: &str) -> TestResult {
         let mut cmd = Command::new("timeout");
         cmd.args([
             "15",
@@ -684,7 +694,7 @@ impl AppRef {
             "%1",
             "key",
             "--clearmodifiers",
-            "ctrl+a",
+            first_key,
         ])
         .env("DISPLAY", &self.display);
         let status = tokio::task::spawn_blocking(move || cmd.status()).await??;

@@ -122,6 +122,7 @@ async fn the_clock_expires_a_challenge_and_a_grant() {
 async fn a_fault_switch_breaks_a_route_until_it_is_off() {
     let sandbox = Sandbox::new("bench_faults");
     let app = App::launch("bench_faults", &sandbox, None).await;
+    let sandbox_dir = sandbox.dir.clone();
     app.run(move |app| async move {
         sign_in(&app).await?;
         app.click("request-scope").await?;
@@ -156,6 +157,29 @@ async fn a_fault_switch_breaks_a_route_until_it_is_off() {
             .await?,
             false
         );
+        // The switches travel in a scenario file: export with the switch on, turn it off,
+        // import the file, and it is on again.
+        let file = sandbox_dir.join("my-case.json");
+        check(&app, "fault-nonce", true).await?;
+        app.click("faults-apply").await?;
+        bench_says(&app, "Switches applied.").await?;
+        app.click("scenario-export").await?;
+        app.save_as("Save the scenario", &file).await?;
+        bench_says(&app, "Saved to").await?;
+        let text = std::fs::read_to_string(&file)?;
+        assert!(text.contains("\"require_dpop_nonce\": true"), "{text}");
+        app.click("faults-clear").await?;
+        bench_says(&app, "Every switch is off.").await?;
+        app.click("scenario-import").await?;
+        app.open_file("Open a scenario", &file).await?;
+        bench_says(&app, "Scenario imported.").await?;
+        assert_eq!(
+            app.script("return document.querySelector('[data-testid=fault-nonce]').checked;")
+                .await?,
+            true
+        );
+        app.click("faults-clear").await?;
+        bench_says(&app, "Every switch is off.").await?;
         app.click("bench-close").await?;
         app.fill("stepup-code-input", &code).await?;
         app.click("verify-stepup").await?;
