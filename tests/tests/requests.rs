@@ -340,11 +340,12 @@ async fn links_bad_input_and_the_socket() {
             for p in [&sandbox.dir, &sandbox.runtime_dir(), &dir, &sock] {
                 std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777))?;
             }
-            // perl-base is in every Debian: a peer that speaks the protocol as user nobody.
+            // perl-base is in every Debian: a peer that speaks the protocol as user nobody. The app
+            // may drop it before it has written: a write to the closed socket must not kill it.
             let mut peer = std::process::Command::new("setpriv");
             peer
                 .args(["--reuid=65534", "--regid=65534", "--clear-groups", "perl", "-MIO::Socket::UNIX", "-e"])
-                .arg(r#"my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!"; print $s qq({"op":"approve","v":1,"scope":"transfer:write"}\n); my $l = <$s>; print defined $l ? $l : "closed\n";"#)
+                .arg(r#"$SIG{PIPE} = "IGNORE"; my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!"; print $s qq({"op":"approve","v":1,"scope":"transfer:write"}\n); my $l = <$s>; print defined $l ? $l : "closed\n";"#)
                 .arg(&sock)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped());
