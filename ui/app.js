@@ -1,8 +1,8 @@
 // Countersign's view: renders the backend's view model and turns clicks into commands.
 // It holds no session state of its own beyond what is on screen.
 import { call, listen } from "./ipc.js";
-import { addMessage, clearInbox, showDemoIdentities, startInbox } from "./demo.js";
-import { describe, RESTARTABLE } from "./messages.js";
+import { addMessage, clearInbox, refreshInbox, showDemoIdentities, startInbox } from "./demo.js";
+import { RESTARTABLE, showErrorIn } from "./messages.js";
 
 const scriptAt = performance.now();
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -53,6 +53,11 @@ function derived(v) {
     approvalTitle: c ? approvalTitle(c) : "",
     requestTitle: v.request ? requestTitle(v.request) : "",
     requestTime: v.request ? `at ${new Date(v.request.receivedAt).toLocaleTimeString()}` : "",
+    // The app's own form is asked "on" this computer; a program or a link asks "by".
+    askedVerb: v.request ? "Asked by" : "Asked on",
+    askedTime: c?.askedAt ? `at ${new Date(c.askedAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}` : "",
+    scopeWords: c ? scopeWords(c.scope) : "",
+    requestScopeWords: v.request ? scopeWords(v.request.scope) : "",
     requestHint: v.request
       ? v.request.fromLink
         ? "A link opened this request. Anyone can make a link: approve only what you expect."
@@ -60,6 +65,12 @@ function derived(v) {
       : "",
     told: v.grant?.requester ? `${v.grant.requester} was told it is approved.` : "",
   };
+}
+
+// Scopes this app knows, in words; the technical name stays beside them, small.
+const SCOPE_WORDS = { "transfer:write": "Send a bank transfer" };
+function scopeWords(scope) {
+  return SCOPE_WORDS[scope] || "";
 }
 
 // What another program asks for, in words: the amount and payee when it names them.
@@ -112,6 +123,7 @@ function render(v) {
   // Signing out is always one click away, in the top bar, while signed in.
   $("#logout").hidden = !v.user;
   showDemoIdentities(v);
+  refreshInbox();
   // The picker shows the preset the server is on (after a restart too), or none.
   if (v.server.scenarios) $("#scenario").value = v.server.scenario || "";
   const notice = $("#notice");
@@ -233,7 +245,7 @@ function tick() {
     const left = at - now;
     el.textContent =
       left > 0
-        ? (el.dataset.expiredText ? `In ${fmtLeft(left)}` : `Expires in ${fmtLeft(left)}`)
+        ? (el.dataset.expiredText ? `in ${fmtLeft(left)}` : `Expires in ${fmtLeft(left)}`)
         : el.dataset.expiredText || "Expired";
     if (!el.dataset.expiredText) announceLeft(left);
   }
@@ -258,7 +270,7 @@ function announceLeft(left) {
 // Errors and busy state
 
 function showError(err) {
-  errorBox.textContent = describe(err);
+  showErrorIn(errorBox, err);
   errorBox.hidden = false;
   errorBox.dataset.code = err.code;
   errorActions.hidden = !(RESTARTABLE.has(err.code) && (lastApproval || view?.request) && view?.stage !== "login");
@@ -267,7 +279,7 @@ function showError(err) {
 
 function clearError() {
   errorBox.hidden = true;
-  errorBox.textContent = "";
+  errorBox.replaceChildren();
   delete errorBox.dataset.code;
   errorActions.hidden = true;
 }
@@ -517,9 +529,10 @@ const WIRE = {
     confirmFirst($("[data-action=cancel-stepup]"), "Cancel it? Click again", async (e) => {
       if (await act("cancel_step_up", {}, e.target)) flash("The approval was cancelled.");
     });
-    $("[data-action=deny]").addEventListener("click", (e) =>
-      view?.request ? act("deny_request", { report: false }, e.currentTarget) : act("deny_step_up", {}, e.currentTarget),
-    );
+    $("[data-action=deny]").addEventListener("click", async (e) => {
+      if (view?.request) return act("deny_request", { report: false }, e.currentTarget);
+      if (await act("deny_step_up", {}, e.currentTarget)) flash("Denied. Nothing was approved.");
+    });
     $("[data-action=deny-report]").addEventListener("click", (e) => act("deny_request", { report: true }, e.currentTarget));
   },
 
@@ -714,6 +727,8 @@ async function start() {
       readClock(v);
       await listen("demo-inbox", addMessage);
       await startInbox();
+      // Codes expire on the server's clock: look again now and then.
+      setInterval(refreshInbox, 15000);
     }
   } catch (err) {
     showError(err);

@@ -1,7 +1,7 @@
 // The test bench sheet: the emulator's clock, fault switches and scenario files. It shows
 // what the backend says is in force and sends changes back; the backend checks every value.
 import { call } from "./ipc.js";
-import { describe } from "./messages.js";
+import { showErrorIn } from "./messages.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const dialog = $("#bench");
@@ -12,6 +12,11 @@ let bench = null;
 function say(text, tone = "") {
   note.textContent = text;
   note.className = `muted small ${tone}`;
+}
+
+function sayError(err) {
+  showErrorIn(note, err);
+  note.className = "muted small bad";
 }
 
 function offsetText(secs) {
@@ -100,7 +105,7 @@ export function initBench(onChange) {
     try {
       fill(await call("bench_state"));
     } catch (err) {
-      say(describe(err), "bad");
+      sayError(err);
     }
     dialog.showModal();
   };
@@ -115,7 +120,7 @@ export function initBench(onChange) {
         say(by ? `The server clock moved ${offsetText(by).replace("+", "")} forward.` : "The server clock is back to real time.", "good");
         onChange();
       } catch (err) {
-        say(describe(err), "bad");
+        sayError(err);
       }
     });
   }
@@ -126,7 +131,7 @@ export function initBench(onChange) {
       fill(await call("set_faults", { faults: read() }));
       say("Switches applied.", "good");
     } catch (err) {
-      say(describe(err), "bad");
+      sayError(err);
     }
   });
 
@@ -138,7 +143,7 @@ export function initBench(onChange) {
       fill(await call("set_faults", { faults: off }));
       say("Every switch is off.", "good");
     } catch (err) {
-      say(describe(err), "bad");
+      sayError(err);
     }
   });
 
@@ -147,7 +152,7 @@ export function initBench(onChange) {
       const path = await call("export_scenario");
       say(path ? `Saved to ${path}` : "Not saved.", path ? "good" : "");
     } catch (err) {
-      say(describe(err), "bad");
+      sayError(err);
     }
   });
 
@@ -162,7 +167,7 @@ export function initBench(onChange) {
         say("Nothing imported.");
       }
     } catch (err) {
-      say(describe(err), "bad");
+      sayError(err);
     }
   });
 
@@ -188,7 +193,7 @@ export function initBench(onChange) {
       say("The demo server was reset; you are signed out.", "good");
       onChange();
     } catch (err) {
-      say(describe(err), "bad");
+      sayError(err);
     }
   });
 

@@ -34,6 +34,19 @@ export function showDemoIdentities(v) {
 const inboxList = $("#inbox-list");
 const seen = new Set();
 
+// What became of a code, as the inbox marks it; a live code has no mark.
+const STATUS = { used: "Used", no_tries_left: "No tries left", expired: "Expired" };
+
+function mark(b, status) {
+  const s = status || "live";
+  if (b.dataset.status === s) return;
+  b.dataset.status = s;
+  const what = b.querySelector(".msg-what");
+  const purpose = b.dataset.purpose === "login" ? "Sign-in code" : "Approval code";
+  what.textContent = STATUS[s] ? `${purpose} · ${STATUS[s]}` : purpose;
+  b.title = STATUS[s] ? `${STATUS[s]}: this code no longer works` : "Fill in this code";
+}
+
 export function addMessage(m) {
   if (seen.has(m.id)) return;
   seen.add(m.id);
@@ -43,7 +56,8 @@ export function addMessage(m) {
   b.dataset.testid = "demo-inbox-message";
   b.dataset.code = m.code;
   b.dataset.channel = m.channel;
-  b.title = "Fill in this code";
+  b.dataset.id = m.id;
+  b.dataset.purpose = m.purpose;
   const to = document.createElement("span");
   to.className = "msg-to";
   to.textContent = `${m.channel === "sms" ? "SMS" : "Email"} to ${m.to}`;
@@ -52,8 +66,8 @@ export function addMessage(m) {
   code.textContent = m.code;
   const what = document.createElement("span");
   what.className = "msg-what";
-  what.textContent = m.purpose === "login" ? "Sign-in code" : "Approval code";
   b.append(to, code, what);
+  mark(b, m.status);
   b.addEventListener("click", () => fill($("#login-code") || $("#stepup-code"), m.code));
   li.append(b);
   inboxList.prepend(li);
@@ -65,8 +79,9 @@ export function addMessage(m) {
 // above it (CSS decides when), so a presenter never scrolls to read it.
 function showNewest(m) {
   const strip = $("#code-strip");
-  strip.hidden = false;
+  strip.hidden = (m.status || "live") !== "live";
   strip.dataset.code = m.code;
+  strip.dataset.id = m.id;
   strip.textContent = "";
   const what = document.createElement("span");
   what.textContent = `${m.purpose === "login" ? "Sign-in" : "Approval"} code by ${m.channel === "sms" ? "SMS" : "email"}`;
@@ -78,6 +93,30 @@ function showNewest(m) {
 $("#code-strip").addEventListener("click", (e) =>
   fill($("#login-code") || $("#stepup-code"), e.currentTarget.dataset.code || ""),
 );
+
+// Brings the marks up to date (a code was used, ran out of tries or expired), and adds any
+// message the live feed missed.
+let refreshing = false;
+export async function refreshInbox() {
+  if (refreshing || $("#inbox").hidden) return;
+  refreshing = true;
+  try {
+    const msgs = await call("demo_inbox");
+    for (const m of msgs) {
+      if (!seen.has(m.id)) addMessage(m);
+      const b = inboxList.querySelector(`button[data-id="${CSS.escape(m.id)}"]`);
+      if (b) mark(b, m.status);
+    }
+    // The strip only ever offers a code that still works.
+    const strip = $("#code-strip");
+    const newest = msgs.find((m) => m.id === strip.dataset.id);
+    if (newest && newest.status !== "live") strip.hidden = true;
+  } catch (_) {
+    /* not a demo server */
+  } finally {
+    refreshing = false;
+  }
+}
 
 export async function startInbox() {
   try {

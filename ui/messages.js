@@ -1,4 +1,7 @@
-// What the user reads for each error code. Codes are stable; wording lives here only.
+// The one wording table: what a person reads for each error code. Codes are stable and never
+// appear in these sentences; the technical message goes to the "Details" disclosure for
+// testers. "Wrong code.", "Scope granted." and "Your hook denied this scope." are the seed's
+// own words and stay as they are.
 const TEXT = {
   invalid_otp_code: (e) =>
     e.attemptsRemaining === 0
@@ -6,46 +9,78 @@ const TEXT = {
       : e.attemptsRemaining != null
         ? `Wrong code. ${e.attemptsRemaining} ${e.attemptsRemaining === 1 ? "attempt" : "attempts"} left.`
         : "Wrong code.",
-  step_up_blocked: () => "Your hook denied this scope.",
-  scope_not_allowed: () => "This app is not allowed to ask for that scope.",
-  step_up_not_configured: () => "Approvals are not set up for this app yet.",
-  forbidden: (e) => `Not allowed: ${e.message}`,
-  expired_challenge_token: () => "This approval has expired.",
-  token_reused: () => "This approval was already used.",
-  invalid_challenge_token: () => "This approval is no longer valid.",
-  missing_challenge_token: () => "The server did not start the approval.",
-  rate_limited: (e) => `Too many attempts. ${cap(e.message)}.`,
   no_tries_left: () => "Wrong code, and no tries are left for it. Send a new code.",
   code_ended: () => "This code has expired or can no longer be used. Send a new code.",
-  wrong_stage: () => "That action no longer applies here.",
-  custom_step_elsewhere: () => "This step is completed in the app that asked for the approval.",
   too_many_attempts: () =>
     "Too many wrong codes for this phone or email. It is locked for a while; try again later.",
-  invalid_identifier: (e) => cap(e.message) + ".",
-  invalid_input: (e) => cap(e.message) + ".",
-  invalid_metadata: (e) => cap(e.message) + ".",
+  rate_limited: (e) => (e.reason ? `Not so fast: ${e.reason}.` : "Too many tries at once. Wait a moment, then try again."),
+
+  step_up_blocked: () => "Your hook denied this scope.",
+  scope_not_allowed: () => "This app is not allowed to ask for that kind of approval.",
+  step_up_not_configured: () => "Approvals are not set up for this app yet.",
+  forbidden: () => "The server does not allow this for your account.",
+  expired_challenge_token: () => "This approval has expired. Start again to get a new one.",
+  token_reused: () => "This approval was already used. Start again for a new one.",
+  invalid_challenge_token: () => "This approval is no longer valid. Start again for a new one.",
+  missing_challenge_token: () => "The server did not start the approval. Try again.",
+  challenge_mismatch: () =>
+    "The server’s approval did not say exactly what was asked, so it was refused. Nothing was approved.",
+  custom_step_elsewhere: () => "This step is completed in the app that asked for the approval.",
+  no_email_for_step: () =>
+    "This step sends a code by email, but your account has no email address. Nothing was sent.",
+  no_phone_for_step: () =>
+    "This step sends a code by text message, but your account has no phone number. Nothing was sent.",
+  no_request: () => "That request is no longer waiting.",
+  wrong_stage: () => "That action no longer applies here.",
+
+  invalid_identifier: () => "That phone number or email cannot be used here.",
   no_login_config: () => "This server does not accept that kind of phone number or email.",
+  invalid_input: (e) => (e.reason ? sentence(e.reason) : "Something you entered is not valid."),
+  invalid_metadata: () => "The details of this approval are not in a form the server accepts.",
+  bad_request: () => "The server could not accept this request.",
+
   unauthorized: () => "Your session has ended. Sign in again.",
   not_signed_in: () => "You are not signed in.",
   network: () => "Cannot reach the server. Check the connection and try again.",
   timeout: () => "The server did not answer in time. Try again.",
   internal: () => "The server had a problem. Try again in a moment.",
+  connection_failed: () => "Could not reach that server. Check the address and that it is running.",
   keyring_unavailable: () => "The system keyring is locked or missing. Unlock it, then try again.",
   demo_only: () => "Only available with the built-in demo server.",
-  challenge_mismatch: () =>
-    "The server’s approval did not say exactly what was asked, so it was refused. Nothing was approved.",
-  no_request: () => "That request is no longer waiting.",
-  connection_failed: (e) => cap(e.message) + ".",
+  emulator: () => "The demo server had a problem. Try again, or reset it from the test bench.",
+  settings: () => "Your settings could not be saved.",
+  audit: () => "The approval history could not be read or saved.",
+  startup: (e) => (e.reason ? sentence(e.reason) : "The server chosen at start could not be used."),
 };
 
-function cap(s) {
-  const t = String(s || "").replace(/\.$/, "");
-  return t.charAt(0).toUpperCase() + t.slice(1);
+// "a reason" → "A reason."
+function sentence(s) {
+  const t = String(s || "").replace(/[.\s]+$/, "");
+  return t.charAt(0).toUpperCase() + t.slice(1) + ".";
 }
 
 export function describe(err) {
   const f = TEXT[err.code];
-  return f ? f(err) : cap(err.message || err.code || "Something went wrong") + ".";
+  return f ? f(err) : "Something went wrong. Try again.";
+}
+
+// For the "Details" disclosure: the code and the technical message, for testers and reports.
+export function details(err) {
+  const parts = [err.code, err.message].filter(Boolean);
+  return parts.join(": ");
+}
+
+// Puts an error into `el`: the sentence, then the technical detail folded under "Details".
+export function showErrorIn(el, err) {
+  const box = document.createElement("details");
+  box.className = "details";
+  box.dataset.testid = "error-details";
+  const summary = document.createElement("summary");
+  summary.textContent = "Details";
+  const code = document.createElement("code");
+  code.textContent = details(err);
+  box.append(summary, code);
+  el.replaceChildren(document.createTextNode(describe(err)), box);
 }
 
 // Errors after which the approval must be started again.

@@ -1,6 +1,6 @@
 // The settings sheet: server choice (with a connection test) and the approval history.
 import { call } from "./ipc.js";
-import { describe } from "./messages.js";
+import { showErrorIn } from "./messages.js";
 
 const $ = (sel) => document.querySelector(sel);
 const dialog = $("#settings");
@@ -27,6 +27,14 @@ function say(text, tone = "") {
   status.textContent = text;
   status.className = "hint " + tone;
 }
+
+function sayError(err) {
+  showErrorIn(status, err);
+  status.className = "hint bad";
+}
+
+// Step names as a person says them; others are the server's own step names.
+const STEP = { verify_sms: "text code", verify_email: "email code" };
 
 const OUTCOME = {
   granted: "Granted",
@@ -59,10 +67,11 @@ async function loadHistory() {
         badge.textContent = OUTCOME[e.outcome] || e.outcome;
         const when = document.createElement("span");
         when.className = "when";
-        const steps = e.steps.length ? ` · ${e.steps.join(" → ")}` : "";
-        const err = e.errorCode ? ` · ${e.errorCode}` : "";
+        const steps = e.steps.length ? ` · ${e.steps.map((s) => STEP[s] || s).join(" → ")}` : "";
+        // The error's code is for testers: a tooltip, not part of the line.
+        if (e.errorCode) li.title = `Error: ${e.errorCode}`;
         const who = e.requester ? ` · asked by ${e.requester}` : "";
-        when.textContent = `${new Date(e.startedAt).toLocaleString()}${who}${steps}${err}`;
+        when.textContent = `${new Date(e.startedAt).toLocaleString()}${who}${steps}`;
         li.append(what, badge, when);
         return li;
       }),
@@ -72,7 +81,7 @@ async function loadHistory() {
     if (log.unreadable) parts.push(`${log.unreadable} damaged line(s) were skipped; the file keeps them.`);
     note.textContent = parts.join(" ");
   } catch (err) {
-    note.textContent = describe(err);
+    showErrorIn(note, err);
   }
 }
 
@@ -96,7 +105,7 @@ export function initSettings(onView) {
       for (const el of form.querySelectorAll("input, button")) el.disabled = s.overridden && el.id !== "test-connection";
       if (s.overridden) say("Set on the command line or in the environment for this run. Test connection checks it.");
     } catch (err) {
-      say(describe(err), "bad");
+      sayError(err);
     }
     loadHistory();
     dialog.showModal();
@@ -109,7 +118,7 @@ export function initSettings(onView) {
     try {
       say(await call("test_connection", { kind: kind(), value: valueInput.value }), "good");
     } catch (err) {
-      say(describe(err), "bad");
+      sayError(err);
     }
   });
 
@@ -122,7 +131,7 @@ export function initSettings(onView) {
       onView(v);
       dialog.close();
     } catch (err) {
-      say(describe(err), "bad");
+      sayError(err);
     }
   });
 
@@ -132,7 +141,7 @@ export function initSettings(onView) {
       const path = await call("export_audit_log");
       note.textContent = path ? `Saved to ${path}` : "Not saved.";
     } catch (err) {
-      note.textContent = describe(err);
+      showErrorIn(note, err);
     }
     // The note is below the list: bring it into view so the result is seen.
     note.scrollIntoView({ block: "nearest" });

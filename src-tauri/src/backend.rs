@@ -318,15 +318,19 @@ impl Backend {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not resume the session");
-                    self.notice = Some(format!("Could not resume your session: {e}"));
+                    // The detail is in the log; the sentence is for people.
+                    self.notice = Some(
+                        "Could not reach the server to resume your session. Restart Countersign once it is reachable, or sign in again.".into(),
+                    );
                 }
             },
             Ok(false) => {}
             Err(e) => {
                 tracing::error!(error = %e, "keyring unavailable");
-                self.notice = Some(format!(
-                    "The system keyring is unavailable ({e}). Unlock it, then restart Countersign."
-                ));
+                self.notice = Some(
+                    "The system keyring is locked or missing. Unlock it, then restart Countersign."
+                        .into(),
+                );
             }
         }
     }
@@ -505,8 +509,23 @@ impl Backend {
     }
 
     async fn send_step_code(&mut self, ch: &StepUpChallenge) -> AppResult<()> {
-        let r = self.client.send_step_up_otp(ch).await;
-        self.step_result(r)?;
+        let r = self.client.send_step_up_otp(ch).await.map_err(|e| match e {
+            // The account lacks the address this step sends to: say which, not the wire code.
+            SessionError::BadRequest { ref code, .. } if code == "invalid_identifier" => {
+                AppError::NoAddressForStep {
+                    address: match ch.otp_channel() {
+                        Some("email") => "email address",
+                        _ => "phone number",
+                    },
+                    source: e,
+                }
+            }
+            e => AppError::Session(e),
+        });
+        if let Err(e) = &r {
+            self.note_step_failure(e);
+        }
+        r?;
         self.flow.step_code_sent(SystemTime::now())
     }
 

@@ -24,6 +24,14 @@ pub enum AppError {
     /// The server's challenge does not carry what was asked (scope or metadata differ).
     #[error("the server's challenge does not match what was asked, so it was refused")]
     ChallengeMismatch,
+    /// A step sends its code to an address the account does not have (an email step for a
+    /// user with only a phone number).
+    #[error("the account has no {address} for this step: {source}")]
+    NoAddressForStep {
+        /// "email address" or "phone number".
+        address: &'static str,
+        source: prelude_session::Error,
+    },
     /// No request is waiting for an answer.
     #[error("no request is waiting")]
     NoRequest,
@@ -57,6 +65,11 @@ impl AppError {
             AppError::NotSignedIn => "not_signed_in",
             AppError::ChallengeMismatch => "challenge_mismatch",
             AppError::NoRequest => "no_request",
+            AppError::NoAddressForStep {
+                address: "email address",
+                ..
+            } => "no_email_for_step",
+            AppError::NoAddressForStep { .. } => "no_phone_for_step",
             AppError::CustomStepElsewhere => "custom_step_elsewhere",
             AppError::NoTriesLeft => "no_tries_left",
             AppError::CodeEnded => "code_ended",
@@ -67,6 +80,17 @@ impl AppError {
             AppError::Connection(_) => "connection_failed",
             AppError::Audit(_) => "audit",
             AppError::Startup(_) => "startup",
+        }
+    }
+
+    /// The plain explanation behind the error, without a wire code, where there is one: the
+    /// server's short message, or our own input check's. The UI's wording table decides whether
+    /// a person reads it; the full technical message goes to its "Details".
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            AppError::Session(e) => e.reason(),
+            AppError::InvalidInput(why) | AppError::Startup(why) => Some(why),
+            _ => None,
         }
     }
 
@@ -83,9 +107,10 @@ impl AppError {
 
 impl serde::Serialize for AppError {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("AppError", 3)?;
+        let mut st = s.serialize_struct("AppError", 4)?;
         st.serialize_field("code", self.code())?;
         st.serialize_field("message", &self.to_string())?;
+        st.serialize_field("reason", &self.reason())?;
         st.serialize_field("attemptsRemaining", &self.attempts_remaining())?;
         st.end()
     }
@@ -114,6 +139,20 @@ mod tests {
         assert_eq!(v["code"], "invalid_otp_code");
         assert_eq!(v["attemptsRemaining"], 3);
         assert!(v["message"].is_string());
+        assert!(v["reason"].is_null());
+        let bad = AppError::Session(prelude_session::Error::BadRequest {
+            code: "invalid_identifier".into(),
+            message: "the user has no email address for this step".into(),
+        });
+        let v = serde_json::to_value(&bad).unwrap();
+        assert_eq!(v["code"], "invalid_identifier");
+        assert_eq!(v["reason"], "the user has no email address for this step");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .contains("(invalid_identifier)")
+        );
         let v = serde_json::to_value(AppError::StepUpBlocked).unwrap();
         assert_eq!(v["code"], "step_up_blocked");
     }

@@ -19,6 +19,9 @@ pub async fn fetch_outbox(origin: &str) -> AppResult<Vec<InboxMessage>> {
         code: String,
         purpose: String,
         sent_at: String,
+        /// Older emulators do not say; their codes show as live.
+        #[serde(default)]
+        status: String,
     }
     // One client for every poll: building one loads the system's trust store.
     static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
@@ -42,6 +45,12 @@ pub async fn fetch_outbox(origin: &str) -> AppResult<Vec<InboxMessage>> {
             code: m.code,
             purpose: m.purpose,
             sent_at: m.sent_at,
+            status: match m.status.as_str() {
+                "used" => "used",
+                "no_tries_left" => "no_tries_left",
+                "expired" => "expired",
+                _ => "live",
+            },
         })
         .collect())
 }

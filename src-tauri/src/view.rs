@@ -57,6 +57,10 @@ pub struct ChallengeView {
     pub custom_here: bool,
     /// The current step's code went out (an OTP step whose sending failed has none yet).
     pub code_sent: bool,
+    /// Who asked: the requesting program, "a link", or this computer for the app's own form.
+    pub asked_by: String,
+    /// When it was asked, Unix milliseconds.
+    pub asked_at: i64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -146,6 +150,8 @@ pub struct InboxMessage {
     pub code: String,
     pub purpose: String,
     pub sent_at: String,
+    /// live, used, no_tries_left or expired.
+    pub status: &'static str,
 }
 
 impl From<prelude_emulator::OutboxMessage> for InboxMessage {
@@ -163,6 +169,12 @@ impl From<prelude_emulator::OutboxMessage> for InboxMessage {
                 prelude_emulator::Purpose::StepUp => "step_up".into(),
             },
             sent_at: m.sent_at,
+            status: match m.status {
+                prelude_emulator::CodeStatus::Live => "live",
+                prelude_emulator::CodeStatus::Used => "used",
+                prelude_emulator::CodeStatus::NoTriesLeft => "no_tries_left",
+                prelude_emulator::CodeStatus::Expired => "expired",
+            },
         }
     }
 }
@@ -195,6 +207,19 @@ pub struct AuditView {
 }
 
 /// `+33612345678` → `+33 •••• 5678`, `ada@example.com` → `a••@example.com`.
+/// "this computer (name)": the device an approval started in the app itself comes from.
+pub fn this_computer() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty() && n.len() <= 64 && !n.chars().any(char::is_control));
+    match name {
+        Some(n) => format!("this computer ({n})"),
+        None => "this computer".to_owned(),
+    }
+}
+
 pub fn mask(identifier: &str) -> String {
     if let Some((local, domain)) = identifier.split_once('@') {
         let first: String = local.chars().take(1).collect();

@@ -4,6 +4,7 @@
 use countersign_e2e::{App, AppRef, Sandbox, TestResult};
 use serde_json::Value;
 use std::time::{Duration, Instant};
+use thirtyfour::error::WebDriverResult;
 
 const PHONE: &str = "+33612345678";
 
@@ -195,14 +196,44 @@ async fn a_code_with_no_tries_left_offers_a_new_code_at_once() {
             "step-up-otp",
             "still approving, still signed in"
         );
+        // The inbox marks the spent code, and the sign-in code as used.
+        wait_marks(&app, &[(&right, "no_tries_left")]).await?;
         app.shot("no-tries-left").await;
         app.click("resend-stepup-code").await?;
         let fresh = app.inbox_code(3).await?;
         app.fill("stepup-code-input", &fresh).await?;
         app.click("verify-stepup").await?;
-        app.wait_stage("done").await
+        app.wait_stage("done").await?;
+        wait_marks(&app, &[(&fresh, "used"), (&right, "no_tries_left")]).await?;
+        let marked = app
+            .script("return document.querySelectorAll('[data-testid=demo-inbox-message][data-status=used]').length;")
+            .await?;
+        assert_eq!(marked.as_u64(), Some(2), "the sign-in code and the fresh one");
+        app.shot("inbox-marks").await;
+        Ok(())
     })
     .await;
+}
+
+/// Waits until the demo inbox marks each code as given.
+async fn wait_marks(app: &AppRef, marks: &[(&str, &str)]) -> TestResult {
+    let want: Vec<Value> = marks
+        .iter()
+        .map(|(c, s)| serde_json::json!([c, s]))
+        .collect();
+    let codes: Vec<&str> = marks.iter().map(|(c, _)| *c).collect();
+    app.wait_script(
+        &format!(
+            "const want = {}; return want.map((c) => {{ \
+               const b = document.querySelector(`[data-testid=demo-inbox-message][data-code=\"${{c}}\"]`); \
+               return [c, b ? b.dataset.status : null]; }});",
+            serde_json::json!(codes)
+        ),
+        "the inbox marks",
+        |v| v.as_array() == Some(&want),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Sets the demo scenario through its picker, and waits until the command is done.
@@ -254,6 +285,11 @@ async fn the_approval_says_what_is_approved_and_can_be_denied() {
         app.click("request-scope").await?;
         app.wait_error("amount above 0").await?;
         assert_eq!(app.stage().await?, "logged");
+        // The sentence has no wire code; the code is under "Details", for testers.
+        let said = sentence_of_error(&app).await?;
+        assert!(!said.contains("invalid_input"), "{said}");
+        assert!(error_details(&app).await?.starts_with("invalid_input: "));
+        app.shot("invalid-amount").await;
         app.fill("amount-input", "500").await?;
         app.fill("payee-input", "ACME Ltd").await?;
         app.click("request-scope").await?;
@@ -263,9 +299,71 @@ async fn the_approval_says_what_is_approved_and_can_be_denied() {
             title.starts_with("Approve") && title.contains("500") && title.ends_with("to ACME Ltd"),
             "{title}"
         );
+        // Who asked, and when: this computer, for the app's own form; the scope in words.
+        let source = app.text("request-source").await?;
+        assert!(source.starts_with("this computer"), "{source}");
+        assert!(app.text("asked-time").await?.starts_with("at "));
+        assert_eq!(app.text("scope-words").await?, "Send a bank transfer");
         app.shot("approve-or-deny").await;
         app.click("deny-request").await?;
-        app.wait_stage("logged").await
+        app.wait_stage("logged").await?;
+        assert!(app.text("toast").await?.starts_with("Denied."));
+        Ok(())
+    })
+    .await;
+}
+
+/// The error line's own sentence, without its "Details".
+async fn sentence_of_error(app: &AppRef) -> WebDriverResult<String> {
+    let v = app
+        .script(
+            "return document.querySelector('[data-testid=error]').firstChild?.textContent || '';",
+        )
+        .await?;
+    Ok(v.as_str().unwrap_or_default().to_owned())
+}
+
+/// The technical text folded under the error's "Details".
+async fn error_details(app: &AppRef) -> WebDriverResult<String> {
+    let v = app
+        .script("return document.querySelector('[data-testid=error] [data-testid=error-details] code')?.textContent || '';")
+        .await?;
+    Ok(v.as_str().unwrap_or_default().to_owned())
+}
+
+/// "Email, then SMS" for a user who has no email address: the person reads what is wrong in
+/// words, no code is claimed to be sent, and the server's words are under "Details".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_the_account_cannot_receive_is_said_in_words() {
+    let sandbox = Sandbox::new("no_email");
+    let app = App::launch("no_email", &sandbox, None).await;
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        app.fill("identifier-input", "+33612345699").await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = app.inbox_code(1).await?;
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        pick_scenario(&app, "email_then_sms").await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        app.wait_error("your account has no email address").await?;
+        let said = sentence_of_error(&app).await?;
+        assert!(
+            !said.contains("invalid_identifier") && !said.contains("Bad request"),
+            "{said}"
+        );
+        let details = error_details(&app).await?;
+        assert!(details.starts_with("no_email_for_step: "), "{details}");
+        assert!(details.contains("no email address"), "{details}");
+        let told = app.text("step-instructions").await?;
+        assert!(told.starts_with("No code has gone out"), "{told}");
+        app.script("document.querySelector('[data-testid=error-details] summary').click();")
+            .await?;
+        app.shot("no-email-details").await;
+        Ok(())
     })
     .await;
 }

@@ -100,16 +100,34 @@ async fn the_signed_in_screen_fits_the_default_and_the_smallest_window() {
         )
         .await?;
         app.shot("step-up-720x560").await;
-        for testid in ["code-strip", "stepup-code-input", "verify-stepup"] {
+        for testid in [
+            "code-strip",
+            "stepup-code-input",
+            "verify-stepup",
+            "deny-request",
+        ] {
             let seen = app
                 .driver
                 .execute(IN_VIEW, vec![serde_json::json!(testid)])
                 .await?;
             assert_eq!(seen.json(), &serde_json::json!(true), "{testid} at 720x560");
         }
+        // The same screen in the dark theme, for a look at its contrast.
+        app.click("theme-toggle").await?;
+        app.click("theme-toggle").await?;
+        app.wait_script(
+            "return document.getElementById('app').dataset.theme;",
+            "the dark theme",
+            |v| v.as_str() == Some("dark"),
+        )
+        .await?;
+        // Buttons fade to their new colours in 150 ms.
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        app.shot("step-up-720x560-dark").await;
         app.click("code-strip").await?;
         app.click("verify-stepup").await?;
         app.wait_stage("done").await?;
+        app.shot("done-720x560-dark").await;
         Ok(())
     })
     .await;

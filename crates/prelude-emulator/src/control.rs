@@ -18,12 +18,14 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/outbox",
-            get(|State(app): State<AppState>| async move { axum::Json(app.data().outbox.clone()) })
-                .delete(|State(app): State<AppState>| async move {
-                    app.data().outbox.clear();
-                    app.persist.mark();
-                    StatusCode::NO_CONTENT
-                }),
+            get(|State(app): State<AppState>| async move {
+                axum::Json(app.data().outbox_at(app.now()))
+            })
+            .delete(|State(app): State<AppState>| async move {
+                app.data().outbox.clear();
+                app.persist.mark();
+                StatusCode::NO_CONTENT
+            }),
         )
         .route(
             "/reset",

@@ -31,4 +31,4 @@ pub use error::Error;
 pub use scenario::Scenario;
 pub use server::{Emulator, MAX_BODY_BYTES, SHUTDOWN_LIMIT};
 pub use shared::{AppState, Shared};
-pub use state::{Channel, Faults, OutboxMessage, Purpose};
+pub use state::{Channel, CodeStatus, Faults, OutboxMessage, Purpose};

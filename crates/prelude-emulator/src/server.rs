@@ -388,7 +388,7 @@ impl Emulator {
     }
 
     pub fn outbox(&self) -> Vec<OutboxMessage> {
-        self.shared.data().outbox.clone()
+        self.shared.data().outbox_at(self.shared.now())
     }
 
     pub fn reset(&self) {

@@ -53,6 +53,27 @@ pub struct OutboxMessage {
     pub code: String,
     pub purpose: Purpose,
     pub sent_at: String,
+    /// What became of the code, so the demo inbox can mark spent ones.
+    #[serde(default)]
+    pub status: CodeStatus,
+    /// When the code stops working (Unix seconds); `status` turns `expired` then.
+    #[serde(default)]
+    pub expires_at: i64,
+}
+
+/// The state of the code a message carried.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeStatus {
+    /// It can still be entered.
+    #[default]
+    Live,
+    /// It was entered and accepted.
+    Used,
+    /// Too many wrong codes were entered for it.
+    NoTriesLeft,
+    /// Its time ran out.
+    Expired,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -411,6 +432,29 @@ impl Data {
             .repair()
             .into_iter()
             .map(|n| format!("state file: {n}"))
+            .collect()
+    }
+
+    /// Sets what became of the code sent to `to`, on every message that still shows it live.
+    pub fn mark_code(&mut self, to: &str, code: &str, status: CodeStatus) {
+        for m in self.outbox.iter_mut() {
+            if m.status == CodeStatus::Live && m.to == to && m.code == code {
+                m.status = status;
+            }
+        }
+    }
+
+    /// The outbox as seen at `now`: a live code past its time shows as expired.
+    pub fn outbox_at(&self, now: i64) -> Vec<OutboxMessage> {
+        self.outbox
+            .iter()
+            .cloned()
+            .map(|mut m| {
+                if m.status == CodeStatus::Live && m.expires_at > 0 && m.expires_at <= now {
+                    m.status = CodeStatus::Expired;
+                }
+                m
+            })
             .collect()
     }
 

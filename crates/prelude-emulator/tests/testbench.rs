@@ -245,3 +245,56 @@ async fn the_clock_moves_and_expires_what_it_passes() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "back to now");
 }
+
+/// The demo inbox marks what became of each code: used, out of tries, or expired.
+#[tokio::test]
+async fn outbox_marks_used_spent_and_expired_codes() {
+    let t = &T::new().await;
+    let status = |i: usize| async move {
+        let list = t.get_json("/emulator/v1/outbox").await;
+        list[i]["status"].as_str().unwrap_or_default().to_owned()
+    };
+    let ask = |phone: &'static str| {
+        t.post(
+            "/otp",
+            json!({"identifier": {"type": "phone_number", "value": phone}}),
+        )
+    };
+    // Used: the right code.
+    let vt = verification_token(&ask("+33612345611").await);
+    assert_eq!(status(0).await, "live");
+    let code = t.emu.outbox()[0].code.clone();
+    assert_eq!(t.check(&vt, &code).await.status(), StatusCode::OK);
+    assert_eq!(status(0).await, "used");
+    // Out of tries: five wrong codes.
+    let vt = verification_token(&ask("+33612345612").await);
+    let right = t.emu.outbox()[1].code.clone();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..5 {
+        t.check(&vt, wrong).await;
+    }
+    assert_eq!(status(1).await, "no_tries_left");
+    assert_eq!(
+        status(0).await,
+        "used",
+        "another number's code is untouched"
+    );
+    // Expired: its time passes on the server's clock.
+    ask("+33612345613").await;
+    assert_eq!(status(2).await, "live");
+    t.emu.state().set_clock_offset(11 * 60);
+    assert_eq!(status(2).await, "expired");
+    assert_eq!(
+        t.emu.outbox()[2].status,
+        prelude_emulator::CodeStatus::Expired
+    );
+    assert_eq!(
+        status(1).await,
+        "no_tries_left",
+        "an ended code stays as it ended"
+    );
+}

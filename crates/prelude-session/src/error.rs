@@ -179,6 +179,27 @@ impl Error {
         }
     }
 
+    /// The server's own short explanation, or our input check's, without any wire code: the
+    /// part a UI may show to a person beside its own sentence.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Error::InvalidChallengeToken { message, .. }
+            | Error::ScopeNotAllowed { message }
+            | Error::Forbidden { message, .. }
+            | Error::Unauthorized { message, .. }
+            | Error::RateLimited { message }
+            | Error::LockedOut { message }
+            | Error::BadRequest { message, .. }
+            | Error::NotFound { message }
+            | Error::Conflict { message }
+            | Error::Internal { message }
+            | Error::Generic { message, .. } => Some(message.as_str()),
+            Error::InvalidInput(why) => Some(why.as_str()),
+            _ => None,
+        }
+        .filter(|m| !m.trim().is_empty())
+    }
+
     /// Whether retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(

@@ -53,12 +53,14 @@ impl Endpoint {
     }
 
     pub fn url(text: &str) -> Result<Self> {
-        let u = Url::parse(text.trim())
-            .map_err(|e| Error::InvalidInput(format!("{text:?} is not a URL: {e}")))?;
+        let not_web = || {
+            Error::InvalidInput(format!(
+                "{text:?} is not a web address such as https://example.com"
+            ))
+        };
+        let u = Url::parse(text.trim()).map_err(|_| not_web())?;
         if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-            return Err(Error::InvalidInput(format!(
-                "{text:?} must be an http(s) URL with a host"
-            )));
+            return Err(not_web());
         }
         Ok(Endpoint::Url(u))
     }

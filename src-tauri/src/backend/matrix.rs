@@ -139,7 +139,7 @@ async fn row_03_server_error_on_refresh() {
     assert!(
         v.notice
             .as_deref()
-            .is_some_and(|n| n.contains("Could not resume")),
+            .is_some_and(|n| n.contains("to resume your session")),
         "{:?}",
         v.notice
     );

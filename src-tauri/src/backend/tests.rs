@@ -310,7 +310,7 @@ async fn a_step_whose_code_could_not_be_sent_does_not_claim_it_was() {
         .await
         .unwrap();
     let e = b.request_step_up(transfer()).await.unwrap_err();
-    assert_eq!(e.code(), "invalid_identifier", "{e}");
+    assert_eq!(e.code(), "no_email_for_step", "{e}");
     let c = view(&b).challenge.expect("the approval stays open");
     assert_eq!(c.channel, Some("email"));
     assert!(!c.code_sent, "no code went out");

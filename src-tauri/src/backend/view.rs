@@ -2,7 +2,7 @@
 
 use super::{Backend, input_rules, ms, resend_cooldown};
 use crate::flow::{Approving, Flow};
-use crate::view::{AppView, ChallengeView, Stage, UserView, mask};
+use crate::view::{AppView, ChallengeView, Stage, UserView, mask, this_computer};
 
 impl Backend {
     /// The view of the flow as it is; reads only.
@@ -85,6 +85,11 @@ impl Backend {
                 .map(|t| ms(t + resend_cooldown())),
             custom_here: c.otp_channel().is_none() && self.customer.is_some(),
             code_sent: a.sent_at.is_some(),
+            asked_by: match &a.attempt.request {
+                Some(r) => r.requester.clone(),
+                None => this_computer(),
+            },
+            asked_at: a.attempt.started.saturating_mul(1000),
         }
     }
 }

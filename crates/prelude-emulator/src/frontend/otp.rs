@@ -55,6 +55,8 @@ pub(super) fn send(app: &AppState, d: &mut Data, v: &Verification, purpose: Purp
         code: v.code.clone(),
         purpose,
         sent_at: rfc3339(now),
+        status: CodeStatus::Live,
+        expires_at: v.expires_at,
     };
     app.push_outbox(d, msg);
     d.throttle.sent(&v.to, now);
@@ -255,6 +257,10 @@ pub(super) fn check_code(
         v.wrong_attempts += 1;
         let left = max - v.wrong_attempts;
         let who = v.to.clone();
+        if left == 0 {
+            let sent = v.code.clone();
+            d.mark_code(&who, &sent, CodeStatus::NoTriesLeft);
+        }
         if d.throttle.failed(&who, now, &app.cfg) {
             tracing::warn!("identifier locked out after too many wrong codes");
             return Err(locked(app.cfg.lockout_secs));
@@ -267,7 +273,9 @@ pub(super) fn check_code(
         e.attempts_remaining = Some(left);
         return Err(e);
     }
-    d.verifications.remove(handle);
+    if let Some(v) = d.verifications.remove(handle) {
+        d.mark_code(&v.to, &v.code, CodeStatus::Used);
+    }
     Ok(())
 }
 
