@@ -240,11 +240,12 @@ impl Backend {
         self.emulator.as_ref()
     }
 
-    /// The base URL of an emulator reached over HTTP (not embedded), for the inbox poller.
-    pub fn external_demo_url(&self) -> Option<String> {
+    /// The base URL of an emulator reached over HTTP (not embedded): for the inbox poller and
+    /// the test bench.
+    pub fn external_demo_origin(&self) -> Option<&str> {
         self.emulator
             .is_none()
-            .then(|| self.demo_url.clone())
+            .then_some(self.demo_url.as_deref())
             .flatten()
     }
 

@@ -303,7 +303,7 @@ fn forward_inbox(
             }
         }));
     }
-    let url = backend.external_demo_url()?;
+    let url = backend.external_demo_origin()?.to_owned();
     Some(tauri::async_runtime::spawn(async move {
         let mut seen = std::collections::HashSet::new();
         let mut first = true;

@@ -37,13 +37,6 @@ impl Backend {
             .ok_or(AppError::DemoOnly)
     }
 
-    fn external_demo_origin(&self) -> Option<&str> {
-        self.emulator
-            .is_none()
-            .then_some(self.demo_url.as_deref())
-            .flatten()
-    }
-
     pub async fn bench(&self) -> AppResult<BenchView> {
         let (faults, offset, now) = match (self.remote_bench()?, &self.emulator) {
             (None, Some(e)) => (e.faults(), e.clock_offset(), e.now()),

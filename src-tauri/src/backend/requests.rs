@@ -98,11 +98,10 @@ impl Backend {
     /// A link's request: collapsed with an identical link already waiting, and rate-limited.
     /// Returns whether it was queued.
     pub fn enqueue_link(&mut self, ask: Ask) -> bool {
-        let duplicate = self.requests.ids().iter().any(|id| {
-            self.requests
-                .get(id)
-                .is_some_and(|p| p.source == Source::Link && p.ask == ask)
-        });
+        let duplicate = self
+            .requests
+            .iter()
+            .any(|p| p.source == Source::Link && p.ask == ask);
         if duplicate {
             return false;
         }

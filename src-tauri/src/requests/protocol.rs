@@ -97,8 +97,9 @@ impl Status {
     }
 }
 
-/// How a request ended, as the requester learns it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How a request ended, as the requester learns it. Its `Debug` hides the access token, so a
+/// log line or a test failure never prints it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub v: u32,
     pub status: Status,
@@ -115,6 +116,26 @@ pub struct Outcome {
     /// Only with `want_token` and a grant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outcome")
+            .field("v", &self.v)
+            .field("status", &self.status)
+            .field("scope", &self.scope)
+            .field("metadata", &self.metadata)
+            .field("session_id", &self.session_id)
+            .field("challenge_id", &self.challenge_id)
+            .field("grant_expires_at", &self.grant_expires_at)
+            .field("reason", &self.reason)
+            .field("code", &self.code)
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 impl Outcome {
@@ -320,5 +341,20 @@ mod tests {
         assert_eq!(json["event"], "result");
         assert_eq!(json["status"], "timed_out");
         assert!(json.get("access_token").is_none());
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug() {
+        let ask = Ask::check("s", BTreeMap::new(), None, None, true).unwrap();
+        let mut o = Outcome::new(Status::Granted, &ask);
+        o.access_token = Some("eyJ.secret-token.sig".into());
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("secret-token"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+        assert_eq!(
+            serde_json::to_value(&o).unwrap()["access_token"],
+            "eyJ.secret-token.sig",
+            "the requester that asked for it still gets it"
+        );
     }
 }

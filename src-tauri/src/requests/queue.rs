@@ -74,6 +74,11 @@ impl Queue {
         self.items.front()
     }
 
+    /// The waiting requests, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Pending> {
+        self.items.iter()
+    }
+
     pub fn get(&self, id: &str) -> Option<&Pending> {
         self.items.iter().find(|p| p.id == id)
     }

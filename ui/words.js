@@ -1,0 +1,72 @@
+// What the screens say, derived from the view model: titles, step text, scopes in words.
+// Error sentences are in messages.js.
+
+const CHANNEL = { sms: "SMS", email: "email" };
+const GRANT_MODE = {
+  "single-use": "One request",
+  "session-bound": "This sign-in",
+  "profile-bound": "All your devices",
+};
+
+export function pick(obj, path) {
+  return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
+}
+
+export function derived(v) {
+  const c = v.challenge;
+  return {
+    progress: c
+      ? `Step ${c.step} of ${c.stepCount}${c.channel ? " · " + CHANNEL[c.channel] : ""}`
+      : "",
+    sentTo: c && c.channel
+      ? c.codeSent
+        ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
+        : `No code has gone out by ${CHANNEL[c.channel]} yet. Once the problem above is fixed, use “Resend code”.`
+      : c && c.customHere
+        ? `Step “${c.stepKey}” is a check in your own app. In this demo, confirm it here.`
+        : c ? `This step (“${c.stepKey}”) is completed in the app that asked for this approval. Complete it there, or cancel if you did not start this.` : "",
+    grantMode: v.grant ? GRANT_MODE[v.grant.grantMode] || v.grant.grantMode || "Granted" : "",
+    approvalTitle: c ? approvalTitle(c) : "",
+    requestTitle: v.request ? requestTitle(v.request) : "",
+    requestTime: v.request ? `at ${new Date(v.request.receivedAt).toLocaleTimeString()}` : "",
+    // The app's own form is asked "on" this computer; a program or a link asks "by".
+    askedVerb: v.request ? "Asked by" : "Asked on",
+    askedTime: c?.askedAt ? `at ${new Date(c.askedAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}` : "",
+    scopeWords: c ? scopeWords(c.scope) : "",
+    requestScopeWords: v.request ? scopeWords(v.request.scope) : "",
+    requestHint: v.request
+      ? v.request.fromLink
+        ? "A link opened this request. Anyone can make a link: approve only what you expect."
+        : "Nothing is approved until you pass the check that follows."
+      : "",
+    told: v.grant?.requester ? `${v.grant.requester} was told it is approved.` : "",
+  };
+}
+
+// Scopes this app knows, in words; the technical name stays beside them, small.
+const SCOPE_WORDS = { "transfer:write": "Send a bank transfer" };
+function scopeWords(scope) {
+  return SCOPE_WORDS[scope] || "";
+}
+
+// What another program asks for, in words: the amount and payee when it names them.
+function requestTitle(r) {
+  const m = Object.fromEntries(r.metadata || []);
+  if (m.amount && Number.isFinite(Number(m.amount))) return approvalTitle(r) + "?";
+  return `Approve “${r.scope}”?`;
+}
+
+// "Approve €500.00 to ACME Ltd": what is approved, in words, from the challenge itself.
+function approvalTitle(c) {
+  const m = Object.fromEntries(c.metadata || []);
+  const n = Number(m.amount);
+  if (!m.amount || !Number.isFinite(n)) return "Confirm it’s you";
+  let money = `${m.amount} ${m.currency || ""}`.trim();
+  try {
+    if (m.currency) money = new Intl.NumberFormat(undefined, { style: "currency", currency: m.currency }).format(n);
+  } catch (_) {
+    /* an unknown currency code: keep it as written */
+  }
+  return m.payee ? `Approve ${money} to ${m.payee}` : `Approve ${money}`;
+}
+
