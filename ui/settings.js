@@ -16,8 +16,15 @@ function kind() {
   return form.querySelector("input[name=kind]:checked")?.value || "embedded";
 }
 
+// What was typed for each kind: an app id never carries over into the URL field, or back.
+const typed = { app_id: "", url: "" };
+let shownKind = null;
+
 function syncKind() {
   const k = kind();
+  if (shownKind in typed) typed[shownKind] = valueInput.value;
+  if (k !== shownKind && k in typed) valueInput.value = typed[k];
+  shownKind = k;
   valueField.hidden = k === "embedded";
   $("#server-value-label").textContent = LABEL[k] || "";
   valueInput.placeholder = PLACEHOLDER[k] || "";
@@ -99,7 +106,9 @@ export function initSettings(onView) {
     try {
       const s = await call("server_settings");
       form.querySelector(`input[value=${s.kind}]`).checked = true;
-      valueInput.value = s.value;
+      typed.app_id = typed.url = "";
+      if (s.kind in typed) typed[s.kind] = s.value;
+      shownKind = null;
       syncKind();
       // A server chosen on the command line cannot be switched here, but it can be tested.
       for (const el of form.querySelectorAll("input, button")) el.disabled = s.overridden && el.id !== "test-connection";

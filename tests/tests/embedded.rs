@@ -432,3 +432,50 @@ async fn corrupted_files_are_set_aside_and_the_app_starts() {
     })
     .await;
 }
+
+/// Settings: what was typed for one kind of server stays with it, and a bad address is refused
+/// in words, with the technical detail under "Details".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_keep_each_kind_of_server_apart_and_say_what_is_wrong() {
+    let sandbox = Sandbox::new("server_choice");
+    let app = App::launch("server_choice", &sandbox, None).await;
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        app.click("settings-open").await?;
+        app.wait_script(
+            "return document.querySelector('[data-testid=server-embedded]').checked;",
+            "the settings to load",
+            |v| v.as_bool() == Some(true),
+        )
+        .await?;
+        let value = "return document.querySelector('[data-testid=server-value]').value;";
+        app.click("server-url").await?;
+        app.fill("server-value", "not a url").await?;
+        app.click("save-server").await?;
+        let said = app
+            .wait_script(
+                "return document.querySelector('[data-testid=server-status]').firstChild?.textContent || '';",
+                "the refusal",
+                |t| t.as_str().is_some_and(|t| !t.is_empty() && t != "Switching…"),
+            )
+            .await?;
+        let said = said.as_str().unwrap_or_default();
+        assert!(said.contains("is not a web address such as https://example.com"), "{said}");
+        assert!(!said.contains("invalid_input"), "{said}");
+        let details = app
+            .script("return document.querySelector('[data-testid=server-status] [data-testid=error-details] code')?.textContent || '';")
+            .await?;
+        assert!(details.as_str().is_some_and(|d| d.starts_with("invalid_input: ")), "{details:?}");
+        app.shot("bad-url").await;
+        app.click("server-app-id").await?;
+        assert_eq!(app.script(value).await?.as_str(), Some(""), "the URL stays with URLs");
+        app.fill("server-value", "my-app").await?;
+        app.click("server-url").await?;
+        assert_eq!(app.script(value).await?.as_str(), Some("not a url"));
+        app.click("server-app-id").await?;
+        assert_eq!(app.script(value).await?.as_str(), Some("my-app"));
+        app.click("settings-close").await?;
+        Ok(())
+    })
+    .await;
+}
