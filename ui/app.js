@@ -406,7 +406,9 @@ const WIRE = {
         $("#login-code").focus();
       }
     });
-    $("[data-action=resend-login]").addEventListener("click", (e) => act("resend_login_code", {}, e.currentTarget));
+    $("[data-action=resend-login]").addEventListener("click", async (e) => {
+      if (await act("resend_login_code", {}, e.currentTarget)) flash("A new code is on its way.");
+    });
     $("[data-action=change-identifier]").addEventListener("click", (e) => act("change_identifier", {}, e.currentTarget));
   },
 
@@ -562,7 +564,10 @@ $("#theme-toggle").addEventListener("click", async () => {
 // ---------------------------------------------------------------------------------------------
 // Demo inbox
 
-$("#scenario").addEventListener("change", (e) => act("set_scenario", { scenario: e.target.value }));
+$("#scenario").addEventListener("change", async (e) => {
+  const picked = e.target.selectedOptions[0]?.textContent || "";
+  if (await act("set_scenario", { scenario: e.target.value })) flash(`Next approvals: ${picked}.`);
+});
 confirmFirst($("#reset-demo"), "Sign out and reset? Click again", async (e) => {
   if (await act("reset_demo", {}, e.target)) {
     clearInbox();

@@ -23,9 +23,7 @@ pub async fn fetch_outbox(origin: &str) -> AppResult<Vec<InboxMessage>> {
         #[serde(default)]
         status: String,
     }
-    // One client for every poll: building one loads the system's trust store.
-    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    let http = HTTP.get_or_init(reqwest::Client::new);
+    let http = shared_http();
     let resp = http
         .get(format!("{origin}/emulator/v1/outbox"))
         .timeout(Duration::from_secs(3))
@@ -62,6 +60,7 @@ pub async fn test_connection(server: &Server) -> AppResult<String> {
     };
     let origin = endpoint.origin();
     let base = origin.as_str().trim_end_matches('/').to_owned();
+    prelude_session::use_ring();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -98,8 +97,7 @@ pub async fn control<T: serde::de::DeserializeOwned>(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> AppResult<T> {
-    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    let http = HTTP.get_or_init(reqwest::Client::new);
+    let http = shared_http();
     let mut req = http
         .request(method, format!("{origin}/emulator/v1{path}"))
         .timeout(Duration::from_secs(5));
@@ -124,4 +122,14 @@ pub async fn control<T: serde::de::DeserializeOwned>(
         });
     }
     serde_json::from_value(value).map_err(|e| AppError::Emulator(e.to_string()))
+}
+
+/// One client for the inbox poller and the control plane: building one loads the system's
+/// trust store.
+fn shared_http() -> &'static reqwest::Client {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    HTTP.get_or_init(|| {
+        prelude_session::use_ring();
+        reqwest::Client::new()
+    })
 }

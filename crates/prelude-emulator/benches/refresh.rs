@@ -1,6 +1,6 @@
 //! Prints DPoP-verified `/refresh` requests per second over loopback, with p50/p99 latency and
 //! the process's RSS after the run, beside the raw P-256 verify rates (the client's `p256` and
-//! the emulator's aws-lc-rs) measured in the same run.
+//! the emulator's ring) measured in the same run.
 //! Run: `cargo bench -p prelude-emulator --bench refresh`.
 
 mod common;
@@ -32,13 +32,13 @@ fn main() {
         vk.verify(std::hint::black_box(&msg), &sig).unwrap();
     });
     let point = vk.to_sec1_point(false);
-    let aws_key = aws_lc_rs::signature::UnparsedPublicKey::new(
-        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+    let ring_key = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ECDSA_P256_SHA256_FIXED,
         point.as_bytes().to_vec(),
     );
     let sig_bytes = sig.to_bytes();
-    let aws_rate = rate(20_000, || {
-        aws_key
+    let ring_rate = rate(20_000, || {
+        ring_key
             .verify(std::hint::black_box(&msg), &sig_bytes)
             .unwrap();
     });
@@ -102,7 +102,7 @@ fn main() {
     let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e3;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     println!("p256 0.14 verify (raw, one thread):   {p256_rate:>9.0} /s");
-    println!("aws-lc-rs verify (raw, one thread):   {aws_rate:>9.0} /s");
+    println!("ring verify (raw, one thread):        {ring_rate:>9.0} /s");
     println!(
         "DPoP-verified /refresh:               {rps:>9.0} req/s  ({SESSIONS} sessions in parallel over loopback, client in the same process, {cores} cores)"
     );
@@ -116,7 +116,7 @@ fn main() {
         rss_mib()
     );
     println!(
-        "refreshes per raw aws-lc verify/core: {:>9.3}",
-        rps / (aws_rate * cores)
+        "refreshes per raw ring verify/core: {:>9.3}",
+        rps / (ring_rate * cores)
     );
 }

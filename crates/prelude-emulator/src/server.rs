@@ -289,6 +289,8 @@ pub struct Emulator {
 impl Emulator {
     /// Binds `addr` (port 0 picks a free port) and serves until shut down.
     pub async fn start(cfg: Config, addr: SocketAddr) -> Result<Self, Error> {
+        // The hook client and the HTTPS listener need a TLS provider; an earlier one stays.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         cfg.validate()?;
         let (loaded, notices) = match &cfg.state_file {
             Some(p) => persist::load(p)?,

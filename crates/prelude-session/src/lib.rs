@@ -176,8 +176,15 @@ impl std::fmt::Debug for SessionClient {
     }
 }
 
+/// Makes ring the process's TLS provider, which every HTTP client here needs before it is
+/// built. Idempotent; a provider installed earlier stays.
+pub fn use_ring() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl SessionClient {
     pub fn new(config: ClientConfig, store: Arc<dyn SecretStore>) -> Result<Self> {
+        use_ring();
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
