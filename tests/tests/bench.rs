@@ -101,7 +101,7 @@ async fn the_clock_expires_a_challenge_and_a_grant() {
         app.fill("stepup-code-input", &code).await?;
         app.click("verify-stepup").await?;
         app.wait_stage("done").await?;
-        assert!(app.text("grant-countdown").await?.starts_with("In "));
+        assert!(app.text("grant-countdown").await?.starts_with("in "));
         app.click("bench-open").await?;
         app.click("clock-plus-1h").await?;
         bench_says(&app, "moved 1 h forward").await?;
