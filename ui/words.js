@@ -8,6 +8,11 @@ const GRANT_MODE = {
   "profile-bound": "All your devices",
 };
 
+// A time of day as people read it on a clock: hours and minutes.
+function clock(at) {
+  return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
 export function pick(obj, path) {
   return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
 }
@@ -28,10 +33,10 @@ export function derived(v) {
     grantMode: v.grant ? GRANT_MODE[v.grant.grantMode] || v.grant.grantMode || "Granted" : "",
     approvalTitle: c ? approvalTitle(c) : "",
     requestTitle: v.request ? requestTitle(v.request) : "",
-    requestTime: v.request ? `at ${new Date(v.request.receivedAt).toLocaleTimeString()}` : "",
+    requestTime: v.request ? `at ${clock(v.request.receivedAt)}` : "",
     // The app's own form is asked "on" this computer; a program or a link asks "by".
     askedVerb: v.request ? "Asked by" : "Asked on",
-    askedTime: c?.askedAt ? `at ${new Date(c.askedAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}` : "",
+    askedTime: c?.askedAt ? `at ${clock(c.askedAt)}` : "",
     scopeWords: c ? scopeWords(c.scope) : "",
     requestScopeWords: v.request ? scopeWords(v.request.scope) : "",
     requestHint: v.request

@@ -438,6 +438,20 @@ impl AppRef {
         Ok(())
     }
 
+    /// Whether the element with this testid is wholly inside the window's viewport: seen
+    /// without scrolling.
+    pub async fn in_view(&self, testid: &str) -> WebDriverResult<bool> {
+        let seen = self
+            .driver
+            .execute(
+                "const r = document.querySelector(`[data-testid=\"${arguments[0]}\"]`).getBoundingClientRect(); \
+                 return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight && r.right <= window.innerWidth;",
+                vec![json!(testid)],
+            )
+            .await?;
+        Ok(seen.json() == &json!(true))
+    }
+
     pub async fn text(&self, testid: &str) -> WebDriverResult<String> {
         self.el(testid).await?.text().await
     }

@@ -89,6 +89,15 @@ async fn a_request_from_a_script_is_granted() {
                 .await?
                 .starts_with("countersign (pid ")
         );
+        // At the default size, every answer is in view without scrolling.
+        for testid in [
+            "stepup-code-input",
+            "verify-stepup",
+            "deny-request",
+            "deny-report",
+        ] {
+            assert!(app.in_view(testid).await?, "{testid} at 1040x760");
+        }
         app.shot("02-step-up").await;
         step_up_with(&app, &emu.nth_code(2).await).await?;
         assert!(app.text("grant-requester").await?.contains("was told"));

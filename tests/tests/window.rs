@@ -54,10 +54,6 @@ async fn login_screen_shows_its_fields_in_light_and_dark() {
     .await;
 }
 
-/// Whether the element with this testid is wholly inside the window's viewport.
-const IN_VIEW: &str = "const r = document.querySelector(`[data-testid=\"${arguments[0]}\"]`).getBoundingClientRect(); \
-     return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight && r.right <= window.innerWidth;";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_signed_in_screen_fits_the_default_and_the_smallest_window() {
     let sandbox = Sandbox::new("layout");
@@ -81,11 +77,7 @@ async fn the_signed_in_screen_fits_the_default_and_the_smallest_window() {
             .await?;
             app.shot(&format!("logged-{w}x{h}")).await;
             for testid in ["request-scope", "logout"] {
-                let seen = app
-                    .driver
-                    .execute(IN_VIEW, vec![serde_json::json!(testid)])
-                    .await?;
-                assert_eq!(seen.json(), &serde_json::json!(true), "{testid} at {w}x{h}");
+                assert!(app.in_view(testid).await?, "{testid} at {w}x{h}");
             }
         }
         // At 720x560 the step-up screen shows its code field and Approve, and the newest code
@@ -106,11 +98,7 @@ async fn the_signed_in_screen_fits_the_default_and_the_smallest_window() {
             "verify-stepup",
             "deny-request",
         ] {
-            let seen = app
-                .driver
-                .execute(IN_VIEW, vec![serde_json::json!(testid)])
-                .await?;
-            assert_eq!(seen.json(), &serde_json::json!(true), "{testid} at 720x560");
+            assert!(app.in_view(testid).await?, "{testid} at 720x560");
         }
         // The same screen in the dark theme, for a look at its contrast.
         app.click("theme-toggle").await?;
