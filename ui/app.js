@@ -345,10 +345,11 @@ async function checkIdentifier(input, hint, fallback) {
   } catch (_) {
     /* keep the plain hint */
   }
-  if (mine !== checks || !hint.isConnected) return;
+  if (mine !== checks || !hint.isConnected) return verdict;
   hint.className = "hint " + verdict.state;
   hint.textContent = verdict.message || fallback;
   input.setAttribute("aria-invalid", verdict.state === "bad" ? "true" : "false");
+  return verdict;
 }
 
 // Code fields take digits as typed (up to the longest code the server may send). A paste is
@@ -372,7 +373,8 @@ function codeField(input, onComplete) {
       onComplete();
     } else {
       input.setAttribute("aria-invalid", "true");
-      showError({ code: "invalid_input", message: "there is no 4 to 8 digit code in what was pasted" });
+      const why = "there is no 4 to 8 digit code in what was pasted";
+      showError({ code: "invalid_input", reason: why, message: why });
     }
   });
 }
@@ -386,8 +388,15 @@ const WIRE = {
     hint.textContent = defaultHint;
     if (view?.lastIdentifier) input.value = view.lastIdentifier;
     input.addEventListener("input", () => checkIdentifier(input, hint, defaultHint));
-    form.addEventListener("submit", (e) => {
+    form.addEventListener("submit", async (e) => {
       e.preventDefault();
+      // A malformed phone number or email is said once, in the field's own hint: no banner.
+      const verdict = await checkIdentifier(input, hint, defaultHint);
+      if (verdict.state === "bad") {
+        clearError();
+        input.focus();
+        return;
+      }
       act("start_login", { identifier: input.value }, e.submitter);
     });
   },

@@ -26,7 +26,7 @@ pub enum AppError {
     ChallengeMismatch,
     /// A step sends its code to an address the account does not have (an email step for a
     /// user with only a phone number).
-    #[error("the account has no {address} for this step: {source}")]
+    #[error("{source}")]
     NoAddressForStep {
         /// "email address" or "phone number".
         address: &'static str,

@@ -357,7 +357,10 @@ async fn a_step_the_account_cannot_receive_is_said_in_words() {
         );
         let details = error_details(&app).await?;
         assert!(details.starts_with("no_email_for_step: "), "{details}");
-        assert!(details.contains("no email address"), "{details}");
+        assert!(
+            details.contains("(invalid_identifier): the user has no email address"),
+            "{details}"
+        );
         let told = app.text("step-instructions").await?;
         assert!(told.starts_with("No code has gone out"), "{told}");
         app.script("document.querySelector('[data-testid=error-details] summary').click();")

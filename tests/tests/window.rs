@@ -34,6 +34,17 @@ async fn login_screen_shows_its_fields_in_light_and_dark() {
             hint.as_str().unwrap_or_default().contains("country code"),
             "{hint}"
         );
+        // Sending it anyway says so once, in the hint: no banner repeats it.
+        app.click("send-code").await?;
+        app.wait_script(
+            "return document.getElementById('identifier').getAttribute('aria-invalid');",
+            "the field marked invalid",
+            |v| v.as_str() == Some("true"),
+        )
+        .await?;
+        assert_eq!(app.stage().await?, "login");
+        assert!(!app.el("error").await?.is_displayed().await?, "no banner");
+        app.shot("login-bad-identifier").await;
         app.fill("identifier-input", "").await?;
         app.shot("login-light").await;
 
