@@ -1,0 +1,221 @@
+//! Step-up: asking for a scope, each step's code or custom check, and how an approval ends.
+
+use super::*;
+
+impl Backend {
+    pub async fn request_step_up(&mut self, approval: Approval) -> AppResult<()> {
+        self.notice = None;
+        self.start_attempt(Attempt::new(approval, unix_now())).await
+    }
+
+    pub(super) async fn start_attempt(&mut self, mut attempt: Attempt) -> AppResult<()> {
+        self.flow.can_approve()?;
+        if self.flow.grant().is_some() {
+            self.flow.done()?;
+        }
+        let approval = attempt.approval.clone();
+        let ch = match self
+            .client
+            .request_step_up(&approval.scope, Some(approval.metadata.clone()))
+            .await
+        {
+            Ok(ch) => ch,
+            Err(e) => {
+                let e = AppError::from(e);
+                self.close_attempt(attempt, "failed", Some(&e));
+                return Err(e);
+            }
+        };
+        if ch.is_blocked() {
+            let e = AppError::StepUpBlocked;
+            self.close_attempt(attempt, "blocked", Some(&e));
+            return Err(e);
+        }
+        attempt.challenge_id = Some(ch.challenge_id.clone()).filter(|c| !c.is_empty());
+        // What the person approves is what the server signed into the challenge, or nothing
+        // (dynamic linking): a challenge that says otherwise is refused.
+        if attempt.challenge_id.is_some() && !signed_as_asked(&approval, &ch) {
+            let e = AppError::ChallengeMismatch;
+            self.forget_stored_challenge();
+            self.close_attempt(attempt, "refused", Some(&e));
+            return Err(e);
+        }
+        if ch.is_completed() {
+            let mut grant = self.grant_view(&ch);
+            grant.requester = attempt.request.as_ref().map(|t| t.requester.clone());
+            self.flow.granted(grant)?;
+            self.close_attempt(attempt, "granted", None);
+            return Ok(());
+        }
+        self.flow.approve(ch, attempt)?;
+        self.enter_step().await
+    }
+
+    /// Starts the current step: for an OTP step, sends its code (the app drives sending).
+    async fn enter_step(&mut self) -> AppResult<()> {
+        let ch = self.flow.approving_mut()?.challenge.clone();
+        if ch.otp_channel().is_none() {
+            return Ok(());
+        }
+        self.send_step_code(&ch).await
+    }
+
+    pub async fn resend_step_up_code(&mut self) -> AppResult<()> {
+        self.notice = None;
+        let ch = self.flow.approving_mut()?.challenge.clone();
+        self.send_step_code(&ch).await
+    }
+
+    async fn send_step_code(&mut self, ch: &StepUpChallenge) -> AppResult<()> {
+        let r = self.client.send_step_up_otp(ch).await.map_err(|e| match e {
+            // The account lacks the address this step sends to: say which, not the wire code.
+            SessionError::BadRequest { ref code, .. } if code == "invalid_identifier" => {
+                AppError::NoAddressForStep {
+                    address: match ch.otp_channel() {
+                        Some("email") => "email address",
+                        _ => "phone number",
+                    },
+                    source: e,
+                }
+            }
+            e => AppError::Session(e),
+        });
+        if let Err(e) = &r {
+            self.note_step_failure(e);
+        }
+        r?;
+        self.flow.step_code_sent(SystemTime::now())
+    }
+
+    /// A step call's outcome; a failure is noted on the approval first.
+    fn step_result<T>(&mut self, r: Result<T, SessionError>) -> AppResult<T> {
+        r.map_err(|e| {
+            let e = AppError::from(e);
+            self.note_step_failure(&e);
+            e
+        })
+    }
+
+    pub async fn verify_step_up_code(&mut self, typed: &str) -> AppResult<()> {
+        self.notice = None;
+        let ch = self.flow.approving_mut()?.challenge.clone();
+        if self.flow.code_exhausted() {
+            return Err(AppError::NoTriesLeft);
+        }
+        let r = self.client.submit_step_up_otp(&ch, &code_in(typed)?).await;
+        let next = self.step_result(r)?;
+        self.step_passed(&ch, next).await
+    }
+
+    /// Passes a custom step. On the demo server the stand-in for the customer's backend signs
+    /// the verification token, as the customer's own app would after its check; a real
+    /// server's custom steps are completed by the app that asked for them.
+    pub async fn complete_custom_step(&mut self) -> AppResult<()> {
+        self.notice = None;
+        let ch = self.flow.approving_mut()?.challenge.clone();
+        let step = ch.current_step.clone().unwrap_or_default();
+        if ch.otp_channel().is_some() {
+            return Err(AppError::WrongStage);
+        }
+        let customer = self
+            .customer
+            .as_ref()
+            .ok_or(AppError::CustomStepElsewhere)?;
+        let user = self
+            .client
+            .profile()
+            .and_then(|p| p.user_id)
+            .ok_or(AppError::NotSignedIn)?;
+        let token = customer.verification_token(&user, &ch.challenge_id, &step);
+        let r = self.client.continue_step_up(&ch, &token).await;
+        let next = self.step_result(r)?;
+        self.step_passed(&ch, next).await
+    }
+
+    /// After a step passed: the next step, or the grant.
+    async fn step_passed(
+        &mut self,
+        ch: &StepUpChallenge,
+        next: Option<StepUpChallenge>,
+    ) -> AppResult<()> {
+        match next {
+            None => {
+                let grant = self.grant_view(ch);
+                if let Some(a) = self.flow.granted(grant)? {
+                    self.close_attempt(a, "granted", None);
+                }
+                self.forget_stored_challenge();
+                Ok(())
+            }
+            Some(next) => {
+                self.flow.next_step(next)?;
+                self.enter_step().await
+            }
+        }
+    }
+
+    /// A wrong code keeps the challenge; a dead challenge ends the approval.
+    fn note_step_failure(&mut self, e: &AppError) {
+        match e {
+            AppError::Session(SessionError::InvalidOtpCode { attempts_remaining }) => {
+                self.flow.wrong_code(*attempts_remaining);
+            }
+            AppError::Session(
+                SessionError::ExpiredChallengeToken
+                | SessionError::TokenReused
+                | SessionError::InvalidChallengeToken { .. },
+            ) => {
+                if let Ok(a) = self.flow.end_approval() {
+                    self.close_attempt(a, "failed", Some(e));
+                }
+                self.forget_stored_challenge();
+            }
+            _ => {}
+        }
+    }
+
+    fn grant_view(&self, ch: &StepUpChallenge) -> GrantView {
+        GrantView {
+            scope: ch.scope.clone(),
+            session_id: self.client.session_id(),
+            grant_mode: ch.grant_mode.clone(),
+            metadata: ch.metadata.clone().into_iter().collect(),
+            expires_at: ch
+                .granted_for
+                .filter(|s| *s > 0)
+                .map(|s| ms(SystemTime::now() + Duration::from_secs(s as u64))),
+            requester: self
+                .flow
+                .approving()
+                .and_then(|a| a.attempt.request.as_ref())
+                .map(|t| t.requester.clone()),
+        }
+    }
+
+    pub fn cancel_step_up(&mut self) -> AppResult<()> {
+        self.end_approval("cancelled")
+    }
+
+    /// The person refuses what is asked: recorded as denied, not as cancelled.
+    pub fn deny_step_up(&mut self) -> AppResult<()> {
+        self.end_approval("denied")
+    }
+
+    pub(super) fn end_approval(&mut self, outcome: &str) -> AppResult<()> {
+        self.notice = None;
+        let a = self.flow.end_approval()?;
+        self.close_attempt(a, outcome, None);
+        self.forget_stored_challenge();
+        Ok(())
+    }
+
+    pub fn finish_step_up(&mut self) -> AppResult<()> {
+        self.notice = None;
+        self.flow.done()
+    }
+}
+
+/// The challenge token carries the scope and the metadata that were asked, exactly.
+fn signed_as_asked(asked: &Approval, ch: &StepUpChallenge) -> bool {
+    ch.scope == asked.scope && ch.metadata == asked.metadata
+}
