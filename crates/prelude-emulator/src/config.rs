@@ -126,6 +126,11 @@ pub fn random_management_key() -> String {
 
 impl Config {
     pub fn validate(&self) -> Result<(), crate::Error> {
+        if cfg!(not(feature = "web")) && self.web_root.is_some() {
+            return Err(crate::Error::Config(
+                "this build serves no pages; build prelude-emulator with its `web` feature".into(),
+            ));
+        }
         let ok_id = !self.app_id.is_empty()
             && self.app_id.len() <= 63
             && self

@@ -7,6 +7,7 @@ use crate::demo::{self, DemoScenario};
 use crate::guard::{self, Origins};
 use crate::shared::{AppState, Shared, UNMATCHED};
 use crate::state::{Data, Faults, OutboxMessage};
+use crate::tls::Acceptor as TlsAcceptor;
 use crate::util::unix_now;
 use crate::{Error, control, frontend, management, persist};
 use axum::Router;
@@ -22,7 +23,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, broadcast, watch};
 use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 /// Request bodies larger than this are refused with 413.
@@ -124,6 +124,7 @@ pub fn router(app: AppState) -> Router {
     if app.cfg.control_plane {
         router = router.nest("/emulator/v1", control::routes());
     }
+    #[cfg(feature = "web")]
     if let Some(dir) = app.cfg.web_root.clone() {
         router = router.nest_service("/web", tower_http::services::ServeDir::new(dir));
     }

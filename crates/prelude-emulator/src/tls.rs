@@ -4,12 +4,14 @@
 
 use crate::Error;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls;
+
+#[cfg(feature = "tls")]
+pub use tokio_rustls::TlsAcceptor as Acceptor;
 
 /// A certificate for `localhost`, `127.0.0.1` and `::1`, and the acceptor that serves it.
-pub fn self_signed() -> Result<(TlsAcceptor, String), Error> {
+#[cfg(feature = "tls")]
+pub fn self_signed() -> Result<(Acceptor, String), Error> {
+    use std::sync::Arc;
     let names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -26,7 +28,29 @@ pub fn self_signed() -> Result<(TlsAcceptor, String), Error> {
         .with_single_cert(vec![ck.cert.der().clone()], key)
         .map_err(|e| Error::Tls(e.to_string()))?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok((TlsAcceptor::from(Arc::new(cfg)), pem))
+    Ok((Acceptor::from(Arc::new(cfg)), pem))
+}
+
+/// Without the `tls` feature there is no acceptor, and asking for one says so.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone)]
+pub enum Acceptor {}
+
+#[cfg(not(feature = "tls"))]
+impl Acceptor {
+    pub async fn accept(
+        &self,
+        _tcp: tokio::net::TcpStream,
+    ) -> std::io::Result<tokio::net::TcpStream> {
+        match *self {}
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+pub fn self_signed() -> Result<(Acceptor, String), Error> {
+    Err(Error::Tls(
+        "this build has no TLS; build prelude-emulator with its `tls` feature".into(),
+    ))
 }
 
 /// The client's address, for both plain and TLS connections.

@@ -2,7 +2,7 @@
 //! published at `/.well-known/jwks.json` and `/.well-known/step-up-jwks.json` (docs/protocol.md, "Tokens").
 
 use crate::util::{b64, random_bytes, unb64};
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -47,8 +47,8 @@ impl KeySeeds {
 }
 
 pub struct Keys {
-    access: SigningKey,
-    step_up: SigningKey,
+    access: Ed25519KeyPair,
+    step_up: Ed25519KeyPair,
     access_kid: String,
     step_up_kid: String,
 }
@@ -56,14 +56,14 @@ pub struct Keys {
 impl Keys {
     pub fn from_seeds(seeds: &KeySeeds) -> Self {
         Self {
-            access: SigningKey::from_bytes(&seeds.access),
-            step_up: SigningKey::from_bytes(&seeds.step_up),
+            access: key_of(&seeds.access),
+            step_up: key_of(&seeds.step_up),
             access_kid: seeds.access_kid.clone(),
             step_up_kid: seeds.step_up_kid.clone(),
         }
     }
 
-    fn pick(&self, usage: KeyUse) -> (&SigningKey, &str) {
+    fn pick(&self, usage: KeyUse) -> (&Ed25519KeyPair, &str) {
         match usage {
             KeyUse::Access => (&self.access, &self.access_kid),
             KeyUse::StepUp => (&self.step_up, &self.step_up_kid),
@@ -74,8 +74,8 @@ impl Keys {
         let (key, kid) = self.pick(usage);
         let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": kid});
         let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-        let sig: Signature = key.sign(input.as_bytes());
-        format!("{input}.{}", b64(sig.to_bytes()))
+        let sig = key.sign(input.as_bytes());
+        format!("{input}.{}", b64(sig.as_ref()))
     }
 
     /// Verifies a token this emulator issued and returns its claims. Expiry is the caller's call.
@@ -90,9 +90,10 @@ impl Keys {
         if header.get("alg")? != "EdDSA" || header.get("kid")?.as_str()? != kid {
             return None;
         }
-        let sig = Signature::from_slice(&unb64(s)?).ok()?;
-        let vk: VerifyingKey = key.verifying_key();
-        vk.verify(format!("{h}.{p}").as_bytes(), &sig).ok()?;
+        let sig = unb64(s)?;
+        UnparsedPublicKey::new(&ED25519, key.public_key().as_ref())
+            .verify(format!("{h}.{p}").as_bytes(), &sig)
+            .ok()?;
         serde_json::from_slice(&unb64(p)?).ok()
     }
 
@@ -104,9 +105,14 @@ impl Keys {
             "alg": "EdDSA",
             "use": "sig",
             "kid": kid,
-            "x": b64(key.verifying_key().to_bytes()),
+            "x": b64(key.public_key().as_ref()),
         }]})
     }
+}
+
+/// The Ed25519 key of a 32-byte seed (any 32 bytes are one).
+fn key_of(seed: &[u8; 32]) -> Ed25519KeyPair {
+    Ed25519KeyPair::from_seed_unchecked(seed).expect("32 bytes are an Ed25519 seed")
 }
 
 /// Reads a JWT's claims without checking the signature (for tokens we must inspect before
