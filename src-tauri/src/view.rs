@@ -207,17 +207,21 @@ pub struct AuditView {
 }
 
 /// `+33612345678` → `+33 •••• 5678`, `ada@example.com` → `a••@example.com`.
-/// "this computer (name)": the device an approval started in the app itself comes from.
-pub fn this_computer() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty() && n.len() <= 64 && !n.chars().any(char::is_control));
-    match name {
-        Some(n) => format!("this computer ({n})"),
-        None => "this computer".to_owned(),
-    }
+/// "this computer (name)": the device an approval started in the app itself comes from. Read
+/// once: every view of an open approval shows it.
+pub fn this_computer() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("COMPUTERNAME").ok())
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty() && n.len() <= 64 && !n.chars().any(char::is_control));
+        match name {
+            Some(n) => format!("this computer ({n})"),
+            None => "this computer".to_owned(),
+        }
+    })
 }
 
 pub fn mask(identifier: &str) -> String {

@@ -87,7 +87,7 @@ impl Backend {
             code_sent: a.sent_at.is_some(),
             asked_by: match &a.attempt.request {
                 Some(r) => r.requester.clone(),
-                None => this_computer(),
+                None => this_computer().to_owned(),
             },
             asked_at: a.attempt.started.saturating_mul(1000),
         }
