@@ -59,13 +59,13 @@ function sentence(s) {
   return t.charAt(0).toUpperCase() + t.slice(1) + ".";
 }
 
-export function describe(err) {
+function describe(err) {
   const f = TEXT[err.code];
   return f ? f(err) : "Something went wrong. Try again.";
 }
 
 // For the "Details" disclosure: the code and the technical message, for testers and reports.
-export function details(err) {
+function details(err) {
   const parts = [err.code, err.message].filter(Boolean);
   return parts.join(": ");
 }

@@ -9,8 +9,13 @@ use thirtyfour::error::WebDriverResult;
 const PHONE: &str = "+33612345678";
 
 async fn sign_in(app: &AppRef) -> TestResult {
+    sign_in_as(app, PHONE).await
+}
+
+/// Signs in on the embedded server with the first code the inbox shows.
+async fn sign_in_as(app: &AppRef, who: &str) -> TestResult {
     app.wait_stage("login").await?;
-    app.fill("identifier-input", PHONE).await?;
+    app.fill("identifier-input", who).await?;
     app.click("send-code").await?;
     app.wait_stage("code").await?;
     let code = app.inbox_code(1).await?;
@@ -338,14 +343,8 @@ async fn a_step_the_account_cannot_receive_is_said_in_words() {
     let sandbox = Sandbox::new("no_email");
     let app = App::launch("no_email", &sandbox, None).await;
     app.run(move |app| async move {
-        app.wait_stage("login").await?;
-        app.fill("identifier-input", "+33612345699").await?;
-        app.click("send-code").await?;
-        app.wait_stage("code").await?;
-        let code = app.inbox_code(1).await?;
-        app.fill("login-code-input", &code).await?;
-        app.click("verify-login").await?;
-        app.wait_stage("logged").await?;
+        // A user with a phone number only.
+        sign_in_as(&app, "+33612345699").await?;
         pick_scenario(&app, "email_then_sms").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;

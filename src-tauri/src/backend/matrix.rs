@@ -48,6 +48,18 @@ async fn signed_in(emu: &Emulator, b: &mut Backend) {
     assert!(b.signed_in());
 }
 
+/// A new emulator, and a backend with a memory store signed in to it; the dir holds the
+/// backend's files.
+async fn signed_in_fresh(tag: &str) -> (Emulator, Backend, PathBuf) {
+    let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = temp_dir(tag);
+    let mut b = backend_for(emu.url(), Arc::new(MemoryStore::new()), &dir).await;
+    signed_in(&emu, &mut b).await;
+    (emu, b, dir)
+}
+
 fn transfer() -> Approval {
     Approval {
         scope: "transfer:write".into(),
@@ -216,12 +228,7 @@ async fn rows_06_to_08_nonce_and_clock_skew_mid_session() {
 /// asks to sign in again. It does not retry with the old token, and loses nothing else.
 #[tokio::test]
 async fn row_09_rotated_refresh_answer_lost() {
-    let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let dir = temp_dir("refresh-lost");
-    let mut b = backend_for(emu.url(), Arc::new(MemoryStore::new()), &dir).await;
-    signed_in(&emu, &mut b).await;
+    let (emu, mut b, _dir) = signed_in_fresh("refresh-lost").await;
     set(
         &emu,
         Faults {
@@ -274,12 +281,7 @@ async fn row_10_refresh_racing_logout() {
 /// carries the scope.
 #[tokio::test]
 async fn row_11_refresh_racing_step_up_completion() {
-    let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let dir = temp_dir("race-step-up");
-    let mut b = backend_for(emu.url(), Arc::new(MemoryStore::new()), &dir).await;
-    signed_in(&emu, &mut b).await;
+    let (emu, mut b, _dir) = signed_in_fresh("race-step-up").await;
     let session = b.client.session_id();
     b.request_step_up(transfer()).await.unwrap();
     let code = last_code(&emu);
@@ -299,12 +301,7 @@ async fn row_11_refresh_racing_step_up_completion() {
 /// Row 13 at the backend: a grant whose time is up (clock moved) is gone from the session.
 #[tokio::test]
 async fn row_13_expired_grant_leaves_the_session() {
-    let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let dir = temp_dir("grant-expired");
-    let mut b = backend_for(emu.url(), Arc::new(MemoryStore::new()), &dir).await;
-    signed_in(&emu, &mut b).await;
+    let (emu, mut b, _dir) = signed_in_fresh("grant-expired").await;
     b.request_step_up(transfer()).await.unwrap();
     b.verify_step_up_code(&last_code(&emu)).await.unwrap();
     let scopes = |b: &Backend| b.view(None, "system".into()).user.unwrap().scopes;
@@ -388,12 +385,7 @@ async fn row_15_locked_keyring() {
 /// and the new approval is granted once.
 #[tokio::test]
 async fn row_21_answer_to_a_code_lost() {
-    let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let dir = temp_dir("flap");
-    let mut b = backend_for(emu.url(), Arc::new(MemoryStore::new()), &dir).await;
-    signed_in(&emu, &mut b).await;
+    let (emu, mut b, _dir) = signed_in_fresh("flap").await;
     let session = b.client.session_id();
     b.request_step_up(transfer()).await.unwrap();
     let code = last_code(&emu);
@@ -456,12 +448,7 @@ async fn row_22_rate_limited_on_resend() {
 /// did not answer in time" (`timeout`); the approval stays open and the code still passes.
 #[tokio::test]
 async fn row_05_an_answer_that_never_comes() {
-    let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let dir = temp_dir("timeout");
-    let mut b = backend_for(emu.url(), Arc::new(MemoryStore::new()), &dir).await;
-    signed_in(&emu, &mut b).await;
+    let (emu, mut b, _dir) = signed_in_fresh("timeout").await;
     b.request_step_up(transfer()).await.unwrap();
     let code = last_code(&emu);
     set(
