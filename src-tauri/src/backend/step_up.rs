@@ -80,17 +80,14 @@ impl Backend {
             }
             e => AppError::Session(e),
         });
-        if let Err(e) = &r {
-            self.note_step_failure(e);
-        }
-        r?;
+        self.step_result(r)?;
         self.flow.step_code_sent(SystemTime::now())
     }
 
     /// A step call's outcome; a failure is noted on the approval first.
-    fn step_result<T>(&mut self, r: Result<T, SessionError>) -> AppResult<T> {
+    fn step_result<T, E: Into<AppError>>(&mut self, r: Result<T, E>) -> AppResult<T> {
         r.map_err(|e| {
-            let e = AppError::from(e);
+            let e = e.into();
             self.note_step_failure(&e);
             e
         })
