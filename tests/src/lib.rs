@@ -68,7 +68,9 @@ pub(crate) fn terminate(child: &mut Child) {
 }
 
 mod emulator;
+mod proc;
 pub use emulator::{EmulatorProc, prelude_management_key};
+pub use proc::{Finished, Proc, finish};
 
 // ---------------------------------------------------------------------------------------------
 // The app window
@@ -121,51 +123,6 @@ impl Sandbox {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         c
-    }
-}
-
-/// What a finished command printed and how it exited.
-#[derive(Debug)]
-pub struct Finished {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// A command running for a test; killed and reaped if the test ends before it does.
-pub struct Proc(Option<Child>);
-
-impl Proc {
-    pub fn spawn(mut cmd: Command) -> Self {
-        Self(Some(cmd.spawn().expect("the command starts")))
-    }
-
-    /// Kills it now (a requester that dies).
-    pub fn kill(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Waits for a command off the async runtime.
-pub async fn finish(mut p: Proc) -> Finished {
-    let child = p.0.take().expect("not finished yet");
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .expect("wait task")
-        .expect("child output");
-    Finished {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
