@@ -207,7 +207,9 @@ function showError(err) {
   errorBox.hidden = false;
   errorBox.dataset.code = err.code;
   errorActions.hidden = !(RESTARTABLE.has(err.code) && (lastApproval || view?.request) && view?.stage !== "login");
-  card.scrollIntoView({ block: "start", behavior: reducedMotion.matches ? "auto" : "smooth" });
+  // Only as far as needed to see it: scrolling the card to the top would hide the top bar
+  // (and move buttons under a pointer about to click them).
+  errorBox.scrollIntoView({ block: "nearest", behavior: reducedMotion.matches ? "auto" : "smooth" });
 }
 
 function clearError() {
