@@ -6,6 +6,7 @@
 use crate::api::ApiError;
 use crate::util::{b64, unb64};
 use axum::http::HeaderMap;
+use prelude_wire::time::numeric_date;
 use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -17,7 +18,8 @@ pub struct Proof {
     pub jkt: String,
     pub jti: String,
     pub nonce: Option<String>,
-    /// The proof's `iat`, for how long its `jti` must be remembered.
+    /// The proof's `iat`, rounded up to whole seconds, for how long its `jti` must be
+    /// remembered.
     pub iat: i64,
 }
 
@@ -140,12 +142,12 @@ fn verify(jws: &str, target: Target<'_>, now: i64, window_secs: i64) -> Result<P
     if !normalize_htu(htu).is_some_and(|h| target.matches(&h)) {
         return Err(invalid("htu does not match the request URL"));
     }
+    // A NumericDate may carry a fraction (RFC 7519 §2); it is compared as a number.
     let iat = claims
         .get("iat")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| invalid("iat is missing"))?;
-    // Saturating: an `iat` near i64::MIN or MAX is far outside, not an overflow.
-    if iat.saturating_sub(now).saturating_abs() > window_secs {
+        .and_then(numeric_date)
+        .ok_or_else(|| invalid("iat is missing or not a NumericDate"))?;
+    if (iat - now as f64).abs() > window_secs as f64 {
         return Err(invalid("iat is outside the accepted window"));
     }
     let jti = claims
@@ -162,7 +164,8 @@ fn verify(jws: &str, target: Target<'_>, now: i64, window_secs: i64) -> Result<P
         jkt: thumbprint(&x_s, &y_s),
         jti: jti.to_owned(),
         nonce,
-        iat,
+        // Within the window of `now`, so the whole seconds fit.
+        iat: iat.ceil() as i64,
     })
 }
 

@@ -10,6 +10,7 @@ use crate::tokens::KeyUse;
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use prelude_wire::codes;
+use prelude_wire::time::numeric_date;
 
 fn path(parts: &Parts) -> &str {
     parts
@@ -144,7 +145,7 @@ impl FromRequestParts<AppState> for Caller {
             .keys
             .verify(KeyUse::Access, token.trim())
             .ok_or_else(|| ApiError::unauthorized("the access token is not valid"))?;
-        if claims["exp"].as_i64().unwrap_or(0) <= app.now() {
+        if numeric_date(&claims["exp"]).is_none_or(|exp| exp <= app.now() as f64) {
             return Err(ApiError::unauthorized("the access token has expired"));
         }
         let sid = claims["sid"].as_str().unwrap_or_default().to_owned();

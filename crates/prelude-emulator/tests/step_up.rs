@@ -211,6 +211,70 @@ async fn a_custom_step_passes_with_a_verification_token() {
     );
 }
 
+#[tokio::test]
+async fn a_verification_token_with_fractional_dates_passes() {
+    let t = T::new().await;
+    let customer = CustomerBackend::start(json!({"status": "review", "granted_for": 300,
+        "grant_mode": "single-use",
+        "steps": [{"order": 1, "key": "kyc_review", "expiration_duration": 600}]}))
+    .await
+    .unwrap();
+    t.put_stepup(delegated(&customer.hook_url(), &customer.jwks_url()))
+        .await;
+    let key = Key::new(33);
+    let (at, _) = t.login(&key).await;
+    let mut ct = t.request(&at, "transfer:write").await["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let htu = t.htu("/stepup/continue");
+    let now = t.emu.now() as f64;
+    let cont = |ct: String, vt: String| {
+        let jti = claims_of(&ct)["jti"].as_str().unwrap().to_owned();
+        let proof = key.sign_parts(
+            &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk()}),
+            &json!({"jti": jti, "htm": "POST", "htu": htu, "iat": now}),
+        );
+        t.http
+            .post(&htu)
+            .bearer_auth(&at)
+            .header("dpop", proof)
+            .json(&json!({"challenge_token": ct, "verification_token": vt}))
+            .send()
+    };
+    let c = claims_of(&ct);
+    let (sub, cid) = (c["sub"].as_str().unwrap(), c["challenge_id"].as_str().unwrap());
+    let claims = |jti: &str, iat: Value, nbf: Value, exp: Value| {
+        json!({"sub": sub, "challenge_id": cid, "key": "kyc_review", "status": "completed",
+            "iat": iat, "nbf": nbf, "exp": exp, "jti": jti})
+    };
+    // Dates that are not numbers, or a fractional exp already past, are refused.
+    for bad in [
+        claims("b1", json!(now.to_string()), json!(now), json!(now + 60.0)),
+        claims("b2", json!(now), json!("soon"), json!(now + 60.0)),
+        claims("b3", json!(now), json!(now), json!(null)),
+        claims("b4", json!(now - 60.0), json!(now - 60.0), json!(now - 0.5)),
+        claims("b5", json!(now), json!(now + 30.5), json!(now + 60.0)),
+    ] {
+        let r = cont(ct.clone(), customer.sign(&bad)).await.unwrap();
+        assert_eq!(code_of(r).await.1, "invalid_verification_token", "{bad}");
+    }
+    // Fractions, and integers written with `.0`, are NumericDates (RFC 7519 §2).
+    let good = claims(
+        "g1",
+        json!(now - 0.25),
+        json!(now + 0.0),
+        json!(now + 60.75),
+    );
+    let r = cont(ct.clone(), customer.sign(&good)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    ct = r.json::<Value>().await.unwrap()["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(claims_of(&ct)["current_step"], "completed");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Configuration errors, grant modes, expiry, fault switches, CORS and TLS
 

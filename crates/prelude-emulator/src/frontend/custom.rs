@@ -9,6 +9,7 @@ use crate::tokens::peek_claims;
 use axum::extract::State;
 use axum::response::Response;
 use prelude_wire::codes;
+use prelude_wire::time::numeric_date;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -101,14 +102,18 @@ pub(super) async fn continue_step(
     if claim("status") != "completed" {
         return Err(bad_verification("status must be completed"));
     }
-    if claims["exp"].as_i64().is_none_or(|e| e <= now) {
+    // NumericDates may carry fractions (RFC 7519 §2); each is compared as a number.
+    let date = |k: &str| numeric_date(&claims[k]);
+    let exp = date("exp").ok_or_else(|| bad_verification("exp is missing or not a NumericDate"))?;
+    if exp <= now as f64 {
         return Err(bad_verification("the verification token has expired"));
     }
-    if claims["nbf"].as_i64().is_none_or(|n| n > now + 5) {
+    let nbf = date("nbf").ok_or_else(|| bad_verification("nbf is missing or not a NumericDate"))?;
+    if nbf > (now + 5) as f64 {
         return Err(bad_verification("the verification token is not valid yet"));
     }
-    if claims["iat"].as_i64().is_none() {
-        return Err(bad_verification("iat is missing"));
+    if date("iat").is_none() {
+        return Err(bad_verification("iat is missing or not a NumericDate"));
     }
     let vjti = claim("jti");
     if vjti.is_empty() {
@@ -117,8 +122,8 @@ pub(super) async fn continue_step(
     let mut d = app.data();
     // The challenge may have moved while the JWKS was fetched.
     let (cid, jti) = live_challenge(&app, &d, &body.challenge_token)?;
-    let vexp = claims["exp"].as_i64().unwrap_or(now);
-    if d.used_verification_tokens.insert(vjti, vexp).is_some() {
+    // Remembered until it expires; `exp` is at most MAX_NUMERIC_DATE, so it fits.
+    if d.used_verification_tokens.insert(vjti, exp.ceil() as i64).is_some() {
         return Err(bad_verification("this verification token was already used"));
     }
     pass_step(&app, d, &cid, jti, now)

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prelude_wire::codes;
+use prelude_wire::time::numeric_date;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -169,7 +170,8 @@ pub(super) async fn finalize(
         ));
     }
     let now = app.now();
-    if claims["exp"].as_i64().unwrap_or(0) <= now {
+    let exp = numeric_date(&claims["exp"]).unwrap_or(0.0);
+    if exp <= now as f64 {
         return Err(ApiError::bad_request(
             codes::EXPIRED_CHALLENGE_TOKEN,
             "the login challenge has expired; sign in again",
@@ -177,7 +179,8 @@ pub(super) async fn finalize(
     }
     let jti = claims["jti"].as_str().unwrap_or_default().to_owned();
     let user_id = claims["sub"].as_str().unwrap_or_default().to_owned();
-    let exp = claims["exp"].as_i64().unwrap_or(now);
+    // At most MAX_NUMERIC_DATE, so it fits.
+    let exp = exp.ceil() as i64;
     let mut d = app.data();
     if d.spent_login_tokens.insert(jti, exp).is_some() {
         return Err(ApiError::conflict(
