@@ -47,3 +47,88 @@ async fn a_fractional_iat_is_a_numeric_date() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_foreign_key_never_sets_off_reuse_detection() {
+    let t = T::new().await;
+    let (key, thief) = (Key::new(41), Key::new(42));
+    let (_, spent) = t.login(&key).await;
+    let r = t.refresh(&key, &spent, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let current = r.headers()["x-refresh-token"].to_str().unwrap().to_owned();
+    // The spent token, or the current one, with a valid proof of another key: refused for the
+    // key, and nothing else happens.
+    for (route, rt) in [
+        ("/refresh", &spent),
+        ("/revoke", &spent),
+        ("/refresh", &current),
+        ("/revoke", &current),
+    ] {
+        let r = t
+            .http
+            .post(t.htu(route))
+            .header("x-refresh-token", rt)
+            .header("dpop", thief.proof("POST", &t.htu(route), None))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            code_of(r).await,
+            (StatusCode::UNAUTHORIZED, "dpop_key_mismatch".into()),
+            "{route}"
+        );
+    }
+    // The holder's session still refreshes.
+    let r = t.refresh(&key, &current, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// A challenge-scoped proof for `ct` at `route`, signed by `key`.
+fn challenge_proof(t: &T, key: &Key, ct: &str, route: &str) -> String {
+    let jti = claims_of(ct)["jti"].as_str().unwrap().to_owned();
+    proof_with(
+        key,
+        json!({"jti": jti, "htm": "POST", "htu": t.htu(route), "iat": now()}),
+    )
+}
+
+#[tokio::test]
+async fn a_foreign_key_at_a_step_up_check_moves_no_counter() {
+    let t = T::new().await;
+    let (key, thief) = (Key::new(43), Key::new(44));
+    let (at, _) = t.login(&key).await;
+    let ct = t.request(&at, "transfer:write").await["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t.post("/otp", json!({"challenge_token": ct})).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let vt = verification_token(&r);
+    let code = t.emu.outbox().last().unwrap().code.clone();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let check = |by: &Key, code: &str| {
+        t.http
+            .post(t.htu("/otp/check"))
+            .header("dpop", challenge_proof(&t, by, &ct, "/otp/check"))
+            .header("x-verification-token", &vt)
+            .json(&json!({"code": code, "challenge_token": ct}))
+            .send()
+    };
+    // Wrong codes and the right one, from another key: no try is spent, the code stays live.
+    for _ in 0..6 {
+        let r = check(&thief, wrong).await.unwrap();
+        assert_eq!(
+            code_of(r).await,
+            (StatusCode::UNAUTHORIZED, "dpop_key_mismatch".into())
+        );
+    }
+    let r = check(&thief, &code).await.unwrap();
+    assert_eq!(code_of(r).await.1, "dpop_key_mismatch");
+    assert_eq!(t.emu.outbox().last().unwrap().status, prelude_emulator::CodeStatus::Live);
+    // The holder still has every try.
+    let r = check(&key, wrong).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json::<Value>().await.unwrap()["attempts_remaining"], 4);
+    let r = check(&key, &code).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}

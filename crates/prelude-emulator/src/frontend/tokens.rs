@@ -204,14 +204,23 @@ pub(super) async fn finalize(
     Ok(resp)
 }
 
-/// Finds the live session behind a refresh token; a spent token revokes its session.
-fn session_for_refresh(d: &mut Data, rt: &str, now: i64) -> Result<String, ApiError> {
+/// The live session behind a refresh token, held by the proof's key. The key is checked
+/// before anything else: a proof from another key changes nothing, and in particular never
+/// sets off reuse detection, so a stolen spent token cannot end its holder's session.
+fn session_for_refresh(
+    d: &mut Data,
+    rt: &str,
+    proof: &crate::dpop::Proof,
+    now: i64,
+) -> Result<String, ApiError> {
     let hash = secret_hash(rt);
     let sid = d
         .refresh_index
         .get(&hash)
+        .filter(|sid| d.sessions.contains_key(*sid))
         .cloned()
         .ok_or_else(|| ApiError::unauthorized("unknown refresh token"))?;
+    same_key(d, &sid, proof)?;
     let s = d
         .sessions
         .get_mut(&sid)
@@ -242,8 +251,7 @@ fn holder<'a>(
     let rt = refresh_handle(app, headers)
         .ok_or_else(|| ApiError::unauthorized("a refresh token is required"))?;
     let mut d = app.data();
-    let sid = session_for_refresh(&mut d, &rt, app.now())?;
-    same_key(&d, &sid, proof)?;
+    let sid = session_for_refresh(&mut d, &rt, proof, app.now())?;
     Ok((d, sid))
 }
 
