@@ -132,3 +132,41 @@ async fn a_foreign_key_at_a_step_up_check_moves_no_counter() {
     let r = check(&key, &code).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// Signs in `phone` and finalizes with `key`, forwarding `previous` as the device's earlier
+/// refresh token; returns the new refresh token.
+async fn finalize_forwarding(t: &T, key: &Key, phone: &str, previous: &str) -> String {
+    let ct = t.challenge(phone).await;
+    let r = t
+        .http
+        .post(t.htu("/login/finalize"))
+        .header("dpop", key.proof("POST", &t.htu("/login/finalize"), None))
+        .header("x-refresh-token", previous)
+        .json(&json!({"challenge_token": ct}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.headers()["x-refresh-token"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn finalize_ends_only_a_session_of_its_own_key() {
+    let t = T::new().await;
+    let (ada, bob) = (Key::new(45), Key::new(46));
+    let (_, ada_rt) = t.login(&ada).await;
+    // Another device forwards Ada's token: ignored, Ada's session lives on.
+    let bob_rt = finalize_forwarding(&t, &bob, "+33612345699", &ada_rt).await;
+    let r = t.refresh(&ada, &ada_rt, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let ada_rt = r.headers()["x-refresh-token"].to_str().unwrap().to_owned();
+    // The same device signing in again ends its earlier session.
+    let new_rt = finalize_forwarding(&t, &ada, "+33612345678", &ada_rt).await;
+    let r = t.refresh(&ada, &ada_rt, None).await;
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::UNAUTHORIZED, "unauthorized".into())
+    );
+    assert_eq!(t.refresh(&ada, &new_rt, None).await.status(), StatusCode::OK);
+    assert_eq!(t.refresh(&bob, &bob_rt, None).await.status(), StatusCode::OK);
+}

@@ -194,9 +194,26 @@ pub(super) async fn finalize(
             "the user no longer exists",
         ));
     }
-    // A previous session of this device ends once the new one exists.
-    let previous = refresh_handle(&app, &headers)
-        .and_then(|rt| d.refresh_index.get(&secret_hash(&rt)).cloned());
+    // A previous session of this device ends once the new one exists. "This device" means
+    // bound to the key that signs this finalize: a forwarded token of any other session is
+    // ignored, so no one can end a session that is not theirs.
+    let previous = refresh_handle(&app, &headers).and_then(|rt| {
+        let sid = d.refresh_index.get(&secret_hash(&rt)).cloned();
+        match sid.as_ref().and_then(|sid| d.sessions.get(sid)) {
+            Some(s) if s.jkt == proof.jkt => sid,
+            Some(s) => {
+                tracing::warn!(
+                    session = %s.id,
+                    "finalize: the forwarded refresh token's session is bound to another key; header ignored"
+                );
+                None
+            }
+            None => {
+                tracing::info!("finalize: the forwarded refresh token is unknown; header ignored");
+                None
+            }
+        }
+    });
     let resp = open_session(&app, &headers, &mut d, user_id, proof.jkt);
     if let Some(s) = previous.and_then(|sid| d.sessions.get_mut(&sid)) {
         s.revoked = true;
