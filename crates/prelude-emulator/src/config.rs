@@ -34,8 +34,12 @@ pub struct Config {
     pub max_verifications: usize,
     /// Messages kept in the outbox; the oldest go first.
     pub outbox_cap: usize,
-    /// Proof `jti`s remembered for replay checks; when full, new proofs are refused.
+    /// Proof `jti`s remembered for replay checks; when full, new proofs are refused. Only
+    /// proofs of authenticated requests are remembered.
     pub replay_cache_cap: usize,
+    /// Live `jti`s one DPoP key may have in the replay cache; past it, that key's proofs get
+    /// `429 rate_limited` and no other key is held up.
+    pub replay_per_key_cap: usize,
     pub dpop_window_secs: i64,
     pub session_start_ttl_secs: i64,
     /// Print each "sent" code to the log. The standalone binary does; an app embedding the
@@ -90,6 +94,8 @@ impl Default for Config {
             max_verifications: 100_000,
             outbox_cap: 500,
             replay_cache_cap: 1_000_000,
+            // 33 proofs a second for the whole window: far above any real client.
+            replay_per_key_cap: 10_000,
             dpop_window_secs: 300,
             session_start_ttl_secs: 300,
             log_codes: true,
@@ -167,6 +173,7 @@ impl Config {
             ("max-verifications", self.max_verifications),
             ("outbox-cap", self.outbox_cap),
             ("replay-cache-cap", self.replay_cache_cap),
+            ("replay-per-key-cap", self.replay_per_key_cap),
             ("max-connections", self.max_connections),
             ("max-handshakes", self.max_handshakes),
         ] {

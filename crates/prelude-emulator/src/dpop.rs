@@ -11,6 +11,9 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// The longest `jti` accepted, in bytes (docs/protocol.md, "DPoP").
+pub const MAX_JTI_BYTES: usize = 64;
+
 /// What a valid proof tells us.
 #[derive(Debug, Clone)]
 pub struct Proof {
@@ -153,8 +156,14 @@ fn verify(jws: &str, target: Target<'_>, now: i64, window_secs: i64) -> Result<P
     let jti = claims
         .get("jti")
         .and_then(Value::as_str)
-        .filter(|j| !j.is_empty() && j.len() <= 256)
+        .filter(|j| !j.is_empty())
         .ok_or_else(|| invalid("jti is missing"))?;
+    // The SDKs send UUIDs (36 bytes); the cap bounds what the replay cache holds per entry.
+    if jti.len() > MAX_JTI_BYTES {
+        return Err(invalid(&format!(
+            "jti is longer than {MAX_JTI_BYTES} bytes"
+        )));
+    }
     let nonce = claims
         .get("nonce")
         .and_then(Value::as_str)

@@ -28,10 +28,9 @@ fn verified(parts: &Parts, app: &AppState) -> Result<Option<Proof>, ApiError> {
     dpop::extract(&parts.headers, target, app.now(), app.cfg.dpop_window_secs)
 }
 
-/// The nonce (when demanded) and replay checks of a regular proof.
-fn admit(app: &AppState, proof: &Proof) -> Result<(), ApiError> {
-    let now = app.now();
-    let mut d = app.data();
+/// The nonce check of a regular proof, when the switch demands one.
+fn nonce_ok(app: &AppState, proof: &Proof) -> Result<(), ApiError> {
+    let d = app.data();
     if d.faults.require_dpop_nonce && proof.nonce.as_deref() != Some(d.dpop_nonce.as_str()) {
         let mut e = ApiError::bad_request(
             codes::USE_DPOP_NONCE,
@@ -40,16 +39,58 @@ fn admit(app: &AppState, proof: &Proof) -> Result<(), ApiError> {
         e.dpop_nonce = Some(d.dpop_nonce.clone());
         return Err(e);
     }
-    // The proof is acceptable until its iat leaves the window; remember it that long.
-    let keep_until = proof.iat.max(now).saturating_add(app.cfg.dpop_window_secs);
-    match d
-        .seen_jtis
-        .remember(&proof.jti, now, keep_until, app.cfg.replay_cache_cap)
-    {
+    Ok(())
+}
+
+/// A verified regular proof whose `jti` is not remembered yet. The route admits it with
+/// [`Pending::admit`] once its request has authenticated (the key holds the session, or the
+/// login it finalizes is valid) and before it changes anything. So proofs from keys that
+/// authenticate nothing never enter the replay cache, and no flood of them can fill it.
+pub struct Pending(Proof);
+
+impl Pending {
+    /// RFC 7638 thumbprint of the proof's key.
+    pub fn jkt(&self) -> &str {
+        &self.0.jkt
+    }
+
+    /// Whether [`Pending::admit`] would accept the `jti` now, changing nothing.
+    ///
+    /// # Errors
+    /// `400 invalid_dpop_proof` for a replayed `jti`, `429 rate_limited` when the key or the
+    /// replay cache is full.
+    pub fn check(&self, app: &AppState, d: &Data) -> Result<(), ApiError> {
+        seen_error(
+            d.seen_jtis
+                .check(&self.0.jkt, &self.0.jti, app.now(), &app.cfg),
+        )
+    }
+
+    /// Remembers the `jti` until the proof's `iat` leaves the window, and hands the proof out.
+    ///
+    /// # Errors
+    /// As [`Pending::check`].
+    pub fn admit(self, app: &AppState, d: &mut Data) -> Result<Proof, ApiError> {
+        let now = app.now();
+        let keep_until = self.0.iat.max(now).saturating_add(app.cfg.dpop_window_secs);
+        let seen = d
+            .seen_jtis
+            .remember(&self.0.jkt, &self.0.jti, now, keep_until, &app.cfg);
+        seen_error(seen).map(|()| self.0)
+    }
+}
+
+fn seen_error(seen: Seen) -> Result<(), ApiError> {
+    match seen {
         Seen::New => Ok(()),
         Seen::Replay => Err(ApiError::bad_request(
             codes::INVALID_DPOP_PROOF,
             "the proof jti was already used",
+        )),
+        Seen::KeyFull => Err(ApiError::too_many(
+            codes::RATE_LIMITED,
+            "too many proofs from this key; try again shortly",
+            5,
         )),
         Seen::Full => Err(ApiError::too_many(
             codes::RATE_LIMITED,
@@ -59,9 +100,9 @@ fn admit(app: &AppState, proof: &Proof) -> Result<(), ApiError> {
     }
 }
 
-/// A required regular proof (docs/protocol.md, "DPoP"): verified, nonce enforced when the
-/// switch is on, `jti` not replayed.
-pub struct Dpop(pub Proof);
+/// A required regular proof (docs/protocol.md, "DPoP"): verified and its nonce enforced when
+/// the switch is on; its `jti` is checked against replays when the route admits it.
+pub struct Dpop(pub Pending);
 
 impl FromRequestParts<AppState> for Dpop {
     type Rejection = ApiError;
@@ -70,13 +111,13 @@ impl FromRequestParts<AppState> for Dpop {
         let proof = verified(parts, app)?.ok_or_else(|| {
             ApiError::bad_request(codes::MISSING_DPOP_PROOF, "a DPoP proof is required")
         })?;
-        admit(app, &proof)?;
-        Ok(Self(proof))
+        nonce_ok(app, &proof)?;
+        Ok(Self(Pending(proof)))
     }
 }
 
 /// A regular proof where one is optional: absent is fine, a bad one is still refused.
-pub struct MaybeDpop(pub Option<Proof>);
+pub struct MaybeDpop(pub Option<Pending>);
 
 impl FromRequestParts<AppState> for MaybeDpop {
     type Rejection = ApiError;
@@ -84,9 +125,9 @@ impl FromRequestParts<AppState> for MaybeDpop {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let proof = verified(parts, app)?;
         if let Some(p) = &proof {
-            admit(app, p)?;
+            nonce_ok(app, p)?;
         }
-        Ok(Self(proof))
+        Ok(Self(proof.map(Pending)))
     }
 }
 
@@ -160,10 +201,11 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The proof must be signed by the key the session was pinned to at finalize.
-pub fn same_key(d: &Data, sid: &str, proof: &Proof) -> Result<(), ApiError> {
+/// The proof must be signed by the key the session was pinned to at finalize: `jkt` is the
+/// proof key's RFC 7638 thumbprint.
+pub fn same_key(d: &Data, sid: &str, jkt: &str) -> Result<(), ApiError> {
     match d.sessions.get(sid) {
-        Some(s) if s.jkt == proof.jkt => Ok(()),
+        Some(s) if s.jkt == jkt => Ok(()),
         _ => Err(ApiError::unauthorized_code(
             codes::DPOP_KEY_MISMATCH,
             "the proof is not signed by the session's key",

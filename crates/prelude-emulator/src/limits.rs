@@ -3,37 +3,72 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-/// Proof `jti`s seen within their window. Lookups hash; expiry is an ordered index, so a
-/// check costs O(log n) and never scans.
+/// Proof `jti`s seen within their window, per key (RFC 7638 thumbprint). Lookups hash; expiry
+/// is an ordered index, so a check costs O(log n) and never scans.
+///
+/// Routes remember a `jti` only once their request has authenticated (its key holds the
+/// session, or it finalizes a valid login), so proofs of throwaway keys never enter it; and
+/// each key may hold at most `replay_per_key_cap` live entries, so one session cannot fill
+/// it for everyone. docs/protocol.md, "DPoP", says why.
 #[derive(Debug, Default)]
 pub struct ReplayCache {
-    until: HashMap<String, i64>,
-    by_expiry: BTreeSet<(i64, String)>,
+    until: HashMap<(String, String), i64>,
+    by_expiry: BTreeSet<(i64, String, String)>,
+    per_key: HashMap<String, usize>,
 }
 
 impl ReplayCache {
-    /// Records `jti` until `keep_until`. When the cache is full of live entries the proof is
-    /// refused rather than an entry forgotten.
-    pub fn remember(&mut self, jti: &str, now: i64, keep_until: i64, cap: usize) -> Seen {
-        self.purge(now);
-        if self.until.contains_key(jti) {
+    /// What remembering `jti` of key `jkt` would find at `now`, changing nothing.
+    pub fn check(&self, jkt: &str, jti: &str, now: i64, cfg: &crate::Config) -> Seen {
+        let key = (jkt.to_owned(), jti.to_owned());
+        if self.until.get(&key).is_some_and(|t| *t > now) {
             return Seen::Replay;
         }
-        if self.until.len() >= cap {
+        // Entries past their time are still counted until purged; `remember` purges first.
+        if self.per_key.get(jkt).copied().unwrap_or(0) >= cfg.replay_per_key_cap {
+            return Seen::KeyFull;
+        }
+        if self.until.len() >= cfg.replay_cache_cap {
             return Seen::Full;
         }
-        self.until.insert(jti.to_owned(), keep_until);
-        self.by_expiry.insert((keep_until, jti.to_owned()));
         Seen::New
     }
 
+    /// Records `jti` of key `jkt` until `keep_until`. When the key, or the whole cache, is
+    /// full of live entries, the proof is refused rather than an entry forgotten.
+    pub fn remember(
+        &mut self,
+        jkt: &str,
+        jti: &str,
+        now: i64,
+        keep_until: i64,
+        cfg: &crate::Config,
+    ) -> Seen {
+        self.purge(now);
+        let seen = self.check(jkt, jti, now, cfg);
+        if seen == Seen::New {
+            self.until
+                .insert((jkt.to_owned(), jti.to_owned()), keep_until);
+            self.by_expiry
+                .insert((keep_until, jkt.to_owned(), jti.to_owned()));
+            *self.per_key.entry(jkt.to_owned()).or_default() += 1;
+        }
+        seen
+    }
+
     pub fn purge(&mut self, now: i64) {
-        while let Some((exp, _)) = self.by_expiry.first() {
+        while let Some((exp, _, _)) = self.by_expiry.first() {
             if *exp > now {
                 break;
             }
-            if let Some((_, jti)) = self.by_expiry.pop_first() {
-                self.until.remove(&jti);
+            if let Some((_, jkt, jti)) = self.by_expiry.pop_first() {
+                self.until.remove(&(jkt.clone(), jti));
+                if let Some(n) = self.per_key.get_mut(&jkt) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.per_key.remove(&jkt);
+                    }
+                }
             }
         }
     }
@@ -52,6 +87,9 @@ impl ReplayCache {
 pub enum Seen {
     New,
     Replay,
+    /// This key holds as many live entries as one key may.
+    KeyFull,
+    /// The whole cache is full of live entries.
     Full,
 }
 
@@ -110,19 +148,37 @@ mod tests {
 
     #[test]
     fn replay_cache_forgets_in_order_and_refuses_when_full() {
+        let cfg = |cap, per_key| crate::Config {
+            replay_cache_cap: cap,
+            replay_per_key_cap: per_key,
+            ..Default::default()
+        };
         let mut c = ReplayCache::default();
         let steps = [
-            ("a", 100, 110, 2, Seen::New),
-            ("a", 105, 115, 2, Seen::Replay),
-            ("b", 105, 120, 2, Seen::New),
-            ("c", 105, 120, 2, Seen::Full),
-            ("c", 111, 130, 2, Seen::New),
-            ("a", 111, 130, 3, Seen::New),
+            ("k", "a", 100, 110, 2, Seen::New),
+            ("k", "a", 105, 115, 2, Seen::Replay),
+            ("j", "a", 105, 115, 3, Seen::New),
+            ("k", "b", 105, 120, 3, Seen::New),
+            ("k", "c", 105, 120, 3, Seen::Full),
+            ("k", "c", 111, 130, 3, Seen::New),
+            ("k", "a", 111, 130, 4, Seen::New),
         ];
-        for (jti, now, until, cap, want) in steps {
-            assert_eq!(c.remember(jti, now, until, cap), want, "{jti} at {now}");
+        for (jkt, jti, now, until, cap, want) in steps {
+            assert_eq!(
+                c.remember(jkt, jti, now, until, &cfg(cap, 10)),
+                want,
+                "{jkt}/{jti} at {now}"
+            );
         }
-        assert_eq!(c.len(), 3);
+        assert_eq!(c.len(), 4);
+        // One key may hold only its share; other keys are not held up by it.
+        let per_key = cfg(100, 3);
+        assert_eq!(c.remember("k", "d", 112, 130, &per_key), Seen::KeyFull);
+        assert_eq!(c.check("k", "d", 112, &per_key), Seen::KeyFull);
+        assert_eq!(c.remember("j", "d", 112, 130, &per_key), Seen::New);
+        c.purge(131);
+        assert!(c.is_empty());
+        assert_eq!(c.remember("k", "d", 131, 140, &per_key), Seen::New);
     }
 
     #[test]

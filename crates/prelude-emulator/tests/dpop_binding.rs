@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use prelude_emulator::Config;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -124,7 +125,10 @@ async fn a_foreign_key_at_a_step_up_check_moves_no_counter() {
     }
     let r = check(&thief, &code).await.unwrap();
     assert_eq!(code_of(r).await.1, "dpop_key_mismatch");
-    assert_eq!(t.emu.outbox().last().unwrap().status, prelude_emulator::CodeStatus::Live);
+    assert_eq!(
+        t.emu.outbox().last().unwrap().status,
+        prelude_emulator::CodeStatus::Live
+    );
     // The holder still has every try.
     let r = check(&key, wrong).await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
@@ -167,6 +171,146 @@ async fn finalize_ends_only_a_session_of_its_own_key() {
         code_of(r).await,
         (StatusCode::UNAUTHORIZED, "unauthorized".into())
     );
-    assert_eq!(t.refresh(&ada, &new_rt, None).await.status(), StatusCode::OK);
-    assert_eq!(t.refresh(&bob, &bob_rt, None).await.status(), StatusCode::OK);
+    assert_eq!(
+        t.refresh(&ada, &new_rt, None).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        t.refresh(&bob, &bob_rt, None).await.status(),
+        StatusCode::OK
+    );
+}
+
+/// A key no one has used before, as a flood would make them.
+fn throwaway() -> Key {
+    let mut b = [0u8; 32];
+    b[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    b[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    // Below the P-256 group order, so every draw is a key.
+    b[0] = 1;
+    Key(p256::ecdsa::SigningKey::from_slice(&b).unwrap())
+}
+
+#[tokio::test]
+async fn a_flood_from_throwaway_keys_never_locks_out_a_real_client() {
+    let t = T::with(Config {
+        resend_cooldown_secs: 0,
+        replay_cache_cap: 20,
+        replay_per_key_cap: 5,
+        ..Config::default()
+    })
+    .await;
+    let key = Key::new(47);
+    let (_, mut rt) = t.login(&key).await;
+    // A login token already spent, and one that was never ours.
+    let spent = t.challenge("+33612345698").await;
+    let r = t
+        .http
+        .post(t.htu("/login/finalize"))
+        .header(
+            "dpop",
+            throwaway().proof("POST", &t.htu("/login/finalize"), None),
+        )
+        .json(&json!({"challenge_token": spent}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let remembered = t.emu.state().data().seen_jtis.len();
+    // Three times the cache's size in valid proofs from throwaway keys, with the longest
+    // jti allowed, at every route that takes a regular proof: none authenticates anything.
+    for i in 0..60 {
+        let route = ["/login/finalize", "/refresh", "/revoke"][i % 3];
+        let jti = format!("{i:0>64}");
+        let proof = proof_with(
+            &throwaway(),
+            json!({"jti": jti, "htm": "POST", "htu": t.htu(route), "iat": now()}),
+        );
+        let token = if i % 2 == 0 { spent.as_str() } else { "x.y.z" };
+        let mut req = t
+            .http
+            .post(t.htu(route))
+            .header("dpop", proof)
+            .header("x-refresh-token", &rt);
+        if route == "/login/finalize" {
+            req = req.json(&json!({"challenge_token": token}));
+        }
+        let r = req.send().await.unwrap();
+        let (status, code) = code_of(r).await;
+        assert_ne!(status, StatusCode::TOO_MANY_REQUESTS, "proof {i}: {code}");
+        assert!(status.is_client_error(), "proof {i}: {status}");
+    }
+    assert_eq!(t.emu.state().data().seen_jtis.len(), remembered);
+    for _ in 0..3 {
+        let r = t.refresh(&key, &rt, None).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        rt = r.headers()["x-refresh-token"].to_str().unwrap().to_owned();
+    }
+}
+
+#[tokio::test]
+async fn one_key_is_bounded_in_the_replay_cache_and_holds_up_no_other() {
+    let t = T::with(Config {
+        resend_cooldown_secs: 0,
+        replay_per_key_cap: 3,
+        ..Config::default()
+    })
+    .await;
+    let (ada, bob) = (Key::new(48), Key::new(49));
+    let (_, mut ada_rt) = t.login(&ada).await;
+    let (_, mut bob_rt) = t.login(&bob).await;
+    for _ in 0..2 {
+        let r = t.refresh(&bob, &bob_rt, None).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        bob_rt = r.headers()["x-refresh-token"].to_str().unwrap().to_owned();
+    }
+    // Bob's key is at its bound: refused without spending the token.
+    let r = t.refresh(&bob, &bob_rt, None).await;
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into())
+    );
+    // Ada is not held up.
+    for _ in 0..2 {
+        let r = t.refresh(&ada, &ada_rt, None).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        ada_rt = r.headers()["x-refresh-token"].to_str().unwrap().to_owned();
+    }
+    // Once Bob's proofs leave the window, his unspent token works again.
+    let later = t.emu.clock_offset() + 301;
+    t.emu.set_clock_offset(later).unwrap();
+    let proof = proof_with(
+        &bob,
+        json!({"jti": uuid::Uuid::new_v4().to_string(), "htm": "POST",
+            "htu": t.htu("/refresh"), "iat": t.emu.now()}),
+    );
+    assert_eq!(
+        t.refresh(&bob, &bob_rt, Some(proof)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_jti_over_64_bytes_is_refused() {
+    let t = T::new().await;
+    let key = Key::new(50);
+    let (_, rt) = t.login(&key).await;
+    let htu = t.htu("/refresh");
+    let long = proof_with(
+        &key,
+        json!({"jti": "j".repeat(65), "htm": "POST", "htu": htu, "iat": now()}),
+    );
+    let r = t.refresh(&key, &rt, Some(long)).await;
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::BAD_REQUEST, "invalid_dpop_proof".into())
+    );
+    let longest = proof_with(
+        &key,
+        json!({"jti": "j".repeat(64), "htm": "POST", "htu": htu, "iat": now()}),
+    );
+    assert_eq!(
+        t.refresh(&key, &rt, Some(longest)).await.status(),
+        StatusCode::OK
+    );
 }

@@ -243,7 +243,10 @@ async fn a_verification_token_with_fractional_dates_passes() {
             .send()
     };
     let c = claims_of(&ct);
-    let (sub, cid) = (c["sub"].as_str().unwrap(), c["challenge_id"].as_str().unwrap());
+    let (sub, cid) = (
+        c["sub"].as_str().unwrap(),
+        c["challenge_id"].as_str().unwrap(),
+    );
     let claims = |jti: &str, iat: Value, nbf: Value, exp: Value| {
         json!({"sub": sub, "challenge_id": cid, "key": "kyc_review", "status": "completed",
             "iat": iat, "nbf": nbf, "exp": exp, "jti": jti})

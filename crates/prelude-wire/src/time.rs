@@ -25,7 +25,10 @@ mod tests {
     #[test]
     fn integers_and_fractions_are_dates() {
         assert_eq!(numeric_date(&json!(1_795_974_767)), Some(1_795_974_767.0));
-        assert_eq!(numeric_date(&json!(1_795_974_767.25)), Some(1_795_974_767.25));
+        assert_eq!(
+            numeric_date(&json!(1_795_974_767.25)),
+            Some(1_795_974_767.25)
+        );
         let parsed: Value = serde_json::from_str("1795974767.0").unwrap();
         assert_eq!(numeric_date(&parsed), Some(1_795_974_767.0));
         assert_eq!(numeric_date(&json!(0)), Some(0.0));

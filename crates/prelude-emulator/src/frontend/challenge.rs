@@ -202,7 +202,7 @@ pub(super) fn check_code(
     if d.sessions.get(&ch.session_id).is_none_or(|s| s.revoked) {
         return Err(ApiError::unauthorized("the session has ended"));
     }
-    same_key(&d, &ch.session_id, &proof)?;
+    same_key(&d, &ch.session_id, &proof.jkt)?;
     let step = ch.current_step_key();
     if otp_step_channel(&step).is_none() {
         return Err(ApiError::bad_request(

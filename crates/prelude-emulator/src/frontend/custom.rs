@@ -56,7 +56,7 @@ pub(super) async fn continue_step(
                 "the challenge belongs to another session",
             ));
         }
-        same_key(&d, &sid, &proof)?;
+        same_key(&d, &sid, &proof.jkt)?;
         let step = ch.current_step_key();
         if step == "completed" {
             return Err(ApiError::bad_request(
@@ -123,7 +123,10 @@ pub(super) async fn continue_step(
     // The challenge may have moved while the JWKS was fetched.
     let (cid, jti) = live_challenge(&app, &d, &body.challenge_token)?;
     // Remembered until it expires; `exp` is at most MAX_NUMERIC_DATE, so it fits.
-    if d.used_verification_tokens.insert(vjti, exp.ceil() as i64).is_some() {
+    if d.used_verification_tokens
+        .insert(vjti, exp.ceil() as i64)
+        .is_some()
+    {
         return Err(bad_verification("this verification token was already used"));
     }
     pass_step(&app, d, &cid, jti, now)

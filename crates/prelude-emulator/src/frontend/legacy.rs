@@ -41,7 +41,11 @@ pub(super) async fn login_check(
     Body(body): Body<LegacyCheck>,
 ) -> Result<Response, ApiError> {
     let mut d = app.data();
+    // The right code is what authenticates this request: the jti is checked before the code
+    // (so a replay spends no try) and remembered only once the code has passed.
+    proof.check(&app, &d)?;
     let step_up_handle = ApiError::unauthorized("no login verification in progress");
     let user_id = otp::pass_login(&app, &mut d, &headers, &body.code, step_up_handle)?;
+    let proof = proof.admit(&app, &mut d)?;
     Ok(open_session(&app, &headers, &mut d, user_id, proof.jkt))
 }

@@ -78,9 +78,10 @@ pub(super) async fn request(
     let metadata = body.metadata.unwrap_or_default();
     validate_metadata(&metadata)?;
     let (plan, user) = {
-        let d = app.data();
-        if let Some(p) = &proof {
-            same_key(&d, &sid, p)?;
+        let mut d = app.data();
+        if let Some(p) = proof {
+            same_key(&d, &sid, p.jkt())?;
+            p.admit(&app, &mut d)?;
         }
         let now = app.now();
         let open = d

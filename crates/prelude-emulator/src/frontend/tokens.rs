@@ -4,7 +4,7 @@
 use super::grants::{active_scopes, redeem_step_up};
 use super::{header_str, refresh_handle, with_nonce};
 use crate::api::{ApiError, Body};
-use crate::extract::{Dpop, same_key};
+use crate::extract::{Dpop, Pending, same_key};
 use crate::shared::AppState;
 use crate::state::*;
 use crate::tokens::KeyUse;
@@ -182,7 +182,7 @@ pub(super) async fn finalize(
     // At most MAX_NUMERIC_DATE, so it fits.
     let exp = exp.ceil() as i64;
     let mut d = app.data();
-    if d.spent_login_tokens.insert(jti, exp).is_some() {
+    if d.spent_login_tokens.contains_key(&jti) {
         return Err(ApiError::conflict(
             codes::TOKEN_REUSED,
             "this challenge token was already used",
@@ -194,6 +194,9 @@ pub(super) async fn finalize(
             "the user no longer exists",
         ));
     }
+    // The login is valid: only now is the proof's jti remembered, then the token spent.
+    let proof = proof.admit(&app, &mut d)?;
+    d.spent_login_tokens.insert(jti, exp);
     // A previous session of this device ends once the new one exists. "This device" means
     // bound to the key that signs this finalize: a forwarded token of any other session is
     // ignored, so no one can end a session that is not theirs.
@@ -222,13 +225,14 @@ pub(super) async fn finalize(
 }
 
 /// The live session behind a refresh token, held by the proof's key. The key is checked
-/// before anything else: a proof from another key changes nothing, and in particular never
-/// sets off reuse detection, so a stolen spent token cannot end its holder's session.
+/// before anything else, then the proof's jti is remembered: a proof from another key
+/// changes nothing, and in particular never sets off reuse detection, so a stolen spent token
+/// cannot end its holder's session.
 fn session_for_refresh(
+    app: &AppState,
     d: &mut Data,
     rt: &str,
-    proof: &crate::dpop::Proof,
-    now: i64,
+    proof: Pending,
 ) -> Result<String, ApiError> {
     let hash = secret_hash(rt);
     let sid = d
@@ -237,7 +241,9 @@ fn session_for_refresh(
         .filter(|sid| d.sessions.contains_key(*sid))
         .cloned()
         .ok_or_else(|| ApiError::unauthorized("unknown refresh token"))?;
-    same_key(d, &sid, proof)?;
+    same_key(d, &sid, proof.jkt())?;
+    proof.admit(app, d)?;
+    let now = app.now();
     let s = d
         .sessions
         .get_mut(&sid)
@@ -263,12 +269,12 @@ fn session_for_refresh(
 fn holder<'a>(
     app: &'a AppState,
     headers: &HeaderMap,
-    proof: &crate::dpop::Proof,
+    proof: Pending,
 ) -> Result<(std::sync::MutexGuard<'a, Data>, String), ApiError> {
     let rt = refresh_handle(app, headers)
         .ok_or_else(|| ApiError::unauthorized("a refresh token is required"))?;
     let mut d = app.data();
-    let sid = session_for_refresh(&mut d, &rt, proof, app.now())?;
+    let sid = session_for_refresh(app, &mut d, &rt, proof)?;
     Ok((d, sid))
 }
 
@@ -287,7 +293,7 @@ pub(super) async fn refresh(
     Body(body): Body<RefreshBody>,
 ) -> Result<Response, ApiError> {
     let now = app.now();
-    let (mut d, sid) = holder(&app, &headers, &proof)?;
+    let (mut d, sid) = holder(&app, &headers, proof)?;
     let mut single_use = None;
     if let Some(token) = body.step_up_token {
         single_use = redeem_step_up(&app, &mut d, &sid, &token, now)?;
@@ -318,7 +324,7 @@ pub(super) async fn revoke(
     Dpop(proof): Dpop,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (mut d, sid) = holder(&app, &headers, &proof)?;
+    let (mut d, sid) = holder(&app, &headers, proof)?;
     if let Some(s) = d.sessions.get_mut(&sid) {
         s.revoked = true;
     }
