@@ -123,17 +123,25 @@ async fn create_user(
     if body.identifiers.is_empty() || body.identifiers.len() > 10 {
         return Err(invalid("identifiers", "give 1 to 10 identifiers"));
     }
+    let mut identifiers = Vec::with_capacity(body.identifiers.len());
     for id in &body.identifiers {
-        crate::frontend::validate_identifier(id)?;
+        let id = crate::frontend::canonical_identifier(id)?;
+        if identifiers.contains(&id) {
+            return Err(invalid(
+                "identifiers",
+                format!("{} is given twice", id.value),
+            ));
+        }
+        identifiers.push(id);
     }
     let mut d = app.data();
-    if let Some(taken) = body.identifiers.iter().find(|i| d.find_user(i).is_some()) {
+    if let Some(taken) = identifiers.iter().find(|i| d.find_user(i).is_some()) {
         return Err(ApiError::conflict(
             "identifier_already_exists",
             format!("{} already belongs to a user", taken.value),
         ));
     }
-    let id = crate::demo::add_user(&mut d, body.identifiers, app.now());
+    let id = crate::demo::add_user(&mut d, identifiers, app.now());
     drop(d);
     app.persist.mark();
     Ok((

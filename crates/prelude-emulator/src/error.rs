@@ -21,6 +21,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A state file that parses but cannot be used as it is (two users hold one identifier).
+    #[error("state file {path} cannot be used: {message}")]
+    StateInvalid { path: PathBuf, message: String },
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("TLS set-up failed: {0}")]

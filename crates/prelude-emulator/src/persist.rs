@@ -146,6 +146,8 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Loads the state file. A file that does not parse is moved aside (never dropped) and the
 /// emulator starts fresh; values out of range are repaired. The notes say what was done.
+/// Identifiers are put in canonical form; a file where two users hold the same one is
+/// refused ([`Error::StateInvalid`], naming them).
 pub fn load(path: &Path) -> Result<(Option<Data>, Vec<String>), Error> {
     remove_stale_temps(path);
     let bytes = match std::fs::read(path) {
@@ -166,6 +168,13 @@ pub fn load(path: &Path) -> Result<(Option<Data>, Vec<String>), Error> {
     }
     match serde_json::from_slice::<Data>(&bytes) {
         Ok(mut d) => {
+            // Refused, not moved aside: the file is sound, and a person must choose which
+            // user keeps an identifier two of them hold.
+            d.canonicalize_users()
+                .map_err(|message| Error::StateInvalid {
+                    path: path.to_owned(),
+                    message,
+                })?;
             let notes = d.repair();
             Ok((Some(d), notes))
         }

@@ -5,7 +5,7 @@
 
 use crate::api::ApiError;
 use crate::shared::Shared;
-use crate::state::{Faults, Identifier, LoginConfig, StepUpConfig, User};
+use crate::state::{Faults, Identifier, LoginConfig, StepUpConfig, User, canonical_users};
 use prelude_wire::codes;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -88,7 +88,6 @@ impl Scenario {
                 .map_err(|e| invalid(format!("stepup: {}", e.message)))?;
         }
         let mut ids = HashSet::new();
-        let mut taken = HashSet::new();
         for u in &self.users {
             if u.id.is_empty() || u.id.len() > 64 || !ids.insert(u.id.as_str()) {
                 return Err(invalid(format!(
@@ -99,21 +98,34 @@ impl Scenario {
             if u.identifiers.is_empty() {
                 return Err(invalid(format!("users: {} has no identifier", u.id)));
             }
-            for i in &u.identifiers {
-                crate::frontend::validate_identifier(i)
-                    .map_err(|e| invalid(format!("users: {}: {}", u.id, e.message)))?;
-                if !taken.insert((i.kind, i.value.as_str())) {
-                    return Err(invalid(format!("users: {} belongs to two users", i.value)));
-                }
-            }
         }
+        // Two spellings of one mailbox or phone are one identifier: a file that gives it to
+        // two users is refused, naming them.
+        canonical_users(&mut self.user_identifiers())
+            .map_err(|e| invalid(format!("users: {e}")))?;
         Ok(())
     }
 
+    fn user_identifiers(&self) -> Vec<(String, Vec<Identifier>)> {
+        self.users
+            .iter()
+            .map(|u| (u.id.clone(), u.identifiers.clone()))
+            .collect()
+    }
+
     /// Replaces the configuration, the users and the switches. Sessions of users who are gone
-    /// simply end.
-    pub fn apply(self, app: &Shared) -> Result<(), ApiError> {
+    /// simply end. Identifiers are stored in their canonical form.
+    pub fn apply(mut self, app: &Shared) -> Result<(), ApiError> {
         self.check()?;
+        let mut canonical = self.user_identifiers();
+        canonical_users(&mut canonical).map_err(|e| invalid(format!("users: {e}")))?;
+        let mut canonical: std::collections::HashMap<String, Vec<Identifier>> =
+            canonical.into_iter().collect();
+        for u in &mut self.users {
+            if let Some(ids) = canonical.remove(&u.id) {
+                u.identifiers = ids;
+            }
+        }
         let faults = self.faults.clone();
         {
             let mut d = app.data();

@@ -13,7 +13,7 @@ pub enum IdentifierType {
     EmailAddress,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Identifier {
     #[serde(rename = "type")]
@@ -22,6 +22,22 @@ pub struct Identifier {
 }
 
 impl Identifier {
+    /// The same identifier in its one canonical form (docs/protocol.md, "Identifiers"), which
+    /// users, cooldowns, lockouts, the outbox and the hook all use.
+    ///
+    /// # Errors
+    /// The wire rule the value breaks.
+    pub fn canonical(&self) -> Result<Identifier, prelude_wire::RuleError> {
+        let value = match self.kind {
+            IdentifierType::PhoneNumber => prelude_wire::canonical_phone(&self.value),
+            IdentifierType::EmailAddress => prelude_wire::canonical_email(&self.value),
+        }?;
+        Ok(Identifier {
+            kind: self.kind,
+            value,
+        })
+    }
+
     pub fn channel(&self) -> Channel {
         match self.kind {
             IdentifierType::PhoneNumber => Channel::Sms,
@@ -426,6 +442,26 @@ impl Data {
         self.users.values().find(|u| u.identifiers.contains(id))
     }
 
+    /// Puts every user's identifiers in canonical form, as a state file written before
+    /// identifiers had one may hold them otherwise.
+    ///
+    /// # Errors
+    /// What [`canonical_users`] refuses; nothing is changed then.
+    pub fn canonicalize_users(&mut self) -> Result<(), String> {
+        let mut users: Vec<(String, Vec<Identifier>)> = self
+            .users
+            .values()
+            .map(|u| (u.id.clone(), u.identifiers.clone()))
+            .collect();
+        canonical_users(&mut users)?;
+        for (id, identifiers) in users {
+            if let Some(u) = self.users.get_mut(&id) {
+                u.identifiers = identifiers;
+            }
+        }
+        Ok(())
+    }
+
     /// Brings a loaded state's values into range; says what was changed.
     pub fn repair(&mut self) -> Vec<String> {
         self.faults
@@ -493,6 +529,38 @@ impl Default for Data {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Puts each user's identifiers (user id, identifiers) in canonical form.
+///
+/// # Errors
+/// Names the user and the value when an identifier breaks a wire rule, and both users when
+/// two of them (or one, twice) hold the same canonical identifier.
+pub fn canonical_users(users: &mut [(String, Vec<Identifier>)]) -> Result<(), String> {
+    // Sorted, so the same file always gets the same message.
+    users.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut owner: HashMap<Identifier, String> = HashMap::new();
+    for (id, identifiers) in users.iter_mut() {
+        for i in identifiers.iter_mut() {
+            let c = i
+                .canonical()
+                .map_err(|e| format!("user {id}: {:?}: {e}", i.value))?;
+            match owner.insert(c.clone(), id.clone()) {
+                Some(first) if first == *id => {
+                    return Err(format!("user {id} holds {} twice", c.value));
+                }
+                Some(first) => {
+                    return Err(format!(
+                        "users {first} and {id}: {} belongs to two users (one mailbox or phone, spelt two ways); keep it on one",
+                        c.value
+                    ));
+                }
+                None => {}
+            }
+            *i = c;
+        }
+    }
+    Ok(())
 }
 
 /// How long a spent refresh token is remembered, so that presenting it again revokes its

@@ -81,6 +81,70 @@ pub fn check_email(value: &str) -> Result<(), RuleError> {
     }
 }
 
+/// NFC (Unicode Normalization Form C), so that one text typed two ways compares equal.
+fn nfc(text: &str) -> String {
+    icu_normalizer::ComposingNormalizerBorrowed::new_nfc()
+        .normalize(text)
+        .into_owned()
+}
+
+/// Unicode simple lower case: the one-character mapping of UnicodeData.txt. `char::to_lowercase`
+/// is the full mapping, which differs only for U+0130 (İ → "i̇", two characters).
+fn simple_lowercase(c: char) -> char {
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => l,
+        _ if c == '\u{130}' => 'i',
+        _ => c,
+    }
+}
+
+/// The canonical form of an email address (docs/protocol.md, "Identifiers"): trimmed and
+/// NFC-normalised; the domain through IDNA to-ASCII (UTS #46), then lower case; the local part
+/// in Unicode simple lower case. Two addresses are one mailbox when their canonical forms are
+/// equal, so `" Ada@Example.COM"` gives `"ada@example.com"` and `"zoé@bücher.example"` gives
+/// `"zoé@xn--bcher-kva.example"`. The result is NFC again, so canonical forms are fixed points.
+///
+/// # Errors
+/// A [`RuleError`] on `identifier` when the domain is no IDNA name or the result is not an
+/// email address by [`check_email`].
+pub fn canonical_email(value: &str) -> Result<String, RuleError> {
+    let text = nfc(value.trim());
+    let (local, domain) = text
+        .split_once('@')
+        .ok_or_else(|| broken("identifier", "that email address is not valid"))?;
+    let domain = idna::domain_to_ascii(domain)
+        .map_err(|_| broken("identifier", "that email address's domain is not valid"))?
+        .to_ascii_lowercase();
+    let local: String = local.chars().map(simple_lowercase).collect();
+    let canonical = nfc(&format!("{local}@{domain}"));
+    check_email(&canonical)?;
+    Ok(canonical)
+}
+
+/// The canonical form of a phone number (docs/protocol.md, "Identifiers"): trimmed and
+/// NFC-normalised; after a leading `+`, spaces, `-`, `.`, `(` and `)` are removed and nothing
+/// else, so `"+33 (6) 12-34.56.78"` gives `"+33612345678"`. The result must be E.164.
+///
+/// # Errors
+/// A [`RuleError`] on `identifier` when the result fails [`check_phone`] (no leading `+`, any
+/// other character, or the wrong number of digits).
+pub fn canonical_phone(value: &str) -> Result<String, RuleError> {
+    let text = nfc(value.trim());
+    let canonical = match text.strip_prefix('+') {
+        Some(rest) => {
+            let digits: String = rest
+                .chars()
+                .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+                .collect();
+            format!("+{digits}")
+        }
+        None => text,
+    };
+    check_phone(&canonical)?;
+    Ok(canonical)
+}
+
 /// A scope: 1 to 128 characters of `[a-zA-Z0-9.-_:]`.
 pub fn check_scope(scope: &str) -> Result<(), RuleError> {
     if !scope.is_empty() && scope.len() <= MAX_SCOPE_CHARS && scope_chars_ok(scope) {
@@ -235,6 +299,77 @@ mod tests {
             assert!(check_email(bad).is_err(), "{bad}");
         }
         assert!(check_email(&format!("{}@example.com", "a".repeat(320))).is_err());
+    }
+
+    #[test]
+    fn emails_have_one_canonical_form() {
+        let cases = [
+            ("ada@example.com", "ada@example.com"),
+            ("  Ada@Example.COM\n", "ada@example.com"),
+            ("ADA@EXAMPLE.COM", "ada@example.com"),
+            // NFC: a decomposed é is the composed one.
+            ("Zoe\u{301}@example.com", "zo\u{e9}@example.com"),
+            (
+                "zo\u{e9}@B\u{fc}cher.Example",
+                "zo\u{e9}@xn--bcher-kva.example",
+            ),
+            (
+                "zo\u{e9}@xn--bcher-kva.example",
+                "zo\u{e9}@xn--bcher-kva.example",
+            ),
+            // Simple lower case: İ is i, not i + a combining dot; a final Σ is σ.
+            ("\u{130}pek@example.com", "ipek@example.com"),
+            ("\u{3a3}\u{3a3}@example.com", "\u{3c3}\u{3c3}@example.com"),
+        ];
+        for (raw, want) in cases {
+            let got = canonical_email(raw).unwrap();
+            assert_eq!(got, want, "{raw:?}");
+            assert_eq!(
+                canonical_email(&got).unwrap(),
+                got,
+                "a fixed point: {raw:?}"
+            );
+        }
+        for bad in [
+            "ada",
+            "ada@",
+            "@example.com",
+            "a@b@example.com",
+            "a b@example.com",
+            "a@exa mple.com",
+            "a@example..com",
+        ] {
+            assert_eq!(
+                canonical_email(bad).unwrap_err().field,
+                "identifier",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn phones_have_one_canonical_form() {
+        for raw in [
+            "+33612345678",
+            " +33 6 12 34 56 78 ",
+            "+33 (6) 12-34.56.78",
+            "+33-6-12-34-56-78",
+        ] {
+            assert_eq!(canonical_phone(raw).unwrap(), "+33612345678", "{raw:?}");
+        }
+        // Only those separators, only after a leading +.
+        for bad in [
+            "33612345678",
+            "0033612345678",
+            "+33/612345678",
+            "+33_612345678",
+            "+33\u{a0}612345678",
+            "+33 6 12 34 56 7a",
+            "(+33) 612345678",
+            "+",
+        ] {
+            assert!(canonical_phone(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

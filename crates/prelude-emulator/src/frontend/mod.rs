@@ -13,7 +13,7 @@ mod tokens;
 
 use crate::api::ApiError;
 use crate::shared::AppState;
-use crate::state::{Identifier, IdentifierType};
+use crate::state::Identifier;
 use crate::tokens::KeyUse;
 use axum::Router;
 use axum::extract::State;
@@ -122,12 +122,10 @@ fn with_nonce(nonce: &str, mut resp: Response) -> Response {
 // ---------------------------------------------------------------------------------------------
 // The wire rules, from prelude-wire, as API errors
 
-pub fn validate_identifier(id: &Identifier) -> Result<(), ApiError> {
-    match id.kind {
-        IdentifierType::PhoneNumber => prelude_wire::check_phone(&id.value),
-        IdentifierType::EmailAddress => prelude_wire::check_email(&id.value),
-    }
-    .map_err(|e| ApiError::rule(codes::INVALID_IDENTIFIER, e))
+/// The identifier in its canonical form, or `400 invalid_identifier`.
+pub fn canonical_identifier(id: &Identifier) -> Result<Identifier, ApiError> {
+    id.canonical()
+        .map_err(|e| ApiError::rule(codes::INVALID_IDENTIFIER, e))
 }
 
 fn validate_scope(scope: &str) -> Result<(), ApiError> {

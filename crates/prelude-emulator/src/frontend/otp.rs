@@ -2,7 +2,7 @@
 //! limits of a real OTP service: one send per identifier per cooldown, one live verification
 //! per identifier, and a lockout after too many wrong codes across verifications.
 
-use super::{validate_identifier, verification_handle};
+use super::{canonical_identifier, verification_handle};
 use crate::api::{ApiError, Body};
 use crate::shared::AppState;
 use crate::state::*;
@@ -117,7 +117,9 @@ pub(super) fn start_login(
     id: Identifier,
     login_config_id: Option<&str>,
 ) -> Result<Response, ApiError> {
-    validate_identifier(&id)?;
+    // One mailbox or phone is one identifier however it is spelt: users, the cooldown, the
+    // lockout and the outbox all key on the canonical form.
+    let id = canonical_identifier(&id)?;
     let now = app.now();
     let mut d = app.data();
     let channel = id.channel();
