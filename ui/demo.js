@@ -34,8 +34,16 @@ export function showDemoIdentities(v) {
 const inboxList = $("#inbox-list");
 const seen = new Set();
 
-// What became of a code, as the inbox marks it; a live code has no mark.
-const STATUS = { used: "Used", no_tries_left: "No tries left", expired: "Expired" };
+// What became of a code, as the inbox marks it; a live code has no mark. A status this list
+// does not know is still struck out (styles.css strikes every status but live).
+const STATUS = {
+  used: "Used",
+  no_tries_left: "No tries left",
+  expired: "Expired",
+  replaced: "Replaced by a newer code",
+  session_ended: "Session ended",
+  locked_out: "Locked out",
+};
 
 function mark(b, status) {
   const s = status || "live";
@@ -43,8 +51,9 @@ function mark(b, status) {
   b.dataset.status = s;
   const what = b.querySelector(".msg-what");
   const purpose = b.dataset.purpose === "login" ? "Sign-in code" : "Approval code";
-  what.textContent = STATUS[s] ? `${purpose} · ${STATUS[s]}` : purpose;
-  b.title = STATUS[s] ? `${STATUS[s]}: this code no longer works` : "Fill in this code";
+  const why = s === "live" ? null : STATUS[s] || "No longer works";
+  what.textContent = why ? `${purpose} · ${why}` : purpose;
+  b.title = why ? `${why}: this code no longer works` : "Fill in this code";
 }
 
 export function addMessage(m) {

@@ -47,7 +47,12 @@ pub async fn fetch_outbox(origin: &str) -> AppResult<Vec<InboxMessage>> {
                 "used" => "used",
                 "no_tries_left" => "no_tries_left",
                 "expired" => "expired",
-                _ => "live",
+                "replaced" => "replaced",
+                "session_ended" => "session_ended",
+                "locked_out" => "locked_out",
+                "live" | "" => "live",
+                // A status from a newer emulator: the code no longer works, whatever the reason.
+                _ => "ended",
             },
         })
         .collect())

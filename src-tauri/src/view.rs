@@ -150,7 +150,8 @@ pub struct InboxMessage {
     pub code: String,
     pub purpose: String,
     pub sent_at: String,
-    /// live, used, no_tries_left or expired.
+    /// live, used, no_tries_left, expired, replaced, session_ended or locked_out (or ended,
+    /// from a newer emulator); the inbox strikes out all but live.
     pub status: &'static str,
 }
 
@@ -174,6 +175,9 @@ impl From<prelude_emulator::OutboxMessage> for InboxMessage {
                 prelude_emulator::CodeStatus::Used => "used",
                 prelude_emulator::CodeStatus::NoTriesLeft => "no_tries_left",
                 prelude_emulator::CodeStatus::Expired => "expired",
+                prelude_emulator::CodeStatus::Replaced => "replaced",
+                prelude_emulator::CodeStatus::SessionEnded => "session_ended",
+                prelude_emulator::CodeStatus::LockedOut => "locked_out",
             },
         }
     }

@@ -77,7 +77,8 @@ pub struct OutboxMessage {
     pub expires_at: i64,
 }
 
-/// The state of the code a message carried.
+/// The state of the code a message carried: every way a code stops working has its own
+/// value, so the demo inbox never offers a dead code as live.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeStatus {
@@ -88,8 +89,15 @@ pub enum CodeStatus {
     Used,
     /// Too many wrong codes were entered for it.
     NoTriesLeft,
-    /// Its time ran out.
+    /// Its time ran out, or the time of the challenge step it was sent for.
     Expired,
+    /// A newer code for the same identifier replaced it.
+    Replaced,
+    /// The session whose step-up challenge it was sent for ended.
+    SessionEnded,
+    /// Its identifier is locked out after too many wrong codes; shown while the lockout
+    /// lasts (the code works again after it, if its time has not run out).
+    LockedOut,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -480,7 +488,8 @@ impl Data {
         }
     }
 
-    /// The outbox as seen at `now`: a live code past its time shows as expired.
+    /// The outbox as seen at `now`: a live code past its time shows as expired, and one whose
+    /// identifier is locked out as locked out.
     pub fn outbox_at(&self, now: i64) -> Vec<OutboxMessage> {
         self.outbox
             .iter()
@@ -488,10 +497,36 @@ impl Data {
             .map(|mut m| {
                 if m.status == CodeStatus::Live && m.expires_at > 0 && m.expires_at <= now {
                     m.status = CodeStatus::Expired;
+                } else if m.status == CodeStatus::Live
+                    && self.throttle.locked_for(&m.to, now).is_some()
+                {
+                    m.status = CodeStatus::LockedOut;
                 }
                 m
             })
             .collect()
+    }
+
+    /// Ends a session: it is revoked, and the codes sent for its step-up challenges stop
+    /// working (their verifications end, their messages say so).
+    pub fn end_session(&mut self, sid: &str) {
+        let Some(s) = self.sessions.get_mut(sid) else {
+            return;
+        };
+        s.revoked = true;
+        let challenges = &self.challenges;
+        let mut ended = vec![];
+        self.verifications.retain(|_, v| {
+            let of_session = matches!(&v.target, VerificationTarget::StepUp { challenge_id, .. }
+                if challenges.get(challenge_id).is_some_and(|c| c.session_id == sid));
+            if of_session {
+                ended.push((v.to.clone(), v.code.clone()));
+            }
+            !of_session
+        });
+        for (to, code) in ended {
+            self.mark_code(&to, &code, CodeStatus::SessionEnded);
+        }
     }
 
     /// Forgets what can no longer matter at `now`: ended verifications, challenges and

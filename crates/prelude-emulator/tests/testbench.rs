@@ -298,3 +298,119 @@ async fn outbox_marks_used_spent_and_expired_codes() {
         "an ended code stays as it ended"
     );
 }
+
+#[tokio::test]
+async fn outbox_says_how_every_code_stopped_working() {
+    let t = &T::new().await;
+    let status = |i: usize| async move {
+        let list = t.get_json("/emulator/v1/outbox").await;
+        list[i]["status"].as_str().unwrap_or_default().to_owned()
+    };
+    let ask = |phone: &'static str| {
+        t.post(
+            "/otp",
+            json!({"identifier": {"type": "phone_number", "value": phone}}),
+        )
+    };
+    // Replaced: a new code for the same number, however it is spelt, ends the one before.
+    let first = verification_token(&ask("+33612345621").await);
+    ask("+33612345621").await;
+    assert_eq!(
+        (status(0).await, status(1).await),
+        ("replaced".into(), "live".into())
+    );
+    ask("+33 6 12 34 56 21").await;
+    assert_eq!(status(1).await, "replaced");
+    let old = t.emu.outbox()[0].code.clone();
+    assert_eq!(
+        t.check(&first, &old).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(status(2).await, "live");
+
+    // Session ended: a step-up code of a session that was revoked.
+    let key = Key::new(70);
+    let (at, rt) = t.login(&key).await;
+    let ct = t.request(&at, "transfer:write").await["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        t.post("/otp", json!({"challenge_token": ct}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let n = t.emu.outbox().len() - 1;
+    assert_eq!(status(n).await, "live");
+    let r = t
+        .http
+        .post(t.htu("/revoke"))
+        .header("x-refresh-token", &rt)
+        .header("dpop", key.proof("POST", &t.htu("/revoke"), None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(status(n).await, "session_ended");
+    // No new code goes out for it either.
+    let r = t.post("/otp", json!({"challenge_token": ct})).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(t.emu.outbox().len(), n + 1);
+
+    // Expired with its step: a step shorter than the code's own ten minutes.
+    t.put_stepup(
+        json!({"allowed_scopes": [{"scope": "transfer:write", "mode": "direct",
+        "direct": {"status": "review", "granted_for": 300, "grant_mode": "session-bound",
+            "steps": [{"order": 1, "key": "verify_sms", "expiration_duration": 60}]}}]}),
+    )
+    .await;
+    let (at, _) = t.login(&Key::new(71)).await;
+    let ct = t.request(&at, "transfer:write").await["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.post("/otp", json!({"challenge_token": ct})).await;
+    let n = t.emu.outbox().len() - 1;
+    assert_eq!(status(n).await, "live");
+    t.emu.state().set_clock_offset(61);
+    assert_eq!(status(n).await, "expired");
+}
+
+#[tokio::test]
+async fn outbox_shows_codes_locked_out_while_the_lockout_lasts() {
+    let t = T::with(Config {
+        resend_cooldown_secs: 0,
+        lockout_failures: 2,
+        lockout_secs: 60,
+        ..Config::default()
+    })
+    .await;
+    let r = t
+        .post(
+            "/otp",
+            json!({"identifier": {"type": "email_address", "value": "ada@example.com"}}),
+        )
+        .await;
+    let vt = verification_token(&r);
+    let right = t.emu.outbox()[0].code.clone();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..2 {
+        t.check(&vt, wrong).await;
+    }
+    let status = || async { t.get_json("/emulator/v1/outbox").await[0]["status"].clone() };
+    assert_eq!(status().await, "locked_out");
+    assert_eq!(
+        code_of(t.check(&vt, &right).await).await.1,
+        "too_many_attempts"
+    );
+    // The lockout ends before the code's time does: it works again, and shows so.
+    t.emu.state().set_clock_offset(61);
+    assert_eq!(status().await, "live");
+    assert_eq!(t.check(&vt, &right).await.status(), StatusCode::OK);
+    assert_eq!(status().await, "used");
+}

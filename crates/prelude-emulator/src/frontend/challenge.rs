@@ -113,6 +113,19 @@ pub(super) fn send_code(app: &AppState, token: &str) -> Result<Response, ApiErro
     let mut d = app.data();
     let (cid, _) = live_challenge(app, &d, token)?;
     let ch = &d.challenges[&cid];
+    // A code for an ended session could never be checked.
+    if d.sessions.get(&ch.session_id).is_none_or(|s| s.revoked) {
+        return Err(ApiError::unauthorized("the session has ended"));
+    }
+    // The code works no longer than its challenge step does, so it expires with it.
+    let step_ends = ch
+        .current_step()
+        .and_then(|s| {
+            s.started_at
+                .map(|t| t.saturating_add(s.expiration_duration))
+        })
+        .unwrap_or(ch.expires_at)
+        .min(ch.expires_at);
     let step = ch.current_step_key();
     let (channel, kind) = otp_step_channel(&step).ok_or_else(|| {
         ApiError::bad_request(
@@ -176,7 +189,7 @@ pub(super) fn send_code(app: &AppState, token: &str) -> Result<Response, ApiErro
         code: new_code(app),
         channel,
         to,
-        expires_at: now + app.cfg.otp_ttl_secs,
+        expires_at: (now + app.cfg.otp_ttl_secs).min(step_ends),
         last_sent_at: now,
         wrong_attempts: 0,
     };

@@ -109,9 +109,7 @@ pub(super) async fn revoke(
         }
     };
     for id in &ids {
-        if let Some(s) = d.sessions.get_mut(id) {
-            s.revoked = true;
-        }
+        d.end_session(id);
     }
     tracing::info!(count = ids.len(), target, "sessions revoked");
     Ok(StatusCode::NO_CONTENT.into_response())

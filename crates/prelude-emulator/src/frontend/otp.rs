@@ -164,9 +164,18 @@ pub(super) fn start_login(
         ));
     }
     // One live login verification per identifier: a new one replaces the old, so asking again
-    // never adds attempts.
-    d.verifications
-        .retain(|_, v| !matches!(&v.target, VerificationTarget::Login(i) if *i == id));
+    // never adds attempts. The old code stops working, and its message says why.
+    let mut replaced = vec![];
+    d.verifications.retain(|_, v| {
+        let same = matches!(&v.target, VerificationTarget::Login(i) if *i == id);
+        if same {
+            replaced.push(v.code.clone());
+        }
+        !same
+    });
+    for code in replaced {
+        d.mark_code(&id.value, &code, CodeStatus::Replaced);
+    }
     room_for_verification(app, &mut d)?;
     let handle = format!("vt_{}", random_token(24));
     let v = Verification {

@@ -218,8 +218,8 @@ pub(super) async fn finalize(
         }
     });
     let resp = open_session(&app, &headers, &mut d, user_id, proof.jkt);
-    if let Some(s) = previous.and_then(|sid| d.sessions.get_mut(&sid)) {
-        s.revoked = true;
+    if let Some(sid) = previous {
+        d.end_session(&sid);
     }
     Ok(resp)
 }
@@ -252,7 +252,7 @@ fn session_for_refresh(
         return Err(ApiError::unauthorized("the session has been revoked"));
     }
     if s.refresh_hash != hash {
-        s.revoked = true;
+        d.end_session(&sid);
         tracing::warn!(session = %sid, "spent refresh token reused; session revoked");
         return Err(ApiError::unauthorized(
             "refresh token already used; the session has been revoked",
@@ -325,9 +325,7 @@ pub(super) async fn revoke(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (mut d, sid) = holder(&app, &headers, proof)?;
-    if let Some(s) = d.sessions.get_mut(&sid) {
-        s.revoked = true;
-    }
+    d.end_session(&sid);
     tracing::info!(session = %sid, "session revoked by its holder");
     Ok(with_nonce(
         &d.dpop_nonce,
