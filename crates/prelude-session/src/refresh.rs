@@ -13,6 +13,8 @@ use std::sync::atomic::Ordering;
 #[derive(Deserialize)]
 struct TokenReply {
     access_token: String,
+    /// Unix seconds on the server's clock; a NumericDate, so it may carry a fraction.
+    #[serde(deserialize_with = "crate::util::de_numeric_date")]
     expires_at: i64,
 }
 

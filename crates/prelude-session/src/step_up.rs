@@ -48,7 +48,8 @@ fn decode(
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
     let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
-    let number = |k: &str| claims.get(k).and_then(Value::as_i64);
+    // NumericDates and second counts may carry a fraction (RFC 7519 §2).
+    let number = |k: &str| claims.get(k).and_then(crate::util::numeric_date);
     Ok(StepUpChallenge {
         status,
         challenge_id,
