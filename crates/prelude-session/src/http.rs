@@ -4,6 +4,7 @@
 use crate::SessionClient;
 use crate::dpop::{DpopKey, normalize_htu};
 use crate::error::{Error, Result};
+use crate::headers::{is_json, parse_challenges};
 use crate::store::Item;
 use crate::util::unix_now;
 use reqwest::Method;
@@ -76,7 +77,15 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    /// The body as JSON. A body that says it is another media type is refused by name; one
+    /// that says nothing is tried as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        if let Some(t) = self.header("content-type").filter(|t| !is_json(t)) {
+            let t: String = t.chars().take(60).collect();
+            return Err(Error::decoding(&format!(
+                "the server answered {t}, not JSON"
+            )));
+        }
         serde_json::from_slice(&self.body).map_err(|_| Error::decoding("unexpected response body"))
     }
     pub fn header(&self, name: &str) -> Option<String> {
@@ -99,25 +108,57 @@ fn server_time(h: &HeaderMap) -> Option<i64> {
         .map(|d| d.as_secs() as i64)
 }
 
+/// An error body: Prelude's `{code, message}`, or OAuth's `{error, error_description}`
+/// (RFC 6749 §5.2, which RFC 9449 §8 uses for `use_dpop_nonce`).
 #[derive(serde::Deserialize)]
 struct WireError {
     code: Option<String>,
     message: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
     attempts_remaining: Option<u32>,
 }
 
-fn wire_error(status: u16, body: &[u8]) -> (String, String, Option<u32>) {
-    match serde_json::from_slice::<WireError>(body) {
-        Ok(WireError {
-            code: Some(code),
-            message,
-            attempts_remaining,
-        }) => {
-            let m = message.unwrap_or_else(|| code.clone());
-            (code, m, attempts_remaining)
+/// The wire code, message and remaining attempts of a refusal: from a JSON body first, else
+/// from a `DPoP` or `Bearer` challenge in `WWW-Authenticate` (RFC 9449 §7.1, §9; RFC 6750 §3),
+/// else `http_{status}`.
+fn wire_error(status: u16, headers: &HeaderMap, body: &[u8]) -> (String, String, Option<u32>) {
+    let json_body = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(is_json);
+    if json_body && let Ok(w) = serde_json::from_slice::<WireError>(body) {
+        let attempts = w.attempts_remaining;
+        if let Some(code) = w.code.or(w.error) {
+            let m = w
+                .message
+                .or(w.error_description)
+                .unwrap_or_else(|| code.clone());
+            return (code, m, attempts);
         }
-        _ => (format!("http_{status}"), format!("HTTP {status}"), None),
     }
+    let challenged = headers
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(parse_challenges)
+        .find_map(|c| {
+            let error = c
+                .param("error")
+                .filter(|_| c.is("DPoP") || c.is("Bearer"))?;
+            let message = c.param("error_description").unwrap_or(error).to_owned();
+            Some((error.to_owned(), message))
+        });
+    if let Some((error, message)) = challenged {
+        // RFC 6750's "the token is not accepted" is our `unauthorized`: refresh, then replay.
+        let code = if error == "invalid_token" {
+            "unauthorized".to_owned()
+        } else {
+            error
+        };
+        return (code, message, None);
+    }
+    (format!("http_{status}"), format!("HTTP {status}"), None)
 }
 
 impl SessionClient {
@@ -308,7 +349,7 @@ impl SessionClient {
             if (200..300).contains(&status) {
                 return Ok(Reply { headers, body });
             }
-            let (code, message, attempts) = wire_error(status, &body);
+            let (code, message, attempts) = wire_error(status, &headers, &body);
             let regular = matches!(call.proof, Proof::Regular | Proof::Snapshot { .. });
             if regular && code == "use_dpop_nonce" && !nonce_retried {
                 let n = nonce_header.ok_or_else(|| Error::Generic {

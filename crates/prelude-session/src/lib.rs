@@ -5,6 +5,7 @@
 
 mod dpop;
 mod error;
+mod headers;
 mod http;
 mod login;
 mod refresh;
