@@ -1,12 +1,12 @@
 //! The request pipeline: DPoP proofs with the nonce and clock-skew retries, Bearer with a
 //! single 401 → refresh → replay, and wire errors mapped to [`Error`].
 
-use crate::SessionClient;
 use crate::dpop::{DpopKey, normalize_htu};
 use crate::error::{Error, Result};
 use crate::headers::{is_json, parse_challenges};
 use crate::store::Item;
 use crate::util::unix_now;
+use crate::{MAX_CLOCK_SKEW_SECS, SessionClient};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
@@ -94,10 +94,55 @@ impl Reply {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     }
-    /// `local − server` seconds, from `Date`; used to move server times onto our clock.
-    pub fn clock_offset(&self) -> i64 {
-        server_time(&self.headers).map_or(0, |t| unix_now() - t)
+    /// `local − server` seconds, from `Date` (0 without one); used to move server times onto
+    /// our clock.
+    ///
+    /// # Errors
+    /// [`Error::ClockSkew`] when the two clocks are more than [`MAX_CLOCK_SKEW_SECS`] apart.
+    pub fn clock_offset(&self) -> Result<i64> {
+        Ok(server_offset(&self.headers)?.map_or(0, |s| -s))
     }
+}
+
+/// `server − local` seconds from `Date`, or `None` without a readable one.
+///
+/// # Errors
+/// [`Error::ClockSkew`] past [`MAX_CLOCK_SKEW_SECS`] either way: such a gap is a wrong clock,
+/// here or there, and adopting it would date every proof by it.
+fn server_offset(h: &HeaderMap) -> Result<Option<i64>> {
+    let Some(server) = server_time(h) else {
+        return Ok(None);
+    };
+    let skew = server - unix_now();
+    if skew.abs() > MAX_CLOCK_SKEW_SECS {
+        return Err(Error::ClockSkew { skew_secs: skew });
+    }
+    Ok(Some(skew))
+}
+
+/// Reads a response body of at most `limit` bytes: an announced `Content-Length` over it is
+/// refused before reading, and the body is counted as it arrives, since that header may be
+/// absent (chunked, or up to the connection's end) or wrong.
+///
+/// # Errors
+/// [`Error::ResponseTooLarge`] past `limit`; [`Error::Network`] or [`Error::Timeout`] when the
+/// body breaks off.
+pub async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>> {
+    let too_large = || Error::ResponseTooLarge { limit };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX))
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn server_time(h: &HeaderMap) -> Option<i64> {
@@ -221,7 +266,8 @@ impl SessionClient {
         Ok(())
     }
 
-    /// `server − local` seconds, applied to proof `iat`.
+    /// `server − local` seconds, applied to proof `iat`; a stored value past the bound (from an
+    /// older version) counts as none.
     pub(crate) fn skew(&self) -> Result<i64> {
         if let Some(s) = self.local().skew {
             return Ok(s);
@@ -229,6 +275,7 @@ impl SessionClient {
         let s = self
             .store_get(Item::ClockSkew)?
             .and_then(|v| v.parse::<i64>().ok())
+            .filter(|s| s.abs() <= MAX_CLOCK_SKEW_SECS)
             .unwrap_or(0);
         self.local().skew = Some(s);
         Ok(s)
@@ -338,7 +385,7 @@ impl SessionClient {
             let resp = req.send().await?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            let body = resp.bytes().await?.to_vec();
+            let body = read_body(resp, crate::MAX_RESPONSE_BYTES).await?;
             let nonce_header = headers
                 .get("dpop-nonce")
                 .and_then(|v| v.to_str().ok())
@@ -365,8 +412,7 @@ impl SessionClient {
             }
             if regular && code == "invalid_dpop_proof" && !skew_retried {
                 skew_retried = true;
-                if let Some(server) = server_time(&headers) {
-                    let skew = server - unix_now();
+                if let Some(skew) = server_offset(&headers)? {
                     let skew = if skew.abs() >= 1 { skew } else { 0 };
                     // A skew learned earlier may be stale (the server's clock was set back):
                     // any change is worth one retry, including back to none.

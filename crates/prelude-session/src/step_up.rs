@@ -103,7 +103,7 @@ impl SessionClient {
             .proof(Proof::Regular)
             .bearer();
         let reply = self.call(&call).await?;
-        let offset = reply.clock_offset();
+        let offset = reply.clock_offset()?;
         let r: StepUpReply = reply.json()?;
         let challenge = match (r.status, r.challenge_token) {
             (StepUpStatus::Blocked, _) => {
@@ -212,7 +212,7 @@ impl SessionClient {
         challenge: &StepUpChallenge,
         reply: crate::http::Reply,
     ) -> Result<Option<StepUpChallenge>> {
-        let offset = reply.clock_offset();
+        let offset = reply.clock_offset()?;
         let next = reply
             .json::<ChallengeReply>()?
             .challenge_token
