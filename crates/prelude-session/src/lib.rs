@@ -349,7 +349,8 @@ impl SessionClient {
     }
 
     /// The cached access token while it is valid on the local clock, for a caller that hands
-    /// it to its own request. It is bound to this client's DPoP key.
+    /// it to its own request. It is a bearer token (Prelude's carry no `cnf`): anyone who holds
+    /// it can use it until it expires, so it must not leave the process carelessly.
     pub fn access_token(&self) -> Option<SecretString> {
         let local = self.local();
         let t = local.access.as_ref()?;

@@ -35,7 +35,8 @@ struct ApproveArgs {
     /// Print the outcome as one JSON object.
     #[arg(long)]
     json: bool,
-    /// On a grant, print the scoped access token alone on stdout (it is a secret).
+    /// On a grant, print the scoped access token alone on stdout. It is a bearer secret, not
+    /// bound to any key: anyone who holds it can use it until it expires.
     #[arg(long)]
     print_access_token: bool,
     /// The profile whose app is asked.
