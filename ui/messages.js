@@ -45,6 +45,11 @@ const TEXT = {
   timeout: () => "The server did not answer in time. Try again.",
   internal: () => "The server had a problem. Try again in a moment.",
   connection_failed: () => "Could not reach that server. Check the address and that it is running.",
+  plain_http_refused: () =>
+    "Plain http:// is only used with this computer. Use https:// for another machine; for a standalone emulator there, start it with --tls --cert-out FILE and start Countersign with --ca-file FILE.",
+  response_too_large: () => "The server's answer was too large to read, so it was not used.",
+  clock_skew_too_large: () =>
+    "This computer's clock, or the server's, is off by more than 30 days. Check the date and time, then try again.",
   keyring_unavailable: () => "The system keyring is locked or missing. Unlock it, then try again.",
   demo_only: () => "Only available with the built-in demo server.",
   emulator: () => "The demo server had a problem. Try again, or reset it from the test bench.",

@@ -160,6 +160,7 @@ impl Backend {
         let origin = endpoint.origin().as_str().trim_end_matches('/').to_owned();
         let mut cfg = ClientConfig::new(endpoint);
         cfg.profile = profile.to_owned();
+        cfg.extra_root_pem = crate::reach::extra_roots().map(<[u8]>::to_vec);
         if server == Server::Embedded {
             // Its port is new on every start; its sessions (kept in the data dir) are not.
             cfg.store_key = Some(server.key());

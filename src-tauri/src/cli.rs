@@ -1,6 +1,8 @@
 //! Command line and environment: which server, which profile.
 
+use crate::error::{AppError, AppResult};
 use clap::Parser;
+use std::path::PathBuf;
 
 #[derive(Parser, Debug, Default)]
 #[command(
@@ -9,7 +11,8 @@ use clap::Parser;
     about = "Approve sensitive actions with a Prelude step-up challenge"
 )]
 pub struct Args {
-    /// Talk to this server (a Prelude-compatible base URL).
+    /// Talk to this server (a Prelude-compatible base URL): https://, or plain http:// to this
+    /// computer only (localhost, 127.0.0.0/8, ::1).
     #[arg(long, env = "COUNTERSIGN_ENDPOINT")]
     pub endpoint: Option<String>,
     /// Talk to this Prelude app (https://ID.session.prelude.dev).
@@ -18,6 +21,10 @@ pub struct Args {
     /// Keep this profile's keyring entries, settings and data apart from others.
     #[arg(long, env = "COUNTERSIGN_PROFILE", default_value = "default")]
     pub profile: String,
+    /// Also trust the certificates in this PEM file: a server with a certificate of its own,
+    /// such as a standalone emulator started with `--tls --cert-out FILE`.
+    #[arg(long, env = "COUNTERSIGN_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Draw the window through the GPU (`gpu`), on the CPU (`cpu`), or `auto`: the GPU when
     /// the machine has one.
     #[arg(long, env = "COUNTERSIGN_RENDERING", value_enum, default_value_t)]
@@ -28,6 +35,37 @@ impl Args {
     pub fn validate(&self) -> Result<(), String> {
         check_profile(&self.profile)
     }
+
+    /// The PEM text of `--ca-file`, read and checked now, so that a wrong file stops the start
+    /// with its reason rather than fail every connection later.
+    ///
+    /// # Errors
+    /// [`AppError::InvalidInput`] naming the file: unreadable, over 1 MiB, or holding no
+    /// certificate.
+    pub fn extra_roots(&self) -> AppResult<Option<Vec<u8>>> {
+        let Some(path) = &self.ca_file else {
+            return Ok(None);
+        };
+        read_ca_file(path).map(Some)
+    }
+}
+
+/// The largest `--ca-file` read: a few certificates take a few KiB.
+const CA_FILE_LIMIT: u64 = 1 << 20;
+
+fn read_ca_file(path: &std::path::Path) -> AppResult<Vec<u8>> {
+    use std::io::Read;
+    let why =
+        |what: String| AppError::InvalidInput(format!("--ca-file {}: {what}", path.display()));
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(CA_FILE_LIMIT + 1).read_to_end(&mut pem))
+        .map_err(|e| why(e.to_string()))?;
+    if pem.len() as u64 > CA_FILE_LIMIT {
+        return Err(why("larger than 1 MiB, so not a certificate file".into()));
+    }
+    prelude_session::extra_roots(&pem).map_err(|e| why(e.reason().unwrap_or_default().into()))?;
+    Ok(pem)
 }
 
 /// A profile names files and a socket: 1-40 letters, digits, - or _.
@@ -48,7 +86,13 @@ pub fn check_profile(p: &str) -> Result<(), String> {
 /// Keeps our own flags and drops the rest: the WebDriver launcher adds flags of its own
 /// (`--automation`), which must not stop the app.
 pub fn parse_lenient<I: IntoIterator<Item = String>>(argv: I) -> Result<Args, clap::Error> {
-    const WITH_VALUE: [&str; 4] = ["--endpoint", "--app-id", "--profile", "--rendering"];
+    const WITH_VALUE: [&str; 5] = [
+        "--endpoint",
+        "--app-id",
+        "--profile",
+        "--rendering",
+        "--ca-file",
+    ];
     const ALONE: [&str; 4] = ["--help", "-h", "--version", "-V"];
     let mut it = argv.into_iter();
     let mut kept: Vec<String> = it.next().into_iter().collect();
@@ -92,6 +136,44 @@ mod tests {
             ..Args::default()
         };
         assert!(bad.validate().is_err());
+    }
+
+    #[tokio::test]
+    async fn the_ca_file_is_read_and_checked_at_start() {
+        let emu = prelude_emulator::Emulator::start(
+            prelude_emulator::Config {
+                tls: true,
+                ..prelude_emulator::Config::default()
+            },
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let cert = emu.cert_pem().unwrap().to_owned();
+        emu.shutdown().await;
+        let dir = std::env::temp_dir().join(format!("ca-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let args = |file: &std::path::Path| {
+            parse_lenient(["countersign", "--ca-file", file.to_str().unwrap()].map(String::from))
+                .unwrap()
+        };
+        let good = dir.join("emulator.pem");
+        std::fs::write(&good, &cert).unwrap();
+        let a = args(&good);
+        assert_eq!(a.ca_file.as_deref(), Some(good.as_path()));
+        assert_eq!(a.extra_roots().unwrap().as_deref(), Some(cert.as_bytes()));
+        assert_eq!(Args::default().extra_roots().unwrap(), None);
+
+        let not_pem = dir.join("not.pem");
+        std::fs::write(&not_pem, b"hello").unwrap();
+        let missing = dir.join("missing.pem");
+        for bad in [not_pem, missing] {
+            let e = args(&bad).extra_roots().unwrap_err();
+            assert_eq!(e.code(), "invalid_input");
+            assert!(e.to_string().contains("--ca-file"), "{e}");
+            assert!(e.to_string().contains(&bad.display().to_string()), "{e}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

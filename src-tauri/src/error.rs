@@ -5,7 +5,17 @@ use serde::ser::SerializeStruct;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]
-    Session(#[from] prelude_session::Error),
+    Session(#[source] prelude_session::Error),
+    /// Plain `http://` to a server that is not this computer. The way to a standalone emulator
+    /// elsewhere is HTTPS, with its certificate trusted through `--ca-file`.
+    #[error(
+        "plain http:// is refused for {host}: only this computer (localhost, 127.0.0.0/8, ::1) \
+         is reached without TLS, since refresh tokens and codes would cross the network in \
+         clear. Use https://; for a standalone emulator on another machine, start it with \
+         --tls --cert-out FILE and give Countersign that file with --ca-file FILE or \
+         COUNTERSIGN_CA_FILE"
+    )]
+    PlainHttp { host: String },
     /// The hook (or a direct rule) denied the scope.
     #[error("the approval was denied for this scope")]
     StepUpBlocked,
@@ -60,6 +70,7 @@ impl AppError {
     pub fn code(&self) -> &str {
         match self {
             AppError::Session(e) => e.code(),
+            AppError::PlainHttp { .. } => "plain_http_refused",
             AppError::StepUpBlocked => "step_up_blocked",
             AppError::WrongStage => "wrong_stage",
             AppError::NotSignedIn => "not_signed_in",
@@ -118,6 +129,16 @@ impl serde::Serialize for AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+impl From<prelude_session::Error> for AppError {
+    /// A refused plain-HTTP server gets the app's words, which name `--ca-file`.
+    fn from(e: prelude_session::Error) -> Self {
+        match e {
+            prelude_session::Error::PlainHttp { host } => AppError::PlainHttp { host },
+            e => AppError::Session(e),
+        }
+    }
+}
+
 /// The sentence a person reads for an error, where it differs from the technical message.
 pub fn for_people(e: &AppError) -> String {
     match e {
@@ -155,5 +176,40 @@ mod tests {
         );
         let v = serde_json::to_value(AppError::StepUpBlocked).unwrap();
         assert_eq!(v["code"], "step_up_blocked");
+    }
+
+    #[test]
+    fn transport_refusals_keep_their_codes_and_name_the_way_out() {
+        let plain: AppError = prelude_session::Error::PlainHttp {
+            host: "192.0.2.10".into(),
+        }
+        .into();
+        let v = serde_json::to_value(&plain).unwrap();
+        assert_eq!(v["code"], "plain_http_refused");
+        let m = v["message"].as_str().unwrap();
+        for words in [
+            "192.0.2.10",
+            "127.0.0.0/8",
+            "--ca-file",
+            "COUNTERSIGN_CA_FILE",
+            "--tls",
+        ] {
+            assert!(m.contains(words), "{words} not in {m}");
+        }
+        for (e, code) in [
+            (
+                prelude_session::Error::ResponseTooLarge { limit: 1 << 20 },
+                "response_too_large",
+            ),
+            (
+                prelude_session::Error::ClockSkew {
+                    skew_secs: 40 * 86_400,
+                },
+                "clock_skew_too_large",
+            ),
+        ] {
+            let v = serde_json::to_value(AppError::from(e)).unwrap();
+            assert_eq!(v["code"], code);
+        }
     }
 }

@@ -124,6 +124,19 @@ pub fn run() -> ExitCode {
         eprintln!("countersign: {m}");
         return ExitCode::FAILURE;
     }
+    match args.extra_roots() {
+        Ok(None) => {}
+        Ok(Some(pem)) => {
+            if let Err(e) = reach::trust(pem) {
+                eprintln!("countersign: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        Err(e) => {
+            eprintln!("countersign: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     // One app per profile: a second launch hands its link to the first and ends.
     if let Some(code) = requests::desk::forward_to_running(&args.profile, link.clone()) {
         return code;

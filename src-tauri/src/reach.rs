@@ -1,10 +1,47 @@
 //! Reaching a server over HTTP outside the session: an emulator's demo outbox, and the
-//! connection test in Settings.
+//! connection test in Settings. Also the extra trusted roots of `--ca-file`, which every
+//! connection to a server uses, the session's included.
 
 use crate::error::{AppError, AppResult};
 use crate::server::Server;
 use crate::view::InboxMessage;
+use prelude_session::{MAX_RESPONSE_BYTES, read_body};
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// The PEM of `--ca-file` / `COUNTERSIGN_CA_FILE`: chosen once at start for the whole run,
+/// like the profile.
+static EXTRA_ROOTS: OnceLock<Vec<u8>> = OnceLock::new();
+
+/// Trusts the certificates of `pem` beside the system's roots, for this run: the session, the
+/// demo inbox, the test bench and the connection test. Called once, at start.
+///
+/// # Errors
+/// [`AppError::InvalidInput`] when `pem` holds no certificate, or roots were already set.
+pub fn trust(pem: Vec<u8>) -> AppResult<()> {
+    prelude_session::extra_roots(&pem)?;
+    EXTRA_ROOTS
+        .set(pem)
+        .map_err(|_| AppError::InvalidInput("the extra trusted roots are already set".into()))
+}
+
+/// The PEM given to [`trust`], if any.
+pub fn extra_roots() -> Option<&'static [u8]> {
+    EXTRA_ROOTS.get().map(Vec::as_slice)
+}
+
+/// A client that trusts the extra roots and follows no redirect (one could lead to plain
+/// HTTP elsewhere).
+fn builder() -> AppResult<reqwest::ClientBuilder> {
+    prelude_session::use_ring();
+    let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if let Some(pem) = extra_roots() {
+        for cert in prelude_session::extra_roots(pem)? {
+            b = b.add_root_certificate(cert);
+        }
+    }
+    Ok(b)
+}
 
 pub async fn probe_demo(origin: &str) -> bool {
     fetch_outbox(origin).await.is_ok()
@@ -33,7 +70,8 @@ pub async fn fetch_outbox(origin: &str) -> AppResult<Vec<InboxMessage>> {
     if !resp.status().is_success() {
         return Err(AppError::DemoOnly);
     }
-    let msgs: Vec<Msg> = resp.json().await.map_err(|_| AppError::DemoOnly)?;
+    let body = read_body(resp, MAX_RESPONSE_BYTES).await?;
+    let msgs: Vec<Msg> = serde_json::from_slice(&body).map_err(|_| AppError::DemoOnly)?;
     Ok(msgs
         .into_iter()
         .map(|m| InboxMessage {
@@ -65,8 +103,7 @@ pub async fn test_connection(server: &Server) -> AppResult<String> {
     };
     let origin = endpoint.origin();
     let base = origin.as_str().trim_end_matches('/').to_owned();
-    prelude_session::use_ring();
-    let http = reqwest::Client::builder()
+    let http = builder()?
         .timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| AppError::Connection(e.to_string()))?;
@@ -81,9 +118,8 @@ pub async fn test_connection(server: &Server) -> AppResult<String> {
             resp.status().as_u16()
         )));
     }
-    let jwks: serde_json::Value = resp
-        .json()
-        .await
+    let body = read_body(resp, MAX_RESPONSE_BYTES).await?;
+    let jwks: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| AppError::Connection(format!("{base} did not answer with a key set")))?;
     let keys = jwks["keys"].as_array().map_or(0, Vec::len);
     if keys == 0 {
@@ -114,7 +150,8 @@ pub async fn control<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|e| AppError::Emulator(e.without_url().to_string()))?;
     let status = resp.status();
-    let value: serde_json::Value = resp.json().await.unwrap_or_default();
+    let body = read_body(resp, MAX_RESPONSE_BYTES).await?;
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     if !status.is_success() {
         let why = value["message"]
             .as_str()
@@ -132,9 +169,52 @@ pub async fn control<T: serde::de::DeserializeOwned>(
 /// One client for the inbox poller and the control plane: building one loads the system's
 /// trust store.
 fn shared_http() -> &'static reqwest::Client {
-    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    static HTTP: OnceLock<reqwest::Client> = OnceLock::new();
+    // The roots were checked by `trust`, so the builder does not fail.
     HTTP.get_or_init(|| {
-        prelude_session::use_ring();
-        reqwest::Client::new()
+        builder()
+            .ok()
+            .and_then(|b| b.build().ok())
+            .unwrap_or_default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server whose every answer is a chunked body of `len` bytes.
+    async fn answering(len: usize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = [0u8; 4096];
+                    let _ = sock.read(&mut head).await;
+                    let mut out = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n".to_vec();
+                    out.extend_from_slice(format!("{len:x}\r\n").as_bytes());
+                    out.extend_from_slice(b"[");
+                    out.resize(out.len() + len - 2, b' ');
+                    out.extend_from_slice(b"]\r\n0\r\n\r\n");
+                    let _ = sock.write_all(&out).await;
+                });
+            }
+        });
+        origin
+    }
+
+    #[tokio::test]
+    async fn emulator_answers_past_one_mebibyte_are_refused() {
+        let big = answering(MAX_RESPONSE_BYTES + 1).await;
+        let e = fetch_outbox(&big).await.unwrap_err();
+        assert_eq!(e.code(), "response_too_large");
+        let e = control::<serde_json::Value>(&big, reqwest::Method::GET, "/faults", None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "response_too_large");
+        let fits = answering(MAX_RESPONSE_BYTES).await;
+        assert!(fetch_outbox(&fits).await.unwrap().is_empty());
+    }
 }

@@ -60,6 +60,24 @@ pub enum Error {
     /// Input refused before any request (identifier, metadata, session id, endpoint).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// A plain `http://` server that is not this computer: refused before any request, since
+    /// refresh tokens and codes would cross the network in clear. Only loopback (`localhost`,
+    /// 127.0.0.0/8, `::1`) is reached without TLS (docs/protocol.md, "Choices").
+    #[error(
+        "plain http:// is refused for {host}: only this computer (localhost, 127.0.0.0/8, ::1) is \
+         reached without TLS, since refresh tokens and codes would cross the network in clear; \
+         use https://"
+    )]
+    PlainHttp { host: String },
+    /// A response body over `limit` bytes ([`crate::MAX_RESPONSE_BYTES`]); reading stopped
+    /// there.
+    #[error("the server's answer is larger than {limit} bytes, so it was not read")]
+    ResponseTooLarge { limit: usize },
+    /// The server's `Date` is further from this computer's clock than
+    /// [`crate::MAX_CLOCK_SKEW_SECS`] either way, so it is not adopted. `skew_secs` is
+    /// server − local, in seconds.
+    #[error("{}", clock_words(*skew_secs))]
+    ClockSkew { skew_secs: i64 },
     /// Any other wire code, or a response we could not read.
     #[error("error {code}: {message}")]
     Generic { code: String, message: String },
@@ -96,6 +114,9 @@ impl Error {
             Error::Network(_) => "network",
             Error::KeyringUnavailable(_) => "keyring_unavailable",
             Error::InvalidInput(_) => "invalid_input",
+            Error::PlainHttp { .. } => "plain_http_refused",
+            Error::ResponseTooLarge { .. } => "response_too_large",
+            Error::ClockSkew { .. } => "clock_skew_too_large",
             Error::Generic { .. } => "generic",
         }
     }
@@ -222,6 +243,18 @@ impl From<reqwest::Error> for Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The words for [`Error::ClockSkew`]: which clock is ahead, by about how many days.
+fn clock_words(skew_secs: i64) -> String {
+    let days = (skew_secs.unsigned_abs() + 43_200) / 86_400;
+    let ahead = if skew_secs > 0 { "ahead of" } else { "behind" };
+    format!(
+        "this computer's clock, or the server's, is off: the server's time is about {days} days \
+         {ahead} this computer's, more than the {} days that are corrected for; check the date \
+         and time",
+        crate::MAX_CLOCK_SKEW_SECS / 86_400
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +282,24 @@ mod tests {
                 "{wire}"
             );
         }
+    }
+
+    #[test]
+    fn a_clock_far_off_is_said_in_words() {
+        let ahead = Error::ClockSkew {
+            skew_secs: 40 * 86_400,
+        };
+        assert_eq!(ahead.code(), "clock_skew_too_large");
+        let s = ahead.to_string();
+        assert!(
+            s.starts_with("this computer's clock, or the server's, is off"),
+            "{s}"
+        );
+        assert!(s.contains("40 days ahead of"), "{s}");
+        let behind = Error::ClockSkew {
+            skew_secs: -(31 * 86_400 + 5),
+        };
+        assert!(behind.to_string().contains("31 days behind"), "{behind}");
     }
 
     #[test]

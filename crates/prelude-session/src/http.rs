@@ -1,11 +1,12 @@
 //! The request pipeline: DPoP proofs with the nonce and clock-skew retries, Bearer with a
 //! single 401 → refresh → replay, and wire errors mapped to [`Error`].
 
-use crate::SessionClient;
 use crate::dpop::{DpopKey, normalize_htu};
 use crate::error::{Error, Result};
+use crate::headers::{is_json, parse_challenges};
 use crate::store::Item;
 use crate::util::unix_now;
+use crate::{MAX_CLOCK_SKEW_SECS, SessionClient};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
@@ -76,7 +77,15 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    /// The body as JSON. A body that says it is another media type is refused by name; one
+    /// that says nothing is tried as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        if let Some(t) = self.header("content-type").filter(|t| !is_json(t)) {
+            let t: String = t.chars().take(60).collect();
+            return Err(Error::decoding(&format!(
+                "the server answered {t}, not JSON"
+            )));
+        }
         serde_json::from_slice(&self.body).map_err(|_| Error::decoding("unexpected response body"))
     }
     pub fn header(&self, name: &str) -> Option<String> {
@@ -85,10 +94,55 @@ impl Reply {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     }
-    /// `local − server` seconds, from `Date`; used to move server times onto our clock.
-    pub fn clock_offset(&self) -> i64 {
-        server_time(&self.headers).map_or(0, |t| unix_now() - t)
+    /// `local − server` seconds, from `Date` (0 without one); used to move server times onto
+    /// our clock.
+    ///
+    /// # Errors
+    /// [`Error::ClockSkew`] when the two clocks are more than [`MAX_CLOCK_SKEW_SECS`] apart.
+    pub fn clock_offset(&self) -> Result<i64> {
+        Ok(server_offset(&self.headers)?.map_or(0, |s| -s))
     }
+}
+
+/// `server − local` seconds from `Date`, or `None` without a readable one.
+///
+/// # Errors
+/// [`Error::ClockSkew`] past [`MAX_CLOCK_SKEW_SECS`] either way: such a gap is a wrong clock,
+/// here or there, and adopting it would date every proof by it.
+fn server_offset(h: &HeaderMap) -> Result<Option<i64>> {
+    let Some(server) = server_time(h) else {
+        return Ok(None);
+    };
+    let skew = server - unix_now();
+    if skew.abs() > MAX_CLOCK_SKEW_SECS {
+        return Err(Error::ClockSkew { skew_secs: skew });
+    }
+    Ok(Some(skew))
+}
+
+/// Reads a response body of at most `limit` bytes: an announced `Content-Length` over it is
+/// refused before reading, and the body is counted as it arrives, since that header may be
+/// absent (chunked, or up to the connection's end) or wrong.
+///
+/// # Errors
+/// [`Error::ResponseTooLarge`] past `limit`; [`Error::Network`] or [`Error::Timeout`] when the
+/// body breaks off.
+pub async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>> {
+    let too_large = || Error::ResponseTooLarge { limit };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX))
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn server_time(h: &HeaderMap) -> Option<i64> {
@@ -99,25 +153,57 @@ fn server_time(h: &HeaderMap) -> Option<i64> {
         .map(|d| d.as_secs() as i64)
 }
 
+/// An error body: Prelude's `{code, message}`, or OAuth's `{error, error_description}`
+/// (RFC 6749 §5.2, which RFC 9449 §8 uses for `use_dpop_nonce`).
 #[derive(serde::Deserialize)]
 struct WireError {
     code: Option<String>,
     message: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
     attempts_remaining: Option<u32>,
 }
 
-fn wire_error(status: u16, body: &[u8]) -> (String, String, Option<u32>) {
-    match serde_json::from_slice::<WireError>(body) {
-        Ok(WireError {
-            code: Some(code),
-            message,
-            attempts_remaining,
-        }) => {
-            let m = message.unwrap_or_else(|| code.clone());
-            (code, m, attempts_remaining)
+/// The wire code, message and remaining attempts of a refusal: from a JSON body first, else
+/// from a `DPoP` or `Bearer` challenge in `WWW-Authenticate` (RFC 9449 §7.1, §9; RFC 6750 §3),
+/// else `http_{status}`.
+fn wire_error(status: u16, headers: &HeaderMap, body: &[u8]) -> (String, String, Option<u32>) {
+    let json_body = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(is_json);
+    if json_body && let Ok(w) = serde_json::from_slice::<WireError>(body) {
+        let attempts = w.attempts_remaining;
+        if let Some(code) = w.code.or(w.error) {
+            let m = w
+                .message
+                .or(w.error_description)
+                .unwrap_or_else(|| code.clone());
+            return (code, m, attempts);
         }
-        _ => (format!("http_{status}"), format!("HTTP {status}"), None),
     }
+    let challenged = headers
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(parse_challenges)
+        .find_map(|c| {
+            let error = c
+                .param("error")
+                .filter(|_| c.is("DPoP") || c.is("Bearer"))?;
+            let message = c.param("error_description").unwrap_or(error).to_owned();
+            Some((error.to_owned(), message))
+        });
+    if let Some((error, message)) = challenged {
+        // RFC 6750's "the token is not accepted" is our `unauthorized`: refresh, then replay.
+        let code = if error == "invalid_token" {
+            "unauthorized".to_owned()
+        } else {
+            error
+        };
+        return (code, message, None);
+    }
+    (format!("http_{status}"), format!("HTTP {status}"), None)
 }
 
 impl SessionClient {
@@ -180,7 +266,8 @@ impl SessionClient {
         Ok(())
     }
 
-    /// `server − local` seconds, applied to proof `iat`.
+    /// `server − local` seconds, applied to proof `iat`; a stored value past the bound (from an
+    /// older version) counts as none.
     pub(crate) fn skew(&self) -> Result<i64> {
         if let Some(s) = self.local().skew {
             return Ok(s);
@@ -188,6 +275,7 @@ impl SessionClient {
         let s = self
             .store_get(Item::ClockSkew)?
             .and_then(|v| v.parse::<i64>().ok())
+            .filter(|s| s.abs() <= MAX_CLOCK_SKEW_SECS)
             .unwrap_or(0);
         self.local().skew = Some(s);
         Ok(s)
@@ -297,7 +385,7 @@ impl SessionClient {
             let resp = req.send().await?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            let body = resp.bytes().await?.to_vec();
+            let body = read_body(resp, crate::MAX_RESPONSE_BYTES).await?;
             let nonce_header = headers
                 .get("dpop-nonce")
                 .and_then(|v| v.to_str().ok())
@@ -308,7 +396,7 @@ impl SessionClient {
             if (200..300).contains(&status) {
                 return Ok(Reply { headers, body });
             }
-            let (code, message, attempts) = wire_error(status, &body);
+            let (code, message, attempts) = wire_error(status, &headers, &body);
             let regular = matches!(call.proof, Proof::Regular | Proof::Snapshot { .. });
             if regular && code == "use_dpop_nonce" && !nonce_retried {
                 let n = nonce_header.ok_or_else(|| Error::Generic {
@@ -324,8 +412,7 @@ impl SessionClient {
             }
             if regular && code == "invalid_dpop_proof" && !skew_retried {
                 skew_retried = true;
-                if let Some(server) = server_time(&headers) {
-                    let skew = server - unix_now();
+                if let Some(skew) = server_offset(&headers)? {
                     let skew = if skew.abs() >= 1 { skew } else { 0 };
                     // A skew learned earlier may be stale (the server's clock was set back):
                     // any change is worth one retry, including back to none.

@@ -5,6 +5,7 @@
 
 mod dpop;
 mod error;
+mod headers;
 mod http;
 mod login;
 mod refresh;
@@ -16,6 +17,7 @@ mod util;
 
 pub use dpop::DpopKey;
 pub use error::{Error, Result};
+pub use http::read_body;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 pub use store::SecretServiceStore;
 pub use store::{Item, KeyringStore, MemoryStore, PlatformStore, SecretStore, StoreError};
@@ -27,6 +29,42 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use url::Url;
+
+/// The largest response body read, in bytes (1 MiB): far above any answer of the Session API,
+/// so a larger one is refused rather than held ([`Error::ResponseTooLarge`]).
+pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// The largest gap between the server's `Date` and this computer's clock that is adopted, in
+/// seconds, either way: 30 days (docs/protocol.md, "Choices"). No working clock is that far
+/// off, and a test bench moves the emulator's clock by at most 7 days.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 30 * 86_400;
+
+/// Whether `url` may be used: `https://` always; plain `http://` only to this computer
+/// (`localhost`, 127.0.0.0/8, `::1`, or `::1`'s IPv4-mapped form of a 127/8 address).
+///
+/// # Errors
+/// [`Error::PlainHttp`] for plain HTTP to any other host.
+fn check_transport(url: &Url) -> Result<()> {
+    use url::Host;
+    if url.scheme() != "http" {
+        return Ok(());
+    }
+    let loopback = match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(a)) => a.is_loopback(),
+        Some(Host::Ipv6(a)) => {
+            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        None => false,
+    };
+    if loopback {
+        Ok(())
+    } else {
+        Err(Error::PlainHttp {
+            host: url.host_str().unwrap_or_default().to_owned(),
+        })
+    }
+}
 
 /// Which server to talk to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +90,11 @@ impl Endpoint {
         }
     }
 
+    /// Any base URL: `https://`, or plain `http://` to this computer only.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for text that is not an `http(s)` URL with a host;
+    /// [`Error::PlainHttp`] for plain HTTP to a host that is not loopback.
     pub fn url(text: &str) -> Result<Self> {
         let not_web = || {
             Error::InvalidInput(format!(
@@ -62,6 +105,7 @@ impl Endpoint {
         if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
             return Err(not_web());
         }
+        check_transport(&u)?;
         Ok(Endpoint::Url(u))
     }
 
@@ -97,7 +141,8 @@ pub struct ClientConfig {
     pub endpoint: Endpoint,
     /// Per-request timeout (default 10 s).
     pub timeout: Duration,
-    /// An extra trusted root, PEM, e.g. the emulator's self-signed certificate.
+    /// Extra trusted roots, PEM (one or more certificates), e.g. the self-signed certificate
+    /// of an emulator started with `--tls --cert-out FILE`.
     pub extra_root_pem: Option<Vec<u8>>,
     /// Namespaces stored secrets, so a test profile never touches a user's session.
     pub profile: String,
@@ -176,6 +221,21 @@ impl std::fmt::Debug for SessionClient {
     }
 }
 
+/// Reads extra trusted roots: every certificate of a PEM file (the emulator's `--cert-out`).
+///
+/// # Errors
+/// [`Error::InvalidInput`] when the text is not PEM or holds no certificate.
+pub fn extra_roots(pem: &[u8]) -> Result<Vec<reqwest::Certificate>> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem)
+        .map_err(|e| Error::InvalidInput(format!("extra root certificate: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::InvalidInput(
+            "extra root certificate: no PEM certificate (-----BEGIN CERTIFICATE-----) found".into(),
+        ));
+    }
+    Ok(certs)
+}
+
 /// Makes ring the process's TLS provider, which every HTTP client here needs before it is
 /// built. Idempotent; a provider installed earlier stays.
 pub fn use_ring() {
@@ -183,7 +243,14 @@ pub fn use_ring() {
 }
 
 impl SessionClient {
+    /// A client of `config.endpoint`, keeping its secrets in `store`.
+    ///
+    /// # Errors
+    /// [`Error::PlainHttp`] for plain HTTP to a host that is not loopback, however the
+    /// endpoint was made; [`Error::InvalidInput`] for extra roots that hold no readable
+    /// certificate, or a bad profile or store key.
     pub fn new(config: ClientConfig, store: Arc<dyn SecretStore>) -> Result<Self> {
+        check_transport(&config.endpoint.origin())?;
         use_ring();
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -196,9 +263,9 @@ impl SessionClient {
             builder = builder.tls_certs_only(std::iter::empty());
         }
         if let Some(pem) = &config.extra_root_pem {
-            let cert = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| Error::InvalidInput(format!("extra root certificate: {e}")))?;
-            builder = builder.add_root_certificate(cert);
+            for cert in extra_roots(pem)? {
+                builder = builder.add_root_certificate(cert);
+            }
         }
         let http = builder
             .build()
@@ -282,7 +349,8 @@ impl SessionClient {
     }
 
     /// The cached access token while it is valid on the local clock, for a caller that hands
-    /// it to its own request. It is bound to this client's DPoP key.
+    /// it to its own request. It is a bearer token (Prelude's carry no `cnf`): anyone who holds
+    /// it can use it until it expires, so it must not leave the process carelessly.
     pub fn access_token(&self) -> Option<SecretString> {
         let local = self.local();
         let t = local.access.as_ref()?;

@@ -13,6 +13,8 @@ use std::sync::atomic::Ordering;
 #[derive(Deserialize)]
 struct TokenReply {
     access_token: String,
+    /// Unix seconds on the server's clock; a NumericDate, so it may carry a fraction.
+    #[serde(deserialize_with = "crate::util::de_numeric_date")]
     expires_at: i64,
 }
 
@@ -99,9 +101,12 @@ impl SessionClient {
             serde_json::to_string(&stored).map_err(|_| Error::decoding("refresh token"))?,
         );
         self.store_set(Item::RefreshToken, &text)?;
+        // After the refresh token is kept: it is spent on the server either way, and the new
+        // one resumes the session once the clock is right.
+        let offset = reply.clock_offset()?;
         self.local().access = Some(AccessToken {
             token: SecretString::from(t.access_token),
-            expires_at: t.expires_at + reply.clock_offset(),
+            expires_at: t.expires_at + offset,
         });
         self.inner.generation.fetch_add(1, Ordering::SeqCst);
         Ok(User {

@@ -48,7 +48,8 @@ fn decode(
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
     let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
-    let number = |k: &str| claims.get(k).and_then(Value::as_i64);
+    // NumericDates and second counts may carry a fraction (RFC 7519 §2).
+    let number = |k: &str| claims.get(k).and_then(crate::util::numeric_date);
     Ok(StepUpChallenge {
         status,
         challenge_id,
@@ -102,7 +103,7 @@ impl SessionClient {
             .proof(Proof::Regular)
             .bearer();
         let reply = self.call(&call).await?;
-        let offset = reply.clock_offset();
+        let offset = reply.clock_offset()?;
         let r: StepUpReply = reply.json()?;
         let challenge = match (r.status, r.challenge_token) {
             (StepUpStatus::Blocked, _) => {
@@ -211,7 +212,7 @@ impl SessionClient {
         challenge: &StepUpChallenge,
         reply: crate::http::Reply,
     ) -> Result<Option<StepUpChallenge>> {
-        let offset = reply.clock_offset();
+        let offset = reply.clock_offset()?;
         let next = reply
             .json::<ChallengeReply>()?
             .challenge_token

@@ -72,7 +72,8 @@ pub struct Profile {
     pub user_id: Option<String>,
     pub session_id: Option<String>,
     pub scopes: Vec<String>,
-    /// Unix seconds, from the token (not corrected for clock skew).
+    /// Unix seconds, from the token's `exp` (not corrected for clock skew); a fractional
+    /// NumericDate is rounded toward the past.
     pub expires_at: Option<i64>,
     /// Every claim, including the ones above.
     pub claims: Map<String, Value>,
@@ -91,7 +92,7 @@ impl Profile {
         Self {
             user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
             session_id: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
-            expires_at: claims.get("exp").and_then(Value::as_i64),
+            expires_at: claims.get("exp").and_then(crate::util::numeric_date),
             scopes,
             claims,
         }
@@ -125,6 +126,8 @@ pub enum StepUpStatus {
 pub struct StepUpStep {
     pub order: u32,
     pub key: String,
+    /// Seconds the step lasts once current; a fraction is rounded down.
+    #[serde(deserialize_with = "crate::util::de_numeric_date")]
     pub expiration_duration: i64,
     pub done: bool,
 }

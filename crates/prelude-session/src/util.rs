@@ -1,3 +1,6 @@
+//! Small helpers: base64url, the local clock, JWT claims read without verification, and
+//! NumericDate values.
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,5 +27,70 @@ pub(crate) fn jwt_claims(token: &str) -> Option<serde_json::Map<String, serde_js
     match serde_json::from_slice(&unb64(payload)?).ok()? {
         serde_json::Value::Object(m) => Some(m),
         _ => None,
+    }
+}
+
+/// The largest magnitude read as a NumericDate: 2^53 s, the whole seconds an IEEE double holds
+/// exactly. Far beyond any real date, and no overflow when a skew is added.
+const NUMERIC_DATE_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// Reads a JWT NumericDate (RFC 7519 §2): seconds since the Unix epoch as a JSON number,
+/// which may carry a fraction (`1795974767.25`, `1795974767.0`, `1.795974767e9`). Returns
+/// whole seconds rounded toward the past, so an `exp` read this way ends at most a second
+/// early, never late. `None` for anything that is not a number within ±2^53 s (a string,
+/// `null`, a number too large).
+///
+/// The same reading serves the other second counts in tokens (`granted_for`, a step's
+/// `expiration_duration`).
+pub(crate) fn numeric_date(v: &serde_json::Value) -> Option<i64> {
+    if let Some(i) = v.as_i64() {
+        return (i.unsigned_abs() as f64 <= NUMERIC_DATE_LIMIT).then_some(i);
+    }
+    let f = v.as_f64()?.floor();
+    // The bound keeps the cast exact; it also refuses a non-finite value.
+    (f.abs() <= NUMERIC_DATE_LIMIT).then_some(f as i64)
+}
+
+/// Serde `deserialize_with` for a required NumericDate field, as [`numeric_date`] reads it.
+pub(crate) fn de_numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
+    numeric_date(&v).ok_or_else(|| {
+        serde::de::Error::custom("expected a NumericDate: seconds since the epoch, as a number")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numeric_dates_may_carry_a_fraction() {
+        assert_eq!(numeric_date(&json!(1795974767)), Some(1795974767));
+        assert_eq!(numeric_date(&json!(1795974767.25)), Some(1795974767));
+        assert_eq!(numeric_date(&json!(1795974767.0)), Some(1795974767));
+        assert_eq!(numeric_date(&json!(1795974767.999)), Some(1795974767));
+        assert_eq!(numeric_date(&json!(-1.5)), Some(-2), "toward the past");
+        let exp: serde_json::Value = serde_json::from_str("1.795974767e9").unwrap();
+        assert_eq!(numeric_date(&exp), Some(1795974767));
+        // Compared as numbers: 10.5 is after 10 and before 11.
+        let (a, b, c) = (json!(10), json!(10.5), json!(11));
+        let read = |v| numeric_date(v).unwrap();
+        assert!(read(&a) <= read(&b) && read(&b) < read(&c));
+    }
+
+    #[test]
+    fn what_is_not_a_numeric_date_is_refused() {
+        for v in [
+            json!("1795974767"),
+            json!(null),
+            json!(true),
+            json!([1]),
+            json!(u64::MAX),
+            json!(1e300),
+            json!(-1e300),
+        ] {
+            assert_eq!(numeric_date(&v), None, "{v}");
+        }
     }
 }

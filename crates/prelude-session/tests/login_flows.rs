@@ -119,3 +119,30 @@ async fn resend_then_lockout_after_five_wrong_codes() {
         "the right code is refused once the verification is dead"
     );
 }
+
+/// What the README says of `--print-access-token`: the token carries no `cnf`, so it is a
+/// bearer secret that works from any program, with no proof and no key.
+#[tokio::test]
+async fn the_access_token_is_a_bearer_secret_usable_by_whoever_holds_it() {
+    use secrecy::ExposeSecret;
+    let emu = emulator().await;
+    let c = client(&emu);
+    let user = login(&emu, &c, PHONE).await;
+    assert!(
+        !user.profile.claims.contains_key("cnf"),
+        "not bound to a key"
+    );
+    let token = c.access_token().expect("a fresh token");
+    prelude_session::use_ring();
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/session/me/list", emu.url()))
+        .bearer_auth(token.expose_secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "another program, no DPoP proof"
+    );
+}

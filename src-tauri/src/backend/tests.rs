@@ -315,3 +315,46 @@ async fn a_step_whose_code_could_not_be_sent_does_not_claim_it_was() {
     assert_eq!(c.channel, Some("email"));
     assert!(!c.code_sent, "no code went out");
 }
+
+#[tokio::test]
+async fn plain_http_elsewhere_is_refused_and_https_is_reached_with_the_ca_file() {
+    let elsewhere = Server::Url("http://192.0.2.10:4010".into());
+    let refusals = [
+        Server::parse("url", "http://192.0.2.10:4010").unwrap_err(),
+        test_connection(&elsewhere).await.unwrap_err(),
+        Backend::connect(elsewhere, "unit", None, Some(Arc::new(MemoryStore::new())))
+            .await
+            .err()
+            .unwrap(),
+    ];
+    for e in refusals {
+        assert_eq!(e.code(), "plain_http_refused");
+        assert!(e.to_string().contains("--ca-file"), "{e}");
+    }
+    assert!(Server::parse("url", "http://localhost:4010").is_ok());
+
+    // The way to a standalone emulator on another machine: HTTPS, its certificate trusted.
+    let emu = Emulator::start(
+        Config {
+            tls: true,
+            resend_cooldown_secs: 0,
+            ..Config::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    crate::reach::trust(emu.cert_pem().unwrap().as_bytes().to_vec()).unwrap();
+    let server = Server::Url(emu.url());
+    assert!(emu.url().starts_with("https://"));
+    let reached = test_connection(&server).await.unwrap();
+    assert!(reached.contains("signing key"), "{reached}");
+    let mut b = Backend::connect(server, "unit", None, Some(Arc::new(MemoryStore::new())))
+        .await
+        .unwrap();
+    b.resume().await;
+    b.start_login("+33612345678").await.unwrap();
+    let code = emu.outbox().last().unwrap().code.clone();
+    b.verify_login_code(&code).await.unwrap();
+    assert!(b.signed_in());
+}

@@ -35,7 +35,8 @@ struct ApproveArgs {
     /// Print the outcome as one JSON object.
     #[arg(long)]
     json: bool,
-    /// On a grant, print the scoped access token alone on stdout (it is a secret).
+    /// On a grant, print the scoped access token alone on stdout. It is a bearer secret, not
+    /// bound to any key: anyone who holds it can use it until it expires.
     #[arg(long)]
     print_access_token: bool,
     /// The profile whose app is asked.
@@ -47,6 +48,9 @@ struct ApproveArgs {
     /// The Prelude app the app uses if it has to be started.
     #[arg(long, env = "COUNTERSIGN_APP_ID")]
     app_id: Option<String>,
+    /// Certificates (PEM) the app trusts if it has to be started, as its own `--ca-file`.
+    #[arg(long, env = "COUNTERSIGN_CA_FILE", value_name = "FILE")]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 fn cannot(why: &str) -> ExitCode {
@@ -162,6 +166,9 @@ async fn start_app(args: &ApproveArgs) -> Result<Connection, String> {
     }
     if let Some(a) = &args.app_id {
         cmd.args(["--app-id", a]);
+    }
+    if let Some(f) = &args.ca_file {
+        cmd.arg("--ca-file").arg(f);
     }
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);

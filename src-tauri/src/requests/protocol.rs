@@ -27,7 +27,8 @@ pub enum ClientMessage {
         reason: Option<String>,
         #[serde(default)]
         timeout_secs: Option<u64>,
-        /// Return the scoped access token with a grant.
+        /// Return the scoped access token with a grant: a bearer secret, usable by whoever
+        /// holds it until it expires.
         #[serde(default)]
         want_token: bool,
     },
