@@ -83,6 +83,8 @@ function render(v) {
       if ("full" in el.dataset) el.title = value;
     } else {
       fillParts(el, value);
+      // A heading may be clamped in a short window: whole in its title.
+      if (el.tagName === "H1") el.title = el.textContent;
     }
     warnAfter(el, pick(v, key.replace(/\.([^.]+)$/, ".warnings.$1")));
   }
@@ -161,6 +163,7 @@ function lookalikeNote(text) {
   w.className = "lookalike";
   w.dataset.testid = "lookalike-warning";
   w.setAttribute("role", "note");
+  w.title = "It may imitate another name: read it letter by letter.";
   w.textContent = text;
   return w;
 }
@@ -223,9 +226,11 @@ stageRoot.addEventListener(
     if (e.key !== "Enter" || !ANSWERS.has(mounted)) return;
     const input = e.target.closest?.(".code-input");
     const min = view?.rules?.codeMin || 4;
-    if (input && input.value.replace(/\D/g, "").length >= min) return;
     e.preventDefault();
     e.stopPropagation();
+    // Submitted here, not by the browser's implicit submission: that clicks the Approve
+    // button, which may still be settling.
+    if (input && input.value.replace(/\D/g, "").length >= min) input.form?.requestSubmit();
   },
   true,
 );
@@ -528,6 +533,13 @@ function codeField(input, onComplete) {
   input.addEventListener("paste", (e) => {
     e.preventDefault();
     readInserted(e.clipboardData?.getData("text") ?? "");
+  });
+  input.addEventListener("drop", (e) => {
+    const text = e.dataTransfer?.getData("text/plain") || e.dataTransfer?.getData("text") || "";
+    if (!text) return;
+    e.preventDefault();
+    input.focus();
+    readInserted(text);
   });
 }
 

@@ -338,14 +338,16 @@ async fn a_code_dropped_or_inserted_is_kept() {
             |v| v.as_str() == Some("false"),
         )
         .await?;
-        app.script(&format!(
+        let dropped = app.script(&format!(
             "const i = document.querySelector('[data-testid=stepup-code-input]'); \
              const dt = new DataTransfer(); dt.setData('text/plain', 'Your Countersign code is {code}\\nDo not share it.'); \
-             i.dispatchEvent(new InputEvent('beforeinput', {{inputType: 'insertFromDrop', dataTransfer: dt, cancelable: true, bubbles: true}})); return true;"
+             const drop = new DragEvent('drop', {{dataTransfer: dt, cancelable: true, bubbles: true}}); \
+             i.dispatchEvent(drop); return [drop.dataTransfer?.getData('text/plain') || '', drop.defaultPrevented];"
         ))
         .await?;
+        assert_eq!(dropped[1], true, "the drop is taken by the code field: {dropped}");
         app.wait_stage("done").await?;
-        assert_eq!(app.script("return window.__submitted;").await?.as_array().map(Vec::len), Some(3));
+        assert_eq!(app.script("return window.__submitted[2];").await?, code.as_str());
         app.shot("01-granted-after-drop").await;
         Ok(())
     })

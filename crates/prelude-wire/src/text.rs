@@ -139,10 +139,7 @@ pub fn lookalike(value: &str) -> Option<String> {
             .join(" and ")
     };
     if !value.is_single_script() {
-        return Some(format!(
-            "Mixes {} letters: it may imitate another name.",
-            names()
-        ));
+        return Some(format!("Mixes {} letters.", names()));
     }
     let unusual = value.chars().any(|c| {
         !c.is_ascii()
@@ -153,13 +150,10 @@ pub fn lookalike(value: &str) -> Option<String> {
             )
     });
     if unusual && unicode_security::skeleton(value).all(|c| c.is_ascii()) {
-        let what = match found.as_slice() {
-            [] | [Script::Latin] => "special letters or digits".to_owned(),
-            _ => format!("{} letters", names()),
-        };
-        return Some(format!(
-            "Written in {what} that look like plain Latin ones: it may imitate another name."
-        ));
+        return Some(match found.as_slice() {
+            [] | [Script::Latin] => "Special letters that look like plain ones.".to_owned(),
+            _ => format!("{} letters that look like Latin ones.", names()),
+        });
     }
     None
 }
