@@ -76,17 +76,28 @@ function render(v) {
   for (const el of $$("[data-bind]", stageRoot)) {
     const key = el.dataset.bind;
     const value = key in d ? d[key] : pick(v, key);
-    el.textContent = value == null ? "" : String(value);
+    if (OTHERS.test(key) && typeof value === "string") {
+      // A requester's, a link's or the server's text: isolated, and capped unless the
+      // element shows it whole (the reason, clamped by its style).
+      el.replaceChildren(isolated(value, "full" in el.dataset));
+      if ("full" in el.dataset) el.title = value;
+    } else {
+      fillParts(el, value);
+      // A heading may be clamped in a short window: whole in its title.
+      if (el.tagName === "H1") el.title = el.textContent;
+    }
+    warnAfter(el, pick(v, key.replace(/\.([^.]+)$/, ".warnings.$1")));
   }
   for (const el of $$("[data-bind-list]", stageRoot)) {
-    const pairs = pick(v, el.dataset.bindList) || [];
+    const rows = pick(v, el.dataset.bindList) || [];
     el.replaceChildren(
-      ...pairs.map(([k, val]) => {
+      ...rows.map(([k, val, warning]) => {
         const row = document.createElement("div");
         const dt = document.createElement("dt");
         const dd = document.createElement("dd");
-        dt.textContent = k.charAt(0).toUpperCase() + k.slice(1);
-        dd.textContent = val;
+        dt.append(isolated(k.charAt(0).toUpperCase() + k.slice(1)));
+        dd.append(isolated(val));
+        if (warning) dd.append(lookalikeNote(warning));
         row.append(dt, dd);
         return row;
       }),
@@ -95,6 +106,13 @@ function render(v) {
   if (v.request && v.stage === "request" && app.dataset.requestShown !== v.request.id) {
     app.dataset.requestShown = v.request.id;
     markPainted(v.request.id);
+    // A new request on a screen already up: nothing keeps the focus, and clicks wait.
+    const h1 = $("h1", stageRoot);
+    if (h1 && document.activeElement?.closest?.(".decide, .row-links")) {
+      h1.tabIndex = -1;
+      h1.focus();
+    }
+    settle();
   }
   if (!busy) gateCode();
   for (const el of $$(".request-only", stageRoot)) el.hidden = !v.request;
@@ -107,6 +125,115 @@ function render(v) {
   }
   tick();
 }
+
+// View fields that hold what others wrote: a requester, a link, the server.
+const OTHERS = /^(request|challenge|grant)\./;
+
+// Text others control, in a <bdi> so it cannot reorder what is around it; past the backend's
+// cap it is shortened, whole in its title.
+function isolated(text, whole = false) {
+  const b = document.createElement("bdi");
+  const s = String(text ?? "");
+  const chars = [...s];
+  const max = view?.rules?.shownMax || 48;
+  if (!whole && chars.length > max) {
+    b.textContent = chars.slice(0, max).join("") + "…";
+    b.title = s;
+    b.dataset.shortened = "true";
+  } else {
+    b.textContent = s;
+  }
+  return b;
+}
+
+// A sentence of plain parts and `{ isolate }` parts (see words.js), or a plain value.
+function fillParts(el, value) {
+  if (Array.isArray(value)) {
+    el.replaceChildren(
+      ...value.map((p) => (p && typeof p === "object" ? isolated(p.isolate) : document.createTextNode(String(p)))),
+    );
+  } else {
+    el.textContent = value == null ? "" : String(value);
+  }
+}
+
+// The backend's warning for a value that could pass for another, drawn beside it.
+function lookalikeNote(text) {
+  const w = document.createElement("span");
+  w.className = "lookalike";
+  w.dataset.testid = "lookalike-warning";
+  w.setAttribute("role", "note");
+  w.title = "It may imitate another name: read it letter by letter.";
+  w.textContent = text;
+  return w;
+}
+
+function warnAfter(el, warning) {
+  const next = el.nextElementSibling;
+  if (next?.classList.contains("lookalike")) next.remove();
+  if (warning && !el.hidden) el.after(lookalikeNote(warning));
+}
+
+// A stray click or key must not answer a request: for about a second after a request or
+// its check appears, or the window gains focus, the answer buttons ignore clicks (and say
+// so in aria-disabled and their title).
+const SETTLE_MS = 1000;
+const SETTLING_TITLE = "Just appeared: wait a moment before answering";
+let settledAt = 0;
+let settleTimer = null;
+function answerButtons() {
+  return $$(".decide button, [data-action=deny-report]", stageRoot);
+}
+function settle() {
+  settledAt = performance.now() + SETTLE_MS;
+  for (const b of answerButtons()) {
+    b.setAttribute("aria-disabled", "true");
+    if (!b.dataset.settleTitle) b.dataset.settleTitle = b.title || " ";
+    b.title = SETTLING_TITLE;
+  }
+  clearTimeout(settleTimer);
+  settleTimer = setTimeout(() => {
+    for (const b of answerButtons()) {
+      b.removeAttribute("aria-disabled");
+      if (b.dataset.settleTitle != null) b.title = b.dataset.settleTitle.trim();
+      delete b.dataset.settleTitle;
+    }
+  }, SETTLE_MS);
+}
+const settling = () => performance.now() < settledAt;
+const ANSWERS = new Set(["request", "step-up-otp"]);
+
+// Clicks that land on an answer while it settles are dropped before any handler sees them.
+stageRoot.addEventListener(
+  "click",
+  (e) => {
+    if (settling() && e.target.closest?.(".decide button, [data-action=deny-report]")) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+    }
+  },
+  true,
+);
+window.addEventListener("focus", () => {
+  if (ANSWERS.has(mounted)) settle();
+});
+
+// Enter answers nothing on the request screen; on the check, it submits only from the code
+// field once a code is typed there. Buttons still answer to a click, and Space once focused.
+stageRoot.addEventListener(
+  "keydown",
+  (e) => {
+    if (e.key !== "Enter" || !ANSWERS.has(mounted)) return;
+    const input = e.target.closest?.(".code-input");
+    const min = view?.rules?.codeMin || 4;
+    e.preventDefault();
+    e.stopPropagation();
+    // Submitted here, not by the browser's implicit submission: that clicks the Approve
+    // button, which may still be settling.
+    if (input && input.value.replace(/\D/g, "").length >= min) input.form?.requestSubmit();
+  },
+  true,
+);
 
 // When a request's first frame is out (the callback of the frame after it), its id and the
 // wall-clock time go on the root, where the request benchmark reads them.
@@ -134,6 +261,7 @@ function mount(stage) {
   mounted = stage;
   clearError();
   WIRE[stage]?.();
+  if (ANSWERS.has(stage)) settle();
   // Focus goes to the first field, else to the screen's heading, so a keyboard or screen
   // reader user starts where the new screen does.
   const first = $("input:not([type=hidden])", stageRoot) || $("h1", stageRoot);
@@ -354,30 +482,64 @@ async function checkIdentifier(input, hint, fallback) {
   return verdict;
 }
 
-// Code fields take digits as typed (up to the longest code the server may send). A paste is
-// read by the backend, which finds the code in whatever was copied ("027 194", "Your code is
-// 538750"), and a code found that way is submitted at once.
+// Code fields take digits as typed (up to the longest code the server may send). Anything
+// that inserts more than one character at once (a paste, a drop, autofill, an input method)
+// is read by the backend, which finds the code in whatever came ("027 194", "Your code is
+// 538750"), and a code found that way is submitted at once. No maxlength: it would cut
+// "Your Countersign code is 123456" to "Your Cou" before anyone could read it.
+const WHOLE_INSERTS = new Set(["insertFromPaste", "insertFromDrop", "insertReplacementText", "insertFromYank"]);
 function codeField(input, onComplete) {
   const max = view?.rules?.codeMax || 8;
-  input.maxLength = max;
-  input.addEventListener("input", () => {
-    const digits = input.value.replace(/\D/g, "").slice(0, max);
-    if (digits !== input.value) input.value = digits;
-    input.removeAttribute("aria-invalid");
-  });
-  input.addEventListener("paste", async (e) => {
-    const text = e.clipboardData?.getData("text") ?? "";
-    e.preventDefault();
+  input.removeAttribute("maxlength");
+  const readInserted = async (text) => {
     const code = await call("read_code", { text }).catch(() => null);
+    if (!input.isConnected) return;
     if (code) {
       input.value = code;
       input.removeAttribute("aria-invalid");
       onComplete();
     } else {
+      input.value = "";
       input.setAttribute("aria-invalid", "true");
       const why = "there is no 4 to 8 digit code in what was pasted";
       showError({ code: "invalid_input", reason: why, message: why });
     }
+  };
+  const inserted = (e) => e.data ?? e.dataTransfer?.getData("text/plain") ?? e.dataTransfer?.getData("text") ?? "";
+  const whole = (e, text) => WHOLE_INSERTS.has(e.inputType) || [...text].length > 1;
+  let before = input.value;
+  input.addEventListener("beforeinput", (e) => {
+    before = input.value;
+    const text = inserted(e);
+    if (e.cancelable && text && whole(e, text)) {
+      e.preventDefault();
+      readInserted(text);
+    }
+  });
+  input.addEventListener("input", (e) => {
+    // An insertion the page could not stop first (some autofill): read the field whole.
+    // Only the browser's own input events say what they did (a script's plain `input` does not).
+    const grew = [...input.value].length - [...before].length;
+    if (typeof e.inputType === "string" && (whole(e, inserted(e)) || grew > 1)) {
+      readInserted(input.value);
+      before = "";
+      return;
+    }
+    const digits = input.value.replace(/\D/g, "").slice(0, max);
+    if (digits !== input.value) input.value = digits;
+    before = input.value;
+    input.removeAttribute("aria-invalid");
+  });
+  input.addEventListener("paste", (e) => {
+    e.preventDefault();
+    readInserted(e.clipboardData?.getData("text") ?? "");
+  });
+  input.addEventListener("drop", (e) => {
+    const text = e.dataTransfer?.getData("text/plain") || e.dataTransfer?.getData("text") || "";
+    if (!text) return;
+    e.preventDefault();
+    input.focus();
+    readInserted(text);
   });
 }
 

@@ -25,6 +25,8 @@ const TEXT = {
   missing_challenge_token: () => "The server did not start the approval. Try again.",
   challenge_mismatch: () =>
     "The server’s approval did not say exactly what was asked, so it was refused. Nothing was approved.",
+  challenge_text_refused: () =>
+    "The server’s approval holds text that could read otherwise than it is signed, so it was refused. Nothing was approved.",
   custom_step_elsewhere: () => "This step is completed in the app that asked for the approval.",
   no_email_for_step: () =>
     "This step sends a code by email, but your account has no email address. Nothing was sent.",

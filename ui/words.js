@@ -1,5 +1,7 @@
 // What the screens say, derived from the view model: titles, step text, scopes in words.
-// Error sentences are in messages.js.
+// Error sentences are in messages.js. A text others control (a payee, a requester, a step
+// key) goes into a sentence as an isolated part, `{ isolate: text }`: the page draws it in a
+// <bdi>, so it cannot reorder the words around it.
 
 const CHANNEL = { sms: "SMS", email: "email" };
 const GRANT_MODE = {
@@ -28,8 +30,8 @@ export function derived(v) {
         ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
         : `No code has gone out by ${CHANNEL[c.channel]} yet. Once the problem above is fixed, use “Resend code”.`
       : c && c.customHere
-        ? `Step “${c.stepKey}” is a check in your own app. In this demo, confirm it here.`
-        : c ? `This step (“${c.stepKey}”) is completed in the app that asked for this approval. Complete it there, or cancel if you did not start this.` : "",
+        ? ["Step “", { isolate: c.stepKey }, "” is a check in your own app. In this demo, confirm it here."]
+        : c ? ["This step (“", { isolate: c.stepKey }, "”) is completed in the app that asked for this approval. Complete it there, or cancel if you did not start this."] : "",
     grantMode: v.grant ? GRANT_MODE[v.grant.grantMode] || v.grant.grantMode || "Granted" : "",
     approvalTitle: c ? approvalTitle(c) : "",
     requestTitle: v.request ? requestTitle(v.request) : "",
@@ -44,7 +46,7 @@ export function derived(v) {
         ? "A link opened this request. Anyone can make a link: approve only what you expect."
         : "Nothing is approved until you pass the check that follows."
       : "",
-    told: v.grant?.requester ? `${v.grant.requester} was told it is approved.` : "",
+    told: v.grant?.requester ? [{ isolate: v.grant.requester }, " was told it is approved."] : "",
   };
 }
 
@@ -57,21 +59,22 @@ function scopeWords(scope) {
 // What another program asks for, in words: the amount and payee when it names them.
 function requestTitle(r) {
   const m = Object.fromEntries(r.metadata || []);
-  if (m.amount && Number.isFinite(Number(m.amount))) return approvalTitle(r) + "?";
-  return `Approve “${r.scope}”?`;
+  if (m.amount && Number.isFinite(Number(m.amount))) return [...approvalTitle(r), "?"];
+  return ["Approve “", { isolate: r.scope }, "”?"];
 }
 
-// "Approve €500.00 to ACME Ltd": what is approved, in words, from the challenge itself.
+// "Approve €500.00 to ACME Ltd": what is approved, in words, from the challenge itself. The
+// amount and payee are the requester's text: isolated parts.
 function approvalTitle(c) {
-  const m = Object.fromEntries(c.metadata || []);
+  const m = Object.fromEntries((c.metadata || []).map(([k, val]) => [k, val]));
   const n = Number(m.amount);
-  if (!m.amount || !Number.isFinite(n)) return "Confirm it’s you";
-  let money = `${m.amount} ${m.currency || ""}`.trim();
+  if (!m.amount || !Number.isFinite(n)) return ["Confirm it’s you"];
+  let money = [{ isolate: m.amount }, ...(m.currency ? [" ", { isolate: m.currency }] : [])];
   try {
-    if (m.currency) money = new Intl.NumberFormat(undefined, { style: "currency", currency: m.currency }).format(n);
+    if (m.currency) money = [new Intl.NumberFormat(undefined, { style: "currency", currency: m.currency }).format(n)];
   } catch (_) {
     /* an unknown currency code: keep it as written */
   }
-  return m.payee ? `Approve ${money} to ${m.payee}` : `Approve ${money}`;
+  return m.payee ? ["Approve ", ...money, " to ", { isolate: m.payee }] : ["Approve ", ...money];
 }
 

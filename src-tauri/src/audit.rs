@@ -1,8 +1,41 @@
 //! The local approval log: one JSON line per approval attempt, in the app's data dir. It holds
 //! what was asked, the steps, the outcome and the error code; never a code or a token.
 
+use prelude_wire::text::escaped;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+// Every text of an entry is written through these: a character that could reorder or hide
+// text (U+202E, U+2028, …) is spelled out as `\u{202E}`, in the log and in both exports.
+// Requests holding one are refused before they reach the log; this is the second line.
+
+fn rec<S: Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&escaped(v))
+}
+
+fn rec_opt<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(t) => rec(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+fn rec_map<S: Serializer>(m: &BTreeMap<String, String>, s: S) -> Result<S::Ok, S::Error> {
+    let mut map = s.serialize_map(Some(m.len()))?;
+    for (k, v) in m {
+        map.serialize_entry(&escaped(k), &escaped(v))?;
+    }
+    map.end()
+}
+
+fn rec_list<S: Serializer>(l: &[String], s: S) -> Result<S::Ok, S::Error> {
+    let mut seq = s.serialize_seq(Some(l.len()))?;
+    for v in l {
+        seq.serialize_element(&escaped(v))?;
+    }
+    seq.end()
+}
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -12,21 +45,35 @@ pub struct AuditEntry {
     /// When the attempt started, RFC 3339 UTC.
     pub started_at: String,
     pub ended_at: String,
+    #[serde(serialize_with = "rec")]
     pub server: String,
+    #[serde(serialize_with = "rec_opt")]
     pub session_id: Option<String>,
+    #[serde(serialize_with = "rec")]
     pub scope: String,
+    #[serde(serialize_with = "rec_map")]
     pub metadata: BTreeMap<String, String>,
     /// The step keys passed, in order.
+    #[serde(serialize_with = "rec_list")]
     pub steps: Vec<String>,
     pub wrong_codes: u32,
     /// `granted`, `denied`, `reported` (denied as suspicious), `blocked`, `cancelled`,
     /// `timed_out`, `withdrawn` (the requester stopped waiting), `refused` or `failed`.
     pub outcome: String,
+    #[serde(serialize_with = "rec_opt")]
     pub error_code: Option<String>,
     /// Who asked, when another program or a link did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rec_opt"
+    )]
     pub requester: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rec_opt"
+    )]
     pub reason: Option<String>,
 }
 
@@ -99,11 +146,13 @@ impl AuditLog {
 /// One row per entry; metadata and steps as `key=value; …` and `a → b` in one cell each.
 fn to_csv(entries: &[AuditEntry]) -> String {
     fn cell(s: &str) -> String {
-        // Quote every cell that could split a row, and defuse spreadsheet formulas.
+        // Spell out characters that reorder or hide text, quote every cell that could split a
+        // row, and defuse spreadsheet formulas.
+        let s = escaped(s);
         let s = if s.starts_with(['=', '+', '-', '@']) {
             format!("'{s}")
         } else {
-            s.to_owned()
+            s.into_owned()
         };
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
@@ -220,6 +269,32 @@ mod tests {
             lines[3]
         );
         assert!(lines[1].contains("amount=500"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn raw_bidi_never_reaches_the_log_or_an_export() {
+        let dir = std::env::temp_dir().join(format!("audit-bidi-{}", std::process::id()));
+        let log = AuditLog::new(dir.join("approvals.jsonl"));
+        let mut odd = entry("refused");
+        odd.metadata = BTreeMap::from([("payee".into(), "\u{202E}dtL EMCA".into())]);
+        odd.reason = Some("Pay\u{2028}now".into());
+        odd.requester = Some("evil\u{200B} (pid 1)".into());
+        odd.steps = vec!["verify\u{2066}_sms".into()];
+        log.append(&odd).unwrap();
+        let raw = std::fs::read_to_string(log.path()).unwrap();
+        let (json, _) = log.export(false).unwrap();
+        let (csv, _) = log.export(true).unwrap();
+        for (what, text) in [("log", &raw), ("json", &json), ("csv", &csv)] {
+            // Rows and lines end in '\n'; nothing else of its kind is left.
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| c != '\n' && prelude_wire::text::is_refused(c)),
+                "{what}: {text:?}"
+            );
+            assert!(text.contains("\\u{202E}dtL EMCA"), "{what}: {text}");
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -44,6 +44,7 @@ pub fn input_rules() -> InputRules {
     InputRules {
         code_min: *prelude_wire::CODE_LENGTHS.start(),
         code_max: *prelude_wire::CODE_LENGTHS.end(),
+        shown_max: prelude_wire::text::MAX_SHOWN_CHARS,
         identifier_hint: prelude_wire::IDENTIFIER_HINT,
     }
 }
@@ -295,6 +296,12 @@ impl Backend {
                     }
                     tracing::info!("session resumed");
                     match self.client.restore_step_up() {
+                        Ok(Some(ch))
+                            if prelude_wire::text::check_metadata_shown(&ch.metadata).is_err() =>
+                        {
+                            tracing::warn!("open approval not restored: its text cannot be shown");
+                            self.forget_stored_challenge();
+                        }
                         Ok(Some(ch)) => {
                             let approval = Approval {
                                 scope: ch.scope.clone(),

@@ -202,7 +202,8 @@ fn check_transfer(m: &BTreeMap<String, String>) -> AppResult<()> {
     if m.values().any(String::is_empty) {
         return bad("fill in every field of the transfer");
     }
-    prelude_wire::check_metadata(m).map_err(|e| AppError::InvalidInput(e.message))
+    prelude_wire::check_metadata(m).map_err(|e| AppError::InvalidInput(e.message))?;
+    prelude_wire::text::check_metadata_shown(m).map_err(|e| AppError::InvalidInput(e.message))
 }
 
 #[tauri::command]

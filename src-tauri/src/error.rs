@@ -34,6 +34,12 @@ pub enum AppError {
     /// The server's challenge does not carry what was asked (scope or metadata differ).
     #[error("the server's challenge does not match what was asked, so it was refused")]
     ChallengeMismatch,
+    /// The server's challenge carries metadata that cannot be shown as it is signed (a
+    /// character that reorders or hides text, or nothing visible).
+    #[error(
+        "the server's challenge holds text that cannot be shown as signed ({0}), so it was refused"
+    )]
+    ChallengeText(String),
     /// A step sends its code to an address the account does not have (an email step for a
     /// user with only a phone number).
     #[error("{source}")]
@@ -75,6 +81,7 @@ impl AppError {
             AppError::WrongStage => "wrong_stage",
             AppError::NotSignedIn => "not_signed_in",
             AppError::ChallengeMismatch => "challenge_mismatch",
+            AppError::ChallengeText(_) => "challenge_text_refused",
             AppError::NoRequest => "no_request",
             AppError::NoAddressForStep {
                 address: "email address",
@@ -120,8 +127,14 @@ impl serde::Serialize for AppError {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("AppError", 4)?;
         st.serialize_field("code", self.code())?;
-        st.serialize_field("message", &self.to_string())?;
-        st.serialize_field("reason", &self.reason())?;
+        // Both may carry the server's own words: shown under "Details", never able to
+        // reorder or hide the text around them.
+        let message = self.to_string();
+        st.serialize_field("message", &prelude_wire::text::neutralised(&message))?;
+        st.serialize_field(
+            "reason",
+            &self.reason().map(prelude_wire::text::neutralised),
+        )?;
         st.serialize_field("attemptsRemaining", &self.attempts_remaining())?;
         st.end()
     }
@@ -139,11 +152,12 @@ impl From<prelude_session::Error> for AppError {
     }
 }
 
-/// The sentence a person reads for an error, where it differs from the technical message.
+/// The sentence a person reads for an error, where it differs from the technical message;
+/// what the server said in it is neutralised (a requester prints it to a terminal).
 pub fn for_people(e: &AppError) -> String {
     match e {
         AppError::StepUpBlocked => "Your hook denied this scope.".to_owned(),
-        other => other.to_string(),
+        other => prelude_wire::text::neutralised(&other.to_string()).into_owned(),
     }
 }
 
@@ -211,5 +225,22 @@ mod tests {
             let v = serde_json::to_value(AppError::from(e)).unwrap();
             assert_eq!(v["code"], code);
         }
+    }
+
+    #[test]
+    fn the_servers_words_cannot_reorder_the_details() {
+        let e = AppError::Session(prelude_session::Error::BadRequest {
+            code: "bad_request".into(),
+            message: "denied \u{202E}gnihton\u{2028}".into(),
+        });
+        let v = serde_json::to_value(&e).unwrap();
+        for field in ["message", "reason"] {
+            let text = v[field].as_str().unwrap();
+            assert!(
+                text.contains("denied \u{FFFD}gnihton\u{FFFD}"),
+                "{field}: {text:?}"
+            );
+        }
+        assert!(!for_people(&e).contains('\u{202E}'));
     }
 }

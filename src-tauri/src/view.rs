@@ -1,6 +1,50 @@
 //! View models: everything the UI receives. No token, key or submitted code is ever here.
 
 use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer};
+use std::collections::BTreeMap;
+
+// Text others control (a requester, a link, the server, another device) is serialised
+// through these, so the screen never receives a character that reorders or hides text; the
+// requests and challenges themselves were refused before they got here if they held one.
+
+/// A text, neutralised (`prelude_wire::text::neutralised`).
+fn shown<T: AsRef<str>, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&prelude_wire::text::neutralised(v.as_ref()))
+}
+
+fn shown_opt<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(t) => shown(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// Metadata as `[key, value, warning]` triples: the value neutralised, and the warning (or
+/// `null`) when it could pass for another (`prelude_wire::text::lookalike`).
+fn shown_pairs<S: Serializer>(m: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    let mut seq = s.serialize_seq(Some(m.len()))?;
+    for (k, v) in m {
+        seq.serialize_element(&(
+            prelude_wire::text::neutralised(k),
+            prelude_wire::text::neutralised(v),
+            prelude_wire::text::lookalike(v),
+        ))?;
+    }
+    seq.end()
+}
+
+/// Warnings for texts that could pass for others, by the view field they belong to
+/// (`source`, `reason`, `askedBy`).
+pub type Warnings = BTreeMap<&'static str, String>;
+
+/// The look-alike warnings for `texts`, named by field.
+pub fn warnings(texts: &[(&'static str, Option<&str>)]) -> Warnings {
+    texts
+        .iter()
+        .filter_map(|(field, t)| Some((*field, prelude_wire::text::lookalike((*t)?)?)))
+        .collect()
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -41,10 +85,14 @@ pub struct UserView {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChallengeView {
+    #[serde(serialize_with = "shown")]
     pub scope: String,
+    /// `[key, value, warning]` triples.
+    #[serde(serialize_with = "shown_pairs")]
     pub metadata: Vec<(String, String)>,
     pub step: usize,
     pub step_count: usize,
+    #[serde(serialize_with = "shown")]
     pub step_key: String,
     /// `sms` or `email` for OTP steps.
     pub channel: Option<&'static str>,
@@ -58,7 +106,10 @@ pub struct ChallengeView {
     /// The current step's code went out (an OTP step whose sending failed has none yet).
     pub code_sent: bool,
     /// Who asked: the requesting program, "a link", or this computer for the app's own form.
+    #[serde(serialize_with = "shown")]
     pub asked_by: String,
+    /// Look-alike warnings (`askedBy`).
+    pub warnings: Warnings,
     /// When it was asked, Unix milliseconds.
     pub asked_at: i64,
 }
@@ -66,13 +117,18 @@ pub struct ChallengeView {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GrantView {
+    #[serde(serialize_with = "shown")]
     pub scope: String,
     pub session_id: Option<String>,
+    #[serde(serialize_with = "shown_opt")]
     pub grant_mode: Option<String>,
+    /// `[key, value, warning]` triples.
+    #[serde(serialize_with = "shown_pairs")]
     pub metadata: Vec<(String, String)>,
     /// Unix milliseconds, when the server said how long the grant lasts.
     pub expires_at: Option<i64>,
     /// The program (or "a link") that asked for this approval.
+    #[serde(serialize_with = "shown_opt")]
     pub requester: Option<String>,
 }
 
@@ -93,7 +149,9 @@ pub struct AppView {
     pub user: Option<UserView>,
     pub challenge: Option<ChallengeView>,
     pub grant: Option<GrantView>,
-    /// Something the user should know that is not an error of the last action.
+    /// Something the user should know that is not an error of the last action (it may name
+    /// a requester).
+    #[serde(serialize_with = "shown_opt")]
     pub notice: Option<String>,
     /// Set when secrets are kept in memory only, because no secure store works.
     pub store_warning: Option<String>,
@@ -111,11 +169,18 @@ pub struct AppView {
 pub struct RequestView {
     pub id: String,
     /// "deploy.sh (pid 4242)" or "a link".
+    #[serde(serialize_with = "shown")]
     pub source: String,
     pub from_link: bool,
+    #[serde(serialize_with = "shown_opt")]
     pub reason: Option<String>,
+    #[serde(serialize_with = "shown")]
     pub scope: String,
+    /// `[key, value, warning]` triples.
+    #[serde(serialize_with = "shown_pairs")]
     pub metadata: Vec<(String, String)>,
+    /// Look-alike warnings (`source`, `reason`).
+    pub warnings: Warnings,
     /// RFC 3339.
     pub received_at: String,
     /// Unix milliseconds when it times out.
@@ -136,6 +201,8 @@ pub struct IdentifierCheck {
 pub struct InputRules {
     pub code_min: usize,
     pub code_max: usize,
+    /// A value longer than this many characters is shown shortened, whole in its title.
+    pub shown_max: usize,
     pub identifier_hint: &'static str,
 }
 
@@ -186,7 +253,10 @@ impl From<prelude_emulator::OutboxMessage> for InboxMessage {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRow {
+    #[serde(serialize_with = "shown")]
     pub id: String,
+    /// Parsed by the server from the other device's User-Agent: its owner's words.
+    #[serde(serialize_with = "shown")]
     pub device: String,
     pub created_at: Option<String>,
     pub last_seen_at: Option<String>,
@@ -272,6 +342,39 @@ mod tests {
         assert_eq!(mask("+353861234567"), "+353 •••• 4567");
         assert_eq!(mask("+4915112345678"), "+49 •••• 5678");
         assert_eq!(mask("ada@example.com"), "a••@example.com");
+    }
+
+    #[test]
+    fn others_text_reaches_the_screen_neutralised_and_warned() {
+        let row = SessionRow {
+            id: "ses_1".into(),
+            device: "Pixel\u{202E}8 · Android".into(),
+            created_at: None,
+            last_seen_at: None,
+            current: false,
+        };
+        let v = serde_json::to_value(&row).unwrap();
+        assert_eq!(v["device"], "Pixel\u{FFFD}8 · Android");
+        let grant = GrantView {
+            scope: "transfer:write".into(),
+            session_id: None,
+            grant_mode: Some("single-use\u{2028}".into()),
+            metadata: vec![
+                ("payee".into(), "АСМЕ".into()),
+                ("amount".into(), "5\u{200B}00".into()),
+            ],
+            expires_at: None,
+            requester: None,
+        };
+        let v = serde_json::to_value(&grant).unwrap();
+        assert_eq!(v["grantMode"], "single-use\u{FFFD}");
+        assert_eq!(v["metadata"][0][0], "payee");
+        assert!(v["metadata"][0][2].as_str().unwrap().contains("Cyrillic"));
+        assert_eq!(v["metadata"][1][1], "5\u{FFFD}00");
+        assert!(v["metadata"][1][2].is_null());
+        let w = warnings(&[("source", Some("PаyPal (pid 7)")), ("reason", Some("Pay"))]);
+        assert!(w["source"].contains("Latin and Cyrillic"));
+        assert!(!w.contains_key("reason"));
     }
 
     #[test]

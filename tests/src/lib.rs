@@ -370,11 +370,14 @@ impl AppRef {
     }
 
     /// Clicks the control once it is enabled (busy states and resend cooldowns disable
-    /// buttons); a control still disabled after 10 s is an error, not a silent click.
+    /// buttons, and an answer button settles for a moment after it appears, marked
+    /// `aria-disabled`); a control still disabled after 10 s is an error, not a silent click.
     pub async fn click(&self, testid: &str) -> TestResult {
         let e = self.el(testid).await?;
         let until = Instant::now() + Duration::from_secs(10);
-        while !e.is_enabled().await.unwrap_or(false) {
+        while !e.is_enabled().await.unwrap_or(false)
+            || e.attr("aria-disabled").await.ok().flatten().as_deref() == Some("true")
+        {
             if Instant::now() > until {
                 return Err(format!("{testid} stayed disabled").into());
             }

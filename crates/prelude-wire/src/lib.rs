@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
 pub mod time;
+pub mod text;
 
 /// A value that breaks a wire rule. `field` names what was wrong, for messages and for the
 /// UI to point at the input.

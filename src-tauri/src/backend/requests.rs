@@ -124,9 +124,14 @@ impl Backend {
         if !(mine || self.flow.stage() == Stage::Logged) {
             return None;
         }
+        let source = head.source.label();
         Some(RequestView {
+            warnings: crate::view::warnings(&[
+                ("source", Some(&source)),
+                ("reason", head.ask.reason.as_deref()),
+            ]),
             id: head.id.clone(),
-            source: head.source.label(),
+            source,
             from_link: head.source == Source::Link,
             reason: head.ask.reason.clone(),
             scope: head.ask.scope.clone(),

@@ -32,6 +32,13 @@ impl Backend {
             return Err(e);
         }
         attempt.challenge_id = Some(ch.challenge_id.clone()).filter(|c| !c.is_empty());
+        // Nothing reaches the screen that reads otherwise than it is signed.
+        if let Err(e) = prelude_wire::text::check_metadata_shown(&ch.metadata) {
+            let e = AppError::ChallengeText(e.message);
+            self.forget_stored_challenge();
+            self.close_attempt(attempt, "refused", Some(&e));
+            return Err(e);
+        }
         // What the person approves is what the server signed into the challenge, or nothing
         // (dynamic linking): a challenge that says otherwise is refused.
         if attempt.challenge_id.is_some() && !signed_as_asked(&approval, &ch) {

@@ -358,3 +358,65 @@ async fn plain_http_elsewhere_is_refused_and_https_is_reached_with_the_ca_file()
     b.verify_login_code(&code).await.unwrap();
     assert!(b.signed_in());
 }
+
+/// A server whose challenge carries text that reads otherwise than it is signed (here it
+/// echoes what a client without our checks sent): the challenge is dropped, the requester is
+/// refused with a stable code, and the audit log records it, spelled out.
+#[tokio::test]
+async fn a_challenge_with_text_that_cannot_be_shown_is_refused() {
+    use crate::requests::protocol::{Ask, Status};
+    use crate::requests::queue::Source;
+    let (emu, mut b, dir) = setup().await;
+    b.resume().await;
+    b.start_login("+33612345678").await.unwrap();
+    let code = emu.outbox().last().unwrap().code.clone();
+    b.verify_login_code(&code).await.unwrap();
+    let sent = emu.outbox().len();
+
+    // The app's own path: what the server signed holds U+202E.
+    let reversed = Approval {
+        scope: "transfer:write".into(),
+        metadata: BTreeMap::from([("payee".into(), "\u{202E}dtL EMCA".into())]),
+    };
+    let e = b.request_step_up(reversed).await.unwrap_err();
+    assert_eq!(e.code(), "challenge_text_refused");
+    assert!(
+        e.to_string().contains("payee") && e.to_string().contains("U+202E"),
+        "{e}"
+    );
+    let v = view(&b);
+    assert_eq!(v.stage, Stage::Logged);
+    assert!(v.challenge.is_none());
+    assert_eq!(emu.outbox().len(), sent, "no code went out for it");
+
+    // A request that got past the requester's checks unchecked (built here directly).
+    let ask = Ask {
+        scope: "transfer:write".into(),
+        metadata: BTreeMap::from([("amount".into(), "5\u{2067}000".into())]),
+        reason: None,
+        timeout_secs: 60,
+        want_token: false,
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    b.enqueue(Source::Link, ask, Some(tx)).unwrap();
+    let e = b.approve_request().await.unwrap_err();
+    assert_eq!(e.code(), "challenge_text_refused");
+    let outcome = rx.await.unwrap();
+    assert_eq!(outcome.status, Status::Refused);
+    assert_eq!(outcome.code.as_deref(), Some("challenge_text_refused"));
+    assert!(!outcome.reason.unwrap_or_default().contains('\u{2067}'));
+
+    let (log, _) = b.audit().unwrap().read(2).unwrap();
+    for entry in &log {
+        assert_eq!(entry.outcome, "refused");
+        assert_eq!(entry.error_code.as_deref(), Some("challenge_text_refused"));
+    }
+    let raw = std::fs::read_to_string(b.audit().unwrap().path()).unwrap();
+    assert!(
+        !raw.contains('\u{202E}') && !raw.contains('\u{2067}'),
+        "{raw}"
+    );
+    assert!(raw.contains(r"\\u{202E}dtL EMCA"), "{raw}");
+    b.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -85,6 +85,10 @@ impl Backend {
                 .map(|t| ms(t + resend_cooldown())),
             custom_here: c.otp_channel().is_none() && self.customer.is_some(),
             code_sent: a.sent_at.is_some(),
+            warnings: crate::view::warnings(&[(
+                "askedBy",
+                a.attempt.request.as_ref().map(|r| r.requester.as_str()),
+            )]),
             asked_by: match &a.attempt.request {
                 Some(r) => r.requester.clone(),
                 None => this_computer().to_owned(),

@@ -45,9 +45,12 @@ impl AppDesk {
         if let Some(w) = self.window() {
             let _ = w.request_user_attention(Some(tauri::UserAttentionType::Informational));
         }
+        // Notification servers render markup: the requester's words are escaped as text.
+        let text = |t: &str| prelude_wire::text::markup_escaped(t);
+        let (who, scope) = (text(&source.label()), text(&ask.scope));
         let body = match &ask.reason {
-            Some(r) => format!("{} asks to approve {}: {r}", source.label(), ask.scope),
-            None => format!("{} asks to approve {}.", source.label(), ask.scope),
+            Some(r) => format!("{who} asks to approve {scope}: {}", text(r)),
+            None => format!("{who} asks to approve {scope}."),
         };
         let me = self.clone();
         std::thread::spawn(move || me.notify(&body));

@@ -107,9 +107,28 @@ mod tests {
             "countersign://approve?scope=s&a=1&a=2",
             "countersign://approve?scope=s&toolongakey123=1",
             "countersign://approve?scope=bad%20scope",
+            // What is shown must be what is signed: no bidi control, separator or blank.
+            "countersign://approve?scope=transfer:write&payee=%E2%80%AEdtL%20EMCA",
+            "countersign://approve?scope=transfer:write&amount=%E2%80%8B",
+            "countersign://approve?scope=transfer:write&reason=Pay%E2%80%A8now",
+            "countersign://approve?scope=transfer:write&payee=AC%E2%80%8DME",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_link_may_not_use_the_reserved_identifier() {
+        let long = format!(
+            "countersign://approve?scope=transfer:write&amount=5&identifier={}",
+            "a".repeat(320)
+        );
+        let e = parse(&long).unwrap_err().0;
+        assert!(e.contains("\"identifier\""), "{e}");
+        let e = parse("countersign://approve?scope=transfer:write&payee=%E2%80%AEdtL")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("\"payee\"") && e.contains("U+202E"), "{e}");
     }
 
     #[test]

@@ -187,17 +187,15 @@ impl Ask {
         timeout_secs: Option<u64>,
         want_token: bool,
     ) -> Result<Self, BadRequest> {
-        prelude_wire::check_scope(scope).map_err(|e| BadRequest(e.message))?;
+        let bad = |e: prelude_wire::RuleError| BadRequest(e.message);
+        prelude_wire::check_scope(scope).map_err(bad)?;
         for (k, v) in &metadata {
-            prelude_wire::check_metadata_entry(k, v).map_err(|e| BadRequest(e.message))?;
-            // Shown in full on the screen: nothing empty, nothing invisible.
-            if v.trim().is_empty() || v.chars().any(char::is_control) {
-                return Err(BadRequest(format!(
-                    "metadata value for {k:?} must be visible text on one line"
-                )));
-            }
+            prelude_wire::check_metadata_entry(k, v).map_err(bad)?;
         }
-        prelude_wire::check_metadata(&metadata).map_err(|e| BadRequest(e.message))?;
+        prelude_wire::check_metadata(&metadata).map_err(bad)?;
+        // What the screen shows is what is signed: no character that reorders, hides or
+        // breaks the text, something visible, and `identifier` only for a registration.
+        prelude_wire::text::check_requested_metadata(scope, &metadata).map_err(bad)?;
         let reason = match reason.map(str::trim) {
             None | Some("") => None,
             Some(r) if r.chars().count() > MAX_REASON_CHARS => {
@@ -206,12 +204,10 @@ impl Ask {
                     r.chars().count()
                 )));
             }
-            Some(r) if r.chars().any(char::is_control) => {
-                return Err(BadRequest(
-                    "the reason must be one line of text, without control characters".into(),
-                ));
+            Some(r) => {
+                prelude_wire::text::check_shown("reason", "the reason", r).map_err(bad)?;
+                Some(r.to_owned())
             }
-            Some(r) => Some(r.to_owned()),
         };
         let timeout_secs = timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
         if !(1..=MAX_TIMEOUT_SECS).contains(&timeout_secs) {
@@ -287,7 +283,31 @@ mod tests {
         assert!(err("t", &[("thirteenchars", "x")], None, None).contains("thirteenchars"));
         assert!(err("t", &[("k", &"v".repeat(33))], None, None).contains("32"));
         assert!(err("t", &[("k", "")], None, None).contains("visible"));
-        assert!(err("t", &[("k", "a\u{7}")], None, None).contains("visible"));
+        assert!(err("t", &[("k", "a\u{7}")], None, None).contains("\"k\""));
+        // The screen would show "ACME Ltd" for what signs "\u{202E}dtL EMCA": refused, by key.
+        let e = err(
+            "transfer:write",
+            &[("payee", "\u{202E}dtL EMCA")],
+            None,
+            None,
+        );
+        assert!(e.contains("\"payee\"") && e.contains("U+202E"), "{e}");
+        assert!(err("t", &[("amount", "\u{200B}")], None, None).contains("visible"));
+        assert!(err("t", &[], Some("Pay\u{2028}now"), None).contains("reason"));
+        assert!(err("t", &[], Some("\u{200D}"), None).contains("U+200D"));
+        let long = "a".repeat(300) + "@example.com";
+        let e = err("transfer:write", &[("identifier", &long)], None, None);
+        assert!(e.contains("identifier"), "{e}");
+        assert!(
+            Ask::check(
+                "prld:email:register",
+                meta(&[("identifier", "ada@example.com")]),
+                None,
+                None,
+                false
+            )
+            .is_ok()
+        );
         let six = [
             ("a", "1"),
             ("b", "1"),
@@ -298,7 +318,7 @@ mod tests {
         ];
         assert!(err("t", &six, None, None).contains("5"));
         assert!(err("t", &[], Some(&"r".repeat(201)), None).contains("200"));
-        assert!(err("t", &[], Some("a\nb"), None).contains("one line"));
+        assert!(err("t", &[], Some("a\nb"), None).contains("U+000A"));
         assert!(err("t", &[], None, Some(0)).contains("timeout"));
         assert!(err("t", &[], None, Some(3601)).contains("timeout"));
     }

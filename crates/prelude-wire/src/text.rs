@@ -1,0 +1,322 @@
+//! Rules for text that others control and a person reads or a record keeps: refused
+//! characters, look-alike warnings (UTS #39), and how such text is neutralised for display.
+//! `docs/approval-protocol.md` ("What the screen vouches for") is the contract.
+
+use crate::{RuleError, broken};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+use unicode_script::{Script, UnicodeScript};
+use unicode_security::MixedScript;
+
+/// A screen shows at most this many characters of one value; the rest is behind an ellipsis,
+/// with the whole value in the element's title.
+pub const MAX_SHOWN_CHARS: usize = 48;
+
+/// The metadata key only a registration (`prld:<kind>:register`) may use: the wire allows it
+/// 320 characters, every other value 32.
+pub const RESERVED_IDENTIFIER_KEY: &str = "identifier";
+
+/// Why a character may not be shown: it changes how the text around it reads, or cannot be
+/// seen. Cf covers the bidi controls (U+202A–202E, U+2066–2069, U+200E/F) and the zero-width
+/// characters, ZWJ and ZWNJ included.
+fn refusal(c: char) -> Option<&'static str> {
+    Some(match c.general_category() {
+        GeneralCategory::Format => {
+            "an invisible formatting character, which can reorder or hide text"
+        }
+        GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+            "a line or paragraph separator"
+        }
+        GeneralCategory::Control => "a control character",
+        GeneralCategory::PrivateUse => "a private-use character",
+        GeneralCategory::Surrogate | GeneralCategory::Unassigned => "an unassigned character",
+        _ => return None,
+    })
+}
+
+/// Whether `c` is refused in shown text (categories Cc, Cf, Co, Cn, Zl, Zp).
+pub fn is_refused(c: char) -> bool {
+    refusal(c).is_some()
+}
+
+/// Whether something in `value` can be seen. UTS #39's skeleton drops the default-ignorable
+/// code points (Hangul fillers, variation selectors) that render as nothing; what is left
+/// must hold a letter, digit, punctuation or symbol, and not only the blank Braille pattern.
+fn has_visible(value: &str) -> bool {
+    unicode_security::skeleton(value).any(|c| {
+        c != '\u{2800}'
+            && matches!(
+                c.general_category_group(),
+                unicode_properties::GeneralCategoryGroup::Letter
+                    | unicode_properties::GeneralCategoryGroup::Number
+                    | unicode_properties::GeneralCategoryGroup::Punctuation
+                    | unicode_properties::GeneralCategoryGroup::Symbol
+            )
+    })
+}
+
+/// Checks one text a person will read: no refused character, and something visible. `what`
+/// names it in the message (`metadata value for "payee"`, `the reason`); the value itself is
+/// never echoed.
+///
+/// # Errors
+/// [`RuleError`] with `field`, naming the first refused character by code point.
+pub fn check_shown(field: &'static str, what: &str, value: &str) -> Result<(), RuleError> {
+    if let Some((c, why)) = value.chars().find_map(|c| refusal(c).map(|w| (c, w))) {
+        return Err(broken(
+            field,
+            format!("{what} holds U+{:04X}, {why}", u32::from(c)),
+        ));
+    }
+    if !has_visible(value) {
+        return Err(broken(field, format!("{what} has no visible character")));
+    }
+    Ok(())
+}
+
+/// Checks every metadata value with [`check_shown`]; keys are ASCII by the wire's rules.
+///
+/// # Errors
+/// The first value that breaks a rule, named by its key.
+pub fn check_metadata_shown(m: &BTreeMap<String, String>) -> Result<(), RuleError> {
+    m.iter()
+        .try_for_each(|(k, v)| check_shown("metadata", &format!("metadata value for {k:?}"), v))
+}
+
+/// Whether `scope` is a registration, `prld:<kind>:register` (docs/protocol.md, reserved
+/// scopes): the only requests that may carry [`RESERVED_IDENTIFIER_KEY`].
+pub fn is_registration(scope: &str) -> bool {
+    scope
+        .strip_prefix("prld:")
+        .and_then(|s| s.strip_suffix(":register"))
+        .is_some_and(|kind| !kind.is_empty() && !kind.contains(':'))
+}
+
+/// The metadata a requester (another program or a link) may ask with: shown text only, and
+/// `identifier` only for a registration.
+///
+/// # Errors
+/// [`RuleError`] naming the key.
+pub fn check_requested_metadata(
+    scope: &str,
+    m: &BTreeMap<String, String>,
+) -> Result<(), RuleError> {
+    if m.contains_key(RESERVED_IDENTIFIER_KEY) && !is_registration(scope) {
+        return Err(broken(
+            "metadata",
+            format!(
+                "metadata key {RESERVED_IDENTIFIER_KEY:?} is reserved for prld:<kind>:register scopes"
+            ),
+        ));
+    }
+    check_metadata_shown(m)
+}
+
+/// The scripts of `value`'s letters, in order of first use, without Common and Inherited.
+fn scripts(value: &str) -> Vec<Script> {
+    let mut seen = Vec::new();
+    for c in value.chars() {
+        let s = c.script();
+        if !matches!(s, Script::Common | Script::Inherited | Script::Unknown) && !seen.contains(&s)
+        {
+            seen.push(s);
+        }
+    }
+    seen
+}
+
+/// A warning for a value that could pass for another (UTS #39): one that is not single-script
+/// ("PаyPal" with a Cyrillic а), or one with letters or digits outside ASCII whose skeleton is
+/// all ASCII ("АСМЕ" in Cyrillic, "ＡＣＭＥ" in full width). `None` for plain text.
+pub fn lookalike(value: &str) -> Option<String> {
+    let found = scripts(value);
+    let names = || {
+        found
+            .iter()
+            .map(|s| s.full_name())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    if !value.is_single_script() {
+        return Some(format!("Mixes {} letters.", names()));
+    }
+    let unusual = value.chars().any(|c| {
+        !c.is_ascii()
+            && matches!(
+                c.general_category_group(),
+                unicode_properties::GeneralCategoryGroup::Letter
+                    | unicode_properties::GeneralCategoryGroup::Number
+            )
+    });
+    if unusual && unicode_security::skeleton(value).all(|c| c.is_ascii()) {
+        return Some(match found.as_slice() {
+            [] | [Script::Latin] => "Special letters that look like plain ones.".to_owned(),
+            _ => format!("{} letters that look like Latin ones.", names()),
+        });
+    }
+    None
+}
+
+/// `value` with every refused character replaced by U+FFFD, for text that cannot be refused
+/// any more (a server's message, another device's name): shown, but unable to reorder or hide.
+pub fn neutralised(value: &str) -> Cow<'_, str> {
+    if value.chars().any(is_refused) {
+        Cow::Owned(
+            value
+                .chars()
+                .map(|c| if is_refused(c) { '\u{FFFD}' } else { c })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// `value` with every refused character written out as `\u{202E}`, for records (the audit
+/// log, its exports): what was there stays readable, and nothing reorders the text.
+pub fn escaped(value: &str) -> Cow<'_, str> {
+    if value.chars().any(is_refused) {
+        let mut out = String::with_capacity(value.len() + 8);
+        for c in value.chars() {
+            if is_refused(c) {
+                out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+            } else {
+                out.push(c);
+            }
+        }
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// [`neutralised`], with `&`, `<` and `>` escaped, for a notification body: notification
+/// servers render a subset of HTML markup (Desktop Notifications Specification, "Markup").
+pub fn markup_escaped(value: &str) -> String {
+    neutralised(value)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_for(value: &str) -> String {
+        check_shown("metadata", "metadata value for \"payee\"", value)
+            .unwrap_err()
+            .message
+    }
+
+    #[test]
+    fn bidi_controls_are_refused_by_name() {
+        let m = refused_for("\u{202E}dtL EMCA");
+        assert!(m.contains("\"payee\"") && m.contains("U+202E"), "{m}");
+        for c in ['\u{202A}', '\u{2066}', '\u{2069}', '\u{200F}', '\u{061C}'] {
+            assert!(is_refused(c), "U+{:04X}", u32::from(c));
+        }
+        assert!(refused_for("50\u{2067}00").contains("U+2067"));
+    }
+
+    #[test]
+    fn zero_width_and_joiners_are_refused() {
+        assert!(refused_for("\u{200B}").contains("U+200B"));
+        assert!(refused_for("AC\u{200D}ME").contains("U+200D"), "ZWJ");
+        assert!(refused_for("AC\u{200C}ME").contains("U+200C"), "ZWNJ");
+        assert!(refused_for("\u{FEFF}ACME").contains("U+FEFF"));
+        assert!(refused_for("ACME\u{E0041}").contains("U+E0041"), "a tag");
+    }
+
+    #[test]
+    fn separators_and_controls_are_refused() {
+        assert!(refused_for("Pay\u{2028}now").contains("U+2028"));
+        assert!(refused_for("Pay\u{2029}now").contains("U+2029"));
+        assert!(refused_for("a\u{7}").contains("control"));
+        assert!(refused_for("a\u{85}").contains("U+0085"));
+        assert!(refused_for("\u{E000}").contains("private-use"));
+    }
+
+    #[test]
+    fn text_must_hold_something_visible() {
+        for blank in [
+            "",
+            " ",
+            "\u{3000}",
+            "\u{3164}",
+            "\u{115F}\u{1160}",
+            "\u{2800}",
+            "\u{FE0F}",
+            "\u{0301}",
+        ] {
+            let m = refused_for(blank);
+            assert!(m.contains("no visible character"), "{blank:?}: {m}");
+        }
+        for fine in [
+            "ACME Ltd",
+            "5000",
+            "Café Ünïcode",
+            "株式会社",
+            "€",
+            "❤️",
+            "FR76 3000 6000 0112 3456 7890 189",
+        ] {
+            assert!(check_shown("metadata", "v", fine).is_ok(), "{fine:?}");
+        }
+    }
+
+    #[test]
+    fn look_alikes_get_a_warning() {
+        let cyrillic = lookalike("АСМЕ").expect("Cyrillic that reads as ACME");
+        assert!(cyrillic.contains("Cyrillic"), "{cyrillic}");
+        let mixed = lookalike("PаyPal").expect("a Cyrillic а among Latin letters");
+        assert!(mixed.contains("Latin and Cyrillic"), "{mixed}");
+        assert!(lookalike("ＡＣＭＥ").is_some(), "full-width Latin");
+        assert!(lookalike("𝐀𝐂𝐌𝐄").is_some(), "mathematical bold");
+        assert!(lookalike("Τοp").is_some(), "Greek and Latin");
+        for plain in [
+            "ACME Ltd",
+            "500",
+            "Café",
+            "Иван Петров",
+            "株式会社",
+            "O’Brien & Co",
+            "ada@example.com",
+        ] {
+            assert_eq!(lookalike(plain), None, "{plain}");
+        }
+    }
+
+    #[test]
+    fn identifier_is_only_for_registrations() {
+        let m = BTreeMap::from([("identifier".to_owned(), "ada@example.com".to_owned())]);
+        let e = check_requested_metadata("transfer:write", &m).unwrap_err();
+        assert!(e.message.contains("\"identifier\""), "{}", e.message);
+        assert!(check_requested_metadata("prld:email:register", &m).is_ok());
+        assert!(check_requested_metadata("prld:phone:register", &m).is_ok());
+        for not in [
+            "prld::register",
+            "prld:a:b:register",
+            "xprld:email:register",
+            "prld:email:registered",
+        ] {
+            assert!(check_requested_metadata(not, &m).is_err(), "{not}");
+        }
+        let payee = BTreeMap::from([("payee".to_owned(), "\u{202E}dtL EMCA".to_owned())]);
+        let e = check_requested_metadata("transfer:write", &payee).unwrap_err();
+        assert!(e.message.contains("payee"), "{}", e.message);
+    }
+
+    #[test]
+    fn what_cannot_be_refused_is_neutralised() {
+        assert_eq!(neutralised("ACME"), "ACME");
+        assert_eq!(neutralised("\u{202E}dtL"), "\u{FFFD}dtL");
+        assert_eq!(escaped("a\u{202E}b\u{2028}"), "a\\u{202E}b\\u{2028}");
+        assert_eq!(escaped("plain"), "plain");
+        assert_eq!(
+            markup_escaped("<b>x</b> & \u{200B}"),
+            "&lt;b&gt;x&lt;/b&gt; &amp; \u{FFFD}"
+        );
+    }
+}
