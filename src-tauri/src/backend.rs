@@ -454,6 +454,8 @@ mod account;
 pub mod bench;
 #[cfg(test)]
 mod matrix;
+#[cfg(test)]
+mod request_tests;
 mod requests;
 mod step_up;
 #[cfg(test)]

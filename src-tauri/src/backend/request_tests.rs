@@ -1,0 +1,123 @@
+//! Approvals asked by programs, at the backend against a real emulator: the click answers the
+//! request shown.
+
+use super::*;
+use crate::requests::protocol::{Ask, Outcome, Status};
+use crate::requests::queue::Source;
+use prelude_emulator::Config;
+use prelude_session::MemoryStore;
+use tokio::sync::oneshot;
+
+async fn signed_in() -> (Emulator, Backend, PathBuf) {
+    let cfg = Config {
+        resend_cooldown_secs: 0,
+        ..Config::default()
+    };
+    let emu = Emulator::start(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "countersign-requests-{}-{}",
+        std::process::id(),
+        emu.local_addr().port()
+    ));
+    let mut b = Backend::connect(
+        Server::Url(emu.url()),
+        "requests",
+        Some(dir.clone()),
+        Some(Arc::new(MemoryStore::new())),
+    )
+    .await
+    .unwrap();
+    b.resume().await;
+    b.start_login("+33612345678").await.unwrap();
+    b.verify_login_code(&last_code(&emu)).await.unwrap();
+    (emu, b, dir)
+}
+
+fn last_code(emu: &Emulator) -> String {
+    emu.outbox().last().unwrap().code.clone()
+}
+
+fn ask(scope: &str, meta: &[(&str, &str)], want_token: bool) -> Ask {
+    let metadata = meta
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Ask::check(scope, metadata, None, None, want_token).unwrap()
+}
+
+/// A request from a local program; the receiver gets its one answer.
+fn from_program(b: &mut Backend, name: &str, ask: Ask) -> (String, oneshot::Receiver<Outcome>) {
+    let (tx, rx) = oneshot::channel();
+    let source = Source::Program {
+        name: name.into(),
+        pid: 4242,
+    };
+    let (id, _) = b.enqueue(source, ask, Some(tx)).unwrap();
+    (id, rx)
+}
+
+fn view(b: &Backend) -> AppView {
+    b.view(None, "system".into())
+}
+
+/// Finding: a click landed on the request queued behind the one shown, which had just gone.
+#[tokio::test]
+async fn a_click_answers_only_the_request_it_was_given_for() {
+    let (emu, mut b, dir) = signed_in().await;
+    let (a, _rx_a) = from_program(
+        &mut b,
+        "payroll",
+        ask("transfer:write", &[("amount", "5")], false),
+    );
+    let (next, mut rx_next) = from_program(
+        &mut b,
+        "mallory",
+        ask(
+            "transfer:write",
+            &[("amount", "5000"), ("payee", "Mallory")],
+            false,
+        ),
+    );
+    assert_eq!(view(&b).request.unwrap().id, a, "A is on screen");
+
+    // A's requester closes its connection just as the person clicks "Continue to approve".
+    assert!(b.withdraw_request(&a));
+    let sent = emu.outbox().len();
+    let asked = emu.state().request_count("/v1/session/stepup/request");
+    b.approve_request(&a).await.unwrap();
+    assert_eq!(
+        emu.state().request_count("/v1/session/stepup/request"),
+        asked,
+        "no step-up started"
+    );
+    assert_eq!(emu.outbox().len(), sent, "no code went out");
+    let v = view(&b);
+    assert_eq!(v.stage, Stage::Request, "no step-up screen");
+    assert_eq!(v.request.as_ref().unwrap().id, next, "B is shown next");
+    assert!(
+        v.notice
+            .as_deref()
+            .is_some_and(|n| n.contains("no longer waiting")),
+        "{:?}",
+        v.notice
+    );
+    assert!(rx_next.try_recv().is_err(), "B is untouched");
+
+    // A stale deny or report does not answer B either.
+    b.deny_request(&a, false).unwrap();
+    b.deny_request(&a, true).unwrap();
+    assert!(rx_next.try_recv().is_err(), "B is still untouched");
+    assert_eq!(view(&b).request.unwrap().id, next);
+
+    // Nor during B's step-up: a click meant for A leaves it running.
+    b.approve_request(&next).await.unwrap();
+    assert_eq!(emu.outbox().len(), sent + 1, "B's own code went out");
+    b.deny_request(&a, false).unwrap();
+    assert_eq!(view(&b).stage, Stage::StepUpOtp);
+    assert!(rx_next.try_recv().is_err());
+    b.deny_request(&next, false).unwrap();
+    assert_eq!(rx_next.try_recv().unwrap().status, Status::Denied);
+    let _ = std::fs::remove_dir_all(dir);
+}
