@@ -25,6 +25,8 @@ const TEXT = {
   missing_challenge_token: () => "The server did not start the approval. Try again.",
   challenge_mismatch: () =>
     "The server’s approval did not say exactly what was asked, so it was refused. Nothing was approved.",
+  grant_unverifiable: () =>
+    "The server granted this without a signed record of what was approved, so Countersign could not check it and did not accept it.",
   custom_step_elsewhere: () => "This step is completed in the app that asked for the approval.",
   no_email_for_step: () =>
     "This step sends a code by email, but your account has no email address. Nothing was sent.",

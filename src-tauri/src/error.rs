@@ -24,6 +24,12 @@ pub enum AppError {
     /// The server's challenge does not carry what was asked (scope or metadata differ).
     #[error("the server's challenge does not match what was asked, so it was refused")]
     ChallengeMismatch,
+    /// The server granted an approval with metadata at once, but with no challenge token: no
+    /// signed record says what was granted, so it is not taken (docs/protocol.md, "Step-up").
+    #[error(
+        "the server granted this without a signed record of what was approved, so it was not accepted"
+    )]
+    GrantUnverifiable,
     /// A step sends its code to an address the account does not have (an email step for a
     /// user with only a phone number).
     #[error("{source}")]
@@ -64,6 +70,7 @@ impl AppError {
             AppError::WrongStage => "wrong_stage",
             AppError::NotSignedIn => "not_signed_in",
             AppError::ChallengeMismatch => "challenge_mismatch",
+            AppError::GrantUnverifiable => "grant_unverifiable",
             AppError::NoRequest => "no_request",
             AppError::NoAddressForStep {
                 address: "email address",

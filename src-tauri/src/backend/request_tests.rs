@@ -1,11 +1,12 @@
 //! Approvals asked by programs, at the backend against a real emulator: the click answers the
-//! request shown.
+//! request shown, and a grant is checked before it is redeemed.
 
 use super::*;
 use crate::requests::protocol::{Ask, Outcome, Status};
 use crate::requests::queue::Source;
-use prelude_emulator::Config;
+use prelude_emulator::{Config, DemoScenario, Faults};
 use prelude_session::MemoryStore;
+use std::collections::BTreeMap;
 use tokio::sync::oneshot;
 
 async fn signed_in() -> (Emulator, Backend, PathBuf) {
@@ -60,6 +61,14 @@ fn from_program(b: &mut Backend, name: &str, ask: Ask) -> (String, oneshot::Rece
 
 fn view(b: &Backend) -> AppView {
     b.view(None, "system".into())
+}
+
+fn newest_audit(b: &Backend) -> crate::audit::AuditEntry {
+    b.audit().unwrap().read(1).unwrap().0.remove(0)
+}
+
+fn faults(emu: &Emulator, f: Faults) {
+    emu.state().set_faults(f);
 }
 
 /// Finding: a click landed on the request queued behind the one shown, which had just gone.
@@ -119,5 +128,107 @@ async fn a_click_answers_only_the_request_it_was_given_for() {
     assert!(rx_next.try_recv().is_err());
     b.deny_request(&next, false).unwrap();
     assert_eq!(rx_next.try_recv().unwrap().status, Status::Denied);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Finding: a grant was redeemed before its signed metadata was compared with what was asked.
+#[tokio::test]
+async fn a_grant_that_says_otherwise_is_never_redeemed() {
+    let (emu, mut b, dir) = signed_in().await;
+    emu.set_scenario(DemoScenario::Granted);
+    faults(
+        &emu,
+        Faults {
+            rewrite_signed_metadata: true,
+            ..Faults::default()
+        },
+    );
+    let (id, mut rx) = from_program(
+        &mut b,
+        "pay",
+        ask("transfer:write", &[("amount", "500")], true),
+    );
+    let e = b.approve_request(&id).await.unwrap_err();
+    assert_eq!(e.code(), "challenge_mismatch");
+    let o = rx.try_recv().unwrap();
+    assert_eq!(o.status, Status::Refused);
+    assert_eq!(o.code.as_deref(), Some("challenge_mismatch"));
+    assert_eq!(o.access_token, None);
+    b.client.refresh().await.unwrap();
+    assert!(
+        !b.client.has_scope("transfer:write"),
+        "nothing was redeemed, so the session does not carry the scope"
+    );
+    let logged = newest_audit(&b);
+    assert_eq!(logged.outcome, "refused");
+    assert_eq!(logged.error_code.as_deref(), Some("challenge_mismatch"));
+    assert!(logged.requester.is_some());
+
+    // The last token is checked too: the server changes what it signs after the code.
+    emu.set_scenario(DemoScenario::ReviewSms);
+    faults(&emu, Faults::default());
+    let (id, mut rx) = from_program(
+        &mut b,
+        "pay",
+        ask("transfer:write", &[("amount", "500")], false),
+    );
+    b.approve_request(&id).await.unwrap();
+    faults(
+        &emu,
+        Faults {
+            rewrite_signed_metadata: true,
+            ..Faults::default()
+        },
+    );
+    let e = b.verify_step_up_code(&last_code(&emu)).await.unwrap_err();
+    assert_eq!(e.code(), "challenge_mismatch");
+    assert_eq!(view(&b).stage, Stage::Logged);
+    assert_eq!(rx.try_recv().unwrap().status, Status::Refused);
+    b.client.refresh().await.unwrap();
+    assert!(!b.client.has_scope("transfer:write"));
+    assert_eq!(
+        newest_audit(&b).error_code.as_deref(),
+        Some("challenge_mismatch")
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A grant with no challenge token has no signed record: refused when metadata was asked.
+#[tokio::test]
+async fn a_grant_without_a_signed_record_is_refused_with_metadata() {
+    let (emu, mut b, dir) = signed_in().await;
+    emu.set_scenario(DemoScenario::Granted);
+    faults(
+        &emu,
+        Faults {
+            omit_continue_token: true,
+            ..Faults::default()
+        },
+    );
+    let (id, mut rx) = from_program(
+        &mut b,
+        "pay",
+        ask("transfer:write", &[("amount", "500")], true),
+    );
+    let e = b.approve_request(&id).await.unwrap_err();
+    assert_eq!(e.code(), "grant_unverifiable");
+    let o = rx.try_recv().unwrap();
+    assert_eq!(o.status, Status::Refused);
+    assert_eq!(o.code.as_deref(), Some("grant_unverifiable"));
+    assert_eq!(o.access_token, None);
+    assert_eq!(view(&b).stage, Stage::Logged);
+    let logged = newest_audit(&b);
+    assert_eq!(logged.outcome, "refused");
+    assert_eq!(logged.error_code.as_deref(), Some("grant_unverifiable"));
+
+    // A bare scope has nothing to check beyond itself: it is taken.
+    b.request_step_up(Approval {
+        scope: "transfer:write".into(),
+        metadata: BTreeMap::new(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(view(&b).stage, Stage::Done);
+    assert!(b.client.has_scope("transfer:write"));
     let _ = std::fs::remove_dir_all(dir);
 }
