@@ -1,9 +1,13 @@
 //! Approvals asked by programs, at the backend against a real emulator: the click answers the
-//! request shown, and a grant is checked before it is redeemed.
+//! request shown, a grant is checked before it is redeemed, and a requester's token carries
+//! nothing another approval granted.
 
 use super::*;
 use crate::requests::protocol::{Ask, Outcome, Status};
 use crate::requests::queue::Source;
+use prelude_emulator::state::{
+    Decision, DirectDecision, GrantMode, IdentifierType, ScopeMode, ScopeRule,
+};
 use prelude_emulator::{Config, DemoScenario, Faults};
 use prelude_session::MemoryStore;
 use std::collections::BTreeMap;
@@ -67,8 +71,76 @@ fn newest_audit(b: &Backend) -> crate::audit::AuditEntry {
     b.audit().unwrap().read(1).unwrap().0.remove(0)
 }
 
+/// `read:logs` is granted at once (one click), session-bound for 300 s.
+fn allow_read_logs(emu: &Emulator) {
+    let mut d = emu.state().data();
+    d.scopes.push("read:logs".into());
+    let cfg = d.stepup_config.as_mut().unwrap();
+    cfg.allowed_scopes.push(ScopeRule {
+        scope: "read:logs".into(),
+        mode: ScopeMode::Direct,
+        delegated: None,
+        direct: Some(DirectDecision {
+            identifier_types: vec![IdentifierType::PhoneNumber],
+            status: Decision::Continue,
+            granted_for: 300,
+            grant_mode: GrantMode::SessionBound,
+            steps: vec![],
+        }),
+    });
+}
+
 fn faults(emu: &Emulator, f: Faults) {
     emu.state().set_faults(f);
+}
+
+/// Finding: a requester got a token carrying a scope an earlier approval granted.
+#[tokio::test]
+async fn a_requester_never_gets_a_token_with_another_approvals_scope() {
+    let (emu, mut b, dir) = signed_in().await;
+    allow_read_logs(&emu);
+
+    // Alone in the session, the program's own scope goes out with the token.
+    let (id, mut rx) = from_program(&mut b, "logs", ask("read:logs", &[], true));
+    b.approve_request(&id).await.unwrap();
+    let first = rx.try_recv().unwrap();
+    assert_eq!(first.status, Status::Granted);
+    assert_eq!(first.code, None);
+    assert!(first.access_token.is_some(), "nothing else in the token");
+    b.finish_step_up().unwrap();
+
+    // The person approves a transfer in the app.
+    let transfer = Approval {
+        scope: "transfer:write".into(),
+        metadata: BTreeMap::from([("amount".into(), "500".into())]),
+    };
+    b.request_step_up(transfer).await.unwrap();
+    b.verify_step_up_code(&last_code(&emu)).await.unwrap();
+    b.finish_step_up().unwrap();
+
+    // Within that grant's lifetime, the same one-click request gets no token.
+    let (id, mut rx) = from_program(&mut b, "logs", ask("read:logs", &[], true));
+    b.approve_request(&id).await.unwrap();
+    let o = rx.try_recv().unwrap();
+    assert_eq!(o.status, Status::Granted);
+    assert_eq!(o.code.as_deref(), Some("token_withheld"));
+    assert_eq!(o.access_token, None);
+    assert!(
+        b.client.has_scope("transfer:write") && b.client.has_scope("read:logs"),
+        "the session's token carries both, so handing it out would give more than asked"
+    );
+    b.finish_step_up().unwrap();
+
+    // A program asking for the transfer scope is refused the token too: it carries read:logs,
+    // which another request's step-up granted.
+    let (id, mut rx) = from_program(&mut b, "pay", ask("transfer:write", &[], true));
+    b.approve_request(&id).await.unwrap();
+    b.verify_step_up_code(&last_code(&emu)).await.unwrap();
+    let o = rx.try_recv().unwrap();
+    assert_eq!(o.status, Status::Granted);
+    assert_eq!(o.code.as_deref(), Some("token_withheld"));
+    assert_eq!(o.access_token, None);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Finding: a click landed on the request queued behind the one shown, which had just gone.

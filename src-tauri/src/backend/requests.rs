@@ -301,6 +301,7 @@ impl Backend {
         let mut o = Outcome::new(status, &p.ask);
         o.session_id = self.client.session_id();
         o.challenge_id = a.challenge_id.clone();
+        let mut withheld = false;
         if status == Status::Granted {
             o.grant_expires_at = self
                 .flow
@@ -308,10 +309,18 @@ impl Backend {
                 .and_then(|g| g.expires_at)
                 .map(|ms| rfc3339(ms / 1000));
             if p.ask.want_token {
-                o.access_token = self
-                    .client
-                    .access_token()
-                    .map(|t| t.expose_secret().to_owned());
+                // The token goes out only if it carries nothing another approval granted.
+                let carried = self.client.profile().map(|p| p.scopes).unwrap_or_default();
+                withheld = !self
+                    .ledger
+                    .foreign(&carried, &p.ask.scope, now_ms())
+                    .is_empty();
+                if !withheld {
+                    o.access_token = self
+                        .client
+                        .access_token()
+                        .map(|t| t.expose_secret().to_owned());
+                }
             }
         }
         let (code, why) = match (outcome, error) {
@@ -323,6 +332,10 @@ impl Backend {
             ),
             ("cancelled", _) => ("cancelled".into(), "the approval was cancelled".into()),
             ("timed_out", _) => ("timed_out".into(), "no one answered in time".into()),
+            _ if withheld => (
+                "token_withheld".into(),
+                "the session's access token also carries a scope that another approval granted, so it was not handed out".into(),
+            ),
             _ => (String::new(), String::new()),
         };
         if !code.is_empty() {

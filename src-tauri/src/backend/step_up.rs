@@ -44,6 +44,8 @@ impl Backend {
             // Granted at once. Without a token there is no signed record to check it against:
             // only a bare scope is taken so.
             if !ch.is_signed() && !approval.metadata.is_empty() {
+                // The server applied it all the same: no requester may receive it later.
+                self.note_grant(&ch);
                 let e = AppError::GrantUnverifiable;
                 self.close_attempt(attempt, "refused", Some(&e));
                 return Err(e);
@@ -53,6 +55,7 @@ impl Backend {
                 self.close_attempt(attempt, "failed", Some(&e));
                 return Err(e);
             }
+            self.note_grant(&ch);
             let mut grant = self.grant_view(&ch);
             grant.requester = attempt.request.as_ref().map(|t| t.requester.clone());
             self.flow.granted(grant)?;
@@ -159,6 +162,7 @@ impl Backend {
         }
         let r = self.client.redeem_step_up(&next).await;
         self.step_result(r)?;
+        self.note_grant(&next);
         let grant = self.grant_view(&next);
         if let Some(a) = self.flow.granted(grant)? {
             self.close_attempt(a, "granted", None);
@@ -185,6 +189,16 @@ impl Backend {
             }
             _ => {}
         }
+    }
+
+    /// Notes the scope a step-up granted, and until when (until sign-out when the server did
+    /// not say), for the tokens handed to requesters.
+    fn note_grant(&mut self, ch: &StepUpChallenge) {
+        let until = ch
+            .granted_for
+            .filter(|s| *s > 0)
+            .map(|s| ms(SystemTime::now() + Duration::from_secs(s as u64)));
+        self.ledger.granted(&ch.scope, until);
     }
 
     fn grant_view(&self, ch: &StepUpChallenge) -> GrantView {
