@@ -638,19 +638,27 @@ const WIRE = {
       if (await act("cancel_step_up", {}, e.target)) flash("The approval was cancelled.");
     });
     $("[data-action=deny]").addEventListener("click", async (e) => {
-      if (view?.request) return act("deny_request", { report: false }, e.currentTarget);
+      if (view?.request) return act("deny_request", { id: view.request.id, report: false }, e.currentTarget);
       if (await act("deny_step_up", {}, e.currentTarget)) flash("Denied. Nothing was approved.");
     });
-    $("[data-action=deny-report]").addEventListener("click", (e) => act("deny_request", { report: true }, e.currentTarget));
+    $("[data-action=deny-report]").addEventListener("click", (e) =>
+      act("deny_request", { id: view?.request?.id, report: true }, e.currentTarget),
+    );
   },
 
   request() {
     $("[data-action=approve-request]").addEventListener("click", (e) => {
       lastApproval = null;
-      act("approve_request", {}, e.currentTarget);
+      act("approve_request", { id: view?.request?.id }, e.currentTarget);
     });
-    $("[data-action=deny-request]").addEventListener("click", (e) => act("deny_request", { report: false }, e.currentTarget));
-    $("[data-action=deny-report]").addEventListener("click", (e) => act("deny_request", { report: true }, e.currentTarget));
+    // Each answer names the request it was given for, so a request that changed under the click
+    // is never the one answered.
+    $("[data-action=deny-request]").addEventListener("click", (e) =>
+      act("deny_request", { id: view?.request?.id, report: false }, e.currentTarget),
+    );
+    $("[data-action=deny-report]").addEventListener("click", (e) =>
+      act("deny_request", { id: view?.request?.id, report: true }, e.currentTarget),
+    );
   },
 
   done() {
@@ -698,7 +706,7 @@ async function loadSessions() {
 }
 
 $("#restart-approval").addEventListener("click", (e) => {
-  if (view?.request) act("approve_request", {}, e.currentTarget);
+  if (view?.request) act("approve_request", { id: view.request.id }, e.currentTarget);
   else if (lastApproval) act("request_step_up", lastApproval, e.currentTarget);
 });
 

@@ -49,7 +49,7 @@ function fill(b) {
   const at = new Date(b.emulatedNow).toLocaleString();
   $("[data-testid=bench-clock]").textContent = `Emulated time: ${at} (${offsetText(b.clockOffsetSecs)})`;
   const f = b.faults;
-  for (const name of ["require_dpop_nonce", "omit_continue_token", "hook_unreachable", "messages_lost"]) {
+  for (const name of ["require_dpop_nonce", "omit_continue_token", "rewrite_signed_metadata", "hook_unreachable", "messages_lost"]) {
     form.elements[name].checked = Boolean(f[name]);
   }
   form.elements.delay_ms.value = f.delay_ms;
@@ -88,6 +88,7 @@ function read() {
     ...bench.faults,
     require_dpop_nonce: el.require_dpop_nonce.checked,
     omit_continue_token: el.omit_continue_token.checked,
+    rewrite_signed_metadata: el.rewrite_signed_metadata.checked,
     hook_unreachable: el.hook_unreachable.checked,
     messages_lost: el.messages_lost.checked,
     delay_ms: Number(el.delay_ms.value || 0),
@@ -137,8 +138,8 @@ export function initBench(onChange) {
 
   $("#faults-clear").addEventListener("click", async () => {
     try {
-      const off = { ...bench.faults, require_dpop_nonce: false, omit_continue_token: false, hook_unreachable: false,
-        messages_lost: false, delay_ms: 0, message_delay_ms: 0, fail_routes: [], rate_limit_routes: [],
+      const off = { ...bench.faults, require_dpop_nonce: false, omit_continue_token: false, rewrite_signed_metadata: false,
+        hook_unreachable: false, messages_lost: false, delay_ms: 0, message_delay_ms: 0, fail_routes: [], rate_limit_routes: [],
         lose_response_routes: [] };
       fill(await call("set_faults", { faults: off }));
       say("Every switch is off.", "good");

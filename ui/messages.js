@@ -27,6 +27,8 @@ const TEXT = {
     "The server’s approval did not say exactly what was asked, so it was refused. Nothing was approved.",
   challenge_text_refused: () =>
     "The server’s approval holds text that could read otherwise than it is signed, so it was refused. Nothing was approved.",
+  grant_unverifiable: () =>
+    "The server granted this without a signed record of what was approved, so Countersign could not check it and did not accept it.",
   custom_step_elsewhere: () => "This step is completed in the app that asked for the approval.",
   no_email_for_step: () =>
     "This step sends a code by email, but your account has no email address. Nothing was sent.",

@@ -8,6 +8,7 @@ use crate::requests::link::LinkGate;
 use crate::requests::queue::Queue;
 use crate::server::Server;
 use crate::view::*;
+use ledger::Ledger;
 use prelude_emulator::customer::CustomerBackend;
 use prelude_emulator::{Config as EmuConfig, Emulator};
 use prelude_session::{
@@ -108,6 +109,8 @@ pub struct Backend {
     links: LinkGate,
     /// A request was just reported: offer to sign out the other sessions.
     report_offer: bool,
+    /// Which scopes this run's step-ups granted, and the session's scopes from sign-in.
+    ledger: Ledger,
 }
 
 impl Backend {
@@ -196,6 +199,7 @@ impl Backend {
             requests: Queue::default(),
             links: LinkGate::default(),
             report_offer: false,
+            ledger: Ledger::default(),
         })
     }
 
@@ -392,7 +396,11 @@ impl Backend {
             return Err(AppError::NoTriesLeft);
         }
         match self.client.check_otp(&code_in(typed)?).await {
-            Ok(_) => self.flow.sign_in(),
+            Ok(user) => {
+                self.flow.sign_in()?;
+                self.ledger.signed_in(&user.profile.scopes);
+                Ok(())
+            }
             Err(SessionError::InvalidOtpCode { attempts_remaining }) => {
                 self.flow.wrong_code(attempts_remaining);
                 Err(SessionError::InvalidOtpCode { attempts_remaining }.into())
@@ -422,6 +430,7 @@ impl Backend {
         }
         self.forget_stored_challenge();
         self.drop_requests("cancelled");
+        self.ledger.reset();
     }
 
     fn forget_stored_challenge(&self) {
@@ -460,8 +469,11 @@ fn code_in(typed: &str) -> AppResult<String> {
 
 mod account;
 pub mod bench;
+mod ledger;
 #[cfg(test)]
 mod matrix;
+#[cfg(test)]
+mod request_tests;
 mod requests;
 mod step_up;
 #[cfg(test)]

@@ -214,22 +214,23 @@ pub async fn deny_step_up(state: St<'_>) -> AppResult<AppView> {
     Ok(state.view(&b))
 }
 
-/// The person agrees to consider the request another program (or a link) made: its step-up
-/// starts.
+/// The person agrees to consider the request another program (or a link) made, `id` being
+/// the one on their screen: its step-up starts, unless that request is gone meanwhile.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn approve_request(state: St<'_>) -> AppResult<AppView> {
+pub async fn approve_request(state: St<'_>, id: String) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
-    let r = b.approve_request().await;
+    let r = b.approve_request(&id).await;
     state.outcome(&mut b, r)
 }
 
-/// The person refuses that request; `report` marks it as suspicious in the audit log.
+/// The person refuses the request `id` on their screen; `report` marks it as suspicious in the
+/// audit log.
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(report))]
-pub async fn deny_request(state: St<'_>, report: bool) -> AppResult<AppView> {
+pub async fn deny_request(state: St<'_>, id: String, report: bool) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
-    b.deny_request(report)?;
+    b.deny_request(&id, report)?;
     Ok(state.view(&b))
 }
 

@@ -40,6 +40,12 @@ pub enum AppError {
         "the server's challenge holds text that cannot be shown as signed ({0}), so it was refused"
     )]
     ChallengeText(String),
+    /// The server granted an approval with metadata at once, but with no challenge token: no
+    /// signed record says what was granted, so it is not taken (docs/protocol.md, "Step-up").
+    #[error(
+        "the server granted this without a signed record of what was approved, so it was not accepted"
+    )]
+    GrantUnverifiable,
     /// A step sends its code to an address the account does not have (an email step for a
     /// user with only a phone number).
     #[error("{source}")]
@@ -82,6 +88,7 @@ impl AppError {
             AppError::NotSignedIn => "not_signed_in",
             AppError::ChallengeMismatch => "challenge_mismatch",
             AppError::ChallengeText(_) => "challenge_text_refused",
+            AppError::GrantUnverifiable => "grant_unverifiable",
             AppError::NoRequest => "no_request",
             AppError::NoAddressForStep {
                 address: "email address",

@@ -239,6 +239,10 @@ pub struct Faults {
     pub delay_ms: u64,
     /// On `continue`, answer with no challenge token (a quirk seen on the real service).
     pub omit_continue_token: bool,
+    /// Challenge tokens sign other metadata than was asked: each value gets a `0` appended
+    /// (`500` becomes `5000`), and a request with none gains `payee: Mallory`. The challenge
+    /// itself keeps what was asked; only what its tokens say changes.
+    pub rewrite_signed_metadata: bool,
     /// The customer's delegated hook cannot be reached (its scopes are blocked).
     pub hook_unreachable: bool,
     /// Codes reach the demo phone and mailbox this many milliseconds late; at most 120 000.

@@ -1,5 +1,5 @@
 //! What testers drive: scenario files (export, import, start from one), the clock, and the
-//! switches for lost and late messages and an unreachable hook.
+//! switches for lost and late messages, an unreachable hook and rewritten signed metadata.
 
 mod common;
 
@@ -208,6 +208,36 @@ async fn an_unreachable_hook_blocks_its_scope_without_a_call() {
     put_faults(&t, json!({})).await;
     assert_eq!(t.request(&at, "transfer:write").await["status"], "continue");
     assert_eq!(customer.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn the_metadata_switch_changes_what_challenge_tokens_sign() {
+    let t = T::new().await;
+    let (at, _) = t.login(&Key::new(10)).await;
+    put_faults(&t, json!({"rewrite_signed_metadata": true})).await;
+    assert_eq!(
+        t.get_json("/emulator/v1/faults").await["rewrite_signed_metadata"],
+        true
+    );
+    assert_eq!(
+        t.get_json("/emulator/v1/scenario").await["faults"]["rewrite_signed_metadata"],
+        true,
+        "scenario files carry the switch"
+    );
+    let answer = t.request(&at, "transfer:write").await;
+    let signed = claims_of(answer["challenge_token"].as_str().unwrap());
+    assert_eq!(
+        signed["metadata"],
+        json!({"amount": "5000", "currency": "EUR0"}),
+        "every value differs from what was asked"
+    );
+    put_faults(&t, json!({})).await;
+    let answer = t.request(&at, "transfer:write").await;
+    let signed = claims_of(answer["challenge_token"].as_str().unwrap());
+    assert_eq!(
+        signed["metadata"],
+        json!({"amount": "500", "currency": "EUR"})
+    );
 }
 
 #[tokio::test]

@@ -35,7 +35,9 @@ async fn flow(emu: &Emulator) -> Duration {
     let ch = c.request_step_up("transfer:write", None).await.unwrap();
     c.send_step_up_otp(&ch).await.unwrap();
     let code = emu.outbox().last().unwrap().code.clone();
-    assert!(c.submit_step_up_otp(&ch, &code).await.unwrap().is_none());
+    let done = c.submit_step_up_otp(&ch, &code).await.unwrap();
+    assert!(done.is_completed());
+    c.redeem_step_up(&done).await.unwrap();
     assert!(c.has_scope("transfer:write"));
     t.elapsed()
 }

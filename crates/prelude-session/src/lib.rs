@@ -1,7 +1,8 @@
 //! A client for the Prelude Session API (`https://{appId}.session.prelude.dev`): OTP login,
 //! DPoP-bound refresh, step-up challenges and session management. It follows the behaviour of
 //! the official Swift SDK: single-flight refresh, challenge-scoped proofs, caller-driven OTP
-//! sending and an automatic scoped refresh when a challenge completes.
+//! sending. Unlike the SDKs, a completed challenge is handed back unredeemed, so the caller can
+//! compare what the server signed with what was asked before the scoped refresh.
 
 mod dpop;
 mod error;

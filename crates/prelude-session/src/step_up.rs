@@ -85,8 +85,19 @@ impl StepUpChallenge {
 }
 
 impl SessionClient {
-    /// Asks for `scope`. Never sends a code by itself: call [`Self::send_step_up_otp`] for OTP
-    /// steps. A blocked answer is a challenge with [`StepUpStatus::Blocked`], not an error.
+    /// Asks for `scope` with `metadata` (at most 5 entries; docs/protocol.md, "Step-up").
+    /// Never sends a code by itself: call [`Self::send_step_up_otp`] for OTP steps. A blocked
+    /// answer is a challenge with [`StepUpStatus::Blocked`], not an error.
+    ///
+    /// A scope granted at once (`continue`) comes back completed and **not yet redeemed**:
+    /// compare its signed [`StepUpChallenge::scope`] and [`StepUpChallenge::metadata`] with
+    /// what was asked, then call [`Self::redeem_step_up`]. Unlike the SDKs, nothing is
+    /// redeemed before the caller looked (docs/protocol.md, "Step-up", redeeming).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a scope or metadata the wire refuses; the server's errors
+    /// (`scope_not_allowed`, `not_configured`, …); [`Error::MissingChallengeToken`] for a
+    /// `review` without a token; [`Error::InvalidChallengeToken`] for a malformed token.
     pub async fn request_step_up(
         &self,
         scope: &str,
@@ -112,20 +123,17 @@ impl SessionClient {
             (status, Some(token)) => {
                 let ch = decode(status, token, offset, scope)?;
                 if ch.is_completed() {
-                    // Granted at once: redeem the completed token (docs/protocol.md, "Step-up").
+                    // Granted at once: the caller checks it, then redeems it.
                     if status != StepUpStatus::Continue {
                         return Err(invalid("the challenge is already completed"));
                     }
-                    let token = ch.token.clone().ok_or(Error::MissingChallengeToken)?;
-                    self.complete_step_up(&token).await?;
                     return Ok(ch);
                 }
                 ch
             }
+            // Granted server-side with nothing signed to redeem: a plain refresh picks it up,
+            // once the caller accepts it.
             (StepUpStatus::Continue, None) => {
-                // Granted server-side with nothing to redeem: a plain refresh picks it up.
-                self.invalidate_access();
-                self.refresh().await?;
                 return Ok(StepUpChallenge::untokened(
                     StepUpStatus::Continue,
                     scope,
@@ -136,6 +144,29 @@ impl SessionClient {
         };
         self.set_active(Some(&challenge))?;
         Ok(challenge)
+    }
+
+    /// Redeems a completed challenge: the session is refreshed and its access token carries
+    /// the scope (`POST /refresh {"step_up_token"}`, docs/protocol.md, "Step-up", step 5).
+    /// Call it only after checking the challenge's signed scope and metadata. A grant that
+    /// came with no token ([`StepUpChallenge::is_signed`] is false) is picked up by a plain
+    /// refresh.
+    ///
+    /// # Errors
+    /// [`Error::InvalidChallengeToken`] for a challenge that is blocked or has steps left;
+    /// the server's refusal of the token (`token_reused`, `expired_challenge_token`, …) or of
+    /// the refresh.
+    pub async fn redeem_step_up(&self, challenge: &StepUpChallenge) -> Result<()> {
+        if challenge.is_blocked() || !challenge.is_completed() {
+            return Err(invalid("only a completed challenge can be redeemed"));
+        }
+        match &challenge.token {
+            Some(token) => self.complete_step_up(token).await,
+            None => {
+                self.invalidate_access();
+                self.refresh().await.map(|_| ())
+            }
+        }
     }
 
     fn usable_token(challenge: &StepUpChallenge) -> Result<SecretString> {
@@ -158,13 +189,21 @@ impl SessionClient {
         Ok(())
     }
 
-    /// Submits the code of the current step. `None` means completed: the session was refreshed
-    /// and its access token carries the scope. `Some` is the next step.
+    /// Submits the code of the current step; answers the challenge that follows. When it
+    /// [`StepUpChallenge::is_completed`], nothing is redeemed yet: check its signed scope and
+    /// metadata, then call [`Self::redeem_step_up`]. Otherwise it is the next step (send its
+    /// code if it is an OTP step). The Swift SDK's `submitStepUpOTP` answers `nil` and
+    /// redeems at once instead.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a code that is not 4 to 8 digits;
+    /// [`Error::ExpiredChallengeToken`] (checked locally first); [`Error::InvalidOtpCode`] for
+    /// a wrong code; the server's other refusals.
     pub async fn submit_step_up_otp(
         &self,
         challenge: &StepUpChallenge,
         code: &str,
-    ) -> Result<Option<StepUpChallenge>> {
+    ) -> Result<StepUpChallenge> {
         let token = Self::usable_token(challenge)?;
         let code = code.trim();
         prelude_wire::check_code(code).map_err(|e| Error::InvalidInput(e.message))?;
@@ -183,15 +222,21 @@ impl SessionClient {
         self.local()
             .step_up_verifications
             .remove(&challenge.challenge_id);
-        self.advance(challenge, reply).await
+        self.advance(challenge, reply)
     }
 
-    /// Advances a custom step with a verification token from your backend.
+    /// Advances a custom step with a verification token from your backend; answers the
+    /// challenge that follows, as [`Self::submit_step_up_otp`] does (a completed one is not
+    /// redeemed yet).
+    ///
+    /// # Errors
+    /// [`Error::ExpiredChallengeToken`] (checked locally first); the server's refusal of the
+    /// verification token (`invalid_verification_token`, `step_bypassed`, `token_reused`, …).
     pub async fn continue_step_up(
         &self,
         challenge: &StepUpChallenge,
         verification_token: &str,
-    ) -> Result<Option<StepUpChallenge>> {
+    ) -> Result<StepUpChallenge> {
         let token = Self::usable_token(challenge)?;
         if challenge.expires_at.is_some_and(|e| e <= unix_now()) {
             return Err(Error::ExpiredChallengeToken);
@@ -204,27 +249,24 @@ impl SessionClient {
             .proof(Proof::Challenge(challenge.jti.clone()))
             .bearer();
         let reply = self.call(&call).await?;
-        self.advance(challenge, reply).await
+        self.advance(challenge, reply)
     }
 
-    async fn advance(
+    fn advance(
         &self,
         challenge: &StepUpChallenge,
         reply: crate::http::Reply,
-    ) -> Result<Option<StepUpChallenge>> {
+    ) -> Result<StepUpChallenge> {
         let offset = reply.clock_offset()?;
         let next = reply
             .json::<ChallengeReply>()?
             .challenge_token
             .ok_or(Error::MissingChallengeToken)?;
         let next = decode(challenge.status, next, offset, &challenge.scope)?;
-        if next.is_completed() {
-            let token = next.token.clone().ok_or(Error::MissingChallengeToken)?;
-            self.complete_step_up(&token).await?;
-            return Ok(None);
-        }
-        self.set_active(Some(&next))?;
-        Ok(Some(next))
+        // A completed challenge is not offered again after a restart: it is redeemed now or
+        // never.
+        self.set_active((!next.is_completed()).then_some(&next))?;
+        Ok(next)
     }
 
     /// Drains any in-flight plain refresh (it would mint an unscoped token), then redeems the

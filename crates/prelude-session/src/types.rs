@@ -170,8 +170,16 @@ impl StepUpChallenge {
     pub fn is_blocked(&self) -> bool {
         self.status == StepUpStatus::Blocked
     }
+    /// No step is left: the challenge waits for [`crate::SessionClient::redeem_step_up`].
     pub fn is_completed(&self) -> bool {
         self.current_step.as_deref() == Some("completed")
+    }
+    /// Whether the server signed this challenge (a challenge token came with it), so its
+    /// `scope` and `metadata` are the server's record. A `continue` answered without a token
+    /// is not: its scope is the one asked and its metadata is empty (docs/protocol.md,
+    /// "Step-up").
+    pub fn is_signed(&self) -> bool {
+        self.token.is_some()
     }
     /// 1-based number of the current step and the total, when known.
     pub fn progress(&self) -> Option<(usize, usize)> {

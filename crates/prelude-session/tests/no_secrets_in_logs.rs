@@ -43,7 +43,8 @@ async fn a_traced_flow_prints_no_secret() {
     tracing::debug!(?ch, "challenge");
     c.send_step_up_otp(&ch).await.unwrap();
     let step_code = last_code(&emu).code;
-    c.submit_step_up_otp(&ch, &step_code).await.unwrap();
+    let done = c.submit_step_up_otp(&ch, &step_code).await.unwrap();
+    c.redeem_step_up(&done).await.unwrap();
     let ns = format!(
         "test/{}",
         prelude_session::Endpoint::url(&emu.url())

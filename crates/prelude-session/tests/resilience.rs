@@ -85,12 +85,11 @@ async fn server_clock_ten_minutes_off_either_way() {
         // Step-up proofs use the learned skew too.
         let ch = c.request_step_up("transfer:write", None).await.unwrap();
         c.send_step_up_otp(&ch).await.unwrap();
-        assert!(
-            c.submit_step_up_otp(&ch, &last_code(&emu).code)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        let done = c
+            .submit_step_up_otp(&ch, &last_code(&emu).code)
+            .await
+            .unwrap();
+        c.redeem_step_up(&done).await.unwrap();
     }
 }
 
@@ -253,18 +252,11 @@ async fn concurrent_challenges_do_not_share_state() {
     let code_first = last_code(&emu).code;
     c.send_step_up_otp(&second).await.unwrap();
     let code_second = last_code(&emu).code;
-    assert!(
-        c.submit_step_up_otp(&first, &code_first)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        c.submit_step_up_otp(&second, &code_second)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    for (ch, code) in [(&first, &code_first), (&second, &code_second)] {
+        let done = c.submit_step_up_otp(ch, code).await.unwrap();
+        assert!(done.is_completed());
+        c.redeem_step_up(&done).await.unwrap();
+    }
 }
 
 #[tokio::test]

@@ -34,12 +34,22 @@ async fn review_by_sms_grants_the_scope() {
     assert_eq!(msg.purpose, prelude_emulator::Purpose::StepUp);
     assert_eq!(msg.to, PHONE);
     let done = c.submit_step_up_otp(&ch, &msg.code).await.unwrap();
-    assert!(done.is_none());
-    assert!(c.has_scope("transfer:write"));
+    assert!(done.is_completed() && done.is_signed());
+    assert_eq!(done.metadata, transfer().unwrap());
     assert!(c.active_step_up().is_none());
-    // The spent challenge token is refused.
+    assert!(
+        !c.has_scope("transfer:write"),
+        "nothing is redeemed before the caller looked"
+    );
+    c.redeem_step_up(&done).await.unwrap();
+    assert!(c.has_scope("transfer:write"));
+    // The spent challenge tokens are refused.
     assert!(matches!(
         c.submit_step_up_otp(&ch, &msg.code).await,
+        Err(Error::TokenReused)
+    ));
+    assert!(matches!(
+        c.redeem_step_up(&done).await,
         Err(Error::TokenReused)
     ));
 }
@@ -58,24 +68,21 @@ async fn email_then_sms_is_two_steps() {
     let mail = last_code(&emu);
     assert_eq!(mail.channel, prelude_emulator::Channel::Email);
     assert_eq!(mail.to, "ada@example.com");
-    let next = c
-        .submit_step_up_otp(&ch, &mail.code)
-        .await
-        .unwrap()
-        .expect("a second step");
+    let next = c.submit_step_up_otp(&ch, &mail.code).await.unwrap();
     assert_eq!(next.current_step.as_deref(), Some("verify_sms"));
+    assert!(matches!(
+        c.redeem_step_up(&next).await,
+        Err(Error::InvalidChallengeToken { .. })
+    ));
     assert_eq!(next.progress(), Some((2, 2)));
     assert_ne!(next.challenge_id, "");
     assert!(!c.has_scope("transfer:write"));
     c.send_step_up_otp(&next).await.unwrap();
     let sms = last_code(&emu);
     assert_eq!(sms.channel, prelude_emulator::Channel::Sms);
-    assert!(
-        c.submit_step_up_otp(&next, &sms.code)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let done = c.submit_step_up_otp(&next, &sms.code).await.unwrap();
+    assert!(done.is_completed());
+    c.redeem_step_up(&done).await.unwrap();
     assert!(c.has_scope("transfer:write"));
 }
 
@@ -109,14 +116,64 @@ async fn blocked_scope_makes_no_further_calls() {
 }
 
 #[tokio::test]
-async fn granted_at_once_refreshes_with_the_scope() {
+async fn granted_at_once_is_redeemed_once_checked() {
     let emu = emulator().await;
     emu.set_scenario(DemoScenario::Granted);
     let c = client(&emu);
     login(&emu, &c, PHONE).await;
-    let ch = c.request_step_up("transfer:write", None).await.unwrap();
+    let before = emu.state().request_count("/v1/session/refresh");
+    let ch = c
+        .request_step_up("transfer:write", transfer())
+        .await
+        .unwrap();
     assert_eq!(ch.status, StepUpStatus::Continue);
+    assert!(ch.is_completed() && ch.is_signed());
+    assert_eq!(ch.metadata, transfer().unwrap());
+    assert_eq!(
+        emu.state().request_count("/v1/session/refresh"),
+        before,
+        "no refresh before the caller checked the signed metadata"
+    );
+    assert!(!c.has_scope("transfer:write"));
+    c.redeem_step_up(&ch).await.unwrap();
     assert!(c.has_scope("transfer:write"));
+}
+
+/// The server signs other metadata than was asked: the caller sees it before anything is
+/// redeemed, and a session that does not redeem never carries the scope.
+#[tokio::test]
+async fn rewritten_metadata_is_seen_before_anything_is_redeemed() {
+    for scenario in [DemoScenario::Granted, DemoScenario::ReviewSms] {
+        let emu = emulator().await;
+        emu.set_scenario(scenario);
+        emu.state().set_faults(prelude_emulator::Faults {
+            rewrite_signed_metadata: true,
+            ..prelude_emulator::Faults::default()
+        });
+        let c = client(&emu);
+        login(&emu, &c, PHONE).await;
+        let asked = transfer().unwrap();
+        let mut ch = c
+            .request_step_up("transfer:write", Some(asked.clone()))
+            .await
+            .unwrap();
+        assert_eq!(ch.metadata["amount"], "5000", "{scenario:?}");
+        if !ch.is_completed() {
+            c.send_step_up_otp(&ch).await.unwrap();
+            ch = c
+                .submit_step_up_otp(&ch, &last_code(&emu).code)
+                .await
+                .unwrap();
+            assert!(ch.is_completed());
+            assert_ne!(ch.metadata, asked, "the last token says it too");
+        }
+        // The caller refuses it: it never calls redeem_step_up.
+        c.refresh().await.unwrap();
+        assert!(!c.has_scope("transfer:write"), "{scenario:?}");
+        // Empty metadata is rewritten too.
+        let bare = c.request_step_up("transfer:write", None).await.unwrap();
+        assert_eq!(bare.metadata["payee"], "Mallory");
+    }
 }
 
 #[tokio::test]
@@ -165,19 +222,14 @@ async fn a_custom_step_is_continued_with_a_verification_token() {
         &ch.challenge_id,
         "kyc_review",
     );
-    let next = c
-        .continue_step_up(&ch, &vt)
-        .await
-        .unwrap()
-        .expect("the SMS step follows");
+    let next = c.continue_step_up(&ch, &vt).await.unwrap();
     assert_eq!(next.current_step.as_deref(), Some("verify_sms"));
     c.send_step_up_otp(&next).await.unwrap();
-    assert!(
-        c.submit_step_up_otp(&next, &last_code(&emu).code)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let done = c
+        .submit_step_up_otp(&next, &last_code(&emu).code)
+        .await
+        .unwrap();
+    c.redeem_step_up(&done).await.unwrap();
     assert!(c.has_scope("transfer:write"));
     // The same verification token cannot pass the step twice.
     assert!(matches!(
@@ -209,13 +261,11 @@ async fn an_open_challenge_survives_a_new_client() {
         Some("EUR")
     );
     second.send_step_up_otp(&again).await.unwrap();
-    assert!(
-        second
-            .submit_step_up_otp(&again, &last_code(&emu).code)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let done = second
+        .submit_step_up_otp(&again, &last_code(&emu).code)
+        .await
+        .unwrap();
+    assert!(done.is_completed());
     assert!(
         second.restore_step_up().unwrap().is_none(),
         "cleared once completed"
@@ -223,7 +273,7 @@ async fn an_open_challenge_survives_a_new_client() {
 }
 
 #[tokio::test]
-async fn continue_without_a_token_is_picked_up_by_a_plain_refresh() {
+async fn continue_without_a_token_is_unsigned_and_picked_up_by_a_plain_refresh() {
     let emu = emulator().await;
     emu.set_scenario(DemoScenario::Granted);
     emu.state().set_faults(prelude_emulator::Faults {
@@ -233,9 +283,16 @@ async fn continue_without_a_token_is_picked_up_by_a_plain_refresh() {
     let c = client(&emu);
     login(&emu, &c, PHONE).await;
     let before = emu.state().request_count("/v1/session/refresh");
-    let ch = c.request_step_up("transfer:write", None).await.unwrap();
+    let ch = c
+        .request_step_up("transfer:write", transfer())
+        .await
+        .unwrap();
     assert_eq!(ch.status, StepUpStatus::Continue);
     assert!(ch.is_completed());
+    assert!(!ch.is_signed(), "nothing signed to check");
+    assert!(ch.metadata.is_empty(), "no signed record of the metadata");
+    assert_eq!(emu.state().request_count("/v1/session/refresh"), before);
+    c.redeem_step_up(&ch).await.unwrap();
     assert_eq!(emu.state().request_count("/v1/session/refresh") - before, 1);
     assert!(c.has_scope("transfer:write"));
 }

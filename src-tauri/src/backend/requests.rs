@@ -162,34 +162,69 @@ impl Backend {
         self.report_offer
     }
 
-    /// The person agrees to consider the request on screen: its step-up starts.
-    pub async fn approve_request(&mut self) -> AppResult<()> {
+    /// Whether `id` is the request the person sees: the one in its step-up, or the head of
+    /// the queue when none runs. Otherwise the screen was out of date when they clicked (the
+    /// request was withdrawn or timed out meanwhile): nothing is done, and the notice says so.
+    fn is_shown(&mut self, id: &str) -> bool {
+        let shown = match self.flow.approving().map(|a| a.attempt.request.as_ref()) {
+            Some(tag) => tag.is_some_and(|t| t.id == id),
+            None => self.requests.head().is_some_and(|p| p.id == id),
+        };
+        if !shown {
+            let next = if self.request_view().is_some() {
+                " The request now on screen is another one: read it before you answer."
+            } else {
+                ""
+            };
+            self.notice = Some(format!(
+                "The request you answered was no longer waiting, so nothing was done.{next}"
+            ));
+        }
+        shown
+    }
+
+    /// The person agrees to consider the request `id`, which is on screen: its step-up starts.
+    /// If `id` is not the one shown any more, nothing starts and the notice says so.
+    ///
+    /// # Errors
+    /// [`AppError::WrongStage`] while another approval is open; the step-up's errors.
+    pub async fn approve_request(&mut self, id: &str) -> AppResult<()> {
         self.notice = None;
         self.report_offer = false;
         if self.flow.stage() != Stage::Logged {
             return Err(AppError::WrongStage);
+        }
+        if !self.is_shown(id) {
+            return Ok(());
         }
         let head = self.requests.head().ok_or(AppError::NoRequest)?;
         let attempt = attempt_for(head);
         self.start_attempt(attempt).await
     }
 
-    /// The person refuses the request on screen, before or during its step-up; `report`
-    /// marks it as suspicious.
-    pub fn deny_request(&mut self, report: bool) -> AppResult<()> {
+    /// The person refuses the request `id` on screen, before or during its step-up; `report`
+    /// marks it as suspicious. If `id` is not the one shown any more, nothing is refused and the
+    /// notice says so.
+    ///
+    /// # Errors
+    /// [`AppError::WrongStage`] where no request is on screen.
+    pub fn deny_request(&mut self, id: &str, report: bool) -> AppResult<()> {
         self.notice = None;
         let outcome = if report { "reported" } else { "denied" };
         let tagged = self
             .flow
             .approving()
             .is_some_and(|a| a.attempt.request.is_some());
-        let source = self.requests.head().map(|p| p.source.clone());
+        if !tagged && self.flow.stage() != Stage::Logged {
+            return Err(AppError::WrongStage);
+        }
+        if !self.is_shown(id) {
+            return Ok(());
+        }
+        let source = self.requests.get(id).map(|p| p.source.clone());
         if tagged {
             self.end_approval(outcome)?;
         } else {
-            if self.flow.stage() != Stage::Logged {
-                return Err(AppError::WrongStage);
-            }
             let head = self.requests.head().ok_or(AppError::NoRequest)?;
             let a = attempt_for(head);
             self.close_attempt(a, outcome, None);
@@ -271,6 +306,7 @@ impl Backend {
         let mut o = Outcome::new(status, &p.ask);
         o.session_id = self.client.session_id();
         o.challenge_id = a.challenge_id.clone();
+        let mut withheld = false;
         if status == Status::Granted {
             o.grant_expires_at = self
                 .flow
@@ -278,10 +314,18 @@ impl Backend {
                 .and_then(|g| g.expires_at)
                 .map(|ms| rfc3339(ms / 1000));
             if p.ask.want_token {
-                o.access_token = self
-                    .client
-                    .access_token()
-                    .map(|t| t.expose_secret().to_owned());
+                // The token goes out only if it carries nothing another approval granted.
+                let carried = self.client.profile().map(|p| p.scopes).unwrap_or_default();
+                withheld = !self
+                    .ledger
+                    .foreign(&carried, &p.ask.scope, now_ms())
+                    .is_empty();
+                if !withheld {
+                    o.access_token = self
+                        .client
+                        .access_token()
+                        .map(|t| t.expose_secret().to_owned());
+                }
             }
         }
         let (code, why) = match (outcome, error) {
@@ -293,6 +337,10 @@ impl Backend {
             ),
             ("cancelled", _) => ("cancelled".into(), "the approval was cancelled".into()),
             ("timed_out", _) => ("timed_out".into(), "no one answered in time".into()),
+            _ if withheld => (
+                "token_withheld".into(),
+                "the session's access token also carries a scope that another approval granted, so it was not handed out".into(),
+            ),
             _ => (String::new(), String::new()),
         };
         if !code.is_empty() {

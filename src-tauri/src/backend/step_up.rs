@@ -40,14 +40,29 @@ impl Backend {
             return Err(e);
         }
         // What the person approves is what the server signed into the challenge, or nothing
-        // (dynamic linking): a challenge that says otherwise is refused.
-        if attempt.challenge_id.is_some() && !signed_as_asked(&approval, &ch) {
+        // (dynamic linking): a challenge that says otherwise is refused, and never redeemed.
+        if ch.is_signed() && !signed_as_asked(&approval, &ch) {
             let e = AppError::ChallengeMismatch;
             self.forget_stored_challenge();
             self.close_attempt(attempt, "refused", Some(&e));
             return Err(e);
         }
         if ch.is_completed() {
+            // Granted at once. Without a token there is no signed record to check it against:
+            // only a bare scope is taken so.
+            if !ch.is_signed() && !approval.metadata.is_empty() {
+                // The server applied it all the same: no requester may receive it later.
+                self.note_grant(&ch);
+                let e = AppError::GrantUnverifiable;
+                self.close_attempt(attempt, "refused", Some(&e));
+                return Err(e);
+            }
+            if let Err(e) = self.client.redeem_step_up(&ch).await {
+                let e = AppError::from(e);
+                self.close_attempt(attempt, "failed", Some(&e));
+                return Err(e);
+            }
+            self.note_grant(&ch);
             let mut grant = self.grant_view(&ch);
             grant.requester = attempt.request.as_ref().map(|t| t.requester.clone());
             self.flow.granted(grant)?;
@@ -108,7 +123,7 @@ impl Backend {
         }
         let r = self.client.submit_step_up_otp(&ch, &code_in(typed)?).await;
         let next = self.step_result(r)?;
-        self.step_passed(&ch, next).await
+        self.step_passed(next).await
     }
 
     /// Passes a custom step. On the demo server the stand-in for the customer's backend signs
@@ -133,29 +148,34 @@ impl Backend {
         let token = customer.verification_token(&user, &ch.challenge_id, &step);
         let r = self.client.continue_step_up(&ch, &token).await;
         let next = self.step_result(r)?;
-        self.step_passed(&ch, next).await
+        self.step_passed(next).await
     }
 
-    /// After a step passed: the next step, or the grant.
-    async fn step_passed(
-        &mut self,
-        ch: &StepUpChallenge,
-        next: Option<StepUpChallenge>,
-    ) -> AppResult<()> {
-        match next {
-            None => {
-                let grant = self.grant_view(ch);
-                if let Some(a) = self.flow.granted(grant)? {
-                    self.close_attempt(a, "granted", None);
-                }
-                self.forget_stored_challenge();
-                Ok(())
-            }
-            Some(next) => {
-                self.flow.next_step(next)?;
-                self.enter_step().await
-            }
+    /// After a step passed: the next step, or, once the last token says what was asked, the
+    /// grant. A last token that says otherwise is refused and never redeemed.
+    async fn step_passed(&mut self, next: StepUpChallenge) -> AppResult<()> {
+        if !next.is_completed() {
+            self.flow.next_step(next)?;
+            return self.enter_step().await;
         }
+        let asked = self.flow.approving_mut()?.attempt.approval.clone();
+        if !signed_as_asked(&asked, &next) {
+            let e = AppError::ChallengeMismatch;
+            if let Ok(a) = self.flow.end_approval() {
+                self.close_attempt(a, "refused", Some(&e));
+            }
+            self.forget_stored_challenge();
+            return Err(e);
+        }
+        let r = self.client.redeem_step_up(&next).await;
+        self.step_result(r)?;
+        self.note_grant(&next);
+        let grant = self.grant_view(&next);
+        if let Some(a) = self.flow.granted(grant)? {
+            self.close_attempt(a, "granted", None);
+        }
+        self.forget_stored_challenge();
+        Ok(())
     }
 
     /// A wrong code keeps the challenge; a dead challenge ends the approval.
@@ -176,6 +196,16 @@ impl Backend {
             }
             _ => {}
         }
+    }
+
+    /// Notes the scope a step-up granted, and until when (until sign-out when the server did
+    /// not say), for the tokens handed to requesters.
+    fn note_grant(&mut self, ch: &StepUpChallenge) {
+        let until = ch
+            .granted_for
+            .filter(|s| *s > 0)
+            .map(|s| ms(SystemTime::now() + Duration::from_secs(s as u64)));
+        self.ledger.granted(&ch.scope, until);
     }
 
     fn grant_view(&self, ch: &StepUpChallenge) -> GrantView {

@@ -1,6 +1,6 @@
 //! `countersign approve`: asks the running app (starting it if none runs) and waits for the
 //! person's answer. Exit status: 0 granted; 1 denied or blocked; 2 cancelled or timed out;
-//! 3 it could not ask.
+//! 3 it could not ask, or a grant came without the token `--print-access-token` asked for.
 
 use super::protocol::{AppMessage, Ask, Outcome, Status};
 use super::socket::{self, Connection};
@@ -17,7 +17,7 @@ const CANNOT_ASK: u8 = 3;
 #[command(
     name = "countersign approve",
     about = "Ask the person at this desktop to approve an action, and wait for the answer",
-    after_help = "Exit status: 0 granted; 1 denied, reported or blocked; 2 cancelled or timed out; 3 could not ask."
+    after_help = "Exit status: 0 granted; 1 denied, reported or blocked; 2 cancelled or timed out; 3 could not ask, or granted without the token --print-access-token asked for."
 )]
 struct ApproveArgs {
     /// The scope to approve, e.g. transfer:write.
@@ -188,6 +188,16 @@ async fn start_app(args: &ApproveArgs) -> Result<Connection, String> {
     Err("Countersign did not start within 30 s".to_owned())
 }
 
+/// The exit status for `o`: the status's own, except that a grant without the token that
+/// `--print-access-token` asked for (withheld, or none to give) could not give what was asked.
+fn exit_status(print_access_token: bool, o: &Outcome) -> u8 {
+    if print_access_token && o.status == Status::Granted && o.access_token.is_none() {
+        CANNOT_ASK
+    } else {
+        o.status.exit_code()
+    }
+}
+
 fn report(args: &ApproveArgs, o: &Outcome) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let printed = if args.json {
@@ -199,7 +209,11 @@ fn report(args: &ApproveArgs, o: &Outcome) -> ExitCode {
             Some(t) => writeln!(out, "{t}"),
             None => {
                 drop(out);
-                return cannot("granted, but no access token was available");
+                let why = o
+                    .reason
+                    .as_deref()
+                    .unwrap_or("no access token was available");
+                return cannot(&format!("granted, but no token is printed: {why}"));
             }
         }
     } else {
@@ -211,7 +225,7 @@ fn report(args: &ApproveArgs, o: &Outcome) -> ExitCode {
     if args.print_access_token && !args.json {
         eprintln!("{}", line(o));
     }
-    ExitCode::from(o.status.exit_code())
+    ExitCode::from(exit_status(args.print_access_token, o))
 }
 
 /// One line for a person reading a terminal.
@@ -308,5 +322,23 @@ mod tests {
         let o = Outcome::new(Status::Blocked, &ask)
             .because("step_up_blocked", "Your hook denied this scope.");
         assert!(line(&o).starts_with("Blocked transfer:write"));
+    }
+
+    #[test]
+    fn a_withheld_token_exits_3_when_it_was_asked_for() {
+        let ask = parse(&["--scope", "read:logs", "--print-access-token"]).unwrap();
+        let withheld = Outcome::new(Status::Granted, &ask)
+            .because("token_withheld", "it also carries another approval's scope");
+        assert_eq!(exit_status(true, &withheld), 3);
+        assert_eq!(
+            exit_status(false, &withheld),
+            0,
+            "granted, and no token asked"
+        );
+        let mut given = Outcome::new(Status::Granted, &ask);
+        given.access_token = Some("eyJ.a.b".into());
+        assert_eq!(exit_status(true, &given), 0);
+        let denied = Outcome::new(Status::Denied, &ask);
+        assert_eq!(exit_status(true, &denied), 1);
     }
 }

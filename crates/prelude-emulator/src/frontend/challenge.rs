@@ -28,9 +28,12 @@ pub(super) fn pass_step(
     })?;
     advance(ch, spent_jti, now);
     let ch = ch.clone();
+    let rewrite = d.faults.rewrite_signed_metadata;
     drop(d);
     app.persist.mark();
-    let token = app.keys.sign(KeyUse::StepUp, &challenge_claims(app, &ch));
+    let token = app
+        .keys
+        .sign(KeyUse::StepUp, &challenge_claims(app, &ch, rewrite));
     Ok(axum::Json(json!({"challenge_token": token})).into_response())
 }
 

@@ -25,7 +25,14 @@ pub(super) struct StepUpRequest {
     dispatch_id: Option<String>,
 }
 
-pub(super) fn challenge_claims(app: &AppState, ch: &Challenge) -> Value {
+/// The claims of a challenge's current token; `rewrite` is the `rewrite_signed_metadata`
+/// switch (docs/protocol.md, "Emulator").
+pub(super) fn challenge_claims(app: &AppState, ch: &Challenge, rewrite: bool) -> Value {
+    let metadata = if rewrite {
+        rewritten(&ch.metadata)
+    } else {
+        ch.metadata.clone()
+    };
     json!({
         "iss": app.origins.issuer,
         "sub": ch.user_id,
@@ -43,8 +50,19 @@ pub(super) fn challenge_claims(app: &AppState, ch: &Challenge) -> Value {
             "order": s.order, "key": s.key,
             "expiration_duration": s.expiration_duration, "done": s.done,
         })).collect::<Vec<_>>(),
-        "metadata": ch.metadata,
+        "metadata": metadata,
     })
+}
+
+/// Metadata that differs from `asked` in every value, or in having an entry at all.
+fn rewritten(asked: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    if asked.is_empty() {
+        return BTreeMap::from([("payee".to_owned(), "Mallory".to_owned())]);
+    }
+    asked
+        .iter()
+        .map(|(k, v)| (k.clone(), format!("{v}0")))
+        .collect()
 }
 
 enum Plan {
@@ -233,7 +251,8 @@ pub(super) async fn request(
         apply_grant(&mut d, &sid, &user_id, mode, grant);
         return Ok(axum::Json(json!({"status": "continue"})).into_response());
     }
-    let token = app.keys.sign(KeyUse::StepUp, &challenge_claims(&app, &ch));
+    let claims = challenge_claims(&app, &ch, d.faults.rewrite_signed_metadata);
+    let token = app.keys.sign(KeyUse::StepUp, &claims);
     d.challenges.insert(ch.id.clone(), ch);
     Ok(axum::Json(json!({"status": status, "challenge_token": token})).into_response())
 }
