@@ -200,7 +200,6 @@ pub(super) async fn retry(
 ) -> Result<Response, ApiError> {
     let handle = verification_handle(&app, &headers)
         .ok_or_else(|| ApiError::unauthorized("no verification in progress"))?;
-    let proof = proof.optional()?;
     let now = app.now();
     let mut d = app.data();
     let v = d
@@ -208,8 +207,11 @@ pub(super) async fn retry(
         .get(&handle)
         .ok_or_else(|| ApiError::unauthorized("no verification in progress"))?
         .clone();
-    // A proof sent with a step-up resend must be the session's key's, before a code goes out.
-    if let (Some(p), VerificationTarget::StepUp { challenge_id, .. }) = (&proof, &v.target) {
+    // A proof sent with a step-up resend must be valid and the session's key's, before a
+    // code goes out. A login resend takes none, and any header there is ignored as before.
+    if let VerificationTarget::StepUp { challenge_id, .. } = &v.target
+        && let Some(p) = proof.optional()?
+    {
         let sid = d
             .challenges
             .get(challenge_id)
