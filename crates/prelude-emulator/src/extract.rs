@@ -145,6 +145,12 @@ impl FromRequestParts<AppState> for ChallengeDpop {
 }
 
 impl ChallengeDpop {
+    /// The proof where none is asked for (the SDKs sign no step-up send): absent is fine, a
+    /// bad one is still refused, and the caller checks a present one's key.
+    pub fn optional(self) -> Result<Option<Proof>, ApiError> {
+        self.0
+    }
+
     /// The proof, which must exist, carry no nonce, and have the challenge token's `jti`.
     pub fn bound_to(self, challenge_jti: &str) -> Result<Proof, ApiError> {
         let proof = self.0?.ok_or_else(|| {

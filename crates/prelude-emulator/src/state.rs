@@ -536,7 +536,18 @@ impl Data {
     /// Forgets what can no longer matter at `now`: ended verifications, challenges and
     /// sessions, spent tokens past their expiry, and refresh hashes of ended sessions.
     pub fn purge(&mut self, now: i64, cfg: &crate::Config) {
-        self.verifications.retain(|_, v| v.expires_at > now);
+        // Their messages say expired for good, even if the clock is moved back later.
+        let mut ended = vec![];
+        self.verifications.retain(|_, v| {
+            if v.expires_at > now {
+                return true;
+            }
+            ended.push((v.to.clone(), v.code.clone()));
+            false
+        });
+        for (to, code) in ended {
+            self.mark_code(&to, &code, CodeStatus::Expired);
+        }
         self.challenges
             .retain(|_, c| c.expires_at > now && !(c.redeemed && c.current_step().is_none()));
         self.spent_login_tokens.retain(|_, exp| *exp > now);

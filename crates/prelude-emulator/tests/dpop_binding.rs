@@ -314,3 +314,44 @@ async fn a_jti_over_64_bytes_is_refused() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_foreign_key_at_a_step_up_send_starts_no_cooldown() {
+    let t = T::with(Config::default()).await;
+    let (key, thief) = (Key::new(51), Key::new(52));
+    let (at, _) = t.login(&key).await;
+    let ct = t.request(&at, "transfer:write").await["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent = t.emu.outbox().len();
+    // The SDKs sign no send, but a proof that is sent must be the session's key's.
+    let r = t
+        .http
+        .post(t.htu("/otp"))
+        .header("dpop", challenge_proof(&t, &thief, &ct, "/otp"))
+        .json(&json!({"challenge_token": ct}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::UNAUTHORIZED, "dpop_key_mismatch".into())
+    );
+    assert_eq!(t.emu.outbox().len(), sent, "no code went out");
+    // So the holder's send is the first, not a resend within the cooldown.
+    let r = t.post("/otp", json!({"challenge_token": ct})).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let vt = verification_token(&r);
+    // A resend signed by another key is refused too.
+    let r = t
+        .http
+        .post(t.htu("/otp/retry"))
+        .header("dpop", challenge_proof(&t, &thief, &ct, "/otp/retry"))
+        .header("x-verification-token", &vt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(r).await.1, "dpop_key_mismatch");
+    assert_eq!(t.emu.outbox().len(), sent + 1);
+}

@@ -405,6 +405,16 @@ async fn outbox_says_how_every_code_stopped_working() {
     assert_eq!(status(n).await, "live");
     t.emu.state().set_clock_offset(61);
     assert_eq!(status(n).await, "expired");
+
+    // Forgotten once expired: it stays expired when the clock is moved back.
+    let vt = verification_token(&ask("+33612345622").await);
+    let n = t.emu.outbox().len() - 1;
+    let app = t.emu.state();
+    app.data().purge(app.now() + 601, &app.cfg);
+    t.emu.state().set_clock_offset(0);
+    assert_eq!(status(n).await, "expired");
+    let code = t.emu.outbox()[n].code.clone();
+    assert_eq!(t.check(&vt, &code).await.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

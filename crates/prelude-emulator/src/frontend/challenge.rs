@@ -111,7 +111,12 @@ pub(super) fn otp_step_channel(step: &str) -> Option<(Channel, IdentifierType)> 
     }
 }
 
-pub(super) fn send_code(app: &AppState, token: &str) -> Result<Response, ApiError> {
+pub(super) fn send_code(
+    app: &AppState,
+    token: &str,
+    proof: ChallengeDpop,
+) -> Result<Response, ApiError> {
+    let proof = proof.optional()?;
     let now = app.now();
     let mut d = app.data();
     let (cid, _) = live_challenge(app, &d, token)?;
@@ -119,6 +124,11 @@ pub(super) fn send_code(app: &AppState, token: &str) -> Result<Response, ApiErro
     // A code for an ended session could never be checked.
     if d.sessions.get(&ch.session_id).is_none_or(|s| s.revoked) {
         return Err(ApiError::unauthorized("the session has ended"));
+    }
+    // The SDKs sign no send; a proof that is sent must be the session's key's, before a code
+    // goes out or a cooldown starts.
+    if let Some(p) = &proof {
+        same_key(&d, &ch.session_id, &p.jkt)?;
     }
     // The code works no longer than its challenge step does, so it expires with it.
     let step_ends = ch

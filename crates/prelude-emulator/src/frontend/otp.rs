@@ -99,12 +99,13 @@ pub(super) fn room_for_verification(app: &AppState, d: &mut Data) -> Result<(), 
 
 pub(super) async fn create(
     State(app): State<AppState>,
+    proof: crate::extract::ChallengeDpop,
     Body(body): Body<OtpCreate>,
 ) -> Result<Response, ApiError> {
     let _ = (&body.dispatch_id, &body.code_challenge);
     match (body.identifier, body.challenge_token) {
         (Some(id), None) => start_login(&app, id, body.login_config_id.as_deref()),
-        (None, Some(token)) => super::challenge::send_code(&app, &token),
+        (None, Some(token)) => super::challenge::send_code(&app, &token, proof),
         _ => Err(ApiError::bad_request(
             codes::BAD_REQUEST,
             "give exactly one of identifier or challenge_token",
@@ -194,6 +195,7 @@ pub(super) fn start_login(
 
 pub(super) async fn retry(
     State(app): State<AppState>,
+    proof: crate::extract::ChallengeDpop,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let handle = verification_handle(&app, &headers)
@@ -205,6 +207,18 @@ pub(super) async fn retry(
         .get(&handle)
         .ok_or_else(|| ApiError::unauthorized("no verification in progress"))?
         .clone();
+    // A proof sent with a step-up resend must be valid and the session's key's, before a
+    // code goes out. A login resend takes none, and any header there is ignored as before.
+    if let VerificationTarget::StepUp { challenge_id, .. } = &v.target
+        && let Some(p) = proof.optional()?
+    {
+        let sid = d
+            .challenges
+            .get(challenge_id)
+            .map(|c| c.session_id.clone())
+            .unwrap_or_default();
+        crate::extract::same_key(&d, &sid, &p.jkt)?;
+    }
     if v.expires_at <= now || v.wrong_attempts >= app.cfg.max_wrong_attempts {
         return Err(ApiError::unauthorized(
             "this verification has ended; start a new one",
