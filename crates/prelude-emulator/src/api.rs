@@ -1,7 +1,7 @@
 //! The wire error shape `{code, message}` and a JSON extractor whose rejections use it.
 
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -85,6 +85,55 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The credentials of the one `Authorization` header when its scheme is `scheme`, which is
+/// matched without regard to case (RFC 9110 §11.1, §11.6.2): `BEARER abc` gives `abc` for
+/// `Bearer`. `None` when the header is missing, repeated, not text, of another scheme, or
+/// carries no credentials.
+pub fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let (value, None) = (all.next()?, all.next()) else {
+        return None;
+    };
+    let (given, credentials) = value.to_str().ok()?.trim().split_once([' ', '\t'])?;
+    let credentials = credentials.trim();
+    (given.eq_ignore_ascii_case(scheme) && !credentials.is_empty()).then_some(credentials)
+}
+
+/// Whether a media type (a `Content-Type` value) is `expected` (`type/subtype`): matched
+/// without regard to case, its parameters such as `; charset=utf-8` ignored (RFC 9110 §8.3.1).
+pub fn media_type_is(value: &str, expected: &str) -> bool {
+    value
+        .split(';')
+        .next()
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(expected))
+}
+
+/// Whether a JWS `typ` names the media type `application/{expected}`: a `typ` without a `/`
+/// has `application/` left out (RFC 7515 §4.1.9), so `dpop+jwt`, `DPoP+JWT` and
+/// `application/dpop+jwt` all name `application/dpop+jwt`.
+pub fn jws_typ_is(typ: &str, expected: &str) -> bool {
+    let full = |t: &str| {
+        if t.contains('/') {
+            t.to_owned()
+        } else {
+            format!("application/{t}")
+        }
+    };
+    media_type_is(&full(typ), &full(expected))
+}
+
+/// Whether the request says, once, that its body is `application/json` (see
+/// [`media_type_is`]).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    let mut all = headers.get_all(header::CONTENT_TYPE).iter();
+    match (all.next(), all.next()) {
+        (Some(v), None) => v
+            .to_str()
+            .is_ok_and(|v| media_type_is(v, "application/json")),
+        _ => false,
+    }
+}
+
 /// Like `axum::Json`, but a malformed, mistyped or unknown-field body is a 400 `bad_request`
 /// with a readable message, and a missing or empty body is treated as `{}`.
 pub struct Body<T>(pub T);
@@ -118,5 +167,64 @@ where
         serde_json::from_slice(slice)
             .map(Body)
             .map_err(|e| ApiError::bad_request("bad_request", format!("invalid JSON body: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn schemes_match_without_regard_to_case() {
+        for v in [
+            "Bearer t",
+            "BEARER t",
+            "bearer  t ",
+            "Bearer\tt",
+            " bearer t",
+        ] {
+            assert_eq!(authorization(&auth(&[v]), "Bearer"), Some("t"), "{v:?}");
+        }
+        assert_eq!(authorization(&auth(&["dpop t"]), "DPoP"), Some("t"));
+        for v in ["Bearert", "Basic t", "Bearer", "Bearer  ", "Bear t"] {
+            assert_eq!(authorization(&auth(&[v]), "Bearer"), None, "{v:?}");
+        }
+        assert_eq!(
+            authorization(&auth(&["Bearer a", "Bearer b"]), "Bearer"),
+            None
+        );
+    }
+
+    #[test]
+    fn media_types_match_without_regard_to_case_or_parameters() {
+        for v in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            " application/json ;charset=UTF-8",
+        ] {
+            assert!(media_type_is(v, "application/json"), "{v:?}");
+        }
+        for v in [
+            "text/plain",
+            "application/jsonx",
+            "json",
+            "application/ld+json",
+            "",
+        ] {
+            assert!(!media_type_is(v, "application/json"), "{v:?}");
+        }
+        assert!(jws_typ_is("DPoP+JWT", "dpop+jwt"));
+        assert!(jws_typ_is("application/dpop+jwt", "dpop+jwt"));
+        assert!(!jws_typ_is("text/dpop+jwt", "dpop+jwt"));
+        assert!(!jws_typ_is("jwt", "dpop+jwt"));
     }
 }
