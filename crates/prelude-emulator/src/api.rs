@@ -1,8 +1,11 @@
 //! The wire error shape `{code, message}` and a JSON extractor whose rejections use it.
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use prelude_wire::codes;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -85,6 +88,47 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The whole body, within the body limit (`413` past it) and the body timeout.
+pub(crate) async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "bad_request",
+                "request body is too large",
+            )
+        } else {
+            ApiError::bad_request("bad_request", e.body_text())
+        }
+    })
+}
+
+/// Refuses a request that carries a body not sent as `Content-Type: application/json`
+/// (`415 unsupported_media_type`), before its route runs; a body of whitespace only counts as
+/// none. A browser sends a cross-origin POST of another type (`text/plain`, a form) without
+/// asking first; one of this type it must preflight, and CORS decides (docs/protocol.md,
+/// "Request bodies").
+pub async fn json_bodies_only(req: Request, next: Next) -> Response {
+    if is_json(req.headers()) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match read_body(Request::from_parts(parts.clone(), body), &()).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    if !bytes.iter().all(u8::is_ascii_whitespace) {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "a request body must be sent as Content-Type: application/json",
+        )
+        .into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
 /// The credentials of the one `Authorization` header when its scheme is `scheme`, which is
 /// matched without regard to case (RFC 9110 §11.1, §11.6.2): `BEARER abc` gives `abc` for
 /// `Bearer`. `None` when the header is missing, repeated, not text, of another scheme, or
@@ -146,19 +190,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "bad_request",
-                        "request body is too large",
-                    )
-                } else {
-                    ApiError::bad_request("bad_request", e.body_text())
-                }
-            })?;
+        let bytes = read_body(req, state).await?;
         let slice: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {

@@ -118,7 +118,10 @@ fn http_date(unix: i64) -> Option<HeaderValue> {
 
 pub fn router(app: AppState) -> Router {
     let mut router = Router::new()
-        .nest("/v1/session", frontend::routes())
+        .nest(
+            "/v1/session",
+            frontend::routes().route_layer(middleware::from_fn(crate::api::json_bodies_only)),
+        )
         .merge(frontend::well_known())
         .nest("/v2/session/apps/{app_id}", management::routes());
     if app.cfg.control_plane {

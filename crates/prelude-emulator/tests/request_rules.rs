@@ -1,5 +1,5 @@
 //! How the emulator reads the framing of a request: auth schemes and media types without
-//! regard to case.
+//! regard to case, and a frontend body that is not JSON refused before anything happens.
 
 mod common;
 
@@ -111,4 +111,138 @@ async fn a_dpop_typ_is_a_media_type_matched_without_regard_to_case() {
             );
         }
     }
+}
+
+/// Every frontend POST, with a body its route would otherwise read.
+const FRONTEND_POSTS: [&str; 13] = [
+    "/otp",
+    "/otp/retry",
+    "/otp/check",
+    "/login/finalize",
+    "/login/otp",
+    "/login/otp/retry",
+    "/login/otp/check",
+    "/refresh",
+    "/revoke",
+    "/stepup/request",
+    "/stepup/continue",
+    "/me/revoke",
+    "/otp?x=1",
+];
+
+#[tokio::test]
+async fn a_frontend_body_that_is_not_json_is_refused_before_anything_happens() {
+    let t = T::new().await;
+    let body = r#"{"identifier": {"type": "phone_number", "value": "+33612345678"}}"#;
+    // What a page may send without a preflight, and a body that says nothing of its type.
+    for content_type in [
+        Some("text/plain"),
+        Some("text/plain;charset=UTF-8"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/jsonp"),
+        None,
+    ] {
+        for route in FRONTEND_POSTS {
+            let mut r = t.http.post(t.htu(route)).body(body);
+            if let Some(ct) = content_type {
+                r = r.header("content-type", ct);
+            }
+            let r = r.send().await.unwrap();
+            assert!(r.headers().get("x-verification-token").is_none());
+            assert!(r.headers().get("set-cookie").is_none());
+            assert_eq!(
+                code_of(r).await,
+                (
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type".into()
+                ),
+                "{route} as {content_type:?}"
+            );
+        }
+    }
+    assert!(t.emu.outbox().is_empty(), "no code went out");
+    // Two Content-Type headers are as good as none.
+    let r = t
+        .http
+        .post(t.htu("/otp"))
+        .header("content-type", "application/json")
+        .header("content-type", "text/plain")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(t.emu.outbox().is_empty(), "no code went out");
+}
+
+#[tokio::test]
+async fn json_in_any_case_and_bodies_of_nothing_pass() {
+    let t = T::new().await;
+    let body = r#"{"identifier": {"type": "phone_number", "value": "+33612345678"}}"#;
+    for ct in [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON ; Charset=\"UTF-8\"",
+    ] {
+        let r = t
+            .http
+            .post(t.htu("/otp"))
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "{ct}");
+    }
+    assert_eq!(t.emu.outbox().len(), 4);
+    // No body, or whitespace only, needs no type: the route itself answers.
+    let vt = verification_token(&t.post("/otp", serde_json::from_str(body).unwrap()).await);
+    for (ct, blank) in [
+        (Some("text/plain"), ""),
+        (None, ""),
+        (Some("text/plain"), " \r\n\t "),
+        (None, "\n"),
+    ] {
+        let mut r = t
+            .http
+            .post(t.htu("/otp/retry"))
+            .header("x-verification-token", &vt)
+            .body(blank);
+        if let Some(ct) = ct {
+            r = r.header("content-type", ct);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "{ct:?} {blank:?}");
+    }
+    // A blank body reads as `{}`, which /otp refuses for what it lacks, not for its type.
+    let r = t
+        .http
+        .post(t.htu("/otp"))
+        .header("content-type", "text/plain")
+        .body("  ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(r).await.0, StatusCode::BAD_REQUEST);
+    // The web SDK 0.6 sends its bodiless POSTs as JSON: that passes too.
+    let r = t
+        .http
+        .post(t.htu("/otp/retry"))
+        .header("content-type", "application/json")
+        .header("x-verification-token", &vt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // A GET carries no body to check.
+    let r = t
+        .http
+        .get(t.url("/.well-known/jwks.json"))
+        .header("content-type", "text/plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }
