@@ -246,3 +246,85 @@ async fn json_in_any_case_and_bodies_of_nothing_pass() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+// The stand-in for the customer's backend listens on loopback inside the app: the same guard.
+
+#[tokio::test]
+async fn the_customer_backend_takes_the_emulators_guard() {
+    use prelude_emulator::customer::{CustomerBackend, KEPT_CALLS};
+    let customer = CustomerBackend::start(json!({"status": "block"}))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let hook = customer.hook_url();
+    let call = |body: String| {
+        http.post(&hook)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    // DNS rebinding: the page's own name in Host, on the hook and on the JWKS.
+    let r = call("{}".into())
+        .header("host", "rebind.evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::MISDIRECTED_REQUEST, "forbidden_host".into())
+    );
+    let r = http
+        .get(customer.jwks_url())
+        .header("host", "rebind.evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST);
+    // A page of another origin, and a simple request's type.
+    let r = call("{}".into())
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::FORBIDDEN, "forbidden_origin".into())
+    );
+    let r = http
+        .post(&hook)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // 2 MB is refused before it is kept.
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = call(big).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(customer.calls().is_empty(), "nothing refused was kept");
+
+    // Its own Host, in any case, and a JSON type with parameters.
+    let r = http
+        .post(&hook)
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = http.get(customer.jwks_url()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Many calls: only the newest few are kept.
+    for i in 0..60 {
+        let r = call(json!({ "n": i }).to_string()).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let kept = customer.calls();
+    assert_eq!(kept.len(), KEPT_CALLS);
+    let n = |c: &prelude_emulator::customer::HookCall| {
+        serde_json::from_slice::<serde_json::Value>(&c.body).unwrap()["n"].as_i64()
+    };
+    assert_eq!(n(kept.last().unwrap()), Some(59), "the newest is kept");
+    assert_eq!(n(&kept[0]), Some(60 - KEPT_CALLS as i64), "oldest go first");
+}
