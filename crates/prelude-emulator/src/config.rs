@@ -125,6 +125,55 @@ pub fn random_management_key() -> String {
 }
 
 impl Config {
+    /// Whether the management key is one of the operator's own, not the public default. Then
+    /// every `/emulator/v1` route takes it too (README, "Security model").
+    pub fn has_own_key(&self) -> bool {
+        self.management_key != DEFAULT_MANAGEMENT_KEY
+    }
+
+    /// Refuses to serve beyond loopback with the public default key: anyone who reaches the
+    /// port could read every code and rewrite the emulator. `bound` is the listen address;
+    /// `--public-url` and `--allow-host` names other than loopback ones reach beyond it too.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] saying why, and what to give instead.
+    pub fn check_reach(&self, bound: std::net::SocketAddr) -> Result<(), crate::Error> {
+        if self.has_own_key() {
+            return Ok(());
+        }
+        let loopback_name = |host: &str| {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.to_canonical().is_loopback())
+        };
+        let beyond = if !bound.ip().to_canonical().is_loopback() {
+            Some(format!("listening on {bound}"))
+        } else if let Some(u) = self.public_url.as_deref().filter(|u| {
+            url::Url::parse(u)
+                .ok()
+                .and_then(|u| u.host_str().map(|h| !loopback_name(h)))
+                .unwrap_or(true)
+        }) {
+            Some(format!("--public-url {u}"))
+        } else {
+            self.allow_hosts
+                .iter()
+                .find(|h| crate::guard::HostRule::parse(h).is_none_or(|r| !loopback_name(r.name())))
+                .map(|h| format!("--allow-host {h}"))
+        };
+        match beyond {
+            None => Ok(()),
+            Some(what) => Err(crate::Error::Config(format!(
+                "{what} reaches beyond this computer, and the default management key is public: \
+                 anyone who reaches the port could read every code and change the emulator. \
+                 Give a key of your own with --management-key (then every /emulator/v1 route \
+                 takes it as `Authorization: Bearer KEY`), or listen on 127.0.0.1"
+            ))),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), crate::Error> {
         if cfg!(not(feature = "web")) && self.web_root.is_some() {
             return Err(crate::Error::Config(

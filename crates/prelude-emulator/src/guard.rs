@@ -52,6 +52,11 @@ impl HostRule {
         })
     }
 
+    /// The host name, in lower case (an IPv6 literal in brackets).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     fn matches(&self, name: &str, port: u16) -> bool {
         self.name == name && self.port.is_none_or(|p| p == port)
     }

@@ -125,7 +125,13 @@ pub fn router(app: AppState) -> Router {
         .merge(frontend::well_known())
         .nest("/v2/session/apps/{app_id}", management::routes());
     if app.cfg.control_plane {
-        router = router.nest("/emulator/v1", control::routes());
+        router = router.nest(
+            "/emulator/v1",
+            control::routes().route_layer(middleware::from_fn_with_state(
+                app.clone(),
+                control::require_own_key,
+            )),
+        );
     }
     #[cfg(feature = "web")]
     if let Some(dir) = app.cfg.web_root.clone() {
@@ -296,6 +302,7 @@ impl Emulator {
         // The hook client and the HTTPS listener need a TLS provider; an earlier one stays.
         let _ = rustls::crypto::ring::default_provider().install_default();
         cfg.validate()?;
+        cfg.check_reach(addr)?;
         let (loaded, notices) = match &cfg.state_file {
             Some(p) => persist::load(p)?,
             None => (None, vec![]),
