@@ -196,9 +196,12 @@ impl Config {
             prelude_wire::check_code(code)
                 .map_err(|_| crate::Error::Config("the fixed code must be 4 to 8 digits".into()))?;
         }
-        if self.management_key.trim().is_empty() {
+        // Sent as `Authorization: Bearer KEY`: a token of visible characters (RFC 6750 §2.1).
+        let key = &self.management_key;
+        if !(1..=256).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(crate::Error::Config(
-                "the management key must not be empty".to_owned(),
+                "the management key must be 1 to 256 visible ASCII characters, without spaces"
+                    .to_owned(),
             ));
         }
         in_range("access-ttl", self.access_ttl_secs, 5, 86_400)?;

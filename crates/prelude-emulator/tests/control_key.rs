@@ -171,6 +171,27 @@ async fn the_public_key_is_refused_beyond_loopback() {
     start(own, "0.0.0.0:0").await.unwrap().shutdown().await;
 }
 
+#[tokio::test]
+async fn a_key_that_cannot_be_sent_as_a_bearer_token_is_refused_at_start() {
+    for key in [
+        "",
+        " own-key",
+        "own key",
+        "own-key\n",
+        "clé",
+        &"k".repeat(257),
+    ] {
+        let cfg = Config {
+            management_key: key.into(),
+            ..Config::default()
+        };
+        let Err(e) = start(cfg, "127.0.0.1:0").await else {
+            panic!("{key:?} was accepted");
+        };
+        assert!(e.to_string().contains("management key"), "{e}");
+    }
+}
+
 #[test]
 fn the_binary_says_why_it_will_not_listen_beyond_loopback() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_prelude-emulator"))
