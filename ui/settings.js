@@ -60,15 +60,18 @@ function showKeyState(source) {
   $("#forget-emulator-key").hidden = source !== "keyring";
 }
 
+// Set when the key changed: the demo inbox and the test bench may appear or go, so the page
+// is drawn again when the sheet closes.
+let keyChanged = false;
+
 // The field is cleared before the call: the key is sent once and kept nowhere in the page.
-async function setKey(key, onView) {
+async function setKey(key) {
   keyInput.value = "";
   try {
     const s = await call("set_emulator_key", { key });
+    keyChanged = true;
     showKeyState(s.emulatorKey);
     say(key ? "Emulator key set." : "Emulator key forgotten.", "good");
-    // The demo inbox and the test bench appear or go with the key.
-    onView(await call("app_state"));
   } catch (err) {
     sayError(err);
   }
@@ -156,19 +159,26 @@ export function initSettings(onView) {
     dialog.showModal();
   };
 
-  $("#settings-close").addEventListener("click", () => {
+  $("#settings-close").addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", async () => {
     keyInput.value = "";
-    dialog.close();
+    if (!keyChanged) return;
+    keyChanged = false;
+    try {
+      onView(await call("app_state"));
+    } catch (_) {
+      /* the next action draws the page */
+    }
   });
   $("#set-emulator-key").addEventListener("click", () => {
-    if (keyInput.value.trim()) setKey(keyInput.value, onView);
+    if (keyInput.value.trim()) setKey(keyInput.value);
   });
-  $("#forget-emulator-key").addEventListener("click", () => setKey(null, onView));
+  $("#forget-emulator-key").addEventListener("click", () => setKey(null));
   // Enter in the key field sets the key; it must not submit (and switch) the server form.
   keyInput.addEventListener("keydown", (e) => {
     if (e.key !== "Enter") return;
     e.preventDefault();
-    if (keyInput.value.trim()) setKey(keyInput.value, onView);
+    if (keyInput.value.trim()) setKey(keyInput.value);
   });
 
   $("#test-connection").addEventListener("click", async () => {
@@ -185,6 +195,7 @@ export function initSettings(onView) {
     say("Switching…");
     try {
       const v = await call("switch_server", { kind: kind(), value: valueInput.value });
+      keyChanged = false;
       say("Saved.", "good");
       onView(v);
       dialog.close();
