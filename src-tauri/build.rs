@@ -39,6 +39,7 @@ fn countersign_commands() -> &'static [&'static str] {
         "reset_demo",
         "set_theme",
         "server_settings",
+        "set_emulator_key",
         "test_connection",
         "switch_server",
         "audit_log",

@@ -8,6 +8,9 @@ const form = $("#server-form");
 const valueField = $("#server-value-field");
 const valueInput = $("#server-value");
 const status = $("#server-status");
+const keyField = $("#emulator-key-field");
+const keyInput = $("#emulator-key");
+const keyState = $("#emulator-key-state");
 
 const LABEL = { app_id: "App ID", url: "Base URL" };
 const PLACEHOLDER = { app_id: "e.g. 54e9ujn", url: "https://auth.example.com or http://127.0.0.1:4010" };
@@ -26,6 +29,8 @@ function syncKind() {
   if (k !== shownKind && k in typed) valueInput.value = typed[k];
   shownKind = k;
   valueField.hidden = k === "embedded";
+  // Only a standalone emulator (a URL) has a control plane that may take a key.
+  keyField.hidden = k !== "url";
   $("#server-value-label").textContent = LABEL[k] || "";
   valueInput.placeholder = PLACEHOLDER[k] || "";
 }
@@ -38,6 +43,38 @@ function say(text, tone = "") {
 function sayError(err) {
   showErrorIn(status, err);
   status.className = "hint bad";
+}
+
+// The emulator key is write-only: the app says whether it has one, never what it is.
+const KEY_STATE = {
+  keyring: "Key set.",
+  environment: "Set by COUNTERSIGN_EMULATOR_KEY for this run.",
+  none: "No key set.",
+};
+
+function showKeyState(source) {
+  keyState.textContent = KEY_STATE[source] || "";
+  const fromEnv = source === "environment";
+  keyInput.disabled = fromEnv;
+  $("#set-emulator-key").disabled = fromEnv;
+  $("#forget-emulator-key").hidden = source !== "keyring";
+}
+
+// Set when the key changed: the demo inbox and the test bench may appear or go, so the page
+// is drawn again when the sheet closes.
+let keyChanged = false;
+
+// The field is cleared before the call: the key is sent once and kept nowhere in the page.
+async function setKey(key) {
+  keyInput.value = "";
+  try {
+    const s = await call("set_emulator_key", { key });
+    keyChanged = true;
+    showKeyState(s.emulatorKey);
+    say(key ? "Emulator key set." : "Emulator key forgotten.", "good");
+  } catch (err) {
+    sayError(err);
+  }
 }
 
 // Step names as a person says them; others are the server's own step names.
@@ -111,8 +148,10 @@ export function initSettings(onView) {
       shownKind = null;
       syncKind();
       // A server chosen on the command line cannot be switched here, but it can be tested.
-      for (const el of form.querySelectorAll("input, button")) el.disabled = s.overridden && el.id !== "test-connection";
+      for (const el of form.querySelectorAll("input, button")) el.disabled = s.overridden && el.id !== "test-connection" && !keyField.contains(el);
       if (s.overridden) say("Set on the command line or in the environment for this run. Test connection checks it.");
+      keyInput.value = "";
+      showKeyState(s.emulatorKey);
     } catch (err) {
       sayError(err);
     }
@@ -121,6 +160,26 @@ export function initSettings(onView) {
   };
 
   $("#settings-close").addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", async () => {
+    keyInput.value = "";
+    if (!keyChanged) return;
+    keyChanged = false;
+    try {
+      onView(await call("app_state"));
+    } catch (_) {
+      /* the next action draws the page */
+    }
+  });
+  $("#set-emulator-key").addEventListener("click", () => {
+    if (keyInput.value.trim()) setKey(keyInput.value);
+  });
+  $("#forget-emulator-key").addEventListener("click", () => setKey(null));
+  // Enter in the key field sets the key; it must not submit (and switch) the server form.
+  keyInput.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    if (keyInput.value.trim()) setKey(keyInput.value);
+  });
 
   $("#test-connection").addEventListener("click", async () => {
     say("Testing…");
@@ -136,6 +195,7 @@ export function initSettings(onView) {
     say("Switching…");
     try {
       const v = await call("switch_server", { kind: kind(), value: valueInput.value });
+      keyChanged = false;
       say("Saved.", "good");
       onView(v);
       dialog.close();

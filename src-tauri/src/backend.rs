@@ -92,6 +92,8 @@ pub struct Backend {
     emulator: Option<Emulator>,
     /// The server answers the emulator's demo routes.
     demo_url: Option<String>,
+    /// A standalone emulator's management key, sent on its control plane (`reach`).
+    emulator_key: Option<secrecy::SecretString>,
     profile: String,
     flow: Flow,
     resumed: bool,
@@ -181,14 +183,21 @@ impl Backend {
         });
         let client = SessionClient::new(cfg, store.clone() as Arc<dyn SecretStore>)?;
         tracing::debug!(ms = began.elapsed().as_millis() as u64, "client ready");
+        // Only a URL may be a standalone emulator: the keyring is not asked for the others.
+        let emulator_key = match server {
+            Server::Url(_) => crate::reach::known_key(store.as_ref(), profile).0,
+            _ => None,
+        };
         let demo = emulator.is_some()
-            || (matches!(server, Server::Url(_)) && crate::reach::probe_demo(&origin).await);
+            || (matches!(server, Server::Url(_))
+                && crate::reach::probe_demo(&origin, emulator_key.as_ref()).await);
         let demo_url = demo.then_some(origin);
         Ok(Self {
             server,
             client,
             emulator,
             demo_url,
+            emulator_key,
             profile: profile.to_owned(),
             flow: Flow::default(),
             resumed: false,
@@ -253,6 +262,42 @@ impl Backend {
             .is_none()
             .then_some(self.demo_url.as_deref())
             .flatten()
+    }
+
+    /// The management key sent to a standalone emulator's control plane, if any.
+    pub fn emulator_key(&self) -> Option<&secrecy::SecretString> {
+        self.emulator_key.as_ref()
+    }
+
+    /// Where the emulator key comes from (never the key), for Settings.
+    pub fn emulator_key_source(&self) -> crate::reach::KeySource {
+        crate::reach::known_key(self.store.as_ref(), &self.profile).1
+    }
+
+    /// Keeps the emulator key typed in Settings in the keyring, or forgets it (`None`), and
+    /// uses it from now on: a standalone emulator that refused the app before is asked again.
+    ///
+    /// # Errors
+    /// The key comes from `COUNTERSIGN_EMULATOR_KEY` for this run, or is not a usable key, or
+    /// the keyring failed.
+    pub async fn set_emulator_key(&mut self, key: Option<&str>) -> AppResult<()> {
+        if self.emulator_key_source() == crate::reach::KeySource::Environment {
+            return Err(AppError::InvalidInput(format!(
+                "the emulator key is set by {} for this run",
+                crate::reach::EMULATOR_KEY_VAR
+            )));
+        }
+        let key = key.map(str::trim).filter(|k| !k.is_empty());
+        crate::reach::save_key(self.store.as_ref(), &self.profile, key)?;
+        self.emulator_key = key.map(Into::into);
+        if self.emulator.is_none() && matches!(self.server, Server::Url(_)) {
+            let origin = self.client.endpoint().origin();
+            let origin = origin.as_str().trim_end_matches('/');
+            self.demo_url = crate::reach::probe_demo(origin, self.emulator_key.as_ref())
+                .await
+                .then(|| origin.to_owned());
+        }
+        Ok(())
     }
 
     /// Writes the embedded server's state now, if it changed.

@@ -317,7 +317,29 @@ pub async fn server_settings(state: St<'_>) -> AppResult<ServerSettingsView> {
         kind: b.server().kind(),
         value: b.server().value().to_owned(),
         overridden: state.overridden,
+        emulator_key: b.emulator_key_source(),
     })
+}
+
+/// Keeps a standalone emulator's management key in the keyring (an empty or absent key
+/// forgets it), and sends it from now on. The key comes in once and never goes back.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn set_emulator_key(
+    app: tauri::AppHandle,
+    state: St<'_>,
+    key: Option<String>,
+) -> AppResult<ServerSettingsView> {
+    use secrecy::ExposeSecret as _;
+    // Held as a secret, so the copy the webview sent is wiped when dropped.
+    let key: Option<secrecy::SecretString> = key.map(Into::into);
+    {
+        let mut b = state.backend().await?.lock().await;
+        b.set_emulator_key(key.as_ref().map(|k| k.expose_secret()))
+            .await?;
+        state.restart_inbox(&app, &b);
+    }
+    server_settings(state).await
 }
 
 #[tauri::command]

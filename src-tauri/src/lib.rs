@@ -169,6 +169,7 @@ pub fn run() -> ExitCode {
             commands::reset_demo,
             commands::set_theme,
             commands::server_settings,
+            commands::set_emulator_key,
             commands::test_connection,
             commands::switch_server,
             commands::audit_log,
@@ -317,11 +318,12 @@ fn forward_inbox(
         }));
     }
     let url = backend.external_demo_origin()?.to_owned();
+    let key = backend.emulator_key().cloned();
     Some(tauri::async_runtime::spawn(async move {
         let mut seen = std::collections::HashSet::new();
         let mut first = true;
         loop {
-            if let Ok(msgs) = reach::fetch_outbox(&url).await {
+            if let Ok(msgs) = reach::fetch_outbox(&url, key.as_ref()).await {
                 for m in msgs {
                     if seen.insert(m.id.clone()) && !first {
                         let _ = app.emit(INBOX_EVENT, m);

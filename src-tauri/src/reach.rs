@@ -1,11 +1,13 @@
-//! Reaching a server over HTTP outside the session: an emulator's demo outbox, and the
-//! connection test in Settings. Also the extra trusted roots of `--ca-file`, which every
-//! connection to a server uses, the session's included.
+//! Reaching a server over HTTP outside the session: an emulator's demo outbox and control
+//! plane, with its management key when it has one of its own, and the connection test in
+//! Settings. Also the extra trusted roots of `--ca-file`, which every connection to a server
+//! uses, the session's included.
 
 use crate::error::{AppError, AppResult};
 use crate::server::Server;
 use crate::view::InboxMessage;
-use prelude_session::{MAX_RESPONSE_BYTES, read_body};
+use prelude_session::{Item, MAX_RESPONSE_BYTES, SecretStore, read_body};
+use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -43,11 +45,117 @@ fn builder() -> AppResult<reqwest::ClientBuilder> {
     Ok(b)
 }
 
-pub async fn probe_demo(origin: &str) -> bool {
-    fetch_outbox(origin).await.is_ok()
+/// Where a standalone emulator's management key comes from first; then the keyring (Settings).
+pub const EMULATOR_KEY_VAR: &str = "COUNTERSIGN_EMULATOR_KEY";
+
+/// Where the key stands, for Settings (never the key itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    /// `COUNTERSIGN_EMULATOR_KEY` gives it for this run; Settings cannot change it.
+    Environment,
+    /// Set in Settings, kept in the keyring.
+    Keyring,
+    None,
 }
 
-pub async fn fetch_outbox(origin: &str) -> AppResult<Vec<InboxMessage>> {
+/// The keyring namespace of a profile's emulator key: one key per profile.
+fn key_namespace(profile: &str) -> String {
+    format!("{profile}/emulator")
+}
+
+/// Checks a management key before it is kept or sent: 1 to 256 visible ASCII characters.
+///
+/// # Errors
+/// [`AppError::InvalidInput`] saying what a key looks like.
+pub fn check_key(key: &str) -> AppResult<()> {
+    if (1..=256).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(AppError::InvalidInput(
+            "an emulator key is 1 to 256 visible characters, without spaces".into(),
+        ))
+    }
+}
+
+/// The management key the app sends to a standalone emulator's control plane, and where it
+/// came from: `COUNTERSIGN_EMULATOR_KEY`, else the one kept in the keyring from Settings. A
+/// keyring that cannot be read counts as no key (the reason goes to the log, not the key).
+pub fn known_key(store: &dyn SecretStore, profile: &str) -> (Option<SecretString>, KeySource) {
+    if let Some(k) = std::env::var(EMULATOR_KEY_VAR)
+        .ok()
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+    {
+        if check_key(&k).is_ok() {
+            return (Some(k.into()), KeySource::Environment);
+        }
+        tracing::warn!("{EMULATOR_KEY_VAR} is not a usable key; it is ignored");
+    }
+    match store.get(&key_namespace(profile), Item::EmulatorKey) {
+        Ok(Some(k)) => (Some(k.as_str().into()), KeySource::Keyring),
+        Ok(None) => (None, KeySource::None),
+        Err(e) => {
+            tracing::warn!(error = %e, "the emulator key could not be read from the keyring");
+            (None, KeySource::None)
+        }
+    }
+}
+
+/// Keeps the key from Settings in the keyring, or forgets it (`None`).
+///
+/// # Errors
+/// A key that [`check_key`] refuses, or a keyring that fails.
+pub fn save_key(store: &dyn SecretStore, profile: &str, key: Option<&str>) -> AppResult<()> {
+    let ns = key_namespace(profile);
+    let done = match key {
+        Some(k) => {
+            check_key(k)?;
+            store.set(&ns, Item::EmulatorKey, k)
+        }
+        None => store.delete(&ns, Item::EmulatorKey),
+    };
+    done.map_err(|e| {
+        AppError::Settings(format!(
+            "the keyring did not keep the emulator key: {}",
+            e.0
+        ))
+    })
+}
+
+/// Adds the management key as `Authorization: Bearer`, when there is one.
+fn keyed(req: reqwest::RequestBuilder, key: Option<&SecretString>) -> reqwest::RequestBuilder {
+    match key {
+        Some(k) => req.bearer_auth(k.expose_secret()),
+        None => req,
+    }
+}
+
+/// The refusal of a control plane that wants a key the app lacks, or has wrong.
+fn key_refused(key: Option<&SecretString>) -> AppError {
+    AppError::InvalidInput(
+        if key.is_some() {
+            "the emulator refused its management key: set the right one in Settings or in COUNTERSIGN_EMULATOR_KEY"
+        } else {
+            "this emulator takes a management key: set it in Settings or in COUNTERSIGN_EMULATOR_KEY"
+        }
+        .into(),
+    )
+}
+
+/// Whether `origin` answers as an emulator: its outbox reads, with `key`.
+pub async fn probe_demo(origin: &str, key: Option<&SecretString>) -> bool {
+    fetch_outbox(origin, key).await.is_ok()
+}
+
+/// The demo inbox: what a standalone emulator "sent".
+///
+/// # Errors
+/// The emulator cannot be reached, wants a key (`invalid_input`), or is no emulator.
+pub async fn fetch_outbox(
+    origin: &str,
+    key: Option<&SecretString>,
+) -> AppResult<Vec<InboxMessage>> {
     #[derive(serde::Deserialize)]
     struct Msg {
         id: String,
@@ -61,12 +169,14 @@ pub async fn fetch_outbox(origin: &str) -> AppResult<Vec<InboxMessage>> {
         status: String,
     }
     let http = shared_http();
-    let resp = http
-        .get(format!("{origin}/emulator/v1/outbox"))
+    let resp = keyed(http.get(format!("{origin}/emulator/v1/outbox")), key)
         .timeout(Duration::from_secs(3))
         .send()
         .await
         .map_err(|e| AppError::Emulator(e.without_url().to_string()))?;
+    if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(key_refused(key));
+    }
     if !resp.status().is_success() {
         return Err(AppError::DemoOnly);
     }
@@ -130,18 +240,22 @@ pub async fn test_connection(server: &Server) -> AppResult<String> {
     Ok(format!("Reached {base}: {keys} signing key(s) published."))
 }
 
-/// One call to a standalone emulator's control plane (`/emulator/v1/…`): the answer's JSON,
-/// or its `{code, message}` refusal as invalid input.
+/// One call to a standalone emulator's control plane (`/emulator/v1/…`), with its
+/// management key when the app knows one: the answer's JSON, or its `{code, message}` refusal
+/// as invalid input.
 pub async fn control<T: serde::de::DeserializeOwned>(
     origin: &str,
+    key: Option<&SecretString>,
     method: reqwest::Method,
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> AppResult<T> {
     let http = shared_http();
-    let mut req = http
-        .request(method, format!("{origin}/emulator/v1{path}"))
-        .timeout(Duration::from_secs(5));
+    let mut req = keyed(
+        http.request(method, format!("{origin}/emulator/v1{path}")),
+        key,
+    )
+    .timeout(Duration::from_secs(5));
     if let Some(b) = body {
         req = req.json(b);
     }
@@ -150,6 +264,9 @@ pub async fn control<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|e| AppError::Emulator(e.without_url().to_string()))?;
     let status = resp.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(key_refused(key));
+    }
     let body = read_body(resp, MAX_RESPONSE_BYTES).await?;
     let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     if !status.is_success() {
@@ -208,13 +325,13 @@ mod tests {
     #[tokio::test]
     async fn emulator_answers_past_one_mebibyte_are_refused() {
         let big = answering(MAX_RESPONSE_BYTES + 1).await;
-        let e = fetch_outbox(&big).await.unwrap_err();
+        let e = fetch_outbox(&big, None).await.unwrap_err();
         assert_eq!(e.code(), "response_too_large");
-        let e = control::<serde_json::Value>(&big, reqwest::Method::GET, "/faults", None)
+        let e = control::<serde_json::Value>(&big, None, reqwest::Method::GET, "/faults", None)
             .await
             .unwrap_err();
         assert_eq!(e.code(), "response_too_large");
         let fits = answering(MAX_RESPONSE_BYTES).await;
-        assert!(fetch_outbox(&fits).await.unwrap().is_empty());
+        assert!(fetch_outbox(&fits, None).await.unwrap().is_empty());
     }
 }

@@ -269,6 +269,8 @@ pub struct ServerSettingsView {
     pub kind: &'static str,
     pub value: String,
     pub overridden: bool,
+    /// Whether a standalone emulator's management key is known, and from where; never the key.
+    pub emulator_key: crate::reach::KeySource,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

@@ -476,6 +476,21 @@ async fn settings_keep_each_kind_of_server_apart_and_say_what_is_wrong() {
         assert_eq!(app.script(value).await?.as_str(), Some("not a url"));
         app.click("server-app-id").await?;
         assert_eq!(app.script(value).await?.as_str(), Some("my-app"));
+        // A standalone emulator's key goes in once and never comes back to the page.
+        app.click("server-url").await?;
+        let key = "an-emulator-key-for-the-e2e";
+        app.fill("emulator-key", key).await?;
+        app.click("set-emulator-key").await?;
+        let state = "return document.querySelector('[data-testid=emulator-key-state]').textContent;";
+        app.wait_script(state, "the key to be set", |t| t.as_str() == Some("Key set."))
+            .await?;
+        let field = "return document.querySelector('[data-testid=emulator-key]').value;";
+        assert_eq!(app.script(field).await?.as_str(), Some(""));
+        let page = app.script("return document.documentElement.outerHTML;").await?;
+        assert!(!page.as_str().unwrap_or_default().contains(key), "the key is in the page");
+        app.click("forget-emulator-key").await?;
+        app.wait_script(state, "the key to be forgotten", |t| t.as_str() == Some("No key set."))
+            .await?;
         app.click("settings-close").await?;
         Ok(())
     })

@@ -131,6 +131,55 @@ pub fn random_management_key() -> String {
 }
 
 impl Config {
+    /// Whether the management key is one of the operator's own, not the public default. Then
+    /// every `/emulator/v1` route takes it too (README, "Security model").
+    pub fn has_own_key(&self) -> bool {
+        self.management_key != DEFAULT_MANAGEMENT_KEY
+    }
+
+    /// Refuses to serve beyond loopback with the public default key: anyone who reaches the
+    /// port could read every code and rewrite the emulator. `bound` is the listen address;
+    /// `--public-url` and `--allow-host` names other than loopback ones reach beyond it too.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] saying why, and what to give instead.
+    pub fn check_reach(&self, bound: std::net::SocketAddr) -> Result<(), crate::Error> {
+        if self.has_own_key() {
+            return Ok(());
+        }
+        let loopback_name = |host: &str| {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.to_canonical().is_loopback())
+        };
+        let beyond = if !bound.ip().to_canonical().is_loopback() {
+            Some(format!("listening on {bound}"))
+        } else if let Some(u) = self.public_url.as_deref().filter(|u| {
+            url::Url::parse(u)
+                .ok()
+                .and_then(|u| u.host_str().map(|h| !loopback_name(h)))
+                .unwrap_or(true)
+        }) {
+            Some(format!("--public-url {u}"))
+        } else {
+            self.allow_hosts
+                .iter()
+                .find(|h| crate::guard::HostRule::parse(h).is_none_or(|r| !loopback_name(r.name())))
+                .map(|h| format!("--allow-host {h}"))
+        };
+        match beyond {
+            None => Ok(()),
+            Some(what) => Err(crate::Error::Config(format!(
+                "{what} reaches beyond this computer, and the default management key is public: \
+                 anyone who reaches the port could read every code and change the emulator. \
+                 Give a key of your own with --management-key (then every /emulator/v1 route \
+                 takes it as `Authorization: Bearer KEY`), or listen on 127.0.0.1"
+            ))),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), crate::Error> {
         if cfg!(not(feature = "web")) && self.web_root.is_some() {
             return Err(crate::Error::Config(
@@ -153,9 +202,12 @@ impl Config {
             prelude_wire::check_code(code)
                 .map_err(|_| crate::Error::Config("the fixed code must be 4 to 8 digits".into()))?;
         }
-        if self.management_key.trim().is_empty() {
+        // Sent as `Authorization: Bearer KEY`: a token of visible characters (RFC 6750 §2.1).
+        let key = &self.management_key;
+        if !(1..=256).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(crate::Error::Config(
-                "the management key must not be empty".to_owned(),
+                "the management key must be 1 to 256 visible ASCII characters, without spaces"
+                    .to_owned(),
             ));
         }
         in_range("access-ttl", self.access_ttl_secs, 5, 86_400)?;

@@ -1,14 +1,16 @@
 //! The control plane under `/emulator/v1/`: the outbox, reset, fault switches, the clock,
 //! counters and seeding users. Reachable only under the emulator's own Host and from its own
-//! origin (see `guard`); seeding users also takes the management key.
+//! origin (see `guard`). Once the emulator has a management key of its operator's own, every
+//! route takes it; with the public default key (on loopback only), only seeding users does.
 
 use crate::api::{ApiError, Body};
 use crate::scenario::Scenario;
 use crate::shared::AppState;
 use crate::state::{Faults, Identifier, MAX_CLOCK_OFFSET_SECS};
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use prelude_wire::codes;
@@ -42,6 +44,17 @@ pub fn routes() -> Router<AppState> {
             get(|State(app): State<AppState>| async move { axum::Json(app.stats()) }),
         )
         .route("/users", post(create_user))
+}
+
+/// With a management key of the operator's own, refuses a control-plane request that does
+/// not carry it (`401 unauthorized`), before the route runs.
+pub async fn require_own_key(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    if app.cfg.has_own_key()
+        && let Err(e) = crate::management::require_key(&app, req.headers())
+    {
+        return e.into_response();
+    }
+    next.run(req).await
 }
 
 fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {

@@ -1,18 +1,24 @@
 //! A stand-in for the customer's backend, for demos and tests: a step-up hook endpoint that
-//! answers a configurable decision and records what it received, a JWKS, and RS256
-//! verification tokens for custom steps.
+//! answers a configurable decision and records the last calls it received, a JWKS, and RS256
+//! verification tokens for custom steps. It listens on loopback inside the app, so it takes
+//! the emulator's guard: its own Host only, no foreign `Origin`, JSON bodies of 64 KiB at most.
 
+use crate::api::ApiError;
+use crate::guard::{self, Origins};
+use crate::server::MAX_BODY_BYTES;
 use crate::util::{OsRng, b64, random_token, unix_now};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::IntoResponse;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use prelude_wire::codes;
 use rsa::signature::{SignatureEncoding as _, Signer as _};
 use rsa::traits::PublicKeyParts as _;
 use serde_json::{Value, json};
 use sha2::Sha256;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,11 +31,15 @@ pub struct HookCall {
     pub user_agent: Option<String>,
 }
 
+/// Hook calls kept; older ones are forgotten.
+pub const KEPT_CALLS: usize = 16;
+
 #[derive(Default)]
 struct Inner {
     answer: Mutex<Vec<u8>>,
     delay_ms: Mutex<u64>,
-    calls: Mutex<Vec<HookCall>>,
+    /// The newest [`KEPT_CALLS`], oldest first.
+    calls: Mutex<VecDeque<HookCall>>,
 }
 
 pub struct CustomerBackend {
@@ -42,6 +52,9 @@ pub struct CustomerBackend {
 
 impl CustomerBackend {
     /// Starts on a free loopback port; the hook answers `decision` until told otherwise.
+    ///
+    /// # Errors
+    /// The port cannot be bound, or the RSA key not made.
     pub async fn start(decision: Value) -> std::io::Result<Self> {
         let private = rsa::PrivateKey::new(&mut OsRng, 2048).map_err(std::io::Error::other)?;
         let public = private.to_public_key();
@@ -52,6 +65,11 @@ impl CustomerBackend {
         }]});
         let inner = Arc::new(Inner::default());
         *inner.answer.lock().expect("fresh lock") = decision.to_string().into_bytes();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let url = format!("http://{addr}");
+        let origins =
+            Arc::new(Origins::new(&crate::Config::default(), addr).map_err(std::io::Error::other)?);
         let app = Router::new()
             .route("/hook", post(hook))
             .route(
@@ -61,9 +79,19 @@ impl CustomerBackend {
                     async move { axum::Json(j) }
                 }),
             )
-            .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
+            .with_state(inner.clone())
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn(move |req: Request, next: Next| {
+                let origins = origins.clone();
+                async move {
+                    match guard::own_host(&origins, &req)
+                        .and_then(|()| guard::own_origin(&origins, &req))
+                    {
+                        Ok(()) => next.run(req).await,
+                        Err(e) => e.into_response(),
+                    }
+                }
+            }));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -102,11 +130,12 @@ impl CustomerBackend {
         }
     }
 
+    /// The newest hook calls received (at most [`KEPT_CALLS`]), oldest first.
     pub fn calls(&self) -> Vec<HookCall> {
         self.inner
             .calls
             .lock()
-            .map(|c| c.clone())
+            .map(|c| c.iter().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -134,11 +163,21 @@ impl Drop for CustomerBackend {
     }
 }
 
-async fn hook(
-    State(inner): State<Arc<Inner>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> impl IntoResponse {
+async fn hook(State(inner): State<Arc<Inner>>, req: Request) -> Response {
+    // The emulator sends JSON; a body of another type may come from a page's simple request.
+    if !crate::api::is_json(req.headers()) {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "the hook takes Content-Type: application/json",
+        )
+        .into_response();
+    }
+    let headers = req.headers().clone();
+    let body = match crate::api::read_body(req, &()).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let h = |n: &str| {
         headers
             .get(n)
@@ -146,7 +185,10 @@ async fn hook(
             .map(str::to_owned)
     };
     if let Ok(mut calls) = inner.calls.lock() {
-        calls.push(HookCall {
+        if calls.len() >= KEPT_CALLS {
+            calls.pop_front();
+        }
+        calls.push_back(HookCall {
             body: body.to_vec(),
             signature: h("x-webhook-signature"),
             key_id: h("x-webhook-signature-key-id"),
@@ -158,5 +200,5 @@ async fn hook(
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     let answer = inner.answer.lock().map(|a| a.clone()).unwrap_or_default();
-    ([("content-type", "application/json")], answer)
+    ([("content-type", "application/json")], answer).into_response()
 }

@@ -88,7 +88,8 @@ fn verify(jws: &str, target: Target<'_>, now: i64, window_secs: i64) -> Result<P
     let header = json_part(parts[0], "header")?;
     let claims = json_part(parts[1], "payload")?;
 
-    if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
+    let typ = header.get("typ").and_then(Value::as_str);
+    if !typ.is_some_and(|t| crate::api::jws_typ_is(t, "dpop+jwt")) {
         return Err(invalid("typ must be dpop+jwt"));
     }
     match header.get("alg").and_then(Value::as_str) {

@@ -182,15 +182,11 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let token = crate::frontend::header_str(&parts.headers, "authorization")
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+        let token = crate::api::authorization(&parts.headers, "Bearer")
             .ok_or_else(|| ApiError::unauthorized("a Bearer access token is required"))?;
         let claims = app
             .keys
-            .verify(KeyUse::Access, token.trim())
+            .verify(KeyUse::Access, token)
             .ok_or_else(|| ApiError::unauthorized("the access token is not valid"))?;
         if numeric_date(&claims["exp"]).is_none_or(|exp| exp <= app.now() as f64) {
             return Err(ApiError::unauthorized("the access token has expired"));

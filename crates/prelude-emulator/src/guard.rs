@@ -52,6 +52,11 @@ impl HostRule {
         })
     }
 
+    /// The host name, in lower case (an IPv6 literal in brackets).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     fn matches(&self, name: &str, port: u16) -> bool {
         self.name == name && self.port.is_none_or(|p| p == port)
     }
@@ -162,19 +167,40 @@ fn is_loopback_origin(origin: &str) -> bool {
 
 /// Refuses a request whose Host is not the emulator's own, before anything else runs.
 pub async fn check_host(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    match own_host(&app.origins, &req) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `421 forbidden_host` unless the request's Host names one of `origins`' hosts.
+pub fn own_host(origins: &Origins, req: &Request) -> Result<(), ApiError> {
     let host = req
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()));
     match host {
-        Some(h) if app.origins.host_allowed(h) => next.run(req).await,
-        _ => ApiError::new(
+        Some(h) if origins.host_allowed(h) => Ok(()),
+        _ => Err(ApiError::new(
             StatusCode::MISDIRECTED_REQUEST,
             codes::FORBIDDEN_HOST,
-            "this emulator does not answer to that Host; see --public-url and --allow-host",
-        )
-        .into_response(),
+            "this server does not answer to that Host; see --public-url and --allow-host",
+        )),
+    }
+}
+
+/// `403 forbidden_origin` when the request carries an `Origin` that is neither one of
+/// `origins`' own nor a `--cors-origin` one; a request without `Origin` (not from a page)
+/// passes.
+pub fn own_origin(origins: &Origins, req: &Request) -> Result<(), ApiError> {
+    match req.headers().get(header::ORIGIN).map(HeaderValue::to_str) {
+        None => Ok(()),
+        Some(Ok(o)) if origins.is_own_or_listed(o) => Ok(()),
+        Some(_) => Err(ApiError::forbidden(
+            codes::FORBIDDEN_ORIGIN,
+            "requests from this origin are not accepted; see --cors-origin",
+        )),
     }
 }
 
@@ -189,15 +215,9 @@ pub async fn check_origin(State(app): State<AppState>, req: Request, next: Next)
     if is_frontend(req.uri().path()) || *req.method() == Method::OPTIONS {
         return next.run(req).await;
     }
-    let origin = req.headers().get(header::ORIGIN).map(HeaderValue::to_str);
-    match origin {
-        None => next.run(req).await,
-        Some(Ok(o)) if app.origins.is_own_or_listed(o) => next.run(req).await,
-        Some(_) => ApiError::forbidden(
-            codes::FORBIDDEN_ORIGIN,
-            "requests from this origin are not accepted; see --cors-origin",
-        )
-        .into_response(),
+    match own_origin(&app.origins, &req) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
     }
 }
 

@@ -16,7 +16,8 @@ struct Args {
     /// The emulated app's id.
     #[arg(long, default_value = "demo")]
     app_id: String,
-    /// Bearer key for the management API and for seeding users.
+    /// Bearer key for the management API and for seeding users. A key of your own also
+    /// guards every /emulator/v1 route, and is needed to listen beyond loopback.
     #[arg(long, default_value = DEFAULT_MANAGEMENT_KEY)]
     management_key: String,
     /// Start with no login or step-up configuration, like a new account.

@@ -25,12 +25,7 @@ pub fn routes() -> Router<AppState> {
 /// The bearer management key, compared in constant time.
 pub fn require_key(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     use subtle::ConstantTimeEq as _;
-    let given = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
+    let given = crate::api::authorization(headers, "Bearer").unwrap_or_default();
     if bool::from(given.as_bytes().ct_eq(app.cfg.management_key.as_bytes())) {
         Ok(())
     } else {

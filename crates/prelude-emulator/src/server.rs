@@ -118,11 +118,20 @@ fn http_date(unix: i64) -> Option<HeaderValue> {
 
 pub fn router(app: AppState) -> Router {
     let mut router = Router::new()
-        .nest("/v1/session", frontend::routes())
+        .nest(
+            "/v1/session",
+            frontend::routes().route_layer(middleware::from_fn(crate::api::json_bodies_only)),
+        )
         .merge(frontend::well_known())
         .nest("/v2/session/apps/{app_id}", management::routes());
     if app.cfg.control_plane {
-        router = router.nest("/emulator/v1", control::routes());
+        router = router.nest(
+            "/emulator/v1",
+            control::routes().route_layer(middleware::from_fn_with_state(
+                app.clone(),
+                control::require_own_key,
+            )),
+        );
     }
     #[cfg(feature = "web")]
     if let Some(dir) = app.cfg.web_root.clone() {
@@ -293,6 +302,7 @@ impl Emulator {
         // The hook client and the HTTPS listener need a TLS provider; an earlier one stays.
         let _ = rustls::crypto::ring::default_provider().install_default();
         cfg.validate()?;
+        cfg.check_reach(addr)?;
         let (loaded, notices) = match &cfg.state_file {
             Some(p) => persist::load(p)?,
             None => (None, vec![]),

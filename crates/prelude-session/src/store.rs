@@ -15,6 +15,9 @@ pub enum Item {
     DeviceId,
     /// The challenge in progress (its token and status), so it can be offered after a restart.
     ActiveStepUp,
+    /// A standalone emulator's management key, for its control plane (a caller's own item;
+    /// the session never reads it).
+    EmulatorKey,
 }
 
 impl Item {
@@ -26,6 +29,7 @@ impl Item {
             Item::ClockSkew => "dpop-clock-skew",
             Item::DeviceId => "device-id",
             Item::ActiveStepUp => "active-step-up",
+            Item::EmulatorKey => "emulator-key",
         }
     }
 }

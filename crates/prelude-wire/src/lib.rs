@@ -269,6 +269,7 @@ pub mod codes {
     pub const NOT_CONFIGURED: &str = "not_configured";
     pub const FORBIDDEN_HOST: &str = "forbidden_host";
     pub const FORBIDDEN_ORIGIN: &str = "forbidden_origin";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
     pub const NOT_FOUND: &str = "not_found";
     pub const INTERNAL: &str = "internal";
 }

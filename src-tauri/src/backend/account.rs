@@ -64,7 +64,7 @@ impl Backend {
             return Ok(e.outbox().into_iter().map(InboxMessage::from).collect());
         }
         match &self.demo_url {
-            Some(url) => crate::reach::fetch_outbox(url).await,
+            Some(url) => crate::reach::fetch_outbox(url, self.emulator_key.as_ref()).await,
             None => Err(AppError::DemoOnly),
         }
     }

@@ -41,8 +41,22 @@ impl Backend {
         let (faults, offset, now) = match (self.remote_bench()?, &self.emulator) {
             (None, Some(e)) => (e.faults(), e.clock_offset(), e.now()),
             (Some(origin), _) => {
-                let f: Faults = crate::reach::control(origin, Method::GET, "/faults", None).await?;
-                let c: Clock = crate::reach::control(origin, Method::GET, "/clock", None).await?;
+                let f: Faults = crate::reach::control(
+                    origin,
+                    self.emulator_key.as_ref(),
+                    Method::GET,
+                    "/faults",
+                    None,
+                )
+                .await?;
+                let c: Clock = crate::reach::control(
+                    origin,
+                    self.emulator_key.as_ref(),
+                    Method::GET,
+                    "/clock",
+                    None,
+                )
+                .await?;
                 (f, c.offset_secs, c.now)
             }
             (None, None) => return Err(AppError::DemoOnly),
@@ -65,8 +79,14 @@ impl Backend {
             (Some(origin), _) => {
                 let body =
                     serde_json::to_value(&f).map_err(|e| AppError::Emulator(e.to_string()))?;
-                let _: Faults =
-                    crate::reach::control(origin, Method::PUT, "/faults", Some(&body)).await?;
+                let _: Faults = crate::reach::control(
+                    origin,
+                    self.emulator_key.as_ref(),
+                    Method::PUT,
+                    "/faults",
+                    Some(&body),
+                )
+                .await?;
             }
             (None, None) => return Err(AppError::DemoOnly),
         }
@@ -84,8 +104,14 @@ impl Backend {
                 .map_err(|e| AppError::InvalidInput(e.to_string()))?,
             (Some(origin), _) => {
                 let body = serde_json::json!({ "offset_secs": after });
-                let _: serde_json::Value =
-                    crate::reach::control(origin, Method::PUT, "/clock", Some(&body)).await?;
+                let _: serde_json::Value = crate::reach::control(
+                    origin,
+                    self.emulator_key.as_ref(),
+                    Method::PUT,
+                    "/clock",
+                    Some(&body),
+                )
+                .await?;
             }
             (None, None) => return Err(AppError::DemoOnly),
         }
@@ -99,7 +125,14 @@ impl Backend {
         let s: Scenario = match (self.remote_bench()?, &self.emulator) {
             (None, Some(e)) => e.export_scenario(),
             (Some(origin), _) => {
-                crate::reach::control(origin, Method::GET, "/scenario", None).await?
+                crate::reach::control(
+                    origin,
+                    self.emulator_key.as_ref(),
+                    Method::GET,
+                    "/scenario",
+                    None,
+                )
+                .await?
             }
             (None, None) => return Err(AppError::DemoOnly),
         };
@@ -119,8 +152,14 @@ impl Backend {
             (Some(origin), _) => {
                 let body: serde_json::Value = serde_json::from_str(text)
                     .map_err(|e| AppError::InvalidInput(format!("scenario file: {e}")))?;
-                let _: serde_json::Value =
-                    crate::reach::control(origin, Method::PUT, "/scenario", Some(&body)).await?;
+                let _: serde_json::Value = crate::reach::control(
+                    origin,
+                    self.emulator_key.as_ref(),
+                    Method::PUT,
+                    "/scenario",
+                    Some(&body),
+                )
+                .await?;
             }
             (None, None) => return Err(AppError::DemoOnly),
         }
@@ -181,6 +220,71 @@ mod tests {
         for word in ["private", "\"d\":", "refresh_token", "code\":\""] {
             assert!(!first.contains(word), "{word} in the scenario file");
         }
+    }
+
+    /// A standalone emulator started with a management key of its own refuses its control
+    /// plane without it: the app sends the key it was given, for the bench and the inbox.
+    #[tokio::test]
+    async fn the_bench_and_inbox_send_a_standalone_emulators_own_key() {
+        use crate::reach::KeySource;
+        const KEY: &str = "an-operator-key-for-the-bench";
+        let emu = prelude_emulator::Emulator::start(
+            prelude_emulator::Config {
+                management_key: KEY.into(),
+                ..Default::default()
+            },
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let store = Arc::new(MemoryStore::new());
+        let connect =
+            || Backend::connect(Server::Url(emu.url()), "keyed", None, Some(store.clone()));
+        // No key yet: the emulator keeps its control plane to itself.
+        let mut b = connect().await.unwrap();
+        assert_eq!(b.emulator_key_source(), KeySource::None);
+        assert_eq!(b.bench().await.unwrap_err().code(), "demo_only");
+
+        // Not a key: refused, nothing kept.
+        let e = b.set_emulator_key(Some("two words")).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_input");
+        assert_eq!(b.emulator_key_source(), KeySource::None);
+
+        // The key from Settings, kept in the keyring: every bench action and the inbox work.
+        b.set_emulator_key(Some(KEY)).await.unwrap();
+        assert_eq!(b.emulator_key_source(), KeySource::Keyring);
+        let f = Faults {
+            delay_ms: 5,
+            ..Faults::default()
+        };
+        assert_eq!(b.set_faults(f).await.unwrap().faults.delay_ms, 5);
+        assert_eq!(emu.faults().delay_ms, 5);
+        assert_eq!(b.move_clock(Some(60)).await.unwrap().clock_offset_secs, 60);
+        assert_eq!(emu.clock_offset(), 60);
+        let file = b.export_scenario().await.unwrap();
+        b.import_scenario(&file).await.unwrap();
+        assert!(!file.contains(KEY), "the key is no part of a scenario file");
+        b.start_login("+33612345678").await.unwrap();
+        let inbox = b.demo_inbox().await.unwrap();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].to, "+33612345678");
+
+        // The next start reads it from the keyring.
+        let again = connect().await.unwrap();
+        assert_eq!(again.bench().await.unwrap().clock_offset_secs, 60);
+
+        // A wrong key is refused by the emulator, with a sentence that says where to fix it.
+        b.set_emulator_key(Some("not-the-key")).await.unwrap();
+        assert_eq!(b.bench().await.unwrap_err().code(), "demo_only");
+        let e = crate::reach::fetch_outbox(&emu.url(), b.emulator_key())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("Settings"), "{e}");
+
+        // Forgotten: gone from the keyring too.
+        b.set_emulator_key(None).await.unwrap();
+        assert_eq!(b.emulator_key_source(), KeySource::None);
+        assert!(b.emulator_key().is_none());
     }
 
     #[tokio::test]
