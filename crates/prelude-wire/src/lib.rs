@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
-pub mod time;
 pub mod text;
+pub mod time;
 
 /// A value that breaks a wire rule. `field` names what was wrong, for messages and for the
 /// UI to point at the input.

@@ -398,8 +398,8 @@ async fn a_challenge_with_text_that_cannot_be_shown_is_refused() {
         want_token: false,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
-    b.enqueue(Source::Link, ask, Some(tx)).unwrap();
-    let e = b.approve_request().await.unwrap_err();
+    let (id, _) = b.enqueue(Source::Link, ask, Some(tx)).unwrap();
+    let e = b.approve_request(&id).await.unwrap_err();
     assert_eq!(e.code(), "challenge_text_refused");
     let outcome = rx.await.unwrap();
     assert_eq!(outcome.status, Status::Refused);
