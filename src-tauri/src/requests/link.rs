@@ -19,11 +19,13 @@ pub fn parse(text: &str) -> Result<Ask, BadRequest> {
         return Err(BadRequest(format!("not a {SCHEME}:// link")));
     }
     // `countersign://approve?…` puts `approve` in the host; `countersign:approve?…` in the path.
+    // The url crate lowercases the scheme but keeps an opaque host as written; both are
+    // case-insensitive (RFC 3986 §3.1, §3.2.2).
     let action = url
         .host_str()
         .unwrap_or_else(|| url.path())
         .trim_matches('/');
-    if action != "approve" {
+    if !action.eq_ignore_ascii_case("approve") {
         return Err(BadRequest(format!(
             "unknown link action {action:?} (only approve)"
         )));
@@ -79,10 +81,16 @@ impl LinkGate {
     }
 }
 
-/// The first `countersign://` link among command-line arguments.
+/// Whether `text` starts with the `countersign:` scheme, in any case (RFC 3986 §3.1).
+pub fn is_link(text: &str) -> bool {
+    text.get(..SCHEME.len())
+        .is_some_and(|s| s.eq_ignore_ascii_case(SCHEME))
+        && text[SCHEME.len()..].starts_with(':')
+}
+
+/// The first `countersign:` link among command-line arguments.
 pub fn in_args<I: IntoIterator<Item = String>>(args: I) -> Option<String> {
-    args.into_iter()
-        .find(|a| a.starts_with(&format!("{SCHEME}:")))
+    args.into_iter().find(|a| is_link(a))
 }
 
 #[cfg(test)]
@@ -99,6 +107,15 @@ mod tests {
         assert_eq!(a.reason.as_deref(), Some("Pay invoice 2291"));
         assert!(!a.want_token);
         assert!(parse("countersign:approve?scope=s").is_ok());
+        // The scheme and the action are matched without regard to case (RFC 3986 §3.1).
+        for spelled in [
+            "COUNTERSIGN://approve?scope=transfer:write&amount=5",
+            "CounterSign://APPROVE?scope=transfer:write&amount=5",
+            "cOuNtErSiGn:Approve?scope=transfer:write&amount=5",
+        ] {
+            let a = parse(spelled).unwrap();
+            assert_eq!((a.scope.as_str(), a.metadata["amount"].as_str()), ("transfer:write", "5"));
+        }
         for bad in [
             "https://approve?scope=s",
             "countersign://grant?scope=s",
@@ -135,5 +152,12 @@ mod tests {
             in_args(args).as_deref(),
             Some("countersign://approve?scope=s")
         );
+        for spelled in ["COUNTERSIGN://approve?scope=s", "Countersign:approve?scope=s"] {
+            let args = ["countersign", spelled].map(String::from);
+            assert_eq!(in_args(args).as_deref(), Some(spelled));
+        }
+        for not_a_link in ["countersignx://approve", "countersign", "--countersign:x", "ç"] {
+            assert!(!is_link(not_a_link), "{not_a_link}");
+        }
     }
 }
