@@ -84,7 +84,7 @@ impl Backend {
                 "no one is signed in to Countersign",
             ));
         }
-        if self.requests.is_full() {
+        if self.requests.is_full(&source) {
             return Err(refuse(
                 self,
                 ask,
@@ -110,7 +110,11 @@ impl Backend {
                 Some("Too many approval links in a minute: the latest was ignored.".into());
             return false;
         }
-        self.enqueue(Source::Link, ask, None).is_ok()
+        let queued = self.enqueue(Source::Link, ask, None).is_ok();
+        if !queued && self.signed_in() {
+            self.notice = Some("Too many approval links wait already: the latest was ignored.".into());
+        }
+        queued
     }
 
     /// The request on screen: when the person is free to see it, or while its step-up runs.

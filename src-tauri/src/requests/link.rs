@@ -7,8 +7,9 @@ use super::protocol::{Ask, BadRequest};
 use std::collections::{BTreeMap, VecDeque};
 
 pub const SCHEME: &str = "countersign";
-/// A link waits this long for the person; no requester waits on it.
-pub const LINK_TIMEOUT_SECS: u64 = 600;
+/// A link waits this long for the person; no requester waits on it, and a page that keeps
+/// opening links should not hold places for long.
+pub const LINK_TIMEOUT_SECS: u64 = 120;
 const WINDOW_MS: i64 = 60_000;
 const PER_WINDOW: usize = 5;
 
@@ -127,6 +128,12 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_link_lives_two_minutes() {
+        let a = parse("countersign://approve?scope=transfer:write").unwrap();
+        assert_eq!(a.timeout_secs, 120);
     }
 
     #[test]

@@ -1,12 +1,17 @@
 //! Requests waiting for the person, first come first served. The head is the one on screen;
-//! the others wait ("2 more waiting"). Each request is answered exactly once.
+//! the others wait ("2 more waiting"). Each request is answered exactly once. Links and
+//! programs have places of their own, so links (which anyone can make) never crowd out a
+//! program.
 
 use super::protocol::{Ask, Outcome};
 use std::collections::VecDeque;
 use tokio::sync::oneshot;
 
-/// At most this many requests wait; more are refused rather than piled up unseen.
+/// At most this many requests from programs wait; more are refused rather than piled up
+/// unseen.
 pub const MAX_WAITING: usize = 20;
+/// At most this many links wait, in places of their own beside the programs'.
+pub const MAX_LINKS: usize = 3;
 
 /// Who asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,8 +49,16 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub fn is_full(&self) -> bool {
-        self.items.len() >= MAX_WAITING
+    /// Whether a request from `source` would find no place: links and programs are counted
+    /// apart, each against its own limit.
+    pub fn is_full(&self, source: &Source) -> bool {
+        let link = *source == Source::Link;
+        let same = self
+            .items
+            .iter()
+            .filter(|p| (p.source == Source::Link) == link)
+            .count();
+        same >= if link { MAX_LINKS } else { MAX_WAITING }
     }
 
     /// Adds a request (check [`Self::is_full`] first); gives its id and place.
@@ -139,6 +152,13 @@ mod tests {
         .unwrap()
     }
 
+    fn program(name: &str, pid: u32) -> Source {
+        Source::Program {
+            name: name.into(),
+            pid,
+        }
+    }
+
     #[test]
     fn first_come_first_served_and_answered_once() {
         let mut q = Queue::default();
@@ -166,13 +186,32 @@ mod tests {
     }
 
     #[test]
-    fn the_queue_knows_when_it_is_full() {
+    fn links_and_programs_fill_places_of_their_own() {
+        let program = program("deploy.sh", 7);
         let mut q = Queue::default();
-        for _ in 0..MAX_WAITING {
-            assert!(!q.is_full());
+        // Links fill theirs; a program still finds all of its places.
+        for _ in 0..MAX_LINKS {
+            assert!(!q.is_full(&Source::Link));
             q.push(Source::Link, ask(60), 0, None);
         }
-        assert!(q.is_full());
-        assert_eq!(q.len(), MAX_WAITING);
+        assert!(q.is_full(&Source::Link));
+        for n in 0..MAX_WAITING {
+            assert!(!q.is_full(&program), "program {n} refused");
+            q.push(program.clone(), ask(60), 0, None);
+        }
+        assert!(q.is_full(&program));
+        assert_eq!(q.len(), MAX_LINKS + MAX_WAITING);
+        // A link that leaves frees a place for a link only.
+        let first = q.head().unwrap().id.clone();
+        q.resolve(&first, Outcome::new(Status::Cancelled, &ask(60)));
+        assert!(!q.is_full(&Source::Link));
+        assert!(q.is_full(&program));
+        // Programs that fill their places first leave the links theirs.
+        let mut q = Queue::default();
+        for _ in 0..MAX_WAITING {
+            q.push(program.clone(), ask(60), 0, None);
+        }
+        assert!(q.is_full(&program));
+        assert!(!q.is_full(&Source::Link));
     }
 }
