@@ -8,6 +8,7 @@ mod commands;
 pub mod error;
 mod files;
 pub mod flow;
+pub mod harden;
 mod logging;
 mod reach;
 mod rendering;
@@ -107,6 +108,12 @@ pub fn run() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("approve") {
         return requests::client::main(argv);
+    }
+    // The DPoP key and the refresh token live in this process's memory: no core file, and no
+    // reading it through /proc or ptrace by other processes of the user.
+    #[cfg(unix)]
+    if let Err(e) = harden::no_dumps() {
+        eprintln!("countersign: could not keep the process out of core dumps: {e}");
     }
     let link = requests::link::in_args(argv.iter().cloned());
     let args = match cli::parse_lenient(argv) {

@@ -56,6 +56,13 @@ fn cannot(why: &str) -> ExitCode {
 
 /// `argv` starts with the program, then `approve`.
 pub fn main(argv: Vec<String>) -> ExitCode {
+    // With --print-access-token the token passes through this process; it becomes
+    // non-dumpable once the app has read who asked (it reads /proc/PID/exe, closed to it
+    // for a non-dumpable process).
+    #[cfg(unix)]
+    if let Err(e) = crate::harden::no_core_files() {
+        eprintln!("countersign approve: could not turn off core files: {e}");
+    }
     let args = match ApproveArgs::try_parse_from(argv.into_iter().skip(1)) {
         Ok(a) => a,
         Err(e) => {
@@ -119,6 +126,10 @@ async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, String> {
         loop {
             match conn.next().await {
                 Ok(Some(AppMessage::Queued { position, .. })) => {
+                    #[cfg(unix)]
+                    if let Err(e) = crate::harden::not_dumpable() {
+                        eprintln!("countersign approve: could not become non-dumpable: {e}");
+                    }
                     if !args.json {
                         let ahead = position.saturating_sub(1);
                         let queue = match ahead {
