@@ -115,7 +115,10 @@ mod tests {
             "cOuNtErSiGn:Approve?scope=transfer:write&amount=5",
         ] {
             let a = parse(spelled).unwrap();
-            assert_eq!((a.scope.as_str(), a.metadata["amount"].as_str()), ("transfer:write", "5"));
+            assert_eq!(
+                (a.scope.as_str(), a.metadata["amount"].as_str()),
+                ("transfer:write", "5")
+            );
         }
         for bad in [
             "https://approve?scope=s",
@@ -159,11 +162,19 @@ mod tests {
             in_args(args).as_deref(),
             Some("countersign://approve?scope=s")
         );
-        for spelled in ["COUNTERSIGN://approve?scope=s", "Countersign:approve?scope=s"] {
+        for spelled in [
+            "COUNTERSIGN://approve?scope=s",
+            "Countersign:approve?scope=s",
+        ] {
             let args = ["countersign", spelled].map(String::from);
             assert_eq!(in_args(args).as_deref(), Some(spelled));
         }
-        for not_a_link in ["countersignx://approve", "countersign", "--countersign:x", "ç"] {
+        for not_a_link in [
+            "countersignx://approve",
+            "countersign",
+            "--countersign:x",
+            "ç",
+        ] {
             assert!(!is_link(not_a_link), "{not_a_link}");
         }
     }
