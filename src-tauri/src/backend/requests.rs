@@ -112,7 +112,8 @@ impl Backend {
         }
         let queued = self.enqueue(Source::Link, ask, None).is_ok();
         if !queued && self.signed_in() {
-            self.notice = Some("Too many approval links wait already: the latest was ignored.".into());
+            self.notice =
+                Some("Too many approval links wait already: the latest was ignored.".into());
         }
         queued
     }

@@ -115,7 +115,9 @@ fn ask_of(args: &ApproveArgs) -> Result<Ask, String> {
 async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, String> {
     let mut conn = match socket::connect(&args.profile).await {
         Ok(c) => c,
-        Err(_) => start_app(args).await?,
+        Err(e) if e.no_app() => start_app(args).await?,
+        // Not safe to ask (another user's folder or server): start nothing, send nothing.
+        Err(e) => return Err(e.to_string()),
     };
     conn.send(&ask.message())
         .await
@@ -181,8 +183,10 @@ async fn start_app(args: &ApproveArgs) -> Result<Connection, String> {
         .map_err(|e| format!("could not start Countersign: {e}"))?;
     let began = Instant::now();
     while began.elapsed() < Duration::from_secs(30) {
-        if let Ok(c) = socket::connect(&args.profile).await {
-            return Ok(c);
+        match socket::connect(&args.profile).await {
+            Ok(c) => return Ok(c),
+            Err(e) if !e.no_app() => return Err(e.to_string()),
+            Err(_) => {}
         }
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("Countersign exited at start ({status})"));

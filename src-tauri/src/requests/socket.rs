@@ -1,10 +1,12 @@
-//! The per-user local socket the app listens on: a Unix domain socket in the user's runtime
-//! directory (mode 0600 in a 0700 directory, and the peer's uid checked), or a named pipe on
-//! Windows. One line of JSON each way (protocol.rs).
+//! The per-user local socket the app listens on: a Unix domain socket in a folder only the
+//! user can use (checked on its open handle), mode 0600, with the peer's uid checked both
+//! ways; or a named pipe on Windows. One line of JSON each way (protocol.rs).
 
 use super::protocol::{AppMessage, BadRequest, ClientMessage, MAX_LINE};
 use super::queue::Source;
 use std::future::Future;
+#[cfg(unix)]
+use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -13,10 +15,30 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 pub enum SocketError {
     #[error("no private runtime directory: {0}")]
     RuntimeDir(String),
+    /// The folder for the socket is not one only this user can use.
+    #[error(
+        "no safe folder for the approval socket: {path} {why}; set XDG_RUNTIME_DIR to a folder only you can use"
+    )]
+    UnsafeDir { path: PathBuf, why: String },
+    /// The process serving the socket runs as another user (`SO_PEERCRED`).
+    #[error(
+        "the approval socket is served by uid {uid}, not by this user (uid {me}); nothing was sent"
+    )]
+    NotOurs { uid: u32, me: u32 },
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("the app answered something unexpected: {0}")]
     Protocol(String),
+}
+
+impl SocketError {
+    /// No app listens there (yet): the socket file is missing, or nobody accepts on it.
+    pub fn no_app(&self) -> bool {
+        matches!(self, SocketError::Io(e) if matches!(
+            e.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+        ))
+    }
 }
 
 /// What the app does with what arrives; the socket knows nothing of windows or sessions.
@@ -35,40 +57,118 @@ pub trait Desk: Clone + Send + Sync + 'static {
     fn show(&self, link: Option<String>) -> impl Future<Output = ()> + Send;
 }
 
-/// The socket for `profile`: `$XDG_RUNTIME_DIR/countersign/PROFILE.sock`, or under a private
-/// directory in the temp dir when there is no runtime dir.
+/// A folder only this user can use, held open. Its checks were made on the open handle, and
+/// on Linux everything in it is reached through the handle (`/proc/self/fd/N/NAME`), so a
+/// folder swapped at its path afterwards changes nothing.
 #[cfg(unix)]
-pub fn path(profile: &str) -> Result<PathBuf, SocketError> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+pub struct PrivateDir {
+    handle: std::fs::File,
+    /// Where it was opened, for messages.
+    shown: PathBuf,
+}
+
+#[cfg(unix)]
+impl PrivateDir {
+    /// Opens `path`, creating it with mode 0700 if it is missing, with `O_DIRECTORY |
+    /// O_NOFOLLOW` (so not through a symbolic link), then checks on the handle (fstat) that
+    /// this user owns it and that no one else may enter it (mode 0700 or stricter).
+    ///
+    /// # Errors
+    /// [`SocketError::UnsafeDir`] naming what is wrong.
+    pub fn open(path: &Path) -> Result<Self, SocketError> {
+        use nix::libc::{ELOOP, ENOTDIR, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW};
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+        let unsafe_dir = |why: String| SocketError::UnsafeDir {
+            path: path.to_owned(),
+            why,
+        };
+        match std::fs::DirBuilder::new().mode(0o700).create(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(unsafe_dir(format!("cannot be created ({e})"))),
+        }
+        let handle = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(ELOOP | ENOTDIR) => unsafe_dir("is a symbolic link or not a folder".into()),
+                _ => unsafe_dir(format!("cannot be opened ({e})")),
+            })?;
+        let meta = handle
+            .metadata()
+            .map_err(|e| unsafe_dir(format!("cannot be checked ({e})")))?;
+        let me = nix::unistd::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(unsafe_dir(format!(
+                "belongs to uid {}, not to this user (uid {me})",
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(unsafe_dir(format!(
+                "has mode {:o}: others may enter it (it must be 700)",
+                meta.mode() & 0o7777
+            )));
+        }
+        Ok(Self {
+            handle,
+            shown: path.to_owned(),
+        })
+    }
+
+    /// The path of `name` in this folder: through the open handle on Linux, else by path.
+    pub fn join(&self, name: &str) -> PathBuf {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            PathBuf::from(format!("/proc/self/fd/{}/{name}", self.handle.as_raw_fd()))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            self.shown.join(name)
+        }
+    }
+
+    /// Where the folder was opened.
+    pub fn shown(&self) -> &Path {
+        &self.shown
+    }
+
+    /// The socket of `profile` in this folder.
+    ///
+    /// # Errors
+    /// [`SocketError::RuntimeDir`] when the path is too long for `sockaddr_un`.
+    pub fn socket(&self, profile: &str) -> Result<PathBuf, SocketError> {
+        let p = self.join(&format!("{profile}.sock"));
+        // sockaddr_un holds 108 bytes with the terminating NUL.
+        if p.as_os_str().len() > 107 {
+            return Err(SocketError::RuntimeDir(format!(
+                "{} is too long for a socket path",
+                p.display()
+            )));
+        }
+        Ok(p)
+    }
+}
+
+/// The folder for this user's sockets: `$XDG_RUNTIME_DIR/countersign`, or without a runtime
+/// dir `countersign-UID` in the temp dir, which anyone could have made first: it is used only
+/// when [`PrivateDir::open`] finds it ours.
+///
+/// # Errors
+/// [`SocketError::UnsafeDir`] when the folder is not safe; there is no other place to try.
+#[cfg(unix)]
+pub fn runtime_dir() -> Result<PrivateDir, SocketError> {
     let uid = nix::unistd::geteuid().as_raw();
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
+    let path = match std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("countersign-{uid}")));
-    let dir = base.join("countersign");
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|e| SocketError::RuntimeDir(format!("{}: {e}", dir.display())))?;
-    let meta = std::fs::symlink_metadata(&dir)
-        .map_err(|e| SocketError::RuntimeDir(format!("{}: {e}", dir.display())))?;
-    // Someone else's directory, or one others can enter, could hold a socket that is not ours.
-    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
-        return Err(SocketError::RuntimeDir(format!(
-            "{} is not a directory private to this user",
-            dir.display()
-        )));
-    }
-    let p = dir.join(format!("{profile}.sock"));
-    // sockaddr_un holds 108 bytes with the terminating NUL.
-    if p.as_os_str().len() > 107 {
-        return Err(SocketError::RuntimeDir(format!(
-            "{} is too long for a socket path",
-            p.display()
-        )));
-    }
-    Ok(p)
+    {
+        Some(base) => base.join("countersign"),
+        None => std::env::temp_dir().join(format!("countersign-{uid}")),
+    };
+    PrivateDir::open(&path)
 }
 
 #[cfg(windows)]
@@ -219,7 +319,8 @@ fn program_name(pid: Option<i32>) -> String {
 #[cfg(unix)]
 pub async fn listen<D: Desk>(profile: &str, desk: D) -> Result<(), SocketError> {
     use std::os::unix::fs::PermissionsExt;
-    let path = path(profile)?;
+    let dir = runtime_dir()?;
+    let path = dir.socket(profile)?;
     if path.exists() {
         if tokio::net::UnixStream::connect(&path).await.is_ok() {
             return Err(SocketError::Protocol(format!(
@@ -288,9 +389,28 @@ pub async fn listen<D: Desk>(profile: &str, desk: D) -> Result<(), SocketError> 
 }
 
 /// A connection to the running app for `profile`, if one listens.
+///
+/// # Errors
+/// No safe folder, no app ([`SocketError::no_app`]), or an app of another user.
 #[cfg(unix)]
 pub async fn connect(profile: &str) -> Result<Connection, SocketError> {
-    let s = tokio::net::UnixStream::connect(path(profile)?).await?;
+    let dir = runtime_dir()?;
+    connect_at(&dir.socket(profile)?).await
+}
+
+/// Connects to the socket at `path` and, before anything is sent, checks that the process
+/// serving it runs as this user (`SO_PEERCRED`, unix(7)).
+///
+/// # Errors
+/// [`SocketError::NotOurs`] for another user's server; I/O errors as they come.
+#[cfg(unix)]
+pub async fn connect_at(path: &Path) -> Result<Connection, SocketError> {
+    let s = tokio::net::UnixStream::connect(path).await?;
+    let uid = s.peer_cred()?.uid();
+    let me = nix::unistd::geteuid().as_raw();
+    if uid != me {
+        return Err(SocketError::NotOurs { uid, me });
+    }
     Ok(Connection::new(s))
 }
 
@@ -331,5 +451,126 @@ impl Connection {
                 .map(Some)
                 .map_err(|e| SocketError::Protocol(e.to_string())),
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+
+    /// A folder for one test, removed at the end.
+    struct Temp(PathBuf);
+
+    impl Temp {
+        fn new(name: &str) -> Self {
+            let d = std::env::temp_dir().join(format!("cs-sock-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::DirBuilder::new().mode(0o700).create(&d).unwrap();
+            Self(d)
+        }
+    }
+
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn why(r: Result<PrivateDir, SocketError>) -> String {
+        match r {
+            Err(e @ SocketError::UnsafeDir { .. }) => e.to_string(),
+            Err(e) => panic!("another error: {e}"),
+            Ok(d) => panic!("{} was taken as safe", d.shown().display()),
+        }
+    }
+
+    #[test]
+    fn a_folder_of_another_user_an_open_one_or_a_link_is_refused() {
+        let t = Temp::new("checks");
+        let good = t.0.join("good");
+        let d = PrivateDir::open(&good).unwrap();
+        assert!(d.socket("p").unwrap().starts_with("/proc/self/fd/"));
+        assert_eq!(
+            std::fs::metadata(&good).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let wide = t.0.join("wide");
+        std::fs::create_dir(&wide).unwrap();
+        std::fs::set_permissions(&wide, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(why(PrivateDir::open(&wide)).contains("mode 755"));
+        let link = t.0.join("link");
+        std::os::unix::fs::symlink(&good, &link).unwrap();
+        assert!(why(PrivateDir::open(&link)).contains("symbolic link"));
+        let file = t.0.join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(why(PrivateDir::open(&file)).contains("not a folder"));
+        if nix::unistd::geteuid().is_root() {
+            let theirs = t.0.join("theirs");
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&theirs)
+                .unwrap();
+            nix::unistd::chown(&theirs, Some(65534.into()), Some(65534.into())).unwrap();
+            let e = why(PrivateDir::open(&theirs));
+            assert!(e.contains("belongs to uid 65534"), "{e}");
+            assert!(e.contains("XDG_RUNTIME_DIR"), "says what to do: {e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_folder_swapped_after_the_check_changes_nothing() {
+        let t = Temp::new("swap");
+        let path = t.0.join("countersign-1000");
+        let dir = PrivateDir::open(&path).unwrap();
+        // Someone moves the checked folder away and puts another at its path.
+        let moved = t.0.join("moved");
+        std::fs::rename(&path, &moved).unwrap();
+        std::fs::DirBuilder::new()
+            .mode(0o777)
+            .create(&path)
+            .unwrap();
+        let _listener = tokio::net::UnixListener::bind(dir.socket("p").unwrap()).unwrap();
+        assert!(
+            moved.join("p.sock").exists(),
+            "the socket is in the checked folder"
+        );
+        assert!(!path.join("p.sock").exists());
+        connect_at(&dir.socket("p").unwrap()).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_command_sends_nothing_to_another_users_server() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("not root: cannot run a server as another user here");
+            return;
+        }
+        let t = Temp::new("theirs");
+        std::fs::set_permissions(&t.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let theirs = t.0.join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        nix::unistd::chown(&theirs, Some(65534.into()), Some(65534.into())).unwrap();
+        let sock = theirs.join("p.sock");
+        // user nobody serves the socket, answers "granted" at once, and reports what it read.
+        let mut server = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "perl", "-MIO::Socket::UNIX", "-e"])
+            .arg(r#"$| = 1; $SIG{PIPE} = "IGNORE"; my $l = IO::Socket::UNIX->new(Local => $ARGV[0], Listen => 1) or die "listen: $!"; print "ready\n"; my $c = $l->accept; print $c qq({"event":"result","v":1,"status":"granted","scope":"s","metadata":{},"session_id":null,"challenge_id":null,"grant_expires_at":null,"reason":null,"code":null,"access_token":"fake"}\n); my $got = <$c>; print defined $got ? "got $got" : "nothing\n";"#)
+            .arg(&sock)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        match connect_at(&sock).await {
+            Err(SocketError::NotOurs { uid: 65534, me: 0 }) => {}
+            Err(e) => panic!("another error: {e}"),
+            Ok(_) => panic!("connected to another user's server"),
+        }
+        line.clear();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line, "nothing\n", "not a byte was sent");
+        server.wait().unwrap();
     }
 }
