@@ -131,7 +131,24 @@ pub fn run() -> ExitCode {
         eprintln!("countersign: {m}");
         return ExitCode::FAILURE;
     }
-    // One app per profile: a second launch hands its link to the first and ends.
+    // One app per profile, decided by a lock taken before anything else: a later launch
+    // hands its link to the first and ends.
+    #[cfg(unix)]
+    match requests::instance::claim(&args.profile, link.clone()) {
+        Ok(requests::instance::Claim::Run) => {}
+        Ok(requests::instance::Claim::Forwarded) => {
+            eprintln!(
+                "countersign: already running for profile {}; its window was brought forward",
+                args.profile
+            );
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("countersign: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    #[cfg(windows)]
     if let Some(code) = requests::desk::forward_to_running(&args.profile, link.clone()) {
         return code;
     }

@@ -1,12 +1,18 @@
-//! The approval socket with the real `countersign` binary as the client: which folder it
-//! trusts.
+//! The approval socket with the real `countersign` binary as the client, and a recording desk
+//! in place of the window: which folder it trusts, and how a later launch hands its link to
+//! the app that runs.
 
 #![cfg(target_os = "linux")]
 
+use countersign_lib::requests::protocol::{Ask, Outcome, Status};
+use countersign_lib::requests::queue::Source;
+use countersign_lib::requests::socket::{self, Desk, PrivateDir};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 const BIN: &str = env!("CARGO_BIN_EXE_countersign");
 
@@ -60,6 +66,52 @@ impl Drop for Sandbox {
     }
 }
 
+/// What reached the desk.
+#[derive(Default)]
+struct Seen {
+    asked: Vec<(Source, Ask)>,
+    withdrawn: Vec<String>,
+    shown: Vec<Option<String>>,
+}
+
+/// Records everything and denies every request at once.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Seen>>);
+
+impl Desk for Recorder {
+    async fn submit(
+        &self,
+        source: Source,
+        ask: Ask,
+        reply: oneshot::Sender<Outcome>,
+    ) -> Result<(String, usize), Box<Outcome>> {
+        let _ = reply.send(Outcome::new(Status::Denied, &ask));
+        let mut seen = self.0.lock().unwrap();
+        seen.asked.push((source, ask));
+        Ok((format!("req-{}", seen.asked.len()), 1))
+    }
+    async fn withdraw(&self, id: String) {
+        self.0.lock().unwrap().withdrawn.push(id);
+    }
+    async fn show(&self, link: Option<String>) {
+        self.0.lock().unwrap().shown.push(link);
+    }
+}
+
+/// Listens for profile `t` in the sandbox's runtime dir, holding the profile's lock as the
+/// running app does.
+fn serve(sandbox: &Sandbox) -> Recorder {
+    let dir = PrivateDir::open(&sandbox.runtime().join("countersign")).unwrap();
+    let lock = dir.lock("t").unwrap().expect("the lock is free");
+    let desk = Recorder::default();
+    let d = desk.clone();
+    tokio::spawn(async move {
+        let _held = lock;
+        socket::listen(&dir, "t", d).await.unwrap();
+    });
+    desk
+}
+
 /// Runs `c` to its end off the runtime's threads, which keep serving the socket meanwhile.
 async fn output(mut c: Command) -> std::process::Output {
     finish(c.spawn().unwrap()).await
@@ -72,6 +124,30 @@ async fn finish(child: std::process::Child) -> std::process::Output {
         .expect("the command ends")
         .unwrap()
         .unwrap()
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "no JSON in {text:?}; stderr {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    serde_json::from_str(line).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_in_capitals_is_handed_to_the_running_app() {
+    let sandbox = Sandbox::new("caps");
+    let desk = serve(&sandbox);
+    let link = "COUNTERSIGN://approve?scope=transfer:write&amount=5";
+    let out = output(sandbox.countersign(&[link])).await;
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(desk.0.lock().unwrap().shown, vec![Some(link.to_owned())]);
 }
 
 /// `countersign approve` with no runtime dir, its temp dir `tmp`.
@@ -133,4 +209,86 @@ async fn the_command_refuses_a_socket_folder_that_is_not_its_own() {
     } else {
         eprintln!("not root: another user's folder is covered by socket.rs's unit tests only");
     }
+}
+
+/// The app processes running for profile `t` of this binary.
+fn apps() -> Vec<u32> {
+    let bin = std::fs::canonicalize(BIN).unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+            let args = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = args.split(|b| *b == 0).collect();
+            exe.as_deref() == Some(bin.as_path())
+                && !args.contains(&&b"approve"[..])
+                && args.windows(2).any(|w| w == [&b"--profile"[..], &b"t"[..]])
+                && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                    !s.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_requests_at_once_with_no_app_start_one_app_and_both_reach_it() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "this test starts the app's window: run it under xvfb-run (scripts/test.sh does)"
+    );
+    let sandbox = Sandbox::new("two");
+    let ask = |n: &str| {
+        let mut c = sandbox.countersign(&[
+            "approve",
+            "--scope",
+            "transfer:write",
+            "--reason",
+            n,
+            "--timeout",
+            "60",
+            "--json",
+        ]);
+        c.env("COUNTERSIGN_RENDERING", "cpu");
+        output(c)
+    };
+    let (a, b) = tokio::join!(ask("first"), ask("second"));
+    let running = apps();
+    // Both reached an app that read its profile: no one is signed in to this fresh one.
+    for out in [&a, &b] {
+        assert_eq!(json(out)["code"], "not_signed_in", "{out:?}");
+    }
+    assert_eq!(running.len(), 1, "one app for the profile: {running:?}");
+    let app = running[0];
+    // The app writes no core file (its memory holds the DPoP key and the refresh token).
+    let limits = std::fs::read_to_string(format!("/proc/{app}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(
+        core.split_whitespace().skip(4).take(2).collect::<Vec<_>>(),
+        ["0", "0"],
+        "{core}"
+    );
+    // A third launch, the app running, hands over and ends.
+    let out = output(sandbox.countersign(&[])).await;
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(apps(), running);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(app as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    for _ in 0..100 {
+        if apps().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(apps().is_empty(), "the app ended");
 }

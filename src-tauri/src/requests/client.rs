@@ -188,7 +188,11 @@ async fn start_app(args: &ApproveArgs) -> Result<Connection, String> {
             Err(e) if !e.no_app() => return Err(e.to_string()),
             Err(_) => {}
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        // A launch that found another app starting for the profile hands over and ends
+        // well: that app's socket comes up soon.
+        if let Ok(Some(status)) = child.try_wait()
+            && !status.success()
+        {
             return Err(format!("Countersign exited at start ({status})"));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -231,7 +231,8 @@ where
     };
     match msg {
         ClientMessage::Show { link, .. } => {
-            desk.show(link).await;
+            // Answered on receipt: the link may wait for the backend, which a launch that
+            // hands it over need not do.
             let _ = write_msg(
                 &mut w,
                 &AppMessage::Shown {
@@ -239,6 +240,7 @@ where
                 },
             )
             .await;
+            desk.show(link).await;
         }
         ClientMessage::Approve {
             scope,
@@ -314,25 +316,23 @@ fn program_name(pid: Option<i32>) -> String {
         .unwrap_or_else(|| "a program".to_owned())
 }
 
-/// Listens on the profile's socket until the task is dropped. A stale socket file (no one
-/// answers on it) is replaced; a live one means another instance owns the profile.
+/// Listens on the profile's socket in `dir` until the task is dropped. Only the holder of the
+/// profile's lock (instance.rs) listens, so a socket file already there is a stale one.
+///
+/// # Errors
+/// The socket cannot be bound.
 #[cfg(unix)]
-pub async fn listen<D: Desk>(profile: &str, desk: D) -> Result<(), SocketError> {
+pub async fn listen<D: Desk>(dir: &PrivateDir, profile: &str, desk: D) -> Result<(), SocketError> {
     use std::os::unix::fs::PermissionsExt;
-    let dir = runtime_dir()?;
     let path = dir.socket(profile)?;
-    if path.exists() {
-        if tokio::net::UnixStream::connect(&path).await.is_ok() {
-            return Err(SocketError::Protocol(format!(
-                "another Countersign already listens on {}",
-                path.display()
-            )));
-        }
-        std::fs::remove_file(&path)?;
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
     }
     let listener = tokio::net::UnixListener::bind(&path)?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    tracing::info!(socket = %path.display(), "listening for approval requests");
+    tracing::info!(socket = %dir.shown().join(format!("{profile}.sock")).display(), "listening for approval requests");
     let me = nix::unistd::geteuid().as_raw();
     loop {
         let (stream, _) = match listener.accept().await {
