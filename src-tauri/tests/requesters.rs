@@ -1,11 +1,11 @@
 //! The approval socket with the real `countersign` binary as the client, and a recording desk
-//! in place of the window: which folder it trusts, and how a later launch hands its link to
-//! the app that runs.
+//! in place of the window: who the app names as the requester, which folder it trusts, and
+//! how a later launch hands its link to the app that runs.
 
 #![cfg(target_os = "linux")]
 
 use countersign_lib::requests::protocol::{Ask, Outcome, Status};
-use countersign_lib::requests::queue::Source;
+use countersign_lib::requests::queue::{Requester, Source};
 use countersign_lib::requests::socket::{self, Desk, PrivateDir};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -58,6 +58,13 @@ impl Sandbox {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
     }
+
+    fn script(&self, name: &str, body: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
 }
 
 impl Drop for Sandbox {
@@ -107,7 +114,8 @@ fn serve(sandbox: &Sandbox) -> Recorder {
     let d = desk.clone();
     tokio::spawn(async move {
         let _held = lock;
-        socket::listen(&dir, "t", d).await.unwrap();
+        let helper = countersign_lib::requests::peer::Helper::at(Path::new(BIN)).unwrap();
+        socket::listen_for(&dir, "t", helper, d).await.unwrap();
     });
     desk
 }
@@ -138,6 +146,119 @@ fn json(out: &std::process::Output) -> serde_json::Value {
             )
         });
     serde_json::from_str(line).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_is_named_by_its_interpreter_and_its_path_not_by_countersign() {
+    let sandbox = Sandbox::new("script");
+    let desk = serve(&sandbox);
+    // The helper is not the last command, so the shell waits for it rather than exec it.
+    let body =
+        "\"$CS\" approve --scope transfer:write --meta amount=5 --timeout 30 --json\necho done\n";
+    let by_shebang = sandbox.script("pay.sh", &format!("#!/bin/sh\n{body}"));
+    let by_bash = sandbox.script("deploy.sh", body);
+    let cases = [
+        (Command::new(&by_shebang), "/bin/sh", by_shebang.clone()),
+        (
+            {
+                let mut c = Command::new("bash");
+                c.arg(&by_bash);
+                c
+            },
+            "/usr/bin/bash",
+            by_bash.clone(),
+        ),
+    ];
+    for (n, (mut cmd, interpreter, script)) in cases.into_iter().enumerate() {
+        sandbox.env(&mut cmd);
+        let child = cmd.spawn().unwrap();
+        let shell_pid = child.id();
+        let out = finish(child).await;
+        assert_eq!(json(&out)["status"], "denied", "{out:?}");
+        let seen = desk.0.lock().unwrap();
+        let (source, _) = &seen.asked[n];
+        assert_eq!(
+            source,
+            &Source::Program(Requester {
+                executable: std::fs::canonicalize(interpreter)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                script: Some(script.to_string_lossy().into_owned()),
+                pid: shell_pid,
+            }),
+            "the script's interpreter, not countersign"
+        );
+        assert!(source.label().contains("by its own account"));
+        assert!(!source.label().contains("countersign (pid"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_that_asks_directly_is_named_by_its_executable() {
+    let sandbox = Sandbox::new("direct");
+    let desk = serve(&sandbox);
+    // perl is the peer itself here, with no script file: nothing is claimed.
+    let sock = sandbox.runtime().join("countersign/t.sock");
+    let mut peer = Command::new("perl");
+    peer.args(["-MIO::Socket::UNIX", "-e"])
+        .arg(r#"my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!"; print $s qq({"op":"approve","v":1,"scope":"transfer:write"}\n); while (my $l = <$s>) { print $l }"#)
+        .arg(&sock);
+    sandbox.env(&mut peer);
+    let child = peer.spawn().unwrap();
+    let pid = child.id();
+    let out = finish(child).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("denied"),
+        "{out:?}"
+    );
+    let seen = desk.0.lock().unwrap();
+    assert_eq!(
+        seen.asked[0].0,
+        Source::Program(Requester {
+            executable: std::fs::canonicalize("/usr/bin/perl")
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+            script: None,
+            pid,
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_whose_caller_is_gone_is_withdrawn() {
+    // This test process takes orphans in, as a session's subreaper (systemd --user) does.
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+    let sandbox = Sandbox::new("orphan");
+    let desk = serve(&sandbox);
+    // The script leaves the helper behind and ends; setsid gives it a session of its own, as
+    // a terminal does.
+    let script = sandbox.script(
+        "leave.sh",
+        "\"$CS\" approve --scope transfer:write --meta amount=9 --timeout 30 --json &\nexit 0\n",
+    );
+    let mut cmd = Command::new("setsid");
+    cmd.arg("sh").arg(&script);
+    sandbox.env(&mut cmd);
+    // The helper keeps the pipe: this reads until it ends.
+    let out = output(cmd).await;
+    let v = json(&out);
+    assert_eq!(v["code"], "requester_gone", "{v}");
+    let seen = desk.0.lock().unwrap();
+    // Either it never reached the desk, or it was withdrawn when the script ended.
+    assert_eq!(
+        seen.asked.len(),
+        seen.withdrawn.len(),
+        "{:?}",
+        seen.withdrawn
+    );
+    assert!(
+        seen.asked
+            .iter()
+            .all(|(s, _)| s.label().contains("leave.sh")),
+        "never named after the reaper"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,6 +132,7 @@ impl Backend {
         Some(RequestView {
             id: head.id.clone(),
             source: head.source.label(),
+            requester: head.source.requester().cloned(),
             from_link: head.source == Source::Link,
             reason: head.ask.reason.clone(),
             scope: head.ask.scope.clone(),

@@ -119,9 +119,16 @@ async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, String> {
         // Not safe to ask (another user's folder or server): start nothing, send nothing.
         Err(e) => return Err(e.to_string()),
     };
-    conn.send(&ask.message())
-        .await
-        .map_err(|e| format!("could not send the request: {e}"))?;
+    if let Err(e) = conn.send(&ask.message()).await {
+        // The app may have refused at once (it could not tell who asks) and closed: its
+        // answer is still there to read.
+        if let Ok(Ok(Some(AppMessage::Result(o)))) =
+            tokio::time::timeout(Duration::from_secs(2), conn.next()).await
+        {
+            return Ok(*o);
+        }
+        return Err(format!("could not send the request: {e}"));
+    }
     // The app enforces the timeout; this only guards against an app that stopped answering.
     let until = Duration::from_secs(ask.timeout_secs + 10);
     let wait = async {

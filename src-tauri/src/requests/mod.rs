@@ -8,6 +8,8 @@ pub mod desk;
 #[cfg(unix)]
 pub mod instance;
 pub mod link;
+#[cfg(target_os = "linux")]
+pub mod peer;
 pub mod protocol;
 pub mod queue;
 pub mod socket;

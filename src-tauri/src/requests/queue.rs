@@ -16,17 +16,54 @@ pub const MAX_LINKS: usize = 3;
 /// Who asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// A local program, from the socket peer's credentials.
-    Program { name: String, pid: u32 },
+    /// A local program, named from the socket peer's credentials (peer.rs).
+    Program(Requester),
     /// A `countersign://` link: anyone could have made it, and no one gets the result.
     Link,
+}
+
+/// The program that asked, in parts the screen labels apart: what the system vouches for
+/// (the executable and the pid) and what the program says about itself (the script).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Requester {
+    /// The executable's path, the target of /proc/PID/exe, as the kernel keeps it.
+    pub executable: String,
+    /// For an interpreter (`sh`, `python3`, …), the script its arguments name. A process can
+    /// rewrite its arguments: this is its own claim.
+    pub script: Option<String>,
+    /// Its process id.
+    pub pid: u32,
+}
+
+impl Requester {
+    /// "/usr/bin/dash (pid 4242), running /srv/deploy.sh by its own account".
+    pub fn label(&self) -> String {
+        let Requester {
+            executable,
+            script,
+            pid,
+        } = self;
+        match script {
+            Some(s) => format!("{executable} (pid {pid}), running {s} by its own account"),
+            None => format!("{executable} (pid {pid})"),
+        }
+    }
 }
 
 impl Source {
     pub fn label(&self) -> String {
         match self {
-            Source::Program { name, pid } => format!("{name} (pid {pid})"),
+            Source::Program(r) => r.label(),
             Source::Link => "a link".to_owned(),
+        }
+    }
+
+    /// The program that asked, if a program did.
+    pub fn requester(&self) -> Option<&Requester> {
+        match self {
+            Source::Program(r) => Some(r),
+            Source::Link => None,
         }
     }
 }
@@ -153,10 +190,24 @@ mod tests {
     }
 
     fn program(name: &str, pid: u32) -> Source {
-        Source::Program {
-            name: name.into(),
+        Source::Program(Requester {
+            executable: "/usr/bin/dash".into(),
+            script: Some(name.into()),
             pid,
-        }
+        })
+    }
+
+    #[test]
+    fn a_requester_marks_what_it_says_about_itself() {
+        let Source::Program(r) = program("/srv/deploy.sh", 7) else {
+            unreachable!()
+        };
+        assert_eq!(
+            r.label(),
+            "/usr/bin/dash (pid 7), running /srv/deploy.sh by its own account"
+        );
+        let bare = Requester { script: None, ..r };
+        assert_eq!(bare.label(), "/usr/bin/dash (pid 7)");
     }
 
     #[test]
@@ -164,15 +215,7 @@ mod tests {
         let mut q = Queue::default();
         let (tx1, mut rx1) = oneshot::channel();
         let (a, pos_a) = q.push(Source::Link, ask(60), 1_000, Some(tx1));
-        let (b, pos_b) = q.push(
-            Source::Program {
-                name: "sh".into(),
-                pid: 7,
-            },
-            ask(1),
-            1_000,
-            None,
-        );
+        let (b, pos_b) = q.push(program("deploy.sh", 7), ask(1), 1_000, None);
         assert_eq!((pos_a, pos_b), (1, 2));
         assert_eq!(q.head().unwrap().id, a);
         assert_eq!(q.waiting(), 1);

@@ -41,6 +41,12 @@ impl SocketError {
     }
 }
 
+/// The binary of `countersign approve`, whose peers are described by their parent.
+#[cfg(target_os = "linux")]
+pub type Helper = super::peer::Helper;
+#[cfg(all(unix, not(target_os = "linux")))]
+pub type Helper = ();
+
 /// What the app does with what arrives; the socket knows nothing of windows or sessions.
 pub trait Desk: Clone + Send + Sync + 'static {
     /// Puts a request before the person. `Ok` gives its id and place in the queue; `Err` the
@@ -210,11 +216,41 @@ async fn write_msg<W: AsyncWrite + Unpin>(w: &mut W, m: &AppMessage) -> std::io:
     w.flush().await
 }
 
-/// Serves one connection from a checked peer.
-async fn serve_one<S, D>(stream: S, source: Source, desk: D)
+/// Something that becomes readable when the described requester ends: its pidfd.
+trait Ends: Send {
+    fn ended(&self) -> impl Future<Output = ()> + Send;
+}
+
+#[cfg(target_os = "linux")]
+impl Ends for std::os::fd::OwnedFd {
+    async fn ended(&self) {
+        // tokio's safe ways to register a raw fd are deprecated; looking twice a second is
+        // cheap, and soon enough for a person.
+        while !super::peer::has_ended(self).unwrap_or(false) {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// Where nothing is watched.
+#[cfg(not(target_os = "linux"))]
+enum Never {}
+
+#[cfg(not(target_os = "linux"))]
+impl Ends for Never {
+    async fn ended(&self) {
+        match *self {}
+    }
+}
+
+/// Serves one connection from a checked peer. `watch`, when there is one, tells when the
+/// program named as the requester ends: its request is withdrawn then, even while the helper
+/// it left behind keeps the connection open.
+async fn serve_one<S, D, E>(stream: S, source: Source, watch: Option<E>, desk: D)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     D: Desk,
+    E: Ends,
 {
     let (r, mut w) = tokio::io::split(stream);
     let mut r = BufReader::new(r);
@@ -261,7 +297,7 @@ where
                 Err(BadRequest(why)) => return refuse(&mut w, &why).await,
             };
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let (id, position) = match desk.submit(source, ask, tx).await {
+            let (id, position) = match desk.submit(source, ask.clone(), tx).await {
                 Ok(q) => q,
                 Err(outcome) => {
                     let _ = write_msg(&mut w, &AppMessage::Result(outcome)).await;
@@ -279,6 +315,12 @@ where
             // The requester sends nothing more: any read that returns means it closed (or
             // broke the protocol), and either way it no longer waits.
             let mut scratch = [0u8; 64];
+            let caller_ended = async {
+                match &watch {
+                    Some(w) => w.ended().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 outcome = rx => {
                     if let Ok(o) = outcome {
@@ -286,13 +328,25 @@ where
                     }
                 }
                 _ = r.read(&mut scratch) => desk.withdraw(id).await,
+                () = caller_ended => {
+                    desk.withdraw(id).await;
+                    let outcome = super::protocol::Outcome::new(super::protocol::Status::Cancelled, &ask)
+                        .because("requester_gone", "the program that asked has ended");
+                    let _ = write_msg(&mut w, &AppMessage::Result(Box::new(outcome))).await;
+                }
             }
         }
     }
 }
 
 async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, why: &str) {
-    let outcome = super::protocol::Outcome {
+    let outcome = refusal("invalid_input", why);
+    let _ = write_msg(w, &AppMessage::Result(Box::new(outcome))).await;
+}
+
+/// A `refused` result before any request was read.
+fn refusal(code: &str, why: &str) -> super::protocol::Outcome {
+    super::protocol::Outcome {
         v: super::protocol::VERSION,
         status: super::protocol::Status::Refused,
         scope: String::new(),
@@ -301,28 +355,39 @@ async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, why: &str) {
         challenge_id: None,
         grant_expires_at: None,
         reason: Some(why.to_owned()),
-        code: Some("invalid_input".into()),
+        code: Some(code.to_owned()),
         access_token: None,
-    };
-    let _ = write_msg(w, &AppMessage::Result(Box::new(outcome))).await;
-}
-
-/// The program behind a peer pid, as the kernel names it.
-#[cfg(unix)]
-fn program_name(pid: Option<i32>) -> String {
-    pid.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "a program".to_owned())
+    }
 }
 
 /// Listens on the profile's socket in `dir` until the task is dropped. Only the holder of the
-/// profile's lock (instance.rs) listens, so a socket file already there is a stale one.
+/// profile's lock (instance.rs) listens, so a socket file already there is a stale one. A
+/// peer that runs this binary is `countersign approve`, described by its parent.
 ///
 /// # Errors
 /// The socket cannot be bound.
 #[cfg(unix)]
 pub async fn listen<D: Desk>(dir: &PrivateDir, profile: &str, desk: D) -> Result<(), SocketError> {
+    #[cfg(target_os = "linux")]
+    let helper =
+        super::peer::Helper::this_binary().map_err(|e| SocketError::RuntimeDir(e.to_string()))?;
+    #[cfg(not(target_os = "linux"))]
+    let helper = ();
+    listen_for(dir, profile, helper, desk).await
+}
+
+/// [`listen`], with `helper` as the binary of `countersign approve` (a test's app is not
+/// that binary).
+///
+/// # Errors
+/// The socket cannot be bound.
+#[cfg(unix)]
+pub async fn listen_for<D: Desk>(
+    dir: &PrivateDir,
+    profile: &str,
+    helper: Helper,
+    desk: D,
+) -> Result<(), SocketError> {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.socket(profile)?;
     match std::fs::remove_file(&path) {
@@ -335,8 +400,11 @@ pub async fn listen<D: Desk>(dir: &PrivateDir, profile: &str, desk: D) -> Result
     tracing::info!(socket = %dir.shown().join(format!("{profile}.sock")).display(), "listening for approval requests");
     let me = nix::unistd::geteuid().as_raw();
     loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(s) => s,
+        let (stream, accepted) = match listener.accept().await {
+            #[cfg(target_os = "linux")]
+            Ok(s) => (s.0, super::peer::boot_ticks()),
+            #[cfg(not(target_os = "linux"))]
+            Ok(s) => (s.0, 0),
             Err(e) => {
                 tracing::warn!(error = %e, "approval socket accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -357,12 +425,66 @@ pub async fn listen<D: Desk>(dir: &PrivateDir, profile: &str, desk: D) -> Result
             );
             continue;
         }
-        let source = Source::Program {
-            name: program_name(cred.pid()),
-            pid: cred.pid().map_or(0, |p| p as u32),
+        let Some(pid) = cred.pid() else {
+            tracing::warn!("approval socket peer without a pid; refused");
+            continue;
         };
-        tokio::spawn(serve_one(stream, source, desk.clone()));
+        tokio::spawn(serve_peer(
+            stream,
+            pid,
+            accepted,
+            helper.clone(),
+            desk.clone(),
+        ));
     }
+}
+
+/// Names the peer from its pid as the kernel gave it at accept time, then serves it; a peer
+/// that cannot be named, or whose caller is gone, is refused with the reason.
+#[cfg(target_os = "linux")]
+async fn serve_peer<D: Desk>(
+    mut stream: tokio::net::UnixStream,
+    pid: i32,
+    accepted: u64,
+    helper: Helper,
+    desk: D,
+) {
+    // /proc reads are quick, but they are file system calls.
+    let who =
+        tokio::task::spawn_blocking(move || super::peer::identify(pid, accepted, &helper)).await;
+    match who {
+        Ok(Ok(who)) => {
+            serve_one(
+                stream,
+                Source::Program(who.requester),
+                Some(who.watch),
+                desk,
+            )
+            .await;
+        }
+        Ok(Err(e)) => {
+            tracing::info!(pid, error = %e, "approval socket peer refused");
+            let outcome = refusal(e.code(), &e.to_string());
+            let _ = write_msg(&mut stream, &AppMessage::Result(Box::new(outcome))).await;
+        }
+        Err(e) => tracing::warn!(error = %e, "naming the requester failed"),
+    }
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+async fn serve_peer<D: Desk>(
+    stream: tokio::net::UnixStream,
+    pid: i32,
+    _accepted: u64,
+    _helper: Helper,
+    desk: D,
+) {
+    let source = Source::Program(super::queue::Requester {
+        executable: "a program".to_owned(),
+        script: None,
+        pid: pid as u32,
+    });
+    serve_one(stream, source, None::<Never>, desk).await;
 }
 
 #[cfg(windows)]
@@ -380,11 +502,12 @@ pub async fn listen<D: Desk>(profile: &str, desk: D) -> Result<(), SocketError> 
         server = ServerOptions::new()
             .reject_remote_clients(true)
             .create(&name)?;
-        let source = Source::Program {
-            name: "a program".to_owned(),
+        let source = Source::Program(super::queue::Requester {
+            executable: "a program".to_owned(),
+            script: None,
             pid: 0,
-        };
-        tokio::spawn(serve_one(connected, source, desk.clone()));
+        });
+        tokio::spawn(serve_one(connected, source, None::<Never>, desk.clone()));
     }
 }
 
