@@ -8,6 +8,7 @@ mod commands;
 pub mod error;
 mod files;
 pub mod flow;
+pub mod harden;
 mod logging;
 mod reach;
 mod rendering;
@@ -108,6 +109,12 @@ pub fn run() -> ExitCode {
     if argv.get(1).map(String::as_str) == Some("approve") {
         return requests::client::main(argv);
     }
+    // The DPoP key and the refresh token live in this process's memory: no core file, and no
+    // reading it through /proc or ptrace by other processes of the user.
+    #[cfg(unix)]
+    if let Err(e) = harden::no_dumps() {
+        eprintln!("countersign: could not keep the process out of core dumps: {e}");
+    }
     let link = requests::link::in_args(argv.iter().cloned());
     let args = match cli::parse_lenient(argv) {
         Ok(a) => a,
@@ -124,6 +131,23 @@ pub fn run() -> ExitCode {
         eprintln!("countersign: {m}");
         return ExitCode::FAILURE;
     }
+    // One app per profile, decided by a lock taken before anything else: a later launch
+    // hands its link to the first and ends.
+    #[cfg(unix)]
+    match requests::instance::claim(&args.profile, link.clone()) {
+        Ok(requests::instance::Claim::Run) => {}
+        Ok(requests::instance::Claim::Forwarded) => {
+            eprintln!(
+                "countersign: already running for profile {}; its window was brought forward",
+                args.profile
+            );
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("countersign: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     match args.extra_roots() {
         Ok(None) => {}
         Ok(Some(pem)) => {
@@ -137,7 +161,7 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    // One app per profile: a second launch hands its link to the first and ends.
+    #[cfg(windows)]
     if let Some(code) = requests::desk::forward_to_running(&args.profile, link.clone()) {
         return code;
     }

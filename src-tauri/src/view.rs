@@ -168,9 +168,11 @@ pub struct AppView {
 #[serde(rename_all = "camelCase")]
 pub struct RequestView {
     pub id: String,
-    /// "deploy.sh (pid 4242)" or "a link".
+    /// "/usr/bin/dash (pid 4242), running /srv/deploy.sh by its own account" or "a link".
     #[serde(serialize_with = "shown")]
     pub source: String,
+    /// The program that asked, in parts: what the system vouches for and what it claims.
+    pub requester: Option<crate::requests::queue::Requester>,
     pub from_link: bool,
     #[serde(serialize_with = "shown_opt")]
     pub reason: Option<String>,

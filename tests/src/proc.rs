@@ -19,6 +19,11 @@ impl Proc {
         Self(Some(cmd.spawn().expect("the command starts")))
     }
 
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
     /// Kills it now (a requester that dies).
     pub fn kill(&mut self) {
         if let Some(c) = self.0.as_mut() {

@@ -28,6 +28,43 @@ fn ask(sandbox: &Sandbox, args: &[&str]) -> Proc {
     Proc::spawn(sandbox.countersign(&all))
 }
 
+/// `countersign approve ARGS…` run by a shell script, as a deploy script would; and the
+/// script's path.
+fn ask_from_script(sandbox: &Sandbox, args: &[&str]) -> (Proc, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = sandbox.dir.join("pay.sh");
+    // The command is not the script's last, so the shell waits for it rather than exec it.
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n\"$COUNTERSIGN\" approve \"$@\"\nstatus=$?\nexit $status\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let base = sandbox.countersign(&[]);
+    let mut c = std::process::Command::new(&script);
+    c.args(args)
+        .env("COUNTERSIGN", base.get_program())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    (Proc::spawn(c), script)
+}
+
+/// How the screen names this test process when it runs `countersign approve` itself.
+fn this_test() -> String {
+    format!(
+        "{} (pid {})",
+        std::env::current_exe().unwrap().display(),
+        std::process::id()
+    )
+}
+
 /// Waits until the request on screen has `reason`.
 async fn wait_request(app: &AppRef, reason: &str) -> TestResult {
     app.wait_stage("request").await?;
@@ -55,7 +92,7 @@ async fn a_request_from_a_script_is_granted() {
     app.run(move |app| async move {
         sign_in(&app, &emu).await?;
         let session = app.text("session-id").await?;
-        let cli = ask(
+        let (cli, script) = ask_from_script(
             &sandbox,
             &[
                 "--scope",
@@ -72,8 +109,16 @@ async fn a_request_from_a_script_is_granted() {
             ],
         );
         wait_request(&app, "Pay invoice 2291").await?;
+        // The script's interpreter, as the system names it, and the script it says it runs;
+        // not countersign, the helper the script ran.
+        let sh = std::fs::canonicalize("/bin/sh")?;
         let source = app.text("request-source").await?;
-        assert!(source.starts_with("countersign (pid "), "{source}");
+        assert_eq!(source, format!("{} (pid {})", sh.display(), cli.id()));
+        let claim = app.text("request-script").await?;
+        assert_eq!(
+            claim,
+            format!("· running {}, by its own account", script.display())
+        );
         let title = app.text("request-title").await?;
         assert!(
             title.contains("ACME Ltd") && title.contains("500"),
@@ -84,11 +129,7 @@ async fn a_request_from_a_script_is_granted() {
         app.shot("01-request").await;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
-        assert!(
-            app.text("request-source")
-                .await?
-                .starts_with("countersign (pid ")
-        );
+        assert_eq!(app.text("request-source").await?, source);
         // At the default size, every answer is in view without scrolling.
         for testid in [
             "stepup-code-input",
@@ -229,7 +270,7 @@ async fn denied_reported_timed_out_and_blocked() {
             assert!(
                 log.lines()
                     .any(|l| l.contains(&format!(r#""outcome":"{outcome}""#))
-                        && l.contains(r#""requester":"countersign (pid "#)),
+                        && l.contains(&format!(r#""requester":"{}""#, this_test()))),
                 "{outcome} in {log}"
             );
         }

@@ -105,8 +105,8 @@ impl KeyringStore {
     /// in-memory mock, or a locked keyring, is caught before any secret is written.
     /// The probe entry lives under `namespace`, so concurrent profiles don't race on it.
     pub fn probe(&self, namespace: &str) -> Result<(), StoreError> {
-        let value = format!("probe-{}", std::process::id());
-        let user = format!("{namespace}/probe");
+        let (user, value) = probe_entry(namespace);
+        let user = format!("{user}/probe");
         let e = keyring::Entry::new(&self.service, &user).map_err(describe)?;
         e.set_password(&value).map_err(describe)?;
         let again = keyring::Entry::new(&self.service, &user).map_err(describe)?;
@@ -119,6 +119,17 @@ impl KeyringStore {
         }
         Ok(())
     }
+}
+
+/// A probe's namespace and value, `NAMESPACE#probe-PID-UUID`: no other process (another
+/// launch for the same profile, starting at the same moment) and no other probe shares it,
+/// so one probe never reads or deletes another's entry.
+fn probe_entry(namespace: &str) -> (String, String) {
+    let unique = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    (
+        format!("{namespace}#probe-{unique}"),
+        format!("probe-{unique}"),
+    )
 }
 
 fn describe(e: keyring::Error) -> StoreError {
@@ -270,8 +281,8 @@ impl SecretServiceStore {
     /// Writes, reads back and deletes a probe entry: a locked or missing Secret Service is
     /// caught before any secret is written.
     pub fn probe(&self, namespace: &str) -> Result<(), StoreError> {
-        let user = format!("{namespace}/probe");
-        let value = format!("probe-{}", std::process::id());
+        let (user, value) = probe_entry(namespace);
+        let user = format!("{user}/probe");
         self.write(&user, &value)?;
         let read = self.read(&user)?;
         let _ = self.remove(&user);
@@ -346,8 +357,8 @@ impl PlatformStore {
     pub fn probe_or_fall_back(&self, namespace: &str) -> Result<(), StoreError> {
         let store = self.current();
         // Its own namespace: the probe must never touch a real item.
-        let namespace = &format!("{namespace}#probe");
-        let value = format!("probe-{}", std::process::id());
+        let (namespace, value) = probe_entry(namespace);
+        let namespace = &namespace;
         let checked = store
             .set(namespace, Item::DeviceId, &value)
             .and_then(|()| store.get(namespace, Item::DeviceId))
@@ -443,9 +454,50 @@ mod tests {
         let fine = PlatformStore::over(std::sync::Arc::new(MemoryStore::new()));
         fine.probe_or_fall_back("ns").unwrap();
         assert!(fine.degraded().is_none());
-        assert!(
-            fine.get("ns#probe", Item::DeviceId).unwrap().is_none(),
-            "the probe cleans up"
+    }
+
+    /// Remembers the namespaces written to, and what is left.
+    #[derive(Default)]
+    struct Recording {
+        inner: MemoryStore,
+        written: Mutex<Vec<String>>,
+    }
+
+    impl SecretStore for Recording {
+        fn get(&self, ns: &str, item: Item) -> Result<Option<Zeroizing<String>>, StoreError> {
+            self.inner.get(ns, item)
+        }
+        fn set(&self, ns: &str, item: Item, value: &str) -> Result<(), StoreError> {
+            self.written.lock().unwrap().push(ns.to_owned());
+            self.inner.set(ns, item, value)
+        }
+        fn delete(&self, ns: &str, item: Item) -> Result<(), StoreError> {
+            self.inner.delete(ns, item)
+        }
+    }
+
+    #[test]
+    fn every_probe_has_an_entry_of_its_own() {
+        let shared = std::sync::Arc::new(Recording::default());
+        // Two launches of one profile share the keyring.
+        let (a, b) = (
+            PlatformStore::over(shared.clone()),
+            PlatformStore::over(shared.clone()),
         );
+        a.probe_or_fall_back("ns").unwrap();
+        b.probe_or_fall_back("ns").unwrap();
+        let written = shared.written.lock().unwrap().clone();
+        assert_eq!(written.len(), 2);
+        assert_ne!(written[0], written[1], "a name no other probe shares");
+        let mine = format!("ns#probe-{}-", std::process::id());
+        for ns in &written {
+            assert!(ns.starts_with(&mine) && ns.len() == mine.len() + 32, "{ns}");
+            assert!(
+                shared.get(ns, Item::DeviceId).unwrap().is_none(),
+                "the probe cleans up"
+            );
+        }
+        let (probe_ns, value) = probe_entry("ns");
+        assert_eq!(value, format!("probe-{}", &probe_ns["ns#probe-".len()..]));
     }
 }

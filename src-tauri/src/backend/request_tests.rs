@@ -55,10 +55,11 @@ fn ask(scope: &str, meta: &[(&str, &str)], want_token: bool) -> Ask {
 /// A request from a local program; the receiver gets its one answer.
 fn from_program(b: &mut Backend, name: &str, ask: Ask) -> (String, oneshot::Receiver<Outcome>) {
     let (tx, rx) = oneshot::channel();
-    let source = Source::Program {
-        name: name.into(),
+    let source = Source::Program(crate::requests::queue::Requester {
+        executable: name.into(),
+        script: None,
         pid: 4242,
-    };
+    });
     let (id, _) = b.enqueue(source, ask, Some(tx)).unwrap();
     (id, rx)
 }

@@ -84,7 +84,7 @@ impl Backend {
                 "no one is signed in to Countersign",
             ));
         }
-        if self.requests.is_full() {
+        if self.requests.is_full(&source) {
             return Err(refuse(
                 self,
                 ask,
@@ -110,7 +110,12 @@ impl Backend {
                 Some("Too many approval links in a minute: the latest was ignored.".into());
             return false;
         }
-        self.enqueue(Source::Link, ask, None).is_ok()
+        let queued = self.enqueue(Source::Link, ask, None).is_ok();
+        if !queued && self.signed_in() {
+            self.notice =
+                Some("Too many approval links wait already: the latest was ignored.".into());
+        }
+        queued
     }
 
     /// The request on screen: when the person is free to see it, or while its step-up runs.
@@ -131,7 +136,8 @@ impl Backend {
                 ("reason", head.ask.reason.as_deref()),
             ]),
             id: head.id.clone(),
-            source,
+            source: head.source.label(),
+            requester: head.source.requester().cloned(),
             from_link: head.source == Source::Link,
             reason: head.ask.reason.clone(),
             scope: head.ask.scope.clone(),

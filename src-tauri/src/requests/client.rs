@@ -60,6 +60,13 @@ fn cannot(why: &str) -> ExitCode {
 
 /// `argv` starts with the program, then `approve`.
 pub fn main(argv: Vec<String>) -> ExitCode {
+    // With --print-access-token the token passes through this process; it becomes
+    // non-dumpable once the app has read who asked (it reads /proc/PID/exe, closed to it
+    // for a non-dumpable process).
+    #[cfg(unix)]
+    if let Err(e) = crate::harden::no_core_files() {
+        eprintln!("countersign approve: could not turn off core files: {e}");
+    }
     let args = match ApproveArgs::try_parse_from(argv.into_iter().skip(1)) {
         Ok(a) => a,
         Err(e) => {
@@ -112,17 +119,30 @@ fn ask_of(args: &ApproveArgs) -> Result<Ask, String> {
 async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, String> {
     let mut conn = match socket::connect(&args.profile).await {
         Ok(c) => c,
-        Err(_) => start_app(args).await?,
+        Err(e) if e.no_app() => start_app(args).await?,
+        // Not safe to ask (another user's folder or server): start nothing, send nothing.
+        Err(e) => return Err(e.to_string()),
     };
-    conn.send(&ask.message())
-        .await
-        .map_err(|e| format!("could not send the request: {e}"))?;
+    if let Err(e) = conn.send(&ask.message()).await {
+        // The app may have refused at once (it could not tell who asks) and closed: its
+        // answer is still there to read.
+        if let Ok(Ok(Some(AppMessage::Result(o)))) =
+            tokio::time::timeout(Duration::from_secs(2), conn.next()).await
+        {
+            return Ok(*o);
+        }
+        return Err(format!("could not send the request: {e}"));
+    }
     // The app enforces the timeout; this only guards against an app that stopped answering.
     let until = Duration::from_secs(ask.timeout_secs + 10);
     let wait = async {
         loop {
             match conn.next().await {
                 Ok(Some(AppMessage::Queued { position, .. })) => {
+                    #[cfg(unix)]
+                    if let Err(e) = crate::harden::not_dumpable() {
+                        eprintln!("countersign approve: could not become non-dumpable: {e}");
+                    }
                     if !args.json {
                         let ahead = position.saturating_sub(1);
                         let queue = match ahead {
@@ -177,10 +197,16 @@ async fn start_app(args: &ApproveArgs) -> Result<Connection, String> {
         .map_err(|e| format!("could not start Countersign: {e}"))?;
     let began = Instant::now();
     while began.elapsed() < Duration::from_secs(30) {
-        if let Ok(c) = socket::connect(&args.profile).await {
-            return Ok(c);
+        match socket::connect(&args.profile).await {
+            Ok(c) => return Ok(c),
+            Err(e) if !e.no_app() => return Err(e.to_string()),
+            Err(_) => {}
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        // A launch that found another app starting for the profile hands over and ends
+        // well: that app's socket comes up soon.
+        if let Ok(Some(status)) = child.try_wait()
+            && !status.success()
+        {
             return Err(format!("Countersign exited at start ({status})"));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -6,6 +6,7 @@ use super::queue::Source;
 use super::socket::{self, Desk};
 use crate::AppState;
 use crate::backend::Backend;
+#[cfg(windows)]
 use std::process::ExitCode;
 use std::time::Duration;
 use tauri::{Emitter, Manager};
@@ -164,11 +165,21 @@ impl AppDesk {
     }
 }
 
-/// Starts the socket listener for this profile in the background.
+/// Starts the socket listener for this profile in the background; on Unix, in the folder of
+/// the profile's lock, which this process holds.
 pub fn listen(app: &tauri::AppHandle, profile: String) {
     let desk = AppDesk(app.clone());
     tauri::async_runtime::spawn(async move {
-        if let Err(e) = socket::listen(&profile, desk).await {
+        #[cfg(unix)]
+        let listening = match super::instance::held() {
+            Some(i) => socket::listen(&i.dir, &i.profile, desk).await,
+            None => Err(socket::SocketError::RuntimeDir(format!(
+                "this process does not hold profile {profile}"
+            ))),
+        };
+        #[cfg(windows)]
+        let listening = socket::listen(&profile, desk).await;
+        if let Err(e) = listening {
             tracing::error!(error = %e, "approval requests from other programs are off");
         }
     });
@@ -176,6 +187,8 @@ pub fn listen(app: &tauri::AppHandle, profile: String) {
 
 /// A second launch for a profile whose app runs: hands over the link, if any, brings that
 /// window forward, and ends. `None` when no app answers (this launch becomes the app).
+/// Windows only: on Unix the profile's lock decides (instance.rs).
+#[cfg(windows)]
 pub fn forward_to_running(profile: &str, link: Option<String>) -> Option<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

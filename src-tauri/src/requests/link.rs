@@ -7,8 +7,9 @@ use super::protocol::{Ask, BadRequest};
 use std::collections::{BTreeMap, VecDeque};
 
 pub const SCHEME: &str = "countersign";
-/// A link waits this long for the person; no requester waits on it.
-pub const LINK_TIMEOUT_SECS: u64 = 600;
+/// A link waits this long for the person; no requester waits on it, and a page that keeps
+/// opening links should not hold places for long.
+pub const LINK_TIMEOUT_SECS: u64 = 120;
 const WINDOW_MS: i64 = 60_000;
 const PER_WINDOW: usize = 5;
 
@@ -19,11 +20,13 @@ pub fn parse(text: &str) -> Result<Ask, BadRequest> {
         return Err(BadRequest(format!("not a {SCHEME}:// link")));
     }
     // `countersign://approve?…` puts `approve` in the host; `countersign:approve?…` in the path.
+    // The url crate lowercases the scheme but keeps an opaque host as written; both are
+    // case-insensitive (RFC 3986 §3.1, §3.2.2).
     let action = url
         .host_str()
         .unwrap_or_else(|| url.path())
         .trim_matches('/');
-    if action != "approve" {
+    if !action.eq_ignore_ascii_case("approve") {
         return Err(BadRequest(format!(
             "unknown link action {action:?} (only approve)"
         )));
@@ -79,10 +82,16 @@ impl LinkGate {
     }
 }
 
-/// The first `countersign://` link among command-line arguments.
+/// Whether `text` starts with the `countersign:` scheme, in any case (RFC 3986 §3.1).
+pub fn is_link(text: &str) -> bool {
+    text.get(..SCHEME.len())
+        .is_some_and(|s| s.eq_ignore_ascii_case(SCHEME))
+        && text[SCHEME.len()..].starts_with(':')
+}
+
+/// The first `countersign:` link among command-line arguments.
 pub fn in_args<I: IntoIterator<Item = String>>(args: I) -> Option<String> {
-    args.into_iter()
-        .find(|a| a.starts_with(&format!("{SCHEME}:")))
+    args.into_iter().find(|a| is_link(a))
 }
 
 #[cfg(test)]
@@ -99,6 +108,18 @@ mod tests {
         assert_eq!(a.reason.as_deref(), Some("Pay invoice 2291"));
         assert!(!a.want_token);
         assert!(parse("countersign:approve?scope=s").is_ok());
+        // The scheme and the action are matched without regard to case (RFC 3986 §3.1).
+        for spelled in [
+            "COUNTERSIGN://approve?scope=transfer:write&amount=5",
+            "CounterSign://APPROVE?scope=transfer:write&amount=5",
+            "cOuNtErSiGn:Approve?scope=transfer:write&amount=5",
+        ] {
+            let a = parse(spelled).unwrap();
+            assert_eq!(
+                (a.scope.as_str(), a.metadata["amount"].as_str()),
+                ("transfer:write", "5")
+            );
+        }
         for bad in [
             "https://approve?scope=s",
             "countersign://grant?scope=s",
@@ -132,6 +153,12 @@ mod tests {
     }
 
     #[test]
+    fn a_link_lives_two_minutes() {
+        let a = parse("countersign://approve?scope=transfer:write").unwrap();
+        assert_eq!(a.timeout_secs, 120);
+    }
+
+    #[test]
     fn links_are_rate_limited() {
         let mut g = LinkGate::default();
         for i in 0..PER_WINDOW as i64 {
@@ -154,5 +181,20 @@ mod tests {
             in_args(args).as_deref(),
             Some("countersign://approve?scope=s")
         );
+        for spelled in [
+            "COUNTERSIGN://approve?scope=s",
+            "Countersign:approve?scope=s",
+        ] {
+            let args = ["countersign", spelled].map(String::from);
+            assert_eq!(in_args(args).as_deref(), Some(spelled));
+        }
+        for not_a_link in [
+            "countersignx://approve",
+            "countersign",
+            "--countersign:x",
+            "ç",
+        ] {
+            assert!(!is_link(not_a_link), "{not_a_link}");
+        }
     }
 }

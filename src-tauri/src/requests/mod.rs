@@ -1,11 +1,15 @@
 //! Approvals asked by other programs: `countersign approve` (client.rs) talks to the running
 //! app over a per-user socket (socket.rs) in a small versioned protocol (protocol.rs);
 //! `countersign://` links (link.rs) ask too. The app keeps them in a queue (queue.rs) and puts
-//! each before the person in turn.
+//! each before the person in turn. One app runs per profile (instance.rs).
 
 pub mod client;
 pub mod desk;
+#[cfg(unix)]
+pub mod instance;
 pub mod link;
+#[cfg(target_os = "linux")]
+pub mod peer;
 pub mod protocol;
 pub mod queue;
 pub mod socket;

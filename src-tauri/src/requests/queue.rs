@@ -1,27 +1,69 @@
 //! Requests waiting for the person, first come first served. The head is the one on screen;
-//! the others wait ("2 more waiting"). Each request is answered exactly once.
+//! the others wait ("2 more waiting"). Each request is answered exactly once. Links and
+//! programs have places of their own, so links (which anyone can make) never crowd out a
+//! program.
 
 use super::protocol::{Ask, Outcome};
 use std::collections::VecDeque;
 use tokio::sync::oneshot;
 
-/// At most this many requests wait; more are refused rather than piled up unseen.
+/// At most this many requests from programs wait; more are refused rather than piled up
+/// unseen.
 pub const MAX_WAITING: usize = 20;
+/// At most this many links wait, in places of their own beside the programs'.
+pub const MAX_LINKS: usize = 3;
 
 /// Who asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// A local program, from the socket peer's credentials.
-    Program { name: String, pid: u32 },
+    /// A local program, named from the socket peer's credentials (peer.rs).
+    Program(Requester),
     /// A `countersign://` link: anyone could have made it, and no one gets the result.
     Link,
+}
+
+/// The program that asked, in parts the screen labels apart: what the system vouches for
+/// (the executable and the pid) and what the program says about itself (the script).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Requester {
+    /// The executable's path, the target of /proc/PID/exe, as the kernel keeps it.
+    pub executable: String,
+    /// For an interpreter (`sh`, `python3`, …), the script its arguments name. A process can
+    /// rewrite its arguments: this is its own claim.
+    pub script: Option<String>,
+    /// Its process id.
+    pub pid: u32,
+}
+
+impl Requester {
+    /// "/usr/bin/dash (pid 4242), running /srv/deploy.sh by its own account".
+    pub fn label(&self) -> String {
+        let Requester {
+            executable,
+            script,
+            pid,
+        } = self;
+        match script {
+            Some(s) => format!("{executable} (pid {pid}), running {s} by its own account"),
+            None => format!("{executable} (pid {pid})"),
+        }
+    }
 }
 
 impl Source {
     pub fn label(&self) -> String {
         match self {
-            Source::Program { name, pid } => format!("{name} (pid {pid})"),
+            Source::Program(r) => r.label(),
             Source::Link => "a link".to_owned(),
+        }
+    }
+
+    /// The program that asked, if a program did.
+    pub fn requester(&self) -> Option<&Requester> {
+        match self {
+            Source::Program(r) => Some(r),
+            Source::Link => None,
         }
     }
 }
@@ -44,8 +86,16 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub fn is_full(&self) -> bool {
-        self.items.len() >= MAX_WAITING
+    /// Whether a request from `source` would find no place: links and programs are counted
+    /// apart, each against its own limit.
+    pub fn is_full(&self, source: &Source) -> bool {
+        let link = *source == Source::Link;
+        let same = self
+            .items
+            .iter()
+            .filter(|p| (p.source == Source::Link) == link)
+            .count();
+        same >= if link { MAX_LINKS } else { MAX_WAITING }
     }
 
     /// Adds a request (check [`Self::is_full`] first); gives its id and place.
@@ -139,20 +189,33 @@ mod tests {
         .unwrap()
     }
 
+    fn program(name: &str, pid: u32) -> Source {
+        Source::Program(Requester {
+            executable: "/usr/bin/dash".into(),
+            script: Some(name.into()),
+            pid,
+        })
+    }
+
+    #[test]
+    fn a_requester_marks_what_it_says_about_itself() {
+        let Source::Program(r) = program("/srv/deploy.sh", 7) else {
+            unreachable!()
+        };
+        assert_eq!(
+            r.label(),
+            "/usr/bin/dash (pid 7), running /srv/deploy.sh by its own account"
+        );
+        let bare = Requester { script: None, ..r };
+        assert_eq!(bare.label(), "/usr/bin/dash (pid 7)");
+    }
+
     #[test]
     fn first_come_first_served_and_answered_once() {
         let mut q = Queue::default();
         let (tx1, mut rx1) = oneshot::channel();
         let (a, pos_a) = q.push(Source::Link, ask(60), 1_000, Some(tx1));
-        let (b, pos_b) = q.push(
-            Source::Program {
-                name: "sh".into(),
-                pid: 7,
-            },
-            ask(1),
-            1_000,
-            None,
-        );
+        let (b, pos_b) = q.push(program("deploy.sh", 7), ask(1), 1_000, None);
         assert_eq!((pos_a, pos_b), (1, 2));
         assert_eq!(q.head().unwrap().id, a);
         assert_eq!(q.waiting(), 1);
@@ -166,13 +229,32 @@ mod tests {
     }
 
     #[test]
-    fn the_queue_knows_when_it_is_full() {
+    fn links_and_programs_fill_places_of_their_own() {
+        let program = program("deploy.sh", 7);
         let mut q = Queue::default();
-        for _ in 0..MAX_WAITING {
-            assert!(!q.is_full());
+        // Links fill theirs; a program still finds all of its places.
+        for _ in 0..MAX_LINKS {
+            assert!(!q.is_full(&Source::Link));
             q.push(Source::Link, ask(60), 0, None);
         }
-        assert!(q.is_full());
-        assert_eq!(q.len(), MAX_WAITING);
+        assert!(q.is_full(&Source::Link));
+        for n in 0..MAX_WAITING {
+            assert!(!q.is_full(&program), "program {n} refused");
+            q.push(program.clone(), ask(60), 0, None);
+        }
+        assert!(q.is_full(&program));
+        assert_eq!(q.len(), MAX_LINKS + MAX_WAITING);
+        // A link that leaves frees a place for a link only.
+        let first = q.head().unwrap().id.clone();
+        q.resolve(&first, Outcome::new(Status::Cancelled, &ask(60)));
+        assert!(!q.is_full(&Source::Link));
+        assert!(q.is_full(&program));
+        // Programs that fill their places first leave the links theirs.
+        let mut q = Queue::default();
+        for _ in 0..MAX_WAITING {
+            q.push(program.clone(), ask(60), 0, None);
+        }
+        assert!(q.is_full(&program));
+        assert!(!q.is_full(&Source::Link));
     }
 }

@@ -1,10 +1,12 @@
-//! The per-user local socket the app listens on: a Unix domain socket in the user's runtime
-//! directory (mode 0600 in a 0700 directory, and the peer's uid checked), or a named pipe on
-//! Windows. One line of JSON each way (protocol.rs).
+//! The per-user local socket the app listens on: a Unix domain socket in a folder only the
+//! user can use (checked on its open handle), mode 0600, with the peer's uid checked both
+//! ways; or a named pipe on Windows. One line of JSON each way (protocol.rs).
 
 use super::protocol::{AppMessage, BadRequest, ClientMessage, MAX_LINE};
 use super::queue::Source;
 use std::future::Future;
+#[cfg(unix)]
+use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -13,11 +15,37 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 pub enum SocketError {
     #[error("no private runtime directory: {0}")]
     RuntimeDir(String),
+    /// The folder for the socket is not one only this user can use.
+    #[error(
+        "no safe folder for the approval socket: {path} {why}; set XDG_RUNTIME_DIR to a folder only you can use"
+    )]
+    UnsafeDir { path: PathBuf, why: String },
+    /// The process serving the socket runs as another user (`SO_PEERCRED`).
+    #[error(
+        "the approval socket is served by uid {uid}, not by this user (uid {me}); nothing was sent"
+    )]
+    NotOurs { uid: u32, me: u32 },
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("the app answered something unexpected: {0}")]
     Protocol(String),
 }
+
+impl SocketError {
+    /// No app listens there (yet): the socket file is missing, or nobody accepts on it.
+    pub fn no_app(&self) -> bool {
+        matches!(self, SocketError::Io(e) if matches!(
+            e.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+        ))
+    }
+}
+
+/// The binary of `countersign approve`, whose peers are described by their parent.
+#[cfg(target_os = "linux")]
+pub type Helper = super::peer::Helper;
+#[cfg(all(unix, not(target_os = "linux")))]
+pub type Helper = ();
 
 /// What the app does with what arrives; the socket knows nothing of windows or sessions.
 pub trait Desk: Clone + Send + Sync + 'static {
@@ -35,40 +63,118 @@ pub trait Desk: Clone + Send + Sync + 'static {
     fn show(&self, link: Option<String>) -> impl Future<Output = ()> + Send;
 }
 
-/// The socket for `profile`: `$XDG_RUNTIME_DIR/countersign/PROFILE.sock`, or under a private
-/// directory in the temp dir when there is no runtime dir.
+/// A folder only this user can use, held open. Its checks were made on the open handle, and
+/// on Linux everything in it is reached through the handle (`/proc/self/fd/N/NAME`), so a
+/// folder swapped at its path afterwards changes nothing.
 #[cfg(unix)]
-pub fn path(profile: &str) -> Result<PathBuf, SocketError> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+pub struct PrivateDir {
+    handle: std::fs::File,
+    /// Where it was opened, for messages.
+    shown: PathBuf,
+}
+
+#[cfg(unix)]
+impl PrivateDir {
+    /// Opens `path`, creating it with mode 0700 if it is missing, with `O_DIRECTORY |
+    /// O_NOFOLLOW` (so not through a symbolic link), then checks on the handle (fstat) that
+    /// this user owns it and that no one else may enter it (mode 0700 or stricter).
+    ///
+    /// # Errors
+    /// [`SocketError::UnsafeDir`] naming what is wrong.
+    pub fn open(path: &Path) -> Result<Self, SocketError> {
+        use nix::libc::{ELOOP, ENOTDIR, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW};
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+        let unsafe_dir = |why: String| SocketError::UnsafeDir {
+            path: path.to_owned(),
+            why,
+        };
+        match std::fs::DirBuilder::new().mode(0o700).create(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(unsafe_dir(format!("cannot be created ({e})"))),
+        }
+        let handle = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(ELOOP | ENOTDIR) => unsafe_dir("is a symbolic link or not a folder".into()),
+                _ => unsafe_dir(format!("cannot be opened ({e})")),
+            })?;
+        let meta = handle
+            .metadata()
+            .map_err(|e| unsafe_dir(format!("cannot be checked ({e})")))?;
+        let me = nix::unistd::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(unsafe_dir(format!(
+                "belongs to uid {}, not to this user (uid {me})",
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(unsafe_dir(format!(
+                "has mode {:o}: others may enter it (it must be 700)",
+                meta.mode() & 0o7777
+            )));
+        }
+        Ok(Self {
+            handle,
+            shown: path.to_owned(),
+        })
+    }
+
+    /// The path of `name` in this folder: through the open handle on Linux, else by path.
+    pub fn join(&self, name: &str) -> PathBuf {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            PathBuf::from(format!("/proc/self/fd/{}/{name}", self.handle.as_raw_fd()))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            self.shown.join(name)
+        }
+    }
+
+    /// Where the folder was opened.
+    pub fn shown(&self) -> &Path {
+        &self.shown
+    }
+
+    /// The socket of `profile` in this folder.
+    ///
+    /// # Errors
+    /// [`SocketError::RuntimeDir`] when the path is too long for `sockaddr_un`.
+    pub fn socket(&self, profile: &str) -> Result<PathBuf, SocketError> {
+        let p = self.join(&format!("{profile}.sock"));
+        // sockaddr_un holds 108 bytes with the terminating NUL.
+        if p.as_os_str().len() > 107 {
+            return Err(SocketError::RuntimeDir(format!(
+                "{} is too long for a socket path",
+                p.display()
+            )));
+        }
+        Ok(p)
+    }
+}
+
+/// The folder for this user's sockets: `$XDG_RUNTIME_DIR/countersign`, or without a runtime
+/// dir `countersign-UID` in the temp dir, which anyone could have made first: it is used only
+/// when [`PrivateDir::open`] finds it ours.
+///
+/// # Errors
+/// [`SocketError::UnsafeDir`] when the folder is not safe; there is no other place to try.
+#[cfg(unix)]
+pub fn runtime_dir() -> Result<PrivateDir, SocketError> {
     let uid = nix::unistd::geteuid().as_raw();
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
+    let path = match std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("countersign-{uid}")));
-    let dir = base.join("countersign");
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|e| SocketError::RuntimeDir(format!("{}: {e}", dir.display())))?;
-    let meta = std::fs::symlink_metadata(&dir)
-        .map_err(|e| SocketError::RuntimeDir(format!("{}: {e}", dir.display())))?;
-    // Someone else's directory, or one others can enter, could hold a socket that is not ours.
-    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
-        return Err(SocketError::RuntimeDir(format!(
-            "{} is not a directory private to this user",
-            dir.display()
-        )));
-    }
-    let p = dir.join(format!("{profile}.sock"));
-    // sockaddr_un holds 108 bytes with the terminating NUL.
-    if p.as_os_str().len() > 107 {
-        return Err(SocketError::RuntimeDir(format!(
-            "{} is too long for a socket path",
-            p.display()
-        )));
-    }
-    Ok(p)
+    {
+        Some(base) => base.join("countersign"),
+        None => std::env::temp_dir().join(format!("countersign-{uid}")),
+    };
+    PrivateDir::open(&path)
 }
 
 #[cfg(windows)]
@@ -110,11 +216,41 @@ async fn write_msg<W: AsyncWrite + Unpin>(w: &mut W, m: &AppMessage) -> std::io:
     w.flush().await
 }
 
-/// Serves one connection from a checked peer.
-async fn serve_one<S, D>(stream: S, source: Source, desk: D)
+/// Something that becomes readable when the described requester ends: its pidfd.
+trait Ends: Send {
+    fn ended(&self) -> impl Future<Output = ()> + Send;
+}
+
+#[cfg(target_os = "linux")]
+impl Ends for std::os::fd::OwnedFd {
+    async fn ended(&self) {
+        // tokio's safe ways to register a raw fd are deprecated; looking twice a second is
+        // cheap, and soon enough for a person.
+        while !super::peer::has_ended(self).unwrap_or(false) {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// Where nothing is watched.
+#[cfg(not(target_os = "linux"))]
+enum Never {}
+
+#[cfg(not(target_os = "linux"))]
+impl Ends for Never {
+    async fn ended(&self) {
+        match *self {}
+    }
+}
+
+/// Serves one connection from a checked peer. `watch`, when there is one, tells when the
+/// program named as the requester ends: its request is withdrawn then, even while the helper
+/// it left behind keeps the connection open.
+async fn serve_one<S, D, E>(stream: S, source: Source, watch: Option<E>, desk: D)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     D: Desk,
+    E: Ends,
 {
     let (r, mut w) = tokio::io::split(stream);
     let mut r = BufReader::new(r);
@@ -131,7 +267,8 @@ where
     };
     match msg {
         ClientMessage::Show { link, .. } => {
-            desk.show(link).await;
+            // Answered on receipt: the link may wait for the backend, which a launch that
+            // hands it over need not do.
             let _ = write_msg(
                 &mut w,
                 &AppMessage::Shown {
@@ -139,6 +276,7 @@ where
                 },
             )
             .await;
+            desk.show(link).await;
         }
         ClientMessage::Approve {
             scope,
@@ -159,7 +297,7 @@ where
                 Err(BadRequest(why)) => return refuse(&mut w, &why).await,
             };
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let (id, position) = match desk.submit(source, ask, tx).await {
+            let (id, position) = match desk.submit(source, ask.clone(), tx).await {
                 Ok(q) => q,
                 Err(outcome) => {
                     let _ = write_msg(&mut w, &AppMessage::Result(outcome)).await;
@@ -177,6 +315,12 @@ where
             // The requester sends nothing more: any read that returns means it closed (or
             // broke the protocol), and either way it no longer waits.
             let mut scratch = [0u8; 64];
+            let caller_ended = async {
+                match &watch {
+                    Some(w) => w.ended().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 outcome = rx => {
                     if let Ok(o) = outcome {
@@ -184,13 +328,25 @@ where
                     }
                 }
                 _ = r.read(&mut scratch) => desk.withdraw(id).await,
+                () = caller_ended => {
+                    desk.withdraw(id).await;
+                    let outcome = super::protocol::Outcome::new(super::protocol::Status::Cancelled, &ask)
+                        .because("requester_gone", "the program that asked has ended");
+                    let _ = write_msg(&mut w, &AppMessage::Result(Box::new(outcome))).await;
+                }
             }
         }
     }
 }
 
 async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, why: &str) {
-    let outcome = super::protocol::Outcome {
+    let outcome = refusal("invalid_input", why);
+    let _ = write_msg(w, &AppMessage::Result(Box::new(outcome))).await;
+}
+
+/// A `refused` result before any request was read.
+fn refusal(code: &str, why: &str) -> super::protocol::Outcome {
+    super::protocol::Outcome {
         v: super::protocol::VERSION,
         status: super::protocol::Status::Refused,
         scope: String::new(),
@@ -199,43 +355,56 @@ async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, why: &str) {
         challenge_id: None,
         grant_expires_at: None,
         reason: Some(why.to_owned()),
-        code: Some("invalid_input".into()),
+        code: Some(code.to_owned()),
         access_token: None,
-    };
-    let _ = write_msg(w, &AppMessage::Result(Box::new(outcome))).await;
+    }
 }
 
-/// The program behind a peer pid, as the kernel names it.
+/// Listens on the profile's socket in `dir` until the task is dropped. Only the holder of the
+/// profile's lock (instance.rs) listens, so a socket file already there is a stale one. A
+/// peer that runs this binary is `countersign approve`, described by its parent.
+///
+/// # Errors
+/// The socket cannot be bound.
 #[cfg(unix)]
-fn program_name(pid: Option<i32>) -> String {
-    pid.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "a program".to_owned())
+pub async fn listen<D: Desk>(dir: &PrivateDir, profile: &str, desk: D) -> Result<(), SocketError> {
+    #[cfg(target_os = "linux")]
+    let helper =
+        super::peer::Helper::this_binary().map_err(|e| SocketError::RuntimeDir(e.to_string()))?;
+    #[cfg(not(target_os = "linux"))]
+    let helper = ();
+    listen_for(dir, profile, helper, desk).await
 }
 
-/// Listens on the profile's socket until the task is dropped. A stale socket file (no one
-/// answers on it) is replaced; a live one means another instance owns the profile.
+/// [`listen`], with `helper` as the binary of `countersign approve` (a test's app is not
+/// that binary).
+///
+/// # Errors
+/// The socket cannot be bound.
 #[cfg(unix)]
-pub async fn listen<D: Desk>(profile: &str, desk: D) -> Result<(), SocketError> {
+pub async fn listen_for<D: Desk>(
+    dir: &PrivateDir,
+    profile: &str,
+    helper: Helper,
+    desk: D,
+) -> Result<(), SocketError> {
     use std::os::unix::fs::PermissionsExt;
-    let path = path(profile)?;
-    if path.exists() {
-        if tokio::net::UnixStream::connect(&path).await.is_ok() {
-            return Err(SocketError::Protocol(format!(
-                "another Countersign already listens on {}",
-                path.display()
-            )));
-        }
-        std::fs::remove_file(&path)?;
+    let path = dir.socket(profile)?;
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
     }
     let listener = tokio::net::UnixListener::bind(&path)?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    tracing::info!(socket = %path.display(), "listening for approval requests");
+    tracing::info!(socket = %dir.shown().join(format!("{profile}.sock")).display(), "listening for approval requests");
     let me = nix::unistd::geteuid().as_raw();
     loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(s) => s,
+        let (stream, accepted) = match listener.accept().await {
+            #[cfg(target_os = "linux")]
+            Ok(s) => (s.0, super::peer::boot_ticks()),
+            #[cfg(not(target_os = "linux"))]
+            Ok(s) => (s.0, 0),
             Err(e) => {
                 tracing::warn!(error = %e, "approval socket accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -256,12 +425,66 @@ pub async fn listen<D: Desk>(profile: &str, desk: D) -> Result<(), SocketError> 
             );
             continue;
         }
-        let source = Source::Program {
-            name: program_name(cred.pid()),
-            pid: cred.pid().map_or(0, |p| p as u32),
+        let Some(pid) = cred.pid() else {
+            tracing::warn!("approval socket peer without a pid; refused");
+            continue;
         };
-        tokio::spawn(serve_one(stream, source, desk.clone()));
+        tokio::spawn(serve_peer(
+            stream,
+            pid,
+            accepted,
+            helper.clone(),
+            desk.clone(),
+        ));
     }
+}
+
+/// Names the peer from its pid as the kernel gave it at accept time, then serves it; a peer
+/// that cannot be named, or whose caller is gone, is refused with the reason.
+#[cfg(target_os = "linux")]
+async fn serve_peer<D: Desk>(
+    mut stream: tokio::net::UnixStream,
+    pid: i32,
+    accepted: u64,
+    helper: Helper,
+    desk: D,
+) {
+    // /proc reads are quick, but they are file system calls.
+    let who =
+        tokio::task::spawn_blocking(move || super::peer::identify(pid, accepted, &helper)).await;
+    match who {
+        Ok(Ok(who)) => {
+            serve_one(
+                stream,
+                Source::Program(who.requester),
+                Some(who.watch),
+                desk,
+            )
+            .await;
+        }
+        Ok(Err(e)) => {
+            tracing::info!(pid, error = %e, "approval socket peer refused");
+            let outcome = refusal(e.code(), &e.to_string());
+            let _ = write_msg(&mut stream, &AppMessage::Result(Box::new(outcome))).await;
+        }
+        Err(e) => tracing::warn!(error = %e, "naming the requester failed"),
+    }
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+async fn serve_peer<D: Desk>(
+    stream: tokio::net::UnixStream,
+    pid: i32,
+    _accepted: u64,
+    _helper: Helper,
+    desk: D,
+) {
+    let source = Source::Program(super::queue::Requester {
+        executable: "a program".to_owned(),
+        script: None,
+        pid: pid as u32,
+    });
+    serve_one(stream, source, None::<Never>, desk).await;
 }
 
 #[cfg(windows)]
@@ -279,18 +502,38 @@ pub async fn listen<D: Desk>(profile: &str, desk: D) -> Result<(), SocketError> 
         server = ServerOptions::new()
             .reject_remote_clients(true)
             .create(&name)?;
-        let source = Source::Program {
-            name: "a program".to_owned(),
+        let source = Source::Program(super::queue::Requester {
+            executable: "a program".to_owned(),
+            script: None,
             pid: 0,
-        };
-        tokio::spawn(serve_one(connected, source, desk.clone()));
+        });
+        tokio::spawn(serve_one(connected, source, None::<Never>, desk.clone()));
     }
 }
 
 /// A connection to the running app for `profile`, if one listens.
+///
+/// # Errors
+/// No safe folder, no app ([`SocketError::no_app`]), or an app of another user.
 #[cfg(unix)]
 pub async fn connect(profile: &str) -> Result<Connection, SocketError> {
-    let s = tokio::net::UnixStream::connect(path(profile)?).await?;
+    let dir = runtime_dir()?;
+    connect_at(&dir.socket(profile)?).await
+}
+
+/// Connects to the socket at `path` and, before anything is sent, checks that the process
+/// serving it runs as this user (`SO_PEERCRED`, unix(7)).
+///
+/// # Errors
+/// [`SocketError::NotOurs`] for another user's server; I/O errors as they come.
+#[cfg(unix)]
+pub async fn connect_at(path: &Path) -> Result<Connection, SocketError> {
+    let s = tokio::net::UnixStream::connect(path).await?;
+    let uid = s.peer_cred()?.uid();
+    let me = nix::unistd::geteuid().as_raw();
+    if uid != me {
+        return Err(SocketError::NotOurs { uid, me });
+    }
     Ok(Connection::new(s))
 }
 
@@ -331,5 +574,126 @@ impl Connection {
                 .map(Some)
                 .map_err(|e| SocketError::Protocol(e.to_string())),
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+
+    /// A folder for one test, removed at the end.
+    struct Temp(PathBuf);
+
+    impl Temp {
+        fn new(name: &str) -> Self {
+            let d = std::env::temp_dir().join(format!("cs-sock-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::DirBuilder::new().mode(0o700).create(&d).unwrap();
+            Self(d)
+        }
+    }
+
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn why(r: Result<PrivateDir, SocketError>) -> String {
+        match r {
+            Err(e @ SocketError::UnsafeDir { .. }) => e.to_string(),
+            Err(e) => panic!("another error: {e}"),
+            Ok(d) => panic!("{} was taken as safe", d.shown().display()),
+        }
+    }
+
+    #[test]
+    fn a_folder_of_another_user_an_open_one_or_a_link_is_refused() {
+        let t = Temp::new("checks");
+        let good = t.0.join("good");
+        let d = PrivateDir::open(&good).unwrap();
+        assert!(d.socket("p").unwrap().starts_with("/proc/self/fd/"));
+        assert_eq!(
+            std::fs::metadata(&good).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let wide = t.0.join("wide");
+        std::fs::create_dir(&wide).unwrap();
+        std::fs::set_permissions(&wide, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(why(PrivateDir::open(&wide)).contains("mode 755"));
+        let link = t.0.join("link");
+        std::os::unix::fs::symlink(&good, &link).unwrap();
+        assert!(why(PrivateDir::open(&link)).contains("symbolic link"));
+        let file = t.0.join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(why(PrivateDir::open(&file)).contains("not a folder"));
+        if nix::unistd::geteuid().is_root() {
+            let theirs = t.0.join("theirs");
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&theirs)
+                .unwrap();
+            nix::unistd::chown(&theirs, Some(65534.into()), Some(65534.into())).unwrap();
+            let e = why(PrivateDir::open(&theirs));
+            assert!(e.contains("belongs to uid 65534"), "{e}");
+            assert!(e.contains("XDG_RUNTIME_DIR"), "says what to do: {e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_folder_swapped_after_the_check_changes_nothing() {
+        let t = Temp::new("swap");
+        let path = t.0.join("countersign-1000");
+        let dir = PrivateDir::open(&path).unwrap();
+        // Someone moves the checked folder away and puts another at its path.
+        let moved = t.0.join("moved");
+        std::fs::rename(&path, &moved).unwrap();
+        std::fs::DirBuilder::new()
+            .mode(0o777)
+            .create(&path)
+            .unwrap();
+        let _listener = tokio::net::UnixListener::bind(dir.socket("p").unwrap()).unwrap();
+        assert!(
+            moved.join("p.sock").exists(),
+            "the socket is in the checked folder"
+        );
+        assert!(!path.join("p.sock").exists());
+        connect_at(&dir.socket("p").unwrap()).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_command_sends_nothing_to_another_users_server() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("not root: cannot run a server as another user here");
+            return;
+        }
+        let t = Temp::new("theirs");
+        std::fs::set_permissions(&t.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let theirs = t.0.join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        nix::unistd::chown(&theirs, Some(65534.into()), Some(65534.into())).unwrap();
+        let sock = theirs.join("p.sock");
+        // user nobody serves the socket, answers "granted" at once, and reports what it read.
+        let mut server = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "perl", "-MIO::Socket::UNIX", "-e"])
+            .arg(r#"$| = 1; $SIG{PIPE} = "IGNORE"; my $l = IO::Socket::UNIX->new(Local => $ARGV[0], Listen => 1) or die "listen: $!"; print "ready\n"; my $c = $l->accept; print $c qq({"event":"result","v":1,"status":"granted","scope":"s","metadata":{},"session_id":null,"challenge_id":null,"grant_expires_at":null,"reason":null,"code":null,"access_token":"fake"}\n); my $got = <$c>; print defined $got ? "got $got" : "nothing\n";"#)
+            .arg(&sock)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        match connect_at(&sock).await {
+            Err(SocketError::NotOurs { uid: 65534, me: 0 }) => {}
+            Err(e) => panic!("another error: {e}"),
+            Ok(_) => panic!("connected to another user's server"),
+        }
+        line.clear();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line, "nothing\n", "not a byte was sent");
+        server.wait().unwrap();
     }
 }

@@ -1,0 +1,114 @@
+//! One app per profile. The first launch takes an exclusive lock (flock(2)) on `PROFILE.lock`
+//! in the private runtime folder before anything else; it holds it for its life and owns the
+//! profile's socket, keyring entries and files. A later launch hands its link (if any) to
+//! that app over the socket and ends, waiting for the socket if the first app is still
+//! starting.
+
+use super::protocol::{AppMessage, ClientMessage, VERSION};
+use super::socket::{self, PrivateDir, SocketError};
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long a later launch waits for the first app's socket.
+const WAIT_FOR_FIRST: Duration = Duration::from_secs(30);
+
+/// The profile's lock and the folder that holds it and the socket.
+pub struct Instance {
+    pub dir: PrivateDir,
+    pub profile: String,
+    _lock: Flock<std::fs::File>,
+}
+
+static HELD: OnceLock<Instance> = OnceLock::new();
+
+/// The instance this process runs as, once [`claim`] made it the profile's app.
+pub fn held() -> Option<&'static Instance> {
+    HELD.get()
+}
+
+/// What a launch does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Run the app: the lock is held (see [`held`]).
+    Run,
+    /// Another app runs for the profile and was handed the link: end.
+    Forwarded,
+}
+
+impl PrivateDir {
+    /// Takes `PROFILE.lock` in this folder exclusively without waiting (flock(2)
+    /// `LOCK_EX | LOCK_NB`). `None` when another process holds it; the kernel drops the lock
+    /// when its holder ends, however it ends.
+    ///
+    /// # Errors
+    /// The lock file cannot be opened, or flock fails otherwise.
+    pub fn lock(&self, profile: &str) -> Result<Option<Flock<std::fs::File>>, SocketError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(self.join(&format!("{profile}.lock")))?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => Ok(Some(l)),
+            Err((_, Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(SocketError::Io(e.into())),
+        }
+    }
+}
+
+/// Decides whether this launch is the profile's app. With the lock free, takes it and returns
+/// [`Claim::Run`]. Otherwise hands `link` (or a plain "show") to the app that holds it, once
+/// its socket answers, and returns [`Claim::Forwarded`]; if that app ends meanwhile, this
+/// launch takes the lock after all.
+///
+/// # Errors
+/// No safe runtime folder; the first app neither answers nor ends within 30 s.
+pub fn claim(profile: &str, link: Option<String>) -> Result<Claim, SocketError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let began = Instant::now();
+    loop {
+        let dir = socket::runtime_dir()?;
+        if let Some(lock) = dir.lock(profile)? {
+            let _ = HELD.set(Instance {
+                dir,
+                profile: profile.to_owned(),
+                _lock: lock,
+            });
+            return Ok(Claim::Run);
+        }
+        match rt.block_on(forward(&dir, profile, link.clone())) {
+            Ok(()) => return Ok(Claim::Forwarded),
+            // The first app is still starting: its socket is not up yet.
+            Err(e) if e.no_app() && began.elapsed() < WAIT_FOR_FIRST => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) if e.no_app() => {
+                return Err(SocketError::Protocol(format!(
+                    "another Countersign holds profile {profile} but did not answer within {} s",
+                    WAIT_FOR_FIRST.as_secs()
+                )));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Sends `show` with the link to the app listening in `dir`, and waits for its `shown`.
+async fn forward(dir: &PrivateDir, profile: &str, link: Option<String>) -> Result<(), SocketError> {
+    let mut conn = socket::connect_at(&dir.socket(profile)?).await?;
+    conn.send(&ClientMessage::Show { v: VERSION, link }).await?;
+    match tokio::time::timeout(Duration::from_secs(5), conn.next()).await {
+        Ok(Ok(Some(AppMessage::Shown { .. }))) => Ok(()),
+        Ok(Ok(other)) => Err(SocketError::Protocol(format!("{other:?} instead of shown"))),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(SocketError::Protocol("no answer within 5 s".into())),
+    }
+}

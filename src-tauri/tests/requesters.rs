@@ -1,0 +1,415 @@
+//! The approval socket with the real `countersign` binary as the client, and a recording desk
+//! in place of the window: who the app names as the requester, which folder it trusts, and
+//! how a later launch hands its link to the app that runs.
+
+#![cfg(target_os = "linux")]
+
+use countersign_lib::requests::protocol::{Ask, Outcome, Status};
+use countersign_lib::requests::queue::{Requester, Source};
+use countersign_lib::requests::socket::{self, Desk, PrivateDir};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+const BIN: &str = env!("CARGO_BIN_EXE_countersign");
+
+/// A folder of its own for one test, removed at the end.
+struct Sandbox(PathBuf);
+
+impl Sandbox {
+    fn new(test: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("countersign-req-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&d)
+            .unwrap();
+        Self(d)
+    }
+
+    /// A private runtime dir, as a login has.
+    fn runtime(&self) -> PathBuf {
+        let d = self.0.join("run");
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&d);
+        d
+    }
+
+    /// `countersign ARGS…` for this sandbox's profile, its output captured.
+    fn countersign(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args);
+        self.env(&mut c);
+        c
+    }
+
+    fn env(&self, c: &mut Command) {
+        c.env("XDG_RUNTIME_DIR", self.runtime())
+            .env("XDG_DATA_HOME", self.0.join("data"))
+            .env("XDG_CONFIG_HOME", self.0.join("config"))
+            .env("COUNTERSIGN_PROFILE", "t")
+            .env("CS", BIN)
+            .env_remove("COUNTERSIGN_ENDPOINT")
+            .env_remove("COUNTERSIGN_APP_ID")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+    }
+
+    fn script(&self, name: &str, body: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What reached the desk.
+#[derive(Default)]
+struct Seen {
+    asked: Vec<(Source, Ask)>,
+    withdrawn: Vec<String>,
+    shown: Vec<Option<String>>,
+}
+
+/// Records everything and denies every request at once.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Seen>>);
+
+impl Desk for Recorder {
+    async fn submit(
+        &self,
+        source: Source,
+        ask: Ask,
+        reply: oneshot::Sender<Outcome>,
+    ) -> Result<(String, usize), Box<Outcome>> {
+        let _ = reply.send(Outcome::new(Status::Denied, &ask));
+        let mut seen = self.0.lock().unwrap();
+        seen.asked.push((source, ask));
+        Ok((format!("req-{}", seen.asked.len()), 1))
+    }
+    async fn withdraw(&self, id: String) {
+        self.0.lock().unwrap().withdrawn.push(id);
+    }
+    async fn show(&self, link: Option<String>) {
+        self.0.lock().unwrap().shown.push(link);
+    }
+}
+
+/// Listens for profile `t` in the sandbox's runtime dir, holding the profile's lock as the
+/// running app does.
+fn serve(sandbox: &Sandbox) -> Recorder {
+    let dir = PrivateDir::open(&sandbox.runtime().join("countersign")).unwrap();
+    let lock = dir.lock("t").unwrap().expect("the lock is free");
+    let desk = Recorder::default();
+    let d = desk.clone();
+    tokio::spawn(async move {
+        let _held = lock;
+        let helper = countersign_lib::requests::peer::Helper::at(Path::new(BIN)).unwrap();
+        socket::listen_for(&dir, "t", helper, d).await.unwrap();
+    });
+    desk
+}
+
+/// Runs `c` to its end off the runtime's threads, which keep serving the socket meanwhile.
+async fn output(mut c: Command) -> std::process::Output {
+    finish(c.spawn().unwrap()).await
+}
+
+async fn finish(child: std::process::Child) -> std::process::Output {
+    let waited = tokio::task::spawn_blocking(move || child.wait_with_output());
+    tokio::time::timeout(Duration::from_secs(60), waited)
+        .await
+        .expect("the command ends")
+        .unwrap()
+        .unwrap()
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "no JSON in {text:?}; stderr {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    serde_json::from_str(line).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_is_named_by_its_interpreter_and_its_path_not_by_countersign() {
+    let sandbox = Sandbox::new("script");
+    let desk = serve(&sandbox);
+    // The helper is not the last command, so the shell waits for it rather than exec it.
+    let body =
+        "\"$CS\" approve --scope transfer:write --meta amount=5 --timeout 30 --json\necho done\n";
+    let by_shebang = sandbox.script("pay.sh", &format!("#!/bin/sh\n{body}"));
+    let by_bash = sandbox.script("deploy.sh", body);
+    let cases = [
+        (Command::new(&by_shebang), "/bin/sh", by_shebang.clone()),
+        (
+            {
+                let mut c = Command::new("bash");
+                c.arg(&by_bash);
+                c
+            },
+            "/usr/bin/bash",
+            by_bash.clone(),
+        ),
+    ];
+    for (n, (mut cmd, interpreter, script)) in cases.into_iter().enumerate() {
+        sandbox.env(&mut cmd);
+        let child = cmd.spawn().unwrap();
+        let shell_pid = child.id();
+        let out = finish(child).await;
+        assert_eq!(json(&out)["status"], "denied", "{out:?}");
+        let seen = desk.0.lock().unwrap();
+        let (source, _) = &seen.asked[n];
+        assert_eq!(
+            source,
+            &Source::Program(Requester {
+                executable: std::fs::canonicalize(interpreter)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                script: Some(script.to_string_lossy().into_owned()),
+                pid: shell_pid,
+            }),
+            "the script's interpreter, not countersign"
+        );
+        assert!(source.label().contains("by its own account"));
+        assert!(!source.label().contains("countersign (pid"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_that_asks_directly_is_named_by_its_executable() {
+    let sandbox = Sandbox::new("direct");
+    let desk = serve(&sandbox);
+    // perl is the peer itself here, with no script file: nothing is claimed.
+    let sock = sandbox.runtime().join("countersign/t.sock");
+    let mut peer = Command::new("perl");
+    peer.args(["-MIO::Socket::UNIX", "-e"])
+        .arg(r#"my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!"; print $s qq({"op":"approve","v":1,"scope":"transfer:write"}\n); while (my $l = <$s>) { print $l }"#)
+        .arg(&sock);
+    sandbox.env(&mut peer);
+    let child = peer.spawn().unwrap();
+    let pid = child.id();
+    let out = finish(child).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("denied"),
+        "{out:?}"
+    );
+    let seen = desk.0.lock().unwrap();
+    assert_eq!(
+        seen.asked[0].0,
+        Source::Program(Requester {
+            executable: std::fs::canonicalize("/usr/bin/perl")
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+            script: None,
+            pid,
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_whose_caller_is_gone_is_withdrawn() {
+    // This test process takes orphans in, as a session's subreaper (systemd --user) does.
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+    let sandbox = Sandbox::new("orphan");
+    let desk = serve(&sandbox);
+    // The script leaves the helper behind and ends; setsid gives it a session of its own, as
+    // a terminal does.
+    let script = sandbox.script(
+        "leave.sh",
+        "\"$CS\" approve --scope transfer:write --meta amount=9 --timeout 30 --json &\nexit 0\n",
+    );
+    let mut cmd = Command::new("setsid");
+    cmd.arg("sh").arg(&script);
+    sandbox.env(&mut cmd);
+    // The helper keeps the pipe: this reads until it ends.
+    let out = output(cmd).await;
+    let v = json(&out);
+    assert_eq!(v["code"], "requester_gone", "{v}");
+    let seen = desk.0.lock().unwrap();
+    // Either it never reached the desk, or it was withdrawn when the script ended.
+    assert_eq!(
+        seen.asked.len(),
+        seen.withdrawn.len(),
+        "{:?}",
+        seen.withdrawn
+    );
+    assert!(
+        seen.asked
+            .iter()
+            .all(|(s, _)| s.label().contains("leave.sh")),
+        "never named after the reaper"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_in_capitals_is_handed_to_the_running_app() {
+    let sandbox = Sandbox::new("caps");
+    let desk = serve(&sandbox);
+    let link = "COUNTERSIGN://approve?scope=transfer:write&amount=5";
+    let out = output(sandbox.countersign(&[link])).await;
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(desk.0.lock().unwrap().shown, vec![Some(link.to_owned())]);
+}
+
+/// `countersign approve` with no runtime dir, its temp dir `tmp`.
+fn approve_in_tmp(sandbox: &Sandbox, tmp: &Path) -> Command {
+    let mut c = sandbox.countersign(&["approve", "--scope", "transfer:write"]);
+    c.env_remove("XDG_RUNTIME_DIR").env("TMPDIR", tmp);
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_refuses_a_socket_folder_that_is_not_its_own() {
+    let sandbox = Sandbox::new("unsafe");
+    let tmp = sandbox.0.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let uid = nix::unistd::geteuid();
+    let folder = tmp.join(format!("countersign-{uid}"));
+    let refused = |says: &'static str| {
+        let c = approve_in_tmp(&sandbox, &tmp);
+        async move {
+            let out = output(c).await;
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert_eq!(out.status.code(), Some(3), "{err}");
+            assert!(
+                err.contains("no safe folder") && err.contains(says),
+                "{err}"
+            );
+        }
+    };
+    // Others may enter it.
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(&folder)
+        .unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    refused("mode 755").await;
+    std::fs::remove_dir(&folder).unwrap();
+    // A link to a folder that is fine in itself.
+    let real = tmp.join("real");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&real)
+        .unwrap();
+    std::os::unix::fs::symlink(&real, &folder).unwrap();
+    refused("symbolic link").await;
+    std::fs::remove_file(&folder).unwrap();
+    // Someone else's, made first.
+    if uid.is_root() {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&folder)
+            .unwrap();
+        nix::unistd::chown(&folder, Some(65534.into()), Some(65534.into())).unwrap();
+        refused("belongs to uid 65534").await;
+        assert_eq!(
+            std::fs::read_dir(&folder).unwrap().count(),
+            0,
+            "nothing was made in it"
+        );
+    } else {
+        eprintln!("not root: another user's folder is covered by socket.rs's unit tests only");
+    }
+}
+
+/// The app processes running for profile `t` of this binary.
+fn apps() -> Vec<u32> {
+    let bin = std::fs::canonicalize(BIN).unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+            let args = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = args.split(|b| *b == 0).collect();
+            exe.as_deref() == Some(bin.as_path())
+                && !args.contains(&&b"approve"[..])
+                && args.windows(2).any(|w| w == [&b"--profile"[..], &b"t"[..]])
+                && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                    !s.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_requests_at_once_with_no_app_start_one_app_and_both_reach_it() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "this test starts the app's window: run it under xvfb-run (scripts/test.sh does)"
+    );
+    let sandbox = Sandbox::new("two");
+    let ask = |n: &str| {
+        let mut c = sandbox.countersign(&[
+            "approve",
+            "--scope",
+            "transfer:write",
+            "--reason",
+            n,
+            "--timeout",
+            "60",
+            "--json",
+        ]);
+        c.env("COUNTERSIGN_RENDERING", "cpu");
+        output(c)
+    };
+    let (a, b) = tokio::join!(ask("first"), ask("second"));
+    let running = apps();
+    // Both reached an app that read its profile: no one is signed in to this fresh one.
+    for out in [&a, &b] {
+        assert_eq!(json(out)["code"], "not_signed_in", "{out:?}");
+    }
+    assert_eq!(running.len(), 1, "one app for the profile: {running:?}");
+    let app = running[0];
+    // The app writes no core file (its memory holds the DPoP key and the refresh token).
+    let limits = std::fs::read_to_string(format!("/proc/{app}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(
+        core.split_whitespace().skip(4).take(2).collect::<Vec<_>>(),
+        ["0", "0"],
+        "{core}"
+    );
+    // A third launch, the app running, hands over and ends.
+    let out = output(sandbox.countersign(&[])).await;
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(apps(), running);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(app as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    for _ in 0..100 {
+        if apps().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(apps().is_empty(), "the app ended");
+}
