@@ -147,10 +147,29 @@ function isolated(text, whole = false) {
 }
 
 // A sentence of plain parts and `{ isolate }` parts (see words.js), or a plain value.
+// A file path others chose, isolated; a long one keeps its start and its end (the file's
+// name), whole in its title, so it takes one line and stays recognisable.
+function isolatedPath(path) {
+  const chars = [...String(path ?? "")];
+  if (chars.length <= PATH_SHOWN) return isolated(chars.join(""));
+  const b = isolated(chars.join(""), true);
+  b.textContent = chars.slice(0, 10).join("") + "…" + chars.slice(-(PATH_SHOWN - 11)).join("");
+  b.title = chars.join("");
+  b.dataset.shortened = "true";
+  return b;
+}
+const PATH_SHOWN = 36;
+
 function fillParts(el, value) {
   if (Array.isArray(value)) {
     el.replaceChildren(
-      ...value.map((p) => (p && typeof p === "object" ? isolated(p.isolate) : document.createTextNode(String(p)))),
+      ...value.map((p) =>
+        p && typeof p === "object"
+          ? "path" in p
+            ? isolatedPath(p.path)
+            : isolated(p.isolate)
+          : document.createTextNode(String(p)),
+      ),
     );
   } else {
     el.textContent = value == null ? "" : String(value);

@@ -416,6 +416,22 @@ impl AppRef {
         self.el(testid).await?.text().await
     }
 
+    /// The element's text with every value shortened for the screen put back whole (from its
+    /// title), white space folded.
+    pub async fn full_text(&self, testid: &str) -> WebDriverResult<String> {
+        let e = self.el(testid).await?;
+        let ret = self
+            .driver
+            .execute(
+                "const c = arguments[0].cloneNode(true);
+                 for (const b of c.querySelectorAll('[data-shortened]')) b.textContent = b.title;
+                 return c.textContent.replace(/\\s+/g, ' ').trim();",
+                vec![e.to_json()?],
+            )
+            .await?;
+        Ok(ret.json().as_str().unwrap_or_default().to_owned())
+    }
+
     /// The stage on screen, or `starting` until the page has heard the backend and listens
     /// for live events (a test acting earlier would race the app's start).
     pub async fn stage(&self) -> WebDriverResult<String> {

@@ -112,9 +112,9 @@ async fn a_request_from_a_script_is_granted() {
         // The script's interpreter, as the system names it, and the script it says it runs;
         // not countersign, the helper the script ran.
         let sh = std::fs::canonicalize("/bin/sh")?;
-        let source = app.text("request-source").await?;
+        let source = app.full_text("request-source").await?;
         assert_eq!(source, format!("{} (pid {})", sh.display(), cli.id()));
-        let claim = app.text("request-script").await?;
+        let claim = app.full_text("request-script").await?;
         assert_eq!(
             claim,
             format!("· running {}, by its own account", script.display())
@@ -129,7 +129,7 @@ async fn a_request_from_a_script_is_granted() {
         app.shot("01-request").await;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
-        assert_eq!(app.text("request-source").await?, source);
+        assert_eq!(app.full_text("request-source").await?, source);
         // At the default size, every answer is in view without scrolling.
         for testid in [
             "stepup-code-input",
