@@ -208,7 +208,7 @@ async fn serve_conn<I>(
 
 /// The accept loop. Connections beyond `max_connections` wait in the kernel's queue; each
 /// TLS handshake runs on its connection's task, bounded in number and time.
-async fn accept_loop(
+pub(crate) async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     router: Router,
