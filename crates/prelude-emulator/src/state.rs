@@ -573,9 +573,19 @@ impl Data {
         self.spent_login_tokens.retain(|_, exp| *exp > now);
         self.used_verification_tokens.retain(|_, exp| *exp > now);
         // A revoked session stays a day, so its holder still hears "revoked", not "unknown".
-        self.sessions.retain(|_, s| {
-            s.refresh_expires_at > now && !(s.revoked && s.last_seen_at + 86_400 <= now)
-        });
+        // One that goes ends first, so the codes of its step-up challenges say so.
+        let gone: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| {
+                s.refresh_expires_at <= now || (s.revoked && s.last_seen_at + 86_400 <= now)
+            })
+            .map(|s| s.id.clone())
+            .collect();
+        for sid in &gone {
+            self.end_session(sid);
+            self.sessions.remove(sid);
+        }
         let index = &mut self.refresh_index;
         self.refresh_spent_at.retain(|hash, at| {
             let keep = *at + REUSE_DETECTION_SECS > now;

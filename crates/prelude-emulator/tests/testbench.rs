@@ -516,3 +516,26 @@ async fn outbox_marks_each_verification_on_its_own() {
     assert_eq!(list[0]["status"], "expired");
     assert_eq!(list[1]["status"], "live");
 }
+
+/// A session forgotten when its refresh token expires ends its step-up codes, and they say so.
+#[tokio::test]
+async fn outbox_says_session_ended_when_a_session_expires() {
+    let t = &T::with(Config {
+        resend_cooldown_secs: 0,
+        refresh_ttl_secs: 60,
+        ..Config::default()
+    })
+    .await;
+    let (at, _) = t.login(&Key::new(73)).await;
+    let ct = t.request(&at, "transfer:write").await["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t.post("/otp", json!({"challenge_token": ct})).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let n = t.emu.outbox().len() - 1;
+    let app = t.emu.state();
+    app.data().purge(app.now() + 61, &app.cfg);
+    let list = t.get_json("/emulator/v1/outbox").await;
+    assert_eq!(list[n]["status"], "session_ended");
+}
