@@ -187,6 +187,7 @@ pub enum Decision {
 pub struct StepSpec {
     pub order: u32,
     pub key: String,
+    #[serde(deserialize_with = "crate::util::de_seconds")]
     pub expiration_duration: i64,
 }
 
@@ -383,7 +384,7 @@ pub struct DirectDecision {
     #[serde(default)]
     pub identifier_types: Vec<IdentifierType>,
     pub status: Decision,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::util::de_seconds")]
     pub granted_for: i64,
     pub grant_mode: GrantMode,
     #[serde(default)]
