@@ -539,3 +539,27 @@ async fn outbox_says_session_ended_when_a_session_expires() {
     let list = t.get_json("/emulator/v1/outbox").await;
     assert_eq!(list[n]["status"], "session_ended");
 }
+
+/// An imported scenario without a user ends that user's sessions and their step-up codes.
+#[tokio::test]
+async fn a_scenario_without_a_user_ends_its_sessions() {
+    let t = &T::new().await;
+    let key = Key::new(74);
+    let (at, rt) = t.login(&key).await;
+    let ct = t.request(&at, "transfer:write").await["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t.post("/otp", json!({"challenge_token": ct})).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let n = t.emu.outbox().len() - 1;
+    let mut s = t.emu.export_scenario();
+    s.users.clear();
+    t.emu.import_scenario(s).unwrap();
+    assert_eq!(
+        t.refresh(&key, &rt, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let list = t.get_json("/emulator/v1/outbox").await;
+    assert_eq!(list[n]["status"], "session_ended");
+}
