@@ -1,11 +1,12 @@
 //! A stand-in for the customer's backend, for demos and tests: a step-up hook endpoint that
 //! answers a configurable decision and records the last calls it received, a JWKS, and RS256
 //! verification tokens for custom steps. It listens on loopback inside the app, so it takes
-//! the emulator's guard: its own Host only, no foreign `Origin`, JSON bodies of 64 KiB at most.
+//! the emulator's guard: its own Host only, no foreign `Origin`, JSON bodies of 64 KiB at most,
+//! and the emulator's header and body timeouts and connection bound.
 
 use crate::api::ApiError;
 use crate::guard::{self, Origins};
-use crate::server::MAX_BODY_BYTES;
+use crate::server::{BODY_TIMEOUT, MAX_BODY_BYTES};
 use crate::util::{OsRng, b64, random_token, unix_now};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -48,6 +49,8 @@ pub struct CustomerBackend {
     kid: String,
     inner: Arc<Inner>,
     task: tokio::task::JoinHandle<()>,
+    /// Held while the backend runs; the accept loop stops when it goes.
+    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl CustomerBackend {
@@ -81,6 +84,9 @@ impl CustomerBackend {
             )
             .with_state(inner.clone())
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                BODY_TIMEOUT,
+            ))
             .layer(middleware::from_fn(move |req: Request, next: Next| {
                 let origins = origins.clone();
                 async move {
@@ -92,15 +98,22 @@ impl CustomerBackend {
                     }
                 }
             }));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        // Served like the emulator: a client slow with its headers or body is cut off.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(crate::server::accept_loop(
+            listener,
+            None,
+            app,
+            crate::Config::default(),
+            stopped,
+        ));
         Ok(Self {
             url,
             key: rsa::pkcs1v15::SigningKey::<Sha256>::new(private),
             kid,
             inner,
             task,
+            _stop: stop,
         })
     }
 

@@ -136,6 +136,11 @@ impl Origins {
         })
     }
 
+    /// Every host name the emulator answers to, in lower case (IPv6 literals in brackets).
+    pub fn host_names(&self) -> impl Iterator<Item = &str> {
+        self.hosts.iter().map(HostRule::name)
+    }
+
     /// Whether a `Host` header names this emulator.
     pub fn host_allowed(&self, host: &str) -> bool {
         let Ok(auth) = host

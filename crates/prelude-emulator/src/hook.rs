@@ -64,7 +64,7 @@ async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u
 #[derive(Deserialize)]
 struct HookAnswer {
     status: Decision,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::util::de_seconds")]
     granted_for: i64,
     grant_mode: Option<GrantMode>,
     #[serde(default)]
@@ -303,12 +303,18 @@ mod tests {
         let ok = br#"{"status":"review","granted_for":300,"grant_mode":"session-bound","steps":[{"order":1,"key":"verify_email","expiration_duration":600}]}"#;
         assert_eq!(validate_answer(ok).unwrap().steps.len(), 1);
         assert!(validate_answer(br#"{"status":"block"}"#).is_ok());
+        // Seconds are JSON numbers, which a backend may write with a fraction or an exponent.
+        let fractional = br#"{"status":"review","granted_for":300.0,"grant_mode":"session-bound","steps":[{"order":1,"key":"verify_email","expiration_duration":6.005e2}]}"#;
+        let d = validate_answer(fractional).unwrap();
+        assert_eq!((d.granted_for, d.steps[0].expiration_duration), (300, 600));
         for bad in [
             &br#"{"status":"review","granted_for":300,"grant_mode":"session-bound","steps":[]}"#[..],
             br#"{"status":"continue","granted_for":0,"grant_mode":"profile-bound"}"#,
             br#"{"status":"continue","granted_for":90000,"grant_mode":"single-use"}"#,
             br#"{"status":"maybe"}"#,
             br#"{"status":"continue"}"#,
+            br#"{"status":"continue","granted_for":"300","grant_mode":"single-use"}"#,
+            br#"{"status":"continue","granted_for":1e300,"grant_mode":"single-use"}"#,
             br#"not json"#,
         ] {
             assert!(

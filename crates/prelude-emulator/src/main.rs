@@ -35,7 +35,8 @@ struct Args {
     /// Access-token lifetime in seconds (5 to 86400).
     #[arg(long, default_value_t = 60)]
     access_ttl: i64,
-    /// Serve HTTPS with a self-signed certificate made at start.
+    /// Serve HTTPS with a self-signed certificate made at start; it names every host the
+    /// emulator answers to (loopback, --public-url, each --allow-host).
     #[arg(long)]
     tls: bool,
     /// Write that certificate (PEM) here.

@@ -114,7 +114,7 @@ impl Scenario {
     }
 
     /// Replaces the configuration, the users and the switches. Sessions of users who are gone
-    /// simply end. Identifiers are stored in their canonical form.
+    /// end, and so do the codes of their step-up challenges. Identifiers are stored in their canonical form.
     pub fn apply(mut self, app: &Shared) -> Result<(), ApiError> {
         self.check()?;
         let mut canonical = self.user_identifiers();
@@ -153,6 +153,15 @@ impl Scenario {
                     )
                 })
                 .collect();
+            let gone: Vec<String> = d
+                .sessions
+                .values()
+                .filter(|s| !s.revoked && !d.users.contains_key(&s.user_id))
+                .map(|s| s.id.clone())
+                .collect();
+            for sid in gone {
+                d.end_session(&sid);
+            }
         }
         app.set_faults(faults);
         Ok(())

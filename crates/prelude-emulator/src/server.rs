@@ -208,7 +208,7 @@ async fn serve_conn<I>(
 
 /// The accept loop. Connections beyond `max_connections` wait in the kernel's queue; each
 /// TLS handshake runs on its connection's task, bounded in number and time.
-async fn accept_loop(
+pub(crate) async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     router: Router,
@@ -335,7 +335,8 @@ impl Emulator {
 
         let mut cert_pem = None;
         let tls = if shared.cfg.tls {
-            let (acceptor, pem) = crate::tls::self_signed()?;
+            let names = crate::tls::cert_names(&shared.origins);
+            let (acceptor, pem) = crate::tls::self_signed(names)?;
             if let Some(out) = &shared.cfg.cert_out {
                 persist::write_private(out, pem.as_bytes()).map_err(|source| {
                     Error::StateWrite {

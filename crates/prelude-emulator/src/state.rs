@@ -75,6 +75,11 @@ pub struct OutboxMessage {
     /// When the code stops working (Unix seconds); `status` turns `expired` then.
     #[serde(default)]
     pub expires_at: i64,
+    /// The [`Verification::id`] it was sent for, so what becomes of that verification marks
+    /// its messages alone, not another's that happens to carry the same code to the same
+    /// identifier (`--fixed-code`). Empty in files written before it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub verification_id: String,
 }
 
 /// The state of the code a message carried: every way a code stops working has its own
@@ -128,6 +133,10 @@ pub enum VerificationTarget {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Verification {
+    /// Names it in the messages sent for it (not its handle, which is a secret of the
+    /// client's). Empty in files written before it existed.
+    #[serde(default)]
+    pub id: String,
     pub target: VerificationTarget,
     pub code: String,
     pub channel: Channel,
@@ -178,6 +187,7 @@ pub enum Decision {
 pub struct StepSpec {
     pub order: u32,
     pub key: String,
+    #[serde(deserialize_with = "crate::util::de_seconds")]
     pub expiration_duration: i64,
 }
 
@@ -374,7 +384,7 @@ pub struct DirectDecision {
     #[serde(default)]
     pub identifier_types: Vec<IdentifierType>,
     pub status: Decision,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::util::de_seconds")]
     pub granted_for: i64,
     pub grant_mode: GrantMode,
     #[serde(default)]
@@ -483,10 +493,16 @@ impl Data {
             .collect()
     }
 
-    /// Sets what became of the code sent to `to`, on every message that still shows it live.
-    pub fn mark_code(&mut self, to: &str, code: &str, status: CodeStatus) {
+    /// Sets what became of `v`'s code, on every message sent for it that still shows it live.
+    pub fn mark_code(&mut self, v: &Verification, status: CodeStatus) {
         for m in self.outbox.iter_mut() {
-            if m.status == CodeStatus::Live && m.to == to && m.code == code {
+            // A message or verification from an older file has no id: matched as before.
+            let of_v = if v.id.is_empty() || m.verification_id.is_empty() {
+                m.to == v.to && m.code == v.code
+            } else {
+                m.verification_id == v.id
+            };
+            if m.status == CodeStatus::Live && of_v {
                 m.status = status;
             }
         }
@@ -524,38 +540,53 @@ impl Data {
             let of_session = matches!(&v.target, VerificationTarget::StepUp { challenge_id, .. }
                 if challenges.get(challenge_id).is_some_and(|c| c.session_id == sid));
             if of_session {
-                ended.push((v.to.clone(), v.code.clone()));
+                ended.push(v.clone());
             }
             !of_session
         });
-        for (to, code) in ended {
-            self.mark_code(&to, &code, CodeStatus::SessionEnded);
+        for v in ended {
+            self.mark_code(&v, CodeStatus::SessionEnded);
+        }
+    }
+
+    /// Forgets the verifications expired at `now`. Their messages say expired for good, even
+    /// if the clock is moved back later.
+    pub fn forget_expired_verifications(&mut self, now: i64) {
+        let mut ended = vec![];
+        self.verifications.retain(|_, v| {
+            if v.expires_at > now {
+                return true;
+            }
+            ended.push(v.clone());
+            false
+        });
+        for v in ended {
+            self.mark_code(&v, CodeStatus::Expired);
         }
     }
 
     /// Forgets what can no longer matter at `now`: ended verifications, challenges and
     /// sessions, spent tokens past their expiry, and refresh hashes of ended sessions.
     pub fn purge(&mut self, now: i64, cfg: &crate::Config) {
-        // Their messages say expired for good, even if the clock is moved back later.
-        let mut ended = vec![];
-        self.verifications.retain(|_, v| {
-            if v.expires_at > now {
-                return true;
-            }
-            ended.push((v.to.clone(), v.code.clone()));
-            false
-        });
-        for (to, code) in ended {
-            self.mark_code(&to, &code, CodeStatus::Expired);
-        }
+        self.forget_expired_verifications(now);
         self.challenges
             .retain(|_, c| c.expires_at > now && !(c.redeemed && c.current_step().is_none()));
         self.spent_login_tokens.retain(|_, exp| *exp > now);
         self.used_verification_tokens.retain(|_, exp| *exp > now);
         // A revoked session stays a day, so its holder still hears "revoked", not "unknown".
-        self.sessions.retain(|_, s| {
-            s.refresh_expires_at > now && !(s.revoked && s.last_seen_at + 86_400 <= now)
-        });
+        // One that goes ends first, so the codes of its step-up challenges say so.
+        let gone: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| {
+                s.refresh_expires_at <= now || (s.revoked && s.last_seen_at + 86_400 <= now)
+            })
+            .map(|s| s.id.clone())
+            .collect();
+        for sid in &gone {
+            self.end_session(sid);
+            self.sessions.remove(sid);
+        }
         let index = &mut self.refresh_index;
         self.refresh_spent_at.retain(|hash, at| {
             let keep = *at + REUSE_DETECTION_SECS > now;

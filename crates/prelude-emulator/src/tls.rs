@@ -8,15 +8,29 @@ use std::net::SocketAddr;
 #[cfg(feature = "tls")]
 pub use tokio_rustls::TlsAcceptor as Acceptor;
 
-/// A certificate for `localhost`, `127.0.0.1` and `::1`, and the acceptor that serves it.
+/// The names a certificate for `origins` carries: every host the emulator answers to, so a
+/// client that trusts the certificate can reach it by any of them (`localhost`, `127.0.0.1`,
+/// `::1`, the `--public-url` host, each `--allow-host` name and the bound address). IPv6
+/// literals lose their brackets; rcgen makes an IP SAN of each address and a DNS SAN of the
+/// rest (RFC 5280 §4.2.1.6).
+pub fn cert_names(origins: &crate::guard::Origins) -> Vec<String> {
+    let mut names: Vec<String> = vec![];
+    for n in origins.host_names() {
+        let n = n.trim_start_matches('[').trim_end_matches(']').to_owned();
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    names
+}
+
+/// A self-signed certificate for `names` (see [`cert_names`]), and the acceptor that serves it.
+///
+/// # Errors
+/// [`Error::Tls`] when a name cannot go into a certificate or the TLS set-up fails.
 #[cfg(feature = "tls")]
-pub fn self_signed() -> Result<(Acceptor, String), Error> {
+pub fn self_signed(names: Vec<String>) -> Result<(Acceptor, String), Error> {
     use std::sync::Arc;
-    let names = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ];
     let ck = rcgen::generate_simple_self_signed(names).map_err(|e| Error::Tls(e.to_string()))?;
     let pem = ck.cert.pem();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
@@ -47,7 +61,7 @@ impl Acceptor {
 }
 
 #[cfg(not(feature = "tls"))]
-pub fn self_signed() -> Result<(Acceptor, String), Error> {
+pub fn self_signed(_names: Vec<String>) -> Result<(Acceptor, String), Error> {
     Err(Error::Tls(
         "this build has no TLS; build prelude-emulator with its `tls` feature".into(),
     ))
@@ -56,3 +70,29 @@ pub fn self_signed() -> Result<(Acceptor, String), Error> {
 /// The client's address, for both plain and TLS connections.
 #[derive(Clone, Copy, Debug)]
 pub struct Peer(pub SocketAddr);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_host_the_emulator_answers_to_is_named_once() {
+        let cfg = crate::Config {
+            public_url: Some("https://Emu.Example:8443".into()),
+            allow_hosts: vec!["10.0.0.7".into(), "[fd00::7]:9".into(), "localhost".into()],
+            ..Default::default()
+        };
+        let origins = crate::guard::Origins::new(&cfg, "127.0.0.1:4010".parse().unwrap()).unwrap();
+        assert_eq!(
+            cert_names(&origins),
+            [
+                "127.0.0.1",
+                "localhost",
+                "::1",
+                "emu.example",
+                "10.0.0.7",
+                "fd00::7"
+            ]
+        );
+    }
+}

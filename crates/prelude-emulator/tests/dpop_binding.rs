@@ -31,6 +31,24 @@ async fn a_fractional_iat_is_a_numeric_date() {
         assert_eq!(r.status(), StatusCode::OK, "iat {iat}");
         rt = r.headers()["x-refresh-token"].to_str().unwrap().to_owned();
     }
+    // Exponent notation is a JSON number too (written by hand: serde_json never emits it).
+    for iat in [
+        format!("{}e0", now as i64),
+        format!("{}e-3", now as i64 * 1000),
+    ] {
+        use p256::ecdsa::signature::Signer as _;
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk()});
+        let payload = format!(
+            r#"{{"jti":"{}","htm":"POST","htu":"{htu}","iat":{iat}}}"#,
+            uuid::Uuid::new_v4()
+        );
+        let input = format!("{}.{}", b64(&header.to_string()), b64(&payload));
+        let sig: p256::ecdsa::Signature = key.0.sign(input.as_bytes());
+        let proof = format!("{input}.{}", b64_bytes(&sig.to_bytes()));
+        let r = t.refresh(&key, &rt, Some(proof)).await;
+        assert_eq!(r.status(), StatusCode::OK, "iat {iat}");
+        rt = r.headers()["x-refresh-token"].to_str().unwrap().to_owned();
+    }
     // A fraction outside the window is still outside it, and a non-number is no date.
     for iat in [
         json!(now + 300.5),

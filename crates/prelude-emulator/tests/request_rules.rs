@@ -328,3 +328,48 @@ async fn the_customer_backend_takes_the_emulators_guard() {
     assert_eq!(n(kept.last().unwrap()), Some(59), "the newest is kept");
     assert_eq!(n(&kept[0]), Some(60 - KEPT_CALLS as i64), "oldest go first");
 }
+
+/// Writes `head` to the customer backend and waits (on the test's paused clock) for the
+/// connection to be answered or closed; `None` when it is still held a minute later.
+async fn held(addr: &str, head: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(60), s.read(&mut buf))
+        .await
+        .ok()?
+        .unwrap_or(0);
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+// A client that sends its headers or its body a byte at a time holds nothing for long: the
+// emulator's header and body timeouts apply to the customer backend too. The clock is
+// paused, so the timeouts pass at once.
+#[tokio::test(start_paused = true)]
+async fn the_customer_backend_cuts_off_slow_clients() {
+    use prelude_emulator::customer::CustomerBackend;
+    let customer = CustomerBackend::start(json!({"status": "block"}))
+        .await
+        .unwrap();
+    let url = customer.hook_url();
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/hook")
+        .to_owned();
+    let head = format!(
+        "POST /hook HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: 60000\r\n\r\n{{\"pad\": \""
+    );
+    let answer = held(&addr, &head)
+        .await
+        .expect("a body that never ends is cut off");
+    assert!(
+        answer.starts_with("HTTP/1.1 4") && answer.contains("timeout"),
+        "{answer:?}"
+    );
+    let answer = held(&addr, &format!("POST /hook HTTP/1.1\r\nhost: {addr}\r\n"))
+        .await
+        .expect("headers that never end are cut off");
+    assert!(!answer.starts_with("HTTP/1.1 2"), "{answer:?}");
+    assert!(customer.calls().is_empty());
+}

@@ -454,3 +454,112 @@ async fn outbox_shows_codes_locked_out_while_the_lockout_lasts() {
     assert_eq!(t.check(&vt, &right).await.status(), StatusCode::OK);
     assert_eq!(status().await, "used");
 }
+
+/// What becomes of one verification marks its own messages alone, even when another carries
+/// the same code to the same number (`--fixed-code`), and a verification forgotten to make
+/// room for a new one stays expired when the clock is moved back.
+#[tokio::test]
+async fn outbox_marks_each_verification_on_its_own() {
+    let t = &T::with(Config {
+        resend_cooldown_secs: 0,
+        fixed_code: Some("123456".into()),
+        ..Config::default()
+    })
+    .await;
+    let status = |i: usize| async move {
+        let list = t.get_json("/emulator/v1/outbox").await;
+        list[i]["status"].as_str().unwrap_or_default().to_owned()
+    };
+    // A step-up code for +33612345678, then a login code to the same number: both 123456.
+    let (at, _) = t.login(&Key::new(72)).await;
+    let ct = t.request(&at, "transfer:write").await["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t.post("/otp", json!({"challenge_token": ct})).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let step_up = t.emu.outbox().len() - 1;
+    let vt = verification_token(
+        &t.post(
+            "/otp",
+            json!({"identifier": {"type": "phone_number", "value": "+33 6 12 34 56 78"}}),
+        )
+        .await,
+    );
+    let login = step_up + 1;
+    assert_eq!(t.check(&vt, "123456").await.status(), StatusCode::OK);
+    assert_eq!(status(login).await, "used");
+    assert_eq!(
+        status(step_up).await,
+        "live",
+        "the step-up code still works"
+    );
+
+    // Room for a new verification: the expired one is forgotten, and says so for good.
+    let t = &T::with(Config {
+        resend_cooldown_secs: 0,
+        max_verifications: 1,
+        ..Config::default()
+    })
+    .await;
+    let ask = |phone: &'static str| {
+        t.post(
+            "/otp",
+            json!({"identifier": {"type": "phone_number", "value": phone}}),
+        )
+    };
+    ask("+33612345631").await;
+    t.emu.state().set_clock_offset(11 * 60);
+    assert_eq!(ask("+33612345632").await.status(), StatusCode::NO_CONTENT);
+    t.emu.state().set_clock_offset(0);
+    let list = t.get_json("/emulator/v1/outbox").await;
+    assert_eq!(list[0]["status"], "expired");
+    assert_eq!(list[1]["status"], "live");
+}
+
+/// A session forgotten when its refresh token expires ends its step-up codes, and they say so.
+#[tokio::test]
+async fn outbox_says_session_ended_when_a_session_expires() {
+    let t = &T::with(Config {
+        resend_cooldown_secs: 0,
+        refresh_ttl_secs: 60,
+        ..Config::default()
+    })
+    .await;
+    let (at, _) = t.login(&Key::new(73)).await;
+    let ct = t.request(&at, "transfer:write").await["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t.post("/otp", json!({"challenge_token": ct})).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let n = t.emu.outbox().len() - 1;
+    let app = t.emu.state();
+    app.data().purge(app.now() + 61, &app.cfg);
+    let list = t.get_json("/emulator/v1/outbox").await;
+    assert_eq!(list[n]["status"], "session_ended");
+}
+
+/// An imported scenario without a user ends that user's sessions and their step-up codes.
+#[tokio::test]
+async fn a_scenario_without_a_user_ends_its_sessions() {
+    let t = &T::new().await;
+    let key = Key::new(74);
+    let (at, rt) = t.login(&key).await;
+    let ct = t.request(&at, "transfer:write").await["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t.post("/otp", json!({"challenge_token": ct})).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let n = t.emu.outbox().len() - 1;
+    let mut s = t.emu.export_scenario();
+    s.users.clear();
+    t.emu.import_scenario(s).unwrap();
+    assert_eq!(
+        t.refresh(&key, &rt, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let list = t.get_json("/emulator/v1/outbox").await;
+    assert_eq!(list[n]["status"], "session_ended");
+}

@@ -132,6 +132,62 @@ async fn tls_serves_https_and_writes_its_certificate() {
 }
 
 #[tokio::test]
+async fn the_certificate_names_the_public_url_and_every_allowed_host() {
+    // What `--ca-file` is for: a standalone emulator reached by a name of another machine.
+    let emu = Emulator::start(
+        Config {
+            tls: true,
+            public_url: Some("https://emu.test".into()),
+            allow_hosts: vec!["Lab.Test".into(), "box.test:8443".into()],
+            // Names beyond loopback need a management key of one's own.
+            management_key: "a-key-of-our-own".into(),
+            ..Config::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let addr = emu.local_addr();
+    let pem = emu.cert_pem().unwrap();
+    for name in ["emu.test", "lab.test", "box.test", "localhost"] {
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+            .resolve(name, addr)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let r = http
+            .get(format!(
+                "https://{name}:{}/.well-known/jwks.json",
+                addr.port()
+            ))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        // box.test is allowed at port 8443 only: TLS passes, the Host guard answers.
+        let want = if name == "box.test" {
+            StatusCode::MISDIRECTED_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(r.status(), want, "{name}");
+    }
+    // A name the emulator does not answer to is not in its certificate either.
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .resolve("other.test", addr)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let r = http
+        .get(format!("https://other.test:{}/", addr.port()))
+        .send()
+        .await;
+    assert!(r.is_err(), "hostname verification fails for other.test");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_silent_tls_client_holds_up_nobody_and_shutdown_frees_the_port() {
     let emu = Emulator::start(
         Config {

@@ -195,6 +195,7 @@ pub(super) fn send_code(
     room_for_verification(app, &mut d)?;
     let handle = format!("vt_{}", random_token(24));
     let v = Verification {
+        id: crate::util::prefixed_id("vrf"),
         target: VerificationTarget::StepUp {
             challenge_id: cid,
             step,

@@ -57,6 +57,7 @@ pub(super) fn send(app: &AppState, d: &mut Data, v: &Verification, purpose: Purp
         sent_at: rfc3339(now),
         status: CodeStatus::Live,
         expires_at: v.expires_at,
+        verification_id: v.id.clone(),
     };
     app.push_outbox(d, msg);
     d.throttle.sent(&v.to, now);
@@ -84,8 +85,7 @@ fn locked(left: i64) -> ApiError {
 /// Room for one more verification, after forgetting the ended ones if needed.
 pub(super) fn room_for_verification(app: &AppState, d: &mut Data) -> Result<(), ApiError> {
     if d.verifications.len() >= app.cfg.max_verifications {
-        let now = app.now();
-        d.verifications.retain(|_, v| v.expires_at > now);
+        d.forget_expired_verifications(app.now());
     }
     if d.verifications.len() >= app.cfg.max_verifications {
         return Err(ApiError::too_many(
@@ -170,16 +170,17 @@ pub(super) fn start_login(
     d.verifications.retain(|_, v| {
         let same = matches!(&v.target, VerificationTarget::Login(i) if *i == id);
         if same {
-            replaced.push(v.code.clone());
+            replaced.push(v.clone());
         }
         !same
     });
-    for code in replaced {
-        d.mark_code(&id.value, &code, CodeStatus::Replaced);
+    for v in replaced {
+        d.mark_code(&v, CodeStatus::Replaced);
     }
     room_for_verification(app, &mut d)?;
     let handle = format!("vt_{}", random_token(24));
     let v = Verification {
+        id: prefixed_id("vrf"),
         to: id.value.clone(),
         target: VerificationTarget::Login(id),
         code: new_code(app),
@@ -283,8 +284,8 @@ pub(super) fn check_code(
         let left = max - v.wrong_attempts;
         let who = v.to.clone();
         if left == 0 {
-            let sent = v.code.clone();
-            d.mark_code(&who, &sent, CodeStatus::NoTriesLeft);
+            let sent = v.clone();
+            d.mark_code(&sent, CodeStatus::NoTriesLeft);
         }
         if d.throttle.failed(&who, now, &app.cfg) {
             tracing::warn!("identifier locked out after too many wrong codes");
@@ -299,7 +300,7 @@ pub(super) fn check_code(
         return Err(e);
     }
     if let Some(v) = d.verifications.remove(handle) {
-        d.mark_code(&v.to, &v.code, CodeStatus::Used);
+        d.mark_code(&v, CodeStatus::Used);
     }
     Ok(())
 }

@@ -250,6 +250,11 @@ pub fn b64(text: &str) -> String {
     B64.encode(text)
 }
 
+/// base64url without padding of raw bytes (a signature).
+pub fn b64_bytes(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
 /// The `prelude-emulator` binary with `args`, once it says it listens: the child and its URL.
 pub fn spawn_binary(args: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
     use std::io::BufRead as _;
