@@ -50,23 +50,9 @@ pub fn secret_hash(secret: &str) -> String {
     b64(Sha256::digest(secret.as_bytes()))
 }
 
-/// Serde `deserialize_with` for a count of seconds (`granted_for`, `expiration_duration`): a
-/// JSON number, which may carry a fraction like a NumericDate (RFC 7519 §2), so `300`,
-/// `300.0` and `3e2` are all 300; a fraction is rounded down. The caller checks the range.
-///
-/// # Errors
-/// Anything but a finite number within ±[`prelude_wire::time::MAX_NUMERIC_DATE`].
-pub fn de_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    use serde::Deserialize as _;
-    let v = serde_json::Value::deserialize(d)?;
-    v.as_i64()
-        .or_else(|| {
-            v.as_f64()
-                .filter(|f| f.abs() <= prelude_wire::time::MAX_NUMERIC_DATE)
-                .map(|f| f.floor() as i64)
-        })
-        .ok_or_else(|| serde::de::Error::custom("expected a number of seconds"))
-}
+/// Serde `deserialize_with` for a count of seconds (`granted_for`, `expiration_duration`),
+/// read like a NumericDate; the caller checks the range.
+pub use prelude_wire::time::de_whole_seconds as de_seconds;
 
 pub fn unix_now() -> i64 {
     SystemTime::now()

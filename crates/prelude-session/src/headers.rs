@@ -116,6 +116,25 @@ pub(crate) fn is_json(content_type: &str) -> bool {
     }
 }
 
+/// At most this many bytes of a server's `DPoP-Nonce`: it is kept and sent back in every
+/// proof, and real nonces are a few dozen characters.
+pub const MAX_DPOP_NONCE_BYTES: usize = 512;
+
+/// The server's `DPoP-Nonce` (RFC 9449 §8.1: one or more of `%x21 / %x23-5B / %x5D-7E`, no
+/// quote, backslash or space), at most [`MAX_DPOP_NONCE_BYTES`]. `None` when absent, repeated
+/// or malformed: such a value is never stored or echoed.
+pub(crate) fn dpop_nonce(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let mut values = headers.get_all("dpop-nonce").iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let bytes = value.as_bytes();
+    let nqchar = |b: &u8| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E);
+    ((1..=MAX_DPOP_NONCE_BYTES).contains(&bytes.len()) && bytes.iter().all(nqchar))
+        .then(|| String::from_utf8_lossy(bytes).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +206,31 @@ mod tests {
         ] {
             assert!(!is_json(no), "{no}");
         }
+    }
+
+    #[test]
+    fn only_a_well_formed_dpop_nonce_is_taken() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let with = |values: &[&[u8]]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("dpop-nonce", HeaderValue::from_bytes(v).unwrap());
+            }
+            dpop_nonce(&h)
+        };
+        assert_eq!(with(&[b"eyJ7S_zG.7a-~"]).as_deref(), Some("eyJ7S_zG.7a-~"));
+        assert_eq!(with(&[]), None);
+        for bad in [
+            &b"has space"[..],
+            b"quote\"\"",
+            b"back\\slash",
+            b"caf\xc3\xa9",
+            b"\t",
+        ] {
+            assert_eq!(with(&[bad]), None, "{bad:?}");
+        }
+        assert_eq!(with(&[&[b'n'; MAX_DPOP_NONCE_BYTES + 1]]), None);
+        assert!(with(&[&[b'n'; MAX_DPOP_NONCE_BYTES]]).is_some());
+        assert_eq!(with(&[b"one", b"two"]), None, "two nonces are none");
     }
 }

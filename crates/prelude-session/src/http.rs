@@ -386,10 +386,7 @@ impl SessionClient {
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
             let body = read_body(resp, crate::MAX_RESPONSE_BYTES).await?;
-            let nonce_header = headers
-                .get("dpop-nonce")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let nonce_header = crate::headers::dpop_nonce(&headers);
             if let (Proof::Regular, Some(n)) = (&call.proof, &nonce_header) {
                 self.set_nonce(n)?;
             }
@@ -401,7 +398,7 @@ impl SessionClient {
             if regular && code == "use_dpop_nonce" && !nonce_retried {
                 let n = nonce_header.ok_or_else(|| Error::Generic {
                     code: "missing_dpop_nonce".into(),
-                    message: "the server asked for a nonce without giving one".into(),
+                    message: "the server asked for a nonce without giving a usable one".into(),
                 })?;
                 if matches!(call.proof, Proof::Snapshot { .. }) {
                     snapshot_nonce = Some(n);

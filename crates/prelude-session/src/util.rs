@@ -32,32 +32,13 @@ pub(crate) fn jwt_claims(token: &str) -> Option<serde_json::Map<String, serde_js
 
 /// The largest magnitude read as a NumericDate: 2^53 s, the whole seconds an IEEE double holds
 /// exactly. Far beyond any real date, and no overflow when a skew is added.
-const NUMERIC_DATE_LIMIT: f64 = 9_007_199_254_740_992.0;
-
-/// Reads a JWT NumericDate (RFC 7519 §2): seconds since the Unix epoch as a JSON number,
-/// which may carry a fraction (`1795974767.25`, `1795974767.0`, `1.795974767e9`). Returns
-/// whole seconds rounded toward the past, so an `exp` read this way ends at most a second
-/// early, never late. `None` for anything that is not a number within ±2^53 s (a string,
-/// `null`, a number too large).
-///
-/// The same reading serves the other second counts in tokens (`granted_for`, a step's
-/// `expiration_duration`).
-pub(crate) fn numeric_date(v: &serde_json::Value) -> Option<i64> {
-    if let Some(i) = v.as_i64() {
-        return (i.unsigned_abs() as f64 <= NUMERIC_DATE_LIMIT).then_some(i);
-    }
-    let f = v.as_f64()?.floor();
-    // The bound keeps the cast exact; it also refuses a non-finite value.
-    (f.abs() <= NUMERIC_DATE_LIMIT).then_some(f as i64)
-}
+/// Reads a JWT NumericDate (RFC 7519 §2), or another count of seconds in a token
+/// (`granted_for`, a step's `expiration_duration`), as whole seconds rounded toward the past:
+/// [`prelude_wire::time::whole_seconds`].
+pub(crate) use prelude_wire::time::whole_seconds as numeric_date;
 
 /// Serde `deserialize_with` for a required NumericDate field, as [`numeric_date`] reads it.
-pub(crate) fn de_numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
-    numeric_date(&v).ok_or_else(|| {
-        serde::de::Error::custom("expected a NumericDate: seconds since the epoch, as a number")
-    })
-}
+pub(crate) use prelude_wire::time::de_whole_seconds as de_numeric_date;
 
 #[cfg(test)]
 mod tests {

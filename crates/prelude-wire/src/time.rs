@@ -17,6 +17,34 @@ pub fn numeric_date(claim: &Value) -> Option<f64> {
         .filter(|t| t.is_finite() && (0.0..=MAX_NUMERIC_DATE).contains(t))
 }
 
+/// Reads a JSON number as whole seconds rounded toward the past: a NumericDate as an `i64`
+/// (an `exp` read so ends at most a second early, never late), or a count of seconds
+/// (`granted_for`, `expiration_duration`), which may carry a fraction like a NumericDate
+/// (`300`, `300.0` and `3e2` are all 300). `None` for anything but a number within
+/// ±[`MAX_NUMERIC_DATE`]; the caller checks the range it needs.
+pub fn whole_seconds(v: &Value) -> Option<i64> {
+    let bound = MAX_NUMERIC_DATE as i64;
+    if let Some(i) = v.as_i64() {
+        return (-bound..=bound).contains(&i).then_some(i);
+    }
+    v.as_f64()
+        .map(f64::floor)
+        // The bound keeps the cast exact; it also refuses a non-finite value.
+        .filter(|f| f.abs() <= MAX_NUMERIC_DATE)
+        .map(|f| f as i64)
+}
+
+/// Serde `deserialize_with` for a field that [`whole_seconds`] reads.
+///
+/// # Errors
+/// Anything [`whole_seconds`] refuses.
+pub fn de_whole_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let v = <Value as serde::Deserialize>::deserialize(d)?;
+    whole_seconds(&v).ok_or_else(|| {
+        serde::de::Error::custom("expected a number of seconds (a NumericDate, RFC 7519 §2)")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +80,26 @@ mod tests {
         }
         assert_eq!(numeric_date(&Value::from(f64::NAN)), None);
         assert_eq!(numeric_date(&Value::from(f64::INFINITY)), None);
+    }
+
+    #[test]
+    fn whole_seconds_round_toward_the_past() {
+        assert_eq!(whole_seconds(&json!(1_795_974_767)), Some(1_795_974_767));
+        assert_eq!(
+            whole_seconds(&json!(1_795_974_767.999)),
+            Some(1_795_974_767)
+        );
+        assert_eq!(whole_seconds(&json!(-1.5)), Some(-2));
+        let three_hundred: Value = serde_json::from_str("3e2").unwrap();
+        assert_eq!(whole_seconds(&three_hundred), Some(300));
+        for bad in [
+            json!("300"),
+            json!(null),
+            json!(u64::MAX),
+            json!(-1e300),
+            json!(MAX_NUMERIC_DATE + 1.0),
+        ] {
+            assert_eq!(whole_seconds(&bad), None, "{bad}");
+        }
     }
 }
