@@ -86,7 +86,9 @@ function render(v) {
       // A heading may be clamped in a short window: whole in its title.
       if (el.tagName === "H1") el.title = el.textContent;
     }
-    warnAfter(el, pick(v, key.replace(/\.([^.]+)$/, ".warnings.$1")));
+    // Only others' values carry warnings ("request.metadata" → "request.warnings.metadata");
+    // a key of our own has none, and must not read itself as one.
+    warnAfter(el, OTHERS.test(key) ? pick(v, key.replace(/\.([^.]+)$/, ".warnings.$1")) : null);
   }
   for (const el of $$("[data-bind-list]", stageRoot)) {
     const rows = pick(v, el.dataset.bindList) || [];

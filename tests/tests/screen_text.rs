@@ -288,6 +288,12 @@ async fn a_code_dropped_or_inserted_is_kept() {
         app.fill("identifier-input", PHONE).await?;
         app.click("send-code").await?;
         app.wait_stage("code").await?;
+        // Our own words (the number the code went to) carry no look-alike warning.
+        assert_eq!(
+            app.script("return document.querySelectorAll('[data-testid=lookalike-warning]').length;")
+                .await?,
+            0
+        );
         let code = emu.nth_code(1).await;
         // Inserted whole (as an input method or autofill does): maxlength would have kept
         // "Your Cou"; the code finder keeps the code, and it is submitted.
