@@ -209,6 +209,137 @@ pub struct Challenge {
     pub expires_at: i64,
     /// The completed token was exchanged at `/refresh`.
     pub redeemed: bool,
+    /// The WebAuthn request of the current `verify_passkey` step, when options were issued.
+    #[serde(default)]
+    pub passkey: Option<StepPasskey>,
+}
+
+/// The WebAuthn request a `verify_passkey` step issued (docs/protocol.md, "Passkeys"): its
+/// challenge, bound to the challenge token current when it was issued.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepPasskey {
+    /// base64url of 32 random bytes.
+    pub challenge: String,
+    /// The `jti` of the challenge token that carried the options.
+    pub jti: String,
+    /// `allowCredentials`: the user's usable credential IDs when issued.
+    pub allow: Vec<String>,
+    pub uv_required: bool,
+    /// Assertions refused so far; the challenge ends at the limit.
+    pub refused: u32,
+}
+
+/// `user_verification` of the passkey configuration (WebAuthn L3 §5.8.6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserVerification {
+    #[default]
+    Required,
+    Preferred,
+    Discouraged,
+}
+
+impl UserVerification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::Preferred => "preferred",
+            Self::Discouraged => "discouraged",
+        }
+    }
+}
+
+/// `attestation_preference` of the passkey configuration (WebAuthn L3 §5.4.7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttestationPreference {
+    #[default]
+    None,
+    Indirect,
+    Direct,
+    Enterprise,
+}
+
+impl AttestationPreference {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Indirect => "indirect",
+            Self::Direct => "direct",
+            Self::Enterprise => "enterprise",
+        }
+    }
+}
+
+/// One Android app allowed to use the RP ID (shape of docs/protocol.md, "Passkeys").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AndroidApp {
+    pub package_name: String,
+    #[serde(default)]
+    pub sha256_cert_fingerprints: Vec<String>,
+}
+
+/// The passkey configuration of `PUT /config/passkey` (PASSKEYS.md §2.1). Times are Unix
+/// seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyConfig {
+    pub rp_id: String,
+    pub rp_name: String,
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub user_verification: UserVerification,
+    #[serde(default)]
+    pub attestation_preference: AttestationPreference,
+    #[serde(default)]
+    pub login_enabled: bool,
+    #[serde(default)]
+    pub granted_scopes: Vec<String>,
+    #[serde(default)]
+    pub aaguid_allowlist: Vec<String>,
+    #[serde(default)]
+    pub ios_app_ids: Vec<String>,
+    #[serde(default)]
+    pub android_apps: Vec<AndroidApp>,
+    #[serde(default)]
+    pub created_at: i64,
+    #[serde(default)]
+    pub updated_at: i64,
+}
+
+/// A registered WebAuthn credential record (WebAuthn L3 §7.1 step "credential record").
+/// The public key is not a secret, so it may be persisted like users are.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoredPasskey {
+    /// base64url of the raw credential ID; the id in `me/passkeys/{id}`.
+    pub credential_id: String,
+    pub user_id: String,
+    /// The COSE_Key bytes, base64url.
+    pub public_key: String,
+    pub alg: i64,
+    pub sign_count: u32,
+    pub uv_initialized: bool,
+    pub transports: Vec<String>,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub aaguid: String,
+    pub nickname: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    /// Set when the sign counter went backwards; the credential then passes no assertion.
+    #[serde(default)]
+    pub blocked: bool,
+}
+
+/// A registration ceremony between `register/begin` and `register/finish`. Not persisted.
+#[derive(Clone, Debug)]
+pub struct PendingRegistration {
+    pub session_id: String,
+    pub user_id: String,
+    pub challenge: String,
+    pub nickname: Option<String>,
+    pub expires_at: i64,
 }
 
 impl Challenge {
@@ -419,6 +550,15 @@ pub struct Data {
     /// `jti`s of custom-step verification tokens already accepted → when they expire.
     #[serde(default)]
     pub used_verification_tokens: HashMap<String, i64>,
+    /// The passkey configuration (`PUT /config/passkey`).
+    #[serde(default)]
+    pub passkey_config: Option<PasskeyConfig>,
+    /// Registered passkeys by credential ID (base64url).
+    #[serde(default)]
+    pub passkeys: HashMap<String, StoredPasskey>,
+    /// Open registration ceremonies by SHA-256 of their registration token. Not persisted.
+    #[serde(skip)]
+    pub registrations: HashMap<String, PendingRegistration>,
     /// Proof `jti`s seen recently. Not persisted.
     #[serde(skip)]
     pub seen_jtis: ReplayCache,
@@ -445,6 +585,9 @@ impl Data {
             scopes: Vec::new(),
             dpop_nonce: crate::util::random_token(16),
             used_verification_tokens: HashMap::new(),
+            passkey_config: None,
+            passkeys: HashMap::new(),
+            registrations: HashMap::new(),
             seen_jtis: ReplayCache::default(),
             throttle: Throttle::default(),
         }
@@ -551,6 +694,7 @@ impl Data {
         self.challenges
             .retain(|_, c| c.expires_at > now && !(c.redeemed && c.current_step().is_none()));
         self.spent_login_tokens.retain(|_, exp| *exp > now);
+        self.registrations.retain(|_, r| r.expires_at > now);
         self.used_verification_tokens.retain(|_, exp| *exp > now);
         // A revoked session stays a day, so its holder still hears "revoked", not "unknown".
         self.sessions.retain(|_, s| {

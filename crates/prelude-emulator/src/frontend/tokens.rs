@@ -74,6 +74,14 @@ pub(super) fn mint_access(
     if !scopes.is_empty() {
         claims["scope"] = scopes.join(" ").into();
     }
+    // Flips on the first registration and the last deletion; only where passkeys exist.
+    if d.passkey_config.is_some() {
+        claims["has_passkey"] = d
+            .passkeys
+            .values()
+            .any(|p| p.user_id == session.user_id)
+            .into();
+    }
     (app.keys.sign(KeyUse::Access, &claims), exp)
 }
 
