@@ -332,6 +332,13 @@ pub struct StoredPasskey {
     pub blocked: bool,
 }
 
+/// A passkey sign-in between `login/passkey/begin` and `finish`. Not persisted.
+#[derive(Clone, Debug)]
+pub struct PendingLogin {
+    pub challenge: String,
+    pub expires_at: i64,
+}
+
 /// A registration ceremony between `register/begin` and `register/finish`. Not persisted.
 #[derive(Clone, Debug)]
 pub struct PendingRegistration {
@@ -559,6 +566,9 @@ pub struct Data {
     /// Open registration ceremonies by SHA-256 of their registration token. Not persisted.
     #[serde(skip)]
     pub registrations: HashMap<String, PendingRegistration>,
+    /// Open passkey sign-ins by SHA-256 of their login token. Not persisted.
+    #[serde(skip)]
+    pub passkey_logins: HashMap<String, PendingLogin>,
     /// Proof `jti`s seen recently. Not persisted.
     #[serde(skip)]
     pub seen_jtis: ReplayCache,
@@ -588,6 +598,7 @@ impl Data {
             passkey_config: None,
             passkeys: HashMap::new(),
             registrations: HashMap::new(),
+            passkey_logins: HashMap::new(),
             seen_jtis: ReplayCache::default(),
             throttle: Throttle::default(),
         }
@@ -695,6 +706,7 @@ impl Data {
             .retain(|_, c| c.expires_at > now && !(c.redeemed && c.current_step().is_none()));
         self.spent_login_tokens.retain(|_, exp| *exp > now);
         self.registrations.retain(|_, r| r.expires_at > now);
+        self.passkey_logins.retain(|_, l| l.expires_at > now);
         self.used_verification_tokens.retain(|_, exp| *exp > now);
         // A revoked session stays a day, so its holder still hears "revoked", not "unknown".
         self.sessions.retain(|_, s| {

@@ -39,6 +39,8 @@ pub fn routes() -> Router<AppState> {
         .route("/stepup/continue", post(custom::continue_step))
         .route("/me/list", get(me::list))
         .route("/me/revoke", post(me::revoke))
+        .route("/login/passkey/begin", post(passkeys::login_begin))
+        .route("/login/passkey/finish", post(passkeys::login_finish))
         .route("/me/passkeys", get(passkeys::list))
         .route(
             "/me/passkeys/register/begin",
