@@ -1134,3 +1134,69 @@ async fn passkey_sign_in_opens_a_session_and_refuses_with_401() {
         );
     }
 }
+
+/// A step list from the customer's hook may hold verify_passkey too.
+#[tokio::test]
+async fn a_hook_decision_may_ask_for_a_passkey() {
+    let mut e = Env::new("required").await;
+    let cred = e.register(30).await;
+    let customer = prelude_emulator::customer::CustomerBackend::start(json!({
+        "status": "review", "granted_for": 60, "grant_mode": "single-use",
+        "steps": [{"order": 1, "key": "verify_passkey", "expiration_duration": 300}]}))
+    .await
+    .unwrap();
+    let mut rules = stepup_rules();
+    rules["jwks_url"] = json!(customer.jwks_url());
+    rules["allowed_scopes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"scope": "payout:write", "mode": "delegated",
+                     "delegated": {"delegation_hook": customer.hook_url()}}));
+    e.t.put_stepup(rules).await;
+    let v = e.t.request(&e.at, "payout:write").await;
+    let ct = str_of(&v, "challenge_token");
+    let challenge = str_of(&v["public_key_credential_request_options"], "challenge");
+    let r = e
+        .cont(
+            &ct,
+            &cred.assertion(&challenge, ORIGIN, FLAG_UP | FLAG_UV, 1),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let done = str_of(&r.json::<Value>().await.unwrap(), "challenge_token");
+    assert!(
+        e.refresh(Some(&done)).await["scope"]
+            .as_str()
+            .unwrap()
+            .contains("payout:write")
+    );
+}
+
+/// The scenario file carries the passkey configuration and no credential; importing one
+/// without a user takes that user's passkeys along.
+#[tokio::test]
+async fn scenarios_carry_the_configuration_not_the_credentials() {
+    let mut e = Env::new("required").await;
+    let cred = e.register(31).await;
+    let exported = e.t.get_json("/emulator/v1/scenario").await;
+    assert_eq!(exported["passkey"]["rp_id"], "localhost");
+    let text = exported.to_string();
+    assert!(!text.contains(&b64(cred.id())), "no credential in {text}");
+    assert!(!text.contains("public_key"));
+    let mut bad = exported.clone();
+    bad["passkey"]["allowed_origins"] = json!(["https://elsewhere.example"]);
+    let r = e.t.put_json("/emulator/v1/scenario", &bad).await;
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::BAD_REQUEST, "invalid_request".into())
+    );
+    let mut empty = exported.clone();
+    empty["users"] = json!([]);
+    assert!(
+        e.t.put_json("/emulator/v1/scenario", &empty)
+            .await
+            .status()
+            .is_success()
+    );
+    assert!(e.t.emu.state().data().passkeys.is_empty());
+}
