@@ -624,6 +624,20 @@ async fn every_registration_check_is_refused() {
             (StatusCode::BAD_REQUEST, "passkey_registration_failed"),
             "{name}: {body}"
         );
+        // The message (and the log) names the failed check.
+        let check = match name {
+            "type" | "id is not rawId" => "R3",
+            "clientData.type" | "challenge" | "origin" => "R5-R7",
+            "attestation trailing bytes" => "R9",
+            "rpIdHash" => "R10",
+            "UP" | "UV" | "BS without BE" => "R11",
+            _ => "R12",
+        };
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("({check}: ")),
+            "{name}: {message}"
+        );
         // The token is spent by the failed call.
         let att = cred
             .registration(
@@ -836,6 +850,21 @@ async fn every_assertion_check_is_refused() {
             (status, body["code"].as_str().unwrap_or("<none>")),
             (StatusCode::BAD_REQUEST, "passkey_step_unavailable"),
             "{name}: {body}"
+        );
+        let check = match *name {
+            "type" => "A2",
+            "credential not allowed" => "A3",
+            "userHandle" => "A4",
+            "clientData.type" | "challenge" | "origin" | "crossOrigin" => "A5",
+            "rpIdHash" | "trailing authenticatorData" => "A6",
+            "UP" | "UV" => "A7",
+            "BE changed" | "BS without BE" => "A8",
+            _ => "A9",
+        };
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("({check}: ")),
+            "{name}: {message}"
         );
     }
     // A good assertion after refusals passes; replaying it is token_reused.

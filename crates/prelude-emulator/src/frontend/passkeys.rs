@@ -255,6 +255,7 @@ pub(super) async fn register_finish(
     let config = d.passkey_config.clone().ok_or_else(not_configured)?;
     // R2
     if !holds_write_scope(&d, &sid, now) {
+        tracing::warn!(user = %user_id, check = "R2", "passkey registration refused: prld:passkey:write is gone");
         return Err(insufficient_scope());
     }
     let policy = Policy {
@@ -500,6 +501,7 @@ pub(super) fn continue_with_passkey(
         ));
     }
     let (Some(request), Some(config)) = (ch.passkey.clone(), d.passkey_config.clone()) else {
+        tracing::warn!(challenge = %cid, "passkey assertion refused: no passkey request was issued for this step");
         return Err(passkey_error(
             codes::PASSKEY_STEP_UNAVAILABLE,
             "no passkey request was issued for this step: passkeys are not configured or the user has none",
@@ -507,6 +509,7 @@ pub(super) fn continue_with_passkey(
     };
     // The options are bound to the token that carried them (§5.6).
     if request.jti != jti {
+        tracing::warn!(challenge = %cid, "passkey assertion refused: the request belongs to an earlier token");
         return Err(passkey_error(
             codes::PASSKEY_STEP_UNAVAILABLE,
             "the passkey request belongs to an earlier token",
