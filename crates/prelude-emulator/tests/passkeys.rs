@@ -1229,3 +1229,97 @@ async fn scenarios_carry_the_configuration_not_the_credentials() {
     );
     assert!(e.t.emu.state().data().passkeys.is_empty());
 }
+
+/// A 401 (no or bad Bearer) comes before anything single-use is spent, so the SDKs' refresh and
+/// replay is safe; a DPoP proof on these routes is optional but must be the session key's.
+#[tokio::test]
+async fn a_401_spends_nothing_and_proofs_must_be_the_sessions() {
+    let mut e = Env::new("required").await;
+    e.write_scope().await;
+    let (options, token) = e.begin().await;
+    let cred = authenticator(40, "localhost", options["user"]["id"].as_str().unwrap());
+    let att = cred
+        .registration(
+            options["challenge"].as_str().unwrap(),
+            ORIGIN,
+            FLAG_UP | FLAG_UV,
+        )
+        .unwrap();
+    let body = json!({"registration_token": token, "attestation": att});
+    let url = e.t.htu("/me/passkeys/register/finish");
+    let r = e.t.http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::UNAUTHORIZED, "unauthorized".into())
+    );
+    let r =
+        e.t.http
+            .post(&url)
+            .bearer_auth("not-a-token")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::UNAUTHORIZED, "unauthorized".into())
+    );
+    let stranger = Key::new(41);
+    let r =
+        e.t.http
+            .post(&url)
+            .bearer_auth(&e.at)
+            .header("dpop", stranger.proof("POST", &url, None))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::UNAUTHORIZED, "dpop_key_mismatch".into())
+    );
+    // The replay with the session's own proof still finds the registration token unspent.
+    let r =
+        e.t.http
+            .post(&url)
+            .bearer_auth(&e.at)
+            .header("dpop", e.key.proof("POST", &url, None))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The step: a foreign Bearer is a 401 before the assertion is looked at; the honest
+    // request then passes.
+    let (ct, challenge) = e.passkey_challenge().await;
+    let assertion = cred.assertion(&challenge, ORIGIN, FLAG_UP | FLAG_UV, 1);
+    let other = T::login(&e.t, &Key::new(42)).await.0;
+    let r =
+        e.t.http
+            .post(e.t.htu("/stepup/continue"))
+            .bearer_auth(other)
+            .header("dpop", e.cdpop("/stepup/continue", &ct))
+            .json(&json!({"challenge_token": ct, "passkey_assertion": assertion}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::UNAUTHORIZED, "unauthorized".into())
+    );
+    let r =
+        e.t.http
+            .post(e.t.htu("/stepup/continue"))
+            .bearer_auth(&e.at)
+            .json(&json!({"challenge_token": ct, "passkey_assertion": assertion}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "the challenge-scoped proof is required"
+    );
+    assert_eq!(e.cont(&ct, &assertion).await.status(), StatusCode::OK);
+}
