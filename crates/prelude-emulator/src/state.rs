@@ -360,8 +360,8 @@ impl Challenge {
     }
 }
 
-/// The switches of `GET/PUT /emulator/v1/faults`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// The switches of `GET/PUT /emulator/v1/faults`. A missing field takes its default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Demand a DPoP nonce on DPoP-signed routes.
@@ -390,6 +390,35 @@ pub struct Faults {
     /// Paths whose request is carried out but whose answer is lost: the connection drops
     /// mid-response (a network that flaps at the worst moment).
     pub lose_response_routes: Vec<String>,
+    /// `DELETE me/passkeys/{id}` needs `prld:passkey:write` on the session (on by default).
+    pub passkey_delete_requires_scope: bool,
+    /// A sign counter that did not grow blocks its credential (on by default). Off, that
+    /// assertion is refused (`400 passkey_step_unavailable`) and the credential stays usable.
+    pub passkey_block_on_counter_regression: bool,
+    /// Registration accepts an attestation statement it cannot verify (a format other than
+    /// `none`) when the configuration asks for attestation (off by default).
+    pub passkey_accept_unverified_attestation: bool,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            require_dpop_nonce: false,
+            clock_skew_secs: 0,
+            fail_routes: Vec::new(),
+            rate_limit_routes: Vec::new(),
+            delay_ms: 0,
+            omit_continue_token: false,
+            rewrite_signed_metadata: false,
+            hook_unreachable: false,
+            message_delay_ms: 0,
+            messages_lost: false,
+            lose_response_routes: Vec::new(),
+            passkey_delete_requires_scope: true,
+            passkey_block_on_counter_regression: true,
+            passkey_accept_unverified_attestation: false,
+        }
+    }
 }
 
 /// The clock moves at most a week either way.

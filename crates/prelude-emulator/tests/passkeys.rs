@@ -1323,3 +1323,102 @@ async fn a_401_spends_nothing_and_proofs_must_be_the_sessions() {
     );
     assert_eq!(e.cont(&ct, &assertion).await.status(), StatusCode::OK);
 }
+
+/// An attestation object of another format than `none`, around the credential's authData.
+fn packed_attestation(att: &mut prelude_passkey::RegistrationResponse) {
+    let auth = unb64(att.response.authenticator_data.as_deref().unwrap()).unwrap();
+    let mut e = minicbor::Encoder::new(Vec::new());
+    e.map(3).unwrap();
+    e.str("fmt").unwrap().str("packed").unwrap();
+    e.str("attStmt").unwrap().map(2).unwrap();
+    e.str("alg").unwrap().i64(-7).unwrap();
+    e.str("sig").unwrap().bytes(&[0x30, 0x00]).unwrap();
+    e.str("authData").unwrap().bytes(&auth).unwrap();
+    att.response.attestation_object = b64(e.into_writer());
+}
+
+async fn put_faults(t: &T, body: Value) {
+    let r = t.put_json("/emulator/v1/faults", &body).await;
+    assert!(r.status().is_success());
+}
+
+/// The switches of docs/protocol.md "Passkeys": deleting without the scope, a counter that
+/// does not block, and attestation accepted unverified.
+#[tokio::test]
+async fn the_passkey_switches_change_the_policy() {
+    let mut e = Env::new("required").await;
+    let faults = e.t.get_json("/emulator/v1/faults").await;
+    assert_eq!(faults["passkey_delete_requires_scope"], true);
+    assert_eq!(faults["passkey_block_on_counter_regression"], true);
+    assert_eq!(faults["passkey_accept_unverified_attestation"], false);
+
+    // A packed statement: accepted under the `none` preference, refused when attestation is
+    // asked for, accepted then with the switch.
+    let mut cfg = config("required");
+    cfg["attestation_preference"] = json!("direct");
+    assert_eq!(e.t.put_mgmt(MGMT, &cfg).await.status(), StatusCode::OK);
+    e.write_scope().await;
+    let (options, token) = e.begin().await;
+    let cred = authenticator(50, "localhost", options["user"]["id"].as_str().unwrap());
+    let mut att = cred
+        .registration(
+            options["challenge"].as_str().unwrap(),
+            ORIGIN,
+            FLAG_UP | FLAG_UV,
+        )
+        .unwrap();
+    packed_attestation(&mut att);
+    let (s, code) = code_of(e.finish(&token, &att).await).await;
+    assert_eq!(
+        (s, code.as_str()),
+        (StatusCode::BAD_REQUEST, "passkey_registration_failed")
+    );
+    put_faults(&e.t, json!({"passkey_accept_unverified_attestation": true})).await;
+    let (options, token) = e.begin().await;
+    let mut att = cred
+        .registration(
+            options["challenge"].as_str().unwrap(),
+            ORIGIN,
+            FLAG_UP | FLAG_UV,
+        )
+        .unwrap();
+    packed_attestation(&mut att);
+    assert_eq!(e.finish(&token, &att).await.status(), StatusCode::OK);
+
+    // A counter that does not grow is refused, and the credential stays usable.
+    put_faults(&e.t, json!({"passkey_block_on_counter_regression": false})).await;
+    let (ct, challenge) = e.passkey_challenge().await;
+    let r = e
+        .cont(
+            &ct,
+            &cred.assertion(&challenge, ORIGIN, FLAG_UP | FLAG_UV, 3),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (ct, challenge) = e.passkey_challenge().await;
+    let r = e
+        .cont(
+            &ct,
+            &cred.assertion(&challenge, ORIGIN, FLAG_UP | FLAG_UV, 2),
+        )
+        .await;
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::BAD_REQUEST, "passkey_step_unavailable".into())
+    );
+    let r = e
+        .cont(
+            &ct,
+            &cred.assertion(&challenge, ORIGIN, FLAG_UP | FLAG_UV, 4),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Deleting without the scope.
+    put_faults(&e.t, json!({"passkey_delete_requires_scope": false})).await;
+    let path = format!("/me/passkeys/{}", b64(cred.id()));
+    assert_eq!(
+        e.call(reqwest::Method::DELETE, &path, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+}

@@ -266,6 +266,7 @@ pub(super) async fn register_finish(
     let attestation = AttestationPolicy {
         preference: config.attestation_preference.as_str(),
         aaguid_allowlist: &config.aaguid_allowlist,
+        accept_unverified: d.faults.passkey_accept_unverified_attestation,
     };
     let new =
         webauthn::verify_registration(body.attestation, &pending.challenge, &policy, &attestation)
@@ -378,7 +379,7 @@ pub(super) async fn delete(
     if d.passkeys.get(&id).is_none_or(|p| p.user_id != user_id) {
         return Err(ApiError::not_found("no such passkey"));
     }
-    if !holds_write_scope(&d, &sid, now) {
+    if d.faults.passkey_delete_requires_scope && !holds_write_scope(&d, &sid, now) {
         return Err(insufficient_scope());
     }
     d.passkeys.remove(&id);
@@ -573,12 +574,10 @@ pub(super) fn continue_with_passkey(
     let asserted = match webauthn::verify_assertion(&head, &request.challenge, &policy, &key) {
         Ok(a) => a,
         Err(r) => {
-            if r.counter_regression
-                && let Some(p) = d.passkeys.get_mut(&stored.credential_id)
-            {
+            let blocked = r.counter_regression && d.faults.passkey_block_on_counter_regression;
+            if blocked && let Some(p) = d.passkeys.get_mut(&stored.credential_id) {
                 p.blocked = true;
             }
-            let blocked = r.counter_regression;
             return Err(refuse_assertion(&mut d, &cid, &r, blocked));
         }
     };
@@ -778,9 +777,11 @@ fn check_login(
         sign_count: stored.sign_count,
         backup_eligible: stored.backup_eligible,
     };
+    let block = d.faults.passkey_block_on_counter_regression;
     let asserted = webauthn::verify_assertion(&head, &pending.challenge, &policy, &key)
         .inspect_err(|r| {
             if r.counter_regression
+                && block
                 && let Some(p) = d.passkeys.get_mut(&stored.credential_id)
             {
                 p.blocked = true;
