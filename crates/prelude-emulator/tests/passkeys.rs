@@ -1422,3 +1422,31 @@ async fn the_passkey_switches_change_the_policy() {
         StatusCode::NO_CONTENT
     );
 }
+
+/// Refused sign-ins count against the client address until it is locked out for a while.
+#[tokio::test]
+async fn refused_sign_ins_lock_the_address_out() {
+    let e = Env::new("required").await;
+    let mut cfg = config("required");
+    cfg["login_enabled"] = json!(true);
+    assert_eq!(e.t.put_mgmt(MGMT, &cfg).await.status(), StatusCode::OK);
+    let mut locked = false;
+    for _ in 0..20 {
+        let r = e.login_finish("no-such-token", &json!({})).await;
+        match r.status() {
+            StatusCode::UNAUTHORIZED => {}
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(r.headers().contains_key("retry-after"));
+                locked = true;
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(locked, "the address is locked out");
+    let r = e.t.post("/login/passkey/begin", json!({})).await;
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into())
+    );
+}
