@@ -398,6 +398,18 @@ pub struct Faults {
     /// Registration accepts an attestation statement it cannot verify (a format other than
     /// `none`) when the configuration asks for attestation (off by default).
     pub passkey_accept_unverified_attestation: bool,
+    /// Test bench: assertions are checked against a stored sign counter raised far ahead, as
+    /// if the authenticator's counter went backwards (a clone); the credential gets blocked
+    /// unless `passkey_block_on_counter_regression` is off.
+    pub passkey_counter_behind: bool,
+    /// Test bench: the step's request options say `userVerification: "discouraged"` while
+    /// the check still requires UV when the configuration does.
+    pub passkey_options_uv_discouraged: bool,
+    /// Test bench: assertions are checked against another `allowed_origins`
+    /// (`https://elsewhere.invalid`), so every origin is wrong.
+    pub passkey_wrong_origin: bool,
+    /// Test bench: every credential is treated as blocked while this is on.
+    pub passkey_blocked: bool,
 }
 
 impl Default for Faults {
@@ -417,6 +429,10 @@ impl Default for Faults {
             passkey_delete_requires_scope: true,
             passkey_block_on_counter_regression: true,
             passkey_accept_unverified_attestation: false,
+            passkey_counter_behind: false,
+            passkey_options_uv_discouraged: false,
+            passkey_wrong_origin: false,
+            passkey_blocked: false,
         }
     }
 }

@@ -1450,3 +1450,84 @@ async fn refused_sign_ins_lock_the_address_out() {
         (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into())
     );
 }
+
+/// A passkey:demo step-up answered as an honest authenticator would, with sign count `n`:
+/// the status, code and message of `stepup/continue`.
+async fn honest_attempt(e: &Env, cred: &Credential, n: u32) -> (StatusCode, String, String) {
+    let v = e.t.request(&e.at, "passkey:demo").await;
+    let ct = str_of(&v, "challenge_token");
+    let o = &v["public_key_credential_request_options"];
+    // An honest authenticator verifies the user only when asked to.
+    let flags = if o["userVerification"] == "discouraged" {
+        FLAG_UP
+    } else {
+        FLAG_UP | FLAG_UV
+    };
+    let r = e
+        .cont(
+            &ct,
+            &cred.assertion(&str_of(o, "challenge"), ORIGIN, flags, n),
+        )
+        .await;
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    let text = |k: &str| body[k].as_str().unwrap_or("").to_owned();
+    (status, text("code"), text("message"))
+}
+
+/// The test bench's faults make honest assertions fail the way a tester wants to show.
+#[tokio::test]
+async fn the_test_bench_faults_refuse_honest_assertions() {
+    let mut e = Env::new("required").await;
+    let cred = e.register(60).await;
+    let mut n = 0;
+    for (switch, status, code, check) in [
+        (
+            "passkey_wrong_origin",
+            StatusCode::BAD_REQUEST,
+            "passkey_step_unavailable",
+            "A5",
+        ),
+        (
+            "passkey_options_uv_discouraged",
+            StatusCode::BAD_REQUEST,
+            "passkey_step_unavailable",
+            "A7",
+        ),
+        (
+            "passkey_blocked",
+            StatusCode::FORBIDDEN,
+            "passkey_authenticator_blocked",
+            "A4",
+        ),
+    ] {
+        put_faults(&e.t, json!({ switch: true })).await;
+        let (s, c, m) = {
+            n += 1;
+            honest_attempt(&e, &cred, n).await
+        };
+        assert_eq!((s, c.as_str()), (status, code), "{switch}: {m}");
+        assert!(m.contains(&format!("({check}: ")), "{switch}: {m}");
+        put_faults(&e.t, json!({})).await;
+        let (s, _, m) = {
+            n += 1;
+            honest_attempt(&e, &cred, n).await
+        };
+        assert_eq!(s, StatusCode::OK, "{switch} off: {m}");
+    }
+    // A counter behind blocks the credential for good.
+    put_faults(&e.t, json!({"passkey_counter_behind": true})).await;
+    let (s, c, m) = {
+        n += 1;
+        honest_attempt(&e, &cred, n).await
+    };
+    assert_eq!(
+        (s, c.as_str()),
+        (StatusCode::FORBIDDEN, "passkey_authenticator_blocked"),
+        "{m}"
+    );
+    assert!(m.contains("(A10: "), "{m}");
+    put_faults(&e.t, json!({})).await;
+    let v = e.t.request(&e.at, "passkey:demo").await;
+    assert!(v.get("public_key_credential_request_options").is_none());
+}

@@ -22,6 +22,10 @@ use serde_json::{Value, json};
 const CEREMONY_SECS: i64 = 300;
 /// A user holds at most this many passkeys.
 const MAX_PASSKEYS_PER_USER: usize = 20;
+/// The origin the `passkey_wrong_origin` switch checks against instead of the configured ones.
+const OTHER_ORIGIN: &str = "https://elsewhere.invalid";
+/// The stored sign counter the `passkey_counter_behind` switch checks against (at least).
+const COUNTER_AHEAD: u32 = 1 << 31;
 /// Refused assertions after which a step-up challenge ends.
 pub(super) const MAX_REFUSED_ASSERTIONS: u32 = 5;
 /// `username` and `display_name` are at most this many bytes of UTF-8; `nickname` at most
@@ -397,6 +401,7 @@ pub(super) async fn delete(
 /// configuration or the user no usable passkey.
 pub(super) fn arm_passkey_step(d: &mut Data, cid: &str) -> Option<Value> {
     let config = d.passkey_config.clone();
+    let uv_discouraged = d.faults.passkey_options_uv_discouraged;
     let passkeys = &d.passkeys;
     let ch = d.challenges.get_mut(cid)?;
     ch.passkey = None;
@@ -420,7 +425,11 @@ pub(super) fn arm_passkey_step(d: &mut Data, cid: &str) -> Option<Value> {
         "rpId": config.rp_id,
         "timeout": CEREMONY_SECS * 1000,
         "allowCredentials": allow.iter().map(|id| descriptor(id)).collect::<Vec<_>>(),
-        "userVerification": uv.as_str(),
+        "userVerification": if uv_discouraged {
+            UserVerification::Discouraged.as_str()
+        } else {
+            uv.as_str()
+        },
     });
     ch.passkey = Some(StepPasskey {
         challenge,
@@ -552,23 +561,37 @@ pub(super) fn continue_with_passkey(
         };
         return Err(refuse_assertion(&mut d, &cid, &r, false));
     }
-    if stored.blocked {
+    let faults = d.faults.clone();
+    if stored.blocked || faults.passkey_blocked {
         let r = Refusal {
             check: "A4",
-            why: "the credential was blocked after a sign counter regression".into(),
+            why: if stored.blocked {
+                "the credential was blocked after a sign counter regression".into()
+            } else {
+                "the passkey_blocked switch treats every credential as blocked".into()
+            },
             counter_regression: false,
         };
         return Err(refuse_assertion(&mut d, &cid, &r, true));
     }
     let cose = webauthn::unb64_lenient(&stored.public_key).unwrap_or_default();
+    let other_origins = [OTHER_ORIGIN.to_owned()];
     let policy = Policy {
         rp_id: &config.rp_id,
-        origins: &config.allowed_origins,
+        origins: if faults.passkey_wrong_origin {
+            &other_origins
+        } else {
+            &config.allowed_origins
+        },
         uv_required: request.uv_required,
     };
     let key = StoredKey {
         cose_key: &cose,
-        sign_count: stored.sign_count,
+        sign_count: if faults.passkey_counter_behind {
+            stored.sign_count.max(COUNTER_AHEAD)
+        } else {
+            stored.sign_count
+        },
         backup_eligible: stored.backup_eligible,
     };
     let asserted = match webauthn::verify_assertion(&head, &request.challenge, &policy, &key) {
