@@ -42,6 +42,12 @@ pub fn routes() -> Router<AppState> {
             get(|State(app): State<AppState>| async move { axum::Json(app.stats()) }),
         )
         .route("/users", post(create_user))
+        .route(
+            "/events",
+            get(|State(app): State<AppState>| async move {
+                axum::Json(serde_json::json!({"events": app.data().events}))
+            }),
+        )
 }
 
 fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {

@@ -332,6 +332,19 @@ pub struct StoredPasskey {
     pub blocked: bool,
 }
 
+/// A webhook event the emulator records instead of delivering it (`GET /emulator/v1/events`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub payload: serde_json::Value,
+}
+
+/// At most this many recorded webhook events; the oldest go first.
+pub const MAX_EVENTS: usize = 500;
+
 /// A passkey sign-in between `login/passkey/begin` and `finish`. Not persisted.
 #[derive(Clone, Debug)]
 pub struct PendingLogin {
@@ -611,6 +624,9 @@ pub struct Data {
     /// Open registration ceremonies by SHA-256 of their registration token. Not persisted.
     #[serde(skip)]
     pub registrations: HashMap<String, PendingRegistration>,
+    /// Webhook events, newest last (at most [`MAX_EVENTS`]).
+    #[serde(default)]
+    pub events: Vec<WebhookEvent>,
     /// Open passkey sign-ins by SHA-256 of their login token. Not persisted.
     #[serde(skip)]
     pub passkey_logins: HashMap<String, PendingLogin>,
@@ -644,9 +660,23 @@ impl Data {
             passkeys: HashMap::new(),
             registrations: HashMap::new(),
             passkey_logins: HashMap::new(),
+            events: Vec::new(),
             seen_jtis: ReplayCache::default(),
             throttle: Throttle::default(),
         }
+    }
+
+    /// Records a webhook event, dropping the oldest past [`MAX_EVENTS`].
+    pub fn record_event(&mut self, kind: &str, now: i64, payload: serde_json::Value) {
+        if self.events.len() >= MAX_EVENTS {
+            let extra = self.events.len() + 1 - MAX_EVENTS;
+            self.events.drain(..extra);
+        }
+        self.events.push(WebhookEvent {
+            kind: kind.to_owned(),
+            created_at: crate::util::rfc3339(now),
+            payload,
+        });
     }
 
     pub fn find_user(&self, id: &Identifier) -> Option<&User> {

@@ -438,6 +438,28 @@ async fn the_whole_flow_step_up_register_approve_list_rename_delete() {
         .unwrap();
     assert_eq!(list["credentials"], json!([]));
     assert_eq!(e.refresh(None).await["has_passkey"], false);
+
+    // The webhook events, recorded rather than sent: no key, counter or AAGUID.
+    let events = e.t.get_json("/emulator/v1/events").await["events"].clone();
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["user.passkey.registered", "user.passkey.deleted"]);
+    let registered = &events[0]["payload"];
+    assert_eq!(registered["credential"]["credential_id"], id);
+    assert_eq!(registered["user_id"], claims_of(&e.at)["sub"]);
+    assert!(
+        registered["session_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("ses_")
+    );
+    assert!(registered["registered_at"].is_string());
+    assert!(events[1]["payload"]["deleted_at"].is_string());
+    assert!(registered["credential"].get("public_key").is_none());
 }
 
 #[tokio::test]
@@ -688,6 +710,12 @@ async fn every_registration_check_is_refused() {
         .unwrap();
     let r = e.finish(&token, &att).await;
     assert_eq!(r.json::<Value>().await.unwrap()["already_registered"], true);
+    let events = e.t.get_json("/emulator/v1/events").await;
+    assert_eq!(
+        events["events"].as_array().unwrap().len(),
+        1,
+        "no event for a repeat"
+    );
 }
 
 /// Registration without configuration is refused; under `preferred`, UV may be absent.

@@ -112,6 +112,22 @@ fn credential_json(p: &StoredPasskey) -> Value {
     })
 }
 
+/// The credential snapshot of the `user.passkey.*` webhooks: no key, counter or AAGUID.
+fn event_payload(p: &StoredPasskey, sid: &str, at_field: &str, now: i64) -> Value {
+    let mut v = json!({
+        "user_id": p.user_id,
+        "session_id": sid,
+        "credential": {
+            "credential_id": p.credential_id,
+            "nickname": p.nickname,
+            "transports": p.transports,
+            "backup_state": p.backup_state,
+        },
+    });
+    v[at_field] = crate::util::rfc3339(now).into();
+    v
+}
+
 /// Text from outside: within `max` (bytes or characters, as `count` measures) and free of
 /// control characters.
 fn check_text(
@@ -304,6 +320,8 @@ pub(super) async fn register_finish(
                 blocked: false,
             };
             d.passkeys.insert(p.credential_id.clone(), p.clone());
+            let payload = event_payload(&p, &sid, "registered_at", now);
+            d.record_event("user.passkey.registered", now, payload);
             (p, false)
         }
     };
@@ -386,7 +404,10 @@ pub(super) async fn delete(
     if d.faults.passkey_delete_requires_scope && !holds_write_scope(&d, &sid, now) {
         return Err(insufficient_scope());
     }
-    d.passkeys.remove(&id);
+    if let Some(p) = d.passkeys.remove(&id) {
+        let payload = event_payload(&p, &sid, "deleted_at", now);
+        d.record_event("user.passkey.deleted", now, payload);
+    }
     drop(d);
     app.persist.mark();
     tracing::info!(user = %user_id, credential = %id, "passkey deleted");
