@@ -44,6 +44,12 @@ pub fn routes() -> Router<AppState> {
             get(|State(app): State<AppState>| async move { axum::Json(app.stats()) }),
         )
         .route("/users", post(create_user))
+        .route(
+            "/events",
+            get(|State(app): State<AppState>| async move {
+                axum::Json(serde_json::json!({"events": app.data().events}))
+            }),
+        )
 }
 
 /// With a management key of the operator's own, refuses a control-plane request that does

@@ -203,6 +203,26 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The bearer session when an `Authorization` header is sent, checked as [`Caller`] is; no
+/// header is `None`.
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        if !parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return Ok(Self(None));
+        }
+        Caller::from_request_parts(parts, app)
+            .await
+            .map(|c| Self(Some(c)))
+    }
+}
+
 /// The proof must be signed by the key the session was pinned to at finalize: `jkt` is the
 /// proof key's RFC 7638 thumbprint.
 pub fn same_key(d: &Data, sid: &str, jkt: &str) -> Result<(), ApiError> {

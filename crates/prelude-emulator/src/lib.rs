@@ -24,6 +24,7 @@ pub mod state;
 mod tls;
 mod tokens;
 mod util;
+mod webauthn;
 
 pub use config::{Config, DEFAULT_MANAGEMENT_KEY, random_management_key};
 pub use demo::{APP_STEP, DEMO_EMAIL, DEMO_PHONE, DemoScenario};

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/config/scopes", post(add_scope).delete(delete_scope))
         .route("/config/login/otp", post(create_login_otp))
+        .route("/config/passkey", get(get_passkey).put(put_passkey))
 }
 
 /// The bearer management key, compared in constant time.
@@ -70,6 +71,19 @@ fn valid_key(k: &str) -> bool {
 }
 
 fn check_rules(body: &StepUpBody) -> Result<(), ApiError> {
+    // The managed passkey step is Prelude's, never a customer's custom step.
+    let declares_passkey = body.step_keys.iter().any(|k| {
+        k.as_str() == Some(prelude_wire::VERIFY_PASSKEY)
+            || ["key", "name", "step_key"]
+                .iter()
+                .any(|f| k[*f].as_str() == Some(prelude_wire::VERIFY_PASSKEY))
+    });
+    if declares_passkey {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "verify_passkey is a managed step and cannot be declared in step_keys",
+        ));
+    }
     check_scope_rules(&body.allowed_scopes, body.jwks_url.as_deref())
 }
 
@@ -271,4 +285,186 @@ async fn create_login_otp(
     }});
     app.data().login_configs.push(c);
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+}
+
+fn passkey_json(c: &PasskeyConfig) -> Value {
+    json!({"config": {
+        "rp_id": c.rp_id,
+        "rp_name": c.rp_name,
+        "allowed_origins": c.allowed_origins,
+        "user_verification": c.user_verification,
+        "attestation_preference": c.attestation_preference,
+        "login_enabled": c.login_enabled,
+        "granted_scopes": c.granted_scopes,
+        "aaguid_allowlist": c.aaguid_allowlist,
+        "ios_app_ids": c.ios_app_ids,
+        "android_apps": c.android_apps,
+        "created_at": rfc3339(c.created_at),
+        "updated_at": rfc3339(c.updated_at),
+    }})
+}
+
+/// An RP ID: a lower-case host name of dot-separated labels, no scheme, port or path, at most
+/// 253 characters.
+fn valid_rp_id(rp_id: &str) -> bool {
+    !rp_id.is_empty()
+        && rp_id.len() <= 253
+        && rp_id.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// Whether `origin` is an origin (no path, query or fragment) that may run ceremonies for
+/// `rp_id`: `https`, or `http` on localhost/127.0.0.1, with a host equal to the RP ID or under it.
+fn valid_origin(origin: &str, rp_id: &str) -> bool {
+    let Ok(u) = url::Url::parse(origin) else {
+        return false;
+    };
+    let Some(host) = u.host_str() else {
+        return false;
+    };
+    let bare = u.origin().ascii_serialization() == origin;
+    let scheme_ok = match u.scheme() {
+        "https" => true,
+        "http" => matches!(host, "localhost" | "127.0.0.1"),
+        _ => false,
+    };
+    let covered = host == rp_id || host.ends_with(&format!(".{rp_id}"));
+    bare && scheme_ok && covered
+}
+
+/// The rules a passkey configuration follows, wherever it comes from (this API or a scenario
+/// file): docs/protocol.md, "Passkeys".
+pub fn check_passkey_config(c: &PasskeyConfig) -> Result<(), ApiError> {
+    let bad = |m: String| Err(ApiError::bad_request("invalid_request", m));
+    if !valid_rp_id(&c.rp_id) {
+        return bad(format!(
+            "rp_id {:?} must be a lower-case host name without scheme, port or path",
+            c.rp_id
+        ));
+    }
+    if c.rp_name.trim().is_empty() || c.rp_name.chars().count() > 64 {
+        return bad("rp_name must be 1 to 64 characters".into());
+    }
+    if c.rp_name.chars().any(char::is_control) {
+        return bad("rp_name has control characters".into());
+    }
+    if c.allowed_origins.is_empty() || c.allowed_origins.len() > 16 {
+        return bad("allowed_origins must list 1 to 16 origins".into());
+    }
+    for o in &c.allowed_origins {
+        if !valid_origin(o, &c.rp_id) {
+            return bad(format!(
+                "allowed origin {o:?} must be https (http only for localhost), have no path, \
+                 and its host must be rp_id or under it"
+            ));
+        }
+    }
+    if c.granted_scopes.len() > 32 || c.granted_scopes.iter().any(|s| !valid_key(s)) {
+        return bad("granted_scopes must be at most 32 valid scopes".into());
+    }
+    if c.aaguid_allowlist.len() > 64
+        || c.aaguid_allowlist
+            .iter()
+            .any(|a| uuid::Uuid::parse_str(a).map_or(true, |u| u.hyphenated().to_string() != *a))
+    {
+        return bad("aaguid_allowlist entries must be canonical lower-case UUIDs".into());
+    }
+    if c.ios_app_ids.len() > 32
+        || c.ios_app_ids
+            .iter()
+            .any(|i| !valid_key(i) || !i.contains('.'))
+    {
+        return bad("ios_app_ids entries look like <TeamID>.<bundle ID>".into());
+    }
+    if c.android_apps.len() > 32
+        || c.android_apps.iter().any(|a| {
+            !valid_key(&a.package_name)
+                || a.sha256_cert_fingerprints.len() > 8
+                || a.sha256_cert_fingerprints.iter().any(|f| f.len() > 128)
+        })
+    {
+        return bad("android_apps entries need a package_name and up to 8 fingerprints".into());
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasskeyBody {
+    rp_id: String,
+    rp_name: String,
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    user_verification: UserVerification,
+    #[serde(default)]
+    attestation_preference: AttestationPreference,
+    #[serde(default)]
+    login_enabled: bool,
+    #[serde(default)]
+    granted_scopes: Vec<String>,
+    #[serde(default)]
+    aaguid_allowlist: Vec<String>,
+    #[serde(default)]
+    ios_app_ids: Vec<String>,
+    #[serde(default)]
+    android_apps: Vec<AndroidApp>,
+}
+
+/// `PUT config/passkey`: creates or replaces the whole configuration; `200 {"config"}`.
+async fn put_passkey(
+    State(app): State<AppState>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    Body(b): Body<PasskeyBody>,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers, &app_id)?;
+    let now = app.now();
+    let mut c = PasskeyConfig {
+        rp_id: b.rp_id,
+        rp_name: b.rp_name,
+        allowed_origins: b.allowed_origins,
+        user_verification: b.user_verification,
+        attestation_preference: b.attestation_preference,
+        login_enabled: b.login_enabled,
+        granted_scopes: b.granted_scopes,
+        aaguid_allowlist: b.aaguid_allowlist,
+        ios_app_ids: b.ios_app_ids,
+        android_apps: b.android_apps,
+        created_at: now,
+        updated_at: now,
+    };
+    check_passkey_config(&c)?;
+    let mut d = app.data();
+    if let Some(old) = &d.passkey_config {
+        c.created_at = old.created_at;
+        if old.rp_id != c.rp_id {
+            tracing::warn!(old = %old.rp_id, new = %c.rp_id, "passkey rp_id changed: registered passkeys can no longer sign in");
+        }
+    }
+    let out = passkey_json(&c);
+    d.passkey_config = Some(c);
+    drop(d);
+    app.persist.mark();
+    Ok(axum::Json(out).into_response())
+}
+
+/// `GET config/passkey`: the configuration, or `404 not_found` when there is none.
+async fn get_passkey(
+    State(app): State<AppState>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers, &app_id)?;
+    let d = app.data();
+    let c = d
+        .passkey_config
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("no passkey configuration"))?;
+    Ok(axum::Json(passkey_json(c)).into_response())
 }

@@ -5,7 +5,9 @@
 
 use crate::api::ApiError;
 use crate::shared::Shared;
-use crate::state::{Faults, Identifier, LoginConfig, StepUpConfig, User, canonical_users};
+use crate::state::{
+    Faults, Identifier, LoginConfig, PasskeyConfig, StepUpConfig, User, canonical_users,
+};
 use prelude_wire::codes;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -24,6 +26,9 @@ pub struct Scenario {
     pub users: Vec<ScenarioUser>,
     /// Includes the clock (`clock_skew_secs`).
     pub faults: Faults,
+    /// The passkey configuration. Registered passkeys are state and stay out of the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,6 +63,7 @@ impl Scenario {
             scopes: d.scopes.clone(),
             users,
             faults: d.faults.clone(),
+            passkey: d.passkey_config.clone(),
         }
     }
 
@@ -86,6 +92,10 @@ impl Scenario {
         if let Some(c) = &self.stepup {
             crate::management::check_scope_rules(&c.allowed_scopes, c.jwks_url.as_deref())
                 .map_err(|e| invalid(format!("stepup: {}", e.message)))?;
+        }
+        if let Some(c) = &self.passkey {
+            crate::management::check_passkey_config(c)
+                .map_err(|e| invalid(format!("passkey: {}", e.message)))?;
         }
         let mut ids = HashSet::new();
         for u in &self.users {
@@ -162,6 +172,10 @@ impl Scenario {
             for sid in gone {
                 d.end_session(&sid);
             }
+            d.passkey_config = self.passkey;
+            // A user who is gone takes their passkeys along.
+            let users: HashSet<String> = d.users.keys().cloned().collect();
+            d.passkeys.retain(|_, p| users.contains(&p.user_id));
         }
         app.set_faults(faults);
         Ok(())

@@ -219,6 +219,157 @@ pub struct Challenge {
     pub expires_at: i64,
     /// The completed token was exchanged at `/refresh`.
     pub redeemed: bool,
+    /// The WebAuthn request of the current `verify_passkey` step, when options were issued.
+    #[serde(default)]
+    pub passkey: Option<StepPasskey>,
+}
+
+/// The WebAuthn request a `verify_passkey` step issued (docs/protocol.md, "Passkeys"): its
+/// challenge, bound to the challenge token current when it was issued.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepPasskey {
+    /// base64url of 32 random bytes.
+    pub challenge: String,
+    /// The `jti` of the challenge token that carried the options.
+    pub jti: String,
+    /// `allowCredentials`: the user's usable credential IDs when issued.
+    pub allow: Vec<String>,
+    pub uv_required: bool,
+    /// Assertions refused so far; the challenge ends at the limit.
+    pub refused: u32,
+}
+
+/// `user_verification` of the passkey configuration (WebAuthn L3 §5.8.6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserVerification {
+    #[default]
+    Required,
+    Preferred,
+    Discouraged,
+}
+
+impl UserVerification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::Preferred => "preferred",
+            Self::Discouraged => "discouraged",
+        }
+    }
+}
+
+/// `attestation_preference` of the passkey configuration (WebAuthn L3 §5.4.7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttestationPreference {
+    #[default]
+    None,
+    Indirect,
+    Direct,
+    Enterprise,
+}
+
+impl AttestationPreference {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Indirect => "indirect",
+            Self::Direct => "direct",
+            Self::Enterprise => "enterprise",
+        }
+    }
+}
+
+/// One Android app allowed to use the RP ID (shape of docs/protocol.md, "Passkeys").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AndroidApp {
+    pub package_name: String,
+    #[serde(default)]
+    pub sha256_cert_fingerprints: Vec<String>,
+}
+
+/// The passkey configuration of `PUT /config/passkey` (PASSKEYS.md §2.1). Times are Unix
+/// seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyConfig {
+    pub rp_id: String,
+    pub rp_name: String,
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub user_verification: UserVerification,
+    #[serde(default)]
+    pub attestation_preference: AttestationPreference,
+    #[serde(default)]
+    pub login_enabled: bool,
+    #[serde(default)]
+    pub granted_scopes: Vec<String>,
+    #[serde(default)]
+    pub aaguid_allowlist: Vec<String>,
+    #[serde(default)]
+    pub ios_app_ids: Vec<String>,
+    #[serde(default)]
+    pub android_apps: Vec<AndroidApp>,
+    #[serde(default)]
+    pub created_at: i64,
+    #[serde(default)]
+    pub updated_at: i64,
+}
+
+/// A registered WebAuthn credential record (WebAuthn L3 §7.1 step "credential record").
+/// The public key is not a secret, so it may be persisted like users are.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoredPasskey {
+    /// base64url of the raw credential ID; the id in `me/passkeys/{id}`.
+    pub credential_id: String,
+    pub user_id: String,
+    /// The COSE_Key bytes, base64url.
+    pub public_key: String,
+    pub alg: i64,
+    pub sign_count: u32,
+    pub uv_initialized: bool,
+    pub transports: Vec<String>,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub aaguid: String,
+    pub nickname: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    /// Set when the sign counter went backwards; the credential then passes no assertion.
+    #[serde(default)]
+    pub blocked: bool,
+}
+
+/// A webhook event the emulator records instead of delivering it (`GET /emulator/v1/events`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub payload: serde_json::Value,
+}
+
+/// At most this many recorded webhook events; the oldest go first.
+pub const MAX_EVENTS: usize = 500;
+
+/// A passkey sign-in between `login/passkey/begin` and `finish`. Not persisted.
+#[derive(Clone, Debug)]
+pub struct PendingLogin {
+    pub challenge: String,
+    pub expires_at: i64,
+}
+
+/// A registration ceremony between `register/begin` and `register/finish`. Not persisted.
+#[derive(Clone, Debug)]
+pub struct PendingRegistration {
+    pub session_id: String,
+    pub user_id: String,
+    pub challenge: String,
+    pub nickname: Option<String>,
+    pub expires_at: i64,
 }
 
 impl Challenge {
@@ -232,8 +383,8 @@ impl Challenge {
     }
 }
 
-/// The switches of `GET/PUT /emulator/v1/faults`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// The switches of `GET/PUT /emulator/v1/faults`. A missing field takes its default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Demand a DPoP nonce on DPoP-signed routes.
@@ -262,6 +413,51 @@ pub struct Faults {
     /// Paths whose request is carried out but whose answer is lost: the connection drops
     /// mid-response (a network that flaps at the worst moment).
     pub lose_response_routes: Vec<String>,
+    /// `DELETE me/passkeys/{id}` needs `prld:passkey:write` on the session (on by default).
+    pub passkey_delete_requires_scope: bool,
+    /// A sign counter that did not grow blocks its credential (on by default). Off, that
+    /// assertion is refused (`400 passkey_step_unavailable`) and the credential stays usable.
+    pub passkey_block_on_counter_regression: bool,
+    /// Registration accepts an attestation statement it cannot verify (a format other than
+    /// `none`) when the configuration asks for attestation (off by default).
+    pub passkey_accept_unverified_attestation: bool,
+    /// Test bench: assertions are checked against a stored sign counter raised far ahead, as
+    /// if the authenticator's counter went backwards (a clone); the credential gets blocked
+    /// unless `passkey_block_on_counter_regression` is off.
+    pub passkey_counter_behind: bool,
+    /// Test bench: the step's request options say `userVerification: "discouraged"` while
+    /// the check still requires UV when the configuration does.
+    pub passkey_options_uv_discouraged: bool,
+    /// Test bench: assertions are checked against another `allowed_origins`
+    /// (`https://elsewhere.invalid`), so every origin is wrong.
+    pub passkey_wrong_origin: bool,
+    /// Test bench: every credential is treated as blocked while this is on.
+    pub passkey_blocked: bool,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            require_dpop_nonce: false,
+            clock_skew_secs: 0,
+            fail_routes: Vec::new(),
+            rate_limit_routes: Vec::new(),
+            delay_ms: 0,
+            omit_continue_token: false,
+            rewrite_signed_metadata: false,
+            hook_unreachable: false,
+            message_delay_ms: 0,
+            messages_lost: false,
+            lose_response_routes: Vec::new(),
+            passkey_delete_requires_scope: true,
+            passkey_block_on_counter_regression: true,
+            passkey_accept_unverified_attestation: false,
+            passkey_counter_behind: false,
+            passkey_options_uv_discouraged: false,
+            passkey_wrong_origin: false,
+            passkey_blocked: false,
+        }
+    }
 }
 
 /// The clock moves at most a week either way.
@@ -429,6 +625,21 @@ pub struct Data {
     /// `jti`s of custom-step verification tokens already accepted → when they expire.
     #[serde(default)]
     pub used_verification_tokens: HashMap<String, i64>,
+    /// The passkey configuration (`PUT /config/passkey`).
+    #[serde(default)]
+    pub passkey_config: Option<PasskeyConfig>,
+    /// Registered passkeys by credential ID (base64url).
+    #[serde(default)]
+    pub passkeys: HashMap<String, StoredPasskey>,
+    /// Open registration ceremonies by SHA-256 of their registration token. Not persisted.
+    #[serde(skip)]
+    pub registrations: HashMap<String, PendingRegistration>,
+    /// Webhook events, newest last (at most [`MAX_EVENTS`]).
+    #[serde(default)]
+    pub events: Vec<WebhookEvent>,
+    /// Open passkey sign-ins by SHA-256 of their login token. Not persisted.
+    #[serde(skip)]
+    pub passkey_logins: HashMap<String, PendingLogin>,
     /// Proof `jti`s seen recently. Not persisted.
     #[serde(skip)]
     pub seen_jtis: ReplayCache,
@@ -455,9 +666,27 @@ impl Data {
             scopes: Vec::new(),
             dpop_nonce: crate::util::random_token(16),
             used_verification_tokens: HashMap::new(),
+            passkey_config: None,
+            passkeys: HashMap::new(),
+            registrations: HashMap::new(),
+            passkey_logins: HashMap::new(),
+            events: Vec::new(),
             seen_jtis: ReplayCache::default(),
             throttle: Throttle::default(),
         }
+    }
+
+    /// Records a webhook event, dropping the oldest past [`MAX_EVENTS`].
+    pub fn record_event(&mut self, kind: &str, now: i64, payload: serde_json::Value) {
+        if self.events.len() >= MAX_EVENTS {
+            let extra = self.events.len() + 1 - MAX_EVENTS;
+            self.events.drain(..extra);
+        }
+        self.events.push(WebhookEvent {
+            kind: kind.to_owned(),
+            created_at: crate::util::rfc3339(now),
+            payload,
+        });
     }
 
     pub fn find_user(&self, id: &Identifier) -> Option<&User> {
@@ -572,6 +801,8 @@ impl Data {
         self.challenges
             .retain(|_, c| c.expires_at > now && !(c.redeemed && c.current_step().is_none()));
         self.spent_login_tokens.retain(|_, exp| *exp > now);
+        self.registrations.retain(|_, r| r.expires_at > now);
+        self.passkey_logins.retain(|_, l| l.expires_at > now);
         self.used_verification_tokens.retain(|_, exp| *exp > now);
         // A revoked session stays a day, so its holder still hears "revoked", not "unknown".
         // One that goes ends first, so the codes of its step-up challenges say so.

@@ -272,11 +272,66 @@ pub mod codes {
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
     pub const NOT_FOUND: &str = "not_found";
     pub const INTERNAL: &str = "internal";
+    /// The session lacks a scope the route needs (403), e.g. `prld:passkey:write`.
+    pub const INSUFFICIENT_SCOPE: &str = "insufficient_scope";
+    /// A state conflict that is not a token replay (409), e.g. too many passkeys.
+    pub const CONFLICT: &str = "conflict";
+    /// The app has no passkey configuration, or passkey login is off (403).
+    pub const PASSKEY_NOT_CONFIGURED: &str = "passkey_not_configured";
+    /// A registration ceremony was refused: bad or spent registration token, or an attestation
+    /// that fails a WebAuthn check (400).
+    pub const PASSKEY_REGISTRATION_FAILED: &str = "passkey_registration_failed";
+    /// A `verify_passkey` step cannot pass: no options were issued (no configuration or no
+    /// usable credential) or the assertion failed a WebAuthn check (400).
+    pub const PASSKEY_STEP_UNAVAILABLE: &str = "passkey_step_unavailable";
+    /// The credential is blocked after its sign counter went backwards (403).
+    pub const PASSKEY_AUTHENTICATOR_BLOCKED: &str = "passkey_authenticator_blocked";
+
+    /// The HTTP status the server answers a passkey error code with (PASSKEYS.md §7; the
+    /// statuses are our decision, docs/protocol.md "Passkeys"). None of them is 401: the
+    /// SDKs refresh and replay a request after a 401, which would resubmit single-use
+    /// ceremony material. `login/passkey/finish` answers every failure `401 unauthorized` on
+    /// purpose, and uses none of these codes.
+    pub fn passkey_status(code: &str) -> Option<u16> {
+        match code {
+            PASSKEY_REGISTRATION_FAILED | PASSKEY_STEP_UNAVAILABLE => Some(400),
+            PASSKEY_NOT_CONFIGURED | PASSKEY_AUTHENTICATOR_BLOCKED | INSUFFICIENT_SCOPE => {
+                Some(403)
+            }
+            CONFLICT => Some(409),
+            _ => None,
+        }
+    }
 }
+
+/// The step key of the managed passkey step (PASSKEYS.md §1.1). It is a step key in
+/// `direct.steps[]` and hook answers, never a declared custom `step_keys` entry.
+pub const VERIFY_PASSKEY: &str = "verify_passkey";
+/// The reserved scope that gates passkey registration and deletion (PASSKEYS.md §1.2).
+pub const PASSKEY_WRITE_SCOPE: &str = "prld:passkey:write";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passkey_codes_are_never_401() {
+        use codes::*;
+        for code in [
+            PASSKEY_NOT_CONFIGURED,
+            PASSKEY_REGISTRATION_FAILED,
+            PASSKEY_STEP_UNAVAILABLE,
+            PASSKEY_AUTHENTICATOR_BLOCKED,
+            INSUFFICIENT_SCOPE,
+            CONFLICT,
+        ] {
+            let status = passkey_status(code).expect(code);
+            assert!(status != 401 && (400..500).contains(&status), "{code}");
+        }
+        assert_eq!(passkey_status(PASSKEY_AUTHENTICATOR_BLOCKED), Some(403));
+        assert_eq!(passkey_status(PASSKEY_STEP_UNAVAILABLE), Some(400));
+        assert_eq!(passkey_status(UNAUTHORIZED), None);
+    }
 
     #[test]
     fn phones() {

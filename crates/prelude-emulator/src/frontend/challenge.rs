@@ -27,14 +27,20 @@ pub(super) fn pass_step(
         ApiError::bad_request(codes::INVALID_CHALLENGE_TOKEN, "unknown challenge")
     })?;
     advance(ch, spent_jti, now);
-    let ch = ch.clone();
+    // When the next step is verify_passkey, its request options go with the new token.
+    let options = super::passkeys::arm_passkey_step(&mut d, cid);
+    let ch = d.challenges[cid].clone();
     let rewrite = d.faults.rewrite_signed_metadata;
     drop(d);
     app.persist.mark();
     let token = app
         .keys
         .sign(KeyUse::StepUp, &challenge_claims(app, &ch, rewrite));
-    Ok(axum::Json(json!({"challenge_token": token})).into_response())
+    let mut body = json!({"challenge_token": token});
+    if let Some(o) = options {
+        body["public_key_credential_request_options"] = o;
+    }
+    Ok(axum::Json(body).into_response())
 }
 
 /// Marks the current step passed and issues the next token `jti`.
@@ -103,6 +109,17 @@ pub(super) fn live_challenge(
     Ok((cid, jti))
 }
 
+/// A `verify_passkey` step is passed with an assertion at `/stepup/continue`, never a code.
+fn passkey_step_bypassed(step: &str) -> Result<(), ApiError> {
+    if step == prelude_wire::VERIFY_PASSKEY {
+        return Err(ApiError::bad_request(
+            codes::STEP_BYPASSED,
+            "this step is passed with a passkey assertion at /stepup/continue",
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn otp_step_channel(step: &str) -> Option<(Channel, IdentifierType)> {
     match step {
         "verify_sms" => Some((Channel::Sms, IdentifierType::PhoneNumber)),
@@ -140,6 +157,7 @@ pub(super) fn send_code(
         .unwrap_or(ch.expires_at)
         .min(ch.expires_at);
     let step = ch.current_step_key();
+    passkey_step_bypassed(&step)?;
     let (channel, kind) = otp_step_channel(&step).ok_or_else(|| {
         ApiError::bad_request(
             codes::STEP_NOT_FOUND,
@@ -231,6 +249,7 @@ pub(super) fn check_code(
     }
     same_key(&d, &ch.session_id, &proof.jkt)?;
     let step = ch.current_step_key();
+    passkey_step_bypassed(&step)?;
     if otp_step_channel(&step).is_none() {
         return Err(ApiError::bad_request(
             codes::STEP_NOT_FOUND,

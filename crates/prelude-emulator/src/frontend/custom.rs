@@ -3,7 +3,7 @@
 
 use super::challenge::{live_challenge, otp_step_channel, pass_step};
 use crate::api::{ApiError, Body};
-use crate::extract::{Caller, ChallengeDpop, same_key};
+use crate::extract::{ChallengeDpop, MaybeCaller, same_key};
 use crate::shared::AppState;
 use crate::tokens::peek_claims;
 use axum::extract::State;
@@ -29,19 +29,32 @@ fn bad_verification(why: impl Into<String>) -> ApiError {
 /// against the app's `jwks_url` with every claim docs/protocol.md lists under "Custom steps".
 pub(super) async fn continue_step(
     State(app): State<AppState>,
-    Caller { sid, .. }: Caller,
+    MaybeCaller(caller): MaybeCaller,
     proof: ChallengeDpop,
     Body(body): Body<ContinueBody>,
 ) -> Result<Response, ApiError> {
-    if body.passkey_assertion.is_some() {
-        return Err(ApiError::bad_request(
-            codes::BAD_REQUEST,
-            "passkey steps are not emulated",
-        ));
-    }
-    let vt = body
-        .verification_token
-        .ok_or_else(|| bad_verification("verification_token is required"))?;
+    let vt = match (body.verification_token, body.passkey_assertion) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(ApiError::bad_request(
+                codes::BAD_REQUEST,
+                "give exactly one of verification_token or passkey_assertion",
+            ));
+        }
+        (None, Some(assertion)) => {
+            return super::passkeys::continue_with_passkey(
+                &app,
+                caller,
+                proof,
+                &body.challenge_token,
+                assertion,
+            );
+        }
+        (Some(vt), None) => vt,
+    };
+    // A custom step is continued by the signed-in session itself.
+    let sid = caller
+        .ok_or_else(|| ApiError::unauthorized("a Bearer access token is required"))?
+        .sid;
     let token_jti = peek_claims(&body.challenge_token)
         .and_then(|c| c["jti"].as_str().map(str::to_owned))
         .unwrap_or_default();
@@ -64,7 +77,7 @@ pub(super) async fn continue_step(
                 "the challenge has no step left",
             ));
         }
-        if otp_step_channel(&step).is_some() {
+        if otp_step_channel(&step).is_some() || step == prelude_wire::VERIFY_PASSKEY {
             return Err(ApiError::bad_request(
                 codes::STEP_BYPASSED,
                 "this step is passed with a code at /otp/check",

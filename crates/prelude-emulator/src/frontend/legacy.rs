@@ -47,5 +47,12 @@ pub(super) async fn login_check(
     let step_up_handle = ApiError::unauthorized("no login verification in progress");
     let user_id = otp::pass_login(&app, &mut d, &headers, &body.code, step_up_handle)?;
     let proof = proof.admit(&app, &mut d)?;
-    Ok(open_session(&app, &headers, &mut d, user_id, proof.jkt))
+    Ok(open_session(
+        &app,
+        &headers,
+        &mut d,
+        user_id,
+        proof.jkt,
+        vec![],
+    ))
 }

@@ -8,6 +8,7 @@ mod grants;
 mod legacy;
 mod me;
 mod otp;
+mod passkeys;
 mod step_up;
 mod tokens;
 
@@ -19,7 +20,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use prelude_wire::codes;
 use std::collections::BTreeMap;
 
@@ -38,6 +39,21 @@ pub fn routes() -> Router<AppState> {
         .route("/stepup/continue", post(custom::continue_step))
         .route("/me/list", get(me::list))
         .route("/me/revoke", post(me::revoke))
+        .route("/login/passkey/begin", post(passkeys::login_begin))
+        .route("/login/passkey/finish", post(passkeys::login_finish))
+        .route("/me/passkeys", get(passkeys::list))
+        .route(
+            "/me/passkeys/register/begin",
+            post(passkeys::register_begin),
+        )
+        .route(
+            "/me/passkeys/register/finish",
+            post(passkeys::register_finish),
+        )
+        .route(
+            "/me/passkeys/{credential_id}",
+            patch(passkeys::rename).delete(passkeys::delete),
+        )
 }
 
 pub fn well_known() -> Router<AppState> {

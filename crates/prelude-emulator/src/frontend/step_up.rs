@@ -232,6 +232,7 @@ pub(super) async fn request(
         created_at: now,
         expires_at: now + span.clamp(600, 86_400),
         redeemed: false,
+        passkey: None,
     };
     let status = match decision.status {
         Decision::Continue => "continue",
@@ -251,8 +252,14 @@ pub(super) async fn request(
         apply_grant(&mut d, &sid, &user_id, mode, grant);
         return Ok(axum::Json(json!({"status": "continue"})).into_response());
     }
-    let claims = challenge_claims(&app, &ch, d.faults.rewrite_signed_metadata);
+    let cid = ch.id.clone();
+    d.challenges.insert(cid.clone(), ch);
+    let options = super::passkeys::arm_passkey_step(&mut d, &cid);
+    let claims = challenge_claims(&app, &d.challenges[&cid], d.faults.rewrite_signed_metadata);
     let token = app.keys.sign(KeyUse::StepUp, &claims);
-    d.challenges.insert(ch.id.clone(), ch);
-    Ok(axum::Json(json!({"status": status, "challenge_token": token})).into_response())
+    let mut body = json!({"status": status, "challenge_token": token});
+    if let Some(o) = options {
+        body["public_key_credential_request_options"] = o;
+    }
+    Ok(axum::Json(body).into_response())
 }

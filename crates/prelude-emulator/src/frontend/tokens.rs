@@ -74,6 +74,14 @@ pub(super) fn mint_access(
     if !scopes.is_empty() {
         claims["scope"] = scopes.join(" ").into();
     }
+    // Flips on the first registration and the last deletion; only where passkeys exist.
+    if d.passkey_config.is_some() {
+        claims["has_passkey"] = d
+            .passkeys
+            .values()
+            .any(|p| p.user_id == session.user_id)
+            .into();
+    }
     (app.keys.sign(KeyUse::Access, &claims), exp)
 }
 
@@ -114,6 +122,7 @@ pub(super) fn open_session(
     d: &mut Data,
     user_id: String,
     jkt: String,
+    grants: Vec<Grant>,
 ) -> Response {
     let now = app.now();
     let (device_type, device_model, os_version) = device_from(headers);
@@ -127,7 +136,7 @@ pub(super) fn open_session(
         created_at: now,
         last_seen_at: now,
         revoked: false,
-        grants: vec![],
+        grants,
         device_type,
         device_model,
         os_version,
@@ -217,7 +226,22 @@ pub(super) async fn finalize(
             }
         }
     });
-    let resp = open_session(&app, &headers, &mut d, user_id, proof.jkt);
+    // A passkey sign-in carries the passkey configuration's granted_scopes: they last as
+    // long as the session's refresh token.
+    let until = now + app.cfg.refresh_ttl_secs;
+    let grants = claims["granted_scopes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str())
+                .map(|scope| Grant {
+                    scope: scope.to_owned(),
+                    expires_at: until,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let resp = open_session(&app, &headers, &mut d, user_id, proof.jkt, grants);
     if let Some(sid) = previous {
         d.end_session(&sid);
     }
