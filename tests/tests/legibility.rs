@@ -142,7 +142,10 @@ async fn measure(app: &AppRef, label: &str, bad: &mut Vec<String>) -> TestResult
             app.shot(&format!("{label}-{w}x{h}-{t}")).await;
             let v = app.script(MEASURE).await?;
             let checked = v[0].as_u64().unwrap_or(0);
-            assert!(checked >= 3, "{label} {t}: only {checked} elements measured");
+            assert!(
+                checked >= 3,
+                "{label} {t}: only {checked} elements measured"
+            );
             for b in v[1].as_array().into_iter().flatten() {
                 let line = format!("{label} {t}: {}", b.as_str().unwrap_or_default());
                 if !bad.contains(&line) {
@@ -233,6 +236,139 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
             "{} elements under the WCAG 2.2 contrast minimum:\n{}",
             bad.len(),
             bad.join("\n")
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// Every place in the UI's source that turns a time into text. The UI has one time format:
+/// `clock` in ui/words.js; every other file calls it.
+#[test]
+fn the_ui_formats_times_in_one_place() {
+    let ui = countersign_e2e::workspace_root().join("ui");
+    let mut formats = Vec::new();
+    for entry in std::fs::read_dir(&ui).expect("ui/") {
+        let path = entry.expect("ui/ entry").path();
+        let Some(ext) = path.extension().and_then(|e| e.to_str()) else {
+            continue;
+        };
+        if !matches!(ext, "js" | "html") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a UI file");
+        for (n, line) in text.lines().enumerate() {
+            if [
+                "toLocaleTimeString",
+                "toLocaleString",
+                "toLocaleDateString",
+                "DateTimeFormat",
+            ]
+            .iter()
+            .any(|f| line.contains(f))
+            {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                formats.push(format!("{name}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        !formats.is_empty() && formats.iter().all(|f| f.starts_with("words.js:")),
+        "times are formatted outside words.js's clock():\n{}",
+        formats.join("\n")
+    );
+}
+
+/// The time of day in `text`: "H:MM", "H:MM AM" or "H:MM PM"; seconds after it are marked.
+fn time_in(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let colon = text.find(':').and_then(|i| {
+        // The first colon between digits: "Emulated time: 8:12 PM" has one after a word.
+        let mut at = i;
+        loop {
+            if at > 0 && b[at - 1].is_ascii_digit() && b.get(at + 1).is_some_and(u8::is_ascii_digit)
+            {
+                return Some(at);
+            }
+            at = at + 1 + text[at + 1..].find(':')?;
+        }
+    })?;
+    let start = text[..colon]
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let mut end = colon + 3;
+    if text[end..].starts_with(':') {
+        return Some(format!("{} (with seconds)", &text[start..end + 3]));
+    }
+    if text[end..].starts_with(" AM") || text[end..].starts_with(" PM") {
+        end += 3;
+    }
+    Some(text[start..end].to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_time_on_screen_has_one_format() {
+    let sandbox = Sandbox::new("time_formats");
+    let app = App::launch("time_formats", &sandbox, None).await;
+    app.run(|app| async move {
+        let mut shown: Vec<(String, String)> = Vec::new();
+        app.wait_stage("login").await?;
+        app.fill("identifier-input", "+33612345678").await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = app.inbox_code(1).await?;
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        shown.push(("asked-time".into(), app.text("asked-time").await?));
+        let step = app.inbox_code(2).await?;
+        app.fill("stepup-code-input", &step).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await?;
+
+        app.click("settings-open").await?;
+        let when = app
+            .wait_script(
+                "return document.querySelector('[data-testid=audit-entry] .when')?.textContent || '';",
+                "the approval in the history",
+                |v| !v.as_str().unwrap_or_default().is_empty(),
+            )
+            .await?;
+        shown.push(("history".into(), when.as_str().unwrap_or_default().to_owned()));
+        app.click("settings-close").await?;
+
+        app.click("bench-open").await?;
+        app.click("clock-plus-1m").await?;
+        let clock = app
+            .wait_script(
+                "return document.querySelector('[data-testid=bench-clock]').textContent;",
+                "the bench's clock a minute on",
+                |v| v.as_str().unwrap_or_default().contains("+1 min"),
+            )
+            .await?;
+        shown.push(("bench-clock".into(), clock.as_str().unwrap_or_default().to_owned()));
+        app.click("bench-close").await?;
+        shown.push(("emulated-clock".into(), app.text("emulated-clock").await?));
+
+        let list: Vec<String> = shown
+            .iter()
+            .map(|(id, text)| format!("{id}: {text:?} → {:?}", time_in(text)))
+            .collect();
+        println!("the UI's times:\n{}", list.join("\n"));
+        let times: Vec<String> = shown
+            .iter()
+            .map(|(_, t)| time_in(t).unwrap_or_else(|| format!("no time in {t:?}")))
+            .collect();
+        // One shape for all: hours and minutes, the same clock convention, no seconds, and
+        // today's date left out.
+        let shape = |t: &str| t.chars().map(|c| if c.is_ascii_digit() { '9' } else { c }).collect::<String>().replace("99:", "9:");
+        let first = shape(&times[0]);
+        assert!(
+            times.iter().all(|t| !t.contains("seconds") && !t.contains("no time") && shape(t) == first),
+            "more than one time format:\n{}",
+            list.join("\n")
         );
         Ok(())
     })

@@ -100,7 +100,11 @@ async fn the_signed_in_screen_fits_the_default_and_the_smallest_window() {
         let strip = app
             .script("return getComputedStyle(document.getElementById('code-strip')).display;")
             .await?;
-        assert_eq!(strip.as_str(), Some("none"), "no strip: the inbox is in view");
+        assert_eq!(
+            strip.as_str(),
+            Some("none"),
+            "no strip: the inbox is in view"
+        );
         for testid in [
             "demo-inbox-message",
             "stepup-code-input",
