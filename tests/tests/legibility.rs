@@ -165,6 +165,27 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
     app.run(|app| async move {
         let mut bad = Vec::new();
         app.wait_stage("login").await?;
+        // The header's buttons say what they are in words, the theme's names the one in force.
+        let labels = app
+            .script(
+                "return ['bench-open', 'settings-open', 'theme-toggle'].map((id) => { \
+                   const l = document.querySelector(`[data-testid=${id}] .btn-label`); \
+                   return l && l.getClientRects().length ? l.textContent : ''; });",
+            )
+            .await?;
+        let theme_now = app
+            .script("return document.getElementById('app').dataset.theme;")
+            .await?;
+        let want_theme = match theme_now.as_str() {
+            Some("light") => "Light",
+            Some("dark") => "Dark",
+            _ => "System",
+        };
+        assert_eq!(
+            labels,
+            serde_json::json!(["Test bench", "Settings", want_theme]),
+            "header labels at 1040x760"
+        );
         measure(&app, "signed-out", &mut bad).await?;
         // A hint marked bad.
         app.fill("identifier-input", "0612").await?;
@@ -228,8 +249,18 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
             |v| !v.as_str().unwrap_or_default().is_empty(),
         )
         .await?;
+        // Its note says a switch took, in green; the header's clock badge follows.
+        app.click("clock-plus-1m").await?;
+        app.wait_script(
+            "return document.querySelector('[data-testid=bench-note]').className;",
+            "the bench's note",
+            |v| v.as_str().unwrap_or_default().contains("good"),
+        )
+        .await?;
         measure(&app, "bench", &mut bad).await?;
         app.click("bench-close").await?;
+        app.el("emulated-clock").await?;
+        measure(&app, "clock-moved", &mut bad).await?;
 
         assert!(
             bad.is_empty(),
@@ -351,6 +382,24 @@ async fn every_time_on_screen_has_one_format() {
         shown.push(("bench-clock".into(), clock.as_str().unwrap_or_default().to_owned()));
         app.click("bench-close").await?;
         shown.push(("emulated-clock".into(), app.text("emulated-clock").await?));
+
+        // A few seconds' offset is no warning: the badge reads hours and minutes.
+        let badge = app
+            .driver
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 import('./bench.js').then((m) => { const b = document.getElementById('emulated-clock'); \
+                   m.showClock({ clockOffsetSecs: 2 }); const two = b.hidden; \
+                   m.showClock({ clockOffsetSecs: -59 }); const back = b.hidden; \
+                   m.showClock({ clockOffsetSecs: 60 }); done([two, back, b.hidden]); });",
+                vec![],
+            )
+            .await?;
+        assert_eq!(
+            badge.json(),
+            &serde_json::json!([true, true, false]),
+            "the clock badge for 2 s, −59 s and 60 s"
+        );
 
         let list: Vec<String> = shown
             .iter()
