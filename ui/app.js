@@ -33,6 +33,8 @@ const THEME_ICON = {
   dark: "M12 3a9 9 0 1 0 9 9 7 7 0 0 1-9-9z",
 };
 const THEME_NAME = { system: "same as the system", light: "light", dark: "dark" };
+// The word beside the icon: the theme in force, so the button is more than a shape.
+const THEME_LABEL = { system: "System", light: "Light", dark: "Dark" };
 
 // The toggle says which theme is on and what a click does; its icon changes with it.
 function showTheme(theme) {
@@ -42,6 +44,7 @@ function showTheme(theme) {
   toggle.title = `Colour theme: ${THEME_NAME[theme]}`;
   toggle.dataset.themeState = theme;
   $("path", toggle).setAttribute("d", THEME_ICON[theme] || THEME_ICON.dark);
+  $("#theme-label").textContent = THEME_LABEL[theme] || THEME_LABEL.dark;
 }
 
 function render(v) {
@@ -315,7 +318,7 @@ function tick() {
     const left = at ? at - now : 0;
     el.dataset.waiting = left > 0 ? "true" : "false";
     el.textContent =
-      left > 0 ? `Resend code in ${fmtLeft(left)}` : view.codeExhausted ? "Send a new code" : "Resend code";
+      left > 0 ? `Send a new code in ${fmtLeft(left)}` : "Send a new code";
     if (!busy) el.disabled = left > 0;
   }
   for (const el of $$("[data-expires-from]", stageRoot)) {

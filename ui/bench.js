@@ -2,6 +2,7 @@
 // what the backend says is in force and sends changes back; the backend checks every value.
 import { call } from "./ipc.js";
 import { showErrorIn } from "./messages.js";
+import { clock } from "./words.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const dialog = $("#bench");
@@ -31,13 +32,15 @@ function offsetText(secs) {
   return `${sign}${parts.join(" ")}`;
 }
 
-// The emulated time stays in the top bar while it differs from real time.
+// The emulated time stays in the top bar while it differs from real time by a minute or more:
+// the badge reads hours and minutes, and a few seconds' drift is no warning.
+const BADGE_FROM_SECS = 60;
 export function showClock(b) {
   const badge = $("#emulated-clock");
   const off = b?.clockOffsetSecs || 0;
-  badge.hidden = !off;
-  if (off) {
-    const at = new Date(Date.now() + off * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  badge.hidden = Math.abs(off) < BADGE_FROM_SECS;
+  if (!badge.hidden) {
+    const at = clock(Date.now() + off * 1000);
     badge.textContent = `Server clock ${at} (${offsetText(off)})`;
     badge.dataset.offset = String(off);
   }
@@ -46,7 +49,7 @@ export function showClock(b) {
 function fill(b) {
   bench = b;
   showClock(b);
-  const at = new Date(b.emulatedNow).toLocaleString();
+  const at = clock(b.emulatedNow);
   $("[data-testid=bench-clock]").textContent = `Emulated time: ${at} (${offsetText(b.clockOffsetSecs)})`;
   const f = b.faults;
   for (const name of ["require_dpop_nonce", "omit_continue_token", "rewrite_signed_metadata", "hook_unreachable", "messages_lost"]) {

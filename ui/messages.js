@@ -7,7 +7,7 @@ const TEXT = {
     e.attemptsRemaining === 0
       ? "Wrong code. No tries are left for it: send a new code."
       : e.attemptsRemaining != null
-        ? `Wrong code. ${e.attemptsRemaining} ${e.attemptsRemaining === 1 ? "attempt" : "attempts"} left.`
+        ? `Wrong code. ${e.attemptsRemaining} ${e.attemptsRemaining === 1 ? "try" : "tries"} left.`
         : "Wrong code.",
   no_tries_left: () => "Wrong code, and no tries are left for it. Send a new code.",
   code_ended: () => "This code has expired or can no longer be used. Send a new code.",
@@ -28,7 +28,7 @@ const TEXT = {
   challenge_text_refused: () =>
     "The server’s approval holds text that could read otherwise than it is signed, so it was refused. Nothing was approved.",
   grant_unverifiable: () =>
-    "The server granted this without a signed record of what was approved, so Countersign could not check it and did not accept it.",
+    "The server approved this without a signed record of what it approved, so Countersign could not check it and did not accept it.",
   custom_step_elsewhere: () => "This step is completed in the app that asked for the approval.",
   no_email_for_step: () =>
     "This step sends a code by email, but your account has no email address. Nothing was sent.",

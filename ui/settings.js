@@ -1,6 +1,7 @@
 // The settings sheet: server choice (with a connection test) and the approval history.
 import { call } from "./ipc.js";
 import { showErrorIn } from "./messages.js";
+import { clock } from "./words.js";
 
 const $ = (sel) => document.querySelector(sel);
 const dialog = $("#settings");
@@ -81,7 +82,7 @@ async function setKey(key) {
 const STEP = { verify_sms: "text code", verify_email: "email code" };
 
 const OUTCOME = {
-  granted: "Granted",
+  granted: "Approved",
   denied: "Denied",
   reported: "Reported",
   blocked: "Blocked",
@@ -115,7 +116,7 @@ async function loadHistory() {
         // The error's code is for testers: a tooltip, not part of the line.
         if (e.errorCode) li.title = `Error: ${e.errorCode}`;
         const who = e.requester ? ` · asked by ${e.requester}` : "";
-        when.textContent = `${new Date(e.startedAt).toLocaleString()}${who}${steps}`;
+        when.textContent = `${clock(e.startedAt)}${who}${steps}`;
         li.append(what, badge, when);
         return li;
       }),

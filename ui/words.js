@@ -10,9 +10,17 @@ const GRANT_MODE = {
   "profile-bound": "All your devices",
 };
 
-// A time of day as people read it on a clock: hours and minutes.
-function clock(at) {
-  return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+// The UI's one time format, for every time it shows: the time of day as a clock shows it,
+// hours and minutes in the locale's way ("5:57 PM", "17:57"); a day other than today adds its
+// short date before it ("Nov 28, 5:57 PM"), and another year the year too. `at` is
+// milliseconds since the Unix epoch or a Date.
+export function clock(at) {
+  const d = new Date(at);
+  const time = d.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+  const now = new Date();
+  if (d.toDateString() === now.toDateString()) return time;
+  const year = d.getFullYear() === now.getFullYear() ? {} : { year: "numeric" };
+  return `${d.toLocaleDateString([], { month: "short", day: "numeric", ...year })}, ${time}`;
 }
 
 export function pick(obj, path) {
@@ -28,11 +36,11 @@ export function derived(v) {
     sentTo: c && c.channel
       ? c.codeSent
         ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
-        : `No code has gone out by ${CHANNEL[c.channel]} yet. Once the problem above is fixed, use “Resend code”.`
+        : `No code has gone out by ${CHANNEL[c.channel]} yet. Once the problem above is fixed, use “Send a new code”.`
       : c && c.customHere
         ? ["Step “", { isolate: c.stepKey }, "” is a check in your own app. In this demo, confirm it here."]
         : c ? ["This step (“", { isolate: c.stepKey }, "”) is completed in the app that asked for this approval. Complete it there, or cancel if you did not start this."] : "",
-    grantMode: v.grant ? GRANT_MODE[v.grant.grantMode] || v.grant.grantMode || "Granted" : "",
+    grantMode: v.grant ? GRANT_MODE[v.grant.grantMode] || v.grant.grantMode || "Approved" : "",
     approvalTitle: c ? approvalTitle(c) : "",
     requestTitle: v.request ? requestTitle(v.request) : "",
     // The executable and pid are the system's word; the script is the program's own.

@@ -89,7 +89,7 @@ async fn wrong_code_then_right_code() {
         app.fill("stepup-code-input", wrong).await?;
         app.click("verify-stepup").await?;
         app.wait_error("Wrong code.").await?;
-        assert!(app.text("error").await?.contains("4 attempts left"));
+        assert!(app.text("error").await?.contains("4 tries left"));
         assert_eq!(app.stage().await?, "step-up-otp");
         app.shot("wrong-code").await;
         app.fill("stepup-code-input", &right).await?;

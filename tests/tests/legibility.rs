@@ -1,0 +1,425 @@
+//! Legibility in the real window: contrast from computed styles on every stage, both themes
+//! (WCAG 2.2 SC 1.4.3 text ≥ 4.5:1, SC 1.4.11 field borders ≥ 3:1), and the UI's time formats.
+
+use countersign_e2e::{App, AppRef, Sandbox, TestResult};
+use std::time::Duration;
+
+/// Measures, in the page, every drawn text and every field border in `root` (the open dialog,
+/// else the whole page); returns `[checked, offenders]`. The colour under an element is the
+/// stack of its ancestors' backgrounds, each group's opacity applied where it is drawn.
+/// Hidden and zero-size elements and disabled controls are exempt (WCAG 1.4.3), except a
+/// waiting countdown button: its text is the time left.
+const MEASURE: &str = r#"
+const root = document.querySelector('dialog[open]') || document.body;
+function parse(c) {
+  let m = c.match(/rgba?\(([^)]+)\)/);
+  if (m) { const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; }
+  m = c.match(/color\(srgb ([^)]+)\)/);
+  if (m) { const p = m[1].split(/[ /]+/).filter(Boolean).map(Number); return [p[0] * 255, p[1] * 255, p[2] * 255, p.length > 3 ? p[3] : 1]; }
+  return [0, 0, 0, 0];
+}
+function over(s, d) {
+  const a = s[3] + d[3] * (1 - s[3]);
+  if (a === 0) return [0, 0, 0, 0];
+  return [0, 1, 2].map((i) => (s[i] * s[3] + d[i] * d[3] * (1 - s[3])) / a).concat([a]);
+}
+// The colour drawn where `top` (a colour on `el`) lands, from `el` up to the page.
+function drawn(el, top) {
+  let c = top;
+  for (let e = el; e; e = e.parentElement) {
+    const s = getComputedStyle(e);
+    c = over(c, parse(s.backgroundColor));
+    const o = Number(s.opacity);
+    if (o < 1) c = [c[0], c[1], c[2], c[3] * o];
+    if (e.tagName === 'DIALOG') break;
+  }
+  return over(c, [255, 255, 255, 1]);
+}
+function lum(c) {
+  const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+}
+function ratio(a, b) {
+  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}
+function shown(el) {
+  if (!el.getClientRects().length) return false;
+  const r = el.getBoundingClientRect();
+  if (r.width < 2 || r.height < 2) return false;
+  for (let e = el; e; e = e.parentElement) {
+    const s = getComputedStyle(e);
+    if (s.visibility === 'hidden' || s.display === 'none') return false;
+    if (s.clip === 'rect(0px, 0px, 0px, 0px)' || e.classList.contains('visually-hidden') || e.classList.contains('sr-only')) return false;
+  }
+  return true;
+}
+function exempt(el) {
+  const d = el.closest('button:disabled, input:disabled, select:disabled, fieldset:disabled');
+  return d && !d.matches('[data-deadline-from]');
+}
+function name(el) {
+  const id = el.closest('[data-testid]')?.dataset.testid;
+  const t = (el.value || el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 40);
+  return `${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).trim().replace(/\s+/g, '.') : ''}${id ? '[' + id + ']' : ''} "${t}"`;
+}
+const bad = [];
+let checked = 0;
+for (const el of root.querySelectorAll('*')) {
+  if (['SCRIPT', 'STYLE', 'TEMPLATE', 'svg', 'path', 'OPTION'].includes(el.tagName)) continue;
+  const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  const field = el.matches('input:not([type=checkbox]):not([type=radio]):not([type=hidden]), select, textarea');
+  if (!(own || (field && el.value)) && !field) continue;
+  if (!shown(el) || exempt(el)) continue;
+  const s = getComputedStyle(el);
+  if (own || (field && el.value)) {
+    checked++;
+    const bg = drawn(el, [0, 0, 0, 0]);
+    const r = ratio(drawn(el, parse(s.color)), bg);
+    if (r < 4.5) bad.push(`${name(el)}: text ${r.toFixed(2)}:1 < 4.5`);
+  }
+  if (field) {
+    checked++;
+    const around = drawn(el.parentElement, [0, 0, 0, 0]);
+    const r = ratio(drawn(el.parentElement, parse(s.borderTopColor)), around);
+    if (r < 3) bad.push(`${name(el)}: border ${r.toFixed(2)}:1 < 3`);
+  }
+}
+return [checked, bad];
+"#;
+
+async fn resize(app: &AppRef, w: u32, h: u32) -> TestResult {
+    app.driver.set_window_rect(0, 0, w, h).await?;
+    app.wait_script(
+        "return [window.outerWidth, window.outerHeight];",
+        "the window to take its size",
+        |v| v[0].as_u64() == Some(u64::from(w)),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn theme(app: &AppRef, want: &str) -> TestResult {
+    for _ in 0..3 {
+        let now = app
+            .script("return document.getElementById('app').dataset.theme;")
+            .await?;
+        if now.as_str() == Some(want) {
+            break;
+        }
+        // An open dialog is modal: the toggle behind it cannot be clicked, and the theme is
+        // the root's attribute either way.
+        let modal = app
+            .script("return Boolean(document.querySelector('dialog[open]'));")
+            .await?;
+        if modal.as_bool() == Some(true) {
+            app.script(&format!(
+                "document.getElementById('app').dataset.theme = '{want}'; return true;"
+            ))
+            .await?;
+        } else {
+            app.click("theme-toggle").await?;
+        }
+    }
+    app.wait_script(
+        "return document.getElementById('app').dataset.theme;",
+        &format!("the {want} theme"),
+        |v| v.as_str() == Some(want),
+    )
+    .await?;
+    // Buttons fade to their new colours in 150 ms.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    Ok(())
+}
+
+/// Measures `label` in both themes at both window sizes, with a screenshot of each; the
+/// offenders found, each with its ratio.
+async fn measure(app: &AppRef, label: &str, bad: &mut Vec<String>) -> TestResult {
+    for t in ["light", "dark"] {
+        theme(app, t).await?;
+        for (w, h) in [(1040, 760), (720, 560)] {
+            resize(app, w, h).await?;
+            app.shot(&format!("{label}-{w}x{h}-{t}")).await;
+            let v = app.script(MEASURE).await?;
+            let checked = v[0].as_u64().unwrap_or(0);
+            assert!(
+                checked >= 3,
+                "{label} {t}: only {checked} elements measured"
+            );
+            for b in v[1].as_array().into_iter().flatten() {
+                let line = format!("{label} {t}: {}", b.as_str().unwrap_or_default());
+                if !bad.contains(&line) {
+                    bad.push(line);
+                }
+            }
+        }
+    }
+    resize(app, 1040, 760).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_stage_meets_wcag_contrast_in_both_themes() {
+    let sandbox = Sandbox::new("legibility");
+    let app = App::launch("legibility", &sandbox, None).await;
+    app.run(|app| async move {
+        let mut bad = Vec::new();
+        app.wait_stage("login").await?;
+        // The header's buttons say what they are in words, the theme's names the one in force.
+        let labels = app
+            .script(
+                "return ['bench-open', 'settings-open', 'theme-toggle'].map((id) => { \
+                   const l = document.querySelector(`[data-testid=${id}] .btn-label`); \
+                   return l && l.getClientRects().length ? l.textContent : ''; });",
+            )
+            .await?;
+        let theme_now = app
+            .script("return document.getElementById('app').dataset.theme;")
+            .await?;
+        let want_theme = match theme_now.as_str() {
+            Some("light") => "Light",
+            Some("dark") => "Dark",
+            _ => "System",
+        };
+        assert_eq!(
+            labels,
+            serde_json::json!(["Test bench", "Settings", want_theme]),
+            "header labels at 1040x760"
+        );
+        measure(&app, "signed-out", &mut bad).await?;
+        // A hint marked bad.
+        app.fill("identifier-input", "0612").await?;
+        app.click("send-code").await?;
+        app.wait_script(
+            "return document.getElementById('identifier').getAttribute('aria-invalid');",
+            "the field marked invalid",
+            |v| v.as_str() == Some("true"),
+        )
+        .await?;
+        measure(&app, "bad-identifier", &mut bad).await?;
+
+        app.fill("identifier-input", "+33612345678").await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = app.inbox_code(1).await?;
+        // "Resend code in 0:30" is waiting.
+        measure(&app, "code-entry", &mut bad).await?;
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        // The used sign-in code is marked in the inbox.
+        app.wait_script(
+            "return document.querySelector('[data-testid=demo-inbox-message]')?.dataset.status;",
+            "the sign-in code marked used",
+            |v| v.as_str() == Some("used"),
+        )
+        .await?;
+        app.click("sessions-toggle").await?;
+        measure(&app, "signed-in", &mut bad).await?;
+
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let step = app.inbox_code(2).await?;
+        measure(&app, "step-up", &mut bad).await?;
+        let wrong = if step == "000000" { "111111" } else { "000000" };
+        app.fill("stepup-code-input", wrong).await?;
+        app.click("verify-stepup").await?;
+        app.wait_error("Wrong code.").await?;
+        measure(&app, "wrong-code", &mut bad).await?;
+        app.fill("stepup-code-input", &step).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await?;
+        measure(&app, "granted", &mut bad).await?;
+
+        // The settings sheet holds the approval history with its outcome chips.
+        app.click("settings-open").await?;
+        app.wait_script(
+            "return document.querySelectorAll('[data-testid=audit-entry]').length;",
+            "the approval in the history",
+            |v| v.as_u64().unwrap_or(0) >= 1,
+        )
+        .await?;
+        measure(&app, "settings", &mut bad).await?;
+        app.click("settings-close").await?;
+
+        app.click("bench-open").await?;
+        app.wait_script(
+            "return document.querySelector('[data-testid=bench-clock]').textContent;",
+            "the bench's clock",
+            |v| !v.as_str().unwrap_or_default().is_empty(),
+        )
+        .await?;
+        // Its note says a switch took, in green; the header's clock badge follows.
+        app.click("clock-plus-1m").await?;
+        app.wait_script(
+            "return document.querySelector('[data-testid=bench-note]').className;",
+            "the bench's note",
+            |v| v.as_str().unwrap_or_default().contains("good"),
+        )
+        .await?;
+        measure(&app, "bench", &mut bad).await?;
+        app.click("bench-close").await?;
+        app.el("emulated-clock").await?;
+        measure(&app, "clock-moved", &mut bad).await?;
+
+        assert!(
+            bad.is_empty(),
+            "{} elements under the WCAG 2.2 contrast minimum:\n{}",
+            bad.len(),
+            bad.join("\n")
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// Every place in the UI's source that turns a time into text. The UI has one time format:
+/// `clock` in ui/words.js; every other file calls it.
+#[test]
+fn the_ui_formats_times_in_one_place() {
+    let ui = countersign_e2e::workspace_root().join("ui");
+    let mut formats = Vec::new();
+    for entry in std::fs::read_dir(&ui).expect("ui/") {
+        let path = entry.expect("ui/ entry").path();
+        let Some(ext) = path.extension().and_then(|e| e.to_str()) else {
+            continue;
+        };
+        if !matches!(ext, "js" | "html") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a UI file");
+        for (n, line) in text.lines().enumerate() {
+            if [
+                "toLocaleTimeString",
+                "toLocaleString",
+                "toLocaleDateString",
+                "DateTimeFormat",
+            ]
+            .iter()
+            .any(|f| line.contains(f))
+            {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                formats.push(format!("{name}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        !formats.is_empty() && formats.iter().all(|f| f.starts_with("words.js:")),
+        "times are formatted outside words.js's clock():\n{}",
+        formats.join("\n")
+    );
+}
+
+/// The time of day in `text`: "H:MM", "H:MM AM" or "H:MM PM"; seconds after it are marked.
+fn time_in(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let colon = text.find(':').and_then(|i| {
+        // The first colon between digits: "Emulated time: 8:12 PM" has one after a word.
+        let mut at = i;
+        loop {
+            if at > 0 && b[at - 1].is_ascii_digit() && b.get(at + 1).is_some_and(u8::is_ascii_digit)
+            {
+                return Some(at);
+            }
+            at = at + 1 + text[at + 1..].find(':')?;
+        }
+    })?;
+    let start = text[..colon]
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let mut end = colon + 3;
+    if text[end..].starts_with(':') {
+        return Some(format!("{} (with seconds)", &text[start..end + 3]));
+    }
+    if text[end..].starts_with(" AM") || text[end..].starts_with(" PM") {
+        end += 3;
+    }
+    Some(text[start..end].to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_time_on_screen_has_one_format() {
+    let sandbox = Sandbox::new("time_formats");
+    let app = App::launch("time_formats", &sandbox, None).await;
+    app.run(|app| async move {
+        let mut shown: Vec<(String, String)> = Vec::new();
+        app.wait_stage("login").await?;
+        app.fill("identifier-input", "+33612345678").await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = app.inbox_code(1).await?;
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        shown.push(("asked-time".into(), app.text("asked-time").await?));
+        let step = app.inbox_code(2).await?;
+        app.fill("stepup-code-input", &step).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await?;
+
+        app.click("settings-open").await?;
+        let when = app
+            .wait_script(
+                "return document.querySelector('[data-testid=audit-entry] .when')?.textContent || '';",
+                "the approval in the history",
+                |v| !v.as_str().unwrap_or_default().is_empty(),
+            )
+            .await?;
+        shown.push(("history".into(), when.as_str().unwrap_or_default().to_owned()));
+        app.click("settings-close").await?;
+
+        app.click("bench-open").await?;
+        app.click("clock-plus-1m").await?;
+        let clock = app
+            .wait_script(
+                "return document.querySelector('[data-testid=bench-clock]').textContent;",
+                "the bench's clock a minute on",
+                |v| v.as_str().unwrap_or_default().contains("+1 min"),
+            )
+            .await?;
+        shown.push(("bench-clock".into(), clock.as_str().unwrap_or_default().to_owned()));
+        app.click("bench-close").await?;
+        shown.push(("emulated-clock".into(), app.text("emulated-clock").await?));
+
+        // A few seconds' offset is no warning: the badge reads hours and minutes.
+        let badge = app
+            .driver
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 import('./bench.js').then((m) => { const b = document.getElementById('emulated-clock'); \
+                   m.showClock({ clockOffsetSecs: 2 }); const two = b.hidden; \
+                   m.showClock({ clockOffsetSecs: -59 }); const back = b.hidden; \
+                   m.showClock({ clockOffsetSecs: 60 }); done([two, back, b.hidden]); });",
+                vec![],
+            )
+            .await?;
+        assert_eq!(
+            badge.json(),
+            &serde_json::json!([true, true, false]),
+            "the clock badge for 2 s, −59 s and 60 s"
+        );
+
+        let list: Vec<String> = shown
+            .iter()
+            .map(|(id, text)| format!("{id}: {text:?} → {:?}", time_in(text)))
+            .collect();
+        println!("the UI's times:\n{}", list.join("\n"));
+        let times: Vec<String> = shown
+            .iter()
+            .map(|(_, t)| time_in(t).unwrap_or_else(|| format!("no time in {t:?}")))
+            .collect();
+        // One shape for all: hours and minutes, the same clock convention, no seconds, and
+        // today's date left out.
+        let shape = |t: &str| t.chars().map(|c| if c.is_ascii_digit() { '9' } else { c }).collect::<String>().replace("99:", "9:");
+        let first = shape(&times[0]);
+        assert!(
+            times.iter().all(|t| !t.contains("seconds") && !t.contains("no time") && shape(t) == first),
+            "more than one time format:\n{}",
+            list.join("\n")
+        );
+        Ok(())
+    })
+    .await;
+}
