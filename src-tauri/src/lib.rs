@@ -115,18 +115,15 @@ pub fn run() -> ExitCode {
     if let Err(e) = harden::no_dumps() {
         eprintln!("countersign: could not keep the process out of core dumps: {e}");
     }
-    let link = requests::link::in_args(argv.iter().cloned());
-    let args = match cli::parse_lenient(argv) {
+    let args = match cli::parse(argv) {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
+            // 2 for a usage error (an unknown flag, a bad value), 0 for --help and --version.
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
+    let link = args.link.clone();
     if let Err(m) = args.validate() {
         eprintln!("countersign: {m}");
         return ExitCode::FAILURE;

@@ -271,6 +271,20 @@ async fn a_link_in_capitals_is_handed_to_the_running_app() {
     assert_eq!(desk.0.lock().unwrap().shown, vec![Some(link.to_owned())]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_flag_is_named_and_starts_nothing() {
+    let sandbox = Sandbox::new("bogus");
+    let desk = serve(&sandbox);
+    for argv in [&["--bogus"][..], &["--profile", "t", "--bogus=1"]] {
+        let out = output(sandbox.countersign(argv)).await;
+        assert_eq!(out.status.code(), Some(2), "{argv:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("'--bogus'"), "{argv:?}: {err}");
+    }
+    // Nothing reached the running app: the launch stopped before it forwarded anything.
+    assert!(desk.0.lock().unwrap().shown.is_empty());
+}
+
 /// `countersign approve` with no runtime dir, its temp dir `tmp`.
 fn approve_in_tmp(sandbox: &Sandbox, tmp: &Path) -> Command {
     let mut c = sandbox.countersign(&["approve", "--scope", "transfer:write"]);
