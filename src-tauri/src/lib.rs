@@ -126,7 +126,8 @@ pub fn run() -> ExitCode {
     let link = args.link.clone();
     if let Err(m) = args.validate() {
         eprintln!("countersign: {m}");
-        return ExitCode::FAILURE;
+        // A bad value, as clap's own usage errors.
+        return ExitCode::from(2);
     }
     // One app per profile, decided by a lock taken before anything else: a later launch
     // hands its link to the first and ends.

@@ -281,6 +281,10 @@ async fn an_unknown_flag_is_named_and_starts_nothing() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("'--bogus'"), "{argv:?}: {err}");
     }
+    // A bad value is a usage error too.
+    let out = output(sandbox.countersign(&["--profile", "../x"])).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"../x\""));
     // Nothing reached the running app: the launch stopped before it forwarded anything.
     assert!(desk.0.lock().unwrap().shown.is_empty());
 }
