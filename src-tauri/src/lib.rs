@@ -106,8 +106,10 @@ pub fn run() -> ExitCode {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     STARTED.get_or_init(std::time::Instant::now);
     let argv: Vec<String> = std::env::args().collect();
-    if argv.get(1).map(String::as_str) == Some("approve") {
-        return requests::client::main(argv);
+    match argv.get(1).map(String::as_str) {
+        Some("approve") => return requests::client::main(argv),
+        Some("status") => return requests::status::main(argv),
+        _ => {}
     }
     // The DPoP key and the refresh token live in this process's memory: no core file, and no
     // reading it through /proc or ptrace by other processes of the user.
