@@ -284,6 +284,7 @@ where
         }
     };
     match msg {
+        // Answered above, whoever asked.
         ClientMessage::Status { .. } => {}
         ClientMessage::Show { link, .. } => {
             // Answered on receipt: the link may wait for the backend, which a launch that
@@ -459,7 +460,8 @@ pub async fn listen_for<D: Desk>(
 }
 
 /// Names the peer from its pid as the kernel gave it at accept time, then serves it; a peer
-/// that cannot be named, or whose caller is gone, is refused with the reason.
+/// that cannot be named, or whose caller is gone, gets the reason as a refusal once its first
+/// line is read, unless that line asks only for the `status`.
 #[cfg(target_os = "linux")]
 async fn serve_peer<D: Desk>(
     stream: tokio::net::UnixStream,
