@@ -11,6 +11,7 @@ ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_tauri_driver
 say "building"
 cargo build --workspace --bins
+target=$(target_dir)
 sandbox=$(mktemp -d)
 trap 'rm -rf "$sandbox"' EXIT
 export XDG_DATA_HOME="$sandbox/data" XDG_CONFIG_HOME="$sandbox/config" \
@@ -18,5 +19,5 @@ export XDG_DATA_HOME="$sandbox/data" XDG_CONFIG_HOME="$sandbox/config" \
 say "measuring (${1:-20} runs)"
 keyctl session - dbus-run-session -- bash -c '
   echo -n bench | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  target/debug/approve-bench "$0"
-' "${1:-20}"
+  "$1/debug/approve-bench" "$0"
+' "${1:-20}" "$target"

@@ -10,6 +10,7 @@ ensure_rust
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" python3
 say "building release binaries"
 cargo build --release --workspace --bins
+target=$(target_dir)
 runs="${1:-10}"
 sandbox=$(mktemp -d)
 trap 'rm -rf "$sandbox"' EXIT
@@ -17,5 +18,5 @@ export XDG_DATA_HOME="$sandbox/data" XDG_CONFIG_HOME="$sandbox/config" XDG_CACHE
 say "measuring ($runs runs each)"
 keyctl session - dbus-run-session -- bash -c '
   echo -n bench | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  xvfb-run -a -s "-screen 0 1280x900x24" python3 scripts/bench_startup.py "$0" target/release/countersign target/release/bare-window
-' "$runs"
+  xvfb-run -a -s "-screen 0 1280x900x24" python3 scripts/bench_startup.py "$0" "$1/release/countersign" "$1/release/bare-window"
+' "$runs" "$target"

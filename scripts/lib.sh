@@ -36,6 +36,13 @@ ensure_rust() {
   fi
 }
 
+# Cargo's target directory as cargo itself resolves it (CARGO_TARGET_DIR, build.target-dir in a
+# config file, or ./target), so scripts find the binaries wherever the build put them.
+target_dir() {
+  cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
 ensure_node() {
   if ! command -v npm >/dev/null 2>&1; then
     ensure_packages nodejs npm

@@ -16,21 +16,24 @@ npm ci --no-audit --no-fund --loglevel=error
 say "building the release binaries"
 cargo build --release --locked -p prelude-emulator
 npx tauri build --ci --no-bundle
+# Where cargo put the binaries, which the Tauri CLI also bundles from (CARGO_TARGET_DIR, as CI
+# caches set it, or a config's build.target-dir).
+target=$(target_dir)
 
 say "deriving Depends from what the binaries link"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/debian"
 printf 'Source: countersign\n\nPackage: countersign\nArchitecture: any\n' > "$work/debian/control"
-root=$(pwd)
 shlibs=$(cd "$work" && dpkg-shlibdeps -O \
-  "-e$root/target/release/countersign" "-e$root/target/release/prelude-emulator" 2>/dev/null)
+  "-e$target/release/countersign" "-e$target/release/prelude-emulator" 2>/dev/null)
 depends_json=$(printf '%s\n' "${shlibs#shlibs:Depends=}" | python3 -c '
 import json, sys
 print(json.dumps([d.strip() for d in sys.stdin.read().split(",") if d.strip()]))')
 say "Depends: $depends_json"
 
 say "preparing the changelog and manual pages"
+# tauri.conf.json takes these from ../target/packaging, whatever the target directory.
 mkdir -p target/packaging
 for f in changelog countersign.1 prelude-emulator.1; do
   gzip -9 -n -c "packaging/$f" > "target/packaging/$f.gz"
@@ -39,9 +42,9 @@ done
 say "bundling the .deb"
 npx tauri bundle --ci --bundles deb \
   --config "{\"bundle\":{\"linux\":{\"deb\":{\"depends\":$depends_json}}}}"
-built=$(ls -t target/release/bundle/deb/Countersign_*.deb | head -n 1)
+built=$(ls -t "$target"/release/bundle/deb/Countersign_*.deb | head -n 1)
 # Debian names packages in lower case.
-deb="target/release/bundle/deb/$(basename "$built" | sed 's/^Countersign_/countersign_/')"
+deb="$target/release/bundle/deb/$(basename "$built" | sed 's/^Countersign_/countersign_/')"
 mv -f "$built" "$deb"
 say "built $deb ($(du -h "$deb" | cut -f1))"
 echo "$deb"

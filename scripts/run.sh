@@ -15,4 +15,4 @@ if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   exit 1
 fi
 say "starting Countersign"
-exec target/debug/countersign "$@"
+exec "$(target_dir)/debug/countersign" "$@"

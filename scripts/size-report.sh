@@ -10,8 +10,9 @@ ensure_packages "${BUILD_PACKAGES[@]}"
 say "building both release binaries (countersign on its own, as the package builds it)"
 cargo build --release --locked -p countersign
 cargo build --release --locked -p bare-window
-app=$(stat -c %s target/release/countersign)
-bare=$(stat -c %s target/release/bare-window)
+target=$(target_dir)
+app=$(stat -c %s "$target/release/countersign")
+bare=$(stat -c %s "$target/release/bare-window")
 python3 - "$app" "$bare" <<'PY'
 import sys
 app, bare = int(sys.argv[1]), int(sys.argv[2])

@@ -27,7 +27,8 @@ say "building"
 cargo build --workspace --all-targets
 
 say "building the Debian package (its installed-package test runs below)"
-COUNTERSIGN_DEB="$(pwd)/$(bash scripts/package.sh | tail -n 1)"
+# package.sh prints an absolute path (in the target directory cargo reports).
+COUNTERSIGN_DEB="$(bash scripts/package.sh | tail -n 1)"
 export COUNTERSIGN_DEB
 
 # Tests never touch a real keyring or settings store: everything lives in a temp dir, and the

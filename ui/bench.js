@@ -57,24 +57,28 @@ function fill(b) {
   }
   form.elements.delay_ms.value = f.delay_ms;
   form.elements.message_delay_ms.value = f.message_delay_ms;
-  const grid = $("#route-grid");
-  grid.replaceChildren(
+  // One row per route, one column per way to fail: the column headers name the switches, and
+  // each box also carries its own accessible name.
+  $("#route-rows").replaceChildren(
     ...b.routes.map((route) => {
-      const row = document.createElement("div");
-      row.className = "route-row";
+      const row = document.createElement("tr");
+      const head = document.createElement("th");
+      head.scope = "row";
       const name = document.createElement("code");
       name.textContent = route;
-      row.append(name);
+      head.append(name);
+      row.append(head);
       for (const [kind, label] of [["fail_routes", "5xx"], ["rate_limit_routes", "429"], ["lose_response_routes", "lost"]]) {
-        const l = document.createElement("label");
+        const cell = document.createElement("td");
         const box = document.createElement("input");
         box.type = "checkbox";
         box.dataset.kind = kind;
         box.dataset.route = route;
         box.dataset.testid = `fault-${label}-${route.replace(/^\/v1\/session\//, "").replaceAll("/", "-")}`;
+        box.setAttribute("aria-label", `${route}: ${label === "lost" ? "answer lost" : label}`);
         box.checked = (f[kind] || []).includes(route);
-        l.append(box, ` ${label}`);
-        row.append(l);
+        cell.append(box);
+        row.append(cell);
       }
       return row;
     }),

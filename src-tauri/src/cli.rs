@@ -29,6 +29,23 @@ pub struct Args {
     /// the machine has one.
     #[arg(long, env = "COUNTERSIGN_RENDERING", value_enum, default_value_t)]
     pub rendering: crate::rendering::Rendering,
+    /// A `countersign:` link to open, as the desktop's URL handler passes it (`countersign %u`).
+    #[arg(value_name = "LINK", value_parser = link_arg)]
+    pub link: Option<String>,
+    /// Set by WebKitWebDriver, which starts the app as a browser for a WebDriver session
+    /// (tauri-driver): the app needs nothing from it, but must start.
+    #[arg(long, hide = true)]
+    pub automation: bool,
+}
+
+/// The one positional argument: only a `countersign:` link, so that a mistyped command
+/// (`countersign stauts`) is named rather than taken for something to open.
+fn link_arg(text: &str) -> Result<String, String> {
+    if crate::requests::link::is_link(text) {
+        Ok(text.to_owned())
+    } else {
+        Err("not a countersign: link".to_owned())
+    }
 }
 
 impl Args {
@@ -83,59 +100,84 @@ pub fn check_profile(p: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Keeps our own flags and drops the rest: the WebDriver launcher adds flags of its own
-/// (`--automation`), which must not stop the app.
-pub fn parse_lenient<I: IntoIterator<Item = String>>(argv: I) -> Result<Args, clap::Error> {
-    const WITH_VALUE: [&str; 5] = [
-        "--endpoint",
-        "--app-id",
-        "--profile",
-        "--rendering",
-        "--ca-file",
-    ];
-    const ALONE: [&str; 4] = ["--help", "-h", "--version", "-V"];
-    let mut it = argv.into_iter();
-    let mut kept: Vec<String> = it.next().into_iter().collect();
-    while let Some(a) = it.next() {
-        if WITH_VALUE.contains(&a.as_str()) {
-            kept.push(a);
-            if let Some(v) = it.next() {
-                kept.push(v);
-            }
-        } else if ALONE.contains(&a.as_str())
-            || WITH_VALUE.iter().any(|f| a.starts_with(&format!("{f}=")))
-        {
-            kept.push(a);
-        }
-    }
-    Args::try_parse_from(kept)
+/// Parses the app's command line (`argv` starts with the program). An argument the app does
+/// not know is an error that names it, as clap's usage errors do (exit status 2): GTK reads no
+/// arguments of its own here (tao starts it without argv), and the only foreign flag a
+/// launcher adds is WebKitWebDriver's `--automation`, which [`Args`] accepts.
+///
+/// # Errors
+/// A clap error: an unknown flag or argument, a bad value, or `--help`/`--version` (which
+/// print to stdout and exit 0; see [`clap::Error::exit_code`]).
+pub fn parse<I: IntoIterator<Item = String>>(argv: I) -> Result<Args, clap::Error> {
+    Args::try_parse_from(argv)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn foreign_flags_are_ignored() {
-        let a = parse_lenient(
-            [
-                "countersign",
-                "--automation",
-                "--endpoint",
-                "http://x:1",
-                "--profile=t1",
-            ]
-            .map(String::from),
+    fn parse_all(argv: &[&str]) -> Result<Args, clap::Error> {
+        parse(
+            std::iter::once("countersign")
+                .chain(argv.iter().copied())
+                .map(String::from),
         )
-        .unwrap();
+    }
+
+    #[test]
+    fn own_flags_links_and_the_webdriver_flag_are_accepted() {
+        let a = parse_all(&["--automation", "--endpoint", "http://x:1", "--profile=t1"]).unwrap();
         assert_eq!(a.endpoint.as_deref(), Some("http://x:1"));
         assert_eq!(a.profile, "t1");
+        assert!(a.automation);
         assert!(a.validate().is_ok());
         let bad = Args {
             profile: "../x".into(),
             ..Args::default()
         };
         assert!(bad.validate().is_err());
+        // What the desktop entry runs (`countersign %u`), in any spelling of the scheme.
+        for link in [
+            "countersign://approve?scope=s&amount=5",
+            "Countersign:approve?scope=s",
+        ] {
+            assert_eq!(parse_all(&[link]).unwrap().link.as_deref(), Some(link));
+            let a = parse_all(&["--profile", "p", link]).unwrap();
+            assert_eq!((a.profile.as_str(), a.link.as_deref()), ("p", Some(link)));
+        }
+        assert_eq!(parse_all(&[]).unwrap().link, None);
+    }
+
+    #[test]
+    fn unknown_flags_and_arguments_are_named_with_exit_status_2() {
+        for (argv, named) in [
+            (&["--bogus"][..], "--bogus"),
+            (&["--bogus=1"], "--bogus"),
+            (&["--profile", "p", "--no-sandbox"], "--no-sandbox"),
+            (&["-x"], "-x"),
+            (
+                &["--automation", "--endpoint=http://x:1", "--Profile", "p"],
+                "--Profile",
+            ),
+            (&["stauts"], "stauts"),
+            (&["https://example.com"], "https://example.com"),
+            (
+                &[
+                    "countersign://approve?scope=s",
+                    "countersign://approve?scope=t",
+                ],
+                "countersign://approve?scope=t",
+            ),
+        ] {
+            let e = parse_all(argv).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{argv:?}");
+            assert!(e.use_stderr(), "{argv:?}");
+            let text = e.to_string();
+            assert!(text.contains(named), "{argv:?}: {text}");
+        }
+        for shown in [&["--help"][..], &["--version"]] {
+            assert_eq!(parse_all(shown).unwrap_err().exit_code(), 0);
+        }
     }
 
     #[tokio::test]
@@ -154,8 +196,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ca-file-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let args = |file: &std::path::Path| {
-            parse_lenient(["countersign", "--ca-file", file.to_str().unwrap()].map(String::from))
-                .unwrap()
+            parse(["countersign", "--ca-file", file.to_str().unwrap()].map(String::from)).unwrap()
         };
         let good = dir.join("emulator.pem");
         std::fs::write(&good, &cert).unwrap();
@@ -180,7 +221,7 @@ mod tests {
     fn rendering_is_auto_unless_chosen() {
         use crate::rendering::Rendering;
         let parse = |extra: &[&str]| {
-            parse_lenient(
+            parse(
                 std::iter::once("countersign")
                     .chain(extra.iter().copied())
                     .map(String::from),

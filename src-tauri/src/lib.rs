@@ -106,8 +106,10 @@ pub fn run() -> ExitCode {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     STARTED.get_or_init(std::time::Instant::now);
     let argv: Vec<String> = std::env::args().collect();
-    if argv.get(1).map(String::as_str) == Some("approve") {
-        return requests::client::main(argv);
+    match argv.get(1).map(String::as_str) {
+        Some("approve") => return requests::client::main(argv),
+        Some("status") => return requests::status::main(argv),
+        _ => {}
     }
     // The DPoP key and the refresh token live in this process's memory: no core file, and no
     // reading it through /proc or ptrace by other processes of the user.
@@ -115,21 +117,19 @@ pub fn run() -> ExitCode {
     if let Err(e) = harden::no_dumps() {
         eprintln!("countersign: could not keep the process out of core dumps: {e}");
     }
-    let link = requests::link::in_args(argv.iter().cloned());
-    let args = match cli::parse_lenient(argv) {
+    let args = match cli::parse(argv) {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
+            // 2 for a usage error (an unknown flag, a bad value), 0 for --help and --version.
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
+    let link = args.link.clone();
     if let Err(m) = args.validate() {
         eprintln!("countersign: {m}");
-        return ExitCode::FAILURE;
+        // A bad value, as clap's own usage errors.
+        return ExitCode::from(2);
     }
     // One app per profile, decided by a lock taken before anything else: a later launch
     // hands its link to the first and ends.

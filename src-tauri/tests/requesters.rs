@@ -4,7 +4,7 @@
 
 #![cfg(target_os = "linux")]
 
-use countersign_lib::requests::protocol::{Ask, Outcome, Status};
+use countersign_lib::requests::protocol::{AppStatus, Ask, Outcome, Status, VERSION};
 use countersign_lib::requests::queue::{Requester, Source};
 use countersign_lib::requests::socket::{self, Desk, PrivateDir};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -79,6 +79,9 @@ struct Seen {
     asked: Vec<(Source, Ask)>,
     withdrawn: Vec<String>,
     shown: Vec<Option<String>>,
+    signed_in: bool,
+    /// How many `status` ops were answered.
+    statuses: usize,
 }
 
 /// Records everything and denies every request at once.
@@ -102,6 +105,14 @@ impl Desk for Recorder {
     }
     async fn show(&self, link: Option<String>) {
         self.0.lock().unwrap().shown.push(link);
+    }
+    async fn status(&self) -> AppStatus {
+        let mut seen = self.0.lock().unwrap();
+        seen.statuses += 1;
+        AppStatus {
+            v: VERSION,
+            signed_in: seen.signed_in,
+        }
     }
 }
 
@@ -271,6 +282,194 @@ async fn a_link_in_capitals_is_handed_to_the_running_app() {
     assert_eq!(desk.0.lock().unwrap().shown, vec![Some(link.to_owned())]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_flag_is_named_and_starts_nothing() {
+    let sandbox = Sandbox::new("bogus");
+    let desk = serve(&sandbox);
+    for argv in [&["--bogus"][..], &["--profile", "t", "--bogus=1"]] {
+        let out = output(sandbox.countersign(argv)).await;
+        assert_eq!(out.status.code(), Some(2), "{argv:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("'--bogus'"), "{argv:?}: {err}");
+    }
+    // A bad value is a usage error too.
+    let out = output(sandbox.countersign(&["--profile", "../x"])).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"../x\""));
+    // Nothing reached the running app: the launch stopped before it forwarded anything.
+    assert!(desk.0.lock().unwrap().shown.is_empty());
+}
+
+/// `countersign status ARGS…`: its exit status and stdout.
+async fn status(sandbox: &Sandbox, args: &[&str]) -> (Option<i32>, String) {
+    let out = output(sandbox.countersign(&[&["status"], args].concat())).await;
+    assert!(out.stderr.is_empty(), "{out:?}");
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap().trim_end().to_owned(),
+    )
+}
+
+fn object(line: &str) -> serde_json::Value {
+    assert!(!line.contains('\n'), "one line: {line}");
+    serde_json::from_str(line).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_says_whether_the_app_runs_and_is_signed_in_and_starts_none() {
+    let sandbox = Sandbox::new("status");
+    // No app: exit 1, and none is started.
+    let (code, line) = status(&sandbox, &["--json"]).await;
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        object(&line),
+        serde_json::json!({"running": false, "profile": "t"})
+    );
+    assert_eq!(
+        status(&sandbox, &[]).await,
+        (
+            Some(1),
+            "Countersign is not running for profile t.".to_owned()
+        )
+    );
+    // Other tests' apps may run for profile `t` meanwhile, each in a runtime dir of its own.
+    let mine = format!("XDG_RUNTIME_DIR={}", sandbox.runtime().display());
+    let started: Vec<u32> = apps()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .unwrap_or_default()
+                .split(|b| *b == 0)
+                .any(|v| v == mine.as_bytes())
+        })
+        .collect();
+    assert!(started.is_empty(), "no app was started: {started:?}");
+    assert!(!sandbox.runtime().join("countersign/t.sock").exists());
+
+    let desk = serve(&sandbox);
+    let (code, line) = status(&sandbox, &["--json"]).await;
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        object(&line),
+        serde_json::json!({"running": true, "profile": "t", "signed_in": false})
+    );
+    desk.0.lock().unwrap().signed_in = true;
+    let (code, line) = status(&sandbox, &["--json"]).await;
+    assert_eq!(code, Some(0));
+    // No lock or tray yet: those fields are left out rather than said false.
+    assert_eq!(
+        object(&line),
+        serde_json::json!({"running": true, "profile": "t", "signed_in": true})
+    );
+    assert_eq!(
+        status(&sandbox, &[]).await,
+        (
+            Some(0),
+            "Countersign is running for profile t, signed in.".to_owned()
+        )
+    );
+    {
+        let seen = desk.0.lock().unwrap();
+        assert_eq!(seen.statuses, 3);
+        assert!(
+            seen.asked.is_empty() && seen.shown.is_empty(),
+            "status asks nothing else"
+        );
+    }
+
+    let out = output(sandbox.countersign(&["status", "--bogus"])).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'--bogus'"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_is_answered_to_a_helper_whose_caller_is_gone() {
+    // As in a_helper_whose_caller_is_gone_is_withdrawn: this process is the subreaper, and
+    // the script leaves the command behind in its own session.
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+    let sandbox = Sandbox::new("status-orphan");
+    let desk = serve(&sandbox);
+    desk.0.lock().unwrap().signed_in = true;
+    let go = sandbox.0.join("go");
+    nix::unistd::mkfifo(&go, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let answer = sandbox.0.join("answer");
+    // The command starts only once the script has ended and it was handed to this process.
+    let script = sandbox.script(
+        "leave.sh",
+        "(read _ < \"$GO\"; exec \"$CS\" status --json > \"$ANSWER\"; ) &\nexit 0\n",
+    );
+    let mut cmd = Command::new("setsid");
+    cmd.arg("sh")
+        .arg(&script)
+        .env("GO", &go)
+        .env("ANSWER", &answer);
+    sandbox.env(&mut cmd);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    assert!(cmd.status().unwrap().success());
+    std::fs::write(&go, "go\n").unwrap();
+    let mut line = String::new();
+    for _ in 0..600 {
+        line = std::fs::read_to_string(&answer).unwrap_or_default();
+        if line.ends_with('\n') {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        object(line.trim_end()),
+        serde_json::json!({"running": true, "profile": "t", "signed_in": true})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_older_than_status_is_said_to_run() {
+    let sandbox = Sandbox::new("status-old");
+    let _desk = serve(&sandbox);
+    // What an app answers to an op it does not know, as an app from before `status` did.
+    let sock = sandbox.runtime().join("countersign/t.sock");
+    let mut peer = Command::new("perl");
+    peer.args(["-MIO::Socket::UNIX", "-e"])
+        .arg(r#"my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!"; print $s qq({"op":"frobnicate","v":1}\n); print scalar <$s>"#)
+        .arg(&sock);
+    sandbox.env(&mut peer);
+    let out = output(peer).await;
+    let refused = json(&out);
+    assert_eq!(
+        (
+            refused["event"].as_str(),
+            refused["status"].as_str(),
+            refused["code"].as_str()
+        ),
+        (Some("result"), Some("refused"), Some("invalid_input")),
+        "{refused}"
+    );
+    drop(_desk);
+
+    // An older app in its place answers `status` the same way.
+    let old = Sandbox::new("status-older");
+    let dir = PrivateDir::open(&old.runtime().join("countersign")).unwrap();
+    let listener = tokio::net::UnixListener::bind(dir.socket("t").unwrap()).unwrap();
+    let line = serde_json::to_string(&refused).unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let (s, _) = listener.accept().await.unwrap();
+        let (r, mut w) = s.into_split();
+        let mut asked = String::new();
+        tokio::io::BufReader::new(r)
+            .read_line(&mut asked)
+            .await
+            .unwrap();
+        assert_eq!(asked, "{\"op\":\"status\",\"v\":1}\n");
+        w.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+    });
+    let (code, line) = status(&old, &["--json"]).await;
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        object(&line),
+        serde_json::json!({"running": true, "profile": "t"})
+    );
+}
+
 /// `countersign approve` with no runtime dir, its temp dir `tmp`.
 fn approve_in_tmp(sandbox: &Sandbox, tmp: &Path) -> Command {
     let mut c = sandbox.countersign(&["approve", "--scope", "transfer:write"]);
@@ -400,6 +599,13 @@ async fn two_requests_at_once_with_no_app_start_one_app_and_both_reach_it() {
     let out = output(sandbox.countersign(&[])).await;
     assert!(out.status.success(), "{out:?}");
     assert_eq!(apps(), running);
+    // The real app answers `status`: it runs, and no one signed in to this fresh profile.
+    let (code, line) = status(&sandbox, &["--json"]).await;
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        object(&line),
+        serde_json::json!({"running": true, "profile": "t", "signed_in": false})
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(app as i32),
         nix::sys::signal::Signal::SIGTERM,

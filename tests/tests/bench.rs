@@ -35,6 +35,54 @@ async fn check(app: &AppRef, testid: &str, on: bool) -> TestResult {
     Ok(())
 }
 
+/// What is wrong with the table of failing routes as laid out now, in words; empty when each
+/// checkbox sits under its own column header, clear of every header and route name, and
+/// nothing runs past the dialog or needs a sideways scroll.
+const ROUTE_TABLE_PROBLEMS: &str = r#"
+const dialog = document.querySelector('[data-testid=bench]');
+const table = document.querySelector('[data-testid=fault-routes]');
+table.scrollIntoView({ block: 'center' });
+const d = dialog.getBoundingClientRect();
+const problems = [];
+const textRects = (el) => { const r = document.createRange(); r.selectNodeContents(el); return [...r.getClientRects()]; };
+const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+const within = (a, b) => a.left >= b.left - 0.5 && a.right <= b.right + 0.5;
+if (d.left < 0 || d.right > window.innerWidth) problems.push(`the dialog spans ${d.left}..${d.right} of ${window.innerWidth}`);
+if (dialog.scrollWidth > dialog.clientWidth) problems.push(`the dialog scrolls sideways (${dialog.scrollWidth} > ${dialog.clientWidth})`);
+const heads = [...table.tHead.rows[0].cells];
+const boxes = [...table.querySelectorAll('tbody input[type=checkbox]')];
+if (boxes.length === 0) problems.push('no checkboxes');
+const texts = [...table.querySelectorAll('th')].flatMap((th) => textRects(th).map((r) => [th, r]));
+for (const [th, r] of texts) {
+  if (!within(r, th.getBoundingClientRect())) problems.push(`"${th.textContent}" runs out of its cell`);
+  if (!within(r, d)) problems.push(`"${th.textContent}" runs past the dialog`);
+}
+for (const box of boxes) {
+  const b = box.getBoundingClientRect();
+  const id = box.dataset.testid;
+  if (b.width === 0 || b.height === 0) problems.push(`${id} is not drawn`);
+  if (!within(b, d)) problems.push(`${id} runs past the dialog`);
+  const head = heads[box.closest('td').cellIndex].getBoundingClientRect();
+  if (!within(b, head)) problems.push(`${id} is not under its column header`);
+  for (const [th, r] of texts) if (meets(b, r)) problems.push(`${id} covers "${th.textContent}"`);
+}
+return problems;
+"#;
+
+async fn route_table_fits(app: &AppRef, w: u32, h: u32) -> TestResult {
+    app.driver.set_window_rect(0, 0, w, h).await?;
+    app.wait_script(
+        "return [window.outerWidth, window.outerHeight];",
+        "the window to take its size",
+        |v| v[0].as_u64() == Some(u64::from(w)),
+    )
+    .await?;
+    let problems = app.script(ROUTE_TABLE_PROBLEMS).await?;
+    app.shot(&format!("00-routes-{w}x{h}")).await;
+    assert_eq!(problems, serde_json::json!([]), "at {w}x{h}");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clock_expires_a_challenge_and_a_grant() {
     let sandbox = Sandbox::new("bench_clock");
@@ -129,8 +177,13 @@ async fn a_fault_switch_breaks_a_route_until_it_is_off() {
         app.wait_stage("step-up-otp").await?;
         let code = app.inbox_code(2).await?;
 
-        // 5xx on the code check: a clear, coded error, and the approval stays open.
+        // The routes' table: headed columns, each box under its header, at both sizes.
         app.click("bench-open").await?;
+        for (w, h) in [(720, 560), (1040, 760)] {
+            route_table_fits(&app, w, h).await?;
+        }
+
+        // 5xx on the code check: a clear, coded error, and the approval stays open.
         check(&app, "fault-5xx-otp-check", true).await?;
         app.click("faults-apply").await?;
         bench_says(&app, "Switches applied.").await?;

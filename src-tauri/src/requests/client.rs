@@ -154,7 +154,7 @@ async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, String> {
                     }
                 }
                 Ok(Some(AppMessage::Result(o))) => return Ok(*o),
-                Ok(Some(AppMessage::Shown { .. })) => {
+                Ok(Some(AppMessage::Shown { .. } | AppMessage::Status(_))) => {
                     return Err("the app answered a different request".to_owned());
                 }
                 Ok(None) => return Err("Countersign closed before answering".to_owned()),

@@ -1,7 +1,7 @@
 //! The app's side of the socket: a request goes into the backend's queue, the window is
 //! redrawn, and a notification tells a person who is looking elsewhere.
 
-use super::protocol::{Ask, Outcome, Status};
+use super::protocol::{AppStatus, Ask, Outcome, Status};
 use super::queue::Source;
 use super::socket::{self, Desk};
 use crate::AppState;
@@ -146,6 +146,24 @@ impl Desk for AppDesk {
             }
         }
         self.redraw(&state, &b);
+    }
+
+    async fn status(&self) -> AppStatus {
+        let state = self.0.state::<AppState>();
+        // A backend that failed to start has no session.
+        let signed_in = match state.backend().await {
+            Ok(backend) => {
+                let mut b = backend.lock().await;
+                // The stored session is looked up once per run, as a request would.
+                b.resume().await;
+                b.signed_in()
+            }
+            Err(_) => false,
+        };
+        AppStatus {
+            v: super::protocol::VERSION,
+            signed_in,
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Approvals asked by other programs: `countersign approve` (client.rs) talks to the running
 //! app over a per-user socket (socket.rs) in a small versioned protocol (protocol.rs);
 //! `countersign://` links (link.rs) ask too. The app keeps them in a queue (queue.rs) and puts
-//! each before the person in turn. One app runs per profile (instance.rs).
+//! each before the person in turn. One app runs per profile (instance.rs); `countersign
+//! status` (status.rs) asks it how it is.
 
 pub mod client;
 pub mod desk;
@@ -13,3 +14,4 @@ pub mod peer;
 pub mod protocol;
 pub mod queue;
 pub mod socket;
+pub mod status;

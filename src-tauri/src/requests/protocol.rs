@@ -38,6 +38,8 @@ pub enum ClientMessage {
         #[serde(default)]
         link: Option<String>,
     },
+    /// `countersign status`: how the app is, answered with [`AppMessage::Status`].
+    Status { v: u32 },
 }
 
 /// The app's answers: `queued` once, then one `result`; `shown` for a `show`.
@@ -54,6 +56,16 @@ pub enum AppMessage {
     Shown {
         v: u32,
     },
+    Status(AppStatus),
+}
+
+/// The app's answer to a `status` op. It carries only what the app has: a field for a state
+/// the app does not have yet (a lock, a tray) is left out, never sent as `false`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppStatus {
+    pub v: u32,
+    /// A session is open: approvals can be put to the person.
+    pub signed_in: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,7 +254,9 @@ impl ClientMessage {
         let m: ClientMessage = serde_json::from_str(line)
             .map_err(|e| BadRequest(format!("not a request of protocol version {VERSION}: {e}")))?;
         let v = match &m {
-            ClientMessage::Approve { v, .. } | ClientMessage::Show { v, .. } => *v,
+            ClientMessage::Approve { v, .. }
+            | ClientMessage::Show { v, .. }
+            | ClientMessage::Status { v } => *v,
         };
         if v != VERSION {
             return Err(BadRequest(format!(
@@ -341,6 +355,20 @@ mod tests {
         );
         assert!(ClientMessage::parse(r#"{"op":"approve","v":1,"scope":"s","skip":true}"#).is_err());
         assert!(ClientMessage::parse(r#"{"op":"grant","v":1}"#).is_err());
+        assert_eq!(
+            ClientMessage::parse(r#"{"op":"status","v":1}"#).unwrap(),
+            ClientMessage::Status { v: 1 }
+        );
+        assert!(ClientMessage::parse(r#"{"op":"status","v":2}"#).is_err());
+        assert!(ClientMessage::parse(r#"{"op":"status","v":1,"locked":false}"#).is_err());
+        let answer = AppMessage::Status(AppStatus {
+            v: VERSION,
+            signed_in: true,
+        });
+        assert_eq!(
+            serde_json::to_value(answer).unwrap(),
+            serde_json::json!({"event": "status", "v": 1, "signed_in": true})
+        );
         assert!(ClientMessage::parse("not json").is_err());
     }
 

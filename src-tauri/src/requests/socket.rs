@@ -61,6 +61,8 @@ pub trait Desk: Clone + Send + Sync + 'static {
     fn withdraw(&self, id: String) -> impl Future<Output = ()> + Send;
     /// A second launch: bring the window forward and open its link, if any.
     fn show(&self, link: Option<String>) -> impl Future<Output = ()> + Send;
+    /// `countersign status`: how the app is now.
+    fn status(&self) -> impl Future<Output = super::protocol::AppStatus> + Send;
 }
 
 /// A folder only this user can use, held open. Its checks were made on the open handle, and
@@ -243,10 +245,15 @@ impl Ends for Never {
     }
 }
 
-/// Serves one connection from a checked peer. `watch`, when there is one, tells when the
-/// program named as the requester ends: its request is withdrawn then, even while the helper
-/// it left behind keeps the connection open.
-async fn serve_one<S, D, E>(stream: S, source: Source, watch: Option<E>, desk: D)
+/// Who a peer is: its source and, when there is one, what tells when the program named as the
+/// requester ends; or the refusal for a peer that could not be named.
+type Peer<E> = Result<(Source, Option<E>), Box<super::protocol::Outcome>>;
+
+/// Serves one connection from a peer of this user. `status` is answered to any such peer;
+/// `show` and `approve` only to one that was named, else the peer gets its refusal. The
+/// watch, when there is one, withdraws a request when its program ends, even while the
+/// helper it left behind keeps the connection open.
+async fn serve_one<S, D, E>(stream: S, peer: Peer<E>, desk: D)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     D: Desk,
@@ -265,7 +272,20 @@ where
         Ok(m) => m,
         Err(BadRequest(why)) => return refuse(&mut w, &why).await,
     };
+    if let ClientMessage::Status { .. } = msg {
+        let _ = write_msg(&mut w, &AppMessage::Status(desk.status().await)).await;
+        return;
+    }
+    let (source, watch) = match peer {
+        Ok(p) => p,
+        Err(outcome) => {
+            let _ = write_msg(&mut w, &AppMessage::Result(outcome)).await;
+            return;
+        }
+    };
     match msg {
+        // Answered above, whoever asked.
+        ClientMessage::Status { .. } => {}
         ClientMessage::Show { link, .. } => {
             // Answered on receipt: the link may wait for the backend, which a launch that
             // hands it over need not do.
@@ -440,10 +460,11 @@ pub async fn listen_for<D: Desk>(
 }
 
 /// Names the peer from its pid as the kernel gave it at accept time, then serves it; a peer
-/// that cannot be named, or whose caller is gone, is refused with the reason.
+/// that cannot be named, or whose caller is gone, gets the reason as a refusal once its first
+/// line is read, unless that line asks only for the `status`.
 #[cfg(target_os = "linux")]
 async fn serve_peer<D: Desk>(
-    mut stream: tokio::net::UnixStream,
+    stream: tokio::net::UnixStream,
     pid: i32,
     accepted: u64,
     helper: Helper,
@@ -454,18 +475,14 @@ async fn serve_peer<D: Desk>(
         tokio::task::spawn_blocking(move || super::peer::identify(pid, accepted, &helper)).await;
     match who {
         Ok(Ok(who)) => {
-            serve_one(
-                stream,
-                Source::Program(who.requester),
-                Some(who.watch),
-                desk,
-            )
-            .await;
+            let peer = Ok((Source::Program(who.requester), Some(who.watch)));
+            serve_one(stream, peer, desk).await;
         }
+        // A `status` needs no name: the refusal goes to any other op.
         Ok(Err(e)) => {
             tracing::info!(pid, error = %e, "approval socket peer refused");
             let outcome = refusal(e.code(), &e.to_string());
-            let _ = write_msg(&mut stream, &AppMessage::Result(Box::new(outcome))).await;
+            serve_one::<_, _, std::os::fd::OwnedFd>(stream, Err(Box::new(outcome)), desk).await;
         }
         Err(e) => tracing::warn!(error = %e, "naming the requester failed"),
     }
@@ -484,7 +501,7 @@ async fn serve_peer<D: Desk>(
         script: None,
         pid: pid as u32,
     });
-    serve_one(stream, source, None::<Never>, desk).await;
+    serve_one(stream, Ok((source, None::<Never>)), desk).await;
 }
 
 #[cfg(windows)]
@@ -507,7 +524,11 @@ pub async fn listen<D: Desk>(profile: &str, desk: D) -> Result<(), SocketError> 
             script: None,
             pid: 0,
         });
-        tokio::spawn(serve_one(connected, source, None::<Never>, desk.clone()));
+        tokio::spawn(serve_one(
+            connected,
+            Ok((source, None::<Never>)),
+            desk.clone(),
+        ));
     }
 }
 
