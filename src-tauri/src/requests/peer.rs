@@ -274,6 +274,23 @@ fn script_of(interpreter: &str, argv: &[String]) -> Option<String> {
         if !a.starts_with('-') && !a.starts_with('+') {
             return Some(a.clone());
         }
+        // Short options written together (`sh -ec CODE`, `python3 -Bc CODE`, `perl -we
+        // CODE`): an inline-code letter anywhere in the cluster means no script follows.
+        if let Some(letters) = a.strip_prefix('-').filter(|l| !l.starts_with('-')) {
+            for (i, l) in letters.char_indices() {
+                let one = format!("-{l}");
+                if inline.contains(&one.as_str()) {
+                    return None;
+                }
+                if with_value.contains(&one.as_str()) {
+                    // The rest of the cluster is its value; if there is none, the next argument is.
+                    if i + l.len_utf8() == letters.len() {
+                        args.next();
+                    }
+                    break;
+                }
+            }
+        }
     }
     None
 }
@@ -495,6 +512,21 @@ mod tests {
             ("sh", &["sh"], None),
             ("sh", &["sh", "-"], None),
             ("sh", &["sh", "-s", "a"], None),
+            // Options written together: inline code is not a script.
+            ("sh", &["sh", "-ec", "countersign approve --scope s"], None),
+            ("bash", &["bash", "-xc", "echo", "pay.sh"], None),
+            ("python", &["python3", "-Bc", "import os"], None),
+            ("python", &["python3", "-Im", "pay"], None),
+            ("perl", &["perl", "-we", "system('countersign')"], None),
+            ("ruby", &["ruby", "-we", "x"], None),
+            (
+                "python",
+                &["python3", "-uW", "ignore", "pay.py"],
+                Some("pay.py"),
+            ),
+            ("python", &["python3", "-Wignore", "pay.py"], Some("pay.py")),
+            ("perl", &["perl", "-wMstrict", "pay.pl"], Some("pay.pl")),
+            ("bash", &["bash", "-ex", "./pay.sh"], Some("./pay.sh")),
         ];
         for (i, argv, want) in cases {
             assert_eq!(script_of(i, &args(argv)).as_deref(), *want, "{argv:?}");
