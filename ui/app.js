@@ -223,7 +223,8 @@ window.addEventListener("focus", () => {
 stageRoot.addEventListener(
   "keydown",
   (e) => {
-    if (e.key !== "Enter" || !ANSWERS.has(mounted)) return;
+    // An input method's Enter commits what it composed: it answers nothing, and is left to it.
+    if (e.key !== "Enter" || e.isComposing || !ANSWERS.has(mounted)) return;
     const input = e.target.closest?.(".code-input");
     const min = view?.rules?.codeMin || 4;
     e.preventDefault();
@@ -488,9 +489,18 @@ async function checkIdentifier(input, hint, fallback) {
 // 538750"), and a code found that way is submitted at once. No maxlength: it would cut
 // "Your Countersign code is 123456" to "Your Cou" before anyone could read it.
 const WHOLE_INSERTS = new Set(["insertFromPaste", "insertFromDrop", "insertReplacementText", "insertFromYank"]);
+// Full-width digits (an input method's) are the same digits; those of other scripts are
+// refused in words (docs/protocol.md, "Codes").
+const halfWidth = (t) => t.replace(/[\uFF10-\uFF19]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xff10 + 48));
+const OTHER_DIGITS = /[^\P{Nd}0-9\uFF10-\uFF19]/u;
+const OTHER_DIGITS_WHY = "the code is written with the digits 0 to 9";
 function codeField(input, onComplete) {
   const max = view?.rules?.codeMax || 8;
   input.removeAttribute("maxlength");
+  const refuse = (why) => {
+    input.setAttribute("aria-invalid", "true");
+    showError({ code: "invalid_input", reason: why, message: why });
+  };
   const readInserted = async (text) => {
     const code = await call("read_code", { text }).catch(() => null);
     if (!input.isConnected) return;
@@ -500,15 +510,34 @@ function codeField(input, onComplete) {
       onComplete();
     } else {
       input.value = "";
-      input.setAttribute("aria-invalid", "true");
-      const why = "there is no 4 to 8 digit code in what was pasted";
-      showError({ code: "invalid_input", reason: why, message: why });
+      refuse(OTHER_DIGITS.test(text) ? OTHER_DIGITS_WHY : "there is no 4 to 8 digit code in what was pasted");
     }
   };
+  let before = input.value;
+  // Typed digits are kept, up to the longest code; anything else is dropped.
+  const keepDigits = () => {
+    const other = OTHER_DIGITS.test(input.value);
+    const digits = halfWidth(input.value).replace(/\D/g, "").slice(0, max);
+    if (digits !== input.value) input.value = digits;
+    before = input.value;
+    if (other) refuse(OTHER_DIGITS_WHY);
+    else input.removeAttribute("aria-invalid");
+  };
+  // While an input method composes, the field is its own; what it commits is read then.
+  let composing = false;
+  input.addEventListener("compositionstart", () => {
+    composing = true;
+  });
+  input.addEventListener("compositionend", () => {
+    composing = false;
+    const text = input.value;
+    if (/^[\d\s-]*$/.test(halfWidth(text)) && !OTHER_DIGITS.test(text)) keepDigits();
+    else readInserted(text);
+  });
   const inserted = (e) => e.data ?? e.dataTransfer?.getData("text/plain") ?? e.dataTransfer?.getData("text") ?? "";
   const whole = (e, text) => WHOLE_INSERTS.has(e.inputType) || [...text].length > 1;
-  let before = input.value;
   input.addEventListener("beforeinput", (e) => {
+    if (e.isComposing || composing) return;
     before = input.value;
     const text = inserted(e);
     if (e.cancelable && text && whole(e, text)) {
@@ -517,6 +546,7 @@ function codeField(input, onComplete) {
     }
   });
   input.addEventListener("input", (e) => {
+    if (e.isComposing || composing) return;
     // An insertion the page could not stop first (some autofill): read the field whole.
     // Only the browser's own input events say what they did (a script's plain `input` does not).
     const grew = [...input.value].length - [...before].length;
@@ -525,10 +555,7 @@ function codeField(input, onComplete) {
       before = "";
       return;
     }
-    const digits = input.value.replace(/\D/g, "").slice(0, max);
-    if (digits !== input.value) input.value = digits;
-    before = input.value;
-    input.removeAttribute("aria-invalid");
+    keepDigits();
   });
   input.addEventListener("paste", (e) => {
     e.preventDefault();

@@ -353,3 +353,85 @@ async fn a_code_dropped_or_inserted_is_kept() {
     })
     .await;
 }
+
+/// Whether the error line and its "Start again" are shown.
+async fn error_shown(app: &AppRef) -> WebDriverResult<Value> {
+    app.script(
+        "return [!document.getElementById('error').hidden, \
+         !document.getElementById('error-actions').hidden];",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_from_an_input_method_is_kept_and_other_digits_are_named() {
+    let emu = emulator();
+    let sandbox = Arc::new(Sandbox::new("text_ime"));
+    let app = App::launch("text_ime", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        sign_in(&app, &emu).await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = emu.nth_code(2).await;
+        let wrong = if code == "123456" { "654321" } else { "123456" };
+        app.script(
+            "window.__submitted = []; document.addEventListener('submit', (e) => \
+             window.__submitted.push(e.target.querySelector('.code-input')?.value), true); return true;",
+        )
+        .await?;
+        // The Enter that commits a composition submits nothing.
+        let kept = app
+            .script(&format!(
+                "const i = document.querySelector('[data-testid=stepup-code-input]'); i.focus(); \
+                 i.value = '{wrong}'; \
+                 const k = new KeyboardEvent('keydown', {{key: 'Enter', isComposing: true, bubbles: true, cancelable: true}}); \
+                 i.dispatchEvent(k); return k.defaultPrevented;"
+            ))
+            .await?;
+        assert_eq!(kept, false, "the input method keeps its Enter");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(app.script("return window.__submitted;").await?, json!([]));
+        // Full-width digits composed in steps: left alone while composing, then read as 0-9.
+        let full: String = code
+            .chars()
+            .map(|c| char::from_u32(u32::from(c) - u32::from('0') + 0xFF10).unwrap())
+            .collect();
+        let half: String = full.chars().take(2).collect();
+        let during = app
+            .script(&format!(
+                "const i = document.querySelector('[data-testid=stepup-code-input]'); i.value = ''; \
+                 i.dispatchEvent(new CompositionEvent('compositionstart', {{bubbles: true}})); \
+                 i.value = '{half}'; \
+                 i.dispatchEvent(new InputEvent('input', {{inputType: 'insertCompositionText', data: '{half}', isComposing: true, bubbles: true}})); \
+                 return i.value;"
+            ))
+            .await?;
+        assert_eq!(during, half.as_str(), "the field is the input method's while it composes");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(error_shown(&app).await?[0], false);
+        let after = app
+            .script(&format!(
+                "const i = document.querySelector('[data-testid=stepup-code-input]'); i.value = '{full}'; \
+                 i.dispatchEvent(new InputEvent('input', {{inputType: 'insertCompositionText', data: '{full}', isComposing: true, bubbles: true}})); \
+                 i.dispatchEvent(new CompositionEvent('compositionend', {{data: '{full}', bubbles: true}})); \
+                 return i.value;"
+            ))
+            .await?;
+        assert_eq!(after, code.as_str());
+        assert_eq!(error_shown(&app).await?[0], false);
+        // Digits of another script are refused in words, not dropped in silence.
+        app.script(
+            "const i = document.querySelector('[data-testid=stepup-code-input]'); i.value = ''; i.focus(); \
+             document.execCommand('insertText', false, 'رمزك ١٢٣٤٥٦'); return true;",
+        )
+        .await?;
+        app.wait_error("digits 0 to 9").await?;
+        shots(&app, "other-digits", &[]).await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await?;
+        assert_eq!(app.script("return window.__submitted;").await?, json!([code]));
+        Ok(())
+    })
+    .await;
+}
