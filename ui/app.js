@@ -61,6 +61,8 @@ function render(v) {
   if (v.server.scenarios) $("#scenario").value = v.server.scenario || "";
   const notice = $("#notice");
   notice.textContent = v.notice || "";
+  // Whole in its title: a short window clamps it (it may name a long program path).
+  notice.title = v.notice || "";
   notice.hidden = !v.notice;
   const queue = $("#queue-count");
   queue.textContent = v.waiting ? `${v.waiting} more waiting` : "";
@@ -104,6 +106,8 @@ function render(v) {
     );
   }
   if (v.request && v.stage === "request" && app.dataset.requestShown !== v.request.id) {
+    // An error and its "Start again" were about the request before: they go with it.
+    if (app.dataset.requestShown) clearError();
     app.dataset.requestShown = v.request.id;
     markPainted(v.request.id);
     // A new request on a screen already up: nothing keeps the focus, and clicks wait.
@@ -182,7 +186,7 @@ const SETTLING_TITLE = "Just appeared: wait a moment before answering";
 let settledAt = 0;
 let settleTimer = null;
 function answerButtons() {
-  return $$(".decide button, [data-action=deny-report]", stageRoot);
+  return [...$$(".decide button, [data-action=deny-report]", stageRoot), $("#restart-approval")];
 }
 function settle() {
   settledAt = performance.now() + SETTLE_MS;
@@ -733,6 +737,7 @@ async function loadSessions() {
 }
 
 $("#restart-approval").addEventListener("click", (e) => {
+  if (settling()) return;
   if (view?.request) act("approve_request", { id: view.request.id }, e.currentTarget);
   else if (lastApproval) act("request_step_up", lastApproval, e.currentTarget);
 });

@@ -364,6 +364,75 @@ async fn error_shown(app: &AppRef) -> WebDriverResult<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_and_its_start_again_leave_with_their_request() {
+    let emu = emulator();
+    let sandbox = Arc::new(Sandbox::new("text_stale"));
+    let app = App::launch("text_stale", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        sign_in(&app, &emu).await?;
+        let sent = emu.outbox().await.len();
+        let mut first = ask(
+            &sandbox,
+            &[
+                "--scope",
+                "transfer:write",
+                "--meta",
+                "amount=5",
+                "--reason",
+                "first",
+                "--json",
+            ],
+        );
+        wait_request(&app, "first").await?;
+        let second = ask(
+            &sandbox,
+            &[
+                "--scope",
+                "transfer:write",
+                "--meta",
+                "amount=5000",
+                "--reason",
+                "second",
+                "--json",
+            ],
+        );
+        // The server no longer allows the scope: the first request stays, with the error.
+        emu.put_stepup(json!({"allowed_scopes": [{
+            "scope": "read:logs", "mode": "direct",
+            "direct": {"identifier_types": ["phone_number"], "status": "continue",
+                       "granted_for": 300, "grant_mode": "session-bound"}
+        }]}))
+        .await;
+        app.click("approve-request").await?;
+        app.wait_script(
+            "return document.getElementById('error').hidden;",
+            "an error about the first request",
+            |v| v == &json!(false),
+        )
+        .await?;
+        wait_request(&app, "first").await?;
+        assert_eq!(error_shown(&app).await?[0], true);
+        // Its requester ends; the second request takes the screen. The error (and a "Start
+        // again", which would now start the second one) was about the first.
+        first.kill();
+        wait_request(&app, "second").await?;
+        assert_eq!(error_shown(&app).await?, json!([false, false]));
+        shots(
+            &app,
+            "stale-error-gone",
+            &["approve-request", "deny-request"],
+        )
+        .await?;
+        app.click("deny-request").await?;
+        let out = finish(second).await;
+        assert_eq!(out.code, Some(1), "{out:?}");
+        assert_eq!(emu.outbox().await.len(), sent, "no code went out");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_from_an_input_method_is_kept_and_other_digits_are_named() {
     let emu = emulator();
     let sandbox = Arc::new(Sandbox::new("text_ime"));
