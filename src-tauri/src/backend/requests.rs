@@ -95,27 +95,44 @@ impl Backend {
         Ok(self.requests.push(source, ask, now_ms(), reply))
     }
 
-    /// A link's request: collapsed with an identical link already waiting, and rate-limited.
-    /// Returns whether it was queued.
-    pub fn enqueue_link(&mut self, ask: Ask) -> bool {
+    /// A link the desktop handed over (`countersign://approve?…`): parsed, collapsed with an
+    /// identical link already waiting, and rate-limited, a link that cannot be parsed too.
+    /// Only a link the rate limit admits changes the screen; see [`LinkTaken`].
+    pub fn take_link(&mut self, text: &str) -> LinkTaken {
+        let ask = match crate::requests::link::parse(text) {
+            Ok(ask) => ask,
+            Err(e) => {
+                if !self.links.admit(now_ms()) {
+                    return LinkTaken::Ignored;
+                }
+                tracing::warn!(error = %e, "approval link refused");
+                self.notice = Some(format!("An approval link was ignored: {e}."));
+                return LinkTaken::Noticed;
+            }
+        };
         let duplicate = self
             .requests
             .iter()
             .any(|p| p.source == Source::Link && p.ask == ask);
         if duplicate {
-            return false;
+            return LinkTaken::Ignored;
         }
         if !self.links.admit(now_ms()) {
             self.notice =
                 Some("Too many approval links in a minute: the latest was ignored.".into());
-            return false;
+            return LinkTaken::Ignored;
         }
-        let queued = self.enqueue(Source::Link, ask, None).is_ok();
-        if !queued && self.signed_in() {
-            self.notice =
-                Some("Too many approval links wait already: the latest was ignored.".into());
+        match self.enqueue(Source::Link, ask, None) {
+            Ok((id, _)) => LinkTaken::Queued(id),
+            Err(_) => {
+                if self.signed_in() {
+                    self.notice = Some(
+                        "Too many approval links wait already: the latest was ignored.".into(),
+                    );
+                }
+                LinkTaken::Noticed
+            }
         }
-        queued
     }
 
     /// The request on screen: when the person is free to see it, or while its step-up runs.
@@ -152,11 +169,6 @@ impl Backend {
             Some(_) => self.requests.waiting(),
             None => self.requests.len(),
         }
-    }
-
-    /// The id of the request that arrived last.
-    pub fn newest_request(&self) -> Option<String> {
-        self.requests.ids().pop()
     }
 
     /// Something to tell the person, until their next action.
@@ -354,6 +366,19 @@ impl Backend {
         }
         self.requests.resolve(id, o);
     }
+}
+
+/// What became of a link. Only `Queued` and `Noticed` bring the window forward: a page that
+/// keeps opening links (duplicates, or past the rate limit) must not keep pulling the window
+/// to the front, where each gain of focus makes the answers settle again.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LinkTaken {
+    /// Waiting for the person, with this id.
+    Queued(String),
+    /// Not queued, and the notice says why.
+    Noticed,
+    /// Nothing changed on screen: a duplicate, or past the rate limit.
+    Ignored,
 }
 
 fn capitalised(s: &str) -> String {
