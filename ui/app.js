@@ -60,9 +60,10 @@ function render(v) {
   // The picker shows the preset the server is on (after a restart too), or none.
   if (v.server.scenarios) $("#scenario").value = v.server.scenario || "";
   const notice = $("#notice");
-  notice.textContent = v.notice || "";
+  // Its parts: what names a requester comes isolated, so its letters cannot reorder the rest.
+  fillParts(notice, v.notice || "");
   // Whole in its title: a short window clamps it (it may name a long program path).
-  notice.title = v.notice || "";
+  notice.title = [v.notice || ""].flat().map((p) => (p && typeof p === "object" ? p.isolate : p)).join("");
   notice.hidden = !v.notice;
   const queue = $("#queue-count");
   queue.textContent = v.waiting ? `${v.waiting} more waiting` : "";

@@ -343,3 +343,30 @@ async fn links_past_the_limit_change_nothing_on_screen() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A notice that names a requester draws its name isolated: right-to-left letters in a path
+/// ("/tmp/אבג 123") would otherwise reorder the sentence around it.
+#[tokio::test]
+async fn a_notice_draws_the_requester_isolated() {
+    let (_emu, mut b, dir) = signed_in().await;
+    let (tx, _rx) = oneshot::channel();
+    let source = Source::Program(crate::requests::queue::Requester {
+        executable: "/tmp/אבג 123".into(),
+        script: None,
+        pid: 4242,
+    });
+    let (id, _) = b
+        .enqueue(source, ask("transfer:write", &[], false), Some(tx))
+        .unwrap();
+    assert!(b.withdraw_request(&id));
+    let notice = serde_json::to_value(view(&b)).unwrap()["notice"].clone();
+    assert_eq!(
+        notice,
+        serde_json::json!([
+            "The request from ",
+            {"isolate": "/tmp/אבג 123 (pid 4242)"},
+            " stopped waiting, so it was closed."
+        ])
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

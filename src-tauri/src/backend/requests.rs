@@ -75,7 +75,10 @@ impl Backend {
         if !self.signed_in() {
             self.notice = Some(format!(
                 "{} asked for an approval, but no one is signed in. Sign in, then ask again.",
-                capitalised(&source.label())
+                match &source {
+                    Source::Link => "A link".to_owned(),
+                    Source::Program(r) => crate::view::isolated(&r.label()),
+                }
             ));
             return Err(refuse(
                 self,
@@ -275,7 +278,10 @@ impl Backend {
         let Some(p) = self.requests.get(id) else {
             return false;
         };
-        let label = p.source.label();
+        let label = match &p.source {
+            Source::Link => p.source.label(),
+            Source::Program(r) => crate::view::isolated(&r.label()),
+        };
         let in_step_up = self
             .flow
             .approving()
@@ -379,12 +385,4 @@ pub enum LinkTaken {
     Noticed,
     /// Nothing changed on screen: a duplicate, or past the rate limit.
     Ignored,
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
