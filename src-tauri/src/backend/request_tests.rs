@@ -327,13 +327,26 @@ async fn links_past_the_limit_change_nothing_on_screen() {
         LinkTaken::Noticed
     );
     assert!(view(&b).notice.unwrap().contains("ignored"));
+    // Why a link was refused may quote it; a notice quotes at most a few lines of it.
+    let long = "k".repeat(5000);
+    assert_eq!(
+        b.take_link(&format!(
+            "countersign://approve?scope=transfer:write&{long}=1&{long}=2"
+        )),
+        LinkTaken::Noticed
+    );
+    let notice = view(&b).notice.unwrap();
+    assert!(
+        notice.chars().count() < 250,
+        "{} characters",
+        notice.chars().count()
+    );
+    assert!(notice.contains("kkk…"), "{notice}");
     for n in 2..=3 {
         assert!(matches!(b.take_link(&link(n)), LinkTaken::Queued(_)));
     }
-    // The links' own places are full: said, not queued.
-    assert_eq!(b.take_link(&link(4)), LinkTaken::Noticed);
     // Past five a minute, whatever comes changes nothing.
-    for text in [link(5), "countersign://nope".to_owned(), link(6)] {
+    for text in [link(4), "countersign://nope".to_owned(), link(5)] {
         assert_eq!(b.take_link(&text), LinkTaken::Ignored, "{text}");
     }
     assert_eq!(

@@ -109,7 +109,14 @@ impl Backend {
                     return LinkTaken::Ignored;
                 }
                 tracing::warn!(error = %e, "approval link refused");
-                self.notice = Some(format!("An approval link was ignored: {e}."));
+                // Why may quote the link (a key, a scope), which is as long as its maker
+                // likes: a notice that long would push the answers out of view.
+                let why = e.to_string();
+                let why = match why.char_indices().nth(LINK_WHY_CHARS) {
+                    Some((cut, _)) => format!("{}…", &why[..cut]),
+                    None => why,
+                };
+                self.notice = Some(format!("An approval link was ignored: {why}."));
                 return LinkTaken::Noticed;
             }
         };
@@ -373,6 +380,9 @@ impl Backend {
         self.requests.resolve(id, o);
     }
 }
+
+/// How much of why a link was refused a notice quotes.
+const LINK_WHY_CHARS: usize = 160;
 
 /// What became of a link. Only `Queued` and `Noticed` bring the window forward: a page that
 /// keeps opening links (duplicates, or past the rate limit) must not keep pulling the window
