@@ -56,11 +56,29 @@ fn is_emoji_presentation(prev: Option<char>, c: char) -> bool {
         && prev.is_some_and(|p| p.general_category() == GeneralCategory::OtherSymbol)
 }
 
-/// The refused characters of `value`, with why, in order.
+/// At most this many nonspacing marks (Mn, Me) in a row (UTS #39 §5.4): more stack into a
+/// tower that draws over the text around the value.
+pub const MAX_MARKS_IN_A_ROW: usize = 4;
+
+/// The refused characters of `value`, with why, in order. Besides single characters, a mark
+/// past [`MAX_MARKS_IN_A_ROW`], or the same mark twice in a row (UTS #39 §5.4), is refused.
 fn refusals(value: &str) -> impl Iterator<Item = (usize, char, &'static str)> + '_ {
     let mut prev = None;
+    let mut marks = 0;
     value.char_indices().filter_map(move |(i, c)| {
-        let why = refusal(prev, c);
+        let mark = matches!(
+            c.general_category(),
+            GeneralCategory::NonspacingMark | GeneralCategory::EnclosingMark
+        );
+        let repeated = mark && prev == Some(c);
+        marks = if mark { marks + 1 } else { 0 };
+        let why = refusal(prev, c).or(if repeated {
+            Some("the same combining mark twice, which looks like once")
+        } else if marks > MAX_MARKS_IN_A_ROW {
+            Some("a combining mark past four in a row, which can draw over other text")
+        } else {
+            None
+        });
         prev = Some(c);
         why.map(|w| (i, c, w))
     })
@@ -286,6 +304,23 @@ mod tests {
         for fine in ["❤️", "☎️ 2291", "✈\u{FE0E}"] {
             assert!(check_shown("metadata", "v", fine).is_ok(), "{fine:?}");
             assert_eq!(neutralised(fine), fine);
+        }
+    }
+
+    #[test]
+    fn stacked_or_doubled_marks_are_refused() {
+        let tower = "A\u{0301}\u{0300}\u{0302}\u{0303}\u{0304}";
+        let m = refused_for(tower);
+        assert!(
+            m.contains("U+0304") && m.contains("four"),
+            "a fifth mark: {m}"
+        );
+        assert!(refused_for("ACME\u{0301}\u{0301}").contains("twice"));
+        assert!(refused_for("5\u{20DD}\u{20DD}00").contains("U+20DD"));
+        assert!(neutralised(tower).ends_with('\u{FFFD}'));
+        // Up to four different marks on one letter are writing (Vietnamese, Indic scripts).
+        for fine in ["Nguyễn", "ệ", "क्षि", "A\u{0301}\u{0300}\u{0302}\u{0303}"] {
+            assert!(check_shown("metadata", "v", fine).is_ok(), "{fine:?}");
         }
     }
 
