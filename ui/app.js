@@ -716,7 +716,10 @@ async function loadSessions() {
         id.textContent = r.id;
         const sub = document.createElement("span");
         sub.className = r.current ? "current" : "muted";
-        sub.textContent = r.current ? "This device" : (r.device || "Another device");
+        // Another device's name is parsed by the server from that device's User-Agent:
+        // isolated and capped like any text others control.
+        if (r.current || !r.device) sub.textContent = r.current ? "This device" : "Another device";
+        else sub.replaceChildren(isolated(r.device));
         meta.append(id, sub);
         li.append(meta);
         if (!r.current) {

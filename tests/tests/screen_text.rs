@@ -504,3 +504,59 @@ async fn a_code_from_an_input_method_is_kept_and_other_digits_are_named() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_devices_name_is_isolated_and_capped() {
+    use prelude_session::{ClientConfig, Endpoint, Identifier, MemoryStore, SessionClient};
+    let emu = emulator();
+    let sandbox = Sandbox::new("text_device");
+    let app = App::launch("text_device", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        // Another device whose User-Agent names it at length (the server keeps 64 characters).
+        let model = "Pixel-".repeat(20);
+        let mut cfg = ClientConfig::new(Endpoint::url(&emu.url)?);
+        cfg.user_agent = format!("{model} Android");
+        let other = SessionClient::new(cfg, Arc::new(MemoryStore::new()))?;
+        other.start_otp_login(&Identifier::parse(PHONE)?).await?;
+        other.check_otp(&emu.nth_code(1).await).await?;
+        emu.move_clock(2).await;
+        app.wait_stage("login").await?;
+        app.fill("identifier-input", PHONE).await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = emu.nth_code(2).await;
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        app.click("sessions-toggle").await?;
+        app.click("refresh-sessions").await?;
+        let shown = app
+            .wait_script(
+                "const b = document.querySelector('[data-testid=session-row] .meta span bdi'); \
+                 return b ? [b.textContent, b.title] : null;",
+                "the other device's name",
+                |v| v.is_array(),
+            )
+            .await?;
+        let (text, title) = (shown[0].as_str().unwrap(), shown[1].as_str().unwrap());
+        assert!(text.ends_with('…') && text.chars().count() == 49, "{text}");
+        assert!(
+            title.starts_with("Pixel-Pixel-") && title.ends_with("Android"),
+            "{title}"
+        );
+        for (w, h) in [(1040, 760), (720, 560)] {
+            resize(&app, w, h).await?;
+            for t in ["light", "dark"] {
+                theme(&app, t).await?;
+                app.script(
+                    "document.querySelectorAll('[data-testid=session-row]')[1]\
+                     .scrollIntoView({block: 'center'}); return true;",
+                )
+                .await?;
+                app.shot(&format!("device-name-{w}x{h}-{t}")).await;
+            }
+        }
+        Ok(())
+    })
+    .await;
+}
