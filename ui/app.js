@@ -119,6 +119,10 @@ function render(v) {
     }
     settle();
   }
+  // A link's hint is its warning; a program's is a reminder a short window leaves out.
+  $("[data-testid=request-hint]", stageRoot)?.toggleAttribute("data-link", Boolean(v.request?.fromLink));
+  // Whole in its title: a short window clamps who asked to three lines.
+  for (const p of $$(".asked-by", stageRoot)) p.title = p.textContent.replace(/\s+/g, " ").trim();
   if (!busy) gateCode();
   for (const el of $$(".request-only", stageRoot)) el.hidden = !v.request;
   const reason = $("[data-testid=request-reason]", stageRoot);
@@ -155,7 +159,7 @@ function isolated(text, whole = false) {
 function fillParts(el, value) {
   if (Array.isArray(value)) {
     el.replaceChildren(
-      ...value.map((p) => (p && typeof p === "object" ? isolated(p.isolate) : document.createTextNode(String(p)))),
+      ...value.map((p) => (p && typeof p === "object" ? isolated(p.isolate, p.whole) : document.createTextNode(String(p)))),
     );
   } else {
     el.textContent = value == null ? "" : String(value);

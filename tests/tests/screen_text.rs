@@ -163,6 +163,15 @@ async fn text_that_reads_otherwise_is_refused_and_a_look_alike_is_warned() {
         assert!(row("Ref")[2].as_str().is_some_and(|w| w.contains("Latin and Cyrillic")), "{seen}");
         assert_eq!(row("Amount")[2], Value::Null, "plain text is not warned: {seen}");
         assert_eq!(seen["title"], json!(["АСМЕ"]), "the payee is isolated in the heading");
+        // Who asks is isolated too, whole: letters in a path cannot reorder its pid.
+        let source = app
+            .script(
+                "const s = document.querySelector('[data-testid=request-source]');                  return [s.querySelector('bdi')?.textContent || null, s.textContent, s.closest('.asked-by').title];",
+            )
+            .await?;
+        let exe = std::env::current_exe()?.display().to_string();
+        assert_eq!(source[0], exe.as_str(), "{source}");
+        assert!(source[2].as_str().is_some_and(|t| t.contains(&exe)), "{source}");
         shots(&app, "lookalike", &["lookalike-warning", "approve-request", "deny-request", "deny-report"]).await?;
         app.click("deny-request").await?;
         let out = finish(cli).await;
