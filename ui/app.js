@@ -63,7 +63,10 @@ function render(v) {
   // The picker shows the preset the server is on (after a restart too), or none.
   if (v.server.scenarios) $("#scenario").value = v.server.scenario || "";
   const notice = $("#notice");
-  notice.textContent = v.notice || "";
+  // Its parts: what names a requester comes isolated, so its letters cannot reorder the rest.
+  fillParts(notice, v.notice || "");
+  // Whole in its title: a short window clamps it (it may name a long program path).
+  notice.title = [v.notice || ""].flat().map((p) => (p && typeof p === "object" ? p.isolate : p)).join("");
   notice.hidden = !v.notice;
   const queue = $("#queue-count");
   queue.textContent = v.waiting ? `${v.waiting} more waiting` : "";
@@ -109,6 +112,8 @@ function render(v) {
     );
   }
   if (v.request && v.stage === "request" && app.dataset.requestShown !== v.request.id) {
+    // An error and its "Start again" were about the request before: they go with it.
+    if (app.dataset.requestShown) clearError();
     app.dataset.requestShown = v.request.id;
     markPainted(v.request.id);
     // A new request on a screen already up: nothing keeps the focus, and clicks wait.
@@ -119,6 +124,10 @@ function render(v) {
     }
     settle();
   }
+  // A link's hint is its warning; a program's is a reminder a short window leaves out.
+  $("[data-testid=request-hint]", stageRoot)?.toggleAttribute("data-link", Boolean(v.request?.fromLink));
+  // Whole in its title: a short window clamps who asked to three lines.
+  for (const p of $$(".asked-by", stageRoot)) p.title = p.textContent.replace(/\s+/g, " ").trim();
   if (!busy) gateCode();
   for (const el of $$(".request-only", stageRoot)) el.hidden = !v.request;
   const reason = $("[data-testid=request-reason]", stageRoot);
@@ -152,29 +161,10 @@ function isolated(text, whole = false) {
 }
 
 // A sentence of plain parts and `{ isolate }` parts (see words.js), or a plain value.
-// A file path others chose, isolated; a long one keeps its start and its end (the file's
-// name), whole in its title, so it takes one line and stays recognisable.
-function isolatedPath(path) {
-  const chars = [...String(path ?? "")];
-  if (chars.length <= PATH_SHOWN) return isolated(chars.join(""));
-  const b = isolated(chars.join(""), true);
-  b.textContent = chars.slice(0, 10).join("") + "…" + chars.slice(-(PATH_SHOWN - 11)).join("");
-  b.title = chars.join("");
-  b.dataset.shortened = "true";
-  return b;
-}
-const PATH_SHOWN = 36;
-
 function fillParts(el, value) {
   if (Array.isArray(value)) {
     el.replaceChildren(
-      ...value.map((p) =>
-        p && typeof p === "object"
-          ? "path" in p
-            ? isolatedPath(p.path)
-            : isolated(p.isolate)
-          : document.createTextNode(String(p)),
-      ),
+      ...value.map((p) => (p && typeof p === "object" ? isolated(p.isolate, p.whole) : document.createTextNode(String(p)))),
     );
   } else {
     el.textContent = value == null ? "" : String(value);
@@ -206,7 +196,7 @@ const SETTLING_TITLE = "Just appeared: wait a moment before answering";
 let settledAt = 0;
 let settleTimer = null;
 function answerButtons() {
-  return $$(".decide button, [data-action=deny-report]", stageRoot);
+  return [...$$(".decide button, [data-action=deny-report]", stageRoot), $("#restart-approval")];
 }
 function settle() {
   settledAt = performance.now() + SETTLE_MS;
@@ -247,7 +237,8 @@ window.addEventListener("focus", () => {
 stageRoot.addEventListener(
   "keydown",
   (e) => {
-    if (e.key !== "Enter" || !ANSWERS.has(mounted)) return;
+    // An input method's Enter commits what it composed: it answers nothing, and is left to it.
+    if (e.key !== "Enter" || e.isComposing || !ANSWERS.has(mounted)) return;
     const input = e.target.closest?.(".code-input");
     const min = view?.rules?.codeMin || 4;
     e.preventDefault();
@@ -512,9 +503,18 @@ async function checkIdentifier(input, hint, fallback) {
 // 538750"), and a code found that way is submitted at once. No maxlength: it would cut
 // "Your Countersign code is 123456" to "Your Cou" before anyone could read it.
 const WHOLE_INSERTS = new Set(["insertFromPaste", "insertFromDrop", "insertReplacementText", "insertFromYank"]);
+// Full-width digits (an input method's) are the same digits; those of other scripts are
+// refused in words (docs/protocol.md, "Codes").
+const halfWidth = (t) => t.replace(/[\uFF10-\uFF19]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xff10 + 48));
+const OTHER_DIGITS = /[^\P{Nd}0-9\uFF10-\uFF19]/u;
+const OTHER_DIGITS_WHY = "the code is written with the digits 0 to 9";
 function codeField(input, onComplete) {
   const max = view?.rules?.codeMax || 8;
   input.removeAttribute("maxlength");
+  const refuse = (why) => {
+    input.setAttribute("aria-invalid", "true");
+    showError({ code: "invalid_input", reason: why, message: why });
+  };
   const readInserted = async (text) => {
     const code = await call("read_code", { text }).catch(() => null);
     if (!input.isConnected) return;
@@ -524,15 +524,34 @@ function codeField(input, onComplete) {
       onComplete();
     } else {
       input.value = "";
-      input.setAttribute("aria-invalid", "true");
-      const why = "there is no 4 to 8 digit code in what was pasted";
-      showError({ code: "invalid_input", reason: why, message: why });
+      refuse(OTHER_DIGITS.test(text) ? OTHER_DIGITS_WHY : "there is no 4 to 8 digit code in what was pasted");
     }
   };
+  let before = input.value;
+  // Typed digits are kept, up to the longest code; anything else is dropped.
+  const keepDigits = () => {
+    const other = OTHER_DIGITS.test(input.value);
+    const digits = halfWidth(input.value).replace(/\D/g, "").slice(0, max);
+    if (digits !== input.value) input.value = digits;
+    before = input.value;
+    if (other) refuse(OTHER_DIGITS_WHY);
+    else input.removeAttribute("aria-invalid");
+  };
+  // While an input method composes, the field is its own; what it commits is read then.
+  let composing = false;
+  input.addEventListener("compositionstart", () => {
+    composing = true;
+  });
+  input.addEventListener("compositionend", () => {
+    composing = false;
+    const text = input.value;
+    if (/^[\d\s-]*$/.test(halfWidth(text)) && !OTHER_DIGITS.test(text)) keepDigits();
+    else readInserted(text);
+  });
   const inserted = (e) => e.data ?? e.dataTransfer?.getData("text/plain") ?? e.dataTransfer?.getData("text") ?? "";
   const whole = (e, text) => WHOLE_INSERTS.has(e.inputType) || [...text].length > 1;
-  let before = input.value;
   input.addEventListener("beforeinput", (e) => {
+    if (e.isComposing || composing) return;
     before = input.value;
     const text = inserted(e);
     if (e.cancelable && text && whole(e, text)) {
@@ -541,6 +560,7 @@ function codeField(input, onComplete) {
     }
   });
   input.addEventListener("input", (e) => {
+    if (e.isComposing || composing) return;
     // An insertion the page could not stop first (some autofill): read the field whole.
     // Only the browser's own input events say what they did (a script's plain `input` does not).
     const grew = [...input.value].length - [...before].length;
@@ -549,10 +569,7 @@ function codeField(input, onComplete) {
       before = "";
       return;
     }
-    const digits = input.value.replace(/\D/g, "").slice(0, max);
-    if (digits !== input.value) input.value = digits;
-    before = input.value;
-    input.removeAttribute("aria-invalid");
+    keepDigits();
   });
   input.addEventListener("paste", (e) => {
     e.preventDefault();
@@ -708,7 +725,10 @@ async function loadSessions() {
         id.textContent = r.id;
         const sub = document.createElement("span");
         sub.className = r.current ? "current" : "muted";
-        sub.textContent = r.current ? "This device" : (r.device || "Another device");
+        // Another device's name is parsed by the server from that device's User-Agent:
+        // isolated and capped like any text others control.
+        if (r.current || !r.device) sub.textContent = r.current ? "This device" : "Another device";
+        else sub.replaceChildren(isolated(r.device));
         meta.append(id, sub);
         li.append(meta);
         if (!r.current) {
@@ -730,6 +750,7 @@ async function loadSessions() {
 }
 
 $("#restart-approval").addEventListener("click", (e) => {
+  if (settling()) return;
   if (view?.request) act("approve_request", { id: view.request.id }, e.currentTarget);
   else if (lastApproval) act("request_step_up", lastApproval, e.currentTarget);
 });

@@ -44,15 +44,17 @@ export function derived(v) {
     approvalTitle: c ? approvalTitle(c) : "",
     requestTitle: v.request ? requestTitle(v.request) : "",
     // The executable and pid are the system's word; the script is the program's own.
+    // Paths are isolated whole (a long one keeps its end, cut by the backend), so letters in
+    // them cannot reorder the pid or the words around them.
     requestSource: v.request?.requester
-      ? [{ path: v.request.requester.executable }, ` (pid ${v.request.requester.pid})`]
+      ? [{ isolate: v.request.requester.executable, whole: true }, ` (pid ${v.request.requester.pid})`]
       : v.request?.source || "",
     // The step-up screen keeps to the system's word, so its buttons stay in view.
     askedBy: v.request?.requester
-      ? [{ path: v.request.requester.executable }, ` (pid ${v.request.requester.pid})`]
+      ? [{ isolate: v.request.requester.executable, whole: true }, ` (pid ${v.request.requester.pid})`]
       : c?.askedBy || "",
     requestScript: v.request?.requester?.script
-      ? ["· running ", { path: v.request.requester.script }, ", by its own account"]
+      ? ["· running ", { isolate: v.request.requester.script, whole: true }, ", by its own account"]
       : "",
     requestTime: v.request ? `at ${clock(v.request.receivedAt)}` : "",
     // The app's own form is asked "on" this computer; a program or a link asks "by".

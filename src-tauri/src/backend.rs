@@ -520,6 +520,7 @@ mod matrix;
 #[cfg(test)]
 mod request_tests;
 mod requests;
+pub use requests::LinkTaken;
 mod step_up;
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,49 @@ fn shown_opt<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error>
     }
 }
 
+/// Marks the start of text in a notice that others control (a requester's name): the view
+/// draws it isolated. U+2068 FIRST STRONG ISOLATE, which such text never holds itself (it is
+/// refused or written out before it gets here).
+pub const ISOLATE_START: char = '\u{2068}';
+/// Marks the end of it: U+2069 POP DIRECTIONAL ISOLATE.
+pub const ISOLATE_END: char = '\u{2069}';
+
+/// `text` marked for the notice to draw it isolated (see [`notice_parts`]).
+pub fn isolated(text: &str) -> String {
+    format!("{ISOLATE_START}{text}{ISOLATE_END}")
+}
+
+/// A notice as the parts the page draws (ui/words.js): plain strings, and `{"isolate": …}`
+/// for what [`isolated`] marked, each neutralised. A notice names requesters whose paths may
+/// hold right-to-left letters; isolated, they cannot reorder the sentence around them.
+fn notice_parts<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    let Some(text) = v else {
+        return s.serialize_none();
+    };
+    let mut parts = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find(ISOLATE_START) {
+        let (before, marked) = rest.split_at(start);
+        let marked = &marked[ISOLATE_START.len_utf8()..];
+        let end = marked.find(ISOLATE_END).unwrap_or(marked.len());
+        if !before.is_empty() {
+            parts.push(serde_json::Value::from(
+                prelude_wire::text::neutralised(before).into_owned(),
+            ));
+        }
+        parts.push(serde_json::json!({
+            "isolate": prelude_wire::text::neutralised(&marked[..end]),
+        }));
+        rest = marked.get(end + ISOLATE_END.len_utf8()..).unwrap_or("");
+    }
+    if !rest.is_empty() {
+        parts.push(serde_json::Value::from(
+            prelude_wire::text::neutralised(rest).into_owned(),
+        ));
+    }
+    parts.serialize(s)
+}
+
 /// Metadata as `[key, value, warning]` triples: the value neutralised, and the warning (or
 /// `null`) when it could pass for another (`prelude_wire::text::lookalike`).
 fn shown_pairs<S: Serializer>(m: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
@@ -151,7 +194,7 @@ pub struct AppView {
     pub grant: Option<GrantView>,
     /// Something the user should know that is not an error of the last action (it may name
     /// a requester).
-    #[serde(serialize_with = "shown_opt")]
+    #[serde(serialize_with = "notice_parts")]
     pub notice: Option<String>,
     /// Set when secrets are kept in memory only, because no secure store works.
     pub store_warning: Option<String>,

@@ -273,6 +273,44 @@ async fn a_helper_whose_caller_is_gone_is_withdrawn() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_in_a_session_of_its_own_is_not_named_after_its_parent() {
+    // This test process takes orphans in, as a session's subreaper (systemd --user) does.
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+    let sandbox = Sandbox::new("own_session");
+    let desk = serve(&sandbox);
+    // `setsid -f` starts the helper in a session of its own and leaves it at once: its parent
+    // is then the subreaper, which never asked.
+    let mut cmd = Command::new("setsid");
+    cmd.args([
+        "-f",
+        BIN,
+        "approve",
+        "--scope",
+        "transfer:write",
+        "--meta",
+        "amount=9",
+        "--timeout",
+        "30",
+        "--json",
+    ]);
+    sandbox.env(&mut cmd);
+    let out = output(cmd).await;
+    let v = json(&out);
+    assert_eq!(v["status"], "refused", "{v}");
+    assert_eq!(v["code"], "requester_unknown", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("session of its own")),
+        "{v}"
+    );
+    assert!(
+        desk.0.lock().unwrap().asked.is_empty(),
+        "never put to the person, named after the subreaper"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_in_capitals_is_handed_to_the_running_app() {
     let sandbox = Sandbox::new("caps");
     let desk = serve(&sandbox);

@@ -163,6 +163,15 @@ async fn text_that_reads_otherwise_is_refused_and_a_look_alike_is_warned() {
         assert!(row("Ref")[2].as_str().is_some_and(|w| w.contains("Latin and Cyrillic")), "{seen}");
         assert_eq!(row("Amount")[2], Value::Null, "plain text is not warned: {seen}");
         assert_eq!(seen["title"], json!(["АСМЕ"]), "the payee is isolated in the heading");
+        // Who asks is isolated too, whole: letters in a path cannot reorder its pid.
+        let source = app
+            .script(
+                "const s = document.querySelector('[data-testid=request-source]');                  return [s.querySelector('bdi')?.textContent || null, s.textContent, s.closest('.asked-by').title];",
+            )
+            .await?;
+        let exe = std::env::current_exe()?.display().to_string();
+        assert_eq!(source[0], exe.as_str(), "{source}");
+        assert!(source[2].as_str().is_some_and(|t| t.contains(&exe)), "{source}");
         shots(&app, "lookalike", &["lookalike-warning", "approve-request", "deny-request", "deny-report"]).await?;
         app.click("deny-request").await?;
         let out = finish(cli).await;
@@ -355,6 +364,213 @@ async fn a_code_dropped_or_inserted_is_kept() {
         app.wait_stage("done").await?;
         assert_eq!(app.script("return window.__submitted[2];").await?, code.as_str());
         app.shot("01-granted-after-drop").await;
+        Ok(())
+    })
+    .await;
+}
+
+/// Whether the error line and its "Start again" are shown.
+async fn error_shown(app: &AppRef) -> WebDriverResult<Value> {
+    app.script(
+        "return [!document.getElementById('error').hidden, \
+         !document.getElementById('error-actions').hidden];",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_and_its_start_again_leave_with_their_request() {
+    let emu = emulator();
+    let sandbox = Arc::new(Sandbox::new("text_stale"));
+    let app = App::launch("text_stale", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        sign_in(&app, &emu).await?;
+        let sent = emu.outbox().await.len();
+        let mut first = ask(
+            &sandbox,
+            &[
+                "--scope",
+                "transfer:write",
+                "--meta",
+                "amount=5",
+                "--reason",
+                "first",
+                "--json",
+            ],
+        );
+        wait_request(&app, "first").await?;
+        let second = ask(
+            &sandbox,
+            &[
+                "--scope",
+                "transfer:write",
+                "--meta",
+                "amount=5000",
+                "--reason",
+                "second",
+                "--json",
+            ],
+        );
+        // The server no longer allows the scope: the first request stays, with the error.
+        emu.put_stepup(json!({"allowed_scopes": [{
+            "scope": "read:logs", "mode": "direct",
+            "direct": {"identifier_types": ["phone_number"], "status": "continue",
+                       "granted_for": 300, "grant_mode": "session-bound"}
+        }]}))
+        .await;
+        app.click("approve-request").await?;
+        app.wait_script(
+            "return document.getElementById('error').hidden;",
+            "an error about the first request",
+            |v| v == &json!(false),
+        )
+        .await?;
+        wait_request(&app, "first").await?;
+        assert_eq!(error_shown(&app).await?[0], true);
+        // Its requester ends; the second request takes the screen. The error (and a "Start
+        // again", which would now start the second one) was about the first.
+        first.kill();
+        wait_request(&app, "second").await?;
+        assert_eq!(error_shown(&app).await?, json!([false, false]));
+        shots(
+            &app,
+            "stale-error-gone",
+            &["approve-request", "deny-request"],
+        )
+        .await?;
+        app.click("deny-request").await?;
+        let out = finish(second).await;
+        assert_eq!(out.code, Some(1), "{out:?}");
+        assert_eq!(emu.outbox().await.len(), sent, "no code went out");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_from_an_input_method_is_kept_and_other_digits_are_named() {
+    let emu = emulator();
+    let sandbox = Arc::new(Sandbox::new("text_ime"));
+    let app = App::launch("text_ime", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        sign_in(&app, &emu).await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = emu.nth_code(2).await;
+        let wrong = if code == "123456" { "654321" } else { "123456" };
+        app.script(
+            "window.__submitted = []; document.addEventListener('submit', (e) => \
+             window.__submitted.push(e.target.querySelector('.code-input')?.value), true); return true;",
+        )
+        .await?;
+        // The Enter that commits a composition submits nothing.
+        let kept = app
+            .script(&format!(
+                "const i = document.querySelector('[data-testid=stepup-code-input]'); i.focus(); \
+                 i.value = '{wrong}'; \
+                 const k = new KeyboardEvent('keydown', {{key: 'Enter', isComposing: true, bubbles: true, cancelable: true}}); \
+                 i.dispatchEvent(k); return k.defaultPrevented;"
+            ))
+            .await?;
+        assert_eq!(kept, false, "the input method keeps its Enter");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(app.script("return window.__submitted;").await?, json!([]));
+        // Full-width digits composed in steps: left alone while composing, then read as 0-9.
+        let full: String = code
+            .chars()
+            .map(|c| char::from_u32(u32::from(c) - u32::from('0') + 0xFF10).unwrap())
+            .collect();
+        let half: String = full.chars().take(2).collect();
+        let during = app
+            .script(&format!(
+                "const i = document.querySelector('[data-testid=stepup-code-input]'); i.value = ''; \
+                 i.dispatchEvent(new CompositionEvent('compositionstart', {{bubbles: true}})); \
+                 i.value = '{half}'; \
+                 i.dispatchEvent(new InputEvent('input', {{inputType: 'insertCompositionText', data: '{half}', isComposing: true, bubbles: true}})); \
+                 return i.value;"
+            ))
+            .await?;
+        assert_eq!(during, half.as_str(), "the field is the input method's while it composes");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(error_shown(&app).await?[0], false);
+        let after = app
+            .script(&format!(
+                "const i = document.querySelector('[data-testid=stepup-code-input]'); i.value = '{full}'; \
+                 i.dispatchEvent(new InputEvent('input', {{inputType: 'insertCompositionText', data: '{full}', isComposing: true, bubbles: true}})); \
+                 i.dispatchEvent(new CompositionEvent('compositionend', {{data: '{full}', bubbles: true}})); \
+                 return i.value;"
+            ))
+            .await?;
+        assert_eq!(after, code.as_str());
+        assert_eq!(error_shown(&app).await?[0], false);
+        // Digits of another script are refused in words, not dropped in silence.
+        app.script(
+            "const i = document.querySelector('[data-testid=stepup-code-input]'); i.value = ''; i.focus(); \
+             document.execCommand('insertText', false, 'رمزك ١٢٣٤٥٦'); return true;",
+        )
+        .await?;
+        app.wait_error("digits 0 to 9").await?;
+        shots(&app, "other-digits", &[]).await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("done").await?;
+        assert_eq!(app.script("return window.__submitted;").await?, json!([code]));
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_devices_name_is_isolated_and_capped() {
+    use prelude_session::{ClientConfig, Endpoint, Identifier, MemoryStore, SessionClient};
+    let emu = emulator();
+    let sandbox = Sandbox::new("text_device");
+    let app = App::launch("text_device", &sandbox, Some(&emu.url)).await;
+    app.run(move |app| async move {
+        // Another device whose User-Agent names it at length (the server keeps 64 characters).
+        let model = "Pixel-".repeat(20);
+        let mut cfg = ClientConfig::new(Endpoint::url(&emu.url)?);
+        cfg.user_agent = format!("{model} Android");
+        let other = SessionClient::new(cfg, Arc::new(MemoryStore::new()))?;
+        other.start_otp_login(&Identifier::parse(PHONE)?).await?;
+        other.check_otp(&emu.nth_code(1).await).await?;
+        emu.move_clock(2).await;
+        app.wait_stage("login").await?;
+        app.fill("identifier-input", PHONE).await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = emu.nth_code(2).await;
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        app.click("sessions-toggle").await?;
+        app.click("refresh-sessions").await?;
+        let shown = app
+            .wait_script(
+                "const b = document.querySelector('[data-testid=session-row] .meta span bdi'); \
+                 return b ? [b.textContent, b.title] : null;",
+                "the other device's name",
+                |v| v.is_array(),
+            )
+            .await?;
+        let (text, title) = (shown[0].as_str().unwrap(), shown[1].as_str().unwrap());
+        assert!(text.ends_with('…') && text.chars().count() == 49, "{text}");
+        assert!(
+            title.starts_with("Pixel-Pixel-") && title.ends_with("Android"),
+            "{title}"
+        );
+        for (w, h) in [(1040, 760), (720, 560)] {
+            resize(&app, w, h).await?;
+            for t in ["light", "dark"] {
+                theme(&app, t).await?;
+                app.script(
+                    "document.querySelectorAll('[data-testid=session-row]')[1]\
+                     .scrollIntoView({block: 'center'}); return true;",
+                )
+                .await?;
+                app.shot(&format!("device-name-{w}x{h}-{t}")).await;
+            }
+        }
         Ok(())
     })
     .await;

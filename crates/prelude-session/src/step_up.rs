@@ -27,12 +27,7 @@ fn invalid(message: &str) -> Error {
 }
 
 /// Reads a challenge token's claims (never verified locally) into a challenge value.
-fn decode(
-    status: StepUpStatus,
-    token: String,
-    clock_offset: i64,
-    scope: &str,
-) -> Result<StepUpChallenge> {
+fn decode(status: StepUpStatus, token: String, clock_offset: i64) -> Result<StepUpChallenge> {
     let claims = jwt_claims(&token).ok_or_else(|| invalid("the challenge token is malformed"))?;
     let challenge_id = claims
         .get("challenge_id")
@@ -43,10 +38,19 @@ fn decode(
         .get("steps")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
-    let metadata: BTreeMap<String, String> = claims
-        .get("metadata")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
+    // The signed record (scope and metadata) is what the caller compares with what it asked:
+    // a token that does not say which scope, or whose metadata is not text, is refused rather
+    // than read as what was asked, or as no metadata.
+    let metadata: BTreeMap<String, String> = match claims.get("metadata") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|_| invalid("the challenge token's metadata is not text"))?,
+    };
+    let signed_scope = claims
+        .get("scope_requested")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("the challenge token names no scope_requested"))?
+        .to_owned();
     let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
     // NumericDates and second counts may carry a fraction (RFC 7519 §2).
     let number = |k: &str| claims.get(k).and_then(crate::util::numeric_date);
@@ -54,7 +58,7 @@ fn decode(
         status,
         challenge_id,
         current_step: text("current_step"),
-        scope: text("scope_requested").unwrap_or_else(|| scope.to_owned()),
+        scope: signed_scope,
         steps,
         metadata,
         grant_mode: text("grant_mode"),
@@ -121,7 +125,7 @@ impl SessionClient {
                 StepUpChallenge::untokened(StepUpStatus::Blocked, scope, None)
             }
             (status, Some(token)) => {
-                let ch = decode(status, token, offset, scope)?;
+                let ch = decode(status, token, offset)?;
                 if ch.is_completed() {
                     // Granted at once: the caller checks it, then redeems it.
                     if status != StepUpStatus::Continue {
@@ -262,7 +266,7 @@ impl SessionClient {
             .json::<ChallengeReply>()?
             .challenge_token
             .ok_or(Error::MissingChallengeToken)?;
-        let next = decode(challenge.status, next, offset, &challenge.scope)?;
+        let next = decode(challenge.status, next, offset)?;
         // A completed challenge is not offered again after a restart: it is redeemed now or
         // never.
         self.set_active((!next.is_completed()).then_some(&next))?;
@@ -306,12 +310,11 @@ impl SessionClient {
         #[derive(Deserialize)]
         struct Saved {
             status: StepUpStatus,
-            scope: String,
             token: String,
         }
         let restored = serde_json::from_str::<Saved>(&saved)
             .ok()
-            .and_then(|s| decode(s.status, s.token, 0, &s.scope).ok())
+            .and_then(|s| decode(s.status, s.token, 0).ok())
             .filter(|c| c.expires_at.is_some_and(|e| e > unix_now()) && !c.is_completed());
         match &restored {
             Some(c) => self.local().active_step_up = Some(c.clone()),

@@ -221,3 +221,60 @@ async fn a_body_that_is_not_json_is_refused_by_its_type() {
     assert_eq!(e.code(), "generic");
     assert!(e.to_string().contains("text/html, not JSON"), "{e}");
 }
+
+/// Answers each `/stepup/request` with `continue` and a challenge token whose signed record
+/// is incomplete in its own way, in turn: no `scope_requested`, a `scope_requested` that is
+/// not text, metadata whose values are not text.
+fn incomplete_record(head: &str) -> Vec<u8> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static TURN: AtomicUsize = AtomicUsize::new(0);
+    let json = [("content-type", "application/json")];
+    if head.starts_with("POST /v1/session/refresh ") {
+        return fractional(head);
+    }
+    if !head.starts_with("POST /v1/session/stepup/request ") {
+        return http_answer(
+            "404 Not Found",
+            &json,
+            br#"{"code":"not_found","message":"no"}"#,
+        );
+    }
+    let mut claims = json!({
+        "jti": "chj_1", "challenge_id": "chl_1", "current_step": "completed",
+        "scope_requested": "transfer:write", "grant_mode": "session-bound",
+        "exp": EXP, "steps": [], "metadata": {},
+    });
+    match TURN.fetch_add(1, Ordering::SeqCst) {
+        0 => {
+            claims.as_object_mut().unwrap().remove("scope_requested");
+        }
+        1 => claims["scope_requested"] = json!(["transfer:write"]),
+        _ => claims["metadata"] = json!({"amount": 5000, "payee": "Mallory"}),
+    }
+    let body = json!({ "status": "continue", "challenge_token": unsigned_jwt(&claims) });
+    http_answer("200 OK", &json, body.to_string().as_bytes())
+}
+
+/// A challenge token whose signed record does not say which scope, or whose metadata is not
+/// text, cannot be compared with what was asked: it is refused, never read as the scope that
+/// was asked, or as no metadata.
+#[tokio::test]
+async fn a_challenge_token_without_a_readable_record_is_refused() {
+    let url = stand_in(incomplete_record).await;
+    let c = signed_in_client(&url);
+    for case in [
+        "no scope_requested",
+        "a scope_requested list",
+        "numbers in metadata",
+    ] {
+        let e = c
+            .request_step_up("transfer:write", None)
+            .await
+            .map(|ch| (ch.scope, ch.metadata))
+            .unwrap_err();
+        assert!(
+            matches!(e, prelude_session::Error::InvalidChallengeToken { .. }),
+            "{case}: {e:?}"
+        );
+    }
+}

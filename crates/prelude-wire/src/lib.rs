@@ -206,8 +206,12 @@ pub fn check_code(code: &str) -> Result<(), RuleError> {
 }
 
 /// The code in what a person pasted or typed: the first run of 4 to 8 digits, where spaces
-/// and dashes inside the run are ignored ("027 194", "Your code is 538750.").
+/// and dashes inside the run are ignored ("027 194", "Your code is 538750."). Full-width
+/// digits, spaces and dashes, which an East Asian input method types, are read as their
+/// ASCII forms (their NFKC forms); the digits of other scripts ("١٢٣٤٥٦") are not digits of
+/// a code (docs/protocol.md, "Codes").
 pub fn find_code(text: &str) -> Option<String> {
+    let text: String = text.chars().map(half_width).collect();
     let mut run = String::new();
     let flush = |run: &mut String| {
         let found = CODE_LENGTHS.contains(&run.len()).then(|| run.clone());
@@ -238,6 +242,17 @@ pub fn find_code(text: &str) -> Option<String> {
         }
     }
     flush(&mut run)
+}
+
+/// A full-width digit, space or hyphen-minus as its ASCII form (U+FF10–FF19, U+3000,
+/// U+FF0D); any other character as it is.
+fn half_width(c: char) -> char {
+    match c {
+        '\u{FF10}'..='\u{FF19}' => char::from(b'0' + (u32::from(c) - 0xFF10) as u8),
+        '\u{3000}' => ' ',
+        '\u{FF0D}' => '-',
+        _ => c,
+    }
 }
 
 /// Error codes the server answers with (`{code, message}`), as constants so neither side
@@ -471,6 +486,14 @@ mod tests {
             ("abc", None),
             ("12", None),
             ("", None),
+            // An input method's full-width digits are the same digits.
+            ("１２３４５６", Some("123456")),
+            ("コード：５３８\u{3000}７５０", Some("538750")),
+            ("１２－３４－５６", Some("123456")),
+            // Other scripts' digits are not read as a code.
+            ("١٢٣٤٥٦", None),
+            ("۱۲۳۴۵۶", None),
+            ("१२३४५६", None),
         ];
         for (text, want) in cases {
             assert_eq!(find_code(text).as_deref(), want, "{text:?}");

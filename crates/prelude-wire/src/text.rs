@@ -19,8 +19,8 @@ pub const RESERVED_IDENTIFIER_KEY: &str = "identifier";
 
 /// Why a character may not be shown: it changes how the text around it reads, or cannot be
 /// seen. Cf covers the bidi controls (U+202A–202E, U+2066–2069, U+200E/F) and the zero-width
-/// characters, ZWJ and ZWNJ included.
-fn refusal(c: char) -> Option<&'static str> {
+/// characters, ZWJ and ZWNJ included. `prev` is the character before it, if any.
+fn refusal(prev: Option<char>, c: char) -> Option<&'static str> {
     Some(match c.general_category() {
         GeneralCategory::Format => {
             "an invisible formatting character, which can reorder or hide text"
@@ -31,13 +31,63 @@ fn refusal(c: char) -> Option<&'static str> {
         GeneralCategory::Control => "a control character",
         GeneralCategory::PrivateUse => "a private-use character",
         GeneralCategory::Surrogate | GeneralCategory::Unassigned => "an unassigned character",
+        // Default-ignorable code points that are not Cf render as nothing: the combining
+        // grapheme joiner, Hangul fillers, Khmer inherent vowels, variation selectors. Inside a
+        // value they make two different values look the same ("ACME" and "AC\u{34F}ME").
+        // An emoji presentation selector right after a symbol ("❤️") is how that symbol is
+        // written, so it stays.
+        _ if is_default_ignorable(c) && !is_emoji_presentation(prev, c) => {
+            "an invisible character, which makes the text look like another"
+        }
         _ => return None,
     })
 }
 
-/// Whether `c` is refused in shown text (categories Cc, Cf, Co, Cn, Zl, Zp).
+/// UTS #39 identifier type `Default_Ignorable` (the Default_Ignorable_Code_Point property).
+fn is_default_ignorable(c: char) -> bool {
+    use unicode_security::GeneralSecurityProfile;
+    use unicode_security::general_security_profile::IdentifierType;
+    c.identifier_type() == Some(IdentifierType::Default_Ignorable)
+}
+
+/// U+FE0E or U+FE0F right after a symbol (category So): the text or emoji form of it.
+fn is_emoji_presentation(prev: Option<char>, c: char) -> bool {
+    matches!(c, '\u{FE0E}' | '\u{FE0F}')
+        && prev.is_some_and(|p| p.general_category() == GeneralCategory::OtherSymbol)
+}
+
+/// At most this many nonspacing marks (Mn, Me) in a row (UTS #39 §5.4): more stack into a
+/// tower that draws over the text around the value.
+pub const MAX_MARKS_IN_A_ROW: usize = 4;
+
+/// The refused characters of `value`, with why, in order. Besides single characters, a mark
+/// past [`MAX_MARKS_IN_A_ROW`], or the same mark twice in a row (UTS #39 §5.4), is refused.
+fn refusals(value: &str) -> impl Iterator<Item = (usize, char, &'static str)> + '_ {
+    let mut prev = None;
+    let mut marks = 0;
+    value.char_indices().filter_map(move |(i, c)| {
+        let mark = matches!(
+            c.general_category(),
+            GeneralCategory::NonspacingMark | GeneralCategory::EnclosingMark
+        );
+        let repeated = mark && prev == Some(c);
+        marks = if mark { marks + 1 } else { 0 };
+        let why = refusal(prev, c).or(if repeated {
+            Some("the same combining mark twice, which looks like once")
+        } else if marks > MAX_MARKS_IN_A_ROW {
+            Some("a combining mark past four in a row, which can draw over other text")
+        } else {
+            None
+        });
+        prev = Some(c);
+        why.map(|w| (i, c, w))
+    })
+}
+
+/// Whether `c`, standing alone, is refused in shown text (categories Cc, Cf, Co, Cn, Zl, Zp,
+/// and the default-ignorable code points).
 pub fn is_refused(c: char) -> bool {
-    refusal(c).is_some()
+    refusal(None, c).is_some()
 }
 
 /// Whether something in `value` can be seen. UTS #39's skeleton drops the default-ignorable
@@ -63,7 +113,7 @@ fn has_visible(value: &str) -> bool {
 /// # Errors
 /// [`RuleError`] with `field`, naming the first refused character by code point.
 pub fn check_shown(field: &'static str, what: &str, value: &str) -> Result<(), RuleError> {
-    if let Some((c, why)) = value.chars().find_map(|c| refusal(c).map(|w| (c, w))) {
+    if let Some((_, c, why)) = refusals(value).next() {
         return Err(broken(
             field,
             format!("{what} holds U+{:04X}, {why}", u32::from(c)),
@@ -161,34 +211,32 @@ pub fn lookalike(value: &str) -> Option<String> {
 /// `value` with every refused character replaced by U+FFFD, for text that cannot be refused
 /// any more (a server's message, another device's name): shown, but unable to reorder or hide.
 pub fn neutralised(value: &str) -> Cow<'_, str> {
-    if value.chars().any(is_refused) {
-        Cow::Owned(
-            value
-                .chars()
-                .map(|c| if is_refused(c) { '\u{FFFD}' } else { c })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(value)
+    replaced(value, |_, out| out.push('\u{FFFD}'))
+}
+
+/// `value` with each refused character written by `put`; borrowed when there is none.
+fn replaced(value: &str, put: impl Fn(char, &mut String)) -> Cow<'_, str> {
+    let mut found = refusals(value).peekable();
+    if found.peek().is_none() {
+        return Cow::Borrowed(value);
     }
+    let mut out = String::with_capacity(value.len() + 8);
+    let mut from = 0;
+    for (i, c, _) in found {
+        out.push_str(&value[from..i]);
+        put(c, &mut out);
+        from = i + c.len_utf8();
+    }
+    out.push_str(&value[from..]);
+    Cow::Owned(out)
 }
 
 /// `value` with every refused character written out as `\u{202E}`, for records (the audit
 /// log, its exports): what was there stays readable, and nothing reorders the text.
 pub fn escaped(value: &str) -> Cow<'_, str> {
-    if value.chars().any(is_refused) {
-        let mut out = String::with_capacity(value.len() + 8);
-        for c in value.chars() {
-            if is_refused(c) {
-                out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
-            } else {
-                out.push(c);
-            }
-        }
-        Cow::Owned(out)
-    } else {
-        Cow::Borrowed(value)
-    }
+    replaced(value, |c, out| {
+        out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)))
+    })
 }
 
 /// [`neutralised`], with `&`, `<` and `>` escaped, for a notification body: notification
@@ -230,6 +278,53 @@ mod tests {
     }
 
     #[test]
+    fn invisible_characters_that_are_not_format_characters_are_refused() {
+        // Each renders as nothing, so the value would look like another one.
+        for (value, c) in [
+            ("AC\u{34F}ME", "U+034F"),
+            ("ACME\u{3164}Ltd", "U+3164"),
+            ("\u{3164}", "U+3164"),
+            ("\u{115F}\u{1160}", "U+115F"),
+            ("AC\u{FFA0}ME", "U+FFA0"),
+            ("5\u{17B4}00", "U+17B4"),
+            ("AC\u{180B}ME", "U+180B"),
+            ("5\u{FE0F}00", "U+FE0F"),
+            ("A\u{FE00}CME", "U+FE00"),
+            ("\u{FE0F}", "U+FE0F"),
+            ("ACME\u{E0100}", "U+E0100"),
+        ] {
+            assert!(refused_for(value).contains(c), "{value:?}");
+            assert!(neutralised(value).contains('\u{FFFD}'), "{value:?}");
+            assert!(
+                escaped(value).contains(&format!("\\u{{{}}}", &c[2..])),
+                "{value:?}"
+            );
+        }
+        // The emoji form of a symbol is written with U+FE0F after it, and stays.
+        for fine in ["❤️", "☎️ 2291", "✈\u{FE0E}"] {
+            assert!(check_shown("metadata", "v", fine).is_ok(), "{fine:?}");
+            assert_eq!(neutralised(fine), fine);
+        }
+    }
+
+    #[test]
+    fn stacked_or_doubled_marks_are_refused() {
+        let tower = "A\u{0301}\u{0300}\u{0302}\u{0303}\u{0304}";
+        let m = refused_for(tower);
+        assert!(
+            m.contains("U+0304") && m.contains("four"),
+            "a fifth mark: {m}"
+        );
+        assert!(refused_for("ACME\u{0301}\u{0301}").contains("twice"));
+        assert!(refused_for("5\u{20DD}\u{20DD}00").contains("U+20DD"));
+        assert!(neutralised(tower).ends_with('\u{FFFD}'));
+        // Up to four different marks on one letter are writing (Vietnamese, Indic scripts).
+        for fine in ["Nguyễn", "ệ", "क्षि", "A\u{0301}\u{0300}\u{0302}\u{0303}"] {
+            assert!(check_shown("metadata", "v", fine).is_ok(), "{fine:?}");
+        }
+    }
+
+    #[test]
     fn separators_and_controls_are_refused() {
         assert!(refused_for("Pay\u{2028}now").contains("U+2028"));
         assert!(refused_for("Pay\u{2029}now").contains("U+2029"));
@@ -240,16 +335,7 @@ mod tests {
 
     #[test]
     fn text_must_hold_something_visible() {
-        for blank in [
-            "",
-            " ",
-            "\u{3000}",
-            "\u{3164}",
-            "\u{115F}\u{1160}",
-            "\u{2800}",
-            "\u{FE0F}",
-            "\u{0301}",
-        ] {
+        for blank in ["", " ", "\u{A0}\u{A0}", "\u{3000}", "\u{2800}", "\u{0301}"] {
             let m = refused_for(blank);
             assert!(m.contains("no visible character"), "{blank:?}: {m}");
         }

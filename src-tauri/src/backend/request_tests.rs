@@ -305,3 +305,81 @@ async fn a_grant_without_a_signed_record_is_refused_with_metadata() {
     assert!(b.client.has_scope("transfer:write"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A page that keeps opening links, valid or not, brings the window forward only as often as
+/// links are admitted: each time it comes forward the answers settle again, so unlimited
+/// links would keep a program's request from ever being answered.
+#[tokio::test]
+async fn links_past_the_limit_change_nothing_on_screen() {
+    use crate::backend::LinkTaken;
+    let (_emu, mut b, dir) = signed_in().await;
+    let (program, _rx) = from_program(&mut b, "deploy", ask("transfer:write", &[], false));
+    let link = |n: u32| format!("countersign://approve?scope=transfer:write&amount={n}");
+    assert!(matches!(b.take_link(&link(1)), LinkTaken::Queued(_)));
+    // The same link again, in other capitals: already waiting.
+    assert_eq!(
+        b.take_link("COUNTERSIGN://Approve?scope=transfer:write&amount=1"),
+        LinkTaken::Ignored
+    );
+    // A link that cannot be read is said once it is admitted, and counts against the limit.
+    assert_eq!(
+        b.take_link("countersign://approve?scope=transfer:write&payee=%E2%80%AEx"),
+        LinkTaken::Noticed
+    );
+    assert!(view(&b).notice.unwrap().contains("ignored"));
+    // Why a link was refused may quote it; a notice quotes at most a few lines of it.
+    let long = "k".repeat(5000);
+    assert_eq!(
+        b.take_link(&format!(
+            "countersign://approve?scope=transfer:write&{long}=1&{long}=2"
+        )),
+        LinkTaken::Noticed
+    );
+    let notice = view(&b).notice.unwrap();
+    assert!(
+        notice.chars().count() < 250,
+        "{} characters",
+        notice.chars().count()
+    );
+    assert!(notice.contains("kkk…"), "{notice}");
+    for n in 2..=3 {
+        assert!(matches!(b.take_link(&link(n)), LinkTaken::Queued(_)));
+    }
+    // Past five a minute, whatever comes changes nothing.
+    for text in [link(4), "countersign://nope".to_owned(), link(5)] {
+        assert_eq!(b.take_link(&text), LinkTaken::Ignored, "{text}");
+    }
+    assert_eq!(
+        view(&b).request.unwrap().id,
+        program,
+        "the program's request stays first"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A notice that names a requester draws its name isolated: right-to-left letters in a path
+/// ("/tmp/אבג 123") would otherwise reorder the sentence around it.
+#[tokio::test]
+async fn a_notice_draws_the_requester_isolated() {
+    let (_emu, mut b, dir) = signed_in().await;
+    let (tx, _rx) = oneshot::channel();
+    let source = Source::Program(crate::requests::queue::Requester {
+        executable: "/tmp/אבג 123".into(),
+        script: None,
+        pid: 4242,
+    });
+    let (id, _) = b
+        .enqueue(source, ask("transfer:write", &[], false), Some(tx))
+        .unwrap();
+    assert!(b.withdraw_request(&id));
+    let notice = serde_json::to_value(view(&b)).unwrap()["notice"].clone();
+    assert_eq!(
+        notice,
+        serde_json::json!([
+            "The request from ",
+            {"isolate": "/tmp/אבג 123 (pid 4242)"},
+            " stopped waiting, so it was closed."
+        ])
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -75,7 +75,10 @@ impl Backend {
         if !self.signed_in() {
             self.notice = Some(format!(
                 "{} asked for an approval, but no one is signed in. Sign in, then ask again.",
-                capitalised(&source.label())
+                match &source {
+                    Source::Link => "A link".to_owned(),
+                    Source::Program(r) => crate::view::isolated(&r.label()),
+                }
             ));
             return Err(refuse(
                 self,
@@ -95,27 +98,51 @@ impl Backend {
         Ok(self.requests.push(source, ask, now_ms(), reply))
     }
 
-    /// A link's request: collapsed with an identical link already waiting, and rate-limited.
-    /// Returns whether it was queued.
-    pub fn enqueue_link(&mut self, ask: Ask) -> bool {
+    /// A link the desktop handed over (`countersign://approve?…`): parsed, collapsed with an
+    /// identical link already waiting, and rate-limited, a link that cannot be parsed too.
+    /// Only a link the rate limit admits changes the screen; see [`LinkTaken`].
+    pub fn take_link(&mut self, text: &str) -> LinkTaken {
+        let ask = match crate::requests::link::parse(text) {
+            Ok(ask) => ask,
+            Err(e) => {
+                if !self.links.admit(now_ms()) {
+                    return LinkTaken::Ignored;
+                }
+                tracing::warn!(error = %e, "approval link refused");
+                // Why may quote the link (a key, a scope), which is as long as its maker
+                // likes: a notice that long would push the answers out of view.
+                let why = e.to_string();
+                let why = match why.char_indices().nth(LINK_WHY_CHARS) {
+                    Some((cut, _)) => format!("{}…", &why[..cut]),
+                    None => why,
+                };
+                self.notice = Some(format!("An approval link was ignored: {why}."));
+                return LinkTaken::Noticed;
+            }
+        };
         let duplicate = self
             .requests
             .iter()
             .any(|p| p.source == Source::Link && p.ask == ask);
         if duplicate {
-            return false;
+            return LinkTaken::Ignored;
         }
         if !self.links.admit(now_ms()) {
             self.notice =
                 Some("Too many approval links in a minute: the latest was ignored.".into());
-            return false;
+            return LinkTaken::Ignored;
         }
-        let queued = self.enqueue(Source::Link, ask, None).is_ok();
-        if !queued && self.signed_in() {
-            self.notice =
-                Some("Too many approval links wait already: the latest was ignored.".into());
+        match self.enqueue(Source::Link, ask, None) {
+            Ok((id, _)) => LinkTaken::Queued(id),
+            Err(_) => {
+                if self.signed_in() {
+                    self.notice = Some(
+                        "Too many approval links wait already: the latest was ignored.".into(),
+                    );
+                }
+                LinkTaken::Noticed
+            }
         }
-        queued
     }
 
     /// The request on screen: when the person is free to see it, or while its step-up runs.
@@ -152,11 +179,6 @@ impl Backend {
             Some(_) => self.requests.waiting(),
             None => self.requests.len(),
         }
-    }
-
-    /// The id of the request that arrived last.
-    pub fn newest_request(&self) -> Option<String> {
-        self.requests.ids().pop()
     }
 
     /// Something to tell the person, until their next action.
@@ -263,7 +285,10 @@ impl Backend {
         let Some(p) = self.requests.get(id) else {
             return false;
         };
-        let label = p.source.label();
+        let label = match &p.source {
+            Source::Link => p.source.label(),
+            Source::Program(r) => crate::view::isolated(&r.label()),
+        };
         let in_step_up = self
             .flow
             .approving()
@@ -356,10 +381,18 @@ impl Backend {
     }
 }
 
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
+/// How much of why a link was refused a notice quotes.
+const LINK_WHY_CHARS: usize = 160;
+
+/// What became of a link. Only `Queued` and `Noticed` bring the window forward: a page that
+/// keeps opening links (duplicates, or past the rate limit) must not keep pulling the window
+/// to the front, where each gain of focus makes the answers settle again.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LinkTaken {
+    /// Waiting for the person, with this id.
+    Queued(String),
+    /// Not queued, and the notice says why.
+    Noticed,
+    /// Nothing changed on screen: a duplicate, or past the rate limit.
+    Ignored,
 }

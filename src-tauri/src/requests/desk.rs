@@ -5,7 +5,7 @@ use super::protocol::{AppStatus, Ask, Outcome, Status};
 use super::queue::Source;
 use super::socket::{self, Desk};
 use crate::AppState;
-use crate::backend::Backend;
+use crate::backend::{Backend, LinkTaken};
 #[cfg(windows)]
 use std::process::ExitCode;
 use std::time::Duration;
@@ -123,29 +123,27 @@ impl Desk for AppDesk {
     }
 
     async fn show(&self, link: Option<String>) {
-        self.bring_forward();
-        let Some(link) = link else { return };
+        let Some(link) = link else {
+            self.bring_forward();
+            return;
+        };
         let state = self.0.state::<AppState>();
         let Ok(backend) = state.backend().await else {
             return;
         };
         let mut b = backend.lock().await;
         b.resume().await;
-        match super::link::parse(&link) {
-            Ok(ask) => {
-                let timeout = ask.timeout_secs;
-                if b.enqueue_link(ask)
-                    && let Some(id) = b.newest_request()
-                {
-                    self.expire_later(id, timeout);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "approval link refused");
-                b.say(format!("An approval link was ignored: {e}."));
-            }
-        }
+        let taken = b.take_link(&link);
         self.redraw(&state, &b);
+        drop(b);
+        match taken {
+            LinkTaken::Queued(id) => {
+                self.expire_later(id, super::link::LINK_TIMEOUT_SECS);
+                self.bring_forward();
+            }
+            LinkTaken::Noticed => self.bring_forward(),
+            LinkTaken::Ignored => {}
+        }
     }
 
     async fn status(&self) -> AppStatus {

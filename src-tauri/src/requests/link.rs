@@ -108,6 +108,13 @@ mod tests {
             "COUNTERSIGN://approve?scope=transfer:write&amount=5",
             "CounterSign://APPROVE?scope=transfer:write&amount=5",
             "cOuNtErSiGn:Approve?scope=transfer:write&amount=5",
+            // An empty authority before the action, and the newline a shell or a desktop
+            // file may leave at the end.
+            "countersign:///approve?scope=transfer:write&amount=5",
+            "Countersign:///APPROVE?scope=transfer:write&amount=5",
+            "countersign://approve/?scope=transfer:write&amount=5",
+            "countersign://approve?scope=transfer:write&amount=5\n",
+            "COUNTERSIGN://approve?scope=transfer:write&amount=5\r\n",
         ] {
             let a = parse(spelled).unwrap();
             assert_eq!(
@@ -128,6 +135,15 @@ mod tests {
             "countersign://approve?scope=transfer:write&amount=%E2%80%8B",
             "countersign://approve?scope=transfer:write&reason=Pay%E2%80%A8now",
             "countersign://approve?scope=transfer:write&payee=AC%E2%80%8DME",
+            "Countersign:",
+            "countersign:",
+            "countersign:///",
+            "countersign://evil/approve?scope=transfer:write",
+            "countersign:approve/x?scope=transfer:write",
+            // Percent-encoded bidi isolates and invisible characters are refused like raw ones.
+            "countersign://approve?scope=transfer:write&payee=%E2%81%A6ACME%E2%81%A9",
+            "countersign://approve?scope=transfer:write&payee=AC%CD%8FME",
+            "countersign://approve?scope=transfer:write&reason=%EF%BB%BFPay",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

@@ -178,20 +178,25 @@ pub fn identify(pid: i32, accepted: u64, helper: &Helper) -> Result<Identified, 
     if peer.reread()?.ppid != ppid || parent.stat.start > peer.stat.start {
         return Err(PeerError::Gone);
     }
-    if left_to_a_reaper(&peer, &parent) {
+    if parent.ns_pid == Some(1) {
         return Err(PeerError::Gone);
+    }
+    if peer.stat.sid != parent.stat.sid {
+        return Err(if peer.stat.sid == peer.pid {
+            PeerError::Unknown(OWN_SESSION.to_owned())
+        } else {
+            PeerError::Gone
+        });
     }
     Ok(parent.describe())
 }
 
-/// Whether the helper's parent is not the program that ran it but the one it was handed to
-/// when that program ended: pid 1 of some pid namespace, or a subreaper. A subreaper is not
-/// marked in /proc; it is taken as one when the helper has left its parent's session
-/// without leading one of its own (a process keeps its session when it is handed over).
-fn left_to_a_reaper(helper: &Process, parent: &Process) -> bool {
-    parent.ns_pid == Some(1)
-        || (helper.stat.sid != parent.stat.sid && helper.stat.sid != helper.pid)
-}
+/// Why a helper in a session other than its parent's is not described. A subreaper is not
+/// marked in /proc, and a process keeps its session when it is handed over: a helper outside
+/// its parent's session was either handed to a subreaper when its caller ended, or started in
+/// a session of its own (`setsid`, `start_new_session`), whose caller may have left it at
+/// once (`setsid -f`). The two cannot be told apart, so neither is put to the person.
+const OWN_SESSION: &str = "countersign approve runs in a session of its own, so the program that ran it cannot be told from one that took it in; run it in its caller's session";
 
 /// Whether the process behind `pidfd` has ended: a pidfd is readable from then on (poll(2)
 /// `POLLIN`, pidfd_open(2)). Does not wait.
@@ -273,6 +278,23 @@ fn script_of(interpreter: &str, argv: &[String]) -> Option<String> {
         }
         if !a.starts_with('-') && !a.starts_with('+') {
             return Some(a.clone());
+        }
+        // Short options written together (`sh -ec CODE`, `python3 -Bc CODE`, `perl -we
+        // CODE`): an inline-code letter anywhere in the cluster means no script follows.
+        if let Some(letters) = a.strip_prefix('-').filter(|l| !l.starts_with('-')) {
+            for (i, l) in letters.char_indices() {
+                let one = format!("-{l}");
+                if inline.contains(&one.as_str()) {
+                    return None;
+                }
+                if with_value.contains(&one.as_str()) {
+                    // The rest of the cluster is its value; if there is none, the next argument is.
+                    if i + l.len_utf8() == letters.len() {
+                        args.next();
+                    }
+                    break;
+                }
+            }
         }
     }
     None
@@ -495,6 +517,21 @@ mod tests {
             ("sh", &["sh"], None),
             ("sh", &["sh", "-"], None),
             ("sh", &["sh", "-s", "a"], None),
+            // Options written together: inline code is not a script.
+            ("sh", &["sh", "-ec", "countersign approve --scope s"], None),
+            ("bash", &["bash", "-xc", "echo", "pay.sh"], None),
+            ("python", &["python3", "-Bc", "import os"], None),
+            ("python", &["python3", "-Im", "pay"], None),
+            ("perl", &["perl", "-we", "system('countersign')"], None),
+            ("ruby", &["ruby", "-we", "x"], None),
+            (
+                "python",
+                &["python3", "-uW", "ignore", "pay.py"],
+                Some("pay.py"),
+            ),
+            ("python", &["python3", "-Wignore", "pay.py"], Some("pay.py")),
+            ("perl", &["perl", "-wMstrict", "pay.pl"], Some("pay.pl")),
+            ("bash", &["bash", "-ex", "./pay.sh"], Some("./pay.sh")),
         ];
         for (i, argv, want) in cases {
             assert_eq!(script_of(i, &args(argv)).as_deref(), *want, "{argv:?}");
