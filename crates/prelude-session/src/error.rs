@@ -78,6 +78,31 @@ pub enum Error {
     /// server − local, in seconds.
     #[error("{}", clock_words(*skew_secs))]
     ClockSkew { skew_secs: i64 },
+    /// `passkey_not_configured`: the app has no passkey configuration, or passkey sign-in is
+    /// off (docs/protocol.md, "Passkeys").
+    #[error("passkeys are not configured: {message}")]
+    PasskeyNotConfigured { message: String },
+    /// `passkey_registration_failed`: the server refused the new credential, or its answer to
+    /// `register/begin`/`finish` lacked the options, token or credential.
+    #[error("the passkey could not be registered: {message}")]
+    PasskeyRegistrationFailed { message: String },
+    /// `passkey_step_unavailable`: a `verify_passkey` step came without request options (the
+    /// user has no usable passkey; raised locally, before any ceremony), or the server refused
+    /// the assertion.
+    #[error("no passkey can be used for this step: {message}")]
+    PasskeyStepUnavailable { message: String },
+    /// `passkey_authenticator_blocked`: the server blocked the credential (a sign counter that
+    /// went backwards, or an operator's block); delete it and register again.
+    #[error("this passkey is blocked: {message}")]
+    PasskeyAuthenticatorBlocked { message: String },
+    /// The authenticator already holds one of the credentials `excludeCredentials` lists
+    /// (WebAuthn `InvalidStateError`); raised by an [`crate::Authenticator`], never by the
+    /// server.
+    #[error("a passkey for this account is already on this computer")]
+    PasskeyAlreadyRegistered,
+    /// The person declined the ceremony; raised by an [`crate::Authenticator`].
+    #[error("cancelled")]
+    Cancelled,
     /// Any other wire code, or a response we could not read.
     #[error("error {code}: {message}")]
     Generic { code: String, message: String },
@@ -117,6 +142,12 @@ impl Error {
             Error::PlainHttp { .. } => "plain_http_refused",
             Error::ResponseTooLarge { .. } => "response_too_large",
             Error::ClockSkew { .. } => "clock_skew_too_large",
+            Error::PasskeyNotConfigured { .. } => "passkey_not_configured",
+            Error::PasskeyRegistrationFailed { .. } => "passkey_registration_failed",
+            Error::PasskeyStepUnavailable { .. } => "passkey_step_unavailable",
+            Error::PasskeyAuthenticatorBlocked { .. } => "passkey_authenticator_blocked",
+            Error::PasskeyAlreadyRegistered => "passkey_already_registered",
+            Error::Cancelled => "cancelled",
             Error::Generic { .. } => "generic",
         }
     }
@@ -157,6 +188,10 @@ impl Error {
                 message,
             },
             "insufficient_scope" => Error::InsufficientScope,
+            "passkey_not_configured" => Error::PasskeyNotConfigured { message },
+            "passkey_registration_failed" => Error::PasskeyRegistrationFailed { message },
+            "passkey_step_unavailable" => Error::PasskeyStepUnavailable { message },
+            "passkey_authenticator_blocked" => Error::PasskeyAuthenticatorBlocked { message },
             "unauthorized" | "invalid_dpop_proof" | "dpop_key_mismatch" | "missing_dpop_proof"
             | "use_dpop_nonce" => Error::Unauthorized {
                 code: code_s,
@@ -214,6 +249,10 @@ impl Error {
             | Error::NotFound { message }
             | Error::Conflict { message }
             | Error::Internal { message }
+            | Error::PasskeyNotConfigured { message }
+            | Error::PasskeyRegistrationFailed { message }
+            | Error::PasskeyStepUnavailable { message }
+            | Error::PasskeyAuthenticatorBlocked { message }
             | Error::Generic { message, .. } => Some(message.as_str()),
             Error::InvalidInput(why) => Some(why.as_str()),
             _ => None,
@@ -273,6 +312,13 @@ mod tests {
             ("too_many_challenges", "rate_limited"),
             ("internal", "internal"),
             ("invalid_identifier", "invalid_identifier"),
+            ("passkey_not_configured", "passkey_not_configured"),
+            ("passkey_registration_failed", "passkey_registration_failed"),
+            ("passkey_step_unavailable", "passkey_step_unavailable"),
+            (
+                "passkey_authenticator_blocked",
+                "passkey_authenticator_blocked",
+            ),
             ("something_new", "generic"),
         ];
         for (wire, ours) in cases {

@@ -9,6 +9,7 @@ mod error;
 mod headers;
 mod http;
 mod login;
+mod passkeys;
 mod refresh;
 mod sessions;
 mod step_up;
@@ -19,6 +20,14 @@ mod util;
 pub use dpop::DpopKey;
 pub use error::{Error, Result};
 pub use http::read_body;
+pub use passkeys::{
+    Assertion, Attestation, Authenticator, MAX_PASSKEY_NAME, PasskeyRegistration, RegisteredPasskey,
+};
+/// The WebAuthn JSON shapes an [`Authenticator`] reads and answers (PASSKEYS.md §4).
+pub use prelude_passkey::{
+    AuthenticationResponse, CreationOptions, PasskeyCredential, RegistrationResponse,
+    RequestOptions,
+};
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 pub use store::SecretServiceStore;
 pub use store::{Item, KeyringStore, MemoryStore, PlatformStore, SecretStore, StoreError};

@@ -12,6 +12,9 @@ use std::sync::atomic::Ordering;
 #[derive(Deserialize)]
 pub(crate) struct ChallengeReply {
     pub challenge_token: Option<String>,
+    /// Present when the step now current is `verify_passkey` (docs/protocol.md, "Passkeys").
+    #[serde(default)]
+    pub public_key_credential_request_options: Option<serde_json::Value>,
 }
 
 impl SessionClient {
@@ -55,16 +58,22 @@ impl SessionClient {
             .json::<ChallengeReply>()?
             .challenge_token
             .ok_or(Error::MissingChallengeToken)?;
+        let user = self.finalize_login(&token, epoch, "login").await?;
+        self.local().login_verification = None;
+        tracing::info!(session = ?user.profile.session_id, "signed in");
+        Ok(user)
+    }
+
+    /// `POST /login/finalize` with a regular DPoP proof: the login challenge token becomes a
+    /// session bound to this device's key (docs/protocol.md, "Login").
+    pub(crate) async fn finalize_login(&self, token: &str, epoch: u64, what: &str) -> Result<User> {
         let mut finalize = Call::post("/login/finalize")
             .body(json!({ "challenge_token": token }))
             .proof(Proof::Regular);
         // The previous session of this device, if any, ends once the new one exists.
         finalize.refresh_token = self.stored_refresh_token().ok().flatten();
         let reply = self.send(&finalize, None).await?;
-        let user = self.accept_tokens(&reply, epoch, "login")?;
-        self.local().login_verification = None;
-        tracing::info!(session = ?user.profile.session_id, "signed in");
-        Ok(user)
+        self.accept_tokens(&reply, epoch, what)
     }
 
     /// Signs out: wipes the local state first, then revokes the session on the server with a

@@ -17,6 +17,36 @@ use std::collections::BTreeMap;
 struct StepUpReply {
     status: StepUpStatus,
     challenge_token: Option<String>,
+    public_key_credential_request_options: Option<Value>,
+}
+
+/// Keeps the request options of a `verify_passkey` step on the challenge. A `verify_passkey`
+/// step without them cannot pass (the user has no usable passkey, or the app none configured),
+/// so it is refused here, before any ceremony, as the SDKs do (docs/protocol.md, "Passkeys").
+///
+/// # Errors
+/// [`Error::PasskeyStepUnavailable`] for a `verify_passkey` step without options; a decoding
+/// error for options that are not WebAuthn request options.
+pub(crate) fn attach_passkey_options(
+    challenge: &mut StepUpChallenge,
+    options: Option<Value>,
+) -> Result<()> {
+    if challenge.current_step.as_deref() != Some(prelude_wire::VERIFY_PASSKEY) {
+        return Ok(());
+    }
+    let options =
+        options
+            .filter(|v| !v.is_null())
+            .ok_or_else(|| Error::PasskeyStepUnavailable {
+                message:
+                    "the server sent no passkey request options: no passkey is registered for \
+                      this account, or passkeys are not configured"
+                        .into(),
+            })?;
+    let options = serde_json::from_value(options)
+        .map_err(|_| Error::decoding("the passkey request options are malformed"))?;
+    challenge.passkey_options = Some(options);
+    Ok(())
 }
 
 fn invalid(message: &str) -> Error {
@@ -66,6 +96,7 @@ fn decode(status: StepUpStatus, token: String, clock_offset: i64) -> Result<Step
         expires_at: number("exp").map(|e| e + clock_offset),
         jti: text("jti"),
         token: Some(SecretString::from(token)),
+        passkey_options: None,
     })
 }
 
@@ -84,6 +115,7 @@ impl StepUpChallenge {
             expires_at: None,
             token: None,
             jti: None,
+            passkey_options: None,
         }
     }
 }
@@ -125,7 +157,8 @@ impl SessionClient {
                 StepUpChallenge::untokened(StepUpStatus::Blocked, scope, None)
             }
             (status, Some(token)) => {
-                let ch = decode(status, token, offset)?;
+                let mut ch = decode(status, token, offset)?;
+                attach_passkey_options(&mut ch, r.public_key_credential_request_options)?;
                 if ch.is_completed() {
                     // Granted at once: the caller checks it, then redeems it.
                     if status != StepUpStatus::Continue {
@@ -173,7 +206,7 @@ impl SessionClient {
         }
     }
 
-    fn usable_token(challenge: &StepUpChallenge) -> Result<SecretString> {
+    pub(crate) fn usable_token(challenge: &StepUpChallenge) -> Result<SecretString> {
         if challenge.is_blocked() {
             return Err(invalid("this step-up was blocked"));
         }
@@ -256,17 +289,22 @@ impl SessionClient {
         self.advance(challenge, reply)
     }
 
-    fn advance(
+    pub(crate) fn advance(
         &self,
         challenge: &StepUpChallenge,
         reply: crate::http::Reply,
     ) -> Result<StepUpChallenge> {
         let offset = reply.clock_offset()?;
-        let next = reply
-            .json::<ChallengeReply>()?
-            .challenge_token
-            .ok_or(Error::MissingChallengeToken)?;
-        let next = decode(challenge.status, next, offset)?;
+        let body = reply.json::<ChallengeReply>()?;
+        let next = body.challenge_token.ok_or(Error::MissingChallengeToken)?;
+        let mut next = decode(challenge.status, next, offset)?;
+        if let Err(e) =
+            attach_passkey_options(&mut next, body.public_key_credential_request_options)
+        {
+            // A step that cannot pass is not offered again.
+            self.set_active(None)?;
+            return Err(e);
+        }
         // A completed challenge is not offered again after a restart: it is redeemed now or
         // never.
         self.set_active((!next.is_completed()).then_some(&next))?;
@@ -293,6 +331,7 @@ impl SessionClient {
                         "status": c.status,
                         "scope": c.scope,
                         "token": token.expose_secret(),
+                        "passkey_options": c.passkey_options,
                     })
                     .to_string(),
                 );
@@ -311,10 +350,16 @@ impl SessionClient {
         struct Saved {
             status: StepUpStatus,
             token: String,
+            #[serde(default)]
+            passkey_options: Option<Value>,
         }
         let restored = serde_json::from_str::<Saved>(&saved)
             .ok()
-            .and_then(|s| decode(s.status, s.token, 0).ok())
+            .and_then(|s| {
+                let mut c = decode(s.status, s.token, 0).ok()?;
+                attach_passkey_options(&mut c, s.passkey_options).ok()?;
+                Some(c)
+            })
             .filter(|c| c.expires_at.is_some_and(|e| e > unix_now()) && !c.is_completed());
         match &restored {
             Some(c) => self.local().active_step_up = Some(c.clone()),

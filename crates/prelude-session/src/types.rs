@@ -150,6 +150,9 @@ pub struct StepUpChallenge {
     pub expires_at: Option<i64>,
     pub(crate) token: Option<SecretString>,
     pub(crate) jti: Option<String>,
+    /// The WebAuthn request options that came with a `verify_passkey` step
+    /// (`public_key_credential_request_options`, docs/protocol.md "Passkeys").
+    pub(crate) passkey_options: Option<prelude_passkey::RequestOptions>,
 }
 
 impl std::fmt::Debug for StepUpChallenge {
@@ -162,6 +165,7 @@ impl std::fmt::Debug for StepUpChallenge {
             .field("steps", &self.steps)
             .field("expires_at", &self.expires_at)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("passkey_options", &self.passkey_options.is_some())
             .finish()
     }
 }
@@ -180,6 +184,11 @@ impl StepUpChallenge {
     /// "Step-up").
     pub fn is_signed(&self) -> bool {
         self.token.is_some()
+    }
+    /// Whether the current step is `verify_passkey` and the server sent the request options
+    /// for it, so [`crate::SessionClient::continue_step_up_with_passkey`] can run.
+    pub fn has_passkey_options(&self) -> bool {
+        self.passkey_options.is_some()
     }
     /// 1-based number of the current step and the total, when known.
     pub fn progress(&self) -> Option<(usize, usize)> {
