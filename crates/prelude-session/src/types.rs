@@ -305,6 +305,7 @@ mod tests {
             expires_at: None,
             token: Some(SecretString::from("eyJ.secret.token")),
             jti: None,
+            passkey_options: None,
         };
         let s = format!("{c:?}");
         assert!(!s.contains("secret"));

@@ -470,3 +470,29 @@ async fn ceremony_secrets_stay_out_of_debug() {
     assert!(!printed.contains(&assertion.0.response.client_data_json));
     assert!(printed.contains("[redacted]"));
 }
+
+#[tokio::test]
+async fn a_restored_passkey_step_keeps_its_options() {
+    let emu = passkey_emulator("required", false).await;
+    let store = std::sync::Arc::new(prelude_session::MemoryStore::new());
+    let c = client_with_store(&emu, store.clone());
+    login(&emu, &c, PHONE).await;
+    let a = SoftAuthenticator::new(true);
+    code_step_up(&emu, &c, WRITE).await;
+    c.register_passkey(&a, &laptop()).await.unwrap();
+    let ch = c.request_step_up("passkey:demo", None).await.unwrap();
+    assert!(ch.has_passkey_options());
+
+    // The app restarts: the challenge in progress comes back with what it needs.
+    let again = client_with_store(&emu, store);
+    let restored = again.restore_step_up().unwrap().expect("restored");
+    assert_eq!(restored.challenge_id, ch.challenge_id);
+    assert!(restored.has_passkey_options());
+    let done = again
+        .continue_step_up_with_passkey(&restored, &a)
+        .await
+        .unwrap();
+    assert!(done.is_completed());
+    again.redeem_step_up(&done).await.unwrap();
+    assert!(again.has_scope("passkey:demo"));
+}
