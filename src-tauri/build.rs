@@ -51,6 +51,8 @@ fn countersign_commands() -> &'static [&'static str] {
         "deny_step_up",
         "approve_request",
         "deny_request",
+        "muted_programs",
+        "unmute_programs",
         "bench_state",
         "set_faults",
         "move_clock",

@@ -45,6 +45,9 @@ const TEXT = {
 
   unauthorized: () => "Your session has ended. Sign in again.",
   not_signed_in: () => "You are not signed in.",
+  muted: () =>
+    "You reported this program's last request, so its requests are refused for 20 minutes. Settings can unmute it.",
+  rate_limited: () => "This program asked too often: at most 3 requests a minute are shown. Try again in a minute.",
   network: () => "Cannot reach the server. Check the connection and try again.",
   timeout: () => "The server did not answer in time. Try again.",
   internal: () => "The server had a problem. Try again in a moment.",

@@ -130,6 +130,31 @@ async function loadHistory() {
   }
 }
 
+// Programs muted after a report, each until its time; the panel shows only when there are.
+async function loadMuted() {
+  const panel = $("#muted-panel");
+  try {
+    const muted = await call("muted_programs");
+    $("#muted-list").replaceChildren(
+      ...muted.map((m) => {
+        const li = document.createElement("li");
+        li.dataset.testid = "muted-program";
+        const what = document.createElement("bdi");
+        what.className = "what";
+        what.textContent = m.program;
+        const when = document.createElement("span");
+        when.className = "when";
+        when.textContent = `until ${clock(m.until)}`;
+        li.append(what, when);
+        return li;
+      }),
+    );
+    panel.hidden = !muted.length;
+  } catch (_) {
+    panel.hidden = true;
+  }
+}
+
 // Wires the sheet once; returns the function that opens it.
 export function initSettings(onView) {
   form.addEventListener("change", (e) => {
@@ -157,6 +182,7 @@ export function initSettings(onView) {
       sayError(err);
     }
     loadHistory();
+    loadMuted();
     dialog.showModal();
   };
 
@@ -203,6 +229,15 @@ export function initSettings(onView) {
     } catch (err) {
       sayError(err);
     }
+  });
+
+  $("#unmute-programs").addEventListener("click", async () => {
+    try {
+      onView(await call("unmute_programs"));
+    } catch (err) {
+      sayError(err);
+    }
+    loadMuted();
   });
 
   $("#export-audit").addEventListener("click", async () => {

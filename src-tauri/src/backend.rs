@@ -109,6 +109,8 @@ pub struct Backend {
     /// Approvals asked by other programs and links, in turn.
     requests: Queue,
     links: LinkGate,
+    /// Reported programs are muted; each program gets a few requests a minute.
+    guard: crate::requests::guard::Guard,
     /// A request was just reported: offer to sign out the other sessions.
     report_offer: bool,
     /// Which scopes this run's step-ups granted, and the session's scopes from sign-in.
@@ -207,6 +209,7 @@ impl Backend {
             customer: None,
             requests: Queue::default(),
             links: LinkGate::default(),
+            guard: Default::default(),
             report_offer: false,
             ledger: Ledger::default(),
         })

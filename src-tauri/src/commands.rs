@@ -7,7 +7,8 @@ use crate::error::{AppError, AppResult};
 use crate::flow::Approval;
 use crate::server::Server;
 use crate::view::{
-    AppView, AuditView, BenchView, IdentifierCheck, InboxMessage, ServerSettingsView, SessionRow,
+    AppView, AuditView, BenchView, IdentifierCheck, InboxMessage, MutedView, ServerSettingsView,
+    SessionRow,
 };
 use std::collections::BTreeMap;
 use tauri::State;
@@ -231,6 +232,32 @@ pub async fn approve_request(state: St<'_>, id: String) -> AppResult<AppView> {
 pub async fn deny_request(state: St<'_>, id: String, report: bool) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
     b.deny_request(&id, report)?;
+    Ok(state.view(&b))
+}
+
+/// The programs muted after a report, for Settings.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn muted_programs(state: St<'_>) -> AppResult<Vec<MutedView>> {
+    let b = state.backend().await?.lock().await;
+    Ok(b.muted_programs()
+        .into_iter()
+        .map(|(k, until_ms)| MutedView {
+            program: match k.script {
+                Some(s) => format!("{}, running {s} by its own account", k.executable),
+                None => k.executable,
+            },
+            until: crate::audit::rfc3339(until_ms / 1000),
+        })
+        .collect())
+}
+
+/// Settings' "Unmute": every program muted after a report may ask again.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn unmute_programs(state: St<'_>) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    b.unmute_programs();
     Ok(state.view(&b))
 }
 

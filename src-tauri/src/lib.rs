@@ -205,6 +205,8 @@ pub fn run() -> ExitCode {
             commands::deny_step_up,
             commands::approve_request,
             commands::deny_request,
+            commands::muted_programs,
+            commands::unmute_programs,
             commands::bench_state,
             commands::set_faults,
             commands::move_clock,

@@ -327,6 +327,17 @@ pub struct AuditView {
     pub path: Option<String>,
 }
 
+/// A program muted after a report, as Settings lists it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MutedView {
+    /// "/usr/bin/dash, running /srv/deploy.sh by its own account", neutralised.
+    #[serde(serialize_with = "shown")]
+    pub program: String,
+    /// When the mute ends, RFC 3339.
+    pub until: String,
+}
+
 /// `+33612345678` → `+33 •••• 5678`, `ada@example.com` → `a••@example.com`.
 /// "this computer (name)": the device an approval started in the app itself comes from. Read
 /// once: every view of an open approval shows it.

@@ -207,20 +207,6 @@ async fn denied_reported_timed_out_and_blocked() {
 
         let cli = ask(
             &sandbox,
-            &["--scope", "transfer:write", "--reason", "report me"],
-        );
-        wait_request(&app, "report me").await?;
-        app.click("approve-request").await?;
-        app.wait_stage("step-up-otp").await?;
-        app.click("deny-report").await?;
-        app.el("revoke-after-report").await?;
-        app.shot("01-reported").await;
-        let out = finish(cli).await;
-        assert_eq!(out.code, Some(1), "{out:?}");
-        assert!(out.stdout.starts_with("Denied and reported"), "{out:?}");
-
-        let cli = ask(
-            &sandbox,
             &[
                 "--scope",
                 "transfer:write",
@@ -239,6 +225,43 @@ async fn denied_reported_timed_out_and_blocked() {
                 .await?
                 .contains("was not answered in time")
         );
+
+        // A report mutes the program that asked: here a script, so the test's own requests
+        // (another program) still reach the screen.
+        let (cli, script) = ask_from_script(
+            &sandbox,
+            &["--scope", "transfer:write", "--reason", "report me"],
+        );
+        wait_request(&app, "report me").await?;
+        app.click("approve-request").await?;
+        app.wait_stage("step-up-otp").await?;
+        app.click("deny-report").await?;
+        app.el("revoke-after-report").await?;
+        app.shot("01-reported").await;
+        let out = finish(cli).await;
+        assert_eq!(out.code, Some(1), "{out:?}");
+        assert!(out.stdout.starts_with("Denied and reported"), "{out:?}");
+        // Its next request is refused unseen, and the person is told once.
+        let (cli, _) = ask_from_script(
+            &sandbox,
+            &["--scope", "transfer:write", "--reason", "again", "--json"],
+        );
+        let out = finish(cli).await;
+        assert_eq!(out.code, Some(1), "{out:?}");
+        let v: Value = serde_json::from_str(out.stdout.trim())?;
+        assert_eq!(
+            (v["status"].as_str(), v["code"].as_str()),
+            (Some("denied"), Some("muted")),
+            "{v}"
+        );
+        app.wait_script(
+            "return document.querySelector('[data-testid=notice]')?.textContent || '';",
+            "the mute told",
+            |t| t.as_str().is_some_and(|t| t.contains("20 minutes")),
+        )
+        .await?;
+        app.shot("02-muted").await;
+        assert_eq!(app.stage().await?, "logged", "nothing reached the screen");
 
         emu.put_stepup(json!({"allowed_scopes": [{
             "scope": "transfer:write", "mode": "direct",
@@ -259,6 +282,20 @@ async fn denied_reported_timed_out_and_blocked() {
         assert_eq!(v["status"], "blocked");
         assert_eq!(v["reason"], "Your hook denied this scope.");
 
+        // A fourth request within the minute from the same program never reaches the screen.
+        let out = finish(ask(
+            &sandbox,
+            &["--scope", "transfer:write", "--reason", "fourth", "--json"],
+        ))
+        .await;
+        assert_eq!(out.code, Some(3), "{out:?}");
+        let v: Value = serde_json::from_str(out.stdout.trim())?;
+        assert_eq!(
+            (v["status"].as_str(), v["code"].as_str()),
+            (Some("refused"), Some("rate_limited")),
+            "{v}"
+        );
+
         // Every request is in the audit log with its requester.
         let log = std::fs::read_to_string(
             sandbox
@@ -266,12 +303,21 @@ async fn denied_reported_timed_out_and_blocked() {
                 .join("data/dev.countersign.app")
                 .join(format!("approvals-{}.jsonl", sandbox.profile)),
         )?;
-        for outcome in ["denied", "reported", "timed_out", "blocked"] {
+        for outcome in ["denied", "timed_out", "blocked", "refused"] {
             assert!(
                 log.lines()
                     .any(|l| l.contains(&format!(r#""outcome":"{outcome}""#))
                         && l.contains(&format!(r#""requester":"{}""#, this_test()))),
                 "{outcome} in {log}"
+            );
+        }
+        let script = script.display().to_string();
+        for outcome in ["reported", "denied"] {
+            assert!(
+                log.lines().any(
+                    |l| l.contains(&format!(r#""outcome":"{outcome}""#)) && l.contains(&script)
+                ),
+                "{outcome} by the script in {log}"
             );
         }
         Ok(())

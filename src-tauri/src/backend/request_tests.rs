@@ -383,3 +383,91 @@ async fn a_notice_draws_the_requester_isolated() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Approval fatigue: after "Deny and report", the same program is refused unseen, and the
+/// person is told once; another program (or the same interpreter running another script)
+/// still reaches the screen; Settings' unmute lets it ask again.
+#[tokio::test]
+async fn a_reported_program_is_muted_and_told_once() {
+    let (_emu, mut b, dir) = signed_in().await;
+    let (id, rx) = from_program(&mut b, "/usr/bin/spam", ask("transfer:write", &[], false));
+    b.deny_request(&id, true).unwrap();
+    assert_eq!(rx.await.unwrap().status, Status::Reported);
+
+    let source = || {
+        Source::Program(crate::requests::queue::Requester {
+            executable: "/usr/bin/spam".into(),
+            script: None,
+            pid: 4343,
+        })
+    };
+    let again = b
+        .enqueue(source(), ask("transfer:write", &[], false), None)
+        .unwrap_err();
+    assert_eq!(again.status, Status::Denied);
+    assert_eq!(again.status.exit_code(), 1);
+    assert_eq!(again.code.as_deref(), Some("muted"));
+    let v = view(&b);
+    assert!(v.request.is_none(), "nothing reaches the screen");
+    let notice = v.notice.unwrap();
+    assert!(
+        notice.contains("/usr/bin/spam") && notice.contains("20 minutes"),
+        "{notice}"
+    );
+    let logged = newest_audit(&b);
+    assert_eq!(logged.outcome, "denied");
+    assert_eq!(
+        logged.requester.as_deref(),
+        Some("/usr/bin/spam (pid 4343)")
+    );
+
+    b.notice = None;
+    let third = b
+        .enqueue(source(), ask("transfer:write", &[], false), None)
+        .unwrap_err();
+    assert_eq!(third.code.as_deref(), Some("muted"));
+    assert!(view(&b).notice.is_none(), "the person is told once");
+    assert_eq!(b.muted_programs().len(), 1);
+
+    // Another program is not muted.
+    let (other, _rx) = from_program(
+        &mut b,
+        "/usr/bin/payroll",
+        ask("transfer:write", &[], false),
+    );
+    assert_eq!(view(&b).request.unwrap().id, other);
+
+    b.unmute_programs();
+    assert!(b.muted_programs().is_empty());
+    assert!(
+        b.enqueue(source(), ask("transfer:write", &[], false), None)
+            .is_ok()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Approval fatigue: a fourth request within a minute from one program is refused with
+/// `rate_limited` (exit 3) and never shown; another program still gets through.
+#[tokio::test]
+async fn a_program_gets_three_requests_a_minute() {
+    let (_emu, mut b, dir) = signed_in().await;
+    for _ in 0..3 {
+        from_program(&mut b, "/usr/bin/loop", ask("transfer:write", &[], false));
+    }
+    let source = Source::Program(crate::requests::queue::Requester {
+        executable: "/usr/bin/loop".into(),
+        script: None,
+        pid: 4242,
+    });
+    let fourth = b
+        .enqueue(source, ask("transfer:write", &[], false), None)
+        .unwrap_err();
+    assert_eq!(fourth.status, Status::Refused);
+    assert_eq!(fourth.status.exit_code(), 3);
+    assert_eq!(fourth.code.as_deref(), Some("rate_limited"));
+    assert_eq!(newest_audit(&b).outcome, "refused");
+    assert_eq!(b.requests.len(), 3, "the fourth never joined the queue");
+    from_program(&mut b, "/usr/bin/other", ask("transfer:write", &[], false));
+    assert_eq!(b.requests.len(), 4);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -5,6 +5,7 @@ use super::{Backend, unix_now};
 use crate::audit::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, RequestTag};
+use crate::requests::guard::{ProgramKey, Verdict};
 use crate::requests::protocol::{Ask, Outcome, Status};
 use crate::requests::queue::{Pending, Source};
 use crate::view::{RequestView, Stage};
@@ -56,7 +57,11 @@ impl Backend {
         reply: Option<oneshot::Sender<Outcome>>,
     ) -> Result<(String, usize), Box<Outcome>> {
         let refuse = |this: &mut Self, ask: Ask, code: &str, why: &str| {
-            let outcome = Outcome::new(Status::Refused, &ask).because(code, why);
+            let (status, logged) = match code {
+                "muted" => (Status::Denied, "denied"),
+                _ => (Status::Refused, "refused"),
+            };
+            let outcome = Outcome::new(status, &ask).because(code, why);
             let mut a = Attempt::new(
                 Approval {
                     scope: ask.scope,
@@ -69,7 +74,7 @@ impl Backend {
                 requester: source.label(),
                 reason: ask.reason,
             });
-            this.close_attempt(a, "refused", None);
+            this.close_attempt(a, logged, None);
             Box::new(outcome)
         };
         if !self.signed_in() {
@@ -86,6 +91,33 @@ impl Backend {
                 "not_signed_in",
                 "no one is signed in to Countersign",
             ));
+        }
+        if let Source::Program(r) = &source {
+            match self.guard.check(&ProgramKey::from(r), now_ms()) {
+                Verdict::Admit => {}
+                Verdict::Muted { first } => {
+                    if first {
+                        self.notice = Some(format!(
+                            "{} asked again after you reported it, and was refused. Its requests are refused for 20 minutes; Settings can unmute it.",
+                            crate::view::isolated(&r.label())
+                        ));
+                    }
+                    return Err(refuse(
+                        self,
+                        ask,
+                        "muted",
+                        "the person reported this program's last request, so its requests are refused for a while",
+                    ));
+                }
+                Verdict::RateLimited => {
+                    return Err(refuse(
+                        self,
+                        ask,
+                        "rate_limited",
+                        "this program asked too often: at most 3 requests a minute reach the screen",
+                    ));
+                }
+            }
         }
         if self.requests.is_full(&source) {
             return Err(refuse(
@@ -181,6 +213,17 @@ impl Backend {
         }
     }
 
+    /// The programs muted after a report, with when each mute ends (Unix milliseconds).
+    pub fn muted_programs(&self) -> Vec<(ProgramKey, i64)> {
+        self.guard.muted(now_ms())
+    }
+
+    /// Ends every mute (Settings' "Unmute").
+    pub fn unmute_programs(&mut self) {
+        self.guard.unmute_all();
+        self.notice = Some("Programs you reported may ask for approvals again.".into());
+    }
+
     /// Something to tell the person, until their next action.
     pub fn say(&mut self, notice: String) {
         self.notice = Some(notice);
@@ -257,10 +300,14 @@ impl Backend {
             let a = attempt_for(head);
             self.close_attempt(a, outcome, None);
         }
-        let told = match source {
+        let told = match &source {
             Some(Source::Program { .. }) => " The program was told.",
             _ => "",
         };
+        if report && let Some(Source::Program(r)) = &source {
+            // Approval fatigue: a reported program may not ask again at once.
+            self.guard.mute(ProgramKey::from(r), now_ms());
+        }
         self.notice = Some(if report {
             format!("Denied and reported.{told}")
         } else {

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod desk;
+pub mod guard;
 #[cfg(unix)]
 pub mod instance;
 pub mod link;
