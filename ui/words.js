@@ -67,6 +67,7 @@ export function derived(v) {
         ? "A link opened this request. Anyone can make a link: approve only what you expect."
         : "Nothing is approved until you pass the check that follows."
       : "",
+    grantTitle: v.grant ? grantTitle(v.grant) : "",
     told: v.grant?.requester ? [{ isolate: v.grant.requester }, " was told it is approved."] : "",
   };
 }
@@ -99,3 +100,12 @@ function approvalTitle(c) {
   return m.payee ? ["Approve ", ...money, " to ", { isolate: m.payee }] : ["Approve ", ...money];
 }
 
+
+// "€500.00 to ACME Ltd approved": what happened, from the grant's own details; a grant that
+// names no amount says what it allows.
+function grantTitle(g) {
+  const title = approvalTitle(g);
+  if (title[0] === "Approve ") return [...title.slice(1), " approved"];
+  const words = scopeWords(g.scope);
+  return words ? [`${words}: approved`] : ["Approved: “", { isolate: g.scope }, "”"];
+}

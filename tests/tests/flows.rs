@@ -62,6 +62,9 @@ async fn seed_story_phone_login_then_transfer_write() {
         app.click("verify-stepup").await?;
         app.wait_stage("done").await?;
         assert_eq!(app.text("scope-granted").await?, "Scope granted.");
+        // The scope and session are technical details, folded under the headline.
+        app.script("document.querySelector('[data-testid=technical-details]').open = true;")
+            .await?;
         assert_eq!(app.text("session-id").await?, sid);
         assert_eq!(app.text("granted-scope").await?, "transfer:write");
         app.shot("05-done").await;
