@@ -339,6 +339,8 @@ function showGrantEnd(now) {
   const at = view.grant?.expiresAt;
   if (!stage || !at) return;
   const over = at - now <= 0;
+  // The headline is bound anew on each render: past the end, it says what ended, every time.
+  if (over) fillParts($("[data-testid=grant-title]", stage), derived(view).grantEndedTitle);
   if (over === stage.hasAttribute("data-expired")) return;
   stage.toggleAttribute("data-expired", over);
   $(".success-mark", stage).hidden = over;

@@ -68,6 +68,7 @@ export function derived(v) {
         : "Nothing is approved until you pass the check that follows."
       : "",
     grantTitle: v.grant ? grantTitle(v.grant) : "",
+    grantEndedTitle: v.grant ? grantEndedTitle(v.grant) : "",
     told: v.grant?.requester ? [{ isolate: v.grant.requester }, " was told it is approved."] : "",
   };
 }
@@ -108,4 +109,12 @@ function grantTitle(g) {
   if (title[0] === "Approve ") return [...title.slice(1), " approved"];
   const words = scopeWords(g.scope);
   return words ? [`${words}: approved`] : ["Approved: “", { isolate: g.scope }, "”"];
+}
+
+// "Approval expired: €500.00 to ACME Ltd": the same facts, once the grant is over.
+function grantEndedTitle(g) {
+  const title = approvalTitle(g);
+  if (title[0] === "Approve ") return ["Approval expired: ", ...title.slice(1)];
+  const words = scopeWords(g.scope);
+  return words ? [`Approval expired: ${words}`] : ["Approval expired: “", { isolate: g.scope }, "”"];
 }

@@ -156,6 +156,11 @@ async fn the_granted_screen_says_what_was_approved_and_ends_with_the_grant() {
         )
         .await?;
         assert!(app.text("grant-expired").await?.starts_with("This approval has expired"));
+        let title = app.text("grant-title").await?;
+        assert!(
+            title.starts_with("Approval expired: ") && title.ends_with("to ACME Ltd") && !title.contains("approved"),
+            "{title}"
+        );
         assert!(!shown(&app, "scope-granted").await?, "\"Scope granted.\" past its end");
         let tick = app
             .script("return document.querySelector('.success-mark').checkVisibility();")
