@@ -36,7 +36,9 @@ export function derived(v) {
     sentTo: c && c.channel
       ? c.codeSent
         ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
-        : `No code has gone out by ${CHANNEL[c.channel]} yet. Once the problem above is fixed, use “Send a new code”.`
+        : c.resumed
+          ? `A code by ${CHANNEL[c.channel]} to ${c.destination}, sent before Countersign closed, still works. If none came, send a new one.`
+          : `No code has gone out by ${CHANNEL[c.channel]} yet. Once the problem above is fixed, use “Send a new code”.`
       : c && c.customHere
         ? ["Step “", { isolate: c.stepKey }, "” is a check in your own app. In this demo, confirm it here."]
         : c ? ["This step (“", { isolate: c.stepKey }, "”) is completed in the app that asked for this approval. Complete it there, or cancel if you did not start this."] : "",
