@@ -76,6 +76,9 @@ function render(v) {
   warning.textContent = v.storeWarning || "";
   warning.hidden = !v.storeWarning;
   if (mounted !== v.stage) {
+    // A note about the screen before ("A new code is on its way.", "Next approvals: …") is
+    // not about this one.
+    if (mounted) clearToast();
     mount(v.stage);
   }
   const d = derived(v);
@@ -130,6 +133,8 @@ function render(v) {
   for (const p of $$(".asked-by", stageRoot)) p.title = p.textContent.replace(/\s+/g, " ").trim();
   if (!busy) gateCode();
   for (const el of $$(".request-only", stageRoot)) el.hidden = !v.request;
+  // A program's request is answered, so it has one Deny; Cancel is for the app's own form.
+  for (const el of $$(".own-only", stageRoot)) el.hidden = Boolean(v.request);
   const reason = $("[data-testid=request-reason]", stageRoot);
   if (reason) reason.hidden = !v.request?.reason;
   if (v.challenge) {
@@ -325,6 +330,23 @@ function tick() {
         : el.dataset.expiredText || "Expired";
     if (!el.dataset.expiredText) announceLeft(left);
   }
+  showGrantEnd(now);
+}
+
+// A grant past its end allows nothing: its screen stops saying it is granted.
+function showGrantEnd(now) {
+  const stage = $("#done-stage", stageRoot);
+  const at = view.grant?.expiresAt;
+  if (!stage || !at) return;
+  const over = at - now <= 0;
+  // The headline is bound anew on each render: past the end, it says what ended, every time.
+  if (over) fillParts($("[data-testid=grant-title]", stage), derived(view).grantEndedTitle);
+  if (over === stage.hasAttribute("data-expired")) return;
+  stage.toggleAttribute("data-expired", over);
+  $(".success-mark", stage).hidden = over;
+  $("[data-testid=scope-granted]", stage).hidden = over;
+  $("[data-testid=grant-requester]", stage).hidden = over || !view.grant.requester;
+  $("[data-testid=grant-expired]", stage).hidden = !over;
 }
 
 // The visible countdown changes every second; screen readers hear it once a minute, at 10 s
@@ -444,6 +466,11 @@ function pushed(v) {
 
 // A short confirmation that an action worked, gone after a few seconds.
 let toastTimer = null;
+function clearToast() {
+  clearTimeout(toastTimer);
+  $("#toast").hidden = true;
+}
+
 function flash(text) {
   const t = $("#toast");
   t.textContent = text;
@@ -767,7 +794,7 @@ $("#revoke-after-report").addEventListener("click", async (e) => {
 document.addEventListener("keydown", (e) => {
   if (e.key !== "Escape" || document.querySelector("dialog[open]")) return;
   const cancel = $("[data-action=cancel-stepup]", stageRoot);
-  if (cancel && !cancel.disabled) {
+  if (cancel && !cancel.disabled && !cancel.hidden) {
     e.preventDefault();
     cancel.click();
     if (cancel.dataset.armed) cancel.focus();

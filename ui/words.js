@@ -36,7 +36,9 @@ export function derived(v) {
     sentTo: c && c.channel
       ? c.codeSent
         ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
-        : `No code has gone out by ${CHANNEL[c.channel]} yet. Once the problem above is fixed, use “Send a new code”.`
+        : c.resumed
+          ? `A code by ${CHANNEL[c.channel]} to ${c.destination}, sent before Countersign closed, still works. If none came, send a new one.`
+          : `No code has gone out by ${CHANNEL[c.channel]} yet. Once the problem above is fixed, use “Send a new code”.`
       : c && c.customHere
         ? ["Step “", { isolate: c.stepKey }, "” is a check in your own app. In this demo, confirm it here."]
         : c ? ["This step (“", { isolate: c.stepKey }, "”) is completed in the app that asked for this approval. Complete it there, or cancel if you did not start this."] : "",
@@ -67,6 +69,8 @@ export function derived(v) {
         ? "A link opened this request. Anyone can make a link: approve only what you expect."
         : "Nothing is approved until you pass the check that follows."
       : "",
+    grantTitle: v.grant ? grantTitle(v.grant) : "",
+    grantEndedTitle: v.grant ? grantEndedTitle(v.grant) : "",
     told: v.grant?.requester ? [{ isolate: v.grant.requester }, " was told it is approved."] : "",
   };
 }
@@ -99,3 +103,20 @@ function approvalTitle(c) {
   return m.payee ? ["Approve ", ...money, " to ", { isolate: m.payee }] : ["Approve ", ...money];
 }
 
+
+// "€500.00 to ACME Ltd approved": what happened, from the grant's own details; a grant that
+// names no amount says what it allows.
+function grantTitle(g) {
+  const title = approvalTitle(g);
+  if (title[0] === "Approve ") return [...title.slice(1), " approved"];
+  const words = scopeWords(g.scope);
+  return words ? [`${words}: approved`] : ["Approved: “", { isolate: g.scope }, "”"];
+}
+
+// "Approval expired: €500.00 to ACME Ltd": the same facts, once the grant is over.
+function grantEndedTitle(g) {
+  const title = approvalTitle(g);
+  if (title[0] === "Approve ") return ["Approval expired: ", ...title.slice(1)];
+  const words = scopeWords(g.scope);
+  return words ? [`Approval expired: ${words}`] : ["Approval expired: “", { isolate: g.scope }, "”"];
+}

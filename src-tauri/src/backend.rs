@@ -359,15 +359,13 @@ impl Backend {
                                 scope: ch.scope.clone(),
                                 metadata: ch.metadata.clone(),
                             };
-                            if self
-                                .flow
-                                .approve(ch, Attempt::new(approval, unix_now()))
-                                .is_ok()
-                            {
-                                self.notice = Some(
-                                    "Your approval was still open. Enter the code you received, or send a new one."
-                                        .into(),
-                                );
+                            let attempt = Attempt {
+                                resumed: true,
+                                ..Attempt::new(approval, unix_now())
+                            };
+                            // What to do with the code is the step's own text: one message.
+                            if self.flow.approve(ch, attempt).is_ok() {
+                                self.notice = Some("Your approval was still open.".into());
                             }
                         }
                         Ok(None) => {}

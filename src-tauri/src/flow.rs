@@ -25,6 +25,8 @@ pub struct Attempt {
     pub challenge_id: Option<String>,
     /// Set when another program (or a link) asked for this approval.
     pub request: Option<RequestTag>,
+    /// Restored after a restart, so whether a code went out is not known.
+    pub resumed: bool,
 }
 
 /// Which queued request an attempt answers.
@@ -45,6 +47,7 @@ impl Attempt {
             wrong_codes: 0,
             challenge_id: None,
             request: None,
+            resumed: false,
         }
     }
 }

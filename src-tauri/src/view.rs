@@ -148,6 +148,8 @@ pub struct ChallengeView {
     pub custom_here: bool,
     /// The current step's code went out (an OTP step whose sending failed has none yet).
     pub code_sent: bool,
+    /// Restored after a restart: whether its code went out before is not known.
+    pub resumed: bool,
     /// Who asked: the requesting program, "a link", or this computer for the app's own form.
     #[serde(serialize_with = "shown")]
     pub asked_by: String,

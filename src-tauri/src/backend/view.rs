@@ -85,6 +85,7 @@ impl Backend {
                 .map(|t| ms(t + resend_cooldown())),
             custom_here: c.otp_channel().is_none() && self.customer.is_some(),
             code_sent: a.sent_at.is_some(),
+            resumed: a.attempt.resumed,
             warnings: crate::view::warnings(&[(
                 "askedBy",
                 a.attempt.request.as_ref().map(|r| r.requester.as_str()),
