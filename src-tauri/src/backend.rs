@@ -229,6 +229,11 @@ impl Backend {
         if let Some(tag) = &a.request {
             self.settle_request(&tag.id, &a, outcome, error);
         }
+        self.audit_attempt(a, outcome, error.map(|e| e.code().to_owned()));
+    }
+
+    /// Writes an ended attempt to the audit log, with the stable code of why it ended so.
+    fn audit_attempt(&mut self, a: Attempt, outcome: &str, error_code: Option<String>) {
         let entry = AuditEntry {
             started_at: rfc3339(a.started),
             ended_at: rfc3339(unix_now()),
@@ -239,7 +244,7 @@ impl Backend {
             steps: a.steps,
             wrong_codes: a.wrong_codes,
             outcome: outcome.to_owned(),
-            error_code: error.map(|e| e.code().to_owned()),
+            error_code,
             requester: a.request.as_ref().map(|t| t.requester.clone()),
             reason: a.request.and_then(|t| t.reason),
         };

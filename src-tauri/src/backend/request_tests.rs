@@ -416,6 +416,7 @@ async fn a_reported_program_is_muted_and_told_once() {
     );
     let logged = newest_audit(&b);
     assert_eq!(logged.outcome, "denied");
+    assert_eq!(logged.error_code.as_deref(), Some("muted"));
     assert_eq!(
         logged.requester.as_deref(),
         Some("/usr/bin/spam (pid 4343)")
@@ -465,7 +466,9 @@ async fn a_program_gets_three_requests_a_minute() {
     assert_eq!(fourth.status, Status::Refused);
     assert_eq!(fourth.status.exit_code(), 3);
     assert_eq!(fourth.code.as_deref(), Some("rate_limited"));
-    assert_eq!(newest_audit(&b).outcome, "refused");
+    let logged = newest_audit(&b);
+    assert_eq!(logged.outcome, "refused");
+    assert_eq!(logged.error_code.as_deref(), Some("rate_limited"));
     assert_eq!(b.requests.len(), 3, "the fourth never joined the queue");
     from_program(&mut b, "/usr/bin/other", ask("transfer:write", &[], false));
     assert_eq!(b.requests.len(), 4);

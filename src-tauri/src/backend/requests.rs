@@ -74,7 +74,8 @@ impl Backend {
                 requester: source.label(),
                 reason: ask.reason,
             });
-            this.close_attempt(a, logged, None);
+            // Refused before it was queued: no one waits on it, but the log says why.
+            this.audit_attempt(a, logged, Some(code.to_owned()));
             Box::new(outcome)
         };
         if !self.signed_in() {
