@@ -229,6 +229,10 @@ fn on_event(app: &tauri::AppHandle, event: &tauri::RunEvent) {
     if !matches!(event, tauri::RunEvent::Exit) {
         return;
     }
+    #[cfg(unix)]
+    if let Some(me) = requests::instance::held() {
+        me.stop_answering();
+    }
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };

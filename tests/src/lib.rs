@@ -176,6 +176,8 @@ impl Drop for Display {
 pub struct App {
     pub driver: WebDriver,
     tauri_driver: Child,
+    /// The profile's lock, which the app holds while it runs.
+    profile_lock: PathBuf,
     artifacts: PathBuf,
     // Dropped last: the window goes before its screen.
     _display: Display,
@@ -263,6 +265,10 @@ impl App {
         Self {
             driver,
             tauri_driver,
+            profile_lock: sandbox
+                .runtime_dir()
+                .join("countersign")
+                .join(format!("{}.lock", sandbox.profile)),
             artifacts,
             _display: display,
         }
@@ -278,6 +284,8 @@ impl App {
     pub async fn close(mut self) {
         let _ = self.driver.clone().quit().await;
         terminate(&mut self.tauri_driver);
+        // An app that is still ending holds its profile: a launch now would hand itself to it.
+        wait_released(&self.profile_lock, Duration::from_secs(15)).await;
     }
 
     /// Runs a test body against the window. On failure (error or panic) it saves
@@ -307,6 +315,21 @@ impl App {
         if let Some(f) = failure {
             panic!("{f}");
         }
+    }
+}
+
+/// Waits until nobody holds the flock(2) on `lock` (or it does not exist), at most `limit`.
+async fn wait_released(lock: &Path, limit: Duration) {
+    use nix::fcntl::{Flock, FlockArg};
+    let began = std::time::Instant::now();
+    while began.elapsed() < limit {
+        let Ok(file) = std::fs::File::open(lock) else {
+            return;
+        };
+        if Flock::lock(file, FlockArg::LockExclusiveNonblock).is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

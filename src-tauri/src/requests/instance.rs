@@ -28,6 +28,16 @@ pub fn held() -> Option<&'static Instance> {
     HELD.get()
 }
 
+impl Instance {
+    /// Takes the socket away as the app ends, so that a launch meanwhile waits for the lock
+    /// and runs, instead of handing its link to an app that is going away.
+    pub fn stop_answering(&self) {
+        if let Ok(path) = self.dir.socket(&self.profile) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// What a launch does.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
