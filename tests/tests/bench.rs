@@ -70,13 +70,7 @@ return problems;
 "#;
 
 async fn route_table_fits(app: &AppRef, w: u32, h: u32) -> TestResult {
-    app.driver.set_window_rect(0, 0, w, h).await?;
-    app.wait_script(
-        "return [window.outerWidth, window.outerHeight];",
-        "the window to take its size",
-        |v| v[0].as_u64() == Some(u64::from(w)),
-    )
-    .await?;
+    app.resize(w, h).await?;
     let problems = app.script(ROUTE_TABLE_PROBLEMS).await?;
     app.shot(&format!("00-routes-{w}x{h}")).await;
     assert_eq!(problems, serde_json::json!([]), "at {w}x{h}");

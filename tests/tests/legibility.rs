@@ -88,17 +88,6 @@ for (const el of root.querySelectorAll('*')) {
 return [checked, bad];
 "#;
 
-async fn resize(app: &AppRef, w: u32, h: u32) -> TestResult {
-    app.driver.set_window_rect(0, 0, w, h).await?;
-    app.wait_script(
-        "return [window.outerWidth, window.outerHeight];",
-        "the window to take its size",
-        |v| v[0].as_u64() == Some(u64::from(w)),
-    )
-    .await?;
-    Ok(())
-}
-
 async fn theme(app: &AppRef, want: &str) -> TestResult {
     for _ in 0..3 {
         let now = app
@@ -138,7 +127,7 @@ async fn measure(app: &AppRef, label: &str, bad: &mut Vec<String>) -> TestResult
     for t in ["light", "dark"] {
         theme(app, t).await?;
         for (w, h) in [(1040, 760), (720, 560)] {
-            resize(app, w, h).await?;
+            app.resize(w, h).await?;
             app.shot(&format!("{label}-{w}x{h}-{t}")).await;
             let v = app.script(MEASURE).await?;
             let checked = v[0].as_u64().unwrap_or(0);
@@ -154,7 +143,7 @@ async fn measure(app: &AppRef, label: &str, bad: &mut Vec<String>) -> TestResult
             }
         }
     }
-    resize(app, 1040, 760).await?;
+    app.resize(1040, 760).await?;
     Ok(())
 }
 

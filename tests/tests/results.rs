@@ -9,54 +9,6 @@ use thirtyfour::prelude::*;
 
 const PHONE: &str = "+33612345678";
 
-async fn resize(app: &AppRef, w: u32, h: u32) -> TestResult {
-    app.driver.set_window_rect(0, 0, w, h).await?;
-    app.wait_script(
-        "return [window.outerWidth, window.outerHeight];",
-        "the window to take its size",
-        |v| v[0].as_u64() == Some(u64::from(w)),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn theme(app: &AppRef, want: &str) -> TestResult {
-    for _ in 0..3 {
-        let now = app
-            .script("return document.getElementById('app').dataset.theme;")
-            .await?;
-        if now.as_str() == Some(want) {
-            // Buttons fade to their new colours in 150 ms.
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            return Ok(());
-        }
-        app.click("theme-toggle").await?;
-        app.wait_script(
-            "return document.getElementById('app').dataset.theme;",
-            "the theme to change",
-            |v| v.as_str() != now.as_str(),
-        )
-        .await?;
-    }
-    Err(format!("the theme never became {want}").into())
-}
-
-/// Screenshots at both sizes and in both themes, with `testids` in view in each; back to
-/// the default size after.
-async fn shots(app: &AppRef, label: &str, testids: &[&str]) -> TestResult {
-    for (w, h) in [(1040, 760), (720, 560)] {
-        resize(app, w, h).await?;
-        for t in ["light", "dark"] {
-            theme(app, t).await?;
-            app.shot(&format!("{label}-{w}x{h}-{t}")).await;
-            for testid in testids {
-                assert!(app.in_view(testid).await?, "{testid} at {w}x{h} {t}");
-            }
-        }
-    }
-    resize(app, 1040, 760).await
-}
-
 /// Whether the element with `testid` is drawn: present, and neither it nor a closed
 /// `<details>` around it hides it.
 async fn shown(app: &AppRef, testid: &str) -> WebDriverResult<bool> {
@@ -136,7 +88,8 @@ async fn the_granted_screen_says_what_was_approved_and_ends_with_the_grant() {
             assert!(!shown(&app, folded).await?, "{folded} is folded away");
         }
         assert!(!shown(&app, "grant-expired").await?);
-        shots(&app, "granted", &["grant-title", "scope-granted", "back-to-account"]).await?;
+        app.shots_in_view("granted", &["grant-title", "scope-granted", "back-to-account"]).await?;
+        app.resize(1040, 760).await?;
         app.script("document.querySelector('[data-testid=technical-details]').open = true;")
             .await?;
         assert_eq!(app.text("granted-scope").await?, "transfer:write");
@@ -166,7 +119,8 @@ async fn the_granted_screen_says_what_was_approved_and_ends_with_the_grant() {
             .script("return document.querySelector('.success-mark').checkVisibility();")
             .await?;
         assert_eq!(tick.as_bool(), Some(false), "the green tick past its end");
-        shots(&app, "grant-expired", &["grant-expired", "back-to-account"]).await?;
+        app.shots_in_view("grant-expired", &["grant-expired", "back-to-account"]).await?;
+        app.resize(1040, 760).await?;
         Ok(())
     })
     .await;
@@ -219,12 +173,14 @@ async fn a_programs_step_up_has_one_deny_and_a_report_says_why_to_sign_out() {
         app.driver.active_element().await?.send_keys(Key::Escape).await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(app.stage().await?, "step-up-otp");
-        shots(&app, "step-up-request", &["verify-stepup", "deny-request"]).await?;
+        app.shots_in_view("step-up-request", &["verify-stepup", "deny-request"]).await?;
+        app.resize(1040, 760).await?;
 
         app.click("deny-report").await?;
         let why = app.text("report-why").await?;
         assert!(why.contains("signed in as you elsewhere") && why.contains("ends their access"), "{why}");
-        shots(&app, "reported", &["report-why", "revoke-after-report"]).await?;
+        app.shots_in_view("reported", &["report-why", "revoke-after-report"]).await?;
+        app.resize(1040, 760).await?;
         let out = finish(cli).await;
         assert_eq!(out.code, Some(1), "{out:?}");
         assert!(out.stdout.starts_with("Denied and reported"), "{out:?}");

@@ -42,38 +42,6 @@ async fn wait_request(app: &AppRef, reason: &str) -> TestResult {
     Ok(())
 }
 
-async fn resize(app: &AppRef, w: u32, h: u32) -> TestResult {
-    app.driver.set_window_rect(0, 0, w, h).await?;
-    app.wait_script(
-        "return [window.outerWidth, window.outerHeight];",
-        "the window to take its size",
-        |v| v[0].as_u64() == Some(u64::from(w)),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn theme(app: &AppRef, want: &str) -> TestResult {
-    for _ in 0..3 {
-        let now = app
-            .script("return document.getElementById('app').dataset.theme;")
-            .await?;
-        if now.as_str() == Some(want) {
-            // Buttons fade to their new colours in 150 ms.
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            return Ok(());
-        }
-        app.click("theme-toggle").await?;
-        app.wait_script(
-            "return document.getElementById('app').dataset.theme;",
-            "the theme to change",
-            |v| v.as_str() != now.as_str(),
-        )
-        .await?;
-    }
-    Err(format!("the theme never became {want}").into())
-}
-
 /// Presses Enter (a WebDriver key action) on whatever has the focus.
 async fn press_enter(app: &AppRef) -> TestResult {
     app.driver
@@ -90,21 +58,6 @@ async fn focus(app: &AppRef, testid: &str) -> TestResult {
     app.driver
         .execute("arguments[0].focus();", vec![e.to_json()?])
         .await?;
-    Ok(())
-}
-
-/// Screenshots at both sizes and in both themes, with `testids` in view in each.
-async fn shots(app: &AppRef, label: &str, testids: &[&str]) -> TestResult {
-    for (w, h) in [(1040, 760), (720, 560)] {
-        resize(app, w, h).await?;
-        for t in ["light", "dark"] {
-            theme(app, t).await?;
-            app.shot(&format!("{label}-{w}x{h}-{t}")).await;
-            for testid in testids {
-                assert!(app.in_view(testid).await?, "{testid} at {w}x{h} {t}");
-            }
-        }
-    }
     Ok(())
 }
 
@@ -172,7 +125,7 @@ async fn text_that_reads_otherwise_is_refused_and_a_look_alike_is_warned() {
         let exe = std::env::current_exe()?.display().to_string();
         assert_eq!(source[0], exe.as_str(), "{source}");
         assert!(source[2].as_str().is_some_and(|t| t.contains(&exe)), "{source}");
-        shots(&app, "lookalike", &["lookalike-warning", "approve-request", "deny-request", "deny-report"]).await?;
+        app.shots_in_view("lookalike", &["lookalike-warning", "approve-request", "deny-request", "deny-report"]).await?;
         app.click("deny-request").await?;
         let out = finish(cli).await;
         assert_eq!(out.code, Some(1), "{out:?}");
@@ -202,7 +155,7 @@ async fn text_that_reads_otherwise_is_refused_and_a_look_alike_is_warned() {
             )
             .await?;
         assert_eq!(cut, json!(["true", long.len(), 49]), "shortened to 48 and an ellipsis");
-        shots(&app, "long-link", &["request-hint", "approve-request", "deny-request"]).await?;
+        app.shots_in_view("long-link", &["request-hint", "approve-request", "deny-request"]).await?;
         app.click("deny-request").await?;
         app.wait_stage("logged").await
     })
@@ -432,12 +385,8 @@ async fn an_error_and_its_start_again_leave_with_their_request() {
         first.kill();
         wait_request(&app, "second").await?;
         assert_eq!(error_shown(&app).await?, json!([false, false]));
-        shots(
-            &app,
-            "stale-error-gone",
-            &["approve-request", "deny-request"],
-        )
-        .await?;
+        app.shots_in_view("stale-error-gone", &["approve-request", "deny-request"])
+            .await?;
         app.click("deny-request").await?;
         let out = finish(second).await;
         assert_eq!(out.code, Some(1), "{out:?}");
@@ -510,7 +459,7 @@ async fn a_code_from_an_input_method_is_kept_and_other_digits_are_named() {
         )
         .await?;
         app.wait_error("digits 0 to 9").await?;
-        shots(&app, "other-digits", &[]).await?;
+        app.shots_in_view("other-digits", &[]).await?;
         app.fill("stepup-code-input", &code).await?;
         app.click("verify-stepup").await?;
         app.wait_stage("done").await?;
@@ -560,9 +509,9 @@ async fn another_devices_name_is_isolated_and_capped() {
             "{title}"
         );
         for (w, h) in [(1040, 760), (720, 560)] {
-            resize(&app, w, h).await?;
+            app.resize(w, h).await?;
             for t in ["light", "dark"] {
-                theme(&app, t).await?;
+                app.set_theme(t).await?;
                 app.script(
                     "document.querySelectorAll('[data-testid=session-row]')[1]\
                      .scrollIntoView({block: 'center'}); return true;",
