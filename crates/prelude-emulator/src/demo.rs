@@ -3,7 +3,8 @@
 use crate::state::*;
 
 /// The demo setup: OTP login by SMS and email, and `transfer:write` behind a one-step review
-/// (SMS for phone users, email for email-only users), granted to the session for 300 s.
+/// (SMS for phone users, email for email-only users), granted to the session for 300 s; and
+/// the reserved scopes that add a phone number or an email address.
 pub fn seed(d: &mut Data, now: i64) {
     for channel in [Channel::Sms, Channel::Email] {
         d.login_configs.push(LoginConfig {
@@ -33,7 +34,7 @@ pub fn seed(d: &mut Data, now: i64) {
     d.stepup_config = Some(StepUpConfig {
         jwks_url: None,
         step_keys: vec![],
-        allowed_scopes: demo_rules(DemoScenario::ReviewSms),
+        allowed_scopes: [demo_rules(DemoScenario::ReviewSms), registration_rules()].concat(),
         created_at: now,
         updated_at: now,
     });
@@ -144,6 +145,23 @@ pub fn demo_rules(s: DemoScenario) -> Vec<ScopeRule> {
             vec!["verify_email", APP_STEP],
         )],
     }
+}
+
+/// The reserved scopes that let a signed-in user add a phone number or an email address
+/// (docs/protocol.md, "Registering an identifier"), declared `managed` as Prelude asks.
+pub fn registration_rules() -> Vec<ScopeRule> {
+    [
+        prelude_wire::PHONE_REGISTER_SCOPE,
+        prelude_wire::EMAIL_REGISTER_SCOPE,
+    ]
+    .into_iter()
+    .map(|scope| ScopeRule {
+        scope: scope.into(),
+        mode: ScopeMode::Managed,
+        delegated: None,
+        direct: None,
+    })
+    .collect()
 }
 
 /// Puts `scenario`'s rules for `transfer:write` in place of the current ones.

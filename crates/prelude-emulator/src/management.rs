@@ -104,6 +104,14 @@ pub fn check_scope_rules(rules: &[ScopeRule], jwks_url: Option<&str>) -> Result<
                     return bad(format!("{}: delegation_hook is not a URL", r.scope));
                 }
             }
+            ScopeMode::Managed => {
+                if crate::frontend::reserved_kind(&r.scope).is_none() {
+                    return bad(format!(
+                        "{}: mode managed is only for the reserved prld:<kind>:register scopes",
+                        r.scope
+                    ));
+                }
+            }
             ScopeMode::Direct => {
                 let Some(d) = &r.direct else {
                     return bad(format!("{}: mode direct needs `direct`", r.scope));

@@ -566,6 +566,9 @@ pub struct ScopeRule {
 pub enum ScopeMode {
     Delegated,
     Direct,
+    /// Prelude runs the flow itself: only the reserved registration scopes (docs/protocol.md,
+    /// "Registering an identifier").
+    Managed,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

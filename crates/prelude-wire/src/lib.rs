@@ -291,6 +291,8 @@ pub mod codes {
     pub const INSUFFICIENT_SCOPE: &str = "insufficient_scope";
     /// A state conflict that is not a token replay (409), e.g. too many passkeys.
     pub const CONFLICT: &str = "conflict";
+    /// The identifier a registration asks for already belongs to a user (409).
+    pub const IDENTIFIER_ALREADY_EXISTS: &str = "identifier_already_exists";
     /// The app has no passkey configuration, or passkey login is off (403).
     pub const PASSKEY_NOT_CONFIGURED: &str = "passkey_not_configured";
     /// A registration ceremony was refused: bad or spent registration token, or an attestation
@@ -324,6 +326,13 @@ pub mod codes {
 pub const VERIFY_PASSKEY: &str = "verify_passkey";
 /// The reserved scope that gates passkey registration and deletion (PASSKEYS.md §1.2).
 pub const PASSKEY_WRITE_SCOPE: &str = "prld:passkey:write";
+/// The reserved scope that adds a phone number to the signed-in user, after a `verify_sms`
+/// step whose code goes to that number (docs/protocol.md, "Registering an identifier").
+pub const PHONE_REGISTER_SCOPE: &str = "prld:phone:register";
+/// The reserved scope that adds an email address to the signed-in user, after a
+/// `verify_email` step whose code goes to that address (docs/protocol.md, "Registering an
+/// identifier").
+pub const EMAIL_REGISTER_SCOPE: &str = "prld:email:register";
 
 #[cfg(test)]
 mod tests {

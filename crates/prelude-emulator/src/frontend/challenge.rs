@@ -27,6 +27,7 @@ pub(super) fn pass_step(
         ApiError::bad_request(codes::INVALID_CHALLENGE_TOKEN, "unknown challenge")
     })?;
     advance(ch, spent_jti, now);
+    super::register::attach_when_done(&mut d, cid);
     // When the next step is verify_passkey, its request options go with the new token.
     let options = super::passkeys::arm_passkey_step(&mut d, cid);
     let ch = d.challenges[cid].clone();
@@ -164,11 +165,13 @@ pub(super) fn send_code(
             format!("the current step {step} is not an OTP step"),
         )
     })?;
-    let to = d
-        .users
-        .get(&ch.user_id)
-        .and_then(|u| u.identifiers.iter().find(|i| i.kind == kind))
-        .map(|i| i.value.clone())
+    let to = super::register::destination(ch)
+        .or_else(|| {
+            d.users
+                .get(&ch.user_id)
+                .and_then(|u| u.identifiers.iter().find(|i| i.kind == kind))
+                .map(|i| i.value.clone())
+        })
         .ok_or_else(|| {
             ApiError::bad_request(
                 codes::INVALID_IDENTIFIER,
@@ -276,6 +279,7 @@ pub(super) fn check_code(
                 "no code was sent for this step; call POST /otp first",
             )
         })?;
+    super::register::still_free(&d, &d.challenges[&cid])?;
     otp::check_code(app, &mut d, &handle, code)?;
     pass_step(app, d, &cid, jti, now)
 }

@@ -9,8 +9,11 @@ mod legacy;
 mod me;
 mod otp;
 mod passkeys;
+mod register;
 mod step_up;
 mod tokens;
+
+pub(crate) use register::reserved_kind;
 
 use crate::api::ApiError;
 use crate::shared::AppState;

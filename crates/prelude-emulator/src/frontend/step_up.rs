@@ -93,7 +93,7 @@ pub(super) async fn request(
 ) -> Result<Response, ApiError> {
     let _ = body.dispatch_id;
     validate_scope(&body.scope)?;
-    let metadata = body.metadata.unwrap_or_default();
+    let mut metadata = body.metadata.unwrap_or_default();
     validate_metadata(&metadata)?;
     let (plan, user) = {
         let mut d = app.data();
@@ -137,20 +137,25 @@ pub(super) async fn request(
             .cloned()
             .ok_or_else(|| ApiError::unauthorized("unknown user"))?;
         let user_types: Vec<IdentifierType> = user.identifiers.iter().map(|i| i.kind).collect();
-        let plan = rules.iter().find_map(|r| match r.mode {
-            ScopeMode::Delegated => r
-                .delegated
-                .as_ref()
-                .map(|x| Plan::Hook(x.delegation_hook.clone())),
-            ScopeMode::Direct => r
-                .direct
-                .as_ref()
-                .filter(|dd| {
-                    dd.identifier_types.is_empty()
-                        || dd.identifier_types.iter().any(|t| user_types.contains(t))
-                })
-                .cloned()
-                .map(Plan::Direct),
+        // The reserved registration scopes run Prelude's own step, whatever their entry says.
+        let reserved = super::register::decide(&d, &user, &body.scope, &mut metadata)?;
+        let plan = reserved.map(Plan::Direct).or_else(|| {
+            rules.iter().find_map(|r| match r.mode {
+                ScopeMode::Delegated => r
+                    .delegated
+                    .as_ref()
+                    .map(|x| Plan::Hook(x.delegation_hook.clone())),
+                ScopeMode::Direct => r
+                    .direct
+                    .as_ref()
+                    .filter(|dd| {
+                        dd.identifier_types.is_empty()
+                            || dd.identifier_types.iter().any(|t| user_types.contains(t))
+                    })
+                    .cloned()
+                    .map(Plan::Direct),
+                ScopeMode::Managed => None,
+            })
         });
         let plan = plan.ok_or_else(|| {
             ApiError::forbidden(
