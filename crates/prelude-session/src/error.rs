@@ -45,6 +45,11 @@ pub enum Error {
     NotFound { message: String },
     #[error("conflict: {message}")]
     Conflict { message: String },
+    /// `identifier_already_exists` (409): the phone number or email address is already on an
+    /// account, this one or another's (docs/protocol.md, "Registering an identifier"). The
+    /// SDKs fold it into `Conflict`; it is its own case here so a UI can say which.
+    #[error("identifier already exists: {message}")]
+    IdentifierAlreadyExists { message: String },
     /// `internal`: the server failed.
     #[error("the server failed: {message}")]
     Internal { message: String },
@@ -134,6 +139,7 @@ impl Error {
             },
             Error::NotFound { .. } => "not_found",
             Error::Conflict { .. } => "conflict",
+            Error::IdentifierAlreadyExists { .. } => "identifier_already_exists",
             Error::Internal { .. } => "internal",
             Error::Timeout => "timeout",
             Error::Network(_) => "network",
@@ -203,7 +209,8 @@ impl Error {
             "too_many_attempts" => Error::LockedOut { message },
             "internal" | "internal_server_error" => Error::Internal { message },
             "not_found" => Error::NotFound { message },
-            "conflict" | "identifier_already_exists" => Error::Conflict { message },
+            "conflict" => Error::Conflict { message },
+            "identifier_already_exists" => Error::IdentifierAlreadyExists { message },
             "bad_request"
             | "invalid_identifier"
             | "invalid_metadata"
@@ -248,6 +255,7 @@ impl Error {
             | Error::BadRequest { message, .. }
             | Error::NotFound { message }
             | Error::Conflict { message }
+            | Error::IdentifierAlreadyExists { message }
             | Error::Internal { message }
             | Error::PasskeyNotConfigured { message }
             | Error::PasskeyRegistrationFailed { message }

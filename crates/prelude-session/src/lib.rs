@@ -8,6 +8,7 @@ mod dpop;
 mod error;
 mod headers;
 mod http;
+mod identifiers;
 mod login;
 mod passkeys;
 mod refresh;
@@ -20,6 +21,7 @@ mod util;
 pub use dpop::DpopKey;
 pub use error::{Error, Result};
 pub use http::read_body;
+pub use identifiers::{canonical_identifier, registration_scope};
 pub use passkeys::{
     Assertion, Attestation, Authenticator, MAX_PASSKEY_NAME, PasskeyRegistration, RegisteredPasskey,
 };

@@ -1,0 +1,161 @@
+//! `register_identifier` against the real emulator over HTTP: adding an email address or a
+//! phone number by a code sent to it, the dead end it opens, and each refusal as its own error.
+
+mod common;
+
+use common::*;
+use prelude_emulator::{Channel, DemoScenario};
+use prelude_session::{Error, Identifier, IdentifierKind};
+
+#[tokio::test]
+async fn an_email_added_by_its_code_opens_the_email_then_sms_step_up() {
+    let emu = emulator().await;
+    emu.set_scenario(DemoScenario::EmailThenSms);
+    let c = client(&emu);
+    login(&emu, &c, "+14155550123").await;
+    // Before: the first step has nowhere to send its code.
+    let ch = c.request_step_up("transfer:write", None).await.unwrap();
+    assert!(matches!(
+        c.send_step_up_otp(&ch).await,
+        Err(Error::BadRequest { code, .. }) if code == "invalid_identifier"
+    ));
+    c.cancel_step_up().unwrap();
+
+    let id = Identifier {
+        kind: IdentifierKind::EmailAddress,
+        value: " Grace@Example.COM".into(),
+    };
+    let reg = c.register_identifier(&id).await.unwrap();
+    assert_eq!(reg.scope, "prld:email:register");
+    assert_eq!(reg.current_step.as_deref(), Some("verify_email"));
+    assert_eq!(reg.metadata["identifier"], "grace@example.com");
+    c.send_step_up_otp(&reg).await.unwrap();
+    let mail = last_code(&emu);
+    assert_eq!(
+        (mail.channel, mail.to.as_str()),
+        (Channel::Email, "grace@example.com")
+    );
+    let done = c.submit_step_up_otp(&reg, &mail.code).await.unwrap();
+    assert!(done.is_completed());
+    c.redeem_step_up(&done).await.unwrap();
+
+    // After: the same approval reaches the new address, then the phone, and is granted.
+    let ch = c.request_step_up("transfer:write", None).await.unwrap();
+    c.send_step_up_otp(&ch).await.unwrap();
+    assert_eq!(last_code(&emu).to, "grace@example.com");
+    let next = c
+        .submit_step_up_otp(&ch, &last_code(&emu).code)
+        .await
+        .unwrap();
+    c.send_step_up_otp(&next).await.unwrap();
+    assert_eq!(last_code(&emu).channel, Channel::Sms);
+    let done = c
+        .submit_step_up_otp(&next, &last_code(&emu).code)
+        .await
+        .unwrap();
+    c.redeem_step_up(&done).await.unwrap();
+    assert!(c.has_scope("transfer:write"));
+}
+
+#[tokio::test]
+async fn a_phone_is_added_by_an_sms_to_it() {
+    let emu = emulator().await;
+    let c = client(&emu);
+    login(&emu, &c, "someone@example.org").await;
+    let id = Identifier {
+        kind: IdentifierKind::PhoneNumber,
+        value: "+44 20 7946 0018".into(),
+    };
+    let reg = c.register_identifier(&id).await.unwrap();
+    assert_eq!(reg.scope, "prld:phone:register");
+    assert_eq!(reg.current_step.as_deref(), Some("verify_sms"));
+    c.send_step_up_otp(&reg).await.unwrap();
+    let sms = last_code(&emu);
+    assert_eq!(
+        (sms.channel, sms.to.as_str()),
+        (Channel::Sms, "+442079460018")
+    );
+    let done = c.submit_step_up_otp(&reg, &sms.code).await.unwrap();
+    c.redeem_step_up(&done).await.unwrap();
+    // The new number signs the same user in (past the send cooldown).
+    move_clock(&emu, 31);
+    let other = client(&emu);
+    let user = login(&emu, &other, "+442079460018").await;
+    assert_eq!(user.profile.user_id, c.profile().unwrap().user_id);
+}
+
+#[tokio::test]
+async fn a_taken_identifier_is_its_own_error_and_sends_nothing() {
+    let emu = emulator().await;
+    let c = client(&emu);
+    login(&emu, &c, "+14155550124").await;
+    let sent = emu.outbox().len();
+    for id in [
+        Identifier::email("ADA@example.com").unwrap(),
+        Identifier::phone("+14155550124").unwrap(),
+    ] {
+        match c.register_identifier(&id).await {
+            Err(e @ Error::IdentifierAlreadyExists { .. }) => {
+                assert_eq!(e.code(), "identifier_already_exists")
+            }
+            other => panic!("expected identifier_already_exists, got {other:?}"),
+        }
+    }
+    assert_eq!(emu.outbox().len(), sent);
+    assert!(c.active_step_up().is_none());
+}
+
+#[tokio::test]
+async fn malformed_identifiers_are_refused_before_any_request() {
+    let emu = emulator().await;
+    let c = client(&emu);
+    login(&emu, &c, "+14155550125").await;
+    let before = emu.state().request_count("/v1/session/stepup/request");
+    for (kind, value) in [
+        (IdentifierKind::EmailAddress, ""),
+        (IdentifierKind::EmailAddress, "no-at-sign"),
+        (IdentifierKind::EmailAddress, "+14155550199"),
+        (IdentifierKind::PhoneNumber, "grace@example.com"),
+        (IdentifierKind::PhoneNumber, "0611110099"),
+        (IdentifierKind::PhoneNumber, "+33 6\u{202E}1111"),
+    ] {
+        let id = Identifier {
+            kind,
+            value: value.into(),
+        };
+        assert!(
+            matches!(
+                c.register_identifier(&id).await,
+                Err(Error::InvalidInput(_))
+            ),
+            "{value:?}"
+        );
+    }
+    assert_eq!(
+        emu.state().request_count("/v1/session/stepup/request"),
+        before
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_code_leaves_the_account_as_it_was() {
+    let emu = emulator().await;
+    let c = client(&emu);
+    login(&emu, &c, "+14155550126").await;
+    let reg = c
+        .register_identifier(&Identifier::email("late@example.com").unwrap())
+        .await
+        .unwrap();
+    c.send_step_up_otp(&reg).await.unwrap();
+    let code = last_code(&emu).code;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert!(matches!(
+        c.submit_step_up_otp(&reg, wrong).await,
+        Err(Error::InvalidOtpCode { .. })
+    ));
+    // Signing in with it makes a new user: it was never added.
+    move_clock(&emu, 31);
+    let other = client(&emu);
+    let user = login(&emu, &other, "late@example.com").await;
+    assert_ne!(user.profile.user_id, c.profile().unwrap().user_id);
+}
