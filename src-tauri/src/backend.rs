@@ -115,6 +115,8 @@ pub struct Backend {
     report_offer: bool,
     /// Which scopes this run's step-ups granted, and the session's scopes from sign-in.
     ledger: Ledger,
+    /// Addresses added to the account, and one waiting for its code.
+    registrations: identifiers::Registrations,
 }
 
 impl Backend {
@@ -212,6 +214,7 @@ impl Backend {
             guard: Default::default(),
             report_offer: false,
             ledger: Ledger::default(),
+            registrations: Default::default(),
         })
     }
 
@@ -520,6 +523,7 @@ fn code_in(typed: &str) -> AppResult<String> {
 
 mod account;
 pub mod bench;
+pub mod identifiers;
 mod ledger;
 #[cfg(test)]
 mod matrix;

@@ -3,6 +3,7 @@
 
 use crate::AppState;
 use crate::backend::Backend;
+use crate::backend::identifiers::IdentifiersView;
 use crate::error::{AppError, AppResult};
 use crate::flow::Approval;
 use crate::server::Server;
@@ -298,6 +299,58 @@ pub async fn revoke_sessions(
     let mut b = state.backend().await?.lock().await;
     let r = b.revoke_sessions(&target, session_id).await;
     state.outcome(&mut b, r)
+}
+
+/// The account's addresses, and the one being added (docs/protocol.md, "Registering an
+/// identifier"). Codes pass through these arguments: never logged.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn list_identifiers(state: St<'_>) -> AppResult<IdentifiersView> {
+    let b = state.backend().await?.lock().await;
+    b.identifiers()
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(kind = %kind))]
+pub async fn add_identifier(
+    state: St<'_>,
+    kind: String,
+    value: String,
+) -> AppResult<IdentifiersView> {
+    let mut b = state.backend().await?.lock().await;
+    let r = b.add_identifier(&kind, &value).await;
+    noted(&mut b, r)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn resend_identifier_code(state: St<'_>) -> AppResult<IdentifiersView> {
+    let mut b = state.backend().await?.lock().await;
+    let r = b.resend_identifier_code().await;
+    noted(&mut b, r)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn verify_identifier_code(state: St<'_>, code: String) -> AppResult<IdentifiersView> {
+    let mut b = state.backend().await?.lock().await;
+    let r = b.verify_identifier_code(&code).await;
+    noted(&mut b, r)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn cancel_identifier(state: St<'_>) -> AppResult<IdentifiersView> {
+    let mut b = state.backend().await?.lock().await;
+    b.cancel_identifier()
+}
+
+/// A failure that ended the session is noted, as for every other command.
+fn noted<T>(b: &mut Backend, r: AppResult<T>) -> AppResult<T> {
+    if let Err(e) = &r {
+        b.note_failure(e);
+    }
+    r
 }
 
 #[tauri::command]
