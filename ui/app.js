@@ -2,6 +2,7 @@
 // It holds no session state of its own beyond what is on screen.
 import { call, listen } from "./ipc.js";
 import { addMessage, clearInbox, refreshInbox, showDemoIdentities, startInbox } from "./demo.js";
+import { wireIdentifiers } from "./identifiers.js";
 import { RESTARTABLE, showErrorIn } from "./messages.js";
 import { derived, pick } from "./words.js";
 
@@ -678,6 +679,7 @@ const WIRE = {
       if (await act("revoke_sessions", { target: "all" }, e.target)) flash("Signed out everywhere.");
     });
     loadSessions();
+    wireIdentifiers(stageRoot, flash);
   },
 
   "step-up-otp"() {

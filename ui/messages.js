@@ -38,6 +38,8 @@ const TEXT = {
   wrong_stage: () => "That action no longer applies here.",
 
   invalid_identifier: () => "That phone number or email cannot be used here.",
+  identifier_already_exists: () =>
+    "That address is already on an account, this one or another. Nothing was sent; use another address.",
   no_login_config: () => "This server does not accept that kind of phone number or email.",
   invalid_input: (e) => (e.reason ? sentence(e.reason) : "Something you entered is not valid."),
   invalid_metadata: () => "The details of this approval are not in a form the server accepts.",

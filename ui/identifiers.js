@@ -1,0 +1,185 @@
+// The account's email addresses and phone numbers, and adding one: the backend asks Prelude's
+// reserved scope for it, and the code goes to the new address (docs/protocol.md, "Registering
+// an identifier"). The panel draws what the backend answers; it keeps no state of its own.
+import { call } from "./ipc.js";
+import { showErrorIn } from "./messages.js";
+
+const $ = (sel, root) => root.querySelector(sel);
+
+const WORDS = {
+  email: {
+    label: "Email address",
+    placeholder: "you@example.com",
+    hint: "We’ll send a code to this address.",
+    added: "The email address is on your account.",
+    type: "email",
+    autocomplete: "email",
+  },
+  phone: {
+    label: "Phone number",
+    placeholder: "+33 6 12 34 56 78",
+    hint: "Start with + and the country code. We’ll send a code by text message.",
+    added: "The phone number is on your account.",
+    type: "tel",
+    autocomplete: "tel",
+  },
+};
+
+// Wires the panel inside `root` (the signed-in screen); `flash` shows a short confirmation.
+export function wireIdentifiers(root, flash) {
+  const panel = $("#identifiers-panel", root);
+  if (!panel) return;
+  const list = $("#identifier-list", panel);
+  const count = $("#identifiers-count", panel);
+  const actions = $("#identifier-actions", panel);
+  const form = $("#identifier-form", panel);
+  const input = $("#identifier-value", panel);
+  const codeForm = $("#identifier-code-form", panel);
+  const codeInput = $("#identifier-code", panel);
+  const resend = $("[data-testid=identifier-resend]", panel);
+  const errorBox = $("#identifier-error", panel);
+  let kind = "email";
+  let busy = false;
+  let resendTimer = null;
+
+  const clearError = () => {
+    errorBox.hidden = true;
+    errorBox.replaceChildren();
+    delete errorBox.dataset.code;
+  };
+  // Only as far as needed to see it, as the main error line does.
+  const seen = (el) => el.scrollIntoView({ block: "nearest", behavior: "auto" });
+  const showError = (err) => {
+    showErrorIn(errorBox, err);
+    errorBox.hidden = false;
+    errorBox.dataset.code = err.code;
+    seen(errorBox);
+  };
+
+  // The resend button waits for the server's cooldown, as the other code screens do.
+  const armResend = (at) => {
+    clearTimeout(resendTimer);
+    const left = (at || 0) - Date.now();
+    resend.disabled = left > 0;
+    if (left > 0) resendTimer = setTimeout(() => armResend(at), Math.min(left, 1000));
+    resend.textContent = left > 0 ? `Send a new code in ${Math.ceil(left / 1000)} s` : "Send a new code";
+  };
+
+  const draw = (v) => {
+    list.replaceChildren(
+      ...v.identifiers.map((r) => {
+        const li = document.createElement("li");
+        li.dataset.testid = "identifier-row";
+        li.dataset.kind = r.kind;
+        const meta = document.createElement("div");
+        meta.className = "meta";
+        // The value is the user's own, canonical and checked by the wire rules; still drawn
+        // as text only, and isolated so its letters cannot reorder the label beside it.
+        const value = document.createElement("bdi");
+        value.textContent = r.value;
+        value.title = r.value;
+        const sub = document.createElement("span");
+        sub.className = r.signedInWith ? "current" : "muted";
+        sub.textContent = `${r.kind === "email" ? "Email" : "Phone"}${r.signedInWith ? " · signed in with it" : ""}`;
+        meta.append(value, sub);
+        li.append(meta);
+        return li;
+      }),
+    );
+    count.textContent = `· ${v.identifiers.length}`;
+    const pending = v.pending;
+    const appearing = Boolean(pending) && codeForm.hidden;
+    actions.hidden = Boolean(pending) || !form.hidden;
+    codeForm.hidden = !pending;
+    if (pending) {
+      form.hidden = true;
+      $("[data-testid=identifier-pending]", codeForm).textContent = pending.value;
+      armResend(v.resendAt);
+      if (appearing) seen(codeForm);
+    } else {
+      clearTimeout(resendTimer);
+    }
+  };
+
+  // One command at a time; the panel's buttons wait while it runs.
+  const run = async (command, args, trigger) => {
+    if (busy) return null;
+    busy = true;
+    clearError();
+    const buttons = [...panel.querySelectorAll("button, input")];
+    const was = buttons.map((b) => b.disabled);
+    buttons.forEach((b) => (b.disabled = true));
+    trigger?.setAttribute("aria-busy", "true");
+    try {
+      const v = await call(command, args);
+      buttons.forEach((b, i) => (b.disabled = was[i]));
+      draw(v);
+      return v;
+    } catch (err) {
+      buttons.forEach((b, i) => (b.disabled = was[i]));
+      showError(err);
+      return null;
+    } finally {
+      trigger?.removeAttribute("aria-busy");
+      busy = false;
+    }
+  };
+
+  const open = (k) => {
+    kind = k;
+    const w = WORDS[k];
+    $("#identifier-value-label", form).textContent = w.label;
+    $("#identifier-value-hint", form).textContent = w.hint;
+    input.placeholder = w.placeholder;
+    input.type = w.type;
+    input.autocomplete = w.autocomplete;
+    input.value = "";
+    input.removeAttribute("aria-invalid");
+    clearError();
+    actions.hidden = true;
+    form.hidden = false;
+    seen(form);
+    input.focus();
+  };
+  const close = () => {
+    form.hidden = true;
+    actions.hidden = false;
+    clearError();
+  };
+
+  for (const b of actions.querySelectorAll("button[data-kind]")) {
+    b.addEventListener("click", () => open(b.dataset.kind));
+  }
+  $("[data-testid=identifier-cancel]", form).addEventListener("click", close);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const v = await run("add_identifier", { kind, value: input.value }, e.submitter);
+    if (v) {
+      codeInput.value = "";
+      codeInput.focus();
+    } else {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    }
+  });
+  codeForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const adding = $("[data-testid=identifier-pending]", codeForm).textContent;
+    const v = await run("verify_identifier_code", { code: codeInput.value }, e.submitter);
+    if (v && !v.pending) {
+      flash(WORDS[v.identifiers.find((r) => r.value === adding)?.kind || kind].added);
+    } else {
+      codeInput.value = "";
+      codeInput.setAttribute("aria-invalid", "true");
+      codeInput.focus();
+    }
+  });
+  resend.addEventListener("click", async (e) => {
+    if (await run("resend_identifier_code", {}, e.currentTarget)) flash("A new code is on its way.");
+  });
+  $("[data-testid=identifier-cancel-code]", codeForm).addEventListener("click", (e) =>
+    run("cancel_identifier", {}, e.currentTarget),
+  );
+
+  run("list_identifiers", {});
+}
