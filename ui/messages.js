@@ -38,6 +38,7 @@ const TEXT = {
   wrong_stage: () => "That action no longer applies here.",
 
   invalid_identifier: () => "That phone number or email cannot be used here.",
+  conflict: (e) => (e.reason ? sentence(e.reason) : "That clashes with what the server already holds."),
   identifier_already_exists: () =>
     "That address is already on an account, this one or another. Nothing was sent; use another address.",
   no_login_config: () => "This server does not accept that kind of phone number or email.",

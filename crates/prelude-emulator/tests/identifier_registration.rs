@@ -378,9 +378,15 @@ async fn an_identifier_taken_while_the_code_was_on_its_way_is_refused_before_a_t
 
 #[tokio::test]
 async fn an_account_holds_at_most_ten_identifiers() {
-    let t = T::new().await;
+    // Room for the eleven challenges this opens (completed ones count until redeemed).
+    let t = T::with(prelude_emulator::Config {
+        resend_cooldown_secs: 0,
+        max_open_challenges: 20,
+        ..prelude_emulator::Config::default()
+    })
+    .await;
     let s = sign_in_phone(&t, 78, "+33611110009").await;
-    for i in 0..9 {
+    for i in 0..8 {
         let (ct, code) = started(
             &t,
             &s.at,
@@ -390,6 +396,16 @@ async fn an_account_holds_at_most_ten_identifiers() {
         .await;
         assert_eq!(check(&t, &s.key, &ct, &code).await.status(), StatusCode::OK);
     }
+    // Two registrations open at nine: the second to pass its code finds the account full.
+    assert_eq!(identifiers_of(&t, &sub(&s.at)).await.len(), 9);
+    let (ct_a, code_a) = started(&t, &s.at, "prld:email:register", "n8@example.com").await;
+    let (ct_b, code_b) = started(&t, &s.at, "prld:email:register", "n9@example.com").await;
+    assert_eq!(
+        check(&t, &s.key, &ct_a, &code_a).await.status(),
+        StatusCode::OK
+    );
+    let (got, c) = code_of(check(&t, &s.key, &ct_b, &code_b).await).await;
+    assert_eq!((got, c.as_str()), (StatusCode::CONFLICT, "conflict"));
     assert_eq!(identifiers_of(&t, &sub(&s.at)).await.len(), 10);
     let (got, c) =
         code_of(register(&t, &s.at, "prld:email:register", "n10@example.com").await).await;

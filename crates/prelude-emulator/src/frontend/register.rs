@@ -85,10 +85,7 @@ pub(super) fn decide(
     })?;
     free_for(d, &user.id, &id)?;
     if user.identifiers.len() >= MAX_IDENTIFIERS_PER_USER {
-        return Err(ApiError::conflict(
-            codes::CONFLICT,
-            format!("an account holds at most {MAX_IDENTIFIERS_PER_USER} identifiers"),
-        ));
+        return Err(full());
     }
     metadata.insert(
         prelude_wire::text::RESERVED_IDENTIFIER_KEY.to_owned(),
@@ -126,18 +123,30 @@ pub(super) fn destination(ch: &Challenge) -> Option<String> {
 }
 
 /// Refuses to check a registration code once another user took the identifier meanwhile
-/// (their own registration or first sign-in), before a try is spent.
+/// (their own registration or first sign-in), or once the user's other registrations filled
+/// the account, before a try is spent.
 ///
 /// # Errors
-/// `409 identifier_already_exists`.
+/// `409 identifier_already_exists`; `409 conflict` for a full account.
 pub(super) fn still_free(d: &Data, ch: &Challenge) -> Result<(), ApiError> {
-    match target(ch) {
-        Some(id) => match d.find_user(&id) {
-            Some(u) if u.id != ch.user_id => free_for(d, &ch.user_id, &id),
+    let Some(id) = target(ch) else {
+        return Ok(());
+    };
+    match d.find_user(&id) {
+        Some(u) if u.id != ch.user_id => free_for(d, &ch.user_id, &id),
+        Some(_) => Ok(()),
+        None => match d.users.get(&ch.user_id) {
+            Some(u) if u.identifiers.len() >= MAX_IDENTIFIERS_PER_USER => Err(full()),
             _ => Ok(()),
         },
-        None => Ok(()),
     }
+}
+
+fn full() -> ApiError {
+    ApiError::conflict(
+        codes::CONFLICT,
+        format!("an account holds at most {MAX_IDENTIFIERS_PER_USER} identifiers"),
+    )
 }
 
 /// Adds the identifier of a registration challenge to its user once every step passed; the
