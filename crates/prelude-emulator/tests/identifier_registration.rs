@@ -309,6 +309,20 @@ async fn malformed_requests_are_refused_with_their_code() {
         let (got, c) = code_of(ask(&t, &s.at, body.clone()).await).await;
         assert_eq!((got.as_u16(), c.as_str()), (status, code), "{body}");
     }
+    // Addresses that would not read as they are on the account: a bidi override, an
+    // invisible character, a control character.
+    for value in [
+        "moc.evil\u{202E}@example.com",
+        "a\u{200B}b@example.com",
+        "a\u{7}b@example.com",
+    ] {
+        let (got, c) = code_of(register(&t, &s.at, "prld:email:register", value).await).await;
+        assert_eq!(
+            (got, c.as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_identifier"),
+            "{value:?}"
+        );
+    }
     // Without a session there is no one to add it to.
     let (got, c) =
         code_of(register(&t, "not-a-token", "prld:email:register", "a@b.example").await).await;

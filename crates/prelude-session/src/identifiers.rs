@@ -54,13 +54,16 @@ impl SessionClient {
     /// typed.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a value that is not an email address or E.164 number
-    /// (checked before any request); [`Error::IdentifierAlreadyExists`] when an account holds
+    /// [`Error::InvalidInput`] for a value that is not an email address or E.164 number, or
+    /// that holds a character refused in shown text (checked before any request); [`Error::IdentifierAlreadyExists`] when an account holds
     /// it, this one included; [`Error::ScopeNotAllowed`] when the app does not allow the
     /// scope; [`Error::InvalidChallengeToken`] for an answer that signs something else, or is
     /// blocked; the other errors of [`Self::request_step_up`].
     pub async fn register_identifier(&self, identifier: &Identifier) -> Result<StepUpChallenge> {
         let id = canonical_identifier(identifier)?;
+        // It will be read on the account: nothing that reorders, hides or controls text.
+        prelude_wire::text::check_shown("identifier", "the address", &id.value)
+            .map_err(|e| Error::InvalidInput(e.message))?;
         let scope = registration_scope(id.kind);
         let metadata = BTreeMap::from([(RESERVED_IDENTIFIER_KEY.to_owned(), id.value.clone())]);
         let challenge = self.request_step_up(scope, Some(metadata.clone())).await?;

@@ -118,6 +118,8 @@ async fn malformed_identifiers_are_refused_before_any_request() {
         (IdentifierKind::PhoneNumber, "grace@example.com"),
         (IdentifierKind::PhoneNumber, "0611110099"),
         (IdentifierKind::PhoneNumber, "+33 6\u{202E}1111"),
+        (IdentifierKind::EmailAddress, "moc.evil\u{202E}@example.com"),
+        (IdentifierKind::EmailAddress, "a\u{200B}b@example.com"),
     ] {
         let id = Identifier {
             kind,

@@ -57,7 +57,7 @@ fn free_for(d: &Data, user_id: &str, id: &Identifier) -> Result<(), ApiError> {
 ///
 /// # Errors
 /// `400 invalid_metadata` without `metadata.identifier`; `400 invalid_identifier` for a value
-/// that is not an email address or E.164 number; `409 identifier_already_exists` for one a
+/// that is not an email address or E.164 number, or holds a character refused in shown text; `409 identifier_already_exists` for one a
 /// user holds; `409 conflict` for a user who holds [`MAX_IDENTIFIERS_PER_USER`] already.
 pub(super) fn decide(
     d: &Data,
@@ -83,6 +83,10 @@ pub(super) fn decide(
         kind,
         value: value.clone(),
     })?;
+    // [INF] An address a person will read on the account must read as it is: no bidi
+    // control, invisible or control character (the shown-text rules).
+    prelude_wire::text::check_shown("identifier", "the identifier", &id.value)
+        .map_err(|e| ApiError::rule(codes::INVALID_IDENTIFIER, e))?;
     free_for(d, &user.id, &id)?;
     if user.identifiers.len() >= MAX_IDENTIFIERS_PER_USER {
         return Err(full());
