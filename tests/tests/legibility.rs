@@ -204,6 +204,7 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
         )
         .await?;
         app.click("sessions-toggle").await?;
+        app.click("identifiers-toggle").await?;
         measure(&app, "signed-in", &mut bad).await?;
 
         app.click("request-scope").await?;
