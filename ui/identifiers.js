@@ -86,7 +86,15 @@ export function wireIdentifiers(root, flash) {
         return li;
       }),
     );
-    count.textContent = `· ${v.identifiers.length}`;
+    if (!v.identifiers.length) {
+      // A resumed session: the app was not told which address signed in.
+      const li = document.createElement("li");
+      li.className = "muted";
+      li.dataset.testid = "identifier-none";
+      li.textContent = "None known on this computer yet: the ones you add here are listed.";
+      list.append(li);
+    }
+    count.textContent = v.identifiers.length ? `· ${v.identifiers.length}` : "";
     const pending = v.pending;
     const appearing = Boolean(pending) && codeForm.hidden;
     actions.hidden = Boolean(pending) || !form.hidden;
