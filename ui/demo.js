@@ -45,12 +45,15 @@ const STATUS = {
   locked_out: "Locked out",
 };
 
+// What each code is for, as the inbox names it.
+const PURPOSE = { login: "Sign-in code", step_up: "Approval code", register: "Code to add this address" };
+
 function mark(b, status) {
   const s = status || "live";
   if (b.dataset.status === s) return;
   b.dataset.status = s;
   const what = b.querySelector(".msg-what");
-  const purpose = b.dataset.purpose === "login" ? "Sign-in code" : "Approval code";
+  const purpose = PURPOSE[b.dataset.purpose] || "Approval code";
   const why = s === "live" ? null : STATUS[s] || "No longer works";
   what.textContent = why ? `${purpose} · ${why}` : purpose;
   b.title = why ? `${why}: this code no longer works` : "Fill in this code";
@@ -93,7 +96,7 @@ function showNewest(m) {
   strip.dataset.id = m.id;
   strip.textContent = "";
   const what = document.createElement("span");
-  what.textContent = `${m.purpose === "login" ? "Sign-in" : "Approval"} code by ${m.channel === "sms" ? "SMS" : "email"}`;
+  what.textContent = `${PURPOSE[m.purpose] || "Approval code"} by ${m.channel === "sms" ? "SMS" : "email"}`;
   const code = document.createElement("strong");
   code.textContent = m.code;
   strip.append(what, code);

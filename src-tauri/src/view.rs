@@ -282,6 +282,7 @@ impl From<prelude_emulator::OutboxMessage> for InboxMessage {
             purpose: match m.purpose {
                 prelude_emulator::Purpose::Login => "login".into(),
                 prelude_emulator::Purpose::StepUp => "step_up".into(),
+                prelude_emulator::Purpose::Register => "register".into(),
             },
             sent_at: m.sent_at,
             status: match m.status {

@@ -141,6 +141,14 @@ async fn add_an_email_address() {
         app.el("identifier-code").await?;
         assert_eq!(app.text("identifier-pending").await?, "grace@example.com");
         let code = app.inbox_code(2).await?;
+        let label = app
+            .script("return document.querySelector('[data-testid=demo-inbox-message]')?.textContent || '';")
+            .await?;
+        let label = label.as_str().unwrap_or_default();
+        assert!(
+            label.contains("grace@example.com") && label.contains("Code to add this address"),
+            "{label}"
+        );
         app.shot("identifiers-code").await;
         app.fill("identifier-code", &code).await?;
         app.click("identifier-verify").await?;

@@ -58,6 +58,8 @@ pub enum Channel {
 pub enum Purpose {
     Login,
     StepUp,
+    /// The code of a step that adds its identifier to the user (`prld:<kind>:register`).
+    Register,
 }
 
 /// One "sent" message, as `GET /emulator/v1/outbox` lists it.

@@ -122,7 +122,7 @@ async fn an_email_is_added_by_a_code_sent_to_it_and_then_receives_step_up_codes(
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let sent = t.emu.outbox().last().unwrap().clone();
     assert_eq!(sent.to, "grace@example.com");
-    assert_eq!(sent.purpose, Purpose::StepUp);
+    assert_eq!(sent.purpose, Purpose::Register);
     // Nothing changes before the code is checked.
     assert_eq!(identifiers_of(&t, &sub(&s.at)).await.len(), 1);
 
@@ -187,6 +187,24 @@ async fn a_phone_is_added_with_an_sms_to_it() {
     let (ct, code) = started(&t, &s.at, "prld:phone:register", "+44 20 7946 0018").await;
     assert_eq!(claims_of(&ct)["current_step"], "verify_sms");
     assert_eq!(t.emu.outbox().last().unwrap().to, "+442079460018");
+    // Sent again, by either route, it is still the code that adds the number.
+    let r = t.post("/otp", json!({"challenge_token": ct})).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let vt = verification_token(&r);
+    let r = t
+        .http
+        .post(t.htu("/otp/retry"))
+        .header("x-verification-token", &vt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let sent = t.emu.outbox();
+    assert!(
+        sent[sent.len() - 3..]
+            .iter()
+            .all(|m| m.purpose == Purpose::Register && m.to == "+442079460018" && m.code == code)
+    );
     assert_eq!(check(&t, &s.key, &ct, &code).await.status(), StatusCode::OK);
     assert!(
         identifiers_of(&t, &sub(&s.at))

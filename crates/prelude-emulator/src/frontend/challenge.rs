@@ -139,6 +139,7 @@ pub(super) fn send_code(
     let mut d = app.data();
     let (cid, _) = live_challenge(app, &d, token)?;
     let ch = &d.challenges[&cid];
+    let purpose = super::register::purpose(ch);
     // A code for an ended session could never be checked.
     if d.sessions.get(&ch.session_id).is_none_or(|s| s.revoked) {
         return Err(ApiError::unauthorized("the session has ended"));
@@ -205,7 +206,7 @@ pub(super) fn send_code(
             ));
         }
         if v.wrong_attempts < app.cfg.max_wrong_attempts {
-            send(app, &mut d, &v, Purpose::StepUp);
+            send(app, &mut d, &v, purpose);
             if let Some(v) = d.verifications.get_mut(&handle) {
                 v.last_sent_at = now;
             }
@@ -228,7 +229,7 @@ pub(super) fn send_code(
         last_sent_at: now,
         wrong_attempts: 0,
     };
-    send(app, &mut d, &v, Purpose::StepUp);
+    send(app, &mut d, &v, purpose);
     d.verifications.insert(handle.clone(), v);
     Ok(verification_response(app, &handle))
 }

@@ -236,7 +236,12 @@ pub(super) async fn retry(
     }
     let purpose = match v.target {
         VerificationTarget::Login(_) => Purpose::Login,
-        VerificationTarget::StepUp { .. } => Purpose::StepUp,
+        VerificationTarget::StepUp {
+            ref challenge_id, ..
+        } => d
+            .challenges
+            .get(challenge_id)
+            .map_or(Purpose::StepUp, super::register::purpose),
     };
     send(&app, &mut d, &v, purpose);
     if let Some(v) = d.verifications.get_mut(&handle) {

@@ -120,6 +120,15 @@ fn target(ch: &Challenge) -> Option<Identifier> {
     })
 }
 
+/// What a challenge's code is for, as the outbox says: adding an identifier, or a step-up.
+pub(super) fn purpose(ch: &Challenge) -> Purpose {
+    if reserved_kind(&ch.scope).is_some() {
+        Purpose::Register
+    } else {
+        Purpose::StepUp
+    }
+}
+
 /// Where the code of a registration challenge goes: the new identifier, never one the user
 /// has. `None` for any other challenge.
 pub(super) fn destination(ch: &Challenge) -> Option<String> {
