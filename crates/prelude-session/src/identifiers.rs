@@ -49,6 +49,10 @@ impl SessionClient {
     /// with the code, and [`Self::redeem_step_up`] once completed. The identifier is on the
     /// account when the code passes; nothing changes if it never does.
     ///
+    /// The registration never takes the place of the step-up in progress
+    /// ([`Self::active_step_up`], and what [`Self::restore_step_up`] offers after a restart):
+    /// an approval open meanwhile stays the one in progress.
+    ///
     /// The answer is checked here: its signed scope, step and `metadata.identifier` must be
     /// the ones asked for, so a code is never sent for another identifier than the person
     /// typed.
@@ -73,8 +77,8 @@ impl SessionClient {
             || challenge.metadata != metadata
             || challenge.current_step.as_deref() != Some(step)
         {
-            // Not the challenge asked for: drop it rather than send a code for it.
-            let _ = self.cancel_step_up();
+            // Not the challenge asked for: no code is sent for it (it never took the saved
+            // slot, so an approval open meanwhile stays).
             return Err(Error::InvalidChallengeToken {
                 code: "invalid_challenge_token".into(),
                 message: format!(

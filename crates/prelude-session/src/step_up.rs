@@ -179,7 +179,7 @@ impl SessionClient {
             }
             (StepUpStatus::Review, None) => return Err(Error::MissingChallengeToken),
         };
-        self.set_active(Some(&challenge))?;
+        self.set_active(scope, Some(&challenge))?;
         Ok(challenge)
     }
 
@@ -198,7 +198,7 @@ impl SessionClient {
             return Err(invalid("only a completed challenge can be redeemed"));
         }
         match &challenge.token {
-            Some(token) => self.complete_step_up(token).await,
+            Some(token) => self.complete_step_up(&challenge.scope, token).await,
             None => {
                 self.invalidate_access();
                 self.refresh().await.map(|_| ())
@@ -302,27 +302,33 @@ impl SessionClient {
             attach_passkey_options(&mut next, body.public_key_credential_request_options)
         {
             // A step that cannot pass is not offered again.
-            self.set_active(None)?;
+            self.set_active(&challenge.scope, None)?;
             return Err(e);
         }
         // A completed challenge is not offered again after a restart: it is redeemed now or
         // never.
-        self.set_active((!next.is_completed()).then_some(&next))?;
+        self.set_active(&challenge.scope, (!next.is_completed()).then_some(&next))?;
         Ok(next)
     }
 
     /// Drains any in-flight plain refresh (it would mint an unscoped token), then redeems the
     /// completed challenge in the same slot, so callers queued behind get the scoped token.
-    async fn complete_step_up(&self, token: &SecretString) -> Result<()> {
+    async fn complete_step_up(&self, scope: &str, token: &SecretString) -> Result<()> {
         self.invalidate_access();
         let _slot = self.inner.refresh_slot.lock().await;
         self.refresh_locked(Some(token)).await?;
-        self.set_active(None)
+        self.set_active(scope, None)
     }
 
     /// Keeps the challenge in progress in memory and in the secret store (its token is a
-    /// secret), so a restart can offer it again.
-    fn set_active(&self, challenge: Option<&StepUpChallenge>) -> Result<()> {
+    /// secret), so a restart can offer it again. `scope` is the one the call is about: a
+    /// registration (`prld:<kind>:register`) never takes or clears the slot, so an approval
+    /// open meanwhile is still offered after a restart, and a registration never comes back
+    /// as one (docs/protocol.md, "Registering an identifier").
+    fn set_active(&self, scope: &str, challenge: Option<&StepUpChallenge>) -> Result<()> {
+        if prelude_wire::text::is_registration(scope) {
+            return Ok(());
+        }
         self.local().active_step_up = challenge.cloned();
         match challenge.and_then(|c| c.token.as_ref().map(|t| (c, t))) {
             Some((c, token)) => {

@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use prelude_emulator::{Channel, DemoScenario};
-use prelude_session::{Error, Identifier, IdentifierKind};
+use prelude_session::{Error, Identifier, IdentifierKind, MemoryStore};
+use std::sync::Arc;
 
 #[tokio::test]
 async fn an_email_added_by_its_code_opens_the_email_then_sms_step_up() {
@@ -160,4 +161,50 @@ async fn a_wrong_code_leaves_the_account_as_it_was() {
     let other = client(&emu);
     let user = login(&emu, &other, "late@example.com").await;
     assert_ne!(user.profile.user_id, c.profile().unwrap().user_id);
+}
+
+#[tokio::test]
+async fn an_open_approval_outlives_a_registration_which_is_never_restored_as_one() {
+    let emu = emulator().await;
+    emu.set_scenario(DemoScenario::EmailThenSms);
+    let store = Arc::new(MemoryStore::new());
+    let c = client_with_store(&emu, store.clone());
+    login(&emu, &c, "+14155550127").await;
+    let approval = c.request_step_up("transfer:write", None).await.unwrap();
+    let restored = |store: &Arc<MemoryStore>| {
+        client_with_store(&emu, store.clone())
+            .restore_step_up()
+            .unwrap()
+            .map(|ch| ch.challenge_id)
+    };
+    // A registration under way: the approval is still the one in progress, and the one a
+    // restart offers.
+    let reg = c
+        .register_identifier(&Identifier::email("kept@example.com").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        c.active_step_up().map(|ch| ch.challenge_id),
+        Some(approval.challenge_id.clone())
+    );
+    assert_eq!(restored(&store), Some(approval.challenge_id.clone()));
+    // Completed and redeemed, it leaves the approval in place too.
+    c.send_step_up_otp(&reg).await.unwrap();
+    let done = c
+        .submit_step_up_otp(&reg, &last_code(&emu).code)
+        .await
+        .unwrap();
+    c.redeem_step_up(&done).await.unwrap();
+    assert_eq!(
+        c.active_step_up().map(|ch| ch.challenge_id),
+        Some(approval.challenge_id.clone())
+    );
+    assert_eq!(restored(&store), Some(approval.challenge_id.clone()));
+    // With no approval open, a registration left half-way is not offered after a restart.
+    c.cancel_step_up().unwrap();
+    c.register_identifier(&Identifier::email("later@example.com").unwrap())
+        .await
+        .unwrap();
+    assert!(c.active_step_up().is_none());
+    assert_eq!(restored(&store), None);
 }
