@@ -176,6 +176,8 @@ export function wireIdentifiers(root, flash) {
     const v = await run("verify_identifier_code", { code: codeInput.value }, e.submitter);
     if (v && !v.pending) {
       flash(WORDS[v.identifiers.find((r) => r.value === adding)?.kind || kind].added);
+      // The form is gone: the focus goes to the list's next action, not to the page.
+      actions.querySelector("button")?.focus();
     } else {
       codeInput.value = "";
       codeInput.setAttribute("aria-invalid", "true");
