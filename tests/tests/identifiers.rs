@@ -157,6 +157,15 @@ async fn add_an_email_address() {
             listed(&app).await?,
             ["phone +33612340001", "email grace@example.com"]
         );
+        // "Add a phone number" works the same way, with a text message.
+        app.click("identifier-add-phone").await?;
+        app.fill("identifier-value", "+44 20 7946 0018").await?;
+        app.click("identifier-send").await?;
+        app.el("identifier-code").await?;
+        let sms = app.inbox_code(3).await?;
+        app.fill("identifier-code", &sms).await?;
+        app.click("identifier-verify").await?;
+        wait_listed(&app, "phone +442079460018").await?;
         // Light and dark, wide and small, with the list scrolled into view as a person would.
         for (w, h) in [(1040, 760), (720, 560)] {
             app.resize(w, h).await?;
