@@ -3,12 +3,9 @@
 // key) goes into a sentence as an isolated part, `{ isolate: text }`: the page draws it in a
 // <bdi>, so it cannot reorder the words around it.
 
+import { details, money } from "./money.js";
+
 const CHANNEL = { sms: "SMS", email: "email" };
-const GRANT_MODE = {
-  "single-use": "One request",
-  "session-bound": "This sign-in",
-  "profile-bound": "All your devices",
-};
 
 // The UI's one time format, for every time it shows: the time of day as a clock shows it,
 // hours and minutes in the locale's way ("5:57 PM", "17:57"); a day other than today adds its
@@ -33,16 +30,19 @@ export function derived(v) {
     progress: c
       ? `Step ${c.step} of ${c.stepCount}${c.channel ? " · " + CHANNEL[c.channel] : ""}`
       : "",
-    sentTo: c && c.channel
+    sentTo: c && c.deadEnd
+      ? ""
+      : c && c.channel
       ? c.codeSent
         ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
         : c.resumed
           ? `A code by ${CHANNEL[c.channel]} to ${c.destination}, sent before Countersign closed, still works. If none came, send a new one.`
           : `No code has gone out by ${CHANNEL[c.channel]} yet. Once the problem above is fixed, use “Send a new code”.`
       : c && c.customHere
-        ? ["Step “", { isolate: c.stepKey }, "” is a check in your own app. In this demo, confirm it here."]
+        ? "Last, your own app confirms this approval. In this demo, Countersign stands in for it: confirm below."
         : c ? ["This step (“", { isolate: c.stepKey }, "”) is completed in the app that asked for this approval. Complete it there, or cancel if you did not start this."] : "",
-    grantMode: v.grant ? GRANT_MODE[v.grant.grantMode] || v.grant.grantMode || "Approved" : "",
+    // The backend sends the mode's label ("This sign-in"), not its wire name.
+    grantMode: v.grant ? v.grant.grantMode || "As the server decides" : "",
     approvalTitle: c ? approvalTitle(c) : "",
     requestTitle: v.request ? requestTitle(v.request) : "",
     // The executable and pid are the system's word; the script is the program's own.
@@ -83,24 +83,23 @@ function scopeWords(scope) {
 
 // What another program asks for, in words: the amount and payee when it names them.
 function requestTitle(r) {
-  const m = Object.fromEntries(r.metadata || []);
-  if (m.amount && Number.isFinite(Number(m.amount))) return [...approvalTitle(r), "?"];
-  return ["Approve “", { isolate: r.scope }, "”?"];
+  const title = approvalTitle(r);
+  if (title[0] === "Approve ") return [...title, "?"];
+  const words = scopeWords(r.scope);
+  return words ? [`${words}?`] : ["Approve “", { isolate: r.scope }, "”?"];
 }
 
 // "Approve €500.00 to ACME Ltd": what is approved, in words, from the challenge itself. The
 // amount and payee are the requester's text: isolated parts.
 function approvalTitle(c) {
-  const m = Object.fromEntries((c.metadata || []).map(([k, val]) => [k, val]));
-  const n = Number(m.amount);
-  if (!m.amount || !Number.isFinite(n)) return ["Confirm it’s you"];
-  let money = [{ isolate: m.amount }, ...(m.currency ? [" ", { isolate: m.currency }] : [])];
-  try {
-    if (m.currency) money = [new Intl.NumberFormat(undefined, { style: "currency", currency: m.currency }).format(n)];
-  } catch (_) {
-    /* an unknown currency code: keep it as written */
+  const m = details(c.metadata);
+  const sum = money(m.amount, m.currency);
+  if (!sum) {
+    const words = scopeWords(c.scope);
+    return words ? [words] : ["Confirm it’s you"];
   }
-  return m.payee ? ["Approve ", ...money, " to ", { isolate: m.payee }] : ["Approve ", ...money];
+  // The amount is formatted by us from digits; an unknown currency code is the requester's.
+  return m.payee ? ["Approve ", { isolate: sum }, " to ", { isolate: m.payee }] : ["Approve ", { isolate: sum }];
 }
 
 

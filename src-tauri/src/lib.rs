@@ -8,6 +8,7 @@ mod commands;
 pub mod error;
 mod files;
 pub mod flow;
+pub mod labels;
 pub mod harden;
 mod logging;
 mod reach;

@@ -154,7 +154,7 @@ async fn with_no_keyring_the_session_is_kept_in_memory_and_the_user_is_told() {
         sign_in(&app).await?;
         let warning = app.text("store-warning").await?;
         assert!(
-            warning.contains("will not remember the session"),
+            warning.contains("will not remember your sign-in") && warning.contains("unlock"),
             "{warning}"
         );
         app.shot("warning").await;

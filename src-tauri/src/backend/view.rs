@@ -13,6 +13,10 @@ impl Backend {
             user_id: profile.as_ref().and_then(|p| p.user_id.clone()),
             session_id: profile.as_ref().and_then(|p| p.session_id.clone()),
             identifier: identifier.clone().or_else(|| last_identifier.clone()),
+            approver: identifier
+                .as_deref()
+                .or(last_identifier.as_deref())
+                .map(mask),
             scopes: profile
                 .as_ref()
                 .map(|p| p.scopes.clone())
@@ -36,7 +40,19 @@ impl Backend {
             Stage::Logged if request.is_some() => Stage::Request,
             s => s,
         };
+        let challenge = self.flow.approving().map(|a| self.challenge_view(a));
+        // One deadline for the decision: a request's own, and a step's when it ends sooner.
+        let deadline = match stage {
+            Stage::Request => request.as_ref().map(|r| r.expires_at),
+            Stage::StepUpOtp => {
+                let step = challenge.as_ref().and_then(|c| c.expires_at);
+                let asked = request.as_ref().map(|r| r.expires_at);
+                step.into_iter().chain(asked).min()
+            }
+            _ => None,
+        };
         AppView {
+            deadline,
             stage,
             server,
             theme,
@@ -46,13 +62,12 @@ impl Backend {
             login_resend_at,
             code_exhausted: self.flow.code_exhausted(),
             user,
-            challenge: self.flow.approving().map(|a| self.challenge_view(a)),
+            challenge,
             grant: self.flow.grant().cloned(),
             notice: self.notice.clone(),
-            store_warning: self.store.degraded().map(|why| {
-                format!(
-                    "No secure store works on this computer ({why}). You can sign in and approve, but Countersign will not remember the session after it closes."
-                )
+            // What happened and what to do; the store's own reason stays in the log.
+            store_warning: self.store.degraded().map(|_| {
+                "Countersign could not use a keyring on this computer, so it will not remember your sign-in after it closes. You can still sign in and approve. To be remembered, start or unlock one (such as GNOME Keyring), then restart Countersign.".to_owned()
             }),
             waiting: self.waiting_requests(),
             request,
@@ -95,6 +110,13 @@ impl Backend {
                 None => this_computer().to_owned(),
             },
             asked_at: a.attempt.started.saturating_mul(1000),
+            broad: crate::labels::broad(
+                &c.scope,
+                !c.metadata.is_empty(),
+                c.grant_mode.as_deref(),
+                c.granted_for,
+            ),
+            dead_end: a.missing_address.map(crate::labels::dead_end),
         }
     }
 }
