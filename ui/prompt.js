@@ -51,7 +51,10 @@ export function showPrompt(v, root) {
       for (const el of $$(".otp-only, .custom-only", root)) el.hidden = true;
       $("[data-testid=dead-end-why]", box).textContent = end.why;
       $("[data-testid=dead-end-fix]", box).textContent = end.fix;
-      const add = $("[data-action=dead-end-add]", box);
+    }
+    const add = $("[data-action=dead-end-add]", root);
+    add.hidden = !end;
+    if (end) {
       add.textContent = end.action;
       add.dataset.testid = `dead-end-add-${end.missing}`;
     }
@@ -93,7 +96,7 @@ export function placeError(box, actions, v, root) {
     f.removeAttribute("aria-invalid");
     delete f.dataset.marked;
   }
-  const field = box.dataset.field && $(`[name="${CSS.escape(box.dataset.field)}"]`, root);
+  const field = box.dataset.field ? $(`[name="${CSS.escape(box.dataset.field)}"]`, root) : null;
   const slot = field?.closest(".field") || (!box.hidden && $("[data-error-slot]", root));
   if (field && !box.hidden) {
     field.setAttribute("aria-invalid", "true");

@@ -97,7 +97,7 @@ pub fn dead_end(address: &'static str) -> DeadEnd {
             "No code can come: this step sends it by {by}, and your account has no {address}."
         ),
         fix: format!(
-            "Adding an {address} to your account would let this step work. Deny this approval, add one from your account, then ask again."
+            "Adding an {address} to your account would let this step work: deny this approval, add one, then ask again."
         )
         .replace("an phone", "a phone"),
         action,

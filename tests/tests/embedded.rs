@@ -290,10 +290,17 @@ async fn the_approval_says_what_is_approved_and_can_be_denied() {
         app.click("request-scope").await?;
         app.wait_error("amount above 0").await?;
         assert_eq!(app.stage().await?, "logged");
-        // The sentence has no wire code; the code is under "Details", for testers.
+        // The sentence has no wire code, and a plain input error has no "Details": it is said
+        // under the amount field, which is marked.
         let said = sentence_of_error(&app).await?;
         assert!(!said.contains("invalid_input"), "{said}");
-        assert!(error_details(&app).await?.starts_with("invalid_input: "));
+        assert_eq!(error_details(&app).await?, "");
+        let marked = app
+            .script(
+                "const f = document.getElementById('amount');                  return [f.getAttribute('aria-invalid'),                    f.closest('.field').contains(document.querySelector('[data-testid=error]'))];",
+            )
+            .await?;
+        assert_eq!(marked, serde_json::json!(["true", true]), "the amount field");
         app.shot("invalid-amount").await;
         app.fill("amount-input", "500").await?;
         app.fill("payee-input", "ACME Ltd").await?;
@@ -337,7 +344,7 @@ async fn error_details(app: &AppRef) -> WebDriverResult<String> {
 }
 
 /// "Email, then SMS" for a user who has no email address: the person reads what is wrong in
-/// words, no code is claimed to be sent, and the server's words are under "Details".
+/// words, as a dead end (no error banner, no code claimed to be sent, no code field).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_step_the_account_cannot_receive_is_said_in_words() {
     let sandbox = Sandbox::new("no_email");
@@ -348,22 +355,16 @@ async fn a_step_the_account_cannot_receive_is_said_in_words() {
         pick_scenario(&app, "email_then_sms").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
-        app.wait_error("your account has no email address").await?;
-        let said = sentence_of_error(&app).await?;
+        let said = app.text("dead-end-why").await?;
+        assert!(said.contains("your account has no email address"), "{said}");
         assert!(
             !said.contains("invalid_identifier") && !said.contains("Bad request"),
             "{said}"
         );
-        let details = error_details(&app).await?;
-        assert!(details.starts_with("no_email_for_step: "), "{details}");
-        assert!(
-            details.contains("(invalid_identifier): the user has no email address"),
-            "{details}"
-        );
-        let told = app.text("step-instructions").await?;
-        assert!(told.starts_with("No code has gone out"), "{told}");
-        app.script("document.querySelector('[data-testid=error-details] summary').click();")
+        let banner = app
+            .script("return document.querySelector('[data-testid=error]').checkVisibility();")
             .await?;
+        assert_eq!(banner.as_bool(), Some(false), "the dead end says it once");
         app.shot("no-email-details").await;
         Ok(())
     })
@@ -464,10 +465,17 @@ async fn settings_keep_each_kind_of_server_apart_and_say_what_is_wrong() {
         let said = said.as_str().unwrap_or_default();
         assert!(said.contains("is not a web address such as https://example.com"), "{said}");
         assert!(!said.contains("invalid_input"), "{said}");
+        // A plain input error: under the field, the field marked, no "Details".
         let details = app
-            .script("return document.querySelector('[data-testid=server-status] [data-testid=error-details] code')?.textContent || '';")
+            .script("return document.querySelector('[data-testid=server-status] [data-testid=error-details]') === null;")
             .await?;
-        assert!(details.as_str().is_some_and(|d| d.starts_with("invalid_input: ")), "{details:?}");
+        assert_eq!(details.as_bool(), Some(true), "no Details for an input error");
+        let marked = app
+            .script(
+                "const f = document.getElementById('server-value');                  return [f.getAttribute('aria-invalid'),                    f.closest('.field').contains(document.getElementById('server-status'))];",
+            )
+            .await?;
+        assert_eq!(marked, serde_json::json!(["true", true]), "the server field");
         app.shot("bad-url").await;
         app.click("server-app-id").await?;
         assert_eq!(app.script(value).await?.as_str(), Some(""), "the URL stays with URLs");

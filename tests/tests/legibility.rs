@@ -1,7 +1,7 @@
 //! Legibility in the real window: contrast from computed styles on every stage, both themes
 //! (WCAG 2.2 SC 1.4.3 text ≥ 4.5:1, SC 1.4.11 field borders ≥ 3:1), and the UI's time formats.
 
-use countersign_e2e::{App, AppRef, Sandbox, TestResult};
+use countersign_e2e::{App, AppRef, Proc, Sandbox, TestResult, finish};
 use std::time::Duration;
 
 /// Measures, in the page, every drawn text and every field border in `root` (the open dialog,
@@ -151,7 +151,7 @@ async fn measure(app: &AppRef, label: &str, bad: &mut Vec<String>) -> TestResult
 async fn every_stage_meets_wcag_contrast_in_both_themes() {
     let sandbox = Sandbox::new("legibility");
     let app = App::launch("legibility", &sandbox, None).await;
-    app.run(|app| async move {
+    app.run(move |app| async move {
         let mut bad = Vec::new();
         app.wait_stage("login").await?;
         // The header's buttons say what they are in words, the theme's names the one in force.
@@ -219,6 +219,29 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
         app.click("verify-stepup").await?;
         app.wait_stage("done").await?;
         measure(&app, "granted", &mut bad).await?;
+        app.click("back-to-account").await?;
+        app.wait_stage("logged").await?;
+
+        // A program's request, its note, its warning row, and its step-up with the report.
+        let cli = Proc::spawn(sandbox.countersign(&[
+            "approve",
+            "--scope",
+            "transfer:write",
+            "--meta",
+            "amount=12",
+            "--meta",
+            "currency=EUR",
+            "--reason",
+            "Pay invoice 2291",
+        ]));
+        app.wait_stage("request").await?;
+        measure(&app, "request", &mut bad).await?;
+        app.click("approve-request").await?;
+        app.wait_stage("step-up-otp").await?;
+        measure(&app, "request-step-up", &mut bad).await?;
+        app.click("deny-request").await?;
+        let out = finish(cli).await;
+        assert_eq!(out.code, Some(1), "{out:?}");
 
         // The settings sheet holds the approval history with its outcome chips.
         app.click("settings-open").await?;
