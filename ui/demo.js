@@ -43,7 +43,7 @@ const STATUS = {
   replaced: "Replaced by a newer code",
   session_ended: "Session ended",
   locked_out: "Locked out",
-  void: "Void: its approval was denied",
+  void: "Void",
 };
 
 function mark(b, status) {

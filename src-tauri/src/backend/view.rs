@@ -65,9 +65,16 @@ impl Backend {
             challenge,
             grant: self.flow.grant().cloned(),
             notice: self.notice.clone(),
-            // What happened and what to do; the store's own reason stays in the log.
-            store_warning: self.store.degraded().map(|_| {
-                "Countersign could not use a keyring on this computer, so it will not remember your sign-in after it closes. You can still sign in and approve. To be remembered, start or unlock one (such as GNOME Keyring), then restart Countersign.".to_owned()
+            // What happened, in words, and what to do; the store's own reason is technical.
+            store_warning: self.store.degraded().map(|why| {
+                let what = if why.contains("locked") {
+                    "the system keyring is locked"
+                } else {
+                    "no system keyring answers"
+                };
+                format!(
+                    "Countersign will not remember your sign-in after it closes: {what}. You can still sign in and approve. To be remembered, unlock or start your keyring (such as GNOME Keyring), then restart Countersign."
+                )
             }),
             waiting: self.waiting_requests(),
             request,
