@@ -75,8 +75,13 @@ async fn a_custom_step_is_confirmed_in_the_demo_app() {
             .script("return document.querySelector('[data-testid=stepup-code-input]').closest('.field').hidden;")
             .await?;
         assert_eq!(hidden, Value::Bool(true), "no code field on a custom step");
+        // What happens and what to do, without the step's wire key.
         let says = app.text("step-instructions").await?;
-        assert!(says.contains("confirm_in_app"), "{says}");
+        assert!(
+            says.contains("your own app confirms this approval") && says.contains("confirm below"),
+            "{says}"
+        );
+        assert!(!says.contains("confirm_in_app"), "{says}");
         app.shot("custom-step").await;
         app.click("confirm-custom-step").await?;
         app.wait_stage("done").await?;
@@ -196,6 +201,20 @@ async fn a_code_with_no_tries_left_offers_a_new_code_at_once() {
         let resend = app.el("resend-stepup-code").await?;
         assert_eq!(resend.text().await?, "Send a new code");
         assert!(resend.is_enabled().await?, "the way out is open at once");
+        // The way out sits beside the Approve it replaces; the error is under the field, so
+        // neither pushes the other below the fold.
+        let beside = app
+            .script(
+                "const r = document.querySelector('[data-testid=resend-stepup-code]'); \
+                 return r.parentElement.classList.contains('decide') \
+                   && r.previousElementSibling?.dataset.testid === 'verify-stepup' \
+                   && document.querySelector('[data-testid=error]').closest('.field') !== null;",
+            )
+            .await?;
+        assert_eq!(beside.as_bool(), Some(true), "Send a new code beside Approve");
+        app.shots_in_view("no-tries-left-view", &["error", "resend-stepup-code", "deny-request"])
+            .await?;
+        app.resize(1040, 760).await?;
         assert_eq!(
             app.stage().await?,
             "step-up-otp",

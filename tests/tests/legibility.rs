@@ -44,7 +44,8 @@ function ratio(a, b) {
   return (x + 0.05) / (y + 0.05);
 }
 function shown(el) {
-  if (!el.getClientRects().length) return false;
+  // Content folded in a closed <details> has boxes in WebKit, but is not drawn.
+  if (!el.getClientRects().length || !el.checkVisibility()) return false;
   const r = el.getBoundingClientRect();
   if (r.width < 2 || r.height < 2) return false;
   for (let e = el; e; e = e.parentElement) {
