@@ -108,7 +108,14 @@ async fn theme(app: &AppRef, want: &str) -> TestResult {
             ))
             .await?;
         } else {
+            // One step at a time: a click before the last one took would skip a theme.
             app.click("theme-toggle").await?;
+            app.wait_script(
+                "return document.getElementById('app').dataset.theme;",
+                "the theme to change",
+                |v| v.as_str() != now.as_str(),
+            )
+            .await?;
         }
     }
     app.wait_script(
