@@ -62,8 +62,8 @@ export function derived(v) {
     // The app's own form is asked "on" this computer; a program or a link asks "by".
     askedVerb: v.request ? "Asked by" : "Asked on",
     askedTime: c?.askedAt ? `at ${clock(c.askedAt)}` : "",
-    scopeWords: c ? scopeWords(c.scope) : "",
-    requestScopeWords: v.request ? scopeWords(v.request.scope) : "",
+    scopeWords: c ? scopeWords(c) : "",
+    requestScopeWords: v.request ? scopeWords(v.request) : "",
     requestHint: v.request
       ? v.request.fromLink
         ? "A link opened this request. Anyone can make a link: approve only what you expect."
@@ -76,16 +76,16 @@ export function derived(v) {
 }
 
 // Scopes this app knows, in words; the technical name stays beside them, small.
-const SCOPE_WORDS = { "transfer:write": "Send a bank transfer" };
-function scopeWords(scope) {
-  return SCOPE_WORDS[scope] || "";
+// The backend says them (`scopeWords`): the page spells no scope's wire name.
+function scopeWords(x) {
+  return x?.scopeWords || "";
 }
 
 // What another program asks for, in words: the amount and payee when it names them.
 function requestTitle(r) {
   const title = approvalTitle(r);
   if (title[0] === "Approve ") return [...title, "?"];
-  const words = scopeWords(r.scope);
+  const words = scopeWords(r);
   return words ? [`${words}?`] : ["Approve “", { isolate: r.scope }, "”?"];
 }
 
@@ -95,7 +95,7 @@ function approvalTitle(c) {
   const m = details(c.metadata);
   const sum = money(m.amount, m.currency);
   if (!sum) {
-    const words = scopeWords(c.scope);
+    const words = scopeWords(c);
     return words ? [words] : ["Confirm it’s you"];
   }
   // The amount is formatted by us from digits; an unknown currency code is the requester's.
@@ -108,7 +108,7 @@ function approvalTitle(c) {
 function grantTitle(g) {
   const title = approvalTitle(g);
   if (title[0] === "Approve ") return [...title.slice(1), " approved"];
-  const words = scopeWords(g.scope);
+  const words = scopeWords(g);
   return words ? [`${words}: approved`] : ["Approved: “", { isolate: g.scope }, "”"];
 }
 
@@ -116,6 +116,6 @@ function grantTitle(g) {
 function grantEndedTitle(g) {
   const title = approvalTitle(g);
   if (title[0] === "Approve ") return ["Approval expired: ", ...title.slice(1)];
-  const words = scopeWords(g.scope);
+  const words = scopeWords(g);
   return words ? [`Approval expired: ${words}`] : ["Approval expired: “", { isolate: g.scope }, "”"];
 }

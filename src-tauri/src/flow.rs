@@ -394,6 +394,7 @@ mod tests {
     fn grant() -> GrantView {
         GrantView {
             scope: "transfer:write".into(),
+            scope_words: None,
             session_id: None,
             grant_mode: None,
             metadata: vec![],

@@ -14,6 +14,15 @@ pub fn mode_label(mode: &str) -> &'static str {
     }
 }
 
+/// What a scope allows, as a person says it ("Send a bank transfer"); `None` for a scope this
+/// app has no words for (the screen then shows the scope's name).
+pub fn scope_words(scope: &str) -> Option<&'static str> {
+    match scope {
+        "transfer:write" => Some("Send a bank transfer"),
+        _ => None,
+    }
+}
+
 /// The thing a scope allows, as a noun for "any …": "bank transfer" for `transfer:write`.
 fn scope_noun(scope: &str) -> &'static str {
     match scope {

@@ -140,6 +140,8 @@ pub struct UserView {
 pub struct ChallengeView {
     #[serde(serialize_with = "shown")]
     pub scope: String,
+    /// The scope in words (`labels::scope_words`).
+    pub scope_words: Option<&'static str>,
     /// `[key, value, warning]` triples.
     #[serde(serialize_with = "shown_pairs")]
     pub metadata: Vec<(String, String)>,
@@ -178,6 +180,8 @@ pub struct ChallengeView {
 pub struct GrantView {
     #[serde(serialize_with = "shown")]
     pub scope: String,
+    /// The scope in words (`labels::scope_words`).
+    pub scope_words: Option<&'static str>,
     pub session_id: Option<String>,
     /// Serialised as its display label ("This sign-in", `labels::mode_label`).
     #[serde(serialize_with = "mode_label")]
@@ -241,6 +245,8 @@ pub struct RequestView {
     pub reason: Option<String>,
     #[serde(serialize_with = "shown")]
     pub scope: String,
+    /// The scope in words (`labels::scope_words`).
+    pub scope_words: Option<&'static str>,
     /// `[key, value, warning]` triples.
     #[serde(serialize_with = "shown_pairs")]
     pub metadata: Vec<(String, String)>,
@@ -441,6 +447,7 @@ mod tests {
         assert_eq!(v["device"], "Pixel\u{FFFD}8 · Android");
         let grant = GrantView {
             scope: "transfer:write".into(),
+            scope_words: None,
             session_id: None,
             grant_mode: Some("single-use\u{2028}".into()),
             metadata: vec![

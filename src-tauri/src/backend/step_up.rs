@@ -217,6 +217,7 @@ impl Backend {
     fn grant_view(&self, ch: &StepUpChallenge) -> GrantView {
         GrantView {
             scope: ch.scope.clone(),
+            scope_words: crate::labels::scope_words(&ch.scope),
             session_id: self.client.session_id(),
             grant_mode: ch.grant_mode.clone(),
             metadata: ch.metadata.clone().into_iter().collect(),

@@ -94,6 +94,7 @@ impl Backend {
         };
         ChallengeView {
             scope: c.scope.clone(),
+            scope_words: crate::labels::scope_words(&c.scope),
             metadata: c.metadata.clone().into_iter().collect(),
             step,
             step_count,
