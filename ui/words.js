@@ -98,8 +98,10 @@ function approvalTitle(c) {
     const words = scopeWords(c);
     return words ? [words] : ["Confirm it’s you"];
   }
-  // The amount is formatted by us from digits; an unknown currency code is the requester's.
-  return m.payee ? ["Approve ", { isolate: sum }, " to ", { isolate: m.payee }] : ["Approve ", { isolate: sum }];
+  // The amount is formatted here from digits; a currency other than three capitals stays the
+  // requester's text, isolated.
+  const shown = /^[A-Z]{3}$/.test(m.currency || "") || !m.currency ? sum : { isolate: sum };
+  return m.payee ? ["Approve ", shown, " to ", { isolate: m.payee }] : ["Approve ", shown];
 }
 
 

@@ -63,7 +63,9 @@ pub fn broad(
     let length = granted_for.filter(|s| *s > 0).map(duration);
     Some(match (mode, length) {
         (Some("single-use"), Some(l)) => {
-            format!("No details were given: it allows any one {noun}, not a particular one, within {l}.")
+            format!(
+                "No details were given: it allows any one {noun}, not a particular one, within {l}."
+            )
         }
         (Some("session-bound"), Some(l)) => format!(
             "No details were given: it allows any {noun} from this sign-in for {l}, not one in particular."

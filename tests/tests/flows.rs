@@ -120,7 +120,10 @@ async fn blocked_scope_says_the_hook_denied_it() {
         assert_eq!(app.stage().await?, "logged");
         // The seed's words stay, and a next step follows beneath them.
         let next = app.text("error-next").await?;
-        assert!(next.starts_with("Nothing was approved.") && next.contains("then try again"), "{next}");
+        assert!(
+            next.starts_with("Nothing was approved.") && next.contains("then try again"),
+            "{next}"
+        );
         app.shot("blocked").await;
         Ok(())
     })

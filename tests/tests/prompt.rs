@@ -36,7 +36,10 @@ async fn facts(app: &AppRef) -> WebDriverResult<Vec<String>> {
 }
 
 /// Seconds left in a countdown's "Expires in m:ss".
-async fn seconds_left(app: &AppRef, testid: &str) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+async fn seconds_left(
+    app: &AppRef,
+    testid: &str,
+) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
     let text = app.text(testid).await?;
     let left = text
         .strip_prefix("Expires in ")
@@ -215,21 +218,32 @@ async fn a_request_without_details_says_it_allows_any_and_is_marked_broad() {
         app.wait_stage("request").await?;
         let broad = app.text("broad").await?;
         assert!(broad.starts_with("Broad"), "{broad}");
-        assert!(broad.contains("any bank transfer, not one in particular"), "{broad}");
+        assert!(
+            broad.contains("any bank transfer, not one in particular"),
+            "{broad}"
+        );
         assert!(!broad.contains("transfer:write"), "a wire term: {broad}");
-        app.shots_in_view("prompt-broad-request", &["broad", "approve-request", "deny-request"])
-            .await?;
+        app.shots_in_view(
+            "prompt-broad-request",
+            &["broad", "approve-request", "deny-request"],
+        )
+        .await?;
         app.resize(1040, 760).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         // The check knows the grant's mode and length, and says them.
         let broad = app.text("broad").await?;
         assert!(
-            broad.contains("any bank transfer from this sign-in for 5 minutes, not one in particular"),
+            broad.contains(
+                "any bank transfer from this sign-in for 5 minutes, not one in particular"
+            ),
             "{broad}"
         );
-        app.shots_in_view("prompt-broad-check", &["broad", "verify-stepup", "deny-request"])
-            .await?;
+        app.shots_in_view(
+            "prompt-broad-check",
+            &["broad", "verify-stepup", "deny-request"],
+        )
+        .await?;
         app.resize(1040, 760).await?;
         app.click("deny-request").await?;
         let out = finish(cli).await;
@@ -268,15 +282,31 @@ async fn a_step_no_code_can_come_for_is_a_dead_end_with_deny_only() {
         let why = app.text("dead-end-why").await?;
         assert!(why.contains("your account has no email address"), "{why}");
         let fix = app.text("dead-end-fix").await?;
-        assert!(fix.starts_with("Adding an email address to your account"), "{fix}");
-        assert_eq!(app.text("dead-end-add-email").await?, "Add an email address");
+        assert!(
+            fix.starts_with("Adding an email address to your account"),
+            "{fix}"
+        );
+        assert_eq!(
+            app.text("dead-end-add-email").await?,
+            "Add an email address"
+        );
         // Nothing that asks for input, nothing that claims success: Deny only.
-        for gone in ["stepup-code-input", "verify-stepup", "resend-stepup-code", "error", "toast", "step-instructions"] {
+        for gone in [
+            "stepup-code-input",
+            "verify-stepup",
+            "resend-stepup-code",
+            "error",
+            "toast",
+            "step-instructions",
+        ] {
             assert!(!shown(&app, gone).await?, "{gone} at a dead end");
         }
         assert!(shown(&app, "deny-request").await?);
-        app.shots_in_view("prompt-dead-end", &["dead-end-why", "dead-end-add-email", "deny-request"])
-            .await?;
+        app.shots_in_view(
+            "prompt-dead-end",
+            &["dead-end-why", "dead-end-add-email", "deny-request"],
+        )
+        .await?;
         app.resize(1040, 760).await?;
         // Its way out ends this approval and opens the account screen.
         app.click("dead-end-add-email").await?;
@@ -299,7 +329,10 @@ fn the_ui_formats_money_in_one_place() {
         }
         let text = std::fs::read_to_string(&path).expect("a UI file");
         for (n, line) in text.lines().enumerate() {
-            if line.contains("NumberFormat") || line.contains("toFixed(") || line.contains("toLocaleString") {
+            if line.contains("NumberFormat")
+                || line.contains("toFixed(")
+                || line.contains("toLocaleString")
+            {
                 let name = path.file_name().unwrap_or_default().to_string_lossy();
                 formats.push(format!("{name}:{}: {}", n + 1, line.trim()));
             }

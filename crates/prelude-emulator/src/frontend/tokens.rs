@@ -63,7 +63,12 @@ pub(super) fn device_from(headers: &HeaderMap) -> (String, String, String) {
         ("", _) => "unknown",
         (n, _) => n,
     };
-    let cap = |s: &str| s.chars().filter(|c| !c.is_control()).take(64).collect::<String>();
+    let cap = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect::<String>()
+    };
     (
         kind.to_owned(),
         cap(model),
@@ -85,11 +90,26 @@ mod device_tests {
     #[test]
     fn the_sdks_user_agent_names_the_device() {
         let t = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
-        assert_eq!(read("Prelude/0.3.0 (Apple; iOS 17.4.0)"), t("mobile", "Apple", "iOS 17.4.0"));
-        assert_eq!(read("Countersign/0.1.0 (Linux)"), t("desktop", "Countersign", "Linux"));
-        assert_eq!(read("Countersign/0.1.0 (linux)"), t("desktop", "Countersign", "Linux"));
-        assert_eq!(read("Foo/1 (Acme; Android 14)"), t("mobile", "Foo", "Android 14"));
-        assert_eq!(read("Foo/1 (Acme; iPadOS 17)"), t("tablet", "Foo", "iPadOS 17"));
+        assert_eq!(
+            read("Prelude/0.3.0 (Apple; iOS 17.4.0)"),
+            t("mobile", "Apple", "iOS 17.4.0")
+        );
+        assert_eq!(
+            read("Countersign/0.1.0 (Linux)"),
+            t("desktop", "Countersign", "Linux")
+        );
+        assert_eq!(
+            read("Countersign/0.1.0 (linux)"),
+            t("desktop", "Countersign", "Linux")
+        );
+        assert_eq!(
+            read("Foo/1 (Acme; Android 14)"),
+            t("mobile", "Foo", "Android 14")
+        );
+        assert_eq!(
+            read("Foo/1 (Acme; iPadOS 17)"),
+            t("tablet", "Foo", "iPadOS 17")
+        );
         assert_eq!(read("curl/8.5.0"), t("unknown", "curl", "unknown"));
         assert_eq!(read("Pixel-8 Android"), t("mobile", "Pixel-8", "Android"));
         assert_eq!(read("Foo/1 (webkit)"), t("unknown", "Foo", "unknown"));
