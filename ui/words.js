@@ -84,7 +84,7 @@ function scopeWords(x) {
 // What another program asks for, in words: the amount and payee when it names them.
 function requestTitle(r) {
   const title = approvalTitle(r);
-  if (title[0] === "Approve ") return [...title, "?"];
+  if (title[0] === "Approve " || r.broadTitle) return [...title, "?"];
   const words = scopeWords(r);
   return words ? [`${words}?`] : ["Approve “", { isolate: r.scope }, "”?"];
 }
@@ -95,6 +95,8 @@ function approvalTitle(c) {
   const m = details(c.metadata);
   const sum = money(m.amount, m.currency);
   if (!sum) {
+    // No details: the heading says it allows any (the backend's words).
+    if (c.broadTitle) return [c.broadTitle];
     const words = scopeWords(c);
     return words ? [words] : ["Confirm it’s you"];
   }

@@ -31,6 +31,13 @@ fn scope_noun(scope: &str) -> &'static str {
     }
 }
 
+/// The heading of an approval with no details: "Approve any bank transfer"; `None` when it
+/// names its details, or for a scope this app has no words for (its name heads the screen).
+pub fn broad_title(scope: &str, has_details: bool) -> Option<String> {
+    (!has_details && scope_words(scope).is_some())
+        .then(|| format!("Approve any {}", scope_noun(scope)))
+}
+
 /// `secs` in words: "5 minutes", "1 hour", "1 hour 30 minutes", "45 seconds".
 pub fn duration(secs: i64) -> String {
     let unit = |n: i64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
@@ -149,6 +156,12 @@ mod tests {
                 .contains("any action of this kind")
         );
         assert_eq!(broad("transfer:write", true, None, None), None);
+        assert_eq!(
+            broad_title("transfer:write", false).as_deref(),
+            Some("Approve any bank transfer")
+        );
+        assert_eq!(broad_title("transfer:write", true), None);
+        assert_eq!(broad_title("deploy:prod", false), None);
     }
 
     #[test]

@@ -171,6 +171,8 @@ pub struct ChallengeView {
     pub asked_at: i64,
     /// What an approval with no details allows, in words (`labels::broad`).
     pub broad: Option<String>,
+    /// Its heading then (`labels::broad_title`).
+    pub broad_title: Option<String>,
     /// The step cannot go on: no code can come (`labels::dead_end`).
     pub dead_end: Option<crate::labels::DeadEnd>,
 }
@@ -258,6 +260,8 @@ pub struct RequestView {
     pub expires_at: i64,
     /// What it allows when it names no details, in words (`labels::broad`).
     pub broad: Option<String>,
+    /// Its heading then (`labels::broad_title`).
+    pub broad_title: Option<String>,
 }
 
 /// What the sign-in form says under the identifier as it is typed.

@@ -216,6 +216,10 @@ async fn a_request_without_details_says_it_allows_any_and_is_marked_broad() {
         sign_in(&app, PHONE).await?;
         let cli = Proc::spawn(sandbox.countersign(&["approve", "--scope", "transfer:write"]));
         app.wait_stage("request").await?;
+        assert_eq!(
+            app.text("request-title").await?,
+            "Approve any bank transfer?"
+        );
         let broad = app.text("broad").await?;
         assert!(broad.starts_with("Broad"), "{broad}");
         assert!(
@@ -232,6 +236,10 @@ async fn a_request_without_details_says_it_allows_any_and_is_marked_broad() {
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         // The check knows the grant's mode and length, and says them.
+        assert_eq!(
+            app.text("approval-title").await?,
+            "Approve any bank transfer"
+        );
         let broad = app.text("broad").await?;
         assert!(
             broad.contains(

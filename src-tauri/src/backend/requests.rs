@@ -205,6 +205,7 @@ impl Backend {
             metadata: head.ask.metadata.clone().into_iter().collect(),
             received_at: rfc3339(head.received),
             expires_at: head.deadline_ms,
+            broad_title: crate::labels::broad_title(&head.ask.scope, !head.ask.metadata.is_empty()),
             broad: crate::labels::broad(&head.ask.scope, !head.ask.metadata.is_empty(), None, None),
         })
     }

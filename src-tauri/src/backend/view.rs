@@ -124,6 +124,7 @@ impl Backend {
                 c.grant_mode.as_deref(),
                 c.granted_for,
             ),
+            broad_title: crate::labels::broad_title(&c.scope, !c.metadata.is_empty()),
             dead_end: a.missing_address.map(crate::labels::dead_end),
         }
     }
