@@ -4,6 +4,8 @@ import { call, listen } from "./ipc.js";
 import { addMessage, clearInbox, refreshInbox, showDemoIdentities, startInbox } from "./demo.js";
 import { wireIdentifiers } from "./identifiers.js";
 import { RESTARTABLE, showErrorIn } from "./messages.js";
+import { factRows, placeError, showPrompt, wireDeadEnd } from "./prompt.js";
+import { sessionMeta } from "./sessions.js";
 import { derived, pick } from "./words.js";
 
 const scriptAt = performance.now();
@@ -101,10 +103,11 @@ function render(v) {
     warnAfter(el, OTHERS.test(key) ? pick(v, key.replace(/\.([^.]+)$/, ".warnings.$1")) : null);
   }
   for (const el of $$("[data-bind-list]", stageRoot)) {
-    const rows = pick(v, el.dataset.bindList) || [];
+    const rows = factRows(pick(v, el.dataset.bindList) || [], v, el.dataset.bindList);
     el.replaceChildren(
-      ...rows.map(([k, val, warning]) => {
+      ...rows.map(([k, val, warning, fact]) => {
         const row = document.createElement("div");
+        if (fact) row.dataset.fact = fact;
         const dt = document.createElement("dt");
         const dd = document.createElement("dd");
         dt.append(isolated(k.charAt(0).toUpperCase() + k.slice(1)));
@@ -143,6 +146,7 @@ function render(v) {
     for (const el of $$(".otp-only", stageRoot)) el.hidden = !otp;
     for (const el of $$(".custom-only", stageRoot)) el.hidden = otp || !v.challenge.customHere;
   }
+  showPrompt(v, stageRoot);
   tick();
 }
 
@@ -372,6 +376,8 @@ function showError(err) {
   showErrorIn(errorBox, err);
   errorBox.hidden = false;
   errorBox.dataset.code = err.code;
+  errorBox.dataset.field = err.field || "";
+  placeError(errorBox, errorActions, view, stageRoot);
   errorActions.hidden = !(RESTARTABLE.has(err.code) && (lastApproval || view?.request) && view?.stage !== "login");
   // Only as far as needed to see it: scrolling the card to the top would hide the top bar
   // (and move buttons under a pointer about to click them).
@@ -382,7 +388,9 @@ function clearError() {
   errorBox.hidden = true;
   errorBox.replaceChildren();
   delete errorBox.dataset.code;
+  delete errorBox.dataset.field;
   errorActions.hidden = true;
+  placeError(errorBox, errorActions, view, stageRoot);
 }
 
 function setBusy(on, trigger) {
@@ -714,6 +722,7 @@ const WIRE = {
     $("[data-action=deny-report]").addEventListener("click", (e) =>
       act("deny_request", { id: view?.request?.id, report: true }, e.currentTarget),
     );
+    wireDeadEnd(stageRoot, () => view, act);
   },
 
   request() {
@@ -748,28 +757,20 @@ async function loadSessions() {
         const li = document.createElement("li");
         li.dataset.testid = "session-row";
         li.dataset.sessionId = r.id;
-        const meta = document.createElement("div");
-        meta.className = "meta";
-        const id = document.createElement("code");
-        id.textContent = r.id;
-        const sub = document.createElement("span");
-        sub.className = r.current ? "current" : "muted";
-        // Another device's name is parsed by the server from that device's User-Agent:
-        // isolated and capped like any text others control.
-        if (r.current || !r.device) sub.textContent = r.current ? "This device" : "Another device";
-        else sub.replaceChildren(isolated(r.device));
-        meta.append(id, sub);
-        li.append(meta);
-        if (!r.current) {
-          const b = document.createElement("button");
-          b.type = "button";
-          b.className = "link";
-          b.textContent = "Sign out";
-          b.addEventListener("click", async () => {
-            if (await act("revoke_sessions", { target: "session", sessionId: r.id }, b)) loadSessions();
-          });
-          li.append(b);
-        }
+        li.title = r.id;
+        li.append(sessionMeta(r, isolated));
+        // Every row signs its session out; this device's is the top bar's Sign out.
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "link";
+        b.dataset.testid = "session-sign-out";
+        b.textContent = "Sign out";
+        b.addEventListener("click", async () => {
+          if (r.current) {
+            if (await act("logout", {}, b)) flash("You are signed out.");
+          } else if (await act("revoke_sessions", { target: "session", sessionId: r.id }, b)) loadSessions();
+        });
+        li.append(b);
         return li;
       }),
     );

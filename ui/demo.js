@@ -43,6 +43,7 @@ const STATUS = {
   replaced: "Replaced by a newer code",
   session_ended: "Session ended",
   locked_out: "Locked out",
+  void: "Void",
 };
 
 // What each code is for, as the inbox names it.

@@ -85,8 +85,28 @@ function details(err) {
   return parts.join(": ");
 }
 
-// Puts an error into `el`: the sentence, then the technical detail folded under "Details".
+// What to do next, beneath the sentence, where the sentence itself keeps the seed's words.
+const NEXT = {
+  step_up_blocked: () =>
+    "Nothing was approved. If you expected this to be allowed, ask whoever runs your server’s step-up rules (its hook) to allow it, then try again.",
+};
+
+// Puts an error into `el`: the sentence, what to do next where it says, then the technical
+// detail folded under "Details". Plain input errors are the person's own: no Details.
 export function showErrorIn(el, err) {
+  const parts = [document.createTextNode(describe(err))];
+  const next = NEXT[err.code]?.(err);
+  if (next) {
+    const p = document.createElement("p");
+    p.className = "next-step";
+    p.dataset.testid = "error-next";
+    p.textContent = next;
+    parts.push(p);
+  }
+  if (err.code === "invalid_input") {
+    el.replaceChildren(...parts);
+    return;
+  }
   const box = document.createElement("details");
   box.className = "details";
   box.dataset.testid = "error-details";
@@ -95,7 +115,7 @@ export function showErrorIn(el, err) {
   const code = document.createElement("code");
   code.textContent = details(err);
   box.append(summary, code);
-  el.replaceChildren(document.createTextNode(describe(err)), box);
+  el.replaceChildren(...parts, box);
 }
 
 // Errors after which the approval must be started again.

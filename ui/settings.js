@@ -1,6 +1,7 @@
 // The settings sheet: server choice (with a connection test) and the approval history.
 import { call } from "./ipc.js";
 import { showErrorIn } from "./messages.js";
+import { transferLine } from "./money.js";
 import { clock } from "./words.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -36,14 +37,17 @@ function syncKind() {
   valueInput.placeholder = PLACEHOLDER[k] || "";
 }
 
+// The status line sits under the server field; a value refused as input marks that field.
 function say(text, tone = "") {
   status.textContent = text;
   status.className = "hint " + tone;
+  valueInput.removeAttribute("aria-invalid");
 }
 
 function sayError(err) {
   showErrorIn(status, err);
   status.className = "hint bad";
+  if (err.code === "invalid_input") valueInput.setAttribute("aria-invalid", "true");
 }
 
 // The emulator key is write-only: the app says whether it has one, never what it is.
@@ -105,7 +109,8 @@ async function loadHistory() {
         li.dataset.outcome = e.outcome;
         const what = document.createElement("span");
         what.className = "what";
-        const meta = Object.entries(e.metadata).map(([, v]) => v).join(" ");
+        // A transfer in the one money format; other details as they were asked.
+        const meta = transferLine(e.metadata) || Object.values(e.metadata).join(" ");
         what.textContent = `${e.scope}${meta ? " · " + meta : ""}`;
         const badge = document.createElement("span");
         badge.className = `outcome ${e.outcome}`;

@@ -3,12 +3,9 @@
 // key) goes into a sentence as an isolated part, `{ isolate: text }`: the page draws it in a
 // <bdi>, so it cannot reorder the words around it.
 
+import { details, money } from "./money.js";
+
 const CHANNEL = { sms: "SMS", email: "email" };
-const GRANT_MODE = {
-  "single-use": "One request",
-  "session-bound": "This sign-in",
-  "profile-bound": "All your devices",
-};
 
 // The UI's one time format, for every time it shows: the time of day as a clock shows it,
 // hours and minutes in the locale's way ("5:57 PM", "17:57"); a day other than today adds its
@@ -33,16 +30,19 @@ export function derived(v) {
     progress: c
       ? `Step ${c.step} of ${c.stepCount}${c.channel ? " · " + CHANNEL[c.channel] : ""}`
       : "",
-    sentTo: c && c.channel
+    sentTo: c && c.deadEnd
+      ? ""
+      : c && c.channel
       ? c.codeSent
         ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
         : c.resumed
           ? `A code by ${CHANNEL[c.channel]} to ${c.destination}, sent before Countersign closed, still works. If none came, send a new one.`
           : `No code has gone out by ${CHANNEL[c.channel]} yet. Once the problem above is fixed, use “Send a new code”.`
       : c && c.customHere
-        ? ["Step “", { isolate: c.stepKey }, "” is a check in your own app. In this demo, confirm it here."]
+        ? "Last, your own app confirms this approval. In this demo, Countersign stands in for it: confirm below."
         : c ? ["This step (“", { isolate: c.stepKey }, "”) is completed in the app that asked for this approval. Complete it there, or cancel if you did not start this."] : "",
-    grantMode: v.grant ? GRANT_MODE[v.grant.grantMode] || v.grant.grantMode || "Approved" : "",
+    // The backend sends the mode's label ("This sign-in"), not its wire name.
+    grantMode: v.grant ? v.grant.grantMode || "As the server decides" : "",
     approvalTitle: c ? approvalTitle(c) : "",
     requestTitle: v.request ? requestTitle(v.request) : "",
     // The executable and pid are the system's word; the script is the program's own.
@@ -62,8 +62,8 @@ export function derived(v) {
     // The app's own form is asked "on" this computer; a program or a link asks "by".
     askedVerb: v.request ? "Asked by" : "Asked on",
     askedTime: c?.askedAt ? `at ${clock(c.askedAt)}` : "",
-    scopeWords: c ? scopeWords(c.scope) : "",
-    requestScopeWords: v.request ? scopeWords(v.request.scope) : "",
+    scopeWords: c ? scopeWords(c) : "",
+    requestScopeWords: v.request ? scopeWords(v.request) : "",
     requestHint: v.request
       ? v.request.fromLink
         ? "A link opened this request. Anyone can make a link: approve only what you expect."
@@ -76,31 +76,34 @@ export function derived(v) {
 }
 
 // Scopes this app knows, in words; the technical name stays beside them, small.
-const SCOPE_WORDS = { "transfer:write": "Send a bank transfer" };
-function scopeWords(scope) {
-  return SCOPE_WORDS[scope] || "";
+// The backend says them (`scopeWords`): the page spells no scope's wire name.
+function scopeWords(x) {
+  return x?.scopeWords || "";
 }
 
 // What another program asks for, in words: the amount and payee when it names them.
 function requestTitle(r) {
-  const m = Object.fromEntries(r.metadata || []);
-  if (m.amount && Number.isFinite(Number(m.amount))) return [...approvalTitle(r), "?"];
-  return ["Approve “", { isolate: r.scope }, "”?"];
+  const title = approvalTitle(r);
+  if (title[0] === "Approve " || r.broadTitle) return [...title, "?"];
+  const words = scopeWords(r);
+  return words ? [`${words}?`] : ["Approve “", { isolate: r.scope }, "”?"];
 }
 
 // "Approve €500.00 to ACME Ltd": what is approved, in words, from the challenge itself. The
 // amount and payee are the requester's text: isolated parts.
 function approvalTitle(c) {
-  const m = Object.fromEntries((c.metadata || []).map(([k, val]) => [k, val]));
-  const n = Number(m.amount);
-  if (!m.amount || !Number.isFinite(n)) return ["Confirm it’s you"];
-  let money = [{ isolate: m.amount }, ...(m.currency ? [" ", { isolate: m.currency }] : [])];
-  try {
-    if (m.currency) money = [new Intl.NumberFormat(undefined, { style: "currency", currency: m.currency }).format(n)];
-  } catch (_) {
-    /* an unknown currency code: keep it as written */
+  const m = details(c.metadata);
+  const sum = money(m.amount, m.currency);
+  if (!sum) {
+    // No details: the heading says it allows any (the backend's words).
+    if (c.broadTitle) return [c.broadTitle];
+    const words = scopeWords(c);
+    return words ? [words] : ["Confirm it’s you"];
   }
-  return m.payee ? ["Approve ", ...money, " to ", { isolate: m.payee }] : ["Approve ", ...money];
+  // The amount is formatted here from digits; a currency other than three capitals stays the
+  // requester's text, isolated.
+  const shown = /^[A-Z]{3}$/.test(m.currency || "") || !m.currency ? sum : { isolate: sum };
+  return m.payee ? ["Approve ", shown, " to ", { isolate: m.payee }] : ["Approve ", shown];
 }
 
 
@@ -109,7 +112,7 @@ function approvalTitle(c) {
 function grantTitle(g) {
   const title = approvalTitle(g);
   if (title[0] === "Approve ") return [...title.slice(1), " approved"];
-  const words = scopeWords(g.scope);
+  const words = scopeWords(g);
   return words ? [`${words}: approved`] : ["Approved: “", { isolate: g.scope }, "”"];
 }
 
@@ -117,6 +120,6 @@ function grantTitle(g) {
 function grantEndedTitle(g) {
   const title = approvalTitle(g);
   if (title[0] === "Approve ") return ["Approval expired: ", ...title.slice(1)];
-  const words = scopeWords(g.scope);
+  const words = scopeWords(g);
   return words ? [`Approval expired: ${words}`] : ["Approval expired: “", { isolate: g.scope }, "”"];
 }

@@ -70,6 +70,7 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
         request: None,
         waiting: 0,
         report_offer: false,
+        deadline: None,
     }
 }
 
@@ -117,6 +118,9 @@ pub struct Backend {
     ledger: Ledger,
     /// Addresses added to the account, and one waiting for its code.
     registrations: identifiers::Registrations,
+    /// The embedded demo's messages before the open approval began, and the codes of
+    /// approvals ended unanswered: the demo inbox marks those void (`account::demo_inbox`).
+    outbox: account::OutboxMarks,
 }
 
 impl Backend {
@@ -175,10 +179,17 @@ impl Backend {
             // Its port is new on every start; its sessions (kept in the data dir) are not.
             cfg.store_key = Some(server.key());
         }
+        // The SDKs' shape, `Product/version (OS)` (docs/protocol.md §2.1): the server's
+        // session list names the device and OS from it.
         cfg.user_agent = format!(
             "Countersign/{} ({})",
             env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS
+            match std::env::consts::OS {
+                "linux" => "Linux",
+                "macos" => "macOS",
+                "windows" => "Windows",
+                other => other,
+            }
         );
         // The store is checked at the first look (resume), off the start-up path.
         let store = Arc::new(match store {
@@ -215,6 +226,7 @@ impl Backend {
             report_offer: false,
             ledger: Ledger::default(),
             registrations: Default::default(),
+            outbox: account::OutboxMarks::default(),
         })
     }
 

@@ -180,7 +180,12 @@ pub async fn complete_custom_step(state: St<'_>) -> AppResult<AppView> {
 /// What the transfer form must hold before anything is asked: an amount above zero with at
 /// most two decimals, a currency of three letters, and a payee; each value as the wire allows.
 fn check_transfer(m: &BTreeMap<String, String>) -> AppResult<()> {
-    let bad = |why: &str| Err(AppError::InvalidInput(why.to_owned()));
+    let bad = |field: &'static str, why: &str| {
+        Err(AppError::InvalidField {
+            field,
+            why: why.to_owned(),
+        })
+    };
     if let Some(amount) = m.get("amount") {
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         let (units, cents) = match amount.split_once('.') {
@@ -190,19 +195,21 @@ fn check_transfer(m: &BTreeMap<String, String>) -> AppResult<()> {
         let value: f64 = amount.parse().unwrap_or(0.0);
         let cents_ok = cents.is_none_or(|c| digits(c) && c.len() <= 2);
         if !digits(units) || !cents_ok || value <= 0.0 {
-            return bad("enter an amount above 0, like 500 or 49.90");
+            return bad("amount", "enter an amount above 0, like 500 or 49.90");
         }
     }
     if let Some(c) = m.get("currency")
         && (c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()))
     {
-        return bad("choose a currency");
+        return bad("currency", "choose a currency");
     }
     if m.get("payee").is_some_and(|p| p.is_empty()) {
-        return bad("enter who receives the transfer");
+        return bad("payee", "enter who receives the transfer");
     }
     if m.values().any(String::is_empty) {
-        return bad("fill in every field of the transfer");
+        return Err(AppError::InvalidInput(
+            "fill in every field of the transfer".into(),
+        ));
     }
     prelude_wire::check_metadata(m).map_err(|e| AppError::InvalidInput(e.message))?;
     prelude_wire::text::check_metadata_shown(m).map_err(|e| AppError::InvalidInput(e.message))
@@ -611,8 +618,14 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert!(check_transfer(&transfer("5", "eur", "ACME Ltd")).is_err());
-        assert!(check_transfer(&transfer("5", "EUR", "")).is_err());
+        // Each refusal names its field, so the screen marks that one.
+        let field = |m| match check_transfer(&m) {
+            Err(AppError::InvalidField { field, .. }) => Some(field),
+            _ => None,
+        };
+        assert_eq!(field(transfer("abc", "EUR", "ACME Ltd")), Some("amount"));
+        assert_eq!(field(transfer("5", "eur", "ACME Ltd")), Some("currency"));
+        assert_eq!(field(transfer("5", "EUR", "")), Some("payee"));
         assert!(
             check_transfer(&transfer("5", "EUR", &"x".repeat(33))).is_err(),
             "the wire's 32-character limit, not silently cut"

@@ -69,6 +69,10 @@ pub enum AppError {
     Settings(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// One form field's value cannot be used: `field` names it (`amount`, `currency`,
+    /// `payee`), so the screen marks that field and says why under it.
+    #[error("{why}")]
+    InvalidField { field: &'static str, why: String },
     #[error("could not reach the server: {0}")]
     Connection(String),
     #[error("the approval log could not be read or written: {0}")]
@@ -101,7 +105,7 @@ impl AppError {
             AppError::DemoOnly => "demo_only",
             AppError::Emulator(_) => "emulator",
             AppError::Settings(_) => "settings",
-            AppError::InvalidInput(_) => "invalid_input",
+            AppError::InvalidInput(_) | AppError::InvalidField { .. } => "invalid_input",
             AppError::Connection(_) => "connection_failed",
             AppError::Audit(_) => "audit",
             AppError::Startup(_) => "startup",
@@ -114,7 +118,9 @@ impl AppError {
     pub fn reason(&self) -> Option<&str> {
         match self {
             AppError::Session(e) => e.reason(),
-            AppError::InvalidInput(why) | AppError::Startup(why) => Some(why),
+            AppError::InvalidInput(why)
+            | AppError::Startup(why)
+            | AppError::InvalidField { why, .. } => Some(why),
             _ => None,
         }
     }
@@ -132,7 +138,7 @@ impl AppError {
 
 impl serde::Serialize for AppError {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("AppError", 4)?;
+        let mut st = s.serialize_struct("AppError", 5)?;
         st.serialize_field("code", self.code())?;
         // Both may carry the server's own words: shown under "Details", never able to
         // reorder or hide the text around them.
@@ -143,6 +149,11 @@ impl serde::Serialize for AppError {
             &self.reason().map(prelude_wire::text::neutralised),
         )?;
         st.serialize_field("attemptsRemaining", &self.attempts_remaining())?;
+        let field = match self {
+            AppError::InvalidField { field, .. } => Some(*field),
+            _ => None,
+        };
+        st.serialize_field("field", &field)?;
         st.end()
     }
 }
@@ -197,6 +208,15 @@ mod tests {
         );
         let v = serde_json::to_value(AppError::StepUpBlocked).unwrap();
         assert_eq!(v["code"], "step_up_blocked");
+        assert!(v["field"].is_null());
+        let v = serde_json::to_value(AppError::InvalidField {
+            field: "amount",
+            why: "enter an amount above 0".into(),
+        })
+        .unwrap();
+        assert_eq!(v["code"], "invalid_input");
+        assert_eq!(v["field"], "amount");
+        assert_eq!(v["reason"], "enter an amount above 0");
     }
 
     #[test]

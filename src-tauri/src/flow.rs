@@ -61,6 +61,9 @@ pub struct Approving {
     /// Tries left on the current code, as the server last said.
     pub tries_left: Option<u32>,
     pub attempt: Attempt,
+    /// The current step sends its code to an address the account lacks ("email address" or
+    /// "phone number"): no code can come.
+    pub missing_address: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -246,6 +249,7 @@ impl Flow {
                 sent_at: None,
                 tries_left: None,
                 attempt,
+                missing_address: None,
             }),
         };
         Ok(())
@@ -258,6 +262,7 @@ impl Flow {
             a.attempt.steps.push(done);
         }
         a.challenge = next;
+        a.missing_address = None;
         a.sent_at = None;
         a.tries_left = None;
         Ok(())
@@ -389,6 +394,7 @@ mod tests {
     fn grant() -> GrantView {
         GrantView {
             scope: "transfer:write".into(),
+            scope_words: None,
             session_id: None,
             grant_mode: None,
             metadata: vec![],

@@ -9,6 +9,7 @@ pub mod error;
 mod files;
 pub mod flow;
 pub mod harden;
+pub mod labels;
 mod logging;
 mod reach;
 mod rendering;

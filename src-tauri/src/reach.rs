@@ -237,7 +237,11 @@ pub async fn test_connection(server: &Server) -> AppResult<String> {
             "{base} published no signing keys"
         )));
     }
-    Ok(format!("Reached {base}: {keys} signing key(s) published."))
+    // What a person can do next, and the keys' count last, for whoever checks the server.
+    let plural = if keys == 1 { "" } else { "s" };
+    Ok(format!(
+        "Reached {base}: it answers like a Prelude server. Save and switch to use it ({keys} signing key{plural} found)."
+    ))
 }
 
 /// One call to a standalone emulator's control plane (`/emulator/v1/…`), with its

@@ -13,6 +13,14 @@ fn shown<T: AsRef<str>, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&prelude_wire::text::neutralised(v.as_ref()))
 }
 
+/// A grant mode as its display label.
+fn mode_label<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(m) => s.serialize_str(crate::labels::mode_label(m)),
+        None => s.serialize_none(),
+    }
+}
+
 fn shown_opt<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(t) => shown(t, s),
@@ -122,6 +130,8 @@ pub struct UserView {
     pub user_id: Option<String>,
     pub session_id: Option<String>,
     pub identifier: Option<String>,
+    /// Who approves, partly hidden: "+33 •••• 5678".
+    pub approver: Option<String>,
     pub scopes: Vec<String>,
 }
 
@@ -130,6 +140,8 @@ pub struct UserView {
 pub struct ChallengeView {
     #[serde(serialize_with = "shown")]
     pub scope: String,
+    /// The scope in words (`labels::scope_words`).
+    pub scope_words: Option<&'static str>,
     /// `[key, value, warning]` triples.
     #[serde(serialize_with = "shown_pairs")]
     pub metadata: Vec<(String, String)>,
@@ -157,6 +169,12 @@ pub struct ChallengeView {
     pub warnings: Warnings,
     /// When it was asked, Unix milliseconds.
     pub asked_at: i64,
+    /// What an approval with no details allows, in words (`labels::broad`).
+    pub broad: Option<String>,
+    /// Its heading then (`labels::broad_title`).
+    pub broad_title: Option<String>,
+    /// The step cannot go on: no code can come (`labels::dead_end`).
+    pub dead_end: Option<crate::labels::DeadEnd>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -164,8 +182,11 @@ pub struct ChallengeView {
 pub struct GrantView {
     #[serde(serialize_with = "shown")]
     pub scope: String,
+    /// The scope in words (`labels::scope_words`).
+    pub scope_words: Option<&'static str>,
     pub session_id: Option<String>,
-    #[serde(serialize_with = "shown_opt")]
+    /// Serialised as its display label ("This sign-in", `labels::mode_label`).
+    #[serde(serialize_with = "mode_label")]
     pub grant_mode: Option<String>,
     /// `[key, value, warning]` triples.
     #[serde(serialize_with = "shown_pairs")]
@@ -206,6 +227,9 @@ pub struct AppView {
     pub waiting: usize,
     /// A request was just reported as suspicious: offer to sign out the other sessions.
     pub report_offer: bool,
+    /// When the decision on screen runs out, Unix milliseconds: a request's own deadline, or
+    /// during its step-up the earlier of that and the step's.
+    pub deadline: Option<i64>,
 }
 
 /// An approval asked by another program or a link, as the person sees it.
@@ -223,6 +247,8 @@ pub struct RequestView {
     pub reason: Option<String>,
     #[serde(serialize_with = "shown")]
     pub scope: String,
+    /// The scope in words (`labels::scope_words`).
+    pub scope_words: Option<&'static str>,
     /// `[key, value, warning]` triples.
     #[serde(serialize_with = "shown_pairs")]
     pub metadata: Vec<(String, String)>,
@@ -232,6 +258,10 @@ pub struct RequestView {
     pub received_at: String,
     /// Unix milliseconds when it times out.
     pub expires_at: i64,
+    /// What it allows when it names no details, in words (`labels::broad`).
+    pub broad: Option<String>,
+    /// Its heading then (`labels::broad_title`).
+    pub broad_title: Option<String>,
 }
 
 /// What the sign-in form says under the identifier as it is typed.
@@ -265,7 +295,8 @@ pub struct InboxMessage {
     pub purpose: String,
     pub sent_at: String,
     /// live, used, no_tries_left, expired, replaced, session_ended or locked_out (or ended,
-    /// from a newer emulator); the inbox strikes out all but live.
+    /// from a newer emulator), or void: its approval was denied or cancelled in this app. The
+    /// inbox strikes out all but live.
     pub status: &'static str,
 }
 
@@ -306,6 +337,8 @@ pub struct SessionRow {
     /// Parsed by the server from the other device's User-Agent: its owner's words.
     #[serde(serialize_with = "shown")]
     pub device: String,
+    /// `Desktop`, `Phone`, `Tablet`, or `None` when the server does not know.
+    pub kind: Option<&'static str>,
     pub created_at: Option<String>,
     pub last_seen_at: Option<String>,
     pub current: bool,
@@ -410,6 +443,7 @@ mod tests {
         let row = SessionRow {
             id: "ses_1".into(),
             device: "Pixel\u{202E}8 · Android".into(),
+            kind: None,
             created_at: None,
             last_seen_at: None,
             current: false,
@@ -418,6 +452,7 @@ mod tests {
         assert_eq!(v["device"], "Pixel\u{FFFD}8 · Android");
         let grant = GrantView {
             scope: "transfer:write".into(),
+            scope_words: None,
             session_id: None,
             grant_mode: Some("single-use\u{2028}".into()),
             metadata: vec![
@@ -428,7 +463,7 @@ mod tests {
             requester: None,
         };
         let v = serde_json::to_value(&grant).unwrap();
-        assert_eq!(v["grantMode"], "single-use\u{FFFD}");
+        assert_eq!(v["grantMode"], "As the server decides");
         assert_eq!(v["metadata"][0][0], "payee");
         assert!(v["metadata"][0][2].as_str().unwrap().contains("Cyrillic"));
         assert_eq!(v["metadata"][1][1], "5\u{FFFD}00");

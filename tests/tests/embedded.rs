@@ -75,8 +75,13 @@ async fn a_custom_step_is_confirmed_in_the_demo_app() {
             .script("return document.querySelector('[data-testid=stepup-code-input]').closest('.field').hidden;")
             .await?;
         assert_eq!(hidden, Value::Bool(true), "no code field on a custom step");
+        // What happens and what to do, without the step's wire key.
         let says = app.text("step-instructions").await?;
-        assert!(says.contains("confirm_in_app"), "{says}");
+        assert!(
+            says.contains("your own app confirms this approval") && says.contains("confirm below"),
+            "{says}"
+        );
+        assert!(!says.contains("confirm_in_app"), "{says}");
         app.shot("custom-step").await;
         app.click("confirm-custom-step").await?;
         app.wait_stage("done").await?;
@@ -154,7 +159,7 @@ async fn with_no_keyring_the_session_is_kept_in_memory_and_the_user_is_told() {
         sign_in(&app).await?;
         let warning = app.text("store-warning").await?;
         assert!(
-            warning.contains("will not remember the session"),
+            warning.contains("will not remember your sign-in") && warning.contains("unlock"),
             "{warning}"
         );
         app.shot("warning").await;
@@ -196,6 +201,20 @@ async fn a_code_with_no_tries_left_offers_a_new_code_at_once() {
         let resend = app.el("resend-stepup-code").await?;
         assert_eq!(resend.text().await?, "Send a new code");
         assert!(resend.is_enabled().await?, "the way out is open at once");
+        // The way out sits beside the Approve it replaces; the error is under the field, so
+        // neither pushes the other below the fold.
+        let beside = app
+            .script(
+                "const r = document.querySelector('[data-testid=resend-stepup-code]'); \
+                 return r.parentElement.classList.contains('decide') \
+                   && r.previousElementSibling?.dataset.testid === 'verify-stepup' \
+                   && document.querySelector('[data-testid=error]').closest('.field') !== null;",
+            )
+            .await?;
+        assert_eq!(beside.as_bool(), Some(true), "Send a new code beside Approve");
+        app.shots_in_view("no-tries-left-view", &["error", "resend-stepup-code", "deny-request"])
+            .await?;
+        app.resize(1040, 760).await?;
         assert_eq!(
             app.stage().await?,
             "step-up-otp",
@@ -290,10 +309,17 @@ async fn the_approval_says_what_is_approved_and_can_be_denied() {
         app.click("request-scope").await?;
         app.wait_error("amount above 0").await?;
         assert_eq!(app.stage().await?, "logged");
-        // The sentence has no wire code; the code is under "Details", for testers.
+        // The sentence has no wire code, and a plain input error has no "Details": it is said
+        // under the amount field, which is marked.
         let said = sentence_of_error(&app).await?;
         assert!(!said.contains("invalid_input"), "{said}");
-        assert!(error_details(&app).await?.starts_with("invalid_input: "));
+        assert_eq!(error_details(&app).await?, "");
+        let marked = app
+            .script(
+                "const f = document.getElementById('amount');                  return [f.getAttribute('aria-invalid'),                    f.closest('.field').contains(document.querySelector('[data-testid=error]'))];",
+            )
+            .await?;
+        assert_eq!(marked, serde_json::json!(["true", true]), "the amount field");
         app.shot("invalid-amount").await;
         app.fill("amount-input", "500").await?;
         app.fill("payee-input", "ACME Ltd").await?;
@@ -337,7 +363,7 @@ async fn error_details(app: &AppRef) -> WebDriverResult<String> {
 }
 
 /// "Email, then SMS" for a user who has no email address: the person reads what is wrong in
-/// words, no code is claimed to be sent, and the server's words are under "Details".
+/// words, as a dead end (no error banner, no code claimed to be sent, no code field).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_step_the_account_cannot_receive_is_said_in_words() {
     let sandbox = Sandbox::new("no_email");
@@ -348,22 +374,16 @@ async fn a_step_the_account_cannot_receive_is_said_in_words() {
         pick_scenario(&app, "email_then_sms").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
-        app.wait_error("your account has no email address").await?;
-        let said = sentence_of_error(&app).await?;
+        let said = app.text("dead-end-why").await?;
+        assert!(said.contains("your account has no email address"), "{said}");
         assert!(
             !said.contains("invalid_identifier") && !said.contains("Bad request"),
             "{said}"
         );
-        let details = error_details(&app).await?;
-        assert!(details.starts_with("no_email_for_step: "), "{details}");
-        assert!(
-            details.contains("(invalid_identifier): the user has no email address"),
-            "{details}"
-        );
-        let told = app.text("step-instructions").await?;
-        assert!(told.starts_with("No code has gone out"), "{told}");
-        app.script("document.querySelector('[data-testid=error-details] summary').click();")
+        let banner = app
+            .script("return document.querySelector('[data-testid=error]').checkVisibility();")
             .await?;
+        assert_eq!(banner.as_bool(), Some(false), "the dead end says it once");
         app.shot("no-email-details").await;
         Ok(())
     })
@@ -464,10 +484,17 @@ async fn settings_keep_each_kind_of_server_apart_and_say_what_is_wrong() {
         let said = said.as_str().unwrap_or_default();
         assert!(said.contains("is not a web address such as https://example.com"), "{said}");
         assert!(!said.contains("invalid_input"), "{said}");
+        // A plain input error: under the field, the field marked, no "Details".
         let details = app
-            .script("return document.querySelector('[data-testid=server-status] [data-testid=error-details] code')?.textContent || '';")
+            .script("return document.querySelector('[data-testid=server-status] [data-testid=error-details]') === null;")
             .await?;
-        assert!(details.as_str().is_some_and(|d| d.starts_with("invalid_input: ")), "{details:?}");
+        assert_eq!(details.as_bool(), Some(true), "no Details for an input error");
+        let marked = app
+            .script(
+                "const f = document.getElementById('server-value');                  return [f.getAttribute('aria-invalid'),                    f.closest('.field').contains(document.getElementById('server-status'))];",
+            )
+            .await?;
+        assert_eq!(marked, serde_json::json!(["true", true]), "the server field");
         app.shot("bad-url").await;
         app.click("server-app-id").await?;
         assert_eq!(app.script(value).await?.as_str(), Some(""), "the URL stays with URLs");

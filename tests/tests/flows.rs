@@ -118,6 +118,12 @@ async fn blocked_scope_says_the_hook_denied_it() {
         app.click("request-scope").await?;
         app.wait_error("Your hook denied this scope.").await?;
         assert_eq!(app.stage().await?, "logged");
+        // The seed's words stay, and a next step follows beneath them.
+        let next = app.text("error-next").await?;
+        assert!(
+            next.starts_with("Nothing was approved.") && next.contains("then try again"),
+            "{next}"
+        );
         app.shot("blocked").await;
         Ok(())
     })

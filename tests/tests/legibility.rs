@@ -1,7 +1,7 @@
 //! Legibility in the real window: contrast from computed styles on every stage, both themes
 //! (WCAG 2.2 SC 1.4.3 text ≥ 4.5:1, SC 1.4.11 field borders ≥ 3:1), and the UI's time formats.
 
-use countersign_e2e::{App, AppRef, Sandbox, TestResult};
+use countersign_e2e::{App, AppRef, Proc, Sandbox, TestResult, finish};
 use std::time::Duration;
 
 /// Measures, in the page, every drawn text and every field border in `root` (the open dialog,
@@ -44,7 +44,8 @@ function ratio(a, b) {
   return (x + 0.05) / (y + 0.05);
 }
 function shown(el) {
-  if (!el.getClientRects().length) return false;
+  // Content folded in a closed <details> has boxes in WebKit, but is not drawn.
+  if (!el.getClientRects().length || !el.checkVisibility()) return false;
   const r = el.getBoundingClientRect();
   if (r.width < 2 || r.height < 2) return false;
   for (let e = el; e; e = e.parentElement) {
@@ -107,7 +108,14 @@ async fn theme(app: &AppRef, want: &str) -> TestResult {
             ))
             .await?;
         } else {
+            // One step at a time: a click before the last one took would skip a theme.
             app.click("theme-toggle").await?;
+            app.wait_script(
+                "return document.getElementById('app').dataset.theme;",
+                "the theme to change",
+                |v| v.as_str() != now.as_str(),
+            )
+            .await?;
         }
     }
     app.wait_script(
@@ -151,7 +159,7 @@ async fn measure(app: &AppRef, label: &str, bad: &mut Vec<String>) -> TestResult
 async fn every_stage_meets_wcag_contrast_in_both_themes() {
     let sandbox = Sandbox::new("legibility");
     let app = App::launch("legibility", &sandbox, None).await;
-    app.run(|app| async move {
+    app.run(move |app| async move {
         let mut bad = Vec::new();
         app.wait_stage("login").await?;
         // The header's buttons say what they are in words, the theme's names the one in force.
@@ -220,6 +228,29 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
         app.click("verify-stepup").await?;
         app.wait_stage("done").await?;
         measure(&app, "granted", &mut bad).await?;
+        app.click("back-to-account").await?;
+        app.wait_stage("logged").await?;
+
+        // A program's request, its note, its warning row, and its step-up with the report.
+        let cli = Proc::spawn(sandbox.countersign(&[
+            "approve",
+            "--scope",
+            "transfer:write",
+            "--meta",
+            "amount=12",
+            "--meta",
+            "currency=EUR",
+            "--reason",
+            "Pay invoice 2291",
+        ]));
+        app.wait_stage("request").await?;
+        measure(&app, "request", &mut bad).await?;
+        app.click("approve-request").await?;
+        app.wait_stage("step-up-otp").await?;
+        measure(&app, "request-step-up", &mut bad).await?;
+        app.click("deny-request").await?;
+        let out = finish(cli).await;
+        assert_eq!(out.code, Some(1), "{out:?}");
 
         // The settings sheet holds the approval history with its outcome chips.
         app.click("settings-open").await?;

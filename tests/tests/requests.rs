@@ -124,8 +124,12 @@ async fn a_request_from_a_script_is_granted() {
             title.contains("ACME Ltd") && title.contains("500"),
             "{title}"
         );
+        // The amount and its currency are one formatted value, the payee a row of its own.
         let meta = app.text("request-metadata").await?;
-        assert!(meta.contains("EUR") && meta.contains("ACME Ltd"), "{meta}");
+        assert!(
+            meta.contains("€") && meta.contains("500.00") && meta.contains("PayeeACME Ltd"),
+            "{meta}"
+        );
         app.shot("01-request").await;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;

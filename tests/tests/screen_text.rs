@@ -496,7 +496,8 @@ async fn another_devices_name_is_isolated_and_capped() {
         app.click("refresh-sessions").await?;
         let shown = app
             .wait_script(
-                "const b = document.querySelector('[data-testid=session-row] .meta span bdi'); \
+                // Every row names its device now: the other device's is the row not marked current.
+                "const b = document.querySelector('[data-testid=session-row]:not(:has(.current)) .meta span bdi'); \
                  return b ? [b.textContent, b.title] : null;",
                 "the other device's name",
                 |v| v.is_array(),

@@ -494,3 +494,31 @@ async fn fault_switches_answer_as_told() {
     );
     assert!(t.emu.outbox().is_empty());
 }
+
+/// `me/list` names each session's device from its User-Agent in the SDKs' shape
+/// (docs/protocol.md §2.1, §4.9): model, type, OS with its version, and when it was last seen.
+#[tokio::test]
+async fn the_session_list_names_the_device_and_when_it_was_last_seen() {
+    let mut t = T::new().await;
+    t.http = reqwest::Client::builder()
+        .user_agent("Prelude/0.3.0 (Apple; iOS 17.4.0)")
+        .build()
+        .unwrap();
+    let key = Key::new(31);
+    let (at, _) = t.login(&key).await;
+    let r = t
+        .http
+        .get(t.htu("/me/list"))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let list: Value = r.json().await.unwrap();
+    let s = &list["sessions"][0];
+    assert_eq!(s["device_model"], "Apple");
+    assert_eq!(s["device_type"], "mobile");
+    assert_eq!(s["os_version"], "iOS 17.4.0");
+    let seen = s["last_seen_at"].as_str().unwrap();
+    assert!(seen.ends_with('Z') && seen.len() >= 20, "{seen}");
+}

@@ -5,8 +5,36 @@ use crate::error::{AppError, AppResult};
 use crate::view::{InboxMessage, SessionRow};
 use prelude_emulator::DemoScenario;
 use prelude_session::RevokeTarget;
+use std::collections::HashSet;
+
+/// Which demo messages belong to an approval that ended unanswered.
+#[derive(Debug, Default)]
+pub(crate) struct OutboxMarks {
+    /// Message ids in the outbox when the open approval began.
+    before: HashSet<String>,
+    /// Step-up codes of approvals denied, reported or cancelled: nothing can enter them any
+    /// more (the challenge token is gone), so the inbox shows them void, not live.
+    void: HashSet<String>,
+}
 
 impl Backend {
+    /// Notes the embedded demo's messages as an approval begins.
+    pub(super) fn mark_outbox(&mut self) {
+        if let Some(e) = &self.emulator {
+            self.outbox.before = e.outbox().into_iter().map(|m| m.id).collect();
+        }
+    }
+
+    /// The step-up codes sent since the approval began are void: it ended unanswered.
+    pub(super) fn void_outbox(&mut self) {
+        let Some(e) = &self.emulator else { return };
+        let sent = e.outbox().into_iter().filter(|m| {
+            m.purpose == prelude_emulator::Purpose::StepUp && !self.outbox.before.contains(&m.id)
+        });
+        let ids: Vec<String> = sent.map(|m| m.id).collect();
+        self.outbox.void.extend(ids);
+    }
+
     // -----------------------------------------------------------------------------------------
     // Sessions
 
@@ -27,6 +55,12 @@ impl Backend {
                     .filter(|x| x != "unknown")
                     .collect::<Vec<_>>()
                     .join(" · "),
+                kind: match s.device_type.as_deref() {
+                    Some("desktop") => Some("Desktop"),
+                    Some("mobile") => Some("Phone"),
+                    Some("tablet") => Some("Tablet"),
+                    _ => None,
+                },
                 id: s.id,
                 created_at: s.created_at,
                 last_seen_at: s.last_seen_at,
@@ -61,7 +95,18 @@ impl Backend {
 
     pub async fn demo_inbox(&self) -> AppResult<Vec<InboxMessage>> {
         if let Some(e) = &self.emulator {
-            return Ok(e.outbox().into_iter().map(InboxMessage::from).collect());
+            return Ok(e
+                .outbox()
+                .into_iter()
+                .map(|m| {
+                    let void = self.outbox.void.contains(&m.id);
+                    let mut m = InboxMessage::from(m);
+                    if void && m.status == "live" {
+                        m.status = "void";
+                    }
+                    m
+                })
+                .collect());
         }
         match &self.demo_url {
             Some(url) => crate::reach::fetch_outbox(url, self.emulator_key.as_ref()).await,

@@ -201,9 +201,12 @@ impl Backend {
             from_link: head.source == Source::Link,
             reason: head.ask.reason.clone(),
             scope: head.ask.scope.clone(),
+            scope_words: crate::labels::scope_words(&head.ask.scope),
             metadata: head.ask.metadata.clone().into_iter().collect(),
             received_at: rfc3339(head.received),
             expires_at: head.deadline_ms,
+            broad_title: crate::labels::broad_title(&head.ask.scope, !head.ask.metadata.is_empty()),
+            broad: crate::labels::broad(&head.ask.scope, !head.ask.metadata.is_empty(), None, None),
         })
     }
 

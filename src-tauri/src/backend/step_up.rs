@@ -10,6 +10,7 @@ impl Backend {
 
     pub(super) async fn start_attempt(&mut self, mut attempt: Attempt) -> AppResult<()> {
         self.flow.can_approve()?;
+        self.mark_outbox();
         if self.flow.grant().is_some() {
             self.flow.done()?;
         }
@@ -184,6 +185,11 @@ impl Backend {
             AppError::Session(SessionError::InvalidOtpCode { attempts_remaining }) => {
                 self.flow.wrong_code(*attempts_remaining);
             }
+            AppError::NoAddressForStep { address, .. } => {
+                if let Ok(a) = self.flow.approving_mut() {
+                    a.missing_address = Some(address);
+                }
+            }
             AppError::Session(
                 SessionError::ExpiredChallengeToken
                 | SessionError::TokenReused
@@ -211,6 +217,7 @@ impl Backend {
     fn grant_view(&self, ch: &StepUpChallenge) -> GrantView {
         GrantView {
             scope: ch.scope.clone(),
+            scope_words: crate::labels::scope_words(&ch.scope),
             session_id: self.client.session_id(),
             grant_mode: ch.grant_mode.clone(),
             metadata: ch.metadata.clone().into_iter().collect(),
@@ -238,6 +245,7 @@ impl Backend {
     pub(super) fn end_approval(&mut self, outcome: &str) -> AppResult<()> {
         self.notice = None;
         let a = self.flow.end_approval()?;
+        self.void_outbox();
         self.close_attempt(a, outcome, None);
         self.forget_stored_challenge();
         Ok(())

@@ -222,6 +222,12 @@ async fn a_connection_test_tells_a_prelude_server_from_anything_else() {
     let (emu, _b, _dir) = setup().await;
     let ok = test_connection(&Server::Url(emu.url())).await.unwrap();
     assert!(ok.contains("signing key"), "{ok}");
+    // What it means and what to do, without "key(s)".
+    assert!(
+        ok.contains("answers like a Prelude server") && ok.contains("Save and switch"),
+        "{ok}"
+    );
+    assert!(!ok.contains("(s)"), "{ok}");
     let e = test_connection(&Server::Url("http://127.0.0.1:9".into()))
         .await
         .unwrap_err();

@@ -13,6 +13,10 @@ impl Backend {
             user_id: profile.as_ref().and_then(|p| p.user_id.clone()),
             session_id: profile.as_ref().and_then(|p| p.session_id.clone()),
             identifier: identifier.clone().or_else(|| last_identifier.clone()),
+            approver: identifier
+                .as_deref()
+                .or(last_identifier.as_deref())
+                .map(mask),
             scopes: profile
                 .as_ref()
                 .map(|p| p.scopes.clone())
@@ -36,7 +40,19 @@ impl Backend {
             Stage::Logged if request.is_some() => Stage::Request,
             s => s,
         };
+        let challenge = self.flow.approving().map(|a| self.challenge_view(a));
+        // One deadline for the decision: a request's own, and a step's when it ends sooner.
+        let deadline = match stage {
+            Stage::Request => request.as_ref().map(|r| r.expires_at),
+            Stage::StepUpOtp => {
+                let step = challenge.as_ref().and_then(|c| c.expires_at);
+                let asked = request.as_ref().map(|r| r.expires_at);
+                step.into_iter().chain(asked).min()
+            }
+            _ => None,
+        };
         AppView {
+            deadline,
             stage,
             server,
             theme,
@@ -46,12 +62,18 @@ impl Backend {
             login_resend_at,
             code_exhausted: self.flow.code_exhausted(),
             user,
-            challenge: self.flow.approving().map(|a| self.challenge_view(a)),
+            challenge,
             grant: self.flow.grant().cloned(),
             notice: self.notice.clone(),
+            // What happened, in words, and what to do; the store's own reason is technical.
             store_warning: self.store.degraded().map(|why| {
+                let what = if why.contains("locked") {
+                    "the system keyring is locked"
+                } else {
+                    "no system keyring answers"
+                };
                 format!(
-                    "No secure store works on this computer ({why}). You can sign in and approve, but Countersign will not remember the session after it closes."
+                    "Countersign will not remember your sign-in after it closes: {what}. You can still sign in and approve. To be remembered, unlock or start your keyring (such as GNOME Keyring), then restart Countersign."
                 )
             }),
             waiting: self.waiting_requests(),
@@ -72,6 +94,7 @@ impl Backend {
         };
         ChallengeView {
             scope: c.scope.clone(),
+            scope_words: crate::labels::scope_words(&c.scope),
             metadata: c.metadata.clone().into_iter().collect(),
             step,
             step_count,
@@ -95,6 +118,14 @@ impl Backend {
                 None => this_computer().to_owned(),
             },
             asked_at: a.attempt.started.saturating_mul(1000),
+            broad: crate::labels::broad(
+                &c.scope,
+                !c.metadata.is_empty(),
+                c.grant_mode.as_deref(),
+                c.granted_for,
+            ),
+            broad_title: crate::labels::broad_title(&c.scope, !c.metadata.is_empty()),
+            dead_end: a.missing_address.map(crate::labels::dead_end),
         }
     }
 }

@@ -17,35 +17,104 @@ use prelude_wire::time::numeric_date;
 use serde::Deserialize;
 use serde_json::json;
 
+/// The device a session signs in from, read from its `User-Agent` in the SDKs' shape
+/// `Product/version (Vendor; OS version)` (docs/protocol.md §2.1): `(device_type,
+/// device_model, os_version)` as `me/list` reports them (§4.9). The model is the product name
+/// (the vendor for Prelude's own SDKs); the OS is the comment part that names one, as written,
+/// with its version. What it does not name is `unknown` [INF].
 pub(super) fn device_from(headers: &HeaderMap) -> (String, String, String) {
-    let ua = header_str(headers, "user-agent").unwrap_or("unknown");
-    let lower = ua.to_ascii_lowercase();
-    let kind = if lower.contains("iphone") || lower.contains("android") || lower.contains("ios") {
-        "mobile"
-    } else if lower.contains("ipad") || lower.contains("tablet") {
-        "tablet"
-    } else if lower.contains("linux")
-        || lower.contains("windows")
-        || lower.contains("mac")
-        || lower.contains("countersign")
-    {
-        "desktop"
-    } else {
-        "unknown"
+    const OSES: [(&str, &str); 8] = [
+        ("ipados", "iPadOS"),
+        ("ios", "iOS"),
+        ("android", "Android"),
+        ("mac os x", "macOS"),
+        ("macos", "macOS"),
+        ("windows", "Windows"),
+        ("linux", "Linux"),
+        ("web", "Web"),
+    ];
+    let ua = header_str(headers, "user-agent").unwrap_or("");
+    let product = ua.split_whitespace().next().unwrap_or("");
+    let name = product.split('/').next().unwrap_or("");
+    let comment = ua
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map_or("", |(c, _)| c);
+    let parts: Vec<&str> = comment.split(';').map(str::trim).collect();
+    // The comment names the OS; a UA without one may name it as a later word.
+    let words: Vec<&str> = ua.split_whitespace().skip(1).collect();
+    let os = parts.iter().chain(words.iter()).find_map(|p| {
+        let lower = p.to_ascii_lowercase();
+        OSES.iter().find_map(|(key, canonical)| {
+            let rest = lower.strip_prefix(key)?;
+            // A version may follow the name ("iOS 17.4.0"); another word may not ("webkit").
+            (rest.is_empty() || rest.starts_with(' '))
+                .then(|| format!("{canonical}{}", &p[key.len()..]))
+        })
+    });
+    let kind = match os.as_deref().map(|o| o.split(' ').next().unwrap_or("")) {
+        Some("iOS" | "Android") => "mobile",
+        Some("iPadOS") => "tablet",
+        Some("Linux" | "Windows" | "macOS") => "desktop",
+        _ => "unknown",
     };
-    let model: String = ua
-        .split_whitespace()
-        .next()
-        .unwrap_or("unknown")
-        .chars()
-        .take(64)
-        .collect();
-    let os = ["Linux", "Windows", "macOS", "Mac OS X", "iOS", "Android"]
-        .iter()
-        .find(|os| ua.contains(*os))
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "unknown".to_owned());
-    (kind.to_owned(), model, os)
+    let model = match (name, parts.first()) {
+        ("Prelude", Some(vendor)) if !vendor.is_empty() => *vendor,
+        ("", _) => "unknown",
+        (n, _) => n,
+    };
+    let cap = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect::<String>()
+    };
+    (
+        kind.to_owned(),
+        cap(model),
+        os.map_or_else(|| "unknown".to_owned(), |o| cap(&o)),
+    )
+}
+
+#[cfg(test)]
+mod device_tests {
+    use super::device_from;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn read(ua: &str) -> (String, String, String) {
+        let mut h = HeaderMap::new();
+        h.insert("user-agent", HeaderValue::from_str(ua).unwrap());
+        device_from(&h)
+    }
+
+    #[test]
+    fn the_sdks_user_agent_names_the_device() {
+        let t = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
+        assert_eq!(
+            read("Prelude/0.3.0 (Apple; iOS 17.4.0)"),
+            t("mobile", "Apple", "iOS 17.4.0")
+        );
+        assert_eq!(
+            read("Countersign/0.1.0 (Linux)"),
+            t("desktop", "Countersign", "Linux")
+        );
+        assert_eq!(
+            read("Countersign/0.1.0 (linux)"),
+            t("desktop", "Countersign", "Linux")
+        );
+        assert_eq!(
+            read("Foo/1 (Acme; Android 14)"),
+            t("mobile", "Foo", "Android 14")
+        );
+        assert_eq!(
+            read("Foo/1 (Acme; iPadOS 17)"),
+            t("tablet", "Foo", "iPadOS 17")
+        );
+        assert_eq!(read("curl/8.5.0"), t("unknown", "curl", "unknown"));
+        assert_eq!(read("Pixel-8 Android"), t("mobile", "Pixel-8", "Android"));
+        assert_eq!(read("Foo/1 (webkit)"), t("unknown", "Foo", "unknown"));
+        assert_eq!(read(""), t("unknown", "unknown", "unknown"));
+    }
 }
 
 pub(super) fn mint_access(

@@ -1,0 +1,177 @@
+//! Display labels for wire terms: the view models carry these words, so the screen spells no
+//! grant mode or scope name of its own (docs/approval-protocol.md, "What the prompt says").
+
+use serde::Serialize;
+
+/// A grant mode (docs/protocol.md, "Grant modes") as the granted screen names how far it
+/// reaches: "This sign-in". A mode this app does not know is named as such, not spelled out.
+pub fn mode_label(mode: &str) -> &'static str {
+    match mode {
+        "single-use" => "One request",
+        "session-bound" => "This sign-in",
+        "profile-bound" => "All your devices",
+        _ => "As the server decides",
+    }
+}
+
+/// What a scope allows, as a person says it ("Send a bank transfer"); `None` for a scope this
+/// app has no words for (the screen then shows the scope's name).
+pub fn scope_words(scope: &str) -> Option<&'static str> {
+    match scope {
+        "transfer:write" => Some("Send a bank transfer"),
+        _ => None,
+    }
+}
+
+/// The thing a scope allows, as a noun for "any …": "bank transfer" for `transfer:write`.
+fn scope_noun(scope: &str) -> &'static str {
+    match scope {
+        "transfer:write" => "bank transfer",
+        _ => "action of this kind",
+    }
+}
+
+/// The heading of an approval with no details: "Approve any bank transfer"; `None` when it
+/// names its details, or for a scope this app has no words for (its name heads the screen).
+pub fn broad_title(scope: &str, has_details: bool) -> Option<String> {
+    (!has_details && scope_words(scope).is_some())
+        .then(|| format!("Approve any {}", scope_noun(scope)))
+}
+
+/// `secs` in words: "5 minutes", "1 hour", "1 hour 30 minutes", "45 seconds".
+pub fn duration(secs: i64) -> String {
+    let unit = |n: i64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m, s) {
+        (0, 0, s) => unit(s, "second"),
+        (0, m, 0) => unit(m, "minute"),
+        (0, m, s) => format!("{} {}", unit(m, "minute"), unit(s, "second")),
+        (h, 0, _) => unit(h, "hour"),
+        (h, m, _) => format!("{} {}", unit(h, "hour"), unit(m, "minute")),
+    }
+}
+
+/// What an approval with no details allows, in words: any action the scope names, not one in
+/// particular, with the grant's reach and length when the challenge says them; `None` for a
+/// request that names its details (metadata), which the server signs into the grant.
+///
+/// `mode` is the challenge's `grant_mode` and `granted_for` its length in seconds; both are
+/// unknown before the step-up starts (docs/protocol.md, "Step-up").
+pub fn broad(
+    scope: &str,
+    has_details: bool,
+    mode: Option<&str>,
+    granted_for: Option<i64>,
+) -> Option<String> {
+    if has_details {
+        return None;
+    }
+    let noun = scope_noun(scope);
+    let length = granted_for.filter(|s| *s > 0).map(duration);
+    Some(match (mode, length) {
+        (Some("single-use"), Some(l)) => {
+            format!(
+                "No details were given: it allows any one {noun}, not a particular one, within {l}."
+            )
+        }
+        (Some("session-bound"), Some(l)) => format!(
+            "No details were given: it allows any {noun} from this sign-in for {l}, not one in particular."
+        ),
+        (Some("profile-bound"), Some(l)) => format!(
+            "No details were given: it allows any {noun} from any of your devices for {l}, not one in particular."
+        ),
+        (_, Some(l)) => {
+            format!("No details were given: it allows any {noun} for {l}, not one in particular.")
+        }
+        (_, None) => format!(
+            "No details were given: it allows any {noun}, not one in particular. The next step says for how long."
+        ),
+    })
+}
+
+/// A step that cannot go on: its code goes to an address the account does not have.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadEnd {
+    /// What happened: "No code can come: …".
+    pub why: String,
+    /// What would fix it.
+    pub fix: String,
+    /// The account panel's action that fixes it, as its button says.
+    pub action: &'static str,
+    /// `email` or `phone`: which address is missing.
+    pub missing: &'static str,
+}
+
+/// The dead end for a step whose code goes to `address` ("email address" or "phone number").
+pub fn dead_end(address: &'static str) -> DeadEnd {
+    let (by, missing, action) = if address == "email address" {
+        ("email", "email", "Add an email address")
+    } else {
+        ("text message", "phone", "Add a phone number")
+    };
+    DeadEnd {
+        why: format!(
+            "No code can come: this step sends it by {by}, and your account has no {address}."
+        ),
+        fix: format!(
+            "Adding an {address} to your account would let this step work: deny this approval, add one, then ask again."
+        )
+        .replace("an phone", "a phone"),
+        action,
+        missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_read_as_words() {
+        assert_eq!(duration(300), "5 minutes");
+        assert_eq!(duration(60), "1 minute");
+        assert_eq!(duration(45), "45 seconds");
+        assert_eq!(duration(90), "1 minute 30 seconds");
+        assert_eq!(duration(3600), "1 hour");
+        assert_eq!(duration(5400), "1 hour 30 minutes");
+    }
+
+    #[test]
+    fn an_approval_without_details_says_it_allows_any() {
+        assert_eq!(
+            broad("transfer:write", false, Some("session-bound"), Some(300)).as_deref(),
+            Some(
+                "No details were given: it allows any bank transfer from this sign-in for 5 minutes, not one in particular."
+            )
+        );
+        assert!(
+            broad("transfer:write", false, Some("single-use"), Some(60))
+                .unwrap()
+                .contains("any one bank transfer")
+        );
+        assert!(
+            broad("deploy:prod", false, None, None)
+                .unwrap()
+                .contains("any action of this kind")
+        );
+        assert_eq!(broad("transfer:write", true, None, None), None);
+        assert_eq!(
+            broad_title("transfer:write", false).as_deref(),
+            Some("Approve any bank transfer")
+        );
+        assert_eq!(broad_title("transfer:write", true), None);
+        assert_eq!(broad_title("deploy:prod", false), None);
+    }
+
+    #[test]
+    fn dead_ends_name_the_fix() {
+        let d = dead_end("email address");
+        assert!(d.why.contains("no email address"), "{}", d.why);
+        assert!(d.fix.starts_with("Adding an email address"), "{}", d.fix);
+        assert_eq!(d.missing, "email");
+        let d = dead_end("phone number");
+        assert!(d.fix.starts_with("Adding a phone number"), "{}", d.fix);
+        assert_eq!(d.action, "Add a phone number");
+    }
+}
