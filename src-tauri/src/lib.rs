@@ -2,6 +2,7 @@
 //! the session (`prelude_session::SessionClient`); the web UI only renders view models.
 
 mod audit;
+pub mod authenticator;
 pub mod backend;
 mod cli;
 mod commands;
