@@ -70,6 +70,7 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
         request: None,
         waiting: 0,
         report_offer: false,
+        passkey: PasskeyView::default(),
     }
 }
 
@@ -115,6 +116,9 @@ pub struct Backend {
     report_offer: bool,
     /// Which scopes this run's step-ups granted, and the session's scopes from sign-in.
     ledger: Ledger,
+    /// This computer as a passkey authenticator, and the passkey action under way.
+    authenticator: crate::authenticator::LocalAuthenticator,
+    passkey: passkeys::PasskeyFlow,
 }
 
 impl Backend {
@@ -205,13 +209,15 @@ impl Backend {
             resumed: false,
             notice: startup_notice,
             audit,
-            store,
             customer: None,
             requests: Queue::default(),
             links: LinkGate::default(),
             guard: Default::default(),
             report_offer: false,
             ledger: Ledger::default(),
+            authenticator: Self::local_authenticator(store.clone(), profile),
+            passkey: Default::default(),
+            store,
         })
     }
 
@@ -523,6 +529,7 @@ pub mod bench;
 mod ledger;
 #[cfg(test)]
 mod matrix;
+mod passkeys;
 #[cfg(test)]
 mod request_tests;
 mod requests;

@@ -76,6 +76,13 @@ pub enum AppError {
     /// The server chosen at start could not be set up (bad app id, port in use, …).
     #[error("{0}")]
     Startup(String),
+    /// This computer's passkey authenticator refused (docs/protocol.md, "Countersign as the
+    /// authenticator").
+    #[error("{0}")]
+    Authenticator(#[from] crate::authenticator::AuthenticatorError),
+    /// The new PIN and its confirmation differ.
+    #[error("the two PINs differ")]
+    PinMismatch,
 }
 
 impl AppError {
@@ -105,6 +112,8 @@ impl AppError {
             AppError::Connection(_) => "connection_failed",
             AppError::Audit(_) => "audit",
             AppError::Startup(_) => "startup",
+            AppError::Authenticator(e) => e.code(),
+            AppError::PinMismatch => "pin_mismatch",
         }
     }
 
@@ -125,6 +134,9 @@ impl AppError {
             AppError::Session(prelude_session::Error::InvalidOtpCode { attempts_remaining }) => {
                 *attempts_remaining
             }
+            AppError::Authenticator(crate::authenticator::AuthenticatorError::WrongPin {
+                tries_left,
+            }) => Some(*tries_left),
             _ => None,
         }
     }

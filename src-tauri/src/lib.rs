@@ -11,6 +11,7 @@ mod files;
 pub mod flow;
 pub mod harden;
 mod logging;
+mod passkey_commands;
 mod reach;
 mod rendering;
 pub mod requests;
@@ -213,6 +214,16 @@ pub fn run() -> ExitCode {
             commands::move_clock,
             commands::export_scenario,
             commands::import_scenario,
+            passkey_commands::list_passkeys,
+            passkey_commands::add_passkey,
+            passkey_commands::register_passkey,
+            passkey_commands::cancel_passkey_setup,
+            passkey_commands::rename_passkey,
+            passkey_commands::delete_passkey,
+            passkey_commands::approve_with_passkey,
+            passkey_commands::login_with_passkey,
+            passkey_commands::change_pin,
+            passkey_commands::reset_pin,
         ])
         .build(tauri::generate_context!())
         .map(|app| app.run(|app, event| on_event(app, &event)));

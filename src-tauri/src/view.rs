@@ -157,6 +157,8 @@ pub struct ChallengeView {
     pub warnings: Warnings,
     /// When it was asked, Unix milliseconds.
     pub asked_at: i64,
+    /// Set when the current step is `verify_passkey`.
+    pub passkey: Option<PasskeyStepView>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -206,6 +208,53 @@ pub struct AppView {
     pub waiting: usize,
     /// A request was just reported as suspicious: offer to sign out the other sessions.
     pub report_offer: bool,
+    /// Passkeys on this screen: sign-in with this computer, the PIN to set after the
+    /// `prld:passkey:write` step-up.
+    pub passkey: PasskeyView,
+}
+
+/// What the screens need of passkeys; no key, challenge or PIN ever.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyView {
+    /// Offer "Sign in with this computer": a passkey for this server is here and the server
+    /// allows passkey sign-in (as far as is known).
+    pub login: bool,
+    /// Passkey sign-in asks for the PIN (the server requires user verification).
+    pub login_pin: bool,
+    /// The step-up for `prld:passkey:write` passed: ask for the PIN, then register.
+    pub setup: bool,
+    /// A PIN is set on this computer (setting up asks for the current one then).
+    pub pin_set: bool,
+    /// Tries left on the PIN; 0 means blocked until reset.
+    pub pin_tries_left: u32,
+}
+
+/// The `verify_passkey` step on the approval screen.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyStepView {
+    /// The server sent request options: a passkey of this user exists on the server.
+    pub available: bool,
+    /// A passkey for this server is on this computer.
+    pub here: bool,
+    /// The PIN is asked (the options require user verification).
+    pub pin: bool,
+    pub pin_tries_left: u32,
+}
+
+/// A row of the account panel's passkey list.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyRow {
+    pub id: String,
+    #[serde(serialize_with = "shown_opt")]
+    pub nickname: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub last_used_at: i64,
+    /// `here` (this computer's), `gone` (deleted here by a PIN reset) or `elsewhere`.
+    pub place: &'static str,
 }
 
 /// An approval asked by another program or a link, as the person sees it.

@@ -218,10 +218,10 @@ impl LocalAuthenticator {
     }
 
     /// A ceremony for `server`, with what the person did.
-    pub fn ceremony<'a>(&'a self, server: &'a str, consent: Consent) -> Ceremony<'a> {
+    pub fn ceremony(&self, server: &str, consent: Consent) -> Ceremony<'_> {
         Ceremony {
             auth: self,
-            server,
+            server: server.to_owned(),
             consent,
             failure: Mutex::new(None),
         }
@@ -242,7 +242,7 @@ impl LocalAuthenticator {
 /// the reason is kept for the caller in [`Ceremony::take_failure`].
 pub struct Ceremony<'a> {
     auth: &'a LocalAuthenticator,
-    server: &'a str,
+    server: String,
     consent: Consent,
     failure: Mutex<Option<AuthenticatorError>>,
 }
@@ -269,7 +269,7 @@ impl Ceremony<'_> {
     ) -> Result<String, AuthenticatorError> {
         let pinned = self
             .auth
-            .pinned_rp(self.server)?
+            .pinned_rp(&self.server)?
             .or_else(|| server.rp_id.clone());
         match (asked, pinned) {
             (Some(a), Some(p)) if a != p => Err(AuthenticatorError::WrongRp {
@@ -314,7 +314,7 @@ impl Ceremony<'_> {
     fn make(&self, options: &CreationOptions) -> Result<Attestation, AuthenticatorError> {
         self.auth.usable()?;
         let keys = self.auth.keys.load()?;
-        let server = keys.servers.get(self.server).cloned().unwrap_or_default();
+        let server = keys.servers.get(&self.server).cloned().unwrap_or_default();
         let rp_id = self.rp_id(options.rp.id.as_deref(), &server)?;
         if !options
             .pub_key_cred_params
@@ -341,7 +341,7 @@ impl Ceremony<'_> {
         };
         // Kept before the server hears of it: a credential the server has must be here.
         self.auth.keys.update(|k| {
-            let s = k.servers.entry(self.server.to_owned()).or_default();
+            let s = k.servers.entry(self.server.clone()).or_default();
             s.rp_id.get_or_insert_with(|| rp_id.clone());
             // One credential per server and user: a new one replaces the old.
             s.credentials
@@ -354,7 +354,7 @@ impl Ceremony<'_> {
 
     fn get(&self, options: &RequestOptions) -> Result<Assertion, AuthenticatorError> {
         let keys = self.auth.keys.load()?;
-        let server = keys.servers.get(self.server).cloned().unwrap_or_default();
+        let server = keys.servers.get(&self.server).cloned().unwrap_or_default();
         let rp_id = self.rp_id(options.rp_id.as_deref(), &server)?;
         let allowed: Vec<&str> = options
             .allow_credentials
@@ -375,7 +375,7 @@ impl Ceremony<'_> {
         self.auth.keys.update(|k| {
             let c = k
                 .servers
-                .get_mut(self.server)
+                .get_mut(&self.server)
                 .and_then(|s| s.credentials.iter_mut().find(|c| c.id == chosen.id))
                 .ok_or(AuthenticatorError::NoPasskeyHere)?;
             c.sign_count = count;
@@ -394,7 +394,7 @@ impl Ceremony<'_> {
 
 impl prelude_session::Authenticator for Ceremony<'_> {
     fn make_credential(&self, options: &CreationOptions) -> prelude_session::Result<Attestation> {
-        let excluded = self.auth.local_ids(self.server).map(|(here, _)| here);
+        let excluded = self.auth.local_ids(&self.server).map(|(here, _)| here);
         if let Ok(here) = &excluded
             && options
                 .exclude_credentials

@@ -57,6 +57,7 @@ impl Backend {
             waiting: self.waiting_requests(),
             request,
             report_offer: self.report_offer() && self.notice.is_some(),
+            passkey: self.passkey_view(),
         }
     }
 
@@ -95,6 +96,7 @@ impl Backend {
                 None => this_computer().to_owned(),
             },
             asked_at: a.attempt.started.saturating_mul(1000),
+            passkey: self.passkey_step_view(c),
         }
     }
 }
