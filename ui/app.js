@@ -4,6 +4,7 @@ import { call, listen } from "./ipc.js";
 import { addMessage, clearInbox, refreshInbox, showDemoIdentities, startInbox } from "./demo.js";
 import { RESTARTABLE, showErrorIn } from "./messages.js";
 import { derived, pick } from "./words.js";
+import { initPasskeys, showPasskeys, wirePasskeys } from "./passkeys.js";
 
 const scriptAt = performance.now();
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -142,6 +143,7 @@ function render(v) {
     for (const el of $$(".otp-only", stageRoot)) el.hidden = !otp;
     for (const el of $$(".custom-only", stageRoot)) el.hidden = otp || !v.challenge.customHere;
   }
+  showPasskeys(v, stageRoot);
   tick();
 }
 
@@ -281,6 +283,7 @@ function mount(stage) {
   mounted = stage;
   clearError();
   WIRE[stage]?.();
+  wirePasskeys(stage, stageRoot);
   if (ANSWERS.has(stage)) settle();
   // Focus goes to the first field, else to the screen's heading, so a keyboard or screen
   // reader user starts where the new screen does.
@@ -610,6 +613,8 @@ function codeField(input, onComplete) {
     readInserted(text);
   });
 }
+
+initPasskeys({ act, view: () => view, confirmFirst });
 
 const WIRE = {
   login() {

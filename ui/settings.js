@@ -79,7 +79,7 @@ async function setKey(key) {
 }
 
 // Step names as a person says them; others are the server's own step names.
-const STEP = { verify_sms: "text code", verify_email: "email code" };
+const STEP = { verify_sms: "text code", verify_email: "email code", verify_passkey: "passkey on this computer" };
 
 const OUTCOME = {
   granted: "Approved",
@@ -91,6 +91,10 @@ const OUTCOME = {
   withdrawn: "Withdrawn",
   refused: "Refused",
   failed: "Failed",
+  passkey_added: "Passkey added",
+  passkey_used: "Signed in by passkey",
+  passkey_removed: "Passkey removed",
+  passkey_reset: "PIN reset",
 };
 
 async function loadHistory() {

@@ -33,7 +33,15 @@ export function derived(v) {
     progress: c
       ? `Step ${c.step} of ${c.stepCount}${c.channel ? " · " + CHANNEL[c.channel] : ""}`
       : "",
-    sentTo: c && c.channel
+    sentTo: c?.passkey
+      ? !c.passkey.available
+        ? "This approval needs a passkey, and your account has none yet. Add one on this computer (a code confirms it's you), then this approval starts again."
+        : !c.passkey.here
+          ? "This approval needs a passkey, but no passkey for this account is on this computer."
+          : c.passkey.pin
+            ? "Approve with the passkey on this computer: enter your Countersign PIN. No code is sent."
+            : "Approve with the passkey on this computer. No code is sent."
+      : c && c.channel
       ? c.codeSent
         ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
         : c.resumed
@@ -76,7 +84,11 @@ export function derived(v) {
 }
 
 // Scopes this app knows, in words; the technical name stays beside them, small.
-const SCOPE_WORDS = { "transfer:write": "Send a bank transfer" };
+const SCOPE_WORDS = {
+  "transfer:write": "Send a bank transfer",
+  "prld:passkey:write": "Add or remove a passkey",
+  "passkey:demo": "Try an approval by passkey",
+};
 function scopeWords(scope) {
   return SCOPE_WORDS[scope] || "";
 }

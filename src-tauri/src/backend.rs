@@ -529,6 +529,8 @@ pub mod bench;
 mod ledger;
 #[cfg(test)]
 mod matrix;
+#[cfg(test)]
+mod passkey_tests;
 mod passkeys;
 #[cfg(test)]
 mod request_tests;

@@ -224,6 +224,8 @@ pub struct PasskeyView {
     pub login_pin: bool,
     /// The step-up for `prld:passkey:write` passed: ask for the PIN, then register.
     pub setup: bool,
+    /// An approval waits for a passkey: it is asked again once one is added.
+    pub waiting: bool,
     /// A PIN is set on this computer (setting up asks for the current one then).
     pub pin_set: bool,
     /// Tries left on the PIN; 0 means blocked until reset.

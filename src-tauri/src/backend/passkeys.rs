@@ -40,7 +40,7 @@ impl Backend {
         LocalAuthenticator::new(store, profile)
     }
 
-    fn server_key(&self) -> String {
+    pub(super) fn server_key(&self) -> String {
         self.server.key()
     }
 
@@ -233,6 +233,20 @@ impl Backend {
         Ok(())
     }
 
+    /// An approval of the app's own form that the server wants passed by passkey, when this
+    /// user has none (`passkey_step_unavailable` at `stepup/request`): kept, to be asked again
+    /// once a passkey is added.
+    pub(super) fn note_passkey_unavailable(&mut self, attempt: &Attempt, e: &SessionError) {
+        if matches!(e, SessionError::PasskeyStepUnavailable { .. }) && attempt.request.is_none() {
+            self.passkey.resume = Some(attempt.approval.clone());
+        }
+    }
+
+    /// A new approval of the form replaces one that waited for a passkey.
+    pub(super) fn passkey_resume_forgotten(&mut self) {
+        self.passkey.resume = None;
+    }
+
     /// Leaves the PIN step without registering.
     pub fn cancel_passkey_setup(&mut self) {
         self.passkey.setup = false;
@@ -352,6 +366,7 @@ impl Backend {
             login: here && enabled && !self.signed_in(),
             login_pin: uv,
             setup: self.passkey.setup,
+            waiting: self.passkey.resume.is_some(),
             pin_set: pin.is_some_and(|p| p.set),
             pin_tries_left: pin.map_or(0, |p| p.tries_left),
         }

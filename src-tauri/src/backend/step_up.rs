@@ -5,6 +5,7 @@ use super::*;
 impl Backend {
     pub async fn request_step_up(&mut self, approval: Approval) -> AppResult<()> {
         self.notice = None;
+        self.passkey_resume_forgotten();
         self.start_attempt(Attempt::new(approval, unix_now())).await
     }
 
@@ -21,6 +22,7 @@ impl Backend {
         {
             Ok(ch) => ch,
             Err(e) => {
+                self.note_passkey_unavailable(&attempt, &e);
                 let e = AppError::from(e);
                 self.close_attempt(attempt, "failed", Some(&e));
                 return Err(e);
