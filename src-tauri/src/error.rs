@@ -80,6 +80,10 @@ pub enum AppError {
     /// authenticator").
     #[error("{0}")]
     Authenticator(#[from] crate::authenticator::AuthenticatorError),
+    /// The approval is passed by passkey and the server has none of this account's to offer
+    /// (`passkey_step_unavailable` at `stepup/request`): one can be added here.
+    #[error("{0}")]
+    NeedsPasskey(#[source] prelude_session::Error),
     /// The new PIN and its confirmation differ.
     #[error("the two PINs differ")]
     PinMismatch,
@@ -114,6 +118,7 @@ impl AppError {
             AppError::Startup(_) => "startup",
             AppError::Authenticator(e) => e.code(),
             AppError::PinMismatch => "pin_mismatch",
+            AppError::NeedsPasskey(_) => "needs_passkey",
         }
     }
 

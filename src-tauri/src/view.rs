@@ -505,4 +505,6 @@ pub struct BenchView {
     pub emulated_now: i64,
     /// The routes a switch may break.
     pub routes: Vec<&'static str>,
+    /// Why the emulator last refused a passkey ceremony (its own words, shown as text).
+    pub passkey_refusal: Option<prelude_emulator::state::PasskeyRefusal>,
 }

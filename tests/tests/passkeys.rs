@@ -161,7 +161,7 @@ async fn a_passkey_is_added_used_with_its_pin_and_deleted() {
             .await?;
         // Then the passkey approval has nothing to use: said in words, and adding is offered.
         app.click("request-scope").await?;
-        app.wait_error("Add one on this computer").await?;
+        app.wait_error("This approval needs a passkey").await?;
         app.el("passkey-offer").await?;
         app.shot("09-no-passkey-here").await;
         Ok(())

@@ -157,7 +157,7 @@ async fn add_approve_with_the_pin_sign_in_and_delete() {
     // Now the server sends no options: the client says so at once, the app offers to add a
     // passkey, and after adding, the approval is asked again and passes.
     let e = b.request_step_up(transfer()).await.unwrap_err();
-    assert_eq!(e.code(), "passkey_step_unavailable");
+    assert_eq!(e.code(), "needs_passkey");
     let v = b.view(None, "system".into());
     assert_eq!(v.stage, Stage::Logged);
     assert!(v.passkey.waiting);
@@ -246,5 +246,40 @@ impl SecretStore for Broken {
     }
     fn delete(&self, _: &str, _: prelude_session::Item) -> Result<(), prelude_session::StoreError> {
         Err(prelude_session::StoreError("no keyring".into()))
+    }
+}
+
+/// The test bench's passkey switches, applied to this computer's honest assertions: each
+/// ends in words the person can act on, and the bench says why the emulator refused.
+#[tokio::test]
+async fn each_passkey_fault_reads_as_its_own_failure() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    add(&emu, &mut b).await;
+    emu.set_scenario(DemoScenario::Passkey);
+    for (switch, code, check) in [
+        ("passkey_wrong_origin", "passkey_step_unavailable", "A5"),
+        (
+            "passkey_options_uv_discouraged",
+            "passkey_step_unavailable",
+            "A7",
+        ),
+        (
+            "passkey_counter_behind",
+            "passkey_authenticator_blocked",
+            "A10",
+        ),
+    ] {
+        let mut faults = serde_json::to_value(prelude_emulator::Faults::default()).unwrap();
+        faults[switch] = true.into();
+        emu.set_faults(serde_json::from_value(faults).unwrap())
+            .unwrap();
+        b.request_step_up(transfer()).await.unwrap();
+        let e = b.approve_with_passkey(Some(PIN.into())).await.unwrap_err();
+        assert_eq!(e.code(), code, "{switch}");
+        let refusal = b.bench().await.unwrap().passkey_refusal.unwrap();
+        assert_eq!(refusal.ceremony, "assertion", "{switch}");
+        assert_eq!(refusal.check, check, "{switch}: {}", refusal.why);
+        b.cancel_step_up().unwrap();
     }
 }

@@ -236,10 +236,18 @@ impl Backend {
     /// An approval of the app's own form that the server wants passed by passkey, when this
     /// user has none (`passkey_step_unavailable` at `stepup/request`): kept, to be asked again
     /// once a passkey is added.
-    pub(super) fn note_passkey_unavailable(&mut self, attempt: &Attempt, e: &SessionError) {
-        if matches!(e, SessionError::PasskeyStepUnavailable { .. }) && attempt.request.is_none() {
+    pub(super) fn note_passkey_unavailable(
+        &mut self,
+        attempt: &Attempt,
+        e: SessionError,
+    ) -> AppError {
+        if !matches!(e, SessionError::PasskeyStepUnavailable { .. }) {
+            return AppError::from(e);
+        }
+        if attempt.request.is_none() {
             self.passkey.resume = Some(attempt.approval.clone());
         }
+        AppError::NeedsPasskey(e)
     }
 
     /// A new approval of the form replaces one that waited for a passkey.

@@ -22,8 +22,7 @@ impl Backend {
         {
             Ok(ch) => ch,
             Err(e) => {
-                self.note_passkey_unavailable(&attempt, &e);
-                let e = AppError::from(e);
+                let e = self.note_passkey_unavailable(&attempt, e);
                 self.close_attempt(attempt, "failed", Some(&e));
                 return Err(e);
             }
