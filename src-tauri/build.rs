@@ -68,5 +68,7 @@ fn countersign_commands() -> &'static [&'static str] {
         "login_with_passkey",
         "change_pin",
         "reset_pin",
+        "passkey_settings",
+        "set_passkey_server",
     ]
 }

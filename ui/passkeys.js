@@ -191,3 +191,46 @@ function renameForm(li, name, r, root) {
   name.replaceWith(form);
   input.focus();
 }
+
+// Settings: this server's RP ID and origin, and changing the PIN. Wired once, filled each time
+// the sheet opens; `onView` redraws the page after a change.
+let settingsWired = false;
+export async function loadPasskeySettings(onView) {
+  const note = $("#passkey-settings-note");
+  const rp = $("#passkey-rp-id");
+  const origin = $("#passkey-origin");
+  const fill = (s) => {
+    rp.value = s.rpId || "";
+    rp.disabled = s.fixed;
+    origin.value = s.origin || "";
+  };
+  note.textContent = "";
+  try {
+    fill(await call("passkey_settings"));
+  } catch (err) {
+    showErrorIn(note, err);
+  }
+  if (settingsWired) return;
+  settingsWired = true;
+  $("#passkey-rp-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      fill(await call("set_passkey_server", { rpId: rp.value, origin: origin.value }));
+      note.textContent = "Saved.";
+    } catch (err) {
+      showErrorIn(note, err);
+    }
+  });
+  $("#pin-change-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = e.target.elements;
+    try {
+      onView(await call("change_pin", { old: f["pin-old"].value, new: f["pin-new"].value, confirm: f["pin-new-confirm"].value }));
+      note.textContent = "Your Countersign PIN is changed.";
+    } catch (err) {
+      showErrorIn(note, err);
+    } finally {
+      for (const el of e.target.querySelectorAll("input")) el.value = "";
+    }
+  });
+}

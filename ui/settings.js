@@ -1,4 +1,5 @@
 // The settings sheet: server choice (with a connection test) and the approval history.
+import { loadPasskeySettings } from "./passkeys.js";
 import { call } from "./ipc.js";
 import { showErrorIn } from "./messages.js";
 import { clock } from "./words.js";
@@ -187,6 +188,7 @@ export function initSettings(onView) {
     }
     loadHistory();
     loadMuted();
+    loadPasskeySettings(onView);
     dialog.showModal();
   };
 

@@ -129,6 +129,9 @@ impl AppError {
         match self {
             AppError::Session(e) => e.reason(),
             AppError::InvalidInput(why) | AppError::Startup(why) => Some(why),
+            AppError::Authenticator(crate::authenticator::AuthenticatorError::InvalidSetting(
+                why,
+            )) => Some(why),
             _ => None,
         }
     }

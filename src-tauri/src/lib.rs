@@ -224,6 +224,8 @@ pub fn run() -> ExitCode {
             passkey_commands::login_with_passkey,
             passkey_commands::change_pin,
             passkey_commands::reset_pin,
+            passkey_commands::passkey_settings,
+            passkey_commands::set_passkey_server,
         ])
         .build(tauri::generate_context!())
         .map(|app| app.run(|app, event| on_event(app, &event)));

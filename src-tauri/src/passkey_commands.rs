@@ -4,7 +4,7 @@
 
 use crate::AppState;
 use crate::error::AppResult;
-use crate::view::{AppView, PasskeyRow};
+use crate::view::{AppView, PasskeyRow, PasskeySettingsView};
 use tauri::State;
 
 type St<'a> = State<'a, AppState>;
@@ -106,4 +106,24 @@ pub async fn reset_pin(state: St<'_>) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
     b.reset_pin()?;
     Ok(state.view(&b))
+}
+
+/// Settings: this server's passkey RP ID and origin.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn passkey_settings(state: St<'_>) -> AppResult<PasskeySettingsView> {
+    let b = state.backend().await?.lock().await;
+    b.passkey_settings()
+}
+
+/// Settings: sets this server's passkey RP ID and origin (empty clears).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn set_passkey_server(
+    state: St<'_>,
+    rp_id: String,
+    origin: String,
+) -> AppResult<PasskeySettingsView> {
+    let mut b = state.backend().await?.lock().await;
+    b.set_passkey_rp(&rp_id, &origin)
 }

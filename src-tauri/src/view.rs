@@ -245,6 +245,18 @@ pub struct PasskeyStepView {
     pub pin_tries_left: u32,
 }
 
+/// Settings' passkey section for the current server.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeySettingsView {
+    /// The RP ID its passkeys are pinned to, if any yet.
+    pub rp_id: Option<String>,
+    /// The origin claimed instead of `https://<rpId>`.
+    pub origin: Option<String>,
+    /// The built-in server: its RP ID is `localhost`, always.
+    pub fixed: bool,
+}
+
 /// A row of the account panel's passkey list.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -49,6 +49,9 @@ pub enum AuthenticatorError {
     Unsupported,
     #[error("a stored passkey is damaged: {0}")]
     Damaged(String),
+    /// An RP ID or origin typed in Settings that cannot be used.
+    #[error("{0}")]
+    InvalidSetting(String),
 }
 
 impl AuthenticatorError {
@@ -67,6 +70,7 @@ impl AuthenticatorError {
             Self::NoUserPresence => "no_user_presence",
             Self::Unsupported => "passkey_unsupported",
             Self::Damaged(_) => "passkey_damaged",
+            Self::InvalidSetting(_) => "invalid_input",
         }
     }
 }
@@ -144,12 +148,26 @@ impl LocalAuthenticator {
             .and_then(|s| s.rp_id.clone()))
     }
 
+    /// `server`'s RP ID and origin as Settings show them: the pinned or set RP ID (the built-in
+    /// server's is fixed) and the origin claimed instead of `https://<rpId>`, if any.
+    ///
+    /// # Errors
+    /// [`AuthenticatorError::Keyring`].
+    pub fn server_rp(
+        &self,
+        server: &str,
+    ) -> Result<(Option<String>, Option<String>), AuthenticatorError> {
+        let keys = self.keys.load()?;
+        let s = keys.servers.get(server);
+        Ok((self.pinned_rp(server)?, s.and_then(|s| s.origin.clone())))
+    }
+
     /// Settings' override of `server`'s RP ID and claimed origin (`None` clears each). An
     /// origin must be `https://host[:port]`.
     ///
     /// # Errors
-    /// [`AuthenticatorError::Damaged`] for an origin that is not https or an RP ID that is not
-    /// a lower-case host; [`AuthenticatorError::Keyring`].
+    /// [`AuthenticatorError::InvalidSetting`] for an origin that is not https or an RP ID that
+    /// is not a lower-case host; [`AuthenticatorError::Keyring`].
     pub fn set_server_rp(
         &self,
         server: &str,
@@ -163,7 +181,7 @@ impl LocalAuthenticator {
                     b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
                 }))
         {
-            return Err(AuthenticatorError::Damaged(
+            return Err(AuthenticatorError::InvalidSetting(
                 "an RP ID is a lower-case host name, without scheme or port".into(),
             ));
         }
@@ -172,7 +190,7 @@ impl LocalAuthenticator {
                 u.scheme() == "https" && u.path() == "/" && u.query().is_none() && !o.ends_with('/')
             });
             if !ok {
-                return Err(AuthenticatorError::Damaged(
+                return Err(AuthenticatorError::InvalidSetting(
                     "an origin is https://host or https://host:port".into(),
                 ));
             }

@@ -153,7 +153,11 @@ fn eight_wrong_pins_block_until_reset_and_a_right_one_refills() {
     // The right PIN no longer opens anything, and no passkey signs, even without UV.
     assert_eq!(a.pin().verify(PIN), Err(AuthenticatorError::PinBlocked));
     let c = a.ceremony("embedded", click(None));
-    let r = c.get_assertion(&request("localhost", std::slice::from_ref(&id), "discouraged"));
+    let r = c.get_assertion(&request(
+        "localhost",
+        std::slice::from_ref(&id),
+        "discouraged",
+    ));
     assert!(matches!(r, Err(SessionError::Cancelled)));
     assert_eq!(c.take_failure(), Some(AuthenticatorError::PinBlocked));
     // Reset: keys gone, their server entries remembered, a new PIN can be set.

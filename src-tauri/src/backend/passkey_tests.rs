@@ -283,3 +283,27 @@ async fn each_passkey_fault_reads_as_its_own_failure() {
         b.cancel_step_up().unwrap();
     }
 }
+
+#[tokio::test]
+async fn settings_set_the_rp_id_and_origin_of_this_server_only() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    let s = b.passkey_settings().unwrap();
+    assert!(!s.fixed && s.rp_id.is_none() && s.origin.is_none());
+    assert_eq!(
+        b.set_passkey_rp("localhost", "http://localhost")
+            .unwrap_err()
+            .code(),
+        "invalid_input",
+        "only https origins are claimed"
+    );
+    let s = b
+        .set_passkey_rp(" localhost ", "https://localhost")
+        .unwrap();
+    assert_eq!(s.rp_id.as_deref(), Some("localhost"));
+    assert_eq!(s.origin.as_deref(), Some("https://localhost"));
+    // The seed lists https://localhost: a passkey made with these settings works.
+    add(&emu, &mut b).await;
+    let s = b.set_passkey_rp("", "").unwrap();
+    assert_eq!((s.rp_id, s.origin), (None, None));
+}

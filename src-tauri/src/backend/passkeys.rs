@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::authenticator::{AuthenticatorError, Ceremony, Consent, LocalAuthenticator};
-use crate::view::{PasskeyRow, PasskeyStepView, PasskeyView};
+use crate::view::{PasskeyRow, PasskeySettingsView, PasskeyStepView, PasskeyView};
 use prelude_session::PasskeyRegistration;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
@@ -343,10 +343,25 @@ impl Backend {
         Ok(())
     }
 
-    /// Settings: the RP ID and origin this server's passkeys use (`None` clears).
-    pub fn set_passkey_rp(&mut self, rp_id: Option<&str>, origin: Option<&str>) -> AppResult<()> {
+    /// Settings: the RP ID and origin this server's passkeys use (empty clears). The built-in
+    /// server's RP ID is fixed; its origin may still be set.
+    pub fn set_passkey_rp(&mut self, rp_id: &str, origin: &str) -> AppResult<PasskeySettingsView> {
         let key = self.server_key();
-        Ok(self.authenticator.set_server_rp(&key, rp_id, origin)?)
+        let rp_id = Some(rp_id.trim()).filter(|r| !r.is_empty() && key != "embedded");
+        let origin = Some(origin.trim()).filter(|o| !o.is_empty());
+        self.authenticator.set_server_rp(&key, rp_id, origin)?;
+        self.passkey_settings()
+    }
+
+    /// Settings: this server's passkey RP ID and origin.
+    pub fn passkey_settings(&self) -> AppResult<PasskeySettingsView> {
+        let key = self.server_key();
+        let (rp_id, origin) = self.authenticator.server_rp(&key)?;
+        Ok(PasskeySettingsView {
+            rp_id,
+            origin,
+            fixed: key == "embedded",
+        })
     }
 
     /// The passkey part of the view.
