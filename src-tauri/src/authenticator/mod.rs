@@ -174,21 +174,32 @@ impl LocalAuthenticator {
         rp_id: Option<&str>,
         origin: Option<&str>,
     ) -> Result<(), AuthenticatorError> {
+        // A host name exactly as a URL parser writes it back: lower case, no port, letters,
+        // digits, dots and hyphens, no empty label and none that starts or ends with a hyphen.
         if let Some(rp) = rp_id
             && (rp.is_empty()
                 || rp.len() > 253
                 || !rp.bytes().all(|b| {
                     b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
-                }))
+                })
+                || rp
+                    .split('.')
+                    .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+                || url::Url::parse(&format!("https://{rp}/"))
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .as_deref()
+                    != Some(rp))
         {
             return Err(AuthenticatorError::InvalidSetting(
                 "an RP ID is a lower-case host name, without scheme or port".into(),
             ));
         }
         if let Some(o) = origin {
-            let ok = url::Url::parse(o).is_ok_and(|u| {
-                u.scheme() == "https" && u.path() == "/" && u.query().is_none() && !o.ends_with('/')
-            });
+            // Exactly an origin's serialization: no user, path, query or fragment, lower case,
+            // no default port.
+            let ok = url::Url::parse(o)
+                .is_ok_and(|u| u.scheme() == "https" && u.origin().ascii_serialization() == o);
             if !ok {
                 return Err(AuthenticatorError::InvalidSetting(
                     "an origin is https://host or https://host:port".into(),

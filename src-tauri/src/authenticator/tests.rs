@@ -370,11 +370,32 @@ fn settings_override_the_origin_and_rp_id() {
     for bad in [
         "http://auth.example",
         "https://auth.example/x",
+        "https://auth.example/",
         "auth.example",
+        "https://user@auth.example",
+        "https://Auth.example",
+        "https://auth.example:443",
+        "https://auth.example#x",
+        "https://auth.example?x",
     ] {
-        assert!(a.set_server_rp(server, None, Some(bad)).is_err(), "{bad}");
+        assert_eq!(
+            a.set_server_rp(server, None, Some(bad)).unwrap_err().code(),
+            "invalid_input",
+            "{bad}"
+        );
     }
-    assert!(a.set_server_rp(server, Some("Auth.Example"), None).is_err());
+    for bad in [
+        "Auth.Example",
+        "a..b",
+        ".example",
+        "example.",
+        "ex ample",
+        "ex:443",
+        "-x",
+        "",
+    ] {
+        assert!(a.set_server_rp(server, Some(bad), None).is_err(), "{bad}");
+    }
     a.set_server_rp(server, Some("example"), Some("https://app.example:8443"))
         .unwrap();
     let id = register(&a, server, "example", b"usr_2");
