@@ -159,7 +159,7 @@ export function initBench(onChange) {
     try {
       const off = { ...bench.faults, require_dpop_nonce: false, omit_continue_token: false, rewrite_signed_metadata: false,
         hook_unreachable: false, messages_lost: false, delay_ms: 0, message_delay_ms: 0, fail_routes: [], rate_limit_routes: [],
-        lose_response_routes: [] };
+        lose_response_routes: [], ...Object.fromEntries(PASSKEY_SWITCHES.map((n) => [n, false])) };
       fill(await call("set_faults", { faults: off }));
       say("Every switch is off.", "good");
     } catch (err) {

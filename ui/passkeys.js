@@ -15,6 +15,8 @@ export function initPasskeys(context) {
   ctx = context;
 }
 
+const PIN_ERRORS = new Set(["wrong_pin", "pin_required", "pin_policy"]);
+
 const triesWords = (n) => `${n} ${n === 1 ? "try" : "tries"} left before this computer's passkeys are blocked.`;
 
 // Shows or hides the passkey parts of the screen on `root` for the view `v`.
@@ -80,7 +82,8 @@ export function wirePasskeys(stage, root) {
             document.body.dataset.passkeyApproveMs = String(Math.round(performance.now() - began));
           }),
         );
-      } else if ($("#approve-pin")) {
+      } else if ($("#approve-pin") && PIN_ERRORS.has($("#error")?.dataset.code)) {
+        // Only a PIN that was wrong (or missing) is marked so; another failure is not its fault.
         $("#approve-pin").value = "";
         $("#approve-pin").setAttribute("aria-invalid", "true");
         $("#approve-pin").focus();

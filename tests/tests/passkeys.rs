@@ -36,6 +36,88 @@ async fn approve_with(app: &AppRef, pin: &str) -> TestResult {
     app.click("approve-passkey").await
 }
 
+/// Signs in with the first code, adds this computer's passkey (the second code, then `PIN`
+/// twice) and switches transfer:write to the passkey scenario.
+async fn signed_in_with_a_passkey(app: &AppRef) -> TestResult {
+    app.wait_stage("login").await?;
+    app.fill("identifier-input", PHONE).await?;
+    app.click("send-code").await?;
+    app.wait_stage("code").await?;
+    let code = app.inbox_code(1).await?;
+    app.fill("login-code-input", &code).await?;
+    app.click("verify-login").await?;
+    app.wait_stage("logged").await?;
+    app.click("passkey-add").await?;
+    app.wait_stage("step-up-otp").await?;
+    let code = app.inbox_code(2).await?;
+    app.fill("stepup-code-input", &code).await?;
+    app.click("verify-stepup").await?;
+    app.wait_stage("logged").await?;
+    app.fill("passkey-pin", PIN).await?;
+    app.fill("passkey-pin-confirm", PIN).await?;
+    app.click("passkey-register").await?;
+    app.wait_script(ITEMS, "this computer's passkey", |v| {
+        v.as_array().is_some_and(|a| a.len() == 1)
+    })
+    .await?;
+    pick_scenario(app, "passkey").await
+}
+
+async fn check(app: &AppRef, testid: &str, on: bool) -> TestResult {
+    let e = app.el(testid).await?;
+    if e.is_selected().await? != on {
+        e.click().await?;
+    }
+    Ok(())
+}
+
+/// The bench's passkey switches act on this computer's honest assertion: the person reads
+/// what went wrong, and the bench says which check refused it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_fault_reads_in_words_and_the_bench_says_why() {
+    let sandbox = Sandbox::new("passkey_bench");
+    let app = App::launch("passkey_bench", &sandbox, None).await;
+    app.run(move |app| async move {
+        signed_in_with_a_passkey(&app).await?;
+        for (switch, words, check_id) in [
+            (
+                "fault-passkey-origin",
+                "The server did not accept a passkey",
+                "A5",
+            ),
+            (
+                "fault-passkey-counter",
+                "The server blocked this passkey",
+                "A10",
+            ),
+        ] {
+            app.click("bench-open").await?;
+            app.click("faults-clear").await?;
+            check(&app, switch, true).await?;
+            app.click("faults-apply").await?;
+            app.click("bench-close").await?;
+            app.click("request-scope").await?;
+            app.wait_stage("step-up-otp").await?;
+            approve_with(&app, PIN).await?;
+            app.wait_error(words).await?;
+            app.shot(&format!("{switch}-what-the-person-sees")).await;
+            app.click("bench-open").await?;
+            let said = app.text("bench-passkey-refusal").await?;
+            assert!(
+                said.contains(&format!("(check {check_id})")),
+                "{switch}: {said}"
+            );
+            app.shot(&format!("{switch}-bench")).await;
+            app.click("bench-close").await?;
+            app.click("cancel-stepup").await?;
+            app.click("cancel-stepup").await?;
+            app.wait_stage("logged").await?;
+        }
+        Ok(())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passkey_is_added_used_with_its_pin_and_deleted() {
     let sandbox = std::sync::Arc::new(Sandbox::new("passkeys"));
