@@ -307,3 +307,40 @@ async fn settings_set_the_rp_id_and_origin_of_this_server_only() {
     let s = b.set_passkey_rp("", "").unwrap();
     assert_eq!((s.rp_id, s.origin), (None, None));
 }
+
+#[tokio::test]
+async fn a_pin_reset_deletes_the_key_here_and_the_list_says_so() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    add(&emu, &mut b).await;
+    // Eight wrong PINs block this computer's passkeys.
+    emu.set_scenario(DemoScenario::Passkey);
+    b.request_step_up(transfer()).await.unwrap();
+    for _ in 0..7 {
+        let e = b
+            .approve_with_passkey(Some("000000".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "wrong_pin");
+    }
+    let e = b
+        .approve_with_passkey(Some("000000".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "pin_blocked");
+    let e = b.approve_with_passkey(Some(PIN.into())).await.unwrap_err();
+    assert_eq!(e.code(), "pin_blocked", "the right PIN no longer helps");
+    assert_eq!(b.add_passkey().await.unwrap_err().code(), "pin_blocked");
+    b.cancel_step_up().unwrap();
+    b.reset_pin().unwrap();
+    let v = b.view(None, "system".into());
+    assert!(!v.passkey.pin_set && !v.passkey.login);
+    let list = b.list_passkeys().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].place, "gone", "no longer on this computer");
+    let outcomes = audit_outcomes(&b);
+    assert!(
+        outcomes.iter().any(|(_, o)| o == "passkey_reset"),
+        "{outcomes:?}"
+    );
+}
