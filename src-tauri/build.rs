@@ -63,5 +63,17 @@ fn countersign_commands() -> &'static [&'static str] {
         "move_clock",
         "export_scenario",
         "import_scenario",
+        "list_passkeys",
+        "add_passkey",
+        "register_passkey",
+        "cancel_passkey_setup",
+        "rename_passkey",
+        "delete_passkey",
+        "approve_with_passkey",
+        "login_with_passkey",
+        "change_pin",
+        "reset_pin",
+        "passkey_settings",
+        "set_passkey_server",
     ]
 }

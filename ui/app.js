@@ -7,6 +7,7 @@ import { RESTARTABLE, showErrorIn } from "./messages.js";
 import { factRows, placeError, showPrompt, wireDeadEnd } from "./prompt.js";
 import { sessionMeta } from "./sessions.js";
 import { derived, pick } from "./words.js";
+import { initPasskeys, showPasskeys, wirePasskeys } from "./passkeys.js";
 
 const scriptAt = performance.now();
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -147,6 +148,7 @@ function render(v) {
     for (const el of $$(".custom-only", stageRoot)) el.hidden = otp || !v.challenge.customHere;
   }
   showPrompt(v, stageRoot);
+  showPasskeys(v, stageRoot);
   tick();
 }
 
@@ -286,6 +288,7 @@ function mount(stage) {
   mounted = stage;
   clearError();
   WIRE[stage]?.();
+  wirePasskeys(stage, stageRoot);
   if (ANSWERS.has(stage)) settle();
   // Focus goes to the first field, else to the screen's heading, so a keyboard or screen
   // reader user starts where the new screen does.
@@ -619,6 +622,8 @@ function codeField(input, onComplete) {
     readInserted(text);
   });
 }
+
+initPasskeys({ act, view: () => view, confirmFirst });
 
 const WIRE = {
   login() {

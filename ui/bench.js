@@ -46,15 +46,26 @@ export function showClock(b) {
   }
 }
 
+const SWITCHES = ["require_dpop_nonce", "omit_continue_token", "rewrite_signed_metadata", "hook_unreachable", "messages_lost"];
+const PASSKEY_SWITCHES = ["passkey_counter_behind", "passkey_options_uv_discouraged", "passkey_wrong_origin", "passkey_blocked"];
+
+// The emulator's last passkey refusal, in its own words: what a tester reads to see why.
+function showRefusal(r) {
+  $("#bench-passkey-refusal").textContent = r
+    ? `Last refused: ${r.ceremony} at ${clock(r.at * 1000)}${r.check ? ` (check ${r.check})` : ""}: ${r.why}`
+    : "No passkey refused yet.";
+}
+
 function fill(b) {
   bench = b;
   showClock(b);
   const at = clock(b.emulatedNow);
   $("[data-testid=bench-clock]").textContent = `Emulated time: ${at} (${offsetText(b.clockOffsetSecs)})`;
   const f = b.faults;
-  for (const name of ["require_dpop_nonce", "omit_continue_token", "rewrite_signed_metadata", "hook_unreachable", "messages_lost"]) {
+  for (const name of [...SWITCHES, ...PASSKEY_SWITCHES]) {
     form.elements[name].checked = Boolean(f[name]);
   }
+  showRefusal(b.passkeyRefusal);
   form.elements.delay_ms.value = f.delay_ms;
   form.elements.message_delay_ms.value = f.message_delay_ms;
   // One row per route, one column per way to fail: the column headers name the switches, and
@@ -98,6 +109,7 @@ function read() {
     rewrite_signed_metadata: el.rewrite_signed_metadata.checked,
     hook_unreachable: el.hook_unreachable.checked,
     messages_lost: el.messages_lost.checked,
+    ...Object.fromEntries(PASSKEY_SWITCHES.map((n) => [n, el[n].checked])),
     delay_ms: Number(el.delay_ms.value || 0),
     message_delay_ms: Number(el.message_delay_ms.value || 0),
     fail_routes: [...routes("fail_routes"), ...others("fail_routes")],
@@ -147,7 +159,7 @@ export function initBench(onChange) {
     try {
       const off = { ...bench.faults, require_dpop_nonce: false, omit_continue_token: false, rewrite_signed_metadata: false,
         hook_unreachable: false, messages_lost: false, delay_ms: 0, message_delay_ms: 0, fail_routes: [], rate_limit_routes: [],
-        lose_response_routes: [] };
+        lose_response_routes: [], ...Object.fromEntries(PASSKEY_SWITCHES.map((n) => [n, false])) };
       fill(await call("set_faults", { faults: off }));
       say("Every switch is off.", "good");
     } catch (err) {

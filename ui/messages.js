@@ -60,7 +60,34 @@ const TEXT = {
   response_too_large: () => "The server's answer was too large to read, so it was not used.",
   clock_skew_too_large: () =>
     "This computer's clock, or the server's, is off by more than 30 days. Check the date and time, then try again.",
-  keyring_unavailable: () => "The system keyring is locked or missing. Unlock it, then try again.",
+  keyring_unavailable: () =>
+    "The system keyring is locked or missing, so no passkey can be kept on this computer. Unlock it, then try again.",
+  wrong_pin: (e) =>
+    `Wrong PIN. ${e.attemptsRemaining} ${e.attemptsRemaining === 1 ? "try" : "tries"} left before this computer's passkeys are blocked.`,
+  pin_blocked: () =>
+    "Too many wrong PINs: this computer's passkeys are blocked. Reset the PIN in the Passkeys panel, then add a passkey again.",
+  pin_required: () => "Enter your Countersign PIN to approve.",
+  pin_policy: () => "A PIN is 6 to 32 digits.",
+  pin_mismatch: () => "The two PINs differ. Type the same PIN twice.",
+  pin_not_set: () => "No Countersign PIN is set on this computer yet.",
+  pin_already_set: () => "A PIN is already set. Change it with the old one.",
+  no_passkey_here: () =>
+    "No passkey for this account is on this computer. Add one from the Passkeys panel, or sign in with a code.",
+  passkey_wrong_rp: () =>
+    "The server asked for a passkey of another site than the one this server's passkeys belong to, so nothing was signed.",
+  no_user_presence: () => "The approval was not confirmed on this computer.",
+  passkey_unsupported: () => "The server asks for a kind of passkey this computer cannot make.",
+  passkey_damaged: () => "A passkey kept on this computer is damaged. Delete it and add a new one.",
+  needs_passkey: () =>
+    "This approval needs a passkey, and no passkey of your account is on this computer. Add one in the Passkeys panel: the approval starts again once it is added.",
+  passkey_not_configured: () => "Passkeys are not set up on this server.",
+  passkey_registration_failed: () => "The server did not accept this computer's passkey. Nothing was added.",
+  passkey_step_unavailable: () =>
+    "The server did not accept a passkey for this step: your account may have none it can use. Add one on this computer, or deny.",
+  passkey_authenticator_blocked: () =>
+    "The server blocked this passkey: its sign counter went backwards, as if it had been copied, or an operator blocked it. Delete it and add a new one.",
+  passkey_already_registered: () => "This computer's passkey is already registered for this account.",
+  cancelled: () => "Nothing was signed on this computer.",
   demo_only: () => "Only available with the built-in demo server.",
   emulator: () => "The demo server had a problem. Try again, or reset it from the test bench.",
   settings: () => "Your settings could not be saved.",

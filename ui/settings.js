@@ -1,4 +1,5 @@
 // The settings sheet: server choice (with a connection test) and the approval history.
+import { loadPasskeySettings } from "./passkeys.js";
 import { call } from "./ipc.js";
 import { showErrorIn } from "./messages.js";
 import { transferLine } from "./money.js";
@@ -83,7 +84,7 @@ async function setKey(key) {
 }
 
 // Step names as a person says them; others are the server's own step names.
-const STEP = { verify_sms: "text code", verify_email: "email code" };
+const STEP = { verify_sms: "text code", verify_email: "email code", verify_passkey: "passkey on this computer" };
 
 const OUTCOME = {
   granted: "Approved",
@@ -95,6 +96,10 @@ const OUTCOME = {
   withdrawn: "Withdrawn",
   refused: "Refused",
   failed: "Failed",
+  passkey_added: "Passkey added",
+  passkey_used: "Signed in by passkey",
+  passkey_removed: "Passkey removed",
+  passkey_reset: "PIN reset",
 };
 
 async function loadHistory() {
@@ -188,6 +193,7 @@ export function initSettings(onView) {
     }
     loadHistory();
     loadMuted();
+    loadPasskeySettings(onView);
     dialog.showModal();
   };
 

@@ -32,6 +32,14 @@ export function derived(v) {
       : "",
     sentTo: c && c.deadEnd
       ? ""
+      : c?.passkey
+      ? !c.passkey.available
+        ? "This approval needs a passkey, and your account has none yet. Add one on this computer (a code confirms it's you), then this approval starts again."
+        : !c.passkey.here
+          ? "This approval needs a passkey, but no passkey for this account is on this computer."
+          : c.passkey.pin
+            ? "Approve with the passkey on this computer: enter your Countersign PIN. No code is sent."
+            : "Approve with the passkey on this computer. No code is sent."
       : c && c.channel
       ? c.codeSent
         ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`

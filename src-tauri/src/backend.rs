@@ -71,6 +71,7 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
         waiting: 0,
         report_offer: false,
         deadline: None,
+        passkey: PasskeyView::default(),
     }
 }
 
@@ -121,6 +122,9 @@ pub struct Backend {
     /// The embedded demo's messages before the open approval began, and the codes of
     /// approvals ended unanswered: the demo inbox marks those void (`account::demo_inbox`).
     outbox: account::OutboxMarks,
+    /// This computer as a passkey authenticator, and the passkey action under way.
+    authenticator: crate::authenticator::LocalAuthenticator,
+    passkey: passkeys::PasskeyFlow,
 }
 
 impl Backend {
@@ -218,7 +222,6 @@ impl Backend {
             resumed: false,
             notice: startup_notice,
             audit,
-            store,
             customer: None,
             requests: Queue::default(),
             links: LinkGate::default(),
@@ -227,6 +230,9 @@ impl Backend {
             ledger: Ledger::default(),
             registrations: Default::default(),
             outbox: account::OutboxMarks::default(),
+            authenticator: Self::local_authenticator(store.clone(), profile),
+            passkey: Default::default(),
+            store,
         })
     }
 
@@ -539,6 +545,9 @@ pub mod identifiers;
 mod ledger;
 #[cfg(test)]
 mod matrix;
+#[cfg(test)]
+mod passkey_tests;
+mod passkeys;
 #[cfg(test)]
 mod request_tests;
 mod requests;

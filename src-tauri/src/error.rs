@@ -80,6 +80,17 @@ pub enum AppError {
     /// The server chosen at start could not be set up (bad app id, port in use, …).
     #[error("{0}")]
     Startup(String),
+    /// This computer's passkey authenticator refused (docs/protocol.md, "Countersign as the
+    /// authenticator").
+    #[error("{0}")]
+    Authenticator(#[from] crate::authenticator::AuthenticatorError),
+    /// The approval is passed by passkey and the server has none of this account's to offer
+    /// (`passkey_step_unavailable` at `stepup/request`): one can be added here.
+    #[error("{0}")]
+    NeedsPasskey(#[source] prelude_session::Error),
+    /// The new PIN and its confirmation differ.
+    #[error("the two PINs differ")]
+    PinMismatch,
 }
 
 impl AppError {
@@ -109,6 +120,9 @@ impl AppError {
             AppError::Connection(_) => "connection_failed",
             AppError::Audit(_) => "audit",
             AppError::Startup(_) => "startup",
+            AppError::Authenticator(e) => e.code(),
+            AppError::PinMismatch => "pin_mismatch",
+            AppError::NeedsPasskey(_) => "needs_passkey",
         }
     }
 
@@ -121,6 +135,9 @@ impl AppError {
             AppError::InvalidInput(why)
             | AppError::Startup(why)
             | AppError::InvalidField { why, .. } => Some(why),
+            AppError::Authenticator(crate::authenticator::AuthenticatorError::InvalidSetting(
+                why,
+            )) => Some(why),
             _ => None,
         }
     }
@@ -131,6 +148,9 @@ impl AppError {
             AppError::Session(prelude_session::Error::InvalidOtpCode { attempts_remaining }) => {
                 *attempts_remaining
             }
+            AppError::Authenticator(crate::authenticator::AuthenticatorError::WrongPin {
+                tries_left,
+            }) => Some(*tries_left),
             _ => None,
         }
     }

@@ -19,6 +19,8 @@ pub fn mode_label(mode: &str) -> &'static str {
 pub fn scope_words(scope: &str) -> Option<&'static str> {
     match scope {
         "transfer:write" => Some("Send a bank transfer"),
+        "prld:passkey:write" => Some("Add or remove a passkey"),
+        "passkey:demo" => Some("Try an approval by passkey"),
         _ => None,
     }
 }
@@ -27,6 +29,8 @@ pub fn scope_words(scope: &str) -> Option<&'static str> {
 fn scope_noun(scope: &str) -> &'static str {
     match scope {
         "transfer:write" => "bank transfer",
+        "prld:passkey:write" => "change to this account's passkeys",
+        "passkey:demo" => "passkey trial",
         _ => "action of this kind",
     }
 }

@@ -2,6 +2,7 @@
 //! the session (`prelude_session::SessionClient`); the web UI only renders view models.
 
 mod audit;
+pub mod authenticator;
 pub mod backend;
 mod cli;
 mod commands;
@@ -11,6 +12,7 @@ pub mod flow;
 pub mod harden;
 pub mod labels;
 mod logging;
+mod passkey_commands;
 mod reach;
 mod rendering;
 pub mod requests;
@@ -218,6 +220,18 @@ pub fn run() -> ExitCode {
             commands::move_clock,
             commands::export_scenario,
             commands::import_scenario,
+            passkey_commands::list_passkeys,
+            passkey_commands::add_passkey,
+            passkey_commands::register_passkey,
+            passkey_commands::cancel_passkey_setup,
+            passkey_commands::rename_passkey,
+            passkey_commands::delete_passkey,
+            passkey_commands::approve_with_passkey,
+            passkey_commands::login_with_passkey,
+            passkey_commands::change_pin,
+            passkey_commands::reset_pin,
+            passkey_commands::passkey_settings,
+            passkey_commands::set_passkey_server,
         ])
         .build(tauri::generate_context!())
         .map(|app| app.run(|app, event| on_event(app, &event)));

@@ -175,6 +175,8 @@ pub struct ChallengeView {
     pub broad_title: Option<String>,
     /// The step cannot go on: no code can come (`labels::dead_end`).
     pub dead_end: Option<crate::labels::DeadEnd>,
+    /// Set when the current step is `verify_passkey`.
+    pub passkey: Option<PasskeyStepView>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -230,6 +232,67 @@ pub struct AppView {
     /// When the decision on screen runs out, Unix milliseconds: a request's own deadline, or
     /// during its step-up the earlier of that and the step's.
     pub deadline: Option<i64>,
+    /// Passkeys on this screen: sign-in with this computer, the PIN to set after the
+    /// `prld:passkey:write` step-up.
+    pub passkey: PasskeyView,
+}
+
+/// What the screens need of passkeys; no key, challenge or PIN ever.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyView {
+    /// Offer "Sign in with this computer": a passkey for this server is here and the server
+    /// allows passkey sign-in (as far as is known).
+    pub login: bool,
+    /// Passkey sign-in asks for the PIN (the server requires user verification).
+    pub login_pin: bool,
+    /// The step-up for `prld:passkey:write` passed: ask for the PIN, then register.
+    pub setup: bool,
+    /// An approval waits for a passkey: it is asked again once one is added.
+    pub waiting: bool,
+    /// A PIN is set on this computer (setting up asks for the current one then).
+    pub pin_set: bool,
+    /// Tries left on the PIN; 0 means blocked until reset.
+    pub pin_tries_left: u32,
+}
+
+/// The `verify_passkey` step on the approval screen.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyStepView {
+    /// The server sent request options: a passkey of this user exists on the server.
+    pub available: bool,
+    /// A passkey for this server is on this computer.
+    pub here: bool,
+    /// The PIN is asked (the options require user verification).
+    pub pin: bool,
+    pub pin_tries_left: u32,
+}
+
+/// Settings' passkey section for the current server.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeySettingsView {
+    /// The RP ID its passkeys are pinned to, if any yet.
+    pub rp_id: Option<String>,
+    /// The origin claimed instead of `https://<rpId>`.
+    pub origin: Option<String>,
+    /// The built-in server: its RP ID is `localhost`, always.
+    pub fixed: bool,
+}
+
+/// A row of the account panel's passkey list.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyRow {
+    pub id: String,
+    #[serde(serialize_with = "shown_opt")]
+    pub nickname: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub last_used_at: i64,
+    /// `here` (this computer's), `gone` (deleted here by a PIN reset) or `elsewhere`.
+    pub place: &'static str,
 }
 
 /// An approval asked by another program or a link, as the person sees it.
@@ -490,4 +553,6 @@ pub struct BenchView {
     pub emulated_now: i64,
     /// The routes a switch may break.
     pub routes: Vec<&'static str>,
+    /// Why the emulator last refused a passkey ceremony (its own words, shown as text).
+    pub passkey_refusal: Option<prelude_emulator::state::PasskeyRefusal>,
 }

@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
             }),
         )
         .route("/faults", get(get_faults).put(put_faults))
+        .route("/passkeys/refusal", get(get_passkey_refusal))
         .route("/clock", get(get_clock).put(put_clock))
         .route("/scenario", get(get_scenario).put(put_scenario))
         .route(
@@ -69,6 +70,12 @@ fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {
 
 async fn get_faults(State(app): State<AppState>) -> axum::Json<Faults> {
     axum::Json(app.data().faults.clone())
+}
+
+/// `GET /emulator/v1/passkeys/refusal`: `{"refusal": null | {at, ceremony, check, why}}`, why
+/// the last passkey ceremony was refused.
+async fn get_passkey_refusal(State(app): State<AppState>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "refusal": app.data().last_passkey_refusal.clone() }))
 }
 
 async fn put_faults(

@@ -3,8 +3,10 @@
 use crate::state::*;
 
 /// The demo setup: OTP login by SMS and email, and `transfer:write` behind a one-step review
-/// (SMS for phone users, email for email-only users), granted to the session for 300 s; and
-/// the reserved scopes that add a phone number or an email address.
+/// (SMS for phone users, email for email-only users), granted to the session for 300 s; the
+/// reserved scopes that add a phone number or an email address. Passkeys
+/// (PASSKEYS.md §2.4–§2.5): the RP `localhost`, UV required, passkey sign-in on;
+/// `prld:passkey:write` by a code, and `passkey:demo` by one `verify_passkey` step.
 pub fn seed(d: &mut Data, now: i64) {
     for channel in [Channel::Sms, Channel::Email] {
         d.login_configs.push(LoginConfig {
@@ -30,14 +32,84 @@ pub fn seed(d: &mut Data, now: i64) {
         ],
         now,
     );
-    d.scopes = vec!["transfer:write".into()];
+    d.scopes = vec![
+        "transfer:write".into(),
+        PASSKEY_WRITE.into(),
+        PASSKEY_DEMO.into(),
+    ];
+    let mut rules = demo_rules(DemoScenario::ReviewSms);
+    rules.extend(passkey_rules());
     d.stepup_config = Some(StepUpConfig {
         jwks_url: None,
         step_keys: vec![],
-        allowed_scopes: [demo_rules(DemoScenario::ReviewSms), registration_rules()].concat(),
+        allowed_scopes: [rules, registration_rules()].concat(),
         created_at: now,
         updated_at: now,
     });
+    d.passkey_config = Some(PasskeyConfig {
+        rp_id: "localhost".into(),
+        rp_name: "Countersign (emulator)".into(),
+        allowed_origins: vec!["https://localhost".into()],
+        user_verification: UserVerification::Required,
+        attestation_preference: AttestationPreference::None,
+        login_enabled: true,
+        granted_scopes: vec![],
+        aaguid_allowlist: vec![],
+        ios_app_ids: vec![],
+        android_apps: vec![],
+        created_at: now,
+        updated_at: now,
+    });
+}
+
+/// The reserved scope that registers a passkey (PASSKEYS.md §1.2).
+pub const PASSKEY_WRITE: &str = "prld:passkey:write";
+/// The demo scope passed by a passkey alone (PASSKEYS.md §2.4).
+pub const PASSKEY_DEMO: &str = "passkey:demo";
+
+/// `prld:passkey:write` by a code (SMS, or email for email-only users), session-bound for
+/// 300 s; `passkey:demo` by one `verify_passkey` step, single-use for 60 s.
+fn passkey_rules() -> Vec<ScopeRule> {
+    use IdentifierType::*;
+    let rule = |scope: &str, types: Vec<IdentifierType>, step: &str, mode, secs| ScopeRule {
+        scope: scope.into(),
+        mode: ScopeMode::Direct,
+        delegated: None,
+        direct: Some(DirectDecision {
+            identifier_types: types,
+            status: Decision::Review,
+            granted_for: secs,
+            grant_mode: mode,
+            steps: vec![StepSpec {
+                order: 1,
+                key: step.into(),
+                expiration_duration: 600,
+            }],
+        }),
+    };
+    vec![
+        rule(
+            PASSKEY_WRITE,
+            vec![PhoneNumber],
+            "verify_sms",
+            GrantMode::SessionBound,
+            300,
+        ),
+        rule(
+            PASSKEY_WRITE,
+            vec![EmailAddress],
+            "verify_email",
+            GrantMode::SessionBound,
+            300,
+        ),
+        rule(
+            PASSKEY_DEMO,
+            vec![PhoneNumber, EmailAddress],
+            "verify_passkey",
+            GrantMode::SingleUse,
+            60,
+        ),
+    ]
 }
 
 pub fn add_user(d: &mut Data, identifiers: Vec<Identifier>, now: i64) -> String {
@@ -71,15 +143,18 @@ pub enum DemoScenario {
     /// review → verify_email → confirm_in_app: a code, then a check the customer's own app
     /// makes (a custom step, passed with a verification token its backend signs).
     EmailThenApp,
+    /// verify_passkey: approved with a passkey on this computer, no code.
+    Passkey,
 }
 
 impl DemoScenario {
-    pub const ALL: [DemoScenario; 5] = [
+    pub const ALL: [DemoScenario; 6] = [
         DemoScenario::ReviewSms,
         DemoScenario::EmailThenSms,
         DemoScenario::EmailThenApp,
         DemoScenario::Blocked,
         DemoScenario::Granted,
+        DemoScenario::Passkey,
     ];
 
     /// The name the app's picker uses.
@@ -90,6 +165,7 @@ impl DemoScenario {
             DemoScenario::EmailThenApp => "email_then_app",
             DemoScenario::Blocked => "blocked",
             DemoScenario::Granted => "granted",
+            DemoScenario::Passkey => "passkey",
         }
     }
 }
@@ -143,6 +219,11 @@ pub fn demo_rules(s: DemoScenario) -> Vec<ScopeRule> {
             vec![PhoneNumber, EmailAddress],
             Decision::Review,
             vec!["verify_email", APP_STEP],
+        )],
+        DemoScenario::Passkey => vec![rule(
+            vec![PhoneNumber, EmailAddress],
+            Decision::Review,
+            vec!["verify_passkey"],
         )],
     }
 }

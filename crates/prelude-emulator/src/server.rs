@@ -425,6 +425,11 @@ impl Emulator {
         self.shared.data().faults.clone()
     }
 
+    /// Why the last passkey ceremony was refused, if one was since the start.
+    pub fn last_passkey_refusal(&self) -> Option<crate::state::PasskeyRefusal> {
+        self.shared.data().last_passkey_refusal.clone()
+    }
+
     /// Seconds the emulated clock is ahead of real time (negative: behind).
     pub fn clock_offset(&self) -> i64 {
         self.shared.clock_offset()

@@ -651,6 +651,34 @@ pub struct Data {
     /// Sends and failures per identifier. Not persisted.
     #[serde(skip)]
     pub throttle: Throttle,
+    /// The last passkey registration, assertion or sign-in refused, for the test bench. Not
+    /// persisted.
+    #[serde(skip)]
+    pub last_passkey_refusal: Option<PasskeyRefusal>,
+}
+
+/// Why the emulator last refused a passkey ceremony: what the test bench shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyRefusal {
+    /// Unix seconds, real time.
+    pub at: i64,
+    /// `registration`, `assertion` or `sign-in`.
+    pub ceremony: String,
+    /// The check of PASSKEYS.md §5 that failed (`A7`, `R6`, …), when one did.
+    pub check: String,
+    pub why: String,
+}
+
+impl Data {
+    /// Keeps why a passkey ceremony was refused, for the test bench.
+    pub fn note_passkey_refusal(&mut self, ceremony: &str, check: &str, why: &str) {
+        self.last_passkey_refusal = Some(PasskeyRefusal {
+            at: crate::util::unix_now(),
+            ceremony: ceremony.into(),
+            check: check.into(),
+            why: why.into(),
+        });
+    }
 }
 
 impl Data {
@@ -675,6 +703,7 @@ impl Data {
             passkeys: HashMap::new(),
             registrations: HashMap::new(),
             passkey_logins: HashMap::new(),
+            last_passkey_refusal: None,
             events: Vec::new(),
             seen_jtis: ReplayCache::default(),
             throttle: Throttle::default(),

@@ -231,9 +231,16 @@ impl T {
     }
 }
 
+/// An emulator without the demo seed's passkey configuration.
+async fn unconfigured() -> T {
+    let t = T::new().await;
+    t.emu.state().data().passkey_config = None;
+    t
+}
+
 #[tokio::test]
 async fn the_passkey_config_is_validated_stored_and_read_back() {
-    let t = T::new().await;
+    let t = unconfigured().await;
     let get = || {
         t.http
             .get(t.url(MGMT))
@@ -747,7 +754,7 @@ async fn registration_follows_the_configuration() {
         "UV is not required under preferred"
     );
 
-    let t = T::new().await;
+    let t = unconfigured().await;
     let key = Key::new(4);
     let (at, _) = t.login(&key).await;
     let r = t

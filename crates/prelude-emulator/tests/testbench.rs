@@ -50,7 +50,15 @@ async fn export_import_export_gives_the_same_file_and_holds_no_secret() {
     assert_eq!(first["users"].as_array().unwrap().len(), 2);
     assert_eq!(first["faults"]["clock_skew_secs"], 60);
     let text = first.to_string();
-    for secret in ["seed", "\"keys\"", "rt_", "eyJ", "refresh", "verification"] {
+    for secret in [
+        "seed",
+        "\"keys\"",
+        "rt_",
+        "eyJ",
+        "refresh",
+        "verification_token",
+        "verification_id",
+    ] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
     for m in t.emu.outbox() {

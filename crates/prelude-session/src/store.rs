@@ -18,6 +18,13 @@ pub enum Item {
     /// A standalone emulator's management key, for its control plane (a caller's own item;
     /// the session never reads it).
     EmulatorKey,
+    /// The app's passkeys on this computer: private keys, counters, pinned RP IDs (a caller's
+    /// own item; the session never reads it).
+    PasskeyKeys,
+    /// The Countersign PIN's salted hash (a caller's own item).
+    PinHash,
+    /// The PIN's tries left (a caller's own item).
+    PinTries,
 }
 
 impl Item {
@@ -30,6 +37,9 @@ impl Item {
             Item::DeviceId => "device-id",
             Item::ActiveStepUp => "active-step-up",
             Item::EmulatorKey => "emulator-key",
+            Item::PasskeyKeys => "passkey-keys",
+            Item::PinHash => "pin-hash",
+            Item::PinTries => "pin-tries",
         }
     }
 }

@@ -190,6 +190,14 @@ impl StepUpChallenge {
     pub fn has_passkey_options(&self) -> bool {
         self.passkey_options.is_some()
     }
+    /// The `userVerification` of the passkey request options (`required`, `preferred` or
+    /// `discouraged`), when the step has options: an app asks for its PIN only under
+    /// `required`.
+    pub fn passkey_user_verification(&self) -> Option<&str> {
+        self.passkey_options
+            .as_ref()
+            .map(|o| o.user_verification.as_deref().unwrap_or("preferred"))
+    }
     /// 1-based number of the current step and the total, when known.
     pub fn progress(&self) -> Option<(usize, usize)> {
         let total = self.steps.len();

@@ -422,6 +422,8 @@ async fn passkey_sign_in_opens_a_session() {
 #[tokio::test]
 async fn without_a_configuration_registration_is_not_configured() {
     let emu = emulator().await;
+    // The demo seed configures passkeys: this server has none.
+    emu.state().data().passkey_config = None;
     put(
         &emu,
         STEPUP_CONFIG,

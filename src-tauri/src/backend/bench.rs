@@ -21,6 +21,11 @@ pub const ROUTES: [&str; 8] = [
 ];
 
 #[derive(serde::Deserialize)]
+struct Refusal {
+    refusal: Option<prelude_emulator::state::PasskeyRefusal>,
+}
+
+#[derive(serde::Deserialize)]
 struct Clock {
     offset_secs: i64,
     now: i64,
@@ -38,8 +43,13 @@ impl Backend {
     }
 
     pub async fn bench(&self) -> AppResult<BenchView> {
-        let (faults, offset, now) = match (self.remote_bench()?, &self.emulator) {
-            (None, Some(e)) => (e.faults(), e.clock_offset(), e.now()),
+        let (faults, offset, now, refusal) = match (self.remote_bench()?, &self.emulator) {
+            (None, Some(e)) => (
+                e.faults(),
+                e.clock_offset(),
+                e.now(),
+                e.last_passkey_refusal(),
+            ),
             (Some(origin), _) => {
                 let f: Faults = crate::reach::control(
                     origin,
@@ -57,7 +67,17 @@ impl Backend {
                     None,
                 )
                 .await?;
-                (f, c.offset_secs, c.now)
+                // An emulator from before passkeys has no such route: no refusal to show.
+                let r: Option<Refusal> = crate::reach::control(
+                    origin,
+                    self.emulator_key.as_ref(),
+                    Method::GET,
+                    "/passkeys/refusal",
+                    None,
+                )
+                .await
+                .ok();
+                (f, c.offset_secs, c.now, r.and_then(|r| r.refusal))
             }
             (None, None) => return Err(AppError::DemoOnly),
         };
@@ -66,6 +86,7 @@ impl Backend {
             clock_offset_secs: offset,
             emulated_now: now.saturating_mul(1000),
             routes: ROUTES.to_vec(),
+            passkey_refusal: refusal,
         })
     }
 

@@ -5,6 +5,7 @@ use super::*;
 impl Backend {
     pub async fn request_step_up(&mut self, approval: Approval) -> AppResult<()> {
         self.notice = None;
+        self.passkey_resume_forgotten();
         self.start_attempt(Attempt::new(approval, unix_now())).await
     }
 
@@ -22,7 +23,7 @@ impl Backend {
         {
             Ok(ch) => ch,
             Err(e) => {
-                let e = AppError::from(e);
+                let e = self.note_passkey_unavailable(&attempt, e);
                 self.close_attempt(attempt, "failed", Some(&e));
                 return Err(e);
             }
@@ -67,8 +68,9 @@ impl Backend {
             let mut grant = self.grant_view(&ch);
             grant.requester = attempt.request.as_ref().map(|t| t.requester.clone());
             self.flow.granted(grant)?;
+            let own = attempt.request.is_none();
             self.close_attempt(attempt, "granted", None);
-            return Ok(());
+            return self.passkey_granted(&approval.scope, own).await;
         }
         self.flow.approve(ch, attempt)?;
         self.enter_step().await
@@ -108,7 +110,7 @@ impl Backend {
     }
 
     /// A step call's outcome; a failure is noted on the approval first.
-    fn step_result<T, E: Into<AppError>>(&mut self, r: Result<T, E>) -> AppResult<T> {
+    pub(super) fn step_result<T, E: Into<AppError>>(&mut self, r: Result<T, E>) -> AppResult<T> {
         r.map_err(|e| {
             let e = e.into();
             self.note_step_failure(&e);
@@ -154,12 +156,15 @@ impl Backend {
 
     /// After a step passed: the next step, or, once the last token says what was asked, the
     /// grant. A last token that says otherwise is refused and never redeemed.
-    async fn step_passed(&mut self, next: StepUpChallenge) -> AppResult<()> {
+    pub(super) async fn step_passed(&mut self, next: StepUpChallenge) -> AppResult<()> {
         if !next.is_completed() {
             self.flow.next_step(next)?;
             return self.enter_step().await;
         }
-        let asked = self.flow.approving_mut()?.attempt.approval.clone();
+        let (asked, own) = {
+            let a = self.flow.approving_mut()?;
+            (a.attempt.approval.clone(), a.attempt.request.is_none())
+        };
         if !signed_as_asked(&asked, &next) {
             let e = AppError::ChallengeMismatch;
             if let Ok(a) = self.flow.end_approval() {
@@ -176,7 +181,7 @@ impl Backend {
             self.close_attempt(a, "granted", None);
         }
         self.forget_stored_challenge();
-        Ok(())
+        self.passkey_granted(&asked.scope, own).await
     }
 
     /// A wrong code keeps the challenge; a dead challenge ends the approval.

@@ -79,6 +79,7 @@ impl Backend {
             waiting: self.waiting_requests(),
             request,
             report_offer: self.report_offer() && self.notice.is_some(),
+            passkey: self.passkey_view(),
         }
     }
 
@@ -126,6 +127,7 @@ impl Backend {
             ),
             broad_title: crate::labels::broad_title(&c.scope, !c.metadata.is_empty()),
             dead_end: a.missing_address.map(crate::labels::dead_end),
+            passkey: self.passkey_step_view(c),
         }
     }
 }

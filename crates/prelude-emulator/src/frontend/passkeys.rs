@@ -240,7 +240,8 @@ pub(super) struct FinishBody {
     attestation: Value,
 }
 
-fn registration_failed(user_id: &str, refusal: &Refusal) -> ApiError {
+fn registration_failed(d: &mut Data, user_id: &str, refusal: &Refusal) -> ApiError {
+    d.note_passkey_refusal("registration", refusal.check, &refusal.why);
     tracing::warn!(user = %user_id, check = refusal.check, "passkey registration refused: {}", refusal.why);
     passkey_error(
         codes::PASSKEY_REGISTRATION_FAILED,
@@ -270,11 +271,12 @@ pub(super) async fn register_finish(
             why: "the registration token is unknown, spent, expired or another session's".into(),
             counter_regression: false,
         };
-        return Err(registration_failed(&user_id, &refusal));
+        return Err(registration_failed(&mut d, &user_id, &refusal));
     };
     let config = d.passkey_config.clone().ok_or_else(not_configured)?;
     // R2
     if !holds_write_scope(&d, &sid, now) {
+        d.note_passkey_refusal("registration", "R2", "prld:passkey:write is gone");
         tracing::warn!(user = %user_id, check = "R2", "passkey registration refused: prld:passkey:write is gone");
         return Err(insufficient_scope());
     }
@@ -290,7 +292,7 @@ pub(super) async fn register_finish(
     };
     let new =
         webauthn::verify_registration(body.attestation, &pending.challenge, &policy, &attestation)
-            .map_err(|r| registration_failed(&user_id, &r))?;
+            .map_err(|r| registration_failed(&mut d, &user_id, &r))?;
     // R15
     let (stored, already) = match d.passkeys.get(&new.credential_id) {
         Some(p) if p.user_id == user_id => (p.clone(), true),
@@ -300,7 +302,7 @@ pub(super) async fn register_finish(
                 why: "the credential ID is registered to another user".into(),
                 counter_regression: false,
             };
-            return Err(registration_failed(&user_id, &refusal));
+            return Err(registration_failed(&mut d, &user_id, &refusal));
         }
         None => {
             let p = StoredPasskey {
@@ -475,6 +477,7 @@ fn refuse_assertion(d: &mut Data, cid: &str, refusal: &Refusal, blocked: bool) -
     if ended {
         d.challenges.remove(cid);
     }
+    d.note_passkey_refusal("assertion", refusal.check, &refusal.why);
     tracing::warn!(challenge = %cid, check = refusal.check, ended, "passkey assertion refused: {}", refusal.why);
     if blocked {
         passkey_error(
@@ -532,6 +535,11 @@ pub(super) fn continue_with_passkey(
         ));
     }
     let (Some(request), Some(config)) = (ch.passkey.clone(), d.passkey_config.clone()) else {
+        d.note_passkey_refusal(
+            "assertion",
+            "",
+            "no passkey request was issued for this step",
+        );
         tracing::warn!(challenge = %cid, "passkey assertion refused: no passkey request was issued for this step");
         return Err(passkey_error(
             codes::PASSKEY_STEP_UNAVAILABLE,
@@ -540,6 +548,11 @@ pub(super) fn continue_with_passkey(
     };
     // The options are bound to the token that carried them (§5.6).
     if request.jti != jti {
+        d.note_passkey_refusal(
+            "assertion",
+            "A1",
+            "the passkey request belongs to an earlier token",
+        );
         tracing::warn!(challenge = %cid, "passkey assertion refused: the request belongs to an earlier token");
         return Err(passkey_error(
             codes::PASSKEY_STEP_UNAVAILABLE,
@@ -740,6 +753,7 @@ pub(super) async fn login_finish(
         Ok(ok) => ok,
         Err(r) => {
             d.throttle.failed(&who, now, &app.cfg);
+            d.note_passkey_refusal("sign-in", r.check, &r.why);
             tracing::warn!(check = r.check, "passkey sign-in refused: {}", r.why);
             return Err(ApiError::unauthorized("the passkey sign-in was refused"));
         }

@@ -1,0 +1,477 @@
+//! Countersign as the passkey authenticator on this computer: one P-256 credential per server
+//! and user, kept in the OS keyring, user presence from the person's click and user
+//! verification from the Countersign PIN (docs/protocol.md, "Countersign as the
+//! authenticator"; PASSKEYS.md §4.8, §6.6). No Tauri type here: it is tested on its own.
+
+pub mod keys;
+pub mod pin;
+#[cfg(test)]
+mod tests;
+
+use keys::{KeyStore, LocalCredential, ServerKeys};
+use pin::PinVault;
+use prelude_passkey::{
+    AuthenticationResponse, COSE_ALG_ES256, CreationOptions, Credential, FLAG_UP, FLAG_UV,
+    RequestOptions, b64, unb64,
+};
+use prelude_session::{Assertion, Attestation, Error as SessionError, PlatformStore, SecretStore};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::{Arc, Mutex};
+
+/// Why this computer's authenticator refused, with stable codes for the UI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthenticatorError {
+    /// The keyring failed, or secrets are kept in memory this run: a passkey that dies at exit
+    /// would leave an orphan on the server, so none is made.
+    #[error("the system keyring is unavailable: {0}")]
+    Keyring(String),
+    #[error("a PIN is 6 to 32 digits")]
+    PinPolicy,
+    #[error("a PIN is already set; change it with the old one")]
+    PinAlreadySet,
+    #[error("no PIN is set on this computer")]
+    PinNotSet,
+    #[error("enter your Countersign PIN")]
+    PinRequired,
+    #[error("wrong PIN; {tries_left} tries left before this computer's passkeys are blocked")]
+    WrongPin { tries_left: u32 },
+    #[error("too many wrong PINs: this computer's passkeys are blocked until the PIN is reset")]
+    PinBlocked,
+    #[error("no passkey for this account is on this computer")]
+    NoPasskeyHere,
+    #[error(
+        "the server asked for a passkey of {asked}, but this server's passkeys are for {pinned}"
+    )]
+    WrongRp { asked: String, pinned: String },
+    #[error("the approval was not confirmed on this computer")]
+    NoUserPresence,
+    #[error("the server offers no algorithm this computer signs with (ES256)")]
+    Unsupported,
+    #[error("a stored passkey is damaged: {0}")]
+    Damaged(String),
+    /// An RP ID or origin typed in Settings that cannot be used.
+    #[error("{0}")]
+    InvalidSetting(String),
+}
+
+impl AuthenticatorError {
+    /// A stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Keyring(_) => "keyring_unavailable",
+            Self::PinPolicy => "pin_policy",
+            Self::PinAlreadySet => "pin_already_set",
+            Self::PinNotSet => "pin_not_set",
+            Self::PinRequired => "pin_required",
+            Self::WrongPin { .. } => "wrong_pin",
+            Self::PinBlocked => "pin_blocked",
+            Self::NoPasskeyHere => "no_passkey_here",
+            Self::WrongRp { .. } => "passkey_wrong_rp",
+            Self::NoUserPresence => "no_user_presence",
+            Self::Unsupported => "passkey_unsupported",
+            Self::Damaged(_) => "passkey_damaged",
+            Self::InvalidSetting(_) => "invalid_input",
+        }
+    }
+}
+
+/// The RP ID the built-in demo server is pinned to (its seed's `rp_id`).
+pub const EMBEDDED_RP_ID: &str = "localhost";
+
+/// One profile's authenticator: its keys and its PIN, in `store`.
+pub struct LocalAuthenticator {
+    store: Arc<PlatformStore>,
+    keys: KeyStore,
+    pin: PinVault,
+}
+
+/// What the person did on the approval screen: the click (user presence) and, when the
+/// options require user verification, the PIN they typed.
+pub struct Consent {
+    pub present: bool,
+    pub pin: Option<SecretString>,
+}
+
+impl LocalAuthenticator {
+    /// The authenticator of `profile`, keeping everything in `store` under
+    /// `<profile>/passkeys`.
+    pub fn new(store: Arc<PlatformStore>, profile: &str) -> Self {
+        let ns = format!("{profile}/passkeys");
+        let dyn_store = store.clone() as Arc<dyn SecretStore>;
+        Self {
+            keys: KeyStore::new(dyn_store.clone(), ns.clone()),
+            pin: PinVault::new(dyn_store, ns),
+            store,
+        }
+    }
+
+    /// The PIN (set, verify, change, reset; shared with a future screen lock).
+    pub fn pin(&self) -> &PinVault {
+        &self.pin
+    }
+
+    /// The credential IDs (base64url) of `server`'s passkeys on this computer, and those a
+    /// PIN reset deleted.
+    ///
+    /// # Errors
+    /// [`AuthenticatorError::Keyring`].
+    pub fn local_ids(
+        &self,
+        server: &str,
+    ) -> Result<(Vec<String>, Vec<String>), AuthenticatorError> {
+        let keys = self.keys.load()?;
+        let here = keys
+            .servers
+            .get(server)
+            .map(|s| s.credentials.iter().map(|c| c.id.clone()).collect())
+            .unwrap_or_default();
+        Ok((
+            here,
+            keys.forgotten.get(server).cloned().unwrap_or_default(),
+        ))
+    }
+
+    /// The RP ID `server` is pinned to: Settings' or the first registration's; the built-in
+    /// server is always `localhost`.
+    ///
+    /// # Errors
+    /// [`AuthenticatorError::Keyring`].
+    pub fn pinned_rp(&self, server: &str) -> Result<Option<String>, AuthenticatorError> {
+        if server == "embedded" {
+            return Ok(Some(EMBEDDED_RP_ID.into()));
+        }
+        Ok(self
+            .keys
+            .load()?
+            .servers
+            .get(server)
+            .and_then(|s| s.rp_id.clone()))
+    }
+
+    /// `server`'s RP ID and origin as Settings show them: the pinned or set RP ID (the built-in
+    /// server's is fixed) and the origin claimed instead of `https://<rpId>`, if any.
+    ///
+    /// # Errors
+    /// [`AuthenticatorError::Keyring`].
+    pub fn server_rp(
+        &self,
+        server: &str,
+    ) -> Result<(Option<String>, Option<String>), AuthenticatorError> {
+        let keys = self.keys.load()?;
+        let s = keys.servers.get(server);
+        Ok((self.pinned_rp(server)?, s.and_then(|s| s.origin.clone())))
+    }
+
+    /// Settings' override of `server`'s RP ID and claimed origin (`None` clears each). An
+    /// origin must be `https://host[:port]`.
+    ///
+    /// # Errors
+    /// [`AuthenticatorError::InvalidSetting`] for an origin that is not https or an RP ID that
+    /// is not a lower-case host; [`AuthenticatorError::Keyring`].
+    pub fn set_server_rp(
+        &self,
+        server: &str,
+        rp_id: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<(), AuthenticatorError> {
+        // A host name exactly as a URL parser writes it back: lower case, no port, letters,
+        // digits, dots and hyphens, no empty label and none that starts or ends with a hyphen.
+        if let Some(rp) = rp_id
+            && (rp.is_empty()
+                || rp.len() > 253
+                || !rp.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
+                })
+                || rp
+                    .split('.')
+                    .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+                || url::Url::parse(&format!("https://{rp}/"))
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .as_deref()
+                    != Some(rp))
+        {
+            return Err(AuthenticatorError::InvalidSetting(
+                "an RP ID is a lower-case host name, without scheme or port".into(),
+            ));
+        }
+        if let Some(o) = origin {
+            // Exactly an origin's serialization: no user, path, query or fragment, lower case,
+            // no default port.
+            let ok = url::Url::parse(o)
+                .is_ok_and(|u| u.scheme() == "https" && u.origin().ascii_serialization() == o);
+            if !ok {
+                return Err(AuthenticatorError::InvalidSetting(
+                    "an origin is https://host or https://host:port".into(),
+                ));
+            }
+        }
+        self.keys.update(|k| {
+            let s = k.servers.entry(server.to_owned()).or_default();
+            s.rp_id = rp_id.map(str::to_owned);
+            s.origin = origin.map(str::to_owned);
+            Ok(())
+        })
+    }
+
+    /// Deletes one local credential (after the server deleted it, or when registration failed).
+    ///
+    /// # Errors
+    /// [`AuthenticatorError::Keyring`].
+    pub fn forget(&self, server: &str, credential_id: &str) -> Result<(), AuthenticatorError> {
+        self.keys.update(|k| {
+            if let Some(s) = k.servers.get_mut(server) {
+                s.credentials.retain(|c| c.id != credential_id);
+            }
+            if let Some(f) = k.forgotten.get_mut(server) {
+                f.retain(|id| id != credential_id);
+            }
+            Ok(())
+        })
+    }
+
+    /// Resets the PIN: deletes every local key of the profile first (their server entries are
+    /// remembered as "no longer on this computer"), then the PIN and its counter.
+    ///
+    /// # Errors
+    /// [`AuthenticatorError::Keyring`].
+    pub fn reset(&self) -> Result<(), AuthenticatorError> {
+        self.keys.update(|k| {
+            for (server, s) in &mut k.servers {
+                let gone = k.forgotten.entry(server.clone()).or_default();
+                gone.extend(s.credentials.drain(..).map(|c| c.id.clone()));
+            }
+            Ok(())
+        })?;
+        self.pin.reset()
+    }
+
+    /// A ceremony for `server`, with what the person did.
+    pub fn ceremony(&self, server: &str, consent: Consent) -> Ceremony<'_> {
+        Ceremony {
+            auth: self,
+            server: server.to_owned(),
+            consent,
+            failure: Mutex::new(None),
+        }
+    }
+
+    fn usable(&self) -> Result<(), AuthenticatorError> {
+        if let Some(why) = self.store.degraded() {
+            return Err(AuthenticatorError::Keyring(format!(
+                "secrets are kept in memory this run ({why})"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One `create` or `get` for one server, as [`prelude_session::Authenticator`]. Its own
+/// refusals reach the client as [`SessionError::Cancelled`] (the ceremony did not happen);
+/// the reason is kept for the caller in [`Ceremony::take_failure`].
+pub struct Ceremony<'a> {
+    auth: &'a LocalAuthenticator,
+    server: String,
+    consent: Consent,
+    failure: Mutex<Option<AuthenticatorError>>,
+}
+
+impl Ceremony<'_> {
+    /// Why this authenticator refused, if it did.
+    pub fn take_failure(&self) -> Option<AuthenticatorError> {
+        self.failure.lock().ok().and_then(|mut f| f.take())
+    }
+
+    fn refuse<T>(&self, e: AuthenticatorError) -> prelude_session::Result<T> {
+        tracing::info!(code = e.code(), "passkey ceremony refused on this computer");
+        if let Ok(mut f) = self.failure.lock() {
+            *f = Some(e);
+        }
+        Err(SessionError::Cancelled)
+    }
+
+    /// The RP ID the options name, checked against the pinned one.
+    fn rp_id(
+        &self,
+        asked: Option<&str>,
+        server: &ServerKeys,
+    ) -> Result<String, AuthenticatorError> {
+        let pinned = self
+            .auth
+            .pinned_rp(&self.server)?
+            .or_else(|| server.rp_id.clone());
+        match (asked, pinned) {
+            (Some(a), Some(p)) if a != p => Err(AuthenticatorError::WrongRp {
+                asked: a.to_owned(),
+                pinned: p,
+            }),
+            (Some(a), _) => Ok(a.to_owned()),
+            (None, Some(p)) => Ok(p),
+            (None, None) => Err(AuthenticatorError::NoPasskeyHere),
+        }
+    }
+
+    /// PASSKEYS.md §6.6: `https://<rpId>` unless Settings name another origin.
+    fn origin(rp_id: &str, server: &ServerKeys) -> String {
+        server
+            .origin
+            .clone()
+            .unwrap_or_else(|| format!("https://{rp_id}"))
+    }
+
+    /// User presence, a PIN that is not blocked, and (when `verify`) the right PIN.
+    fn consent(&self, verify: bool) -> Result<u8, AuthenticatorError> {
+        if !self.consent.present {
+            return Err(AuthenticatorError::NoUserPresence);
+        }
+        let state = self.auth.pin.state()?;
+        if state.set && state.tries_left == 0 {
+            return Err(AuthenticatorError::PinBlocked);
+        }
+        if !verify {
+            return Ok(FLAG_UP);
+        }
+        let pin = self
+            .consent
+            .pin
+            .as_ref()
+            .ok_or(AuthenticatorError::PinRequired)?;
+        self.auth.pin.verify(pin.expose_secret())?;
+        Ok(FLAG_UP | FLAG_UV)
+    }
+
+    fn make(&self, options: &CreationOptions) -> Result<Attestation, AuthenticatorError> {
+        self.auth.usable()?;
+        let keys = self.auth.keys.load()?;
+        let server = keys.servers.get(&self.server).cloned().unwrap_or_default();
+        let rp_id = self.rp_id(options.rp.id.as_deref(), &server)?;
+        if !options
+            .pub_key_cred_params
+            .iter()
+            .any(|p| p.alg == COSE_ALG_ES256 && p.kind == "public-key")
+        {
+            return Err(AuthenticatorError::Unsupported);
+        }
+        let user_handle = unb64(&options.user.id)
+            .ok_or_else(|| AuthenticatorError::Damaged("the server's user handle".into()))?;
+        // Registration always verifies the PIN: it is set with the first passkey.
+        let flags = self.consent(true)?;
+        let (credential, secret) = new_credential(&rp_id, user_handle)?;
+        let response = credential
+            .registration(&options.challenge, &Self::origin(&rp_id, &server), flags)
+            .map_err(|e| AuthenticatorError::Damaged(e.to_string()))?;
+        let record = LocalCredential {
+            id: b64(credential.id()),
+            user_handle: options.user.id.clone(),
+            user_name: options.user.name.clone(),
+            secret: secret.expose_secret().to_owned(),
+            sign_count: 0,
+            created_at: unix_now(),
+        };
+        // Kept before the server hears of it: a credential the server has must be here.
+        self.auth.keys.update(|k| {
+            let s = k.servers.entry(self.server.clone()).or_default();
+            s.rp_id.get_or_insert_with(|| rp_id.clone());
+            // One credential per server and user: a new one replaces the old.
+            s.credentials
+                .retain(|c| c.user_handle != record.user_handle);
+            s.credentials.push(record);
+            Ok(())
+        })?;
+        Ok(Attestation(response))
+    }
+
+    fn get(&self, options: &RequestOptions) -> Result<Assertion, AuthenticatorError> {
+        let keys = self.auth.keys.load()?;
+        let server = keys.servers.get(&self.server).cloned().unwrap_or_default();
+        let rp_id = self.rp_id(options.rp_id.as_deref(), &server)?;
+        let allowed: Vec<&str> = options
+            .allow_credentials
+            .iter()
+            .map(|d| d.id.as_str())
+            .collect();
+        let chosen = server
+            .credentials
+            .iter()
+            .filter(|c| allowed.is_empty() || allowed.contains(&c.id.as_str()))
+            .max_by_key(|c| c.created_at)
+            .ok_or(AuthenticatorError::NoPasskeyHere)?
+            .clone();
+        let uv_required = options.user_verification.as_deref() == Some("required");
+        let flags = self.consent(uv_required)?;
+        let count = chosen.sign_count.wrapping_add(1).max(1);
+        // The counter is stored before the signature exists (PASSKEYS.md §6.6).
+        self.auth.keys.update(|k| {
+            let c = k
+                .servers
+                .get_mut(&self.server)
+                .and_then(|s| s.credentials.iter_mut().find(|c| c.id == chosen.id))
+                .ok_or(AuthenticatorError::NoPasskeyHere)?;
+            c.sign_count = count;
+            Ok(())
+        })?;
+        let credential = stored_credential(&chosen, &rp_id)?;
+        let response: AuthenticationResponse = credential.assertion(
+            &options.challenge,
+            &Self::origin(&rp_id, &server),
+            flags,
+            count,
+        );
+        Ok(Assertion(response))
+    }
+}
+
+impl prelude_session::Authenticator for Ceremony<'_> {
+    fn make_credential(&self, options: &CreationOptions) -> prelude_session::Result<Attestation> {
+        let excluded = self.auth.local_ids(&self.server).map(|(here, _)| here);
+        if let Ok(here) = &excluded
+            && options
+                .exclude_credentials
+                .iter()
+                .any(|d| here.contains(&d.id))
+        {
+            return Err(SessionError::PasskeyAlreadyRegistered);
+        }
+        self.make(options).or_else(|e| self.refuse(e))
+    }
+
+    fn get_assertion(&self, options: &RequestOptions) -> prelude_session::Result<Assertion> {
+        self.get(options).or_else(|e| self.refuse(e))
+    }
+}
+
+/// A fresh P-256 key and 32-byte credential ID, apart from the DPoP key.
+fn new_credential(
+    rp_id: &str,
+    user_handle: Vec<u8>,
+) -> Result<(Credential, SecretString), AuthenticatorError> {
+    let rng = |buf: &mut [u8]| {
+        getrandom::fill(buf).map_err(|e| AuthenticatorError::Keyring(format!("no randomness: {e}")))
+    };
+    let mut id = vec![0u8; 32];
+    rng(&mut id)?;
+    // A random scalar is out of range with probability ~2^-32: draw again then.
+    for _ in 0..4 {
+        let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+        rng(&mut secret[..])?;
+        if let Ok(c) = Credential::from_secret(&secret[..], id.clone(), rp_id, user_handle.clone())
+        {
+            return Ok((c, SecretString::from(b64(&secret[..]))));
+        }
+    }
+    Err(AuthenticatorError::Damaged("no valid key was drawn".into()))
+}
+
+fn stored_credential(c: &LocalCredential, rp_id: &str) -> Result<Credential, AuthenticatorError> {
+    let damaged = || AuthenticatorError::Damaged(format!("credential {}", c.id));
+    let secret = zeroize::Zeroizing::new(unb64(&c.secret).ok_or_else(damaged)?);
+    let id = unb64(&c.id).ok_or_else(damaged)?;
+    let handle = unb64(&c.user_handle).ok_or_else(damaged)?;
+    Credential::from_secret(&secret, id, rp_id, handle).map_err(|_| damaged())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

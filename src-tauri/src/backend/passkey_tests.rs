@@ -1,0 +1,346 @@
+//! Passkeys in the backend against a real emulator, with no window: add after a code
+//! step-up, approve `transfer:write` with the PIN and no code, a wrong PIN, sign in with the
+//! passkey, delete it after its own step-up, then "no passkey here".
+use super::*;
+use prelude_emulator::{Config, DemoScenario};
+use prelude_session::MemoryStore;
+use std::collections::BTreeMap;
+
+const PIN: &str = "482916";
+
+async fn setup() -> (Emulator, Backend) {
+    let emu = Emulator::start(
+        Config {
+            resend_cooldown_secs: 0,
+            ..Config::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "countersign-passkeys-{}-{}",
+        std::process::id(),
+        emu.local_addr().port()
+    ));
+    let b = Backend::connect(
+        Server::Url(emu.url()),
+        "unit",
+        Some(dir),
+        Some(Arc::new(MemoryStore::new())),
+    )
+    .await
+    .unwrap();
+    (emu, b)
+}
+
+fn last_code(emu: &Emulator) -> String {
+    emu.outbox().last().unwrap().code.clone()
+}
+
+async fn sign_in(emu: &Emulator, b: &mut Backend) {
+    b.resume().await;
+    b.start_login("+33612345678").await.unwrap();
+    b.verify_login_code(&last_code(emu)).await.unwrap();
+}
+
+fn transfer() -> Approval {
+    Approval {
+        scope: "transfer:write".into(),
+        metadata: BTreeMap::from([("amount".into(), "500".into())]),
+    }
+}
+
+fn audit_outcomes(b: &Backend) -> Vec<(String, String)> {
+    b.audit()
+        .unwrap()
+        .read(100)
+        .unwrap()
+        .0
+        .into_iter()
+        .map(|e| (e.scope, e.outcome))
+        .collect()
+}
+
+/// Adds this computer's passkey: the code step-up for `prld:passkey:write`, then the PIN.
+async fn add(emu: &Emulator, b: &mut Backend) {
+    b.add_passkey().await.unwrap();
+    let v = b.view(None, "system".into());
+    assert_eq!(v.stage, Stage::StepUpOtp);
+    assert_eq!(v.challenge.unwrap().scope, PASSKEY_WRITE);
+    b.verify_step_up_code(&last_code(emu)).await.unwrap();
+    let v = b.view(None, "system".into());
+    assert_eq!(
+        v.stage,
+        Stage::Logged,
+        "back to the account, asking for the PIN"
+    );
+    assert!(v.passkey.setup);
+    let pin_set = v.passkey.pin_set;
+    let confirm = if pin_set { None } else { Some("482917") };
+    if !pin_set {
+        // The confirmation must match, and nothing is registered until it does.
+        assert_eq!(
+            b.register_passkey(PIN, confirm).await.unwrap_err().code(),
+            "pin_mismatch"
+        );
+    }
+    b.register_passkey(PIN, (!pin_set).then_some(PIN))
+        .await
+        .unwrap();
+    assert!(!b.view(None, "system".into()).passkey.setup);
+}
+
+use super::passkeys::PASSKEY_WRITE;
+
+#[tokio::test]
+async fn add_approve_with_the_pin_sign_in_and_delete() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    add(&emu, &mut b).await;
+    let list = b.list_passkeys().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].place, "here");
+    let id = list[0].id.clone();
+
+    // transfer:write by passkey: no code goes out.
+    emu.set_scenario(DemoScenario::Passkey);
+    let sent = emu.outbox().len();
+    b.request_step_up(transfer()).await.unwrap();
+    let v = b.view(None, "system".into());
+    let step = v.challenge.unwrap().passkey.unwrap();
+    assert!(step.available && step.here && step.pin);
+    // No PIN, then a wrong one: the approval stays, the tries count down.
+    assert_eq!(
+        b.approve_with_passkey(None).await.unwrap_err().code(),
+        "pin_required"
+    );
+    let e = b
+        .approve_with_passkey(Some("000000".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "wrong_pin");
+    assert_eq!(
+        serde_json::to_value(&e).unwrap()["attemptsRemaining"],
+        7,
+        "tries left, for the sentence"
+    );
+    assert_eq!(b.view(None, "system".into()).stage, Stage::StepUpOtp);
+    b.approve_with_passkey(Some(PIN.into())).await.unwrap();
+    let v = b.view(None, "system".into());
+    assert_eq!(v.stage, Stage::Done);
+    assert_eq!(v.grant.unwrap().scope, "transfer:write");
+    assert_eq!(emu.outbox().len(), sent, "no code was sent");
+    assert_eq!(v.passkey.pin_tries_left, 8, "a right PIN refills the tries");
+    b.finish_step_up().unwrap();
+
+    // Sign in with this computer.
+    b.logout().await.unwrap();
+    assert!(b.view(None, "system".into()).passkey.login);
+    b.login_with_passkey(Some(PIN.into())).await.unwrap();
+    assert_eq!(b.view(None, "system".into()).stage, Stage::Logged);
+
+    // Delete: its own step-up first, then the key goes here too.
+    b.delete_passkey(&id).await.unwrap();
+    assert_eq!(b.view(None, "system".into()).stage, Stage::StepUpOtp);
+    b.verify_step_up_code(&last_code(&emu)).await.unwrap();
+    assert_eq!(b.view(None, "system".into()).stage, Stage::Logged);
+    assert!(b.list_passkeys().await.unwrap().is_empty());
+    assert!(
+        b.authenticator
+            .local_ids(&b.server_key())
+            .unwrap()
+            .0
+            .is_empty()
+    );
+
+    // Now the server sends no options: the client says so at once, the app offers to add a
+    // passkey, and after adding, the approval is asked again and passes.
+    let e = b.request_step_up(transfer()).await.unwrap_err();
+    assert_eq!(e.code(), "needs_passkey");
+    let v = b.view(None, "system".into());
+    assert_eq!(v.stage, Stage::Logged);
+    assert!(v.passkey.waiting);
+    add(&emu, &mut b).await;
+    let v = b.view(None, "system".into());
+    assert_eq!(v.stage, Stage::StepUpOtp, "the approval started again");
+    assert!(v.challenge.unwrap().passkey.unwrap().available);
+    b.approve_with_passkey(Some(PIN.into())).await.unwrap();
+    assert_eq!(b.view(None, "system".into()).stage, Stage::Done);
+
+    let outcomes = audit_outcomes(&b);
+    for want in ["passkey_added", "passkey_used", "passkey_removed"] {
+        assert!(
+            outcomes.iter().any(|(_, o)| o == want),
+            "{want} in {outcomes:?}"
+        );
+    }
+    let used = b.audit().unwrap().read(100).unwrap().0;
+    assert!(
+        used.iter()
+            .any(|e| e.outcome == "granted" && e.steps == vec!["verify_passkey".to_owned()]),
+        "an approval by passkey is logged with its step"
+    );
+}
+
+#[tokio::test]
+async fn a_signed_challenge_that_says_otherwise_is_refused_before_the_ceremony() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    add(&emu, &mut b).await;
+    emu.set_scenario(DemoScenario::Passkey);
+    b.request_step_up(transfer()).await.unwrap();
+    // What was asked changes under the challenge: the signed one no longer matches it.
+    if let Flow::Approving { approving, .. } = &mut b.flow {
+        approving
+            .attempt
+            .approval
+            .metadata
+            .insert("amount".into(), "9000".into());
+    }
+    let before = b.authenticator.pin().state().unwrap().tries_left;
+    let e = b
+        .approve_with_passkey(Some("000000".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "challenge_mismatch");
+    assert_eq!(
+        b.authenticator.pin().state().unwrap().tries_left,
+        before,
+        "no PIN was checked: the ceremony never ran"
+    );
+}
+
+#[tokio::test]
+async fn the_in_memory_fallback_refuses_to_add_a_passkey() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    b.store = Arc::new(PlatformStore::over(Arc::new(Broken)));
+    let _ = b.store.probe_or_fall_back("unit");
+    b.authenticator = Backend::local_authenticator(b.store.clone(), "unit");
+    let e = b.add_passkey().await.unwrap_err();
+    assert_eq!(e.code(), "keyring_unavailable");
+    assert_eq!(
+        b.view(None, "system".into()).stage,
+        Stage::Logged,
+        "no step-up was started"
+    );
+}
+
+struct Broken;
+impl SecretStore for Broken {
+    fn get(
+        &self,
+        _: &str,
+        _: prelude_session::Item,
+    ) -> Result<Option<zeroize::Zeroizing<String>>, prelude_session::StoreError> {
+        Err(prelude_session::StoreError("no keyring".into()))
+    }
+    fn set(
+        &self,
+        _: &str,
+        _: prelude_session::Item,
+        _: &str,
+    ) -> Result<(), prelude_session::StoreError> {
+        Err(prelude_session::StoreError("no keyring".into()))
+    }
+    fn delete(&self, _: &str, _: prelude_session::Item) -> Result<(), prelude_session::StoreError> {
+        Err(prelude_session::StoreError("no keyring".into()))
+    }
+}
+
+/// The test bench's passkey switches, applied to this computer's honest assertions: each
+/// ends in words the person can act on, and the bench says why the emulator refused.
+#[tokio::test]
+async fn each_passkey_fault_reads_as_its_own_failure() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    add(&emu, &mut b).await;
+    emu.set_scenario(DemoScenario::Passkey);
+    for (switch, code, check) in [
+        ("passkey_wrong_origin", "passkey_step_unavailable", "A5"),
+        (
+            "passkey_options_uv_discouraged",
+            "passkey_step_unavailable",
+            "A7",
+        ),
+        (
+            "passkey_counter_behind",
+            "passkey_authenticator_blocked",
+            "A10",
+        ),
+    ] {
+        let mut faults = serde_json::to_value(prelude_emulator::Faults::default()).unwrap();
+        faults[switch] = true.into();
+        emu.set_faults(serde_json::from_value(faults).unwrap())
+            .unwrap();
+        b.request_step_up(transfer()).await.unwrap();
+        let e = b.approve_with_passkey(Some(PIN.into())).await.unwrap_err();
+        assert_eq!(e.code(), code, "{switch}");
+        let refusal = b.bench().await.unwrap().passkey_refusal.unwrap();
+        assert_eq!(refusal.ceremony, "assertion", "{switch}");
+        assert_eq!(refusal.check, check, "{switch}: {}", refusal.why);
+        b.cancel_step_up().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn settings_set_the_rp_id_and_origin_of_this_server_only() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    let s = b.passkey_settings().unwrap();
+    assert!(!s.fixed && s.rp_id.is_none() && s.origin.is_none());
+    assert_eq!(
+        b.set_passkey_rp("localhost", "http://localhost")
+            .unwrap_err()
+            .code(),
+        "invalid_input",
+        "only https origins are claimed"
+    );
+    let s = b
+        .set_passkey_rp(" localhost ", "https://localhost")
+        .unwrap();
+    assert_eq!(s.rp_id.as_deref(), Some("localhost"));
+    assert_eq!(s.origin.as_deref(), Some("https://localhost"));
+    // The seed lists https://localhost: a passkey made with these settings works.
+    add(&emu, &mut b).await;
+    let s = b.set_passkey_rp("", "").unwrap();
+    assert_eq!((s.rp_id, s.origin), (None, None));
+}
+
+#[tokio::test]
+async fn a_pin_reset_deletes_the_key_here_and_the_list_says_so() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    add(&emu, &mut b).await;
+    // Eight wrong PINs block this computer's passkeys.
+    emu.set_scenario(DemoScenario::Passkey);
+    b.request_step_up(transfer()).await.unwrap();
+    for _ in 0..7 {
+        let e = b
+            .approve_with_passkey(Some("000000".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "wrong_pin");
+    }
+    let e = b
+        .approve_with_passkey(Some("000000".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "pin_blocked");
+    let e = b.approve_with_passkey(Some(PIN.into())).await.unwrap_err();
+    assert_eq!(e.code(), "pin_blocked", "the right PIN no longer helps");
+    assert_eq!(b.add_passkey().await.unwrap_err().code(), "pin_blocked");
+    b.cancel_step_up().unwrap();
+    b.reset_pin().unwrap();
+    let v = b.view(None, "system".into());
+    assert!(!v.passkey.pin_set && !v.passkey.login);
+    let list = b.list_passkeys().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].place, "gone", "no longer on this computer");
+    let outcomes = audit_outcomes(&b);
+    assert!(
+        outcomes.iter().any(|(_, o)| o == "passkey_reset"),
+        "{outcomes:?}"
+    );
+}

@@ -1,0 +1,441 @@
+//! Passkeys in the app: the account panel's list, adding one (a code step-up for
+//! `prld:passkey:write`, the PIN, registration), deleting one (its own step-up), approving a
+//! `verify_passkey` step with this computer, and signing in with it (docs/protocol.md,
+//! "Passkeys in the app").
+
+use super::*;
+use crate::authenticator::{AuthenticatorError, Ceremony, Consent, LocalAuthenticator};
+use crate::view::{PasskeyRow, PasskeySettingsView, PasskeyStepView, PasskeyView};
+use prelude_session::PasskeyRegistration;
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+
+/// The reserved scope that registers (and, on the emulator, deletes) a passkey.
+pub const PASSKEY_WRITE: &str = "prld:passkey:write";
+const VERIFY_PASSKEY: &str = "verify_passkey";
+
+/// What the running `prld:passkey:write` step-up is for.
+#[derive(Clone, Debug)]
+enum Intent {
+    Add,
+    Delete(String),
+}
+
+/// The passkey part of the backend's state.
+#[derive(Default)]
+pub(super) struct PasskeyFlow {
+    intent: Option<Intent>,
+    /// The step-up passed: the PIN is asked next, then the passkey is registered.
+    setup: bool,
+    /// An approval of the app's own form that stopped for want of a passkey: asked again
+    /// once one is added (its old challenge carries no options).
+    resume: Option<Approval>,
+}
+
+impl Backend {
+    pub(super) fn local_authenticator(
+        store: Arc<PlatformStore>,
+        profile: &str,
+    ) -> LocalAuthenticator {
+        LocalAuthenticator::new(store, profile)
+    }
+
+    pub(super) fn server_key(&self) -> String {
+        self.server.key()
+    }
+
+    /// A ceremony for this server with the person's click and PIN, its own refusal mapped
+    /// back from the client's `cancelled`.
+    fn ceremony(&self, pin: Option<String>) -> (Ceremony<'_>, String) {
+        let key = self.server_key();
+        let consent = Consent {
+            present: true,
+            pin: pin.filter(|p| !p.is_empty()).map(SecretString::from),
+        };
+        (self.authenticator.ceremony(&key, consent), key)
+    }
+
+    /// The authenticator's reason when it refused, else the client's error.
+    fn ceremony_error(ceremony: &Ceremony<'_>, e: SessionError) -> AppError {
+        match ceremony.take_failure() {
+            Some(f) => AppError::Authenticator(f),
+            None => AppError::from(e),
+        }
+    }
+
+    /// The account panel's passkeys: the server's list, each marked as this computer's, one a
+    /// PIN reset deleted here, or another device's.
+    pub async fn list_passkeys(&mut self) -> AppResult<Vec<PasskeyRow>> {
+        if !self.signed_in() {
+            return Err(AppError::NotSignedIn);
+        }
+        let list = self.client.list_passkeys().await?;
+        let (here, gone) = self.authenticator.local_ids(&self.server_key())?;
+        Ok(list
+            .into_iter()
+            .map(|c| PasskeyRow {
+                place: if here.contains(&c.credential_id) {
+                    "here"
+                } else if gone.contains(&c.credential_id) {
+                    "gone"
+                } else {
+                    "elsewhere"
+                },
+                id: c.credential_id,
+                nickname: c.nickname,
+                created_at: c.created_at.saturating_mul(1000),
+                last_used_at: c.last_used_at.saturating_mul(1000),
+            })
+            .collect())
+    }
+
+    /// Starts adding a passkey: refused at once when the keyring is not the real one or the
+    /// PIN is blocked; else the step-up for `prld:passkey:write` (a code), after which the
+    /// PIN is asked. From a `verify_passkey` step that had no passkey to use, that approval
+    /// ends and is asked again once the passkey is added.
+    pub async fn add_passkey(&mut self) -> AppResult<()> {
+        self.notice = None;
+        if let Some(why) = self.store.degraded() {
+            return Err(AuthenticatorError::Keyring(format!(
+                "secrets are kept in memory this run ({why})"
+            ))
+            .into());
+        }
+        let pin = self.authenticator.pin().state()?;
+        if pin.set && pin.tries_left == 0 {
+            return Err(AuthenticatorError::PinBlocked.into());
+        }
+        if let Some(a) = self.flow.approving()
+            && a.challenge.current_step.as_deref() == Some(VERIFY_PASSKEY)
+        {
+            let own = a.attempt.request.is_none();
+            let approval = a.attempt.approval.clone();
+            let a = self.flow.end_approval()?;
+            let e = AppError::Session(SessionError::PasskeyStepUnavailable {
+                message: "no passkey on this computer; one is being added".into(),
+            });
+            self.close_attempt(a, "failed", Some(&e));
+            self.forget_stored_challenge();
+            if own {
+                self.passkey.resume = Some(approval);
+            }
+        }
+        self.passkey_step_up(Intent::Add).await
+    }
+
+    /// Deletes a passkey on the server (after its own step-up for `prld:passkey:write`,
+    /// which registration consumed), then its key here if it is this computer's.
+    pub async fn delete_passkey(&mut self, id: &str) -> AppResult<()> {
+        self.notice = None;
+        if !self.signed_in() {
+            return Err(AppError::NotSignedIn);
+        }
+        self.passkey_step_up(Intent::Delete(id.to_owned())).await
+    }
+
+    async fn passkey_step_up(&mut self, intent: Intent) -> AppResult<()> {
+        self.passkey.setup = false;
+        self.passkey.intent = Some(intent);
+        let approval = Approval {
+            scope: PASSKEY_WRITE.into(),
+            metadata: BTreeMap::new(),
+        };
+        let r = self.start_attempt(Attempt::new(approval, unix_now())).await;
+        if r.is_err() {
+            self.passkey.intent = None;
+        }
+        r
+    }
+
+    /// Called when an own approval of `scope` was granted: the passkey action it was for
+    /// goes on.
+    pub(super) async fn passkey_granted(&mut self, scope: &str, own: bool) -> AppResult<()> {
+        if scope != PASSKEY_WRITE || !own {
+            return Ok(());
+        }
+        let Some(intent) = self.passkey.intent.take() else {
+            return Ok(());
+        };
+        // Back to the account screen: the grant is a means, not the end.
+        self.flow.done()?;
+        match intent {
+            Intent::Add => {
+                self.passkey.setup = true;
+                Ok(())
+            }
+            Intent::Delete(id) => {
+                self.client.delete_passkey(&id).await?;
+                self.authenticator.forget(&self.server_key(), &id)?;
+                self.audit_passkey("passkey_removed", &id);
+                self.notice = Some("The passkey was deleted.".into());
+                Ok(())
+            }
+        }
+    }
+
+    /// Sets the PIN (the first time: `pin` twice) or checks it, then registers this
+    /// computer's passkey; an approval that was waiting for it is asked again.
+    pub async fn register_passkey(&mut self, pin: &str, confirm: Option<&str>) -> AppResult<()> {
+        self.notice = None;
+        if !self.passkey.setup || !self.signed_in() {
+            return Err(AppError::WrongStage);
+        }
+        let state = self.authenticator.pin().state()?;
+        if !state.set {
+            crate::authenticator::pin::check_pin_policy(pin)?;
+            if confirm != Some(pin) {
+                return Err(AppError::PinMismatch);
+            }
+            self.authenticator.pin().set(pin)?;
+        }
+        let username = self
+            .flow
+            .identifier()
+            .map(|i| i.value.clone())
+            .or_else(|| self.client.profile().and_then(|p| p.user_id))
+            .ok_or(AppError::NotSignedIn)?;
+        let registration = PasskeyRegistration {
+            username,
+            display_name: None,
+            nickname: Some(format!("Countersign on {}", host_name())),
+        };
+        let before = self.authenticator.local_ids(&self.server_key())?.0;
+        let (ceremony, key) = self.ceremony(Some(pin.to_owned()));
+        let r = self.client.register_passkey(&ceremony, &registration).await;
+        let r = r.map_err(|e| Self::ceremony_error(&ceremony, e));
+        drop(ceremony);
+        let registered = match r {
+            Ok(reg) => reg,
+            Err(e) => {
+                // A key the server did not take is not kept.
+                if let Ok((after, _)) = self.authenticator.local_ids(&key) {
+                    for id in after.iter().filter(|id| !before.contains(id)) {
+                        let _ = self.authenticator.forget(&key, id);
+                    }
+                }
+                // A wrong PIN may be typed again; anything else ends the setup.
+                if !matches!(
+                    e,
+                    AppError::Authenticator(AuthenticatorError::WrongPin { .. })
+                ) {
+                    self.passkey.setup = false;
+                }
+                return Err(e);
+            }
+        };
+        self.passkey.setup = false;
+        self.audit_passkey("passkey_added", &registered.credential.credential_id);
+        if let Some(approval) = self.passkey.resume.take() {
+            // The old challenge had no options: a new one has.
+            return self.start_attempt(Attempt::new(approval, unix_now())).await;
+        }
+        self.notice = Some("This computer can now approve with its passkey.".into());
+        Ok(())
+    }
+
+    /// An approval of the app's own form that the server wants passed by passkey, when this
+    /// user has none (`passkey_step_unavailable` at `stepup/request`): kept, to be asked again
+    /// once a passkey is added.
+    pub(super) fn note_passkey_unavailable(
+        &mut self,
+        attempt: &Attempt,
+        e: SessionError,
+    ) -> AppError {
+        if !matches!(e, SessionError::PasskeyStepUnavailable { .. }) {
+            return AppError::from(e);
+        }
+        if attempt.request.is_none() {
+            self.passkey.resume = Some(attempt.approval.clone());
+        }
+        AppError::NeedsPasskey(e)
+    }
+
+    /// A new approval of the form replaces one that waited for a passkey.
+    pub(super) fn passkey_resume_forgotten(&mut self) {
+        self.passkey.resume = None;
+    }
+
+    /// Leaves the PIN step without registering.
+    pub fn cancel_passkey_setup(&mut self) {
+        self.passkey.setup = false;
+        self.passkey.resume = None;
+    }
+
+    /// Passes the `verify_passkey` step with this computer: the challenge's signed scope and
+    /// metadata are compared with what was asked first, then the person's click (user
+    /// presence) and, when the options require it, their PIN (user verification) let the
+    /// authenticator sign. No code is sent.
+    pub async fn approve_with_passkey(&mut self, pin: Option<String>) -> AppResult<()> {
+        self.notice = None;
+        let (ch, asked) = {
+            let a = self.flow.approving_mut()?;
+            (a.challenge.clone(), a.attempt.approval.clone())
+        };
+        if ch.current_step.as_deref() != Some(VERIFY_PASSKEY) {
+            return Err(AppError::WrongStage);
+        }
+        if ch.is_signed() && !(ch.scope == asked.scope && ch.metadata == asked.metadata) {
+            let e = AppError::ChallengeMismatch;
+            if let Ok(a) = self.flow.end_approval() {
+                self.close_attempt(a, "refused", Some(&e));
+            }
+            self.forget_stored_challenge();
+            return Err(e);
+        }
+        let (ceremony, _) = self.ceremony(pin);
+        let r = self
+            .client
+            .continue_step_up_with_passkey(&ch, &ceremony)
+            .await;
+        let r = r.map_err(|e| Self::ceremony_error(&ceremony, e));
+        drop(ceremony);
+        let next = self.step_result(r)?;
+        self.step_passed(next).await
+    }
+
+    /// Signs in with this computer's passkey (`login/passkey/begin`, the PIN when the server
+    /// requires user verification, `finish`, `finalize`).
+    pub async fn login_with_passkey(&mut self, pin: Option<String>) -> AppResult<()> {
+        self.notice = None;
+        if self.flow.is_signed_in() {
+            return Err(AppError::WrongStage);
+        }
+        if matches!(self.flow.stage(), Stage::Code) {
+            self.flow.change_identifier()?;
+        }
+        let (ceremony, _) = self.ceremony(pin);
+        let r = self.client.login_with_passkey(&ceremony).await;
+        let r = r.map_err(|e| Self::ceremony_error(&ceremony, e));
+        drop(ceremony);
+        let user = r?;
+        self.flow.sign_in()?;
+        self.ledger.signed_in(&user.profile.scopes);
+        self.audit_passkey("passkey_used", "sign-in");
+        Ok(())
+    }
+
+    /// Renames a passkey on the server (no step-up: nothing is granted by a name).
+    pub async fn rename_passkey(&mut self, id: &str, nickname: &str) -> AppResult<()> {
+        if !self.signed_in() {
+            return Err(AppError::NotSignedIn);
+        }
+        Ok(self.client.rename_passkey(id, nickname).await?)
+    }
+
+    /// Changes the PIN, given the old one (which counts as a try).
+    pub fn change_pin(&mut self, old: &str, new: &str, confirm: &str) -> AppResult<()> {
+        if new != confirm {
+            return Err(AppError::PinMismatch);
+        }
+        self.authenticator.pin().change(old, new)?;
+        self.notice = Some("Your Countersign PIN is changed.".into());
+        Ok(())
+    }
+
+    /// Forgets the PIN and deletes this computer's passkeys (their server entries stay, as
+    /// "no longer on this computer", for the person to delete).
+    pub fn reset_pin(&mut self) -> AppResult<()> {
+        self.authenticator.reset()?;
+        self.audit_passkey("passkey_reset", "all on this computer");
+        self.notice = Some(
+            "The PIN is reset and this computer's passkeys are deleted here. Delete their entries below, then add a new one.".into(),
+        );
+        Ok(())
+    }
+
+    /// Settings: the RP ID and origin this server's passkeys use (empty clears). The built-in
+    /// server's RP ID is fixed; its origin may still be set.
+    pub fn set_passkey_rp(&mut self, rp_id: &str, origin: &str) -> AppResult<PasskeySettingsView> {
+        let key = self.server_key();
+        let rp_id = Some(rp_id.trim()).filter(|r| !r.is_empty() && key != "embedded");
+        let origin = Some(origin.trim()).filter(|o| !o.is_empty());
+        self.authenticator.set_server_rp(&key, rp_id, origin)?;
+        self.passkey_settings()
+    }
+
+    /// Settings: this server's passkey RP ID and origin.
+    pub fn passkey_settings(&self) -> AppResult<PasskeySettingsView> {
+        let key = self.server_key();
+        let (rp_id, origin) = self.authenticator.server_rp(&key)?;
+        Ok(PasskeySettingsView {
+            rp_id,
+            origin,
+            fixed: key == "embedded",
+        })
+    }
+
+    /// The passkey part of the view.
+    pub(super) fn passkey_view(&self) -> PasskeyView {
+        let pin = self.authenticator.pin().state().ok();
+        let here = self
+            .authenticator
+            .local_ids(&self.server_key())
+            .map(|(h, _)| !h.is_empty())
+            .unwrap_or(false);
+        // The embedded server's configuration is known; another server's is learnt by trying.
+        let config = self
+            .emulator
+            .as_ref()
+            .map(|e| e.state().data().passkey_config.clone());
+        let (enabled, uv) = match config {
+            Some(Some(c)) => (
+                c.login_enabled,
+                c.user_verification == prelude_emulator::state::UserVerification::Required,
+            ),
+            Some(None) => (false, false),
+            None => (true, true),
+        };
+        PasskeyView {
+            login: here && enabled && !self.signed_in(),
+            login_pin: uv,
+            setup: self.passkey.setup,
+            waiting: self.passkey.resume.is_some(),
+            pin_set: pin.is_some_and(|p| p.set),
+            pin_tries_left: pin.map_or(0, |p| p.tries_left),
+        }
+    }
+
+    /// The `verify_passkey` step's part of the approval screen.
+    pub(super) fn passkey_step_view(&self, ch: &StepUpChallenge) -> Option<PasskeyStepView> {
+        if ch.current_step.as_deref() != Some(VERIFY_PASSKEY) {
+            return None;
+        }
+        let pin = self.authenticator.pin().state().ok();
+        Some(PasskeyStepView {
+            available: ch.has_passkey_options(),
+            here: self
+                .authenticator
+                .local_ids(&self.server_key())
+                .is_ok_and(|(h, _)| !h.is_empty()),
+            pin: ch.passkey_user_verification() == Some("required"),
+            pin_tries_left: pin.map_or(0, |p| p.tries_left),
+        })
+    }
+
+    /// One line in the audit log for a passkey added, used to sign in, removed or reset.
+    fn audit_passkey(&mut self, outcome: &str, credential: &str) {
+        let now = unix_now();
+        let a = Attempt::new(
+            Approval {
+                scope: "passkey".into(),
+                metadata: BTreeMap::from([("credential".into(), credential.to_owned())]),
+            },
+            now,
+        );
+        self.audit_attempt(a, outcome, None);
+    }
+}
+
+/// This computer's name, for the passkey's nickname.
+fn host_name() -> String {
+    #[cfg(unix)]
+    if let Ok(h) = nix::unistd::gethostname()
+        && let Some(h) = h.to_str()
+    {
+        let h: String = h.chars().filter(|c| !c.is_control()).take(40).collect();
+        if !h.is_empty() {
+            return h;
+        }
+    }
+    "this computer".into()
+}

@@ -1,0 +1,129 @@
+//! The passkey commands: the account panel's list, add, rename and delete, the PIN, approving
+//! with this computer and signing in with it. Like the others, each answers with the view;
+//! PINs pass through here and are never logged.
+
+use crate::AppState;
+use crate::error::AppResult;
+use crate::view::{AppView, PasskeyRow, PasskeySettingsView};
+use tauri::State;
+
+type St<'a> = State<'a, AppState>;
+
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn list_passkeys(state: St<'_>) -> AppResult<Vec<PasskeyRow>> {
+    let mut b = state.backend().await?.lock().await;
+    let r = b.list_passkeys().await;
+    if let Err(e) = &r {
+        b.note_failure(e);
+    }
+    r
+}
+
+/// Starts adding this computer's passkey: the step-up for `prld:passkey:write` first.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn add_passkey(state: St<'_>) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    let r = b.add_passkey().await;
+    state.outcome(&mut b, r)
+}
+
+/// After that step-up: the PIN (twice when it is new), then registration.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn register_passkey(
+    state: St<'_>,
+    pin: String,
+    confirm: Option<String>,
+) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    let r = b.register_passkey(&pin, confirm.as_deref()).await;
+    state.outcome(&mut b, r)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn cancel_passkey_setup(state: St<'_>) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    b.cancel_passkey_setup();
+    Ok(state.view(&b))
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn rename_passkey(state: St<'_>, id: String, nickname: String) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    let r = b.rename_passkey(&id, &nickname).await;
+    state.outcome(&mut b, r)
+}
+
+/// Deletes a passkey after its own step-up.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn delete_passkey(state: St<'_>, id: String) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    let r = b.delete_passkey(&id).await;
+    state.outcome(&mut b, r)
+}
+
+/// "Approve with this computer": the click is user presence; `pin` is asked only when the
+/// step requires user verification.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn approve_with_passkey(state: St<'_>, pin: Option<String>) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    let r = b.approve_with_passkey(pin).await;
+    state.outcome(&mut b, r)
+}
+
+/// "Sign in with this computer".
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn login_with_passkey(state: St<'_>, pin: Option<String>) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    b.login_with_passkey(pin).await?;
+    Ok(state.settled(&b))
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn change_pin(
+    state: St<'_>,
+    old: String,
+    new: String,
+    confirm: String,
+) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    b.change_pin(&old, &new, &confirm)?;
+    Ok(state.view(&b))
+}
+
+/// Forgets the PIN and deletes this computer's passkeys.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn reset_pin(state: St<'_>) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    b.reset_pin()?;
+    Ok(state.view(&b))
+}
+
+/// Settings: this server's passkey RP ID and origin.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn passkey_settings(state: St<'_>) -> AppResult<PasskeySettingsView> {
+    let b = state.backend().await?.lock().await;
+    b.passkey_settings()
+}
+
+/// Settings: sets this server's passkey RP ID and origin (empty clears).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn set_passkey_server(
+    state: St<'_>,
+    rp_id: String,
+    origin: String,
+) -> AppResult<PasskeySettingsView> {
+    let mut b = state.backend().await?.lock().await;
+    b.set_passkey_rp(&rp_id, &origin)
+}
