@@ -97,7 +97,9 @@ export function placeError(box, actions, v, root) {
     delete f.dataset.marked;
   }
   const field = box.dataset.field ? $(`[name="${CSS.escape(box.dataset.field)}"]`, root) : null;
-  const slot = field?.closest(".field") || (!box.hidden && $("[data-error-slot]", root));
+  // The first slot on show: the step's code field, or the PIN field of a passkey step.
+  const shown = $$("[data-error-slot]", root).find((el) => !el.closest("[hidden]"));
+  const slot = field?.closest(".field") || (!box.hidden && shown);
   if (field && !box.hidden) {
     field.setAttribute("aria-invalid", "true");
     field.dataset.marked = "true";
