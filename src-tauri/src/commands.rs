@@ -235,6 +235,32 @@ pub async fn deny_request(state: St<'_>, id: String, report: bool) -> AppResult<
     Ok(state.view(&b))
 }
 
+/// The person picks `number` on the request `id` (number matching).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn pick_number(state: St<'_>, id: String, number: u8) -> AppResult<AppView> {
+    let mut b = state.backend().await?.lock().await;
+    b.pick_number(&id, number)?;
+    Ok(state.view(&b))
+}
+
+/// Whether programs' requests are number-matched for this profile, for Settings.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn number_matching(state: St<'_>) -> AppResult<bool> {
+    Ok(state.settings.number_matching())
+}
+
+/// Settings' number-matching switch: kept for the profile, and in force for requests
+/// queued from now on.
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(on))]
+pub async fn set_number_matching(state: St<'_>, on: bool) -> AppResult<bool> {
+    state.settings.set_number_matching(on)?;
+    state.backend().await?.lock().await.set_number_matching(on);
+    Ok(on)
+}
+
 /// The programs muted after a report, for Settings.
 #[tauri::command]
 #[tracing::instrument(skip_all)]

@@ -207,6 +207,9 @@ pub fn run() -> ExitCode {
             commands::deny_request,
             commands::muted_programs,
             commands::unmute_programs,
+            commands::pick_number,
+            commands::number_matching,
+            commands::set_number_matching,
             commands::bench_state,
             commands::set_faults,
             commands::move_clock,
@@ -285,6 +288,7 @@ fn setup(
             Ok(mut b) => {
                 // Resume a stored session now, so the first screen needs no wait.
                 b.resume().await;
+                b.set_number_matching(state.settings.number_matching());
                 if let Some(n) = settings_notice {
                     b.say(n);
                 }

@@ -232,6 +232,20 @@ pub struct RequestView {
     pub received_at: String,
     /// Unix milliseconds when it times out.
     pub expires_at: i64,
+    /// The numbers to pick from (number matching), for a program's request.
+    pub matching: Option<MatchView>,
+    /// A program's request, with matching turned off in Settings: the screen says so.
+    pub matching_off: bool,
+}
+
+/// The numbers a request screen offers; one is on the requester's terminal.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchView {
+    /// Three two-digit numbers, ascending.
+    pub choices: Vec<u8>,
+    /// The right one was picked: "Continue to approve" is on.
+    pub picked: bool,
 }
 
 /// What the sign-in form says under the identifier as it is typed.

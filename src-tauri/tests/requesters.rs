@@ -94,11 +94,11 @@ impl Desk for Recorder {
         source: Source,
         ask: Ask,
         reply: oneshot::Sender<Outcome>,
-    ) -> Result<(String, usize), Box<Outcome>> {
+    ) -> Result<(String, usize, Option<u8>), Box<Outcome>> {
         let _ = reply.send(Outcome::new(Status::Denied, &ask));
         let mut seen = self.0.lock().unwrap();
         seen.asked.push((source, ask));
-        Ok((format!("req-{}", seen.asked.len()), 1))
+        Ok((format!("req-{}", seen.asked.len()), 1, Some(42)))
     }
     async fn withdraw(&self, id: String) {
         self.0.lock().unwrap().withdrawn.push(id);
@@ -186,6 +186,13 @@ async fn a_script_is_named_by_its_interpreter_and_its_path_not_by_countersign() 
         let shell_pid = child.id();
         let out = finish(child).await;
         assert_eq!(json(&out)["status"], "denied", "{out:?}");
+        // The number goes to the terminal; stdout is the one object and the script's echo.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.lines().count(), 2, "{stdout}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(" 42 "),
+            "{out:?}"
+        );
         let seen = desk.0.lock().unwrap();
         let (source, _) = &seen.asked[n];
         assert_eq!(

@@ -213,7 +213,7 @@ impl Backend {
             scope: ch.scope.clone(),
             session_id: self.client.session_id(),
             grant_mode: ch.grant_mode.clone(),
-            metadata: ch.metadata.clone().into_iter().collect(),
+            metadata: crate::requests::matching::shown(&ch.metadata),
             expires_at: ch
                 .granted_for
                 .filter(|s| *s > 0)

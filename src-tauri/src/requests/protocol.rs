@@ -51,6 +51,10 @@ pub enum AppMessage {
         request_id: String,
         /// 1 when it is on screen now.
         position: usize,
+        /// The number the person picks on screen (number matching), 10 to 99; absent when
+        /// matching is off for the profile.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        number: Option<u8>,
     },
     Result(Box<Outcome>),
     Shown {
@@ -203,6 +207,11 @@ impl Ask {
         prelude_wire::check_scope(scope).map_err(bad)?;
         for (k, v) in &metadata {
             prelude_wire::check_metadata_entry(k, v).map_err(bad)?;
+            if k == super::matching::MATCH_KEY {
+                return Err(BadRequest(format!(
+                    "metadata key {k:?} is reserved: Countersign adds it itself (number matching)"
+                )));
+            }
         }
         prelude_wire::check_metadata(&metadata).map_err(bad)?;
         // What the screen shows is what is signed: no character that reorders, hides or
@@ -335,6 +344,8 @@ mod tests {
         assert!(err("t", &[], Some("a\nb"), None).contains("U+000A"));
         assert!(err("t", &[], None, Some(0)).contains("timeout"));
         assert!(err("t", &[], None, Some(3601)).contains("timeout"));
+        let e = err("t", &[("cs:number", "42")], None, None);
+        assert!(e.contains("cs:number") && e.contains("reserved"), "{e}");
     }
 
     #[test]
