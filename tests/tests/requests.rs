@@ -92,7 +92,7 @@ async fn a_request_from_a_script_is_granted() {
     app.run(move |app| async move {
         sign_in(&app, &emu).await?;
         let session = app.text("session-id").await?;
-        let (cli, script) = ask_from_script(
+        let (mut cli, script) = ask_from_script(
             &sandbox,
             &[
                 "--scope",
@@ -127,6 +127,7 @@ async fn a_request_from_a_script_is_granted() {
         let meta = app.text("request-metadata").await?;
         assert!(meta.contains("EUR") && meta.contains("ACME Ltd"), "{meta}");
         app.shot("01-request").await;
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         assert_eq!(app.full_text("request-source").await?, source);
@@ -163,7 +164,7 @@ async fn a_request_from_a_script_is_granted() {
         // With --print-access-token, stdout is the token alone.
         app.click("back-to-account").await?;
         app.wait_stage("logged").await?;
-        let cli = ask(
+        let mut cli = ask(
             &sandbox,
             &[
                 "--scope",
@@ -176,6 +177,7 @@ async fn a_request_from_a_script_is_granted() {
             ],
         );
         wait_request(&app, "token").await?;
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         step_up_with(&app, &emu.nth_code(3).await).await?;
         let out = finish(cli).await;
@@ -228,11 +230,12 @@ async fn denied_reported_timed_out_and_blocked() {
 
         // A report mutes the program that asked: here a script, so the test's own requests
         // (another program) still reach the screen.
-        let (cli, script) = ask_from_script(
+        let (mut cli, script) = ask_from_script(
             &sandbox,
             &["--scope", "transfer:write", "--reason", "report me"],
         );
         wait_request(&app, "report me").await?;
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         app.click("deny-report").await?;
@@ -269,11 +272,12 @@ async fn denied_reported_timed_out_and_blocked() {
                        "granted_for": 300, "grant_mode": "session-bound"}
         }]}))
         .await;
-        let cli = ask(
+        let mut cli = ask(
             &sandbox,
             &["--scope", "transfer:write", "--reason", "blocked", "--json"],
         );
         wait_request(&app, "blocked").await?;
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_error("Your hook denied this scope.").await?;
         let out = finish(cli).await;
