@@ -10,6 +10,7 @@ mod files;
 pub mod flow;
 pub mod harden;
 mod logging;
+mod migrate;
 mod reach;
 mod rendering;
 pub mod requests;
@@ -252,8 +253,26 @@ fn setup(
     cpu_raster: bool,
     link: Option<String>,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    // This process holds the profile's lock: the old identifier's folders move first, before
+    // the log, the settings or WebKit open anything in the new ones.
+    let moved: Vec<_> = [app.path().app_data_dir(), app.path().app_config_dir()]
+        .into_iter()
+        .flatten()
+        .map(|dir| (migrate::move_old_data(&dir), dir))
+        .collect();
     let guard = logging::init(app.path().app_log_dir().ok());
     app.manage(LogGuard(guard));
+    for (m, dir) in moved {
+        match m {
+            Ok(migrate::Moved::Nothing) => {}
+            Ok(m) => {
+                tracing::info!(to = %dir.display(), moved = ?m, "data of the old identifier moved")
+            }
+            Err(e) => {
+                tracing::warn!(to = %dir.display(), error = %e, "data of the old identifier not moved")
+            }
+        }
+    }
     let (settings, settings_notice) = Settings::open(app.handle(), &args.profile)?;
     // --endpoint / COUNTERSIGN_ENDPOINT, then --app-id / COUNTERSIGN_APP_ID, then the saved
     // choice, then the embedded emulator.

@@ -140,7 +140,7 @@ async fn a_wrong_number_denies_and_mutes_the_program() {
         let log = std::fs::read_to_string(
             sandbox
                 .dir
-                .join("data/dev.countersign.app")
+                .join("data/dev.countersign.Countersign")
                 .join(format!("approvals-{}.jsonl", sandbox.profile)),
         )?;
         assert!(

@@ -304,7 +304,7 @@ async fn denied_reported_timed_out_and_blocked() {
         let log = std::fs::read_to_string(
             sandbox
                 .dir
-                .join("data/dev.countersign.app")
+                .join("data/dev.countersign.Countersign")
                 .join(format!("approvals-{}.jsonl", sandbox.profile)),
         )?;
         for outcome in ["denied", "timed_out", "blocked", "refused"] {
