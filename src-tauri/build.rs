@@ -56,6 +56,8 @@ fn countersign_commands() -> &'static [&'static str] {
         "pick_number",
         "number_matching",
         "set_number_matching",
+        "autostart_state",
+        "set_autostart",
         "bench_state",
         "set_faults",
         "move_clock",

@@ -5,6 +5,7 @@ import { addMessage, clearInbox, refreshInbox, showDemoIdentities, startInbox } 
 import { RESTARTABLE, showErrorIn } from "./messages.js";
 import { derived, pick } from "./words.js";
 import { gateMatching, initMatchingSetting, renderMatching } from "./matching.js";
+import { initAutostartSetting } from "./autostart.js";
 
 const scriptAt = performance.now();
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -867,6 +868,7 @@ $("#settings-open").addEventListener("click", async () => {
   (await settings)();
 });
 initMatchingSetting();
+initAutostartSetting();
 
 // The backend gives the window the sign-in screen when it is known at start, so the first
 // frame shows it; after a reload the backend is asked instead, as it may have moved on.

@@ -261,6 +261,45 @@ pub async fn set_number_matching(state: St<'_>, on: bool) -> AppResult<bool> {
     Ok(on)
 }
 
+/// Settings' "Start with the session": on or off for this profile, and whether it can be on.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn autostart_state(state: St<'_>) -> AppResult<crate::view::AutostartView> {
+    set_autostart_to(&state.profile, None).await
+}
+
+/// Writes or removes this profile's autostart entry.
+#[tauri::command]
+#[tracing::instrument(skip_all, fields(on))]
+pub async fn set_autostart(state: St<'_>, on: bool) -> AppResult<crate::view::AutostartView> {
+    set_autostart_to(&state.profile, Some(on)).await
+}
+
+async fn set_autostart_to(
+    profile: &str,
+    on: Option<bool>,
+) -> AppResult<crate::view::AutostartView> {
+    #[cfg(target_os = "linux")]
+    {
+        let tray = tokio::task::spawn_blocking(crate::tray::host_present)
+            .await
+            .unwrap_or(false);
+        match on {
+            None => Ok(crate::autostart::view(profile, tray)),
+            Some(on) => crate::autostart::switch(profile, on, tray),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (profile, on);
+        Ok(crate::view::AutostartView {
+            on: false,
+            available: false,
+            why: Some("Starting with the session is written for Linux desktops only.".into()),
+        })
+    }
+}
+
 /// The programs muted after a report, for Settings.
 #[tauri::command]
 #[tracing::instrument(skip_all)]

@@ -2,6 +2,8 @@
 //! the session (`prelude_session::SessionClient`); the web UI only renders view models.
 
 mod audit;
+#[cfg(target_os = "linux")]
+pub mod autostart;
 pub mod backend;
 mod cli;
 mod commands;
@@ -16,6 +18,8 @@ mod rendering;
 pub mod requests;
 pub mod server;
 mod settings;
+#[cfg(target_os = "linux")]
+pub mod tray;
 pub mod view;
 
 use backend::Backend;
@@ -98,6 +102,10 @@ fn started() -> Option<&'static std::time::Instant> {
 /// The event the demo inbox listens to.
 pub const INBOX_EVENT: &str = "demo-inbox";
 
+/// Exit status of `--background` in a session without a tray.
+#[cfg(target_os = "linux")]
+const NO_TRAY: u8 = 4;
+
 static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 pub fn run() -> ExitCode {
@@ -131,6 +139,15 @@ pub fn run() -> ExitCode {
         eprintln!("countersign: {m}");
         // A bad value, as clap's own usage errors.
         return ExitCode::from(2);
+    }
+    // A start in the background must not leave an invisible process: without a tray, none.
+    #[cfg(target_os = "linux")]
+    if args.background && !tray::wait_for_host(tray::login_wait()) {
+        eprintln!(
+            "countersign: --background needs a system tray, and this session has none (no StatusNotifier host on D-Bus within {} s), so nothing was started; run countersign without --background",
+            tray::login_wait().as_secs()
+        );
+        return ExitCode::from(NO_TRAY);
     }
     // One app per profile, decided by a lock taken before anything else: a later launch
     // hands its link to the first and ends.
@@ -211,6 +228,8 @@ pub fn run() -> ExitCode {
             commands::pick_number,
             commands::number_matching,
             commands::set_number_matching,
+            commands::autostart_state,
+            commands::set_autostart,
             commands::bench_state,
             commands::set_faults,
             commands::move_clock,
@@ -262,6 +281,13 @@ fn setup(
         .collect();
     let guard = logging::init(app.path().app_log_dir().ok());
     app.manage(LogGuard(guard));
+    // An entry whose program is gone (a moved or removed build) starts nothing: removed.
+    #[cfg(target_os = "linux")]
+    if let Some(dir) = autostart::dir() {
+        for gone in autostart::remove_stale(&dir) {
+            tracing::info!(entry = %gone.display(), "stale autostart entry removed");
+        }
+    }
     for (m, dir) in moved {
         match m {
             Ok(migrate::Moved::Nothing) => {}

@@ -343,6 +343,18 @@ pub struct AuditView {
     pub path: Option<String>,
 }
 
+/// Settings' "Start with the session" switch.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutostartView {
+    /// The profile's autostart entry exists.
+    pub on: bool,
+    /// The switch can be turned on: the session has a tray.
+    pub available: bool,
+    /// Why it cannot, when it cannot.
+    pub why: Option<String>,
+}
+
 /// A program muted after a report, as Settings lists it.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -112,6 +112,8 @@ impl Desk for Recorder {
         AppStatus {
             v: VERSION,
             signed_in: seen.signed_in,
+            tray: Some(false),
+            locked: Some(false),
         }
     }
 }
@@ -396,7 +398,7 @@ async fn status_says_whether_the_app_runs_and_is_signed_in_and_starts_none() {
     assert_eq!(code, Some(0));
     assert_eq!(
         object(&line),
-        serde_json::json!({"running": true, "profile": "t", "signed_in": false})
+        serde_json::json!({"running": true, "profile": "t", "signed_in": false, "tray": false, "locked": false})
     );
     desk.0.lock().unwrap().signed_in = true;
     let (code, line) = status(&sandbox, &["--json"]).await;
@@ -404,13 +406,13 @@ async fn status_says_whether_the_app_runs_and_is_signed_in_and_starts_none() {
     // No lock or tray yet: those fields are left out rather than said false.
     assert_eq!(
         object(&line),
-        serde_json::json!({"running": true, "profile": "t", "signed_in": true})
+        serde_json::json!({"running": true, "profile": "t", "signed_in": true, "tray": false, "locked": false})
     );
     assert_eq!(
         status(&sandbox, &[]).await,
         (
             Some(0),
-            "Countersign is running for profile t, signed in.".to_owned()
+            "Countersign is running for profile t, signed in, with no tray.".to_owned()
         )
     );
     {
@@ -462,7 +464,7 @@ async fn status_is_answered_to_a_helper_whose_caller_is_gone() {
     }
     assert_eq!(
         object(line.trim_end()),
-        serde_json::json!({"running": true, "profile": "t", "signed_in": true})
+        serde_json::json!({"running": true, "profile": "t", "signed_in": true, "tray": false, "locked": false})
     );
 }
 
@@ -657,7 +659,7 @@ async fn two_requests_at_once_with_no_app_start_one_app_and_both_reach_it() {
     assert_eq!(code, Some(0));
     assert_eq!(
         object(&line),
-        serde_json::json!({"running": true, "profile": "t", "signed_in": false})
+        serde_json::json!({"running": true, "profile": "t", "signed_in": false, "tray": false, "locked": false})
     );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(app as i32),

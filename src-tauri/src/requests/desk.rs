@@ -159,9 +159,18 @@ impl Desk for AppDesk {
             }
             Err(_) => false,
         };
+        #[cfg(target_os = "linux")]
+        let tray = tokio::task::spawn_blocking(crate::tray::host_present)
+            .await
+            .ok();
+        #[cfg(not(target_os = "linux"))]
+        let tray = None;
         AppStatus {
             v: super::protocol::VERSION,
             signed_in,
+            tray,
+            // No lock exists yet: never locked.
+            locked: Some(false),
         }
     }
 }
