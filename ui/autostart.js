@@ -11,6 +11,8 @@ function show(s) {
   box.disabled = !s.available && !s.on;
   $("#autostart-why").textContent = s.why || "";
   $("#autostart-why").hidden = !s.why;
+  // Read since the sheet opened (tests wait for it).
+  box.dataset.loaded = "true";
 }
 
 export function initAutostartSetting() {
@@ -19,6 +21,7 @@ export function initAutostartSetting() {
   if (!box) return;
   $("#settings-open")?.addEventListener("click", async () => {
     note.textContent = "";
+    delete box.dataset.loaded;
     try {
       show(await call("autostart_state"));
     } catch (err) {

@@ -77,6 +77,14 @@ fn the_package_holds_what_a_desktop_needs_and_its_tools_agree() {
         .args(["validate", "--no-net"])
         .arg(root.join("usr/share/metainfo/dev.countersign.Countersign.metainfo.xml")));
 
+    // Starting with the session is the person's choice in Settings, never the package's.
+    for autostart in ["etc/xdg/autostart", "usr/share/gnome/autostart"] {
+        assert!(
+            !root.join(autostart).exists(),
+            "the package installs {autostart}"
+        );
+    }
+
     let depends = run(Command::new("dpkg-deb")
         .args(["-f"])
         .arg(&deb)
