@@ -30,11 +30,15 @@ export function renderMatching(slot, request, onPick) {
     );
     return;
   }
-  const ask = para(
-    m.picked
-      ? "The number matches: you may continue."
-      : "Pick the number the program's terminal shows. A wrong number denies the request.",
-  );
+  const ask = para(m.picked ? "The number matches: you may continue." : "Pick the number the program's terminal shows.");
+  if (!m.picked) {
+    // A short window leaves this out (styles.css); the title keeps it.
+    const warn = document.createElement("span");
+    warn.className = "match-warn";
+    warn.textContent = " A wrong number denies the request.";
+    ask.append(warn);
+    ask.title = ask.textContent;
+  }
   ask.id = "match-ask";
   ask.dataset.testid = "match-ask";
   const row = document.createElement("div");
