@@ -52,6 +52,7 @@ export function renderMatching(slot, request, onPick) {
     b.dataset.testid = "match-number";
     b.textContent = String(n).padStart(2, "0");
     b.disabled = m.picked;
+    b.setAttribute("aria-pressed", String(m.chosen === n));
     b.addEventListener("click", () => onPick(n, b));
     row.append(b);
   }

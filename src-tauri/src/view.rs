@@ -246,6 +246,8 @@ pub struct MatchView {
     pub choices: Vec<u8>,
     /// The right one was picked: "Continue to approve" is on.
     pub picked: bool,
+    /// The number picked, once it was the right one.
+    pub chosen: Option<u8>,
 }
 
 /// What the sign-in form says under the identifier as it is typed.

@@ -84,6 +84,10 @@ async fn the_right_number_leads_on_to_the_approval() {
             |v| v.as_bool() == Some(false),
         )
         .await?;
+        let pressed = app
+            .script("return [...document.querySelectorAll('[data-testid=match-number][aria-pressed=true]')].map((b) => b.textContent);")
+            .await?;
+        assert_eq!(pressed, serde_json::json!([format!("{n:02}")]));
         app.shot("02-picked").await;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;

@@ -62,6 +62,7 @@ impl Backend {
         Some(MatchView {
             choices: m.choices.to_vec(),
             picked: m.picked,
+            chosen: m.picked.then_some(m.number),
         })
     }
 

@@ -102,7 +102,9 @@ async fn the_right_pick_leads_on_and_the_number_is_signed_but_never_shown() {
     assert_eq!(b.pick_number(&id, 100).unwrap_err().code(), "invalid_input");
     b.pick_number(&id, n).unwrap();
     let v = b.view(None, "system".into()).request.unwrap();
-    assert!(v.matching.unwrap().picked);
+    let m = v.matching.unwrap();
+    assert!(m.picked);
+    assert_eq!(m.chosen, Some(n));
     b.approve_request(&id).await.unwrap();
 
     // The server signed it with the rest; the screen lists only what was asked.
