@@ -71,6 +71,7 @@ mod emulator;
 mod proc;
 pub use emulator::{EmulatorProc, prelude_management_key};
 pub use proc::{Finished, Proc, finish};
+mod picks;
 
 // ---------------------------------------------------------------------------------------------
 // The app window
@@ -457,29 +458,6 @@ impl AppRef {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(e.click().await?)
-    }
-
-    /// Picks `n` among the request's numbers (number matching), once the numbers are there
-    /// and settled, as [`Self::click`] waits for a button.
-    pub async fn pick_number(&self, n: u8) -> TestResult {
-        let want = format!("{n:02}");
-        let until = Instant::now() + Duration::from_secs(15);
-        loop {
-            for e in self.driver.find_all(Self::sel("match-number")).await? {
-                if e.text().await? != want {
-                    continue;
-                }
-                let settled = e.is_enabled().await.unwrap_or(false)
-                    && e.attr("aria-disabled").await.ok().flatten().as_deref() != Some("true");
-                if settled {
-                    return Ok(e.click().await?);
-                }
-            }
-            if Instant::now() > until {
-                return Err(format!("no number {want} to pick").into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 
     /// Types into a field the reliable way for WebKit: set the value and fire `input`.
