@@ -53,7 +53,7 @@ impl Backend {
         }
         Matching::new(&self.requests.numbers_in_use())
             .map(Some)
-            .map_err(|e| ("no_random", format!("no number could be drawn: {e}")))
+            .map_err(|e| ("no_number", format!("no number could be drawn: {e}")))
     }
 
     /// What the request screen shows of `id`'s matching.

@@ -23,6 +23,17 @@ pub struct Matching {
     pub picked: bool,
 }
 
+/// Why no number could be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum MatchError {
+    #[error("the system's random source failed: {0}")]
+    Random(getrandom::Error),
+    /// Fewer than three numbers are free of the waiting requests' (cannot happen with the
+    /// queue's 20 places for programs, 3 numbers each, among 90).
+    #[error("no three numbers are free of those of the waiting requests")]
+    Exhausted,
+}
+
 /// What a pick does.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pick {
@@ -40,15 +51,18 @@ impl Matching {
     /// another waiting request's number, and no two waiting requests share one.
     ///
     /// # Errors
-    /// [`getrandom::Error`] when the system's random source fails.
-    pub fn new(taken: &[u8]) -> Result<Self, getrandom::Error> {
+    /// [`MatchError::Random`] when the system's random source fails;
+    /// [`MatchError::Exhausted`] when fewer than three numbers are free.
+    pub fn new(taken: &[u8]) -> Result<Self, MatchError> {
         let mut free: Vec<u8> = NUMBERS.filter(|n| !taken.contains(n)).collect();
+        if free.len() < CHOICES {
+            return Err(MatchError::Exhausted);
+        }
         let mut drawn = [0u8; CHOICES];
         for slot in &mut drawn {
-            // At most 23 requests wait (queue.rs), with 3 numbers each: 90 leave enough.
             let mut r = [0u8; 4];
-            getrandom::fill(&mut r)?;
-            let i = u32::from_le_bytes(r) as usize % free.len().max(1);
+            getrandom::fill(&mut r).map_err(MatchError::Random)?;
+            let i = u32::from_le_bytes(r) as usize % free.len();
             *slot = free.swap_remove(i);
         }
         let number = drawn[0];
@@ -110,6 +124,12 @@ mod tests {
         }
         let m = Matching::new(&[]).unwrap();
         assert!(m.choices.iter().all(|n| NUMBERS.contains(n)));
+        // Two free numbers cannot make three choices: an error, not a panic.
+        let all_but_two: Vec<u8> = NUMBERS.skip(2).collect();
+        assert!(matches!(
+            Matching::new(&all_but_two),
+            Err(MatchError::Exhausted)
+        ));
     }
 
     #[test]
