@@ -8,6 +8,8 @@ import { factRows, placeError, showPrompt, wireDeadEnd } from "./prompt.js";
 import { sessionMeta } from "./sessions.js";
 import { derived, pick } from "./words.js";
 import { initPasskeys, showPasskeys, wirePasskeys } from "./passkeys.js";
+import { gateMatching, initMatchingSetting, renderMatching } from "./matching.js";
+import { initAutostartSetting } from "./autostart.js";
 
 const scriptAt = performance.now();
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -119,6 +121,10 @@ function render(v) {
       }),
     );
   }
+  // Before a new request settles, so its numbers settle with its other answers.
+  renderMatching($("[data-slot=matching]", stageRoot), v.stage === "request" ? v.request : null, (n, b) =>
+    act("pick_number", { id: v.request.id, number: n }, b),
+  );
   if (v.request && v.stage === "request" && app.dataset.requestShown !== v.request.id) {
     // An error and its "Start again" were about the request before: they go with it.
     if (app.dataset.requestShown) clearError();
@@ -208,7 +214,7 @@ const SETTLING_TITLE = "Just appeared: wait a moment before answering";
 let settledAt = 0;
 let settleTimer = null;
 function answerButtons() {
-  return [...$$(".decide button, [data-action=deny-report]", stageRoot), $("#restart-approval")];
+  return [...$$(".decide button, .match-number, [data-action=deny-report]", stageRoot), $("#restart-approval")];
 }
 function settle() {
   settledAt = performance.now() + SETTLE_MS;
@@ -233,7 +239,7 @@ const ANSWERS = new Set(["request", "step-up-otp"]);
 stageRoot.addEventListener(
   "click",
   (e) => {
-    if (settling() && e.target.closest?.(".decide button, [data-action=deny-report]")) {
+    if (settling() && e.target.closest?.(".decide button, .match-number, [data-action=deny-report]")) {
       e.preventDefault();
       e.stopImmediatePropagation();
     }
@@ -421,6 +427,7 @@ function setBusy(on, trigger) {
   }
   if (!on) {
     gateCode();
+    gateMatching(stageRoot, view?.stage === "request" ? view.request : null);
     tick();
   }
 }
@@ -868,6 +875,8 @@ $("#settings-open").addEventListener("click", async () => {
   );
   (await settings)();
 });
+initMatchingSetting();
+initAutostartSetting();
 
 // The backend gives the window the sign-in screen when it is known at start, so the first
 // frame shows it; after a reload the backend is asked instead, as it may have moved on.

@@ -115,6 +115,8 @@ pub struct Backend {
     guard: crate::requests::guard::Guard,
     /// A request was just reported: offer to sign out the other sessions.
     report_offer: bool,
+    /// Programs' requests are number-matched (backend/matching.rs).
+    number_matching: bool,
     /// Which scopes this run's step-ups granted, and the session's scopes from sign-in.
     ledger: Ledger,
     /// Addresses added to the account, and one waiting for its code.
@@ -227,6 +229,7 @@ impl Backend {
             links: LinkGate::default(),
             guard: Default::default(),
             report_offer: false,
+            number_matching: true,
             ledger: Ledger::default(),
             registrations: Default::default(),
             outbox: account::OutboxMarks::default(),
@@ -261,7 +264,13 @@ impl Backend {
             server: self.server.label(),
             session_id: self.client.session_id(),
             scope: a.approval.scope,
-            metadata: a.approval.metadata,
+            // What was asked: the matched number is signed, never listed (matching.rs).
+            metadata: a
+                .approval
+                .metadata
+                .into_iter()
+                .filter(|(k, _)| k != crate::requests::matching::MATCH_KEY)
+                .collect(),
             steps: a.steps,
             wrong_codes: a.wrong_codes,
             outcome: outcome.to_owned(),
@@ -543,6 +552,9 @@ mod account;
 pub mod bench;
 pub mod identifiers;
 mod ledger;
+mod matching;
+#[cfg(test)]
+mod matching_tests;
 #[cfg(test)]
 mod matrix;
 #[cfg(test)]

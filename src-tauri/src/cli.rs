@@ -32,6 +32,10 @@ pub struct Args {
     /// A `countersign:` link to open, as the desktop's URL handler passes it (`countersign %u`).
     #[arg(value_name = "LINK", value_parser = link_arg)]
     pub link: Option<String>,
+    /// Started with the session (the autostart entry): needs a tray. With none within 30 s it
+    /// says so and exits; with one, Countersign starts with its window as without it.
+    #[arg(long)]
+    pub background: bool,
     /// Set by WebKitWebDriver, which starts the app as a browser for a WebDriver session
     /// (tauri-driver): the app needs nothing from it, but must start.
     #[arg(long, hide = true)]

@@ -16,6 +16,8 @@ use tauri::State;
 
 type St<'a> = State<'a, AppState>;
 
+pub mod desktop;
+
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn app_state(state: St<'_>) -> AppResult<AppView> {

@@ -54,6 +54,14 @@ pub enum AppError {
         address: &'static str,
         source: prelude_session::Error,
     },
+    /// The person picked a number other than the requester's: the request is denied.
+    #[error(
+        "the number picked is not the one the program's terminal shows, so the request was denied"
+    )]
+    NumberMismatch,
+    /// "Continue to approve" before the number was picked.
+    #[error("pick the number the program's terminal shows first")]
+    NumberNotPicked,
     /// No request is waiting for an answer.
     #[error("no request is waiting")]
     NoRequest,
@@ -105,6 +113,8 @@ impl AppError {
             AppError::ChallengeText(_) => "challenge_text_refused",
             AppError::GrantUnverifiable => "grant_unverifiable",
             AppError::NoRequest => "no_request",
+            AppError::NumberMismatch => "number_mismatch",
+            AppError::NumberNotPicked => "number_not_picked",
             AppError::NoAddressForStep {
                 address: "email address",
                 ..

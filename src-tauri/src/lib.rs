@@ -3,6 +3,8 @@
 
 mod audit;
 pub mod authenticator;
+#[cfg(target_os = "linux")]
+pub mod autostart;
 pub mod backend;
 mod cli;
 mod commands;
@@ -13,11 +15,14 @@ pub mod harden;
 pub mod labels;
 mod logging;
 mod passkey_commands;
+mod migrate;
 mod reach;
 mod rendering;
 pub mod requests;
 pub mod server;
 mod settings;
+#[cfg(target_os = "linux")]
+pub mod tray;
 pub mod view;
 
 use backend::Backend;
@@ -100,6 +105,10 @@ fn started() -> Option<&'static std::time::Instant> {
 /// The event the demo inbox listens to.
 pub const INBOX_EVENT: &str = "demo-inbox";
 
+/// Exit status of `--background` in a session without a tray.
+#[cfg(target_os = "linux")]
+const NO_TRAY: u8 = 4;
+
 static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 pub fn run() -> ExitCode {
@@ -133,6 +142,15 @@ pub fn run() -> ExitCode {
         eprintln!("countersign: {m}");
         // A bad value, as clap's own usage errors.
         return ExitCode::from(2);
+    }
+    // A start in the background must not leave an invisible process: without a tray, none.
+    #[cfg(target_os = "linux")]
+    if args.background && !tray::wait_for_host(tray::login_wait()) {
+        eprintln!(
+            "countersign: --background needs a system tray, and this session has none (no StatusNotifier host on D-Bus within {} s), so nothing was started; run countersign without --background",
+            tray::login_wait().as_secs()
+        );
+        return ExitCode::from(NO_TRAY);
     }
     // One app per profile, decided by a lock taken before anything else: a later launch
     // hands its link to the first and ends.
@@ -215,6 +233,11 @@ pub fn run() -> ExitCode {
             commands::deny_request,
             commands::muted_programs,
             commands::unmute_programs,
+            commands::desktop::pick_number,
+            commands::desktop::number_matching,
+            commands::desktop::set_number_matching,
+            commands::desktop::autostart_state,
+            commands::desktop::set_autostart,
             commands::bench_state,
             commands::set_faults,
             commands::move_clock,
@@ -269,8 +292,33 @@ fn setup(
     cpu_raster: bool,
     link: Option<String>,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    // This process holds the profile's lock: the old identifier's folders move first, before
+    // the log, the settings or WebKit open anything in the new ones.
+    let moved: Vec<_> = [app.path().app_data_dir(), app.path().app_config_dir()]
+        .into_iter()
+        .flatten()
+        .map(|dir| (migrate::move_old_data(&dir), dir))
+        .collect();
     let guard = logging::init(app.path().app_log_dir().ok());
     app.manage(LogGuard(guard));
+    // An entry whose program is gone (a moved or removed build) starts nothing: removed.
+    #[cfg(target_os = "linux")]
+    if let Some(dir) = autostart::dir() {
+        for gone in autostart::remove_stale(&dir) {
+            tracing::info!(entry = %gone.display(), "stale autostart entry removed");
+        }
+    }
+    for (m, dir) in moved {
+        match m {
+            Ok(migrate::Moved::Nothing) => {}
+            Ok(m) => {
+                tracing::info!(to = %dir.display(), moved = ?m, "data of the old identifier moved")
+            }
+            Err(e) => {
+                tracing::warn!(to = %dir.display(), error = %e, "data of the old identifier not moved")
+            }
+        }
+    }
     let (settings, settings_notice) = Settings::open(app.handle(), &args.profile)?;
     // --endpoint / COUNTERSIGN_ENDPOINT, then --app-id / COUNTERSIGN_APP_ID, then the saved
     // choice, then the embedded emulator.
@@ -305,6 +353,7 @@ fn setup(
             Ok(mut b) => {
                 // Resume a stored session now, so the first screen needs no wait.
                 b.resume().await;
+                b.set_number_matching(state.settings.number_matching());
                 if let Some(n) = settings_notice {
                     b.say(n);
                 }

@@ -72,6 +72,15 @@ impl<R: Runtime> Settings<R> {
         self.put("theme", &theme)
     }
 
+    /// Whether programs' requests are number-matched; on unless turned off for the profile.
+    pub fn number_matching(&self) -> bool {
+        self.get("number_matching").unwrap_or(true)
+    }
+
+    pub fn set_number_matching(&self, on: bool) -> AppResult<()> {
+        self.put("number_matching", &on)
+    }
+
     /// The server (`Server::key`) a session was open on when the app last looked: lets the
     /// first frame show the sign-in screen without asking the keyring. A hint only; the
     /// backend's resume decides.

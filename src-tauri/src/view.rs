@@ -325,6 +325,22 @@ pub struct RequestView {
     pub broad: Option<String>,
     /// Its heading then (`labels::broad_title`).
     pub broad_title: Option<String>,
+    /// The numbers to pick from (number matching), for a program's request.
+    pub matching: Option<MatchView>,
+    /// A program's request, with matching turned off in Settings: the screen says so.
+    pub matching_off: bool,
+}
+
+/// The numbers a request screen offers; one is on the requester's terminal.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchView {
+    /// Three two-digit numbers, ascending.
+    pub choices: Vec<u8>,
+    /// The right one was picked: "Continue to approve" is on.
+    pub picked: bool,
+    /// The number picked, once it was the right one.
+    pub chosen: Option<u8>,
 }
 
 /// What the sign-in form says under the identifier as it is typed.
@@ -424,6 +440,18 @@ pub struct AuditView {
     /// Lines of the log that could not be read (kept in the file).
     pub unreadable: usize,
     pub path: Option<String>,
+}
+
+/// Settings' "Start with the session" switch.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutostartView {
+    /// The profile's autostart entry exists.
+    pub on: bool,
+    /// The switch can be turned on: the session has a tray.
+    pub available: bool,
+    /// Why it cannot, when it cannot.
+    pub why: Option<String>,
 }
 
 /// A program muted after a report, as Settings lists it.

@@ -94,11 +94,11 @@ impl Desk for Recorder {
         source: Source,
         ask: Ask,
         reply: oneshot::Sender<Outcome>,
-    ) -> Result<(String, usize), Box<Outcome>> {
+    ) -> Result<(String, usize, Option<u8>), Box<Outcome>> {
         let _ = reply.send(Outcome::new(Status::Denied, &ask));
         let mut seen = self.0.lock().unwrap();
         seen.asked.push((source, ask));
-        Ok((format!("req-{}", seen.asked.len()), 1))
+        Ok((format!("req-{}", seen.asked.len()), 1, Some(42)))
     }
     async fn withdraw(&self, id: String) {
         self.0.lock().unwrap().withdrawn.push(id);
@@ -112,6 +112,8 @@ impl Desk for Recorder {
         AppStatus {
             v: VERSION,
             signed_in: seen.signed_in,
+            tray: Some(false),
+            locked: Some(false),
         }
     }
 }
@@ -186,6 +188,13 @@ async fn a_script_is_named_by_its_interpreter_and_its_path_not_by_countersign() 
         let shell_pid = child.id();
         let out = finish(child).await;
         assert_eq!(json(&out)["status"], "denied", "{out:?}");
+        // The number goes to the terminal; stdout is the one object and the script's echo.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.lines().count(), 2, "{stdout}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(" 42 "),
+            "{out:?}"
+        );
         let seen = desk.0.lock().unwrap();
         let (source, _) = &seen.asked[n];
         assert_eq!(
@@ -389,7 +398,7 @@ async fn status_says_whether_the_app_runs_and_is_signed_in_and_starts_none() {
     assert_eq!(code, Some(0));
     assert_eq!(
         object(&line),
-        serde_json::json!({"running": true, "profile": "t", "signed_in": false})
+        serde_json::json!({"running": true, "profile": "t", "signed_in": false, "tray": false, "locked": false})
     );
     desk.0.lock().unwrap().signed_in = true;
     let (code, line) = status(&sandbox, &["--json"]).await;
@@ -397,13 +406,13 @@ async fn status_says_whether_the_app_runs_and_is_signed_in_and_starts_none() {
     // No lock or tray yet: those fields are left out rather than said false.
     assert_eq!(
         object(&line),
-        serde_json::json!({"running": true, "profile": "t", "signed_in": true})
+        serde_json::json!({"running": true, "profile": "t", "signed_in": true, "tray": false, "locked": false})
     );
     assert_eq!(
         status(&sandbox, &[]).await,
         (
             Some(0),
-            "Countersign is running for profile t, signed in.".to_owned()
+            "Countersign is running for profile t, signed in, with no tray.".to_owned()
         )
     );
     {
@@ -455,7 +464,7 @@ async fn status_is_answered_to_a_helper_whose_caller_is_gone() {
     }
     assert_eq!(
         object(line.trim_end()),
-        serde_json::json!({"running": true, "profile": "t", "signed_in": true})
+        serde_json::json!({"running": true, "profile": "t", "signed_in": true, "tray": false, "locked": false})
     );
 }
 
@@ -650,7 +659,7 @@ async fn two_requests_at_once_with_no_app_start_one_app_and_both_reach_it() {
     assert_eq!(code, Some(0));
     assert_eq!(
         object(&line),
-        serde_json::json!({"running": true, "profile": "t", "signed_in": false})
+        serde_json::json!({"running": true, "profile": "t", "signed_in": false, "tray": false, "locked": false})
     );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(app as i32),

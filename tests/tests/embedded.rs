@@ -395,7 +395,7 @@ async fn a_step_the_account_cannot_receive_is_said_in_words() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupted_files_are_set_aside_and_the_app_starts() {
     let sandbox = Sandbox::new("corrupted");
-    let data = sandbox.dir.join("data").join("dev.countersign.app");
+    let data = sandbox.dir.join("data").join("dev.countersign.Countersign");
     std::fs::create_dir_all(&data).unwrap();
     let p = &sandbox.profile;
     std::fs::write(data.join(format!("settings-{p}.json")), b"{ torn settings").unwrap();
@@ -449,6 +449,50 @@ async fn corrupted_files_are_set_aside_and_the_app_starts() {
                 .await?,
             1
         );
+        app.click("settings-close").await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// The bundle identifier changed from `dev.countersign.app`: the first start moves that
+/// folder's settings and audit log, and the app starts with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_identifiers_data_is_moved_at_first_start() {
+    let sandbox = Sandbox::new("old_id");
+    let old = sandbox.dir.join("data").join("dev.countersign.app");
+    let new = sandbox.dir.join("data").join("dev.countersign.Countersign");
+    std::fs::create_dir_all(&old).unwrap();
+    let p = &sandbox.profile;
+    std::fs::write(
+        old.join(format!("settings-{p}.json")),
+        br#"{"theme":"dark"}"#,
+    )
+    .unwrap();
+    let entry = r#"{"startedAt":"2026-11-27T10:00:00Z","endedAt":"2026-11-27T10:01:00Z","server":"Built-in demo server","sessionId":"ses_1","scope":"transfer:write","metadata":{},"steps":["verify_sms"],"wrongCodes":0,"outcome":"granted","errorCode":null}"#;
+    std::fs::write(
+        old.join(format!("approvals-{p}.jsonl")),
+        format!("{entry}\n"),
+    )
+    .unwrap();
+    let app = App::launch("old_id", &sandbox, None).await;
+    let log = new.join(format!("approvals-{p}.jsonl"));
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        assert_eq!(
+            app.script("return document.getElementById('app').dataset.theme;")
+                .await?,
+            "dark"
+        );
+        assert!(!old.exists(), "the old folder is gone");
+        assert_eq!(std::fs::read_to_string(&log)?, format!("{entry}\n"));
+        app.click("settings-open").await?;
+        app.wait_script(
+            "return document.querySelectorAll('[data-testid=audit-entry]').length;",
+            "the moved history",
+            |n| n == 1,
+        )
+        .await?;
         app.click("settings-close").await?;
         Ok(())
     })

@@ -45,7 +45,7 @@ fn the_package_holds_what_a_desktop_needs_and_its_tools_agree() {
         "usr/bin/countersign",
         "usr/bin/prelude-emulator",
         "usr/share/applications/Countersign.desktop",
-        "usr/share/metainfo/dev.countersign.app.metainfo.xml",
+        "usr/share/metainfo/dev.countersign.Countersign.metainfo.xml",
         "usr/share/doc/countersign/copyright",
         "usr/share/doc/countersign/changelog.gz",
         "usr/share/man/man1/countersign.1.gz",
@@ -75,7 +75,15 @@ fn the_package_holds_what_a_desktop_needs_and_its_tools_agree() {
         .arg(root.join("usr/share/applications/Countersign.desktop")));
     run(Command::new("appstreamcli")
         .args(["validate", "--no-net"])
-        .arg(root.join("usr/share/metainfo/dev.countersign.app.metainfo.xml")));
+        .arg(root.join("usr/share/metainfo/dev.countersign.Countersign.metainfo.xml")));
+
+    // Starting with the session is the person's choice in Settings, never the package's.
+    for autostart in ["etc/xdg/autostart", "usr/share/gnome/autostart"] {
+        assert!(
+            !root.join(autostart).exists(),
+            "the package installs {autostart}"
+        );
+    }
 
     let depends = run(Command::new("dpkg-deb")
         .args(["-f"])

@@ -92,7 +92,7 @@ async fn a_request_from_a_script_is_granted() {
     app.run(move |app| async move {
         sign_in(&app, &emu).await?;
         let session = app.text("session-id").await?;
-        let (cli, script) = ask_from_script(
+        let (mut cli, script) = ask_from_script(
             &sandbox,
             &[
                 "--scope",
@@ -131,6 +131,7 @@ async fn a_request_from_a_script_is_granted() {
             "{meta}"
         );
         app.shot("01-request").await;
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         assert_eq!(app.full_text("request-source").await?, source);
@@ -167,7 +168,7 @@ async fn a_request_from_a_script_is_granted() {
         // With --print-access-token, stdout is the token alone.
         app.click("back-to-account").await?;
         app.wait_stage("logged").await?;
-        let cli = ask(
+        let mut cli = ask(
             &sandbox,
             &[
                 "--scope",
@@ -180,6 +181,7 @@ async fn a_request_from_a_script_is_granted() {
             ],
         );
         wait_request(&app, "token").await?;
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         step_up_with(&app, &emu.nth_code(3).await).await?;
         let out = finish(cli).await;
@@ -232,11 +234,12 @@ async fn denied_reported_timed_out_and_blocked() {
 
         // A report mutes the program that asked: here a script, so the test's own requests
         // (another program) still reach the screen.
-        let (cli, script) = ask_from_script(
+        let (mut cli, script) = ask_from_script(
             &sandbox,
             &["--scope", "transfer:write", "--reason", "report me"],
         );
         wait_request(&app, "report me").await?;
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         app.click("deny-report").await?;
@@ -273,11 +276,12 @@ async fn denied_reported_timed_out_and_blocked() {
                        "granted_for": 300, "grant_mode": "session-bound"}
         }]}))
         .await;
-        let cli = ask(
+        let mut cli = ask(
             &sandbox,
             &["--scope", "transfer:write", "--reason", "blocked", "--json"],
         );
         wait_request(&app, "blocked").await?;
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_error("Your hook denied this scope.").await?;
         let out = finish(cli).await;
@@ -304,7 +308,7 @@ async fn denied_reported_timed_out_and_blocked() {
         let log = std::fs::read_to_string(
             sandbox
                 .dir
-                .join("data/dev.countersign.app")
+                .join("data/dev.countersign.Countersign")
                 .join(format!("approvals-{}.jsonl", sandbox.profile)),
         )?;
         for outcome in ["denied", "timed_out", "blocked", "refused"] {

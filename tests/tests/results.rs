@@ -141,7 +141,7 @@ async fn a_programs_step_up_has_one_deny_and_a_report_says_why_to_sign_out() {
         app.click("verify-login").await?;
         app.wait_stage("logged").await?;
 
-        let cli = Proc::spawn(sandbox.countersign(&[
+        let mut cli = Proc::spawn(sandbox.countersign(&[
             "approve",
             "--scope",
             "transfer:write",
@@ -155,6 +155,7 @@ async fn a_programs_step_up_has_one_deny_and_a_report_says_why_to_sign_out() {
             "report me",
         ]));
         app.wait_stage("request").await?;
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         // One Deny, then the report; no Cancel that would answer the program all the same.

@@ -210,11 +210,12 @@ async fn a_stray_enter_or_click_answers_nothing() {
         assert_eq!(emu.outbox().await.len(), sent, "no step-up started");
 
         // On the check, Enter submits only from the code field, once a code is typed there.
-        let cli = ask(
+        let mut cli = ask(
             &sandbox,
             &["--scope", "transfer:write", "--meta", "amount=6", "--reason", "check", "--json"],
         );
         wait_request(&app, "check").await?;
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         let code = emu.nth_code(sent + 1).await;
@@ -371,6 +372,7 @@ async fn an_error_and_its_start_again_leave_with_their_request() {
                        "granted_for": 300, "grant_mode": "session-bound"}
         }]}))
         .await;
+        app.pick_number(first.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_script(
             "return document.getElementById('error').hidden;",

@@ -12,7 +12,7 @@ use crate::view::{RequestView, Stage};
 use secrecy::ExposeSecret;
 use tokio::sync::oneshot;
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     unix_now().saturating_mul(1000)
 }
 
@@ -31,11 +31,16 @@ fn terminal(outcome: &str) -> Option<Status> {
     })
 }
 
-fn attempt_for(p: &Pending) -> Attempt {
+/// The attempt that answers `p`; after a right pick, its metadata carries the number.
+pub(super) fn attempt_for(p: &Pending) -> Attempt {
+    let metadata = match &p.matching {
+        Some(m) if m.picked => m.signed(&p.ask.metadata),
+        _ => p.ask.metadata.clone(),
+    };
     let mut a = Attempt::new(
         Approval {
             scope: p.ask.scope.clone(),
-            metadata: p.ask.metadata.clone(),
+            metadata,
         },
         p.received,
     );
@@ -128,7 +133,15 @@ impl Backend {
                 "too many approvals are waiting already",
             ));
         }
-        Ok(self.requests.push(source, ask, now_ms(), reply))
+        let matching = match self.new_matching(&source, ask.metadata.len()) {
+            Ok(m) => m,
+            Err((code, why)) => return Err(refuse(self, ask, code, &why)),
+        };
+        let (id, position) = self.requests.push(source, ask, now_ms(), reply);
+        if let Some(p) = self.requests.get_mut(&id) {
+            p.matching = matching;
+        }
+        Ok((id, position))
     }
 
     /// A link the desktop handed over (`countersign://approve?…`): parsed, collapsed with an
@@ -207,6 +220,8 @@ impl Backend {
             expires_at: head.deadline_ms,
             broad_title: crate::labels::broad_title(&head.ask.scope, !head.ask.metadata.is_empty()),
             broad: crate::labels::broad(&head.ask.scope, !head.ask.metadata.is_empty(), None, None),
+            matching: self.match_view(&head.id),
+            matching_off: head.source != Source::Link && head.matching.is_none(),
         })
     }
 
@@ -240,7 +255,7 @@ impl Backend {
     /// Whether `id` is the request the person sees: the one in its step-up, or the head of
     /// the queue when none runs. Otherwise the screen was out of date when they clicked (the
     /// request was withdrawn or timed out meanwhile): nothing is done, and the notice says so.
-    fn is_shown(&mut self, id: &str) -> bool {
+    pub(super) fn is_shown(&mut self, id: &str) -> bool {
         let shown = match self.flow.approving().map(|a| a.attempt.request.as_ref()) {
             Some(tag) => tag.is_some_and(|t| t.id == id),
             None => self.requests.head().is_some_and(|p| p.id == id),
@@ -273,6 +288,9 @@ impl Backend {
             return Ok(());
         }
         let head = self.requests.head().ok_or(AppError::NoRequest)?;
+        if head.matching.as_ref().is_some_and(|m| !m.picked) {
+            return Err(AppError::NumberNotPicked);
+        }
         let attempt = attempt_for(head);
         self.start_attempt(attempt).await
     }

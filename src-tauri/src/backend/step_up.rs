@@ -225,7 +225,7 @@ impl Backend {
             scope_words: crate::labels::scope_words(&ch.scope),
             session_id: self.client.session_id(),
             grant_mode: ch.grant_mode.clone(),
-            metadata: ch.metadata.clone().into_iter().collect(),
+            metadata: crate::requests::matching::shown(&ch.metadata),
             expires_at: ch
                 .granted_for
                 .filter(|s| *s > 0)

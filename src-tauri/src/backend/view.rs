@@ -96,7 +96,7 @@ impl Backend {
         ChallengeView {
             scope: c.scope.clone(),
             scope_words: crate::labels::scope_words(&c.scope),
-            metadata: c.metadata.clone().into_iter().collect(),
+            metadata: crate::requests::matching::shown(&c.metadata),
             step,
             step_count,
             step_key: c.current_step.clone().unwrap_or_default(),

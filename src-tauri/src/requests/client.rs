@@ -138,10 +138,20 @@ async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, String> {
     let wait = async {
         loop {
             match conn.next().await {
-                Ok(Some(AppMessage::Queued { position, .. })) => {
+                Ok(Some(AppMessage::Queued {
+                    position, number, ..
+                })) => {
                     #[cfg(unix)]
                     if let Err(e) = crate::harden::not_dumpable() {
                         eprintln!("countersign approve: could not become non-dumpable: {e}");
+                    }
+                    // On the terminal, with --json too: stdout keeps its one object.
+                    match number {
+                        None => {}
+                        Some(n) if super::matching::NUMBERS.contains(&n) => eprintln!(
+                            "Countersign offers three numbers: pick {n:02} to approve this request."
+                        ),
+                        Some(n) => return Err(format!("the app sent {n} as the number to pick")),
                     }
                     if !args.json {
                         let ahead = position.saturating_sub(1);

@@ -96,7 +96,7 @@ impl Desk for AppDesk {
         source: Source,
         ask: Ask,
         reply: tokio::sync::oneshot::Sender<Outcome>,
-    ) -> Result<(String, usize), Box<Outcome>> {
+    ) -> Result<(String, usize, Option<u8>), Box<Outcome>> {
         let state = self.0.state::<AppState>();
         let backend = state.backend().await.map_err(|e| {
             Box::new(Outcome::new(Status::Refused, &ask).because("startup", e.to_string()))
@@ -105,11 +105,12 @@ impl Desk for AppDesk {
         b.resume().await;
         let queued = b.enqueue(source.clone(), ask.clone(), Some(reply));
         self.redraw(&state, &b);
+        let number = queued.as_ref().ok().and_then(|(id, _)| b.match_number(id));
         drop(b);
         let (id, position) = queued?;
         self.expire_later(id.clone(), ask.timeout_secs);
         self.announce(&source, &ask);
-        Ok((id, position))
+        Ok((id, position, number))
     }
 
     async fn withdraw(&self, id: String) {
@@ -158,9 +159,18 @@ impl Desk for AppDesk {
             }
             Err(_) => false,
         };
+        #[cfg(target_os = "linux")]
+        let tray = tokio::task::spawn_blocking(crate::tray::host_present)
+            .await
+            .ok();
+        #[cfg(not(target_os = "linux"))]
+        let tray = None;
         AppStatus {
             v: super::protocol::VERSION,
             signed_in,
+            tray,
+            // No lock exists yet: never locked.
+            locked: Some(false),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! app over a per-user socket (socket.rs) in a small versioned protocol (protocol.rs);
 //! `countersign://` links (link.rs) ask too. The app keeps them in a queue (queue.rs) and puts
 //! each before the person in turn. One app runs per profile (instance.rs); `countersign
-//! status` (status.rs) asks it how it is.
+//! status` (status.rs) asks it how it is. A program's request is number-matched
+//! (matching.rs).
 
 pub mod client;
 pub mod desk;
@@ -10,6 +11,7 @@ pub mod guard;
 #[cfg(unix)]
 pub mod instance;
 pub mod link;
+pub mod matching;
 #[cfg(target_os = "linux")]
 pub mod peer;
 pub mod protocol;

@@ -51,6 +51,10 @@ pub enum AppMessage {
         request_id: String,
         /// 1 when it is on screen now.
         position: usize,
+        /// The number the person picks on screen (number matching), 10 to 99; absent when
+        /// matching is off for the profile.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        number: Option<u8>,
     },
     Result(Box<Outcome>),
     Shown {
@@ -59,13 +63,19 @@ pub enum AppMessage {
     Status(AppStatus),
 }
 
-/// The app's answer to a `status` op. It carries only what the app has: a field for a state
-/// the app does not have yet (a lock, a tray) is left out, never sent as `false`.
+/// The app's answer to a `status` op. `tray` and `locked` are absent from an app older than
+/// them (read as `None`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppStatus {
     pub v: u32,
     /// A session is open: approvals can be put to the person.
     pub signed_in: bool,
+    /// The session has a tray (a StatusNotifier host, tray.rs), asked when the op arrives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tray: Option<bool>,
+    /// The app is locked. Always false: the app has no lock yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +213,11 @@ impl Ask {
         prelude_wire::check_scope(scope).map_err(bad)?;
         for (k, v) in &metadata {
             prelude_wire::check_metadata_entry(k, v).map_err(bad)?;
+            if k == super::matching::MATCH_KEY {
+                return Err(BadRequest(format!(
+                    "metadata key {k:?} is reserved: Countersign adds it itself (number matching)"
+                )));
+            }
         }
         prelude_wire::check_metadata(&metadata).map_err(bad)?;
         // What the screen shows is what is signed: no character that reorders, hides or
@@ -335,6 +350,8 @@ mod tests {
         assert!(err("t", &[], Some("a\nb"), None).contains("U+000A"));
         assert!(err("t", &[], None, Some(0)).contains("timeout"));
         assert!(err("t", &[], None, Some(3601)).contains("timeout"));
+        let e = err("t", &[("cs:number", "42")], None, None);
+        assert!(e.contains("cs:number") && e.contains("reserved"), "{e}");
     }
 
     #[test]
@@ -364,11 +381,24 @@ mod tests {
         let answer = AppMessage::Status(AppStatus {
             v: VERSION,
             signed_in: true,
+            tray: Some(false),
+            locked: Some(false),
         });
         assert_eq!(
             serde_json::to_value(answer).unwrap(),
-            serde_json::json!({"event": "status", "v": 1, "signed_in": true})
+            serde_json::json!({"event": "status", "v": 1, "signed_in": true, "tray": false, "locked": false})
         );
+        // An app from before the tray and the lock: both unknown.
+        let old: AppMessage =
+            serde_json::from_str(r#"{"event":"status","v":1,"signed_in":true}"#).unwrap();
+        assert!(matches!(
+            old,
+            AppMessage::Status(AppStatus {
+                tray: None,
+                locked: None,
+                ..
+            })
+        ));
         assert!(ClientMessage::parse("not json").is_err());
     }
 

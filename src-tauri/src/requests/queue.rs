@@ -76,6 +76,8 @@ pub struct Pending {
     pub received: i64,
     /// Unix milliseconds after which it times out.
     pub deadline_ms: i64,
+    /// Its number and the numbers offered, for a program's request while matching is on.
+    pub matching: Option<super::matching::Matching>,
     reply: Option<oneshot::Sender<Outcome>>,
 }
 
@@ -115,6 +117,7 @@ impl Queue {
             received: now_ms / 1000,
             deadline_ms,
             ask,
+            matching: None,
             reply,
         });
         (id, self.items.len())
@@ -131,6 +134,19 @@ impl Queue {
 
     pub fn get(&self, id: &str) -> Option<&Pending> {
         self.items.iter().find(|p| p.id == id)
+    }
+
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Pending> {
+        self.items.iter_mut().find(|p| p.id == id)
+    }
+
+    /// Every number, right or offered, of the requests waiting: a new request's avoid them.
+    pub fn numbers_in_use(&self) -> Vec<u8> {
+        self.items
+            .iter()
+            .filter_map(|p| p.matching.as_ref())
+            .flat_map(|m| m.choices)
+            .collect()
     }
 
     /// How many wait behind the one on screen.

@@ -49,14 +49,14 @@ pub type Helper = ();
 
 /// What the app does with what arrives; the socket knows nothing of windows or sessions.
 pub trait Desk: Clone + Send + Sync + 'static {
-    /// Puts a request before the person. `Ok` gives its id and place in the queue; `Err` the
-    /// refusal to send back at once.
+    /// Puts a request before the person. `Ok` gives its id, place in the queue and number
+    /// (matching.rs); `Err` the refusal to send back at once.
     fn submit(
         &self,
         source: Source,
         ask: super::protocol::Ask,
         reply: tokio::sync::oneshot::Sender<super::protocol::Outcome>,
-    ) -> impl Future<Output = Result<(String, usize), Box<super::protocol::Outcome>>> + Send;
+    ) -> impl Future<Output = Result<(String, usize, Option<u8>), Box<super::protocol::Outcome>>> + Send;
     /// The requester went away before an answer.
     fn withdraw(&self, id: String) -> impl Future<Output = ()> + Send;
     /// A second launch: bring the window forward and open its link, if any.
@@ -317,7 +317,7 @@ where
                 Err(BadRequest(why)) => return refuse(&mut w, &why).await,
             };
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let (id, position) = match desk.submit(source, ask.clone(), tx).await {
+            let (id, position, number) = match desk.submit(source, ask.clone(), tx).await {
                 Ok(q) => q,
                 Err(outcome) => {
                     let _ = write_msg(&mut w, &AppMessage::Result(outcome)).await;
@@ -328,6 +328,7 @@ where
                 v: super::protocol::VERSION,
                 request_id: id.clone(),
                 position,
+                number,
             };
             if write_msg(&mut w, &queued).await.is_err() {
                 return desk.withdraw(id).await;

@@ -24,8 +24,8 @@ const WAIT: Duration = Duration::from_secs(10);
     after_help = "Exit status: 0 it runs; 1 it does not run; 2 usage error; 3 could not tell."
 )]
 struct StatusArgs {
-    /// Print one JSON object: {"running", "profile", "signed_in"}. `signed_in` is left out
-    /// when no app runs, or when the running app is older than `status`.
+    /// Print one JSON object: {"running", "profile", "signed_in", "tray", "locked"}. The last
+    /// three are left out when no app runs, or when the running app is older than them.
     #[arg(long)]
     json: bool,
     /// The profile whose app is asked.
@@ -37,9 +37,13 @@ struct StatusArgs {
 #[derive(Debug, PartialEq, Eq)]
 enum Found {
     NotRunning,
-    /// `signed_in` is `None` for an app that does not know the op (see [`ask`]).
+    /// `None` for what an app older than the op or the field does not say (see [`ask`]).
     Running {
         signed_in: Option<bool>,
+        /// The session has a tray (a StatusNotifier host).
+        tray: Option<bool>,
+        /// Always false while the app has no lock.
+        locked: Option<bool>,
     },
 }
 
@@ -87,23 +91,47 @@ fn shown(args: &StatusArgs, found: &Found) -> String {
             "running": matches!(found, Found::Running { .. }),
             "profile": profile,
         });
-        if let Found::Running { signed_in: Some(s) } = found {
-            o["signed_in"] = (*s).into();
+        if let Found::Running {
+            signed_in,
+            tray,
+            locked,
+        } = found
+        {
+            for (key, value) in [("signed_in", signed_in), ("tray", tray), ("locked", locked)] {
+                if let Some(v) = value {
+                    o[key] = (*v).into();
+                }
+            }
         }
         return o.to_string();
     }
-    match found {
-        Found::NotRunning => format!("Countersign is not running for profile {profile}."),
+    let (signed_in, tray, locked) = match found {
+        Found::NotRunning => return format!("Countersign is not running for profile {profile}."),
         Found::Running {
-            signed_in: Some(true),
-        } => format!("Countersign is running for profile {profile}, signed in."),
-        Found::Running {
-            signed_in: Some(false),
-        } => format!("Countersign is running for profile {profile}, not signed in."),
-        Found::Running { signed_in: None } => format!(
-            "Countersign is running for profile {profile}; it is older than this command and does not tell whether it is signed in (restart it to know)."
-        ),
+            signed_in,
+            tray,
+            locked,
+        } => (signed_in, tray, locked),
+    };
+    let mut line = match signed_in {
+        Some(true) => format!("Countersign is running for profile {profile}, signed in"),
+        Some(false) => format!("Countersign is running for profile {profile}, not signed in"),
+        None => {
+            return format!(
+                "Countersign is running for profile {profile}; it is older than this command and does not tell whether it is signed in (restart it to know)."
+            );
+        }
+    };
+    match tray {
+        Some(true) => line.push_str(", with a tray"),
+        Some(false) => line.push_str(", with no tray"),
+        None => {}
     }
+    if *locked == Some(true) {
+        line.push_str(", locked");
+    }
+    line.push('.');
+    line
 }
 
 /// Finds the profile's app. With no socket to connect to, an app may still be starting: it
@@ -158,9 +186,15 @@ async fn ask(mut conn: Connection) -> Result<Found, String> {
     match answer {
         Ok(Some(AppMessage::Status(s))) => Ok(Found::Running {
             signed_in: Some(s.signed_in),
+            tray: s.tray,
+            locked: s.locked,
         }),
         Ok(Some(AppMessage::Result(o))) if o.code.as_deref() == Some("invalid_input") => {
-            Ok(Found::Running { signed_in: None })
+            Ok(Found::Running {
+                signed_in: None,
+                tray: None,
+                locked: None,
+            })
         }
         Ok(Some(other)) => Err(SocketError::Protocol(format!("{other:?}")).to_string()),
         Ok(None) => Err("the app closed the connection without an answer".to_owned()),
@@ -185,19 +219,36 @@ mod tests {
             (
                 Found::Running {
                     signed_in: Some(true),
+                    tray: Some(true),
+                    locked: Some(false),
+                },
+                "Countersign is running for profile work, signed in, with a tray.",
+                serde_json::json!({"running": true, "profile": "work", "signed_in": true, "tray": true, "locked": false}),
+            ),
+            (
+                Found::Running {
+                    signed_in: Some(false),
+                    tray: Some(false),
+                    locked: Some(false),
+                },
+                "Countersign is running for profile work, not signed in, with no tray.",
+                serde_json::json!({"running": true, "profile": "work", "signed_in": false, "tray": false, "locked": false}),
+            ),
+            (
+                Found::Running {
+                    signed_in: Some(true),
+                    tray: None,
+                    locked: None,
                 },
                 "Countersign is running for profile work, signed in.",
                 serde_json::json!({"running": true, "profile": "work", "signed_in": true}),
             ),
             (
                 Found::Running {
-                    signed_in: Some(false),
+                    signed_in: None,
+                    tray: None,
+                    locked: None,
                 },
-                "Countersign is running for profile work, not signed in.",
-                serde_json::json!({"running": true, "profile": "work", "signed_in": false}),
-            ),
-            (
-                Found::Running { signed_in: None },
                 "Countersign is running for profile work; it is older than this command and does not tell whether it is signed in (restart it to know).",
                 serde_json::json!({"running": true, "profile": "work"}),
             ),

@@ -1,0 +1,181 @@
+//! The move from the folders of the old bundle identifier (`dev.countersign.app`, which ends in
+//! `.app` and clashes with macOS bundle names) to the current one's, once, at the first start
+//! that holds the profile's lock. The keyring needs no move: its service (`countersign`) and
+//! accounts never named the identifier.
+
+use std::path::Path;
+
+/// The bundle identifier before 0.2, whose folders are moved.
+pub const OLD_IDENTIFIER: &str = "dev.countersign.app";
+
+/// What a start moved, for the log.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Moved {
+    /// No old folder: nothing to do.
+    Nothing,
+    /// The whole old folder became the new one.
+    Folder,
+    /// The new folder existed: these files came over, and these stayed (the new folder
+    /// had its own of that name).
+    Files {
+        moved: Vec<String>,
+        kept: Vec<String>,
+    },
+}
+
+/// Whether `name` is a file the app keeps per profile: settings, the audit log, the embedded
+/// server's state.
+fn ours(name: &str) -> bool {
+    (name.starts_with("settings") && name.ends_with(".json"))
+        || (name.starts_with("approvals-") && name.ends_with(".jsonl"))
+        || (name.starts_with("emulator-") && name.ends_with(".json"))
+}
+
+/// Moves what the old identifier's folder beside `new_dir` holds into `new_dir`: the whole
+/// folder by one rename when `new_dir` does not exist yet, else the settings, audit logs and
+/// emulator state files that `new_dir` lacks (regular files only). Another start of another
+/// profile may be doing the same: whatever it moved first is simply not found here.
+///
+/// # Errors
+/// I/O errors other than "not found" (the old folder cannot be read, a rename fails).
+pub fn move_old_data(new_dir: &Path) -> std::io::Result<Moved> {
+    let Some(old) = new_dir.parent().map(|p| p.join(OLD_IDENTIFIER)) else {
+        return Ok(Moved::Nothing);
+    };
+    if old == new_dir {
+        return Ok(Moved::Nothing);
+    }
+    match std::fs::symlink_metadata(&old) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Ok(Moved::Nothing),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Moved::Nothing),
+        Err(e) => return Err(e),
+    }
+    if std::fs::symlink_metadata(new_dir).is_err() {
+        match std::fs::rename(&old, new_dir) {
+            Ok(()) => return Ok(Moved::Folder),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Moved::Nothing),
+            // Another start made the new folder meanwhile: file by file below.
+            Err(_) if new_dir.is_dir() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    std::fs::create_dir_all(new_dir)?;
+    let (mut moved, mut kept) = (vec![], vec![]);
+    for entry in std::fs::read_dir(&old)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !ours(&name) || !entry.file_type()?.is_file() {
+            continue;
+        }
+        let to = new_dir.join(&name);
+        if std::fs::symlink_metadata(&to).is_ok() {
+            kept.push(name);
+            continue;
+        }
+        match std::fs::rename(entry.path(), &to) {
+            Ok(()) => moved.push(name),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    moved.sort();
+    kept.sort();
+    // Gone once empty; what is left (logs, a file the new folder had too) stays in place.
+    let _ = std::fs::remove_dir(&old);
+    Ok(Moved::Files { moved, kept })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Temp(std::path::PathBuf);
+
+    impl Temp {
+        fn new(name: &str) -> Self {
+            let d = std::env::temp_dir().join(format!("cs-migrate-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            Self(d)
+        }
+    }
+
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn write(p: &Path, text: &str) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    #[test]
+    fn the_old_folder_becomes_the_new_one() {
+        let t = Temp::new("whole");
+        let old = t.0.join(OLD_IDENTIFIER);
+        let new = t.0.join("dev.countersign.Countersign");
+        write(&old.join("settings.json"), r#"{"theme":"dark"}"#);
+        write(&old.join("approvals-default.jsonl"), "{}\n");
+        write(&old.join("logs/countersign.log"), "x");
+        assert_eq!(move_old_data(&new).unwrap(), Moved::Folder);
+        assert!(!old.exists());
+        assert_eq!(
+            std::fs::read_to_string(new.join("settings.json")).unwrap(),
+            r#"{"theme":"dark"}"#
+        );
+        assert!(new.join("approvals-default.jsonl").is_file());
+        assert!(new.join("logs/countersign.log").is_file());
+        // Once moved, a later start finds nothing to do.
+        assert_eq!(move_old_data(&new).unwrap(), Moved::Nothing);
+    }
+
+    #[test]
+    fn into_an_existing_folder_only_what_it_lacks_comes_over() {
+        let t = Temp::new("merge");
+        let old = t.0.join(OLD_IDENTIFIER);
+        let new = t.0.join("dev.countersign.Countersign");
+        write(&old.join("settings-work.json"), "old work");
+        write(&old.join("emulator-work.json"), "old state");
+        write(&old.join("approvals-work.jsonl"), "old log");
+        write(&old.join("settings.json"), "old default");
+        write(&old.join("notes.txt"), "not ours");
+        write(&new.join("settings.json"), "new default");
+        let moved = move_old_data(&new).unwrap();
+        assert_eq!(
+            moved,
+            Moved::Files {
+                moved: vec![
+                    "approvals-work.jsonl".into(),
+                    "emulator-work.json".into(),
+                    "settings-work.json".into()
+                ],
+                kept: vec!["settings.json".into()],
+            }
+        );
+        assert_eq!(
+            std::fs::read_to_string(new.join("settings.json")).unwrap(),
+            "new default",
+            "the new folder's own file wins"
+        );
+        assert_eq!(
+            std::fs::read_to_string(new.join("emulator-work.json")).unwrap(),
+            "old state"
+        );
+        assert!(old.join("notes.txt").is_file(), "what is not ours stays");
+        assert!(old.join("settings.json").is_file(), "a clash loses nothing");
+    }
+
+    #[test]
+    fn no_old_folder_is_nothing_to_do() {
+        let t = Temp::new("none");
+        let new = t.0.join("dev.countersign.Countersign");
+        assert_eq!(move_old_data(&new).unwrap(), Moved::Nothing);
+        assert!(!new.exists());
+        // A file where the old folder was is not a folder to move.
+        write(&t.0.join(OLD_IDENTIFIER), "x");
+        assert_eq!(move_old_data(&new).unwrap(), Moved::Nothing);
+    }
+}
