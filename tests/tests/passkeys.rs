@@ -191,7 +191,7 @@ async fn a_passkey_is_added_used_with_its_pin_and_deleted() {
         app.wait_stage("logged").await?;
 
         // A request from another program goes through the same screen.
-        let cli = Proc::spawn(sandbox.countersign(&[
+        let mut cli = Proc::spawn(sandbox.countersign(&[
             "approve",
             "--scope",
             "transfer:write",
@@ -206,6 +206,7 @@ async fn a_passkey_is_added_used_with_its_pin_and_deleted() {
             "--json",
         ]));
         app.wait_stage("request").await?;
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         app.shot("07-request-by-passkey").await;

@@ -91,7 +91,7 @@ async fn a_transfer_shows_its_amount_payee_approver_note_and_one_deadline() {
         assert!(!row.contains("ses_"), "a raw session id: {row}");
         assert!(shown(&app, "session-sign-out").await?);
 
-        let cli = Proc::spawn(sandbox.countersign(&[
+        let mut cli = Proc::spawn(sandbox.countersign(&[
             "approve",
             "--scope",
             "transfer:write",
@@ -133,6 +133,7 @@ async fn a_transfer_shows_its_amount_payee_approver_note_and_one_deadline() {
         .await?;
         app.resize(1040, 760).await?;
 
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         app.inbox_code(2).await?;
@@ -214,7 +215,7 @@ async fn a_request_without_details_says_it_allows_any_and_is_marked_broad() {
     let app = App::launch("prompt_broad", &sandbox, None).await;
     app.run(move |app| async move {
         sign_in(&app, PHONE).await?;
-        let cli = Proc::spawn(sandbox.countersign(&["approve", "--scope", "transfer:write"]));
+        let mut cli = Proc::spawn(sandbox.countersign(&["approve", "--scope", "transfer:write"]));
         app.wait_stage("request").await?;
         assert_eq!(
             app.text("request-title").await?,
@@ -233,6 +234,7 @@ async fn a_request_without_details_says_it_allows_any_and_is_marked_broad() {
         )
         .await?;
         app.resize(1040, 760).await?;
+        app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         // The check knows the grant's mode and length, and says them.

@@ -121,11 +121,11 @@ impl Backend {
             asked_at: a.attempt.started.saturating_mul(1000),
             broad: crate::labels::broad(
                 &c.scope,
-                !c.metadata.is_empty(),
+                crate::requests::matching::has_details(&c.metadata),
                 c.grant_mode.as_deref(),
                 c.granted_for,
             ),
-            broad_title: crate::labels::broad_title(&c.scope, !c.metadata.is_empty()),
+            broad_title: crate::labels::broad_title(&c.scope, crate::requests::matching::has_details(&c.metadata)),
             dead_end: a.missing_address.map(crate::labels::dead_end),
             passkey: self.passkey_step_view(c),
         }

@@ -94,6 +94,12 @@ impl Matching {
     }
 }
 
+/// Whether `metadata` names any detail besides the matched number: an approval without
+/// one allows any action of its scope (`labels::broad`).
+pub fn has_details(metadata: &BTreeMap<String, String>) -> bool {
+    metadata.keys().any(|k| k.as_str() != MATCH_KEY)
+}
+
 /// `metadata` without the matched number: what a row, a notification or the history shows.
 pub fn shown(metadata: &BTreeMap<String, String>) -> Vec<(String, String)> {
     metadata
@@ -106,6 +112,18 @@ pub fn shown(metadata: &BTreeMap<String, String>) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_matched_number_is_no_detail() {
+        let mut m = BTreeMap::new();
+        assert!(!has_details(&m));
+        m.insert(MATCH_KEY.to_owned(), "47".to_owned());
+        assert!(!has_details(&m), "the number alone leaves an approval broad");
+        assert!(shown(&m).is_empty());
+        m.insert("payee".to_owned(), "ACME Ltd".to_owned());
+        assert!(has_details(&m));
+        assert_eq!(shown(&m), [("payee".to_owned(), "ACME Ltd".to_owned())]);
+    }
 
     #[test]
     fn three_two_digit_numbers_that_avoid_the_taken_ones() {
