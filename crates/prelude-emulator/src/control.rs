@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<AppState> {
@@ -64,7 +64,7 @@ pub async fn require_own_key(State(app): State<AppState>, req: Request, next: Ne
 }
 
 fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request(codes::INVALID_REQUEST, format!("{field}: {why}"))
+    ApiError::new(Code::InvalidRequest, format!("{field}: {why}"))
 }
 
 async fn get_faults(State(app): State<AppState>) -> axum::Json<Faults> {
@@ -155,8 +155,8 @@ async fn create_user(
     }
     let mut d = app.data();
     if let Some(taken) = identifiers.iter().find(|i| d.find_user(i).is_some()) {
-        return Err(ApiError::conflict(
-            "identifier_already_exists",
+        return Err(ApiError::new(
+            Code::IdentifierAlreadyExists,
             format!("{} already belongs to a user", taken.value),
         ));
     }

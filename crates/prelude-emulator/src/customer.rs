@@ -10,11 +10,10 @@ use crate::server::{BODY_TIMEOUT, MAX_BODY_BYTES};
 use crate::util::{OsRng, b64, random_token, unix_now};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use rsa::signature::{SignatureEncoding as _, Signer as _};
 use rsa::traits::PublicKeyParts as _;
 use serde_json::{Value, json};
@@ -180,8 +179,7 @@ async fn hook(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     // The emulator sends JSON; a body of another type may come from a page's simple request.
     if !crate::api::is_json(req.headers()) {
         return ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            codes::UNSUPPORTED_MEDIA_TYPE,
+            Code::UnsupportedMediaType,
             "the hook takes Content-Type: application/json",
         )
         .into_response();

@@ -6,10 +6,10 @@
 use crate::api::ApiError;
 use crate::shared::AppState;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
+use axum::http::{HeaderValue, Method, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use std::net::SocketAddr;
 use tower_http::cors::{AllowCredentials, AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
@@ -188,8 +188,7 @@ pub fn own_host(origins: &Origins, req: &Request) -> Result<(), ApiError> {
     match host {
         Some(h) if origins.host_allowed(h) => Ok(()),
         _ => Err(ApiError::new(
-            StatusCode::MISDIRECTED_REQUEST,
-            codes::FORBIDDEN_HOST,
+            Code::ForbiddenHost,
             "this server does not answer to that Host; see --public-url and --allow-host",
         )),
     }
@@ -202,8 +201,8 @@ pub fn own_origin(origins: &Origins, req: &Request) -> Result<(), ApiError> {
     match req.headers().get(header::ORIGIN).map(HeaderValue::to_str) {
         None => Ok(()),
         Some(Ok(o)) if origins.is_own_or_listed(o) => Ok(()),
-        Some(_) => Err(ApiError::forbidden(
-            codes::FORBIDDEN_ORIGIN,
+        Some(_) => Err(ApiError::new(
+            Code::ForbiddenOrigin,
             "requests from this origin are not accepted; see --cors-origin",
         )),
     }

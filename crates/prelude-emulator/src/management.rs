@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use prelude_wire::Code;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -79,8 +80,8 @@ fn check_rules(body: &StepUpBody) -> Result<(), ApiError> {
                 .any(|f| k[*f].as_str() == Some(prelude_wire::VERIFY_PASSKEY))
     });
     if declares_passkey {
-        return Err(ApiError::bad_request(
-            "invalid_request",
+        return Err(ApiError::new(
+            Code::InvalidRequest,
             "verify_passkey is a managed step and cannot be declared in step_keys",
         ));
     }
@@ -90,7 +91,7 @@ fn check_rules(body: &StepUpBody) -> Result<(), ApiError> {
 /// The rules a step-up configuration must follow, wherever it comes from (this API or a
 /// scenario file).
 pub fn check_scope_rules(rules: &[ScopeRule], jwks_url: Option<&str>) -> Result<(), ApiError> {
-    let bad = |m: String| Err(ApiError::bad_request("bad_request", m));
+    let bad = |m: String| Err(ApiError::new(Code::BadRequest, m));
     for r in rules {
         if !valid_key(&r.scope) {
             return bad(format!("scope {:?} is not valid", r.scope));
@@ -162,8 +163,8 @@ async fn create_stepup(
     let now = app.now();
     let mut d = app.data();
     if d.stepup_config.is_some() {
-        return Err(ApiError::conflict(
-            "step_up_config_already_exists",
+        return Err(ApiError::new(
+            Code::StepUpConfigAlreadyExists,
             "a step-up configuration exists; use PUT to replace it",
         ));
     }
@@ -216,8 +217,8 @@ async fn add_scope(
 ) -> Result<Response, ApiError> {
     authorize(&app, &headers, &app_id)?;
     if !valid_key(&body.scope) {
-        return Err(ApiError::bad_request(
-            "bad_request",
+        return Err(ApiError::new(
+            Code::BadRequest,
             "scope must match ^[a-zA-Z0-9.-_:]+$",
         ));
     }
@@ -262,10 +263,7 @@ async fn create_login_otp(
 ) -> Result<Response, ApiError> {
     authorize(&app, &headers, &app_id)?;
     if body.config_type != "otp" {
-        return Err(ApiError::bad_request(
-            "bad_request",
-            "config_type must be otp",
-        ));
+        return Err(ApiError::new(Code::BadRequest, "config_type must be otp"));
     }
     let _ = (&body.template_id, &body.sender_id, body.code_size);
     let now = app.now();
@@ -341,7 +339,7 @@ fn valid_origin(origin: &str, rp_id: &str) -> bool {
 /// The rules a passkey configuration follows, wherever it comes from (this API or a scenario
 /// file): docs/protocol.md, "Passkeys".
 pub fn check_passkey_config(c: &PasskeyConfig) -> Result<(), ApiError> {
-    let bad = |m: String| Err(ApiError::bad_request("invalid_request", m));
+    let bad = |m: String| Err(ApiError::new(Code::InvalidRequest, m));
     if !valid_rp_id(&c.rp_id) {
         return bad(format!(
             "rp_id {:?} must be a lower-case host name without scheme, port or path",

@@ -12,10 +12,11 @@ use crate::util::unix_now;
 use crate::{Error, control, frontend, management, persist};
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use prelude_wire::Code;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,12 +81,7 @@ async fn faults(State(app): State<AppState>, req: Request, next: Next) -> Respon
     if fail {
         ApiError::internal("injected failure").into_response()
     } else if limited {
-        ApiError::too_many(
-            prelude_wire::codes::RATE_LIMITED,
-            "too many requests (injected)",
-            1,
-        )
-        .into_response()
+        ApiError::too_many(Code::RateLimited, "too many requests (injected)", 1).into_response()
     } else if lose {
         // The request takes effect; then the body fails, and the server drops the connection
         // before the client has an answer.
@@ -146,11 +142,7 @@ pub fn router(app: AppState) -> Router {
             ApiError::not_found("no such route")
         })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "method not allowed on this route",
-            )
+            ApiError::new(Code::MethodNotAllowed, "method not allowed on this route")
         })
         .layer(middleware::from_fn_with_state(app.clone(), date))
         .layer(middleware::from_fn_with_state(

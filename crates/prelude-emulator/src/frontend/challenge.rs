@@ -12,7 +12,7 @@ use crate::tokens::{KeyUse, peek_claims};
 use crate::util::random_token;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use serde_json::{Value, json};
 
 /// Passes the current step and answers with the challenge's next token.
@@ -23,9 +23,10 @@ pub(super) fn pass_step(
     spent_jti: String,
     now: i64,
 ) -> Result<Response, ApiError> {
-    let ch = d.challenges.get_mut(cid).ok_or_else(|| {
-        ApiError::bad_request(codes::INVALID_CHALLENGE_TOKEN, "unknown challenge")
-    })?;
+    let ch = d
+        .challenges
+        .get_mut(cid)
+        .ok_or_else(|| ApiError::new(Code::InvalidChallengeToken, "unknown challenge"))?;
     advance(ch, spent_jti, now);
     // When the next step is verify_passkey, its request options go with the new token.
     let options = super::passkeys::arm_passkey_step(&mut d, cid);
@@ -64,8 +65,8 @@ pub(super) fn live_challenge(
 ) -> Result<(String, String), ApiError> {
     let claims = app.keys.verify(KeyUse::StepUp, token).ok_or_else(|| {
         // Tell an expired-looking or foreign token apart only by what we signed.
-        ApiError::bad_request(
-            codes::INVALID_CHALLENGE_TOKEN,
+        ApiError::new(
+            Code::InvalidChallengeToken,
             "the challenge token is not valid",
         )
     })?;
@@ -74,25 +75,26 @@ pub(super) fn live_challenge(
         .unwrap_or_default()
         .to_owned();
     let jti = claims["jti"].as_str().unwrap_or_default().to_owned();
-    let ch = d.challenges.get(&cid).ok_or_else(|| {
-        ApiError::bad_request(codes::INVALID_CHALLENGE_TOKEN, "unknown challenge")
-    })?;
+    let ch = d
+        .challenges
+        .get(&cid)
+        .ok_or_else(|| ApiError::new(Code::InvalidChallengeToken, "unknown challenge"))?;
     if ch.spent_jtis.contains(&jti) || (ch.redeemed && ch.current_jti == jti) {
-        return Err(ApiError::conflict(
-            codes::TOKEN_REUSED,
+        return Err(ApiError::new(
+            Code::TokenReused,
             "this challenge token was already used",
         ));
     }
     if ch.current_jti != jti {
-        return Err(ApiError::bad_request(
-            codes::INVALID_CHALLENGE_TOKEN,
+        return Err(ApiError::new(
+            Code::InvalidChallengeToken,
             "this is not the challenge's current token",
         ));
     }
     let now = app.now();
     if ch.expires_at <= now {
-        return Err(ApiError::bad_request(
-            codes::EXPIRED_CHALLENGE_TOKEN,
+        return Err(ApiError::new(
+            Code::ExpiredChallengeToken,
             "the challenge has expired; request the scope again",
         ));
     }
@@ -101,8 +103,8 @@ pub(super) fn live_challenge(
             .started_at
             .is_some_and(|t| t + step.expiration_duration <= now)
     {
-        return Err(ApiError::bad_request(
-            codes::EXPIRED_CHALLENGE_TOKEN,
+        return Err(ApiError::new(
+            Code::ExpiredChallengeToken,
             "this step has expired; request the scope again",
         ));
     }
@@ -112,8 +114,8 @@ pub(super) fn live_challenge(
 /// A `verify_passkey` step is passed with an assertion at `/stepup/continue`, never a code.
 fn passkey_step_bypassed(step: &str) -> Result<(), ApiError> {
     if step == prelude_wire::VERIFY_PASSKEY {
-        return Err(ApiError::bad_request(
-            codes::STEP_BYPASSED,
+        return Err(ApiError::new(
+            Code::StepBypassed,
             "this step is passed with a passkey assertion at /stepup/continue",
         ));
     }
@@ -159,8 +161,8 @@ pub(super) fn send_code(
     let step = ch.current_step_key();
     passkey_step_bypassed(&step)?;
     let (channel, kind) = otp_step_channel(&step).ok_or_else(|| {
-        ApiError::bad_request(
-            codes::STEP_NOT_FOUND,
+        ApiError::new(
+            Code::StepNotFound,
             format!("the current step {step} is not an OTP step"),
         )
     })?;
@@ -170,8 +172,8 @@ pub(super) fn send_code(
         .and_then(|u| u.identifiers.iter().find(|i| i.kind == kind))
         .map(|i| i.value.clone())
         .ok_or_else(|| {
-            ApiError::bad_request(
-                codes::INVALID_IDENTIFIER,
+            ApiError::new(
+                Code::InvalidIdentifier,
                 match kind {
                     IdentifierType::PhoneNumber => "the user has no phone number for this step",
                     IdentifierType::EmailAddress => "the user has no email address for this step",
@@ -196,7 +198,7 @@ pub(super) fn send_code(
         // (the lockout per identifier still bounds how often).
         if wait > 0 && !exhausted {
             return Err(ApiError::too_many(
-                codes::RATE_LIMITED,
+                Code::RateLimited,
                 format!("wait {wait} s before sending another code"),
                 wait,
             ));
@@ -251,8 +253,8 @@ pub(super) fn check_code(
     let step = ch.current_step_key();
     passkey_step_bypassed(&step)?;
     if otp_step_channel(&step).is_none() {
-        return Err(ApiError::bad_request(
-            codes::STEP_NOT_FOUND,
+        return Err(ApiError::new(
+            Code::StepNotFound,
             format!("the current step {step} is not an OTP step"),
         ));
     }
@@ -271,8 +273,8 @@ pub(super) fn check_code(
             })
         })
         .ok_or_else(|| {
-            ApiError::bad_request(
-                codes::BAD_REQUEST,
+            ApiError::new(
+                Code::BadRequest,
                 "no code was sent for this step; call POST /otp first",
             )
         })?;

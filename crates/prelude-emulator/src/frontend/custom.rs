@@ -8,7 +8,7 @@ use crate::shared::AppState;
 use crate::tokens::peek_claims;
 use axum::extract::State;
 use axum::response::Response;
-use prelude_wire::codes;
+use prelude_wire::Code;
 use prelude_wire::time::numeric_date;
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,7 +22,7 @@ pub(super) struct ContinueBody {
 }
 
 fn bad_verification(why: impl Into<String>) -> ApiError {
-    ApiError::bad_request(codes::INVALID_VERIFICATION_TOKEN, why)
+    ApiError::new(Code::InvalidVerificationToken, why)
 }
 
 /// Passes a custom step with an RS256 verification token from the customer's backend, checked
@@ -35,8 +35,8 @@ pub(super) async fn continue_step(
 ) -> Result<Response, ApiError> {
     let vt = match (body.verification_token, body.passkey_assertion) {
         (Some(_), Some(_)) | (None, None) => {
-            return Err(ApiError::bad_request(
-                codes::BAD_REQUEST,
+            return Err(ApiError::new(
+                Code::BadRequest,
                 "give exactly one of verification_token or passkey_assertion",
             ));
         }
@@ -64,22 +64,22 @@ pub(super) async fn continue_step(
         let (cid, _) = live_challenge(&app, &d, &body.challenge_token)?;
         let ch = &d.challenges[&cid];
         if ch.session_id != sid {
-            return Err(ApiError::bad_request(
-                codes::TOKEN_MISMATCH,
+            return Err(ApiError::new(
+                Code::TokenMismatch,
                 "the challenge belongs to another session",
             ));
         }
         same_key(&d, &sid, &proof.jkt)?;
         let step = ch.current_step_key();
         if step == "completed" {
-            return Err(ApiError::bad_request(
-                codes::STEP_NOT_FOUND,
+            return Err(ApiError::new(
+                Code::StepNotFound,
                 "the challenge has no step left",
             ));
         }
         if otp_step_channel(&step).is_some() || step == prelude_wire::VERIFY_PASSKEY {
-            return Err(ApiError::bad_request(
-                codes::STEP_BYPASSED,
+            return Err(ApiError::new(
+                Code::StepBypassed,
                 "this step is passed with a code at /otp/check",
             ));
         }

@@ -21,7 +21,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, patch, post};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use std::collections::BTreeMap;
 
 pub fn routes() -> Router<AppState> {
@@ -141,13 +141,13 @@ fn with_nonce(nonce: &str, mut resp: Response) -> Response {
 /// The identifier in its canonical form, or `400 invalid_identifier`.
 pub fn canonical_identifier(id: &Identifier) -> Result<Identifier, ApiError> {
     id.canonical()
-        .map_err(|e| ApiError::rule(codes::INVALID_IDENTIFIER, e))
+        .map_err(|e| ApiError::rule(Code::InvalidIdentifier, e))
 }
 
 fn validate_scope(scope: &str) -> Result<(), ApiError> {
-    prelude_wire::check_scope(scope).map_err(|e| ApiError::rule(codes::BAD_REQUEST, e))
+    prelude_wire::check_scope(scope).map_err(|e| ApiError::rule(Code::BadRequest, e))
 }
 
 fn validate_metadata(m: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    prelude_wire::check_metadata(m).map_err(|e| ApiError::rule(codes::INVALID_METADATA, e))
+    prelude_wire::check_metadata(m).map_err(|e| ApiError::rule(Code::InvalidMetadata, e))
 }

@@ -11,7 +11,7 @@ use crate::util::{otp_code, prefixed_id, random_token, rfc3339};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
@@ -73,7 +73,7 @@ pub(super) fn not_locked(app: &AppState, d: &Data, who: &str) -> Result<(), ApiE
 
 fn locked(left: i64) -> ApiError {
     ApiError::too_many(
-        codes::LOCKED_OUT,
+        Code::TooManyAttempts,
         format!(
             "too many wrong codes for this identifier; try again in {} min",
             (left + 59) / 60
@@ -89,7 +89,7 @@ pub(super) fn room_for_verification(app: &AppState, d: &mut Data) -> Result<(), 
     }
     if d.verifications.len() >= app.cfg.max_verifications {
         return Err(ApiError::too_many(
-            codes::RATE_LIMITED,
+            Code::RateLimited,
             "too many verifications in progress; try again later",
             30,
         ));
@@ -106,8 +106,8 @@ pub(super) async fn create(
     match (body.identifier, body.challenge_token) {
         (Some(id), None) => start_login(&app, id, body.login_config_id.as_deref()),
         (None, Some(token)) => super::challenge::send_code(&app, &token, proof),
-        _ => Err(ApiError::bad_request(
-            codes::BAD_REQUEST,
+        _ => Err(ApiError::new(
+            Code::BadRequest,
             "give exactly one of identifier or challenge_token",
         )),
     }
@@ -129,21 +129,21 @@ pub(super) fn start_login(
             .login_configs
             .iter()
             .find(|c| c.id == cid)
-            .ok_or_else(|| ApiError::bad_request(codes::BAD_REQUEST, "unknown login_config_id"))?,
+            .ok_or_else(|| ApiError::new(Code::BadRequest, "unknown login_config_id"))?,
         None => d
             .login_configs
             .iter()
             .find(|c| c.channel_type == channel)
             .ok_or_else(|| {
-                ApiError::forbidden(
-                    "no_login_config",
+                ApiError::new(
+                    Code::NoLoginConfig,
                     "no login configuration accepts this kind of identifier",
                 )
             })?,
     };
     if config.channel_type != channel {
-        return Err(ApiError::forbidden(
-            "no_login_config",
+        return Err(ApiError::new(
+            Code::NoLoginConfig,
             "that login configuration does not send to this kind of identifier",
         ));
     }
@@ -159,7 +159,7 @@ pub(super) fn start_login(
         .filter(|_| !exhausted)
     {
         return Err(ApiError::too_many(
-            codes::RATE_LIMITED,
+            Code::RateLimited,
             format!("a code was just sent; wait {wait} s before asking for another"),
             wait,
         ));
@@ -229,7 +229,7 @@ pub(super) async fn retry(
     let wait = v.last_sent_at + app.cfg.resend_cooldown_secs - now;
     if wait > 0 {
         return Err(ApiError::too_many(
-            codes::RATE_LIMITED,
+            Code::RateLimited,
             format!("wait {wait} s before sending another code"),
             wait,
         ));
@@ -292,8 +292,7 @@ pub(super) fn check_code(
             return Err(locked(app.cfg.lockout_secs));
         }
         let mut e = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            codes::BAD_CHECK_CODE,
+            Code::BadCheckCode,
             format!("wrong code; {left} attempts left"),
         );
         e.attempts_remaining = Some(left);
@@ -316,8 +315,8 @@ pub(super) async fn check(
     }
     let now = app.now();
     let mut d = app.data();
-    let step_up_handle = ApiError::bad_request(
-        "missing_challenge_token",
+    let step_up_handle = ApiError::new(
+        Code::MissingChallengeToken,
         "a step-up code is checked with its challenge_token",
     );
     let user_id = pass_login(&app, &mut d, &headers, &body.code, step_up_handle)?;

@@ -13,7 +13,7 @@ use crate::webauthn::{self, AttestationPolicy, Policy, Refusal, StoredKey};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use prelude_wire::{PASSKEY_WRITE_SCOPE, VERIFY_PASSKEY};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -33,16 +33,9 @@ pub(super) const MAX_REFUSED_ASSERTIONS: u32 = 5;
 const MAX_NAME: usize = 64;
 
 /// An error with a passkey code, at the status prelude-wire gives it.
-fn passkey_error(code: &'static str, message: impl Into<String>) -> ApiError {
-    let status = prelude_wire::codes::passkey_status(code)
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::BAD_REQUEST);
-    ApiError::new(status, code, message)
-}
-
 fn not_configured() -> ApiError {
-    passkey_error(
-        codes::PASSKEY_NOT_CONFIGURED,
+    ApiError::new(
+        Code::PasskeyNotConfigured,
         "passkeys are not configured for this app",
     )
 }
@@ -71,8 +64,8 @@ fn consume_write_scope(d: &mut Data, sid: &str) {
 }
 
 fn insufficient_scope() -> ApiError {
-    passkey_error(
-        codes::INSUFFICIENT_SCOPE,
+    ApiError::new(
+        Code::InsufficientScope,
         "this needs prld:passkey:write on the session (a session-bound or profile-bound step-up grant)",
     )
 }
@@ -137,8 +130,8 @@ fn check_text(
     count: fn(&str) -> usize,
 ) -> Result<(), ApiError> {
     if count(value) > max || value.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            codes::BAD_REQUEST,
+        return Err(ApiError::new(
+            Code::BadRequest,
             format!("{name} must be at most {max} long, without control characters"),
         ));
     }
@@ -167,8 +160,8 @@ pub(super) async fn register_begin(
     Body(body): Body<BeginBody>,
 ) -> Result<Response, ApiError> {
     if body.username.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            codes::BAD_REQUEST,
+        return Err(ApiError::new(
+            Code::BadRequest,
             "username must not be empty",
         ));
     }
@@ -192,8 +185,8 @@ pub(super) async fn register_begin(
         .map(|p| p.credential_id.clone())
         .collect();
     if mine.len() >= MAX_PASSKEYS_PER_USER {
-        return Err(ApiError::conflict(
-            codes::CONFLICT,
+        return Err(ApiError::new(
+            Code::Conflict,
             format!("a user holds at most {MAX_PASSKEYS_PER_USER} passkeys; delete one first"),
         ));
     }
@@ -242,8 +235,8 @@ pub(super) struct FinishBody {
 
 fn registration_failed(user_id: &str, refusal: &Refusal) -> ApiError {
     tracing::warn!(user = %user_id, check = refusal.check, "passkey registration refused: {}", refusal.why);
-    passkey_error(
-        codes::PASSKEY_REGISTRATION_FAILED,
+    ApiError::new(
+        Code::PasskeyRegistrationFailed,
         format!("the attestation was refused ({refusal})"),
     )
 }
@@ -477,13 +470,13 @@ fn refuse_assertion(d: &mut Data, cid: &str, refusal: &Refusal, blocked: bool) -
     }
     tracing::warn!(challenge = %cid, check = refusal.check, ended, "passkey assertion refused: {}", refusal.why);
     if blocked {
-        passkey_error(
-            codes::PASSKEY_AUTHENTICATOR_BLOCKED,
+        ApiError::new(
+            Code::PasskeyAuthenticatorBlocked,
             format!("this passkey is blocked ({refusal}); delete it and add it again"),
         )
     } else {
-        passkey_error(
-            codes::PASSKEY_STEP_UNAVAILABLE,
+        ApiError::new(
+            Code::PasskeyStepUnavailable,
             format!("the passkey assertion was refused ({refusal})"),
         )
     }
@@ -520,29 +513,29 @@ pub(super) fn continue_with_passkey(
     same_key(&d, &ch.session_id, &proof.jkt)?;
     let step = ch.current_step_key();
     if step == "completed" {
-        return Err(ApiError::bad_request(
-            codes::STEP_NOT_FOUND,
+        return Err(ApiError::new(
+            Code::StepNotFound,
             "the challenge has no step left",
         ));
     }
     if step != VERIFY_PASSKEY {
-        return Err(ApiError::bad_request(
-            codes::STEP_BYPASSED,
+        return Err(ApiError::new(
+            Code::StepBypassed,
             format!("the current step is {step}, not {VERIFY_PASSKEY}"),
         ));
     }
     let (Some(request), Some(config)) = (ch.passkey.clone(), d.passkey_config.clone()) else {
         tracing::warn!(challenge = %cid, "passkey assertion refused: no passkey request was issued for this step");
-        return Err(passkey_error(
-            codes::PASSKEY_STEP_UNAVAILABLE,
+        return Err(ApiError::new(
+            Code::PasskeyStepUnavailable,
             "no passkey request was issued for this step: passkeys are not configured or the user has none",
         ));
     };
     // The options are bound to the token that carried them (§5.6).
     if request.jti != jti {
         tracing::warn!(challenge = %cid, "passkey assertion refused: the request belongs to an earlier token");
-        return Err(passkey_error(
-            codes::PASSKEY_STEP_UNAVAILABLE,
+        return Err(ApiError::new(
+            Code::PasskeyStepUnavailable,
             "the passkey request belongs to an earlier token",
         ));
     }
@@ -651,7 +644,7 @@ fn login_throttle_key(peer: std::net::SocketAddr) -> String {
 fn login_not_locked(app: &AppState, d: &Data, who: &str) -> Result<(), ApiError> {
     match d.throttle.locked_for(who, app.now()) {
         Some(wait) => Err(ApiError::too_many(
-            codes::RATE_LIMITED,
+            Code::RateLimited,
             format!("too many refused passkey sign-ins from this address; wait {wait} s"),
             wait,
         )),
@@ -683,14 +676,14 @@ pub(super) async fn login_begin(
         .clone()
         .filter(|c| c.login_enabled)
         .ok_or_else(|| {
-            passkey_error(
-                codes::PASSKEY_NOT_CONFIGURED,
+            ApiError::new(
+                Code::PasskeyNotConfigured,
                 "passkey sign-in is not enabled for this app",
             )
         })?;
     if d.passkey_logins.len() >= MAX_OPEN_LOGINS {
         return Err(ApiError::too_many(
-            codes::RATE_LIMITED,
+            Code::RateLimited,
             "too many passkey sign-ins are open; try again shortly",
             60,
         ));

@@ -12,7 +12,7 @@ use crate::util::prefixed_id;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -109,7 +109,7 @@ pub(super) async fn request(
             .count();
         if open >= app.cfg.max_open_challenges {
             return Err(ApiError::too_many(
-                codes::TOO_MANY_CHALLENGES,
+                Code::TooManyChallenges,
                 format!(
                     "this session already has {open} open challenges; finish or let one expire"
                 ),
@@ -119,15 +119,15 @@ pub(super) async fn request(
         let config = d
             .stepup_config
             .as_ref()
-            .ok_or_else(|| ApiError::forbidden("not_configured", "step-up is not configured"))?;
+            .ok_or_else(|| ApiError::new(Code::NotConfigured, "step-up is not configured"))?;
         let rules: Vec<&ScopeRule> = config
             .allowed_scopes
             .iter()
             .filter(|r| r.scope == body.scope)
             .collect();
         if rules.is_empty() {
-            return Err(ApiError::forbidden(
-                "scope_not_allowed",
+            return Err(ApiError::new(
+                Code::ScopeNotAllowed,
                 format!("scope {} is not allowed", body.scope),
             ));
         }
@@ -153,8 +153,8 @@ pub(super) async fn request(
                 .map(Plan::Direct),
         });
         let plan = plan.ok_or_else(|| {
-            ApiError::forbidden(
-                "direct_scope_identifier_mismatch",
+            ApiError::new(
+                Code::DirectScopeIdentifierMismatch,
                 "no rule for this scope matches the user's identifiers",
             )
         })?;
