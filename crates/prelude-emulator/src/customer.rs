@@ -5,7 +5,7 @@
 //! and the emulator's header and body timeouts and connection bound.
 
 use crate::api::ApiError;
-use crate::guard::{self, Origins};
+use crate::origins::{self, Origins};
 use crate::server::{BODY_TIMEOUT, MAX_BODY_BYTES};
 use crate::util::{OsRng, b64, random_token, unix_now};
 use axum::Router;
@@ -70,8 +70,10 @@ impl CustomerBackend {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let url = format!("http://{addr}");
-        let origins =
-            Arc::new(Origins::new(&crate::Config::default(), addr).map_err(std::io::Error::other)?);
+        let origins = Arc::new(
+            Origins::new(&crate::Config::default().addresses(), addr)
+                .map_err(std::io::Error::other)?,
+        );
         let app = Router::new()
             .route("/hook", post(hook))
             .route(
@@ -89,8 +91,8 @@ impl CustomerBackend {
             .layer(middleware::from_fn(move |req: Request, next: Next| {
                 let origins = origins.clone();
                 async move {
-                    match guard::own_host(&origins, &req)
-                        .and_then(|()| guard::own_origin(&origins, &req))
+                    match origins::own_host(&origins, &req)
+                        .and_then(|()| origins::own_origin(&origins, &req))
                     {
                         Ok(()) => next.run(req).await,
                         Err(e) => e.into_response(),

@@ -4,12 +4,13 @@
 use crate::api::ApiError;
 use crate::config::Config;
 use crate::demo::{self, DemoScenario};
-use crate::guard::{self, Origins};
+use crate::guard;
+use crate::origins::Origins;
 use crate::shared::{AppState, Shared, UNMATCHED};
 use crate::state::{Data, Faults, OutboxMessage};
 use crate::tls::Acceptor as TlsAcceptor;
 use crate::util::unix_now;
-use crate::{Error, control, frontend, management, persist};
+use crate::{Error, control, frontend, management, persist, saver};
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, header};
@@ -312,7 +313,7 @@ impl Emulator {
             addr: addr.to_string(),
             source,
         })?;
-        let origins = Origins::new(&cfg, addr)?;
+        let origins = Origins::new(&cfg.addresses(), addr)?;
         let fresh = loaded.is_none();
         let shared = Arc::new(Shared::new(cfg, origins, loaded.unwrap_or_else(Data::new)));
         if fresh && !shared.cfg.bare {
@@ -323,7 +324,7 @@ impl Emulator {
                 .map_err(|e| Error::Config(format!("scenario: {}", e.message)))?;
         }
         shared.persist.mark();
-        persist::save_if_dirty(&shared)?;
+        saver::save_if_dirty(&shared)?;
 
         let mut cert_pem = None;
         let tls = if shared.cfg.tls {
@@ -352,7 +353,7 @@ impl Emulator {
         );
         let tasks = vec![
             tokio::spawn(serve),
-            persist::spawn_saver(shared.clone(), stopped.clone()),
+            saver::spawn_saver(shared.clone(), stopped.clone()),
             spawn_purger(shared.clone(), stopped),
         ];
         Ok(Self {
@@ -466,7 +467,7 @@ impl Emulator {
     /// second, so an app that exits right after keeps it.
     fn saved(&self) {
         self.shared.persist.mark();
-        if let Err(e) = persist::save_if_dirty(&self.shared) {
+        if let Err(e) = saver::save_if_dirty(&self.shared) {
             tracing::error!(error = %e, "state not saved");
         }
     }
@@ -487,7 +488,7 @@ impl Emulator {
     /// Writes the state now if it changed since the last save (saves are otherwise coalesced,
     /// about once a second); for an embedding app about to exit.
     pub fn flush(&self) -> Result<(), Error> {
-        persist::save_if_dirty(&self.shared)
+        saver::save_if_dirty(&self.shared)
     }
 
     /// Where custom-step verification tokens are checked (the customer's JWKS), or none.
