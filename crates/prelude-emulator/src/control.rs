@@ -144,7 +144,7 @@ async fn create_user(
     }
     let mut identifiers = Vec::with_capacity(body.identifiers.len());
     for id in &body.identifiers {
-        let id = crate::frontend::canonical_identifier(id)?;
+        let id = crate::frontend::request::canonical_identifier(id)?;
         if identifiers.contains(&id) {
             return Err(invalid(
                 "identifiers",

@@ -1,9 +1,10 @@
 //! What the step-up routes share: the live challenge behind a token, passing a step, and the
 //! OTP steps (sending and checking their codes).
 
-use super::otp::{self, new_code, not_locked, room_for_verification, send, verification_response};
-use super::step_up::challenge_claims;
-use super::verification_handle;
+use super::request::verification_handle;
+use super::verify::{
+    self, new_code, not_locked, room_for_verification, send, verification_response,
+};
 use crate::api::ApiError;
 use crate::extract::{ChallengeDpop, same_key};
 use crate::shared::AppState;
@@ -14,6 +15,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use prelude_wire::Code;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// Passes the current step and answers with the challenge's next token.
 pub(super) fn pass_step(
@@ -29,7 +31,7 @@ pub(super) fn pass_step(
         .ok_or_else(|| ApiError::new(Code::InvalidChallengeToken, "unknown challenge"))?;
     advance(ch, spent_jti, now);
     // When the next step is verify_passkey, its request options go with the new token.
-    let options = super::passkeys::arm_passkey_step(&mut d, cid);
+    let options = super::passkey_request::arm_passkey_step(&mut d, cid);
     let ch = d.challenges[cid].clone();
     let rewrite = d.faults.rewrite_signed_metadata;
     drop(d);
@@ -278,6 +280,46 @@ pub(super) fn check_code(
                 "no code was sent for this step; call POST /otp first",
             )
         })?;
-    otp::check_code(app, &mut d, &handle, code)?;
+    verify::check_code(app, &mut d, &handle, code)?;
     pass_step(app, d, &cid, jti, now)
+}
+
+/// The claims of a challenge's current token; `rewrite` is the `rewrite_signed_metadata`
+/// switch (docs/protocol.md, "Emulator").
+pub(super) fn challenge_claims(app: &AppState, ch: &Challenge, rewrite: bool) -> Value {
+    let metadata = if rewrite {
+        rewritten(&ch.metadata)
+    } else {
+        ch.metadata.clone()
+    };
+    json!({
+        "iss": app.origins.issuer,
+        "sub": ch.user_id,
+        "sid": ch.session_id,
+        "jti": ch.current_jti,
+        "iat": app.now(),
+        "exp": ch.expires_at,
+        "challenge_id": ch.id,
+        "current_step": ch.current_step_key(),
+        "scope_requested": ch.scope,
+        "grant_mode": ch.grant_mode,
+        // Not a documented claim; lets a client show how long the grant will last.
+        "granted_for": ch.granted_for,
+        "steps": ch.steps.iter().map(|s| json!({
+            "order": s.order, "key": s.key,
+            "expiration_duration": s.expiration_duration, "done": s.done,
+        })).collect::<Vec<_>>(),
+        "metadata": metadata,
+    })
+}
+
+/// Metadata that differs from `asked` in every value, or in having an entry at all.
+fn rewritten(asked: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    if asked.is_empty() {
+        return BTreeMap::from([("payee".to_owned(), "Mallory".to_owned())]);
+    }
+    asked
+        .iter()
+        .map(|(k, v)| (k.clone(), format!("{v}0")))
+        .collect()
 }

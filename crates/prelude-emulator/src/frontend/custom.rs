@@ -41,7 +41,7 @@ pub(super) async fn continue_step(
             ));
         }
         (None, Some(assertion)) => {
-            return super::passkeys::continue_with_passkey(
+            return super::passkey_step::continue_with_passkey(
                 &app,
                 caller,
                 proof,

@@ -2,7 +2,7 @@
 //! completed step-up), and revoke.
 
 use super::grants::{active_scopes, redeem_step_up};
-use super::{header_str, refresh_handle, with_nonce};
+use super::request::{header_str, refresh_handle, with_nonce};
 use crate::api::{ApiError, Body};
 use crate::extract::{Dpop, Pending, same_key};
 use crate::shared::AppState;
