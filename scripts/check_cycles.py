@@ -182,7 +182,7 @@ def self_test() -> int:
             for f, text in files.items():
                 path = pathlib.Path(d, "src", f)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text.replace("\\n", "\n"))
+                path.write_text(text)
             got = bool(cycles(pathlib.Path(d)))
             if got != want:
                 failed += 1
