@@ -6,7 +6,7 @@
 
 use crate::api::ApiError;
 use crate::origins::{self, Origins};
-use crate::server::{BODY_TIMEOUT, MAX_BODY_BYTES};
+use crate::serve::{BODY_TIMEOUT, MAX_BODY_BYTES};
 use crate::util::{OsRng, b64, random_token, unix_now};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -101,7 +101,7 @@ impl CustomerBackend {
             }));
         // Served like the emulator: a client slow with its headers or body is cut off.
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(crate::server::accept_loop(
+        let task = tokio::spawn(crate::serve::accept_loop(
             listener,
             None,
             app,
