@@ -149,11 +149,10 @@ pub fn load(path: &Path) -> Result<(Option<Data>, Vec<String>), Error> {
         Ok(mut d) => {
             // Refused, not moved aside: the file is sound, and a person must choose which
             // user keeps an identifier two of them hold.
-            d.canonicalize_users()
-                .map_err(|message| Error::StateInvalid {
-                    path: path.to_owned(),
-                    message,
-                })?;
+            d.canonicalize_users().map_err(|e| Error::StateInvalid {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
             let notes = d.repair();
             Ok((Some(d), notes))
         }

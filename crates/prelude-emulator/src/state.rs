@@ -698,7 +698,7 @@ impl Data {
     ///
     /// # Errors
     /// What [`canonical_users`] refuses; nothing is changed then.
-    pub fn canonicalize_users(&mut self) -> Result<(), String> {
+    pub fn canonicalize_users(&mut self) -> Result<(), crate::Error> {
         let mut users: Vec<(String, Vec<Identifier>)> = self
             .users
             .values()
@@ -848,7 +848,7 @@ impl Default for Data {
 /// # Errors
 /// Names the user and the value when an identifier breaks a wire rule, and both users when
 /// two of them (or one, twice) hold the same canonical identifier.
-pub fn canonical_users(users: &mut [(String, Vec<Identifier>)]) -> Result<(), String> {
+pub fn canonical_users(users: &mut [(String, Vec<Identifier>)]) -> Result<(), crate::Error> {
     // Sorted, so the same file always gets the same message.
     users.sort_by(|a, b| a.0.cmp(&b.0));
     let mut owner: HashMap<Identifier, String> = HashMap::new();
@@ -856,16 +856,19 @@ pub fn canonical_users(users: &mut [(String, Vec<Identifier>)]) -> Result<(), St
         for i in identifiers.iter_mut() {
             let c = i
                 .canonical()
-                .map_err(|e| format!("user {id}: {:?}: {e}", i.value))?;
+                .map_err(|e| crate::Error::Users(format!("user {id}: {:?}: {e}", i.value)))?;
             match owner.insert(c.clone(), id.clone()) {
                 Some(first) if first == *id => {
-                    return Err(format!("user {id} holds {} twice", c.value));
+                    return Err(crate::Error::Users(format!(
+                        "user {id} holds {} twice",
+                        c.value
+                    )));
                 }
                 Some(first) => {
-                    return Err(format!(
+                    return Err(crate::Error::Users(format!(
                         "users {first} and {id}: {} belongs to two users (one mailbox or phone, spelt two ways); keep it on one",
                         c.value
-                    ));
+                    )));
                 }
                 None => {}
             }

@@ -90,7 +90,7 @@ pub(super) async fn continue_step(
             .ok_or_else(|| bad_verification("the app has no jwks_url to verify custom steps"))?;
         (cid, step, ch.user_id.clone(), url)
     };
-    let kid = crate::hook::rs256_kid(&vt).map_err(bad_verification)?;
+    let kid = crate::hook::rs256_kid(&vt).map_err(|e| bad_verification(e.to_string()))?;
     let jwk = app
         .jwks_cache
         .key(app.http(), &jwks_url, &kid)
@@ -100,7 +100,8 @@ pub(super) async fn continue_step(
             tracing::warn!("custom step not verified: {why}");
             bad_verification("the verification token could not be checked")
         })?;
-    let claims = crate::hook::verify_rs256(&vt, &jwk).map_err(bad_verification)?;
+    let claims =
+        crate::hook::verify_rs256(&vt, &jwk).map_err(|e| bad_verification(e.to_string()))?;
     let now = app.now();
     let claim = |k: &str| claims[k].as_str().unwrap_or_default().to_owned();
     if claim("sub") != user_id {

@@ -137,7 +137,9 @@ pub(super) async fn request(
                 "metadata": metadata,
             });
             let answer = if app.data().faults.hook_unreachable {
-                Err("the hook is unreachable (switch)".to_owned())
+                Err(crate::Error::Customer(
+                    "the hook is unreachable (switch)".to_owned(),
+                ))
             } else {
                 crate::hook::call_hook(app.http(), app.hook_key(), &url, &hook_body).await
             };
