@@ -72,13 +72,6 @@ struct HookAnswer {
     steps: Vec<StepSpec>,
 }
 
-fn valid_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.len() <= 128
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
-}
-
 /// Validates a hook answer by the rules behind `step_up.hook_failed`.
 pub fn validate_answer(bytes: &[u8]) -> Result<DirectDecision, Error> {
     let a: HookAnswer =
@@ -98,7 +91,10 @@ pub fn validate_answer(bytes: &[u8]) -> Result<DirectDecision, Error> {
         return Err(no("review needs at least one step"));
     }
     for s in &a.steps {
-        if !valid_key(&s.key) || !(0..=86_400).contains(&s.expiration_duration) {
+        // A step key by the wire's rule: `completed` is no step.
+        if prelude_wire::StepKey::parse(&s.key).is_err()
+            || !(0..=86_400).contains(&s.expiration_duration)
+        {
             return Err(no(format!("step {:?} is not valid", s.key)));
         }
     }
@@ -336,6 +332,7 @@ mod tests {
             br#"{"status":"continue","granted_for":"300","grant_mode":"single-use"}"#,
             br#"{"status":"continue","granted_for":1e300,"grant_mode":"single-use"}"#,
             br#"not json"#,
+            br#"{"status":"review","granted_for":300,"grant_mode":"single-use","steps":[{"order":1,"key":"completed","expiration_duration":60}]}"#,
         ] {
             assert!(
                 validate_answer(bad).is_err(),

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use prelude_wire::Code;
+use prelude_wire::{Code, StepKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -72,17 +72,26 @@ fn valid_key(k: &str) -> bool {
 }
 
 fn check_rules(body: &StepUpBody) -> Result<(), ApiError> {
-    // The managed passkey step is Prelude's, never a customer's custom step.
-    let declares_passkey = body.step_keys.iter().any(|k| {
-        k.as_str() == Some(prelude_wire::VERIFY_PASSKEY)
-            || ["key", "name", "step_key"]
-                .iter()
-                .any(|f| k[*f].as_str() == Some(prelude_wire::VERIFY_PASSKEY))
-    });
-    if declares_passkey {
+    // The managed passkey step is Prelude's, and `completed` is where a challenge stands once
+    // done: neither is ever a customer's custom step.
+    let declares = |reserved: &str| {
+        body.step_keys.iter().any(|k| {
+            k.as_str() == Some(reserved)
+                || ["key", "name", "step_key"]
+                    .iter()
+                    .any(|f| k[*f].as_str() == Some(reserved))
+        })
+    };
+    if declares(prelude_wire::VERIFY_PASSKEY) {
         return Err(ApiError::new(
             Code::InvalidRequest,
             "verify_passkey is a managed step and cannot be declared in step_keys",
+        ));
+    }
+    if declares(prelude_wire::COMPLETED) {
+        return Err(ApiError::new(
+            Code::InvalidRequest,
+            "completed is where a challenge stands once done and cannot be declared in step_keys",
         ));
     }
     check_scope_rules(&body.allowed_scopes, body.jwks_url.as_deref())
@@ -122,7 +131,10 @@ pub fn check_scope_rules(rules: &[ScopeRule], jwks_url: Option<&str>) -> Result<
                     return bad(format!("{}: review needs at least one step", r.scope));
                 }
                 for s in &d.steps {
-                    if !valid_key(&s.key) || !(0..=86_400).contains(&s.expiration_duration) {
+                    // A step key by the wire's rule: `completed` is no step.
+                    if StepKey::parse(&s.key).is_err()
+                        || !(0..=86_400).contains(&s.expiration_duration)
+                    {
                         return bad(format!("{}: step {:?} is not valid", r.scope, s.key));
                     }
                 }

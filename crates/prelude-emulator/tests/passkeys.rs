@@ -67,6 +67,34 @@ async fn the_passkey_config_is_validated_stored_and_read_back() {
     assert_eq!(
         code_of(r).await,
         (StatusCode::BAD_REQUEST, "invalid_request".into())
+    ); // Nor is `completed`, where a challenge stands once done: not declared, not a step.
+    let put = |body: Value| {
+        t.http
+            .put(t.url("/v2/session/apps/demo/config/stepup"))
+            .bearer_auth(prelude_emulator::DEFAULT_MANAGEMENT_KEY)
+            .json(&body)
+            .send()
+    };
+    for declared in [json!("completed"), json!({"key": "completed"})] {
+        let r = put(json!({"step_keys": [declared], "allowed_scopes": []}))
+            .await
+            .unwrap();
+        assert_eq!(
+            code_of(r).await,
+            (StatusCode::BAD_REQUEST, "invalid_request".into())
+        );
+    }
+    let step = json!({"order": 1, "key": "completed", "expiration_duration": 60});
+    let r = put(
+        json!({"step_keys": [], "allowed_scopes": [{"scope": "x:y", "mode": "direct",
+        "direct": {"identifier_types": [], "status": "review", "grant_mode": "single-use",
+                   "granted_for": 60, "steps": [step]}}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        code_of(r).await,
+        (StatusCode::BAD_REQUEST, "bad_request".into())
     );
 }
 
