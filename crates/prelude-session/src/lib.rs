@@ -321,7 +321,7 @@ impl SessionClient {
 
     pub(crate) fn url(&self, route: &str) -> Url {
         let mut u = self.inner.origin.clone();
-        u.set_path(&format!("/v1/session{route}"));
+        u.set_path(&prelude_wire::routes::frontend(route));
         u
     }
 

@@ -1,17 +1,14 @@
 //! Public value types.
 
 use crate::error::{Error, Result};
+use prelude_wire::{Channel, CurrentStep};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentifierKind {
-    PhoneNumber,
-    EmailAddress,
-}
+/// The kind of an identifier (`identifier.type`): the wire vocabulary's, re-exported here.
+pub use prelude_wire::IdentifierKind;
 
 /// A phone number (E.164) or an email address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,7 +173,7 @@ impl StepUpChallenge {
     }
     /// No step is left: the challenge waits for [`crate::SessionClient::redeem_step_up`].
     pub fn is_completed(&self) -> bool {
-        self.current_step.as_deref() == Some("completed")
+        self.current_step.as_deref() == Some(prelude_wire::COMPLETED)
     }
     /// Whether the server signed this challenge (a challenge token came with it), so its
     /// `scope` and `metadata` are the server's record. A `continue` answered without a token
@@ -196,13 +193,16 @@ impl StepUpChallenge {
         let done = self.steps.iter().filter(|s| s.done).count();
         (total > 0 && done < total).then_some((done + 1, total))
     }
-    /// The channel of the current step, when it is an OTP step.
+    /// Where the challenge stands in the wire's vocabulary: at a step or completed; `None`
+    /// when blocked, or when the server named something no step key can be. It reads
+    /// [`Self::current_step`], which stays for the callers that match on the text.
+    pub fn position(&self) -> Option<CurrentStep> {
+        CurrentStep::parse(self.current_step.as_deref()?).ok()
+    }
+    /// The channel of the current step, `"sms"` or `"email"`, when it is an OTP step.
     pub fn otp_channel(&self) -> Option<&'static str> {
-        match self.current_step.as_deref() {
-            Some("verify_sms") => Some("sms"),
-            Some("verify_email") => Some("email"),
-            _ => None,
-        }
+        let position = self.position()?;
+        position.step()?.channel().map(Channel::as_str)
     }
 }
 
@@ -310,5 +310,39 @@ mod tests {
         let s = format!("{c:?}");
         assert!(!s.contains("secret"));
         assert!(s.contains("[redacted]"));
+    }
+
+    #[test]
+    fn a_challenge_says_where_it_stands_in_the_wire_vocabulary() {
+        let at = |step: Option<&str>| StepUpChallenge {
+            status: StepUpStatus::Review,
+            challenge_id: "chl_1".into(),
+            current_step: step.map(str::to_owned),
+            scope: "transfer:write".into(),
+            steps: vec![],
+            metadata: BTreeMap::new(),
+            grant_mode: None,
+            granted_for: None,
+            expires_at: None,
+            token: None,
+            jti: None,
+            passkey_options: None,
+        };
+        assert_eq!(at(Some("verify_sms")).otp_channel(), Some("sms"));
+        assert_eq!(at(Some("verify_email")).otp_channel(), Some("email"));
+        assert_eq!(at(Some("verify_passkey")).otp_channel(), None);
+        assert_eq!(
+            at(Some("completed")).position(),
+            Some(CurrentStep::Completed)
+        );
+        assert!(at(Some("completed")).is_completed());
+        assert_eq!(
+            at(Some("confirm_in_app")).position(),
+            Some(CurrentStep::Step(prelude_wire::StepKey::Custom(
+                "confirm_in_app".into()
+            )))
+        );
+        assert_eq!(at(None).position(), None);
+        assert_eq!(at(Some("no such step!")).position(), None);
     }
 }
