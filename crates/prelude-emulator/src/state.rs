@@ -6,12 +6,10 @@ use crate::tokens::KeySeeds;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentifierType {
-    PhoneNumber,
-    EmailAddress,
-}
+/// The kind of an identifier: the wire vocabulary's.
+pub use prelude_wire::IdentifierKind as IdentifierType;
+/// Where a code is sent, and how long a grant lasts: the wire vocabulary's.
+pub use prelude_wire::{Channel, GrantMode};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,18 +37,8 @@ impl Identifier {
     }
 
     pub fn channel(&self) -> Channel {
-        match self.kind {
-            IdentifierType::PhoneNumber => Channel::Sms,
-            IdentifierType::EmailAddress => Channel::Email,
-        }
+        self.kind.channel()
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Sms,
-    Email,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,14 +152,6 @@ pub struct Session {
     pub device_type: String,
     pub device_model: String,
     pub os_version: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum GrantMode {
-    SingleUse,
-    SessionBound,
-    ProfileBound,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -379,7 +359,7 @@ impl Challenge {
     pub fn current_step_key(&self) -> String {
         self.current_step()
             .map(|s| s.key.clone())
-            .unwrap_or_else(|| "completed".to_owned())
+            .unwrap_or_else(|| prelude_wire::COMPLETED.to_owned())
     }
 }
 

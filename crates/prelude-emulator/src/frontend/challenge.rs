@@ -124,10 +124,11 @@ fn passkey_step_bypassed(step: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The channel of a code step and the identifier kind it sends to; `None` for other steps.
 pub(super) fn otp_step_channel(step: &str) -> Option<(Channel, IdentifierType)> {
-    match step {
-        "verify_sms" => Some((Channel::Sms, IdentifierType::PhoneNumber)),
-        "verify_email" => Some((Channel::Email, IdentifierType::EmailAddress)),
+    match prelude_wire::StepKey::parse(step).ok()? {
+        prelude_wire::StepKey::VerifySms => Some((Channel::Sms, IdentifierType::PhoneNumber)),
+        prelude_wire::StepKey::VerifyEmail => Some((Channel::Email, IdentifierType::EmailAddress)),
         _ => None,
     }
 }

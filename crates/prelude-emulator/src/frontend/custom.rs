@@ -71,7 +71,7 @@ pub(super) async fn continue_step(
         }
         same_key(&d, &sid, &proof.jkt)?;
         let step = ch.current_step_key();
-        if step == "completed" {
+        if step == prelude_wire::COMPLETED {
             return Err(ApiError::new(
                 Code::StepNotFound,
                 "the challenge has no step left",
@@ -113,7 +113,7 @@ pub(super) async fn continue_step(
     if claim("key") != step {
         return Err(bad_verification("key does not match the current step"));
     }
-    if claim("status") != "completed" {
+    if claim("status") != prelude_wire::COMPLETED {
         return Err(bad_verification("status must be completed"));
     }
     // NumericDates may carry fractions (RFC 7519 §2); each is compared as a number.

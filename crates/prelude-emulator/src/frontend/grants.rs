@@ -76,7 +76,7 @@ pub(super) fn redeem_step_up(
         scope: ch.scope.clone(),
         expires_at: now + ch.granted_for,
     };
-    let (mode, user_id, scope) = (ch.grant_mode.clone(), ch.user_id.clone(), ch.scope.clone());
+    let (mode, user_id, scope) = (ch.grant_mode, ch.user_id.clone(), ch.scope.clone());
     tracing::info!(challenge = %cid, scope = %scope, mode = ?mode, "step-up granted");
     Ok(apply_grant(d, sid, &user_id, mode, grant))
 }

@@ -206,7 +206,7 @@ pub(super) async fn check(
         "iat": now,
         "exp": now + app.cfg.session_start_ttl_secs,
         "challenge_id": prefixed_id("chl"),
-        "current_step": "completed",
+        "current_step": prelude_wire::COMPLETED,
         "grant_mode": "session-start",
     });
     drop(d);

@@ -127,7 +127,7 @@ pub(super) async fn login_finish(
         "iat": now,
         "exp": now + app.cfg.session_start_ttl_secs,
         "challenge_id": crate::util::prefixed_id("chl"),
-        "current_step": "completed",
+        "current_step": prelude_wire::COMPLETED,
         "grant_mode": "session-start",
     });
     if !granted.is_empty() {

@@ -71,7 +71,7 @@ pub(super) fn continue_with_passkey(
     }
     same_key(&d, &ch.session_id, &proof.jkt)?;
     let step = ch.current_step_key();
-    if step == "completed" {
+    if step == prelude_wire::COMPLETED {
         return Err(ApiError::new(
             Code::StepNotFound,
             "the challenge has no step left",

@@ -187,7 +187,7 @@ pub(super) async fn request(
         scope: body.scope.clone(),
         metadata,
         status: decision.status,
-        grant_mode: decision.grant_mode.clone(),
+        grant_mode: decision.grant_mode,
         granted_for: decision.granted_for,
         steps,
         current_jti: uuid::Uuid::new_v4().to_string(),
