@@ -8,10 +8,18 @@ use prelude_wire::Code;
 pub enum Error {
     /// `bad_check_code`: the code was wrong; the same verification can be retried.
     #[error("wrong code")]
-    InvalidOtpCode { attempts_remaining: Option<u32> },
+    InvalidOtpCode {
+        /// Tries left on this verification, when the server says.
+        attempts_remaining: Option<u32>,
+    },
     /// `invalid_challenge_token` and its family, or a blocked challenge used locally.
     #[error("invalid challenge: {message}")]
-    InvalidChallengeToken { code: String, message: String },
+    InvalidChallengeToken {
+        /// The wire code as the server sent it.
+        code: String,
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// The challenge expired (checked locally before `/otp/check`, or said by the server).
     #[error("the challenge has expired")]
     ExpiredChallengeToken,
@@ -23,33 +31,69 @@ pub enum Error {
     MissingChallengeToken,
     /// `scope_not_allowed`.
     #[error("scope not allowed: {message}")]
-    ScopeNotAllowed { message: String },
+    ScopeNotAllowed {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `forbidden`, `not_configured`, `auth_blocked`, `no_login_config` and the other 403s.
     #[error("forbidden ({code}): {message}")]
-    Forbidden { code: String, message: String },
+    Forbidden {
+        /// The wire code as the server sent it.
+        code: String,
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `insufficient_scope`: step up, then retry.
     #[error("insufficient scope")]
     InsufficientScope,
     /// `unauthorized` and the DPoP family after their retries; also a session revoked while a
     /// refresh was in flight, or no session at all.
     #[error("unauthorized ({code}): {message}")]
-    Unauthorized { code: String, message: String },
+    Unauthorized {
+        /// The wire code as the server sent it.
+        code: String,
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
+    /// `rate_limited`, `too_many_requests`, `too_many_challenges`: try again later.
     #[error("rate limited: {message}")]
-    RateLimited { message: String },
+    RateLimited {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `too_many_attempts`: too many wrong codes for this identifier; it is locked out for a
     /// while, and even the right code is refused until then.
     #[error("locked out: {message}")]
-    LockedOut { message: String },
+    LockedOut {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// 400s: `bad_request`, `invalid_identifier`, `invalid_metadata`, pagination, …
     #[error("bad request ({code}): {message}")]
-    BadRequest { code: String, message: String },
+    BadRequest {
+        /// The wire code as the server sent it.
+        code: String,
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
+    /// `not_found`: no such session, passkey or route.
     #[error("not found: {message}")]
-    NotFound { message: String },
+    NotFound {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
+    /// `conflict`, `identifier_already_exists`: a state conflict that is not a replay.
     #[error("conflict: {message}")]
-    Conflict { message: String },
+    Conflict {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `internal`: the server failed.
     #[error("the server failed: {message}")]
-    Internal { message: String },
+    Internal {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// The request did not complete in time.
     #[error("the request timed out")]
     Timeout,
@@ -70,33 +114,54 @@ pub enum Error {
          reached without TLS, since refresh tokens and codes would cross the network in clear; \
          use https://"
     )]
-    PlainHttp { host: String },
+    PlainHttp {
+        /// The host refused.
+        host: String,
+    },
     /// A response body over `limit` bytes ([`crate::MAX_RESPONSE_BYTES`]); reading stopped
     /// there.
     #[error("the server's answer is larger than {limit} bytes, so it was not read")]
-    ResponseTooLarge { limit: usize },
+    ResponseTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The server's `Date` is further from this computer's clock than
     /// [`crate::MAX_CLOCK_SKEW_SECS`] either way, so it is not adopted. `skew_secs` is
     /// server − local, in seconds.
     #[error("{}", clock_words(*skew_secs))]
-    ClockSkew { skew_secs: i64 },
+    ClockSkew {
+        /// Server − local, in seconds.
+        skew_secs: i64,
+    },
     /// `passkey_not_configured`: the app has no passkey configuration, or passkey sign-in is
     /// off (docs/protocol.md, "Passkeys").
     #[error("passkeys are not configured: {message}")]
-    PasskeyNotConfigured { message: String },
+    PasskeyNotConfigured {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `passkey_registration_failed`: the server refused the new credential, or its answer to
     /// `register/begin`/`finish` lacked the options, token or credential.
     #[error("the passkey could not be registered: {message}")]
-    PasskeyRegistrationFailed { message: String },
+    PasskeyRegistrationFailed {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `passkey_step_unavailable`: a `verify_passkey` step came without request options (the
     /// user has no usable passkey; raised locally, before any ceremony), or the server refused
     /// the assertion.
     #[error("no passkey can be used for this step: {message}")]
-    PasskeyStepUnavailable { message: String },
+    PasskeyStepUnavailable {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `passkey_authenticator_blocked`: the server blocked the credential (a sign counter that
     /// went backwards, or an operator's block); delete it and register again.
     #[error("this passkey is blocked: {message}")]
-    PasskeyAuthenticatorBlocked { message: String },
+    PasskeyAuthenticatorBlocked {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// The authenticator already holds one of the credentials `excludeCredentials` lists
     /// (WebAuthn `InvalidStateError`); raised by an [`crate::Authenticator`], never by the
     /// server.
@@ -107,7 +172,12 @@ pub enum Error {
     Cancelled,
     /// Any other wire code, or a response we could not read.
     #[error("error {code}: {message}")]
-    Generic { code: String, message: String },
+    Generic {
+        /// The wire code as the server sent it.
+        code: String,
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
 }
 
 impl Error {
@@ -299,6 +369,7 @@ impl From<reqwest::Error> for Error {
     }
 }
 
+/// The crate's result: its [`Error`] unless said otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The words for [`Error::ClockSkew`]: which clock is ahead, by about how many days.

@@ -80,14 +80,18 @@ pub trait Authenticator: Send + Sync {
 /// `username`) and an optional label kept by the server (at most 64 characters).
 #[derive(Clone, Debug, Default)]
 pub struct PasskeyRegistration {
+    /// `user.name`: 1 to 64 bytes of UTF-8, no control characters.
     pub username: String,
+    /// `user.displayName`, at most 64 bytes; `username` when absent.
     pub display_name: Option<String>,
+    /// The server-side label, at most 64 characters.
     pub nickname: Option<String>,
 }
 
 /// The server's answer to a registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegisteredPasskey {
+    /// The credential as the server keeps it (id, nickname, dates).
     pub credential: PasskeyCredential,
     /// The server already held this credential (an idempotent success).
     pub already_registered: bool,

@@ -6,6 +6,11 @@ use crate::{RevokeTarget, SessionClient, SessionList};
 use prelude_wire::routes;
 
 impl SessionClient {
+    /// The user's sessions (`GET me/list`), a page of at most `limit` after `offset`.
+    ///
+    /// # Errors
+    /// [`Error::Unauthorized`] without a session; [`Error::BadRequest`] for a limit or offset
+    /// the server refuses; the transport's errors.
     pub async fn list_sessions(
         &self,
         limit: Option<u32>,

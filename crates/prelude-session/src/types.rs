@@ -14,11 +14,17 @@ pub use prelude_wire::IdentifierKind;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identifier {
     #[serde(rename = "type")]
+    /// Phone number or email address.
     pub kind: IdentifierKind,
+    /// As given: E.164 for a phone number (`+33612345678`), the address for an email.
     pub value: String,
 }
 
 impl Identifier {
+    /// A phone number in E.164 (`+` and 7 to 15 digits, docs/protocol.md "Identifiers").
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `value` is not E.164.
     pub fn phone(value: impl Into<String>) -> Result<Self> {
         let id = Self {
             kind: IdentifierKind::PhoneNumber,
@@ -27,6 +33,10 @@ impl Identifier {
         id.validate().map(|()| id)
     }
 
+    /// An email address (docs/protocol.md, "Identifiers").
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `value` is not an email address.
     pub fn email(value: impl Into<String>) -> Result<Self> {
         let id = Self {
             kind: IdentifierKind::EmailAddress,
@@ -54,6 +64,11 @@ impl Identifier {
         ))
     }
 
+    /// Checks the value against its kind's wire rule (prelude-wire's `check_phone`,
+    /// `check_email`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] with the rule's sentence.
     pub fn validate(&self) -> Result<()> {
         match self.kind {
             IdentifierKind::PhoneNumber => prelude_wire::check_phone(&self.value),
@@ -66,8 +81,11 @@ impl Identifier {
 /// What the access token says about the signed-in user.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Profile {
+    /// `sub`: the user, e.g. `usr_…`.
     pub user_id: Option<String>,
+    /// `sid`: this session, e.g. `ses_…`.
     pub session_id: Option<String>,
+    /// `scope`, split on spaces (or read from an array): what the access token grants now.
     pub scopes: Vec<String>,
     /// Unix seconds, from the token's `exp` (not corrected for clock skew); a fractional
     /// NumericDate is rounded toward the past.
@@ -95,6 +113,7 @@ impl Profile {
         }
     }
 
+    /// Whether the access token carries `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
@@ -103,10 +122,12 @@ impl Profile {
 /// The signed-in user. The access token itself stays inside the client.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct User {
+    /// What the current access token says.
     pub profile: Profile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The server's decision on a step-up request (`status`, docs/protocol.md "Step-up").
 pub enum StepUpStatus {
     /// Granted at once (or a challenge to complete, per the server generation).
     #[serde(rename = "continue")]
@@ -120,12 +141,16 @@ pub enum StepUpStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One step of a challenge, as its token lists them (`steps[]`).
 pub struct StepUpStep {
+    /// 1-based position among the steps.
     pub order: u32,
+    /// The step key: `verify_sms`, `verify_email`, `verify_passkey` or a custom key.
     pub key: String,
     /// Seconds the step lasts once current; a fraction is rounded down.
     #[serde(deserialize_with = "crate::util::de_numeric_date")]
     pub expiration_duration: i64,
+    /// Whether the step was passed.
     pub done: bool,
 }
 
@@ -133,13 +158,19 @@ pub struct StepUpStep {
 /// private to the crate and never printed.
 #[derive(Clone)]
 pub struct StepUpChallenge {
+    /// The decision: review (steps to pass), continue (granted) or blocked.
     pub status: StepUpStatus,
+    /// `challenge_id`, e.g. `chl_…`; empty when no token came with the answer.
     pub challenge_id: String,
     /// `verify_sms`, `verify_email`, a custom step key, or `completed`; `None` when blocked.
     pub current_step: Option<String>,
+    /// `scope_requested` as the server signed it (the asked scope for an unsigned answer).
     pub scope: String,
+    /// Every step, passed or not, in order.
     pub steps: Vec<StepUpStep>,
+    /// The metadata as the server signed it: at most 5 entries.
     pub metadata: BTreeMap<String, String>,
+    /// `single-use`, `session-bound` or `profile-bound`, as the token says.
     pub grant_mode: Option<String>,
     /// Seconds the grant lasts once completed, when the server says.
     pub granted_for: Option<i64>,
@@ -168,6 +199,7 @@ impl std::fmt::Debug for StepUpChallenge {
 }
 
 impl StepUpChallenge {
+    /// The server denied the scope (`block`).
     pub fn is_blocked(&self) -> bool {
         self.status == StepUpStatus::Blocked
     }
@@ -207,37 +239,56 @@ impl StepUpChallenge {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One of the user's sessions (`GET me/list`, docs/protocol.md "Sessions").
 pub struct SessionView {
+    /// The session id, e.g. `ses_…`.
     pub id: String,
     #[serde(default)]
+    /// The device model the session was opened from, as the client said.
     pub device_model: Option<String>,
     #[serde(default)]
+    /// `ANDROID`, `IOS` or `WEB`, when known.
     pub device_type: Option<String>,
     #[serde(default)]
+    /// The OS version the client sent.
     pub os_version: Option<String>,
     #[serde(default)]
+    /// ISO 3166-1 alpha-2 country of the address that opened it, when known.
     pub country_code: Option<String>,
     #[serde(default)]
+    /// RFC 3339 UTC.
     pub created_at: Option<String>,
     #[serde(default)]
+    /// RFC 3339 UTC.
     pub last_seen_at: Option<String>,
     #[serde(default)]
+    /// RFC 3339 UTC.
     pub expires_at: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A page of the user's sessions.
 pub struct SessionList {
+    /// This page, newest first.
     pub sessions: Vec<SessionView>,
+    /// Sessions in all.
     pub total: u64,
+    /// The page size asked for.
     pub limit: u64,
+    /// How many sessions came before this page.
     pub offset: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// Which sessions `POST me/revoke` ends (docs/protocol.md, "Sessions").
 pub enum RevokeTarget {
+    /// Every session of the user, this one too.
     All,
+    /// Every session but this one.
     Others,
+    /// This session.
     Mine,
+    /// One session by id; this one when the id is its own.
     Session(String),
 }
 
@@ -246,6 +297,10 @@ pub fn validate_metadata(m: &BTreeMap<String, String>) -> Result<()> {
     prelude_wire::check_metadata(m).map_err(|e| Error::InvalidInput(e.message))
 }
 
+/// Checks a scope against the wire rule (1 to 128 of `[a-zA-Z0-9.-_:]`) before sending it.
+///
+/// # Errors
+/// [`Error::InvalidInput`] with the rule's sentence.
 pub fn validate_scope(scope: &str) -> Result<()> {
     prelude_wire::check_scope(scope).map_err(|e| Error::InvalidInput(e.message))
 }
