@@ -4,6 +4,7 @@
 //! Embed it with [`Emulator::start`], or run the `prelude-emulator` binary.
 
 mod api;
+mod attestation;
 mod config;
 mod control;
 pub mod customer;

@@ -3,11 +3,12 @@
 //! `verify_passkey` step-up step (its request options and `stepup/continue` with an assertion).
 
 use crate::api::{ApiError, Body};
+use crate::attestation::{self, AttestationPolicy};
 use crate::extract::{Caller, MaybeDpop, same_key};
 use crate::shared::AppState;
 use crate::state::*;
 use crate::util::{b64, random_token, secret_hash};
-use crate::webauthn::{self, AttestationPolicy, Policy, Refusal};
+use crate::webauthn::{self, Policy, Refusal};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -279,9 +280,13 @@ pub(super) async fn register_finish(
         aaguid_allowlist: &config.aaguid_allowlist,
         accept_unverified: d.faults.passkey_accept_unverified_attestation,
     };
-    let new =
-        webauthn::verify_registration(body.attestation, &pending.challenge, &policy, &attestation)
-            .map_err(|r| registration_failed(&user_id, &r))?;
+    let new = attestation::verify_registration(
+        body.attestation,
+        &pending.challenge,
+        &policy,
+        &attestation,
+    )
+    .map_err(|r| registration_failed(&user_id, &r))?;
     // R15
     let (stored, already) = match d.passkeys.get(&new.credential_id) {
         Some(p) if p.user_id == user_id => (p.clone(), true),
