@@ -14,8 +14,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
 use sha2::{Digest, Sha256};
 
 pub use json::*;
@@ -202,13 +200,9 @@ pub fn client_data_json(kind: CeremonyType, challenge: &str, origin: &str) -> St
 
 /// One device-bound ES256 credential: its private key, ID, RP ID and user handle. `Debug`
 /// shows the ID and RP, never the key.
-///
-/// The key is also held as ring's key pair, built once: every assertion is signed, and ring
-/// signs P-256 several times faster than the pure-Rust `p256`, which keeps the key's encoding.
 #[derive(Clone)]
 pub struct Credential {
     key: SigningKey,
-    signer: Option<std::sync::Arc<EcdsaKeyPair>>,
     id: Vec<u8>,
     rp_id: String,
     user_handle: Vec<u8>,
@@ -242,19 +236,8 @@ impl Credential {
             return Err(PasskeyError::CredentialIdLength);
         }
         let key = SigningKey::from_slice(secret).map_err(|_| PasskeyError::InvalidKey)?;
-        let public = key.verifying_key().to_sec1_point(false);
-        // Should ring refuse the pair, `p256` signs instead.
-        let signer = EcdsaKeyPair::from_private_key_and_public_key(
-            &ECDSA_P256_SHA256_ASN1_SIGNING,
-            secret,
-            public.as_bytes(),
-            &SystemRandom::new(),
-        )
-        .ok()
-        .map(std::sync::Arc::new);
         Ok(Self {
             key,
-            signer,
             id,
             rp_id: rp_id.into(),
             user_handle,
@@ -287,13 +270,6 @@ impl Credential {
         let mut message = Vec::with_capacity(auth_data.len() + 32);
         message.extend_from_slice(auth_data);
         message.extend_from_slice(&Sha256::digest(client_data_json));
-        if let Some(signed) = self
-            .signer
-            .as_ref()
-            .and_then(|k| k.sign(&SystemRandom::new(), &message).ok())
-        {
-            return signed.as_ref().to_vec();
-        }
         let signature: DerSignature = self.key.sign(&message);
         signature.as_bytes().to_vec()
     }
@@ -472,7 +448,6 @@ mod tests {
     #[test]
     fn assertion_signs_auth_data_and_the_client_data_hash_in_der() {
         let c = credential();
-        assert!(c.signer.is_some(), "ring holds the key");
         let a = c.assertion("abc", "https://localhost", FLAG_UP | FLAG_UV, 9);
         let auth = unb64(&a.response.authenticator_data).unwrap();
         assert_eq!(auth.len(), AUTH_DATA_MIN_LEN);
