@@ -5,14 +5,16 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+/// A refusal as the wire carries it: the [`Code`], whose HTTP status it answers with, and a
+/// sentence.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     /// Set on `use_dpop_nonce` so the client can retry.
     pub dpop_nonce: Option<String>,
@@ -23,7 +25,15 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// `code` with its own status ([`Code::status`]).
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        let status =
+            StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self::with_status(status, code, message)
+    }
+    /// `code` with another status than its own, for the documented exceptions (`413` for a
+    /// body over the limit).
+    pub fn with_status(status: StatusCode, code: Code, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -33,37 +43,25 @@ impl ApiError {
             retry_after: None,
         }
     }
-    /// 429 with `Retry-After`.
-    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after: i64) -> Self {
+    /// `code` (a 429) with `Retry-After`.
+    pub fn too_many(code: Code, message: impl Into<String>, retry_after: i64) -> Self {
         Self {
             retry_after: Some(retry_after.max(1)),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+            ..Self::new(code, message)
         }
     }
-    /// A broken wire rule, as 400 with the rule's own code.
-    pub fn rule(code: &'static str, e: prelude_wire::RuleError) -> Self {
-        Self::bad_request(code, e.message)
-    }
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+    /// A broken wire rule, with the rule's own code.
+    pub fn rule(code: Code, e: prelude_wire::RuleError) -> Self {
+        Self::new(code, e.message)
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-    }
-    pub fn unauthorized_code(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message)
-    }
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, message)
+        Self::new(Code::Unauthorized, message)
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
-    }
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
+        Self::new(Code::NotFound, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        Self::new(Code::Internal, message)
     }
 }
 
@@ -92,13 +90,13 @@ impl IntoResponse for ApiError {
 pub(crate) async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
+            ApiError::with_status(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "bad_request",
+                Code::BadRequest,
                 "request body is too large",
             )
         } else {
-            ApiError::bad_request("bad_request", e.body_text())
+            ApiError::new(Code::BadRequest, e.body_text())
         }
     })
 }
@@ -119,8 +117,7 @@ pub async fn json_bodies_only(req: Request, next: Next) -> Response {
     };
     if !bytes.iter().all(u8::is_ascii_whitespace) {
         return ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            codes::UNSUPPORTED_MEDIA_TYPE,
+            Code::UnsupportedMediaType,
             "a request body must be sent as Content-Type: application/json",
         )
         .into_response();
@@ -198,7 +195,7 @@ where
         };
         serde_json::from_slice(slice)
             .map(Body)
-            .map_err(|e| ApiError::bad_request("bad_request", format!("invalid JSON body: {e}")))
+            .map_err(|e| ApiError::new(Code::BadRequest, format!("invalid JSON body: {e}")))
     }
 }
 

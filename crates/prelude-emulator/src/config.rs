@@ -166,7 +166,9 @@ impl Config {
         } else {
             self.allow_hosts
                 .iter()
-                .find(|h| crate::guard::HostRule::parse(h).is_none_or(|r| !loopback_name(r.name())))
+                .find(|h| {
+                    crate::origins::HostRule::parse(h).is_none_or(|r| !loopback_name(r.name()))
+                })
                 .map(|h| format!("--allow-host {h}"))
         };
         match beyond {
@@ -237,26 +239,36 @@ impl Config {
             ));
         }
         if let Some(u) = &self.public_url {
-            crate::guard::parse_origin(u).ok_or_else(|| {
+            crate::origins::parse_origin(u).ok_or_else(|| {
                 crate::Error::Config(format!(
                     "--public-url {u:?} must be an http(s) origin, like https://emu.example"
                 ))
             })?;
         }
         for o in &self.cors_origins {
-            crate::guard::parse_origin(o).ok_or_else(|| {
+            crate::origins::parse_origin(o).ok_or_else(|| {
                 crate::Error::Config(format!(
                     "--cors-origin {o:?} must be an origin, like https://app.example"
                 ))
             })?;
         }
         for h in &self.allow_hosts {
-            crate::guard::HostRule::parse(h).ok_or_else(|| {
+            crate::origins::HostRule::parse(h).ok_or_else(|| {
                 crate::Error::Config(format!(
                     "--allow-host {h:?} must be a host name, optionally with :port"
                 ))
             })?;
         }
         Ok(())
+    }
+
+    /// The settings the emulator's addresses are made from.
+    pub fn addresses(&self) -> crate::origins::AddressSettings<'_> {
+        crate::origins::AddressSettings {
+            tls: self.tls,
+            public_url: self.public_url.as_deref(),
+            allow_hosts: &self.allow_hosts,
+            cors_origins: &self.cors_origins,
+        }
     }
 }

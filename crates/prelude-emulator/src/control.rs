@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<AppState> {
@@ -65,7 +65,7 @@ pub async fn require_own_key(State(app): State<AppState>, req: Request, next: Ne
 }
 
 fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request(codes::INVALID_REQUEST, format!("{field}: {why}"))
+    ApiError::new(Code::InvalidRequest, format!("{field}: {why}"))
 }
 
 async fn get_faults(State(app): State<AppState>) -> axum::Json<Faults> {
@@ -151,7 +151,7 @@ async fn create_user(
     }
     let mut identifiers = Vec::with_capacity(body.identifiers.len());
     for id in &body.identifiers {
-        let id = crate::frontend::canonical_identifier(id)?;
+        let id = crate::frontend::request::canonical_identifier(id)?;
         if identifiers.contains(&id) {
             return Err(invalid(
                 "identifiers",
@@ -162,8 +162,8 @@ async fn create_user(
     }
     let mut d = app.data();
     if let Some(taken) = identifiers.iter().find(|i| d.find_user(i).is_some()) {
-        return Err(ApiError::conflict(
-            "identifier_already_exists",
+        return Err(ApiError::new(
+            Code::IdentifierAlreadyExists,
             format!("{} already belongs to a user", taken.value),
         ));
     }

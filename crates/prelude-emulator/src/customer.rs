@@ -5,16 +5,15 @@
 //! and the emulator's header and body timeouts and connection bound.
 
 use crate::api::ApiError;
-use crate::guard::{self, Origins};
-use crate::server::{BODY_TIMEOUT, MAX_BODY_BYTES};
+use crate::origins::{self, Origins};
+use crate::serve::{BODY_TIMEOUT, MAX_BODY_BYTES};
 use crate::util::{OsRng, b64, random_token, unix_now};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use rsa::signature::{SignatureEncoding as _, Signer as _};
 use rsa::traits::PublicKeyParts as _;
 use serde_json::{Value, json};
@@ -71,8 +70,10 @@ impl CustomerBackend {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let url = format!("http://{addr}");
-        let origins =
-            Arc::new(Origins::new(&crate::Config::default(), addr).map_err(std::io::Error::other)?);
+        let origins = Arc::new(
+            Origins::new(&crate::Config::default().addresses(), addr)
+                .map_err(std::io::Error::other)?,
+        );
         let app = Router::new()
             .route("/hook", post(hook))
             .route(
@@ -90,8 +91,8 @@ impl CustomerBackend {
             .layer(middleware::from_fn(move |req: Request, next: Next| {
                 let origins = origins.clone();
                 async move {
-                    match guard::own_host(&origins, &req)
-                        .and_then(|()| guard::own_origin(&origins, &req))
+                    match origins::own_host(&origins, &req)
+                        .and_then(|()| origins::own_origin(&origins, &req))
                     {
                         Ok(()) => next.run(req).await,
                         Err(e) => e.into_response(),
@@ -100,7 +101,7 @@ impl CustomerBackend {
             }));
         // Served like the emulator: a client slow with its headers or body is cut off.
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(crate::server::accept_loop(
+        let task = tokio::spawn(crate::serve::accept_loop(
             listener,
             None,
             app,
@@ -180,8 +181,7 @@ async fn hook(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     // The emulator sends JSON; a body of another type may come from a page's simple request.
     if !crate::api::is_json(req.headers()) {
         return ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            codes::UNSUPPORTED_MEDIA_TYPE,
+            Code::UnsupportedMediaType,
             "the hook takes Content-Type: application/json",
         )
         .into_response();

@@ -6,6 +6,7 @@
 use crate::api::ApiError;
 use crate::util::{b64, unb64};
 use axum::http::HeaderMap;
+use prelude_wire::Code;
 use prelude_wire::time::numeric_date;
 use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use serde_json::Value;
@@ -67,7 +68,7 @@ pub fn extract(
 }
 
 fn invalid(why: &str) -> ApiError {
-    ApiError::bad_request("invalid_dpop_proof", why)
+    ApiError::new(Code::InvalidDpopProof, why)
 }
 
 fn json_part(part: &str, what: &str) -> Result<Value, ApiError> {

@@ -28,4 +28,13 @@ pub enum Error {
     Config(String),
     #[error("TLS set-up failed: {0}")]
     Tls(String),
+    /// A customer's system (the step-up hook, its JWKS, a custom step's verification token)
+    /// answered in a way the emulator refuses, or not at all; the text says why, for the
+    /// operator's log and the refusal's message.
+    #[error("{0}")]
+    Customer(String),
+    /// Users whose identifiers cannot be put in canonical form, or two users who hold one
+    /// identifier (docs/protocol.md, "Identifiers"); the text names them.
+    #[error("{0}")]
+    Users(String),
 }

@@ -9,7 +9,7 @@ use crate::state::{Data, Seen};
 use crate::tokens::KeyUse;
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
-use prelude_wire::codes;
+use prelude_wire::Code;
 use prelude_wire::time::numeric_date;
 
 fn path(parts: &Parts) -> &str {
@@ -32,8 +32,8 @@ fn verified(parts: &Parts, app: &AppState) -> Result<Option<Proof>, ApiError> {
 fn nonce_ok(app: &AppState, proof: &Proof) -> Result<(), ApiError> {
     let d = app.data();
     if d.faults.require_dpop_nonce && proof.nonce.as_deref() != Some(d.dpop_nonce.as_str()) {
-        let mut e = ApiError::bad_request(
-            codes::USE_DPOP_NONCE,
+        let mut e = ApiError::new(
+            Code::UseDpopNonce,
             "the DPoP proof must carry the server nonce",
         );
         e.dpop_nonce = Some(d.dpop_nonce.clone());
@@ -83,17 +83,17 @@ impl Pending {
 fn seen_error(seen: Seen) -> Result<(), ApiError> {
     match seen {
         Seen::New => Ok(()),
-        Seen::Replay => Err(ApiError::bad_request(
-            codes::INVALID_DPOP_PROOF,
+        Seen::Replay => Err(ApiError::new(
+            Code::InvalidDpopProof,
             "the proof jti was already used",
         )),
         Seen::KeyFull => Err(ApiError::too_many(
-            codes::RATE_LIMITED,
+            Code::RateLimited,
             "too many proofs from this key; try again shortly",
             5,
         )),
         Seen::Full => Err(ApiError::too_many(
-            codes::RATE_LIMITED,
+            Code::RateLimited,
             "too many proofs in flight; try again shortly",
             5,
         )),
@@ -108,9 +108,8 @@ impl FromRequestParts<AppState> for Dpop {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let proof = verified(parts, app)?.ok_or_else(|| {
-            ApiError::bad_request(codes::MISSING_DPOP_PROOF, "a DPoP proof is required")
-        })?;
+        let proof = verified(parts, app)?
+            .ok_or_else(|| ApiError::new(Code::MissingDpopProof, "a DPoP proof is required"))?;
         nonce_ok(app, &proof)?;
         Ok(Self(Pending(proof)))
     }
@@ -153,18 +152,18 @@ impl ChallengeDpop {
 
     /// The proof, which must exist, carry no nonce, and have the challenge token's `jti`.
     pub fn bound_to(self, challenge_jti: &str) -> Result<Proof, ApiError> {
-        let proof = self.0?.ok_or_else(|| {
-            ApiError::bad_request(codes::MISSING_DPOP_PROOF, "a DPoP proof is required")
-        })?;
+        let proof = self
+            .0?
+            .ok_or_else(|| ApiError::new(Code::MissingDpopProof, "a DPoP proof is required"))?;
         if proof.nonce.is_some() {
-            return Err(ApiError::bad_request(
-                codes::INVALID_DPOP_PROOF,
+            return Err(ApiError::new(
+                Code::InvalidDpopProof,
                 "a challenge-scoped proof carries no nonce",
             ));
         }
         if proof.jti != challenge_jti {
-            return Err(ApiError::bad_request(
-                codes::INVALID_DPOP_PROOF,
+            return Err(ApiError::new(
+                Code::InvalidDpopProof,
                 "the proof jti must equal the challenge token jti",
             ));
         }
@@ -228,8 +227,8 @@ impl FromRequestParts<AppState> for MaybeCaller {
 pub fn same_key(d: &Data, sid: &str, jkt: &str) -> Result<(), ApiError> {
     match d.sessions.get(sid) {
         Some(s) if s.jkt == jkt => Ok(()),
-        _ => Err(ApiError::unauthorized_code(
-            codes::DPOP_KEY_MISMATCH,
+        _ => Err(ApiError::new(
+            Code::DpopKeyMismatch,
             "the proof is not signed by the session's key",
         )),
     }

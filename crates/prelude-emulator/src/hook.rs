@@ -1,6 +1,7 @@
 //! Calls to the customer's backend: the delegated step-up hook, signed with RSA-PSS, and the
 //! customer JWKS that verifies custom-step tokens (docs/protocol.md, "Step-up").
 
+use crate::Error;
 use crate::state::{Decision, DirectDecision, GrantMode, StepSpec};
 use crate::util::{OsRng, b64, random_token, unb64};
 use rsa::signature::{SignatureEncoding as _, Signer as _, Verifier as _};
@@ -46,15 +47,15 @@ impl HookKey {
 }
 
 /// Reads a response body, refusing more than `limit` bytes.
-async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, Error> {
     let mut buf = Vec::new();
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| e.without_url().to_string())?
+        .map_err(|e| no(e.without_url().to_string()))?
     {
         if buf.len() + chunk.len() > limit {
-            return Err(format!("the answer is larger than {limit} bytes"));
+            return Err(no(format!("the answer is larger than {limit} bytes")));
         }
         buf.extend_from_slice(&chunk);
     }
@@ -71,34 +72,30 @@ struct HookAnswer {
     steps: Vec<StepSpec>,
 }
 
-fn valid_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.len() <= 128
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
-}
-
 /// Validates a hook answer by the rules behind `step_up.hook_failed`.
-pub fn validate_answer(bytes: &[u8]) -> Result<DirectDecision, String> {
+pub fn validate_answer(bytes: &[u8]) -> Result<DirectDecision, Error> {
     let a: HookAnswer =
-        serde_json::from_slice(bytes).map_err(|e| format!("the answer is not valid: {e}"))?;
+        serde_json::from_slice(bytes).map_err(|e| no(format!("the answer is not valid: {e}")))?;
     if !(0..=86_400).contains(&a.granted_for) {
-        return Err("granted_for must be 0 to 86400".into());
+        return Err(no("granted_for must be 0 to 86400"));
     }
     let grant_mode = match (a.status, a.grant_mode) {
         (_, Some(m)) => m,
         (Decision::Block, None) => GrantMode::SingleUse,
-        (_, None) => return Err("grant_mode is required".into()),
+        (_, None) => return Err(no("grant_mode is required")),
     };
     if a.status != Decision::Block && grant_mode != GrantMode::SingleUse && a.granted_for == 0 {
-        return Err("this grant mode needs granted_for > 0".into());
+        return Err(no("this grant mode needs granted_for > 0"));
     }
     if a.status == Decision::Review && a.steps.is_empty() {
-        return Err("review needs at least one step".into());
+        return Err(no("review needs at least one step"));
     }
     for s in &a.steps {
-        if !valid_key(&s.key) || !(0..=86_400).contains(&s.expiration_duration) {
-            return Err(format!("step {:?} is not valid", s.key));
+        // A step key by the wire's rule: `completed` is no step.
+        if prelude_wire::StepKey::parse(&s.key).is_err()
+            || !(0..=86_400).contains(&s.expiration_duration)
+        {
+            return Err(no(format!("step {:?} is not valid", s.key)));
         }
     }
     Ok(DirectDecision {
@@ -116,8 +113,8 @@ pub async fn call_hook(
     key: &HookKey,
     url: &str,
     body: &Value,
-) -> Result<DirectDecision, String> {
-    let bytes = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+) -> Result<DirectDecision, Error> {
+    let bytes = serde_json::to_vec(body).map_err(|e| no(e.to_string()))?;
     let resp = http
         .post(url)
         .timeout(HOOK_TIMEOUT)
@@ -130,13 +127,19 @@ pub async fn call_hook(
         .await
         .map_err(|e| {
             if e.is_timeout() {
-                "the hook did not answer within 5 s".to_owned()
+                no("the hook did not answer within 5 s")
             } else {
-                format!("the hook could not be reached: {}", e.without_url())
+                no(format!(
+                    "the hook could not be reached: {}",
+                    e.without_url()
+                ))
             }
         })?;
     if !resp.status().is_success() {
-        return Err(format!("the hook answered HTTP {}", resp.status().as_u16()));
+        return Err(no(format!(
+            "the hook answered HTTP {}",
+            resp.status().as_u16()
+        )));
     }
     let bytes = read_limited(resp, HOOK_MAX_BYTES).await?;
     validate_answer(&bytes)
@@ -187,10 +190,10 @@ impl JwksCache {
         }
     }
 
-    pub async fn key(&self, http: &reqwest::Client, url: &str, kid: &str) -> Result<Value, String> {
+    pub async fn key(&self, http: &reqwest::Client, url: &str, kid: &str) -> Result<Value, Error> {
         match self.cached(url, kid) {
             Cached::Key(k) => return Ok(k),
-            Cached::Miss(why) => return Err(why),
+            Cached::Miss(why) => return Err(no(why)),
             Cached::Stale => {}
         }
         let fetched = fetch_jwks(http, url).await;
@@ -200,8 +203,8 @@ impl JwksCache {
             .and_then(|keys| keys.iter().find(|k| k["kid"] == kid).cloned());
         let outcome = match (&fetched, found) {
             (_, Some(k)) => Ok(k),
-            (Ok(_), None) => Err(format!("no key {kid:?} in the JWKS")),
-            (Err(why), None) => Err(why.clone()),
+            (Ok(_), None) => Err(no(format!("no key {kid:?} in the JWKS"))),
+            (Err(why), None) => Err(no(why.to_string())),
         };
         if let Ok(mut map) = self.map.lock() {
             map.insert(
@@ -216,18 +219,26 @@ impl JwksCache {
     }
 }
 
-async fn fetch_jwks(http: &reqwest::Client, url: &str) -> Result<Vec<Value>, String> {
+async fn fetch_jwks(http: &reqwest::Client, url: &str) -> Result<Vec<Value>, Error> {
     let resp = http
         .get(url)
         .timeout(HOOK_TIMEOUT)
         .send()
         .await
-        .map_err(|e| format!("the JWKS could not be fetched: {}", e.without_url()))?;
+        .map_err(|e| {
+            no(format!(
+                "the JWKS could not be fetched: {}",
+                e.without_url()
+            ))
+        })?;
     if !resp.status().is_success() {
-        return Err(format!("the JWKS answered HTTP {}", resp.status().as_u16()));
+        return Err(no(format!(
+            "the JWKS answered HTTP {}",
+            resp.status().as_u16()
+        )));
     }
     let set: Value = serde_json::from_slice(&read_limited(resp, HOOK_MAX_BYTES).await?)
-        .map_err(|_| "the JWKS is not JSON".to_owned())?;
+        .map_err(|_| no("the JWKS is not JSON"))?;
     Ok(set["keys"].as_array().cloned().unwrap_or_default())
 }
 
@@ -256,42 +267,47 @@ pub fn verify_pss(jwk: &Value, body: &[u8], signature_b64: &str) -> bool {
 }
 
 /// The `kid` of an RS256 token, read before its key is known.
-pub fn rs256_kid(token: &str) -> Result<String, String> {
-    let head = token.split('.').next().ok_or("not a JWT")?;
-    let header: Value = serde_json::from_slice(&unb64(head).ok_or("not a JWT")?)
-        .map_err(|_| "not a JWT".to_owned())?;
+pub fn rs256_kid(token: &str) -> Result<String, Error> {
+    let head = token.split('.').next().ok_or_else(|| no("not a JWT"))?;
+    let header: Value = serde_json::from_slice(&unb64(head).ok_or_else(|| no("not a JWT"))?)
+        .map_err(|_| no("not a JWT"))?;
     if header["alg"] != "RS256" {
-        return Err("the verification token must be RS256".into());
+        return Err(no("the verification token must be RS256"));
     }
     header["kid"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| "the verification token has no kid".to_owned())
+        .ok_or_else(|| no("the verification token has no kid"))
 }
 
 /// Verifies an RS256 JWT with an RSA JWK and returns its claims.
-pub fn verify_rs256(token: &str, jwk: &Value) -> Result<Value, String> {
+pub fn verify_rs256(token: &str, jwk: &Value) -> Result<Value, Error> {
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
-        return Err("not a JWT".into());
+        return Err(no("not a JWT"));
     }
-    let num = |name: &str| -> Result<rsa::BoxedUint, String> {
+    let num = |name: &str| -> Result<rsa::BoxedUint, Error> {
         let bytes = jwk[name]
             .as_str()
             .and_then(unb64)
-            .ok_or_else(|| format!("the JWK has no {name}"))?;
+            .ok_or_else(|| no(format!("the JWK has no {name}")))?;
         Ok(rsa::BoxedUint::from_be_slice_vartime(&bytes))
     };
     let public = rsa::PublicKey::new(num("n")?, num("e")?)
-        .map_err(|e| format!("the JWK is not usable: {e}"))?;
-    let sig = unb64(parts[2]).ok_or("the signature is not base64url")?;
+        .map_err(|e| no(format!("the JWK is not usable: {e}")))?;
+    let sig = unb64(parts[2]).ok_or_else(|| no("the signature is not base64url"))?;
     let sig = rsa::pkcs1v15::Signature::try_from(sig.as_slice())
-        .map_err(|_| "the signature is malformed".to_owned())?;
+        .map_err(|_| no("the signature is malformed"))?;
     rsa::pkcs1v15::VerifyingKey::<Sha256>::new(public)
         .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
-        .map_err(|_| "the signature does not verify".to_owned())?;
-    serde_json::from_slice(&unb64(parts[1]).ok_or("the payload is not base64url")?)
-        .map_err(|_| "the payload is not JSON".to_owned())
+        .map_err(|_| no("the signature does not verify"))?;
+    serde_json::from_slice(&unb64(parts[1]).ok_or_else(|| no("the payload is not base64url"))?)
+        .map_err(|_| no("the payload is not JSON"))
+}
+
+/// A refusal of what a customer's system sent or did.
+fn no(why: impl Into<String>) -> Error {
+    Error::Customer(why.into())
 }
 
 #[cfg(test)]
@@ -316,6 +332,7 @@ mod tests {
             br#"{"status":"continue","granted_for":"300","grant_mode":"single-use"}"#,
             br#"{"status":"continue","granted_for":1e300,"grant_mode":"single-use"}"#,
             br#"not json"#,
+            br#"{"status":"review","granted_for":300,"grant_mode":"single-use","steps":[{"order":1,"key":"completed","expiration_duration":60}]}"#,
         ] {
             assert!(
                 validate_answer(bad).is_err(),

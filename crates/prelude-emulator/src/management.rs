@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use prelude_wire::{Code, StepKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -71,17 +72,26 @@ fn valid_key(k: &str) -> bool {
 }
 
 fn check_rules(body: &StepUpBody) -> Result<(), ApiError> {
-    // The managed passkey step is Prelude's, never a customer's custom step.
-    let declares_passkey = body.step_keys.iter().any(|k| {
-        k.as_str() == Some(prelude_wire::VERIFY_PASSKEY)
-            || ["key", "name", "step_key"]
-                .iter()
-                .any(|f| k[*f].as_str() == Some(prelude_wire::VERIFY_PASSKEY))
-    });
-    if declares_passkey {
-        return Err(ApiError::bad_request(
-            "invalid_request",
+    // The managed passkey step is Prelude's, and `completed` is where a challenge stands once
+    // done: neither is ever a customer's custom step.
+    let declares = |reserved: &str| {
+        body.step_keys.iter().any(|k| {
+            k.as_str() == Some(reserved)
+                || ["key", "name", "step_key"]
+                    .iter()
+                    .any(|f| k[*f].as_str() == Some(reserved))
+        })
+    };
+    if declares(prelude_wire::VERIFY_PASSKEY) {
+        return Err(ApiError::new(
+            Code::InvalidRequest,
             "verify_passkey is a managed step and cannot be declared in step_keys",
+        ));
+    }
+    if declares(prelude_wire::COMPLETED) {
+        return Err(ApiError::new(
+            Code::InvalidRequest,
+            "completed is where a challenge stands once done and cannot be declared in step_keys",
         ));
     }
     check_scope_rules(&body.allowed_scopes, body.jwks_url.as_deref())
@@ -90,7 +100,7 @@ fn check_rules(body: &StepUpBody) -> Result<(), ApiError> {
 /// The rules a step-up configuration must follow, wherever it comes from (this API or a
 /// scenario file).
 pub fn check_scope_rules(rules: &[ScopeRule], jwks_url: Option<&str>) -> Result<(), ApiError> {
-    let bad = |m: String| Err(ApiError::bad_request("bad_request", m));
+    let bad = |m: String| Err(ApiError::new(Code::BadRequest, m));
     for r in rules {
         if !valid_key(&r.scope) {
             return bad(format!("scope {:?} is not valid", r.scope));
@@ -129,7 +139,10 @@ pub fn check_scope_rules(rules: &[ScopeRule], jwks_url: Option<&str>) -> Result<
                     return bad(format!("{}: review needs at least one step", r.scope));
                 }
                 for s in &d.steps {
-                    if !valid_key(&s.key) || !(0..=86_400).contains(&s.expiration_duration) {
+                    // A step key by the wire's rule: `completed` is no step.
+                    if StepKey::parse(&s.key).is_err()
+                        || !(0..=86_400).contains(&s.expiration_duration)
+                    {
                         return bad(format!("{}: step {:?} is not valid", r.scope, s.key));
                     }
                 }
@@ -170,8 +183,8 @@ async fn create_stepup(
     let now = app.now();
     let mut d = app.data();
     if d.stepup_config.is_some() {
-        return Err(ApiError::conflict(
-            "step_up_config_already_exists",
+        return Err(ApiError::new(
+            Code::StepUpConfigAlreadyExists,
             "a step-up configuration exists; use PUT to replace it",
         ));
     }
@@ -224,8 +237,8 @@ async fn add_scope(
 ) -> Result<Response, ApiError> {
     authorize(&app, &headers, &app_id)?;
     if !valid_key(&body.scope) {
-        return Err(ApiError::bad_request(
-            "bad_request",
+        return Err(ApiError::new(
+            Code::BadRequest,
             "scope must match ^[a-zA-Z0-9.-_:]+$",
         ));
     }
@@ -270,10 +283,7 @@ async fn create_login_otp(
 ) -> Result<Response, ApiError> {
     authorize(&app, &headers, &app_id)?;
     if body.config_type != "otp" {
-        return Err(ApiError::bad_request(
-            "bad_request",
-            "config_type must be otp",
-        ));
+        return Err(ApiError::new(Code::BadRequest, "config_type must be otp"));
     }
     let _ = (&body.template_id, &body.sender_id, body.code_size);
     let now = app.now();
@@ -349,7 +359,7 @@ fn valid_origin(origin: &str, rp_id: &str) -> bool {
 /// The rules a passkey configuration follows, wherever it comes from (this API or a scenario
 /// file): docs/protocol.md, "Passkeys".
 pub fn check_passkey_config(c: &PasskeyConfig) -> Result<(), ApiError> {
-    let bad = |m: String| Err(ApiError::bad_request("invalid_request", m));
+    let bad = |m: String| Err(ApiError::new(Code::InvalidRequest, m));
     if !valid_rp_id(&c.rp_id) {
         return bad(format!(
             "rp_id {:?} must be a lower-case host name without scheme, port or path",

@@ -1,19 +1,13 @@
-//! Keeping the state across restarts, off the request path. Handlers only mark the state
-//! dirty; one task writes it at most about once a second and once more at shutdown. Each
+//! The state file: the dirty mark handlers set, loading, and atomic private writes. Each
 //! write is compact JSON in a randomly named private temp file, synced, then renamed over the
-//! old one, so a crash loses at most the last second and never leaves a torn file.
+//! old one, so a crash never leaves a torn file. The task that writes is `saver`.
 
 use crate::Error;
-use crate::shared::AppState;
 use crate::state::Data;
 use crate::util::unix_now;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-use tokio::sync::{Notify, watch};
-
-/// Saves come at most this often.
-pub const SAVE_EVERY: Duration = Duration::from_secs(1);
+use tokio::sync::Notify;
 
 pub struct Persist {
     path: Option<PathBuf>,
@@ -39,56 +33,41 @@ impl Persist {
             self.wake.notify_one();
         }
     }
-}
 
-/// Writes the state now if it changed since the last write.
-pub fn save_if_dirty(app: &AppState) -> Result<(), Error> {
-    let Some(path) = &app.persist.path else {
-        return Ok(());
-    };
-    let _one_writer = app.persist.write.lock().unwrap_or_else(|e| e.into_inner());
-    if !app.persist.dirty.swap(false, Ordering::AcqRel) {
-        return Ok(());
+    /// Resolves at the next [`Self::mark`] (or at once if one came since the last wait).
+    pub async fn marked(&self) {
+        self.wake.notified().await;
     }
-    let bytes = serde_json::to_vec(&*app.data()).map_err(|e| Error::StateWrite {
-        path: path.clone(),
-        source: std::io::Error::other(e),
-    })?;
-    write_private(path, &bytes).map_err(|source| {
-        // Try again at the next tick rather than lose the change.
-        app.persist.dirty.store(true, Ordering::Release);
-        Error::StateWrite {
-            path: path.clone(),
-            source,
-        }
-    })
-}
 
-/// The saver: wakes on a change, waits out the rest of the second, writes, and writes a last
-/// time when `stop` fires.
-pub fn spawn_saver(app: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = app.persist.wake.notified() => {}
-                _ = stop.changed() => break,
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(SAVE_EVERY) => {}
-                _ = stop.changed() => break,
-            }
-            let a = app.clone();
-            match tokio::task::spawn_blocking(move || save_if_dirty(&a)).await {
-                Ok(Err(e)) => tracing::error!(error = %e, "state not saved"),
-                Err(e) => tracing::error!(error = %e, "state saver failed"),
-                Ok(Ok(())) => {}
-            }
+    /// Writes `snapshot()` now if the state changed since the last write; nothing without a
+    /// state file. One writer at a time.
+    ///
+    /// # Errors
+    /// [`Error::StateWrite`] when the snapshot or the write fails; the state stays marked, so
+    /// the next tick tries again rather than lose the change.
+    pub fn save_if_dirty(
+        &self,
+        snapshot: impl FnOnce() -> serde_json::Result<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let _one_writer = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
         }
-        let a = app.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || save_if_dirty(&a)).await {
-            tracing::error!(error = %e, "state not saved at shutdown");
-        }
-    })
+        let bytes = snapshot().map_err(|e| Error::StateWrite {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        write_private(path, &bytes).map_err(|source| {
+            self.dirty.store(true, Ordering::Release);
+            Error::StateWrite {
+                path: path.clone(),
+                source,
+            }
+        })
+    }
 }
 
 /// Creates `dir` (and its parents) private to the user when it does not exist yet.
@@ -170,11 +149,10 @@ pub fn load(path: &Path) -> Result<(Option<Data>, Vec<String>), Error> {
         Ok(mut d) => {
             // Refused, not moved aside: the file is sound, and a person must choose which
             // user keeps an identifier two of them hold.
-            d.canonicalize_users()
-                .map_err(|message| Error::StateInvalid {
-                    path: path.to_owned(),
-                    message,
-                })?;
+            d.canonicalize_users().map_err(|e| Error::StateInvalid {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
             let notes = d.repair();
             Ok((Some(d), notes))
         }

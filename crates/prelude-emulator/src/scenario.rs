@@ -8,7 +8,7 @@ use crate::shared::Shared;
 use crate::state::{
     Faults, Identifier, LoginConfig, PasskeyConfig, StepUpConfig, User, canonical_users,
 };
-use prelude_wire::codes;
+use prelude_wire::Code;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -40,7 +40,7 @@ pub struct ScenarioUser {
 }
 
 fn invalid(why: impl Into<String>) -> ApiError {
-    ApiError::bad_request(codes::INVALID_REQUEST, why)
+    ApiError::new(Code::InvalidRequest, why)
 }
 
 impl Scenario {

@@ -2,7 +2,7 @@
 //! clock, counters and the outbox feed.
 
 use crate::config::Config;
-use crate::guard::Origins;
+use crate::origins::Origins;
 use crate::persist::Persist;
 use crate::state::{Data, Faults, OutboxMessage};
 use crate::tokens::Keys;

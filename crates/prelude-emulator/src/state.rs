@@ -6,12 +6,13 @@ use crate::tokens::KeySeeds;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentifierType {
-    PhoneNumber,
-    EmailAddress,
-}
+/// The fault switches and the passkey records live in their own files.
+pub use crate::faults::{Faults, MAX_CLOCK_OFFSET_SECS, MAX_DELAY_MS};
+pub use crate::passkey_state::*;
+/// The kind of an identifier: the wire vocabulary's.
+pub use prelude_wire::IdentifierKind as IdentifierType;
+/// Where a code is sent, and how long a grant lasts: the wire vocabulary's.
+pub use prelude_wire::{Channel, GrantMode};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,18 +40,8 @@ impl Identifier {
     }
 
     pub fn channel(&self) -> Channel {
-        match self.kind {
-            IdentifierType::PhoneNumber => Channel::Sms,
-            IdentifierType::EmailAddress => Channel::Email,
-        }
+        self.kind.channel()
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Sms,
-    Email,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,14 +159,6 @@ pub struct Session {
     pub os_version: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum GrantMode {
-    SingleUse,
-    SessionBound,
-    ProfileBound,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
@@ -241,139 +224,6 @@ pub struct StepPasskey {
     pub refused: u32,
 }
 
-/// `user_verification` of the passkey configuration (WebAuthn L3 §5.8.6).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UserVerification {
-    #[default]
-    Required,
-    Preferred,
-    Discouraged,
-}
-
-impl UserVerification {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Required => "required",
-            Self::Preferred => "preferred",
-            Self::Discouraged => "discouraged",
-        }
-    }
-}
-
-/// `attestation_preference` of the passkey configuration (WebAuthn L3 §5.4.7).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AttestationPreference {
-    #[default]
-    None,
-    Indirect,
-    Direct,
-    Enterprise,
-}
-
-impl AttestationPreference {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Indirect => "indirect",
-            Self::Direct => "direct",
-            Self::Enterprise => "enterprise",
-        }
-    }
-}
-
-/// One Android app allowed to use the RP ID (shape of docs/protocol.md, "Passkeys").
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AndroidApp {
-    pub package_name: String,
-    #[serde(default)]
-    pub sha256_cert_fingerprints: Vec<String>,
-}
-
-/// The passkey configuration of `PUT /config/passkey` (PASSKEYS.md §2.1). Times are Unix
-/// seconds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PasskeyConfig {
-    pub rp_id: String,
-    pub rp_name: String,
-    pub allowed_origins: Vec<String>,
-    #[serde(default)]
-    pub user_verification: UserVerification,
-    #[serde(default)]
-    pub attestation_preference: AttestationPreference,
-    #[serde(default)]
-    pub login_enabled: bool,
-    #[serde(default)]
-    pub granted_scopes: Vec<String>,
-    #[serde(default)]
-    pub aaguid_allowlist: Vec<String>,
-    #[serde(default)]
-    pub ios_app_ids: Vec<String>,
-    #[serde(default)]
-    pub android_apps: Vec<AndroidApp>,
-    #[serde(default)]
-    pub created_at: i64,
-    #[serde(default)]
-    pub updated_at: i64,
-}
-
-/// A registered WebAuthn credential record (WebAuthn L3 §7.1 step "credential record").
-/// The public key is not a secret, so it may be persisted like users are.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct StoredPasskey {
-    /// base64url of the raw credential ID; the id in `me/passkeys/{id}`.
-    pub credential_id: String,
-    pub user_id: String,
-    /// The COSE_Key bytes, base64url.
-    pub public_key: String,
-    pub alg: i64,
-    pub sign_count: u32,
-    pub uv_initialized: bool,
-    pub transports: Vec<String>,
-    pub backup_eligible: bool,
-    pub backup_state: bool,
-    pub aaguid: String,
-    pub nickname: Option<String>,
-    pub created_at: i64,
-    pub last_used_at: i64,
-    /// Set when the sign counter went backwards; the credential then passes no assertion.
-    #[serde(default)]
-    pub blocked: bool,
-}
-
-/// A webhook event the emulator records instead of delivering it (`GET /emulator/v1/events`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct WebhookEvent {
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// RFC 3339.
-    pub created_at: String,
-    pub payload: serde_json::Value,
-}
-
-/// At most this many recorded webhook events; the oldest go first.
-pub const MAX_EVENTS: usize = 500;
-
-/// A passkey sign-in between `login/passkey/begin` and `finish`. Not persisted.
-#[derive(Clone, Debug)]
-pub struct PendingLogin {
-    pub challenge: String,
-    pub expires_at: i64,
-}
-
-/// A registration ceremony between `register/begin` and `register/finish`. Not persisted.
-#[derive(Clone, Debug)]
-pub struct PendingRegistration {
-    pub session_id: String,
-    pub user_id: String,
-    pub challenge: String,
-    pub nickname: Option<String>,
-    pub expires_at: i64,
-}
-
 impl Challenge {
     pub fn current_step(&self) -> Option<&ChallengeStep> {
         self.steps.iter().find(|s| !s.done)
@@ -381,163 +231,7 @@ impl Challenge {
     pub fn current_step_key(&self) -> String {
         self.current_step()
             .map(|s| s.key.clone())
-            .unwrap_or_else(|| "completed".to_owned())
-    }
-}
-
-/// The switches of `GET/PUT /emulator/v1/faults`. A missing field takes its default.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Faults {
-    /// Demand a DPoP nonce on DPoP-signed routes.
-    pub require_dpop_nonce: bool,
-    /// Seconds added to the server clock (tokens, `Date`, proof `iat` window); the clock's
-    /// offset. Within ±7 days.
-    pub clock_skew_secs: i64,
-    /// Paths (e.g. `/v1/session/refresh`) answered with 500 `internal`.
-    pub fail_routes: Vec<String>,
-    /// Paths answered with 429 `rate_limited`.
-    pub rate_limit_routes: Vec<String>,
-    /// Delay before every response, in milliseconds; at most 120 000.
-    pub delay_ms: u64,
-    /// On `continue`, answer with no challenge token (a quirk seen on the real service).
-    pub omit_continue_token: bool,
-    /// Challenge tokens sign other metadata than was asked: each value gets a `0` appended
-    /// (`500` becomes `5000`), and a request with none gains `payee: Mallory`. The challenge
-    /// itself keeps what was asked; only what its tokens say changes.
-    pub rewrite_signed_metadata: bool,
-    /// The customer's delegated hook cannot be reached (its scopes are blocked).
-    pub hook_unreachable: bool,
-    /// Codes reach the demo phone and mailbox this many milliseconds late; at most 120 000.
-    pub message_delay_ms: u64,
-    /// Codes are never delivered (the verification exists; the message never arrives).
-    pub messages_lost: bool,
-    /// Paths whose request is carried out but whose answer is lost: the connection drops
-    /// mid-response (a network that flaps at the worst moment).
-    pub lose_response_routes: Vec<String>,
-    /// `DELETE me/passkeys/{id}` needs `prld:passkey:write` on the session (on by default).
-    pub passkey_delete_requires_scope: bool,
-    /// A sign counter that did not grow blocks its credential (on by default). Off, that
-    /// assertion is refused (`400 passkey_step_unavailable`) and the credential stays usable.
-    pub passkey_block_on_counter_regression: bool,
-    /// Registration accepts an attestation statement it cannot verify (a format other than
-    /// `none`) when the configuration asks for attestation (off by default).
-    pub passkey_accept_unverified_attestation: bool,
-    /// Test bench: assertions are checked against a stored sign counter raised far ahead, as
-    /// if the authenticator's counter went backwards (a clone); the credential gets blocked
-    /// unless `passkey_block_on_counter_regression` is off.
-    pub passkey_counter_behind: bool,
-    /// Test bench: the step's request options say `userVerification: "discouraged"` while
-    /// the check still requires UV when the configuration does.
-    pub passkey_options_uv_discouraged: bool,
-    /// Test bench: assertions are checked against another `allowed_origins`
-    /// (`https://elsewhere.invalid`), so every origin is wrong.
-    pub passkey_wrong_origin: bool,
-    /// Test bench: every credential is treated as blocked while this is on.
-    pub passkey_blocked: bool,
-}
-
-impl Default for Faults {
-    fn default() -> Self {
-        Self {
-            require_dpop_nonce: false,
-            clock_skew_secs: 0,
-            fail_routes: Vec::new(),
-            rate_limit_routes: Vec::new(),
-            delay_ms: 0,
-            omit_continue_token: false,
-            rewrite_signed_metadata: false,
-            hook_unreachable: false,
-            message_delay_ms: 0,
-            messages_lost: false,
-            lose_response_routes: Vec::new(),
-            passkey_delete_requires_scope: true,
-            passkey_block_on_counter_regression: true,
-            passkey_accept_unverified_attestation: false,
-            passkey_counter_behind: false,
-            passkey_options_uv_discouraged: false,
-            passkey_wrong_origin: false,
-            passkey_blocked: false,
-        }
-    }
-}
-
-/// The clock moves at most a week either way.
-pub const MAX_CLOCK_OFFSET_SECS: i64 = 7 * 86_400;
-pub const MAX_DELAY_MS: u64 = 120_000;
-const MAX_FAULT_ROUTES: usize = 32;
-
-impl Faults {
-    /// The first field out of range, and why.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        if self.clock_skew_secs.abs() > MAX_CLOCK_OFFSET_SECS {
-            return Err((
-                "clock_skew_secs",
-                format!("must be within ±{MAX_CLOCK_OFFSET_SECS} s (7 days)"),
-            ));
-        }
-        if self.delay_ms > MAX_DELAY_MS {
-            return Err(("delay_ms", format!("must be 0 to {MAX_DELAY_MS}")));
-        }
-        if self.message_delay_ms > MAX_DELAY_MS {
-            return Err(("message_delay_ms", format!("must be 0 to {MAX_DELAY_MS}")));
-        }
-        for (name, routes) in [
-            ("fail_routes", &self.fail_routes),
-            ("rate_limit_routes", &self.rate_limit_routes),
-            ("lose_response_routes", &self.lose_response_routes),
-        ] {
-            if routes.len() > MAX_FAULT_ROUTES
-                || routes.iter().any(|r| !r.starts_with('/') || r.len() > 256)
-            {
-                return Err((
-                    name,
-                    format!(
-                        "at most {MAX_FAULT_ROUTES} paths, each starting with / and at most 256 bytes"
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Brings every value into range; says what was changed.
-    pub fn repair(&mut self) -> Vec<String> {
-        let mut notes = vec![];
-        if self.clock_skew_secs.abs() > MAX_CLOCK_OFFSET_SECS {
-            notes.push(format!(
-                "clock_skew_secs {} reset to 0",
-                self.clock_skew_secs
-            ));
-            self.clock_skew_secs = 0;
-        }
-        if self.delay_ms > MAX_DELAY_MS {
-            notes.push(format!("delay_ms {} reset to 0", self.delay_ms));
-            self.delay_ms = 0;
-        }
-        if self.message_delay_ms > MAX_DELAY_MS {
-            notes.push(format!(
-                "message_delay_ms {} reset to 0",
-                self.message_delay_ms
-            ));
-            self.message_delay_ms = 0;
-        }
-        for (name, routes) in [
-            ("fail_routes", &mut self.fail_routes),
-            ("rate_limit_routes", &mut self.rate_limit_routes),
-            ("lose_response_routes", &mut self.lose_response_routes),
-        ] {
-            let before = routes.len();
-            routes.retain(|r| r.starts_with('/') && r.len() <= 256);
-            routes.truncate(MAX_FAULT_ROUTES);
-            if routes.len() != before {
-                notes.push(format!(
-                    "{name}: {} bad paths dropped",
-                    before - routes.len()
-                ));
-            }
-        }
-        notes
+            .unwrap_or_else(|| prelude_wire::COMPLETED.to_owned())
     }
 }
 
@@ -732,7 +426,7 @@ impl Data {
     ///
     /// # Errors
     /// What [`canonical_users`] refuses; nothing is changed then.
-    pub fn canonicalize_users(&mut self) -> Result<(), String> {
+    pub fn canonicalize_users(&mut self) -> Result<(), crate::Error> {
         let mut users: Vec<(String, Vec<Identifier>)> = self
             .users
             .values()
@@ -882,7 +576,7 @@ impl Default for Data {
 /// # Errors
 /// Names the user and the value when an identifier breaks a wire rule, and both users when
 /// two of them (or one, twice) hold the same canonical identifier.
-pub fn canonical_users(users: &mut [(String, Vec<Identifier>)]) -> Result<(), String> {
+pub fn canonical_users(users: &mut [(String, Vec<Identifier>)]) -> Result<(), crate::Error> {
     // Sorted, so the same file always gets the same message.
     users.sort_by(|a, b| a.0.cmp(&b.0));
     let mut owner: HashMap<Identifier, String> = HashMap::new();
@@ -890,16 +584,19 @@ pub fn canonical_users(users: &mut [(String, Vec<Identifier>)]) -> Result<(), St
         for i in identifiers.iter_mut() {
             let c = i
                 .canonical()
-                .map_err(|e| format!("user {id}: {:?}: {e}", i.value))?;
+                .map_err(|e| crate::Error::Users(format!("user {id}: {:?}: {e}", i.value)))?;
             match owner.insert(c.clone(), id.clone()) {
                 Some(first) if first == *id => {
-                    return Err(format!("user {id} holds {} twice", c.value));
+                    return Err(crate::Error::Users(format!(
+                        "user {id} holds {} twice",
+                        c.value
+                    )));
                 }
                 Some(first) => {
-                    return Err(format!(
+                    return Err(crate::Error::Users(format!(
                         "users {first} and {id}: {} belongs to two users (one mailbox or phone, spelt two ways); keep it on one",
                         c.value
-                    ));
+                    )));
                 }
                 None => {}
             }

@@ -13,7 +13,7 @@ pub use tokio_rustls::TlsAcceptor as Acceptor;
 /// `::1`, the `--public-url` host, each `--allow-host` name and the bound address). IPv6
 /// literals lose their brackets; rcgen makes an IP SAN of each address and a DNS SAN of the
 /// rest (RFC 5280 §4.2.1.6).
-pub fn cert_names(origins: &crate::guard::Origins) -> Vec<String> {
+pub fn cert_names(origins: &crate::origins::Origins) -> Vec<String> {
     let mut names: Vec<String> = vec![];
     for n in origins.host_names() {
         let n = n.trim_start_matches('[').trim_end_matches(']').to_owned();
@@ -82,7 +82,9 @@ mod tests {
             allow_hosts: vec!["10.0.0.7".into(), "[fd00::7]:9".into(), "localhost".into()],
             ..Default::default()
         };
-        let origins = crate::guard::Origins::new(&cfg, "127.0.0.1:4010".parse().unwrap()).unwrap();
+        let origins =
+            crate::origins::Origins::new(&cfg.addresses(), "127.0.0.1:4010".parse().unwrap())
+                .unwrap();
         assert_eq!(
             cert_names(&origins),
             [

@@ -2,7 +2,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -54,48 +53,8 @@ pub fn secret_hash(secret: &str) -> String {
 /// read like a NumericDate; the caller checks the range.
 pub use prelude_wire::time::de_whole_seconds as de_seconds;
 
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-pub fn rfc3339(unix: i64) -> String {
-    let t = UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
-    httpdate_to_iso(t)
-}
-
-/// ISO-8601 UTC (`2099-01-01T00:00:00Z`) without pulling in a date crate.
-fn httpdate_to_iso(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-// Howard Hinnant's days-to-civil algorithm (public domain arithmetic).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+/// The clock and RFC 3339 timestamps: the one helper of prelude-wire.
+pub use prelude_wire::time::{rfc3339, unix_now};
 
 /// The OS generator as the `rand_core` 0.10 RNG that the `rsa` crate asks for.
 pub struct OsRng;
@@ -126,13 +85,6 @@ impl rsa::rand_core::TryCryptoRng for OsRng {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(4_070_908_800), "2099-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_825_600), "2000-02-29T12:00:00Z");
-    }
 
     #[test]
     fn codes_are_six_digits() {

@@ -1,7 +1,7 @@
-//! Prints: DPoP proof build+sign time beside raw P-256 signing, the median wall time of a
-//! full login + step-up flow against the embedded emulator, and a passkey step-up (request →
-//! assertion → redeem, three requests) beside a code step-up (four), with a per-request
-//! breakdown. Run: `cargo bench -p prelude-session --bench client`.
+//! Prints: DPoP proof build+sign time beside raw ES256 signing (ring, which signs proofs, and
+//! the pure-Rust p256), the median wall time of a full login + step-up flow against the
+//! embedded emulator, and a passkey step-up (request → assertion → redeem, three requests)
+//! beside a code step-up (four), with a per-request breakdown. Run: `cargo bench -p prelude-session --bench client`.
 
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey};
@@ -242,7 +242,7 @@ fn main() {
         proof.as_secs_f64() * 1e6
     );
     println!(
-        "raw p256 ecdsa sign:   {:>8.1} µs/op  (proof overhead {:.2}x)",
+        "raw ES256 sign, p256:  {:>8.1} µs/op  (proof overhead {:.2}x)",
         raw.as_secs_f64() * 1e6,
         proof.as_secs_f64() / raw.as_secs_f64()
     );

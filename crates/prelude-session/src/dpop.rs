@@ -24,6 +24,7 @@ impl std::fmt::Debug for DpopKey {
 }
 
 impl DpopKey {
+    /// A new key from the OS generator.
     pub fn generate() -> Self {
         loop {
             let mut seed = Zeroizing::new([0u8; 32]);

@@ -1,15 +1,25 @@
 //! One error type for the client, mapped from the wire codes of docs/protocol.md, "Errors".
 
+use prelude_wire::Code;
+
 /// Everything a [`crate::SessionClient`] call can fail with. No variant carries a response body
 /// or a secret; `message` fields are the server's short explanation or ours.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// `bad_check_code`: the code was wrong; the same verification can be retried.
     #[error("wrong code")]
-    InvalidOtpCode { attempts_remaining: Option<u32> },
+    InvalidOtpCode {
+        /// Tries left on this verification, when the server says.
+        attempts_remaining: Option<u32>,
+    },
     /// `invalid_challenge_token` and its family, or a blocked challenge used locally.
     #[error("invalid challenge: {message}")]
-    InvalidChallengeToken { code: String, message: String },
+    InvalidChallengeToken {
+        /// The wire code as the server sent it.
+        code: String,
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// The challenge expired (checked locally before `/otp/check`, or said by the server).
     #[error("the challenge has expired")]
     ExpiredChallengeToken,
@@ -21,38 +31,77 @@ pub enum Error {
     MissingChallengeToken,
     /// `scope_not_allowed`.
     #[error("scope not allowed: {message}")]
-    ScopeNotAllowed { message: String },
+    ScopeNotAllowed {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `forbidden`, `not_configured`, `auth_blocked`, `no_login_config` and the other 403s.
     #[error("forbidden ({code}): {message}")]
-    Forbidden { code: String, message: String },
+    Forbidden {
+        /// The wire code as the server sent it.
+        code: String,
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `insufficient_scope`: step up, then retry.
     #[error("insufficient scope")]
     InsufficientScope,
     /// `unauthorized` and the DPoP family after their retries; also a session revoked while a
     /// refresh was in flight, or no session at all.
     #[error("unauthorized ({code}): {message}")]
-    Unauthorized { code: String, message: String },
+    Unauthorized {
+        /// The wire code as the server sent it.
+        code: String,
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
+    /// `rate_limited`, `too_many_requests`, `too_many_challenges`: try again later.
     #[error("rate limited: {message}")]
-    RateLimited { message: String },
+    RateLimited {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `too_many_attempts`: too many wrong codes for this identifier; it is locked out for a
     /// while, and even the right code is refused until then.
     #[error("locked out: {message}")]
-    LockedOut { message: String },
+    LockedOut {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// 400s: `bad_request`, `invalid_identifier`, `invalid_metadata`, pagination, …
     #[error("bad request ({code}): {message}")]
-    BadRequest { code: String, message: String },
+    BadRequest {
+        /// The wire code as the server sent it.
+        code: String,
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
+    /// `not_found`: no such session, passkey or route.
     #[error("not found: {message}")]
-    NotFound { message: String },
+    NotFound {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
+    /// `conflict`: a state conflict that is not a replay.
     #[error("conflict: {message}")]
-    Conflict { message: String },
+    Conflict {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `identifier_already_exists` (409): the phone number or email address is already on an
     /// account, this one or another's (docs/protocol.md, "Registering an identifier"). The
     /// SDKs fold it into `Conflict`; it is its own case here so a UI can say which.
     #[error("identifier already exists: {message}")]
-    IdentifierAlreadyExists { message: String },
+    IdentifierAlreadyExists {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `internal`: the server failed.
     #[error("the server failed: {message}")]
-    Internal { message: String },
+    Internal {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// The request did not complete in time.
     #[error("the request timed out")]
     Timeout,
@@ -73,33 +122,54 @@ pub enum Error {
          reached without TLS, since refresh tokens and codes would cross the network in clear; \
          use https://"
     )]
-    PlainHttp { host: String },
+    PlainHttp {
+        /// The host refused.
+        host: String,
+    },
     /// A response body over `limit` bytes ([`crate::MAX_RESPONSE_BYTES`]); reading stopped
     /// there.
     #[error("the server's answer is larger than {limit} bytes, so it was not read")]
-    ResponseTooLarge { limit: usize },
+    ResponseTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The server's `Date` is further from this computer's clock than
     /// [`crate::MAX_CLOCK_SKEW_SECS`] either way, so it is not adopted. `skew_secs` is
     /// server − local, in seconds.
     #[error("{}", clock_words(*skew_secs))]
-    ClockSkew { skew_secs: i64 },
+    ClockSkew {
+        /// Server − local, in seconds.
+        skew_secs: i64,
+    },
     /// `passkey_not_configured`: the app has no passkey configuration, or passkey sign-in is
     /// off (docs/protocol.md, "Passkeys").
     #[error("passkeys are not configured: {message}")]
-    PasskeyNotConfigured { message: String },
+    PasskeyNotConfigured {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `passkey_registration_failed`: the server refused the new credential, or its answer to
     /// `register/begin`/`finish` lacked the options, token or credential.
     #[error("the passkey could not be registered: {message}")]
-    PasskeyRegistrationFailed { message: String },
+    PasskeyRegistrationFailed {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `passkey_step_unavailable`: a `verify_passkey` step came without request options (the
     /// user has no usable passkey; raised locally, before any ceremony), or the server refused
     /// the assertion.
     #[error("no passkey can be used for this step: {message}")]
-    PasskeyStepUnavailable { message: String },
+    PasskeyStepUnavailable {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// `passkey_authenticator_blocked`: the server blocked the credential (a sign counter that
     /// went backwards, or an operator's block); delete it and register again.
     #[error("this passkey is blocked: {message}")]
-    PasskeyAuthenticatorBlocked { message: String },
+    PasskeyAuthenticatorBlocked {
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
     /// The authenticator already holds one of the credentials `excludeCredentials` lists
     /// (WebAuthn `InvalidStateError`); raised by an [`crate::Authenticator`], never by the
     /// server.
@@ -110,7 +180,12 @@ pub enum Error {
     Cancelled,
     /// Any other wire code, or a response we could not read.
     #[error("error {code}: {message}")]
-    Generic { code: String, message: String },
+    Generic {
+        /// The wire code as the server sent it.
+        code: String,
+        /// The server's short explanation, at most 200 characters.
+        message: String,
+    },
 }
 
 impl Error {
@@ -118,29 +193,28 @@ impl Error {
     pub fn code(&self) -> &str {
         match self {
             Error::InvalidOtpCode { .. } => "invalid_otp_code",
-            Error::InvalidChallengeToken { .. } => "invalid_challenge_token",
-            Error::ExpiredChallengeToken => "expired_challenge_token",
-            Error::TokenReused => "token_reused",
-            Error::MissingChallengeToken => "missing_challenge_token",
-            Error::ScopeNotAllowed { .. } => "scope_not_allowed",
-            Error::Forbidden { code, .. } => match code.as_str() {
-                "not_configured" => "step_up_not_configured",
-                "no_login_config" => "no_login_config",
-                _ => "forbidden",
+            Error::InvalidChallengeToken { .. } => Code::InvalidChallengeToken.as_str(),
+            Error::ExpiredChallengeToken => Code::ExpiredChallengeToken.as_str(),
+            Error::TokenReused => Code::TokenReused.as_str(),
+            Error::MissingChallengeToken => Code::MissingChallengeToken.as_str(),
+            Error::ScopeNotAllowed { .. } => Code::ScopeNotAllowed.as_str(),
+            Error::Forbidden { code, .. } => match Code::parse(code) {
+                Some(Code::NotConfigured) => "step_up_not_configured",
+                Some(Code::NoLoginConfig) => Code::NoLoginConfig.as_str(),
+                _ => Code::Forbidden.as_str(),
             },
-            Error::InsufficientScope => "insufficient_scope",
-            Error::Unauthorized { .. } => "unauthorized",
-            Error::RateLimited { .. } => "rate_limited",
-            Error::LockedOut { .. } => "too_many_attempts",
-            Error::BadRequest { code, .. } => match code.as_str() {
-                "invalid_identifier" => "invalid_identifier",
-                "invalid_metadata" => "invalid_metadata",
-                _ => "bad_request",
+            Error::InsufficientScope => Code::InsufficientScope.as_str(),
+            Error::Unauthorized { .. } => Code::Unauthorized.as_str(),
+            Error::RateLimited { .. } => Code::RateLimited.as_str(),
+            Error::LockedOut { .. } => Code::TooManyAttempts.as_str(),
+            Error::BadRequest { code, .. } => match Code::parse(code) {
+                Some(c @ (Code::InvalidIdentifier | Code::InvalidMetadata)) => c.as_str(),
+                _ => Code::BadRequest.as_str(),
             },
-            Error::NotFound { .. } => "not_found",
-            Error::Conflict { .. } => "conflict",
-            Error::IdentifierAlreadyExists { .. } => "identifier_already_exists",
-            Error::Internal { .. } => "internal",
+            Error::NotFound { .. } => Code::NotFound.as_str(),
+            Error::Conflict { .. } => Code::Conflict.as_str(),
+            Error::IdentifierAlreadyExists { .. } => Code::IdentifierAlreadyExists.as_str(),
+            Error::Internal { .. } => Code::Internal.as_str(),
             Error::Timeout => "timeout",
             Error::Network(_) => "network",
             Error::KeyringUnavailable(_) => "keyring_unavailable",
@@ -148,80 +222,98 @@ impl Error {
             Error::PlainHttp { .. } => "plain_http_refused",
             Error::ResponseTooLarge { .. } => "response_too_large",
             Error::ClockSkew { .. } => "clock_skew_too_large",
-            Error::PasskeyNotConfigured { .. } => "passkey_not_configured",
-            Error::PasskeyRegistrationFailed { .. } => "passkey_registration_failed",
-            Error::PasskeyStepUnavailable { .. } => "passkey_step_unavailable",
-            Error::PasskeyAuthenticatorBlocked { .. } => "passkey_authenticator_blocked",
+            Error::PasskeyNotConfigured { .. } => Code::PasskeyNotConfigured.as_str(),
+            Error::PasskeyRegistrationFailed { .. } => Code::PasskeyRegistrationFailed.as_str(),
+            Error::PasskeyStepUnavailable { .. } => Code::PasskeyStepUnavailable.as_str(),
+            Error::PasskeyAuthenticatorBlocked { .. } => Code::PasskeyAuthenticatorBlocked.as_str(),
             Error::PasskeyAlreadyRegistered => "passkey_already_registered",
             Error::Cancelled => "cancelled",
             Error::Generic { .. } => "generic",
         }
     }
 
-    /// Maps a wire error. `message` is cut short so a misbehaving server cannot smuggle a
-    /// large body (or a token in it) through our error values.
+    /// Maps a wire error by its [`Code`] (docs/protocol.md, "Errors"); a code this vocabulary
+    /// does not know is [`Error::Generic`], or [`Error::Internal`] for a bare `http_5xx`.
+    /// `message` is cut short so a misbehaving server cannot smuggle a large body (or a token
+    /// in it) through our error values.
     pub(crate) fn from_wire(status: u16, code: &str, message: &str, attempts: Option<u32>) -> Self {
         let message: String = message.chars().take(200).collect();
         let code_s = code.to_owned();
-        match code {
-            "bad_check_code" => Error::InvalidOtpCode {
+        let Some(known) = Code::parse(code) else {
+            return if status >= 500 && code.starts_with("http_") {
+                Error::Internal { message }
+            } else {
+                Error::Generic {
+                    code: code_s,
+                    message,
+                }
+            };
+        };
+        match known {
+            Code::BadCheckCode => Error::InvalidOtpCode {
                 attempts_remaining: attempts,
             },
-            "invalid_challenge_token"
-            | "step_not_completed"
-            | "step_not_found"
-            | "step_bypassed"
-            | "token_mismatch" => Error::InvalidChallengeToken {
+            Code::InvalidChallengeToken
+            | Code::StepNotCompleted
+            | Code::StepNotFound
+            | Code::StepBypassed
+            | Code::TokenMismatch => Error::InvalidChallengeToken {
                 code: code_s,
                 message,
             },
-            "expired_challenge_token" => Error::ExpiredChallengeToken,
-            "token_reused" => Error::TokenReused,
-            "missing_challenge_token" => Error::MissingChallengeToken,
-            "scope_not_allowed" => Error::ScopeNotAllowed { message },
-            "forbidden"
-            | "auth_blocked"
-            | "not_configured"
-            | "direct_scope_identifier_mismatch"
-            | "invalid_verify_configuration"
-            | "suspended_account"
-            | "invalid_api_key"
-            | "email_verification_not_allowed"
-            | "no_login_config"
-            | "forbidden_host"
-            | "forbidden_origin" => Error::Forbidden {
+            Code::ExpiredChallengeToken => Error::ExpiredChallengeToken,
+            Code::TokenReused => Error::TokenReused,
+            Code::MissingChallengeToken => Error::MissingChallengeToken,
+            Code::ScopeNotAllowed => Error::ScopeNotAllowed { message },
+            Code::Forbidden
+            | Code::AuthBlocked
+            | Code::NotConfigured
+            | Code::DirectScopeIdentifierMismatch
+            | Code::InvalidVerifyConfiguration
+            | Code::SuspendedAccount
+            | Code::InvalidApiKey
+            | Code::EmailVerificationNotAllowed
+            | Code::NoLoginConfig
+            | Code::ForbiddenHost
+            | Code::ForbiddenOrigin => Error::Forbidden {
                 code: code_s,
                 message,
             },
-            "insufficient_scope" => Error::InsufficientScope,
-            "passkey_not_configured" => Error::PasskeyNotConfigured { message },
-            "passkey_registration_failed" => Error::PasskeyRegistrationFailed { message },
-            "passkey_step_unavailable" => Error::PasskeyStepUnavailable { message },
-            "passkey_authenticator_blocked" => Error::PasskeyAuthenticatorBlocked { message },
-            "unauthorized" | "invalid_dpop_proof" | "dpop_key_mismatch" | "missing_dpop_proof"
-            | "use_dpop_nonce" => Error::Unauthorized {
+            Code::InsufficientScope => Error::InsufficientScope,
+            Code::PasskeyNotConfigured => Error::PasskeyNotConfigured { message },
+            Code::PasskeyRegistrationFailed => Error::PasskeyRegistrationFailed { message },
+            Code::PasskeyStepUnavailable => Error::PasskeyStepUnavailable { message },
+            Code::PasskeyAuthenticatorBlocked => Error::PasskeyAuthenticatorBlocked { message },
+            Code::Unauthorized
+            | Code::InvalidDpopProof
+            | Code::DpopKeyMismatch
+            | Code::MissingDpopProof
+            | Code::UseDpopNonce => Error::Unauthorized {
                 code: code_s,
                 message,
             },
-            "rate_limited" | "too_many_requests" | "too_many_challenges" => {
+            Code::RateLimited | Code::TooManyRequests | Code::TooManyChallenges => {
                 Error::RateLimited { message }
             }
-            "too_many_attempts" => Error::LockedOut { message },
-            "internal" | "internal_server_error" => Error::Internal { message },
-            "not_found" => Error::NotFound { message },
-            "conflict" => Error::Conflict { message },
-            "identifier_already_exists" => Error::IdentifierAlreadyExists { message },
-            "bad_request"
-            | "invalid_identifier"
-            | "invalid_metadata"
-            | "invalid_pagination_limit"
-            | "invalid_pagination_offset"
-            | "invalid_verification_token" => Error::BadRequest {
+            Code::TooManyAttempts => Error::LockedOut { message },
+            Code::Internal | Code::InternalServerError => Error::Internal { message },
+            Code::NotFound => Error::NotFound { message },
+            Code::Conflict => Error::Conflict { message },
+            Code::IdentifierAlreadyExists => Error::IdentifierAlreadyExists { message },
+            Code::BadRequest
+            | Code::InvalidIdentifier
+            | Code::InvalidMetadata
+            | Code::InvalidPaginationLimit
+            | Code::InvalidPaginationOffset
+            | Code::InvalidVerificationToken => Error::BadRequest {
                 code: code_s,
                 message,
             },
-            _ if status >= 500 && code.starts_with("http_") => Error::Internal { message },
-            _ => Error::Generic {
+            // Known codes that name no case of their own here.
+            Code::InvalidRequest
+            | Code::UnsupportedMediaType
+            | Code::MethodNotAllowed
+            | Code::StepUpConfigAlreadyExists => Error::Generic {
                 code: code_s,
                 message,
             },
@@ -230,7 +322,7 @@ impl Error {
 
     pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
         Error::Unauthorized {
-            code: "unauthorized".into(),
+            code: Code::Unauthorized.as_str().into(),
             message: message.into(),
         }
     }
@@ -288,6 +380,7 @@ impl From<reqwest::Error> for Error {
     }
 }
 
+/// The crate's result: its [`Error`] unless said otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The words for [`Error::ClockSkew`]: which clock is ahead, by about how many days.
@@ -363,5 +456,32 @@ mod tests {
             Error::BadRequest { message, .. } => assert_eq!(message.len(), 200),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn every_code_of_the_vocabulary_is_mapped_on_purpose() {
+        // A code the server answers with becomes its own case; only these four stay generic.
+        let generic = [
+            Code::InvalidRequest,
+            Code::UnsupportedMediaType,
+            Code::MethodNotAllowed,
+            Code::StepUpConfigAlreadyExists,
+        ];
+        for &c in Code::ALL {
+            let e = Error::from_wire(c.status(), c.as_str(), "m", None);
+            assert_eq!(
+                matches!(e, Error::Generic { .. }),
+                generic.contains(&c),
+                "{c}: {e:?}"
+            );
+        }
+        assert_eq!(
+            Error::from_wire(503, "http_503", "m", None).code(),
+            "internal"
+        );
+        assert_eq!(
+            Error::from_wire(418, "http_418", "m", None).code(),
+            "generic"
+        );
     }
 }

@@ -7,6 +7,7 @@ use crate::headers::{is_json, parse_challenges};
 use crate::store::Item;
 use crate::util::unix_now;
 use crate::{MAX_CLOCK_SKEW_SECS, SessionClient};
+use prelude_wire::Code;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
@@ -197,7 +198,7 @@ fn wire_error(status: u16, headers: &HeaderMap, body: &[u8]) -> (String, String,
     if let Some((error, message)) = challenged {
         // RFC 6750's "the token is not accepted" is our `unauthorized`: refresh, then replay.
         let code = if error == "invalid_token" {
-            "unauthorized".to_owned()
+            Code::Unauthorized.as_str().to_owned()
         } else {
             error
         };
@@ -299,7 +300,7 @@ impl SessionClient {
         }
         let (token, generation) = self.bearer_token().await?;
         match self.send(call, Some(&token)).await {
-            Err(e @ Error::Unauthorized { .. }) if matches!(&e, Error::Unauthorized { code, .. } if code == "unauthorized") =>
+            Err(e @ Error::Unauthorized { .. }) if matches!(&e, Error::Unauthorized { code, .. } if code == Code::Unauthorized.as_str()) =>
             {
                 self.invalidate_access();
                 if self.refresh_if_unchanged(generation).await.is_err() {
@@ -395,7 +396,7 @@ impl SessionClient {
             }
             let (code, message, attempts) = wire_error(status, &headers, &body);
             let regular = matches!(call.proof, Proof::Regular | Proof::Snapshot { .. });
-            if regular && code == "use_dpop_nonce" && !nonce_retried {
+            if regular && code == Code::UseDpopNonce.as_str() && !nonce_retried {
                 let n = nonce_header.ok_or_else(|| Error::Generic {
                     code: "missing_dpop_nonce".into(),
                     message: "the server asked for a nonce without giving a usable one".into(),
@@ -407,7 +408,7 @@ impl SessionClient {
                 tracing::debug!(route = %call.route, "retrying with the server's DPoP nonce");
                 continue;
             }
-            if regular && code == "invalid_dpop_proof" && !skew_retried {
+            if regular && code == Code::InvalidDpopProof.as_str() && !skew_retried {
                 skew_retried = true;
                 if let Some(skew) = server_offset(&headers)? {
                     let skew = if skew.abs() >= 1 { skew } else { 0 };

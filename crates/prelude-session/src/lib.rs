@@ -3,6 +3,8 @@
 //! the official Swift SDK: single-flight refresh, challenge-scoped proofs, caller-driven OTP
 //! sending. Unlike the SDKs, a completed challenge is handed back unredeemed, so the caller can
 //! compare what the server signed with what was asked before the scoped refresh.
+// Every public item says its shape, units, errors and source (docs/protocol.md).
+#![warn(missing_docs)]
 
 mod dpop;
 mod error;
@@ -88,6 +90,10 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The hosted service of a Prelude app: `https://{id}.session.prelude.dev`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] unless `id` is 1 to 63 letters, digits or dashes.
     pub fn app_id(id: &str) -> Result<Self> {
         let id = id.trim();
         let ok = !id.is_empty()
@@ -150,6 +156,7 @@ impl Endpoint {
 /// How to build a [`SessionClient`].
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
+    /// The server.
     pub endpoint: Endpoint,
     /// Per-request timeout (default 10 s).
     pub timeout: Duration,
@@ -161,10 +168,12 @@ pub struct ClientConfig {
     /// Stands in for the server's host and port in the store namespace, for a server whose
     /// address changes between runs (a local emulator on a free port) but whose sessions persist.
     pub store_key: Option<String>,
+    /// Sent as `User-Agent`; the server derives `device_type` from it.
     pub user_agent: String,
 }
 
 impl ClientConfig {
+    /// Defaults for `endpoint`: a 10 s timeout, the system roots, profile `default`.
     pub fn new(endpoint: Endpoint) -> Self {
         Self {
             endpoint,
@@ -313,6 +322,7 @@ impl SessionClient {
         })
     }
 
+    /// The server this client talks to.
     pub fn endpoint(&self) -> &Endpoint {
         &self.inner.endpoint
     }
@@ -323,7 +333,7 @@ impl SessionClient {
 
     pub(crate) fn url(&self, route: &str) -> Url {
         let mut u = self.inner.origin.clone();
-        u.set_path(&format!("/v1/session{route}"));
+        u.set_path(&prelude_wire::routes::frontend(route));
         u
     }
 
@@ -356,6 +366,7 @@ impl SessionClient {
         util::jwt_claims(token.token.expose_secret()).map(Profile::from_claims)
     }
 
+    /// The current session's id (`sid` of the access token), when signed in.
     pub fn session_id(&self) -> Option<String> {
         self.profile().and_then(|p| p.session_id)
     }

@@ -4,6 +4,7 @@ use crate::error::{Error, Result};
 use crate::http::{Call, Proof};
 use crate::store::Item;
 use crate::{Identifier, SessionClient, User};
+use prelude_wire::routes;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
@@ -21,7 +22,7 @@ impl SessionClient {
     /// Sends a login code to a phone number or email address.
     pub async fn start_otp_login(&self, identifier: &Identifier) -> Result<()> {
         identifier.validate()?;
-        let call = Call::post("/otp").body(json!({ "identifier": identifier }));
+        let call = Call::post(routes::OTP).body(json!({ "identifier": identifier }));
         let reply = self.send(&call, None).await?;
         self.local().login_verification =
             reply.header("x-verification-token").map(SecretString::from);
@@ -30,7 +31,7 @@ impl SessionClient {
 
     /// Sends the login code again.
     pub async fn resend_otp(&self) -> Result<()> {
-        let mut call = Call::post("/otp/retry");
+        let mut call = Call::post(routes::OTP_RETRY);
         call.verification = Some(self.login_verification()?);
         let reply = self.send(&call, None).await?;
         if let Some(v) = reply.header("x-verification-token") {
@@ -51,7 +52,7 @@ impl SessionClient {
         let code = code.trim();
         prelude_wire::check_code(code).map_err(|e| Error::InvalidInput(e.message))?;
         let epoch = self.inner.epoch.load(Ordering::SeqCst);
-        let mut check = Call::post("/otp/check").body(json!({ "code": code }));
+        let mut check = Call::post(routes::OTP_CHECK).body(json!({ "code": code }));
         check.verification = Some(self.login_verification()?);
         let reply = self.send(&check, None).await?;
         let token = reply
@@ -67,7 +68,7 @@ impl SessionClient {
     /// `POST /login/finalize` with a regular DPoP proof: the login challenge token becomes a
     /// session bound to this device's key (docs/protocol.md, "Login").
     pub(crate) async fn finalize_login(&self, token: &str, epoch: u64, what: &str) -> Result<User> {
-        let mut finalize = Call::post("/login/finalize")
+        let mut finalize = Call::post(routes::LOGIN_FINALIZE)
             .body(json!({ "challenge_token": token }))
             .proof(Proof::Regular);
         // The previous session of this device, if any, ends once the new one exists.
@@ -86,12 +87,13 @@ impl SessionClient {
         let wiped = self.wipe_local();
         drop(slot);
         if let (Ok(Some(key)), Ok(Some(rt))) = (key, refresh) {
-            let mut call = Call::post("/revoke").proof(Proof::Snapshot { key, nonce });
+            let mut call = Call::post(routes::REVOKE).proof(Proof::Snapshot { key, nonce });
             call.refresh_token = Some(rt);
             match self.send(&call, None).await {
                 Ok(_) => {}
                 // Already gone on the server: the goal is reached.
-                Err(Error::Unauthorized { code, .. }) if code == "unauthorized" => {}
+                Err(Error::Unauthorized { code, .. })
+                    if code == prelude_wire::Code::Unauthorized.as_str() => {}
                 Err(e) => {
                     wiped?;
                     return Err(e);

@@ -9,6 +9,7 @@ use prelude_passkey::{
     AuthenticationResponse, CreationOptions, PasskeyCredential, RegistrationResponse,
     RequestOptions,
 };
+use prelude_wire::routes;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -79,14 +80,18 @@ pub trait Authenticator: Send + Sync {
 /// `username`) and an optional label kept by the server (at most 64 characters).
 #[derive(Clone, Debug, Default)]
 pub struct PasskeyRegistration {
+    /// `user.name`: 1 to 64 bytes of UTF-8, no control characters.
     pub username: String,
+    /// `user.displayName`, at most 64 bytes; `username` when absent.
     pub display_name: Option<String>,
+    /// The server-side label, at most 64 characters.
     pub nickname: Option<String>,
 }
 
 /// The server's answer to a registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegisteredPasskey {
+    /// The credential as the server keeps it (id, nickname, dates).
     pub credential: PasskeyCredential,
     /// The server already held this credential (an idempotent success).
     pub already_registered: bool,
@@ -161,7 +166,7 @@ fn credential_route(id: &str) -> Result<String> {
             "the credential id is not base64url of at most 1023 bytes".into(),
         ));
     }
-    Ok(format!("/me/passkeys/{id}"))
+    Ok(routes::passkey(id))
 }
 
 impl SessionClient {
@@ -202,7 +207,7 @@ impl SessionClient {
                 body["nickname"] = json!(n);
             }
         }
-        let begin = Call::post("/me/passkeys/register/begin")
+        let begin = Call::post(routes::PASSKEY_REGISTER_BEGIN)
             .body(body)
             .proof(Proof::Regular)
             .bearer();
@@ -217,7 +222,7 @@ impl SessionClient {
             .and_then(|o| serde_json::from_value(o).ok())
             .ok_or_else(|| registration_failed("the server sent no usable creation options"))?;
         let attestation = authenticator.make_credential(&options)?;
-        let finish = Call::post("/me/passkeys/register/finish")
+        let finish = Call::post(routes::PASSKEY_REGISTER_FINISH)
             .body(json!({
                 "registration_token": token.expose_secret(),
                 "attestation": attestation.0,
@@ -267,7 +272,7 @@ impl SessionClient {
             return Err(Error::ExpiredChallengeToken);
         }
         let assertion = authenticator.get_assertion(options)?;
-        let call = Call::post("/stepup/continue")
+        let call = Call::post(routes::STEPUP_CONTINUE)
             .body(json!({
                 "challenge_token": token.expose_secret(),
                 "passkey_assertion": assertion.0,
@@ -291,7 +296,7 @@ impl SessionClient {
     /// (the server does not say why, on purpose); [`Error::RateLimited`].
     pub async fn login_with_passkey(&self, authenticator: &dyn Authenticator) -> Result<User> {
         let epoch = self.inner.epoch.load(Ordering::SeqCst);
-        let begin = Call::post("/login/passkey/begin").body(json!({}));
+        let begin = Call::post(routes::LOGIN_PASSKEY_BEGIN).body(json!({}));
         let reply: LoginBeginReply = self.send(&begin, None).await?.json()?;
         let login_token = reply
             .login_token
@@ -302,7 +307,7 @@ impl SessionClient {
             serde_json::from_value(reply.public_key.ok_or(Error::MissingChallengeToken)?)
                 .map_err(|_| Error::decoding("the passkey request options are malformed"))?;
         let assertion = authenticator.get_assertion(&options)?;
-        let finish = Call::post("/login/passkey/finish").body(json!({
+        let finish = Call::post(routes::LOGIN_PASSKEY_FINISH).body(json!({
             "login_token": login_token.expose_secret(),
             "assertion": assertion.0,
         }));
@@ -323,7 +328,9 @@ impl SessionClient {
     /// # Errors
     /// [`Error::Unauthorized`] without a session; the server's other errors.
     pub async fn list_passkeys(&self) -> Result<Vec<PasskeyCredential>> {
-        let call = Call::get("/me/passkeys").proof(Proof::Regular).bearer();
+        let call = Call::get(routes::ME_PASSKEYS)
+            .proof(Proof::Regular)
+            .bearer();
         Ok(self.call(&call).await?.json::<ListReply>()?.credentials)
     }
 

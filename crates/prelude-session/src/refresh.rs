@@ -5,6 +5,7 @@ use crate::http::{Call, Proof, Reply};
 use crate::store::Item;
 use crate::util::jwt_claims;
 use crate::{AccessToken, Profile, SessionClient, User};
+use prelude_wire::routes;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -53,7 +54,7 @@ impl SessionClient {
         let token = self
             .stored_refresh_token()?
             .ok_or_else(|| Error::unauthorized("not signed in"))?;
-        let mut call = Call::post("/refresh").proof(Proof::Regular);
+        let mut call = Call::post(routes::REFRESH).proof(Proof::Regular);
         call.refresh_token = Some(token);
         if let Some(t) = step_up_token {
             call.body = Some(json!({"step_up_token": t.expose_secret()}));

@@ -3,14 +3,20 @@
 use crate::error::{Error, Result};
 use crate::http::Call;
 use crate::{RevokeTarget, SessionClient, SessionList};
+use prelude_wire::routes;
 
 impl SessionClient {
+    /// The user's sessions (`GET me/list`), a page of at most `limit` after `offset`.
+    ///
+    /// # Errors
+    /// [`Error::Unauthorized`] without a session; [`Error::BadRequest`] for a limit or offset
+    /// the server refuses; the transport's errors.
     pub async fn list_sessions(
         &self,
         limit: Option<u32>,
         offset: Option<u32>,
     ) -> Result<SessionList> {
-        let mut call = Call::get("/me/list").bearer();
+        let mut call = Call::get(routes::ME_LIST).bearer();
         if let Some(l) = limit {
             call.query.push(("limit".into(), l.to_string()));
         }
@@ -23,7 +29,7 @@ impl SessionClient {
     /// Revokes sessions; when that includes this one, the local state is wiped too.
     pub async fn revoke_sessions(&self, target: RevokeTarget) -> Result<()> {
         let own = self.session_id();
-        let mut call = Call::post("/me/revoke").bearer();
+        let mut call = Call::post(routes::ME_REVOKE).bearer();
         let includes_own = match &target {
             RevokeTarget::All => {
                 call.query.push(("target".into(), "all".into()));

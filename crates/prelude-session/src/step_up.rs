@@ -8,6 +8,7 @@ use crate::util::{jwt_claims, unix_now};
 use crate::{
     SessionClient, StepUpChallenge, StepUpStatus, StepUpStep, validate_metadata, validate_scope,
 };
+use prelude_wire::routes;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -51,7 +52,7 @@ pub(crate) fn attach_passkey_options(
 
 fn invalid(message: &str) -> Error {
     Error::InvalidChallengeToken {
-        code: "invalid_challenge_token".into(),
+        code: prelude_wire::Code::InvalidChallengeToken.as_str().into(),
         message: message.into(),
     }
 }
@@ -145,7 +146,7 @@ impl SessionClient {
             validate_metadata(&m)?;
             body["metadata"] = json!(m);
         }
-        let call = Call::post("/stepup/request")
+        let call = Call::post(routes::STEPUP_REQUEST)
             .body(body)
             .proof(Proof::Regular)
             .bearer();
@@ -174,7 +175,7 @@ impl SessionClient {
                 return Ok(StepUpChallenge::untokened(
                     StepUpStatus::Continue,
                     scope,
-                    Some("completed"),
+                    Some(prelude_wire::COMPLETED),
                 ));
             }
             (StepUpStatus::Review, None) => return Err(Error::MissingChallengeToken),
@@ -216,7 +217,8 @@ impl SessionClient {
     /// Sends (or re-sends) the code of the current OTP step.
     pub async fn send_step_up_otp(&self, challenge: &StepUpChallenge) -> Result<()> {
         let token = Self::usable_token(challenge)?;
-        let call = Call::post("/otp").body(json!({ "challenge_token": token.expose_secret() }));
+        let call =
+            Call::post(routes::OTP).body(json!({ "challenge_token": token.expose_secret() }));
         let reply = self.send(&call, None).await?;
         if let Some(v) = reply.header("x-verification-token") {
             self.local()
@@ -247,7 +249,7 @@ impl SessionClient {
         if challenge.expires_at.is_some_and(|e| e <= unix_now()) {
             return Err(Error::ExpiredChallengeToken);
         }
-        let mut call = Call::post("/otp/check")
+        let mut call = Call::post(routes::OTP_CHECK)
             .body(json!({ "code": code, "challenge_token": token.expose_secret() }))
             .proof(Proof::Challenge(challenge.jti.clone()));
         call.verification = self
@@ -278,7 +280,7 @@ impl SessionClient {
         if challenge.expires_at.is_some_and(|e| e <= unix_now()) {
             return Err(Error::ExpiredChallengeToken);
         }
-        let call = Call::post("/stepup/continue")
+        let call = Call::post(routes::STEPUP_CONTINUE)
             .body(json!({
                 "challenge_token": token.expose_secret(),
                 "verification_token": verification_token,

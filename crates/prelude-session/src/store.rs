@@ -8,10 +8,15 @@ use zeroize::Zeroizing;
 /// Items the client stores, one entry each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Item {
+    /// The DPoP private key: a 32-byte P-256 scalar, base64url (PKCS#8 from older versions).
     DpopKey,
+    /// The refresh token (single-use, rotated at each refresh).
     RefreshToken,
+    /// The last `DPoP-Nonce` the server gave (RFC 9449 §8).
     DpopNonce,
+    /// Server − local clock, in whole seconds, when not 0.
     ClockSkew,
+    /// A UUID sent as `x-device-id`, made once per profile and server.
     DeviceId,
     /// The challenge in progress (its token and status), so it can be offered after a restart.
     ActiveStepUp,
@@ -28,6 +33,7 @@ pub enum Item {
 }
 
 impl Item {
+    /// The entry's name within its namespace, e.g. `"refresh-token"`.
     pub fn name(self) -> &'static str {
         match self {
             Item::DpopKey => "dpop-key",
@@ -44,6 +50,8 @@ impl Item {
     }
 }
 
+/// A store that failed: missing, locked or refusing access; the text says which, for the
+/// person (it becomes [`crate::Error::KeyringUnavailable`]).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct StoreError(pub String);
@@ -51,8 +59,20 @@ pub struct StoreError(pub String);
 /// A small secret store, namespaced by the caller. Implementations must not fall back to a
 /// weaker place when the real one fails: they return an error.
 pub trait SecretStore: Send + Sync {
+    /// The value of `item` in `namespace`, `None` when there is none.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be read.
     fn get(&self, namespace: &str, item: Item) -> Result<Option<Zeroizing<String>>, StoreError>;
+    /// Sets `item` in `namespace` to `value`, replacing any value.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be written; nothing is written elsewhere.
     fn set(&self, namespace: &str, item: Item, value: &str) -> Result<(), StoreError>;
+    /// Removes `item` from `namespace`; removing what is not there succeeds.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be written.
     fn delete(&self, namespace: &str, item: Item) -> Result<(), StoreError>;
 }
 
@@ -63,6 +83,7 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
@@ -101,6 +122,7 @@ pub struct KeyringStore {
 }
 
 impl KeyringStore {
+    /// A store whose entries carry `service` (e.g. the app's bundle id).
     pub fn new(service: impl Into<String>) -> Self {
         Self {
             service: service.into(),
@@ -184,6 +206,7 @@ impl SecretServiceStore {
     /// How long an unlock prompt may wait for the user.
     const PROMPT_SECS: u64 = 120;
 
+    /// A store whose items carry `service`; the D-Bus connection is opened at first use.
     pub fn new(service: impl Into<String>) -> Self {
         Self {
             service: service.into(),

@@ -1,27 +1,30 @@
 //! Public value types.
 
 use crate::error::{Error, Result};
+use prelude_wire::{Channel, CurrentStep};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentifierKind {
-    PhoneNumber,
-    EmailAddress,
-}
+/// The kind of an identifier (`identifier.type`): the wire vocabulary's, re-exported here.
+pub use prelude_wire::IdentifierKind;
 
 /// A phone number (E.164) or an email address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identifier {
     #[serde(rename = "type")]
+    /// Phone number or email address.
     pub kind: IdentifierKind,
+    /// As given: E.164 for a phone number (`+33612345678`), the address for an email.
     pub value: String,
 }
 
 impl Identifier {
+    /// A phone number in E.164 (`+` and 7 to 15 digits, docs/protocol.md "Identifiers").
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `value` is not E.164.
     pub fn phone(value: impl Into<String>) -> Result<Self> {
         let id = Self {
             kind: IdentifierKind::PhoneNumber,
@@ -30,6 +33,10 @@ impl Identifier {
         id.validate().map(|()| id)
     }
 
+    /// An email address (docs/protocol.md, "Identifiers").
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `value` is not an email address.
     pub fn email(value: impl Into<String>) -> Result<Self> {
         let id = Self {
             kind: IdentifierKind::EmailAddress,
@@ -57,6 +64,11 @@ impl Identifier {
         ))
     }
 
+    /// Checks the value against its kind's wire rule (prelude-wire's `check_phone`,
+    /// `check_email`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] with the rule's sentence.
     pub fn validate(&self) -> Result<()> {
         match self.kind {
             IdentifierKind::PhoneNumber => prelude_wire::check_phone(&self.value),
@@ -69,8 +81,11 @@ impl Identifier {
 /// What the access token says about the signed-in user.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Profile {
+    /// `sub`: the user, e.g. `usr_…`.
     pub user_id: Option<String>,
+    /// `sid`: this session, e.g. `ses_…`.
     pub session_id: Option<String>,
+    /// `scope`, split on spaces (or read from an array): what the access token grants now.
     pub scopes: Vec<String>,
     /// Unix seconds, from the token's `exp` (not corrected for clock skew); a fractional
     /// NumericDate is rounded toward the past.
@@ -98,6 +113,7 @@ impl Profile {
         }
     }
 
+    /// Whether the access token carries `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
@@ -106,10 +122,12 @@ impl Profile {
 /// The signed-in user. The access token itself stays inside the client.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct User {
+    /// What the current access token says.
     pub profile: Profile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The server's decision on a step-up request (`status`, docs/protocol.md "Step-up").
 pub enum StepUpStatus {
     /// Granted at once (or a challenge to complete, per the server generation).
     #[serde(rename = "continue")]
@@ -123,12 +141,16 @@ pub enum StepUpStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One step of a challenge, as its token lists them (`steps[]`).
 pub struct StepUpStep {
+    /// 1-based position among the steps.
     pub order: u32,
+    /// The step key: `verify_sms`, `verify_email`, `verify_passkey` or a custom key.
     pub key: String,
     /// Seconds the step lasts once current; a fraction is rounded down.
     #[serde(deserialize_with = "crate::util::de_numeric_date")]
     pub expiration_duration: i64,
+    /// Whether the step was passed.
     pub done: bool,
 }
 
@@ -136,13 +158,19 @@ pub struct StepUpStep {
 /// private to the crate and never printed.
 #[derive(Clone)]
 pub struct StepUpChallenge {
+    /// The decision: review (steps to pass), continue (granted) or blocked.
     pub status: StepUpStatus,
+    /// `challenge_id`, e.g. `chl_…`; empty when no token came with the answer.
     pub challenge_id: String,
     /// `verify_sms`, `verify_email`, a custom step key, or `completed`; `None` when blocked.
     pub current_step: Option<String>,
+    /// `scope_requested` as the server signed it (the asked scope for an unsigned answer).
     pub scope: String,
+    /// Every step, passed or not, in order.
     pub steps: Vec<StepUpStep>,
+    /// The metadata as the server signed it: at most 5 entries.
     pub metadata: BTreeMap<String, String>,
+    /// `single-use`, `session-bound` or `profile-bound`, as the token says.
     pub grant_mode: Option<String>,
     /// Seconds the grant lasts once completed, when the server says.
     pub granted_for: Option<i64>,
@@ -171,12 +199,13 @@ impl std::fmt::Debug for StepUpChallenge {
 }
 
 impl StepUpChallenge {
+    /// The server denied the scope (`block`).
     pub fn is_blocked(&self) -> bool {
         self.status == StepUpStatus::Blocked
     }
     /// No step is left: the challenge waits for [`crate::SessionClient::redeem_step_up`].
     pub fn is_completed(&self) -> bool {
-        self.current_step.as_deref() == Some("completed")
+        self.current_step.as_deref() == Some(prelude_wire::COMPLETED)
     }
     /// Whether the server signed this challenge (a challenge token came with it), so its
     /// `scope` and `metadata` are the server's record. A `continue` answered without a token
@@ -204,48 +233,70 @@ impl StepUpChallenge {
         let done = self.steps.iter().filter(|s| s.done).count();
         (total > 0 && done < total).then_some((done + 1, total))
     }
-    /// The channel of the current step, when it is an OTP step.
+    /// Where the challenge stands in the wire's vocabulary: at a step or completed; `None`
+    /// when blocked, or when the server named something no step key can be. It reads
+    /// [`Self::current_step`], which stays for the callers that match on the text.
+    pub fn position(&self) -> Option<CurrentStep> {
+        CurrentStep::parse(self.current_step.as_deref()?).ok()
+    }
+    /// The channel of the current step, `"sms"` or `"email"`, when it is an OTP step.
     pub fn otp_channel(&self) -> Option<&'static str> {
-        match self.current_step.as_deref() {
-            Some("verify_sms") => Some("sms"),
-            Some("verify_email") => Some("email"),
-            _ => None,
-        }
+        let position = self.position()?;
+        position.step()?.channel().map(Channel::as_str)
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One of the user's sessions (`GET me/list`, docs/protocol.md "Sessions").
 pub struct SessionView {
+    /// The session id, e.g. `ses_…`.
     pub id: String,
     #[serde(default)]
+    /// The device model the session was opened from, as the client said.
     pub device_model: Option<String>,
     #[serde(default)]
+    /// `ANDROID`, `IOS` or `WEB`, when known.
     pub device_type: Option<String>,
     #[serde(default)]
+    /// The OS version the client sent.
     pub os_version: Option<String>,
     #[serde(default)]
+    /// ISO 3166-1 alpha-2 country of the address that opened it, when known.
     pub country_code: Option<String>,
     #[serde(default)]
+    /// RFC 3339 UTC.
     pub created_at: Option<String>,
     #[serde(default)]
+    /// RFC 3339 UTC.
     pub last_seen_at: Option<String>,
     #[serde(default)]
+    /// RFC 3339 UTC.
     pub expires_at: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A page of the user's sessions.
 pub struct SessionList {
+    /// This page, newest first.
     pub sessions: Vec<SessionView>,
+    /// Sessions in all.
     pub total: u64,
+    /// The page size asked for.
     pub limit: u64,
+    /// How many sessions came before this page.
     pub offset: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// Which sessions `POST me/revoke` ends (docs/protocol.md, "Sessions").
 pub enum RevokeTarget {
+    /// Every session of the user, this one too.
     All,
+    /// Every session but this one.
     Others,
+    /// This session.
     Mine,
+    /// One session by id; this one when the id is its own.
     Session(String),
 }
 
@@ -254,6 +305,10 @@ pub fn validate_metadata(m: &BTreeMap<String, String>) -> Result<()> {
     prelude_wire::check_metadata(m).map_err(|e| Error::InvalidInput(e.message))
 }
 
+/// Checks a scope against the wire rule (1 to 128 of `[a-zA-Z0-9.-_:]`) before sending it.
+///
+/// # Errors
+/// [`Error::InvalidInput`] with the rule's sentence.
 pub fn validate_scope(scope: &str) -> Result<()> {
     prelude_wire::check_scope(scope).map_err(|e| Error::InvalidInput(e.message))
 }
@@ -318,5 +373,39 @@ mod tests {
         let s = format!("{c:?}");
         assert!(!s.contains("secret"));
         assert!(s.contains("[redacted]"));
+    }
+
+    #[test]
+    fn a_challenge_says_where_it_stands_in_the_wire_vocabulary() {
+        let at = |step: Option<&str>| StepUpChallenge {
+            status: StepUpStatus::Review,
+            challenge_id: "chl_1".into(),
+            current_step: step.map(str::to_owned),
+            scope: "transfer:write".into(),
+            steps: vec![],
+            metadata: BTreeMap::new(),
+            grant_mode: None,
+            granted_for: None,
+            expires_at: None,
+            token: None,
+            jti: None,
+            passkey_options: None,
+        };
+        assert_eq!(at(Some("verify_sms")).otp_channel(), Some("sms"));
+        assert_eq!(at(Some("verify_email")).otp_channel(), Some("email"));
+        assert_eq!(at(Some("verify_passkey")).otp_channel(), None);
+        assert_eq!(
+            at(Some("completed")).position(),
+            Some(CurrentStep::Completed)
+        );
+        assert!(at(Some("completed")).is_completed());
+        assert_eq!(
+            at(Some("confirm_in_app")).position(),
+            Some(CurrentStep::Step(prelude_wire::StepKey::Custom(
+                "confirm_in_app".into()
+            )))
+        );
+        assert_eq!(at(None).position(), None);
+        assert_eq!(at(Some("no such step!")).position(), None);
     }
 }

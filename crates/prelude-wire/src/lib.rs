@@ -1,12 +1,24 @@
-//! The wire rules of the Prelude Session API that both sides share: what an identifier, a
-//! scope, metadata and a code look like, and the error codes the server answers with.
-//! `docs/protocol.md` is the contract these follow.
+//! The vocabulary of the Prelude Session API that both sides share: what an identifier, a
+//! scope, metadata and a code look like, the error codes with their statuses, step keys,
+//! channels, grant modes, route paths, id newtypes and time helpers. `docs/protocol.md` is the
+//! contract these follow.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
+pub mod code;
+pub mod ids;
+pub mod routes;
 pub mod text;
 pub mod time;
+pub mod vocab;
+
+pub use code::Code;
+pub use ids::{ChallengeId, Scope, SessionId};
+pub use vocab::{
+    COMPLETED, Channel, CurrentStep, EMAIL_REGISTER_SCOPE, GrantMode, IdentifierKind,
+    PASSKEY_WRITE_SCOPE, PHONE_REGISTER_SCOPE, StepKey, VERIFY_PASSKEY,
+};
 
 /// A value that breaks a wire rule. `field` names what was wrong, for messages and for the
 /// UI to point at the input.
@@ -255,107 +267,9 @@ fn half_width(c: char) -> char {
     }
 }
 
-/// Error codes the server answers with (`{code, message}`), as constants so neither side
-/// spells one twice.
-pub mod codes {
-    pub const BAD_REQUEST: &str = "bad_request";
-    pub const INVALID_IDENTIFIER: &str = "invalid_identifier";
-    pub const INVALID_METADATA: &str = "invalid_metadata";
-    pub const INVALID_REQUEST: &str = "invalid_request";
-    pub const UNAUTHORIZED: &str = "unauthorized";
-    pub const BAD_CHECK_CODE: &str = "bad_check_code";
-    pub const RATE_LIMITED: &str = "rate_limited";
-    pub const LOCKED_OUT: &str = "too_many_attempts";
-    pub const MISSING_DPOP_PROOF: &str = "missing_dpop_proof";
-    pub const INVALID_DPOP_PROOF: &str = "invalid_dpop_proof";
-    pub const USE_DPOP_NONCE: &str = "use_dpop_nonce";
-    pub const DPOP_KEY_MISMATCH: &str = "dpop_key_mismatch";
-    pub const INVALID_CHALLENGE_TOKEN: &str = "invalid_challenge_token";
-    pub const EXPIRED_CHALLENGE_TOKEN: &str = "expired_challenge_token";
-    pub const TOKEN_REUSED: &str = "token_reused";
-    pub const TOKEN_MISMATCH: &str = "token_mismatch";
-    pub const STEP_NOT_FOUND: &str = "step_not_found";
-    pub const STEP_NOT_COMPLETED: &str = "step_not_completed";
-    pub const STEP_BYPASSED: &str = "step_bypassed";
-    pub const INVALID_VERIFICATION_TOKEN: &str = "invalid_verification_token";
-    pub const HOOK_FAILED: &str = "hook_failed";
-    pub const TOO_MANY_CHALLENGES: &str = "too_many_challenges";
-    pub const SCOPE_NOT_ALLOWED: &str = "scope_not_allowed";
-    pub const NOT_CONFIGURED: &str = "not_configured";
-    pub const FORBIDDEN_HOST: &str = "forbidden_host";
-    pub const FORBIDDEN_ORIGIN: &str = "forbidden_origin";
-    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
-    pub const NOT_FOUND: &str = "not_found";
-    pub const INTERNAL: &str = "internal";
-    /// The session lacks a scope the route needs (403), e.g. `prld:passkey:write`.
-    pub const INSUFFICIENT_SCOPE: &str = "insufficient_scope";
-    /// A state conflict that is not a token replay (409), e.g. too many passkeys.
-    pub const CONFLICT: &str = "conflict";
-    /// The identifier a registration asks for already belongs to a user (409).
-    pub const IDENTIFIER_ALREADY_EXISTS: &str = "identifier_already_exists";
-    /// The app has no passkey configuration, or passkey login is off (403).
-    pub const PASSKEY_NOT_CONFIGURED: &str = "passkey_not_configured";
-    /// A registration ceremony was refused: bad or spent registration token, or an attestation
-    /// that fails a WebAuthn check (400).
-    pub const PASSKEY_REGISTRATION_FAILED: &str = "passkey_registration_failed";
-    /// A `verify_passkey` step cannot pass: no options were issued (no configuration or no
-    /// usable credential) or the assertion failed a WebAuthn check (400).
-    pub const PASSKEY_STEP_UNAVAILABLE: &str = "passkey_step_unavailable";
-    /// The credential is blocked after its sign counter went backwards (403).
-    pub const PASSKEY_AUTHENTICATOR_BLOCKED: &str = "passkey_authenticator_blocked";
-
-    /// The HTTP status the server answers a passkey error code with (PASSKEYS.md §7; the
-    /// statuses are our decision, docs/protocol.md "Passkeys"). None of them is 401: the
-    /// SDKs refresh and replay a request after a 401, which would resubmit single-use
-    /// ceremony material. `login/passkey/finish` answers every failure `401 unauthorized` on
-    /// purpose, and uses none of these codes.
-    pub fn passkey_status(code: &str) -> Option<u16> {
-        match code {
-            PASSKEY_REGISTRATION_FAILED | PASSKEY_STEP_UNAVAILABLE => Some(400),
-            PASSKEY_NOT_CONFIGURED | PASSKEY_AUTHENTICATOR_BLOCKED | INSUFFICIENT_SCOPE => {
-                Some(403)
-            }
-            CONFLICT => Some(409),
-            _ => None,
-        }
-    }
-}
-
-/// The step key of the managed passkey step (PASSKEYS.md §1.1). It is a step key in
-/// `direct.steps[]` and hook answers, never a declared custom `step_keys` entry.
-pub const VERIFY_PASSKEY: &str = "verify_passkey";
-/// The reserved scope that gates passkey registration and deletion (PASSKEYS.md §1.2).
-pub const PASSKEY_WRITE_SCOPE: &str = "prld:passkey:write";
-/// The reserved scope that adds a phone number to the signed-in user, after a `verify_sms`
-/// step whose code goes to that number (docs/protocol.md, "Registering an identifier").
-pub const PHONE_REGISTER_SCOPE: &str = "prld:phone:register";
-/// The reserved scope that adds an email address to the signed-in user, after a
-/// `verify_email` step whose code goes to that address (docs/protocol.md, "Registering an
-/// identifier").
-pub const EMAIL_REGISTER_SCOPE: &str = "prld:email:register";
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passkey_codes_are_never_401() {
-        use codes::*;
-        for code in [
-            PASSKEY_NOT_CONFIGURED,
-            PASSKEY_REGISTRATION_FAILED,
-            PASSKEY_STEP_UNAVAILABLE,
-            PASSKEY_AUTHENTICATOR_BLOCKED,
-            INSUFFICIENT_SCOPE,
-            CONFLICT,
-        ] {
-            let status = passkey_status(code).expect(code);
-            assert!(status != 401 && (400..500).contains(&status), "{code}");
-        }
-        assert_eq!(passkey_status(PASSKEY_AUTHENTICATOR_BLOCKED), Some(403));
-        assert_eq!(passkey_status(PASSKEY_STEP_UNAVAILABLE), Some(400));
-        assert_eq!(passkey_status(UNAUTHORIZED), None);
-    }
 
     #[test]
     fn phones() {

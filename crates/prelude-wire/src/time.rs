@@ -1,6 +1,43 @@
-//! JWT NumericDate (RFC 7519 §2): seconds since the Unix epoch, which may carry a fraction.
+//! Time on the wire: the local clock in Unix seconds, RFC 3339 timestamps, and JWT NumericDate
+//! (RFC 7519 §2): seconds since the Unix epoch, which may carry a fraction.
 
 use serde_json::Value;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// This computer's clock, in whole seconds since the Unix epoch (0 for a clock set before it).
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Unix seconds as an RFC 3339 UTC timestamp, `2099-01-01T00:00:00Z`; a time before the epoch
+/// is written as the epoch.
+pub fn rfc3339(unix: i64) -> String {
+    let secs = unix.max(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+// Howard Hinnant's days-to-civil algorithm (public domain arithmetic).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
 
 /// The latest NumericDate accepted: 9999-12-31T23:59:59Z. Later values are no real date, and
 /// the bound keeps every accepted value exactly representable and convertible to `i64`.
@@ -49,6 +86,15 @@ pub fn de_whole_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(-5), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(4_070_908_800), "2099-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_825_600), "2000-02-29T12:00:00Z");
+        assert!(unix_now() > 1_700_000_000);
+    }
 
     #[test]
     fn integers_and_fractions_are_dates() {

@@ -1,9 +1,10 @@
 //! What the step-up routes share: the live challenge behind a token, passing a step, and the
 //! OTP steps (sending and checking their codes).
 
-use super::otp::{self, new_code, not_locked, room_for_verification, send, verification_response};
-use super::step_up::challenge_claims;
-use super::verification_handle;
+use super::request::verification_handle;
+use super::verify::{
+    self, new_code, not_locked, room_for_verification, send, verification_response,
+};
 use crate::api::ApiError;
 use crate::extract::{ChallengeDpop, same_key};
 use crate::shared::AppState;
@@ -12,8 +13,9 @@ use crate::tokens::{KeyUse, peek_claims};
 use crate::util::random_token;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// Passes the current step and answers with the challenge's next token.
 pub(super) fn pass_step(
@@ -23,13 +25,14 @@ pub(super) fn pass_step(
     spent_jti: String,
     now: i64,
 ) -> Result<Response, ApiError> {
-    let ch = d.challenges.get_mut(cid).ok_or_else(|| {
-        ApiError::bad_request(codes::INVALID_CHALLENGE_TOKEN, "unknown challenge")
-    })?;
+    let ch = d
+        .challenges
+        .get_mut(cid)
+        .ok_or_else(|| ApiError::new(Code::InvalidChallengeToken, "unknown challenge"))?;
     advance(ch, spent_jti, now);
     super::register::attach_when_done(&mut d, cid);
     // When the next step is verify_passkey, its request options go with the new token.
-    let options = super::passkeys::arm_passkey_step(&mut d, cid);
+    let options = super::passkey_request::arm_passkey_step(&mut d, cid);
     let ch = d.challenges[cid].clone();
     let rewrite = d.faults.rewrite_signed_metadata;
     drop(d);
@@ -65,8 +68,8 @@ pub(super) fn live_challenge(
 ) -> Result<(String, String), ApiError> {
     let claims = app.keys.verify(KeyUse::StepUp, token).ok_or_else(|| {
         // Tell an expired-looking or foreign token apart only by what we signed.
-        ApiError::bad_request(
-            codes::INVALID_CHALLENGE_TOKEN,
+        ApiError::new(
+            Code::InvalidChallengeToken,
             "the challenge token is not valid",
         )
     })?;
@@ -75,25 +78,26 @@ pub(super) fn live_challenge(
         .unwrap_or_default()
         .to_owned();
     let jti = claims["jti"].as_str().unwrap_or_default().to_owned();
-    let ch = d.challenges.get(&cid).ok_or_else(|| {
-        ApiError::bad_request(codes::INVALID_CHALLENGE_TOKEN, "unknown challenge")
-    })?;
+    let ch = d
+        .challenges
+        .get(&cid)
+        .ok_or_else(|| ApiError::new(Code::InvalidChallengeToken, "unknown challenge"))?;
     if ch.spent_jtis.contains(&jti) || (ch.redeemed && ch.current_jti == jti) {
-        return Err(ApiError::conflict(
-            codes::TOKEN_REUSED,
+        return Err(ApiError::new(
+            Code::TokenReused,
             "this challenge token was already used",
         ));
     }
     if ch.current_jti != jti {
-        return Err(ApiError::bad_request(
-            codes::INVALID_CHALLENGE_TOKEN,
+        return Err(ApiError::new(
+            Code::InvalidChallengeToken,
             "this is not the challenge's current token",
         ));
     }
     let now = app.now();
     if ch.expires_at <= now {
-        return Err(ApiError::bad_request(
-            codes::EXPIRED_CHALLENGE_TOKEN,
+        return Err(ApiError::new(
+            Code::ExpiredChallengeToken,
             "the challenge has expired; request the scope again",
         ));
     }
@@ -102,8 +106,8 @@ pub(super) fn live_challenge(
             .started_at
             .is_some_and(|t| t + step.expiration_duration <= now)
     {
-        return Err(ApiError::bad_request(
-            codes::EXPIRED_CHALLENGE_TOKEN,
+        return Err(ApiError::new(
+            Code::ExpiredChallengeToken,
             "this step has expired; request the scope again",
         ));
     }
@@ -113,18 +117,19 @@ pub(super) fn live_challenge(
 /// A `verify_passkey` step is passed with an assertion at `/stepup/continue`, never a code.
 fn passkey_step_bypassed(step: &str) -> Result<(), ApiError> {
     if step == prelude_wire::VERIFY_PASSKEY {
-        return Err(ApiError::bad_request(
-            codes::STEP_BYPASSED,
+        return Err(ApiError::new(
+            Code::StepBypassed,
             "this step is passed with a passkey assertion at /stepup/continue",
         ));
     }
     Ok(())
 }
 
+/// The channel of a code step and the identifier kind it sends to; `None` for other steps.
 pub(super) fn otp_step_channel(step: &str) -> Option<(Channel, IdentifierType)> {
-    match step {
-        "verify_sms" => Some((Channel::Sms, IdentifierType::PhoneNumber)),
-        "verify_email" => Some((Channel::Email, IdentifierType::EmailAddress)),
+    match prelude_wire::StepKey::parse(step).ok()? {
+        prelude_wire::StepKey::VerifySms => Some((Channel::Sms, IdentifierType::PhoneNumber)),
+        prelude_wire::StepKey::VerifyEmail => Some((Channel::Email, IdentifierType::EmailAddress)),
         _ => None,
     }
 }
@@ -161,8 +166,8 @@ pub(super) fn send_code(
     let step = ch.current_step_key();
     passkey_step_bypassed(&step)?;
     let (channel, kind) = otp_step_channel(&step).ok_or_else(|| {
-        ApiError::bad_request(
-            codes::STEP_NOT_FOUND,
+        ApiError::new(
+            Code::StepNotFound,
             format!("the current step {step} is not an OTP step"),
         )
     })?;
@@ -174,8 +179,8 @@ pub(super) fn send_code(
                 .map(|i| i.value.clone())
         })
         .ok_or_else(|| {
-            ApiError::bad_request(
-                codes::INVALID_IDENTIFIER,
+            ApiError::new(
+                Code::InvalidIdentifier,
                 match kind {
                     IdentifierType::PhoneNumber => "the user has no phone number for this step",
                     IdentifierType::EmailAddress => "the user has no email address for this step",
@@ -200,7 +205,7 @@ pub(super) fn send_code(
         // (the lockout per identifier still bounds how often).
         if wait > 0 && !exhausted {
             return Err(ApiError::too_many(
-                codes::RATE_LIMITED,
+                Code::RateLimited,
                 format!("wait {wait} s before sending another code"),
                 wait,
             ));
@@ -255,8 +260,8 @@ pub(super) fn check_code(
     let step = ch.current_step_key();
     passkey_step_bypassed(&step)?;
     if otp_step_channel(&step).is_none() {
-        return Err(ApiError::bad_request(
-            codes::STEP_NOT_FOUND,
+        return Err(ApiError::new(
+            Code::StepNotFound,
             format!("the current step {step} is not an OTP step"),
         ));
     }
@@ -275,12 +280,52 @@ pub(super) fn check_code(
             })
         })
         .ok_or_else(|| {
-            ApiError::bad_request(
-                codes::BAD_REQUEST,
+            ApiError::new(
+                Code::BadRequest,
                 "no code was sent for this step; call POST /otp first",
             )
         })?;
     super::register::still_free(&d, &d.challenges[&cid])?;
-    otp::check_code(app, &mut d, &handle, code)?;
+    verify::check_code(app, &mut d, &handle, code)?;
     pass_step(app, d, &cid, jti, now)
+}
+
+/// The claims of a challenge's current token; `rewrite` is the `rewrite_signed_metadata`
+/// switch (docs/protocol.md, "Emulator").
+pub(super) fn challenge_claims(app: &AppState, ch: &Challenge, rewrite: bool) -> Value {
+    let metadata = if rewrite {
+        rewritten(&ch.metadata)
+    } else {
+        ch.metadata.clone()
+    };
+    json!({
+        "iss": app.origins.issuer,
+        "sub": ch.user_id,
+        "sid": ch.session_id,
+        "jti": ch.current_jti,
+        "iat": app.now(),
+        "exp": ch.expires_at,
+        "challenge_id": ch.id,
+        "current_step": ch.current_step_key(),
+        "scope_requested": ch.scope,
+        "grant_mode": ch.grant_mode,
+        // Not a documented claim; lets a client show how long the grant will last.
+        "granted_for": ch.granted_for,
+        "steps": ch.steps.iter().map(|s| json!({
+            "order": s.order, "key": s.key,
+            "expiration_duration": s.expiration_duration, "done": s.done,
+        })).collect::<Vec<_>>(),
+        "metadata": metadata,
+    })
+}
+
+/// Metadata that differs from `asked` in every value, or in having an entry at all.
+fn rewritten(asked: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    if asked.is_empty() {
+        return BTreeMap::from([("payee".to_owned(), "Mallory".to_owned())]);
+    }
+    asked
+        .iter()
+        .map(|(k, v)| (k.clone(), format!("{v}0")))
+        .collect()
 }

@@ -8,7 +8,7 @@ use crate::shared::AppState;
 use crate::tokens::peek_claims;
 use axum::extract::State;
 use axum::response::Response;
-use prelude_wire::codes;
+use prelude_wire::Code;
 use prelude_wire::time::numeric_date;
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,7 +22,7 @@ pub(super) struct ContinueBody {
 }
 
 fn bad_verification(why: impl Into<String>) -> ApiError {
-    ApiError::bad_request(codes::INVALID_VERIFICATION_TOKEN, why)
+    ApiError::new(Code::InvalidVerificationToken, why)
 }
 
 /// Passes a custom step with an RS256 verification token from the customer's backend, checked
@@ -35,13 +35,13 @@ pub(super) async fn continue_step(
 ) -> Result<Response, ApiError> {
     let vt = match (body.verification_token, body.passkey_assertion) {
         (Some(_), Some(_)) | (None, None) => {
-            return Err(ApiError::bad_request(
-                codes::BAD_REQUEST,
+            return Err(ApiError::new(
+                Code::BadRequest,
                 "give exactly one of verification_token or passkey_assertion",
             ));
         }
         (None, Some(assertion)) => {
-            return super::passkeys::continue_with_passkey(
+            return super::passkey_step::continue_with_passkey(
                 &app,
                 caller,
                 proof,
@@ -64,22 +64,22 @@ pub(super) async fn continue_step(
         let (cid, _) = live_challenge(&app, &d, &body.challenge_token)?;
         let ch = &d.challenges[&cid];
         if ch.session_id != sid {
-            return Err(ApiError::bad_request(
-                codes::TOKEN_MISMATCH,
+            return Err(ApiError::new(
+                Code::TokenMismatch,
                 "the challenge belongs to another session",
             ));
         }
         same_key(&d, &sid, &proof.jkt)?;
         let step = ch.current_step_key();
-        if step == "completed" {
-            return Err(ApiError::bad_request(
-                codes::STEP_NOT_FOUND,
+        if step == prelude_wire::COMPLETED {
+            return Err(ApiError::new(
+                Code::StepNotFound,
                 "the challenge has no step left",
             ));
         }
         if otp_step_channel(&step).is_some() || step == prelude_wire::VERIFY_PASSKEY {
-            return Err(ApiError::bad_request(
-                codes::STEP_BYPASSED,
+            return Err(ApiError::new(
+                Code::StepBypassed,
                 "this step is passed with a code at /otp/check",
             ));
         }
@@ -90,7 +90,7 @@ pub(super) async fn continue_step(
             .ok_or_else(|| bad_verification("the app has no jwks_url to verify custom steps"))?;
         (cid, step, ch.user_id.clone(), url)
     };
-    let kid = crate::hook::rs256_kid(&vt).map_err(bad_verification)?;
+    let kid = crate::hook::rs256_kid(&vt).map_err(|e| bad_verification(e.to_string()))?;
     let jwk = app
         .jwks_cache
         .key(app.http(), &jwks_url, &kid)
@@ -100,7 +100,8 @@ pub(super) async fn continue_step(
             tracing::warn!("custom step not verified: {why}");
             bad_verification("the verification token could not be checked")
         })?;
-    let claims = crate::hook::verify_rs256(&vt, &jwk).map_err(bad_verification)?;
+    let claims =
+        crate::hook::verify_rs256(&vt, &jwk).map_err(|e| bad_verification(e.to_string()))?;
     let now = app.now();
     let claim = |k: &str| claims[k].as_str().unwrap_or_default().to_owned();
     if claim("sub") != user_id {
@@ -112,7 +113,7 @@ pub(super) async fn continue_step(
     if claim("key") != step {
         return Err(bad_verification("key does not match the current step"));
     }
-    if claim("status") != "completed" {
+    if claim("status") != prelude_wire::COMPLETED {
         return Err(bad_verification("status must be completed"));
     }
     // NumericDates may carry fractions (RFC 7519 §2); each is compared as a number.

@@ -5,7 +5,7 @@ use crate::api::ApiError;
 use crate::shared::AppState;
 use crate::state::*;
 use crate::tokens::KeyUse;
-use prelude_wire::codes;
+use prelude_wire::Code;
 
 pub(super) fn active_scopes(d: &Data, session: &Session, now: i64) -> Vec<String> {
     let mut scopes: Vec<String> = session
@@ -35,37 +35,38 @@ pub(super) fn redeem_step_up(
     now: i64,
 ) -> Result<Option<String>, ApiError> {
     let claims = app.keys.verify(KeyUse::StepUp, token).ok_or_else(|| {
-        ApiError::bad_request(
-            codes::INVALID_CHALLENGE_TOKEN,
+        ApiError::new(
+            Code::InvalidChallengeToken,
             "the step-up token is not valid",
         )
     })?;
     let cid = claims["challenge_id"].as_str().unwrap_or_default();
     let jti = claims["jti"].as_str().unwrap_or_default();
-    let ch = d.challenges.get_mut(cid).ok_or_else(|| {
-        ApiError::bad_request(codes::INVALID_CHALLENGE_TOKEN, "unknown challenge")
-    })?;
+    let ch = d
+        .challenges
+        .get_mut(cid)
+        .ok_or_else(|| ApiError::new(Code::InvalidChallengeToken, "unknown challenge"))?;
     if ch.session_id != sid {
-        return Err(ApiError::bad_request(
-            codes::TOKEN_MISMATCH,
+        return Err(ApiError::new(
+            Code::TokenMismatch,
             "the step-up token belongs to another session",
         ));
     }
     if ch.current_step().is_some() {
-        return Err(ApiError::bad_request(
-            codes::STEP_NOT_COMPLETED,
+        return Err(ApiError::new(
+            Code::StepNotCompleted,
             "the challenge still has steps to pass",
         ));
     }
     if ch.redeemed || ch.spent_jtis.contains(jti) || ch.current_jti != jti {
-        return Err(ApiError::conflict(
-            codes::TOKEN_REUSED,
+        return Err(ApiError::new(
+            Code::TokenReused,
             "this step-up token was already used",
         ));
     }
     if ch.expires_at <= now {
-        return Err(ApiError::bad_request(
-            codes::EXPIRED_CHALLENGE_TOKEN,
+        return Err(ApiError::new(
+            Code::ExpiredChallengeToken,
             "the challenge has expired",
         ));
     }
@@ -75,7 +76,7 @@ pub(super) fn redeem_step_up(
         scope: ch.scope.clone(),
         expires_at: now + ch.granted_for,
     };
-    let (mode, user_id, scope) = (ch.grant_mode.clone(), ch.user_id.clone(), ch.scope.clone());
+    let (mode, user_id, scope) = (ch.grant_mode, ch.user_id.clone(), ch.scope.clone());
     tracing::info!(challenge = %cid, scope = %scope, mode = ?mode, "step-up granted");
     Ok(apply_grant(d, sid, &user_id, mode, grant))
 }

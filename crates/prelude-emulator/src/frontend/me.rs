@@ -8,7 +8,7 @@ use crate::util::rfc3339;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -23,9 +23,7 @@ pub(super) async fn list(
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request("invalid_pagination_limit", "limit must be 1 to 100")
-            })?,
+            .ok_or_else(|| ApiError::new(Code::InvalidPaginationLimit, "limit must be 1 to 100"))?,
     };
     let offset = match q.get("offset") {
         None => 0,
@@ -34,7 +32,7 @@ pub(super) async fn list(
             .ok()
             .filter(|n| *n <= 1_000_000)
             .ok_or_else(|| {
-                ApiError::bad_request("invalid_pagination_offset", "offset must be 0 or more")
+                ApiError::new(Code::InvalidPaginationOffset, "offset must be 0 or more")
             })?,
     };
     let now = app.now();
@@ -94,7 +92,7 @@ pub(super) async fn revoke(
                 .get("session_id")
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| {
-                    ApiError::bad_request(codes::BAD_REQUEST, "target=session needs a session_id")
+                    ApiError::new(Code::BadRequest, "target=session needs a session_id")
                 })?;
             match d.sessions.get(id) {
                 Some(s) if s.user_id == user_id => vec![id.clone()],
@@ -102,8 +100,8 @@ pub(super) async fn revoke(
             }
         }
         _ => {
-            return Err(ApiError::bad_request(
-                codes::BAD_REQUEST,
+            return Err(ApiError::new(
+                Code::BadRequest,
                 "target must be all, others, mine or session",
             ));
         }

@@ -1,6 +1,8 @@
-//! The frontend API under `/v1/session/` and `/.well-known/` (docs/protocol.md), split by
-//! domain: OTP login, tokens, step-up (requests, codes, custom steps), grants, `/me`, and
-//! the legacy login aliases the published web SDK 0.6 still calls.
+//! The frontend API under `/v1/session/` and `/.well-known/` (docs/protocol.md): the routes,
+//! split by domain into OTP login, tokens, step-up (requests, codes, custom and passkey steps),
+//! grants, `/me`, passkeys, and the legacy login aliases the published web SDK 0.6 still calls.
+//! Below the routes sit the shared pieces: `request` (headers, wire rules), `verify` (codes
+//! sent and locked out), `challenge` (a challenge's token and steps), `passkey_request`.
 
 mod challenge;
 mod custom;
@@ -8,24 +10,23 @@ mod grants;
 mod legacy;
 mod me;
 mod otp;
+mod passkey_login;
+mod passkey_request;
+mod passkey_step;
 mod passkeys;
 mod register;
+pub(crate) mod request;
 mod step_up;
 mod tokens;
+mod verify;
 
 pub(crate) use register::reserved_kind;
 
-use crate::api::ApiError;
 use crate::shared::AppState;
-use crate::state::Identifier;
 use crate::tokens::KeyUse;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::Response;
 use axum::routing::{get, patch, post};
-use prelude_wire::codes;
-use std::collections::BTreeMap;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -42,8 +43,8 @@ pub fn routes() -> Router<AppState> {
         .route("/stepup/continue", post(custom::continue_step))
         .route("/me/list", get(me::list))
         .route("/me/revoke", post(me::revoke))
-        .route("/login/passkey/begin", post(passkeys::login_begin))
-        .route("/login/passkey/finish", post(passkeys::login_finish))
+        .route("/login/passkey/begin", post(passkey_login::login_begin))
+        .route("/login/passkey/finish", post(passkey_login::login_finish))
         .route("/me/passkeys", get(passkeys::list))
         .route(
             "/me/passkeys/register/begin",
@@ -78,79 +79,4 @@ pub fn well_known() -> Router<AppState> {
                 axum::Json(app.keys.jwks(KeyUse::StepUp))
             }),
         )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Request pieces
-
-pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, names: &[String]) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| names.iter().any(|n| n == k))
-        .map(|(_, v)| v)
-}
-
-fn verification_handle(app: &AppState, headers: &HeaderMap) -> Option<String> {
-    let id = &app.cfg.app_id;
-    header_str(headers, "x-verification-token")
-        .or_else(|| {
-            cookie(
-                headers,
-                &[
-                    format!("__Host-verification-login_{id}"),
-                    format!("__verification-login_{id}"),
-                ],
-            )
-        })
-        .map(str::to_owned)
-}
-
-fn refresh_handle(app: &AppState, headers: &HeaderMap) -> Option<String> {
-    let id = &app.cfg.app_id;
-    header_str(headers, "x-refresh-token")
-        .or_else(|| {
-            cookie(
-                headers,
-                &[format!("__Host-refresh_{id}"), format!("__refresh_{id}")],
-            )
-        })
-        .map(str::to_owned)
-}
-
-/// Puts the current nonce on a DPoP response. Takes the nonce, not the state, because callers
-/// often hold the state lock.
-fn with_nonce(nonce: &str, mut resp: Response) -> Response {
-    if let Ok(v) = HeaderValue::from_str(nonce) {
-        resp.headers_mut().insert("dpop-nonce", v);
-    }
-    resp
-}
-
-// ---------------------------------------------------------------------------------------------
-// The wire rules, from prelude-wire, as API errors
-
-/// The identifier in its canonical form, or `400 invalid_identifier`.
-pub fn canonical_identifier(id: &Identifier) -> Result<Identifier, ApiError> {
-    id.canonical()
-        .map_err(|e| ApiError::rule(codes::INVALID_IDENTIFIER, e))
-}
-
-fn validate_scope(scope: &str) -> Result<(), ApiError> {
-    prelude_wire::check_scope(scope).map_err(|e| ApiError::rule(codes::BAD_REQUEST, e))
-}
-
-fn validate_metadata(m: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    prelude_wire::check_metadata(m).map_err(|e| ApiError::rule(codes::INVALID_METADATA, e))
 }

@@ -2,19 +2,21 @@
 //! limits of a real OTP service: one send per identifier per cooldown, one live verification
 //! per identifier, and a lockout after too many wrong codes across verifications.
 
-use super::{canonical_identifier, verification_handle};
+use super::request::{canonical_identifier, verification_handle};
+use super::verify::{
+    check_code, new_code, not_locked, room_for_verification, send, verification_response,
+};
 use crate::api::{ApiError, Body};
 use crate::shared::AppState;
 use crate::state::*;
 use crate::tokens::KeyUse;
-use crate::util::{otp_code, prefixed_id, random_token, rfc3339};
+use crate::util::{prefixed_id, random_token};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use serde::Deserialize;
 use serde_json::json;
-use subtle::ConstantTimeEq as _;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,77 +28,6 @@ pub(super) struct OtpCreate {
     code_challenge: Option<String>,
 }
 
-pub(super) fn verification_response(app: &AppState, handle: &str) -> Response {
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(handle) {
-        h.insert("x-verification-token", v);
-    }
-    let c = format!(
-        "__Host-verification-login_{}={handle}; Path=/; Secure; HttpOnly; SameSite=None; Max-Age={}",
-        app.cfg.app_id, app.cfg.otp_ttl_secs
-    );
-    if let Ok(v) = HeaderValue::from_str(&c) {
-        h.append(header::SET_COOKIE, v);
-    }
-    resp
-}
-
-pub(super) fn new_code(app: &AppState) -> String {
-    app.cfg.fixed_code.clone().unwrap_or_else(otp_code)
-}
-
-pub(super) fn send(app: &AppState, d: &mut Data, v: &Verification, purpose: Purpose) {
-    let now = app.now();
-    let msg = OutboxMessage {
-        id: prefixed_id("msg"),
-        channel: v.channel,
-        to: v.to.clone(),
-        code: v.code.clone(),
-        purpose,
-        sent_at: rfc3339(now),
-        status: CodeStatus::Live,
-        expires_at: v.expires_at,
-        verification_id: v.id.clone(),
-    };
-    app.push_outbox(d, msg);
-    d.throttle.sent(&v.to, now);
-}
-
-/// Refuses `who` while it is locked out.
-pub(super) fn not_locked(app: &AppState, d: &Data, who: &str) -> Result<(), ApiError> {
-    match d.throttle.locked_for(who, app.now()) {
-        Some(left) => Err(locked(left)),
-        None => Ok(()),
-    }
-}
-
-fn locked(left: i64) -> ApiError {
-    ApiError::too_many(
-        codes::LOCKED_OUT,
-        format!(
-            "too many wrong codes for this identifier; try again in {} min",
-            (left + 59) / 60
-        ),
-        left,
-    )
-}
-
-/// Room for one more verification, after forgetting the ended ones if needed.
-pub(super) fn room_for_verification(app: &AppState, d: &mut Data) -> Result<(), ApiError> {
-    if d.verifications.len() >= app.cfg.max_verifications {
-        d.forget_expired_verifications(app.now());
-    }
-    if d.verifications.len() >= app.cfg.max_verifications {
-        return Err(ApiError::too_many(
-            codes::RATE_LIMITED,
-            "too many verifications in progress; try again later",
-            30,
-        ));
-    }
-    Ok(())
-}
-
 pub(super) async fn create(
     State(app): State<AppState>,
     proof: crate::extract::ChallengeDpop,
@@ -106,8 +37,8 @@ pub(super) async fn create(
     match (body.identifier, body.challenge_token) {
         (Some(id), None) => start_login(&app, id, body.login_config_id.as_deref()),
         (None, Some(token)) => super::challenge::send_code(&app, &token, proof),
-        _ => Err(ApiError::bad_request(
-            codes::BAD_REQUEST,
+        _ => Err(ApiError::new(
+            Code::BadRequest,
             "give exactly one of identifier or challenge_token",
         )),
     }
@@ -129,21 +60,21 @@ pub(super) fn start_login(
             .login_configs
             .iter()
             .find(|c| c.id == cid)
-            .ok_or_else(|| ApiError::bad_request(codes::BAD_REQUEST, "unknown login_config_id"))?,
+            .ok_or_else(|| ApiError::new(Code::BadRequest, "unknown login_config_id"))?,
         None => d
             .login_configs
             .iter()
             .find(|c| c.channel_type == channel)
             .ok_or_else(|| {
-                ApiError::forbidden(
-                    "no_login_config",
+                ApiError::new(
+                    Code::NoLoginConfig,
                     "no login configuration accepts this kind of identifier",
                 )
             })?,
     };
     if config.channel_type != channel {
-        return Err(ApiError::forbidden(
-            "no_login_config",
+        return Err(ApiError::new(
+            Code::NoLoginConfig,
             "that login configuration does not send to this kind of identifier",
         ));
     }
@@ -159,7 +90,7 @@ pub(super) fn start_login(
         .filter(|_| !exhausted)
     {
         return Err(ApiError::too_many(
-            codes::RATE_LIMITED,
+            Code::RateLimited,
             format!("a code was just sent; wait {wait} s before asking for another"),
             wait,
         ));
@@ -229,7 +160,7 @@ pub(super) async fn retry(
     let wait = v.last_sent_at + app.cfg.resend_cooldown_secs - now;
     if wait > 0 {
         return Err(ApiError::too_many(
-            codes::RATE_LIMITED,
+            Code::RateLimited,
             format!("wait {wait} s before sending another code"),
             wait,
         ));
@@ -257,59 +188,6 @@ pub(super) struct OtpCheck {
     challenge_token: Option<String>,
 }
 
-/// Checks `code` against a verification in constant time; counts wrong tries against the
-/// verification and the identifier, and ends the verification after its limit.
-pub(super) fn check_code(
-    app: &AppState,
-    d: &mut Data,
-    handle: &str,
-    code: &str,
-) -> Result<(), ApiError> {
-    let now = app.now();
-    let max = app.cfg.max_wrong_attempts;
-    let v = d
-        .verifications
-        .get_mut(handle)
-        .ok_or_else(|| ApiError::unauthorized("no verification in progress"))?;
-    if v.expires_at <= now {
-        return Err(ApiError::unauthorized(
-            "the code has expired; request a new one",
-        ));
-    }
-    if let Some(left) = d.throttle.locked_for(&v.to, now) {
-        return Err(locked(left));
-    }
-    if v.wrong_attempts >= max {
-        return Err(ApiError::unauthorized(
-            "too many wrong codes; request a new one",
-        ));
-    }
-    if !bool::from(v.code.as_bytes().ct_eq(code.trim().as_bytes())) {
-        v.wrong_attempts += 1;
-        let left = max - v.wrong_attempts;
-        let who = v.to.clone();
-        if left == 0 {
-            let sent = v.clone();
-            d.mark_code(&sent, CodeStatus::NoTriesLeft);
-        }
-        if d.throttle.failed(&who, now, &app.cfg) {
-            tracing::warn!("identifier locked out after too many wrong codes");
-            return Err(locked(app.cfg.lockout_secs));
-        }
-        let mut e = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            codes::BAD_CHECK_CODE,
-            format!("wrong code; {left} attempts left"),
-        );
-        e.attempts_remaining = Some(left);
-        return Err(e);
-    }
-    if let Some(v) = d.verifications.remove(handle) {
-        d.mark_code(&v, CodeStatus::Used);
-    }
-    Ok(())
-}
-
 pub(super) async fn check(
     State(app): State<AppState>,
     proof: crate::extract::ChallengeDpop,
@@ -321,8 +199,8 @@ pub(super) async fn check(
     }
     let now = app.now();
     let mut d = app.data();
-    let step_up_handle = ApiError::bad_request(
-        "missing_challenge_token",
+    let step_up_handle = ApiError::new(
+        Code::MissingChallengeToken,
         "a step-up code is checked with its challenge_token",
     );
     let user_id = pass_login(&app, &mut d, &headers, &body.code, step_up_handle)?;
@@ -333,7 +211,7 @@ pub(super) async fn check(
         "iat": now,
         "exp": now + app.cfg.session_start_ttl_secs,
         "challenge_id": prefixed_id("chl"),
-        "current_step": "completed",
+        "current_step": prelude_wire::COMPLETED,
         "grant_mode": "session-start",
     });
     drop(d);

@@ -4,7 +4,7 @@
 
 use crate::api::ApiError;
 use crate::state::*;
-use prelude_wire::codes;
+use prelude_wire::Code;
 use std::collections::BTreeMap;
 
 /// A user holds at most this many identifiers, as the control API seeds them [INF].
@@ -39,12 +39,12 @@ fn what(kind: IdentifierType) -> &'static str {
 /// Refuses `id` when a user holds it already: another user, or `user` itself.
 fn free_for(d: &Data, user_id: &str, id: &Identifier) -> Result<(), ApiError> {
     match d.find_user(id) {
-        Some(u) if u.id == user_id => Err(ApiError::conflict(
-            codes::IDENTIFIER_ALREADY_EXISTS,
+        Some(u) if u.id == user_id => Err(ApiError::new(
+            Code::IdentifierAlreadyExists,
             format!("this {} is already on your account", what(id.kind)),
         )),
-        Some(_) => Err(ApiError::conflict(
-            codes::IDENTIFIER_ALREADY_EXISTS,
+        Some(_) => Err(ApiError::new(
+            Code::IdentifierAlreadyExists,
             format!("this {} belongs to another user", what(id.kind)),
         )),
         None => Ok(()),
@@ -71,22 +71,22 @@ pub(super) fn decide(
     let value = metadata
         .get(prelude_wire::text::RESERVED_IDENTIFIER_KEY)
         .ok_or_else(|| {
-            ApiError::bad_request(
-                codes::INVALID_METADATA,
+            ApiError::new(
+                Code::InvalidMetadata,
                 format!(
                     "{scope} needs the {} to add in metadata.identifier",
                     what(kind)
                 ),
             )
         })?;
-    let id = super::canonical_identifier(&Identifier {
+    let id = super::request::canonical_identifier(&Identifier {
         kind,
         value: value.clone(),
     })?;
     // [INF] An address a person will read on the account must read as it is: no bidi
     // control, invisible or control character (the shown-text rules).
     prelude_wire::text::check_shown("identifier", "the identifier", &id.value)
-        .map_err(|e| ApiError::rule(codes::INVALID_IDENTIFIER, e))?;
+        .map_err(|e| ApiError::rule(Code::InvalidIdentifier, e))?;
     free_for(d, &user.id, &id)?;
     if user.identifiers.len() >= MAX_IDENTIFIERS_PER_USER {
         return Err(full());
@@ -156,8 +156,8 @@ pub(super) fn still_free(d: &Data, ch: &Challenge) -> Result<(), ApiError> {
 }
 
 fn full() -> ApiError {
-    ApiError::conflict(
-        codes::CONFLICT,
+    ApiError::new(
+        Code::Conflict,
         format!("an account holds at most {MAX_IDENTIFIERS_PER_USER} identifiers"),
     )
 }

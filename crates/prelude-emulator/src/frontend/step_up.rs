@@ -1,8 +1,9 @@
 //! `/stepup/request`: decide (a direct rule or the customer's delegated hook) and open a
 //! challenge.
 
+use super::challenge::challenge_claims;
 use super::grants::apply_grant;
-use super::{header_str, validate_metadata, validate_scope};
+use super::request::{header_str, validate_metadata, validate_scope};
 use crate::api::{ApiError, Body};
 use crate::extract::{Caller, MaybeDpop, same_key};
 use crate::shared::AppState;
@@ -12,9 +13,9 @@ use crate::util::prefixed_id;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 #[derive(Deserialize)]
@@ -23,46 +24,6 @@ pub(super) struct StepUpRequest {
     scope: String,
     metadata: Option<BTreeMap<String, String>>,
     dispatch_id: Option<String>,
-}
-
-/// The claims of a challenge's current token; `rewrite` is the `rewrite_signed_metadata`
-/// switch (docs/protocol.md, "Emulator").
-pub(super) fn challenge_claims(app: &AppState, ch: &Challenge, rewrite: bool) -> Value {
-    let metadata = if rewrite {
-        rewritten(&ch.metadata)
-    } else {
-        ch.metadata.clone()
-    };
-    json!({
-        "iss": app.origins.issuer,
-        "sub": ch.user_id,
-        "sid": ch.session_id,
-        "jti": ch.current_jti,
-        "iat": app.now(),
-        "exp": ch.expires_at,
-        "challenge_id": ch.id,
-        "current_step": ch.current_step_key(),
-        "scope_requested": ch.scope,
-        "grant_mode": ch.grant_mode,
-        // Not a documented claim; lets a client show how long the grant will last.
-        "granted_for": ch.granted_for,
-        "steps": ch.steps.iter().map(|s| json!({
-            "order": s.order, "key": s.key,
-            "expiration_duration": s.expiration_duration, "done": s.done,
-        })).collect::<Vec<_>>(),
-        "metadata": metadata,
-    })
-}
-
-/// Metadata that differs from `asked` in every value, or in having an entry at all.
-fn rewritten(asked: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    if asked.is_empty() {
-        return BTreeMap::from([("payee".to_owned(), "Mallory".to_owned())]);
-    }
-    asked
-        .iter()
-        .map(|(k, v)| (k.clone(), format!("{v}0")))
-        .collect()
 }
 
 enum Plan {
@@ -109,7 +70,7 @@ pub(super) async fn request(
             .count();
         if open >= app.cfg.max_open_challenges {
             return Err(ApiError::too_many(
-                codes::TOO_MANY_CHALLENGES,
+                Code::TooManyChallenges,
                 format!(
                     "this session already has {open} open challenges; finish or let one expire"
                 ),
@@ -119,15 +80,15 @@ pub(super) async fn request(
         let config = d
             .stepup_config
             .as_ref()
-            .ok_or_else(|| ApiError::forbidden("not_configured", "step-up is not configured"))?;
+            .ok_or_else(|| ApiError::new(Code::NotConfigured, "step-up is not configured"))?;
         let rules: Vec<&ScopeRule> = config
             .allowed_scopes
             .iter()
             .filter(|r| r.scope == body.scope)
             .collect();
         if rules.is_empty() {
-            return Err(ApiError::forbidden(
-                "scope_not_allowed",
+            return Err(ApiError::new(
+                Code::ScopeNotAllowed,
                 format!("scope {} is not allowed", body.scope),
             ));
         }
@@ -158,8 +119,8 @@ pub(super) async fn request(
             })
         });
         let plan = plan.ok_or_else(|| {
-            ApiError::forbidden(
-                "direct_scope_identifier_mismatch",
+            ApiError::new(
+                Code::DirectScopeIdentifierMismatch,
                 "no rule for this scope matches the user's identifiers",
             )
         })?;
@@ -181,7 +142,9 @@ pub(super) async fn request(
                 "metadata": metadata,
             });
             let answer = if app.data().faults.hook_unreachable {
-                Err("the hook is unreachable (switch)".to_owned())
+                Err(crate::Error::Customer(
+                    "the hook is unreachable (switch)".to_owned(),
+                ))
             } else {
                 crate::hook::call_hook(app.http(), app.hook_key(), &url, &hook_body).await
             };
@@ -229,7 +192,7 @@ pub(super) async fn request(
         scope: body.scope.clone(),
         metadata,
         status: decision.status,
-        grant_mode: decision.grant_mode.clone(),
+        grant_mode: decision.grant_mode,
         granted_for: decision.granted_for,
         steps,
         current_jti: uuid::Uuid::new_v4().to_string(),
@@ -259,7 +222,7 @@ pub(super) async fn request(
     }
     let cid = ch.id.clone();
     d.challenges.insert(cid.clone(), ch);
-    let options = super::passkeys::arm_passkey_step(&mut d, &cid);
+    let options = super::passkey_request::arm_passkey_step(&mut d, &cid);
     let claims = challenge_claims(&app, &d.challenges[&cid], d.faults.rewrite_signed_metadata);
     let token = app.keys.sign(KeyUse::StepUp, &claims);
     let mut body = json!({"status": status, "challenge_token": token});

@@ -2,7 +2,7 @@
 //! completed step-up), and revoke.
 
 use super::grants::{active_scopes, redeem_step_up};
-use super::{header_str, refresh_handle, with_nonce};
+use super::request::{header_str, refresh_handle, with_nonce};
 use crate::api::{ApiError, Body};
 use crate::extract::{Dpop, Pending, same_key};
 use crate::shared::AppState;
@@ -12,7 +12,7 @@ use crate::util::{prefixed_id, random_token, rfc3339, secret_hash};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use prelude_wire::codes;
+use prelude_wire::Code;
 use prelude_wire::time::numeric_date;
 use serde::Deserialize;
 use serde_json::json;
@@ -236,22 +236,22 @@ pub(super) async fn finalize(
         .keys
         .verify(KeyUse::StepUp, &body.challenge_token)
         .ok_or_else(|| {
-            ApiError::bad_request(
-                codes::INVALID_CHALLENGE_TOKEN,
+            ApiError::new(
+                Code::InvalidChallengeToken,
                 "the challenge token is not valid",
             )
         })?;
     if claims["grant_mode"] != "session-start" {
-        return Err(ApiError::bad_request(
-            codes::INVALID_CHALLENGE_TOKEN,
+        return Err(ApiError::new(
+            Code::InvalidChallengeToken,
             "this challenge token does not start a session",
         ));
     }
     let now = app.now();
     let exp = numeric_date(&claims["exp"]).unwrap_or(0.0);
     if exp <= now as f64 {
-        return Err(ApiError::bad_request(
-            codes::EXPIRED_CHALLENGE_TOKEN,
+        return Err(ApiError::new(
+            Code::ExpiredChallengeToken,
             "the login challenge has expired; sign in again",
         ));
     }
@@ -261,14 +261,14 @@ pub(super) async fn finalize(
     let exp = exp.ceil() as i64;
     let mut d = app.data();
     if d.spent_login_tokens.contains_key(&jti) {
-        return Err(ApiError::conflict(
-            codes::TOKEN_REUSED,
+        return Err(ApiError::new(
+            Code::TokenReused,
             "this challenge token was already used",
         ));
     }
     if !d.users.contains_key(&user_id) {
-        return Err(ApiError::bad_request(
-            codes::INVALID_CHALLENGE_TOKEN,
+        return Err(ApiError::new(
+            Code::InvalidChallengeToken,
             "the user no longer exists",
         ));
     }

@@ -1,0 +1,81 @@
+//! The route paths of the frontend API (docs/protocol.md, "Routes"), relative to
+//! [`FRONTEND_BASE`] unless they start with `/.well-known/`; the server's router and the client's
+//! calls both use these, so a path is spelled once.
+
+/// Where the frontend API lives on a host: `https://{app_id}.session.prelude.dev/v1/session`.
+pub const FRONTEND_BASE: &str = "/v1/session";
+/// The management API's base for one app: [`management_base`] gives it with the app id.
+pub const MANAGEMENT_PREFIX: &str = "/v2/session/apps";
+/// The emulator's own routes (outbox, faults, clock, reset): not part of Prelude's API.
+pub const EMULATOR_BASE: &str = "/emulator/v1";
+
+/// `POST`: start an OTP login.
+pub const OTP: &str = "/otp";
+/// `POST`: send the code again.
+pub const OTP_RETRY: &str = "/otp/retry";
+/// `POST`: check a login or step-up code.
+pub const OTP_CHECK: &str = "/otp/check";
+/// `POST`: exchange a login challenge token for tokens, with a DPoP proof.
+pub const LOGIN_FINALIZE: &str = "/login/finalize";
+/// `POST`: the web SDK 0.6's login alias of [`OTP`].
+pub const LOGIN_OTP: &str = "/login/otp";
+/// `POST`: the web SDK 0.6's alias of [`OTP_RETRY`].
+pub const LOGIN_OTP_RETRY: &str = "/login/otp/retry";
+/// `POST`: the web SDK 0.6's alias of [`OTP_CHECK`].
+pub const LOGIN_OTP_CHECK: &str = "/login/otp/check";
+/// `POST`: rotate the refresh token; also redeems a completed step-up challenge.
+pub const REFRESH: &str = "/refresh";
+/// `POST`: end this session.
+pub const REVOKE: &str = "/revoke";
+/// `POST`: ask for a scope.
+pub const STEPUP_REQUEST: &str = "/stepup/request";
+/// `POST`: pass a custom or passkey step.
+pub const STEPUP_CONTINUE: &str = "/stepup/continue";
+/// `GET`: the user's sessions.
+pub const ME_LIST: &str = "/me/list";
+/// `POST`: end one of the user's sessions.
+pub const ME_REVOKE: &str = "/me/revoke";
+/// `POST`: start a passkey sign-in.
+pub const LOGIN_PASSKEY_BEGIN: &str = "/login/passkey/begin";
+/// `POST`: finish a passkey sign-in with the assertion.
+pub const LOGIN_PASSKEY_FINISH: &str = "/login/passkey/finish";
+/// `GET`: the user's passkeys.
+pub const ME_PASSKEYS: &str = "/me/passkeys";
+/// `POST`: creation options and a registration token.
+pub const PASSKEY_REGISTER_BEGIN: &str = "/me/passkeys/register/begin";
+/// `POST`: the attestation for a registration token.
+pub const PASSKEY_REGISTER_FINISH: &str = "/me/passkeys/register/finish";
+/// `PATCH`/`DELETE` one passkey, as the router's pattern; [`passkey`] fills it in.
+pub const PASSKEY_ITEM: &str = "/me/passkeys/{credential_id}";
+/// The keys that sign access tokens (and hook requests), as a JWK set.
+pub const JWKS: &str = "/.well-known/jwks.json";
+/// The keys that sign step-up challenge tokens.
+pub const STEP_UP_JWKS: &str = "/.well-known/step-up-jwks.json";
+
+/// [`PASSKEY_ITEM`] for one credential ID. The caller checks that the ID is one path segment
+/// (base64url), since it is not escaped here.
+pub fn passkey(credential_id: &str) -> String {
+    format!("{ME_PASSKEYS}/{credential_id}")
+}
+
+/// A frontend route as an absolute path: `/v1/session/otp` for [`OTP`].
+pub fn frontend(route: &str) -> String {
+    format!("{FRONTEND_BASE}{route}")
+}
+
+/// The management API's base for `app_id`: `/v2/session/apps/{app_id}`.
+pub fn management_base(app_id: &str) -> String {
+    format!("{MANAGEMENT_PREFIX}/{app_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_built_as_documented() {
+        assert_eq!(frontend(OTP_CHECK), "/v1/session/otp/check");
+        assert_eq!(passkey("q83v_-9"), "/me/passkeys/q83v_-9");
+        assert_eq!(management_base("demo"), "/v2/session/apps/demo");
+    }
+}
