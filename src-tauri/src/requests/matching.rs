@@ -5,8 +5,15 @@
 use std::collections::BTreeMap;
 
 /// The metadata key under which the matched number is signed into the step-up, as CIBA's
-/// `binding_message` is. Requesters may not use it (protocol.rs refuses it).
+/// `binding_message` is. Requesters may use neither it nor any key under `cs:`, in any case
+/// ([`is_reserved_key`], checked in protocol.rs).
 pub const MATCH_KEY: &str = "cs:number";
+/// Whether requesters may not use the metadata key `key`: anything under `cs:`, in any case
+/// (letters' case does not make another key to a person reading the screen).
+pub fn is_reserved_key(key: &str) -> bool {
+    key.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("cs:"))
+}
+
 /// The numbers offered: two digits, so 10 to 99.
 pub const NUMBERS: std::ops::RangeInclusive<u8> = 10..=99;
 /// How many numbers the screen offers, the right one among them.
@@ -118,7 +125,10 @@ mod tests {
         let mut m = BTreeMap::new();
         assert!(!has_details(&m));
         m.insert(MATCH_KEY.to_owned(), "47".to_owned());
-        assert!(!has_details(&m), "the number alone leaves an approval broad");
+        assert!(
+            !has_details(&m),
+            "the number alone leaves an approval broad"
+        );
         assert!(shown(&m).is_empty());
         m.insert("payee".to_owned(), "ACME Ltd".to_owned());
         assert!(has_details(&m));
