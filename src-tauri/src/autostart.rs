@@ -108,16 +108,56 @@ pub fn entry(exe: &Path, profile: &str) -> String {
     )
 }
 
-/// Writes `profile`'s entry for `exe` (whole, through a temporary file and a rename).
+/// Refuses what an entry cannot hold as one value: a profile name outside the checked set
+/// (it is written unquoted, in `Name`, `Exec` and the file name), and an executable path that
+/// is not UTF-8 (it would be written as another path) or holds a control character (a line
+/// break would end the `Exec` line and start a key of the path's choosing).
+fn check_entry(exe: &Path, profile: &str) -> std::io::Result<()> {
+    let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
+    crate::cli::check_profile(profile).map_err(invalid)?;
+    match exe.to_str() {
+        Some(p) if !p.chars().any(char::is_control) => Ok(()),
+        _ => Err(invalid(format!(
+            "the program's path {} cannot be written in an autostart entry (not UTF-8, or a control character)",
+            exe.display()
+        ))),
+    }
+}
+
+/// Writes `profile`'s entry for `exe` (whole, through a new temporary file, mode 0644, and a
+/// rename). The temporary file is made new under a random name, so a file or link already
+/// there is never written through.
 ///
 /// # Errors
-/// The folder cannot be made or the file written.
+/// `InvalidInput` for a profile or path an entry cannot hold; the folder cannot be made or the
+/// file written.
 pub fn enable(dir: &Path, exe: &Path, profile: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    check_entry(exe, profile)?;
     std::fs::create_dir_all(dir)?;
     let path = entry_path(dir, profile);
-    let tmp = path.with_extension("desktop.tmp");
-    std::fs::write(&tmp, entry(exe, profile))?;
-    std::fs::rename(&tmp, &path)
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let tmp = dir.join(format!(
+        ".countersign-{profile}.{:016x}.tmp",
+        u64::from_le_bytes(nonce)
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o644);
+    let written = options.open(&tmp).and_then(|mut f| {
+        // Readable by the session whatever the umask; writable only by its owner.
+        #[cfg(unix)]
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        f.write_all(entry(exe, profile).as_bytes())?;
+        f.sync_all()
+    });
+    let done = written.and_then(|()| std::fs::rename(&tmp, &path));
+    if done.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    done
 }
 
 /// Removes `profile`'s entry; none there is no error.
@@ -235,6 +275,71 @@ mod tests {
         assert!(!is_enabled(&dir, "work"));
         assert!(is_enabled(&dir, "default"), "one entry per profile");
         disable(&dir, "work").unwrap();
+    }
+
+    #[test]
+    fn an_entry_holds_no_line_a_profile_or_path_did_not_mean() {
+        let t = Temp::new("inject");
+        let dir = t.0.join("autostart");
+        let exe = t.0.join("countersign");
+        std::fs::write(&exe, "").unwrap();
+        for profile in ["a\nExec=/bin/sh", "a b", "a%f", "a\"b", "a;b", "../x", ""] {
+            let e = enable(&dir, &exe, profile).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{profile:?}");
+        }
+        for bad in [
+            "count\nExec=/bin/sh\nX",
+            "count\rersign",
+            "count\u{85}er",
+            "a\tb",
+        ] {
+            let e = enable(&dir, &t.0.join(bad), "work").unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{bad:?}");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt as _;
+            let latin1 = t.0.join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+            assert!(enable(&dir, &latin1, "work").is_err(), "not UTF-8");
+        }
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "nothing written: {left:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_entry_is_written_through_no_link_and_readable_by_the_session() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let t = Temp::new("link");
+        let dir = t.0.join("autostart");
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = t.0.join("countersign");
+        std::fs::write(&exe, "").unwrap();
+        // Links where the entry and its former temporary file go, to a file not ours.
+        let victim = t.0.join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let path = entry_path(&dir, "work");
+        for link in [path.with_extension("desktop.tmp"), path.clone()] {
+            std::os::unix::fs::symlink(&victim, &link).unwrap();
+        }
+        enable(&dir, &exe, "work").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(
+            meta.file_type().is_file(),
+            "the link was replaced, not followed"
+        );
+        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+        validate(&path);
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp") && !n.starts_with("countersign-work.desktop"))
+            .collect();
+        assert!(names.is_empty(), "no temporary file left: {names:?}");
     }
 
     #[test]

@@ -34,10 +34,12 @@ fn ours(name: &str) -> bool {
 /// Moves what the old identifier's folder beside `new_dir` holds into `new_dir`: the whole
 /// folder by one rename when `new_dir` does not exist yet, else the settings, audit logs and
 /// emulator state files that `new_dir` lacks (regular files only). Another start of another
-/// profile may be doing the same: whatever it moved first is simply not found here.
+/// profile may be doing the same: whatever it moved first is simply not found here. Nothing
+/// is ever replaced, and nothing moves into a `new_dir` that is a symbolic link.
 ///
 /// # Errors
-/// I/O errors other than "not found" (the old folder cannot be read, a rename fails).
+/// `InvalidInput` when `new_dir` is a symbolic link; I/O errors other than "not found" (the
+/// old folder cannot be read, a rename fails).
 pub fn move_old_data(new_dir: &Path) -> std::io::Result<Moved> {
     let Some(old) = new_dir.parent().map(|p| p.join(OLD_IDENTIFIER)) else {
         return Ok(Moved::Nothing);
@@ -51,14 +53,25 @@ pub fn move_old_data(new_dir: &Path) -> std::io::Result<Moved> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Moved::Nothing),
         Err(e) => return Err(e),
     }
-    if std::fs::symlink_metadata(new_dir).is_err() {
-        match std::fs::rename(&old, new_dir) {
+    match std::fs::symlink_metadata(new_dir) {
+        // Moving into it would follow the link out, wherever it points.
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a symbolic link: nothing moved into it",
+                    new_dir.display()
+                ),
+            ));
+        }
+        Ok(_) => {}
+        Err(_) => match rename_new(&old, new_dir) {
             Ok(()) => return Ok(Moved::Folder),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Moved::Nothing),
             // Another start made the new folder meanwhile: file by file below.
-            Err(_) if new_dir.is_dir() => {}
+            Err(_) if std::fs::symlink_metadata(new_dir).is_ok_and(|m| m.is_dir()) => {}
             Err(e) => return Err(e),
-        }
+        },
     }
     std::fs::create_dir_all(new_dir)?;
     let (mut moved, mut kept) = (vec![], vec![]);
@@ -73,10 +86,21 @@ pub fn move_old_data(new_dir: &Path) -> std::io::Result<Moved> {
             kept.push(name);
             continue;
         }
-        match std::fs::rename(entry.path(), &to) {
-            Ok(()) => moved.push(name),
+        // A link then an unlink, never a rename: a file made at `to` since the check above
+        // makes the link fail rather than be replaced.
+        match std::fs::hard_link(entry.path(), &to) {
+            Ok(()) => {
+                std::fs::remove_file(entry.path())?;
+                moved.push(name);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => kept.push(name),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+            // A file system without hard links: the check above is all there is.
+            Err(_) => match std::fs::rename(entry.path(), &to) {
+                Ok(()) => moved.push(name),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            },
         }
     }
     moved.sort();
@@ -84,6 +108,22 @@ pub fn move_old_data(new_dir: &Path) -> std::io::Result<Moved> {
     // Gone once empty; what is left (logs, a file the new folder had too) stays in place.
     let _ = std::fs::remove_dir(&old);
     Ok(Moved::Files { moved, kept })
+}
+
+/// Renames `from` to `to`, which must not exist: where the kernel can say so
+/// (`RENAME_NOREPLACE`), an existing `to` fails the call rather than being replaced (an empty
+/// folder made meanwhile would be).
+fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use nix::fcntl::{RenameFlags, renameat2};
+        match renameat2(None, from, None, to, RenameFlags::RENAME_NOREPLACE) {
+            // A file system without the flag: the check before the call is all there is.
+            Err(nix::errno::Errno::EINVAL) => {}
+            done => return done.map_err(std::io::Error::from),
+        }
+    }
+    std::fs::rename(from, to)
 }
 
 #[cfg(test)]
@@ -166,6 +206,72 @@ mod tests {
         );
         assert!(old.join("notes.txt").is_file(), "what is not ours stays");
         assert!(old.join("settings.json").is_file(), "a clash loses nothing");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn nothing_moves_through_a_linked_new_folder() {
+        let t = Temp::new("link");
+        let old = t.0.join(OLD_IDENTIFIER);
+        let new = t.0.join("dev.countersign.Countersign");
+        let elsewhere = t.0.join("elsewhere");
+        write(&old.join("settings.json"), "old default");
+        write(&old.join("approvals-work.jsonl"), "old log");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &new).unwrap();
+        let e = move_old_data(&new).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_to_string(old.join("settings.json")).unwrap(),
+            "old default"
+        );
+        // A dangling link is no folder to make or fill either.
+        std::fs::remove_file(&new).unwrap();
+        std::os::unix::fs::symlink(t.0.join("nowhere"), &new).unwrap();
+        assert!(move_old_data(&new).is_err());
+        assert!(!t.0.join("nowhere").exists());
+        assert!(old.join("approvals-work.jsonl").is_file());
+    }
+
+    #[test]
+    fn a_moved_file_keeps_its_mode_and_a_clash_is_kept() {
+        let t = Temp::new("mode");
+        let old = t.0.join(OLD_IDENTIFIER);
+        let new = t.0.join("dev.countersign.Countersign");
+        write(&old.join("approvals-work.jsonl"), "old log");
+        write(&old.join("settings-work.json"), "old work");
+        write(&new.join("settings-work.json"), "new work");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let p = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(old.join("approvals-work.jsonl"), p).unwrap();
+        }
+        assert_eq!(
+            move_old_data(&new).unwrap(),
+            Moved::Files {
+                moved: vec!["approvals-work.jsonl".into()],
+                kept: vec!["settings-work.json".into()],
+            }
+        );
+        assert!(
+            !old.join("approvals-work.jsonl").exists(),
+            "moved, not copied"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(new.join("approvals-work.jsonl"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(
+            std::fs::read_to_string(new.join("settings-work.json")).unwrap(),
+            "new work"
+        );
     }
 
     #[test]

@@ -100,7 +100,8 @@ impl KeyStore {
             .map_err(|e| AuthenticatorError::Keyring(e.0))
     }
 
-    /// Changes the entry under one read and one write.
+    /// Changes the entry under one read and one write, with no other change in between
+    /// ([`super::serial`]).
     ///
     /// # Errors
     /// [`Self::load`]'s, `f`'s and [`Self::save`]'s.
@@ -108,6 +109,7 @@ impl KeyStore {
         &self,
         f: impl FnOnce(&mut Keys) -> Result<T, AuthenticatorError>,
     ) -> Result<T, AuthenticatorError> {
+        let _serial = super::serial();
         let mut keys = self.load()?;
         let out = f(&mut keys)?;
         self.save(&keys)?;

@@ -6,6 +6,8 @@
 pub mod keys;
 pub mod pin;
 #[cfg(test)]
+mod race_tests;
+#[cfg(test)]
 mod tests;
 
 use keys::{KeyStore, LocalCredential, ServerKeys};
@@ -73,6 +75,18 @@ impl AuthenticatorError {
             Self::InvalidSetting(_) => "invalid_input",
         }
     }
+}
+
+/// Serialises every read-modify-write of the authenticator's keyring entries (the PIN's tries,
+/// the keys and their sign counters) in this process. Without it, two PIN checks at once both
+/// read the same tries and each spends only one between them, and two assertions at once sign
+/// with the same counter. One process holds a profile (its lock file), so a process-wide lock
+/// covers every writer.
+pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    // A panic while holding it leaves nothing half-written that the next holder cannot read.
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The RP ID the built-in demo server is pinned to (its seed's `rp_id`).
@@ -185,11 +199,10 @@ impl LocalAuthenticator {
                 || rp
                     .split('.')
                     .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
-                || url::Url::parse(&format!("https://{rp}/"))
-                    .ok()
-                    .and_then(|u| u.host_str().map(str::to_owned))
-                    .as_deref()
-                    != Some(rp))
+                // A domain as written, never an IP address (WebAuthn §5.1.3: an RP ID is a
+                // valid domain string).
+                || !url::Url::parse(&format!("https://{rp}/"))
+                    .is_ok_and(|u| matches!(u.host(), Some(url::Host::Domain(d)) if d == rp)))
         {
             return Err(AuthenticatorError::InvalidSetting(
                 "an RP ID is a lower-case host name, without scheme or port".into(),
@@ -204,6 +217,10 @@ impl LocalAuthenticator {
                 return Err(AuthenticatorError::InvalidSetting(
                     "an origin is https://host or https://host:port".into(),
                 ));
+            }
+            // Without an RP ID here, the ceremony checks it against the one the server names.
+            if let Some(rp) = rp_id {
+                origin_fits(o, rp)?;
             }
         }
         self.keys.update(|k| {
@@ -311,12 +328,14 @@ impl Ceremony<'_> {
         }
     }
 
-    /// PASSKEYS.md §6.6: `https://<rpId>` unless Settings name another origin.
-    fn origin(rp_id: &str, server: &ServerKeys) -> String {
-        server
-            .origin
-            .clone()
-            .unwrap_or_else(|| format!("https://{rp_id}"))
+    /// PASSKEYS.md §6.6: `https://<rpId>` unless Settings name another origin, which must be
+    /// on the RP ID or a name under it (checked here too: the RP ID may be pinned after the
+    /// origin was set).
+    fn origin(rp_id: &str, server: &ServerKeys) -> Result<String, AuthenticatorError> {
+        match &server.origin {
+            Some(o) => origin_fits(o, rp_id).map(|()| o.clone()),
+            None => Ok(format!("https://{rp_id}")),
+        }
     }
 
     /// User presence, a PIN that is not blocked, and (when `verify`) the right PIN.
@@ -345,6 +364,7 @@ impl Ceremony<'_> {
         let keys = self.auth.keys.load()?;
         let server = keys.servers.get(&self.server).cloned().unwrap_or_default();
         let rp_id = self.rp_id(options.rp.id.as_deref(), &server)?;
+        let origin = Self::origin(&rp_id, &server)?;
         if !options
             .pub_key_cred_params
             .iter()
@@ -358,7 +378,7 @@ impl Ceremony<'_> {
         let flags = self.consent(true)?;
         let (credential, secret) = new_credential(&rp_id, user_handle)?;
         let response = credential
-            .registration(&options.challenge, &Self::origin(&rp_id, &server), flags)
+            .registration(&options.challenge, &origin, flags)
             .map_err(|e| AuthenticatorError::Damaged(e.to_string()))?;
         let record = LocalCredential {
             id: b64(credential.id()),
@@ -385,6 +405,7 @@ impl Ceremony<'_> {
         let keys = self.auth.keys.load()?;
         let server = keys.servers.get(&self.server).cloned().unwrap_or_default();
         let rp_id = self.rp_id(options.rp_id.as_deref(), &server)?;
+        let origin = Self::origin(&rp_id, &server)?;
         let allowed: Vec<&str> = options
             .allow_credentials
             .iter()
@@ -399,24 +420,26 @@ impl Ceremony<'_> {
             .clone();
         let uv_required = options.user_verification.as_deref() == Some("required");
         let flags = self.consent(uv_required)?;
-        let count = chosen.sign_count.wrapping_add(1).max(1);
-        // The counter is stored before the signature exists (PASSKEYS.md §6.6).
-        self.auth.keys.update(|k| {
+        // The counter is stored before the signature exists (PASSKEYS.md §6.6), counted from
+        // the stored value under the lock: never one count for two signatures, and never a
+        // wrap to a lower one, which the server takes for a clone (§5.3).
+        let count = self.auth.keys.update(|k| {
             let c = k
                 .servers
                 .get_mut(&self.server)
                 .and_then(|s| s.credentials.iter_mut().find(|c| c.id == chosen.id))
                 .ok_or(AuthenticatorError::NoPasskeyHere)?;
-            c.sign_count = count;
-            Ok(())
+            c.sign_count = c.sign_count.checked_add(1).ok_or_else(|| {
+                AuthenticatorError::Damaged(format!(
+                    "credential {}: its sign counter is used up; delete it and register again",
+                    c.id
+                ))
+            })?;
+            Ok(c.sign_count)
         })?;
         let credential = stored_credential(&chosen, &rp_id)?;
-        let response: AuthenticationResponse = credential.assertion(
-            &options.challenge,
-            &Self::origin(&rp_id, &server),
-            flags,
-            count,
-        );
+        let response: AuthenticationResponse =
+            credential.assertion(&options.challenge, &origin, flags, count);
         Ok(Assertion(response))
     }
 }
@@ -437,6 +460,32 @@ impl prelude_session::Authenticator for Ceremony<'_> {
 
     fn get_assertion(&self, options: &RequestOptions) -> prelude_session::Result<Assertion> {
         self.get(options).or_else(|e| self.refuse(e))
+    }
+}
+
+/// Whether the origin `origin` (already an https origin's serialization) may claim `rp_id`:
+/// its host is a domain (not an IP address) equal to `rp_id` or under it at a dot, as a
+/// browser requires the RP ID to be a registrable suffix of the origin's domain (WebAuthn
+/// §5.1.3 step 8); `evilexample.com` is not under `example.com`.
+///
+/// # Errors
+/// [`AuthenticatorError::InvalidSetting`] naming both.
+fn origin_fits(origin: &str, rp_id: &str) -> Result<(), AuthenticatorError> {
+    let fits = url::Url::parse(origin).is_ok_and(|u| match u.host() {
+        Some(url::Host::Domain(host)) => {
+            host == rp_id
+                || host
+                    .strip_suffix(rp_id)
+                    .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.'))
+        }
+        _ => false,
+    });
+    if fits {
+        Ok(())
+    } else {
+        Err(AuthenticatorError::InvalidSetting(format!(
+            "the origin {origin} is not on the RP ID {rp_id} or a name under it"
+        )))
     }
 }
 

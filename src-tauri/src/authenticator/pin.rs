@@ -139,6 +139,7 @@ impl PinVault {
     /// the old one instead); [`AuthenticatorError::Keyring`].
     pub fn set(&self, pin: &str) -> Result<(), AuthenticatorError> {
         check_pin_policy(pin)?;
+        let _serial = super::serial();
         if self.state()?.set {
             return Err(AuthenticatorError::PinAlreadySet);
         }
@@ -167,13 +168,20 @@ impl PinVault {
     }
 
     /// Checks `pin`. The tries counter is lowered in the keyring **before** the hash is
-    /// compared, so killing the process mid-check costs a try; a right PIN refills it.
+    /// compared, so killing the process mid-check costs a try; a right PIN refills it. Checks
+    /// at once run one after another, each spending its own try.
     ///
     /// # Errors
     /// [`AuthenticatorError::PinNotSet`]; [`AuthenticatorError::PinBlocked`] with no tries
     /// left (before or after this one); [`AuthenticatorError::WrongPin`] with the tries left;
     /// [`AuthenticatorError::Keyring`], in which case nothing was compared.
     pub fn verify(&self, pin: &str) -> Result<(), AuthenticatorError> {
+        // Held from reading the tries to writing them back: checks at once are one at a time.
+        let _serial = super::serial();
+        self.verify_held(pin)
+    }
+
+    fn verify_held(&self, pin: &str) -> Result<(), AuthenticatorError> {
         let Some(text) = self
             .store
             .get(&self.namespace, Item::PinHash)
@@ -213,7 +221,8 @@ impl PinVault {
     /// [`AuthenticatorError::PinPolicy`] for the new one; [`Self::verify`]'s errors for the old.
     pub fn change(&self, old: &str, new: &str) -> Result<(), AuthenticatorError> {
         check_pin_policy(new)?;
-        self.verify(old)?;
+        let _serial = super::serial();
+        self.verify_held(old)?;
         self.write(new)
     }
 
@@ -222,6 +231,7 @@ impl PinVault {
     /// # Errors
     /// [`AuthenticatorError::Keyring`].
     pub fn reset(&self) -> Result<(), AuthenticatorError> {
+        let _serial = super::serial();
         self.store
             .delete(&self.namespace, Item::PinHash)
             .map_err(keyring)?;

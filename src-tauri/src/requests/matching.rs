@@ -5,8 +5,15 @@
 use std::collections::BTreeMap;
 
 /// The metadata key under which the matched number is signed into the step-up, as CIBA's
-/// `binding_message` is. Requesters may not use it (protocol.rs refuses it).
+/// `binding_message` is. Requesters may use neither it nor any key under `cs:`, in any case
+/// ([`is_reserved_key`], checked in protocol.rs).
 pub const MATCH_KEY: &str = "cs:number";
+/// Whether requesters may not use the metadata key `key`: anything under `cs:`, in any case
+/// (letters' case does not make another key to a person reading the screen).
+pub fn is_reserved_key(key: &str) -> bool {
+    key.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("cs:"))
+}
+
 /// The numbers offered: two digits, so 10 to 99.
 pub const NUMBERS: std::ops::RangeInclusive<u8> = 10..=99;
 /// How many numbers the screen offers, the right one among them.

@@ -213,7 +213,7 @@ impl Ask {
         prelude_wire::check_scope(scope).map_err(bad)?;
         for (k, v) in &metadata {
             prelude_wire::check_metadata_entry(k, v).map_err(bad)?;
-            if k == super::matching::MATCH_KEY {
+            if super::matching::is_reserved_key(k) {
                 return Err(BadRequest(format!(
                     "metadata key {k:?} is reserved: Countersign adds it itself (number matching)"
                 )));
@@ -352,6 +352,32 @@ mod tests {
         assert!(err("t", &[], None, Some(3601)).contains("timeout"));
         let e = err("t", &[("cs:number", "42")], None, None);
         assert!(e.contains("cs:number") && e.contains("reserved"), "{e}");
+    }
+
+    #[test]
+    fn the_reserved_key_is_refused_in_any_case_and_its_namespace_with_it() {
+        // A requester's `CS:Number=42` would show on the screen beside the numbers offered,
+        // a hint at which to pick; every other key under `cs:` is kept for Countersign too.
+        for key in [
+            "CS:NUMBER",
+            "Cs:Number",
+            "cs:NUMBER",
+            "cs:number2",
+            "cs:match",
+            "CS:x",
+        ] {
+            let e = Ask::check("t", meta(&[(key, "42")]), None, None, false).unwrap_err();
+            assert!(e.0.contains("reserved"), "{key}: {e}");
+        }
+        for key in ["cs", "csnumber", "acs:number", "number"] {
+            assert!(
+                Ask::check("t", meta(&[(key, "42")]), None, None, false).is_ok(),
+                "{key}"
+            );
+        }
+        // Through a link, as through the socket and `--meta`.
+        let link = super::super::link::parse("countersign://approve?scope=t&CS:Number=42");
+        assert!(link.is_err_and(|e| e.0.contains("reserved")));
     }
 
     #[test]
