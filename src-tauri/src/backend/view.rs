@@ -125,7 +125,10 @@ impl Backend {
                 c.grant_mode.as_deref(),
                 c.granted_for,
             ),
-            broad_title: crate::labels::broad_title(&c.scope, crate::requests::matching::has_details(&c.metadata)),
+            broad_title: crate::labels::broad_title(
+                &c.scope,
+                crate::requests::matching::has_details(&c.metadata),
+            ),
             dead_end: a.missing_address.map(crate::labels::dead_end),
             passkey: self.passkey_step_view(c),
         }

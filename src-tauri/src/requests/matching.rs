@@ -118,7 +118,10 @@ mod tests {
         let mut m = BTreeMap::new();
         assert!(!has_details(&m));
         m.insert(MATCH_KEY.to_owned(), "47".to_owned());
-        assert!(!has_details(&m), "the number alone leaves an approval broad");
+        assert!(
+            !has_details(&m),
+            "the number alone leaves an approval broad"
+        );
         assert!(shown(&m).is_empty());
         m.insert("payee".to_owned(), "ACME Ltd".to_owned());
         assert!(has_details(&m));
