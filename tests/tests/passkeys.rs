@@ -170,6 +170,15 @@ async fn a_passkey_is_added_used_with_its_pin_and_deleted() {
         approve_with(&app, "000000").await?;
         app.wait_error("Wrong PIN. 7 tries left").await?;
         assert_eq!(app.stage().await?, "step-up-otp");
+        // The error says the tries left once: the hint under the field gives way to it, and
+        // a PIN typed wrong (checked on this computer only) has no "Details".
+        let once = app
+            .script(
+                "return [document.getElementById('passkey-tries').checkVisibility(), \
+                   document.querySelector('[data-testid=error] [data-testid=error-details]') === null];",
+            )
+            .await?;
+        assert_eq!(once, serde_json::json!([false, true]), "tries hint shown, Details absent");
         app.shot("05-wrong-pin").await;
         approve_with(&app, PIN).await?;
         app.wait_stage("done").await?;
