@@ -53,6 +53,19 @@ async fn signed_in_with_a_passkey(app: &AppRef) -> TestResult {
     app.fill("stepup-code-input", &code).await?;
     app.click("verify-stepup").await?;
     app.wait_stage("logged").await?;
+    app.el("passkey-pin").await?;
+    // The code step is behind: the panel no longer offers to add one nor says a code comes.
+    let behind = app
+        .script(
+            "return [document.querySelector('.passkeys-panel [data-action=passkey-add]').checkVisibility(), \
+               document.getElementById('passkeys-note').checkVisibility()];",
+        )
+        .await?;
+    assert_eq!(
+        behind,
+        serde_json::json!([false, false]),
+        "add and its intro during the PIN"
+    );
     app.fill("passkey-pin", PIN).await?;
     app.fill("passkey-pin-confirm", PIN).await?;
     app.click("passkey-register").await?;
