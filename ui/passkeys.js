@@ -219,6 +219,10 @@ export async function loadPasskeySettings(onView) {
     origin.value = s.origin || "";
   };
   note.textContent = "";
+  // Changing the PIN needs one: without it, the form would ask for a PIN that does not exist.
+  const pinSet = Boolean(ctx?.view()?.passkey?.pinSet);
+  $("#pin-change-form").hidden = !pinSet;
+  $("#pin-none").hidden = pinSet;
   try {
     fill(await call("passkey_settings"));
   } catch (err) {

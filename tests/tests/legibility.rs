@@ -273,6 +273,14 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
             |v| v.as_u64().unwrap_or(0) >= 1,
         )
         .await?;
+        // A PIN is set (the passkey above): its change form, not the "no PIN yet" line.
+        let pin = app
+            .script(
+                "return [document.getElementById('pin-none').checkVisibility(), \
+                   document.getElementById('pin-old').checkVisibility()];",
+            )
+            .await?;
+        assert_eq!(pin, serde_json::json!([false, true]), "a PIN: its change form");
         measure(&app, "settings", &mut bad).await?;
         app.click("settings-close").await?;
 

@@ -184,6 +184,19 @@ async fn matching_turned_off_says_so_and_asks_for_no_number() {
             |v| v.as_bool() == Some(true),
         )
         .await?;
+        // No PIN on this computer yet: Settings says how one is chosen, and asks for no
+        // "current PIN" it could not have.
+        let pin = app
+            .script(
+                "return [document.getElementById('pin-none').checkVisibility(), \
+                   document.getElementById('pin-old').checkVisibility()];",
+            )
+            .await?;
+        assert_eq!(
+            pin,
+            serde_json::json!([true, false]),
+            "no PIN: no change form"
+        );
         app.click("matching-switch").await?;
         app.wait_script(
             "return document.getElementById('matching-note').textContent;",
