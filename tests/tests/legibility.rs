@@ -1,5 +1,6 @@
 //! Legibility in the real window: contrast from computed styles on every stage, both themes
-//! (WCAG 2.2 SC 1.4.3 text ≥ 4.5:1, SC 1.4.11 field borders ≥ 3:1), and the UI's time formats.
+//! (WCAG 2.2 SC 1.4.3 text ≥ 4.5:1, SC 1.4.11 field borders ≥ 3:1), the UI's time formats
+//! and its one vocabulary.
 
 use countersign_e2e::{App, AppRef, Proc, Sandbox, TestResult, finish};
 use std::time::Duration;
@@ -464,4 +465,44 @@ async fn every_time_on_screen_has_one_format() {
         Ok(())
     })
     .await;
+}
+
+/// The UI keeps to one vocabulary: "Sign in"/"Sign out", "Send a new code", "tries",
+/// "approved". Its words for the same things elsewhere are not in any page or module.
+#[test]
+fn the_ui_speaks_one_vocabulary() {
+    let ui = countersign_e2e::workspace_root().join("ui");
+    let other = [
+        "Log in",
+        "log in",
+        "Log out",
+        "log out",
+        "Logout",
+        "Login",
+        "Resend code",
+        "Resend the code",
+        "attempts left",
+        "attempt left",
+        "GRANTED",
+        "Granted",
+    ];
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&ui).expect("ui/") {
+        let path = entry.expect("ui/ entry").path();
+        if !path.extension().is_some_and(|e| e == "js" || e == "html") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a UI file");
+        for (n, line) in text.lines().enumerate() {
+            for w in other.iter().filter(|w| line.contains(*w)) {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                found.push(format!("{name}:{}: {w:?} in {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "words outside the UI's vocabulary:\n{}",
+        found.join("\n")
+    );
 }
