@@ -9,7 +9,8 @@ use std::time::Duration;
 /// else the whole page); returns `[checked, offenders]`. The colour under an element is the
 /// stack of its ancestors' backgrounds, each group's opacity applied where it is drawn.
 /// Hidden and zero-size elements and disabled controls are exempt (WCAG 1.4.3), except a
-/// waiting countdown button: its text is the time left.
+/// waiting countdown button (a deadline from the view, or marked waiting by its panel): its
+/// text is the time left.
 const MEASURE: &str = r#"
 const root = document.querySelector('dialog[open]') || document.body;
 function parse(c) {
@@ -246,7 +247,7 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
         app.wait_stage("logged").await?;
 
         // A program's request, its note, its warning row, and its step-up with the report.
-        let cli = Proc::spawn(sandbox.countersign(&[
+        let mut cli = Proc::spawn(sandbox.countersign(&[
             "approve",
             "--scope",
             "transfer:write",
@@ -258,13 +259,70 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
             "Pay invoice 2291",
         ]));
         app.wait_stage("request").await?;
+        // Number matching is on: the three numbers wait for a pick, then the picked one.
+        app.el("match-number").await?;
         measure(&app, "request", &mut bad).await?;
+        app.pick_number(cli.match_number().await).await?;
+        app.wait_script(
+            "return document.querySelector('[data-testid=match-number][aria-pressed=true]') !== null;",
+            "the number picked",
+            |v| v.as_bool() == Some(true),
+        )
+        .await?;
+        measure(&app, "request-matched", &mut bad).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         measure(&app, "request-step-up", &mut bad).await?;
         app.click("deny-request").await?;
         let out = finish(cli).await;
         assert_eq!(out.code, Some(1), "{out:?}");
+
+        // The passkey's PIN setup on the account screen, then a passkey step with its PIN.
+        app.wait_stage("logged").await?;
+        let sent = app
+            .script("return document.querySelectorAll('[data-testid=demo-inbox-message]').length;")
+            .await?
+            .as_u64()
+            .unwrap_or(0) as usize;
+        app.click("passkey-add").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = app.inbox_code(sent + 1).await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("logged").await?;
+        app.el("passkey-pin").await?;
+        app.script("document.getElementById('passkey-setup').scrollIntoView({ block: 'center' }); return true;")
+            .await?;
+        measure(&app, "passkey-setup", &mut bad).await?;
+        app.fill("passkey-pin", "482916").await?;
+        app.fill("passkey-pin-confirm", "482916").await?;
+        app.click("passkey-register").await?;
+        app.wait_script(
+            "return document.querySelectorAll('[data-testid=passkey-item]').length;",
+            "this computer's passkey",
+            |v| v.as_u64() == Some(1),
+        )
+        .await?;
+        app.script(
+            "const s = document.getElementById('scenario'); s.value = 'passkey'; \
+             s.dispatchEvent(new Event('change')); return true;",
+        )
+        .await?;
+        app.wait_script(
+            "return document.getElementById('card').getAttribute('aria-busy');",
+            "the passkey scenario to be set",
+            |v| v.as_str() != Some("true"),
+        )
+        .await?;
+        app.script("document.getElementById('passkey-list').scrollIntoView({ block: 'center' }); return true;")
+            .await?;
+        measure(&app, "passkey-listed", &mut bad).await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        app.el("approve-passkey").await?;
+        measure(&app, "passkey-step", &mut bad).await?;
+        app.click("deny-request").await?;
+        app.wait_stage("logged").await?;
 
         // The settings sheet holds the approval history with its outcome chips.
         app.click("settings-open").await?;
