@@ -501,6 +501,23 @@ async fn every_time_on_screen_has_one_format() {
             &serde_json::json!([true, true, false]),
             "the clock badge for 2 s, −59 s and 60 s"
         );
+        // A clock moved by days (its date and year shown) leaves the header's buttons on
+        // screen in the small window.
+        app.resize(720, 560).await?;
+        let right = app
+            .driver
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 import('./bench.js').then((m) => { m.showClock({ clockOffsetSecs: 400 * 86400 }); \
+                   const t = document.querySelector('[data-testid=theme-toggle]').getBoundingClientRect(); \
+                   done([Math.round(t.right), document.documentElement.clientWidth]); });",
+                vec![],
+            )
+            .await?;
+        let right = right.json();
+        let (r, w) = (right[0].as_i64().unwrap_or(i64::MAX), right[1].as_i64().unwrap_or(0));
+        assert!(r <= w, "the theme toggle ends at {r} px in a {w} px window");
+        app.resize(1040, 760).await?;
 
         let list: Vec<String> = shown
             .iter()
