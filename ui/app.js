@@ -6,7 +6,7 @@ import { wireIdentifiers } from "./identifiers.js";
 import { RESTARTABLE, showErrorIn } from "./messages.js";
 import { factRows, placeError, showPrompt, wireDeadEnd } from "./prompt.js";
 import { sessionMeta } from "./sessions.js";
-import { derived, pick } from "./words.js";
+import { derived, left as fmtLeft, pick } from "./words.js";
 import { initPasskeys, showPasskeys, wirePasskeys } from "./passkeys.js";
 import { gateMatching, initMatchingSetting, renderMatching } from "./matching.js";
 import { initAutostartSetting } from "./autostart.js";
@@ -303,12 +303,6 @@ function mount(stage) {
     if (first.tagName === "H1") first.tabIndex = -1;
     requestAnimationFrame(() => first.focus());
   }
-}
-
-function fmtLeft(ms) {
-  const s = Math.max(0, Math.ceil(ms / 1000));
-  const m = Math.floor(s / 60);
-  return `${m}:${String(s % 60).padStart(2, "0")}`;
 }
 
 // Countdowns: resend buttons wait for their deadline; expiries count down. The clock only runs

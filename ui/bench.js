@@ -41,7 +41,13 @@ export function showClock(b) {
   badge.hidden = Math.abs(off) < BADGE_FROM_SECS;
   if (!badge.hidden) {
     const at = clock(Date.now() + off * 1000);
-    badge.textContent = `Server clock ${at} (${offsetText(off)})`;
+    // The words give way in a narrow window (styles.css); the time and offset stay, whole in
+    // the title.
+    const word = document.createElement("span");
+    word.className = "clock-word";
+    word.textContent = "Server clock ";
+    badge.replaceChildren(word, `${at} (${offsetText(off)})`);
+    badge.title = `Server clock ${at} (${offsetText(off)})`;
     badge.dataset.offset = String(off);
   }
 }

@@ -2,7 +2,9 @@
 // reserved scope for it, and the code goes to the new address (docs/protocol.md, "Registering
 // an identifier"). The panel draws what the backend answers; it keeps no state of its own.
 import { call } from "./ipc.js";
+import { refreshInbox } from "./demo.js";
 import { showErrorIn } from "./messages.js";
+import { left as timeLeft } from "./words.js";
 
 const $ = (sel, root) => root.querySelector(sel);
 
@@ -61,8 +63,10 @@ export function wireIdentifiers(root, flash) {
     clearTimeout(resendTimer);
     const left = (at || 0) - Date.now();
     resend.disabled = left > 0;
+    // Waiting, it still reads as the time left (styles.css), as on the other code screens.
+    resend.dataset.waiting = String(left > 0);
     if (left > 0) resendTimer = setTimeout(() => armResend(at), Math.min(left, 1000));
-    resend.textContent = left > 0 ? `Send a new code in ${Math.ceil(left / 1000)} s` : "Send a new code";
+    resend.textContent = left > 0 ? `Send a new code in ${timeLeft(left)}` : "Send a new code";
   };
 
   const draw = (v) => {
@@ -122,6 +126,8 @@ export function wireIdentifiers(root, flash) {
       const v = await call(command, args);
       buttons.forEach((b, i) => (b.disabled = was[i]));
       draw(v);
+      // A code used or given up here is marked so in the demo inbox at once.
+      refreshInbox();
       return v;
     } catch (err) {
       buttons.forEach((b, i) => (b.disabled = was[i]));

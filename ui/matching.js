@@ -30,7 +30,8 @@ export function renderMatching(slot, request, onPick) {
     );
     return;
   }
-  const ask = para(m.picked ? "The number matches: you may continue." : "Pick the number the program's terminal shows.");
+  // The one thing to do before Continue: said in the text's own colour, not as a hint.
+  const ask = para(m.picked ? "The number matches: you may continue." : "Pick the number the program's terminal shows.", "small");
   if (!m.picked) {
     // A short window leaves this out (styles.css); the title keeps it.
     const warn = document.createElement("span");

@@ -118,8 +118,11 @@ const NEXT = {
     "Nothing was approved. If you expected this to be allowed, ask whoever runs your server’s step-up rules (its hook) to allow it, then try again.",
 };
 
+const PLAIN = new Set(["invalid_input", "wrong_pin", "pin_required", "pin_policy", "pin_mismatch"]);
+
 // Puts an error into `el`: the sentence, what to do next where it says, then the technical
-// detail folded under "Details". Plain input errors are the person's own: no Details.
+// detail folded under "Details". Plain input errors are the person's own: no Details; nor has
+// a PIN typed wrong, which only this computer checks.
 export function showErrorIn(el, err) {
   const parts = [document.createTextNode(describe(err))];
   const next = NEXT[err.code]?.(err);
@@ -130,7 +133,7 @@ export function showErrorIn(el, err) {
     p.textContent = next;
     parts.push(p);
   }
-  if (err.code === "invalid_input") {
+  if (PLAIN.has(err.code)) {
     el.replaceChildren(...parts);
     return;
   }

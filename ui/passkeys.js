@@ -57,7 +57,18 @@ export function showPasskeys(v, root) {
       ? "A code confirmed it's you. Enter your Countersign PIN to add this computer's passkey."
       : "A code confirmed it's you. Choose a Countersign PIN: it is asked when an approval needs more than a click.";
     $("#setup-pin-hint", setup).hidden = p.pinSet;
-    if (p.setup && !was) requestAnimationFrame(() => $("#setup-pin", setup)?.focus());
+    // While the PIN is asked, the code step is behind: the panel no longer offers to add one
+    // nor says that a code comes first.
+    const add = $(".passkeys-panel [data-action=passkey-add]", root);
+    if (add) add.hidden = p.setup;
+    const intro = $("#passkeys-note", root);
+    if (intro) intro.hidden = p.setup;
+    if (p.setup && !was)
+      requestAnimationFrame(() => {
+        // The whole form in view, its buttons too, not only the first field.
+        setup.scrollIntoView({ block: "center" });
+        $("#setup-pin", setup)?.focus({ preventScroll: true });
+      });
     const reset = $("[data-action=pin-reset]", root);
     if (reset) reset.hidden = !p.pinSet;
   }
@@ -208,6 +219,10 @@ export async function loadPasskeySettings(onView) {
     origin.value = s.origin || "";
   };
   note.textContent = "";
+  // Changing the PIN needs one: without it, the form would ask for a PIN that does not exist.
+  const pinSet = Boolean(ctx?.view()?.passkey?.pinSet);
+  $("#pin-change-form").hidden = !pinSet;
+  $("#pin-none").hidden = pinSet;
   try {
     fill(await call("passkey_settings"));
   } catch (err) {

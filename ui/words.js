@@ -20,6 +20,12 @@ export function clock(at) {
   return `${d.toLocaleDateString([], { month: "short", day: "numeric", ...year })}, ${time}`;
 }
 
+// Time left on a countdown: "4:05", the same on every screen that counts down.
+export function left(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
 export function pick(obj, path) {
   return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
 }

@@ -167,6 +167,19 @@ async fn add_an_email_address() {
         app.fill("identifier-code", &sms).await?;
         app.click("identifier-verify").await?;
         wait_listed(&app, "phone +442079460018").await?;
+        // An address given up before its code was entered: the inbox marks that code void.
+        app.click("identifier-add-email").await?;
+        app.fill("identifier-value", "lin@example.com").await?;
+        app.click("identifier-send").await?;
+        app.el("identifier-code").await?;
+        app.inbox_code(4).await?;
+        app.click("identifier-cancel-code").await?;
+        app.wait_script(
+            "return document.querySelector('[data-testid=demo-inbox-message]')?.dataset.status;",
+            "the given-up code marked void",
+            |v| v.as_str() == Some("void"),
+        )
+        .await?;
         // Light and dark, wide and small, with the list scrolled into view as a person would.
         for (w, h) in [(1040, 760), (720, 560)] {
             app.resize(w, h).await?;

@@ -1,5 +1,6 @@
 //! Legibility in the real window: contrast from computed styles on every stage, both themes
-//! (WCAG 2.2 SC 1.4.3 text ≥ 4.5:1, SC 1.4.11 field borders ≥ 3:1), and the UI's time formats.
+//! (WCAG 2.2 SC 1.4.3 text ≥ 4.5:1, SC 1.4.11 field borders ≥ 3:1), the UI's time formats
+//! and its one vocabulary.
 
 use countersign_e2e::{App, AppRef, Proc, Sandbox, TestResult, finish};
 use std::time::Duration;
@@ -8,7 +9,8 @@ use std::time::Duration;
 /// else the whole page); returns `[checked, offenders]`. The colour under an element is the
 /// stack of its ancestors' backgrounds, each group's opacity applied where it is drawn.
 /// Hidden and zero-size elements and disabled controls are exempt (WCAG 1.4.3), except a
-/// waiting countdown button: its text is the time left.
+/// waiting countdown button (a deadline from the view, or marked waiting by its panel): its
+/// text is the time left.
 const MEASURE: &str = r#"
 const root = document.querySelector('dialog[open]') || document.body;
 function parse(c) {
@@ -57,7 +59,7 @@ function shown(el) {
 }
 function exempt(el) {
   const d = el.closest('button:disabled, input:disabled, select:disabled, fieldset:disabled');
-  return d && !d.matches('[data-deadline-from]');
+  return d && !d.matches('[data-deadline-from], [data-waiting=true]');
 }
 function name(el) {
   const id = el.closest('[data-testid]')?.dataset.testid;
@@ -214,10 +216,23 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
         app.click("sessions-toggle").await?;
         app.click("identifiers-toggle").await?;
         measure(&app, "signed-in", &mut bad).await?;
+        // Adding an email address: its code field and the "Send a new code" countdown.
+        app.click("identifier-add-email").await?;
+        app.fill("identifier-value", "grace@example.com").await?;
+        app.click("identifier-send").await?;
+        app.el("identifier-code").await?;
+        app.script("document.getElementById('identifier-code-form').scrollIntoView({ block: 'center' }); return true;")
+            .await?;
+        // The countdown reads as on the other code screens ("in 0:30").
+        let resend = app.text("identifier-resend").await?;
+        assert!(resend.starts_with("Send a new code in 0:"), "{resend:?}");
+        measure(&app, "identifier-code", &mut bad).await?;
+        app.click("identifier-cancel-code").await?;
+        app.el("identifier-add-email").await?;
 
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
-        let step = app.inbox_code(2).await?;
+        let step = app.inbox_code(3).await?;
         measure(&app, "step-up", &mut bad).await?;
         let wrong = if step == "000000" { "111111" } else { "000000" };
         app.fill("stepup-code-input", wrong).await?;
@@ -232,7 +247,7 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
         app.wait_stage("logged").await?;
 
         // A program's request, its note, its warning row, and its step-up with the report.
-        let cli = Proc::spawn(sandbox.countersign(&[
+        let mut cli = Proc::spawn(sandbox.countersign(&[
             "approve",
             "--scope",
             "transfer:write",
@@ -244,13 +259,70 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
             "Pay invoice 2291",
         ]));
         app.wait_stage("request").await?;
+        // Number matching is on: the three numbers wait for a pick, then the picked one.
+        app.el("match-number").await?;
         measure(&app, "request", &mut bad).await?;
+        app.pick_number(cli.match_number().await).await?;
+        app.wait_script(
+            "return document.querySelector('[data-testid=match-number][aria-pressed=true]') !== null;",
+            "the number picked",
+            |v| v.as_bool() == Some(true),
+        )
+        .await?;
+        measure(&app, "request-matched", &mut bad).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
         measure(&app, "request-step-up", &mut bad).await?;
         app.click("deny-request").await?;
         let out = finish(cli).await;
         assert_eq!(out.code, Some(1), "{out:?}");
+
+        // The passkey's PIN setup on the account screen, then a passkey step with its PIN.
+        app.wait_stage("logged").await?;
+        let sent = app
+            .script("return document.querySelectorAll('[data-testid=demo-inbox-message]').length;")
+            .await?
+            .as_u64()
+            .unwrap_or(0) as usize;
+        app.click("passkey-add").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = app.inbox_code(sent + 1).await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("logged").await?;
+        app.el("passkey-pin").await?;
+        app.script("document.getElementById('passkey-setup').scrollIntoView({ block: 'center' }); return true;")
+            .await?;
+        measure(&app, "passkey-setup", &mut bad).await?;
+        app.fill("passkey-pin", "482916").await?;
+        app.fill("passkey-pin-confirm", "482916").await?;
+        app.click("passkey-register").await?;
+        app.wait_script(
+            "return document.querySelectorAll('[data-testid=passkey-item]').length;",
+            "this computer's passkey",
+            |v| v.as_u64() == Some(1),
+        )
+        .await?;
+        app.script(
+            "const s = document.getElementById('scenario'); s.value = 'passkey'; \
+             s.dispatchEvent(new Event('change')); return true;",
+        )
+        .await?;
+        app.wait_script(
+            "return document.getElementById('card').getAttribute('aria-busy');",
+            "the passkey scenario to be set",
+            |v| v.as_str() != Some("true"),
+        )
+        .await?;
+        app.script("document.getElementById('passkey-list').scrollIntoView({ block: 'center' }); return true;")
+            .await?;
+        measure(&app, "passkey-listed", &mut bad).await?;
+        app.click("request-scope").await?;
+        app.wait_stage("step-up-otp").await?;
+        app.el("approve-passkey").await?;
+        measure(&app, "passkey-step", &mut bad).await?;
+        app.click("deny-request").await?;
+        app.wait_stage("logged").await?;
 
         // The settings sheet holds the approval history with its outcome chips.
         app.click("settings-open").await?;
@@ -260,6 +332,14 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
             |v| v.as_u64().unwrap_or(0) >= 1,
         )
         .await?;
+        // A PIN is set (the passkey above): its change form, not the "no PIN yet" line.
+        let pin = app
+            .script(
+                "return [document.getElementById('pin-none').checkVisibility(), \
+                   document.getElementById('pin-old').checkVisibility()];",
+            )
+            .await?;
+        assert_eq!(pin, serde_json::json!([false, true]), "a PIN: its change form");
         measure(&app, "settings", &mut bad).await?;
         app.click("settings-close").await?;
 
@@ -421,6 +501,23 @@ async fn every_time_on_screen_has_one_format() {
             &serde_json::json!([true, true, false]),
             "the clock badge for 2 s, −59 s and 60 s"
         );
+        // A clock moved by days (its date and year shown) leaves the header's buttons on
+        // screen in the small window.
+        app.resize(720, 560).await?;
+        let right = app
+            .driver
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 import('./bench.js').then((m) => { m.showClock({ clockOffsetSecs: 400 * 86400 }); \
+                   const t = document.querySelector('[data-testid=theme-toggle]').getBoundingClientRect(); \
+                   done([Math.round(t.right), document.documentElement.clientWidth]); });",
+                vec![],
+            )
+            .await?;
+        let right = right.json();
+        let (r, w) = (right[0].as_i64().unwrap_or(i64::MAX), right[1].as_i64().unwrap_or(0));
+        assert!(r <= w, "the theme toggle ends at {r} px in a {w} px window");
+        app.resize(1040, 760).await?;
 
         let list: Vec<String> = shown
             .iter()
@@ -443,4 +540,44 @@ async fn every_time_on_screen_has_one_format() {
         Ok(())
     })
     .await;
+}
+
+/// The UI keeps to one vocabulary: "Sign in"/"Sign out", "Send a new code", "tries",
+/// "approved". Its words for the same things elsewhere are not in any page or module.
+#[test]
+fn the_ui_speaks_one_vocabulary() {
+    let ui = countersign_e2e::workspace_root().join("ui");
+    let other = [
+        "Log in",
+        "log in",
+        "Log out",
+        "log out",
+        "Logout",
+        "Login",
+        "Resend code",
+        "Resend the code",
+        "attempts left",
+        "attempt left",
+        "GRANTED",
+        "Granted",
+    ];
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&ui).expect("ui/") {
+        let path = entry.expect("ui/ entry").path();
+        if !path.extension().is_some_and(|e| e == "js" || e == "html") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a UI file");
+        for (n, line) in text.lines().enumerate() {
+            for w in other.iter().filter(|w| line.contains(*w)) {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                found.push(format!("{name}:{}: {w:?} in {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "words outside the UI's vocabulary:\n{}",
+        found.join("\n")
+    );
 }

@@ -76,6 +76,14 @@ async fn the_right_number_leads_on_to_the_approval() {
         assert_eq!(choices.len(), 3, "{choices:?}");
         assert!(choices.contains(&n), "{n} not in {choices:?}");
         assert!(approve_disabled(&app).await?, "Continue waits for the pick");
+        // The one thing to do before Continue reads as text, not as a grey hint.
+        let same = app
+            .script(
+                "const c = (t) => getComputedStyle(document.querySelector(`[data-testid=${t}]`)).color; \
+                 return c('match-ask') === c('request-title');",
+            )
+            .await?;
+        assert_eq!(same, serde_json::json!(true), "the pick's instruction in the text colour");
         app.shot("01-numbers").await;
         app.pick_number(n).await?;
         app.wait_script(
@@ -176,6 +184,19 @@ async fn matching_turned_off_says_so_and_asks_for_no_number() {
             |v| v.as_bool() == Some(true),
         )
         .await?;
+        // No PIN on this computer yet: Settings says how one is chosen, and asks for no
+        // "current PIN" it could not have.
+        let pin = app
+            .script(
+                "return [document.getElementById('pin-none').checkVisibility(), \
+                   document.getElementById('pin-old').checkVisibility()];",
+            )
+            .await?;
+        assert_eq!(
+            pin,
+            serde_json::json!([true, false]),
+            "no PIN: no change form"
+        );
         app.click("matching-switch").await?;
         app.wait_script(
             "return document.getElementById('matching-note').textContent;",

@@ -53,6 +53,19 @@ async fn signed_in_with_a_passkey(app: &AppRef) -> TestResult {
     app.fill("stepup-code-input", &code).await?;
     app.click("verify-stepup").await?;
     app.wait_stage("logged").await?;
+    app.el("passkey-pin").await?;
+    // The code step is behind: the panel no longer offers to add one nor says a code comes.
+    let behind = app
+        .script(
+            "return [document.querySelector('.passkeys-panel [data-action=passkey-add]').checkVisibility(), \
+               document.getElementById('passkeys-note').checkVisibility()];",
+        )
+        .await?;
+    assert_eq!(
+        behind,
+        serde_json::json!([false, false]),
+        "add and its intro during the PIN"
+    );
     app.fill("passkey-pin", PIN).await?;
     app.fill("passkey-pin-confirm", PIN).await?;
     app.click("passkey-register").await?;
@@ -170,6 +183,15 @@ async fn a_passkey_is_added_used_with_its_pin_and_deleted() {
         approve_with(&app, "000000").await?;
         app.wait_error("Wrong PIN. 7 tries left").await?;
         assert_eq!(app.stage().await?, "step-up-otp");
+        // The error says the tries left once: the hint under the field gives way to it, and
+        // a PIN typed wrong (checked on this computer only) has no "Details".
+        let once = app
+            .script(
+                "return [document.getElementById('passkey-tries').checkVisibility(), \
+                   document.querySelector('[data-testid=error] [data-testid=error-details]') === null];",
+            )
+            .await?;
+        assert_eq!(once, serde_json::json!([false, true]), "tries hint shown, Details absent");
         app.shot("05-wrong-pin").await;
         approve_with(&app, PIN).await?;
         app.wait_stage("done").await?;

@@ -35,6 +35,18 @@ impl Backend {
         self.outbox.void.extend(ids);
     }
 
+    /// The demo codes sent to `to` for `purpose` are void: what they were for was given up,
+    /// and nothing can enter them any more.
+    pub(super) fn void_sent_to(&mut self, purpose: prelude_emulator::Purpose, to: &str) {
+        let Some(e) = &self.emulator else { return };
+        let sent = e
+            .outbox()
+            .into_iter()
+            .filter(|m| m.purpose == purpose && m.to == to);
+        let ids: Vec<String> = sent.map(|m| m.id).collect();
+        self.outbox.void.extend(ids);
+    }
+
     // -----------------------------------------------------------------------------------------
     // Sessions
 
