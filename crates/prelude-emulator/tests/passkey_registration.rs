@@ -232,7 +232,7 @@ async fn registration_follows_the_configuration() {
         "UV is not required under preferred"
     );
 
-    let t = T::new().await;
+    let t = unconfigured().await;
     let key = Key::new(4);
     let (at, _) = t.login(&key).await;
     let r = t

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn the_passkey_config_is_validated_stored_and_read_back() {
-    let t = T::new().await;
+    let t = unconfigured().await;
     let get = || {
         t.http
             .get(t.url(MGMT))

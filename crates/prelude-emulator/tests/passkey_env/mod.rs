@@ -217,6 +217,13 @@ impl Env {
     }
 }
 
+/// An emulator without the demo seed's passkey configuration.
+pub async fn unconfigured() -> T {
+    let t = T::new().await;
+    t.emu.state().data().passkey_config = None;
+    t
+}
+
 impl T {
     pub async fn put_mgmt(&self, path: &str, body: &Value) -> reqwest::Response {
         self.http
