@@ -71,6 +71,7 @@ mod emulator;
 mod proc;
 pub use emulator::{EmulatorProc, prelude_management_key};
 pub use proc::{Finished, Proc, finish};
+mod bench;
 mod picks;
 
 // ---------------------------------------------------------------------------------------------

@@ -17,24 +17,6 @@ async fn sign_in(app: &AppRef) -> TestResult {
     app.wait_stage("logged").await
 }
 
-async fn bench_says(app: &AppRef, text: &str) -> TestResult {
-    app.wait_script(
-        "return document.querySelector('[data-testid=bench-note]').textContent;",
-        text,
-        |v| v.as_str().is_some_and(|s| s.contains(text)),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn check(app: &AppRef, testid: &str, on: bool) -> TestResult {
-    let e = app.el(testid).await?;
-    if e.is_selected().await? != on {
-        e.click().await?;
-    }
-    Ok(())
-}
-
 /// What is wrong with the table of failing routes as laid out now, in words; empty when each
 /// checkbox sits under its own column header, clear of every header and route name, and
 /// nothing runs past the dialog or needs a sideways scroll.
@@ -102,9 +84,9 @@ async fn the_clock_expires_a_challenge_and_a_grant() {
         // A step lasts 10 minutes: 11 minutes on, the countdown says so at once.
         app.click("bench-open").await?;
         app.click("clock-plus-10m").await?;
-        bench_says(&app, "moved 10 min forward").await?;
+        app.bench_says("moved 10 min forward").await?;
         app.click("clock-plus-1m").await?;
-        bench_says(&app, "moved 1 min forward").await?;
+        app.bench_says("moved 1 min forward").await?;
         assert!(app.text("bench-clock").await?.contains("+11 min"));
         app.shot("01-bench").await;
         app.click("bench-close").await?;
@@ -129,7 +111,7 @@ async fn the_clock_expires_a_challenge_and_a_grant() {
         // Back to now, a new approval is granted; an hour later its grant is over.
         app.click("bench-open").await?;
         app.click("clock-now").await?;
-        bench_says(&app, "back to real time").await?;
+        app.bench_says("back to real time").await?;
         app.click("bench-close").await?;
         assert_eq!(
             app.script("return document.querySelector('[data-testid=emulated-clock]').hidden;")
@@ -146,7 +128,7 @@ async fn the_clock_expires_a_challenge_and_a_grant() {
         assert!(app.text("grant-countdown").await?.starts_with("in "));
         app.click("bench-open").await?;
         app.click("clock-plus-1h").await?;
-        bench_says(&app, "moved 1 h forward").await?;
+        app.bench_says("moved 1 h forward").await?;
         app.click("bench-close").await?;
         app.wait_script(
             "return document.querySelector('[data-testid=grant-countdown]').textContent;",
@@ -178,9 +160,9 @@ async fn a_fault_switch_breaks_a_route_until_it_is_off() {
         }
 
         // 5xx on the code check: a clear, coded error, and the approval stays open.
-        check(&app, "fault-5xx-otp-check", true).await?;
+        app.set_switch("fault-5xx-otp-check", true).await?;
         app.click("faults-apply").await?;
-        bench_says(&app, "Switches applied.").await?;
+        app.bench_says("Switches applied.").await?;
         app.shot("01-switch").await;
         app.click("bench-close").await?;
         app.fill("stepup-code-input", &code).await?;
@@ -196,7 +178,7 @@ async fn a_fault_switch_breaks_a_route_until_it_is_off() {
         // Off again: the same code goes through, in the same session.
         app.click("bench-open").await?;
         app.click("faults-clear").await?;
-        bench_says(&app, "Every switch is off.").await?;
+        app.bench_says("Every switch is off.").await?;
         assert_eq!(
             app.script(
                 "return document.querySelector('[data-testid=fault-5xx-otp-check]').checked;"
@@ -207,26 +189,26 @@ async fn a_fault_switch_breaks_a_route_until_it_is_off() {
         // The switches travel in a scenario file: export with the switch on, turn it off,
         // import the file, and it is on again.
         let file = sandbox_dir.join("my-case.json");
-        check(&app, "fault-nonce", true).await?;
+        app.set_switch("fault-nonce", true).await?;
         app.click("faults-apply").await?;
-        bench_says(&app, "Switches applied.").await?;
+        app.bench_says("Switches applied.").await?;
         app.click("scenario-export").await?;
         app.save_as("Save the scenario", &file).await?;
-        bench_says(&app, "Saved to").await?;
+        app.bench_says("Saved to").await?;
         let text = std::fs::read_to_string(&file)?;
         assert!(text.contains("\"require_dpop_nonce\": true"), "{text}");
         app.click("faults-clear").await?;
-        bench_says(&app, "Every switch is off.").await?;
+        app.bench_says("Every switch is off.").await?;
         app.click("scenario-import").await?;
         app.open_file("Open a scenario", &file).await?;
-        bench_says(&app, "Scenario imported.").await?;
+        app.bench_says("Scenario imported.").await?;
         assert_eq!(
             app.script("return document.querySelector('[data-testid=fault-nonce]').checked;")
                 .await?,
             true
         );
         app.click("faults-clear").await?;
-        bench_says(&app, "Every switch is off.").await?;
+        app.bench_says("Every switch is off.").await?;
         app.click("bench-close").await?;
         app.fill("stepup-code-input", &code).await?;
         app.click("verify-stepup").await?;

@@ -76,14 +76,6 @@ async fn signed_in_with_a_passkey(app: &AppRef) -> TestResult {
     pick_scenario(app, "passkey").await
 }
 
-async fn check(app: &AppRef, testid: &str, on: bool) -> TestResult {
-    let e = app.el(testid).await?;
-    if e.is_selected().await? != on {
-        e.click().await?;
-    }
-    Ok(())
-}
-
 /// The bench's passkey switches act on this computer's honest assertion: the person reads
 /// what went wrong, and the bench says which check refused it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,8 +98,10 @@ async fn a_passkey_fault_reads_in_words_and_the_bench_says_why() {
         ] {
             app.click("bench-open").await?;
             app.click("faults-clear").await?;
-            check(&app, switch, true).await?;
+            app.bench_says("Every switch is off.").await?;
+            app.set_switch(switch, true).await?;
             app.click("faults-apply").await?;
+            app.bench_says("Switches applied.").await?;
             app.click("bench-close").await?;
             app.click("request-scope").await?;
             app.wait_stage("step-up-otp").await?;
