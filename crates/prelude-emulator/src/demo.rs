@@ -46,7 +46,48 @@ pub fn seed(d: &mut Data, now: i64) {
         created_at: now,
         updated_at: now,
     });
-    d.passkey_config = Some(PasskeyConfig {
+    d.passkey_config = Some(demo_passkey_config(now));
+    d.seed_revision = SEED_REVISION;
+}
+
+/// The demo seed's revision. 1 added the reserved scopes that add an email address or a
+/// phone number, and passkeys: their configuration, `prld:passkey:write` and `passkey:demo`.
+pub const SEED_REVISION: u32 = 1;
+
+/// Brings a demo state saved by an older seed up to [`SEED_REVISION`], so an upgraded app's
+/// demo offers what a new one does without a reset. Adds only what is missing: a rule for a
+/// scope the state already has is kept as it is, and a state with no step-up configuration
+/// (someone removed it) gets none. Returns what it added, for the log.
+pub fn upgrade(d: &mut Data, now: i64) -> Vec<String> {
+    let mut added = Vec::new();
+    if d.seed_revision >= SEED_REVISION {
+        return added;
+    }
+    d.seed_revision = SEED_REVISION;
+    if let Some(cfg) = d.stepup_config.as_mut() {
+        for rule in [passkey_rules(), registration_rules()].concat() {
+            if !cfg.allowed_scopes.iter().any(|r| r.scope == rule.scope) {
+                added.push(format!("the {} rule", rule.scope));
+                cfg.allowed_scopes.push(rule);
+                cfg.updated_at = now;
+            }
+        }
+    }
+    for scope in [PASSKEY_WRITE, PASSKEY_DEMO] {
+        if !d.scopes.iter().any(|s| s == scope) {
+            d.scopes.push(scope.into());
+        }
+    }
+    if d.passkey_config.is_none() {
+        d.passkey_config = Some(demo_passkey_config(now));
+        added.push("the passkey configuration".into());
+    }
+    added
+}
+
+/// The demo's passkey configuration: the RP `localhost`, UV required, passkey sign-in on.
+fn demo_passkey_config(now: i64) -> PasskeyConfig {
+    PasskeyConfig {
         rp_id: "localhost".into(),
         rp_name: "Countersign (emulator)".into(),
         allowed_origins: vec!["https://localhost".into()],
@@ -59,7 +100,7 @@ pub fn seed(d: &mut Data, now: i64) {
         android_apps: vec![],
         created_at: now,
         updated_at: now,
-    });
+    }
 }
 
 /// The reserved scope that registers a passkey (PASSKEYS.md §1.2).

@@ -60,6 +60,10 @@ impl Emulator {
         let shared = Arc::new(Shared::new(cfg, origins, loaded.unwrap_or_else(Data::new)));
         if fresh && !shared.cfg.bare {
             demo::seed(&mut shared.data(), unix_now());
+        } else if !shared.cfg.bare {
+            for what in demo::upgrade(&mut shared.data(), unix_now()) {
+                tracing::info!("demo state from an older version: added {what}");
+            }
         }
         if let Some(s) = shared.cfg.scenario.clone() {
             s.apply(&shared)

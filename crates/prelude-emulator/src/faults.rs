@@ -158,3 +158,23 @@ impl Faults {
         notes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_faults_are_refused_and_repaired() {
+        let bad = Faults {
+            clock_skew_secs: 300_000_000_000,
+            ..Default::default()
+        };
+        assert_eq!(bad.check().unwrap_err().0, "clock_skew_secs");
+        let mut f = Faults {
+            delay_ms: 10_000_000,
+            ..bad
+        };
+        assert_eq!(f.repair().len(), 2);
+        assert_eq!(f, Faults::default());
+    }
+}

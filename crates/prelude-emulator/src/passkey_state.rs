@@ -135,3 +135,27 @@ pub struct PendingRegistration {
     pub nickname: Option<String>,
     pub expires_at: i64,
 }
+
+/// Why the emulator last refused a passkey ceremony: what the test bench shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyRefusal {
+    /// Unix seconds, real time.
+    pub at: i64,
+    /// `registration`, `assertion` or `sign-in`.
+    pub ceremony: String,
+    /// The check of PASSKEYS.md §5 that failed (`A7`, `R6`, …), when one did.
+    pub check: String,
+    pub why: String,
+}
+
+impl crate::state::Data {
+    /// Keeps why a passkey ceremony was refused, for the test bench.
+    pub fn note_passkey_refusal(&mut self, ceremony: &str, check: &str, why: &str) {
+        self.last_passkey_refusal = Some(PasskeyRefusal {
+            at: crate::util::unix_now(),
+            ceremony: ceremony.into(),
+            check: check.into(),
+            why: why.into(),
+        });
+    }
+}

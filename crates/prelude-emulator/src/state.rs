@@ -349,30 +349,10 @@ pub struct Data {
     /// persisted.
     #[serde(skip)]
     pub last_passkey_refusal: Option<PasskeyRefusal>,
-}
-
-/// Why the emulator last refused a passkey ceremony: what the test bench shows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PasskeyRefusal {
-    /// Unix seconds, real time.
-    pub at: i64,
-    /// `registration`, `assertion` or `sign-in`.
-    pub ceremony: String,
-    /// The check of PASSKEYS.md §5 that failed (`A7`, `R6`, …), when one did.
-    pub check: String,
-    pub why: String,
-}
-
-impl Data {
-    /// Keeps why a passkey ceremony was refused, for the test bench.
-    pub fn note_passkey_refusal(&mut self, ceremony: &str, check: &str, why: &str) {
-        self.last_passkey_refusal = Some(PasskeyRefusal {
-            at: crate::util::unix_now(),
-            ceremony: ceremony.into(),
-            check: check.into(),
-            why: why.into(),
-        });
-    }
+    /// The demo seed's revision this state has (`demo::SEED_REVISION`); 0 for a state saved
+    /// before revisions were counted, or one never seeded.
+    #[serde(default)]
+    pub seed_revision: u32,
 }
 
 impl Data {
@@ -398,6 +378,7 @@ impl Data {
             registrations: HashMap::new(),
             passkey_logins: HashMap::new(),
             last_passkey_refusal: None,
+            seed_revision: 0,
             events: Vec::new(),
             seen_jtis: ReplayCache::default(),
             throttle: Throttle::default(),
@@ -609,23 +590,3 @@ pub fn canonical_users(users: &mut [(String, Vec<Identifier>)]) -> Result<(), cr
 /// How long a spent refresh token is remembered, so that presenting it again revokes its
 /// session.
 pub const REUSE_DETECTION_SECS: i64 = 86_400;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn out_of_range_faults_are_refused_and_repaired() {
-        let bad = Faults {
-            clock_skew_secs: 300_000_000_000,
-            ..Default::default()
-        };
-        assert_eq!(bad.check().unwrap_err().0, "clock_skew_secs");
-        let mut f = Faults {
-            delay_ms: 10_000_000,
-            ..bad
-        };
-        assert_eq!(f.repair().len(), 2);
-        assert_eq!(f, Faults::default());
-    }
-}

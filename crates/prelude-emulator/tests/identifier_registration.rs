@@ -466,3 +466,80 @@ async fn the_reserved_scopes_must_be_allowed_and_only_they_may_be_managed() {
     let (got, c) = code_of(r).await;
     assert_eq!((got, c.as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
 }
+
+/// A demo state saved by a version from before identifiers could be added and passkeys
+/// existed gains both at its next start, once, and keeps the rules it had.
+#[tokio::test]
+async fn an_older_demo_state_gains_what_the_seed_now_has_once() {
+    let dir = tempdir();
+    let state = dir.join("state.json");
+    T::with_state(&state).await.emu.shutdown().await;
+    let read = || -> Value { serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap() };
+    let mut data = read();
+    // As the older version wrote it: no revision, no passkeys, no reserved scopes, and its own
+    // rule for the transfer.
+    let obj = data.as_object_mut().unwrap();
+    obj.remove("seed_revision");
+    obj.remove("passkey_config");
+    obj.insert("scopes".into(), json!(["transfer:write"]));
+    let rules = data["stepup_config"]["allowed_scopes"]
+        .as_array_mut()
+        .unwrap();
+    rules.retain(|r| r["scope"] == "transfer:write");
+    rules[0]["direct"]["granted_for"] = json!(123);
+    let own = rules.clone();
+    std::fs::write(&state, data.to_string()).unwrap();
+
+    let emu = restart(&state).await;
+    {
+        let d = emu.state().data();
+        let scopes: Vec<&str> = d
+            .stepup_config
+            .as_ref()
+            .unwrap()
+            .allowed_scopes
+            .iter()
+            .map(|r| r.scope.as_str())
+            .collect();
+        for s in [
+            "prld:passkey:write",
+            "passkey:demo",
+            "prld:email:register",
+            "prld:phone:register",
+        ] {
+            assert_eq!(
+                scopes.iter().filter(|x| **x == s).count(),
+                1,
+                "{s} in {scopes:?}"
+            );
+        }
+        assert!(
+            d.scopes.iter().any(|s| s == "passkey:demo"),
+            "{:?}",
+            d.scopes
+        );
+        assert_eq!(d.passkey_config.as_ref().unwrap().rp_id, "localhost");
+    }
+    emu.shutdown().await;
+    let upgraded = read();
+    let transfer: Vec<Value> = upgraded["stepup_config"]["allowed_scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["scope"] == "transfer:write")
+        .cloned()
+        .collect();
+    assert_eq!(transfer, own, "the state's own rules are kept as they were");
+    assert_eq!(upgraded["seed_revision"], 1);
+
+    // Once: what a tester removes afterwards stays removed.
+    let mut data = upgraded;
+    data.as_object_mut()
+        .unwrap()
+        .insert("passkey_config".into(), Value::Null);
+    std::fs::write(&state, data.to_string()).unwrap();
+    let emu = restart(&state).await;
+    assert!(emu.state().data().passkey_config.is_none());
+    emu.shutdown().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
