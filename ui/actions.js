@@ -8,12 +8,12 @@ import { placeError } from "./prompt.js";
 
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
-// Fallback while an error may lack its flags: the backend's `restartable` and `transient` decide.
-const UNREACHABLE = new Set(["network", "timeout", "connection_failed", "startup", "internal"]);
-// After these the approval must be started again.
+// The backend's flags decide: after a `restartable` error the approval must be started again;
+// a `transient` one says the server did not answer.
 const restartable = (err) => err.restartable ?? RESTARTABLE.has(err.code);
-// These say the server did not answer.
 const transient = (err) => err.transient ?? UNREACHABLE.has(err.code);
+// Fallback for an error without its `transient` flag, as RESTARTABLE is for `restartable`.
+const UNREACHABLE = new Set(["network", "timeout", "connection_failed", "startup", "internal"]);
 
 // The actions for the app state `ui` (`view`, `busy`, `acts`, `lastApproval`, `staleView`,
 // and the `render`, `gateCode` and `tick` of render.js, read when called).
