@@ -35,6 +35,9 @@ const TEXT = {
   no_phone_for_step: () =>
     "This step sends a code by text message, but your account has no phone number. Nothing was sent.",
   no_request: () => "That request is no longer waiting.",
+  number_mismatch: () =>
+    "That is not the number the program's terminal shows, so the request was denied. Nothing was approved.",
+  number_not_picked: () => "Pick the number the program's terminal shows first.",
   wrong_stage: () => "That action no longer applies here.",
 
   invalid_identifier: () => "That phone number or email cannot be used here.",
@@ -45,12 +48,14 @@ const TEXT = {
   invalid_input: (e) => (e.reason ? sentence(e.reason) : "Something you entered is not valid."),
   invalid_metadata: () => "The details of this approval are not in a form the server accepts.",
   bad_request: () => "The server could not accept this request.",
+  not_found: () => "The server no longer has that. Look again: it may have been removed already.",
+  insufficient_scope: () => "This session may not do that yet. Approve it first, then try again.",
+  generic: (e) => (e.reason ? `The server refused this: ${sentence(e.reason)}` : "The server refused this. Try again."),
 
   unauthorized: () => "Your session has ended. Sign in again.",
   not_signed_in: () => "You are not signed in.",
   muted: () =>
     "You reported this program's last request, so its requests are refused for 20 minutes. Settings can unmute it.",
-  rate_limited: () => "This program asked too often: at most 3 requests a minute are shown. Try again in a minute.",
   network: () => "Cannot reach the server. Check the connection and try again.",
   timeout: () => "The server did not answer in time. Try again.",
   internal: () => "The server had a problem. Try again in a moment.",
@@ -148,5 +153,5 @@ export function showErrorIn(el, err) {
   el.replaceChildren(...parts, box);
 }
 
-// Errors after which the approval must be started again.
+// Fallback for an error without its `restartable` flag (see actions.js): errors after which the approval must be started again.
 export const RESTARTABLE = new Set(["expired_challenge_token", "token_reused", "invalid_challenge_token"]);

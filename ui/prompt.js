@@ -1,4 +1,4 @@
-// The approval prompt's facts and states, beside app.js's rendering: the facts box's rows
+// The approval prompt's facts and states, beside render.js: the facts box's rows
 // (amount, payee or its absence, who approves), the requester's note, an approval that names
 // no details, the step that cannot go on, and errors drawn under the field they are about.
 import { details, money } from "./money.js";
@@ -32,7 +32,7 @@ export function factRows(list, v, bound) {
   return rows;
 }
 
-// The parts of the prompt app.js binds no value to: shown or hidden from the view.
+// The parts of the prompt render.js binds no value to: shown or hidden from the view.
 export function showPrompt(v, root) {
   const note = Boolean(v.request?.reason);
   for (const el of $$(".note", root)) el.hidden = !note;
