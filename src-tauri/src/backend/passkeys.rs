@@ -69,8 +69,23 @@ impl Backend {
         if !self.signed_in() {
             return Err(AppError::NotSignedIn);
         }
-        let list = self.client.list_passkeys().await?;
-        let (here, gone) = self.authenticator.local_ids(&self.server_key())?;
+        let key = self.server_key();
+        let list = match self.client.list_passkeys().await {
+            Ok(list) => list,
+            Err(e) => {
+                // Keys whose registration is unconfirmed still show, so they can be deleted.
+                let pending = self.authenticator.unconfirmed_ids(&key)?;
+                if pending.is_empty() {
+                    return Err(e.into());
+                }
+                return Ok(pending.into_iter().map(unconfirmed_row).collect());
+            }
+        };
+        let held: Vec<String> = list.iter().map(|c| c.credential_id.clone()).collect();
+        for id in self.authenticator.settle_unconfirmed(&key, &held)?.0 {
+            self.audit_passkey("passkey_added", &id);
+        }
+        let (here, gone) = self.authenticator.local_ids(&key)?;
         Ok(list
             .into_iter()
             .map(|c| PasskeyRow {
@@ -129,6 +144,19 @@ impl Backend {
         self.notice = None;
         if !self.signed_in() {
             return Err(AppError::NotSignedIn);
+        }
+        let key = self.server_key();
+        if self
+            .authenticator
+            .unconfirmed_ids(&key)?
+            .iter()
+            .any(|u| u == id)
+        {
+            // The server never confirmed it: only the key here is deleted.
+            self.authenticator.forget(&key, id)?;
+            self.audit_passkey("passkey_removed", id);
+            self.notice = Some("The passkey was deleted on this computer. If the server kept it, it shows as another device's; delete it there.".into());
+            return Ok(());
         }
         self.passkey_step_up(Intent::Delete(id.to_owned())).await
     }
@@ -202,16 +230,25 @@ impl Backend {
         let before = self.authenticator.local_ids(&self.server_key())?.0;
         let (ceremony, key) = self.ceremony(Some(pin.to_owned()));
         let r = self.client.register_passkey(&ceremony, &registration).await;
+        let unknown = matches!(&r, Err(e) if outcome_unknown(e));
         let r = r.map_err(|e| Self::ceremony_error(&ceremony, e));
         drop(ceremony);
         let registered = match r {
             Ok(reg) => reg,
             Err(e) => {
-                // A key the server did not take is not kept.
-                if let Ok((after, _)) = self.authenticator.local_ids(&key) {
-                    for id in after.iter().filter(|id| !before.contains(id)) {
-                        let _ = self.authenticator.forget(&key, id);
-                    }
+                let new: Vec<String> = match self.authenticator.local_ids(&key) {
+                    Ok((after, _)) => after
+                        .into_iter()
+                        .filter(|id| !before.contains(id))
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
+                if unknown && !new.is_empty() {
+                    return self.registration_unknown(&key, &new, e).await;
+                }
+                // A key the server refused is not kept.
+                for id in &new {
+                    let _ = self.authenticator.forget(&key, id);
                 }
                 // A wrong PIN may be typed again; anything else ends the setup.
                 if !matches!(
@@ -224,13 +261,52 @@ impl Backend {
             }
         };
         self.passkey.setup = false;
-        self.audit_passkey("passkey_added", &registered.credential.credential_id);
+        self.passkey_added(&registered.credential.credential_id)
+            .await
+    }
+
+    /// A passkey is on the server and here: audited, and an approval that waited for it is
+    /// asked again.
+    async fn passkey_added(&mut self, id: &str) -> AppResult<()> {
+        self.audit_passkey("passkey_added", id);
         if let Some(approval) = self.passkey.resume.take() {
             // The old challenge had no options: a new one has.
             return self.start_attempt(Attempt::new(approval, unix_now())).await;
         }
         self.notice = Some("This computer can now approve with its passkey.".into());
         Ok(())
+    }
+
+    /// `register/finish` (or the refresh after it) ended without a known outcome, so the
+    /// server may hold the credential: the new keys stay, marked unconfirmed, and the
+    /// server's list decides. Held: the passkey was added. Not held: the key goes and `e` is
+    /// returned. No list: the key stays, shown as "added, not confirmed" to delete, and `e`
+    /// is returned.
+    async fn registration_unknown(
+        &mut self,
+        key: &str,
+        new: &[String],
+        e: AppError,
+    ) -> AppResult<()> {
+        self.passkey.setup = false;
+        self.authenticator.mark_unconfirmed(key, new)?;
+        let list = match self.client.list_passkeys().await {
+            Ok(list) => list,
+            Err(_) => {
+                self.notice = Some("The passkey was added on this computer, but the server has not confirmed it. It shows as \"added, not confirmed\" in the list until the server answers; you can delete it there.".into());
+                return Err(e);
+            }
+        };
+        let held: Vec<String> = list.into_iter().map(|c| c.credential_id).collect();
+        let (kept, _) = self.authenticator.settle_unconfirmed(key, &held)?;
+        let Some(id) = kept.first() else {
+            return Err(e);
+        };
+        // Its answer was lost, so the refresh that drops the spent scope did not happen.
+        if let Err(e) = self.client.refresh().await {
+            tracing::warn!(code = e.code(), "refresh after a confirmed passkey failed");
+        }
+        self.passkey_added(id).await
     }
 
     /// An approval of the app's own form that the server wants passed by passkey, when this
@@ -423,6 +499,31 @@ impl Backend {
             now,
         );
         self.audit_attempt(a, outcome, None);
+    }
+}
+
+/// Whether a registration error leaves open whether the server stored the credential: no
+/// answer (timeout, network), a 5xx, or an answer that could not be read. A 4xx is a
+/// definite refusal.
+fn outcome_unknown(e: &SessionError) -> bool {
+    matches!(
+        e,
+        SessionError::Timeout
+            | SessionError::Network(_)
+            | SessionError::Internal { .. }
+            | SessionError::ResponseTooLarge { .. }
+            | SessionError::Generic { .. }
+    )
+}
+
+/// A key here whose registration the server has not confirmed, as a row of the list.
+fn unconfirmed_row(id: String) -> PasskeyRow {
+    PasskeyRow {
+        id,
+        nickname: None,
+        created_at: 0,
+        last_used_at: 0,
+        place: "unconfirmed",
     }
 }
 
