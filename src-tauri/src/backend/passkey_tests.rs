@@ -467,3 +467,40 @@ async fn an_unconfirmed_key_the_server_lacks_goes_and_can_be_deleted_by_hand() {
         "the server lacks it, so the key goes"
     );
 }
+
+/// A program's request that needs a passkey this account lacks stays queued while one is
+/// added (the code step-up, the PIN), then its step-up starts again and passes by passkey.
+#[tokio::test]
+async fn a_programs_request_waits_for_a_new_passkey_then_starts_again() {
+    use crate::requests::protocol::{Ask, Status};
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    b.set_number_matching(false);
+    emu.set_scenario(DemoScenario::Passkey);
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let source = crate::requests::queue::Source::Program(crate::requests::queue::Requester {
+        executable: "pay".into(),
+        script: None,
+        pid: 4242,
+    });
+    let ask = Ask::check("transfer:write", BTreeMap::new(), None, None, false).unwrap();
+    let (id, _) = b.enqueue(source, ask, Some(tx)).unwrap();
+    let e = b.approve_request(&id).await.unwrap_err();
+    assert_eq!(e.code(), "needs_passkey");
+    assert!(
+        rx.try_recv().is_err(),
+        "the requester is not told it failed"
+    );
+    assert!(b.view(None, "system".into()).passkey.waiting);
+
+    add(&emu, &mut b).await;
+    let v = b.view(None, "system".into());
+    assert_eq!(
+        v.stage,
+        Stage::StepUpOtp,
+        "the request's step-up started again"
+    );
+    assert!(v.challenge.unwrap().passkey.unwrap().available);
+    b.approve_with_passkey(Some(PIN.into())).await.unwrap();
+    assert_eq!(rx.try_recv().unwrap().status, Status::Granted);
+}

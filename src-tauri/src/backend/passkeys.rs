@@ -30,6 +30,9 @@ pub(super) struct PasskeyFlow {
     /// An approval of the app's own form that stopped for want of a passkey: asked again
     /// once one is added (its old challenge carries no options).
     resume: Option<Approval>,
+    /// Likewise for a program's or a link's request, by its ID: it stays queued (a failed
+    /// attempt does not end it) and its step-up starts again once a passkey is added.
+    resume_request: Option<String>,
 }
 
 impl Backend {
@@ -123,17 +126,13 @@ impl Backend {
         if let Some(a) = self.flow.approving()
             && a.challenge.current_step.as_deref() == Some(VERIFY_PASSKEY)
         {
-            let own = a.attempt.request.is_none();
-            let approval = a.attempt.approval.clone();
             let a = self.flow.end_approval()?;
-            let e = AppError::Session(SessionError::PasskeyStepUnavailable {
+            let e = SessionError::PasskeyStepUnavailable {
                 message: "no passkey on this computer; one is being added".into(),
-            });
+            };
+            let e = self.note_passkey_unavailable(&a, e);
             self.close_attempt(a, "failed", Some(&e));
             self.forget_stored_challenge();
-            if own {
-                self.passkey.resume = Some(approval);
-            }
         }
         self.passkey_step_up(Intent::Add).await
     }
@@ -273,6 +272,12 @@ impl Backend {
             // The old challenge had no options: a new one has.
             return self.start_attempt(Attempt::new(approval, unix_now())).await;
         }
+        if let Some(request) = self.passkey.resume_request.take()
+            && self.is_shown(&request)
+        {
+            // Still queued and on screen (not answered, withdrawn or timed out meanwhile).
+            return self.approve_request(&request).await;
+        }
         self.notice = Some("This computer can now approve with its passkey.".into());
         Ok(())
     }
@@ -309,9 +314,9 @@ impl Backend {
         self.passkey_added(id).await
     }
 
-    /// An approval of the app's own form that the server wants passed by passkey, when this
-    /// user has none (`passkey_step_unavailable` at `stepup/request`): kept, to be asked again
-    /// once a passkey is added.
+    /// An approval the server wants passed by passkey, when this user has none here
+    /// (`passkey_step_unavailable`): kept, to be asked again once a passkey is added, the
+    /// app's own form by what it asked, a program's or a link's request by its ID.
     pub(super) fn note_passkey_unavailable(
         &mut self,
         attempt: &Attempt,
@@ -320,21 +325,36 @@ impl Backend {
         if !matches!(e, SessionError::PasskeyStepUnavailable { .. }) {
             return AppError::from(e);
         }
-        if attempt.request.is_none() {
-            self.passkey.resume = Some(attempt.approval.clone());
+        match &attempt.request {
+            None => {
+                self.passkey.resume = Some(attempt.approval.clone());
+                self.passkey.resume_request = None;
+            }
+            Some(tag) => {
+                self.passkey.resume_request = Some(tag.id.clone());
+                self.passkey.resume = None;
+            }
         }
         AppError::NeedsPasskey(e)
     }
 
-    /// A new approval of the form replaces one that waited for a passkey.
+    /// Whether the account screen stays in front of the queued request `id`: while the PIN
+    /// of a new passkey is asked, or while `id` waits for a passkey to be added there.
+    pub(super) fn passkey_holds(&self, id: &str) -> bool {
+        self.passkey.setup || self.passkey.resume_request.as_deref() == Some(id)
+    }
+
+    /// A new approval replaces one that waited for a passkey.
     pub(super) fn passkey_resume_forgotten(&mut self) {
         self.passkey.resume = None;
+        self.passkey.resume_request = None;
     }
 
     /// Leaves the PIN step without registering.
     pub fn cancel_passkey_setup(&mut self) {
         self.passkey.setup = false;
         self.passkey.resume = None;
+        self.passkey.resume_request = None;
     }
 
     /// Passes the `verify_passkey` step with this computer: the challenge's signed scope and
@@ -465,7 +485,7 @@ impl Backend {
             login: here && enabled && !self.signed_in(),
             login_pin: uv,
             setup: self.passkey.setup,
-            waiting: self.passkey.resume.is_some(),
+            waiting: self.passkey.resume.is_some() || self.passkey.resume_request.is_some(),
             pin_set: pin.is_some_and(|p| p.set),
             pin_tries_left: pin.map_or(0, |p| p.tries_left),
         }
