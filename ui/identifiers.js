@@ -180,6 +180,7 @@ export function wireIdentifiers(root, flash) {
         if (await run("add_identifier", { kind, value, anyway: true }, ev.currentTarget)) codeInput.focus();
       });
       errorBox.append(anyway);
+      seen(anyway);
     }
     if (v) {
       codeInput.value = "";

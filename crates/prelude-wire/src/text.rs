@@ -226,13 +226,18 @@ fn email_parts(value: &str) -> Option<(String, Vec<String>)> {
 /// and for an address wholly in one script that reads as itself ("иван@почта.рф").
 pub fn email_lookalike(value: &str) -> Option<String> {
     let (local, labels) = email_parts(value)?;
+    // One sentence: "The part before @ mixes Cyrillic and Latin letters."
+    let said = |part: &str, w: String| match w.strip_prefix("Mixes ") {
+        Some(rest) => format!("{part} mixes {rest}"),
+        None => format!("{part} has {}", w.replacen("Special", "special", 1)),
+    };
     if let Some(w) = lookalike(&local) {
-        return Some(format!("The part before @: {w}"));
+        return Some(said("The part before @", w));
     }
     labels
         .iter()
         .find_map(|l| lookalike(l))
-        .map(|w| format!("The domain: {w}"))
+        .map(|w| said("The domain", w))
 }
 
 /// Whether an email address mixes scripts inside its part before `@` or inside one label of
@@ -401,7 +406,7 @@ mod tests {
         // A Cyrillic а in the local part, in a domain label, or in a label given as `xn--`.
         let local = email_lookalike("\u{430}da@example.com").expect("mixed local part");
         assert!(
-            local.starts_with("The part before @: Mixes") && local.contains("Cyrillic"),
+            local.starts_with("The part before @ mixes") && local.contains("Cyrillic"),
             "{local}"
         );
         assert!(email_mixes_scripts("\u{430}da@example.com"));
