@@ -404,6 +404,22 @@ async fn a_failed_finish_the_server_did_not_store_deletes_the_key() {
     assert!(keys_here(&b).is_empty());
     faults(&emu, &[], &[]);
     assert!(b.list_passkeys().await.unwrap().is_empty());
+
+    // A definite refusal (429 before it took effect), even with no list to ask: the key goes.
+    up_to_register(&emu, &mut b).await;
+    emu.state().set_faults(prelude_emulator::Faults {
+        rate_limit_routes: vec![FINISH.into(), LIST.into()],
+        ..prelude_emulator::Faults::default()
+    });
+    let e = b.register_passkey(PIN, None).await.unwrap_err();
+    assert_eq!(e.code(), "rate_limited");
+    assert!(keys_here(&b).is_empty());
+    assert!(
+        b.authenticator
+            .unconfirmed_ids(&b.server_key())
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// The answer was lost and the list fails too: the key stays, listed as "added, not

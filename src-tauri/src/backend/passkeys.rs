@@ -242,8 +242,10 @@ impl Backend {
                         .collect(),
                     Err(_) => Vec::new(),
                 };
-                if unknown && !new.is_empty() {
-                    return self.registration_unknown(&key, &new, e).await;
+                // The server may have stored it (even a 4xx may come from the refresh after
+                // `finish`): its list decides, unless the authenticator itself refused.
+                if !new.is_empty() && !matches!(e, AppError::Authenticator(_)) {
+                    return self.registration_settled(&key, &new, e, unknown).await;
                 }
                 // A key the server refused is not kept.
                 for id in &new {
@@ -282,21 +284,28 @@ impl Backend {
         Ok(())
     }
 
-    /// `register/finish` (or the refresh after it) ended without a known outcome, so the
-    /// server may hold the credential: the new keys stay, marked unconfirmed, and the
-    /// server's list decides. Held: the passkey was added. Not held: the key goes and `e` is
-    /// returned. No list: the key stays, shown as "added, not confirmed" to delete, and `e`
-    /// is returned.
-    async fn registration_unknown(
+    /// Registration failed with the server's error `e` after the new keys were made: the
+    /// server may still hold the credential, so the keys stay, marked unconfirmed, and the
+    /// server's list decides. Held: the passkey was added. Not held: the keys go and `e` is
+    /// returned. No list: after a definite refusal (`unknown` false, a 4xx) the keys go; after
+    /// an unknown outcome they stay, listed as "added, not confirmed" to delete; `e` either way.
+    async fn registration_settled(
         &mut self,
         key: &str,
         new: &[String],
         e: AppError,
+        unknown: bool,
     ) -> AppResult<()> {
         self.passkey.setup = false;
         self.authenticator.mark_unconfirmed(key, new)?;
         let list = match self.client.list_passkeys().await {
             Ok(list) => list,
+            Err(_) if !unknown => {
+                for id in new {
+                    self.authenticator.forget(key, id)?;
+                }
+                return Err(e);
+            }
             Err(_) => {
                 self.notice = Some("The passkey was added on this computer, but the server has not confirmed it. It shows as \"added, not confirmed\" in the list until the server answers; you can delete it there.".into());
                 return Err(e);
