@@ -109,9 +109,10 @@ export function wirePasskeys(stage, root) {
       e.preventDefault();
       const pin = $("#setup-pin", setup).value;
       const confirm = ctx.view()?.passkey?.pinSet ? null : $("#setup-pin-confirm", setup).value;
-      const ok = await ctx.act("register_passkey", { pin, confirm }, e.submitter);
+      await ctx.act("register_passkey", { pin, confirm }, e.submitter);
       for (const f of $$("input", setup)) f.value = "";
-      if (ok) loadPasskeys(root);
+      // Reloaded either way: a failed registration may have left a key "not confirmed".
+      loadPasskeys(root);
     });
     $("[data-action=passkey-setup-cancel]", root)?.addEventListener("click", (e) =>
       ctx.act("cancel_passkey_setup", {}, e.currentTarget),
