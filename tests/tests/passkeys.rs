@@ -263,6 +263,42 @@ async fn a_passkey_is_added_used_with_its_pin_and_deleted() {
         app.wait_error("This approval needs a passkey").await?;
         app.el("passkey-offer").await?;
         app.shot("09-no-passkey-here").await;
+
+        // A program's request that needs the passkey the account now lacks: the account screen
+        // offers to add one, the request waits, and its step-up starts again afterwards.
+        let mut cli = Proc::spawn(sandbox.countersign(&[
+            "approve",
+            "--scope",
+            "transfer:write",
+            "--meta",
+            "amount=30",
+            "--reason",
+            "Pay Cy",
+            "--json",
+        ]));
+        app.wait_stage("request").await?;
+        app.pick_number(cli.match_number().await).await?;
+        app.click("approve-request").await?;
+        app.wait_error("This approval needs a passkey").await?;
+        app.wait_stage("logged").await?;
+        app.el("passkey-offer").await?;
+        app.shot("10-request-waits-for-a-passkey").await;
+        app.click("passkey-add").await?;
+        app.wait_stage("step-up-otp").await?;
+        let n = inbox_len(&app).await? as usize;
+        let code = app.inbox_code(n).await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("logged").await?;
+        app.fill("passkey-pin", PIN).await?;
+        app.click("passkey-register").await?;
+        app.wait_stage("step-up-otp").await?;
+        app.el("approve-passkey").await?;
+        approve_with(&app, PIN).await?;
+        app.wait_stage("done").await?;
+        let out = finish(cli).await;
+        let v: Value = serde_json::from_str(out.stdout.trim())?;
+        assert_eq!(v["status"], "granted", "{out:?}");
         Ok(())
     })
     .await;
