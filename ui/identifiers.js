@@ -167,7 +167,21 @@ export function wireIdentifiers(root, flash) {
   $("[data-testid=identifier-cancel]", form).addEventListener("click", close);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const v = await run("add_identifier", { kind, value: input.value }, e.submitter);
+    const value = input.value;
+    const v = await run("add_identifier", { kind, value }, e.submitter);
+    if (!v && errorBox.dataset.code === "lookalike_identifier") {
+      // The warning came before any code: sending is the person's informed choice.
+      const anyway = document.createElement("button");
+      anyway.type = "button";
+      anyway.className = "secondary small-btn";
+      anyway.dataset.testid = "identifier-anyway";
+      anyway.textContent = "Send the code anyway";
+      anyway.addEventListener("click", async (ev) => {
+        if (await run("add_identifier", { kind, value, anyway: true }, ev.currentTarget)) codeInput.focus();
+      });
+      errorBox.append(anyway);
+      seen(anyway);
+    }
     if (v) {
       codeInput.value = "";
       codeInput.focus();

@@ -44,6 +44,8 @@ const TEXT = {
   conflict: (e) => (e.reason ? sentence(e.reason) : "That clashes with what the server already holds."),
   identifier_already_exists: () =>
     "That address is already on an account, this one or another. Nothing was sent; use another address.",
+  lookalike_identifier: (e) =>
+    `This address could pass for someone else’s. ${e.reason ? sentence(e.reason) : ""} Nothing was sent: check it letter by letter, and send the code only if it is exactly yours.`,
   no_login_config: () => "This server does not accept that kind of phone number or email.",
   invalid_input: (e) => (e.reason ? sentence(e.reason) : "Something you entered is not valid."),
   invalid_metadata: () => "The details of this approval are not in a form the server accepts.",
@@ -123,7 +125,7 @@ const NEXT = {
     "Nothing was approved. If you expected this to be allowed, ask whoever runs your server’s step-up rules (its hook) to allow it, then try again.",
 };
 
-const PLAIN = new Set(["invalid_input", "wrong_pin", "pin_required", "pin_policy", "pin_mismatch"]);
+const PLAIN = new Set(["invalid_input", "lookalike_identifier", "wrong_pin", "pin_required", "pin_policy", "pin_mismatch"]);
 
 // Puts an error into `el`: the sentence, what to do next where it says, then the technical
 // detail folded under "Details". Plain input errors are the person's own: no Details; nor has

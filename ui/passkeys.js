@@ -109,9 +109,10 @@ export function wirePasskeys(stage, root) {
       e.preventDefault();
       const pin = $("#setup-pin", setup).value;
       const confirm = ctx.view()?.passkey?.pinSet ? null : $("#setup-pin-confirm", setup).value;
-      const ok = await ctx.act("register_passkey", { pin, confirm }, e.submitter);
+      await ctx.act("register_passkey", { pin, confirm }, e.submitter);
       for (const f of $$("input", setup)) f.value = "";
-      if (ok) loadPasskeys(root);
+      // Reloaded either way: a failed registration may have left a key "not confirmed".
+      loadPasskeys(root);
     });
     $("[data-action=passkey-setup-cancel]", root)?.addEventListener("click", (e) =>
       ctx.act("cancel_passkey_setup", {}, e.currentTarget),
@@ -144,7 +145,12 @@ export async function loadPasskeys(root) {
   }
 }
 
-const PLACE = { here: "This computer", gone: "No longer on this computer", elsewhere: "Another device" };
+const PLACE = {
+  here: "This computer",
+  gone: "No longer on this computer",
+  elsewhere: "Another device",
+  unconfirmed: "This computer · added, not confirmed by the server",
+};
 
 function row(r, root) {
   const li = document.createElement("li");
@@ -162,7 +168,7 @@ function row(r, root) {
   const when = document.createElement("span");
   when.className = "muted small";
   const used = r.lastUsedAt && r.lastUsedAt !== r.createdAt ? ` · last used ${clock(r.lastUsedAt)}` : " · not used yet";
-  when.textContent = `Added ${clock(r.createdAt)}${used}`;
+  when.textContent = r.place === "unconfirmed" ? "The server did not answer when it was added" : `Added ${clock(r.createdAt)}${used}`;
   meta.append(name, place, when);
   const buttons = document.createElement("div");
   buttons.className = "row-buttons";
@@ -177,8 +183,10 @@ function row(r, root) {
   del.className = "link danger";
   del.dataset.testid = "passkey-delete";
   del.textContent = "Delete";
-  ctx.confirmFirst(del, "Delete it? A code confirms. Click again", (e) => ctx.act("delete_passkey", { id: r.id }, e.target));
-  buttons.append(rename, del);
+  const ask = r.place === "unconfirmed" ? "Delete it here? Click again" : "Delete it? A code confirms. Click again";
+  ctx.confirmFirst(del, ask, (e) => ctx.act("delete_passkey", { id: r.id }, e.target));
+  if (r.place === "unconfirmed") buttons.append(del);
+  else buttons.append(rename, del);
   li.append(meta, buttons);
   return li;
 }

@@ -325,9 +325,10 @@ pub async fn add_identifier(
     state: St<'_>,
     kind: String,
     value: String,
+    anyway: Option<bool>,
 ) -> AppResult<IdentifiersView> {
     let mut b = state.backend().await?.lock().await;
-    let r = b.add_identifier(&kind, &value).await;
+    let r = b.add_identifier(&kind, &value, anyway == Some(true)).await;
     noted(&mut b, r)
 }
 

@@ -99,6 +99,10 @@ pub enum AppError {
     /// The new PIN and its confirmation differ.
     #[error("the two PINs differ")]
     PinMismatch,
+    /// An email address that could pass for another (mixed scripts, or letters that read as
+    /// plain Latin ones): no code is sent until the person confirms it.
+    #[error("this address could pass for another: {0}")]
+    LookalikeIdentifier(String),
 }
 
 impl AppError {
@@ -133,6 +137,7 @@ impl AppError {
             AppError::Authenticator(e) => e.code(),
             AppError::PinMismatch => "pin_mismatch",
             AppError::NeedsPasskey(_) => "needs_passkey",
+            AppError::LookalikeIdentifier(_) => "lookalike_identifier",
         }
     }
 
@@ -144,7 +149,8 @@ impl AppError {
             AppError::Session(e) => e.reason(),
             AppError::InvalidInput(why)
             | AppError::Startup(why)
-            | AppError::InvalidField { why, .. } => Some(why),
+            | AppError::InvalidField { why, .. }
+            | AppError::LookalikeIdentifier(why) => Some(why),
             AppError::Authenticator(crate::authenticator::AuthenticatorError::InvalidSetting(
                 why,
             )) => Some(why),

@@ -291,7 +291,8 @@ pub struct PasskeyRow {
     /// Unix milliseconds.
     pub created_at: i64,
     pub last_used_at: i64,
-    /// `here` (this computer's), `gone` (deleted here by a PIN reset) or `elsewhere`.
+    /// `here` (this computer's), `gone` (deleted here by a PIN reset), `elsewhere`, or
+    /// `unconfirmed` (a key here whose registration the server has not confirmed; no dates).
     pub place: &'static str,
 }
 

@@ -133,6 +133,19 @@ async fn add_an_email_address() {
         app.script("document.querySelector('[data-testid=identifier-error] summary').click(); return true;")
             .await?;
         app.shot("identifiers-taken").await;
+        // A look-alike of that address (a Cyrillic а): warned about before any code, with
+        // the part named; sent only when confirmed, and then the emulator refuses the mix.
+        app.fill("identifier-value", "\u{430}da@example.com").await?;
+        app.click("identifier-send").await?;
+        let (said, _) = panel_error(&app, "could pass for someone else").await?;
+        assert!(
+            said.contains("part before @") && said.contains("Cyrillic"),
+            "{said}"
+        );
+        app.el("identifier-anyway").await?;
+        app.shot("identifiers-lookalike").await;
+        app.click("identifier-anyway").await?;
+        panel_error(&app, "cannot be used here").await?;
         app.click("identifier-cancel").await?;
 
         // A new address: its code arrives in the demo inbox (the login code was the first).

@@ -263,6 +263,88 @@ async fn a_passkey_is_added_used_with_its_pin_and_deleted() {
         app.wait_error("This approval needs a passkey").await?;
         app.el("passkey-offer").await?;
         app.shot("09-no-passkey-here").await;
+
+        // A program's request that needs the passkey the account now lacks: the account screen
+        // offers to add one, the request waits, and its step-up starts again afterwards.
+        let mut cli = Proc::spawn(sandbox.countersign(&[
+            "approve",
+            "--scope",
+            "transfer:write",
+            "--meta",
+            "amount=30",
+            "--reason",
+            "Pay Cy",
+            "--json",
+        ]));
+        app.wait_stage("request").await?;
+        app.pick_number(cli.match_number().await).await?;
+        app.click("approve-request").await?;
+        app.wait_error("This approval needs a passkey").await?;
+        app.wait_stage("logged").await?;
+        app.el("passkey-offer").await?;
+        app.shot("10-request-waits-for-a-passkey").await;
+        app.click("passkey-add").await?;
+        app.wait_stage("step-up-otp").await?;
+        let n = inbox_len(&app).await? as usize;
+        let code = app.inbox_code(n).await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("logged").await?;
+        app.fill("passkey-pin", PIN).await?;
+        app.click("passkey-register").await?;
+        app.wait_stage("step-up-otp").await?;
+        app.el("approve-passkey").await?;
+        approve_with(&app, PIN).await?;
+        app.wait_stage("done").await?;
+        let out = finish(cli).await;
+        let v: Value = serde_json::from_str(out.stdout.trim())?;
+        assert_eq!(v["status"], "granted", "{out:?}");
+        Ok(())
+    })
+    .await;
+}
+
+/// Registration whose answer is lost while the list fails too: the key stays, listed as
+/// "added, not confirmed" with Delete (the backend tests cover how the list settles it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_whose_answer_was_lost_is_kept_as_not_confirmed() {
+    let sandbox = Sandbox::new("passkey_lost");
+    let app = App::launch("passkey_lost", &sandbox, None).await;
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        app.fill("identifier-input", PHONE).await?;
+        app.click("send-code").await?;
+        app.wait_stage("code").await?;
+        let code = app.inbox_code(1).await?;
+        app.fill("login-code-input", &code).await?;
+        app.click("verify-login").await?;
+        app.wait_stage("logged").await?;
+        app.click("passkey-add").await?;
+        app.wait_stage("step-up-otp").await?;
+        let code = app.inbox_code(2).await?;
+        app.fill("stepup-code-input", &code).await?;
+        app.click("verify-stepup").await?;
+        app.wait_stage("logged").await?;
+        app.click("bench-open").await?;
+        app.set_switch("fault-lost-me-passkeys-register-finish", true)
+            .await?;
+        app.set_switch("fault-5xx-me-passkeys", true).await?;
+        app.click("faults-apply").await?;
+        app.bench_says("Switches applied.").await?;
+        app.click("bench-close").await?;
+        app.fill("passkey-pin", PIN).await?;
+        app.fill("passkey-pin-confirm", PIN).await?;
+        app.click("passkey-register").await?;
+        app.wait_error("reach the server").await?;
+        app.wait_script(ITEMS, "the unconfirmed passkey", |v| {
+            v == &serde_json::json!(["unconfirmed"])
+        })
+        .await?;
+        let words = app.text("passkey-place").await?;
+        assert!(words.contains("not confirmed"), "{words}");
+        app.script("document.querySelector('[data-testid=passkey-list]').scrollIntoView({block: 'center'}); return true;")
+            .await?;
+        app.shot("passkey-unconfirmed").await;
         Ok(())
     })
     .await;

@@ -372,6 +372,48 @@ async fn a_taken_identifier_is_a_conflict_however_it_is_spelt() {
     assert_eq!(t.emu.outbox().len(), 1, "no code went out");
 }
 
+/// An address that mixes scripts in one part could pass for another account's: refused
+/// before any code, when added and when signing in; one wholly in another script is not.
+#[tokio::test]
+async fn an_address_mixing_scripts_in_one_part_is_refused() {
+    let t = T::new().await;
+    let s = sign_in_phone(&t, 79, "+33611110009").await;
+    let sent = t.emu.outbox().len();
+    // A Cyrillic а beside the demo user's ada@example.com: local part, domain, its xn-- form.
+    for value in [
+        "\u{430}da@example.com",
+        "ada@ex\u{430}mple.com",
+        "ada@xn--exmple-4nf.com",
+    ] {
+        let (got, c) = code_of(register(&t, &s.at, "prld:email:register", value).await).await;
+        assert_eq!(
+            (got, c.as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_identifier"),
+            "{value}"
+        );
+        let r = t
+            .post(
+                "/otp",
+                json!({"identifier": {"type": "email_address", "value": value}}),
+            )
+            .await;
+        assert_eq!(
+            code_of(r).await.1,
+            "invalid_identifier",
+            "sign-in with {value}"
+        );
+    }
+    assert_eq!(t.emu.outbox().len(), sent, "no code went out");
+    let r = register(
+        &t,
+        &s.at,
+        "prld:email:register",
+        "\u{438}\u{432}\u{430}\u{43d}@\u{43f}\u{43e}\u{447}\u{442}\u{430}.\u{440}\u{444}",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK, "a wholly Cyrillic address");
+}
+
 #[tokio::test]
 async fn an_identifier_taken_while_the_code_was_on_its_way_is_refused_before_a_try() {
     let t = T::new().await;

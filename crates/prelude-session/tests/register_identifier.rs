@@ -106,6 +106,25 @@ async fn a_taken_identifier_is_its_own_error_and_sends_nothing() {
     assert!(c.active_step_up().is_none());
 }
 
+/// A look-alike of the demo user's `ada@example.com`, with a Cyrillic `а` in one part: the
+/// emulator refuses it as `invalid_identifier` and no code goes out.
+#[tokio::test]
+async fn an_address_mixing_scripts_is_refused_and_sends_nothing() {
+    let emu = emulator().await;
+    let c = client(&emu);
+    login(&emu, &c, "+14155550125").await;
+    let sent = emu.outbox().len();
+    for value in ["\u{430}da@example.com", "ada@ex\u{430}mple.com"] {
+        let id = Identifier::email(value).unwrap();
+        match c.register_identifier(&id).await {
+            Err(Error::BadRequest { code, .. }) => assert_eq!(code, "invalid_identifier"),
+            other => panic!("expected invalid_identifier for {value}, got {other:?}"),
+        }
+    }
+    assert_eq!(emu.outbox().len(), sent);
+    assert!(c.active_step_up().is_none());
+}
+
 #[tokio::test]
 async fn malformed_identifiers_are_refused_before_any_request() {
     let emu = emulator().await;

@@ -208,6 +208,47 @@ pub fn lookalike(value: &str) -> Option<String> {
     None
 }
 
+/// The parts of an email address read apart for look-alikes: the part before the last `@`,
+/// then each label of the domain in Unicode (an `xn--` label as it displays). `None` without
+/// an `@`.
+fn email_parts(value: &str) -> Option<(String, Vec<String>)> {
+    let (local, domain) = value.rsplit_once('@')?;
+    let (domain, _) = idna::domain_to_unicode(domain);
+    Some((
+        local.to_owned(),
+        domain.split('.').map(str::to_owned).collect(),
+    ))
+}
+
+/// A warning for an email address that could pass for another (UTS #39): [`lookalike`] on
+/// the part before `@` and on each label of the domain (read in Unicode), saying which part.
+/// `None` for a plain address, for anything without an `@` (a phone number is ASCII digits),
+/// and for an address wholly in one script that reads as itself ("иван@почта.рф").
+pub fn email_lookalike(value: &str) -> Option<String> {
+    let (local, labels) = email_parts(value)?;
+    // One sentence: "The part before @ mixes Cyrillic and Latin letters."
+    let said = |part: &str, w: String| match w.strip_prefix("Mixes ") {
+        Some(rest) => format!("{part} mixes {rest}"),
+        None => format!("{part} has {}", w.replacen("Special", "special", 1)),
+    };
+    if let Some(w) = lookalike(&local) {
+        return Some(said("The part before @", w));
+    }
+    labels
+        .iter()
+        .find_map(|l| lookalike(l))
+        .map(|w| said("The domain", w))
+}
+
+/// Whether an email address mixes scripts inside its part before `@` or inside one label of
+/// its domain (read in Unicode): UTS #39 §5.1 single-script, each part on its own, so a
+/// Cyrillic domain under `.com` is not mixed but `аda` with a Cyrillic `а` is.
+pub fn email_mixes_scripts(value: &str) -> bool {
+    email_parts(value).is_some_and(|(local, labels)| {
+        !local.is_single_script() || labels.iter().any(|l| !l.is_single_script())
+    })
+}
+
 /// `value` with every refused character replaced by U+FFFD, for text that cannot be refused
 /// any more (a server's message, another device's name): shown, but unable to reorder or hide.
 pub fn neutralised(value: &str) -> Cow<'_, str> {
@@ -358,6 +399,38 @@ mod tests {
         assert!(cyrillic.contains("Cyrillic"), "{cyrillic}");
         let mixed = lookalike("PаyPal").expect("a Cyrillic а among Latin letters");
         assert!(mixed.contains("Latin and Cyrillic"), "{mixed}");
+    }
+
+    #[test]
+    fn an_address_is_read_part_by_part_for_look_alikes() {
+        // A Cyrillic а in the local part, in a domain label, or in a label given as `xn--`.
+        let local = email_lookalike("\u{430}da@example.com").expect("mixed local part");
+        assert!(
+            local.starts_with("The part before @ mixes") && local.contains("Cyrillic"),
+            "{local}"
+        );
+        assert!(email_mixes_scripts("\u{430}da@example.com"));
+        let domain = email_lookalike("ada@ex\u{430}mple.com").expect("mixed domain label");
+        assert!(domain.starts_with("The domain"), "{domain}");
+        let puny = idna::domain_to_ascii("ex\u{430}mple.com").unwrap();
+        assert!(email_mixes_scripts(&format!("ada@{puny}")));
+        // Wholly Cyrillic letters that read as Latin ones: a warning, not a mix.
+        let whole = email_lookalike("ada@\u{441}\u{43e}\u{440}.com").expect("Cyrillic сор");
+        assert!(
+            whole.contains("Cyrillic letters that look like Latin"),
+            "{whole}"
+        );
+        assert!(!email_mixes_scripts("ada@\u{441}\u{43e}\u{440}.com"));
+        // Plain and genuinely non-Latin addresses pass.
+        for ok in [
+            "ada@example.com",
+            "zo\u{e9}@b\u{fc}cher.example",
+            "\u{438}\u{432}\u{430}\u{43d}@\u{43f}\u{43e}\u{447}\u{442}\u{430}.\u{440}\u{444}",
+            "+33612345678",
+        ] {
+            assert_eq!(email_lookalike(ok), None, "{ok}");
+            assert!(!email_mixes_scripts(ok), "{ok}");
+        }
         assert!(lookalike("ＡＣＭＥ").is_some(), "full-width Latin");
         assert!(lookalike("𝐀𝐂𝐌𝐄").is_some(), "mathematical bold");
         assert!(lookalike("Τοp").is_some(), "Greek and Latin");

@@ -52,6 +52,10 @@ pub struct Keys {
     pub servers: BTreeMap<String, ServerKeys>,
     #[serde(default)]
     pub forgotten: BTreeMap<String, Vec<String>>,
+    /// Credential IDs, per server key, whose registration ended without a known outcome
+    /// (timeout, network, 5xx): kept until the server's list says whether it holds them.
+    #[serde(default)]
+    pub unconfirmed: BTreeMap<String, Vec<String>>,
 }
 
 /// Reads and writes [`Keys`] in `store` under `namespace` ([`Item::PasskeyKeys`]).

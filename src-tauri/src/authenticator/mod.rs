@@ -243,7 +243,73 @@ impl LocalAuthenticator {
             if let Some(f) = k.forgotten.get_mut(server) {
                 f.retain(|id| id != credential_id);
             }
+            if let Some(u) = k.unconfirmed.get_mut(server) {
+                u.retain(|id| id != credential_id);
+            }
             Ok(())
+        })
+    }
+
+    /// Marks local credentials of `server` as added here but not confirmed by the server: a
+    /// registration whose answer never came may still have been stored there, so the key is
+    /// kept until [`Self::settle_unconfirmed`] learns the truth.
+    ///
+    /// # Errors
+    /// [`AuthenticatorError::Keyring`].
+    pub fn mark_unconfirmed(&self, server: &str, ids: &[String]) -> Result<(), AuthenticatorError> {
+        self.keys.update(|k| {
+            let u = k.unconfirmed.entry(server.to_owned()).or_default();
+            for id in ids {
+                if !u.contains(id) {
+                    u.push(id.clone());
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The credential IDs (base64url) of `server` marked unconfirmed whose keys are still here.
+    ///
+    /// # Errors
+    /// [`AuthenticatorError::Keyring`].
+    pub fn unconfirmed_ids(&self, server: &str) -> Result<Vec<String>, AuthenticatorError> {
+        let keys = self.keys.load()?;
+        let here: Vec<&str> = keys
+            .servers
+            .get(server)
+            .map(|s| s.credentials.iter().map(|c| c.id.as_str()).collect())
+            .unwrap_or_default();
+        Ok(keys
+            .unconfirmed
+            .get(server)
+            .map(|u| {
+                u.iter()
+                    .filter(|id| here.contains(&id.as_str()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Settles the unconfirmed credentials of `server` against the credential IDs the server
+    /// lists (`held`): one it holds is confirmed and kept, one it does not is deleted here.
+    /// Returns the confirmed IDs, then the deleted ones.
+    ///
+    /// # Errors
+    /// [`AuthenticatorError::Keyring`].
+    pub fn settle_unconfirmed(
+        &self,
+        server: &str,
+        held: &[String],
+    ) -> Result<(Vec<String>, Vec<String>), AuthenticatorError> {
+        self.keys.update(|k| {
+            let pending = k.unconfirmed.remove(server).unwrap_or_default();
+            let (kept, dropped): (Vec<String>, Vec<String>) =
+                pending.into_iter().partition(|id| held.contains(id));
+            if let Some(s) = k.servers.get_mut(server) {
+                s.credentials.retain(|c| !dropped.contains(&c.id));
+            }
+            Ok((kept, dropped))
         })
     }
 
@@ -258,6 +324,7 @@ impl LocalAuthenticator {
                 let gone = k.forgotten.entry(server.clone()).or_default();
                 gone.extend(s.credentials.drain(..).map(|c| c.id.clone()));
             }
+            k.unconfirmed.clear();
             Ok(())
         })?;
         self.pin.reset()

@@ -9,7 +9,7 @@ use prelude_emulator::{Faults, Scenario};
 use reqwest::Method;
 
 /// The routes a tester may break, in the order a flow meets them.
-pub const ROUTES: [&str; 8] = [
+pub const ROUTES: [&str; 10] = [
     "/v1/session/otp",
     "/v1/session/otp/retry",
     "/v1/session/otp/check",
@@ -17,6 +17,8 @@ pub const ROUTES: [&str; 8] = [
     "/v1/session/refresh",
     "/v1/session/stepup/request",
     "/v1/session/stepup/continue",
+    "/v1/session/me/passkeys/register/finish",
+    "/v1/session/me/passkeys",
     "/v1/session/revoke",
 ];
 

@@ -157,14 +157,27 @@ impl Backend {
     }
 
     /// Starts adding an address: asks for the reserved scope and sends the code to it. A
-    /// registration already waiting is dropped first.
+    /// registration already waiting is dropped first. An email address that could pass for
+    /// another is sent only when `anyway` (the person saw the warning and confirmed it).
     ///
     /// # Errors
-    /// [`AppError::InvalidInput`] for an address that is not one (checked before any
-    /// request); the server's refusals (`identifier_already_exists`, `scope_not_allowed`, …).
-    pub async fn add_identifier(&mut self, kind: &str, typed: &str) -> AppResult<IdentifiersView> {
+    /// [`AppError::InvalidInput`] for an address that is not one and
+    /// [`AppError::LookalikeIdentifier`] for a look-alike (both before any request); the
+    /// server's refusals (`identifier_already_exists`, `scope_not_allowed`, …).
+    pub async fn add_identifier(
+        &mut self,
+        kind: &str,
+        typed: &str,
+        anyway: bool,
+    ) -> AppResult<IdentifiersView> {
         let user = self.user_id()?;
         let id = typed_identifier(kind, typed)?;
+        if !anyway
+            && id.kind == IdentifierKind::EmailAddress
+            && let Some(warning) = prelude_wire::text::email_lookalike(&id.value)
+        {
+            return Err(AppError::LookalikeIdentifier(warning));
+        }
         self.registrations.pending = None;
         let ch = self.client.register_identifier(&id).await?;
         self.client.send_step_up_otp(&ch).await?;
@@ -297,7 +310,7 @@ mod tests {
         assert_eq!(e.code(), "no_email_for_step");
 
         let v = b
-            .add_identifier("email", " Grace@Example.COM ")
+            .add_identifier("email", " Grace@Example.COM ", false)
             .await
             .unwrap();
         let pending = v.pending.unwrap();
@@ -350,16 +363,16 @@ mod tests {
         let (emu, mut b) = signed_in_by_phone("+33699990002").await;
         let sent = emu.outbox().len();
         let e = b
-            .add_identifier("email", "ADA@example.com")
+            .add_identifier("email", "ADA@example.com", false)
             .await
             .unwrap_err();
         assert_eq!(e.code(), "identifier_already_exists");
         let e = b
-            .add_identifier("phone", "+33 6 99 99 00 02")
+            .add_identifier("phone", "+33 6 99 99 00 02", false)
             .await
             .unwrap_err();
         assert_eq!(e.code(), "identifier_already_exists");
-        let e = b.add_identifier("email", "grace").await.unwrap_err();
+        let e = b.add_identifier("email", "grace", false).await.unwrap_err();
         assert_eq!(e.code(), "invalid_input");
         assert_eq!(emu.outbox().len(), sent, "no code went out");
         assert!(b.identifiers().unwrap().pending.is_none());
@@ -370,6 +383,44 @@ mod tests {
         // Signed out, there is no account to add to.
         b.logout().await.unwrap();
         assert_eq!(b.identifiers().unwrap_err().code(), "not_signed_in");
+    }
+
+    /// A look-alike of someone else's address: a warning before any code, naming the part;
+    /// sent only once confirmed, where the emulator still refuses a mix of scripts.
+    #[tokio::test]
+    async fn a_look_alike_address_is_warned_about_before_any_code() {
+        let (emu, mut b) = signed_in_by_phone("+33699990003").await;
+        let sent = emu.outbox().len();
+        for (typed, part) in [
+            ("\u{430}da@example.com", "The part before @"),
+            ("ada@ex\u{430}mple.com", "The domain"),
+            ("grace@\u{441}\u{43e}\u{440}.example", "The domain"),
+        ] {
+            let e = b.add_identifier("email", typed, false).await.unwrap_err();
+            assert_eq!(e.code(), "lookalike_identifier", "{typed}");
+            let why = e.reason().unwrap();
+            assert!(why.starts_with(part) && why.contains("Cyrillic"), "{why}");
+        }
+        assert_eq!(
+            emu.outbox().len(),
+            sent,
+            "no code before the person confirms"
+        );
+        assert!(b.identifiers().unwrap().pending.is_none());
+        // Confirmed: a wholly Cyrillic domain goes out; a mix is the emulator's refusal.
+        let e = b
+            .add_identifier("email", "\u{430}da@example.com", true)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_identifier");
+        b.add_identifier("email", "grace@\u{441}\u{43e}\u{440}.example", true)
+            .await
+            .unwrap();
+        assert_eq!(emu.outbox().len(), sent + 1);
+        // Plain addresses meet no warning.
+        b.add_identifier("email", "grace@example.com", false)
+            .await
+            .unwrap();
     }
 
     #[test]

@@ -344,3 +344,179 @@ async fn a_pin_reset_deletes_the_key_here_and_the_list_says_so() {
         "{outcomes:?}"
     );
 }
+
+const FINISH: &str = "/v1/session/me/passkeys/register/finish";
+const LIST: &str = "/v1/session/me/passkeys";
+
+/// The step-up for `prld:passkey:write`, up to the PIN step; the PIN is set.
+async fn up_to_register(emu: &Emulator, b: &mut Backend) {
+    b.add_passkey().await.unwrap();
+    b.verify_step_up_code(&last_code(emu)).await.unwrap();
+    assert!(b.view(None, "system".into()).passkey.setup);
+    if !b.view(None, "system".into()).passkey.pin_set {
+        b.authenticator.pin().set(PIN).unwrap();
+    }
+}
+
+fn faults(emu: &Emulator, fail: &[&str], lose: &[&str]) {
+    emu.state().set_faults(prelude_emulator::Faults {
+        fail_routes: fail.iter().map(|r| (*r).to_owned()).collect(),
+        lose_response_routes: lose.iter().map(|r| (*r).to_owned()).collect(),
+        ..prelude_emulator::Faults::default()
+    });
+}
+
+fn keys_here(b: &Backend) -> Vec<String> {
+    b.authenticator.local_ids(&b.server_key()).unwrap().0
+}
+
+/// `register/finish` took effect but its answer was lost: the server's list shows the
+/// credential, so the key stays and the passkey counts as added.
+#[tokio::test]
+async fn a_lost_finish_answer_keeps_the_key_the_server_stored() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    up_to_register(&emu, &mut b).await;
+    faults(&emu, &[], &[FINISH]);
+    b.register_passkey(PIN, None).await.unwrap();
+    faults(&emu, &[], &[]);
+    let here = keys_here(&b);
+    assert_eq!(here.len(), 1, "the key the server holds stays");
+    let list = b.list_passkeys().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].id.as_str(), list[0].place),
+        (here[0].as_str(), "here")
+    );
+    assert!(audit_outcomes(&b).iter().any(|(_, o)| o == "passkey_added"));
+}
+
+/// A 5xx before `register/finish` took effect: the list shows no such credential, so the
+/// key goes.
+#[tokio::test]
+async fn a_failed_finish_the_server_did_not_store_deletes_the_key() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    up_to_register(&emu, &mut b).await;
+    faults(&emu, &[FINISH], &[]);
+    let e = b.register_passkey(PIN, None).await.unwrap_err();
+    assert_eq!(e.code(), "internal");
+    assert!(keys_here(&b).is_empty());
+    faults(&emu, &[], &[]);
+    assert!(b.list_passkeys().await.unwrap().is_empty());
+
+    // A definite refusal (429 before it took effect), even with no list to ask: the key goes.
+    up_to_register(&emu, &mut b).await;
+    emu.state().set_faults(prelude_emulator::Faults {
+        rate_limit_routes: vec![FINISH.into(), LIST.into()],
+        ..prelude_emulator::Faults::default()
+    });
+    let e = b.register_passkey(PIN, None).await.unwrap_err();
+    assert_eq!(e.code(), "rate_limited");
+    assert!(keys_here(&b).is_empty());
+    assert!(
+        b.authenticator
+            .unconfirmed_ids(&b.server_key())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The answer was lost and the list fails too: the key stays, listed as "added, not
+/// confirmed"; once the server answers, the list confirms it.
+#[tokio::test]
+async fn no_list_after_a_lost_finish_keeps_the_key_unconfirmed_until_the_server_answers() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    up_to_register(&emu, &mut b).await;
+    faults(&emu, &[LIST], &[FINISH]);
+    let e = b.register_passkey(PIN, None).await.unwrap_err();
+    assert_eq!(e.code(), "network");
+    let here = keys_here(&b);
+    assert_eq!(here.len(), 1, "an unknown outcome keeps the key");
+    let rows = b.list_passkeys().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].id.as_str(), rows[0].place),
+        (here[0].as_str(), "unconfirmed")
+    );
+    assert!(b.notice.as_deref().unwrap().contains("not confirmed"));
+    faults(&emu, &[], &[]);
+    let rows = b.list_passkeys().await.unwrap();
+    assert_eq!(
+        (rows[0].id.as_str(), rows[0].place),
+        (here[0].as_str(), "here")
+    );
+    assert!(
+        b.authenticator
+            .unconfirmed_ids(&b.server_key())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A 5xx with no list, then the server answers without the credential: the key goes; and
+/// an unconfirmed key can be deleted here from the list.
+#[tokio::test]
+async fn an_unconfirmed_key_the_server_lacks_goes_and_can_be_deleted_by_hand() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    up_to_register(&emu, &mut b).await;
+    faults(&emu, &[FINISH, LIST], &[]);
+    b.register_passkey(PIN, None).await.unwrap_err();
+    let id = keys_here(&b).pop().expect("kept while unconfirmed");
+    b.delete_passkey(&id).await.unwrap();
+    assert_eq!(
+        b.view(None, "system".into()).stage,
+        Stage::Logged,
+        "no step-up"
+    );
+    assert!(keys_here(&b).is_empty());
+
+    up_to_register(&emu, &mut b).await;
+    b.register_passkey(PIN, None).await.unwrap_err();
+    assert_eq!(keys_here(&b).len(), 1);
+    faults(&emu, &[], &[]);
+    assert!(b.list_passkeys().await.unwrap().is_empty());
+    assert!(
+        keys_here(&b).is_empty(),
+        "the server lacks it, so the key goes"
+    );
+}
+
+/// A program's request that needs a passkey this account lacks stays queued while one is
+/// added (the code step-up, the PIN), then its step-up starts again and passes by passkey.
+#[tokio::test]
+async fn a_programs_request_waits_for_a_new_passkey_then_starts_again() {
+    use crate::requests::protocol::{Ask, Status};
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    b.set_number_matching(false);
+    emu.set_scenario(DemoScenario::Passkey);
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let source = crate::requests::queue::Source::Program(crate::requests::queue::Requester {
+        executable: "pay".into(),
+        script: None,
+        pid: 4242,
+    });
+    let ask = Ask::check("transfer:write", BTreeMap::new(), None, None, false).unwrap();
+    let (id, _) = b.enqueue(source, ask, Some(tx)).unwrap();
+    let e = b.approve_request(&id).await.unwrap_err();
+    assert_eq!(e.code(), "needs_passkey");
+    assert!(
+        rx.try_recv().is_err(),
+        "the requester is not told it failed"
+    );
+    assert!(b.view(None, "system".into()).passkey.waiting);
+
+    add(&emu, &mut b).await;
+    let v = b.view(None, "system".into());
+    assert_eq!(
+        v.stage,
+        Stage::StepUpOtp,
+        "the request's step-up started again"
+    );
+    assert!(v.challenge.unwrap().passkey.unwrap().available);
+    b.approve_with_passkey(Some(PIN.into())).await.unwrap();
+    assert_eq!(rx.try_recv().unwrap().status, Status::Granted);
+}

@@ -30,6 +30,9 @@ pub(super) struct PasskeyFlow {
     /// An approval of the app's own form that stopped for want of a passkey: asked again
     /// once one is added (its old challenge carries no options).
     resume: Option<Approval>,
+    /// Likewise for a program's or a link's request, by its ID: it stays queued (a failed
+    /// attempt does not end it) and its step-up starts again once a passkey is added.
+    resume_request: Option<String>,
 }
 
 impl Backend {
@@ -69,8 +72,23 @@ impl Backend {
         if !self.signed_in() {
             return Err(AppError::NotSignedIn);
         }
-        let list = self.client.list_passkeys().await?;
-        let (here, gone) = self.authenticator.local_ids(&self.server_key())?;
+        let key = self.server_key();
+        let list = match self.client.list_passkeys().await {
+            Ok(list) => list,
+            Err(e) => {
+                // Keys whose registration is unconfirmed still show, so they can be deleted.
+                let pending = self.authenticator.unconfirmed_ids(&key)?;
+                if pending.is_empty() {
+                    return Err(e.into());
+                }
+                return Ok(pending.into_iter().map(unconfirmed_row).collect());
+            }
+        };
+        let held: Vec<String> = list.iter().map(|c| c.credential_id.clone()).collect();
+        for id in self.authenticator.settle_unconfirmed(&key, &held)?.0 {
+            self.audit_passkey("passkey_added", &id);
+        }
+        let (here, gone) = self.authenticator.local_ids(&key)?;
         Ok(list
             .into_iter()
             .map(|c| PasskeyRow {
@@ -108,17 +126,13 @@ impl Backend {
         if let Some(a) = self.flow.approving()
             && a.challenge.current_step.as_deref() == Some(VERIFY_PASSKEY)
         {
-            let own = a.attempt.request.is_none();
-            let approval = a.attempt.approval.clone();
             let a = self.flow.end_approval()?;
-            let e = AppError::Session(SessionError::PasskeyStepUnavailable {
+            let e = SessionError::PasskeyStepUnavailable {
                 message: "no passkey on this computer; one is being added".into(),
-            });
+            };
+            let e = self.note_passkey_unavailable(&a, e);
             self.close_attempt(a, "failed", Some(&e));
             self.forget_stored_challenge();
-            if own {
-                self.passkey.resume = Some(approval);
-            }
         }
         self.passkey_step_up(Intent::Add).await
     }
@@ -129,6 +143,19 @@ impl Backend {
         self.notice = None;
         if !self.signed_in() {
             return Err(AppError::NotSignedIn);
+        }
+        let key = self.server_key();
+        if self
+            .authenticator
+            .unconfirmed_ids(&key)?
+            .iter()
+            .any(|u| u == id)
+        {
+            // The server never confirmed it: only the key here is deleted.
+            self.authenticator.forget(&key, id)?;
+            self.audit_passkey("passkey_removed", id);
+            self.notice = Some("The passkey was deleted on this computer. If the server kept it, it shows as another device's; delete it there.".into());
+            return Ok(());
         }
         self.passkey_step_up(Intent::Delete(id.to_owned())).await
     }
@@ -202,16 +229,27 @@ impl Backend {
         let before = self.authenticator.local_ids(&self.server_key())?.0;
         let (ceremony, key) = self.ceremony(Some(pin.to_owned()));
         let r = self.client.register_passkey(&ceremony, &registration).await;
+        let unknown = matches!(&r, Err(e) if outcome_unknown(e));
         let r = r.map_err(|e| Self::ceremony_error(&ceremony, e));
         drop(ceremony);
         let registered = match r {
             Ok(reg) => reg,
             Err(e) => {
-                // A key the server did not take is not kept.
-                if let Ok((after, _)) = self.authenticator.local_ids(&key) {
-                    for id in after.iter().filter(|id| !before.contains(id)) {
-                        let _ = self.authenticator.forget(&key, id);
-                    }
+                let new: Vec<String> = match self.authenticator.local_ids(&key) {
+                    Ok((after, _)) => after
+                        .into_iter()
+                        .filter(|id| !before.contains(id))
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
+                // The server may have stored it (even a 4xx may come from the refresh after
+                // `finish`): its list decides, unless the authenticator itself refused.
+                if !new.is_empty() && !matches!(e, AppError::Authenticator(_)) {
+                    return self.registration_settled(&key, &new, e, unknown).await;
+                }
+                // A key the server refused is not kept.
+                for id in &new {
+                    let _ = self.authenticator.forget(&key, id);
                 }
                 // A wrong PIN may be typed again; anything else ends the setup.
                 if !matches!(
@@ -224,18 +262,70 @@ impl Backend {
             }
         };
         self.passkey.setup = false;
-        self.audit_passkey("passkey_added", &registered.credential.credential_id);
+        self.passkey_added(&registered.credential.credential_id)
+            .await
+    }
+
+    /// A passkey is on the server and here: audited, and an approval that waited for it is
+    /// asked again.
+    async fn passkey_added(&mut self, id: &str) -> AppResult<()> {
+        self.audit_passkey("passkey_added", id);
         if let Some(approval) = self.passkey.resume.take() {
             // The old challenge had no options: a new one has.
             return self.start_attempt(Attempt::new(approval, unix_now())).await;
+        }
+        if let Some(request) = self.passkey.resume_request.take()
+            && self.is_shown(&request)
+        {
+            // Still queued and on screen (not answered, withdrawn or timed out meanwhile).
+            return self.approve_request(&request).await;
         }
         self.notice = Some("This computer can now approve with its passkey.".into());
         Ok(())
     }
 
-    /// An approval of the app's own form that the server wants passed by passkey, when this
-    /// user has none (`passkey_step_unavailable` at `stepup/request`): kept, to be asked again
-    /// once a passkey is added.
+    /// Registration failed with the server's error `e` after the new keys were made: the
+    /// server may still hold the credential, so the keys stay, marked unconfirmed, and the
+    /// server's list decides. Held: the passkey was added. Not held: the keys go and `e` is
+    /// returned. No list: after a definite refusal (`unknown` false, a 4xx) the keys go; after
+    /// an unknown outcome they stay, listed as "added, not confirmed" to delete; `e` either way.
+    async fn registration_settled(
+        &mut self,
+        key: &str,
+        new: &[String],
+        e: AppError,
+        unknown: bool,
+    ) -> AppResult<()> {
+        self.passkey.setup = false;
+        self.authenticator.mark_unconfirmed(key, new)?;
+        let list = match self.client.list_passkeys().await {
+            Ok(list) => list,
+            Err(_) if !unknown => {
+                for id in new {
+                    self.authenticator.forget(key, id)?;
+                }
+                return Err(e);
+            }
+            Err(_) => {
+                self.notice = Some("The passkey was added on this computer, but the server has not confirmed it. It shows as \"added, not confirmed\" in the list until the server answers; you can delete it there.".into());
+                return Err(e);
+            }
+        };
+        let held: Vec<String> = list.into_iter().map(|c| c.credential_id).collect();
+        let (kept, _) = self.authenticator.settle_unconfirmed(key, &held)?;
+        let Some(id) = kept.first() else {
+            return Err(e);
+        };
+        // Its answer was lost, so the refresh that drops the spent scope did not happen.
+        if let Err(e) = self.client.refresh().await {
+            tracing::warn!(code = e.code(), "refresh after a confirmed passkey failed");
+        }
+        self.passkey_added(id).await
+    }
+
+    /// An approval the server wants passed by passkey, when this user has none here
+    /// (`passkey_step_unavailable`): kept, to be asked again once a passkey is added, the
+    /// app's own form by what it asked, a program's or a link's request by its ID.
     pub(super) fn note_passkey_unavailable(
         &mut self,
         attempt: &Attempt,
@@ -244,21 +334,36 @@ impl Backend {
         if !matches!(e, SessionError::PasskeyStepUnavailable { .. }) {
             return AppError::from(e);
         }
-        if attempt.request.is_none() {
-            self.passkey.resume = Some(attempt.approval.clone());
+        match &attempt.request {
+            None => {
+                self.passkey.resume = Some(attempt.approval.clone());
+                self.passkey.resume_request = None;
+            }
+            Some(tag) => {
+                self.passkey.resume_request = Some(tag.id.clone());
+                self.passkey.resume = None;
+            }
         }
         AppError::NeedsPasskey(e)
     }
 
-    /// A new approval of the form replaces one that waited for a passkey.
+    /// Whether the account screen stays in front of the queued request `id`: while the PIN
+    /// of a new passkey is asked, or while `id` waits for a passkey to be added there.
+    pub(super) fn passkey_holds(&self, id: &str) -> bool {
+        self.passkey.setup || self.passkey.resume_request.as_deref() == Some(id)
+    }
+
+    /// A new approval replaces one that waited for a passkey.
     pub(super) fn passkey_resume_forgotten(&mut self) {
         self.passkey.resume = None;
+        self.passkey.resume_request = None;
     }
 
     /// Leaves the PIN step without registering.
     pub fn cancel_passkey_setup(&mut self) {
         self.passkey.setup = false;
         self.passkey.resume = None;
+        self.passkey.resume_request = None;
     }
 
     /// Passes the `verify_passkey` step with this computer: the challenge's signed scope and
@@ -389,7 +494,7 @@ impl Backend {
             login: here && enabled && !self.signed_in(),
             login_pin: uv,
             setup: self.passkey.setup,
-            waiting: self.passkey.resume.is_some(),
+            waiting: self.passkey.resume.is_some() || self.passkey.resume_request.is_some(),
             pin_set: pin.is_some_and(|p| p.set),
             pin_tries_left: pin.map_or(0, |p| p.tries_left),
         }
@@ -423,6 +528,31 @@ impl Backend {
             now,
         );
         self.audit_attempt(a, outcome, None);
+    }
+}
+
+/// Whether a registration error leaves open whether the server stored the credential: no
+/// answer (timeout, network), a 5xx, or an answer that could not be read. A 4xx is a
+/// definite refusal.
+fn outcome_unknown(e: &SessionError) -> bool {
+    matches!(
+        e,
+        SessionError::Timeout
+            | SessionError::Network(_)
+            | SessionError::Internal { .. }
+            | SessionError::ResponseTooLarge { .. }
+            | SessionError::Generic { .. }
+    )
+}
+
+/// A key here whose registration the server has not confirmed, as a row of the list.
+fn unconfirmed_row(id: String) -> PasskeyRow {
+    PasskeyRow {
+        id,
+        nickname: None,
+        created_at: 0,
+        last_used_at: 0,
+        place: "unconfirmed",
     }
 }
 

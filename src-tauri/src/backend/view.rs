@@ -37,7 +37,9 @@ impl Backend {
             .map(|s| s.name());
         let request = self.request_view();
         let stage = match self.flow.stage() {
-            Stage::Logged if request.is_some() => Stage::Request,
+            Stage::Logged if request.as_ref().is_some_and(|r| !self.passkey_holds(&r.id)) => {
+                Stage::Request
+            }
             s => s,
         };
         let challenge = self.flow.approving().map(|a| self.challenge_view(a));

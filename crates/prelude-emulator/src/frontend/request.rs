@@ -6,7 +6,7 @@ use crate::shared::AppState;
 use crate::state::Identifier;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use prelude_wire::Code;
+use prelude_wire::{Code, IdentifierKind};
 use std::collections::BTreeMap;
 
 pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -67,10 +67,21 @@ pub(super) fn with_nonce(nonce: &str, mut resp: Response) -> Response {
 // ---------------------------------------------------------------------------------------------
 // The wire rules, from prelude-wire, as API errors
 
-/// The identifier in its canonical form, or `400 invalid_identifier`.
+/// The identifier in its canonical form, or `400 invalid_identifier`: also for an email
+/// address that mixes scripts inside its part before `@` or inside a domain label, which could
+/// pass for another account's (docs/protocol.md, "Identifiers", [INF]).
 pub fn canonical_identifier(id: &Identifier) -> Result<Identifier, ApiError> {
-    id.canonical()
-        .map_err(|e| ApiError::rule(Code::InvalidIdentifier, e))
+    let id = id
+        .canonical()
+        .map_err(|e| ApiError::rule(Code::InvalidIdentifier, e))?;
+    if id.kind == IdentifierKind::EmailAddress && prelude_wire::text::email_mixes_scripts(&id.value)
+    {
+        return Err(ApiError::new(
+            Code::InvalidIdentifier,
+            "that email address mixes scripts (say Latin and Cyrillic) inside one part, so it could pass for another",
+        ));
+    }
+    Ok(id)
 }
 
 pub(super) fn validate_scope(scope: &str) -> Result<(), ApiError> {
