@@ -147,15 +147,3 @@ pub struct PasskeyRefusal {
     pub check: String,
     pub why: String,
 }
-
-impl crate::state::Data {
-    /// Keeps why a passkey ceremony was refused, for the test bench.
-    pub fn note_passkey_refusal(&mut self, ceremony: &str, check: &str, why: &str) {
-        self.last_passkey_refusal = Some(PasskeyRefusal {
-            at: crate::util::unix_now(),
-            ceremony: ceremony.into(),
-            check: check.into(),
-            why: why.into(),
-        });
-    }
-}

@@ -411,3 +411,17 @@ pub(super) async fn delete(
     tracing::info!(user = %user_id, credential = %id, "passkey deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+// The refusal lives on the state, but only the ceremonies here and in the passkey step and
+// sign-in files record one.
+impl Data {
+    /// Keeps why a passkey ceremony was refused, for the test bench.
+    pub fn note_passkey_refusal(&mut self, ceremony: &str, check: &str, why: &str) {
+        self.last_passkey_refusal = Some(PasskeyRefusal {
+            at: crate::util::unix_now(),
+            ceremony: ceremony.into(),
+            check: check.into(),
+            why: why.into(),
+        });
+    }
+}
