@@ -253,7 +253,7 @@ impl Backend {
         if let Some(tag) = &a.request {
             self.settle_request(&tag.id, &a, outcome, error);
         }
-        self.audit_attempt(a, outcome, error.map(|e| e.code().to_owned()));
+        self.audit_attempt(a, outcome, error.map(|e| e.code().to_string()));
     }
 
     /// Writes an ended attempt to the audit log, with the stable code of why it ended so.

@@ -7,6 +7,7 @@ pub mod authenticator;
 pub mod autostart;
 pub mod backend;
 mod cli;
+pub mod codes;
 mod commands;
 pub mod error;
 mod files;

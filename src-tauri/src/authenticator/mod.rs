@@ -58,22 +58,23 @@ pub enum AuthenticatorError {
 
 impl AuthenticatorError {
     /// A stable snake_case code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Keyring(_) => "keyring_unavailable",
-            Self::PinPolicy => "pin_policy",
-            Self::PinAlreadySet => "pin_already_set",
-            Self::PinNotSet => "pin_not_set",
-            Self::PinRequired => "pin_required",
-            Self::WrongPin { .. } => "wrong_pin",
-            Self::PinBlocked => "pin_blocked",
-            Self::NoPasskeyHere => "no_passkey_here",
-            Self::WrongRp { .. } => "passkey_wrong_rp",
-            Self::NoUserPresence => "no_user_presence",
-            Self::Unsupported => "passkey_unsupported",
-            Self::Damaged(_) => "passkey_damaged",
-            Self::InvalidSetting(_) => "invalid_input",
-        }
+    pub fn code(&self) -> crate::codes::ErrorCode {
+        use crate::codes::AppCode as A;
+        crate::codes::ErrorCode::App(match self {
+            Self::Keyring(_) => A::KeyringUnavailable,
+            Self::PinPolicy => A::PinPolicy,
+            Self::PinAlreadySet => A::PinAlreadySet,
+            Self::PinNotSet => A::PinNotSet,
+            Self::PinRequired => A::PinRequired,
+            Self::WrongPin { .. } => A::WrongPin,
+            Self::PinBlocked => A::PinBlocked,
+            Self::NoPasskeyHere => A::NoPasskeyHere,
+            Self::WrongRp { .. } => A::PasskeyWrongRp,
+            Self::NoUserPresence => A::NoUserPresence,
+            Self::Unsupported => A::PasskeyUnsupported,
+            Self::Damaged(_) => A::PasskeyDamaged,
+            Self::InvalidSetting(_) => A::InvalidInput,
+        })
     }
 }
 
@@ -300,7 +301,10 @@ impl Ceremony<'_> {
     }
 
     fn refuse<T>(&self, e: AuthenticatorError) -> prelude_session::Result<T> {
-        tracing::info!(code = e.code(), "passkey ceremony refused on this computer");
+        tracing::info!(
+            code = e.code().as_str(),
+            "passkey ceremony refused on this computer"
+        );
         if let Ok(mut f) = self.failure.lock() {
             *f = Some(e);
         }

@@ -429,7 +429,7 @@ impl Backend {
             }
         }
         let (code, why) = match (outcome, error) {
-            (_, Some(e)) => (e.code().to_owned(), crate::error::for_people(e)),
+            (_, Some(e)) => (e.code().to_string(), crate::error::for_people(e)),
             ("denied", _) => ("denied".into(), "the person denied it".into()),
             ("reported", _) => (
                 "reported".into(),

@@ -1,6 +1,7 @@
 //! Step-up: asking for a scope, each step's code or custom check, and how an approval ends.
 
 use super::*;
+use prelude_wire::{Channel, Code, StepKey};
 
 impl Backend {
     pub async fn request_step_up(&mut self, approval: Approval) -> AppResult<()> {
@@ -94,12 +95,14 @@ impl Backend {
     async fn send_step_code(&mut self, ch: &StepUpChallenge) -> AppResult<()> {
         let r = self.client.send_step_up_otp(ch).await.map_err(|e| match e {
             // The account lacks the address this step sends to: say which, not the wire code.
-            SessionError::BadRequest { ref code, .. } if code == "invalid_identifier" => {
+            SessionError::BadRequest { ref code, .. }
+                if Code::parse(code) == Some(Code::InvalidIdentifier) =>
+            {
                 AppError::NoAddressForStep {
-                    address: match ch.otp_channel() {
-                        Some("email") => "email address",
-                        _ => "phone number",
-                    },
+                    channel: ch
+                        .position()
+                        .and_then(|p| p.step().and_then(StepKey::channel))
+                        .unwrap_or(Channel::Sms),
                     source: e,
                 }
             }
@@ -190,16 +193,12 @@ impl Backend {
             AppError::Session(SessionError::InvalidOtpCode { attempts_remaining }) => {
                 self.flow.wrong_code(*attempts_remaining);
             }
-            AppError::NoAddressForStep { address, .. } => {
+            AppError::NoAddressForStep { channel, .. } => {
                 if let Ok(a) = self.flow.approving_mut() {
-                    a.missing_address = Some(address);
+                    a.missing_address = Some(*channel);
                 }
             }
-            AppError::Session(
-                SessionError::ExpiredChallengeToken
-                | SessionError::TokenReused
-                | SessionError::InvalidChallengeToken { .. },
-            ) => {
+            e if e.is_restartable() => {
                 if let Ok(a) = self.flow.end_approval() {
                     self.close_attempt(a, "failed", Some(e));
                 }
