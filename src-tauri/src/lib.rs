@@ -18,6 +18,7 @@ mod logging;
 mod migrate;
 mod passkey_commands;
 mod reach;
+pub mod redacted;
 mod rendering;
 pub mod requests;
 pub mod server;
@@ -37,7 +38,7 @@ use view::{AppView, InboxMessage};
 
 pub struct AppState {
     /// Connected in the background while the window loads; commands wait for it.
-    backend: tokio::sync::SetOnce<Result<tokio::sync::Mutex<Backend>, String>>,
+    backend: tokio::sync::SetOnce<AppResult<tokio::sync::Mutex<Backend>>>,
     settings: Settings<Wry>,
     profile: String,
     data_dir: Option<std::path::PathBuf>,
@@ -50,7 +51,7 @@ impl AppState {
     async fn backend(&self) -> AppResult<&tokio::sync::Mutex<Backend>> {
         match self.backend.wait().await {
             Ok(b) => Ok(b),
-            Err(e) => Err(error::AppError::Startup(e.clone())),
+            Err(e) => Err(error::AppError::Startup(e.to_string())),
         }
     }
 
@@ -365,7 +366,7 @@ fn setup(
             }
             Err(e) => {
                 tracing::error!(error = %e, "could not connect to the server");
-                Err(e.to_string())
+                Err(e)
             }
         };
         let set = state.backend.set(value).is_ok();

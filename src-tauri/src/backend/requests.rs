@@ -424,7 +424,7 @@ impl Backend {
                     o.access_token = self
                         .client
                         .access_token()
-                        .map(|t| t.expose_secret().to_owned());
+                        .map(|t| t.expose_secret().to_owned().into());
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! (matching.rs).
 
 pub mod client;
+pub mod client_error;
 pub mod desk;
 pub mod guard;
 #[cfg(unix)]
