@@ -1,7 +1,7 @@
 //! The session owner behind the commands: which server, where the flow is, the challenge in
 //! progress. It has no window and no Tauri types, so it is tested on its own.
 
-use crate::audit::{AuditEntry, AuditLog, rfc3339};
+use crate::audit::{AuditEntry, AuditLog};
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, Flow};
 use crate::requests::link::LinkGate;
@@ -15,6 +15,7 @@ use prelude_session::{
     ClientConfig, Endpoint, Error as SessionError, Identifier, PlatformStore, SecretStore,
     SessionClient, StepUpChallenge,
 };
+use prelude_wire::time::{rfc3339, unix_now};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -73,13 +74,6 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
         deadline: None,
         passkey: PasskeyView::default(),
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn ms(t: SystemTime) -> i64 {

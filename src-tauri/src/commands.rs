@@ -257,7 +257,7 @@ pub async fn muted_programs(state: St<'_>) -> AppResult<Vec<MutedView>> {
                 Some(s) => format!("{}, running {s} by its own account", k.executable),
                 None => k.executable,
             },
-            until: crate::audit::rfc3339(until_ms / 1000),
+            until: prelude_wire::time::rfc3339(until_ms / 1000),
         })
         .collect())
 }
@@ -561,7 +561,7 @@ pub async fn audit_log(state: St<'_>) -> AppResult<AuditView> {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn export_audit_log(app: tauri::AppHandle, state: St<'_>) -> AppResult<Option<String>> {
-    let stamp = crate::audit::rfc3339(
+    let stamp = prelude_wire::time::rfc3339(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)

@@ -580,7 +580,7 @@ pub struct BenchView {
     /// Unix milliseconds on the emulated clock.
     pub emulated_now: i64,
     /// The routes a switch may break.
-    pub routes: Vec<&'static str>,
+    pub routes: Vec<String>,
     /// Why the emulator last refused a passkey ceremony (its own words, shown as text).
     pub passkey_refusal: Option<prelude_emulator::state::PasskeyRefusal>,
 }

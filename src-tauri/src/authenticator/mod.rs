@@ -390,7 +390,7 @@ impl Ceremony<'_> {
             user_name: options.user.name.clone(),
             secret: secret.expose_secret().to_owned(),
             sign_count: 0,
-            created_at: unix_now(),
+            created_at: prelude_wire::time::unix_now(),
         };
         // Kept before the server hears of it: a credential the server has must be here.
         self.auth.keys.update(|k| {
@@ -521,10 +521,4 @@ fn stored_credential(c: &LocalCredential, rp_id: &str) -> Result<Credential, Aut
     let id = unb64(&c.id).ok_or_else(damaged)?;
     let handle = unb64(&c.user_handle).ok_or_else(damaged)?;
     Credential::from_secret(&secret, id, rp_id, handle).map_err(|_| damaged())
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

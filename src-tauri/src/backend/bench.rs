@@ -6,18 +6,20 @@ use super::Backend;
 use crate::error::{AppError, AppResult};
 use crate::view::BenchView;
 use prelude_emulator::{Faults, Scenario};
+use prelude_wire::routes;
 use reqwest::Method;
 
-/// The routes a tester may break, in the order a flow meets them.
+/// The frontend routes a tester may break, in the order a flow meets them (relative to
+/// [`routes::FRONTEND_BASE`]; a switch names the absolute path).
 pub const ROUTES: [&str; 8] = [
-    "/v1/session/otp",
-    "/v1/session/otp/retry",
-    "/v1/session/otp/check",
-    "/v1/session/login/finalize",
-    "/v1/session/refresh",
-    "/v1/session/stepup/request",
-    "/v1/session/stepup/continue",
-    "/v1/session/revoke",
+    routes::OTP,
+    routes::OTP_RETRY,
+    routes::OTP_CHECK,
+    routes::LOGIN_FINALIZE,
+    routes::REFRESH,
+    routes::STEPUP_REQUEST,
+    routes::STEPUP_CONTINUE,
+    routes::REVOKE,
 ];
 
 #[derive(serde::Deserialize)]
@@ -55,7 +57,7 @@ impl Backend {
                     origin,
                     self.emulator_key.as_ref(),
                     Method::GET,
-                    "/faults",
+                    routes::EMULATOR_FAULTS,
                     None,
                 )
                 .await?;
@@ -63,7 +65,7 @@ impl Backend {
                     origin,
                     self.emulator_key.as_ref(),
                     Method::GET,
-                    "/clock",
+                    routes::EMULATOR_CLOCK,
                     None,
                 )
                 .await?;
@@ -72,7 +74,7 @@ impl Backend {
                     origin,
                     self.emulator_key.as_ref(),
                     Method::GET,
-                    "/passkeys/refusal",
+                    routes::EMULATOR_PASSKEY_REFUSAL,
                     None,
                 )
                 .await
@@ -85,7 +87,7 @@ impl Backend {
             faults,
             clock_offset_secs: offset,
             emulated_now: now.saturating_mul(1000),
-            routes: ROUTES.to_vec(),
+            routes: ROUTES.iter().map(|r| routes::frontend(r)).collect(),
             passkey_refusal: refusal,
         })
     }
@@ -104,7 +106,7 @@ impl Backend {
                     origin,
                     self.emulator_key.as_ref(),
                     Method::PUT,
-                    "/faults",
+                    routes::EMULATOR_FAULTS,
                     Some(&body),
                 )
                 .await?;
@@ -129,7 +131,7 @@ impl Backend {
                     origin,
                     self.emulator_key.as_ref(),
                     Method::PUT,
-                    "/clock",
+                    routes::EMULATOR_CLOCK,
                     Some(&body),
                 )
                 .await?;
@@ -150,7 +152,7 @@ impl Backend {
                     origin,
                     self.emulator_key.as_ref(),
                     Method::GET,
-                    "/scenario",
+                    routes::EMULATOR_SCENARIO,
                     None,
                 )
                 .await?
@@ -177,7 +179,7 @@ impl Backend {
                     origin,
                     self.emulator_key.as_ref(),
                     Method::PUT,
-                    "/scenario",
+                    routes::EMULATOR_SCENARIO,
                     Some(&body),
                 )
                 .await?;

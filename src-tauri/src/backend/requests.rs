@@ -1,14 +1,15 @@
 //! Approvals asked by other programs and links: the queue in front of the person, and the
 //! answer each requester gets. Every request ends in the audit log, whatever its outcome.
 
-use super::{Backend, unix_now};
-use crate::audit::rfc3339;
+use super::Backend;
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, RequestTag};
 use crate::requests::guard::{ProgramKey, Verdict};
 use crate::requests::protocol::{Ask, Outcome, Status};
 use crate::requests::queue::{Pending, Source};
 use crate::view::{RequestView, Stage};
+use prelude_wire::Code;
+use prelude_wire::time::{rfc3339, unix_now};
 use secrecy::ExposeSecret;
 use tokio::sync::oneshot;
 
@@ -119,7 +120,7 @@ impl Backend {
                     return Err(refuse(
                         self,
                         ask,
-                        "rate_limited",
+                        Code::RateLimited.as_str(),
                         "this program asked too often: at most 3 requests a minute reach the screen",
                     ));
                 }

@@ -99,7 +99,10 @@ impl Desk for AppDesk {
     ) -> Result<(String, usize, Option<u8>), Box<Outcome>> {
         let state = self.0.state::<AppState>();
         let backend = state.backend().await.map_err(|e| {
-            Box::new(Outcome::new(Status::Refused, &ask).because("startup", e.to_string()))
+            Box::new(
+                Outcome::new(Status::Refused, &ask)
+                    .because(crate::codes::AppCode::Startup.as_str(), e.to_string()),
+            )
         })?;
         let mut b = backend.lock().await;
         b.resume().await;

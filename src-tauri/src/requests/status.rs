@@ -190,7 +190,9 @@ async fn ask(mut conn: Connection) -> Result<Found, ClientError> {
             tray: s.tray,
             locked: s.locked,
         }),
-        Ok(Some(AppMessage::Result(o))) if o.code.as_deref() == Some("invalid_input") => {
+        Ok(Some(AppMessage::Result(o)))
+            if o.code.as_deref() == Some(crate::codes::AppCode::InvalidInput.as_str()) =>
+        {
             Ok(Found::Running {
                 signed_in: None,
                 tray: None,
