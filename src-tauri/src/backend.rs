@@ -4,6 +4,7 @@
 use crate::audit::{AuditEntry, AuditLog};
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, Flow};
+use crate::outcome::AttemptOutcome;
 use crate::requests::link::LinkGate;
 use crate::requests::queue::Queue;
 use crate::server::Server;
@@ -243,7 +244,7 @@ impl Backend {
 
     /// Writes an ended attempt to the audit log; for a request, the requester learns the
     /// outcome.
-    fn close_attempt(&mut self, a: Attempt, outcome: &str, error: Option<&AppError>) {
+    fn close_attempt(&mut self, a: Attempt, outcome: AttemptOutcome, error: Option<&AppError>) {
         if let Some(tag) = &a.request {
             self.settle_request(&tag.id, &a, outcome, error);
         }
@@ -251,7 +252,7 @@ impl Backend {
     }
 
     /// Writes an ended attempt to the audit log, with the stable code of why it ended so.
-    fn audit_attempt(&mut self, a: Attempt, outcome: &str, error_code: Option<String>) {
+    fn audit_attempt(&mut self, a: Attempt, outcome: AttemptOutcome, error_code: Option<String>) {
         let entry = AuditEntry {
             started_at: rfc3339(a.started),
             ended_at: rfc3339(unix_now()),
@@ -267,7 +268,7 @@ impl Backend {
                 .collect(),
             steps: a.steps,
             wrong_codes: a.wrong_codes,
-            outcome: outcome.to_owned(),
+            outcome: outcome.as_str().to_owned(),
             error_code,
             requester: a.request.as_ref().map(|t| t.requester.clone()),
             reason: a.request.and_then(|t| t.reason),
@@ -493,18 +494,18 @@ impl Backend {
 
     pub async fn logout(&mut self) -> AppResult<()> {
         self.notice = None;
-        self.end_flow("cancelled", None);
+        self.end_flow(AttemptOutcome::Cancelled, None);
         self.client.logout().await?;
         Ok(())
     }
 
     /// Signs out locally, writing the open attempt (if any) with `outcome`.
-    fn end_flow(&mut self, outcome: &str, error: Option<&AppError>) {
+    fn end_flow(&mut self, outcome: AttemptOutcome, error: Option<&AppError>) {
         if let Some(a) = self.flow.signed_out() {
             self.close_attempt(a, outcome, error);
         }
         self.forget_stored_challenge();
-        self.drop_requests("cancelled");
+        self.drop_requests(AttemptOutcome::Cancelled);
         self.ledger.reset();
     }
 
@@ -530,7 +531,7 @@ impl Backend {
             && self.signed_in()
             && self.client.profile().is_none()
         {
-            self.end_flow("failed", Some(e));
+            self.end_flow(AttemptOutcome::Failed, Some(e));
             self.notice = Some("Your session has ended. Sign in again.".into());
         }
     }

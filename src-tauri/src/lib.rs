@@ -16,6 +16,7 @@ pub mod harden;
 pub mod labels;
 mod logging;
 mod migrate;
+pub mod outcome;
 mod passkey_commands;
 mod reach;
 pub mod redacted;

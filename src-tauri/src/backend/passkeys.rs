@@ -114,7 +114,7 @@ impl Backend {
             let e = AppError::Session(SessionError::PasskeyStepUnavailable {
                 message: "no passkey on this computer; one is being added".into(),
             });
-            self.close_attempt(a, "failed", Some(&e));
+            self.close_attempt(a, AttemptOutcome::Failed, Some(&e));
             self.forget_stored_challenge();
             if own {
                 self.passkey.resume = Some(approval);
@@ -166,7 +166,7 @@ impl Backend {
             Intent::Delete(id) => {
                 self.client.delete_passkey(&id).await?;
                 self.authenticator.forget(&self.server_key(), &id)?;
-                self.audit_passkey("passkey_removed", &id);
+                self.audit_passkey(AttemptOutcome::PasskeyRemoved, &id);
                 self.notice = Some("The passkey was deleted.".into());
                 Ok(())
             }
@@ -224,7 +224,10 @@ impl Backend {
             }
         };
         self.passkey.setup = false;
-        self.audit_passkey("passkey_added", &registered.credential.credential_id);
+        self.audit_passkey(
+            AttemptOutcome::PasskeyAdded,
+            &registered.credential.credential_id,
+        );
         if let Some(approval) = self.passkey.resume.take() {
             // The old challenge had no options: a new one has.
             return self.start_attempt(Attempt::new(approval, unix_now())).await;
@@ -277,7 +280,7 @@ impl Backend {
         if ch.is_signed() && !(ch.scope == asked.scope && ch.metadata == asked.metadata) {
             let e = AppError::ChallengeMismatch;
             if let Ok(a) = self.flow.end_approval() {
-                self.close_attempt(a, "refused", Some(&e));
+                self.close_attempt(a, AttemptOutcome::Refused, Some(&e));
             }
             self.forget_stored_challenge();
             return Err(e);
@@ -310,7 +313,7 @@ impl Backend {
         let user = r?;
         self.flow.sign_in()?;
         self.ledger.signed_in(&user.profile.scopes);
-        self.audit_passkey("passkey_used", "sign-in");
+        self.audit_passkey(AttemptOutcome::PasskeyUsed, "sign-in");
         Ok(())
     }
 
@@ -336,7 +339,7 @@ impl Backend {
     /// "no longer on this computer", for the person to delete).
     pub fn reset_pin(&mut self) -> AppResult<()> {
         self.authenticator.reset()?;
-        self.audit_passkey("passkey_reset", "all on this computer");
+        self.audit_passkey(AttemptOutcome::PasskeyReset, "all on this computer");
         self.notice = Some(
             "The PIN is reset and this computer's passkeys are deleted here. Delete their entries below, then add a new one.".into(),
         );
@@ -413,7 +416,7 @@ impl Backend {
     }
 
     /// One line in the audit log for a passkey added, used to sign in, removed or reset.
-    fn audit_passkey(&mut self, outcome: &str, credential: &str) {
+    fn audit_passkey(&mut self, outcome: AttemptOutcome, credential: &str) {
         let now = unix_now();
         let a = Attempt::new(
             Approval {

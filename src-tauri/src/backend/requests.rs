@@ -4,6 +4,7 @@
 use super::Backend;
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, RequestTag};
+use crate::outcome::AttemptOutcome;
 use crate::requests::guard::{ProgramKey, Verdict};
 use crate::requests::protocol::{Ask, Outcome, Status};
 use crate::requests::queue::{Pending, Source};
@@ -15,21 +16,6 @@ use tokio::sync::oneshot;
 
 pub(super) fn now_ms() -> i64 {
     unix_now().saturating_mul(1000)
-}
-
-/// A request ends with these outcomes; after any other (a failed attempt) it stays, and the
-/// person may start again.
-fn terminal(outcome: &str) -> Option<Status> {
-    Some(match outcome {
-        "granted" => Status::Granted,
-        "denied" => Status::Denied,
-        "reported" => Status::Reported,
-        "blocked" => Status::Blocked,
-        "cancelled" | "withdrawn" => Status::Cancelled,
-        "timed_out" => Status::TimedOut,
-        "refused" => Status::Refused,
-        _ => return None,
-    })
 }
 
 /// The attempt that answers `p`; after a right pick, its metadata carries the number.
@@ -63,10 +49,11 @@ impl Backend {
         reply: Option<oneshot::Sender<Outcome>>,
     ) -> Result<(String, usize), Box<Outcome>> {
         let refuse = |this: &mut Self, ask: Ask, code: &str, why: &str| {
-            let (status, logged) = match code {
-                "muted" => (Status::Denied, "denied"),
-                _ => (Status::Refused, "refused"),
+            let logged = match code {
+                "muted" => AttemptOutcome::Denied,
+                _ => AttemptOutcome::Refused,
             };
+            let status = logged.status().unwrap_or(Status::Refused);
             let outcome = Outcome::new(status, &ask).because(code, why);
             let mut a = Attempt::new(
                 Approval {
@@ -304,7 +291,11 @@ impl Backend {
     /// [`AppError::WrongStage`] where no request is on screen.
     pub fn deny_request(&mut self, id: &str, report: bool) -> AppResult<()> {
         self.notice = None;
-        let outcome = if report { "reported" } else { "denied" };
+        let outcome = if report {
+            AttemptOutcome::Reported
+        } else {
+            AttemptOutcome::Denied
+        };
         let tagged = self
             .flow
             .approving()
@@ -342,16 +333,16 @@ impl Backend {
 
     /// The requester stopped waiting.
     pub fn withdraw_request(&mut self, id: &str) -> bool {
-        self.drop_request(id, "withdrawn", "stopped waiting")
+        self.drop_request(id, AttemptOutcome::Withdrawn, "stopped waiting")
     }
 
     /// The request's time ran out.
     pub fn time_out_request(&mut self, id: &str) -> bool {
-        self.drop_request(id, "timed_out", "was not answered in time")
+        self.drop_request(id, AttemptOutcome::TimedOut, "was not answered in time")
     }
 
     /// Ends one request, whether it is on screen, in its step-up, or waiting; says so.
-    fn drop_request(&mut self, id: &str, outcome: &str, what: &str) -> bool {
+    fn drop_request(&mut self, id: &str, outcome: AttemptOutcome, what: &str) -> bool {
         let Some(p) = self.requests.get(id) else {
             return false;
         };
@@ -380,7 +371,7 @@ impl Backend {
     }
 
     /// Ends every request (at sign-out).
-    pub(super) fn drop_requests(&mut self, outcome: &str) {
+    pub(super) fn drop_requests(&mut self, outcome: AttemptOutcome) {
         for id in self.requests.ids() {
             if let Some(p) = self.requests.get(&id) {
                 let a = attempt_for(p);
@@ -395,10 +386,10 @@ impl Backend {
         &mut self,
         id: &str,
         a: &Attempt,
-        outcome: &str,
+        outcome: AttemptOutcome,
         error: Option<&AppError>,
     ) {
-        let Some(status) = terminal(outcome) else {
+        let Some(status) = outcome.status() else {
             return;
         };
         let Some(p) = self.requests.get(id) else {
@@ -431,13 +422,17 @@ impl Backend {
         }
         let (code, why) = match (outcome, error) {
             (_, Some(e)) => (e.code().to_string(), crate::error::for_people(e)),
-            ("denied", _) => ("denied".into(), "the person denied it".into()),
-            ("reported", _) => (
-                "reported".into(),
+            (o @ AttemptOutcome::Denied, _) => (o.as_str().into(), "the person denied it".into()),
+            (o @ AttemptOutcome::Reported, _) => (
+                o.as_str().into(),
                 "the person denied it and reported it as suspicious".into(),
             ),
-            ("cancelled", _) => ("cancelled".into(), "the approval was cancelled".into()),
-            ("timed_out", _) => ("timed_out".into(), "no one answered in time".into()),
+            (o @ AttemptOutcome::Cancelled, _) => {
+                (o.as_str().into(), "the approval was cancelled".into())
+            }
+            (o @ AttemptOutcome::TimedOut, _) => {
+                (o.as_str().into(), "no one answered in time".into())
+            }
             _ if withheld => (
                 "token_withheld".into(),
                 "the session's access token also carries a scope that another approval granted, so it was not handed out".into(),

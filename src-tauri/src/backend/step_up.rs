@@ -25,13 +25,13 @@ impl Backend {
             Ok(ch) => ch,
             Err(e) => {
                 let e = self.note_passkey_unavailable(&attempt, e);
-                self.close_attempt(attempt, "failed", Some(&e));
+                self.close_attempt(attempt, AttemptOutcome::Failed, Some(&e));
                 return Err(e);
             }
         };
         if ch.is_blocked() {
             let e = AppError::StepUpBlocked;
-            self.close_attempt(attempt, "blocked", Some(&e));
+            self.close_attempt(attempt, AttemptOutcome::Blocked, Some(&e));
             return Err(e);
         }
         attempt.challenge_id = Some(ch.challenge_id.clone()).filter(|c| !c.is_empty());
@@ -39,7 +39,7 @@ impl Backend {
         if let Err(e) = prelude_wire::text::check_metadata_shown(&ch.metadata) {
             let e = AppError::ChallengeText(e.message);
             self.forget_stored_challenge();
-            self.close_attempt(attempt, "refused", Some(&e));
+            self.close_attempt(attempt, AttemptOutcome::Refused, Some(&e));
             return Err(e);
         }
         // What the person approves is what the server signed into the challenge, or nothing
@@ -47,7 +47,7 @@ impl Backend {
         if ch.is_signed() && !signed_as_asked(&approval, &ch) {
             let e = AppError::ChallengeMismatch;
             self.forget_stored_challenge();
-            self.close_attempt(attempt, "refused", Some(&e));
+            self.close_attempt(attempt, AttemptOutcome::Refused, Some(&e));
             return Err(e);
         }
         if ch.is_completed() {
@@ -57,12 +57,12 @@ impl Backend {
                 // The server applied it all the same: no requester may receive it later.
                 self.note_grant(&ch);
                 let e = AppError::GrantUnverifiable;
-                self.close_attempt(attempt, "refused", Some(&e));
+                self.close_attempt(attempt, AttemptOutcome::Refused, Some(&e));
                 return Err(e);
             }
             if let Err(e) = self.client.redeem_step_up(&ch).await {
                 let e = AppError::from(e);
-                self.close_attempt(attempt, "failed", Some(&e));
+                self.close_attempt(attempt, AttemptOutcome::Failed, Some(&e));
                 return Err(e);
             }
             self.note_grant(&ch);
@@ -70,7 +70,7 @@ impl Backend {
             grant.requester = attempt.request.as_ref().map(|t| t.requester.clone());
             self.flow.granted(grant)?;
             let own = attempt.request.is_none();
-            self.close_attempt(attempt, "granted", None);
+            self.close_attempt(attempt, AttemptOutcome::Granted, None);
             return self.passkey_granted(&approval.scope, own).await;
         }
         self.flow.approve(ch, attempt)?;
@@ -171,7 +171,7 @@ impl Backend {
         if !signed_as_asked(&asked, &next) {
             let e = AppError::ChallengeMismatch;
             if let Ok(a) = self.flow.end_approval() {
-                self.close_attempt(a, "refused", Some(&e));
+                self.close_attempt(a, AttemptOutcome::Refused, Some(&e));
             }
             self.forget_stored_challenge();
             return Err(e);
@@ -181,7 +181,7 @@ impl Backend {
         self.note_grant(&next);
         let grant = self.grant_view(&next);
         if let Some(a) = self.flow.granted(grant)? {
-            self.close_attempt(a, "granted", None);
+            self.close_attempt(a, AttemptOutcome::Granted, None);
         }
         self.forget_stored_challenge();
         self.passkey_granted(&asked.scope, own).await
@@ -200,7 +200,7 @@ impl Backend {
             }
             e if e.is_restartable() => {
                 if let Ok(a) = self.flow.end_approval() {
-                    self.close_attempt(a, "failed", Some(e));
+                    self.close_attempt(a, AttemptOutcome::Failed, Some(e));
                 }
                 self.forget_stored_challenge();
             }
@@ -238,15 +238,15 @@ impl Backend {
     }
 
     pub fn cancel_step_up(&mut self) -> AppResult<()> {
-        self.end_approval("cancelled")
+        self.end_approval(AttemptOutcome::Cancelled)
     }
 
     /// The person refuses what is asked: recorded as denied, not as cancelled.
     pub fn deny_step_up(&mut self) -> AppResult<()> {
-        self.end_approval("denied")
+        self.end_approval(AttemptOutcome::Denied)
     }
 
-    pub(super) fn end_approval(&mut self, outcome: &str) -> AppResult<()> {
+    pub(super) fn end_approval(&mut self, outcome: AttemptOutcome) -> AppResult<()> {
         self.notice = None;
         let a = self.flow.end_approval()?;
         self.void_outbox();
