@@ -558,7 +558,7 @@ mod passkeys;
 #[cfg(test)]
 mod request_tests;
 mod requests;
-pub use requests::LinkTaken;
+pub use requests::{LinkTaken, now_ms};
 mod step_up;
 #[cfg(test)]
 mod tests;

@@ -26,8 +26,6 @@ pub async fn app_state(state: St<'_>) -> AppResult<AppView> {
     Ok(state.settled(&b))
 }
 
-/// The UI calls this once its first screen is interactive; the time is logged (and read by the
-/// startup benchmark).
 /// Milliseconds since the page's navigation started, as the page measured them.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -37,6 +35,8 @@ pub struct PageMarks {
     paint_at: u32,
 }
 
+/// The UI calls this once its first screen is interactive; the time is logged (and read by the
+/// startup benchmark).
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub fn ui_ready(page: Option<PageMarks>) {

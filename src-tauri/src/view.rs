@@ -465,7 +465,6 @@ pub struct MutedView {
     pub until: String,
 }
 
-/// `+33612345678` → `+33 •••• 5678`, `ada@example.com` → `a••@example.com`.
 /// "this computer (name)": the device an approval started in the app itself comes from. Read
 /// once: every view of an open approval shows it.
 pub fn this_computer() -> &'static str {
@@ -483,6 +482,7 @@ pub fn this_computer() -> &'static str {
     })
 }
 
+/// `+33612345678` → `+33 •••• 5678`, `ada@example.com` → `a••@example.com`.
 pub fn mask(identifier: &str) -> String {
     if let Some((local, domain)) = identifier.split_once('@') {
         let first: String = local.chars().take(1).collect();

@@ -14,7 +14,8 @@ use prelude_wire::time::{rfc3339, unix_now};
 use secrecy::ExposeSecret;
 use tokio::sync::oneshot;
 
-pub(super) fn now_ms() -> i64 {
+/// This computer's clock in Unix milliseconds.
+pub fn now_ms() -> i64 {
     unix_now().saturating_mul(1000)
 }
 
@@ -329,6 +330,12 @@ impl Backend {
         });
         self.report_offer = report;
         Ok(())
+    }
+
+    /// When request `id` times out, in Unix ms: the one deadline the screen shows and the
+    /// timer keeps.
+    pub fn request_deadline_ms(&self, id: &str) -> Option<i64> {
+        self.requests.get(id).map(|p| p.deadline_ms)
     }
 
     /// The requester stopped waiting.

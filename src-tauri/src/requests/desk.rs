@@ -109,9 +109,13 @@ impl Desk for AppDesk {
         let queued = b.enqueue(source.clone(), ask.clone(), Some(reply));
         self.redraw(&state, &b);
         let number = queued.as_ref().ok().and_then(|(id, _)| b.match_number(id));
+        let deadline = queued
+            .as_ref()
+            .ok()
+            .and_then(|(id, _)| b.request_deadline_ms(id));
         drop(b);
         let (id, position) = queued?;
-        self.expire_later(id.clone(), ask.timeout_secs);
+        self.expire_at(id.clone(), deadline);
         self.announce(&source, &ask);
         Ok((id, position, number))
     }
@@ -139,10 +143,14 @@ impl Desk for AppDesk {
         b.resume().await;
         let taken = b.take_link(&link);
         self.redraw(&state, &b);
+        let deadline = match &taken {
+            LinkTaken::Queued(id) => b.request_deadline_ms(id),
+            _ => None,
+        };
         drop(b);
         match taken {
             LinkTaken::Queued(id) => {
-                self.expire_later(id, super::link::LINK_TIMEOUT_SECS);
+                self.expire_at(id, deadline);
                 self.bring_forward();
             }
             LinkTaken::Noticed => self.bring_forward(),
@@ -179,10 +187,16 @@ impl Desk for AppDesk {
 }
 
 impl AppDesk {
-    fn expire_later(&self, id: String, secs: u64) {
+    /// Times the request out at its deadline, the queue's (Unix ms); the screen counts down
+    /// to the same one.
+    fn expire_at(&self, id: String, deadline_ms: Option<i64>) {
+        let Some(deadline_ms) = deadline_ms else {
+            return;
+        };
         let me = self.clone();
         tauri::async_runtime::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(secs)).await;
+            let left = deadline_ms.saturating_sub(crate::backend::now_ms()).max(0);
+            tokio::time::sleep(Duration::from_millis(left.unsigned_abs())).await;
             let state = me.0.state::<AppState>();
             if let Ok(backend) = state.backend().await {
                 let mut b = backend.lock().await;
