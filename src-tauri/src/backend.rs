@@ -89,7 +89,7 @@ pub struct Backend {
     emulator: Option<Emulator>,
     /// The server answers the emulator's demo routes.
     demo_url: Option<String>,
-    /// A standalone emulator's management key, sent on its control plane (`reach`).
+    /// A standalone emulator's management key, sent on its control plane (`http`).
     emulator_key: Option<secrecy::SecretString>,
     profile: String,
     flow: Flow,
@@ -175,7 +175,7 @@ impl Backend {
         let origin = endpoint.origin().as_str().trim_end_matches('/').to_owned();
         let mut cfg = ClientConfig::new(endpoint);
         cfg.profile = profile.to_owned();
-        cfg.extra_root_pem = crate::reach::extra_roots().map(<[u8]>::to_vec);
+        cfg.extra_root_pem = crate::http::extra_roots().map(<[u8]>::to_vec);
         if server == Server::Embedded {
             // Its port is new on every start; its sessions (kept in the data dir) are not.
             cfg.store_key = Some(server.key());
@@ -201,12 +201,12 @@ impl Backend {
         tracing::debug!(ms = began.elapsed().as_millis() as u64, "client ready");
         // Only a URL may be a standalone emulator: the keyring is not asked for the others.
         let emulator_key = match server {
-            Server::Url(_) => crate::reach::known_key(store.as_ref(), profile).0,
+            Server::Url(_) => crate::http::known_key(store.as_ref(), profile).0,
             _ => None,
         };
         let demo = emulator.is_some()
             || (matches!(server, Server::Url(_))
-                && crate::reach::probe_demo(&origin, emulator_key.as_ref()).await);
+                && crate::http::probe_demo(&origin, emulator_key.as_ref()).await);
         let demo_url = demo.then_some(origin);
         Ok(Self {
             server,
@@ -303,8 +303,8 @@ impl Backend {
     }
 
     /// Where the emulator key comes from (never the key), for Settings.
-    pub fn emulator_key_source(&self) -> crate::reach::KeySource {
-        crate::reach::known_key(self.store.as_ref(), &self.profile).1
+    pub fn emulator_key_source(&self) -> crate::http::KeySource {
+        crate::http::known_key(self.store.as_ref(), &self.profile).1
     }
 
     /// Keeps the emulator key typed in Settings in the keyring, or forgets it (`None`), and
@@ -314,19 +314,19 @@ impl Backend {
     /// The key comes from `COUNTERSIGN_EMULATOR_KEY` for this run, or is not a usable key, or
     /// the keyring failed.
     pub async fn set_emulator_key(&mut self, key: Option<&str>) -> AppResult<()> {
-        if self.emulator_key_source() == crate::reach::KeySource::Environment {
+        if self.emulator_key_source() == crate::http::KeySource::Environment {
             return Err(AppError::InvalidInput(format!(
                 "the emulator key is set by {} for this run",
-                crate::reach::EMULATOR_KEY_VAR
+                crate::http::EMULATOR_KEY_VAR
             )));
         }
         let key = key.map(str::trim).filter(|k| !k.is_empty());
-        crate::reach::save_key(self.store.as_ref(), &self.profile, key)?;
+        crate::http::save_key(self.store.as_ref(), &self.profile, key)?;
         self.emulator_key = key.map(Into::into);
         if self.emulator.is_none() && matches!(self.server, Server::Url(_)) {
             let origin = self.client.endpoint().origin();
             let origin = origin.as_str().trim_end_matches('/');
-            self.demo_url = crate::reach::probe_demo(origin, self.emulator_key.as_ref())
+            self.demo_url = crate::http::probe_demo(origin, self.emulator_key.as_ref())
                 .await
                 .then(|| origin.to_owned());
         }

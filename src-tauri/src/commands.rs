@@ -435,7 +435,7 @@ pub async fn set_emulator_key(
 #[tracing::instrument(skip_all, fields(kind = %kind))]
 pub async fn test_connection(kind: String, value: String) -> AppResult<String> {
     let server = Server::parse(&kind, &value)?;
-    crate::reach::test_connection(&server).await
+    crate::http::test_connection(&server).await
 }
 
 /// Signs out of the current server, then connects to the new one and saves the choice.

@@ -9,16 +9,17 @@ pub mod backend;
 mod cli;
 pub mod codes;
 mod commands;
+mod desk;
 pub mod error;
 mod files;
 pub mod flow;
 pub mod harden;
+mod http;
 pub mod labels;
 mod logging;
 mod migrate;
 pub mod outcome;
 mod passkey_commands;
-mod reach;
 pub mod redacted;
 mod rendering;
 pub mod requests;
@@ -175,7 +176,7 @@ pub fn run() -> ExitCode {
     match args.extra_roots() {
         Ok(None) => {}
         Ok(Some(pem)) => {
-            if let Err(e) = reach::trust(pem) {
+            if let Err(e) = http::trust(pem) {
                 eprintln!("countersign: {e}");
                 return ExitCode::FAILURE;
             }
@@ -186,7 +187,7 @@ pub fn run() -> ExitCode {
         }
     }
     #[cfg(windows)]
-    if let Some(code) = requests::desk::forward_to_running(&args.profile, link.clone()) {
+    if let Some(code) = desk::forward_to_running(&args.profile, link.clone()) {
         return code;
     }
     // Still the only thread: the choice may write the environment WebKit will inherit.
@@ -346,7 +347,7 @@ fn setup(
         inbox_task: std::sync::Mutex::new(None),
     });
     // Programs may ask at once; their requests wait for the backend below.
-    requests::desk::listen(app.handle(), args.profile.clone());
+    desk::listen(app.handle(), args.profile.clone());
     // The emulator, the keyring and the first request happen while WebKit starts the page.
     let handle = app.handle().clone();
     tauri::async_runtime::spawn(async move {
@@ -374,7 +375,7 @@ fn setup(
         tracing::debug!(set, "backend ready");
         if link.is_some() {
             use requests::socket::Desk;
-            requests::desk::AppDesk(handle.clone()).show(link).await;
+            desk::AppDesk(handle.clone()).show(link).await;
         }
     });
     Ok(())
@@ -425,7 +426,7 @@ fn forward_inbox(
         let mut seen = std::collections::HashSet::new();
         let mut first = true;
         loop {
-            if let Ok(msgs) = reach::fetch_outbox(&url, key.as_ref()).await {
+            if let Ok(msgs) = http::fetch_outbox(&url, key.as_ref()).await {
                 for m in msgs {
                     if seen.insert(m.id.clone()) && !first {
                         let _ = app.emit(INBOX_EVENT, m);

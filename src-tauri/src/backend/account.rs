@@ -122,7 +122,7 @@ impl Backend {
                 .collect());
         }
         match &self.demo_url {
-            Some(url) => crate::reach::fetch_outbox(url, self.emulator_key.as_ref()).await,
+            Some(url) => crate::http::fetch_outbox(url, self.emulator_key.as_ref()).await,
             None => Err(AppError::DemoOnly),
         }
     }

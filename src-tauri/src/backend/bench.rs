@@ -53,7 +53,7 @@ impl Backend {
                 e.last_passkey_refusal(),
             ),
             (Some(origin), _) => {
-                let f: Faults = crate::reach::control(
+                let f: Faults = crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::GET,
@@ -61,7 +61,7 @@ impl Backend {
                     None,
                 )
                 .await?;
-                let c: Clock = crate::reach::control(
+                let c: Clock = crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::GET,
@@ -70,7 +70,7 @@ impl Backend {
                 )
                 .await?;
                 // An emulator from before passkeys has no such route: no refusal to show.
-                let r: Option<Refusal> = crate::reach::control(
+                let r: Option<Refusal> = crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::GET,
@@ -102,7 +102,7 @@ impl Backend {
             (Some(origin), _) => {
                 let body =
                     serde_json::to_value(&f).map_err(|e| AppError::Emulator(e.to_string()))?;
-                let _: Faults = crate::reach::control(
+                let _: Faults = crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::PUT,
@@ -127,7 +127,7 @@ impl Backend {
                 .map_err(|e| AppError::InvalidInput(e.to_string()))?,
             (Some(origin), _) => {
                 let body = serde_json::json!({ "offset_secs": after });
-                let _: serde_json::Value = crate::reach::control(
+                let _: serde_json::Value = crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::PUT,
@@ -148,7 +148,7 @@ impl Backend {
         let s: Scenario = match (self.remote_bench()?, &self.emulator) {
             (None, Some(e)) => e.export_scenario(),
             (Some(origin), _) => {
-                crate::reach::control(
+                crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::GET,
@@ -175,7 +175,7 @@ impl Backend {
             (Some(origin), _) => {
                 let body: serde_json::Value = serde_json::from_str(text)
                     .map_err(|e| AppError::InvalidInput(format!("scenario file: {e}")))?;
-                let _: serde_json::Value = crate::reach::control(
+                let _: serde_json::Value = crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::PUT,
@@ -249,7 +249,7 @@ mod tests {
     /// plane without it: the app sends the key it was given, for the bench and the inbox.
     #[tokio::test]
     async fn the_bench_and_inbox_send_a_standalone_emulators_own_key() {
-        use crate::reach::KeySource;
+        use crate::http::KeySource;
         const KEY: &str = "an-operator-key-for-the-bench";
         let emu = prelude_emulator::Emulator::start(
             prelude_emulator::Config {
@@ -299,7 +299,7 @@ mod tests {
         // A wrong key is refused by the emulator, with a sentence that says where to fix it.
         b.set_emulator_key(Some("not-the-key")).await.unwrap();
         assert_eq!(b.bench().await.unwrap_err().code(), "demo_only");
-        let e = crate::reach::fetch_outbox(&emu.url(), b.emulator_key())
+        let e = crate::http::fetch_outbox(&emu.url(), b.emulator_key())
             .await
             .unwrap_err();
         assert!(e.to_string().contains("Settings"), "{e}");

@@ -7,7 +7,6 @@
 
 pub mod client;
 pub mod client_error;
-pub mod desk;
 pub mod guard;
 #[cfg(unix)]
 pub mod instance;

@@ -1,11 +1,12 @@
-//! The app's side of the socket: a request goes into the backend's queue, the window is
-//! redrawn, and a notification tells a person who is looking elsewhere.
+//! The Tauri adapter for approval requests, the app's side of the socket: a request goes into
+//! the backend's queue, the window is redrawn, and a notification tells a person who is
+//! looking elsewhere.
 
-use super::protocol::{AppStatus, Ask, Outcome, Status};
-use super::queue::Source;
-use super::socket::{self, Desk};
 use crate::AppState;
 use crate::backend::{Backend, LinkTaken};
+use crate::requests::protocol::{AppStatus, Ask, Outcome, Status};
+use crate::requests::queue::Source;
+use crate::requests::socket::{self, Desk};
 #[cfg(windows)]
 use std::process::ExitCode;
 use std::time::Duration;
@@ -177,7 +178,7 @@ impl Desk for AppDesk {
         #[cfg(not(target_os = "linux"))]
         let tray = None;
         AppStatus {
-            v: super::protocol::VERSION,
+            v: crate::requests::protocol::VERSION,
             signed_in,
             tray,
             // No lock exists yet: never locked.
@@ -214,7 +215,7 @@ pub fn listen(app: &tauri::AppHandle, profile: String) {
     let desk = AppDesk(app.clone());
     tauri::async_runtime::spawn(async move {
         #[cfg(unix)]
-        let listening = match super::instance::held() {
+        let listening = match crate::requests::instance::held() {
             Some(i) => socket::listen(&i.dir, &i.profile, desk).await,
             None => Err(socket::SocketError::RuntimeDir(format!(
                 "this process does not hold profile {profile}"
@@ -239,14 +240,14 @@ pub fn forward_to_running(profile: &str, link: Option<String>) -> Option<ExitCod
         .ok()?;
     rt.block_on(async {
         let mut conn = socket::connect(profile).await.ok()?;
-        let msg = super::protocol::ClientMessage::Show {
-            v: super::protocol::VERSION,
+        let msg = crate::requests::protocol::ClientMessage::Show {
+            v: crate::requests::protocol::VERSION,
             link,
         };
         conn.send(&msg).await.ok()?;
         let answered = tokio::time::timeout(Duration::from_secs(5), conn.next()).await;
         match answered {
-            Ok(Ok(Some(super::protocol::AppMessage::Shown { .. }))) => {
+            Ok(Ok(Some(crate::requests::protocol::AppMessage::Shown { .. }))) => {
                 eprintln!(
                     "countersign: already running for profile {profile}; its window was brought forward"
                 );
