@@ -2,11 +2,11 @@
 //! Unix, that it runs as this user), send one message, read the answers.
 
 use super::protocol::{AppMessage, ClientMessage};
-use super::socket::{SocketError, read_line};
 #[cfg(windows)]
 use super::socket_dir::path;
 #[cfg(unix)]
 use super::socket_dir::runtime_dir;
+use super::transport::{SocketError, read_line};
 #[cfg(unix)]
 use std::path::Path;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};

@@ -22,3 +22,4 @@ mod script;
 pub mod socket;
 pub mod socket_dir;
 pub mod status;
+pub mod transport;

@@ -2,42 +2,14 @@
 //! user can use (checked on its open handle), mode 0600, with the peer's uid checked both
 //! ways; or a named pipe on Windows. One line of JSON each way (protocol.rs).
 
-use super::protocol::{AppMessage, BadRequest, ClientMessage, MAX_LINE};
+use super::protocol::{AppMessage, BadRequest, ClientMessage};
 use super::queue::Source;
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt, BufReader};
 
-#[derive(Debug, thiserror::Error)]
-pub enum SocketError {
-    #[error("no private runtime directory: {0}")]
-    RuntimeDir(String),
-    /// The folder for the socket is not one only this user can use.
-    #[error(
-        "no safe folder for the approval socket: {path} {why}; set XDG_RUNTIME_DIR to a folder only you can use"
-    )]
-    UnsafeDir { path: PathBuf, why: String },
-    /// The process serving the socket runs as another user (`SO_PEERCRED`).
-    #[error(
-        "the approval socket is served by uid {uid}, not by this user (uid {me}); nothing was sent"
-    )]
-    NotOurs { uid: u32, me: u32 },
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("the app answered something unexpected: {0}")]
-    Protocol(String),
-}
-
-impl SocketError {
-    /// No app listens there (yet): the socket file is missing, or nobody accepts on it.
-    pub fn no_app(&self) -> bool {
-        matches!(self, SocketError::Io(e) if matches!(
-            e.kind(),
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-        ))
-    }
-}
+pub use super::transport::SocketError;
+use super::transport::read_line;
 
 /// The binary of `countersign approve`, whose peers are described by their parent.
 #[cfg(target_os = "linux")]
@@ -70,31 +42,6 @@ pub use super::connection::{Connection, connect};
 pub use super::socket_dir::path;
 #[cfg(unix)]
 pub use super::socket_dir::{PrivateDir, runtime_dir};
-
-/// Reads one line, at most `MAX_LINE` bytes; `None` at end of stream.
-pub(super) async fn read_line<R: AsyncRead + Unpin>(
-    r: &mut BufReader<R>,
-) -> std::io::Result<Option<String>> {
-    let mut buf = Vec::new();
-    let n = (&mut *r)
-        .take(MAX_LINE as u64 + 1)
-        .read_until(b'\n', &mut buf)
-        .await?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.last() != Some(&b'\n') {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("a line is at most {MAX_LINE} bytes"),
-        ));
-    }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-}
-
-use tokio::io::AsyncReadExt as _;
 
 async fn write_msg<W: AsyncWrite + Unpin>(w: &mut W, m: &AppMessage) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(m).map_err(std::io::Error::other)?;
@@ -422,6 +369,7 @@ pub async fn listen<D: Desk>(profile: &str, desk: D) -> Result<(), SocketError> 
 mod tests {
     use super::*;
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::path::PathBuf;
 
     /// A folder for one test, removed at the end.
     struct Temp(PathBuf);

@@ -1,7 +1,7 @@
 //! The folder the approval socket lives in: one only this user can use, checked on its open
 //! handle (Unix), or the named pipe's path (Windows).
 
-use super::socket::SocketError;
+use super::transport::SocketError;
 #[cfg(unix)]
 use std::path::Path;
 use std::path::PathBuf;
