@@ -2,18 +2,16 @@
 // the server's health dot, and the short notes and two-click confirmations around them.
 import { call } from "./ipc.js";
 import { gateMatching } from "./matching.js";
-import { RESTARTABLE, showErrorIn } from "./messages.js";
+import { showErrorIn } from "./messages.js";
 import { $, $$ } from "./parts.js";
 import { placeError } from "./prompt.js";
 
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
 // The backend's flags decide: after a `restartable` error the approval must be started again;
-// a `transient` one says the server did not answer.
-const restartable = (err) => err.restartable ?? RESTARTABLE.has(err.code);
-const transient = (err) => err.transient ?? UNREACHABLE.has(err.code);
-// Fallback for an error without its `transient` flag, as RESTARTABLE is for `restartable`.
-const UNREACHABLE = new Set(["network", "timeout", "connection_failed", "startup", "internal"]);
+// an `unreachable` one says the server did not answer.
+const restartable = (err) => err.restartable === true;
+const unreachable = (err) => err.unreachable === true;
 
 // The actions for the app state `ui` (`view`, `busy`, `acts`, `lastApproval`, `staleView`,
 // and the `render`, `gateCode` and `tick` of render.js, read when called).
@@ -94,7 +92,7 @@ export function createActions(ui) {
       serverHealth(true);
       return true;
     } catch (err) {
-      serverHealth(!transient(err));
+      serverHealth(!unreachable(err));
       setBusy(false, trigger);
       try {
         ui.render(await call("app_state"));

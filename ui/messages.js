@@ -155,5 +155,3 @@ export function showErrorIn(el, err) {
   el.replaceChildren(...parts, box);
 }
 
-// Fallback for an error without its `restartable` flag (see actions.js): errors after which the approval must be started again.
-export const RESTARTABLE = new Set(["expired_challenge_token", "token_reused", "invalid_challenge_token"]);

@@ -114,7 +114,7 @@ pub fn entry(exe: &Path, profile: &str) -> String {
 /// break would end the `Exec` line and start a key of the path's choosing).
 fn check_entry(exe: &Path, profile: &str) -> std::io::Result<()> {
     let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
-    crate::cli::check_profile(profile).map_err(invalid)?;
+    crate::cli::check_profile(profile).map_err(|e| invalid(e.to_string()))?;
     match exe.to_str() {
         Some(p) if !p.chars().any(char::is_control) => Ok(()),
         _ => Err(invalid(format!(

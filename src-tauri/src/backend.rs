@@ -1,9 +1,10 @@
 //! The session owner behind the commands: which server, where the flow is, the challenge in
 //! progress. It has no window and no Tauri types, so it is tested on its own.
 
-use crate::audit::{AuditEntry, AuditLog, rfc3339};
+use crate::audit::{AuditEntry, AuditLog};
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, Flow};
+use crate::outcome::AttemptOutcome;
 use crate::requests::link::LinkGate;
 use crate::requests::queue::Queue;
 use crate::server::Server;
@@ -15,6 +16,7 @@ use prelude_session::{
     ClientConfig, Endpoint, Error as SessionError, Identifier, PlatformStore, SecretStore,
     SessionClient, StepUpChallenge,
 };
+use prelude_wire::time::{rfc3339, unix_now};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -75,13 +77,6 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
     }
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 fn ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -94,7 +89,7 @@ pub struct Backend {
     emulator: Option<Emulator>,
     /// The server answers the emulator's demo routes.
     demo_url: Option<String>,
-    /// A standalone emulator's management key, sent on its control plane (`reach`).
+    /// A standalone emulator's management key, sent on its control plane (`http`).
     emulator_key: Option<secrecy::SecretString>,
     profile: String,
     flow: Flow,
@@ -180,7 +175,7 @@ impl Backend {
         let origin = endpoint.origin().as_str().trim_end_matches('/').to_owned();
         let mut cfg = ClientConfig::new(endpoint);
         cfg.profile = profile.to_owned();
-        cfg.extra_root_pem = crate::reach::extra_roots().map(<[u8]>::to_vec);
+        cfg.extra_root_pem = crate::http::extra_roots().map(<[u8]>::to_vec);
         if server == Server::Embedded {
             // Its port is new on every start; its sessions (kept in the data dir) are not.
             cfg.store_key = Some(server.key());
@@ -206,12 +201,12 @@ impl Backend {
         tracing::debug!(ms = began.elapsed().as_millis() as u64, "client ready");
         // Only a URL may be a standalone emulator: the keyring is not asked for the others.
         let emulator_key = match server {
-            Server::Url(_) => crate::reach::known_key(store.as_ref(), profile).0,
+            Server::Url(_) => crate::http::known_key(store.as_ref(), profile).0,
             _ => None,
         };
         let demo = emulator.is_some()
             || (matches!(server, Server::Url(_))
-                && crate::reach::probe_demo(&origin, emulator_key.as_ref()).await);
+                && crate::http::probe_demo(&origin, emulator_key.as_ref()).await);
         let demo_url = demo.then_some(origin);
         Ok(Self {
             server,
@@ -249,15 +244,15 @@ impl Backend {
 
     /// Writes an ended attempt to the audit log; for a request, the requester learns the
     /// outcome.
-    fn close_attempt(&mut self, a: Attempt, outcome: &str, error: Option<&AppError>) {
+    fn close_attempt(&mut self, a: Attempt, outcome: AttemptOutcome, error: Option<&AppError>) {
         if let Some(tag) = &a.request {
             self.settle_request(&tag.id, &a, outcome, error);
         }
-        self.audit_attempt(a, outcome, error.map(|e| e.code().to_owned()));
+        self.audit_attempt(a, outcome, error.map(|e| e.code().to_string()));
     }
 
     /// Writes an ended attempt to the audit log, with the stable code of why it ended so.
-    fn audit_attempt(&mut self, a: Attempt, outcome: &str, error_code: Option<String>) {
+    fn audit_attempt(&mut self, a: Attempt, outcome: AttemptOutcome, error_code: Option<String>) {
         let entry = AuditEntry {
             started_at: rfc3339(a.started),
             ended_at: rfc3339(unix_now()),
@@ -273,7 +268,7 @@ impl Backend {
                 .collect(),
             steps: a.steps,
             wrong_codes: a.wrong_codes,
-            outcome: outcome.to_owned(),
+            outcome: outcome.as_str().to_owned(),
             error_code,
             requester: a.request.as_ref().map(|t| t.requester.clone()),
             reason: a.request.and_then(|t| t.reason),
@@ -308,8 +303,8 @@ impl Backend {
     }
 
     /// Where the emulator key comes from (never the key), for Settings.
-    pub fn emulator_key_source(&self) -> crate::reach::KeySource {
-        crate::reach::known_key(self.store.as_ref(), &self.profile).1
+    pub fn emulator_key_source(&self) -> crate::http::KeySource {
+        crate::http::known_key(self.store.as_ref(), &self.profile).1
     }
 
     /// Keeps the emulator key typed in Settings in the keyring, or forgets it (`None`), and
@@ -319,19 +314,19 @@ impl Backend {
     /// The key comes from `COUNTERSIGN_EMULATOR_KEY` for this run, or is not a usable key, or
     /// the keyring failed.
     pub async fn set_emulator_key(&mut self, key: Option<&str>) -> AppResult<()> {
-        if self.emulator_key_source() == crate::reach::KeySource::Environment {
+        if self.emulator_key_source() == crate::http::KeySource::Environment {
             return Err(AppError::InvalidInput(format!(
                 "the emulator key is set by {} for this run",
-                crate::reach::EMULATOR_KEY_VAR
+                crate::http::EMULATOR_KEY_VAR
             )));
         }
         let key = key.map(str::trim).filter(|k| !k.is_empty());
-        crate::reach::save_key(self.store.as_ref(), &self.profile, key)?;
+        crate::http::save_key(self.store.as_ref(), &self.profile, key)?;
         self.emulator_key = key.map(Into::into);
         if self.emulator.is_none() && matches!(self.server, Server::Url(_)) {
             let origin = self.client.endpoint().origin();
             let origin = origin.as_str().trim_end_matches('/');
-            self.demo_url = crate::reach::probe_demo(origin, self.emulator_key.as_ref())
+            self.demo_url = crate::http::probe_demo(origin, self.emulator_key.as_ref())
                 .await
                 .then(|| origin.to_owned());
         }
@@ -499,18 +494,18 @@ impl Backend {
 
     pub async fn logout(&mut self) -> AppResult<()> {
         self.notice = None;
-        self.end_flow("cancelled", None);
+        self.end_flow(AttemptOutcome::Cancelled, None);
         self.client.logout().await?;
         Ok(())
     }
 
     /// Signs out locally, writing the open attempt (if any) with `outcome`.
-    fn end_flow(&mut self, outcome: &str, error: Option<&AppError>) {
+    fn end_flow(&mut self, outcome: AttemptOutcome, error: Option<&AppError>) {
         if let Some(a) = self.flow.signed_out() {
             self.close_attempt(a, outcome, error);
         }
         self.forget_stored_challenge();
-        self.drop_requests("cancelled");
+        self.drop_requests(AttemptOutcome::Cancelled);
         self.ledger.reset();
     }
 
@@ -536,7 +531,7 @@ impl Backend {
             && self.signed_in()
             && self.client.profile().is_none()
         {
-            self.end_flow("failed", Some(e));
+            self.end_flow(AttemptOutcome::Failed, Some(e));
             self.notice = Some("Your session has ended. Sign in again.".into());
         }
     }
@@ -563,7 +558,7 @@ mod passkeys;
 #[cfg(test)]
 mod request_tests;
 mod requests;
-pub use requests::LinkTaken;
+pub use requests::{LinkTaken, now_ms};
 mod step_up;
 #[cfg(test)]
 mod tests;

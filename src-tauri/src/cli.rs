@@ -44,16 +44,20 @@ pub struct Args {
 
 /// The one positional argument: only a `countersign:` link, so that a mistyped command
 /// (`countersign stauts`) is named rather than taken for something to open.
-fn link_arg(text: &str) -> Result<String, String> {
+fn link_arg(text: &str) -> AppResult<String> {
     if crate::requests::link::is_link(text) {
         Ok(text.to_owned())
     } else {
-        Err("not a countersign: link".to_owned())
+        Err(AppError::InvalidInput("not a countersign: link".to_owned()))
     }
 }
 
 impl Args {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks what clap cannot: the profile's name.
+    ///
+    /// # Errors
+    /// [`AppError::InvalidInput`], as [`check_profile`].
+    pub fn validate(&self) -> AppResult<()> {
         check_profile(&self.profile)
     }
 
@@ -90,16 +94,19 @@ fn read_ca_file(path: &std::path::Path) -> AppResult<Vec<u8>> {
 }
 
 /// A profile names files and a socket: 1-40 letters, digits, - or _.
-pub fn check_profile(p: &str) -> Result<(), String> {
+///
+/// # Errors
+/// [`AppError::InvalidInput`] naming the profile and the rule.
+pub fn check_profile(p: &str) -> AppResult<()> {
     if p.is_empty()
         || p.len() > 40
         || !p
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err(format!(
+        return Err(AppError::InvalidInput(format!(
             "profile {p:?} must be 1-40 letters, digits, - or _"
-        ));
+        )));
     }
     Ok(())
 }

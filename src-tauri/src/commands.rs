@@ -7,15 +7,13 @@ use crate::backend::identifiers::IdentifiersView;
 use crate::error::{AppError, AppResult};
 use crate::flow::Approval;
 use crate::server::Server;
-use crate::view::{
-    AppView, AuditView, BenchView, IdentifierCheck, InboxMessage, MutedView, ServerSettingsView,
-    SessionRow,
-};
+use crate::view::{AppView, AuditView, IdentifierCheck, MutedView, ServerSettingsView, SessionRow};
 use std::collections::BTreeMap;
 use tauri::State;
 
 type St<'a> = State<'a, AppState>;
 
+pub mod demo;
 pub mod desktop;
 
 #[tauri::command]
@@ -26,8 +24,6 @@ pub async fn app_state(state: St<'_>) -> AppResult<AppView> {
     Ok(state.settled(&b))
 }
 
-/// The UI calls this once its first screen is interactive; the time is logged (and read by the
-/// startup benchmark).
 /// Milliseconds since the page's navigation started, as the page measured them.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -37,6 +33,8 @@ pub struct PageMarks {
     paint_at: u32,
 }
 
+/// The UI calls this once its first screen is interactive; the time is logged (and read by the
+/// startup benchmark).
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub fn ui_ready(page: Option<PageMarks>) {
@@ -257,7 +255,7 @@ pub async fn muted_programs(state: St<'_>) -> AppResult<Vec<MutedView>> {
                 Some(s) => format!("{}, running {s} by its own account", k.executable),
                 None => k.executable,
             },
-            until: crate::audit::rfc3339(until_ms / 1000),
+            until: prelude_wire::time::rfc3339(until_ms / 1000),
         })
         .collect())
 }
@@ -364,29 +362,6 @@ fn noted<T>(b: &mut Backend, r: AppResult<T>) -> AppResult<T> {
 }
 
 #[tauri::command]
-#[tracing::instrument(skip_all)]
-pub async fn demo_inbox(state: St<'_>) -> AppResult<Vec<InboxMessage>> {
-    let b = state.backend().await?.lock().await;
-    b.demo_inbox().await
-}
-
-#[tauri::command]
-#[tracing::instrument(skip_all, fields(scenario = %scenario))]
-pub async fn set_scenario(state: St<'_>, scenario: String) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.set_scenario(&scenario).await?;
-    Ok(state.view(&b))
-}
-
-#[tauri::command]
-#[tracing::instrument(skip_all)]
-pub async fn reset_demo(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.reset_demo().await?;
-    Ok(state.settled(&b))
-}
-
-#[tauri::command]
 #[tracing::instrument(skip_all, fields(theme = %theme))]
 pub async fn set_theme(state: St<'_>, theme: String) -> AppResult<AppView> {
     if !matches!(theme.as_str(), "system" | "light" | "dark") {
@@ -436,7 +411,7 @@ pub async fn set_emulator_key(
 #[tracing::instrument(skip_all, fields(kind = %kind))]
 pub async fn test_connection(kind: String, value: String) -> AppResult<String> {
     let server = Server::parse(&kind, &value)?;
-    crate::reach::test_connection(&server).await
+    crate::http::test_connection(&server).await
 }
 
 /// Signs out of the current server, then connects to the new one and saves the choice.
@@ -484,66 +459,6 @@ pub async fn switch_server(
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn bench_state(state: St<'_>) -> AppResult<BenchView> {
-    let b = state.backend().await?.lock().await;
-    b.bench().await
-}
-
-#[tauri::command]
-#[tracing::instrument(skip_all)]
-pub async fn set_faults(state: St<'_>, faults: prelude_emulator::Faults) -> AppResult<BenchView> {
-    let mut b = state.backend().await?.lock().await;
-    b.set_faults(faults).await
-}
-
-/// Moves the emulated clock by `by_secs`, or back to real time without it.
-#[tauri::command]
-#[tracing::instrument(skip_all)]
-pub async fn move_clock(state: St<'_>, by_secs: Option<i64>) -> AppResult<BenchView> {
-    if by_secs.is_some_and(|s| s.abs() > 7 * 86_400) {
-        return Err(AppError::InvalidInput(
-            "the clock moves at most a week at a time".into(),
-        ));
-    }
-    let mut b = state.backend().await?.lock().await;
-    b.move_clock(by_secs).await
-}
-
-/// Saves the emulator's scenario to a file the person picks; where it went, or `None` when
-/// they cancelled.
-#[tauri::command]
-#[tracing::instrument(skip_all)]
-pub async fn export_scenario(app: tauri::AppHandle, state: St<'_>) -> AppResult<Option<String>> {
-    let text = state
-        .backend()
-        .await?
-        .lock()
-        .await
-        .export_scenario()
-        .await?;
-    let Some(path) =
-        crate::files::pick_save(&app, "countersign-scenario.json", "Scenario", &["json"]).await
-    else {
-        return Ok(None);
-    };
-    crate::files::write_private(&path, text.as_bytes())?;
-    Ok(Some(path.display().to_string()))
-}
-
-/// Replaces the emulator's scenario with a file the person picks.
-#[tauri::command]
-#[tracing::instrument(skip_all)]
-pub async fn import_scenario(app: tauri::AppHandle, state: St<'_>) -> AppResult<Option<BenchView>> {
-    let Some(path) = crate::files::pick_open(&app, "Scenario", &["json"]).await else {
-        return Ok(None);
-    };
-    let text = crate::files::read_small(&path)?;
-    let mut b = state.backend().await?.lock().await;
-    b.import_scenario(&text).await.map(Some)
-}
-
-#[tauri::command]
-#[tracing::instrument(skip_all)]
 pub async fn audit_log(state: St<'_>) -> AppResult<AuditView> {
     let b = state.backend().await?.lock().await;
     let Some(log) = b.audit() else {
@@ -562,13 +477,7 @@ pub async fn audit_log(state: St<'_>) -> AppResult<AuditView> {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn export_audit_log(app: tauri::AppHandle, state: St<'_>) -> AppResult<Option<String>> {
-    let stamp = crate::audit::rfc3339(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
-    )
-    .replace(':', "-");
+    let stamp = prelude_wire::time::rfc3339(prelude_wire::time::unix_now()).replace(':', "-");
     let name = format!("countersign-approvals-{stamp}.json");
     let Some(path) = crate::files::pick_save(
         &app,

@@ -1,5 +1,9 @@
-//! The app's error type, sent to the UI as `{code, message}` with stable codes.
+//! The app's error type, sent to the UI as `{code, message, reason, restartable, transient,
+//! unreachable, …}`
+//! with stable codes.
 
+use crate::codes::{AppCode, ErrorCode};
+use prelude_wire::Channel;
 use serde::ser::SerializeStruct;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +54,8 @@ pub enum AppError {
     /// user with only a phone number).
     #[error("{source}")]
     NoAddressForStep {
-        /// "email address" or "phone number".
-        address: &'static str,
+        /// The channel the step sends its code by: the account has no address for it.
+        channel: prelude_wire::Channel,
         source: prelude_session::Error,
     },
     /// The person picked a number other than the requester's: the request is denied.
@@ -106,38 +110,81 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn code(&self) -> &str {
-        match self {
-            AppError::Session(e) => e.code(),
-            AppError::PlainHttp { .. } => "plain_http_refused",
-            AppError::StepUpBlocked => "step_up_blocked",
-            AppError::WrongStage => "wrong_stage",
-            AppError::NotSignedIn => "not_signed_in",
-            AppError::ChallengeMismatch => "challenge_mismatch",
-            AppError::ChallengeText(_) => "challenge_text_refused",
-            AppError::GrantUnverifiable => "grant_unverifiable",
-            AppError::NoRequest => "no_request",
-            AppError::NumberMismatch => "number_mismatch",
-            AppError::NumberNotPicked => "number_not_picked",
+    /// The error's stable code: the session's own for its failures, the app's for the rest.
+    pub fn code(&self) -> ErrorCode {
+        use AppCode as A;
+        let app = match self {
+            AppError::Session(e) => return ErrorCode::of_session(e),
+            AppError::Authenticator(e) => return e.code(),
+            AppError::PlainHttp { .. } => A::PlainHttpRefused,
+            AppError::StepUpBlocked => A::StepUpBlocked,
+            AppError::WrongStage => A::WrongStage,
+            AppError::NotSignedIn => A::NotSignedIn,
+            AppError::ChallengeMismatch => A::ChallengeMismatch,
+            AppError::ChallengeText(_) => A::ChallengeTextRefused,
+            AppError::GrantUnverifiable => A::GrantUnverifiable,
+            AppError::NoRequest => A::NoRequest,
+            AppError::NumberMismatch => A::NumberMismatch,
+            AppError::NumberNotPicked => A::NumberNotPicked,
             AppError::NoAddressForStep {
-                address: "email address",
+                channel: Channel::Email,
                 ..
-            } => "no_email_for_step",
-            AppError::NoAddressForStep { .. } => "no_phone_for_step",
-            AppError::CustomStepElsewhere => "custom_step_elsewhere",
-            AppError::NoTriesLeft => "no_tries_left",
-            AppError::CodeEnded => "code_ended",
-            AppError::DemoOnly => "demo_only",
-            AppError::Emulator(_) => "emulator",
-            AppError::Settings(_) => "settings",
-            AppError::InvalidInput(_) | AppError::InvalidField { .. } => "invalid_input",
-            AppError::Connection(_) => "connection_failed",
-            AppError::Audit(_) => "audit",
-            AppError::Startup(_) => "startup",
-            AppError::Authenticator(e) => e.code(),
-            AppError::PinMismatch => "pin_mismatch",
-            AppError::NeedsPasskey(_) => "needs_passkey",
-            AppError::LookalikeIdentifier(_) => "lookalike_identifier",
+            } => A::NoEmailForStep,
+            AppError::NoAddressForStep {
+                channel: Channel::Sms,
+                ..
+            } => A::NoPhoneForStep,
+            AppError::CustomStepElsewhere => A::CustomStepElsewhere,
+            AppError::NoTriesLeft => A::NoTriesLeft,
+            AppError::CodeEnded => A::CodeEnded,
+            AppError::DemoOnly => A::DemoOnly,
+            AppError::Emulator(_) => A::Emulator,
+            AppError::Settings(_) => A::Settings,
+            AppError::InvalidInput(_) | AppError::InvalidField { .. } => A::InvalidInput,
+            AppError::Connection(_) => A::ConnectionFailed,
+            AppError::Audit(_) => A::Audit,
+            AppError::Startup(_) => A::Startup,
+            AppError::PinMismatch => A::PinMismatch,
+            AppError::NeedsPasskey(_) => A::NeedsPasskey,
+            AppError::LookalikeIdentifier(_) => A::LookalikeIdentifier,
+        };
+        ErrorCode::App(app)
+    }
+
+    /// Whether the approval this error ended can be asked again at once: the challenge died
+    /// (expired, spent or refused), not the request. The approval is closed as failed on these.
+    pub fn is_restartable(&self) -> bool {
+        matches!(
+            self,
+            AppError::Session(
+                prelude_session::Error::ExpiredChallengeToken
+                    | prelude_session::Error::TokenReused
+                    | prelude_session::Error::InvalidChallengeToken { .. }
+            )
+        )
+    }
+
+    /// Whether the same call may succeed later (the server was unreachable, busy or failed):
+    /// the session client's judgement, and ours for a server we could not reach at all.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AppError::Connection(_) => true,
+            AppError::Session(e) | AppError::NeedsPasskey(e) => e.is_transient(),
+            AppError::NoAddressForStep { source, .. } => source.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// Whether the server gave no usable answer (not reached, timed out, or failed itself):
+    /// the header's server badge then says it did not answer.
+    pub fn is_unreachable(&self) -> bool {
+        use prelude_session::Error as S;
+        let gone = |e: &S| matches!(e, S::Timeout | S::Network(_) | S::Internal { .. });
+        match self {
+            AppError::Connection(_) | AppError::Startup(_) => true,
+            AppError::Session(e) | AppError::NeedsPasskey(e) => gone(e),
+            AppError::NoAddressForStep { source, .. } => gone(source),
+            _ => false,
         }
     }
 
@@ -174,8 +221,8 @@ impl AppError {
 
 impl serde::Serialize for AppError {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("AppError", 5)?;
-        st.serialize_field("code", self.code())?;
+        let mut st = s.serialize_struct("AppError", 8)?;
+        st.serialize_field("code", &self.code())?;
         // Both may carry the server's own words: shown under "Details", never able to
         // reorder or hide the text around them.
         let message = self.to_string();
@@ -190,6 +237,9 @@ impl serde::Serialize for AppError {
             _ => None,
         };
         st.serialize_field("field", &field)?;
+        st.serialize_field("restartable", &self.is_restartable())?;
+        st.serialize_field("transient", &self.is_transient())?;
+        st.serialize_field("unreachable", &self.is_unreachable())?;
         st.end()
     }
 }
@@ -305,5 +355,84 @@ mod tests {
             );
         }
         assert!(!for_people(&e).contains('\u{202E}'));
+    }
+
+    #[test]
+    fn the_ui_is_told_which_errors_restart_and_which_pass() {
+        let flags = |e: AppError| {
+            let v = serde_json::to_value(&e).unwrap();
+            (v["restartable"].as_bool(), v["transient"].as_bool())
+        };
+        for e in [
+            prelude_session::Error::ExpiredChallengeToken,
+            prelude_session::Error::TokenReused,
+            prelude_session::Error::InvalidChallengeToken {
+                code: "step_not_found".into(),
+                message: "gone".into(),
+            },
+        ] {
+            assert_eq!(flags(AppError::Session(e)), (Some(true), Some(false)));
+        }
+        for e in [
+            prelude_session::Error::Timeout,
+            prelude_session::Error::Network("refused".into()),
+            prelude_session::Error::Internal {
+                message: "down".into(),
+            },
+            prelude_session::Error::RateLimited {
+                message: "slow down".into(),
+            },
+        ] {
+            assert_eq!(flags(AppError::Session(e)), (Some(false), Some(true)));
+        }
+        assert_eq!(
+            flags(AppError::Connection("no route".into())),
+            (Some(false), Some(true))
+        );
+        for e in [
+            AppError::StepUpBlocked,
+            AppError::NoTriesLeft,
+            AppError::Session(prelude_session::Error::InvalidOtpCode {
+                attempts_remaining: Some(2),
+            }),
+        ] {
+            assert_eq!(flags(e), (Some(false), Some(false)));
+        }
+        // The server badge's "did not answer": no answer at all, or the server failed; a rate
+        // limit is an answer.
+        let unreachable = |e: AppError| serde_json::to_value(&e).unwrap()["unreachable"].as_bool();
+        for e in [
+            AppError::Session(prelude_session::Error::Timeout),
+            AppError::Session(prelude_session::Error::Network("refused".into())),
+            AppError::Session(prelude_session::Error::Internal {
+                message: "down".into(),
+            }),
+            AppError::Connection("no route".into()),
+            AppError::Startup("port taken".into()),
+        ] {
+            assert_eq!(unreachable(e), Some(true));
+        }
+        for e in [
+            AppError::Session(prelude_session::Error::RateLimited {
+                message: "slow down".into(),
+            }),
+            AppError::Session(prelude_session::Error::TokenReused),
+            AppError::NoTriesLeft,
+        ] {
+            assert_eq!(unreachable(e), Some(false));
+        }
+    }
+
+    #[test]
+    fn a_missing_address_is_named_by_the_steps_channel() {
+        let e = |channel| AppError::NoAddressForStep {
+            channel,
+            source: prelude_session::Error::BadRequest {
+                code: "invalid_identifier".into(),
+                message: "no address".into(),
+            },
+        };
+        assert_eq!(e(Channel::Email).code(), "no_email_for_step");
+        assert_eq!(e(Channel::Sms).code(), "no_phone_for_step");
     }
 }

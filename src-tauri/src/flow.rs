@@ -63,7 +63,7 @@ pub struct Approving {
     pub attempt: Attempt,
     /// The current step sends its code to an address the account lacks ("email address" or
     /// "phone number"): no code can come.
-    pub missing_address: Option<&'static str>,
+    pub missing_address: Option<prelude_wire::Channel>,
 }
 
 #[derive(Clone, Debug, Default)]

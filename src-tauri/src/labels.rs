@@ -107,12 +107,16 @@ pub struct DeadEnd {
     pub missing: &'static str,
 }
 
-/// The dead end for a step whose code goes to `address` ("email address" or "phone number").
-pub fn dead_end(address: &'static str) -> DeadEnd {
-    let (by, missing, action) = if address == "email address" {
-        ("email", "email", "Add an email address")
-    } else {
-        ("text message", "phone", "Add a phone number")
+/// The dead end for a step whose code goes by `channel`, to an address the account lacks.
+pub fn dead_end(channel: prelude_wire::Channel) -> DeadEnd {
+    let (by, missing, action, address) = match channel {
+        prelude_wire::Channel::Email => ("email", "email", "Add an email address", "email address"),
+        prelude_wire::Channel::Sms => (
+            "text message",
+            "phone",
+            "Add a phone number",
+            "phone number",
+        ),
     };
     DeadEnd {
         why: format!(
@@ -170,11 +174,11 @@ mod tests {
 
     #[test]
     fn dead_ends_name_the_fix() {
-        let d = dead_end("email address");
+        let d = dead_end(prelude_wire::Channel::Email);
         assert!(d.why.contains("no email address"), "{}", d.why);
         assert!(d.fix.starts_with("Adding an email address"), "{}", d.fix);
         assert_eq!(d.missing, "email");
-        let d = dead_end("phone number");
+        let d = dead_end(prelude_wire::Channel::Sms);
         assert!(d.fix.starts_with("Adding a phone number"), "{}", d.fix);
         assert_eq!(d.action, "Add a phone number");
     }

@@ -7,16 +7,20 @@ pub mod authenticator;
 pub mod autostart;
 pub mod backend;
 mod cli;
+pub mod codes;
 mod commands;
+mod desk;
 pub mod error;
 mod files;
 pub mod flow;
 pub mod harden;
+mod http;
 pub mod labels;
 mod logging;
 mod migrate;
+pub mod outcome;
 mod passkey_commands;
-mod reach;
+pub mod redacted;
 mod rendering;
 pub mod requests;
 pub mod server;
@@ -36,7 +40,7 @@ use view::{AppView, InboxMessage};
 
 pub struct AppState {
     /// Connected in the background while the window loads; commands wait for it.
-    backend: tokio::sync::SetOnce<Result<tokio::sync::Mutex<Backend>, String>>,
+    backend: tokio::sync::SetOnce<AppResult<tokio::sync::Mutex<Backend>>>,
     settings: Settings<Wry>,
     profile: String,
     data_dir: Option<std::path::PathBuf>,
@@ -49,7 +53,7 @@ impl AppState {
     async fn backend(&self) -> AppResult<&tokio::sync::Mutex<Backend>> {
         match self.backend.wait().await {
             Ok(b) => Ok(b),
-            Err(e) => Err(error::AppError::Startup(e.clone())),
+            Err(e) => Err(error::AppError::Startup(e.to_string())),
         }
     }
 
@@ -172,7 +176,7 @@ pub fn run() -> ExitCode {
     match args.extra_roots() {
         Ok(None) => {}
         Ok(Some(pem)) => {
-            if let Err(e) = reach::trust(pem) {
+            if let Err(e) = http::trust(pem) {
                 eprintln!("countersign: {e}");
                 return ExitCode::FAILURE;
             }
@@ -183,7 +187,7 @@ pub fn run() -> ExitCode {
         }
     }
     #[cfg(windows)]
-    if let Some(code) = requests::desk::forward_to_running(&args.profile, link.clone()) {
+    if let Some(code) = desk::forward_to_running(&args.profile, link.clone()) {
         return code;
     }
     // Still the only thread: the choice may write the environment WebKit will inherit.
@@ -214,9 +218,9 @@ pub fn run() -> ExitCode {
             commands::resend_identifier_code,
             commands::verify_identifier_code,
             commands::cancel_identifier,
-            commands::demo_inbox,
-            commands::set_scenario,
-            commands::reset_demo,
+            commands::demo::demo_inbox,
+            commands::demo::set_scenario,
+            commands::demo::reset_demo,
             commands::set_theme,
             commands::server_settings,
             commands::set_emulator_key,
@@ -238,11 +242,11 @@ pub fn run() -> ExitCode {
             commands::desktop::set_number_matching,
             commands::desktop::autostart_state,
             commands::desktop::set_autostart,
-            commands::bench_state,
-            commands::set_faults,
-            commands::move_clock,
-            commands::export_scenario,
-            commands::import_scenario,
+            commands::demo::bench_state,
+            commands::demo::set_faults,
+            commands::demo::move_clock,
+            commands::demo::export_scenario,
+            commands::demo::import_scenario,
             passkey_commands::list_passkeys,
             passkey_commands::add_passkey,
             passkey_commands::register_passkey,
@@ -343,7 +347,7 @@ fn setup(
         inbox_task: std::sync::Mutex::new(None),
     });
     // Programs may ask at once; their requests wait for the backend below.
-    requests::desk::listen(app.handle(), args.profile.clone());
+    desk::listen(app.handle(), args.profile.clone());
     // The emulator, the keyring and the first request happen while WebKit starts the page.
     let handle = app.handle().clone();
     tauri::async_runtime::spawn(async move {
@@ -364,14 +368,14 @@ fn setup(
             }
             Err(e) => {
                 tracing::error!(error = %e, "could not connect to the server");
-                Err(e.to_string())
+                Err(e)
             }
         };
         let set = state.backend.set(value).is_ok();
         tracing::debug!(set, "backend ready");
         if link.is_some() {
             use requests::socket::Desk;
-            requests::desk::AppDesk(handle.clone()).show(link).await;
+            desk::AppDesk(handle.clone()).show(link).await;
         }
     });
     Ok(())
@@ -422,7 +426,7 @@ fn forward_inbox(
         let mut seen = std::collections::HashSet::new();
         let mut first = true;
         loop {
-            if let Ok(msgs) = reach::fetch_outbox(&url, key.as_ref()).await {
+            if let Ok(msgs) = http::fetch_outbox(&url, key.as_ref()).await {
                 for m in msgs {
                     if seen.insert(m.id.clone()) && !first {
                         let _ = app.emit(INBOX_EVENT, m);

@@ -431,7 +431,7 @@ pub struct ServerSettingsView {
     pub value: String,
     pub overridden: bool,
     /// Whether a standalone emulator's management key is known, and from where; never the key.
-    pub emulator_key: crate::reach::KeySource,
+    pub emulator_key: crate::http::KeySource,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -466,7 +466,6 @@ pub struct MutedView {
     pub until: String,
 }
 
-/// `+33612345678` → `+33 •••• 5678`, `ada@example.com` → `a••@example.com`.
 /// "this computer (name)": the device an approval started in the app itself comes from. Read
 /// once: every view of an open approval shows it.
 pub fn this_computer() -> &'static str {
@@ -484,6 +483,7 @@ pub fn this_computer() -> &'static str {
     })
 }
 
+/// `+33612345678` → `+33 •••• 5678`, `ada@example.com` → `a••@example.com`.
 pub fn mask(identifier: &str) -> String {
     if let Some((local, domain)) = identifier.split_once('@') {
         let first: String = local.chars().take(1).collect();
@@ -581,7 +581,7 @@ pub struct BenchView {
     /// Unix milliseconds on the emulated clock.
     pub emulated_now: i64,
     /// The routes a switch may break.
-    pub routes: Vec<&'static str>,
+    pub routes: Vec<String>,
     /// Why the emulator last refused a passkey ceremony (its own words, shown as text).
     pub passkey_refusal: Option<prelude_emulator::state::PasskeyRefusal>,
 }

@@ -72,6 +72,8 @@ mod proc;
 pub use emulator::{EmulatorProc, prelude_management_key};
 pub use proc::{Finished, Proc, finish};
 mod bench;
+mod dialogs;
+mod looks;
 mod picks;
 
 // ---------------------------------------------------------------------------------------------
@@ -361,56 +363,6 @@ pub struct AppRef {
 }
 
 impl AppRef {
-    /// Sets the window to `w`×`h` pixels and waits until the page has taken that size.
-    pub async fn resize(&self, w: u32, h: u32) -> TestResult {
-        self.driver.set_window_rect(0, 0, w, h).await?;
-        self.wait_script(
-            "return [window.outerWidth, window.outerHeight];",
-            "the window to take its size",
-            |v| v[0].as_u64() == Some(u64::from(w)),
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Turns the theme toggle until the page is in `want` (`light`, `dark` or `system`), and
-    /// lets the buttons finish fading to their new colours.
-    pub async fn set_theme(&self, want: &str) -> TestResult {
-        for _ in 0..3 {
-            let now = self
-                .script("return document.getElementById('app').dataset.theme;")
-                .await?;
-            if now.as_str() == Some(want) {
-                // Buttons fade to their new colours in 150 ms.
-                tokio::time::sleep(Duration::from_millis(400)).await;
-                return Ok(());
-            }
-            self.click("theme-toggle").await?;
-            self.wait_script(
-                "return document.getElementById('app').dataset.theme;",
-                "the theme to change",
-                |v| v.as_str() != now.as_str(),
-            )
-            .await?;
-        }
-        Err(format!("the theme never became {want}").into())
-    }
-
-    /// Screenshots `LABEL-WxH-THEME` at 1040×760 and 720×560, light and dark, with each of
-    /// `testids` in view in each; the window stays at the last size.
-    pub async fn shots_in_view(&self, label: &str, testids: &[&str]) -> TestResult {
-        for (w, h) in [(1040, 760), (720, 560)] {
-            self.resize(w, h).await?;
-            for t in ["light", "dark"] {
-                self.set_theme(t).await?;
-                self.shot(&format!("{label}-{w}x{h}-{t}")).await;
-                for testid in testids {
-                    assert!(self.in_view(testid).await?, "{testid} at {w}x{h} {t}");
-                }
-            }
-        }
-        Ok(())
-    }
     /// A handle on a session outside [`App::run`] (the benchmarks drive it themselves).
     pub fn new(driver: WebDriver) -> Self {
         Self {
@@ -614,67 +566,6 @@ impl AppRef {
             return Err("the done screen does not say \"Scope granted.\"".into());
         }
         Ok(vec![login, step])
-    }
-
-    /// Answers the native save dialog titled `title` the way a person would: types `path` into
-    /// its name field and presses Enter (xdotool on the window's X display).
-    pub async fn save_as(&self, title: &str, path: &Path) -> TestResult {
-        self.answer_file_dialog(title, path, "ctrl+a").await
-    }
-
-    /// Answers the native open dialog titled `title` with `path` (Ctrl+L opens GTK's
-    /// location field).
-    pub async fn open_file(&self, title: &str, path: &Path) -> TestResult {
-        self.answer_file_dialog(title, path, "ctrl+l").await
-    }
-
-    async fn answer_file_dialog(&self, title: &str, path: &Path, first_key: &str) -> TestResult {
-        let mut cmd = Command::new("timeout");
-        cmd.args([
-            "15",
-            "xdotool",
-            "search",
-            "--sync",
-            "--onlyvisible",
-            "--name",
-            title,
-        ])
-        .args([
-            "windowfocus",
-            "--sync",
-            "%1",
-            "key",
-            "--clearmodifiers",
-            first_key,
-        ])
-        .env("DISPLAY", &self.display);
-        let status = tokio::task::spawn_blocking(move || cmd.status()).await??;
-        if !status.success() {
-            return Err(format!("no dialog titled {title:?} to answer ({status})").into());
-        }
-        // `type` takes every argument after it as text: it goes alone.
-        Command::new("xdotool")
-            .args(["type", "--delay", "10"])
-            .arg(path)
-            .env("DISPLAY", &self.display)
-            .status()?;
-        // GTK may take an Enter for its path completion: press it until the dialog is gone.
-        for _ in 0..6 {
-            let open = Command::new("xdotool")
-                .args(["search", "--onlyvisible", "--name", title])
-                .env("DISPLAY", &self.display)
-                .output()?;
-            let ids = String::from_utf8_lossy(&open.stdout).trim().to_owned();
-            let Some(id) = ids.lines().next().filter(|s| !s.is_empty()) else {
-                return Ok(());
-            };
-            Command::new("xdotool")
-                .args(["windowfocus", "--sync", id, "key", "Return"])
-                .env("DISPLAY", &self.display)
-                .status()?;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        Err(format!("the dialog {title:?} stayed open").into())
     }
 
     /// Runs a script in the page; its result, or the error text it threw.

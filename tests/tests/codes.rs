@@ -1,43 +1,16 @@
 //! The code contract: every error code the app can send across IPC has a sentence in
-//! ui/messages.js. The codes are read from the `code()` functions that make them (the app's
-//! `AppError`, its authenticator's error and the session crate's `Error`), so a new arm there
-//! without a sentence fails here. Needs no window.
+//! ui/messages.js. The app's codes are `AppCode` (src-tauri/src/codes.rs, one table), and the
+//! wire codes it passes on are those `ErrorCode::Wire(…)` names there; both are read from the
+//! source, so a new code without a sentence fails here. Needs no window.
 
 use std::collections::BTreeSet;
 
-/// The files whose `fn code(` decides a code the app serialises (`AppError::code()` and the two
-/// it delegates to).
-const CODE_SOURCES: &[&str] = &[
-    "src-tauri/src/error.rs",
-    "src-tauri/src/authenticator/mod.rs",
-    "crates/prelude-session/src/error.rs",
-];
+/// Where the app's codes are declared: the `app_codes!` table and the `Wire(…)` arms.
+const CODES: &str = "src-tauri/src/codes.rs";
 
 fn read(rel: &str) -> String {
     let path = countersign_e2e::workspace_root().join(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
-}
-
-/// The body of the first `fn code(` in `src`, between its braces.
-fn code_fn_body(src: &str, rel: &str) -> String {
-    let start = src
-        .find("fn code(")
-        .unwrap_or_else(|| panic!("{rel} has no `fn code(`"));
-    let open = start + src[start..].find('{').expect("a function body");
-    let mut depth = 0usize;
-    for (i, c) in src[open..].char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return src[open + 1..open + i].to_owned();
-                }
-            }
-            _ => {}
-        }
-    }
-    panic!("{rel}: unbalanced braces in `fn code(`");
 }
 
 /// `prelude_wire::Code`'s variants with their wire strings, from `Variant = "wire" => status,`.
@@ -62,44 +35,39 @@ fn ident_at(s: &str) -> &str {
     &s[..end]
 }
 
-/// Every code a `code()` body returns: a literal, `Code::X.as_str()`, or a binding
-/// `c @ (Code::X | Code::Y) => c.as_str()`; `x.code()` delegates to a file read on its own, and a
-/// nested `match` is read by its arms. Any other arm shape fails, so the contract is not
-/// silently narrowed when `code()` changes shape.
-fn codes_returned(body: &str, wire: &[(String, String)], rel: &str) -> BTreeSet<String> {
-    let variant = |name: &str| {
-        wire.iter()
-            .find(|(v, _)| v == name)
-            .map(|(_, w)| w.clone())
-            .unwrap_or_else(|| panic!("{rel}: Code::{name} is not in prelude-wire's codes"))
-    };
+/// The app's own codes: the `app_codes!` table's lines `Variant = "code",`.
+fn app_codes(src: &str) -> BTreeSet<String> {
+    let table = &src[src.find("app_codes! {").expect("the app_codes! table")..];
+    let table = &table[..table.find("\n}").expect("the table ends")];
+    table
+        .lines()
+        .filter_map(|line| {
+            let (variant, rest) = line.trim().split_once(" = \"")?;
+            let (code, _) = rest.split_once("\",")?;
+            variant
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric())
+                .then(|| code.to_owned())
+        })
+        .collect()
+}
+
+/// The wire codes the app passes on: every `Code::X` on a line that makes an
+/// `ErrorCode::Wire` (`Wire(Code::X)`, or `c @ (Code::X | Code::Y) => Wire(c)`).
+fn wire_codes_sent(src: &str, wire: &[(String, String)]) -> BTreeSet<String> {
     let mut codes = BTreeSet::new();
-    for (at, _) in body.match_indices("=>") {
-        let before = &body[..at];
-        let rhs = body[at + 2..].trim_start();
-        if let Some(lit) = rhs.strip_prefix('"') {
-            codes.insert(lit[..lit.find('"').expect("a closed literal")].to_owned());
-        } else if let Some(rest) = rhs.strip_prefix("Code::") {
-            codes.insert(variant(ident_at(rest)));
-        } else if rhs.starts_with("match ") {
-            continue;
-        } else {
-            let name = ident_at(rhs);
-            let after = &rhs[name.len()..];
-            if after.starts_with(".code()") {
-                continue;
-            }
-            assert!(
-                !name.is_empty() && after.starts_with(".as_str()"),
-                "{rel}: an arm of `fn code(` this test cannot read: `{}`",
-                rhs.lines().next().unwrap_or_default()
-            );
-            let bound = before
-                .rfind(&format!("{name} @"))
-                .unwrap_or_else(|| panic!("{rel}: `{name}` is bound nowhere before its arm"));
-            for part in before[bound..].split("Code::").skip(1) {
-                codes.insert(variant(ident_at(part)));
-            }
+    for line in src.lines().filter(|l| l.contains("Wire(")) {
+        // `Code::X` itself, not the tail of `ErrorCode::` or `AppCode::`.
+        let own = line.match_indices("Code::").filter(|(at, _)| {
+            !line[..*at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        });
+        for (at, _) in own {
+            let name = ident_at(&line[at + "Code::".len()..]);
+            let (_, code) = wire
+                .iter()
+                .find(|(v, _)| v == name)
+                .unwrap_or_else(|| panic!("{CODES}: Code::{name} is not in prelude-wire's codes"));
+            codes.insert(code.clone());
         }
     }
     codes
@@ -126,23 +94,33 @@ fn sentences() -> Vec<String> {
 fn every_code_the_app_sends_has_a_sentence() {
     let wire = wire_codes();
     assert!(wire.len() > 40, "prelude-wire's codes were not read");
-    let mut sent = BTreeSet::new();
-    for rel in CODE_SOURCES {
-        let found = codes_returned(&code_fn_body(&read(rel), rel), &wire, rel);
-        assert!(found.len() > 5, "{rel}: too few codes read: {found:?}");
-        sent.extend(found);
-    }
-    // What the parse must find, so a parse that reads too little fails here.
+    let src = read(CODES);
+    let app = app_codes(&src);
+    let passed_on = wire_codes_sent(&src, &wire);
+    assert!(app.len() > 30, "too few app codes read: {app:?}");
+    assert!(
+        passed_on.len() > 15,
+        "too few wire codes read: {passed_on:?}"
+    );
+    // What the reading must find, so a reading that finds too little fails here.
     for known in [
         "generic",
-        "conflict",
         "needs_passkey",
         "wrong_pin",
+        "timeout",
+        "number_mismatch",
+    ] {
+        assert!(app.contains(known), "`{known}` was not read from {CODES}");
+    }
+    for known in [
+        "conflict",
         "invalid_identifier",
+        "token_reused",
+        "passkey_step_unavailable",
     ] {
         assert!(
-            sent.contains(known),
-            "`{known}` was not read from the code sources"
+            passed_on.contains(known),
+            "`{known}` was not read from {CODES}"
         );
     }
     let keys = sentences();
@@ -153,7 +131,11 @@ fn every_code_the_app_sends_has_a_sentence() {
         keys.len(),
         "a code keyed twice in ui/messages.js"
     );
-    let missing: Vec<_> = sent.iter().filter(|c| !have.contains(*c)).collect();
+    let missing: Vec<_> = app
+        .iter()
+        .chain(&passed_on)
+        .filter(|c| !have.contains(*c))
+        .collect();
     assert!(
         missing.is_empty(),
         "codes with no sentence in ui/messages.js: {missing:?}"

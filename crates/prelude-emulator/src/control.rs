@@ -13,13 +13,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use prelude_wire::Code;
+use prelude_wire::{Code, routes};
 use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/outbox",
+            routes::EMULATOR_OUTBOX,
             get(|State(app): State<AppState>| async move {
                 axum::Json(app.data().outbox_at(app.now()))
             })
@@ -36,10 +36,13 @@ pub fn routes() -> Router<AppState> {
                 StatusCode::NO_CONTENT
             }),
         )
-        .route("/faults", get(get_faults).put(put_faults))
-        .route("/passkeys/refusal", get(get_passkey_refusal))
-        .route("/clock", get(get_clock).put(put_clock))
-        .route("/scenario", get(get_scenario).put(put_scenario))
+        .route(routes::EMULATOR_FAULTS, get(get_faults).put(put_faults))
+        .route(routes::EMULATOR_PASSKEY_REFUSAL, get(get_passkey_refusal))
+        .route(routes::EMULATOR_CLOCK, get(get_clock).put(put_clock))
+        .route(
+            routes::EMULATOR_SCENARIO,
+            get(get_scenario).put(put_scenario),
+        )
         .route(
             "/stats",
             get(|State(app): State<AppState>| async move { axum::Json(app.stats()) }),

@@ -52,6 +52,17 @@ pub const JWKS: &str = "/.well-known/jwks.json";
 /// The keys that sign step-up challenge tokens.
 pub const STEP_UP_JWKS: &str = "/.well-known/step-up-jwks.json";
 
+/// `GET`/`DELETE`: the emulator's outbox of sent codes, under [`EMULATOR_BASE`].
+pub const EMULATOR_OUTBOX: &str = "/outbox";
+/// `GET`/`PUT`: the emulator's fault switches, under [`EMULATOR_BASE`].
+pub const EMULATOR_FAULTS: &str = "/faults";
+/// `GET`: the emulator's last refused passkey ceremony, under [`EMULATOR_BASE`].
+pub const EMULATOR_PASSKEY_REFUSAL: &str = "/passkeys/refusal";
+/// `GET`/`PUT`: the emulator's clock offset, under [`EMULATOR_BASE`].
+pub const EMULATOR_CLOCK: &str = "/clock";
+/// `GET`/`PUT`: the emulator's scenario file, under [`EMULATOR_BASE`].
+pub const EMULATOR_SCENARIO: &str = "/scenario";
+
 /// [`PASSKEY_ITEM`] for one credential ID. The caller checks that the ID is one path segment
 /// (base64url), since it is not escaped here.
 pub fn passkey(credential_id: &str) -> String {
@@ -61,6 +72,11 @@ pub fn passkey(credential_id: &str) -> String {
 /// A frontend route as an absolute path: `/v1/session/otp` for [`OTP`].
 pub fn frontend(route: &str) -> String {
     format!("{FRONTEND_BASE}{route}")
+}
+
+/// An emulator route as an absolute path: `/emulator/v1/faults` for [`EMULATOR_FAULTS`].
+pub fn emulator(route: &str) -> String {
+    format!("{EMULATOR_BASE}{route}")
 }
 
 /// The management API's base for `app_id`: `/v2/session/apps/{app_id}`.
@@ -77,5 +93,6 @@ mod tests {
         assert_eq!(frontend(OTP_CHECK), "/v1/session/otp/check");
         assert_eq!(passkey("q83v_-9"), "/me/passkeys/q83v_-9");
         assert_eq!(management_base("demo"), "/v2/session/apps/demo");
+        assert_eq!(emulator(EMULATOR_OUTBOX), "/emulator/v1/outbox");
     }
 }

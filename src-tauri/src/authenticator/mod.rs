@@ -58,22 +58,23 @@ pub enum AuthenticatorError {
 
 impl AuthenticatorError {
     /// A stable snake_case code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Keyring(_) => "keyring_unavailable",
-            Self::PinPolicy => "pin_policy",
-            Self::PinAlreadySet => "pin_already_set",
-            Self::PinNotSet => "pin_not_set",
-            Self::PinRequired => "pin_required",
-            Self::WrongPin { .. } => "wrong_pin",
-            Self::PinBlocked => "pin_blocked",
-            Self::NoPasskeyHere => "no_passkey_here",
-            Self::WrongRp { .. } => "passkey_wrong_rp",
-            Self::NoUserPresence => "no_user_presence",
-            Self::Unsupported => "passkey_unsupported",
-            Self::Damaged(_) => "passkey_damaged",
-            Self::InvalidSetting(_) => "invalid_input",
-        }
+    pub fn code(&self) -> crate::codes::ErrorCode {
+        use crate::codes::AppCode as A;
+        crate::codes::ErrorCode::App(match self {
+            Self::Keyring(_) => A::KeyringUnavailable,
+            Self::PinPolicy => A::PinPolicy,
+            Self::PinAlreadySet => A::PinAlreadySet,
+            Self::PinNotSet => A::PinNotSet,
+            Self::PinRequired => A::PinRequired,
+            Self::WrongPin { .. } => A::WrongPin,
+            Self::PinBlocked => A::PinBlocked,
+            Self::NoPasskeyHere => A::NoPasskeyHere,
+            Self::WrongRp { .. } => A::PasskeyWrongRp,
+            Self::NoUserPresence => A::NoUserPresence,
+            Self::Unsupported => A::PasskeyUnsupported,
+            Self::Damaged(_) => A::PasskeyDamaged,
+            Self::InvalidSetting(_) => A::InvalidInput,
+        })
     }
 }
 
@@ -367,7 +368,10 @@ impl Ceremony<'_> {
     }
 
     fn refuse<T>(&self, e: AuthenticatorError) -> prelude_session::Result<T> {
-        tracing::info!(code = e.code(), "passkey ceremony refused on this computer");
+        tracing::info!(
+            code = e.code().as_str(),
+            "passkey ceremony refused on this computer"
+        );
         if let Ok(mut f) = self.failure.lock() {
             *f = Some(e);
         }
@@ -453,7 +457,7 @@ impl Ceremony<'_> {
             user_name: options.user.name.clone(),
             secret: secret.expose_secret().to_owned(),
             sign_count: 0,
-            created_at: unix_now(),
+            created_at: prelude_wire::time::unix_now(),
         };
         // Kept before the server hears of it: a credential the server has must be here.
         self.auth.keys.update(|k| {
@@ -584,10 +588,4 @@ fn stored_credential(c: &LocalCredential, rp_id: &str) -> Result<Credential, Aut
     let id = unb64(&c.id).ok_or_else(damaged)?;
     let handle = unb64(&c.user_handle).ok_or_else(damaged)?;
     Credential::from_secret(&secret, id, rp_id, handle).map_err(|_| damaged())
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

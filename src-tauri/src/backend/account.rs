@@ -2,6 +2,7 @@
 
 use super::{Backend, CustomerBackend};
 use crate::error::{AppError, AppResult};
+use crate::outcome::AttemptOutcome;
 use crate::view::{InboxMessage, SessionRow};
 use prelude_emulator::DemoScenario;
 use prelude_session::RevokeTarget;
@@ -97,7 +98,7 @@ impl Backend {
         };
         self.client.revoke_sessions(t).await?;
         if self.client.profile().is_none() {
-            self.end_flow("cancelled", None);
+            self.end_flow(AttemptOutcome::Cancelled, None);
         }
         Ok(())
     }
@@ -121,7 +122,7 @@ impl Backend {
                 .collect());
         }
         match &self.demo_url {
-            Some(url) => crate::reach::fetch_outbox(url, self.emulator_key.as_ref()).await,
+            Some(url) => crate::http::fetch_outbox(url, self.emulator_key.as_ref()).await,
             None => Err(AppError::DemoOnly),
         }
     }
@@ -161,7 +162,7 @@ impl Backend {
     pub async fn reset_demo(&mut self) -> AppResult<()> {
         let emu = self.emulator.as_ref().ok_or(AppError::DemoOnly)?;
         emu.reset();
-        self.end_flow("cancelled", None);
+        self.end_flow(AttemptOutcome::Cancelled, None);
         self.notice = None;
         // The server forgot the session; forget it here too (the revoke is refused, harmlessly).
         let _ = self.client.logout().await;

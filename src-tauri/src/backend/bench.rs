@@ -6,20 +6,22 @@ use super::Backend;
 use crate::error::{AppError, AppResult};
 use crate::view::BenchView;
 use prelude_emulator::{Faults, Scenario};
+use prelude_wire::routes;
 use reqwest::Method;
 
-/// The routes a tester may break, in the order a flow meets them.
+/// The frontend routes a tester may break, in the order a flow meets them (relative to
+/// [`routes::FRONTEND_BASE`]; a switch names the absolute path).
 pub const ROUTES: [&str; 10] = [
-    "/v1/session/otp",
-    "/v1/session/otp/retry",
-    "/v1/session/otp/check",
-    "/v1/session/login/finalize",
-    "/v1/session/refresh",
-    "/v1/session/stepup/request",
-    "/v1/session/stepup/continue",
-    "/v1/session/me/passkeys/register/finish",
-    "/v1/session/me/passkeys",
-    "/v1/session/revoke",
+    routes::OTP,
+    routes::OTP_RETRY,
+    routes::OTP_CHECK,
+    routes::LOGIN_FINALIZE,
+    routes::REFRESH,
+    routes::STEPUP_REQUEST,
+    routes::STEPUP_CONTINUE,
+    routes::PASSKEY_REGISTER_FINISH,
+    routes::ME_PASSKEYS,
+    routes::REVOKE,
 ];
 
 #[derive(serde::Deserialize)]
@@ -53,28 +55,28 @@ impl Backend {
                 e.last_passkey_refusal(),
             ),
             (Some(origin), _) => {
-                let f: Faults = crate::reach::control(
+                let f: Faults = crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::GET,
-                    "/faults",
+                    routes::EMULATOR_FAULTS,
                     None,
                 )
                 .await?;
-                let c: Clock = crate::reach::control(
+                let c: Clock = crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::GET,
-                    "/clock",
+                    routes::EMULATOR_CLOCK,
                     None,
                 )
                 .await?;
                 // An emulator from before passkeys has no such route: no refusal to show.
-                let r: Option<Refusal> = crate::reach::control(
+                let r: Option<Refusal> = crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::GET,
-                    "/passkeys/refusal",
+                    routes::EMULATOR_PASSKEY_REFUSAL,
                     None,
                 )
                 .await
@@ -87,7 +89,7 @@ impl Backend {
             faults,
             clock_offset_secs: offset,
             emulated_now: now.saturating_mul(1000),
-            routes: ROUTES.to_vec(),
+            routes: ROUTES.iter().map(|r| routes::frontend(r)).collect(),
             passkey_refusal: refusal,
         })
     }
@@ -102,11 +104,11 @@ impl Backend {
             (Some(origin), _) => {
                 let body =
                     serde_json::to_value(&f).map_err(|e| AppError::Emulator(e.to_string()))?;
-                let _: Faults = crate::reach::control(
+                let _: Faults = crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::PUT,
-                    "/faults",
+                    routes::EMULATOR_FAULTS,
                     Some(&body),
                 )
                 .await?;
@@ -127,11 +129,11 @@ impl Backend {
                 .map_err(|e| AppError::InvalidInput(e.to_string()))?,
             (Some(origin), _) => {
                 let body = serde_json::json!({ "offset_secs": after });
-                let _: serde_json::Value = crate::reach::control(
+                let _: serde_json::Value = crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::PUT,
-                    "/clock",
+                    routes::EMULATOR_CLOCK,
                     Some(&body),
                 )
                 .await?;
@@ -148,11 +150,11 @@ impl Backend {
         let s: Scenario = match (self.remote_bench()?, &self.emulator) {
             (None, Some(e)) => e.export_scenario(),
             (Some(origin), _) => {
-                crate::reach::control(
+                crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::GET,
-                    "/scenario",
+                    routes::EMULATOR_SCENARIO,
                     None,
                 )
                 .await?
@@ -175,11 +177,11 @@ impl Backend {
             (Some(origin), _) => {
                 let body: serde_json::Value = serde_json::from_str(text)
                     .map_err(|e| AppError::InvalidInput(format!("scenario file: {e}")))?;
-                let _: serde_json::Value = crate::reach::control(
+                let _: serde_json::Value = crate::http::control(
                     origin,
                     self.emulator_key.as_ref(),
                     Method::PUT,
-                    "/scenario",
+                    routes::EMULATOR_SCENARIO,
                     Some(&body),
                 )
                 .await?;
@@ -249,7 +251,7 @@ mod tests {
     /// plane without it: the app sends the key it was given, for the bench and the inbox.
     #[tokio::test]
     async fn the_bench_and_inbox_send_a_standalone_emulators_own_key() {
-        use crate::reach::KeySource;
+        use crate::http::KeySource;
         const KEY: &str = "an-operator-key-for-the-bench";
         let emu = prelude_emulator::Emulator::start(
             prelude_emulator::Config {
@@ -299,7 +301,7 @@ mod tests {
         // A wrong key is refused by the emulator, with a sentence that says where to fix it.
         b.set_emulator_key(Some("not-the-key")).await.unwrap();
         assert_eq!(b.bench().await.unwrap_err().code(), "demo_only");
-        let e = crate::reach::fetch_outbox(&emu.url(), b.emulator_key())
+        let e = crate::http::fetch_outbox(&emu.url(), b.emulator_key())
             .await
             .unwrap_err();
         assert!(e.to_string().contains("Settings"), "{e}");

@@ -5,6 +5,7 @@
 use super::Backend;
 use super::requests::{attempt_for, now_ms};
 use crate::error::{AppError, AppResult};
+use crate::outcome::AttemptOutcome;
 use crate::requests::guard::ProgramKey;
 use crate::requests::matching::{Matching, Pick};
 use crate::requests::queue::Source;
@@ -97,7 +98,7 @@ impl Backend {
             Pick::Wrong => {
                 let source = p.source.clone();
                 let a = attempt_for(p);
-                self.close_attempt(a, "denied", Some(&AppError::NumberMismatch));
+                self.close_attempt(a, AttemptOutcome::Denied, Some(&AppError::NumberMismatch));
                 if let Source::Program(r) = &source {
                     self.guard.mute(ProgramKey::from(r), now_ms());
                     self.notice = Some(format!(

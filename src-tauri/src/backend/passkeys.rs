@@ -86,7 +86,7 @@ impl Backend {
         };
         let held: Vec<String> = list.iter().map(|c| c.credential_id.clone()).collect();
         for id in self.authenticator.settle_unconfirmed(&key, &held)?.0 {
-            self.audit_passkey("passkey_added", &id);
+            self.audit_passkey(AttemptOutcome::PasskeyAdded, &id);
         }
         let (here, gone) = self.authenticator.local_ids(&key)?;
         Ok(list
@@ -131,7 +131,7 @@ impl Backend {
                 message: "no passkey on this computer; one is being added".into(),
             };
             let e = self.note_passkey_unavailable(&a, e);
-            self.close_attempt(a, "failed", Some(&e));
+            self.close_attempt(a, AttemptOutcome::Failed, Some(&e));
             self.forget_stored_challenge();
         }
         self.passkey_step_up(Intent::Add).await
@@ -153,7 +153,7 @@ impl Backend {
         {
             // The server never confirmed it: only the key here is deleted.
             self.authenticator.forget(&key, id)?;
-            self.audit_passkey("passkey_removed", id);
+            self.audit_passkey(AttemptOutcome::PasskeyRemoved, id);
             self.notice = Some("The passkey was deleted on this computer. If the server kept it, it shows as another device's; delete it there.".into());
             return Ok(());
         }
@@ -193,7 +193,7 @@ impl Backend {
             Intent::Delete(id) => {
                 self.client.delete_passkey(&id).await?;
                 self.authenticator.forget(&self.server_key(), &id)?;
-                self.audit_passkey("passkey_removed", &id);
+                self.audit_passkey(AttemptOutcome::PasskeyRemoved, &id);
                 self.notice = Some("The passkey was deleted.".into());
                 Ok(())
             }
@@ -269,7 +269,7 @@ impl Backend {
     /// A passkey is on the server and here: audited, and an approval that waited for it is
     /// asked again.
     async fn passkey_added(&mut self, id: &str) -> AppResult<()> {
-        self.audit_passkey("passkey_added", id);
+        self.audit_passkey(AttemptOutcome::PasskeyAdded, id);
         if let Some(approval) = self.passkey.resume.take() {
             // The old challenge had no options: a new one has.
             return self.start_attempt(Attempt::new(approval, unix_now())).await;
@@ -382,7 +382,7 @@ impl Backend {
         if ch.is_signed() && !(ch.scope == asked.scope && ch.metadata == asked.metadata) {
             let e = AppError::ChallengeMismatch;
             if let Ok(a) = self.flow.end_approval() {
-                self.close_attempt(a, "refused", Some(&e));
+                self.close_attempt(a, AttemptOutcome::Refused, Some(&e));
             }
             self.forget_stored_challenge();
             return Err(e);
@@ -415,7 +415,7 @@ impl Backend {
         let user = r?;
         self.flow.sign_in()?;
         self.ledger.signed_in(&user.profile.scopes);
-        self.audit_passkey("passkey_used", "sign-in");
+        self.audit_passkey(AttemptOutcome::PasskeyUsed, "sign-in");
         Ok(())
     }
 
@@ -441,7 +441,7 @@ impl Backend {
     /// "no longer on this computer", for the person to delete).
     pub fn reset_pin(&mut self) -> AppResult<()> {
         self.authenticator.reset()?;
-        self.audit_passkey("passkey_reset", "all on this computer");
+        self.audit_passkey(AttemptOutcome::PasskeyReset, "all on this computer");
         self.notice = Some(
             "The PIN is reset and this computer's passkeys are deleted here. Delete their entries below, then add a new one.".into(),
         );
@@ -518,7 +518,7 @@ impl Backend {
     }
 
     /// One line in the audit log for a passkey added, used to sign in, removed or reset.
-    fn audit_passkey(&mut self, outcome: &str, credential: &str) {
+    fn audit_passkey(&mut self, outcome: AttemptOutcome, credential: &str) {
         let now = unix_now();
         let a = Attempt::new(
             Approval {

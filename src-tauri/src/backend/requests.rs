@@ -1,34 +1,22 @@
 //! Approvals asked by other programs and links: the queue in front of the person, and the
 //! answer each requester gets. Every request ends in the audit log, whatever its outcome.
 
-use super::{Backend, unix_now};
-use crate::audit::rfc3339;
+use super::Backend;
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, RequestTag};
+use crate::outcome::AttemptOutcome;
 use crate::requests::guard::{ProgramKey, Verdict};
 use crate::requests::protocol::{Ask, Outcome, Status};
 use crate::requests::queue::{Pending, Source};
 use crate::view::{RequestView, Stage};
+use prelude_wire::Code;
+use prelude_wire::time::{rfc3339, unix_now};
 use secrecy::ExposeSecret;
 use tokio::sync::oneshot;
 
-pub(super) fn now_ms() -> i64 {
+/// This computer's clock in Unix milliseconds.
+pub fn now_ms() -> i64 {
     unix_now().saturating_mul(1000)
-}
-
-/// A request ends with these outcomes; after any other (a failed attempt) it stays, and the
-/// person may start again.
-fn terminal(outcome: &str) -> Option<Status> {
-    Some(match outcome {
-        "granted" => Status::Granted,
-        "denied" => Status::Denied,
-        "reported" => Status::Reported,
-        "blocked" => Status::Blocked,
-        "cancelled" | "withdrawn" => Status::Cancelled,
-        "timed_out" => Status::TimedOut,
-        "refused" => Status::Refused,
-        _ => return None,
-    })
 }
 
 /// The attempt that answers `p`; after a right pick, its metadata carries the number.
@@ -62,10 +50,11 @@ impl Backend {
         reply: Option<oneshot::Sender<Outcome>>,
     ) -> Result<(String, usize), Box<Outcome>> {
         let refuse = |this: &mut Self, ask: Ask, code: &str, why: &str| {
-            let (status, logged) = match code {
-                "muted" => (Status::Denied, "denied"),
-                _ => (Status::Refused, "refused"),
+            let logged = match code {
+                "muted" => AttemptOutcome::Denied,
+                _ => AttemptOutcome::Refused,
             };
+            let status = logged.status().unwrap_or(Status::Refused);
             let outcome = Outcome::new(status, &ask).because(code, why);
             let mut a = Attempt::new(
                 Approval {
@@ -119,7 +108,7 @@ impl Backend {
                     return Err(refuse(
                         self,
                         ask,
-                        "rate_limited",
+                        Code::RateLimited.as_str(),
                         "this program asked too often: at most 3 requests a minute reach the screen",
                     ));
                 }
@@ -303,7 +292,11 @@ impl Backend {
     /// [`AppError::WrongStage`] where no request is on screen.
     pub fn deny_request(&mut self, id: &str, report: bool) -> AppResult<()> {
         self.notice = None;
-        let outcome = if report { "reported" } else { "denied" };
+        let outcome = if report {
+            AttemptOutcome::Reported
+        } else {
+            AttemptOutcome::Denied
+        };
         let tagged = self
             .flow
             .approving()
@@ -339,18 +332,24 @@ impl Backend {
         Ok(())
     }
 
+    /// When request `id` times out, in Unix ms: the one deadline the screen shows and the
+    /// timer keeps.
+    pub fn request_deadline_ms(&self, id: &str) -> Option<i64> {
+        self.requests.get(id).map(|p| p.deadline_ms)
+    }
+
     /// The requester stopped waiting.
     pub fn withdraw_request(&mut self, id: &str) -> bool {
-        self.drop_request(id, "withdrawn", "stopped waiting")
+        self.drop_request(id, AttemptOutcome::Withdrawn, "stopped waiting")
     }
 
     /// The request's time ran out.
     pub fn time_out_request(&mut self, id: &str) -> bool {
-        self.drop_request(id, "timed_out", "was not answered in time")
+        self.drop_request(id, AttemptOutcome::TimedOut, "was not answered in time")
     }
 
     /// Ends one request, whether it is on screen, in its step-up, or waiting; says so.
-    fn drop_request(&mut self, id: &str, outcome: &str, what: &str) -> bool {
+    fn drop_request(&mut self, id: &str, outcome: AttemptOutcome, what: &str) -> bool {
         let Some(p) = self.requests.get(id) else {
             return false;
         };
@@ -379,7 +378,7 @@ impl Backend {
     }
 
     /// Ends every request (at sign-out).
-    pub(super) fn drop_requests(&mut self, outcome: &str) {
+    pub(super) fn drop_requests(&mut self, outcome: AttemptOutcome) {
         for id in self.requests.ids() {
             if let Some(p) = self.requests.get(&id) {
                 let a = attempt_for(p);
@@ -394,10 +393,10 @@ impl Backend {
         &mut self,
         id: &str,
         a: &Attempt,
-        outcome: &str,
+        outcome: AttemptOutcome,
         error: Option<&AppError>,
     ) {
-        let Some(status) = terminal(outcome) else {
+        let Some(status) = outcome.status() else {
             return;
         };
         let Some(p) = self.requests.get(id) else {
@@ -424,19 +423,23 @@ impl Backend {
                     o.access_token = self
                         .client
                         .access_token()
-                        .map(|t| t.expose_secret().to_owned());
+                        .map(|t| t.expose_secret().to_owned().into());
                 }
             }
         }
         let (code, why) = match (outcome, error) {
-            (_, Some(e)) => (e.code().to_owned(), crate::error::for_people(e)),
-            ("denied", _) => ("denied".into(), "the person denied it".into()),
-            ("reported", _) => (
-                "reported".into(),
+            (_, Some(e)) => (e.code().to_string(), crate::error::for_people(e)),
+            (o @ AttemptOutcome::Denied, _) => (o.as_str().into(), "the person denied it".into()),
+            (o @ AttemptOutcome::Reported, _) => (
+                o.as_str().into(),
                 "the person denied it and reported it as suspicious".into(),
             ),
-            ("cancelled", _) => ("cancelled".into(), "the approval was cancelled".into()),
-            ("timed_out", _) => ("timed_out".into(), "no one answered in time".into()),
+            (o @ AttemptOutcome::Cancelled, _) => {
+                (o.as_str().into(), "the approval was cancelled".into())
+            }
+            (o @ AttemptOutcome::TimedOut, _) => {
+                (o.as_str().into(), "no one answered in time".into())
+            }
             _ if withheld => (
                 "token_withheld".into(),
                 "the session's access token also carries a scope that another approval granted, so it was not handed out".into(),

@@ -1,6 +1,7 @@
 //! Step-up: asking for a scope, each step's code or custom check, and how an approval ends.
 
 use super::*;
+use prelude_wire::{Channel, Code, StepKey};
 
 impl Backend {
     pub async fn request_step_up(&mut self, approval: Approval) -> AppResult<()> {
@@ -24,13 +25,13 @@ impl Backend {
             Ok(ch) => ch,
             Err(e) => {
                 let e = self.note_passkey_unavailable(&attempt, e);
-                self.close_attempt(attempt, "failed", Some(&e));
+                self.close_attempt(attempt, AttemptOutcome::Failed, Some(&e));
                 return Err(e);
             }
         };
         if ch.is_blocked() {
             let e = AppError::StepUpBlocked;
-            self.close_attempt(attempt, "blocked", Some(&e));
+            self.close_attempt(attempt, AttemptOutcome::Blocked, Some(&e));
             return Err(e);
         }
         attempt.challenge_id = Some(ch.challenge_id.clone()).filter(|c| !c.is_empty());
@@ -38,7 +39,7 @@ impl Backend {
         if let Err(e) = prelude_wire::text::check_metadata_shown(&ch.metadata) {
             let e = AppError::ChallengeText(e.message);
             self.forget_stored_challenge();
-            self.close_attempt(attempt, "refused", Some(&e));
+            self.close_attempt(attempt, AttemptOutcome::Refused, Some(&e));
             return Err(e);
         }
         // What the person approves is what the server signed into the challenge, or nothing
@@ -46,7 +47,7 @@ impl Backend {
         if ch.is_signed() && !signed_as_asked(&approval, &ch) {
             let e = AppError::ChallengeMismatch;
             self.forget_stored_challenge();
-            self.close_attempt(attempt, "refused", Some(&e));
+            self.close_attempt(attempt, AttemptOutcome::Refused, Some(&e));
             return Err(e);
         }
         if ch.is_completed() {
@@ -56,12 +57,12 @@ impl Backend {
                 // The server applied it all the same: no requester may receive it later.
                 self.note_grant(&ch);
                 let e = AppError::GrantUnverifiable;
-                self.close_attempt(attempt, "refused", Some(&e));
+                self.close_attempt(attempt, AttemptOutcome::Refused, Some(&e));
                 return Err(e);
             }
             if let Err(e) = self.client.redeem_step_up(&ch).await {
                 let e = AppError::from(e);
-                self.close_attempt(attempt, "failed", Some(&e));
+                self.close_attempt(attempt, AttemptOutcome::Failed, Some(&e));
                 return Err(e);
             }
             self.note_grant(&ch);
@@ -69,7 +70,7 @@ impl Backend {
             grant.requester = attempt.request.as_ref().map(|t| t.requester.clone());
             self.flow.granted(grant)?;
             let own = attempt.request.is_none();
-            self.close_attempt(attempt, "granted", None);
+            self.close_attempt(attempt, AttemptOutcome::Granted, None);
             return self.passkey_granted(&approval.scope, own).await;
         }
         self.flow.approve(ch, attempt)?;
@@ -94,12 +95,14 @@ impl Backend {
     async fn send_step_code(&mut self, ch: &StepUpChallenge) -> AppResult<()> {
         let r = self.client.send_step_up_otp(ch).await.map_err(|e| match e {
             // The account lacks the address this step sends to: say which, not the wire code.
-            SessionError::BadRequest { ref code, .. } if code == "invalid_identifier" => {
+            SessionError::BadRequest { ref code, .. }
+                if Code::parse(code) == Some(Code::InvalidIdentifier) =>
+            {
                 AppError::NoAddressForStep {
-                    address: match ch.otp_channel() {
-                        Some("email") => "email address",
-                        _ => "phone number",
-                    },
+                    channel: ch
+                        .position()
+                        .and_then(|p| p.step().and_then(StepKey::channel))
+                        .unwrap_or(Channel::Sms),
                     source: e,
                 }
             }
@@ -168,7 +171,7 @@ impl Backend {
         if !signed_as_asked(&asked, &next) {
             let e = AppError::ChallengeMismatch;
             if let Ok(a) = self.flow.end_approval() {
-                self.close_attempt(a, "refused", Some(&e));
+                self.close_attempt(a, AttemptOutcome::Refused, Some(&e));
             }
             self.forget_stored_challenge();
             return Err(e);
@@ -178,7 +181,7 @@ impl Backend {
         self.note_grant(&next);
         let grant = self.grant_view(&next);
         if let Some(a) = self.flow.granted(grant)? {
-            self.close_attempt(a, "granted", None);
+            self.close_attempt(a, AttemptOutcome::Granted, None);
         }
         self.forget_stored_challenge();
         self.passkey_granted(&asked.scope, own).await
@@ -190,18 +193,14 @@ impl Backend {
             AppError::Session(SessionError::InvalidOtpCode { attempts_remaining }) => {
                 self.flow.wrong_code(*attempts_remaining);
             }
-            AppError::NoAddressForStep { address, .. } => {
+            AppError::NoAddressForStep { channel, .. } => {
                 if let Ok(a) = self.flow.approving_mut() {
-                    a.missing_address = Some(address);
+                    a.missing_address = Some(*channel);
                 }
             }
-            AppError::Session(
-                SessionError::ExpiredChallengeToken
-                | SessionError::TokenReused
-                | SessionError::InvalidChallengeToken { .. },
-            ) => {
+            e if e.is_restartable() => {
                 if let Ok(a) = self.flow.end_approval() {
-                    self.close_attempt(a, "failed", Some(e));
+                    self.close_attempt(a, AttemptOutcome::Failed, Some(e));
                 }
                 self.forget_stored_challenge();
             }
@@ -239,15 +238,15 @@ impl Backend {
     }
 
     pub fn cancel_step_up(&mut self) -> AppResult<()> {
-        self.end_approval("cancelled")
+        self.end_approval(AttemptOutcome::Cancelled)
     }
 
     /// The person refuses what is asked: recorded as denied, not as cancelled.
     pub fn deny_step_up(&mut self) -> AppResult<()> {
-        self.end_approval("denied")
+        self.end_approval(AttemptOutcome::Denied)
     }
 
-    pub(super) fn end_approval(&mut self, outcome: &str) -> AppResult<()> {
+    pub(super) fn end_approval(&mut self, outcome: AttemptOutcome) -> AppResult<()> {
         self.notice = None;
         let a = self.flow.end_approval()?;
         self.void_outbox();

@@ -1,6 +1,6 @@
 //! The backend against a real emulator, with no window.
 use super::*;
-use crate::reach::test_connection;
+use crate::http::test_connection;
 use prelude_emulator::{Config, DemoScenario};
 use prelude_session::MemoryStore;
 use std::collections::BTreeMap;
@@ -350,7 +350,7 @@ async fn plain_http_elsewhere_is_refused_and_https_is_reached_with_the_ca_file()
     )
     .await
     .unwrap();
-    crate::reach::trust(emu.cert_pem().unwrap().as_bytes().to_vec()).unwrap();
+    crate::http::trust(emu.cert_pem().unwrap().as_bytes().to_vec()).unwrap();
     let server = Server::Url(emu.url());
     assert!(emu.url().starts_with("https://"));
     let reached = test_connection(&server).await.unwrap();

@@ -2,6 +2,7 @@
 //! person's answer. Exit status: 0 granted; 1 denied or blocked; 2 cancelled or timed out;
 //! 3 it could not ask, or a grant came without the token `--print-access-token` asked for.
 
+use super::client_error::ClientError;
 use super::protocol::{AppMessage, Ask, Outcome, Status};
 use super::socket::{self, Connection};
 use clap::Parser;
@@ -12,6 +13,8 @@ use std::time::{Duration, Instant};
 
 /// Exit status when the request could not be put to the person.
 const CANNOT_ASK: u8 = 3;
+/// How long a started app has to bring its socket up.
+const START_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Parser, Debug)]
 #[command(
@@ -80,7 +83,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
     };
     let ask = match ask_of(&args) {
         Ok(a) => a,
-        Err(why) => return cannot(&why),
+        Err(why) => return cannot(&why.to_string()),
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -91,19 +94,19 @@ pub fn main(argv: Vec<String>) -> ExitCode {
     };
     match rt.block_on(ask_app(&args, &ask)) {
         Ok(outcome) => report(&args, &outcome),
-        Err(why) => cannot(&why),
+        Err(why) => cannot(&why.to_string()),
     }
 }
 
-fn ask_of(args: &ApproveArgs) -> Result<Ask, String> {
+fn ask_of(args: &ApproveArgs) -> Result<Ask, ClientError> {
     crate::cli::check_profile(&args.profile)?;
     let mut metadata = BTreeMap::new();
     for m in &args.meta {
         let (k, v) = m
             .split_once('=')
-            .ok_or_else(|| format!("--meta {m:?} is not KEY=VALUE"))?;
+            .ok_or_else(|| ClientError::MetaNotPair(m.clone()))?;
         if metadata.insert(k.to_owned(), v.to_owned()).is_some() {
-            return Err(format!("--meta {k:?} is given twice"));
+            return Err(ClientError::MetaTwice(k.to_owned()));
         }
     }
     Ask::check(
@@ -113,15 +116,15 @@ fn ask_of(args: &ApproveArgs) -> Result<Ask, String> {
         Some(args.timeout),
         args.print_access_token,
     )
-    .map_err(|e| e.0)
+    .map_err(ClientError::from)
 }
 
-async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, String> {
+async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, ClientError> {
     let mut conn = match socket::connect(&args.profile).await {
         Ok(c) => c,
         Err(e) if e.no_app() => start_app(args).await?,
         // Not safe to ask (another user's folder or server): start nothing, send nothing.
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     };
     if let Err(e) = conn.send(&ask.message()).await {
         // The app may have refused at once (it could not tell who asks) and closed: its
@@ -131,7 +134,7 @@ async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, String> {
         {
             return Ok(*o);
         }
-        return Err(format!("could not send the request: {e}"));
+        return Err(ClientError::Send(e));
     }
     // The app enforces the timeout; this only guards against an app that stopped answering.
     let until = Duration::from_secs(ask.timeout_secs + 10);
@@ -151,7 +154,7 @@ async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, String> {
                         Some(n) if super::matching::NUMBERS.contains(&n) => eprintln!(
                             "Countersign offers three numbers: pick {n:02} to approve this request."
                         ),
-                        Some(n) => return Err(format!("the app sent {n} as the number to pick")),
+                        Some(n) => return Err(ClientError::BadNumber(n)),
                     }
                     if !args.json {
                         let ahead = position.saturating_sub(1);
@@ -165,10 +168,10 @@ async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, String> {
                 }
                 Ok(Some(AppMessage::Result(o))) => return Ok(*o),
                 Ok(Some(AppMessage::Shown { .. } | AppMessage::Status(_))) => {
-                    return Err("the app answered a different request".to_owned());
+                    return Err(ClientError::OtherAnswer);
                 }
-                Ok(None) => return Err("Countersign closed before answering".to_owned()),
-                Err(e) => return Err(e.to_string()),
+                Ok(None) => return Err(ClientError::Closed),
+                Err(e) => return Err(e.into()),
             }
         }
     };
@@ -184,8 +187,8 @@ async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, String> {
 
 /// Starts the app for this profile in its own process group, so it outlives this command,
 /// and waits for its socket.
-async fn start_app(args: &ApproveArgs) -> Result<Connection, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find Countersign: {e}"))?;
+async fn start_app(args: &ApproveArgs) -> Result<Connection, ClientError> {
+    let exe = std::env::current_exe().map_err(ClientError::NoProgram)?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["--profile", &args.profile])
         .stdin(std::process::Stdio::null())
@@ -202,14 +205,12 @@ async fn start_app(args: &ApproveArgs) -> Result<Connection, String> {
     }
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("could not start Countersign: {e}"))?;
+    let mut child = cmd.spawn().map_err(ClientError::Start)?;
     let began = Instant::now();
-    while began.elapsed() < Duration::from_secs(30) {
+    while began.elapsed() < START_WAIT {
         match socket::connect(&args.profile).await {
             Ok(c) => return Ok(c),
-            Err(e) if !e.no_app() => return Err(e.to_string()),
+            Err(e) if !e.no_app() => return Err(e.into()),
             Err(_) => {}
         }
         // A launch that found another app starting for the profile hands over and ends
@@ -217,11 +218,11 @@ async fn start_app(args: &ApproveArgs) -> Result<Connection, String> {
         if let Ok(Some(status)) = child.try_wait()
             && !status.success()
         {
-            return Err(format!("Countersign exited at start ({status})"));
+            return Err(ClientError::ExitedAtStart(status));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err("Countersign did not start within 30 s".to_owned())
+    Err(ClientError::StartTimeout(START_WAIT.as_secs()))
 }
 
 /// The exit status for `o`: the status's own, except that a grant without the token that
@@ -242,7 +243,7 @@ fn report(args: &ApproveArgs, o: &Outcome) -> ExitCode {
             .and_then(|s| writeln!(out, "{s}"))
     } else if args.print_access_token && o.status == Status::Granted {
         match &o.access_token {
-            Some(t) => writeln!(out, "{t}"),
+            Some(t) => writeln!(out, "{}", t.expose()),
             None => {
                 drop(out);
                 let why = o
@@ -304,13 +305,15 @@ fn line(o: &Outcome) -> String {
 mod tests {
     use super::*;
 
-    fn parse(extra: &[&str]) -> Result<Ask, String> {
+    /// The request, or the words of its refusal (clap's or the command's).
+    fn parse(extra: &[&str]) -> Result<Ask, Box<str>> {
         let argv = ["countersign", "approve"]
             .iter()
             .chain(extra)
             .map(|s| (*s).to_owned());
-        let args = ApproveArgs::try_parse_from(argv.skip(1)).map_err(|e| e.to_string())?;
-        ask_of(&args)
+        let args = ApproveArgs::try_parse_from(argv.skip(1))
+            .map_err(|e| e.to_string().into_boxed_str())?;
+        ask_of(&args).map_err(|e| e.to_string().into_boxed_str())
     }
 
     #[test]
@@ -372,7 +375,7 @@ mod tests {
             "granted, and no token asked"
         );
         let mut given = Outcome::new(Status::Granted, &ask);
-        given.access_token = Some("eyJ.a.b".into());
+        given.access_token = Some(String::from("eyJ.a.b").into());
         assert_eq!(exit_status(true, &given), 0);
         let denied = Outcome::new(Status::Denied, &ask);
         assert_eq!(exit_status(true, &denied), 1);

@@ -6,7 +6,8 @@
 //! (matching.rs).
 
 pub mod client;
-pub mod desk;
+pub mod client_error;
+pub mod connection;
 pub mod guard;
 #[cfg(unix)]
 pub mod instance;
@@ -16,5 +17,9 @@ pub mod matching;
 pub mod peer;
 pub mod protocol;
 pub mod queue;
+#[cfg(target_os = "linux")]
+mod script;
 pub mod socket;
+pub mod socket_dir;
 pub mod status;
+pub mod transport;

@@ -2,6 +2,7 @@
 //! app: one JSON object per line, each way, over the per-user socket. docs/approval-protocol.md
 //! is its description; version 1.
 
+use crate::redacted::Redacted;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -122,7 +123,7 @@ impl Status {
 
 /// How a request ended, as the requester learns it. Its `Debug` hides the access token, so a
 /// log line or a test failure never prints it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub v: u32,
     pub status: Status,
@@ -138,27 +139,7 @@ pub struct Outcome {
     pub code: Option<String>,
     /// Only with `want_token` and a grant.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_token: Option<String>,
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outcome")
-            .field("v", &self.v)
-            .field("status", &self.status)
-            .field("scope", &self.scope)
-            .field("metadata", &self.metadata)
-            .field("session_id", &self.session_id)
-            .field("challenge_id", &self.challenge_id)
-            .field("grant_expires_at", &self.grant_expires_at)
-            .field("reason", &self.reason)
-            .field("code", &self.code)
-            .field(
-                "access_token",
-                &self.access_token.as_ref().map(|_| "[redacted]"),
-            )
-            .finish()
-    }
+    pub access_token: Option<Redacted<String>>,
 }
 
 impl Outcome {
@@ -452,7 +433,7 @@ mod tests {
     fn the_token_never_shows_in_debug() {
         let ask = Ask::check("s", BTreeMap::new(), None, None, true).unwrap();
         let mut o = Outcome::new(Status::Granted, &ask);
-        o.access_token = Some("eyJ.secret-token.sig".into());
+        o.access_token = Some(String::from("eyJ.secret-token.sig").into());
         let shown = format!("{o:?}");
         assert!(!shown.contains("secret-token"), "{shown}");
         assert!(shown.contains("[redacted]"));

@@ -174,15 +174,6 @@ impl Queue {
         Some(p)
     }
 
-    /// The ids whose deadline has passed at `now_ms`.
-    pub fn overdue(&self, now_ms: i64) -> Vec<String> {
-        self.items
-            .iter()
-            .filter(|p| p.deadline_ms <= now_ms)
-            .map(|p| p.id.clone())
-            .collect()
-    }
-
     pub fn ids(&self) -> Vec<String> {
         self.items.iter().map(|p| p.id.clone()).collect()
     }
@@ -235,7 +226,7 @@ mod tests {
         assert_eq!((pos_a, pos_b), (1, 2));
         assert_eq!(q.head().unwrap().id, a);
         assert_eq!(q.waiting(), 1);
-        assert_eq!(q.overdue(2_000), vec![b.clone()]);
+        assert_eq!(q.get(&b).unwrap().deadline_ms, 2_000, "1 s after 1 000 ms");
         let out = Outcome::new(Status::Denied, &ask(60));
         assert!(q.resolve(&a, out.clone()).is_some());
         assert_eq!(rx1.try_recv().unwrap().status, Status::Denied);

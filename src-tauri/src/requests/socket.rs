@@ -2,44 +2,14 @@
 //! user can use (checked on its open handle), mode 0600, with the peer's uid checked both
 //! ways; or a named pipe on Windows. One line of JSON each way (protocol.rs).
 
-use super::protocol::{AppMessage, BadRequest, ClientMessage, MAX_LINE};
+use super::protocol::{AppMessage, BadRequest, ClientMessage};
 use super::queue::Source;
 use std::future::Future;
-#[cfg(unix)]
-use std::path::Path;
-use std::path::PathBuf;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt, BufReader};
 
-#[derive(Debug, thiserror::Error)]
-pub enum SocketError {
-    #[error("no private runtime directory: {0}")]
-    RuntimeDir(String),
-    /// The folder for the socket is not one only this user can use.
-    #[error(
-        "no safe folder for the approval socket: {path} {why}; set XDG_RUNTIME_DIR to a folder only you can use"
-    )]
-    UnsafeDir { path: PathBuf, why: String },
-    /// The process serving the socket runs as another user (`SO_PEERCRED`).
-    #[error(
-        "the approval socket is served by uid {uid}, not by this user (uid {me}); nothing was sent"
-    )]
-    NotOurs { uid: u32, me: u32 },
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("the app answered something unexpected: {0}")]
-    Protocol(String),
-}
-
-impl SocketError {
-    /// No app listens there (yet): the socket file is missing, or nobody accepts on it.
-    pub fn no_app(&self) -> bool {
-        matches!(self, SocketError::Io(e) if matches!(
-            e.kind(),
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-        ))
-    }
-}
+pub use super::transport::SocketError;
+use super::transport::read_line;
 
 /// The binary of `countersign approve`, whose peers are described by their parent.
 #[cfg(target_os = "linux")]
@@ -65,151 +35,13 @@ pub trait Desk: Clone + Send + Sync + 'static {
     fn status(&self) -> impl Future<Output = super::protocol::AppStatus> + Send;
 }
 
-/// A folder only this user can use, held open. Its checks were made on the open handle, and
-/// on Linux everything in it is reached through the handle (`/proc/self/fd/N/NAME`), so a
-/// folder swapped at its path afterwards changes nothing.
 #[cfg(unix)]
-pub struct PrivateDir {
-    handle: std::fs::File,
-    /// Where it was opened, for messages.
-    shown: PathBuf,
-}
-
-#[cfg(unix)]
-impl PrivateDir {
-    /// Opens `path`, creating it with mode 0700 if it is missing, with `O_DIRECTORY |
-    /// O_NOFOLLOW` (so not through a symbolic link), then checks on the handle (fstat) that
-    /// this user owns it and that no one else may enter it (mode 0700 or stricter).
-    ///
-    /// # Errors
-    /// [`SocketError::UnsafeDir`] naming what is wrong.
-    pub fn open(path: &Path) -> Result<Self, SocketError> {
-        use nix::libc::{ELOOP, ENOTDIR, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW};
-        use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-        let unsafe_dir = |why: String| SocketError::UnsafeDir {
-            path: path.to_owned(),
-            why,
-        };
-        match std::fs::DirBuilder::new().mode(0o700).create(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(unsafe_dir(format!("cannot be created ({e})"))),
-        }
-        let handle = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            .open(path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(ELOOP | ENOTDIR) => unsafe_dir("is a symbolic link or not a folder".into()),
-                _ => unsafe_dir(format!("cannot be opened ({e})")),
-            })?;
-        let meta = handle
-            .metadata()
-            .map_err(|e| unsafe_dir(format!("cannot be checked ({e})")))?;
-        let me = nix::unistd::geteuid().as_raw();
-        if meta.uid() != me {
-            return Err(unsafe_dir(format!(
-                "belongs to uid {}, not to this user (uid {me})",
-                meta.uid()
-            )));
-        }
-        if meta.mode() & 0o077 != 0 {
-            return Err(unsafe_dir(format!(
-                "has mode {:o}: others may enter it (it must be 700)",
-                meta.mode() & 0o7777
-            )));
-        }
-        Ok(Self {
-            handle,
-            shown: path.to_owned(),
-        })
-    }
-
-    /// The path of `name` in this folder: through the open handle on Linux, else by path.
-    pub fn join(&self, name: &str) -> PathBuf {
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            PathBuf::from(format!("/proc/self/fd/{}/{name}", self.handle.as_raw_fd()))
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            self.shown.join(name)
-        }
-    }
-
-    /// Where the folder was opened.
-    pub fn shown(&self) -> &Path {
-        &self.shown
-    }
-
-    /// The socket of `profile` in this folder.
-    ///
-    /// # Errors
-    /// [`SocketError::RuntimeDir`] when the path is too long for `sockaddr_un`.
-    pub fn socket(&self, profile: &str) -> Result<PathBuf, SocketError> {
-        let p = self.join(&format!("{profile}.sock"));
-        // sockaddr_un holds 108 bytes with the terminating NUL.
-        if p.as_os_str().len() > 107 {
-            return Err(SocketError::RuntimeDir(format!(
-                "{} is too long for a socket path",
-                p.display()
-            )));
-        }
-        Ok(p)
-    }
-}
-
-/// The folder for this user's sockets: `$XDG_RUNTIME_DIR/countersign`, or without a runtime
-/// dir `countersign-UID` in the temp dir, which anyone could have made first: it is used only
-/// when [`PrivateDir::open`] finds it ours.
-///
-/// # Errors
-/// [`SocketError::UnsafeDir`] when the folder is not safe; there is no other place to try.
-#[cfg(unix)]
-pub fn runtime_dir() -> Result<PrivateDir, SocketError> {
-    let uid = nix::unistd::geteuid().as_raw();
-    let path = match std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-    {
-        Some(base) => base.join("countersign"),
-        None => std::env::temp_dir().join(format!("countersign-{uid}")),
-    };
-    PrivateDir::open(&path)
-}
-
+pub use super::connection::connect_at;
+pub use super::connection::{Connection, connect};
 #[cfg(windows)]
-pub fn path(profile: &str) -> Result<PathBuf, SocketError> {
-    let user = std::env::var("USERNAME").unwrap_or_default();
-    let user: String = user.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    Ok(PathBuf::from(format!(
-        r"\\.\pipe\countersign-{user}-{profile}"
-    )))
-}
-
-/// Reads one line, at most `MAX_LINE` bytes; `None` at end of stream.
-async fn read_line<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> std::io::Result<Option<String>> {
-    let mut buf = Vec::new();
-    let n = (&mut *r)
-        .take(MAX_LINE as u64 + 1)
-        .read_until(b'\n', &mut buf)
-        .await?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.last() != Some(&b'\n') {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("a line is at most {MAX_LINE} bytes"),
-        ));
-    }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-}
-
-use tokio::io::AsyncReadExt as _;
+pub use super::socket_dir::path;
+#[cfg(unix)]
+pub use super::socket_dir::{PrivateDir, runtime_dir};
 
 async fn write_msg<W: AsyncWrite + Unpin>(w: &mut W, m: &AppMessage) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(m).map_err(std::io::Error::other)?;
@@ -533,76 +365,11 @@ pub async fn listen<D: Desk>(profile: &str, desk: D) -> Result<(), SocketError> 
     }
 }
 
-/// A connection to the running app for `profile`, if one listens.
-///
-/// # Errors
-/// No safe folder, no app ([`SocketError::no_app`]), or an app of another user.
-#[cfg(unix)]
-pub async fn connect(profile: &str) -> Result<Connection, SocketError> {
-    let dir = runtime_dir()?;
-    connect_at(&dir.socket(profile)?).await
-}
-
-/// Connects to the socket at `path` and, before anything is sent, checks that the process
-/// serving it runs as this user (`SO_PEERCRED`, unix(7)).
-///
-/// # Errors
-/// [`SocketError::NotOurs`] for another user's server; I/O errors as they come.
-#[cfg(unix)]
-pub async fn connect_at(path: &Path) -> Result<Connection, SocketError> {
-    let s = tokio::net::UnixStream::connect(path).await?;
-    let uid = s.peer_cred()?.uid();
-    let me = nix::unistd::geteuid().as_raw();
-    if uid != me {
-        return Err(SocketError::NotOurs { uid, me });
-    }
-    Ok(Connection::new(s))
-}
-
-#[cfg(windows)]
-pub async fn connect(profile: &str) -> Result<Connection, SocketError> {
-    let s = tokio::net::windows::named_pipe::ClientOptions::new().open(path(profile)?)?;
-    Ok(Connection::new(s))
-}
-
-/// The client's end: send one message, read the answers.
-pub struct Connection {
-    r: BufReader<Box<dyn AsyncRead + Unpin + Send>>,
-    w: Box<dyn AsyncWrite + Unpin + Send>,
-}
-
-impl Connection {
-    fn new<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(s: S) -> Self {
-        let (r, w) = tokio::io::split(s);
-        Self {
-            r: BufReader::new(Box::new(r)),
-            w: Box::new(w),
-        }
-    }
-
-    pub async fn send(&mut self, m: &ClientMessage) -> Result<(), SocketError> {
-        let mut line = serde_json::to_vec(m).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        self.w.write_all(&line).await?;
-        self.w.flush().await?;
-        Ok(())
-    }
-
-    /// The next answer; `None` when the app closed the connection.
-    pub async fn next(&mut self) -> Result<Option<AppMessage>, SocketError> {
-        match read_line(&mut self.r).await? {
-            None => Ok(None),
-            Some(l) => serde_json::from_str(l.trim_end())
-                .map(Some)
-                .map_err(|e| SocketError::Protocol(e.to_string())),
-        }
-    }
-}
-
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::path::PathBuf;
 
     /// A folder for one test, removed at the end.
     struct Temp(PathBuf);

@@ -3,6 +3,7 @@
 //! Exit status: 0 the app runs; 1 no app runs for the profile; 2 a usage error; 3 it could
 //! not tell (an unsafe socket folder, another user's socket, no or an unexpected answer).
 
+use super::client_error::ClientError;
 use super::protocol::{AppMessage, ClientMessage, VERSION};
 use super::socket::{self, Connection, SocketError};
 use clap::Parser;
@@ -57,7 +58,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         }
     };
     if let Err(why) = crate::cli::check_profile(&args.profile) {
-        return cannot(&why);
+        return cannot(&why.to_string());
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -74,7 +75,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
                 Found::NotRunning => ExitCode::from(NOT_RUNNING),
             }
         }
-        Err(why) => cannot(&why),
+        Err(why) => cannot(&why.to_string()),
     }
 }
 
@@ -138,26 +139,26 @@ fn shown(args: &StatusArgs, found: &Found) -> String {
 /// holds the profile's lock before its socket is up, so a held lock means waiting for the
 /// socket.
 #[cfg(unix)]
-async fn find(profile: &str) -> Result<Found, String> {
-    let dir = socket::runtime_dir().map_err(|e| e.to_string())?;
-    let path = dir.socket(profile).map_err(|e| e.to_string())?;
+async fn find(profile: &str) -> Result<Found, ClientError> {
+    let dir = socket::runtime_dir()?;
+    let path = dir.socket(profile)?;
     let mut waited = Duration::ZERO;
     loop {
         match socket::connect_at(&path).await {
             Ok(conn) => return ask(conn).await,
-            Err(e) if !e.no_app() => return Err(e.to_string()),
+            Err(e) if !e.no_app() => return Err(e.into()),
             Err(_) => {}
         }
         // Taken and dropped at once: a launch that meets it meanwhile waits and takes it
         // after all (instance.rs).
-        if dir.lock(profile).map_err(|e| e.to_string())?.is_some() {
+        if dir.lock(profile)?.is_some() {
             return Ok(Found::NotRunning);
         }
         if waited >= WAIT {
-            return Err(format!(
-                "the app for profile {profile} holds its lock but its socket did not come up within {} s",
-                WAIT.as_secs()
-            ));
+            return Err(ClientError::SocketLate {
+                profile: profile.to_owned(),
+                secs: WAIT.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         waited += Duration::from_millis(100);
@@ -165,40 +166,42 @@ async fn find(profile: &str) -> Result<Found, String> {
 }
 
 #[cfg(windows)]
-async fn find(profile: &str) -> Result<Found, String> {
+async fn find(profile: &str) -> Result<Found, ClientError> {
     match socket::connect(profile).await {
         Ok(conn) => ask(conn).await,
         Err(e) if e.no_app() => Ok(Found::NotRunning),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// Sends `status` and reads the answer. An app from before the op refuses it as it refuses
 /// any unknown op, with a `refused` result coded `invalid_input`: it runs, and does not say
 /// whether it is signed in.
-async fn ask(mut conn: Connection) -> Result<Found, String> {
+async fn ask(mut conn: Connection) -> Result<Found, ClientError> {
     conn.send(&ClientMessage::Status { v: VERSION })
         .await
-        .map_err(|e| format!("could not ask the app: {e}"))?;
+        .map_err(ClientError::Ask)?;
     let answer = tokio::time::timeout(WAIT, conn.next())
         .await
-        .map_err(|_| format!("the app did not answer within {} s", WAIT.as_secs()))?;
+        .map_err(|_| ClientError::NoAnswer(WAIT.as_secs()))?;
     match answer {
         Ok(Some(AppMessage::Status(s))) => Ok(Found::Running {
             signed_in: Some(s.signed_in),
             tray: s.tray,
             locked: s.locked,
         }),
-        Ok(Some(AppMessage::Result(o))) if o.code.as_deref() == Some("invalid_input") => {
+        Ok(Some(AppMessage::Result(o)))
+            if o.code.as_deref() == Some(crate::codes::AppCode::InvalidInput.as_str()) =>
+        {
             Ok(Found::Running {
                 signed_in: None,
                 tray: None,
                 locked: None,
             })
         }
-        Ok(Some(other)) => Err(SocketError::Protocol(format!("{other:?}")).to_string()),
-        Ok(None) => Err("the app closed the connection without an answer".to_owned()),
-        Err(e) => Err(e.to_string()),
+        Ok(Some(other)) => Err(SocketError::Protocol(format!("{other:?}")).into()),
+        Ok(None) => Err(ClientError::ClosedWithoutAnswer),
+        Err(e) => Err(e.into()),
     }
 }
 

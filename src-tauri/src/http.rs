@@ -7,6 +7,7 @@ use crate::error::{AppError, AppResult};
 use crate::server::Server;
 use crate::view::InboxMessage;
 use prelude_session::{Item, MAX_RESPONSE_BYTES, SecretStore, read_body};
+use prelude_wire::routes;
 use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -169,11 +170,17 @@ pub async fn fetch_outbox(
         status: String,
     }
     let http = shared_http();
-    let resp = keyed(http.get(format!("{origin}/emulator/v1/outbox")), key)
-        .timeout(Duration::from_secs(3))
-        .send()
-        .await
-        .map_err(|e| AppError::Emulator(e.without_url().to_string()))?;
+    let resp = keyed(
+        http.get(format!(
+            "{origin}{}",
+            routes::emulator(routes::EMULATOR_OUTBOX)
+        )),
+        key,
+    )
+    .timeout(Duration::from_secs(3))
+    .send()
+    .await
+    .map_err(|e| AppError::Emulator(e.without_url().to_string()))?;
     if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
         return Err(key_refused(key));
     }
@@ -256,7 +263,7 @@ pub async fn control<T: serde::de::DeserializeOwned>(
 ) -> AppResult<T> {
     let http = shared_http();
     let mut req = keyed(
-        http.request(method, format!("{origin}/emulator/v1{path}")),
+        http.request(method, format!("{origin}{}", routes::emulator(path))),
         key,
     )
     .timeout(Duration::from_secs(5));

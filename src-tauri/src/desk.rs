@@ -1,11 +1,12 @@
-//! The app's side of the socket: a request goes into the backend's queue, the window is
-//! redrawn, and a notification tells a person who is looking elsewhere.
+//! The Tauri adapter for approval requests, the app's side of the socket: a request goes into
+//! the backend's queue, the window is redrawn, and a notification tells a person who is
+//! looking elsewhere.
 
-use super::protocol::{AppStatus, Ask, Outcome, Status};
-use super::queue::Source;
-use super::socket::{self, Desk};
 use crate::AppState;
 use crate::backend::{Backend, LinkTaken};
+use crate::requests::protocol::{AppStatus, Ask, Outcome, Status};
+use crate::requests::queue::Source;
+use crate::requests::socket::{self, Desk};
 #[cfg(windows)]
 use std::process::ExitCode;
 use std::time::Duration;
@@ -99,16 +100,23 @@ impl Desk for AppDesk {
     ) -> Result<(String, usize, Option<u8>), Box<Outcome>> {
         let state = self.0.state::<AppState>();
         let backend = state.backend().await.map_err(|e| {
-            Box::new(Outcome::new(Status::Refused, &ask).because("startup", e.to_string()))
+            Box::new(
+                Outcome::new(Status::Refused, &ask)
+                    .because(crate::codes::AppCode::Startup.as_str(), e.to_string()),
+            )
         })?;
         let mut b = backend.lock().await;
         b.resume().await;
         let queued = b.enqueue(source.clone(), ask.clone(), Some(reply));
         self.redraw(&state, &b);
         let number = queued.as_ref().ok().and_then(|(id, _)| b.match_number(id));
+        let deadline = queued
+            .as_ref()
+            .ok()
+            .and_then(|(id, _)| b.request_deadline_ms(id));
         drop(b);
         let (id, position) = queued?;
-        self.expire_later(id.clone(), ask.timeout_secs);
+        self.expire_at(id.clone(), deadline);
         self.announce(&source, &ask);
         Ok((id, position, number))
     }
@@ -136,10 +144,14 @@ impl Desk for AppDesk {
         b.resume().await;
         let taken = b.take_link(&link);
         self.redraw(&state, &b);
+        let deadline = match &taken {
+            LinkTaken::Queued(id) => b.request_deadline_ms(id),
+            _ => None,
+        };
         drop(b);
         match taken {
             LinkTaken::Queued(id) => {
-                self.expire_later(id, super::link::LINK_TIMEOUT_SECS);
+                self.expire_at(id, deadline);
                 self.bring_forward();
             }
             LinkTaken::Noticed => self.bring_forward(),
@@ -166,7 +178,7 @@ impl Desk for AppDesk {
         #[cfg(not(target_os = "linux"))]
         let tray = None;
         AppStatus {
-            v: super::protocol::VERSION,
+            v: crate::requests::protocol::VERSION,
             signed_in,
             tray,
             // No lock exists yet: never locked.
@@ -176,10 +188,16 @@ impl Desk for AppDesk {
 }
 
 impl AppDesk {
-    fn expire_later(&self, id: String, secs: u64) {
+    /// Times the request out at its deadline, the queue's (Unix ms); the screen counts down
+    /// to the same one.
+    fn expire_at(&self, id: String, deadline_ms: Option<i64>) {
+        let Some(deadline_ms) = deadline_ms else {
+            return;
+        };
         let me = self.clone();
         tauri::async_runtime::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(secs)).await;
+            let left = deadline_ms.saturating_sub(crate::backend::now_ms()).max(0);
+            tokio::time::sleep(Duration::from_millis(left.unsigned_abs())).await;
             let state = me.0.state::<AppState>();
             if let Ok(backend) = state.backend().await {
                 let mut b = backend.lock().await;
@@ -197,7 +215,7 @@ pub fn listen(app: &tauri::AppHandle, profile: String) {
     let desk = AppDesk(app.clone());
     tauri::async_runtime::spawn(async move {
         #[cfg(unix)]
-        let listening = match super::instance::held() {
+        let listening = match crate::requests::instance::held() {
             Some(i) => socket::listen(&i.dir, &i.profile, desk).await,
             None => Err(socket::SocketError::RuntimeDir(format!(
                 "this process does not hold profile {profile}"
@@ -222,14 +240,14 @@ pub fn forward_to_running(profile: &str, link: Option<String>) -> Option<ExitCod
         .ok()?;
     rt.block_on(async {
         let mut conn = socket::connect(profile).await.ok()?;
-        let msg = super::protocol::ClientMessage::Show {
-            v: super::protocol::VERSION,
+        let msg = crate::requests::protocol::ClientMessage::Show {
+            v: crate::requests::protocol::VERSION,
             link,
         };
         conn.send(&msg).await.ok()?;
         let answered = tokio::time::timeout(Duration::from_secs(5), conn.next()).await;
         match answered {
-            Ok(Ok(Some(super::protocol::AppMessage::Shown { .. }))) => {
+            Ok(Ok(Some(crate::requests::protocol::AppMessage::Shown { .. }))) => {
                 eprintln!(
                     "countersign: already running for profile {profile}; its window was brought forward"
                 );
