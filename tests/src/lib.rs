@@ -72,6 +72,7 @@ mod proc;
 pub use emulator::{EmulatorProc, prelude_management_key};
 pub use proc::{Finished, Proc, finish};
 mod bench;
+mod demo;
 mod dialogs;
 mod looks;
 mod picks;

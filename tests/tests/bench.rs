@@ -7,14 +7,7 @@ use countersign_e2e::{App, AppRef, Sandbox, TestResult};
 const PHONE: &str = "+33612345678";
 
 async fn sign_in(app: &AppRef) -> TestResult {
-    app.wait_stage("login").await?;
-    app.fill("identifier-input", PHONE).await?;
-    app.click("send-code").await?;
-    app.wait_stage("code").await?;
-    let code = app.inbox_code(1).await?;
-    app.fill("login-code-input", &code).await?;
-    app.click("verify-login").await?;
-    app.wait_stage("logged").await
+    app.sign_in_on_demo(PHONE).await
 }
 
 /// What is wrong with the table of failing routes as laid out now, in words; empty when each

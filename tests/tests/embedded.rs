@@ -9,19 +9,7 @@ use thirtyfour::error::WebDriverResult;
 const PHONE: &str = "+33612345678";
 
 async fn sign_in(app: &AppRef) -> TestResult {
-    sign_in_as(app, PHONE).await
-}
-
-/// Signs in on the embedded server with the first code the inbox shows.
-async fn sign_in_as(app: &AppRef, who: &str) -> TestResult {
-    app.wait_stage("login").await?;
-    app.fill("identifier-input", who).await?;
-    app.click("send-code").await?;
-    app.wait_stage("code").await?;
-    let code = app.inbox_code(1).await?;
-    app.fill("login-code-input", &code).await?;
-    app.click("verify-login").await?;
-    app.wait_stage("logged").await
+    app.sign_in_on_demo(PHONE).await
 }
 
 /// Every visible control in the window has a name a screen reader can say: its label, its
@@ -56,7 +44,7 @@ async fn a_custom_step_is_confirmed_in_the_demo_app() {
     let app = App::launch("custom_step", &sandbox, None).await;
     app.run(move |app| async move {
         sign_in(&app).await?;
-        pick_scenario(&app, "email_then_app").await?;
+        app.pick_scenario("email_then_app").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
         assert_eq!(app.text("stepup-progress").await?, "STEP 1 OF 2 · EMAIL");
@@ -260,29 +248,13 @@ async fn wait_marks(app: &AppRef, marks: &[(&str, &str)]) -> TestResult {
     Ok(())
 }
 
-/// Sets the demo scenario through its picker, and waits until the command is done.
-async fn pick_scenario(app: &AppRef, name: &str) -> TestResult {
-    app.script(&format!(
-        "const s = document.getElementById('scenario'); s.value = '{name}'; \
-         s.dispatchEvent(new Event('change')); return true;"
-    ))
-    .await?;
-    app.wait_script(
-        "return document.getElementById('card').getAttribute('aria-busy');",
-        "the scenario to be set",
-        |v| v.as_str() != Some("true"),
-    )
-    .await?;
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scenario_picker_shows_the_scenario_in_force_after_a_restart() {
     let sandbox = Sandbox::new("scenario_restart");
     let app = App::launch("scenario_restart", &sandbox, None).await;
     app.run(move |app| async move {
         app.wait_stage("login").await?;
-        pick_scenario(&app, "blocked").await
+        app.pick_scenario("blocked").await
     })
     .await;
     let app = App::launch("scenario_restart", &sandbox, None).await;
@@ -370,8 +342,8 @@ async fn a_step_the_account_cannot_receive_is_said_in_words() {
     let app = App::launch("no_email", &sandbox, None).await;
     app.run(move |app| async move {
         // A user with a phone number only.
-        sign_in_as(&app, "+33612345699").await?;
-        pick_scenario(&app, "email_then_sms").await?;
+        app.sign_in_on_demo("+33612345699").await?;
+        app.pick_scenario("email_then_sms").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
         let said = app.text("dead-end-why").await?;

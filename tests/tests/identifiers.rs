@@ -4,33 +4,6 @@
 
 use countersign_e2e::{App, AppRef, Sandbox, TestResult};
 
-/// Signs in on the embedded server with the first code the inbox shows.
-async fn sign_in_as(app: &AppRef, who: &str) -> TestResult {
-    app.wait_stage("login").await?;
-    app.fill("identifier-input", who).await?;
-    app.click("send-code").await?;
-    app.wait_stage("code").await?;
-    let code = app.inbox_code(1).await?;
-    app.fill("login-code-input", &code).await?;
-    app.click("verify-login").await?;
-    app.wait_stage("logged").await
-}
-
-async fn pick_scenario(app: &AppRef, name: &str) -> TestResult {
-    app.script(&format!(
-        "const s = document.getElementById('scenario'); s.value = '{name}'; \
-         s.dispatchEvent(new Event('change')); return true;"
-    ))
-    .await?;
-    app.wait_script(
-        "return document.getElementById('card').getAttribute('aria-busy');",
-        "the scenario to be set",
-        |v| v.as_str() != Some("true"),
-    )
-    .await?;
-    Ok(())
-}
-
 /// Opens the account's "Your email and phone" panel, if it is folded.
 async fn open_panel(app: &AppRef) -> TestResult {
     app.script("const p = document.getElementById('identifiers-panel'); p.open = true; p.scrollIntoView({block: 'nearest'}); return true;")
@@ -108,7 +81,7 @@ async fn add_an_email_address() {
     let sandbox = Sandbox::new("identifiers_add");
     let app = App::launch("identifiers_add", &sandbox, None).await;
     app.run(move |app| async move {
-        sign_in_as(&app, "+33612340001").await?;
+        app.sign_in_on_demo("+33612340001").await?;
         open_panel(&app).await?;
         assert_eq!(listed(&app).await?, ["phone +33612340001"]);
         app.shot("identifiers-panel").await;
@@ -216,8 +189,8 @@ async fn the_no_email_dead_end_is_left_by_adding_an_email() {
     let sandbox = Sandbox::new("identifiers_payoff");
     let app = App::launch("identifiers_payoff", &sandbox, None).await;
     app.run(move |app| async move {
-        sign_in_as(&app, "+33612340002").await?;
-        pick_scenario(&app, "email_then_sms").await?;
+        app.sign_in_on_demo("+33612340002").await?;
+        app.pick_scenario("email_then_sms").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
         let why = app.text("dead-end-why").await?;

@@ -303,17 +303,7 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
             |v| v.as_u64() == Some(1),
         )
         .await?;
-        app.script(
-            "const s = document.getElementById('scenario'); s.value = 'passkey'; \
-             s.dispatchEvent(new Event('change')); return true;",
-        )
-        .await?;
-        app.wait_script(
-            "return document.getElementById('card').getAttribute('aria-busy');",
-            "the passkey scenario to be set",
-            |v| v.as_str() != Some("true"),
-        )
-        .await?;
+        app.pick_scenario("passkey").await?;
         app.script("document.getElementById('passkey-list').scrollIntoView({ block: 'center' }); return true;")
             .await?;
         measure(&app, "passkey-listed", &mut bad).await?;
@@ -444,14 +434,7 @@ async fn every_time_on_screen_has_one_format() {
     let app = App::launch("time_formats", &sandbox, None).await;
     app.run(|app| async move {
         let mut shown: Vec<(String, String)> = Vec::new();
-        app.wait_stage("login").await?;
-        app.fill("identifier-input", "+33612345678").await?;
-        app.click("send-code").await?;
-        app.wait_stage("code").await?;
-        let code = app.inbox_code(1).await?;
-        app.fill("login-code-input", &code).await?;
-        app.click("verify-login").await?;
-        app.wait_stage("logged").await?;
+        app.sign_in_on_demo("+33612345678").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
         shown.push(("asked-time".into(), app.text("asked-time").await?));

@@ -11,21 +11,6 @@ const PIN: &str = "482916";
 const ITEMS: &str = "return [...document.querySelectorAll('[data-testid=passkey-item]')].map((li) => li.dataset.place);";
 const INBOX: &str = "return document.querySelectorAll('[data-testid=demo-inbox-message]').length;";
 
-async fn pick_scenario(app: &AppRef, name: &str) -> TestResult {
-    app.script(&format!(
-        "const s = document.getElementById('scenario'); s.value = '{name}'; \
-         s.dispatchEvent(new Event('change')); return true;"
-    ))
-    .await?;
-    app.wait_script(
-        "return document.getElementById('card').getAttribute('aria-busy');",
-        "the scenario to be set",
-        |v| v.as_str() != Some("true"),
-    )
-    .await?;
-    Ok(())
-}
-
 async fn inbox_len(app: &AppRef) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
     Ok(app.script(INBOX).await?.as_u64().unwrap_or(0))
 }
@@ -39,14 +24,7 @@ async fn approve_with(app: &AppRef, pin: &str) -> TestResult {
 /// Signs in with the first code, adds this computer's passkey (the second code, then `PIN`
 /// twice) and switches transfer:write to the passkey scenario.
 async fn signed_in_with_a_passkey(app: &AppRef) -> TestResult {
-    app.wait_stage("login").await?;
-    app.fill("identifier-input", PHONE).await?;
-    app.click("send-code").await?;
-    app.wait_stage("code").await?;
-    let code = app.inbox_code(1).await?;
-    app.fill("login-code-input", &code).await?;
-    app.click("verify-login").await?;
-    app.wait_stage("logged").await?;
+    app.sign_in_on_demo(PHONE).await?;
     app.click("passkey-add").await?;
     app.wait_stage("step-up-otp").await?;
     let code = app.inbox_code(2).await?;
@@ -73,7 +51,7 @@ async fn signed_in_with_a_passkey(app: &AppRef) -> TestResult {
         v.as_array().is_some_and(|a| a.len() == 1)
     })
     .await?;
-    pick_scenario(app, "passkey").await
+    app.pick_scenario("passkey").await
 }
 
 /// The bench's passkey switches act on this computer's honest assertion: the person reads
@@ -166,7 +144,7 @@ async fn a_passkey_is_added_used_with_its_pin_and_deleted() {
         app.shot("03-passkey-listed").await;
 
         // transfer:write by passkey: the PIN, no code.
-        pick_scenario(&app, "passkey").await?;
+        app.pick_scenario("passkey").await?;
         let sent = inbox_len(&app).await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
@@ -311,14 +289,7 @@ async fn a_passkey_whose_answer_was_lost_is_kept_as_not_confirmed() {
     let sandbox = Sandbox::new("passkey_lost");
     let app = App::launch("passkey_lost", &sandbox, None).await;
     app.run(move |app| async move {
-        app.wait_stage("login").await?;
-        app.fill("identifier-input", PHONE).await?;
-        app.click("send-code").await?;
-        app.wait_stage("code").await?;
-        let code = app.inbox_code(1).await?;
-        app.fill("login-code-input", &code).await?;
-        app.click("verify-login").await?;
-        app.wait_stage("logged").await?;
+        app.sign_in_on_demo(PHONE).await?;
         app.click("passkey-add").await?;
         app.wait_stage("step-up-otp").await?;
         let code = app.inbox_code(2).await?;

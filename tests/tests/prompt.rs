@@ -4,7 +4,7 @@
 //! details marked broad; a step no code can come for as a dead end with Deny only; errors
 //! under their field; and a reported request's code void in the demo inbox.
 
-use countersign_e2e::{App, AppRef, Proc, Sandbox, TestResult, finish};
+use countersign_e2e::{App, AppRef, Proc, Sandbox, finish};
 use std::sync::Arc;
 use thirtyfour::prelude::*;
 
@@ -48,17 +48,6 @@ async fn seconds_left(
     Ok(m.parse::<u64>()? * 60 + s.parse::<u64>()?)
 }
 
-async fn sign_in(app: &AppRef, who: &str) -> TestResult {
-    app.wait_stage("login").await?;
-    app.fill("identifier-input", who).await?;
-    app.click("send-code").await?;
-    app.wait_stage("code").await?;
-    let code = app.inbox_code(1).await?;
-    app.fill("login-code-input", &code).await?;
-    app.click("verify-login").await?;
-    app.wait_stage("logged").await
-}
-
 /// Whether `a`'s top is below `b`'s bottom.
 async fn below(app: &AppRef, a: &str, b: &str) -> WebDriverResult<bool> {
     let v = app
@@ -75,7 +64,7 @@ async fn a_transfer_shows_its_amount_payee_approver_note_and_one_deadline() {
     let sandbox = Arc::new(Sandbox::new("prompt_transfer"));
     let app = App::launch("prompt_transfer", &sandbox, None).await;
     app.run(move |app| async move {
-        sign_in(&app, PHONE).await?;
+        app.sign_in_on_demo(PHONE).await?;
         // Sessions are named by device and OS, with when each was last active.
         app.click("sessions-toggle").await?;
         let row = app
@@ -214,7 +203,7 @@ async fn a_request_without_details_says_it_allows_any_and_is_marked_broad() {
     let sandbox = Arc::new(Sandbox::new("prompt_broad"));
     let app = App::launch("prompt_broad", &sandbox, None).await;
     app.run(move |app| async move {
-        sign_in(&app, PHONE).await?;
+        app.sign_in_on_demo(PHONE).await?;
         let mut cli = Proc::spawn(sandbox.countersign(&["approve", "--scope", "transfer:write"]));
         app.wait_stage("request").await?;
         assert_eq!(
@@ -269,18 +258,8 @@ async fn a_step_no_code_can_come_for_is_a_dead_end_with_deny_only() {
     let app = App::launch("prompt_dead_end", &sandbox, None).await;
     app.run(move |app| async move {
         // A user with a phone number only, and approvals that start with an email code.
-        sign_in(&app, "+33612345699").await?;
-        app.script(
-            "const s = document.getElementById('scenario'); s.value = 'email_then_sms'; \
-             s.dispatchEvent(new Event('change')); return true;",
-        )
-        .await?;
-        app.wait_script(
-            "return document.getElementById('card').getAttribute('aria-busy');",
-            "the scenario to be set",
-            |v| v.as_str() != Some("true"),
-        )
-        .await?;
+        app.sign_in_on_demo("+33612345699").await?;
+        app.pick_scenario("email_then_sms").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
         app.wait_script(

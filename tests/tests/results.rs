@@ -41,14 +41,7 @@ async fn the_granted_screen_says_what_was_approved_and_ends_with_the_grant() {
     )
     .await;
     app.run(move |app| async move {
-        app.wait_stage("login").await?;
-        app.fill("identifier-input", PHONE).await?;
-        app.click("send-code").await?;
-        app.wait_stage("code").await?;
-        let code = app.inbox_code(1).await?;
-        app.fill("login-code-input", &code).await?;
-        app.click("verify-login").await?;
-        app.wait_stage("logged").await?;
+        app.sign_in_on_demo(PHONE).await?;
 
         // The app's own form: Deny, and Cancel (nobody else waits for an answer).
         app.click("request-scope").await?;

@@ -76,14 +76,7 @@ async fn the_signed_in_screen_fits_the_default_and_the_smallest_window() {
     let sandbox = Sandbox::new("layout");
     let app = App::launch("layout", &sandbox, None).await;
     app.run(|app| async move {
-        app.wait_stage("login").await?;
-        app.fill("identifier-input", "+33612345678").await?;
-        app.click("send-code").await?;
-        app.wait_stage("code").await?;
-        let code = app.inbox_code(1).await?;
-        app.fill("login-code-input", &code).await?;
-        app.click("verify-login").await?;
-        app.wait_stage("logged").await?;
+        app.sign_in_on_demo("+33612345678").await?;
         for (w, h) in [(1040, 760), (720, 560)] {
             app.driver.set_window_rect(0, 0, w, h).await?;
             app.wait_script(
