@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use prelude_session::{Item, SecretStore};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 /// Wrong PINs in a row that block the PIN (and what it guards) until it is reset.
@@ -84,11 +85,6 @@ fn kdf(
         .hash_password_into(pin.as_bytes(), salt, &mut out)
         .map_err(|e| AuthenticatorError::Keyring(format!("the PIN hash failed: {e}")))?;
     Ok(out)
-}
-
-/// Compares without stopping at the first difference.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl PinVault {
@@ -204,7 +200,7 @@ impl PinVault {
             .map_err(|_| AuthenticatorError::Keyring("the stored PIN hash is damaged".into()))?;
         // A PIN off the policy cannot match; it still costs its try.
         let right = check_pin_policy(pin).is_ok()
-            && same(&kdf(pin, &salt, stored.m, stored.t, stored.p)?, &want);
+            && bool::from(kdf(pin, &salt, stored.m, stored.t, stored.p)?.ct_eq(&want));
         if right {
             self.set_tries(MAX_TRIES)?;
             return Ok(());
