@@ -14,25 +14,35 @@ pub fn mode_label(mode: &str) -> &'static str {
     }
 }
 
+/// Scopes this app has words for: the scope, what it allows as a person says it, and the
+/// thing it allows as a noun for "any …".
+const SCOPES: &[(&str, &str, &str)] = &[
+    ("transfer:write", "Send a bank transfer", "bank transfer"),
+    (
+        prelude_wire::PASSKEY_WRITE_SCOPE,
+        "Add or remove a passkey",
+        "change to this account's passkeys",
+    ),
+    (
+        "passkey:demo",
+        "Try an approval by passkey",
+        "passkey trial",
+    ),
+];
+
+fn known(scope: &str) -> Option<&'static (&'static str, &'static str, &'static str)> {
+    SCOPES.iter().find(|(s, _, _)| *s == scope)
+}
+
 /// What a scope allows, as a person says it ("Send a bank transfer"); `None` for a scope this
 /// app has no words for (the screen then shows the scope's name).
 pub fn scope_words(scope: &str) -> Option<&'static str> {
-    match scope {
-        "transfer:write" => Some("Send a bank transfer"),
-        "prld:passkey:write" => Some("Add or remove a passkey"),
-        "passkey:demo" => Some("Try an approval by passkey"),
-        _ => None,
-    }
+    known(scope).map(|(_, words, _)| *words)
 }
 
 /// The thing a scope allows, as a noun for "any …": "bank transfer" for `transfer:write`.
 fn scope_noun(scope: &str) -> &'static str {
-    match scope {
-        "transfer:write" => "bank transfer",
-        "prld:passkey:write" => "change to this account's passkeys",
-        "passkey:demo" => "passkey trial",
-        _ => "action of this kind",
-    }
+    known(scope).map_or("action of this kind", |(_, _, noun)| *noun)
 }
 
 /// The heading of an approval with no details: "Approve any bank transfer"; `None` when it
