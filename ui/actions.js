@@ -28,7 +28,13 @@ export function createActions(ui) {
     errorBox.dataset.code = err.code;
     errorBox.dataset.field = err.field || "";
     placeError(errorBox, errorActions, ui.view, stageRoot);
-    errorActions.hidden = !(restartable(err) && (ui.lastApproval || ui.view?.request) && ui.view?.stage !== "login");
+    const restart = restartable(err) && (ui.lastApproval || ui.view?.request) && ui.view?.stage !== "login";
+    // An approval that needs a passkey this computer lacks: the way on is beside the error,
+    // since the Passkeys panel is often below the fold.
+    const addPasskey = err.code === "needs_passkey";
+    $("#restart-approval").hidden = !restart;
+    $("#error-add-passkey").hidden = !addPasskey;
+    errorActions.hidden = !(restart || addPasskey);
     // Only as far as needed to see it: scrolling the card to the top would hide the top bar
     // (and move buttons under a pointer about to click them).
     errorBox.scrollIntoView({ block: "nearest", behavior: reducedMotion.matches ? "auto" : "smooth" });

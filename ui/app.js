@@ -31,6 +31,8 @@ $("#restart-approval").addEventListener("click", (e) => {
   else if (ui.lastApproval) act("request_step_up", ui.lastApproval, e.currentTarget);
 });
 
+$("#error-add-passkey").addEventListener("click", (e) => act("add_passkey", {}, e.currentTarget));
+
 $("#logout").addEventListener("click", async (e) => {
   if (await act("logout", {}, e.currentTarget)) flash("You are signed out.");
 });

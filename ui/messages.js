@@ -86,7 +86,7 @@ const TEXT = {
   passkey_unsupported: () => "The server asks for a kind of passkey this computer cannot make.",
   passkey_damaged: () => "A passkey kept on this computer is damaged. Delete it and add a new one.",
   needs_passkey: () =>
-    "This approval needs a passkey, and no passkey of your account is on this computer. Add one in the Passkeys panel: the approval starts again once it is added.",
+    "This approval needs a passkey, and no passkey of your account is on this computer. Add one (below, or in the Passkeys panel): the approval starts again once it is added.",
   passkey_not_configured: () => "Passkeys are not set up on this server.",
   passkey_registration_failed: () => "The server did not accept this computer's passkey. Nothing was added.",
   passkey_step_unavailable: () =>

@@ -240,6 +240,7 @@ async fn a_passkey_is_added_used_with_its_pin_and_deleted() {
         app.click("request-scope").await?;
         app.wait_error("This approval needs a passkey").await?;
         app.el("passkey-offer").await?;
+        assert!(!app.in_view("restart-approval").await?, "no Start again: nothing to restart yet");
         app.shot("09-no-passkey-here").await;
 
         // A program's request that needs the passkey the account now lacks: the account screen
@@ -260,8 +261,10 @@ async fn a_passkey_is_added_used_with_its_pin_and_deleted() {
         app.wait_error("This approval needs a passkey").await?;
         app.wait_stage("logged").await?;
         app.el("passkey-offer").await?;
+        // The way on sits beside the error, in view, not only in the panel further down.
+        assert!(app.in_view("error-add-passkey").await?, "Add a passkey beside the error");
         app.shot("10-request-waits-for-a-passkey").await;
-        app.click("passkey-add").await?;
+        app.click("error-add-passkey").await?;
         app.wait_stage("step-up-otp").await?;
         let n = inbox_len(&app).await? as usize;
         let code = app.inbox_code(n).await?;
