@@ -47,10 +47,13 @@ impl AppDesk {
         if let Some(w) = self.window() {
             let _ = w.request_user_attention(Some(tauri::UserAttentionType::Informational));
         }
+        // Locked: "Approval requested" and nothing of who asks or what.
+        let locked = self.0.state::<AppState>().lock.is_locked();
         // Notification servers render markup: the requester's words are escaped as text.
         let text = |t: &str| prelude_wire::text::markup_escaped(t);
         let (who, scope) = (text(&source.label()), text(&ask.scope));
         let body = match &ask.reason {
+            _ if locked => String::new(),
             Some(r) => format!("{who} asks to approve {scope}: {}", text(r)),
             None => format!("{who} asks to approve {scope}."),
         };
@@ -99,7 +102,7 @@ impl Desk for AppDesk {
         reply: tokio::sync::oneshot::Sender<Outcome>,
     ) -> Result<(String, usize, Option<u8>), Box<Outcome>> {
         let state = self.0.state::<AppState>();
-        let backend = state.backend().await.map_err(|e| {
+        let backend = state.backend_while_locked().await.map_err(|e| {
             Box::new(
                 Outcome::new(Status::Refused, &ask)
                     .because(crate::codes::AppCode::Startup.as_str(), e.to_string()),
@@ -123,7 +126,7 @@ impl Desk for AppDesk {
 
     async fn withdraw(&self, id: String) {
         let state = self.0.state::<AppState>();
-        if let Ok(backend) = state.backend().await {
+        if let Ok(backend) = state.backend_while_locked().await {
             let mut b = backend.lock().await;
             if b.withdraw_request(&id) {
                 self.redraw(&state, &b);
@@ -137,7 +140,7 @@ impl Desk for AppDesk {
             return;
         };
         let state = self.0.state::<AppState>();
-        let Ok(backend) = state.backend().await else {
+        let Ok(backend) = state.backend_while_locked().await else {
             return;
         };
         let mut b = backend.lock().await;
@@ -162,7 +165,7 @@ impl Desk for AppDesk {
     async fn status(&self) -> AppStatus {
         let state = self.0.state::<AppState>();
         // A backend that failed to start has no session.
-        let signed_in = match state.backend().await {
+        let signed_in = match state.backend_while_locked().await {
             Ok(backend) => {
                 let mut b = backend.lock().await;
                 // The stored session is looked up once per run, as a request would.
@@ -181,8 +184,7 @@ impl Desk for AppDesk {
             v: crate::requests::protocol::VERSION,
             signed_in,
             tray,
-            // No lock exists yet: never locked.
-            locked: Some(false),
+            locked: Some(state.lock.is_locked()),
         }
     }
 }
@@ -199,7 +201,7 @@ impl AppDesk {
             let left = deadline_ms.saturating_sub(crate::backend::now_ms()).max(0);
             tokio::time::sleep(Duration::from_millis(left.unsigned_abs())).await;
             let state = me.0.state::<AppState>();
-            if let Ok(backend) = state.backend().await {
+            if let Ok(backend) = state.backend_while_locked().await {
                 let mut b = backend.lock().await;
                 if b.time_out_request(&id) {
                     me.redraw(&state, &b);

@@ -81,6 +81,16 @@ impl<R: Runtime> Settings<R> {
         self.put("number_matching", &on)
     }
 
+    /// The minutes without input after which the app locks; 0 is never, 5 until chosen.
+    pub fn lock_after(&self) -> u32 {
+        self.get("lock_after_minutes")
+            .unwrap_or(crate::lock::DEFAULT_LOCK_AFTER)
+    }
+
+    pub fn set_lock_after(&self, minutes: u32) -> AppResult<()> {
+        self.put("lock_after_minutes", &minutes)
+    }
+
     /// The server (`Server::key`) a session was open on when the app last looked: lets the
     /// first frame show the sign-in screen without asking the keyring. A hint only; the
     /// backend's resume decides.
