@@ -49,7 +49,8 @@ export function showLock(v, root) {
   for (const el of screen.querySelectorAll(".lock-pin")) el.hidden = !v.lock.pin;
   // Settings and the theme answer nothing while locked: their buttons go until the unlock
   // (which loads the page again).
-  for (const id of ["#settings-open", "#theme-toggle", "#bench-open", "#logout"]) $(id).hidden = true;
+  // The count is in the screen itself.
+  for (const id of ["#settings-open", "#theme-toggle", "#bench-open", "#logout", "#queue-count"]) $(id).hidden = true;
   const unlock = $("[data-testid=unlock]", screen);
   unlock.textContent = v.lock.pin ? "Unlock" : "Show Countersign";
   const tries = v.lock.pinTriesLeft;

@@ -39,7 +39,7 @@ async fn status_locked(sandbox: &Sandbox) -> Value {
 
 /// Calls a command straight through the IPC, as a page script could; its error code, or
 /// "ok".
-async fn invoke_code(app: &AppRef, command: &str, args: &str) -> TestResult<String> {
+async fn invoke_code(app: &AppRef, command: &str, args: &str) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     let v = app
         .driver
         .execute_async(
