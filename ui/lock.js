@@ -50,7 +50,9 @@ export function showLock(v, root) {
   // Settings and the theme answer nothing while locked: their buttons go until the unlock
   // (which loads the page again).
   // The count is in the screen itself.
-  for (const id of ["#settings-open", "#theme-toggle", "#bench-open", "#logout", "#queue-count"]) $(id).hidden = true;
+  for (const id of ["#settings-open", "#theme-toggle", "#bench-open", "#logout", "#queue-count", "#server-label"]) {
+    $(id).hidden = true;
+  }
   const unlock = $("[data-testid=unlock]", screen);
   unlock.textContent = v.lock.pin ? "Unlock" : "Show Countersign";
   const tries = v.lock.pinTriesLeft;
@@ -95,9 +97,48 @@ export function crossesLock(ui, v) {
   return true;
 }
 
+const afterText = (m) => (m === 0 ? "Never" : m === 1 ? "1 minute" : m === 60 ? "1 hour" : `${m} minutes`);
+
+// Settings' "Lock after": read each time the sheet opens.
+function initLockSetting() {
+  const select = $("#lock-after");
+  const note = $("#lock-note");
+  if (!select) return;
+  const show = (s) => {
+    select.replaceChildren(
+      ...s.choices.map((m) => {
+        const o = document.createElement("option");
+        o.value = String(m);
+        o.textContent = afterText(m);
+        return o;
+      }),
+    );
+    select.value = String(s.minutes);
+    note.textContent = s.overrideSecs ? `For this run, ${s.overrideSecs} s (COUNTERSIGN_LOCK_AFTER_SECS).` : "";
+    select.dataset.loaded = "true";
+  };
+  $("#settings-open")?.addEventListener("click", async () => {
+    delete select.dataset.loaded;
+    try {
+      show(await call("lock_setting"));
+    } catch (err) {
+      note.textContent = err?.message || String(err);
+    }
+  });
+  select.addEventListener("change", async () => {
+    try {
+      show(await call("set_lock_after", { minutes: Number(select.value) }));
+      note.textContent = select.value === "0" ? "Countersign no longer locks by itself." : `Locks after ${afterText(Number(select.value)).toLowerCase()} without input.`;
+    } catch (err) {
+      note.textContent = err?.message || String(err);
+    }
+  });
+}
+
 // Reports input now and then, and Ctrl+L locks.
 export function initLock(ui) {
   addTemplate();
+  initLockSetting();
   ui.wire.locked = () => wire(ui);
   let last = 0;
   const input = () => {

@@ -294,6 +294,7 @@ async fn the_screen_lock_locks_it_from_the_names_owner_only() {
     .await;
     app.run(move |app| async move {
         app.wait_stage("login").await?;
+        lock_setting(&app).await?;
         let other = Connection::new_session().expect("the tests' session bus");
         for name in ["org.gnome.ScreenSaver", "org.freedesktop.ScreenSaver"] {
             let owner = Connection::new_session().expect("the tests' session bus");
@@ -328,6 +329,42 @@ async fn the_screen_lock_locks_it_from_the_names_owner_only() {
         Ok(())
     })
     .await;
+}
+
+/// Settings' "Lock after" shows the setting (5 minutes until chosen), keeps "Never", and the
+/// backend refuses a number not offered.
+async fn lock_setting(app: &AppRef) -> TestResult {
+    const READ: &str = "const s = document.getElementById('lock-after'); \
+                        return s.dataset.loaded ? [s.value, s.selectedOptions[0].textContent] : null;";
+    app.click("settings-open").await?;
+    let v = app.wait_script(READ, "the lock setting", |v| !v.is_null()).await?;
+    assert_eq!(v, serde_json::json!(["5", "5 minutes"]));
+    app.script(
+        "const s = document.getElementById('lock-after'); s.value = '0'; \
+         s.dispatchEvent(new Event('change')); return true;",
+    )
+    .await?;
+    app.wait_script(
+        "return document.getElementById('lock-note').textContent;",
+        "the setting saved",
+        |t| t.as_str().is_some_and(|t| t.contains("no longer locks")),
+    )
+    .await?;
+    app.script(
+        "document.querySelector('[data-testid=lock-panel]').scrollIntoView({block: 'center'}); return true;",
+    )
+    .await?;
+    app.shot("settings-lock-never").await;
+    app.click("settings-close").await?;
+    app.click("settings-open").await?;
+    let v = app.wait_script(READ, "the lock setting again", |v| !v.is_null()).await?;
+    assert_eq!(v, serde_json::json!(["0", "Never"]));
+    app.click("settings-close").await?;
+    assert_eq!(
+        invoke_code(app, "set_lock_after", "{minutes: 7}").await?,
+        "invalid_input"
+    );
+    Ok(())
 }
 
 /// Signs in with the first code, adds this computer's passkey with `PIN` (the second code)
@@ -447,6 +484,8 @@ async fn the_pin_opens_it_a_wrong_one_waits_and_a_restart_stays_locked() {
         app.click("forgot-pin").await?;
         app.click("forgot-pin").await?;
         app.wait_stage("login").await?;
+        let said = app.text("notice").await?;
+        assert!(said.contains("Sign in again"), "{said}");
         assert_eq!(status_locked(&sb).await, false);
         app.shot("05-forgot-pin-signed-out").await;
         Ok(())
