@@ -47,16 +47,8 @@ impl AppDesk {
         if let Some(w) = self.window() {
             let _ = w.request_user_attention(Some(tauri::UserAttentionType::Informational));
         }
-        // Locked: "Approval requested" and nothing of who asks or what.
         let locked = self.0.state::<AppState>().lock.is_locked();
-        // Notification servers render markup: the requester's words are escaped as text.
-        let text = |t: &str| prelude_wire::text::markup_escaped(t);
-        let (who, scope) = (text(&source.label()), text(&ask.scope));
-        let body = match &ask.reason {
-            _ if locked => String::new(),
-            Some(r) => format!("{who} asks to approve {scope}: {}", text(r)),
-            None => format!("{who} asks to approve {scope}."),
-        };
+        let body = notice_body(locked, source, ask);
         let me = self.clone();
         std::thread::spawn(move || me.notify(&body));
     }
@@ -211,6 +203,20 @@ impl AppDesk {
     }
 }
 
+/// The notification's body under "Approval requested": who asks and what; while locked,
+/// nothing. Notification servers render markup: the requester's words are escaped as text.
+fn notice_body(locked: bool, source: &Source, ask: &Ask) -> String {
+    if locked {
+        return String::new();
+    }
+    let text = |t: &str| prelude_wire::text::markup_escaped(t);
+    let (who, scope) = (text(&source.label()), text(&ask.scope));
+    match &ask.reason {
+        Some(r) => format!("{who} asks to approve {scope}: {}", text(r)),
+        None => format!("{who} asks to approve {scope}."),
+    }
+}
+
 /// Starts the socket listener for this profile in the background; on Unix, in the folder of
 /// the profile's lock, which this process holds.
 pub fn listen(app: &tauri::AppHandle, profile: String) {
@@ -258,4 +264,31 @@ pub fn forward_to_running(profile: &str, link: Option<String>) -> Option<ExitCod
             _ => None,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::requests::queue::Requester;
+
+    #[test]
+    fn a_locked_notice_says_nothing_of_who_asks_or_what() {
+        let source = Source::Program(Requester {
+            executable: "/usr/bin/deploy".into(),
+            script: None,
+            pid: 4242,
+        });
+        let ask = Ask::check(
+            "transfer:write",
+            [("amount".to_owned(), "20".to_owned())].into(),
+            Some("Pay <b>Bo</b>"),
+            None,
+            false,
+        )
+        .unwrap();
+        let open = notice_body(false, &source, &ask);
+        assert!(open.contains("/usr/bin/deploy") && open.contains("transfer:write"), "{open}");
+        assert!(open.contains("&lt;b&gt;"), "markup escaped: {open}");
+        assert_eq!(notice_body(true, &source, &ask), "");
+    }
 }

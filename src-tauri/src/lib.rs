@@ -361,8 +361,8 @@ fn setup(
     let data_dir = app.path().app_data_dir().ok();
     tracing::info!(profile = %args.profile, server = ?server, rendering = ?args.rendering, cpu_raster, "starting");
     // With no session to resume, the sign-in screen is known now: the page draws it in its
-    // first frame instead of waiting for the backend.
-    let boot = (settings.session_server() != Some(server.key()))
+    // first frame instead of waiting for the backend. Not when it starts locked.
+    let boot = (settings.session_server() != Some(server.key()) && !settings.starts_locked())
         .then(|| backend::boot_view(&server, settings.last_identifier(), settings.theme()));
     open_window(app, boot.as_ref())?;
     let lock = lock::Lock::new(lock::idle_after(settings.lock_after()));
@@ -388,7 +388,7 @@ fn setup(
                 // Resume a stored session now, so the first screen needs no wait.
                 b.resume().await;
                 b.set_number_matching(state.settings.number_matching());
-                lock::at_start(&state.lock, &b);
+                lock::at_start(&state.lock, &state.settings, &b);
                 if let Some(n) = settings_notice {
                     b.say(n);
                 }

@@ -91,6 +91,21 @@ impl<R: Runtime> Settings<R> {
         self.put("lock_after_minutes", &minutes)
     }
 
+    /// Whether the last start found a PIN set, so this one starts locked: the first frame then
+    /// waits for the backend instead of showing the sign-in screen. A hint only; the PIN
+    /// itself decides (`lock::at_start`).
+    pub fn starts_locked(&self) -> bool {
+        self.get("starts_locked").unwrap_or(false)
+    }
+
+    /// Records whether a PIN is set; writes only on a change.
+    pub fn note_starts_locked(&self, on: bool) -> AppResult<()> {
+        if self.starts_locked() == on {
+            return Ok(());
+        }
+        self.put("starts_locked", &on)
+    }
+
     /// The server (`Server::key`) a session was open on when the app last looked: lets the
     /// first frame show the sign-in screen without asking the keyring. A hint only; the
     /// backend's resume decides.

@@ -199,10 +199,15 @@ pub fn redraw(app: &tauri::AppHandle) {
     });
 }
 
-/// At start, once the backend is there: with a PIN set, Countersign starts locked.
-pub fn at_start(lock: &Lock, b: &Backend) {
-    if b.pin_state().is_ok_and(|p| p.set) {
+/// At start, once the backend is there: with a PIN set, Countersign starts locked (and the
+/// next start's first frame waits for the backend).
+pub fn at_start<R: tauri::Runtime>(lock: &Lock, settings: &crate::settings::Settings<R>, b: &Backend) {
+    let set = b.pin_state().is_ok_and(|p| p.set);
+    if set {
         lock.lock(Reason::Start);
+    }
+    if let Err(e) = settings.note_starts_locked(set) {
+        tracing::warn!(error = %e, "could not note the lock in the settings");
     }
 }
 
