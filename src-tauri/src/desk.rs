@@ -287,7 +287,10 @@ mod tests {
         )
         .unwrap();
         let open = notice_body(false, &source, &ask);
-        assert!(open.contains("/usr/bin/deploy") && open.contains("transfer:write"), "{open}");
+        assert!(
+            open.contains("/usr/bin/deploy") && open.contains("transfer:write"),
+            "{open}"
+        );
         assert!(open.contains("&lt;b&gt;"), "markup escaped: {open}");
         assert_eq!(notice_body(true, &source, &ask), "");
     }

@@ -39,7 +39,11 @@ async fn status_locked(sandbox: &Sandbox) -> Value {
 
 /// Calls a command straight through the IPC, as a page script could; its error code, or
 /// "ok".
-async fn invoke_code(app: &AppRef, command: &str, args: &str) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+async fn invoke_code(
+    app: &AppRef,
+    command: &str,
+    args: &str,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     let v = app
         .driver
         .execute_async(
@@ -65,8 +69,19 @@ async fn only_locked(app: &AppRef, waiting: &str) -> TestResult {
     .await?;
     let text = app.script(PAGE_TEXT).await?;
     let text = text.as_str().unwrap_or_default();
-    for absent in [PHONE, "+33", "Session", "Demo inbox", "transfer", "Settings", "Sign out"] {
-        assert!(!text.contains(absent), "{absent:?} on the locked screen: {text}");
+    for absent in [
+        PHONE,
+        "+33",
+        "Session",
+        "Demo inbox",
+        "transfer",
+        "Settings",
+        "Sign out",
+    ] {
+        assert!(
+            !text.contains(absent),
+            "{absent:?} on the locked screen: {text}"
+        );
     }
     assert!(text.contains("Locked"), "{text}");
     let view = app
@@ -79,7 +94,15 @@ async fn only_locked(app: &AppRef, waiting: &str) -> TestResult {
         .await?;
     let v = view.json();
     assert_eq!(v["stage"], "locked");
-    for empty in ["user", "challenge", "grant", "request", "notice", "identifier", "lastIdentifier"] {
+    for empty in [
+        "user",
+        "challenge",
+        "grant",
+        "request",
+        "notice",
+        "identifier",
+        "lastIdentifier",
+    ] {
         assert!(v[empty].is_null(), "{empty} in the locked view: {v}");
     }
     assert_eq!(v["server"]["label"], "", "{v}");
@@ -92,7 +115,11 @@ async fn only_locked(app: &AppRef, waiting: &str) -> TestResult {
         ("approve_request", "{id: 'r1'}"),
         ("request_step_up", "{scope: 'transfer:write', metadata: {}}"),
     ] {
-        assert_eq!(invoke_code(app, command, args).await?, "locked", "{command}");
+        assert_eq!(
+            invoke_code(app, command, args).await?,
+            "locked",
+            "{command}"
+        );
     }
     Ok(())
 }
@@ -164,8 +191,7 @@ impl Logind {
                 Box::new(move |msg, c| {
                     let reply = if msg.member().as_deref() == Some("GetSession") {
                         seen.store(true, Ordering::SeqCst);
-                        msg.method_return()
-                            .append1(dbus::Path::from(SESSION_PATH))
+                        msg.method_return().append1(dbus::Path::from(SESSION_PATH))
                     } else {
                         msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"no")
                     };
@@ -262,11 +288,17 @@ async fn it_locks_after_the_idle_time_and_requests_queue_behind_it() {
         let number = cli.match_number().await;
         only_locked(&app, "1 request is waiting.").await?;
         let text = app.script(PAGE_TEXT).await?;
-        assert!(!text.as_str().unwrap_or_default().contains("Pay Bo"), "{text}");
+        assert!(
+            !text.as_str().unwrap_or_default().contains("Pay Bo"),
+            "{text}"
+        );
         app.shot("02-locked-with-a-request").await;
 
         // Without a PIN, a click opens it, and the request is there to answer.
-        assert!(!app.in_view("unlock-pin").await.unwrap_or(false), "no PIN is asked");
+        assert!(
+            !app.in_view("unlock-pin").await.unwrap_or(false),
+            "no PIN is asked"
+        );
         click_open(&app, "request").await?;
         app.shot("03-open-on-the-request").await;
         app.pick_number(number).await?;
@@ -337,7 +369,9 @@ async fn lock_setting(app: &AppRef) -> TestResult {
     const READ: &str = "const s = document.getElementById('lock-after'); \
                         return s.dataset.loaded ? [s.value, s.selectedOptions[0].textContent] : null;";
     app.click("settings-open").await?;
-    let v = app.wait_script(READ, "the lock setting", |v| !v.is_null()).await?;
+    let v = app
+        .wait_script(READ, "the lock setting", |v| !v.is_null())
+        .await?;
     assert_eq!(v, serde_json::json!(["5", "5 minutes"]));
     app.script(
         "const s = document.getElementById('lock-after'); s.value = '0'; \
@@ -357,7 +391,9 @@ async fn lock_setting(app: &AppRef) -> TestResult {
     app.shot("settings-lock-never").await;
     app.click("settings-close").await?;
     app.click("settings-open").await?;
-    let v = app.wait_script(READ, "the lock setting again", |v| !v.is_null()).await?;
+    let v = app
+        .wait_script(READ, "the lock setting again", |v| !v.is_null())
+        .await?;
     assert_eq!(v, serde_json::json!(["0", "Never"]));
     app.click("settings-close").await?;
     assert_eq!(
@@ -422,7 +458,11 @@ async fn the_pin_opens_it_a_wrong_one_waits_and_a_restart_stays_locked() {
         app.fill("unlock-pin", "222222").await?;
         app.click("unlock").await?;
         app.wait_error("Too soon after a wrong PIN").await?;
-        assert_eq!(app.text("unlock-tries").await?, "7 tries left.", "no try spent");
+        assert_eq!(
+            app.text("unlock-tries").await?,
+            "7 tries left.",
+            "no try spent"
+        );
         app.shot("02-wrong-pin-then-too-soon").await;
         tokio::time::sleep(Duration::from_millis(1100)).await;
         app.fill("unlock-pin", "333333").await?;

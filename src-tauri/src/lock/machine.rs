@@ -219,10 +219,17 @@ mod tests {
         let t0 = Instant::now();
         let mut m = Machine::new(None, t0);
         m.lock();
-        assert_eq!(m.wait_before_try(0, t0), Duration::ZERO, "the first try waits for nothing");
+        assert_eq!(
+            m.wait_before_try(0, t0),
+            Duration::ZERO,
+            "the first try waits for nothing"
+        );
         m.wrong_pin(t0);
         assert_eq!(m.wait_before_try(1, t0), Duration::from_secs(1));
-        assert_eq!(m.wait_before_try(1, t0 + Duration::from_secs(1)), Duration::ZERO);
+        assert_eq!(
+            m.wait_before_try(1, t0 + Duration::from_secs(1)),
+            Duration::ZERO
+        );
         m.wrong_pin(t0 + Duration::from_secs(1));
         assert_eq!(
             m.wait_before_try(2, t0 + Duration::from_millis(1500)),
@@ -246,7 +253,10 @@ mod tests {
         assert!(m.has_grant("r1", t0));
         assert!(!m.has_grant("r2", t0));
         assert!(!m.take_grant("r2", t0), "another request gets nothing");
-        assert!(!m.take_grant("r1", t0), "and the grant is gone after any use");
+        assert!(
+            !m.take_grant("r1", t0),
+            "and the grant is gone after any use"
+        );
 
         m.lock();
         m.unlock(t0, Some("r1".into()));
@@ -257,6 +267,9 @@ mod tests {
         m.unlock(t0, Some("r1".into()));
         m.lock();
         m.unlock(t0, None);
-        assert!(!m.has_grant("r1", t0), "a lock drops it; a click unlock grants nothing");
+        assert!(
+            !m.has_grant("r1", t0),
+            "a lock drops it; a click unlock grants nothing"
+        );
     }
 }

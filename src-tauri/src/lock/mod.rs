@@ -201,7 +201,11 @@ pub fn redraw(app: &tauri::AppHandle) {
 
 /// At start, once the backend is there: with a PIN set, Countersign starts locked (and the
 /// next start's first frame waits for the backend).
-pub fn at_start<R: tauri::Runtime>(lock: &Lock, settings: &crate::settings::Settings<R>, b: &Backend) {
+pub fn at_start<R: tauri::Runtime>(
+    lock: &Lock,
+    settings: &crate::settings::Settings<R>,
+    b: &Backend,
+) {
     let set = b.pin_state().is_ok_and(|p| p.set);
     if set {
         lock.lock(Reason::Start);

@@ -63,17 +63,22 @@ fn from_owner(conn: &Connection, msg: &Message, name: &str) -> bool {
     ok
 }
 
-fn screen_savers(on_lock: impl Fn(&'static str) + Send + Clone + 'static) -> Result<(), dbus::Error> {
+fn screen_savers(
+    on_lock: impl Fn(&'static str) + Send + Clone + 'static,
+) -> Result<(), dbus::Error> {
     let conn = Connection::new_session()?;
     for name in SCREEN_SAVERS {
         let on_lock = on_lock.clone();
         let rule = MatchRule::new_signal(name, "ActiveChanged");
-        conn.add_match(rule, move |(active,): (bool,), c: &Connection, m: &Message| {
-            if active && from_owner(c, m, name) {
-                on_lock(name);
-            }
-            true
-        })?;
+        conn.add_match(
+            rule,
+            move |(active,): (bool,), c: &Connection, m: &Message| {
+                if active && from_owner(c, m, name) {
+                    on_lock(name);
+                }
+                true
+            },
+        )?;
     }
     loop {
         conn.process(Duration::from_secs(3600))?;
@@ -142,10 +147,25 @@ mod tests {
 
     #[test]
     fn only_a_true_locked_hint_of_the_session_interface_locks() {
-        assert!(hint_locked(SESSION_IFACE, &props("LockedHint", Box::new(true))));
-        assert!(!hint_locked(SESSION_IFACE, &props("LockedHint", Box::new(false))));
-        assert!(!hint_locked(SESSION_IFACE, &props("IdleHint", Box::new(true))));
-        assert!(!hint_locked("org.example.Other", &props("LockedHint", Box::new(true))));
-        assert!(!hint_locked(SESSION_IFACE, &props("LockedHint", Box::new("yes".to_owned()))));
+        assert!(hint_locked(
+            SESSION_IFACE,
+            &props("LockedHint", Box::new(true))
+        ));
+        assert!(!hint_locked(
+            SESSION_IFACE,
+            &props("LockedHint", Box::new(false))
+        ));
+        assert!(!hint_locked(
+            SESSION_IFACE,
+            &props("IdleHint", Box::new(true))
+        ));
+        assert!(!hint_locked(
+            "org.example.Other",
+            &props("LockedHint", Box::new(true))
+        ));
+        assert!(!hint_locked(
+            SESSION_IFACE,
+            &props("LockedHint", Box::new("yes".to_owned()))
+        ));
     }
 }
