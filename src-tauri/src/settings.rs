@@ -8,6 +8,9 @@ use std::sync::Arc;
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_store::{Store, StoreExt};
 
+/// The idle minutes before the app locks, until someone chooses (lock/mod.rs).
+pub const DEFAULT_LOCK_AFTER: u32 = 5;
+
 pub struct Settings<R: Runtime> {
     store: Arc<Store<R>>,
 }
@@ -83,8 +86,7 @@ impl<R: Runtime> Settings<R> {
 
     /// The minutes without input after which the app locks; 0 is never, 5 until chosen.
     pub fn lock_after(&self) -> u32 {
-        self.get("lock_after_minutes")
-            .unwrap_or(crate::lock::DEFAULT_LOCK_AFTER)
+        self.get("lock_after_minutes").unwrap_or(DEFAULT_LOCK_AFTER)
     }
 
     pub fn set_lock_after(&self, minutes: u32) -> AppResult<()> {

@@ -4,6 +4,9 @@ use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 use std::collections::BTreeMap;
 
+mod lock;
+pub use lock::{LockSettingView, LockView};
+
 // Text others control (a requester, a link, the server, another device) is serialised
 // through these, so the screen never receives a character that reorders or hides text; the
 // requests and challenges themselves were refused before they got here if they held one.
@@ -239,30 +242,6 @@ pub struct AppView {
     pub passkey: PasskeyView,
     /// While locked: how it opens. `None` otherwise.
     pub lock: Option<LockView>,
-}
-
-/// The lock screen's part of the view: whether the PIN is asked, its tries left (shared with
-/// the passkeys), and until when the next try must wait after a wrong one.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LockView {
-    /// A PIN is set: it opens the lock. Without one, a click does.
-    pub pin: bool,
-    pub pin_tries_left: u32,
-    /// Unix milliseconds before which the next PIN try is refused.
-    pub retry_at: Option<i64>,
-}
-
-/// Settings' lock section.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LockSettingView {
-    /// Locks after this many minutes without input; 0: never.
-    pub minutes: u32,
-    /// The minutes Settings offer (0: never).
-    pub choices: Vec<u32>,
-    /// Seconds set for this run by `COUNTERSIGN_LOCK_AFTER_SECS`, in force instead.
-    pub override_secs: Option<u64>,
 }
 
 /// What the screens need of passkeys; no key, challenge or PIN ever.

@@ -19,8 +19,6 @@ use tauri::{Emitter, Manager};
 
 /// The idle minutes Settings offer; 0 is "never". 5 by default.
 pub const LOCK_AFTER_CHOICES: [u32; 8] = [1, 2, 5, 10, 15, 30, 60, 0];
-/// The idle minutes before anyone chose.
-pub const DEFAULT_LOCK_AFTER: u32 = 5;
 /// Overrides the setting for this run, in seconds (1 to 86400): for tests and demos.
 pub const LOCK_AFTER_VAR: &str = "COUNTERSIGN_LOCK_AFTER_SECS";
 
