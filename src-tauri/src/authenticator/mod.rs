@@ -120,7 +120,7 @@ impl LocalAuthenticator {
         }
     }
 
-    /// The PIN (set, verify, change, reset; shared with a future screen lock).
+    /// The PIN (set, verify, change, reset; shared with the app's lock).
     pub fn pin(&self) -> &PinVault {
         &self.pin
     }

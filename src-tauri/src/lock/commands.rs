@@ -98,6 +98,10 @@ pub async fn forgot_pin(state: St<'_>) -> AppResult<AppView> {
     if !state.lock.is_locked() {
         return Err(AppError::WrongStage);
     }
+    // Without a PIN a click opens the lock: nothing to forget, no reason to sign out.
+    if !b.pin_state()?.set {
+        return Err(AuthenticatorError::PinNotSet.into());
+    }
     b.reset_pin()?;
     if b.signed_in()
         && let Err(e) = b.logout().await
