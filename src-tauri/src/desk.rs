@@ -36,18 +36,20 @@ impl AppDesk {
     }
 
     /// Tells a person who is not looking at the window; clicking the notice brings it up.
+    /// While locked, always (a focused locked window says nothing of the request, and the
+    /// person may be away), and the notice says only "Approval requested".
     fn announce(&self, source: &Source, ask: &Ask) {
+        let locked = self.0.state::<AppState>().lock.is_locked();
         let focused = self
             .window()
             .and_then(|w| w.is_focused().ok())
             .unwrap_or(false);
-        if focused {
+        if focused && !locked {
             return;
         }
         if let Some(w) = self.window() {
             let _ = w.request_user_attention(Some(tauri::UserAttentionType::Informational));
         }
-        let locked = self.0.state::<AppState>().lock.is_locked();
         let body = notice_body(locked, source, ask);
         let me = self.clone();
         std::thread::spawn(move || me.notify(&body));

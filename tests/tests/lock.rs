@@ -242,6 +242,62 @@ fn active_changed(conn: &Connection, iface: &str) {
     conn.channel().flush();
 }
 
+/// A notification server on the tests' session bus that keeps each `Notify`'s summary and
+/// body, until dropped.
+struct Notifications {
+    seen: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Notifications {
+    fn start() -> Self {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (keep, until) = (seen.clone(), stop.clone());
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let conn = Connection::new_session().expect("the tests' session bus");
+            conn.request_name("org.freedesktop.Notifications", false, true, true)
+                .expect("the name");
+            conn.start_receive(
+                MatchRule::new_method_call(),
+                Box::new(move |msg, c| {
+                    let reply = match msg.member().as_deref() {
+                        Some("Notify") => {
+                            let (_, _, _, summary, body): (String, u32, String, String, String) =
+                                msg.read5().unwrap_or_default();
+                            keep.lock().unwrap().push((summary, body));
+                            msg.method_return().append1(1u32)
+                        }
+                        Some("GetCapabilities") => {
+                            msg.method_return().append1(vec!["body".to_owned()])
+                        }
+                        _ => msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"no"),
+                    };
+                    let _ = c.send(reply);
+                    true
+                }),
+            );
+            ready_tx.send(()).unwrap();
+            while !until.load(Ordering::Relaxed) {
+                let _ = conn.process(Duration::from_millis(50));
+            }
+        });
+        ready_rx.recv().unwrap();
+        Self { seen, stop }
+    }
+
+    fn seen(&self) -> Vec<(String, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Notifications {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Waits a moment, then checks the window did not lock.
 async fn stays_open(app: &AppRef, stage: &str, after: &str) -> TestResult {
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -266,6 +322,7 @@ async fn it_locks_after_the_idle_time_and_requests_queue_behind_it() {
     )
     .await;
     let sb = sandbox.clone();
+    let notifications = Notifications::start();
     app.run(move |app| async move {
         app.sign_in_on_demo(PHONE).await?;
         assert_eq!(status_locked(&sb).await, false);
@@ -287,6 +344,17 @@ async fn it_locks_after_the_idle_time_and_requests_queue_behind_it() {
         ]));
         let number = cli.match_number().await;
         only_locked(&app, "1 request is waiting.").await?;
+        // Its notification says "Approval requested", and nothing of who asks or what.
+        let said = app
+            .wait_script("return true;", "a notification", |_| {
+                !notifications.seen().is_empty()
+            })
+            .await;
+        assert!(said.is_ok(), "no notification");
+        assert_eq!(
+            notifications.seen(),
+            [("Approval requested".to_owned(), String::new())]
+        );
         let text = app.script(PAGE_TEXT).await?;
         assert!(
             !text.as_str().unwrap_or_default().contains("Pay Bo"),
