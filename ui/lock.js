@@ -140,12 +140,20 @@ export function initLock(ui) {
   addTemplate();
   initLockSetting();
   ui.wire.locked = () => wire(ui);
+  // At most one report every few seconds: the first input at once, and one more at the end
+  // of the interval for input that came during it, so the idle time counts from the last.
   let last = 0;
+  let pending = null;
+  const report = () => {
+    pending = null;
+    last = Date.now();
+    if (ui.view?.stage !== "locked") call("note_input").catch(() => {});
+  };
   const input = () => {
-    const now = Date.now();
-    if (ui.view?.stage === "locked" || now - last < INPUT_EVERY_MS) return;
-    last = now;
-    call("note_input").catch(() => {});
+    if (ui.view?.stage === "locked" || pending) return;
+    const wait = last + INPUT_EVERY_MS - Date.now();
+    if (wait <= 0) report();
+    else pending = setTimeout(report, wait);
   };
   for (const type of ["pointerdown", "keydown", "wheel"]) addEventListener(type, input, { capture: true, passive: true });
   document.addEventListener("keydown", (e) => {

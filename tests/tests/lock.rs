@@ -318,7 +318,7 @@ async fn it_locks_after_the_idle_time_and_requests_queue_behind_it() {
         "lock_idle",
         &sandbox,
         None,
-        &[("COUNTERSIGN_LOCK_AFTER_SECS", "8")],
+        &[("COUNTERSIGN_LOCK_AFTER_SECS", "12")],
     )
     .await;
     let sb = sandbox.clone();
