@@ -80,5 +80,11 @@ fn countersign_commands() -> &'static [&'static str] {
         "reset_pin",
         "passkey_settings",
         "set_passkey_server",
+        "note_input",
+        "lock_now",
+        "unlock",
+        "forgot_pin",
+        "lock_setting",
+        "set_lock_after",
     ]
 }

@@ -6,6 +6,7 @@ import { call, listen } from "./ipc.js";
 import { initMatchingSetting } from "./matching.js";
 import { initAutostartSetting } from "./autostart.js";
 import { $ } from "./parts.js";
+import { initLock } from "./lock.js";
 import { initPasskeys } from "./passkeys.js";
 import { THEMES, createRender } from "./render.js";
 import { createScreens } from "./screens.js";
@@ -24,6 +25,7 @@ ui.wire = createScreens(ui, stageRoot);
 const { act, flash, render, showError } = ui;
 
 initPasskeys({ act, view: () => ui.view, confirmFirst });
+initLock(ui);
 
 $("#restart-approval").addEventListener("click", (e) => {
   if (ui.settling()) return;

@@ -95,6 +95,8 @@ const TEXT = {
     "The server blocked this passkey: its sign counter went backwards, as if it had been copied, or an operator blocked it. Delete it and add a new one.",
   passkey_already_registered: () => "This computer's passkey is already registered for this account.",
   cancelled: () => "Nothing was signed on this computer.",
+  locked: () => "Countersign is locked. Unlock it first.",
+  lock_wait: () => "Too soon after a wrong PIN: wait until the next try is allowed.",
   demo_only: () => "Only available with the built-in demo server.",
   emulator: () => "The demo server had a problem. Try again, or reset it from the test bench.",
   settings: () => "Your settings could not be saved.",
@@ -125,7 +127,16 @@ const NEXT = {
     "Nothing was approved. If you expected this to be allowed, ask whoever runs your server’s step-up rules (its hook) to allow it, then try again.",
 };
 
-const PLAIN = new Set(["invalid_input", "lookalike_identifier", "wrong_pin", "pin_required", "pin_policy", "pin_mismatch"]);
+const PLAIN = new Set([
+  "invalid_input",
+  "lookalike_identifier",
+  "wrong_pin",
+  "pin_required",
+  "pin_policy",
+  "pin_mismatch",
+  "locked",
+  "lock_wait",
+]);
 
 // Puts an error into `el`: the sentence, what to do next where it says, then the technical
 // detail folded under "Details". Plain input errors are the person's own: no Details; nor has

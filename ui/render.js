@@ -1,6 +1,7 @@
 // Rendering: draws the backend's view model, mounts each screen's template, and runs the
 // countdowns. It holds no session state of its own beyond what is on screen.
 import { showDemoIdentities, refreshInbox } from "./demo.js";
+import { crossesLock, showLock } from "./lock.js";
 import { renderMatching } from "./matching.js";
 import { $, $$, OTHERS, fillParts, isolated, lookalikeNote, warnAfter } from "./parts.js";
 import { showPasskeys, wirePasskeys } from "./passkeys.js";
@@ -51,6 +52,7 @@ export function createRender(ui) {
   let announced = null;
 
   function render(v) {
+    if (crossesLock(ui, v)) return;
     ui.view = v;
     app.dataset.stage = v.stage;
     app.dataset.theme = v.theme;
@@ -105,6 +107,7 @@ export function createRender(ui) {
     showParts(v);
     showPrompt(v, stageRoot);
     showPasskeys(v, stageRoot);
+    showLock(v, stageRoot);
     tick();
   }
 

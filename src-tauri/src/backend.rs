@@ -74,6 +74,7 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
         report_offer: false,
         deadline: None,
         passkey: PasskeyView::default(),
+        lock: None,
     }
 }
 
@@ -547,6 +548,7 @@ mod account;
 pub mod bench;
 pub mod identifiers;
 mod ledger;
+mod lock;
 mod matching;
 #[cfg(test)]
 mod matching_tests;

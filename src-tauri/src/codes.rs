@@ -75,6 +75,10 @@ app_codes! {
     NoUserPresence = "no_user_presence",
     PasskeyUnsupported = "passkey_unsupported",
     PasskeyDamaged = "passkey_damaged",
+    /// Countersign is locked: only the lock's own commands answer.
+    Locked = "locked",
+    /// A PIN try at the lock came before the wait after the last wrong one was over.
+    LockWait = "lock_wait",
 }
 
 /// An error's code as the UI and requesters read it: serialised as its snake_case string.

@@ -19,7 +19,8 @@ pub mod desktop;
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn app_state(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
+    // While locked, the locked view.
+    let mut b = state.backend_while_locked().await?.lock().await;
     b.resume().await;
     Ok(state.settled(&b))
 }

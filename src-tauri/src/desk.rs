@@ -36,24 +36,21 @@ impl AppDesk {
     }
 
     /// Tells a person who is not looking at the window; clicking the notice brings it up.
+    /// While locked, always (a focused locked window says nothing of the request, and the
+    /// person may be away), and the notice says only "Approval requested".
     fn announce(&self, source: &Source, ask: &Ask) {
+        let locked = self.0.state::<AppState>().lock.is_locked();
         let focused = self
             .window()
             .and_then(|w| w.is_focused().ok())
             .unwrap_or(false);
-        if focused {
+        if focused && !locked {
             return;
         }
         if let Some(w) = self.window() {
             let _ = w.request_user_attention(Some(tauri::UserAttentionType::Informational));
         }
-        // Notification servers render markup: the requester's words are escaped as text.
-        let text = |t: &str| prelude_wire::text::markup_escaped(t);
-        let (who, scope) = (text(&source.label()), text(&ask.scope));
-        let body = match &ask.reason {
-            Some(r) => format!("{who} asks to approve {scope}: {}", text(r)),
-            None => format!("{who} asks to approve {scope}."),
-        };
+        let body = notice_body(locked, source, ask);
         let me = self.clone();
         std::thread::spawn(move || me.notify(&body));
     }
@@ -99,7 +96,7 @@ impl Desk for AppDesk {
         reply: tokio::sync::oneshot::Sender<Outcome>,
     ) -> Result<(String, usize, Option<u8>), Box<Outcome>> {
         let state = self.0.state::<AppState>();
-        let backend = state.backend().await.map_err(|e| {
+        let backend = state.backend_while_locked().await.map_err(|e| {
             Box::new(
                 Outcome::new(Status::Refused, &ask)
                     .because(crate::codes::AppCode::Startup.as_str(), e.to_string()),
@@ -123,7 +120,7 @@ impl Desk for AppDesk {
 
     async fn withdraw(&self, id: String) {
         let state = self.0.state::<AppState>();
-        if let Ok(backend) = state.backend().await {
+        if let Ok(backend) = state.backend_while_locked().await {
             let mut b = backend.lock().await;
             if b.withdraw_request(&id) {
                 self.redraw(&state, &b);
@@ -137,7 +134,7 @@ impl Desk for AppDesk {
             return;
         };
         let state = self.0.state::<AppState>();
-        let Ok(backend) = state.backend().await else {
+        let Ok(backend) = state.backend_while_locked().await else {
             return;
         };
         let mut b = backend.lock().await;
@@ -162,7 +159,7 @@ impl Desk for AppDesk {
     async fn status(&self) -> AppStatus {
         let state = self.0.state::<AppState>();
         // A backend that failed to start has no session.
-        let signed_in = match state.backend().await {
+        let signed_in = match state.backend_while_locked().await {
             Ok(backend) => {
                 let mut b = backend.lock().await;
                 // The stored session is looked up once per run, as a request would.
@@ -181,8 +178,7 @@ impl Desk for AppDesk {
             v: crate::requests::protocol::VERSION,
             signed_in,
             tray,
-            // No lock exists yet: never locked.
-            locked: Some(false),
+            locked: Some(state.lock.is_locked()),
         }
     }
 }
@@ -199,13 +195,27 @@ impl AppDesk {
             let left = deadline_ms.saturating_sub(crate::backend::now_ms()).max(0);
             tokio::time::sleep(Duration::from_millis(left.unsigned_abs())).await;
             let state = me.0.state::<AppState>();
-            if let Ok(backend) = state.backend().await {
+            if let Ok(backend) = state.backend_while_locked().await {
                 let mut b = backend.lock().await;
                 if b.time_out_request(&id) {
                     me.redraw(&state, &b);
                 }
             }
         });
+    }
+}
+
+/// The notification's body under "Approval requested": who asks and what; while locked,
+/// nothing. Notification servers render markup: the requester's words are escaped as text.
+fn notice_body(locked: bool, source: &Source, ask: &Ask) -> String {
+    if locked {
+        return String::new();
+    }
+    let text = |t: &str| prelude_wire::text::markup_escaped(t);
+    let (who, scope) = (text(&source.label()), text(&ask.scope));
+    match &ask.reason {
+        Some(r) => format!("{who} asks to approve {scope}: {}", text(r)),
+        None => format!("{who} asks to approve {scope}."),
     }
 }
 
@@ -256,4 +266,34 @@ pub fn forward_to_running(profile: &str, link: Option<String>) -> Option<ExitCod
             _ => None,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::requests::queue::Requester;
+
+    #[test]
+    fn a_locked_notice_says_nothing_of_who_asks_or_what() {
+        let source = Source::Program(Requester {
+            executable: "/usr/bin/deploy".into(),
+            script: None,
+            pid: 4242,
+        });
+        let ask = Ask::check(
+            "transfer:write",
+            [("amount".to_owned(), "20".to_owned())].into(),
+            Some("Pay <b>Bo</b>"),
+            None,
+            false,
+        )
+        .unwrap();
+        let open = notice_body(false, &source, &ask);
+        assert!(
+            open.contains("/usr/bin/deploy") && open.contains("transfer:write"),
+            "{open}"
+        );
+        assert!(open.contains("&lt;b&gt;"), "markup escaped: {open}");
+        assert_eq!(notice_body(true, &source, &ask), "");
+    }
 }

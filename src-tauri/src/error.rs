@@ -107,6 +107,12 @@ pub enum AppError {
     /// plain Latin ones): no code is sent until the person confirms it.
     #[error("this address could pass for another: {0}")]
     LookalikeIdentifier(String),
+    /// Countersign is locked: unlock first.
+    #[error("Countersign is locked")]
+    Locked,
+    /// A wrong PIN at the lock makes the next try wait (1, 2, 4 … s).
+    #[error("wait {seconds} s before the next PIN try")]
+    LockWait { seconds: u64 },
 }
 
 impl AppError {
@@ -147,6 +153,8 @@ impl AppError {
             AppError::PinMismatch => A::PinMismatch,
             AppError::NeedsPasskey(_) => A::NeedsPasskey,
             AppError::LookalikeIdentifier(_) => A::LookalikeIdentifier,
+            AppError::Locked => A::Locked,
+            AppError::LockWait { .. } => A::LockWait,
         };
         ErrorCode::App(app)
     }

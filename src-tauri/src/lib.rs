@@ -16,6 +16,7 @@ pub mod flow;
 pub mod harden;
 mod http;
 pub mod labels;
+pub mod lock;
 mod logging;
 mod migrate;
 pub mod outcome;
@@ -47,10 +48,21 @@ pub struct AppState {
     /// The server was chosen on the command line or in the environment for this run.
     overridden: bool,
     inbox_task: std::sync::Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
+    /// While locked, [`AppState::backend`] refuses and the view is the lock's.
+    lock: lock::Lock,
 }
 
 impl AppState {
+    /// The backend, for a command of the person's; refused while locked.
     async fn backend(&self) -> AppResult<&tokio::sync::Mutex<Backend>> {
+        let b = self.backend_while_locked().await?;
+        self.lock.gate()?;
+        Ok(b)
+    }
+
+    /// The backend even while locked: for the queue, the status and the lock's own commands,
+    /// which answer with [`AppState::view`] (the locked view then).
+    async fn backend_while_locked(&self) -> AppResult<&tokio::sync::Mutex<Backend>> {
         match self.backend.wait().await {
             Ok(b) => Ok(b),
             Err(e) => Err(error::AppError::Startup(e.to_string())),
@@ -59,7 +71,9 @@ impl AppState {
 
     /// The view to answer with; reads only.
     fn view(&self, b: &Backend) -> AppView {
-        b.view(self.settings.last_identifier(), self.settings.theme())
+        self.lock.shape(b, self.settings.theme(), || {
+            b.view(self.settings.last_identifier(), self.settings.theme())
+        })
     }
 
     /// After an action that may have opened or closed the session: records where a session is
@@ -259,6 +273,12 @@ pub fn run() -> ExitCode {
             passkey_commands::reset_pin,
             passkey_commands::passkey_settings,
             passkey_commands::set_passkey_server,
+            lock::commands::note_input,
+            lock::commands::lock_now,
+            lock::commands::unlock,
+            lock::commands::forgot_pin,
+            lock::commands::lock_setting,
+            lock::commands::set_lock_after,
         ])
         .build(tauri::generate_context!())
         .map(|app| app.run(|app, event| on_event(app, &event)));
@@ -273,6 +293,13 @@ pub fn run() -> ExitCode {
 
 /// At exit, the embedded server writes what it has not saved yet (its saves are coalesced).
 fn on_event(app: &tauri::AppHandle, event: &tauri::RunEvent) {
+    if let tauri::RunEvent::WindowEvent {
+        event: tauri::WindowEvent::CloseRequested { .. } | tauri::WindowEvent::Destroyed,
+        ..
+    } = event
+    {
+        lock::window_closed(app);
+    }
     if !matches!(event, tauri::RunEvent::Exit) {
         return;
     }
@@ -334,10 +361,11 @@ fn setup(
     let data_dir = app.path().app_data_dir().ok();
     tracing::info!(profile = %args.profile, server = ?server, rendering = ?args.rendering, cpu_raster, "starting");
     // With no session to resume, the sign-in screen is known now: the page draws it in its
-    // first frame instead of waiting for the backend.
-    let boot = (settings.session_server() != Some(server.key()))
+    // first frame instead of waiting for the backend. Not when it starts locked.
+    let boot = (settings.session_server() != Some(server.key()) && !settings.starts_locked())
         .then(|| backend::boot_view(&server, settings.last_identifier(), settings.theme()));
     open_window(app, boot.as_ref())?;
+    let lock = lock::Lock::new(lock::idle_after(settings.lock_after()));
     app.manage(AppState {
         backend: tokio::sync::SetOnce::new(),
         settings,
@@ -345,7 +373,9 @@ fn setup(
         data_dir: data_dir.clone(),
         overridden,
         inbox_task: std::sync::Mutex::new(None),
+        lock,
     });
+    lock::start(app.handle());
     // Programs may ask at once; their requests wait for the backend below.
     desk::listen(app.handle(), args.profile.clone());
     // The emulator, the keyring and the first request happen while WebKit starts the page.
@@ -358,6 +388,7 @@ fn setup(
                 // Resume a stored session now, so the first screen needs no wait.
                 b.resume().await;
                 b.set_number_matching(state.settings.number_matching());
+                lock::at_start(&state.lock, &state.settings, &b);
                 if let Some(n) = settings_notice {
                     b.say(n);
                 }
@@ -399,6 +430,11 @@ fn open_window(app: &tauri::App, boot: Option<&AppView>) -> Result<(), Box<dyn s
     Ok(())
 }
 
+fn locked(app: &tauri::AppHandle) -> bool {
+    app.try_state::<AppState>()
+        .is_none_or(|s| s.lock.is_locked())
+}
+
 struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
 
 /// Sends each message the demo phone or mailbox receives to the UI as it arrives.
@@ -411,6 +447,8 @@ fn forward_inbox(
         return Some(tauri::async_runtime::spawn(async move {
             loop {
                 match rx.recv().await {
+                    // Codes never reach a locked window.
+                    Ok(_) if locked(&app) => {}
                     Ok(m) => {
                         let _ = app.emit(INBOX_EVENT, InboxMessage::from(m));
                     }
@@ -428,7 +466,7 @@ fn forward_inbox(
         loop {
             if let Ok(msgs) = http::fetch_outbox(&url, key.as_ref()).await {
                 for m in msgs {
-                    if seen.insert(m.id.clone()) && !first {
+                    if seen.insert(m.id.clone()) && !first && !locked(&app) {
                         let _ = app.emit(INBOX_EVENT, m);
                     }
                 }

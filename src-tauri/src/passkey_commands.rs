@@ -73,7 +73,11 @@ pub async fn delete_passkey(state: St<'_>, id: String) -> AppResult<AppView> {
 #[tracing::instrument(skip_all)]
 pub async fn approve_with_passkey(state: St<'_>, pin: Option<String>) -> AppResult<AppView> {
     let mut b = state.backend().await?.lock().await;
-    let r = b.approve_with_passkey(pin).await;
+    // The PIN typed at the lock for this request, moments ago, is its user verification.
+    let granted = b
+        .approving_request()
+        .is_some_and(|id| state.lock.take_grant(&id));
+    let r = b.approve_with_passkey_granted(pin, granted).await;
     state.outcome(&mut b, r)
 }
 

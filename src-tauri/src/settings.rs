@@ -8,6 +8,9 @@ use std::sync::Arc;
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_store::{Store, StoreExt};
 
+/// The idle minutes before the app locks, until someone chooses (lock/mod.rs).
+pub const DEFAULT_LOCK_AFTER: u32 = 5;
+
 pub struct Settings<R: Runtime> {
     store: Arc<Store<R>>,
 }
@@ -79,6 +82,30 @@ impl<R: Runtime> Settings<R> {
 
     pub fn set_number_matching(&self, on: bool) -> AppResult<()> {
         self.put("number_matching", &on)
+    }
+
+    /// The minutes without input after which the app locks; 0 is never, 5 until chosen.
+    pub fn lock_after(&self) -> u32 {
+        self.get("lock_after_minutes").unwrap_or(DEFAULT_LOCK_AFTER)
+    }
+
+    pub fn set_lock_after(&self, minutes: u32) -> AppResult<()> {
+        self.put("lock_after_minutes", &minutes)
+    }
+
+    /// Whether the last start found a PIN set, so this one starts locked: the first frame then
+    /// waits for the backend instead of showing the sign-in screen. A hint only; the PIN
+    /// itself decides (`lock::at_start`).
+    pub fn starts_locked(&self) -> bool {
+        self.get("starts_locked").unwrap_or(false)
+    }
+
+    /// Records whether a PIN is set; writes only on a change.
+    pub fn note_starts_locked(&self, on: bool) -> AppResult<()> {
+        if self.starts_locked() == on {
+            return Ok(());
+        }
+        self.put("starts_locked", &on)
     }
 
     /// The server (`Server::key`) a session was open on when the app last looked: lets the

@@ -4,6 +4,9 @@ use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 use std::collections::BTreeMap;
 
+mod lock;
+pub use lock::{LockSettingView, LockView};
+
 // Text others control (a requester, a link, the server, another device) is serialised
 // through these, so the screen never receives a character that reorders or hides text; the
 // requests and challenges themselves were refused before they got here if they held one.
@@ -107,6 +110,8 @@ pub enum Stage {
     Request,
     StepUpOtp,
     Done,
+    /// Locked: nothing but "Locked" and the count of waiting requests (lock/mod.rs).
+    Locked,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -235,6 +240,8 @@ pub struct AppView {
     /// Passkeys on this screen: sign-in with this computer, the PIN to set after the
     /// `prld:passkey:write` step-up.
     pub passkey: PasskeyView,
+    /// While locked: how it opens. `None` otherwise.
+    pub lock: Option<LockView>,
 }
 
 /// What the screens need of passkeys; no key, challenge or PIN ever.

@@ -120,7 +120,7 @@ impl LocalAuthenticator {
         }
     }
 
-    /// The PIN (set, verify, change, reset; shared with a future screen lock).
+    /// The PIN (set, verify, change, reset; shared with the app's lock).
     pub fn pin(&self) -> &PinVault {
         &self.pin
     }
@@ -337,6 +337,7 @@ impl LocalAuthenticator {
             auth: self,
             server: server.to_owned(),
             consent,
+            uv_granted: false,
             failure: Mutex::new(None),
         }
     }
@@ -358,10 +359,21 @@ pub struct Ceremony<'a> {
     auth: &'a LocalAuthenticator,
     server: String,
     consent: Consent,
+    /// The person typed the PIN at the lock for this request moments ago (lock/machine.rs).
+    uv_granted: bool,
     failure: Mutex<Option<AuthenticatorError>>,
 }
 
 impl Ceremony<'_> {
+    /// An assertion of this ceremony counts the PIN typed at the lock as its user
+    /// verification (the lock's one-use grant), so the PIN is not asked twice. The PIN must
+    /// still be set and not blocked; registration always asks it.
+    #[must_use]
+    pub fn with_uv_granted(mut self) -> Self {
+        self.uv_granted = true;
+        self
+    }
+
     /// Why this authenticator refused, if it did.
     pub fn take_failure(&self) -> Option<AuthenticatorError> {
         self.failure.lock().ok().and_then(|mut f| f.take())
@@ -490,7 +502,11 @@ impl Ceremony<'_> {
             .ok_or(AuthenticatorError::NoPasskeyHere)?
             .clone();
         let uv_required = options.user_verification.as_deref() == Some("required");
-        let flags = self.consent(uv_required)?;
+        let flags = if uv_required && self.uv_granted && self.auth.pin.state()?.set {
+            self.consent(false)? | FLAG_UV
+        } else {
+            self.consent(uv_required)?
+        };
         // The counter is stored before the signature exists (PASSKEYS.md §6.6), counted from
         // the stored value under the lock: never one count for two signatures, and never a
         // wrap to a lower one, which the server takes for a clone (§5.3).

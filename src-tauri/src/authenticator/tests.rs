@@ -319,6 +319,31 @@ fn user_verification_only_after_a_right_pin_and_only_when_required() {
     );
 }
 
+/// The PIN typed at the lock stands as an assertion's user verification (once, chosen by the
+/// lock), never as a registration's, and not past a blocked PIN.
+#[test]
+fn the_locks_uv_grant_verifies_an_assertion_only() {
+    let (_, a) = memory();
+    register(&a, "embedded", "localhost", b"usr_1");
+    let required = request("localhost", &[], "required");
+    let granted = a.ceremony("embedded", click(None)).with_uv_granted();
+    let r = granted.get_assertion(&required).unwrap();
+    assert_eq!(flags_and_count(&r).0, FLAG_UP | FLAG_UV);
+    assert_eq!(a.pin().state().unwrap().tries_left, MAX_TRIES);
+    let make = a.ceremony("embedded", click(None)).with_uv_granted();
+    assert!(
+        make.make_credential(&creation("localhost", b"usr_2"))
+            .is_err()
+    );
+    assert_eq!(make.take_failure(), Some(AuthenticatorError::PinRequired));
+    for _ in 0..MAX_TRIES {
+        let _ = a.pin().verify("999999");
+    }
+    let blocked = a.ceremony("embedded", click(None)).with_uv_granted();
+    assert!(blocked.get_assertion(&required).is_err());
+    assert_eq!(blocked.take_failure(), Some(AuthenticatorError::PinBlocked));
+}
+
 #[test]
 fn two_servers_keep_separate_credentials_and_rp_ids() {
     let (_, a) = memory();

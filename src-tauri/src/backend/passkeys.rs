@@ -371,6 +371,16 @@ impl Backend {
     /// presence) and, when the options require it, their PIN (user verification) let the
     /// authenticator sign. No code is sent.
     pub async fn approve_with_passkey(&mut self, pin: Option<String>) -> AppResult<()> {
+        self.approve_with_passkey_granted(pin, false).await
+    }
+
+    /// As [`Self::approve_with_passkey`]; with `uv_granted`, the PIN typed at the lock for this
+    /// request stands as the user verification (`Ceremony::with_uv_granted`).
+    pub async fn approve_with_passkey_granted(
+        &mut self,
+        pin: Option<String>,
+        uv_granted: bool,
+    ) -> AppResult<()> {
         self.notice = None;
         let (ch, asked) = {
             let a = self.flow.approving_mut()?;
@@ -388,6 +398,11 @@ impl Backend {
             return Err(e);
         }
         let (ceremony, _) = self.ceremony(pin);
+        let ceremony = if uv_granted {
+            ceremony.with_uv_granted()
+        } else {
+            ceremony
+        };
         let r = self
             .client
             .continue_step_up_with_passkey(&ch, &ceremony)

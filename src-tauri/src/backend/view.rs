@@ -82,6 +82,7 @@ impl Backend {
             request,
             report_offer: self.report_offer() && self.notice.is_some(),
             passkey: self.passkey_view(),
+            lock: None,
         }
     }
 

@@ -74,7 +74,7 @@ pub struct AppStatus {
     /// The session has a tray (a StatusNotifier host, tray.rs), asked when the op arrives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tray: Option<bool>,
-    /// The app is locked. Always false: the app has no lock yet.
+    /// The app is locked (docs/approval-protocol.md, "The lock").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
 }

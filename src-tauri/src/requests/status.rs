@@ -43,7 +43,7 @@ enum Found {
         signed_in: Option<bool>,
         /// The session has a tray (a StatusNotifier host).
         tray: Option<bool>,
-        /// Always false while the app has no lock.
+        /// The app is locked (docs/approval-protocol.md, "The lock").
         locked: Option<bool>,
     },
 }
