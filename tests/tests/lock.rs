@@ -250,7 +250,10 @@ struct Notifications {
 }
 
 impl Notifications {
-    fn start() -> Self {
+    /// Counts only the notifications of the app whose environment names `sandbox`: the
+    /// tests of this file run at once on one session bus, and their apps notify too.
+    fn start(sandbox: &Sandbox) -> Self {
+        let mine = sandbox.dir.to_string_lossy().into_owned();
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (keep, until) = (seen.clone(), stop.clone());
@@ -266,7 +269,9 @@ impl Notifications {
                         Some("Notify") => {
                             let (_, _, _, summary, body): (String, u32, String, String, String) =
                                 msg.read5().unwrap_or_default();
-                            keep.lock().unwrap().push((summary, body));
+                            if sent_from(c, &msg, &mine) {
+                                keep.lock().unwrap().push((summary, body));
+                            }
                             msg.method_return().append1(1u32)
                         }
                         Some("GetCapabilities") => {
@@ -290,6 +295,26 @@ impl Notifications {
     fn seen(&self) -> Vec<(String, String)> {
         self.seen.lock().unwrap().clone()
     }
+}
+
+/// Whether the message's sender is a process whose environment mentions `sandbox`.
+fn sent_from(c: &Connection, msg: &Message, sandbox: &str) -> bool {
+    let Some(sender) = msg.sender() else {
+        return false;
+    };
+    let bus = c.with_proxy(
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        Duration::from_secs(2),
+    );
+    let pid: Result<(u32,), _> = bus.method_call(
+        "org.freedesktop.DBus",
+        "GetConnectionUnixProcessID",
+        (sender.to_string(),),
+    );
+    pid.ok()
+        .and_then(|(pid,)| std::fs::read(format!("/proc/{pid}/environ")).ok())
+        .is_some_and(|env| String::from_utf8_lossy(&env).contains(sandbox))
 }
 
 impl Drop for Notifications {
@@ -322,7 +347,7 @@ async fn it_locks_after_the_idle_time_and_requests_queue_behind_it() {
     )
     .await;
     let sb = sandbox.clone();
-    let notifications = Notifications::start();
+    let notifications = Notifications::start(&sandbox);
     app.run(move |app| async move {
         app.sign_in_on_demo(PHONE).await?;
         assert_eq!(status_locked(&sb).await, false);
