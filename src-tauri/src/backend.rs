@@ -4,6 +4,7 @@
 use crate::audit::{AuditEntry, AuditLog};
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, Flow};
+use crate::notice::Notice;
 use crate::outcome::AttemptOutcome;
 use crate::requests::link::LinkGate;
 use crate::requests::queue::Queue;
@@ -95,7 +96,7 @@ pub struct Backend {
     flow: Flow,
     resumed: bool,
     /// Something to tell the user, until their next action.
-    notice: Option<String>,
+    notice: Notice,
     audit: Option<AuditLog>,
     /// Where the key and the refresh token live; memory only if the platform's store failed
     /// its check.
@@ -108,8 +109,6 @@ pub struct Backend {
     links: LinkGate,
     /// Reported programs are muted; each program gets a few requests a minute.
     guard: crate::requests::guard::Guard,
-    /// A request was just reported: offer to sign out the other sessions.
-    report_offer: bool,
     /// Programs' requests are number-matched (backend/matching.rs).
     number_matching: bool,
     /// Which scopes this run's step-ups granted, and the session's scopes from sign-in.
@@ -201,7 +200,7 @@ impl Backend {
         tracing::debug!(ms = began.elapsed().as_millis() as u64, "client ready");
         // Only a URL may be a standalone emulator: the keyring is not asked for the others.
         let emulator_key = match server {
-            Server::Url(_) => crate::http::known_key(store.as_ref(), profile).0,
+            Server::Url(_) => crate::emulator_key::known_key(store.as_ref(), profile).0,
             _ => None,
         };
         let demo = emulator.is_some()
@@ -217,13 +216,12 @@ impl Backend {
             profile: profile.to_owned(),
             flow: Flow::default(),
             resumed: false,
-            notice: startup_notice,
+            notice: Notice::new(startup_notice),
             audit,
             customer: None,
             requests: Queue::default(),
             links: LinkGate::default(),
             guard: Default::default(),
-            report_offer: false,
             number_matching: true,
             ledger: Ledger::default(),
             registrations: Default::default(),
@@ -303,8 +301,8 @@ impl Backend {
     }
 
     /// Where the emulator key comes from (never the key), for Settings.
-    pub fn emulator_key_source(&self) -> crate::http::KeySource {
-        crate::http::known_key(self.store.as_ref(), &self.profile).1
+    pub fn emulator_key_source(&self) -> crate::emulator_key::KeySource {
+        crate::emulator_key::known_key(self.store.as_ref(), &self.profile).1
     }
 
     /// Keeps the emulator key typed in Settings in the keyring, or forgets it (`None`), and
@@ -314,14 +312,14 @@ impl Backend {
     /// The key comes from `COUNTERSIGN_EMULATOR_KEY` for this run, or is not a usable key, or
     /// the keyring failed.
     pub async fn set_emulator_key(&mut self, key: Option<&str>) -> AppResult<()> {
-        if self.emulator_key_source() == crate::http::KeySource::Environment {
+        if self.emulator_key_source() == crate::emulator_key::KeySource::Environment {
             return Err(AppError::InvalidInput(format!(
                 "the emulator key is set by {} for this run",
-                crate::http::EMULATOR_KEY_VAR
+                crate::emulator_key::EMULATOR_KEY_VAR
             )));
         }
         let key = key.map(str::trim).filter(|k| !k.is_empty());
-        crate::http::save_key(self.store.as_ref(), &self.profile, key)?;
+        crate::emulator_key::save_key(self.store.as_ref(), &self.profile, key)?;
         self.emulator_key = key.map(Into::into);
         if self.emulator.is_none() && matches!(self.server, Server::Url(_)) {
             let origin = self.client.endpoint().origin();
@@ -395,7 +393,7 @@ impl Backend {
                             };
                             // What to do with the code is the step's own text: one message.
                             if self.flow.approve(ch, attempt).is_ok() {
-                                self.notice = Some("Your approval was still open.".into());
+                                self.notice.say("Your approval was still open.");
                             }
                         }
                         Ok(None) => {}
@@ -403,22 +401,21 @@ impl Backend {
                     }
                 }
                 Err(SessionError::Unauthorized { .. }) => {
-                    self.notice = Some("Your session has ended. Sign in again.".into());
+                    self.notice.say("Your session has ended. Sign in again.");
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not resume the session");
                     // The detail is in the log; the sentence is for people.
-                    self.notice = Some(
-                        "Could not reach the server to resume your session. Restart Countersign once it is reachable, or sign in again.".into(),
+                    self.notice.say(
+                        "Could not reach the server to resume your session. Restart Countersign once it is reachable, or sign in again.",
                     );
                 }
             },
             Ok(false) => {}
             Err(e) => {
                 tracing::error!(error = %e, "keyring unavailable");
-                self.notice = Some(
-                    "The system keyring is locked or missing. Unlock it, then restart Countersign."
-                        .into(),
+                self.notice.say(
+                    "The system keyring is locked or missing. Unlock it, then restart Countersign.",
                 );
             }
         }
@@ -433,7 +430,6 @@ impl Backend {
     // Login
 
     pub async fn start_login(&mut self, typed: &str) -> AppResult<Identifier> {
-        self.notice = None;
         if self.flow.is_signed_in() {
             return Err(AppError::WrongStage);
         }
@@ -444,7 +440,6 @@ impl Backend {
     }
 
     pub async fn resend_login_code(&mut self) -> AppResult<()> {
-        self.notice = None;
         self.require(Stage::Code)?;
         let id = self
             .flow
@@ -466,7 +461,6 @@ impl Backend {
     }
 
     pub async fn verify_login_code(&mut self, typed: &str) -> AppResult<()> {
-        self.notice = None;
         self.require(Stage::Code)?;
         if self.flow.code_exhausted() {
             return Err(AppError::NoTriesLeft);
@@ -488,12 +482,10 @@ impl Backend {
     }
 
     pub fn change_identifier(&mut self) -> AppResult<()> {
-        self.notice = None;
         self.flow.change_identifier()
     }
 
     pub async fn logout(&mut self) -> AppResult<()> {
-        self.notice = None;
         self.end_flow(AttemptOutcome::Cancelled, None);
         self.client.logout().await?;
         Ok(())
@@ -532,7 +524,7 @@ impl Backend {
             && self.client.profile().is_none()
         {
             self.end_flow(AttemptOutcome::Failed, Some(e));
-            self.notice = Some("Your session has ended. Sign in again.".into());
+            self.notice.say("Your session has ended. Sign in again.");
         }
     }
 }

@@ -10,6 +10,8 @@ mod cli;
 pub mod codes;
 mod commands;
 mod desk;
+mod edge;
+pub mod emulator_key;
 pub mod error;
 mod files;
 pub mod flow;
@@ -18,6 +20,7 @@ mod http;
 pub mod labels;
 mod logging;
 mod migrate;
+pub mod notice;
 pub mod outcome;
 mod passkey_commands;
 pub mod redacted;
@@ -85,19 +88,6 @@ impl AppState {
         };
         if let Some(t) = old {
             t.abort();
-        }
-    }
-
-    /// Answers a step-up or session command: a view on success; on failure the error, after
-    /// moving to the login screen if the session is gone.
-    fn outcome(&self, b: &mut Backend, r: AppResult<()>) -> AppResult<AppView> {
-        match r {
-            Ok(()) => Ok(self.settled(b)),
-            Err(e) => {
-                b.note_failure(&e);
-                self.note_session(b);
-                Err(e)
-            }
         }
     }
 }
@@ -359,7 +349,7 @@ fn setup(
                 b.resume().await;
                 b.set_number_matching(state.settings.number_matching());
                 if let Some(n) = settings_notice {
-                    b.say(n);
+                    b.notice().say(n);
                 }
                 if let Ok(mut slot) = state.inbox_task.lock() {
                     *slot = forward_inbox(handle.clone(), &b);

@@ -431,7 +431,7 @@ pub struct ServerSettingsView {
     pub value: String,
     pub overridden: bool,
     /// Whether a standalone emulator's management key is known, and from where; never the key.
-    pub emulator_key: crate::http::KeySource,
+    pub emulator_key: crate::emulator_key::KeySource,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

@@ -163,7 +163,6 @@ impl Backend {
         let emu = self.emulator.as_ref().ok_or(AppError::DemoOnly)?;
         emu.reset();
         self.end_flow(AttemptOutcome::Cancelled, None);
-        self.notice = None;
         // The server forgot the session; forget it here too (the revoke is refused, harmlessly).
         let _ = self.client.logout().await;
         Ok(())

@@ -141,7 +141,6 @@ impl Backend {
             (None, None) => return Err(AppError::DemoOnly),
         }
         self.flow.clock_moved(after - before);
-        self.notice = None;
         self.bench().await
     }
 
@@ -251,7 +250,7 @@ mod tests {
     /// plane without it: the app sends the key it was given, for the bench and the inbox.
     #[tokio::test]
     async fn the_bench_and_inbox_send_a_standalone_emulators_own_key() {
-        use crate::http::KeySource;
+        use crate::emulator_key::KeySource;
         const KEY: &str = "an-operator-key-for-the-bench";
         let emu = prelude_emulator::Emulator::start(
             prelude_emulator::Config {

@@ -76,8 +76,6 @@ impl Backend {
     /// [`AppError::WrongStage`] while an approval is open; [`AppError::InvalidInput`] for a
     /// request without a number, or a number that was not offered.
     pub fn pick_number(&mut self, id: &str, n: u8) -> AppResult<()> {
-        self.notice = None;
-        self.report_offer = false;
         if self.flow.stage() != Stage::Logged {
             return Err(AppError::WrongStage);
         }
@@ -101,7 +99,7 @@ impl Backend {
                 self.close_attempt(a, AttemptOutcome::Denied, Some(&AppError::NumberMismatch));
                 if let Source::Program(r) = &source {
                     self.guard.mute(ProgramKey::from(r), now_ms());
-                    self.notice = Some(format!(
+                    self.notice.say(format!(
                         "That was not the number the program's terminal shows, so the request was denied and {} may not ask again for 20 minutes. If you did not start it, someone else did.",
                         crate::view::isolated(&r.label())
                     ));

@@ -440,7 +440,7 @@ async fn no_list_after_a_lost_finish_keeps_the_key_unconfirmed_until_the_server_
         (rows[0].id.as_str(), rows[0].place),
         (here[0].as_str(), "unconfirmed")
     );
-    assert!(b.notice.as_deref().unwrap().contains("not confirmed"));
+    assert!(b.notice.text().unwrap().contains("not confirmed"));
     faults(&emu, &[], &[]);
     let rows = b.list_passkeys().await.unwrap();
     assert_eq!(

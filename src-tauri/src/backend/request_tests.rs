@@ -424,7 +424,7 @@ async fn a_reported_program_is_muted_and_told_once() {
         Some("/usr/bin/spam (pid 4343)")
     );
 
-    b.notice = None;
+    b.notice.clear();
     let third = b
         .enqueue(source(), ask("transfer:write", &[], false), None)
         .unwrap_err();
@@ -475,4 +475,26 @@ async fn a_program_gets_three_requests_a_minute() {
     from_program(&mut b, "/usr/bin/other", ask("transfer:write", &[], false));
     assert_eq!(b.requests.len(), 4);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Finding: the offer to sign out the other sessions stayed on after the report's notice was
+/// replaced, so it stood beside a sentence about something else.
+#[tokio::test]
+async fn the_sign_out_offer_goes_with_the_reports_notice() {
+    let (_emu, mut b, _dir) = signed_in().await;
+    let (id, _rx) = from_program(&mut b, "/usr/bin/spam", ask("transfer:write", &[], false));
+    b.deny_request(&id, true).unwrap();
+    let v = view(&b);
+    assert_eq!(
+        v.notice.as_deref(),
+        Some("Denied and reported. The program was told.")
+    );
+    assert!(v.report_offer);
+    assert_eq!(
+        b.take_link("countersign://approve?scope=transfer:write&payee=%E2%80%AEx"),
+        crate::backend::LinkTaken::Noticed
+    );
+    let v = view(&b);
+    assert!(v.notice.unwrap().contains("link was ignored"));
+    assert!(!v.report_offer, "the offer belonged to the report's notice");
 }

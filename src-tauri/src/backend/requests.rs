@@ -4,6 +4,7 @@
 use super::Backend;
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, RequestTag};
+use crate::notice::Notice;
 use crate::outcome::AttemptOutcome;
 use crate::requests::guard::{ProgramKey, Verdict};
 use crate::requests::protocol::{Ask, Outcome, Status};
@@ -73,7 +74,7 @@ impl Backend {
             Box::new(outcome)
         };
         if !self.signed_in() {
-            self.notice = Some(format!(
+            self.notice.say(format!(
                 "{} asked for an approval, but no one is signed in. Sign in, then ask again.",
                 match &source {
                     Source::Link => "A link".to_owned(),
@@ -92,7 +93,7 @@ impl Backend {
                 Verdict::Admit => {}
                 Verdict::Muted { first } => {
                     if first {
-                        self.notice = Some(format!(
+                        self.notice.say(format!(
                             "{} asked again after you reported it, and was refused. Its requests are refused for 20 minutes; Settings can unmute it.",
                             crate::view::isolated(&r.label())
                         ));
@@ -151,7 +152,8 @@ impl Backend {
                     Some((cut, _)) => format!("{}…", &why[..cut]),
                     None => why,
                 };
-                self.notice = Some(format!("An approval link was ignored: {why}."));
+                self.notice
+                    .say(format!("An approval link was ignored: {why}."));
                 return LinkTaken::Noticed;
             }
         };
@@ -163,17 +165,16 @@ impl Backend {
             return LinkTaken::Ignored;
         }
         if !self.links.admit(now_ms()) {
-            self.notice =
-                Some("Too many approval links in a minute: the latest was ignored.".into());
+            self.notice
+                .say("Too many approval links in a minute: the latest was ignored.");
             return LinkTaken::Ignored;
         }
         match self.enqueue(Source::Link, ask, None) {
             Ok((id, _)) => LinkTaken::Queued(id),
             Err(_) => {
                 if self.signed_in() {
-                    self.notice = Some(
-                        "Too many approval links wait already: the latest was ignored.".into(),
-                    );
+                    self.notice
+                        .say("Too many approval links wait already: the latest was ignored.");
                 }
                 LinkTaken::Noticed
             }
@@ -229,16 +230,14 @@ impl Backend {
     /// Ends every mute (Settings' "Unmute").
     pub fn unmute_programs(&mut self) {
         self.guard.unmute_all();
-        self.notice = Some("Programs you reported may ask for approvals again.".into());
+        self.notice
+            .say("Programs you reported may ask for approvals again.");
     }
 
-    /// Something to tell the person, until their next action.
-    pub fn say(&mut self, notice: String) {
-        self.notice = Some(notice);
-    }
-
-    pub(super) fn report_offer(&self) -> bool {
-        self.report_offer
+    /// What the person is told until their next action: the door to the notice, which the
+    /// command edge clears as each of their actions comes in.
+    pub fn notice(&mut self) -> &mut Notice {
+        &mut self.notice
     }
 
     /// Whether `id` is the request the person sees: the one in its step-up, or the head of
@@ -255,7 +254,7 @@ impl Backend {
             } else {
                 ""
             };
-            self.notice = Some(format!(
+            self.notice.say(format!(
                 "The request you answered was no longer waiting, so nothing was done.{next}"
             ));
         }
@@ -268,8 +267,6 @@ impl Backend {
     /// # Errors
     /// [`AppError::WrongStage`] while another approval is open; the step-up's errors.
     pub async fn approve_request(&mut self, id: &str) -> AppResult<()> {
-        self.notice = None;
-        self.report_offer = false;
         if self.flow.stage() != Stage::Logged {
             return Err(AppError::WrongStage);
         }
@@ -291,7 +288,6 @@ impl Backend {
     /// # Errors
     /// [`AppError::WrongStage`] where no request is on screen.
     pub fn deny_request(&mut self, id: &str, report: bool) -> AppResult<()> {
-        self.notice = None;
         let outcome = if report {
             AttemptOutcome::Reported
         } else {
@@ -323,12 +319,11 @@ impl Backend {
             // Approval fatigue: a reported program may not ask again at once.
             self.guard.mute(ProgramKey::from(r), now_ms());
         }
-        self.notice = Some(if report {
-            format!("Denied and reported.{told}")
+        if report {
+            self.notice.reported(format!("Denied and reported.{told}"));
         } else {
-            format!("Denied.{told}")
-        });
-        self.report_offer = report;
+            self.notice.say(format!("Denied.{told}"));
+        }
         Ok(())
     }
 
@@ -371,7 +366,7 @@ impl Backend {
             let a = attempt_for(p);
             self.close_attempt(a, outcome, None);
         }
-        self.notice = Some(format!(
+        self.notice.say(format!(
             "The request from {label} {what}, so it was closed."
         ));
         true

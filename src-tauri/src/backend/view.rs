@@ -66,7 +66,7 @@ impl Backend {
             user,
             challenge,
             grant: self.flow.grant().cloned(),
-            notice: self.notice.clone(),
+            notice: self.notice.text().map(str::to_owned),
             // What happened, in words, and what to do; the store's own reason is technical.
             store_warning: self.store.degraded().map(|why| {
                 let what = if why.contains("locked") {
@@ -80,7 +80,7 @@ impl Backend {
             }),
             waiting: self.waiting_requests(),
             request,
-            report_offer: self.report_offer() && self.notice.is_some(),
+            report_offer: self.notice.report_offer(),
             passkey: self.passkey_view(),
         }
     }
