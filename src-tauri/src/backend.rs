@@ -1,13 +1,12 @@
 //! The session owner behind the commands: which server, where the flow is, the challenge in
 //! progress. It has no window and no Tauri types, so it is tested on its own.
 
+use crate::approvals::{Approvals, AttemptEnded, Handout};
 use crate::audit::{AuditEntry, AuditLog};
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, Flow};
 use crate::notice::Notice;
 use crate::outcome::AttemptOutcome;
-use crate::requests::link::LinkGate;
-use crate::requests::queue::Queue;
 use crate::server::Server;
 use crate::view::*;
 use ledger::Ledger;
@@ -104,13 +103,8 @@ pub struct Backend {
     /// The stand-in for the customer's backend that signs custom-step tokens; started with
     /// the first demo scenario that has a custom step.
     customer: Option<CustomerBackend>,
-    /// Approvals asked by other programs and links, in turn.
-    requests: Queue,
-    links: LinkGate,
-    /// Reported programs are muted; each program gets a few requests a minute.
-    guard: crate::requests::guard::Guard,
-    /// Programs' requests are number-matched (backend/matching.rs).
-    number_matching: bool,
+    /// Approvals asked by other programs and links, in turn, and their answers.
+    approvals: Approvals,
     /// Which scopes this run's step-ups granted, and the session's scopes from sign-in.
     ledger: Ledger,
     /// Addresses added to the account, and one waiting for its code.
@@ -219,10 +213,7 @@ impl Backend {
             notice: Notice::new(startup_notice),
             audit,
             customer: None,
-            requests: Queue::default(),
-            links: LinkGate::default(),
-            guard: Default::default(),
-            number_matching: true,
+            approvals: Approvals::default(),
             ledger: Ledger::default(),
             registrations: Default::default(),
             outbox: account::OutboxMarks::default(),
@@ -240,13 +231,21 @@ impl Backend {
         self.audit.as_ref()
     }
 
-    /// Writes an ended attempt to the audit log; for a request, the requester learns the
-    /// outcome.
+    /// An attempt ended: the approvals part answers its requester, if a request asked for
+    /// it, and the audit log keeps it.
     fn close_attempt(&mut self, a: Attempt, outcome: AttemptOutcome, error: Option<&AppError>) {
-        if let Some(tag) = &a.request {
-            self.settle_request(&tag.id, &a, outcome, error);
-        }
-        self.audit_attempt(a, outcome, error.map(|e| e.code().to_string()));
+        let ended = AttemptEnded {
+            attempt: a,
+            outcome,
+            error,
+        };
+        let (client, ledger, flow) = (&self.client, &self.ledger, &self.flow);
+        self.approvals
+            .attempt_ended(&ended, client.session_id(), |scope, want_token| {
+                handout(client, ledger, flow, scope, want_token)
+            });
+        let AttemptEnded { attempt, .. } = ended;
+        self.audit_attempt(attempt, outcome, error.map(|e| e.code().to_string()));
     }
 
     /// Writes an ended attempt to the audit log, with the stable code of why it ended so.
@@ -529,6 +528,32 @@ impl Backend {
     }
 }
 
+/// What a granted request's requester receives: the grant's end and, when it asked, the
+/// access token, only if the token carries nothing another approval granted.
+fn handout(
+    client: &SessionClient,
+    ledger: &Ledger,
+    flow: &Flow,
+    scope: &str,
+    want_token: bool,
+) -> Handout {
+    let mut h = Handout {
+        grant_expires_ms: flow.grant().and_then(|g| g.expires_at),
+        ..Handout::default()
+    };
+    if want_token {
+        let carried = client.profile().map(|p| p.scopes).unwrap_or_default();
+        let now = crate::approvals::now_ms();
+        h.withheld = !ledger.foreign(&carried, scope, now).is_empty();
+        if !h.withheld {
+            h.access_token = client
+                .access_token()
+                .map(|t| secrecy::ExposeSecret::expose_secret(&t).to_owned().into());
+        }
+    }
+    h
+}
+
 /// The code in what the person typed or pasted: the first run of 4 to 8 digits.
 fn code_in(typed: &str) -> AppResult<String> {
     prelude_wire::find_code(typed)
@@ -539,7 +564,6 @@ mod account;
 pub mod bench;
 pub mod identifiers;
 mod ledger;
-mod matching;
 #[cfg(test)]
 mod matching_tests;
 #[cfg(test)]
@@ -550,7 +574,6 @@ mod passkeys;
 #[cfg(test)]
 mod request_tests;
 mod requests;
-pub use requests::{LinkTaken, now_ms};
 mod step_up;
 #[cfg(test)]
 mod tests;

@@ -240,7 +240,8 @@ pub async fn deny_request(state: St<'_>, id: String, report: bool) -> AppResult<
 pub async fn muted_programs(state: St<'_>) -> AppResult<Vec<MutedView>> {
     state
         .look(async |b| {
-            Ok(b.muted_programs()
+            Ok(b.approvals()
+                .muted_programs()
                 .into_iter()
                 .map(|(k, until_ms)| MutedView {
                     program: match k.script {

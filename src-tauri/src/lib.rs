@@ -1,6 +1,7 @@
 //! Countersign: approve a sensitive action with a Prelude step-up challenge. The backend owns
 //! the session (`prelude_session::SessionClient`); the web UI only renders view models.
 
+pub mod approvals;
 mod audit;
 pub mod authenticator;
 #[cfg(target_os = "linux")]

@@ -305,7 +305,7 @@ pub struct RequestView {
     #[serde(serialize_with = "shown")]
     pub source: String,
     /// The program that asked, in parts: what the system vouches for and what it claims.
-    pub requester: Option<crate::requests::queue::Requester>,
+    pub requester: Option<crate::requests::source::Requester>,
     pub from_link: bool,
     #[serde(serialize_with = "shown_opt")]
     pub reason: Option<String>,

@@ -494,7 +494,7 @@ async fn a_programs_request_waits_for_a_new_passkey_then_starts_again() {
     b.set_number_matching(false);
     emu.set_scenario(DemoScenario::Passkey);
     let (tx, mut rx) = tokio::sync::oneshot::channel();
-    let source = crate::requests::queue::Source::Program(crate::requests::queue::Requester {
+    let source = crate::requests::source::Source::Program(crate::requests::source::Requester {
         executable: "pay".into(),
         script: None,
         pid: 4242,

@@ -371,7 +371,7 @@ async fn plain_http_elsewhere_is_refused_and_https_is_reached_with_the_ca_file()
 #[tokio::test]
 async fn a_challenge_with_text_that_cannot_be_shown_is_refused() {
     use crate::requests::protocol::{Ask, Status};
-    use crate::requests::queue::Source;
+    use crate::requests::source::Source;
     let (emu, mut b, dir) = setup().await;
     b.resume().await;
     b.start_login("+33612345678").await.unwrap();

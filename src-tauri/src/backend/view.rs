@@ -35,7 +35,9 @@ impl Backend {
             .as_ref()
             .and_then(|e| e.scenario())
             .map(|s| s.name());
-        let request = self.request_view();
+        let request = self
+            .approvals
+            .request_view(super::requests::focus(&self.flow));
         let stage = match self.flow.stage() {
             Stage::Logged if request.as_ref().is_some_and(|r| !self.passkey_holds(&r.id)) => {
                 Stage::Request
@@ -78,7 +80,7 @@ impl Backend {
                     "Countersign will not remember your sign-in after it closes: {what}. You can still sign in and approve. To be remembered, unlock or start your keyring (such as GNOME Keyring), then restart Countersign."
                 )
             }),
-            waiting: self.waiting_requests(),
+            waiting: self.approvals.waiting(super::requests::focus(&self.flow)),
             request,
             report_offer: self.notice.report_offer(),
             passkey: self.passkey_view(),
