@@ -3,6 +3,7 @@
 
 use crate::approvals::{Approvals, AttemptEnded, Handout};
 use crate::audit::{AuditEntry, AuditLog};
+use crate::demo::Demo;
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, Flow};
 use crate::notice::Notice;
@@ -10,8 +11,7 @@ use crate::outcome::AttemptOutcome;
 use crate::server::Server;
 use crate::view::*;
 use ledger::Ledger;
-use prelude_emulator::customer::CustomerBackend;
-use prelude_emulator::{Config as EmuConfig, Emulator};
+use prelude_emulator::Emulator;
 use prelude_session::{
     ClientConfig, Endpoint, Error as SessionError, Identifier, PlatformStore, SecretStore,
     SessionClient, StepUpChallenge,
@@ -86,11 +86,8 @@ fn ms(t: SystemTime) -> i64 {
 pub struct Backend {
     server: Server,
     client: SessionClient,
-    emulator: Option<Emulator>,
-    /// The server answers the emulator's demo routes.
-    demo_url: Option<String>,
-    /// A standalone emulator's management key, sent on its control plane (`http`).
-    emulator_key: Option<secrecy::SecretString>,
+    /// The demo: the embedded emulator, the customer's stand-in, the bench, the inbox.
+    demo: Demo,
     profile: String,
     flow: Flow,
     resumed: bool,
@@ -100,18 +97,12 @@ pub struct Backend {
     /// Where the key and the refresh token live; memory only if the platform's store failed
     /// its check.
     store: Arc<PlatformStore>,
-    /// The stand-in for the customer's backend that signs custom-step tokens; started with
-    /// the first demo scenario that has a custom step.
-    customer: Option<CustomerBackend>,
     /// Approvals asked by other programs and links, in turn, and their answers.
     approvals: Approvals,
     /// Which scopes this run's step-ups granted, and the session's scopes from sign-in.
     ledger: Ledger,
     /// Addresses added to the account, and one waiting for its code.
     registrations: identifiers::Registrations,
-    /// The embedded demo's messages before the open approval began, and the codes of
-    /// approvals ended unanswered: the demo inbox marks those void (`account::demo_inbox`).
-    outbox: account::OutboxMarks,
     /// This computer as a passkey authenticator, and the passkey action under way.
     authenticator: crate::authenticator::LocalAuthenticator,
     passkey: passkeys::PasskeyFlow,
@@ -130,39 +121,16 @@ impl Backend {
         let audit = data_dir
             .as_ref()
             .map(|d| AuditLog::new(d.join(format!("approvals-{profile}.jsonl"))));
-        let mut emulator = None;
-        let mut startup_notice = None;
-        let endpoint = match server.endpoint()? {
-            Some(ep) => ep,
+        let (embedded, startup_notice, endpoint) = match server.endpoint()? {
+            Some(ep) => (None, None, ep),
             None => {
-                let cfg = EmuConfig {
-                    state_file: data_dir.map(|d| d.join(format!("emulator-{profile}.json"))),
-                    log_codes: false,
-                    resend_cooldown_secs: resend_cooldown().as_secs() as i64,
-                    // The app drives its emulator in process: no control plane over HTTP,
-                    // and a management key no one else knows (never logged).
-                    control_plane: false,
-                    management_key: prelude_emulator::random_management_key(),
-                    ..EmuConfig::default()
-                };
-                let emu = Emulator::start(cfg, "127.0.0.1:0".parse().expect("static address"))
-                    .await
-                    .map_err(|e| AppError::Emulator(e.to_string()))?;
-                for n in emu.notices() {
-                    tracing::warn!("{n}");
-                }
-                if !emu.notices().is_empty() {
-                    startup_notice = Some(
-                        "The demo server's saved state could not be read as it was: it was repaired or set aside, and the demo starts from what could be kept.".to_owned(),
-                    );
-                }
+                let (demo, notice) = Demo::embedded(profile, data_dir, resend_cooldown()).await?;
                 tracing::debug!(
                     ms = began.elapsed().as_millis() as u64,
                     "embedded emulator up"
                 );
-                let ep = Endpoint::url(&emu.url())?;
-                emulator = Some(emu);
-                ep
+                let url = demo.emulator().map(Emulator::url).unwrap_or_default();
+                (Some(demo), notice, Endpoint::url(&url)?)
             }
         };
         let origin = endpoint.origin().as_str().trim_end_matches('/').to_owned();
@@ -193,30 +161,26 @@ impl Backend {
         let client = SessionClient::new(cfg, store.clone() as Arc<dyn SecretStore>)?;
         tracing::debug!(ms = began.elapsed().as_millis() as u64, "client ready");
         // Only a URL may be a standalone emulator: the keyring is not asked for the others.
-        let emulator_key = match server {
-            Server::Url(_) => crate::emulator_key::known_key(store.as_ref(), profile).0,
-            _ => None,
+        let demo = match embedded {
+            Some(demo) => demo,
+            None if matches!(server, Server::Url(_)) => {
+                let key = crate::emulator_key::known_key(store.as_ref(), profile).0;
+                Demo::reached(&origin, key).await
+            }
+            None => Demo::default(),
         };
-        let demo = emulator.is_some()
-            || (matches!(server, Server::Url(_))
-                && crate::http::probe_demo(&origin, emulator_key.as_ref()).await);
-        let demo_url = demo.then_some(origin);
         Ok(Self {
             server,
             client,
-            emulator,
-            demo_url,
-            emulator_key,
+            demo,
             profile: profile.to_owned(),
             flow: Flow::default(),
             resumed: false,
             notice: Notice::new(startup_notice),
             audit,
-            customer: None,
             approvals: Approvals::default(),
             ledger: Ledger::default(),
             registrations: Default::default(),
-            outbox: account::OutboxMarks::default(),
             authenticator: Self::local_authenticator(store.clone(), profile),
             passkey: Default::default(),
             store,
@@ -281,22 +245,15 @@ impl Backend {
         &self.profile
     }
 
-    pub fn emulator(&self) -> Option<&Emulator> {
-        self.emulator.as_ref()
+    /// The demo part, to read: the embedded emulator, a standalone one's origin and key,
+    /// the bench.
+    pub fn demo(&self) -> &Demo {
+        &self.demo
     }
 
-    /// The base URL of an emulator reached over HTTP (not embedded): for the inbox poller and
-    /// the test bench.
-    pub fn external_demo_origin(&self) -> Option<&str> {
-        self.emulator
-            .is_none()
-            .then_some(self.demo_url.as_deref())
-            .flatten()
-    }
-
-    /// The management key sent to a standalone emulator's control plane, if any.
-    pub fn emulator_key(&self) -> Option<&secrecy::SecretString> {
-        self.emulator_key.as_ref()
+    /// The demo part, to change what touches nothing else (its scenario).
+    pub fn demo_mut(&mut self) -> &mut Demo {
+        &mut self.demo
     }
 
     /// Where the emulator key comes from (never the key), for Settings.
@@ -319,30 +276,20 @@ impl Backend {
         }
         let key = key.map(str::trim).filter(|k| !k.is_empty());
         crate::emulator_key::save_key(self.store.as_ref(), &self.profile, key)?;
-        self.emulator_key = key.map(Into::into);
-        if self.emulator.is_none() && matches!(self.server, Server::Url(_)) {
-            let origin = self.client.endpoint().origin();
-            let origin = origin.as_str().trim_end_matches('/');
-            self.demo_url = crate::http::probe_demo(origin, self.emulator_key.as_ref())
-                .await
-                .then(|| origin.to_owned());
-        }
+        let origin = self.client.endpoint().origin();
+        let origin = origin.as_str().trim_end_matches('/');
+        let url = matches!(self.server, Server::Url(_)).then_some(origin);
+        self.demo.set_emulator_key(key, url).await;
         Ok(())
     }
 
     /// Writes the embedded server's state now, if it changed.
     pub fn flush(&self) {
-        if let Some(e) = &self.emulator
-            && let Err(e) = e.flush()
-        {
-            tracing::error!(error = %e, "the embedded server's state was not saved");
-        }
+        self.demo.flush();
     }
 
     pub async fn shutdown(self) {
-        if let Some(e) = self.emulator {
-            e.shutdown().await;
-        }
+        self.demo.shutdown().await;
     }
 
     /// Resumes a stored session once, at the first look.
@@ -355,12 +302,7 @@ impl Backend {
         if let Err(e) = self.store.probe_or_fall_back(&self.profile) {
             tracing::error!(error = %e, "no working secure store; secrets stay in memory this run");
         }
-        // A demo left on "email, then a check in your app" needs its stand-in again.
-        let custom_demo = self.emulator.as_ref().and_then(|e| e.scenario())
-            == Some(prelude_emulator::DemoScenario::EmailThenApp);
-        if custom_demo && let Err(e) = self.start_customer().await {
-            tracing::warn!(error = %e, "the demo's customer backend did not start");
-        }
+        self.demo.restart_customer().await;
         let stored = self.client.has_stored_session();
         tracing::debug!(
             ms = began.elapsed().as_millis() as u64,
@@ -561,7 +503,6 @@ fn code_in(typed: &str) -> AppResult<String> {
 }
 
 mod account;
-pub mod bench;
 pub mod identifiers;
 mod ledger;
 #[cfg(test)]

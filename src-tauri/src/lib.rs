@@ -10,6 +10,7 @@ pub mod backend;
 mod cli;
 pub mod codes;
 mod commands;
+pub mod demo;
 mod desk;
 mod edge;
 pub mod emulator_key;
@@ -397,7 +398,7 @@ fn forward_inbox(
     app: tauri::AppHandle,
     backend: &Backend,
 ) -> Option<tauri::async_runtime::JoinHandle<()>> {
-    if let Some(emu) = backend.emulator() {
+    if let Some(emu) = backend.demo().emulator() {
         let mut rx = emu.subscribe_outbox();
         return Some(tauri::async_runtime::spawn(async move {
             loop {
@@ -411,8 +412,8 @@ fn forward_inbox(
             }
         }));
     }
-    let url = backend.external_demo_origin()?.to_owned();
-    let key = backend.emulator_key().cloned();
+    let url = backend.demo().external_origin()?.to_owned();
+    let key = backend.demo().emulator_key().cloned();
     Some(tauri::async_runtime::spawn(async move {
         let mut seen = std::collections::HashSet::new();
         let mut first = true;

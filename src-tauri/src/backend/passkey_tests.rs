@@ -277,7 +277,7 @@ async fn each_passkey_fault_reads_as_its_own_failure() {
         b.request_step_up(transfer()).await.unwrap();
         let e = b.approve_with_passkey(Some(PIN.into())).await.unwrap_err();
         assert_eq!(e.code(), code, "{switch}");
-        let refusal = b.bench().await.unwrap().passkey_refusal.unwrap();
+        let refusal = b.demo().bench().await.unwrap().passkey_refusal.unwrap();
         assert_eq!(refusal.ceremony, "assertion", "{switch}");
         assert_eq!(refusal.check, check, "{switch}: {}", refusal.why);
         b.cancel_step_up().unwrap();

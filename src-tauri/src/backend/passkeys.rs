@@ -475,8 +475,8 @@ impl Backend {
             .unwrap_or(false);
         // The embedded server's configuration is known; another server's is learnt by trying.
         let config = self
-            .emulator
-            .as_ref()
+            .demo
+            .emulator()
             .map(|e| e.state().data().passkey_config.clone());
         let (enabled, uv) = match config {
             Some(Some(c)) => (

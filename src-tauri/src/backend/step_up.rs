@@ -11,7 +11,7 @@ impl Backend {
 
     pub(super) async fn start_attempt(&mut self, mut attempt: Attempt) -> AppResult<()> {
         self.flow.can_approve()?;
-        self.mark_outbox();
+        self.demo.approval_began();
         if self.flow.grant().is_some() {
             self.flow.done()?;
         }
@@ -138,10 +138,7 @@ impl Backend {
         if ch.otp_channel().is_some() {
             return Err(AppError::WrongStage);
         }
-        let customer = self
-            .customer
-            .as_ref()
-            .ok_or(AppError::CustomStepElsewhere)?;
+        let customer = self.demo.customer().ok_or(AppError::CustomStepElsewhere)?;
         let user = self
             .client
             .profile()
@@ -244,7 +241,7 @@ impl Backend {
 
     pub(super) fn end_approval(&mut self, outcome: AttemptOutcome) -> AppResult<()> {
         let a = self.flow.end_approval()?;
-        self.void_outbox();
+        self.demo.approval_abandoned();
         self.close_attempt(a, outcome, None);
         self.forget_stored_challenge();
         Ok(())

@@ -29,12 +29,8 @@ impl Backend {
             }
             _ => None,
         };
-        let mut server = self.server.view(self.demo_url.is_some());
-        server.scenario = self
-            .emulator
-            .as_ref()
-            .and_then(|e| e.scenario())
-            .map(|s| s.name());
+        let mut server = self.server.view(self.demo.is_demo());
+        server.scenario = self.demo.scenario();
         let request = self
             .approvals
             .request_view(super::requests::focus(&self.flow));
@@ -111,7 +107,7 @@ impl Backend {
                 .sent_at
                 .filter(|_| a.tries_left != Some(0))
                 .map(|t| ms(t + resend_cooldown())),
-            custom_here: c.otp_channel().is_none() && self.customer.is_some(),
+            custom_here: c.otp_channel().is_none() && self.demo.has_customer(),
             code_sent: a.sent_at.is_some(),
             resumed: a.attempt.resumed,
             warnings: crate::view::warnings(&[(

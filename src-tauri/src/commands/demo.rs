@@ -12,13 +12,15 @@ type St<'a> = State<'a, AppState>;
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn demo_inbox(state: St<'_>) -> AppResult<Vec<InboxMessage>> {
-    state.look(async |b| b.demo_inbox().await).await
+    state.look(async |b| b.demo().inbox().await).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(scenario = %scenario))]
 pub async fn set_scenario(state: St<'_>, scenario: String) -> AppResult<AppView> {
-    state.act(async |b| b.set_scenario(&scenario).await).await
+    state
+        .act(async |b| b.demo_mut().set_scenario(&scenario).await)
+        .await
 }
 
 #[tauri::command]
@@ -30,13 +32,15 @@ pub async fn reset_demo(state: St<'_>) -> AppResult<AppView> {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn bench_state(state: St<'_>) -> AppResult<BenchView> {
-    state.look(async |b| b.bench().await).await
+    state.look(async |b| b.demo().bench().await).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn set_faults(state: St<'_>, faults: prelude_emulator::Faults) -> AppResult<BenchView> {
-    state.look(async |b| b.set_faults(faults).await).await
+    state
+        .look(async |b| b.demo().set_faults(faults).await)
+        .await
 }
 
 /// Moves the emulated clock by `by_secs`, or back to real time without it.
@@ -58,7 +62,9 @@ pub async fn move_clock(state: St<'_>, by_secs: Option<i64>) -> AppResult<BenchV
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn export_scenario(app: tauri::AppHandle, state: St<'_>) -> AppResult<Option<String>> {
-    let text = state.look(async |b| b.export_scenario().await).await?;
+    let text = state
+        .look(async |b| b.demo().export_scenario().await)
+        .await?;
     let Some(path) =
         crate::files::pick_save(&app, "countersign-scenario.json", "Scenario", &["json"]).await
     else {
@@ -77,6 +83,6 @@ pub async fn import_scenario(app: tauri::AppHandle, state: St<'_>) -> AppResult<
     };
     let text = crate::files::read_small(&path)?;
     state
-        .look(async |b| b.import_scenario(&text).await.map(Some))
+        .look(async |b| b.demo().import_scenario(&text).await.map(Some))
         .await
 }
