@@ -1,5 +1,9 @@
-//! The session owner behind the commands: which server, where the flow is, the challenge in
-//! progress. It has no window and no Tauri types, so it is tested on its own.
+//! The backend behind the commands, a composition of parts: the session (the client, the flow,
+//! the challenge in progress; here and in step_up.rs, passkeys.rs, identifiers.rs), the
+//! approvals part (`crate::approvals`: the queue, its gates, settling), the demo part
+//! (`crate::demo`) and the notice (`crate::notice`). An ended attempt goes to the approvals
+//! part as an `AttemptEnded` and to the audit log (`close_attempt`). It has no window and no
+//! Tauri types, so it is tested on its own.
 
 use crate::approvals::{Approvals, AttemptEnded, Handout};
 use crate::audit::{AuditEntry, AuditLog};

@@ -51,7 +51,7 @@ pub enum LinkTaken {
 /// the audit log keeps of it (no one waits on it, but the log says why).
 pub struct Refused {
     /// The answer to the requester.
-    pub outcome: Box<Outcome>,
+    pub outcome: Outcome,
     /// The attempt to log, with its outcome and the stable code of why.
     pub attempt: Attempt,
     pub logged: AttemptOutcome,
@@ -131,13 +131,13 @@ fn attempt_for(p: &Pending) -> Attempt {
     a
 }
 
-fn refused(source: &Source, ask: Ask, code: &str, why: &str) -> Refused {
+fn refused(source: &Source, ask: Ask, code: &str, why: &str) -> Box<Refused> {
     let logged = match code {
         "muted" => AttemptOutcome::Denied,
         _ => AttemptOutcome::Refused,
     };
     let status = logged.status().unwrap_or(Status::Refused);
-    let outcome = Box::new(Outcome::new(status, &ask).because(code, why));
+    let outcome = Outcome::new(status, &ask).because(code, why);
     let mut attempt = Attempt::new(
         Approval {
             scope: ask.scope,
@@ -150,12 +150,12 @@ fn refused(source: &Source, ask: Ask, code: &str, why: &str) -> Refused {
         requester: source.label(),
         reason: ask.reason,
     });
-    Refused {
+    Box::new(Refused {
         outcome,
         attempt,
         logged,
         code: code.to_owned(),
-    }
+    })
 }
 
 /// A requester's name as a notice draws it: a program's isolated, so its letters cannot
@@ -177,7 +177,7 @@ impl Approvals {
         reply: Option<oneshot::Sender<Outcome>>,
         signed_in: bool,
         notice: &mut Notice,
-    ) -> Result<(String, usize), Refused> {
+    ) -> Result<(String, usize), Box<Refused>> {
         if !signed_in {
             notice.say(format!(
                 "{} asked for an approval, but no one is signed in. Sign in, then ask again.",
@@ -232,7 +232,7 @@ impl Approvals {
         text: &str,
         signed_in: bool,
         notice: &mut Notice,
-    ) -> (LinkTaken, Option<Refused>) {
+    ) -> (LinkTaken, Option<Box<Refused>>) {
         let ask = match crate::requests::link::parse(text) {
             Ok(ask) => ask,
             Err(e) => {

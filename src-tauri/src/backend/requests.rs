@@ -25,9 +25,15 @@ pub(super) fn focus(flow: &Flow) -> Focus<'_> {
 
 impl Backend {
     /// A request refused before it was queued: no one waits on it, but the log says why.
-    fn log_refused(&mut self, r: Refused) -> Box<Outcome> {
-        self.audit_attempt(r.attempt, r.logged, Some(r.code));
-        r.outcome
+    fn log_refused(&mut self, r: Box<Refused>) -> Box<Outcome> {
+        let Refused {
+            outcome,
+            attempt,
+            logged,
+            code,
+        } = *r;
+        self.audit_attempt(attempt, logged, Some(code));
+        Box::new(outcome)
     }
 
     /// Puts a request in the queue. Refused at once (and logged) when no one is signed in or
