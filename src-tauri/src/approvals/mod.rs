@@ -49,6 +49,7 @@ pub enum LinkTaken {
 
 /// A request refused before it was queued: what its requester is answered, and the attempt
 /// the audit log keeps of it (no one waits on it, but the log says why).
+#[derive(Debug)]
 pub struct Refused {
     /// The answer to the requester.
     pub outcome: Outcome,
