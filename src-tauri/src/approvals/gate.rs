@@ -1,5 +1,5 @@
 //! The link gate: at most a few `countersign://` links a minute reach the screen, whoever
-//! makes them (docs/approval-protocol.md, `show`).
+//! makes them (docs/approval-protocol.md, "Messages", `show`).
 
 use std::collections::VecDeque;
 

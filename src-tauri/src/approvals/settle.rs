@@ -1,5 +1,5 @@
 //! Settling: when the attempt for a queued request ends, its requester gets the answer once,
-//! and the request leaves the queue. docs/approval-protocol.md, "Outcomes" and "Guarantees".
+//! and the request leaves the queue. docs/approval-protocol.md, "Messages" and "Guarantees".
 
 use super::{Approvals, AttemptEnded, Handout};
 use crate::outcome::AttemptOutcome;
