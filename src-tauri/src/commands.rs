@@ -410,32 +410,34 @@ pub async fn switch_server(
         ));
     }
     let server = Server::parse(&kind, &value)?;
-    let backend = state.backend().await?;
-    let old = {
-        let mut b = backend.lock().await;
-        if *b.server() == server {
-            None
-        } else {
+    let old = state
+        .look(async |b| {
+            if *b.server() == server {
+                return Ok(None);
+            }
             let next =
                 Backend::connect(server.clone(), &state.profile, state.data_dir.clone(), None)
                     .await?;
             if let Err(e) = b.logout().await {
                 tracing::warn!(error = %e, "sign-out from the previous server failed");
             }
-            let old = std::mem::replace(&mut *b, next);
-            state.restart_inbox(&app, &b);
-            Some(old)
-        }
-    };
+            let old = std::mem::replace(b, next);
+            state.restart_inbox(&app, b);
+            Ok(Some(old))
+        })
+        .await?;
     // The old server stops with the lock released: a client stuck on it cannot freeze the
     // app's commands while it waits.
     if let Some(old) = old {
         old.shutdown().await;
     }
     state.settings.set_server(&server)?;
-    let mut b = backend.lock().await;
-    b.resume().await;
-    Ok(state.settled(&b))
+    state
+        .look(async |b| {
+            b.resume().await;
+            Ok(state.settled(b))
+        })
+        .await
 }
 
 #[tauri::command]
