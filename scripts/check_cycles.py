@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Fails on any module cycle inside a crate under crates/: reads `crate::…` and `super::…`
-paths (grouped `use crate::{a, b::c}` too) in each source file, resolves each to the file
-module it names, and looks for strongly connected components among those files.
+"""Fails on any module cycle inside a crate under crates/ or in the app (src-tauri): reads
+`crate::…` and `super::…` paths (grouped `use crate::{a, b::c}` too) in each source file,
+resolves each to the file module it names, and looks for strongly connected components among
+those files.
 
 A module declaring its children (`mod x;`) is not an edge; using a child (`x::f`) or the
 parent (`super::f`) is.
 Inline `#[cfg(test)] mod tests` blocks are left out: they use their own file.
-Usage: scripts/check_cycles.py [CRATE_DIR…]  (default: every crates/*)
+Usage: scripts/check_cycles.py [CRATE_DIR…]  (default: every crates/* and src-tauri)
        scripts/check_cycles.py --self-test      (the checker finds the cycles it should)"""
 
 import pathlib
@@ -194,7 +195,10 @@ def main() -> int:
     if sys.argv[1:] == ["--self-test"]:
         return self_test()
     root = pathlib.Path(__file__).resolve().parent.parent
-    crates = [pathlib.Path(a) for a in sys.argv[1:]] or sorted((root / "crates").iterdir())
+    crates = [pathlib.Path(a) for a in sys.argv[1:]] or [
+        *sorted((root / "crates").iterdir()),
+        root / "src-tauri",
+    ]
     failed = False
     for crate in crates:
         if not (crate / "src").is_dir():

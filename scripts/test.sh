@@ -19,7 +19,7 @@ say "bundling the published web SDK for its browser test"
 say "checking format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
-# No module cycle in any crate (the checker first proves it finds one).
+# No module cycle in any crate or the app (the checker first proves it finds one).
 python3 scripts/check_cycles.py --self-test
 python3 scripts/check_cycles.py
 for f in ui/*.js; do

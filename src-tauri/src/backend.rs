@@ -1,17 +1,21 @@
-//! The session owner behind the commands: which server, where the flow is, the challenge in
-//! progress. It has no window and no Tauri types, so it is tested on its own.
+//! The backend behind the commands, a composition of parts: the session (the client, the flow,
+//! the challenge in progress; here and in step_up.rs, passkeys.rs, identifiers.rs), the
+//! approvals part (`crate::approvals`: the queue, its gates, settling), the demo part
+//! (`crate::demo`) and the notice (`crate::notice`). An ended attempt goes to the approvals
+//! part as an `AttemptEnded` and to the audit log (`close_attempt`). It has no window and no
+//! Tauri types, so it is tested on its own.
 
+use crate::approvals::{Approvals, AttemptEnded, Handout};
 use crate::audit::{AuditEntry, AuditLog};
+use crate::demo::Demo;
 use crate::error::{AppError, AppResult};
 use crate::flow::{Approval, Attempt, Flow};
+use crate::notice::Notice;
 use crate::outcome::AttemptOutcome;
-use crate::requests::link::LinkGate;
-use crate::requests::queue::Queue;
 use crate::server::Server;
 use crate::view::*;
 use ledger::Ledger;
-use prelude_emulator::customer::CustomerBackend;
-use prelude_emulator::{Config as EmuConfig, Emulator};
+use prelude_emulator::Emulator;
 use prelude_session::{
     ClientConfig, Endpoint, Error as SessionError, Identifier, PlatformStore, SecretStore,
     SessionClient, StepUpChallenge,
@@ -87,39 +91,23 @@ fn ms(t: SystemTime) -> i64 {
 pub struct Backend {
     server: Server,
     client: SessionClient,
-    emulator: Option<Emulator>,
-    /// The server answers the emulator's demo routes.
-    demo_url: Option<String>,
-    /// A standalone emulator's management key, sent on its control plane (`http`).
-    emulator_key: Option<secrecy::SecretString>,
+    /// The demo: the embedded emulator, the customer's stand-in, the bench, the inbox.
+    demo: Demo,
     profile: String,
     flow: Flow,
     resumed: bool,
     /// Something to tell the user, until their next action.
-    notice: Option<String>,
+    notice: Notice,
     audit: Option<AuditLog>,
     /// Where the key and the refresh token live; memory only if the platform's store failed
     /// its check.
     store: Arc<PlatformStore>,
-    /// The stand-in for the customer's backend that signs custom-step tokens; started with
-    /// the first demo scenario that has a custom step.
-    customer: Option<CustomerBackend>,
-    /// Approvals asked by other programs and links, in turn.
-    requests: Queue,
-    links: LinkGate,
-    /// Reported programs are muted; each program gets a few requests a minute.
-    guard: crate::requests::guard::Guard,
-    /// A request was just reported: offer to sign out the other sessions.
-    report_offer: bool,
-    /// Programs' requests are number-matched (backend/matching.rs).
-    number_matching: bool,
+    /// Approvals asked by other programs and links, in turn, and their answers.
+    approvals: Approvals,
     /// Which scopes this run's step-ups granted, and the session's scopes from sign-in.
     ledger: Ledger,
     /// Addresses added to the account, and one waiting for its code.
     registrations: identifiers::Registrations,
-    /// The embedded demo's messages before the open approval began, and the codes of
-    /// approvals ended unanswered: the demo inbox marks those void (`account::demo_inbox`).
-    outbox: account::OutboxMarks,
     /// This computer as a passkey authenticator, and the passkey action under way.
     authenticator: crate::authenticator::LocalAuthenticator,
     passkey: passkeys::PasskeyFlow,
@@ -138,39 +126,16 @@ impl Backend {
         let audit = data_dir
             .as_ref()
             .map(|d| AuditLog::new(d.join(format!("approvals-{profile}.jsonl"))));
-        let mut emulator = None;
-        let mut startup_notice = None;
-        let endpoint = match server.endpoint()? {
-            Some(ep) => ep,
+        let (embedded, startup_notice, endpoint) = match server.endpoint()? {
+            Some(ep) => (None, None, ep),
             None => {
-                let cfg = EmuConfig {
-                    state_file: data_dir.map(|d| d.join(format!("emulator-{profile}.json"))),
-                    log_codes: false,
-                    resend_cooldown_secs: resend_cooldown().as_secs() as i64,
-                    // The app drives its emulator in process: no control plane over HTTP,
-                    // and a management key no one else knows (never logged).
-                    control_plane: false,
-                    management_key: prelude_emulator::random_management_key(),
-                    ..EmuConfig::default()
-                };
-                let emu = Emulator::start(cfg, "127.0.0.1:0".parse().expect("static address"))
-                    .await
-                    .map_err(|e| AppError::Emulator(e.to_string()))?;
-                for n in emu.notices() {
-                    tracing::warn!("{n}");
-                }
-                if !emu.notices().is_empty() {
-                    startup_notice = Some(
-                        "The demo server's saved state could not be read as it was: it was repaired or set aside, and the demo starts from what could be kept.".to_owned(),
-                    );
-                }
+                let (demo, notice) = Demo::embedded(profile, data_dir, resend_cooldown()).await?;
                 tracing::debug!(
                     ms = began.elapsed().as_millis() as u64,
                     "embedded emulator up"
                 );
-                let ep = Endpoint::url(&emu.url())?;
-                emulator = Some(emu);
-                ep
+                let url = demo.emulator().map(Emulator::url).unwrap_or_default();
+                (Some(demo), notice, Endpoint::url(&url)?)
             }
         };
         let origin = endpoint.origin().as_str().trim_end_matches('/').to_owned();
@@ -201,34 +166,26 @@ impl Backend {
         let client = SessionClient::new(cfg, store.clone() as Arc<dyn SecretStore>)?;
         tracing::debug!(ms = began.elapsed().as_millis() as u64, "client ready");
         // Only a URL may be a standalone emulator: the keyring is not asked for the others.
-        let emulator_key = match server {
-            Server::Url(_) => crate::http::known_key(store.as_ref(), profile).0,
-            _ => None,
+        let demo = match embedded {
+            Some(demo) => demo,
+            None if matches!(server, Server::Url(_)) => {
+                let key = crate::emulator_key::known_key(store.as_ref(), profile).0;
+                Demo::reached(&origin, key).await
+            }
+            None => Demo::default(),
         };
-        let demo = emulator.is_some()
-            || (matches!(server, Server::Url(_))
-                && crate::http::probe_demo(&origin, emulator_key.as_ref()).await);
-        let demo_url = demo.then_some(origin);
         Ok(Self {
             server,
             client,
-            emulator,
-            demo_url,
-            emulator_key,
+            demo,
             profile: profile.to_owned(),
             flow: Flow::default(),
             resumed: false,
-            notice: startup_notice,
+            notice: Notice::new(startup_notice),
             audit,
-            customer: None,
-            requests: Queue::default(),
-            links: LinkGate::default(),
-            guard: Default::default(),
-            report_offer: false,
-            number_matching: true,
+            approvals: Approvals::default(),
             ledger: Ledger::default(),
             registrations: Default::default(),
-            outbox: account::OutboxMarks::default(),
             authenticator: Self::local_authenticator(store.clone(), profile),
             passkey: Default::default(),
             store,
@@ -243,13 +200,21 @@ impl Backend {
         self.audit.as_ref()
     }
 
-    /// Writes an ended attempt to the audit log; for a request, the requester learns the
-    /// outcome.
+    /// An attempt ended: the approvals part answers its requester, if a request asked for
+    /// it, and the audit log keeps it.
     fn close_attempt(&mut self, a: Attempt, outcome: AttemptOutcome, error: Option<&AppError>) {
-        if let Some(tag) = &a.request {
-            self.settle_request(&tag.id, &a, outcome, error);
-        }
-        self.audit_attempt(a, outcome, error.map(|e| e.code().to_string()));
+        let ended = AttemptEnded {
+            attempt: a,
+            outcome,
+            error,
+        };
+        let (client, ledger, flow) = (&self.client, &self.ledger, &self.flow);
+        self.approvals
+            .attempt_ended(&ended, client.session_id(), |scope, want_token| {
+                handout(client, ledger, flow, scope, want_token)
+            });
+        let AttemptEnded { attempt, .. } = ended;
+        self.audit_attempt(attempt, outcome, error.map(|e| e.code().to_string()));
     }
 
     /// Writes an ended attempt to the audit log, with the stable code of why it ended so.
@@ -285,27 +250,20 @@ impl Backend {
         &self.profile
     }
 
-    pub fn emulator(&self) -> Option<&Emulator> {
-        self.emulator.as_ref()
+    /// The demo part, to read: the embedded emulator, a standalone one's origin and key,
+    /// the bench.
+    pub fn demo(&self) -> &Demo {
+        &self.demo
     }
 
-    /// The base URL of an emulator reached over HTTP (not embedded): for the inbox poller and
-    /// the test bench.
-    pub fn external_demo_origin(&self) -> Option<&str> {
-        self.emulator
-            .is_none()
-            .then_some(self.demo_url.as_deref())
-            .flatten()
-    }
-
-    /// The management key sent to a standalone emulator's control plane, if any.
-    pub fn emulator_key(&self) -> Option<&secrecy::SecretString> {
-        self.emulator_key.as_ref()
+    /// The demo part, to change what touches nothing else (its scenario).
+    pub fn demo_mut(&mut self) -> &mut Demo {
+        &mut self.demo
     }
 
     /// Where the emulator key comes from (never the key), for Settings.
-    pub fn emulator_key_source(&self) -> crate::http::KeySource {
-        crate::http::known_key(self.store.as_ref(), &self.profile).1
+    pub fn emulator_key_source(&self) -> crate::emulator_key::KeySource {
+        crate::emulator_key::known_key(self.store.as_ref(), &self.profile).1
     }
 
     /// Keeps the emulator key typed in Settings in the keyring, or forgets it (`None`), and
@@ -315,38 +273,28 @@ impl Backend {
     /// The key comes from `COUNTERSIGN_EMULATOR_KEY` for this run, or is not a usable key, or
     /// the keyring failed.
     pub async fn set_emulator_key(&mut self, key: Option<&str>) -> AppResult<()> {
-        if self.emulator_key_source() == crate::http::KeySource::Environment {
+        if self.emulator_key_source() == crate::emulator_key::KeySource::Environment {
             return Err(AppError::InvalidInput(format!(
                 "the emulator key is set by {} for this run",
-                crate::http::EMULATOR_KEY_VAR
+                crate::emulator_key::EMULATOR_KEY_VAR
             )));
         }
         let key = key.map(str::trim).filter(|k| !k.is_empty());
-        crate::http::save_key(self.store.as_ref(), &self.profile, key)?;
-        self.emulator_key = key.map(Into::into);
-        if self.emulator.is_none() && matches!(self.server, Server::Url(_)) {
-            let origin = self.client.endpoint().origin();
-            let origin = origin.as_str().trim_end_matches('/');
-            self.demo_url = crate::http::probe_demo(origin, self.emulator_key.as_ref())
-                .await
-                .then(|| origin.to_owned());
-        }
+        crate::emulator_key::save_key(self.store.as_ref(), &self.profile, key)?;
+        let origin = self.client.endpoint().origin();
+        let origin = origin.as_str().trim_end_matches('/');
+        let url = matches!(self.server, Server::Url(_)).then_some(origin);
+        self.demo.set_emulator_key(key, url).await;
         Ok(())
     }
 
     /// Writes the embedded server's state now, if it changed.
     pub fn flush(&self) {
-        if let Some(e) = &self.emulator
-            && let Err(e) = e.flush()
-        {
-            tracing::error!(error = %e, "the embedded server's state was not saved");
-        }
+        self.demo.flush();
     }
 
     pub async fn shutdown(self) {
-        if let Some(e) = self.emulator {
-            e.shutdown().await;
-        }
+        self.demo.shutdown().await;
     }
 
     /// Resumes a stored session once, at the first look.
@@ -359,12 +307,7 @@ impl Backend {
         if let Err(e) = self.store.probe_or_fall_back(&self.profile) {
             tracing::error!(error = %e, "no working secure store; secrets stay in memory this run");
         }
-        // A demo left on "email, then a check in your app" needs its stand-in again.
-        let custom_demo = self.emulator.as_ref().and_then(|e| e.scenario())
-            == Some(prelude_emulator::DemoScenario::EmailThenApp);
-        if custom_demo && let Err(e) = self.start_customer().await {
-            tracing::warn!(error = %e, "the demo's customer backend did not start");
-        }
+        self.demo.restart_customer().await;
         let stored = self.client.has_stored_session();
         tracing::debug!(
             ms = began.elapsed().as_millis() as u64,
@@ -396,7 +339,7 @@ impl Backend {
                             };
                             // What to do with the code is the step's own text: one message.
                             if self.flow.approve(ch, attempt).is_ok() {
-                                self.notice = Some("Your approval was still open.".into());
+                                self.notice.say("Your approval was still open.");
                             }
                         }
                         Ok(None) => {}
@@ -404,22 +347,21 @@ impl Backend {
                     }
                 }
                 Err(SessionError::Unauthorized { .. }) => {
-                    self.notice = Some("Your session has ended. Sign in again.".into());
+                    self.notice.say("Your session has ended. Sign in again.");
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not resume the session");
                     // The detail is in the log; the sentence is for people.
-                    self.notice = Some(
-                        "Could not reach the server to resume your session. Restart Countersign once it is reachable, or sign in again.".into(),
+                    self.notice.say(
+                        "Could not reach the server to resume your session. Restart Countersign once it is reachable, or sign in again.",
                     );
                 }
             },
             Ok(false) => {}
             Err(e) => {
                 tracing::error!(error = %e, "keyring unavailable");
-                self.notice = Some(
-                    "The system keyring is locked or missing. Unlock it, then restart Countersign."
-                        .into(),
+                self.notice.say(
+                    "The system keyring is locked or missing. Unlock it, then restart Countersign.",
                 );
             }
         }
@@ -434,7 +376,6 @@ impl Backend {
     // Login
 
     pub async fn start_login(&mut self, typed: &str) -> AppResult<Identifier> {
-        self.notice = None;
         if self.flow.is_signed_in() {
             return Err(AppError::WrongStage);
         }
@@ -445,7 +386,6 @@ impl Backend {
     }
 
     pub async fn resend_login_code(&mut self) -> AppResult<()> {
-        self.notice = None;
         self.require(Stage::Code)?;
         let id = self
             .flow
@@ -467,7 +407,6 @@ impl Backend {
     }
 
     pub async fn verify_login_code(&mut self, typed: &str) -> AppResult<()> {
-        self.notice = None;
         self.require(Stage::Code)?;
         if self.flow.code_exhausted() {
             return Err(AppError::NoTriesLeft);
@@ -489,12 +428,10 @@ impl Backend {
     }
 
     pub fn change_identifier(&mut self) -> AppResult<()> {
-        self.notice = None;
         self.flow.change_identifier()
     }
 
     pub async fn logout(&mut self) -> AppResult<()> {
-        self.notice = None;
         self.end_flow(AttemptOutcome::Cancelled, None);
         self.client.logout().await?;
         Ok(())
@@ -533,9 +470,35 @@ impl Backend {
             && self.client.profile().is_none()
         {
             self.end_flow(AttemptOutcome::Failed, Some(e));
-            self.notice = Some("Your session has ended. Sign in again.".into());
+            self.notice.say("Your session has ended. Sign in again.");
         }
     }
+}
+
+/// What a granted request's requester receives: the grant's end and, when it asked, the
+/// access token, only if the token carries nothing another approval granted.
+fn handout(
+    client: &SessionClient,
+    ledger: &Ledger,
+    flow: &Flow,
+    scope: &str,
+    want_token: bool,
+) -> Handout {
+    let mut h = Handout {
+        grant_expires_ms: flow.grant().and_then(|g| g.expires_at),
+        ..Handout::default()
+    };
+    if want_token {
+        let carried = client.profile().map(|p| p.scopes).unwrap_or_default();
+        let now = crate::approvals::now_ms();
+        h.withheld = !ledger.foreign(&carried, scope, now).is_empty();
+        if !h.withheld {
+            h.access_token = client
+                .access_token()
+                .map(|t| secrecy::ExposeSecret::expose_secret(&t).to_owned().into());
+        }
+    }
+    h
 }
 
 /// The code in what the person typed or pasted: the first run of 4 to 8 digits.
@@ -545,11 +508,9 @@ fn code_in(typed: &str) -> AppResult<String> {
 }
 
 mod account;
-pub mod bench;
 pub mod identifiers;
 mod ledger;
 mod lock;
-mod matching;
 #[cfg(test)]
 mod matching_tests;
 #[cfg(test)]
@@ -560,7 +521,6 @@ mod passkeys;
 #[cfg(test)]
 mod request_tests;
 mod requests;
-pub use requests::{LinkTaken, now_ms};
 mod step_up;
 #[cfg(test)]
 mod tests;

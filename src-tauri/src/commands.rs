@@ -95,46 +95,44 @@ pub fn read_code(text: String) -> Option<String> {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn start_login(state: St<'_>, identifier: String) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    let id = b.start_login(&identifier).await?;
-    state.settings.set_last_identifier(&id.value)?;
-    Ok(state.view(&b))
+    state
+        .act(async |b| {
+            let id = b.start_login(&identifier).await?;
+            state.settings.set_last_identifier(&id.value)
+        })
+        .await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn resend_login_code(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.resend_login_code().await?;
-    Ok(state.view(&b))
+    state.act(async |b| b.resend_login_code().await).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn verify_login_code(state: St<'_>, code: String) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.verify_login_code(&code).await?;
-    Ok(state.settled(&b))
+    state.act(async |b| b.verify_login_code(&code).await).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn change_identifier(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.change_identifier()?;
-    Ok(state.view(&b))
+    state.act(async |b| b.change_identifier()).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn logout(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    let r = b.logout().await;
-    if let Err(e) = &r {
-        // The local wipe happened; only the server call failed. Say so, stay signed out.
-        tracing::warn!(error = %e, "sign-out could not reach the server");
-    }
-    Ok(state.settled(&b))
+    state
+        .act(async |b| {
+            if let Err(e) = b.logout().await {
+                // The local wipe happened; only the server call failed. Stay signed out.
+                tracing::warn!(error = %e, "sign-out could not reach the server");
+            }
+            Ok(())
+        })
+        .await
 }
 
 #[tauri::command]
@@ -149,33 +147,29 @@ pub async fn request_step_up(
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect();
     check_transfer(&metadata)?;
-    let mut b = state.backend().await?.lock().await;
-    let r = b.request_step_up(Approval { scope, metadata }).await;
-    state.outcome(&mut b, r)
+    state
+        .act(async |b| b.request_step_up(Approval { scope, metadata }).await)
+        .await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn resend_step_up_code(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    let r = b.resend_step_up_code().await;
-    state.outcome(&mut b, r)
+    state.act(async |b| b.resend_step_up_code().await).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn verify_step_up_code(state: St<'_>, code: String) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    let r = b.verify_step_up_code(&code).await;
-    state.outcome(&mut b, r)
+    state
+        .act(async |b| b.verify_step_up_code(&code).await)
+        .await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn complete_custom_step(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    let r = b.complete_custom_step().await;
-    state.outcome(&mut b, r)
+    state.act(async |b| b.complete_custom_step().await).await
 }
 
 /// What the transfer form must hold before anything is asked: an amount above zero with at
@@ -219,9 +213,7 @@ fn check_transfer(m: &BTreeMap<String, String>) -> AppResult<()> {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn deny_step_up(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.deny_step_up()?;
-    Ok(state.view(&b))
+    state.act(async |b| b.deny_step_up()).await
 }
 
 /// The person agrees to consider the request another program (or a link) made, `id` being
@@ -229,9 +221,7 @@ pub async fn deny_step_up(state: St<'_>) -> AppResult<AppView> {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn approve_request(state: St<'_>, id: String) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    let r = b.approve_request(&id).await;
-    state.outcome(&mut b, r)
+    state.act(async |b| b.approve_request(&id).await).await
 }
 
 /// The person refuses the request `id` on their screen; `report` marks it as suspicious in the
@@ -239,62 +229,58 @@ pub async fn approve_request(state: St<'_>, id: String) -> AppResult<AppView> {
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(report))]
 pub async fn deny_request(state: St<'_>, id: String, report: bool) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.deny_request(&id, report)?;
-    Ok(state.view(&b))
+    state.act(async |b| b.deny_request(&id, report)).await
 }
 
 /// The programs muted after a report, for Settings.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn muted_programs(state: St<'_>) -> AppResult<Vec<MutedView>> {
-    let b = state.backend().await?.lock().await;
-    Ok(b.muted_programs()
-        .into_iter()
-        .map(|(k, until_ms)| MutedView {
-            program: match k.script {
-                Some(s) => format!("{}, running {s} by its own account", k.executable),
-                None => k.executable,
-            },
-            until: prelude_wire::time::rfc3339(until_ms / 1000),
+    state
+        .look(async |b| {
+            Ok(b.approvals()
+                .muted_programs()
+                .into_iter()
+                .map(|(k, until_ms)| MutedView {
+                    program: match k.script {
+                        Some(s) => format!("{}, running {s} by its own account", k.executable),
+                        None => k.executable,
+                    },
+                    until: prelude_wire::time::rfc3339(until_ms / 1000),
+                })
+                .collect())
         })
-        .collect())
+        .await
 }
 
 /// Settings' "Unmute": every program muted after a report may ask again.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn unmute_programs(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.unmute_programs();
-    Ok(state.view(&b))
+    state
+        .act(async |b| {
+            b.unmute_programs();
+            Ok(())
+        })
+        .await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn cancel_step_up(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.cancel_step_up()?;
-    Ok(state.view(&b))
+    state.act(async |b| b.cancel_step_up()).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn finish_step_up(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.finish_step_up()?;
-    Ok(state.view(&b))
+    state.act(async |b| b.finish_step_up()).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn list_sessions(state: St<'_>) -> AppResult<Vec<SessionRow>> {
-    let mut b = state.backend().await?.lock().await;
-    let r = b.list_sessions().await;
-    if let Err(e) = &r {
-        b.note_failure(e);
-    }
-    r
+    state.look(async |b| b.list_sessions().await).await
 }
 
 #[tauri::command]
@@ -304,9 +290,9 @@ pub async fn revoke_sessions(
     target: String,
     session_id: Option<String>,
 ) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    let r = b.revoke_sessions(&target, session_id).await;
-    state.outcome(&mut b, r)
+    state
+        .act(async |b| b.revoke_sessions(&target, session_id).await)
+        .await
 }
 
 /// The account's addresses, and the one being added (docs/protocol.md, "Registering an
@@ -314,8 +300,7 @@ pub async fn revoke_sessions(
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn list_identifiers(state: St<'_>) -> AppResult<IdentifiersView> {
-    let b = state.backend().await?.lock().await;
-    b.identifiers()
+    state.look(async |b| b.identifiers()).await
 }
 
 #[tauri::command]
@@ -326,40 +311,29 @@ pub async fn add_identifier(
     value: String,
     anyway: Option<bool>,
 ) -> AppResult<IdentifiersView> {
-    let mut b = state.backend().await?.lock().await;
-    let r = b.add_identifier(&kind, &value, anyway == Some(true)).await;
-    noted(&mut b, r)
+    state
+        .look(async |b| b.add_identifier(&kind, &value, anyway == Some(true)).await)
+        .await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn resend_identifier_code(state: St<'_>) -> AppResult<IdentifiersView> {
-    let mut b = state.backend().await?.lock().await;
-    let r = b.resend_identifier_code().await;
-    noted(&mut b, r)
+    state.look(async |b| b.resend_identifier_code().await).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn verify_identifier_code(state: St<'_>, code: String) -> AppResult<IdentifiersView> {
-    let mut b = state.backend().await?.lock().await;
-    let r = b.verify_identifier_code(&code).await;
-    noted(&mut b, r)
+    state
+        .look(async |b| b.verify_identifier_code(&code).await)
+        .await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn cancel_identifier(state: St<'_>) -> AppResult<IdentifiersView> {
-    let mut b = state.backend().await?.lock().await;
-    b.cancel_identifier()
-}
-
-/// A failure that ended the session is noted, as for every other command.
-fn noted<T>(b: &mut Backend, r: AppResult<T>) -> AppResult<T> {
-    if let Err(e) = &r {
-        b.note_failure(e);
-    }
-    r
+    state.look(async |b| b.cancel_identifier()).await
 }
 
 #[tauri::command]
@@ -371,20 +345,22 @@ pub async fn set_theme(state: St<'_>, theme: String) -> AppResult<AppView> {
         ));
     }
     state.settings.set_theme(&theme)?;
-    let b = state.backend().await?.lock().await;
-    Ok(state.view(&b))
+    state.act(async |_| Ok(())).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn server_settings(state: St<'_>) -> AppResult<ServerSettingsView> {
-    let b = state.backend().await?.lock().await;
-    Ok(ServerSettingsView {
-        kind: b.server().kind(),
-        value: b.server().value().to_owned(),
-        overridden: state.overridden,
-        emulator_key: b.emulator_key_source(),
-    })
+    state
+        .look(async |b| {
+            Ok(ServerSettingsView {
+                kind: b.server().kind(),
+                value: b.server().value().to_owned(),
+                overridden: state.overridden,
+                emulator_key: b.emulator_key_source(),
+            })
+        })
+        .await
 }
 
 /// Keeps a standalone emulator's management key in the keyring (an empty or absent key
@@ -399,12 +375,14 @@ pub async fn set_emulator_key(
     use secrecy::ExposeSecret as _;
     // Held as a secret, so the copy the webview sent is wiped when dropped.
     let key: Option<secrecy::SecretString> = key.map(Into::into);
-    {
-        let mut b = state.backend().await?.lock().await;
-        b.set_emulator_key(key.as_ref().map(|k| k.expose_secret()))
-            .await?;
-        state.restart_inbox(&app, &b);
-    }
+    state
+        .look(async |b| {
+            b.set_emulator_key(key.as_ref().map(|k| k.expose_secret()))
+                .await?;
+            state.restart_inbox(&app, b);
+            Ok(())
+        })
+        .await?;
     server_settings(state).await
 }
 
@@ -430,47 +408,53 @@ pub async fn switch_server(
         ));
     }
     let server = Server::parse(&kind, &value)?;
-    let backend = state.backend().await?;
-    let old = {
-        let mut b = backend.lock().await;
-        if *b.server() == server {
-            None
-        } else {
+    let old = state
+        .look(async |b| {
+            if *b.server() == server {
+                return Ok(None);
+            }
             let next =
                 Backend::connect(server.clone(), &state.profile, state.data_dir.clone(), None)
                     .await?;
             if let Err(e) = b.logout().await {
                 tracing::warn!(error = %e, "sign-out from the previous server failed");
             }
-            let old = std::mem::replace(&mut *b, next);
-            state.restart_inbox(&app, &b);
-            Some(old)
-        }
-    };
+            let old = std::mem::replace(b, next);
+            state.restart_inbox(&app, b);
+            Ok(Some(old))
+        })
+        .await?;
     // The old server stops with the lock released: a client stuck on it cannot freeze the
     // app's commands while it waits.
     if let Some(old) = old {
         old.shutdown().await;
     }
     state.settings.set_server(&server)?;
-    let mut b = backend.lock().await;
-    b.resume().await;
-    Ok(state.settled(&b))
+    state
+        .look(async |b| {
+            b.resume().await;
+            Ok(state.settled(b))
+        })
+        .await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn audit_log(state: St<'_>) -> AppResult<AuditView> {
-    let b = state.backend().await?.lock().await;
-    let Some(log) = b.audit() else {
-        return Ok(AuditView::default());
-    };
-    let (entries, unreadable) = log.read(200).map_err(|e| AppError::Audit(e.to_string()))?;
-    Ok(AuditView {
-        entries,
-        unreadable,
-        path: Some(log.path().display().to_string()),
-    })
+    state
+        .look(async |b| {
+            let Some(log) = b.audit() else {
+                return Ok(AuditView::default());
+            };
+            let (entries, unreadable) =
+                log.read(200).map_err(|e| AppError::Audit(e.to_string()))?;
+            Ok(AuditView {
+                entries,
+                unreadable,
+                path: Some(log.path().display().to_string()),
+            })
+        })
+        .await
 }
 
 /// Saves the approval history where the person picks, as readable JSON or CSV (by the name's
@@ -493,14 +477,14 @@ pub async fn export_audit_log(app: tauri::AppHandle, state: St<'_>) -> AppResult
     let csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let (text, _) = {
-        let b = state.backend().await?.lock().await;
-        let log = b
-            .audit()
-            .ok_or_else(|| AppError::Audit("no data folder for the log".into()))?;
-        log.export(csv)
-            .map_err(|e| AppError::Audit(e.to_string()))?
-    };
+    let (text, _) = state
+        .look(async |b| {
+            let log = b
+                .audit()
+                .ok_or_else(|| AppError::Audit("no data folder for the log".into()))?;
+            log.export(csv).map_err(|e| AppError::Audit(e.to_string()))
+        })
+        .await?;
     crate::files::write_private(&path, text.as_bytes())?;
     Ok(Some(path.display().to_string()))
 }

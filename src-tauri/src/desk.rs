@@ -3,10 +3,11 @@
 //! looking elsewhere.
 
 use crate::AppState;
-use crate::backend::{Backend, LinkTaken};
+use crate::approvals::LinkTaken;
+use crate::backend::Backend;
 use crate::requests::protocol::{AppStatus, Ask, Outcome, Status};
-use crate::requests::queue::Source;
 use crate::requests::socket::{self, Desk};
+use crate::requests::source::Source;
 #[cfg(windows)]
 use std::process::ExitCode;
 use std::time::Duration;
@@ -106,11 +107,14 @@ impl Desk for AppDesk {
         b.resume().await;
         let queued = b.enqueue(source.clone(), ask.clone(), Some(reply));
         self.redraw(&state, &b);
-        let number = queued.as_ref().ok().and_then(|(id, _)| b.match_number(id));
+        let number = queued
+            .as_ref()
+            .ok()
+            .and_then(|(id, _)| b.approvals().match_number(id));
         let deadline = queued
             .as_ref()
             .ok()
-            .and_then(|(id, _)| b.request_deadline_ms(id));
+            .and_then(|(id, _)| b.approvals().deadline_ms(id));
         drop(b);
         let (id, position) = queued?;
         self.expire_at(id.clone(), deadline);
@@ -142,7 +146,7 @@ impl Desk for AppDesk {
         let taken = b.take_link(&link);
         self.redraw(&state, &b);
         let deadline = match &taken {
-            LinkTaken::Queued(id) => b.request_deadline_ms(id),
+            LinkTaken::Queued(id) => b.approvals().deadline_ms(id),
             _ => None,
         };
         drop(b);
@@ -192,7 +196,9 @@ impl AppDesk {
         };
         let me = self.clone();
         tauri::async_runtime::spawn(async move {
-            let left = deadline_ms.saturating_sub(crate::backend::now_ms()).max(0);
+            let left = deadline_ms
+                .saturating_sub(crate::approvals::now_ms())
+                .max(0);
             tokio::time::sleep(Duration::from_millis(left.unsigned_abs())).await;
             let state = me.0.state::<AppState>();
             if let Ok(backend) = state.backend_while_locked().await {
@@ -271,7 +277,7 @@ pub fn forward_to_running(profile: &str, link: Option<String>) -> Option<ExitCod
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::requests::queue::Requester;
+    use crate::requests::source::Requester;
 
     #[test]
     fn a_locked_notice_says_nothing_of_who_asks_or_what() {

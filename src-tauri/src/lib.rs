@@ -1,6 +1,7 @@
 //! Countersign: approve a sensitive action with a Prelude step-up challenge. The backend owns
 //! the session (`prelude_session::SessionClient`); the web UI only renders view models.
 
+pub mod approvals;
 mod audit;
 pub mod authenticator;
 #[cfg(target_os = "linux")]
@@ -9,7 +10,10 @@ pub mod backend;
 mod cli;
 pub mod codes;
 mod commands;
+pub mod demo;
 mod desk;
+mod edge;
+pub mod emulator_key;
 pub mod error;
 mod files;
 pub mod flow;
@@ -19,6 +23,7 @@ pub mod labels;
 pub mod lock;
 mod logging;
 mod migrate;
+pub mod notice;
 pub mod outcome;
 mod passkey_commands;
 pub mod redacted;
@@ -99,19 +104,6 @@ impl AppState {
         };
         if let Some(t) = old {
             t.abort();
-        }
-    }
-
-    /// Answers a step-up or session command: a view on success; on failure the error, after
-    /// moving to the login screen if the session is gone.
-    fn outcome(&self, b: &mut Backend, r: AppResult<()>) -> AppResult<AppView> {
-        match r {
-            Ok(()) => Ok(self.settled(b)),
-            Err(e) => {
-                b.note_failure(&e);
-                self.note_session(b);
-                Err(e)
-            }
         }
     }
 }
@@ -390,7 +382,7 @@ fn setup(
                 b.set_number_matching(state.settings.number_matching());
                 lock::at_start(&state.lock, &state.settings, &b);
                 if let Some(n) = settings_notice {
-                    b.say(n);
+                    b.notice().say(n);
                 }
                 if let Ok(mut slot) = state.inbox_task.lock() {
                     *slot = forward_inbox(handle.clone(), &b);
@@ -442,7 +434,7 @@ fn forward_inbox(
     app: tauri::AppHandle,
     backend: &Backend,
 ) -> Option<tauri::async_runtime::JoinHandle<()>> {
-    if let Some(emu) = backend.emulator() {
+    if let Some(emu) = backend.demo().emulator() {
         let mut rx = emu.subscribe_outbox();
         return Some(tauri::async_runtime::spawn(async move {
             loop {
@@ -458,8 +450,8 @@ fn forward_inbox(
             }
         }));
     }
-    let url = backend.external_demo_origin()?.to_owned();
-    let key = backend.emulator_key().cloned();
+    let url = backend.demo().external_origin()?.to_owned();
+    let key = backend.demo().emulator_key().cloned();
     Some(tauri::async_runtime::spawn(async move {
         let mut seen = std::collections::HashSet::new();
         let mut first = true;

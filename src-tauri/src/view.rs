@@ -312,7 +312,7 @@ pub struct RequestView {
     #[serde(serialize_with = "shown")]
     pub source: String,
     /// The program that asked, in parts: what the system vouches for and what it claims.
-    pub requester: Option<crate::requests::queue::Requester>,
+    pub requester: Option<crate::requests::source::Requester>,
     pub from_link: bool,
     #[serde(serialize_with = "shown_opt")]
     pub reason: Option<String>,
@@ -438,7 +438,7 @@ pub struct ServerSettingsView {
     pub value: String,
     pub overridden: bool,
     /// Whether a standalone emulator's management key is known, and from where; never the key.
-    pub emulator_key: crate::http::KeySource,
+    pub emulator_key: crate::emulator_key::KeySource,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

@@ -4,8 +4,8 @@
 
 #![cfg(target_os = "linux")]
 
-use countersign_lib::requests::queue::{Requester, Source};
 use countersign_lib::requests::socket::PrivateDir;
+use countersign_lib::requests::source::{Requester, Source};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -185,18 +185,15 @@ async fn matching_turned_off_says_so_and_asks_for_no_number() {
         )
         .await?;
         // No PIN on this computer yet: Settings says how one is chosen, and asks for no
-        // "current PIN" it could not have.
-        let pin = app
-            .script(
-                "return [document.getElementById('pin-none').checkVisibility(), \
-                   document.getElementById('pin-old').checkVisibility()];",
-            )
-            .await?;
-        assert_eq!(
-            pin,
-            serde_json::json!([true, false]),
-            "no PIN: no change form"
-        );
+        // "current PIN" it could not have. Its PIN section is drawn by the settings module,
+        // loaded on first use, so it may come a moment after the matching switch.
+        app.wait_script(
+            "return [document.getElementById('pin-none').checkVisibility(), \
+               document.getElementById('pin-old').checkVisibility()];",
+            "no PIN: no change form",
+            |v| *v == serde_json::json!([true, false]),
+        )
+        .await?;
         app.click("matching-switch").await?;
         app.wait_script(
             "return document.getElementById('matching-note').textContent;",

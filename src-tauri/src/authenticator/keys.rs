@@ -2,7 +2,7 @@
 //! server, the pinned RP ID, the claimed origin and one credential per user, each with its
 //! private key and sign counter (docs/protocol.md, "Countersign as the authenticator").
 
-use super::AuthenticatorError;
+use super::error::AuthenticatorError;
 use prelude_session::{Item, SecretStore};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -105,7 +105,7 @@ impl KeyStore {
     }
 
     /// Changes the entry under one read and one write, with no other change in between
-    /// ([`super::serial`]).
+    /// ([`super::writes::serial`]).
     ///
     /// # Errors
     /// [`Self::load`]'s, `f`'s and [`Self::save`]'s.
@@ -113,7 +113,7 @@ impl KeyStore {
         &self,
         f: impl FnOnce(&mut Keys) -> Result<T, AuthenticatorError>,
     ) -> Result<T, AuthenticatorError> {
-        let _serial = super::serial();
+        let _serial = super::writes::serial();
         let mut keys = self.load()?;
         let out = f(&mut keys)?;
         self.save(&keys)?;

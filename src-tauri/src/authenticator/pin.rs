@@ -2,7 +2,7 @@
 //! (docs/protocol.md, "The Countersign PIN"). Nothing here knows about passkeys, so a screen
 //! lock can verify the same PIN against the same counter.
 
-use super::AuthenticatorError;
+use super::error::AuthenticatorError;
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -135,7 +135,7 @@ impl PinVault {
     /// the old one instead); [`AuthenticatorError::Keyring`].
     pub fn set(&self, pin: &str) -> Result<(), AuthenticatorError> {
         check_pin_policy(pin)?;
-        let _serial = super::serial();
+        let _serial = super::writes::serial();
         if self.state()?.set {
             return Err(AuthenticatorError::PinAlreadySet);
         }
@@ -173,7 +173,7 @@ impl PinVault {
     /// [`AuthenticatorError::Keyring`], in which case nothing was compared.
     pub fn verify(&self, pin: &str) -> Result<(), AuthenticatorError> {
         // Held from reading the tries to writing them back: checks at once are one at a time.
-        let _serial = super::serial();
+        let _serial = super::writes::serial();
         self.verify_held(pin)
     }
 
@@ -217,7 +217,7 @@ impl PinVault {
     /// [`AuthenticatorError::PinPolicy`] for the new one; [`Self::verify`]'s errors for the old.
     pub fn change(&self, old: &str, new: &str) -> Result<(), AuthenticatorError> {
         check_pin_policy(new)?;
-        let _serial = super::serial();
+        let _serial = super::writes::serial();
         self.verify_held(old)?;
         self.write(new)
     }
@@ -227,7 +227,7 @@ impl PinVault {
     /// # Errors
     /// [`AuthenticatorError::Keyring`].
     pub fn reset(&self) -> Result<(), AuthenticatorError> {
-        let _serial = super::serial();
+        let _serial = super::writes::serial();
         self.store
             .delete(&self.namespace, Item::PinHash)
             .map_err(keyring)?;

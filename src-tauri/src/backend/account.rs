@@ -1,53 +1,13 @@
-//! The signed-in user's sessions, and the demo server's controls.
+//! The signed-in user's sessions, and the demo controls that reach into the session: a reset
+//! ends it, a moved clock moves what the screen counts down.
 
-use super::{Backend, CustomerBackend};
+use super::Backend;
 use crate::error::{AppError, AppResult};
 use crate::outcome::AttemptOutcome;
-use crate::view::{InboxMessage, SessionRow};
-use prelude_emulator::DemoScenario;
+use crate::view::{BenchView, SessionRow};
 use prelude_session::RevokeTarget;
-use std::collections::HashSet;
-
-/// Which demo messages belong to an approval that ended unanswered.
-#[derive(Debug, Default)]
-pub(crate) struct OutboxMarks {
-    /// Message ids in the outbox when the open approval began.
-    before: HashSet<String>,
-    /// Step-up codes of approvals denied, reported or cancelled: nothing can enter them any
-    /// more (the challenge token is gone), so the inbox shows them void, not live.
-    void: HashSet<String>,
-}
 
 impl Backend {
-    /// Notes the embedded demo's messages as an approval begins.
-    pub(super) fn mark_outbox(&mut self) {
-        if let Some(e) = &self.emulator {
-            self.outbox.before = e.outbox().into_iter().map(|m| m.id).collect();
-        }
-    }
-
-    /// The step-up codes sent since the approval began are void: it ended unanswered.
-    pub(super) fn void_outbox(&mut self) {
-        let Some(e) = &self.emulator else { return };
-        let sent = e.outbox().into_iter().filter(|m| {
-            m.purpose == prelude_emulator::Purpose::StepUp && !self.outbox.before.contains(&m.id)
-        });
-        let ids: Vec<String> = sent.map(|m| m.id).collect();
-        self.outbox.void.extend(ids);
-    }
-
-    /// The demo codes sent to `to` for `purpose` are void: what they were for was given up,
-    /// and nothing can enter them any more.
-    pub(super) fn void_sent_to(&mut self, purpose: prelude_emulator::Purpose, to: &str) {
-        let Some(e) = &self.emulator else { return };
-        let sent = e
-            .outbox()
-            .into_iter()
-            .filter(|m| m.purpose == purpose && m.to == to);
-        let ids: Vec<String> = sent.map(|m| m.id).collect();
-        self.outbox.void.extend(ids);
-    }
-
     // -----------------------------------------------------------------------------------------
     // Sessions
 
@@ -106,66 +66,23 @@ impl Backend {
     // -----------------------------------------------------------------------------------------
     // Demo
 
-    pub async fn demo_inbox(&self) -> AppResult<Vec<InboxMessage>> {
-        if let Some(e) = &self.emulator {
-            return Ok(e
-                .outbox()
-                .into_iter()
-                .map(|m| {
-                    let void = self.outbox.void.contains(&m.id);
-                    let mut m = InboxMessage::from(m);
-                    if void && m.status == "live" {
-                        m.status = "void";
-                    }
-                    m
-                })
-                .collect());
-        }
-        match &self.demo_url {
-            Some(url) => crate::http::fetch_outbox(url, self.emulator_key.as_ref()).await,
-            None => Err(AppError::DemoOnly),
-        }
-    }
-
-    pub async fn set_scenario(&mut self, name: &str) -> AppResult<()> {
-        if self.emulator.is_none() {
-            return Err(AppError::DemoOnly);
-        }
-        let s = DemoScenario::ALL
-            .into_iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| AppError::InvalidInput(format!("unknown scenario {name}")))?;
-        if s == DemoScenario::EmailThenApp {
-            self.start_customer().await?;
-        }
-        if let Some(emu) = &self.emulator {
-            emu.set_scenario(s);
-        }
-        Ok(())
-    }
-
-    /// Starts the stand-in for the customer's backend, once, and points the embedded server's
-    /// custom steps at its keys. Made on first use: it generates an RSA key.
-    pub(super) async fn start_customer(&mut self) -> AppResult<()> {
-        let emu = self.emulator.as_ref().ok_or(AppError::DemoOnly)?;
-        if self.customer.is_none() {
-            let customer = CustomerBackend::start(serde_json::json!({"status": "block"}))
-                .await
-                .map_err(|e| AppError::Emulator(e.to_string()))?;
-            emu.set_jwks_url(Some(customer.jwks_url()));
-            self.customer = Some(customer);
-        }
-        Ok(())
-    }
-
     /// Resets the demo server; the local session is gone with it.
     pub async fn reset_demo(&mut self) -> AppResult<()> {
-        let emu = self.emulator.as_ref().ok_or(AppError::DemoOnly)?;
-        emu.reset();
+        self.demo.reset()?;
         self.end_flow(AttemptOutcome::Cancelled, None);
-        self.notice = None;
         // The server forgot the session; forget it here too (the revoke is refused, harmlessly).
         let _ = self.client.logout().await;
         Ok(())
+    }
+
+    /// Moves the emulated clock by `by` seconds, or back to real time with `None`. What the
+    /// screen counts down (a code, a challenge, a grant) follows the server's clock.
+    ///
+    /// # Errors
+    /// As [`crate::demo::Demo::move_clock`].
+    pub async fn move_clock(&mut self, by: Option<i64>) -> AppResult<BenchView> {
+        let (moved, view) = self.demo.move_clock(by).await?;
+        self.flow.clock_moved(moved);
+        Ok(view)
     }
 }

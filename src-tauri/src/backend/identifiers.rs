@@ -255,7 +255,8 @@ impl Backend {
         // Its code can no longer be entered here: the demo inbox shows it void, not live.
         let given_up = self.registrations.pending.take();
         if let Some(id) = given_up.and_then(|p| p.identifier()) {
-            self.void_sent_to(prelude_emulator::Purpose::Register, &id.value);
+            self.demo
+                .void_sent_to(prelude_emulator::Purpose::Register, &id.value);
         }
         self.identifiers()
     }

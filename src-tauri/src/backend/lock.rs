@@ -28,7 +28,7 @@ impl Backend {
             .approving()
             .and_then(|a| a.attempt.request.as_ref())
             .map(|t| t.id.clone())
-            .or_else(|| self.requests.head().map(|p| p.id.clone()))
+            .or_else(|| self.approvals.head_id())
     }
 
     /// The ID of the request whose step-up runs, if any.
@@ -41,6 +41,6 @@ impl Backend {
 
     /// Every request waiting for an answer, the one on screen included.
     pub fn queued_requests(&self) -> usize {
-        self.requests.len()
+        self.approvals.len()
     }
 }

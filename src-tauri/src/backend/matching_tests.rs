@@ -3,9 +3,10 @@
 //! numbers of waiting requests never cross.
 
 use super::*;
+use crate::approvals::LinkTaken;
 use crate::requests::matching::{MATCH_KEY, NUMBERS};
 use crate::requests::protocol::{Ask, Outcome, Status};
-use crate::requests::queue::{Requester, Source};
+use crate::requests::source::{Requester, Source};
 use prelude_emulator::{Config, DemoScenario, Faults};
 use prelude_session::MemoryStore;
 use tokio::sync::oneshot;
@@ -62,6 +63,7 @@ fn from_program(b: &mut Backend, name: &str, ask: Ask) -> (String, u8, oneshot::
     let (tx, rx) = oneshot::channel();
     let (id, _) = b.enqueue(program(name), ask, Some(tx)).unwrap();
     let n = b
+        .approvals()
         .match_number(&id)
         .expect("a program's request has a number");
     (id, n, rx)
@@ -71,7 +73,7 @@ fn from_program(b: &mut Backend, name: &str, ask: Ask) -> (String, u8, oneshot::
 fn wrong(b: &Backend, id: &str) -> u8 {
     let v = b.view(None, "system".into()).request.unwrap();
     assert_eq!(v.id, id);
-    let own = b.match_number(id).unwrap();
+    let own = b.approvals().match_number(id).unwrap();
     *v.matching
         .unwrap()
         .choices
@@ -179,8 +181,8 @@ async fn offered_numbers_never_show_another_waiting_requests_number() {
     for i in 0..20 {
         let (id, n, _rx) = from_program(&mut b, &format!("/usr/bin/p{i}"), ask(&[]));
         let choices = b
-            .requests
-            .get(&id)
+            .approvals()
+            .pending(&id)
             .unwrap()
             .matching
             .clone()
@@ -218,10 +220,10 @@ async fn five_entries_leave_no_room_unless_matching_is_off() {
     );
 
     // Off: the request is shown without numbers, and the screen says matching is off.
-    b.requests = Default::default();
+    b.approvals = Default::default();
     b.set_number_matching(false);
     let (id, _) = b.enqueue(program("/usr/bin/c"), ask(&five), None).unwrap();
-    assert_eq!(b.match_number(&id), None);
+    assert_eq!(b.approvals().match_number(&id), None);
     let v = b.view(None, "system".into()).request.unwrap();
     assert!(v.matching.is_none() && v.matching_off);
     b.approve_request(&id).await.unwrap();

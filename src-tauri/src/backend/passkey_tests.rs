@@ -277,7 +277,7 @@ async fn each_passkey_fault_reads_as_its_own_failure() {
         b.request_step_up(transfer()).await.unwrap();
         let e = b.approve_with_passkey(Some(PIN.into())).await.unwrap_err();
         assert_eq!(e.code(), code, "{switch}");
-        let refusal = b.bench().await.unwrap().passkey_refusal.unwrap();
+        let refusal = b.demo().bench().await.unwrap().passkey_refusal.unwrap();
         assert_eq!(refusal.ceremony, "assertion", "{switch}");
         assert_eq!(refusal.check, check, "{switch}: {}", refusal.why);
         b.cancel_step_up().unwrap();
@@ -440,7 +440,7 @@ async fn no_list_after_a_lost_finish_keeps_the_key_unconfirmed_until_the_server_
         (rows[0].id.as_str(), rows[0].place),
         (here[0].as_str(), "unconfirmed")
     );
-    assert!(b.notice.as_deref().unwrap().contains("not confirmed"));
+    assert!(b.notice.text().unwrap().contains("not confirmed"));
     faults(&emu, &[], &[]);
     let rows = b.list_passkeys().await.unwrap();
     assert_eq!(
@@ -494,7 +494,7 @@ async fn a_programs_request_waits_for_a_new_passkey_then_starts_again() {
     b.set_number_matching(false);
     emu.set_scenario(DemoScenario::Passkey);
     let (tx, mut rx) = tokio::sync::oneshot::channel();
-    let source = crate::requests::queue::Source::Program(crate::requests::queue::Requester {
+    let source = crate::requests::source::Source::Program(crate::requests::source::Requester {
         executable: "pay".into(),
         script: None,
         pid: 4242,

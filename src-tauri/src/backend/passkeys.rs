@@ -112,7 +112,6 @@ impl Backend {
     /// PIN is asked. From a `verify_passkey` step that had no passkey to use, that approval
     /// ends and is asked again once the passkey is added.
     pub async fn add_passkey(&mut self) -> AppResult<()> {
-        self.notice = None;
         if let Some(why) = self.store.degraded() {
             return Err(AuthenticatorError::Keyring(format!(
                 "secrets are kept in memory this run ({why})"
@@ -140,7 +139,6 @@ impl Backend {
     /// Deletes a passkey on the server (after its own step-up for `prld:passkey:write`,
     /// which registration consumed), then its key here if it is this computer's.
     pub async fn delete_passkey(&mut self, id: &str) -> AppResult<()> {
-        self.notice = None;
         if !self.signed_in() {
             return Err(AppError::NotSignedIn);
         }
@@ -154,7 +152,7 @@ impl Backend {
             // The server never confirmed it: only the key here is deleted.
             self.authenticator.forget(&key, id)?;
             self.audit_passkey(AttemptOutcome::PasskeyRemoved, id);
-            self.notice = Some("The passkey was deleted on this computer. If the server kept it, it shows as another device's; delete it there.".into());
+            self.notice.say("The passkey was deleted on this computer. If the server kept it, it shows as another device's; delete it there.");
             return Ok(());
         }
         self.passkey_step_up(Intent::Delete(id.to_owned())).await
@@ -194,7 +192,7 @@ impl Backend {
                 self.client.delete_passkey(&id).await?;
                 self.authenticator.forget(&self.server_key(), &id)?;
                 self.audit_passkey(AttemptOutcome::PasskeyRemoved, &id);
-                self.notice = Some("The passkey was deleted.".into());
+                self.notice.say("The passkey was deleted.");
                 Ok(())
             }
         }
@@ -203,7 +201,6 @@ impl Backend {
     /// Sets the PIN (the first time: `pin` twice) or checks it, then registers this
     /// computer's passkey; an approval that was waiting for it is asked again.
     pub async fn register_passkey(&mut self, pin: &str, confirm: Option<&str>) -> AppResult<()> {
-        self.notice = None;
         if !self.passkey.setup || !self.signed_in() {
             return Err(AppError::WrongStage);
         }
@@ -280,7 +277,8 @@ impl Backend {
             // Still queued and on screen (not answered, withdrawn or timed out meanwhile).
             return self.approve_request(&request).await;
         }
-        self.notice = Some("This computer can now approve with its passkey.".into());
+        self.notice
+            .say("This computer can now approve with its passkey.");
         Ok(())
     }
 
@@ -307,7 +305,7 @@ impl Backend {
                 return Err(e);
             }
             Err(_) => {
-                self.notice = Some("The passkey was added on this computer, but the server has not confirmed it. It shows as \"added, not confirmed\" in the list until the server answers; you can delete it there.".into());
+                self.notice.say("The passkey was added on this computer, but the server has not confirmed it. It shows as \"added, not confirmed\" in the list until the server answers; you can delete it there.");
                 return Err(e);
             }
         };
@@ -381,7 +379,6 @@ impl Backend {
         pin: Option<String>,
         uv_granted: bool,
     ) -> AppResult<()> {
-        self.notice = None;
         let (ch, asked) = {
             let a = self.flow.approving_mut()?;
             (a.challenge.clone(), a.attempt.approval.clone())
@@ -416,7 +413,6 @@ impl Backend {
     /// Signs in with this computer's passkey (`login/passkey/begin`, the PIN when the server
     /// requires user verification, `finish`, `finalize`).
     pub async fn login_with_passkey(&mut self, pin: Option<String>) -> AppResult<()> {
-        self.notice = None;
         if self.flow.is_signed_in() {
             return Err(AppError::WrongStage);
         }
@@ -448,7 +444,7 @@ impl Backend {
             return Err(AppError::PinMismatch);
         }
         self.authenticator.pin().change(old, new)?;
-        self.notice = Some("Your Countersign PIN is changed.".into());
+        self.notice.say("Your Countersign PIN is changed.");
         Ok(())
     }
 
@@ -457,8 +453,8 @@ impl Backend {
     pub fn reset_pin(&mut self) -> AppResult<()> {
         self.authenticator.reset()?;
         self.audit_passkey(AttemptOutcome::PasskeyReset, "all on this computer");
-        self.notice = Some(
-            "The PIN is reset and this computer's passkeys are deleted here. Delete their entries below, then add a new one.".into(),
+        self.notice.say(
+            "The PIN is reset and this computer's passkeys are deleted here. Delete their entries below, then add a new one.",
         );
         Ok(())
     }
@@ -494,8 +490,8 @@ impl Backend {
             .unwrap_or(false);
         // The embedded server's configuration is known; another server's is learnt by trying.
         let config = self
-            .emulator
-            .as_ref()
+            .demo
+            .emulator()
             .map(|e| e.state().data().passkey_config.clone());
         let (enabled, uv) = match config {
             Some(Some(c)) => (

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::requests::protocol::{Ask, Outcome, Status};
-use crate::requests::queue::Source;
+use crate::requests::source::Source;
 use prelude_emulator::state::{
     Decision, DirectDecision, GrantMode, IdentifierType, ScopeMode, ScopeRule,
 };
@@ -57,7 +57,7 @@ fn ask(scope: &str, meta: &[(&str, &str)], want_token: bool) -> Ask {
 /// A request from a local program; the receiver gets its one answer.
 fn from_program(b: &mut Backend, name: &str, ask: Ask) -> (String, oneshot::Receiver<Outcome>) {
     let (tx, rx) = oneshot::channel();
-    let source = Source::Program(crate::requests::queue::Requester {
+    let source = Source::Program(crate::requests::source::Requester {
         executable: name.into(),
         script: None,
         pid: 4242,
@@ -313,7 +313,7 @@ async fn a_grant_without_a_signed_record_is_refused_with_metadata() {
 /// links would keep a program's request from ever being answered.
 #[tokio::test]
 async fn links_past_the_limit_change_nothing_on_screen() {
-    use crate::backend::LinkTaken;
+    use crate::approvals::LinkTaken;
     let (_emu, mut b, dir) = signed_in().await;
     let (program, _rx) = from_program(&mut b, "deploy", ask("transfer:write", &[], false));
     let link = |n: u32| format!("countersign://approve?scope=transfer:write&amount={n}");
@@ -365,7 +365,7 @@ async fn links_past_the_limit_change_nothing_on_screen() {
 async fn a_notice_draws_the_requester_isolated() {
     let (_emu, mut b, dir) = signed_in().await;
     let (tx, _rx) = oneshot::channel();
-    let source = Source::Program(crate::requests::queue::Requester {
+    let source = Source::Program(crate::requests::source::Requester {
         executable: "/tmp/אבג 123".into(),
         script: None,
         pid: 4242,
@@ -397,7 +397,7 @@ async fn a_reported_program_is_muted_and_told_once() {
     assert_eq!(rx.await.unwrap().status, Status::Reported);
 
     let source = || {
-        Source::Program(crate::requests::queue::Requester {
+        Source::Program(crate::requests::source::Requester {
             executable: "/usr/bin/spam".into(),
             script: None,
             pid: 4343,
@@ -424,13 +424,13 @@ async fn a_reported_program_is_muted_and_told_once() {
         Some("/usr/bin/spam (pid 4343)")
     );
 
-    b.notice = None;
+    b.notice.clear();
     let third = b
         .enqueue(source(), ask("transfer:write", &[], false), None)
         .unwrap_err();
     assert_eq!(third.code.as_deref(), Some("muted"));
     assert!(view(&b).notice.is_none(), "the person is told once");
-    assert_eq!(b.muted_programs().len(), 1);
+    assert_eq!(b.approvals().muted_programs().len(), 1);
 
     // Another program is not muted.
     let (other, _rx) = from_program(
@@ -441,7 +441,7 @@ async fn a_reported_program_is_muted_and_told_once() {
     assert_eq!(view(&b).request.unwrap().id, other);
 
     b.unmute_programs();
-    assert!(b.muted_programs().is_empty());
+    assert!(b.approvals().muted_programs().is_empty());
     assert!(
         b.enqueue(source(), ask("transfer:write", &[], false), None)
             .is_ok()
@@ -457,7 +457,7 @@ async fn a_program_gets_three_requests_a_minute() {
     for _ in 0..3 {
         from_program(&mut b, "/usr/bin/loop", ask("transfer:write", &[], false));
     }
-    let source = Source::Program(crate::requests::queue::Requester {
+    let source = Source::Program(crate::requests::source::Requester {
         executable: "/usr/bin/loop".into(),
         script: None,
         pid: 4242,
@@ -471,8 +471,30 @@ async fn a_program_gets_three_requests_a_minute() {
     let logged = newest_audit(&b);
     assert_eq!(logged.outcome, "refused");
     assert_eq!(logged.error_code.as_deref(), Some("rate_limited"));
-    assert_eq!(b.requests.len(), 3, "the fourth never joined the queue");
+    assert_eq!(b.approvals().len(), 3, "the fourth never joined the queue");
     from_program(&mut b, "/usr/bin/other", ask("transfer:write", &[], false));
-    assert_eq!(b.requests.len(), 4);
+    assert_eq!(b.approvals().len(), 4);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Finding: the offer to sign out the other sessions stayed on after the report's notice was
+/// replaced, so it stood beside a sentence about something else.
+#[tokio::test]
+async fn the_sign_out_offer_goes_with_the_reports_notice() {
+    let (_emu, mut b, _dir) = signed_in().await;
+    let (id, _rx) = from_program(&mut b, "/usr/bin/spam", ask("transfer:write", &[], false));
+    b.deny_request(&id, true).unwrap();
+    let v = view(&b);
+    assert_eq!(
+        v.notice.as_deref(),
+        Some("Denied and reported. The program was told.")
+    );
+    assert!(v.report_offer);
+    assert_eq!(
+        b.take_link("countersign://approve?scope=transfer:write&payee=%E2%80%AEx"),
+        crate::approvals::LinkTaken::Noticed
+    );
+    let v = view(&b);
+    assert!(v.notice.unwrap().contains("link was ignored"));
+    assert!(!v.report_offer, "the offer belonged to the report's notice");
 }

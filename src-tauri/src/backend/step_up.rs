@@ -5,14 +5,13 @@ use prelude_wire::{Channel, Code, StepKey};
 
 impl Backend {
     pub async fn request_step_up(&mut self, approval: Approval) -> AppResult<()> {
-        self.notice = None;
         self.passkey_resume_forgotten();
         self.start_attempt(Attempt::new(approval, unix_now())).await
     }
 
     pub(super) async fn start_attempt(&mut self, mut attempt: Attempt) -> AppResult<()> {
         self.flow.can_approve()?;
-        self.mark_outbox();
+        self.demo.approval_began();
         if self.flow.grant().is_some() {
             self.flow.done()?;
         }
@@ -87,7 +86,6 @@ impl Backend {
     }
 
     pub async fn resend_step_up_code(&mut self) -> AppResult<()> {
-        self.notice = None;
         let ch = self.flow.approving_mut()?.challenge.clone();
         self.send_step_code(&ch).await
     }
@@ -122,7 +120,6 @@ impl Backend {
     }
 
     pub async fn verify_step_up_code(&mut self, typed: &str) -> AppResult<()> {
-        self.notice = None;
         let ch = self.flow.approving_mut()?.challenge.clone();
         if self.flow.code_exhausted() {
             return Err(AppError::NoTriesLeft);
@@ -136,16 +133,12 @@ impl Backend {
     /// the verification token, as the customer's own app would after its check; a real
     /// server's custom steps are completed by the app that asked for them.
     pub async fn complete_custom_step(&mut self) -> AppResult<()> {
-        self.notice = None;
         let ch = self.flow.approving_mut()?.challenge.clone();
         let step = ch.current_step.clone().unwrap_or_default();
         if ch.otp_channel().is_some() {
             return Err(AppError::WrongStage);
         }
-        let customer = self
-            .customer
-            .as_ref()
-            .ok_or(AppError::CustomStepElsewhere)?;
+        let customer = self.demo.customer().ok_or(AppError::CustomStepElsewhere)?;
         let user = self
             .client
             .profile()
@@ -247,16 +240,14 @@ impl Backend {
     }
 
     pub(super) fn end_approval(&mut self, outcome: AttemptOutcome) -> AppResult<()> {
-        self.notice = None;
         let a = self.flow.end_approval()?;
-        self.void_outbox();
+        self.demo.approval_abandoned();
         self.close_attempt(a, outcome, None);
         self.forget_stored_challenge();
         Ok(())
     }
 
     pub fn finish_step_up(&mut self) -> AppResult<()> {
-        self.notice = None;
         self.flow.done()
     }
 }

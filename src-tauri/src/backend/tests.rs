@@ -131,19 +131,27 @@ async fn the_embedded_server_keeps_the_session_across_a_restart() {
     let mut b = connect().await.unwrap();
     b.resume().await;
     b.start_login("+33612345678").await.unwrap();
-    let code = b.emulator().unwrap().outbox().last().unwrap().code.clone();
+    let code = b
+        .demo()
+        .emulator()
+        .unwrap()
+        .outbox()
+        .last()
+        .unwrap()
+        .code
+        .clone();
     b.verify_login_code(&code).await.unwrap();
     let session = view(&b).user.unwrap().session_id;
     assert!(session.is_some());
-    let emu = b.emulator.take().unwrap();
-    let port = emu.local_addr().port();
-    emu.shutdown().await;
+    let demo = std::mem::take(&mut b.demo);
+    let port = demo.emulator().unwrap().local_addr().port();
+    demo.shutdown().await;
     drop(b);
 
     // Hold the old port so the new emulator must listen on another one.
     let _held = std::net::TcpListener::bind(("127.0.0.1", port));
     let mut b = connect().await.unwrap();
-    assert_ne!(b.emulator().unwrap().local_addr().port(), port);
+    assert_ne!(b.demo().emulator().unwrap().local_addr().port(), port);
     b.resume().await;
     let v = view(&b);
     assert_eq!(v.stage, Stage::Logged, "the stored session is resumed");
@@ -167,7 +175,11 @@ async fn commands_out_of_place_are_refused_clearly() {
         "invalid_input"
     );
     assert_eq!(
-        b.set_scenario("blocked").await.unwrap_err().code(),
+        b.demo_mut()
+            .set_scenario("blocked")
+            .await
+            .unwrap_err()
+            .code(),
         "demo_only"
     );
     assert_eq!(b.cancel_step_up().unwrap_err().code(), "not_signed_in");
@@ -186,9 +198,17 @@ async fn a_custom_step_is_passed_with_the_stand_in_customer_backend() {
     .await
     .unwrap();
     b.resume().await;
-    b.set_scenario("email_then_app").await.unwrap();
+    b.demo_mut().set_scenario("email_then_app").await.unwrap();
     b.start_login("+33612345678").await.unwrap();
-    let code = b.emulator().unwrap().outbox().last().unwrap().code.clone();
+    let code = b
+        .demo()
+        .emulator()
+        .unwrap()
+        .outbox()
+        .last()
+        .unwrap()
+        .code
+        .clone();
     b.verify_login_code(&format!("Your code is {code}."))
         .await
         .unwrap();
@@ -204,7 +224,15 @@ async fn a_custom_step_is_passed_with_the_stand_in_customer_backend() {
         "wrong_stage",
         "an OTP step is not confirmed by the app"
     );
-    let code = b.emulator().unwrap().outbox().last().unwrap().code.clone();
+    let code = b
+        .demo()
+        .emulator()
+        .unwrap()
+        .outbox()
+        .last()
+        .unwrap()
+        .code
+        .clone();
     b.verify_step_up_code(&code).await.unwrap();
     let c = view(&b).challenge.unwrap();
     assert_eq!((c.step, c.channel, c.custom_here), (2, None, true));
@@ -371,7 +399,7 @@ async fn plain_http_elsewhere_is_refused_and_https_is_reached_with_the_ca_file()
 #[tokio::test]
 async fn a_challenge_with_text_that_cannot_be_shown_is_refused() {
     use crate::requests::protocol::{Ask, Status};
-    use crate::requests::queue::Source;
+    use crate::requests::source::Source;
     let (emu, mut b, dir) = setup().await;
     b.resume().await;
     b.start_login("+33612345678").await.unwrap();

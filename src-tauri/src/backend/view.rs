@@ -29,13 +29,11 @@ impl Backend {
             }
             _ => None,
         };
-        let mut server = self.server.view(self.demo_url.is_some());
-        server.scenario = self
-            .emulator
-            .as_ref()
-            .and_then(|e| e.scenario())
-            .map(|s| s.name());
-        let request = self.request_view();
+        let mut server = self.server.view(self.demo.is_demo());
+        server.scenario = self.demo.scenario();
+        let request = self
+            .approvals
+            .request_view(super::requests::focus(&self.flow));
         let stage = match self.flow.stage() {
             Stage::Logged if request.as_ref().is_some_and(|r| !self.passkey_holds(&r.id)) => {
                 Stage::Request
@@ -66,7 +64,7 @@ impl Backend {
             user,
             challenge,
             grant: self.flow.grant().cloned(),
-            notice: self.notice.clone(),
+            notice: self.notice.text().map(str::to_owned),
             // What happened, in words, and what to do; the store's own reason is technical.
             store_warning: self.store.degraded().map(|why| {
                 let what = if why.contains("locked") {
@@ -78,9 +76,9 @@ impl Backend {
                     "Countersign will not remember your sign-in after it closes: {what}. You can still sign in and approve. To be remembered, unlock or start your keyring (such as GNOME Keyring), then restart Countersign."
                 )
             }),
-            waiting: self.waiting_requests(),
+            waiting: self.approvals.waiting(super::requests::focus(&self.flow)),
             request,
-            report_offer: self.report_offer() && self.notice.is_some(),
+            report_offer: self.notice.report_offer(),
             passkey: self.passkey_view(),
             lock: None,
         }
@@ -110,7 +108,7 @@ impl Backend {
                 .sent_at
                 .filter(|_| a.tries_left != Some(0))
                 .map(|t| ms(t + resend_cooldown())),
-            custom_here: c.otp_channel().is_none() && self.customer.is_some(),
+            custom_here: c.otp_channel().is_none() && self.demo.has_customer(),
             code_sent: a.sent_at.is_some(),
             resumed: a.attempt.resumed,
             warnings: crate::view::warnings(&[(

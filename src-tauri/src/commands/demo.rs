@@ -2,6 +2,7 @@
 //! the clock, scenario files). Each answers with the view, as the others do.
 
 use crate::AppState;
+use crate::edge::Edge;
 use crate::error::{AppError, AppResult};
 use crate::view::{AppView, BenchView, InboxMessage};
 use tauri::State;
@@ -11,38 +12,35 @@ type St<'a> = State<'a, AppState>;
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn demo_inbox(state: St<'_>) -> AppResult<Vec<InboxMessage>> {
-    let b = state.backend().await?.lock().await;
-    b.demo_inbox().await
+    state.look(async |b| b.demo().inbox().await).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(scenario = %scenario))]
 pub async fn set_scenario(state: St<'_>, scenario: String) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.set_scenario(&scenario).await?;
-    Ok(state.view(&b))
+    state
+        .act(async |b| b.demo_mut().set_scenario(&scenario).await)
+        .await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn reset_demo(state: St<'_>) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.reset_demo().await?;
-    Ok(state.settled(&b))
+    state.act(async |b| b.reset_demo().await).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn bench_state(state: St<'_>) -> AppResult<BenchView> {
-    let b = state.backend().await?.lock().await;
-    b.bench().await
+    state.look(async |b| b.demo().bench().await).await
 }
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn set_faults(state: St<'_>, faults: prelude_emulator::Faults) -> AppResult<BenchView> {
-    let mut b = state.backend().await?.lock().await;
-    b.set_faults(faults).await
+    state
+        .look(async |b| b.demo().set_faults(faults).await)
+        .await
 }
 
 /// Moves the emulated clock by `by_secs`, or back to real time without it.
@@ -54,8 +52,9 @@ pub async fn move_clock(state: St<'_>, by_secs: Option<i64>) -> AppResult<BenchV
             "the clock moves at most a week at a time".into(),
         ));
     }
-    let mut b = state.backend().await?.lock().await;
-    b.move_clock(by_secs).await
+    state
+        .door(Edge::Action, async |b| b.move_clock(by_secs).await)
+        .await
 }
 
 /// Saves the emulator's scenario to a file the person picks; where it went, or `None` when
@@ -64,11 +63,7 @@ pub async fn move_clock(state: St<'_>, by_secs: Option<i64>) -> AppResult<BenchV
 #[tracing::instrument(skip_all)]
 pub async fn export_scenario(app: tauri::AppHandle, state: St<'_>) -> AppResult<Option<String>> {
     let text = state
-        .backend()
-        .await?
-        .lock()
-        .await
-        .export_scenario()
+        .look(async |b| b.demo().export_scenario().await)
         .await?;
     let Some(path) =
         crate::files::pick_save(&app, "countersign-scenario.json", "Scenario", &["json"]).await
@@ -87,6 +82,7 @@ pub async fn import_scenario(app: tauri::AppHandle, state: St<'_>) -> AppResult<
         return Ok(None);
     };
     let text = crate::files::read_small(&path)?;
-    let mut b = state.backend().await?.lock().await;
-    b.import_scenario(&text).await.map(Some)
+    state
+        .look(async |b| b.demo().import_scenario(&text).await.map(Some))
+        .await
 }

@@ -9,9 +9,7 @@ use crate::view::AppView;
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn pick_number(state: St<'_>, id: String, number: u8) -> AppResult<AppView> {
-    let mut b = state.backend().await?.lock().await;
-    b.pick_number(&id, number)?;
-    Ok(state.view(&b))
+    state.act(async |b| b.pick_number(&id, number)).await
 }
 
 /// Whether programs' requests are number-matched for this profile, for Settings.
@@ -27,8 +25,12 @@ pub async fn number_matching(state: St<'_>) -> AppResult<bool> {
 #[tracing::instrument(skip_all, fields(on))]
 pub async fn set_number_matching(state: St<'_>, on: bool) -> AppResult<bool> {
     state.settings.set_number_matching(on)?;
-    state.backend().await?.lock().await.set_number_matching(on);
-    Ok(on)
+    state
+        .look(async |b| {
+            b.set_number_matching(on);
+            Ok(on)
+        })
+        .await
 }
 
 /// Settings' "Start with the session": on or off for this profile, and whether it can be on.

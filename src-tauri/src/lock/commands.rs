@@ -109,7 +109,7 @@ pub async fn forgot_pin(state: St<'_>) -> AppResult<AppView> {
         // Signed out here all the same; the server ends the session at its expiry.
         tracing::warn!(error = %e, "the server did not hear the sign-out after a PIN reset");
     }
-    b.say("The PIN is forgotten and this computer's passkeys are deleted here. Sign in again; then delete their old entries in the Passkeys panel and add a new one.".into());
+    b.notice().say("The PIN is forgotten and this computer's passkeys are deleted here. Sign in again; then delete their old entries in the Passkeys panel and add a new one.");
     state.lock.unlock(None);
     Ok(state.settled(&b))
 }

@@ -138,7 +138,7 @@ impl Lock {
             pin: pin.is_some_and(|p| p.set),
             pin_tries_left: pin.map_or(0, |p| p.tries_left),
             retry_at: (!wait.is_zero())
-                .then(|| crate::backend::now_ms().saturating_add(wait.as_millis() as i64)),
+                .then(|| crate::approvals::now_ms().saturating_add(wait.as_millis() as i64)),
         }
     }
 }

@@ -4,14 +4,12 @@
 //! waiting, and rate-limited.
 
 use super::protocol::{Ask, BadRequest};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 pub const SCHEME: &str = "countersign";
 /// A link waits this long for the person; no requester waits on it, and a page that keeps
 /// opening links should not hold places for long.
 pub const LINK_TIMEOUT_SECS: u64 = 120;
-const WINDOW_MS: i64 = 60_000;
-const PER_WINDOW: usize = 5;
 
 /// The request a link carries.
 pub fn parse(text: &str) -> Result<Ask, BadRequest> {
@@ -57,29 +55,6 @@ pub fn parse(text: &str) -> Result<Ask, BadRequest> {
         Some(LINK_TIMEOUT_SECS),
         false,
     )
-}
-
-/// At most a few links a minute reach the screen.
-#[derive(Default)]
-pub struct LinkGate {
-    recent: VecDeque<i64>,
-}
-
-impl LinkGate {
-    pub fn admit(&mut self, now_ms: i64) -> bool {
-        while self
-            .recent
-            .front()
-            .is_some_and(|t| now_ms.saturating_sub(*t) >= WINDOW_MS)
-        {
-            self.recent.pop_front();
-        }
-        if self.recent.len() >= PER_WINDOW {
-            return false;
-        }
-        self.recent.push_back(now_ms);
-        true
-    }
 }
 
 /// Whether `text` starts with the `countersign:` scheme, in any case (RFC 3986 §3.1).
@@ -167,16 +142,6 @@ mod tests {
     fn a_link_lives_two_minutes() {
         let a = parse("countersign://approve?scope=transfer:write").unwrap();
         assert_eq!(a.timeout_secs, 120);
-    }
-
-    #[test]
-    fn links_are_rate_limited() {
-        let mut g = LinkGate::default();
-        for i in 0..PER_WINDOW as i64 {
-            assert!(g.admit(i));
-        }
-        assert!(!g.admit(10));
-        assert!(g.admit(WINDOW_MS + 1));
     }
 
     #[test]

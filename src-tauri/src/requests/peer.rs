@@ -5,8 +5,8 @@
 //! kernel), not `comm`, which a process chooses. When the peer is our own `countersign
 //! approve`, the program described is the one that ran it: the helper's parent.
 
-use super::queue::Requester;
 use super::script::{interpreter, script_of};
+use super::source::Requester;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;

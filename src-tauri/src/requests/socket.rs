@@ -3,7 +3,7 @@
 //! ways; or a named pipe on Windows. One line of JSON each way (protocol.rs).
 
 use super::protocol::{AppMessage, BadRequest, ClientMessage};
-use super::queue::Source;
+use super::source::Source;
 use std::future::Future;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt, BufReader};
@@ -329,7 +329,7 @@ async fn serve_peer<D: Desk>(
     _helper: Helper,
     desk: D,
 ) {
-    let source = Source::Program(super::queue::Requester {
+    let source = Source::Program(super::source::Requester {
         executable: "a program".to_owned(),
         script: None,
         pid: pid as u32,
@@ -352,7 +352,7 @@ pub async fn listen<D: Desk>(profile: &str, desk: D) -> Result<(), SocketError> 
         server = ServerOptions::new()
             .reject_remote_clients(true)
             .create(&name)?;
-        let source = Source::Program(super::queue::Requester {
+        let source = Source::Program(super::source::Requester {
             executable: "a program".to_owned(),
             script: None,
             pid: 0,

@@ -2,8 +2,8 @@
 //! that listens in place of the window, and helpers to run the real `countersign` binary.
 
 use countersign_lib::requests::protocol::{AppStatus, Ask, Outcome, Status, VERSION};
-use countersign_lib::requests::queue::Source;
 use countersign_lib::requests::socket::{self, Desk, PrivateDir};
+use countersign_lib::requests::source::Source;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

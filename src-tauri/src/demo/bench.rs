@@ -2,7 +2,7 @@
 //! embedded server (in process) or a standalone emulator (its control plane over HTTP).
 //! Never offered for a real Prelude app.
 
-use super::Backend;
+use super::Demo;
 use crate::error::{AppError, AppResult};
 use crate::view::BenchView;
 use prelude_emulator::{Faults, Scenario};
@@ -35,15 +35,13 @@ struct Clock {
     now: i64,
 }
 
-impl Backend {
+impl Demo {
     /// Where the bench acts: `None` for a server that is not an emulator.
     fn remote_bench(&self) -> AppResult<Option<&str>> {
         if self.emulator.is_some() {
             return Ok(None);
         }
-        self.external_demo_origin()
-            .map(Some)
-            .ok_or(AppError::DemoOnly)
+        self.external_origin().map(Some).ok_or(AppError::DemoOnly)
     }
 
     pub async fn bench(&self) -> AppResult<BenchView> {
@@ -95,7 +93,7 @@ impl Backend {
     }
 
     /// Sets every switch but the clock, which only [`Self::move_clock`] moves.
-    pub async fn set_faults(&mut self, mut f: Faults) -> AppResult<BenchView> {
+    pub async fn set_faults(&self, mut f: Faults) -> AppResult<BenchView> {
         f.clock_skew_secs = self.bench().await?.clock_offset_secs;
         match (self.remote_bench()?, &self.emulator) {
             (None, Some(e)) => e
@@ -118,9 +116,12 @@ impl Backend {
         self.bench().await
     }
 
-    /// Moves the emulated clock by `by` seconds, or back to real time with `None`. What the
-    /// screen counts down (a code, a challenge, a grant) follows the server's clock.
-    pub async fn move_clock(&mut self, by: Option<i64>) -> AppResult<BenchView> {
+    /// Moves the emulated clock by `by` seconds, or back to real time with `None`; by how many
+    /// seconds it moved, and the bench after.
+    ///
+    /// # Errors
+    /// [`AppError::DemoOnly`] for a server that is not an emulator; its refusal.
+    pub async fn move_clock(&self, by: Option<i64>) -> AppResult<(i64, BenchView)> {
         let before = self.bench().await?.clock_offset_secs;
         let after = by.map_or(0, |d| before.saturating_add(d));
         match (self.remote_bench()?, &self.emulator) {
@@ -140,9 +141,7 @@ impl Backend {
             }
             (None, None) => return Err(AppError::DemoOnly),
         }
-        self.flow.clock_moved(after - before);
-        self.notice = None;
-        self.bench().await
+        Ok((after - before, self.bench().await?))
     }
 
     /// The emulator's configuration, users, scenario and switches as a scenario file.
@@ -166,7 +165,7 @@ impl Backend {
 
     /// Replaces them with a scenario file's; a file with an error changes nothing, and the
     /// error names the field.
-    pub async fn import_scenario(&mut self, text: &str) -> AppResult<BenchView> {
+    pub async fn import_scenario(&self, text: &str) -> AppResult<BenchView> {
         match (self.remote_bench()?, &self.emulator) {
             (None, Some(e)) => {
                 let s = Scenario::parse(text.as_bytes())
@@ -195,6 +194,7 @@ impl Backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Backend;
     use crate::server::Server;
     use prelude_session::MemoryStore;
     use std::sync::Arc;
@@ -221,26 +221,34 @@ mod tests {
             fail_routes: vec!["/v1/session/refresh".into()],
             ..Faults::default()
         };
-        b.set_faults(f).await.unwrap();
+        b.demo().set_faults(f).await.unwrap();
         b.move_clock(Some(600)).await.unwrap();
-        let first = b.export_scenario().await.unwrap();
-        b.import_scenario(&first).await.unwrap();
+        let first = b.demo().export_scenario().await.unwrap();
+        b.demo().import_scenario(&first).await.unwrap();
         assert_eq!(
-            b.export_scenario().await.unwrap(),
+            b.demo().export_scenario().await.unwrap(),
             first,
             "export, import, export"
         );
-        let v = b.bench().await.unwrap();
+        let v = b.demo().bench().await.unwrap();
         assert_eq!(v.clock_offset_secs, 600);
         assert!(v.faults.require_dpop_nonce && v.faults.delay_ms == 250);
 
         let mut bad: serde_json::Value = serde_json::from_str(&first).unwrap();
         bad["surprise"] = serde_json::json!(1);
-        let e = b.import_scenario(&bad.to_string()).await.unwrap_err();
+        let e = b
+            .demo()
+            .import_scenario(&bad.to_string())
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "invalid_input");
         assert!(e.to_string().contains("surprise"), "{e}");
-        assert!(b.import_scenario("{ torn").await.is_err());
-        assert_eq!(b.export_scenario().await.unwrap(), first, "nothing changed");
+        assert!(b.demo().import_scenario("{ torn").await.is_err());
+        assert_eq!(
+            b.demo().export_scenario().await.unwrap(),
+            first,
+            "nothing changed"
+        );
         // No secret goes into the file.
         for word in ["private", "\"d\":", "refresh_token", "code\":\""] {
             assert!(!first.contains(word), "{word} in the scenario file");
@@ -251,7 +259,7 @@ mod tests {
     /// plane without it: the app sends the key it was given, for the bench and the inbox.
     #[tokio::test]
     async fn the_bench_and_inbox_send_a_standalone_emulators_own_key() {
-        use crate::http::KeySource;
+        use crate::emulator_key::KeySource;
         const KEY: &str = "an-operator-key-for-the-bench";
         let emu = prelude_emulator::Emulator::start(
             prelude_emulator::Config {
@@ -268,7 +276,7 @@ mod tests {
         // No key yet: the emulator keeps its control plane to itself.
         let mut b = connect().await.unwrap();
         assert_eq!(b.emulator_key_source(), KeySource::None);
-        assert_eq!(b.bench().await.unwrap_err().code(), "demo_only");
+        assert_eq!(b.demo().bench().await.unwrap_err().code(), "demo_only");
 
         // Not a key: refused, nothing kept.
         let e = b.set_emulator_key(Some("two words")).await.unwrap_err();
@@ -282,26 +290,26 @@ mod tests {
             delay_ms: 5,
             ..Faults::default()
         };
-        assert_eq!(b.set_faults(f).await.unwrap().faults.delay_ms, 5);
+        assert_eq!(b.demo().set_faults(f).await.unwrap().faults.delay_ms, 5);
         assert_eq!(emu.faults().delay_ms, 5);
         assert_eq!(b.move_clock(Some(60)).await.unwrap().clock_offset_secs, 60);
         assert_eq!(emu.clock_offset(), 60);
-        let file = b.export_scenario().await.unwrap();
-        b.import_scenario(&file).await.unwrap();
+        let file = b.demo().export_scenario().await.unwrap();
+        b.demo().import_scenario(&file).await.unwrap();
         assert!(!file.contains(KEY), "the key is no part of a scenario file");
         b.start_login("+33612345678").await.unwrap();
-        let inbox = b.demo_inbox().await.unwrap();
+        let inbox = b.demo().inbox().await.unwrap();
         assert_eq!(inbox.len(), 1);
         assert_eq!(inbox[0].to, "+33612345678");
 
         // The next start reads it from the keyring.
         let again = connect().await.unwrap();
-        assert_eq!(again.bench().await.unwrap().clock_offset_secs, 60);
+        assert_eq!(again.demo().bench().await.unwrap().clock_offset_secs, 60);
 
         // A wrong key is refused by the emulator, with a sentence that says where to fix it.
         b.set_emulator_key(Some("not-the-key")).await.unwrap();
-        assert_eq!(b.bench().await.unwrap_err().code(), "demo_only");
-        let e = crate::http::fetch_outbox(&emu.url(), b.emulator_key())
+        assert_eq!(b.demo().bench().await.unwrap_err().code(), "demo_only");
+        let e = crate::http::fetch_outbox(&emu.url(), b.demo().emulator_key())
             .await
             .unwrap_err();
         assert!(e.to_string().contains("Settings"), "{e}");
@@ -309,7 +317,7 @@ mod tests {
         // Forgotten: gone from the keyring too.
         b.set_emulator_key(None).await.unwrap();
         assert_eq!(b.emulator_key_source(), KeySource::None);
-        assert!(b.emulator_key().is_none());
+        assert!(b.demo().emulator_key().is_none());
     }
 
     #[tokio::test]
@@ -321,7 +329,7 @@ mod tests {
             3660
         );
         // Setting the switches leaves the clock where it is.
-        let v = b.set_faults(Faults::default()).await.unwrap();
+        let v = b.demo().set_faults(Faults::default()).await.unwrap();
         assert_eq!(v.clock_offset_secs, 3660);
         let e = b.move_clock(Some(7 * 86_400)).await.unwrap_err();
         assert_eq!(e.code(), "invalid_input");

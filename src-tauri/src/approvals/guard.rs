@@ -2,7 +2,7 @@
 //! put more than a few requests a minute in front of the person. docs/approval-protocol.md,
 //! "Fatigue guard".
 
-use super::queue::Requester;
+use crate::requests::source::Requester;
 use std::collections::{HashMap, VecDeque};
 
 /// How long a reported program stays muted, in milliseconds (20 minutes).

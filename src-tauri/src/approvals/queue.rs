@@ -3,7 +3,8 @@
 //! programs have places of their own, so links (which anyone can make) never crowd out a
 //! program.
 
-use super::protocol::{Ask, Outcome};
+use crate::requests::protocol::{Ask, Outcome};
+use crate::requests::source::Source;
 use std::collections::VecDeque;
 use tokio::sync::oneshot;
 
@@ -12,61 +13,6 @@ use tokio::sync::oneshot;
 pub const MAX_WAITING: usize = 20;
 /// At most this many links wait, in places of their own beside the programs'.
 pub const MAX_LINKS: usize = 3;
-
-/// Who asked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// A local program, named from the socket peer's credentials (peer.rs).
-    Program(Requester),
-    /// A `countersign://` link: anyone could have made it, and no one gets the result.
-    Link,
-}
-
-/// The program that asked, in parts the screen labels apart: what the system vouches for
-/// (the executable and the pid) and what the program says about itself (the script).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Requester {
-    /// The executable's path, the target of /proc/PID/exe, as the kernel keeps it.
-    pub executable: String,
-    /// For an interpreter (`sh`, `python3`, …), the script its arguments name. A process can
-    /// rewrite its arguments: this is its own claim.
-    pub script: Option<String>,
-    /// Its process id.
-    pub pid: u32,
-}
-
-impl Requester {
-    /// "/usr/bin/dash (pid 4242), running /srv/deploy.sh by its own account".
-    pub fn label(&self) -> String {
-        let Requester {
-            executable,
-            script,
-            pid,
-        } = self;
-        match script {
-            Some(s) => format!("{executable} (pid {pid}), running {s} by its own account"),
-            None => format!("{executable} (pid {pid})"),
-        }
-    }
-}
-
-impl Source {
-    pub fn label(&self) -> String {
-        match self {
-            Source::Program(r) => r.label(),
-            Source::Link => "a link".to_owned(),
-        }
-    }
-
-    /// The program that asked, if a program did.
-    pub fn requester(&self) -> Option<&Requester> {
-        match self {
-            Source::Program(r) => Some(r),
-            Source::Link => None,
-        }
-    }
-}
 
 pub struct Pending {
     pub id: String,
@@ -77,7 +23,7 @@ pub struct Pending {
     /// Unix milliseconds after which it times out.
     pub deadline_ms: i64,
     /// Its number and the numbers offered, for a program's request while matching is on.
-    pub matching: Option<super::matching::Matching>,
+    pub matching: Option<crate::requests::matching::Matching>,
     reply: Option<oneshot::Sender<Outcome>>,
 }
 
@@ -183,6 +129,7 @@ impl Queue {
 mod tests {
     use super::*;
     use crate::requests::protocol::Status;
+    use crate::requests::source::Requester;
     use std::collections::BTreeMap;
 
     fn ask(timeout: u64) -> Ask {
@@ -202,19 +149,6 @@ mod tests {
             script: Some(name.into()),
             pid,
         })
-    }
-
-    #[test]
-    fn a_requester_marks_what_it_says_about_itself() {
-        let Source::Program(r) = program("/srv/deploy.sh", 7) else {
-            unreachable!()
-        };
-        assert_eq!(
-            r.label(),
-            "/usr/bin/dash (pid 7), running /srv/deploy.sh by its own account"
-        );
-        let bare = Requester { script: None, ..r };
-        assert_eq!(bare.label(), "/usr/bin/dash (pid 7)");
     }
 
     #[test]
