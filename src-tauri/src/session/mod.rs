@@ -252,14 +252,14 @@ impl Session {
         open
     }
 
-    pub(crate) fn forget_stored_challenge(&self) {
+    fn forget_stored_challenge(&self) {
         if let Err(e) = self.client.cancel_step_up() {
             tracing::warn!(error = %e, "open approval not cleared from the keyring");
         }
     }
 
     /// `Ok` on `stage`; else why not: not signed in, or another screen.
-    pub fn require(&self, stage: Stage) -> AppResult<()> {
+    fn require(&self, stage: Stage) -> AppResult<()> {
         if self.flow.stage() == stage {
             Ok(())
         } else if !self.flow.is_signed_in() && stage != Stage::Code {
