@@ -25,8 +25,10 @@ export function createActions(ui) {
   function showError(err) {
     showErrorIn(errorBox, err);
     errorBox.hidden = false;
-    errorBox.dataset.code = err.code;
+    errorBox.dataset.code = err.code || "";
     errorBox.dataset.field = err.field || "";
+    errorBox.dataset.pinFault = String(Boolean(err.pinFault));
+    errorBox.dataset.noAddress = String(Boolean(err.noAddress));
     placeError(errorBox, errorActions, ui.view, stageRoot);
     errorActions.hidden = !(restartable(err) && (ui.lastApproval || ui.view?.request) && ui.view?.stage !== "login");
     // Only as far as needed to see it: scrolling the card to the top would hide the top bar
@@ -39,6 +41,8 @@ export function createActions(ui) {
     errorBox.replaceChildren();
     delete errorBox.dataset.code;
     delete errorBox.dataset.field;
+    delete errorBox.dataset.pinFault;
+    delete errorBox.dataset.noAddress;
     errorActions.hidden = true;
     placeError(errorBox, errorActions, ui.view, stageRoot);
   }

@@ -151,6 +151,8 @@ pub struct ChallengeView {
     pub step_key: String,
     /// `sms` or `email` for OTP steps.
     pub channel: Option<&'static str>,
+    /// The channel as a sentence names it: "SMS" or "email" (`labels::channel_label`).
+    pub channel_label: Option<&'static str>,
     /// Where the code went, partly hidden.
     pub destination: Option<String>,
     /// Unix milliseconds.
@@ -318,10 +320,10 @@ pub struct RequestView {
     pub metadata: Vec<(String, String)>,
     /// Look-alike warnings (`source`, `reason`).
     pub warnings: Warnings,
-    /// RFC 3339.
-    pub received_at: String,
-    /// Unix milliseconds when it times out.
-    pub expires_at: i64,
+    /// When it came, Unix milliseconds.
+    pub received_ms: i64,
+    /// When it times out, Unix milliseconds.
+    pub expires_ms: i64,
     /// What it allows when it names no details, in words (`labels::broad`).
     pub broad: Option<String>,
     /// Its heading then (`labels::broad_title`).
@@ -363,51 +365,7 @@ pub struct InputRules {
     pub identifier_hint: &'static str,
 }
 
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InboxMessage {
-    pub id: String,
-    pub channel: String,
-    pub to: String,
-    /// The code the emulated phone or mailbox received; it is the demo's "screen", not a
-    /// secret of the app's.
-    pub code: String,
-    pub purpose: String,
-    pub sent_at: String,
-    /// live, used, no_tries_left, expired, replaced, session_ended or locked_out (or ended,
-    /// from a newer emulator), or void: its approval was denied or cancelled in this app. The
-    /// inbox strikes out all but live.
-    pub status: &'static str,
-}
-
-impl From<prelude_emulator::OutboxMessage> for InboxMessage {
-    fn from(m: prelude_emulator::OutboxMessage) -> Self {
-        Self {
-            id: m.id,
-            channel: match m.channel {
-                prelude_emulator::Channel::Sms => "sms".into(),
-                prelude_emulator::Channel::Email => "email".into(),
-            },
-            to: m.to,
-            code: m.code,
-            purpose: match m.purpose {
-                prelude_emulator::Purpose::Login => "login".into(),
-                prelude_emulator::Purpose::StepUp => "step_up".into(),
-                prelude_emulator::Purpose::Register => "register".into(),
-            },
-            sent_at: m.sent_at,
-            status: match m.status {
-                prelude_emulator::CodeStatus::Live => "live",
-                prelude_emulator::CodeStatus::Used => "used",
-                prelude_emulator::CodeStatus::NoTriesLeft => "no_tries_left",
-                prelude_emulator::CodeStatus::Expired => "expired",
-                prelude_emulator::CodeStatus::Replaced => "replaced",
-                prelude_emulator::CodeStatus::SessionEnded => "session_ended",
-                prelude_emulator::CodeStatus::LockedOut => "locked_out",
-            },
-        }
-    }
-}
+pub use crate::view_rows::InboxMessage;
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -437,6 +395,8 @@ pub struct ServerSettingsView {
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditView {
+    /// Each with its display labels (`outcomeLabel`, `stepLabels`, `view_rows::labelled_entries`).
+    #[serde(serialize_with = "crate::view_rows::labelled_entries")]
     pub entries: Vec<crate::audit::AuditEntry>,
     /// Lines of the log that could not be read (kept in the file).
     pub unreadable: usize,

@@ -30,7 +30,7 @@ pub(super) fn attempt_for(p: &Pending) -> Attempt {
             scope: p.ask.scope.clone(),
             metadata,
         },
-        p.received,
+        p.received_ms / 1000,
     );
     a.request = Some(RequestTag {
         id: p.id.clone(),
@@ -205,8 +205,8 @@ impl Backend {
             scope: head.ask.scope.clone(),
             scope_words: crate::labels::scope_words(&head.ask.scope),
             metadata: head.ask.metadata.clone().into_iter().collect(),
-            received_at: rfc3339(head.received),
-            expires_at: head.deadline_ms,
+            received_ms: head.received_ms,
+            expires_ms: head.deadline_ms,
             broad_title: crate::labels::broad_title(&head.ask.scope, !head.ask.metadata.is_empty()),
             broad: crate::labels::broad(&head.ask.scope, !head.ask.metadata.is_empty(), None, None),
             matching: self.match_view(&head.id),
