@@ -60,6 +60,7 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
         server: server.view(matches!(server, Server::Embedded)),
         theme,
         rules: input_rules(),
+        form_scope: crate::labels::TRANSFER_SCOPE,
         identifier: None,
         last_identifier,
         login_resend_at: None,

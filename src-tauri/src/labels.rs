@@ -8,23 +8,12 @@ use serde::Serialize;
 /// A grant mode (docs/protocol.md, "Grant modes") as the granted screen names how far it
 /// reaches: "This sign-in". A mode this app does not know is named as such, not spelled out.
 pub fn mode_label(mode: &str) -> &'static str {
-    match grant_mode(mode) {
+    match GrantMode::parse(mode) {
         Some(GrantMode::SingleUse) => "One request",
         Some(GrantMode::SessionBound) => "This sign-in",
         Some(GrantMode::ProfileBound) => "All your devices",
         None => "As the server decides",
     }
-}
-
-/// The grant mode a challenge's `grant_mode` names; `None` for one this app does not know.
-fn grant_mode(mode: &str) -> Option<GrantMode> {
-    [
-        GrantMode::SingleUse,
-        GrantMode::SessionBound,
-        GrantMode::ProfileBound,
-    ]
-    .into_iter()
-    .find(|m| m.as_str() == mode)
 }
 
 /// A code's channel as a sentence names it, mid-sentence: "SMS" or "email".
@@ -121,10 +110,33 @@ pub const fn kind_words(kind: IdentifierKind) -> &'static KindWords {
     }
 }
 
+/// The scope the app's own approval form asks for: a bank transfer, with its amount, currency
+/// and payee as metadata. The view gives it to the form (`formScope`), which sends it back.
+pub const TRANSFER_SCOPE: &str = "transfer:write";
+
+/// The values `revoke_sessions` takes as `target`, as the view gives them to the sessions
+/// panel (`user.revokeTargets`): the panel sends one back and spells none.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct RevokeTargets {
+    /// Every session but this one.
+    pub others: &'static str,
+    /// Every session, this one too.
+    pub all: &'static str,
+    /// One session, named by `sessionId`.
+    pub one: &'static str,
+}
+
+/// The one table of [`RevokeTargets`]; `revoke_sessions` reads `target` by it.
+pub const REVOKE_TARGETS: RevokeTargets = RevokeTargets {
+    others: "others",
+    all: "all",
+    one: "session",
+};
+
 /// Scopes this app has words for: the scope, what it allows as a person says it, and the
 /// thing it allows as a noun for "any …".
 const SCOPES: &[(&str, &str, &str)] = &[
-    ("transfer:write", "Send a bank transfer", "bank transfer"),
+    (TRANSFER_SCOPE, "Send a bank transfer", "bank transfer"),
     (
         prelude_wire::PASSKEY_WRITE_SCOPE,
         "Add or remove a passkey",
@@ -189,7 +201,7 @@ pub fn broad(
     }
     let noun = scope_noun(scope);
     let length = granted_for.filter(|s| *s > 0).map(duration);
-    Some(match (mode.and_then(grant_mode), length) {
+    Some(match (mode.and_then(GrantMode::parse), length) {
         (Some(GrantMode::SingleUse), Some(l)) => {
             format!(
                 "No details were given: it allows any one {noun}, not a particular one, within {l}."

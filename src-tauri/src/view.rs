@@ -133,6 +133,8 @@ pub struct UserView {
     /// Who approves, partly hidden: "+33 •••• 5678".
     pub approver: Option<String>,
     pub scopes: Vec<String>,
+    /// What the sessions panel sends back to sign sessions out.
+    pub revoke_targets: crate::labels::RevokeTargets,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -209,6 +211,8 @@ pub struct AppView {
     pub server: ServerView,
     pub theme: String,
     pub rules: InputRules,
+    /// The scope the app's own approval form asks for (`labels::TRANSFER_SCOPE`).
+    pub form_scope: &'static str,
     /// The identifier being signed in with (code stage), shown as typed.
     pub identifier: Option<String>,
     pub last_identifier: Option<String>,
@@ -541,7 +545,16 @@ pub struct BenchView {
     /// Unix milliseconds on the emulated clock.
     pub emulated_now: i64,
     /// The routes a switch may break.
-    pub routes: Vec<String>,
+    pub routes: Vec<BenchRoute>,
     /// Why the emulator last refused a passkey ceremony (its own words, shown as text).
     pub passkey_refusal: Option<prelude_emulator::state::PasskeyRefusal>,
+}
+
+/// A route the bench's switches may break.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchRoute {
+    /// The absolute path, as the fault switches name it: `/v1/session/otp/check`.
+    pub path: String,
+    /// The path under the frontend base with `-` for `/`, for the boxes' test ids: `otp-check`.
+    pub slug: String,
 }

@@ -95,7 +95,7 @@ impl Serialize for InboxMessage {
             status: &'static str,
             status_label: Option<&'static str>,
         }
-        let channel = [Channel::Sms, Channel::Email]
+        let channel = Channel::ALL
             .into_iter()
             .find(|c| c.as_str() == self.channel);
         Shown {

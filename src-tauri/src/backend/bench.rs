@@ -89,7 +89,13 @@ impl Backend {
             faults,
             clock_offset_secs: offset,
             emulated_now: now.saturating_mul(1000),
-            routes: ROUTES.iter().map(|r| routes::frontend(r)).collect(),
+            routes: ROUTES
+                .iter()
+                .map(|r| crate::view::BenchRoute {
+                    path: routes::frontend(r),
+                    slug: r.trim_start_matches('/').replace('/', "-"),
+                })
+                .collect(),
             passkey_refusal: refusal,
         })
     }

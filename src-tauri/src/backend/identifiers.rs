@@ -83,7 +83,7 @@ fn row(id: &Identifier, signed_in_with: bool) -> IdentifierRow {
 
 /// What the person typed, as the kind the button named: `email` or `phone`.
 fn typed_identifier(kind: &str, typed: &str) -> AppResult<Identifier> {
-    let kind = [IdentifierKind::EmailAddress, IdentifierKind::PhoneNumber]
+    let kind = IdentifierKind::ALL
         .into_iter()
         .find(|k| crate::labels::kind_words(*k).kind == kind)
         .ok_or_else(|| AppError::InvalidInput("choose email or phone".into()))?;

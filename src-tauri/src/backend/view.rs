@@ -22,6 +22,7 @@ impl Backend {
                 .as_ref()
                 .map(|p| p.scopes.clone())
                 .unwrap_or_default(),
+            revoke_targets: crate::labels::REVOKE_TARGETS,
         });
         // A code with no tries left may be replaced at once.
         let login_resend_at = match &self.flow {
@@ -60,6 +61,7 @@ impl Backend {
             server,
             theme,
             rules: input_rules(),
+            form_scope: crate::labels::TRANSFER_SCOPE,
             identifier,
             last_identifier,
             login_resend_at,
