@@ -273,6 +273,14 @@ impl From<prelude_session::Error> for AppError {
     }
 }
 
+/// A value that breaks a wire rule (an identifier typed) is bad input, as the session client
+/// says it.
+impl From<prelude_wire::RuleError> for AppError {
+    fn from(e: prelude_wire::RuleError) -> Self {
+        AppError::Session(e.into())
+    }
+}
+
 /// The sentence a person reads for an error, where it differs from the technical message;
 /// what the server said in it is neutralised (a requester prints it to a terminal).
 pub fn for_people(e: &AppError) -> String {

@@ -10,73 +10,10 @@ use std::collections::BTreeMap;
 /// The kind of an identifier (`identifier.type`): the wire vocabulary's, re-exported here.
 pub use prelude_wire::IdentifierKind;
 
-/// A phone number (E.164) or an email address.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identifier {
-    #[serde(rename = "type")]
-    /// Phone number or email address.
-    pub kind: IdentifierKind,
-    /// As given: E.164 for a phone number (`+33612345678`), the address for an email.
-    pub value: String,
-}
-
-impl Identifier {
-    /// A phone number in E.164 (`+` and 7 to 15 digits, docs/protocol.md "Identifiers").
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] when `value` is not E.164.
-    pub fn phone(value: impl Into<String>) -> Result<Self> {
-        let id = Self {
-            kind: IdentifierKind::PhoneNumber,
-            value: value.into(),
-        };
-        id.validate().map(|()| id)
-    }
-
-    /// An email address (docs/protocol.md, "Identifiers").
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] when `value` is not an email address.
-    pub fn email(value: impl Into<String>) -> Result<Self> {
-        let id = Self {
-            kind: IdentifierKind::EmailAddress,
-            value: value.into(),
-        };
-        id.validate().map(|()| id)
-    }
-
-    /// Reads what a person typed: `+` and digits (spaces, dots, dashes and brackets allowed)
-    /// is a phone number, anything with `@` an email address.
-    pub fn parse(input: &str) -> Result<Self> {
-        let t = input.trim();
-        if t.contains('@') {
-            return Self::email(t.to_owned());
-        }
-        if t.starts_with('+') {
-            let compact: String = t
-                .chars()
-                .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-                .collect();
-            return Self::phone(compact);
-        }
-        Err(Error::InvalidInput(
-            "enter a phone number starting with + and the country code, or an email address".into(),
-        ))
-    }
-
-    /// Checks the value against its kind's wire rule (prelude-wire's `check_phone`,
-    /// `check_email`).
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] with the rule's sentence.
-    pub fn validate(&self) -> Result<()> {
-        match self.kind {
-            IdentifierKind::PhoneNumber => prelude_wire::check_phone(&self.value),
-            IdentifierKind::EmailAddress => prelude_wire::check_email(&self.value),
-        }
-        .map_err(|e| Error::InvalidInput(e.message))
-    }
-}
+/// A phone number (E.164) or an email address: the wire vocabulary's, re-exported here. Its
+/// constructors and checks give a `prelude_wire::RuleError`, which `?` turns into
+/// [`Error::InvalidInput`].
+pub use prelude_wire::Identifier;
 
 /// What the access token says about the signed-in user.
 #[derive(Clone, Debug, PartialEq, Serialize)]
