@@ -258,7 +258,7 @@ impl Backend {
             started_at: rfc3339(a.started),
             ended_at: rfc3339(unix_now()),
             server: self.server.label(),
-            session_id: self.client.session_id(),
+            session_id: self.client.session_id().map(String::from),
             scope: a.approval.scope,
             // What was asked: the matched number is signed, never listed (matching.rs).
             metadata: a
@@ -387,7 +387,7 @@ impl Backend {
                         }
                         Ok(Some(ch)) => {
                             let approval = Approval {
-                                scope: ch.scope.clone(),
+                                scope: ch.scope.to_string(),
                                 metadata: ch.metadata.clone(),
                             };
                             let attempt = Attempt {

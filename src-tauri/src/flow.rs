@@ -22,7 +22,7 @@ pub struct Attempt {
     pub approval: Approval,
     pub steps: Vec<String>,
     pub wrong_codes: u32,
-    pub challenge_id: Option<String>,
+    pub challenge_id: Option<prelude_wire::ChallengeId>,
     /// Set when another program (or a link) asked for this approval.
     pub request: Option<RequestTag>,
     /// Restored after a restart, so whether a code went out is not known.
@@ -393,7 +393,7 @@ mod tests {
 
     fn grant() -> GrantView {
         GrantView {
-            scope: "transfer:write".into(),
+            scope: prelude_wire::Scope::new("transfer:write").unwrap(),
             scope_words: None,
             session_id: None,
             grant_mode: None,

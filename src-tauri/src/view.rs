@@ -128,7 +128,7 @@ pub struct ServerView {
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub user_id: Option<String>,
-    pub session_id: Option<String>,
+    pub session_id: Option<prelude_wire::SessionId>,
     pub identifier: Option<String>,
     /// Who approves, partly hidden: "+33 •••• 5678".
     pub approver: Option<String>,
@@ -141,7 +141,7 @@ pub struct UserView {
 #[serde(rename_all = "camelCase")]
 pub struct ChallengeView {
     #[serde(serialize_with = "shown")]
-    pub scope: String,
+    pub scope: prelude_wire::Scope,
     /// The scope in words (`labels::scope_words`).
     pub scope_words: Option<&'static str>,
     /// `[key, value, warning]` triples.
@@ -187,10 +187,10 @@ pub struct ChallengeView {
 #[serde(rename_all = "camelCase")]
 pub struct GrantView {
     #[serde(serialize_with = "shown")]
-    pub scope: String,
+    pub scope: prelude_wire::Scope,
     /// The scope in words (`labels::scope_words`).
     pub scope_words: Option<&'static str>,
-    pub session_id: Option<String>,
+    pub session_id: Option<prelude_wire::SessionId>,
     /// Serialised as its display label ("This sign-in", `labels::mode_label`).
     #[serde(serialize_with = "mode_label")]
     pub grant_mode: Option<String>,
@@ -375,7 +375,7 @@ pub use crate::view_rows::InboxMessage;
 #[serde(rename_all = "camelCase")]
 pub struct SessionRow {
     #[serde(serialize_with = "shown")]
-    pub id: String,
+    pub id: prelude_wire::SessionId,
     /// Parsed by the server from the other device's User-Agent: its owner's words.
     #[serde(serialize_with = "shown")]
     pub device: String,
@@ -507,7 +507,7 @@ mod tests {
         let v = serde_json::to_value(&row).unwrap();
         assert_eq!(v["device"], "Pixel\u{FFFD}8 · Android");
         let grant = GrantView {
-            scope: "transfer:write".into(),
+            scope: prelude_wire::Scope::new("transfer:write").unwrap(),
             scope_words: None,
             session_id: None,
             grant_mode: Some("single-use\u{2028}".into()),

@@ -1,7 +1,7 @@
 //! Public value types.
 
 use crate::error::{Error, Result};
-use prelude_wire::{Channel, CurrentStep};
+use prelude_wire::{Channel, ChallengeId, CurrentStep, Scope, SessionId};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -21,7 +21,7 @@ pub struct Profile {
     /// `sub`: the user, e.g. `usr_…`.
     pub user_id: Option<String>,
     /// `sid`: this session, e.g. `ses_…`.
-    pub session_id: Option<String>,
+    pub session_id: Option<SessionId>,
     /// `scope`, split on spaces (or read from an array): what the access token grants now.
     pub scopes: Vec<String>,
     /// Unix seconds, from the token's `exp` (not corrected for clock skew); a fractional
@@ -43,7 +43,10 @@ impl Profile {
         };
         Self {
             user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
-            session_id: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
+            session_id: claims
+                .get("sid")
+                .and_then(Value::as_str)
+                .map(SessionId::from),
             expires_at: claims.get("exp").and_then(crate::util::numeric_date),
             scopes,
             claims,
@@ -98,11 +101,11 @@ pub struct StepUpChallenge {
     /// The decision: review (steps to pass), continue (granted) or blocked.
     pub status: StepUpStatus,
     /// `challenge_id`, e.g. `chl_…`; empty when no token came with the answer.
-    pub challenge_id: String,
+    pub challenge_id: ChallengeId,
     /// `verify_sms`, `verify_email`, a custom step key, or `completed`; `None` when blocked.
     pub current_step: Option<String>,
     /// `scope_requested` as the server signed it (the asked scope for an unsigned answer).
-    pub scope: String,
+    pub scope: Scope,
     /// Every step, passed or not, in order.
     pub steps: Vec<StepUpStep>,
     /// The metadata as the server signed it: at most 5 entries.
@@ -187,7 +190,7 @@ impl StepUpChallenge {
 /// One of the user's sessions (`GET me/list`, docs/protocol.md "Sessions").
 pub struct SessionView {
     /// The session id, e.g. `ses_…`.
-    pub id: String,
+    pub id: SessionId,
     #[serde(default)]
     /// The device model the session was opened from, as the client said.
     pub device_model: Option<String>,
@@ -234,7 +237,7 @@ pub enum RevokeTarget {
     /// This session.
     Mine,
     /// One session by id; this one when the id is its own.
-    Session(String),
+    Session(SessionId),
 }
 
 /// Checks metadata against the limits of `/stepup/request` before sending it.
@@ -297,7 +300,7 @@ mod tests {
             status: StepUpStatus::Review,
             challenge_id: "chl_1".into(),
             current_step: Some("verify_sms".into()),
-            scope: "transfer:write".into(),
+            scope: Scope::new("transfer:write").unwrap(),
             steps: vec![],
             metadata: BTreeMap::new(),
             grant_mode: None,
@@ -318,7 +321,7 @@ mod tests {
             status: StepUpStatus::Review,
             challenge_id: "chl_1".into(),
             current_step: step.map(str::to_owned),
-            scope: "transfer:write".into(),
+            scope: Scope::new("transfer:write").unwrap(),
             steps: vec![],
             metadata: BTreeMap::new(),
             grant_mode: None,

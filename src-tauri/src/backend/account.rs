@@ -90,7 +90,7 @@ impl Backend {
             (t, _) if t == r.all => RevokeTarget::All,
             (t, _) if t == r.others => RevokeTarget::Others,
             ("mine", _) => RevokeTarget::Mine,
-            (t, Some(id)) if t == r.one => RevokeTarget::Session(id),
+            (t, Some(id)) if t == r.one => RevokeTarget::Session(id.into()),
             _ => {
                 return Err(AppError::InvalidInput(
                     "choose all, others, mine, or one session".into(),
