@@ -475,7 +475,10 @@ mod tests {
             Au::PinRequired,
             Au::PinPolicy,
         ] {
-            assert_eq!(flags(AppError::Authenticator(e)), [true, false, false, false]);
+            assert_eq!(
+                flags(AppError::Authenticator(e)),
+                [true, false, false, false]
+            );
         }
         assert_eq!(
             flags(AppError::Authenticator(Au::PinBlocked)),

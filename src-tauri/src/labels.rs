@@ -319,7 +319,10 @@ mod tests {
         assert_eq!(channel_label(Channel::Sms), "SMS");
         assert_eq!(channel_label(Channel::Email), "email");
         assert_eq!(step_label("verify_sms"), Some("text code"));
-        assert_eq!(step_label("verify_passkey"), Some("passkey on this computer"));
+        assert_eq!(
+            step_label("verify_passkey"),
+            Some("passkey on this computer")
+        );
         assert_eq!(step_label("confirm_in_app"), None);
         assert_eq!(outcome_label("timed_out"), Some("Timed out"));
         assert_eq!(outcome_label("passkey_used"), Some("Signed in by passkey"));

@@ -5,8 +5,8 @@
 use crate::audit::AuditEntry;
 use crate::labels::{channel_label, outcome_label, step_label};
 use prelude_wire::Channel;
-use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer};
 
 /// A code the emulated phone or mailbox received, as the demo inbox lists it. Serialised with
 /// its display labels (`channelLabel`, `purposeLabel`, `statusLabel`), so the inbox spells no
@@ -52,7 +52,6 @@ impl From<prelude_emulator::OutboxMessage> for InboxMessage {
         }
     }
 }
-
 
 /// What a code is for, as the inbox names it.
 fn purpose_label(purpose: &str) -> &'static str {

@@ -229,7 +229,9 @@ impl Js<'_> {
                 '/' if self.peek(1) == Some('*') => {
                     self.bump();
                     self.bump();
-                    while self.peek(0).is_some() && !(self.peek(0) == Some('*') && self.peek(1) == Some('/')) {
+                    while self.peek(0).is_some()
+                        && !(self.peek(0) == Some('*') && self.peek(1) == Some('/'))
+                    {
                         self.bump();
                     }
                     self.bump();
@@ -413,14 +415,14 @@ fn the_js_reader_tells_strings_regexes_and_keys_apart() {
         assert!(found.contains(&want), "{want:?} not in {found:?}");
     }
     assert!(found.contains(&Spelled::Key("b".into())));
-    for not in [
-        text("commented"),
-        text("block"),
-        Spelled::Key("red".into()),
-    ] {
+    for not in [text("commented"), text("block"), Spelled::Key("red".into())] {
         assert!(!found.contains(&not), "{not:?} in {found:?}");
     }
-    assert!(!found.iter().any(|s| matches!(s, Spelled::Regex(r) if r.contains(" b "))));
+    assert!(
+        !found
+            .iter()
+            .any(|s| matches!(s, Spelled::Regex(r) if r.contains(" b ")))
+    );
     let words = wire_words();
     let terms: Vec<_> = found.iter().filter_map(|s| wire_term(s, &words)).collect();
     assert_eq!(

@@ -5,9 +5,7 @@ use crate::http::{Call, Proof};
 use crate::login::ChallengeReply;
 use crate::store::Item;
 use crate::util::{jwt_claims, unix_now};
-use crate::{
-    SessionClient, StepUpChallenge, StepUpStatus, StepUpStep, validate_metadata,
-};
+use crate::{SessionClient, StepUpChallenge, StepUpStatus, StepUpStep, validate_metadata};
 use prelude_wire::{ChallengeId, Scope, routes};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -414,9 +412,7 @@ mod tests {
     /// no scope is refused, not read as a text.
     #[test]
     fn a_challenge_names_its_id_and_scope_by_their_types() {
-        let claims = |scope: &str| {
-            json!({"challenge_id": "chl_1", "scope_requested": scope, "current_step": "verify_sms"})
-        };
+        let claims = |scope: &str| json!({"challenge_id": "chl_1", "scope_requested": scope, "current_step": "verify_sms"});
         let ch = decode(StepUpStatus::Review, token(claims("transfer:write")), 0).unwrap();
         assert_eq!(ch.challenge_id, ChallengeId::from("chl_1"));
         assert_eq!(ch.scope, Scope::new("transfer:write").unwrap());

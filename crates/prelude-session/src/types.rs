@@ -1,7 +1,7 @@
 //! Public value types.
 
 use crate::error::{Error, Result};
-use prelude_wire::{Channel, ChallengeId, CurrentStep, Scope, SessionId};
+use prelude_wire::{ChallengeId, Channel, CurrentStep, Scope, SessionId};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -217,7 +217,8 @@ pub enum IdentifierKind {
 
 impl IdentifierKind {
     /// Every identifier kind.
-    pub const ALL: [IdentifierKind; 2] = [IdentifierKind::PhoneNumber, IdentifierKind::EmailAddress];
+    pub const ALL: [IdentifierKind; 2] =
+        [IdentifierKind::PhoneNumber, IdentifierKind::EmailAddress];
 
     /// The wire spelling: `"phone_number"` or `"email_address"`.
     pub const fn as_str(self) -> &'static str {
