@@ -7,12 +7,12 @@ use super::*;
 use crate::authenticator::{AuthenticatorError, Ceremony, Consent, LocalAuthenticator};
 use crate::view::{PasskeyRow, PasskeySettingsView, PasskeyStepView, PasskeyView};
 use prelude_session::PasskeyRegistration;
+use prelude_wire::VERIFY_PASSKEY;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 
 /// The reserved scope that registers (and, on the emulator, deletes) a passkey.
-pub const PASSKEY_WRITE: &str = "prld:passkey:write";
-const VERIFY_PASSKEY: &str = "verify_passkey";
+pub const PASSKEY_WRITE: &str = prelude_wire::PASSKEY_WRITE_SCOPE;
 
 /// What the running `prld:passkey:write` step-up is for.
 #[derive(Clone, Debug)]
