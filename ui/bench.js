@@ -65,7 +65,7 @@ function showRefusal(r) {
 function fill(b) {
   bench = b;
   showClock(b);
-  const at = clock(b.emulatedNow);
+  const at = clock(b.emulatedNowMs);
   $("[data-testid=bench-clock]").textContent = `Emulated time: ${at} (${offsetText(b.clockOffsetSecs)})`;
   const f = b.faults;
   for (const name of [...SWITCHES, ...PASSKEY_SWITCHES]) {

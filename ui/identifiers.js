@@ -95,7 +95,7 @@ export function wireIdentifiers(root, flash) {
     if (pending) {
       form.hidden = true;
       $("[data-testid=identifier-pending]", codeForm).textContent = pending.value;
-      armResend(v.resendAt);
+      armResend(v.resendMs);
       if (appearing) seen(codeForm);
     } else {
       clearTimeout(resendTimer);

@@ -165,8 +165,8 @@ function row(r, root) {
   place.textContent = PLACE[r.place] || PLACE.elsewhere;
   const when = document.createElement("span");
   when.className = "muted small";
-  const used = r.lastUsedAt && r.lastUsedAt !== r.createdAt ? ` · last used ${clock(r.lastUsedAt)}` : " · not used yet";
-  when.textContent = r.place === "unconfirmed" ? "The server did not answer when it was added" : `Added ${clock(r.createdAt)}${used}`;
+  const used = r.lastUsedMs && r.lastUsedMs !== r.createdMs ? ` · last used ${clock(r.lastUsedMs)}` : " · not used yet";
+  when.textContent = r.place === "unconfirmed" ? "The server did not answer when it was added" : `Added ${clock(r.createdMs)}${used}`;
   meta.append(name, place, when);
   const buttons = document.createElement("div");
   buttons.className = "row-buttons";

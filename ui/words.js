@@ -73,7 +73,7 @@ export function derived(v) {
     requestTime: v.request ? `at ${clock(v.request.receivedMs)}` : "",
     // The app's own form is asked "on" this computer; a program or a link asks "by".
     askedVerb: v.request ? "Asked by" : "Asked on",
-    askedTime: c?.askedAt ? `at ${clock(c.askedAt)}` : "",
+    askedTime: c?.askedMs ? `at ${clock(c.askedMs)}` : "",
     scopeWords: c ? scopeWords(c) : "",
     requestScopeWords: v.request ? scopeWords(v.request) : "",
     requestHint: v.request

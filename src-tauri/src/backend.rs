@@ -63,7 +63,7 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
         form_scope: crate::labels::TRANSFER_SCOPE,
         identifier: None,
         last_identifier,
-        login_resend_at: None,
+        login_resend_ms: None,
         code_exhausted: false,
         user: None,
         challenge: None,

@@ -354,7 +354,7 @@ impl Flow {
                 approving.sent_at = approving.sent_at.map(shift);
             }
             Flow::Granted { grant, .. } => {
-                if let Some(e) = grant.expires_at.as_mut() {
+                if let Some(e) = grant.expires_ms.as_mut() {
                     *e = e.saturating_sub(delta.saturating_mul(1000));
                 }
             }
@@ -398,7 +398,7 @@ mod tests {
             session_id: None,
             grant_mode: None,
             metadata: vec![],
-            expires_at: None,
+            expires_ms: None,
             requester: None,
         }
     }

@@ -157,9 +157,10 @@ pub struct ChallengeView {
     pub channel_label: Option<&'static str>,
     /// Where the code went, partly hidden.
     pub destination: Option<String>,
-    /// Unix milliseconds.
-    pub expires_at: Option<i64>,
-    pub resend_at: Option<i64>,
+    /// When the step ends, Unix milliseconds.
+    pub expires_ms: Option<i64>,
+    /// When another code may be sent, Unix milliseconds.
+    pub resend_ms: Option<i64>,
     /// A custom step this app can complete (the demo's stand-in for the customer's app).
     pub custom_here: bool,
     /// The current step's code went out (an OTP step whose sending failed has none yet).
@@ -172,7 +173,7 @@ pub struct ChallengeView {
     /// Look-alike warnings (`askedBy`).
     pub warnings: Warnings,
     /// When it was asked, Unix milliseconds.
-    pub asked_at: i64,
+    pub asked_ms: i64,
     /// What an approval with no details allows, in words (`labels::broad`).
     pub broad: Option<String>,
     /// Its heading then (`labels::broad_title`).
@@ -197,8 +198,8 @@ pub struct GrantView {
     /// `[key, value, warning]` triples.
     #[serde(serialize_with = "shown_pairs")]
     pub metadata: Vec<(String, String)>,
-    /// Unix milliseconds, when the server said how long the grant lasts.
-    pub expires_at: Option<i64>,
+    /// When the grant ends, Unix milliseconds, when the server said how long it lasts.
+    pub expires_ms: Option<i64>,
     /// The program (or "a link") that asked for this approval.
     #[serde(serialize_with = "shown_opt")]
     pub requester: Option<String>,
@@ -217,7 +218,7 @@ pub struct AppView {
     pub identifier: Option<String>,
     pub last_identifier: Option<String>,
     /// Unix milliseconds after which a login code may be sent again.
-    pub login_resend_at: Option<i64>,
+    pub login_resend_ms: Option<i64>,
     /// The code on screen (login or step) has no tries left: only a new code helps.
     pub code_exhausted: bool,
     pub user: Option<UserView>,
@@ -295,8 +296,8 @@ pub struct PasskeyRow {
     #[serde(serialize_with = "shown_opt")]
     pub nickname: Option<String>,
     /// Unix milliseconds.
-    pub created_at: i64,
-    pub last_used_at: i64,
+    pub created_ms: i64,
+    pub last_used_ms: i64,
     /// `here` (this computer's), `gone` (deleted here by a PIN reset), `elsewhere`, or
     /// `unconfirmed` (a key here whose registration the server has not confirmed; no dates).
     pub place: &'static str,
@@ -515,7 +516,7 @@ mod tests {
                 ("payee".into(), "АСМЕ".into()),
                 ("amount".into(), "5\u{200B}00".into()),
             ],
-            expires_at: None,
+            expires_ms: None,
             requester: None,
         };
         let v = serde_json::to_value(&grant).unwrap();
@@ -543,7 +544,7 @@ pub struct BenchView {
     pub faults: prelude_emulator::Faults,
     pub clock_offset_secs: i64,
     /// Unix milliseconds on the emulated clock.
-    pub emulated_now: i64,
+    pub emulated_now_ms: i64,
     /// The routes a switch may break.
     pub routes: Vec<BenchRoute>,
     /// Why the emulator last refused a passkey ceremony (its own words, shown as text).

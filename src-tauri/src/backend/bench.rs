@@ -88,7 +88,7 @@ impl Backend {
         Ok(BenchView {
             faults,
             clock_offset_secs: offset,
-            emulated_now: now.saturating_mul(1000),
+            emulated_now_ms: now.saturating_mul(1000),
             routes: ROUTES
                 .iter()
                 .map(|r| crate::view::BenchRoute {

@@ -54,7 +54,7 @@ pub struct IdentifiersView {
     /// The address waiting for its code, when one is.
     pub pending: Option<IdentifierRow>,
     /// Unix ms from when another code may be asked for the pending one.
-    pub resend_at: Option<i64>,
+    pub resend_ms: Option<i64>,
     /// The kinds the panel adds, with their words; each `kind` is what `add_identifier` takes.
     pub kinds: &'static [crate::labels::KindWords],
 }
@@ -154,7 +154,7 @@ impl Backend {
             pending: pending
                 .and_then(Pending::identifier)
                 .map(|i| row(&i, false)),
-            resend_at: pending.map(|p| ms(p.sent_at + resend_cooldown())),
+            resend_ms: pending.map(|p| ms(p.sent_at + resend_cooldown())),
             kinds: &crate::labels::KINDS,
         })
     }
@@ -321,7 +321,7 @@ mod tests {
             (pending.kind, pending.value.as_str()),
             ("email", "grace@example.com")
         );
-        assert!(v.resend_at.is_some());
+        assert!(v.resend_ms.is_some());
         let mail = last(&emu);
         assert_eq!(mail.to, "grace@example.com");
         // A wrong code keeps it waiting; the right one adds it.

@@ -101,8 +101,8 @@ impl Backend {
                 },
                 id: c.credential_id,
                 nickname: c.nickname,
-                created_at: c.created_at.saturating_mul(1000),
-                last_used_at: c.last_used_at.saturating_mul(1000),
+                created_ms: c.created_at.saturating_mul(1000),
+                last_used_ms: c.last_used_at.saturating_mul(1000),
             })
             .collect())
     }
@@ -550,8 +550,8 @@ fn unconfirmed_row(id: String) -> PasskeyRow {
     PasskeyRow {
         id,
         nickname: None,
-        created_at: 0,
-        last_used_at: 0,
+        created_ms: 0,
+        last_used_ms: 0,
         place: "unconfirmed",
     }
 }

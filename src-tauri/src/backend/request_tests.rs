@@ -476,3 +476,26 @@ async fn a_program_gets_three_requests_a_minute() {
     assert_eq!(b.requests.len(), 4);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A request's times are one unit, named in the field: when it came and when it times out,
+/// both Unix milliseconds, the timeout apart.
+#[tokio::test]
+async fn a_request_says_its_times_in_milliseconds() {
+    let (_emu, mut b, _dir) = signed_in().await;
+    let before = crate::backend::now_ms();
+    let asked = ask("transfer:write", &[("amount", "5")], false);
+    let timeout_ms = asked.timeout_secs as i64 * 1000;
+    from_program(&mut b, "payroll", asked);
+    let r = view(&b).request.unwrap();
+    let after = crate::backend::now_ms();
+    assert!(
+        (before..=after).contains(&r.received_ms),
+        "{before} ≤ {} ≤ {after}",
+        r.received_ms
+    );
+    assert_eq!(r.expires_ms - r.received_ms, timeout_ms);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["receivedMs"], r.received_ms);
+    assert_eq!(json["expiresMs"], r.expires_ms);
+    assert!(json.get("receivedAt").is_none() && json.get("expiresAt").is_none());
+}

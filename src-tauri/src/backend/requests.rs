@@ -410,7 +410,7 @@ impl Backend {
             o.grant_expires_at = self
                 .flow
                 .grant()
-                .and_then(|g| g.expires_at)
+                .and_then(|g| g.expires_ms)
                 .map(|ms| rfc3339(ms / 1000));
             if p.ask.want_token {
                 // The token goes out only if it carries nothing another approval granted.

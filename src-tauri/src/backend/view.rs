@@ -25,7 +25,7 @@ impl Backend {
             revoke_targets: crate::labels::REVOKE_TARGETS,
         });
         // A code with no tries left may be replaced at once.
-        let login_resend_at = match &self.flow {
+        let login_resend_ms = match &self.flow {
             Flow::CodeSent { sent_at, .. } if !self.flow.code_exhausted() => {
                 Some(ms(*sent_at + resend_cooldown()))
             }
@@ -49,7 +49,7 @@ impl Backend {
         let deadline = match stage {
             Stage::Request => request.as_ref().map(|r| r.expires_ms),
             Stage::StepUpOtp => {
-                let step = challenge.as_ref().and_then(|c| c.expires_at);
+                let step = challenge.as_ref().and_then(|c| c.expires_ms);
                 let asked = request.as_ref().map(|r| r.expires_ms);
                 step.into_iter().chain(asked).min()
             }
@@ -64,7 +64,7 @@ impl Backend {
             form_scope: crate::labels::TRANSFER_SCOPE,
             identifier,
             last_identifier,
-            login_resend_at,
+            login_resend_ms,
             code_exhausted: self.flow.code_exhausted(),
             user,
             challenge,
@@ -111,8 +111,8 @@ impl Backend {
             channel: channel.map(Channel::as_str),
             channel_label: channel.map(crate::labels::channel_label),
             destination,
-            expires_at: c.expires_at.map(|s| s * 1000),
-            resend_at: a
+            expires_ms: c.expires_at.map(|s| s * 1000),
+            resend_ms: a
                 .sent_at
                 .filter(|_| a.tries_left != Some(0))
                 .map(|t| ms(t + resend_cooldown())),
@@ -127,7 +127,7 @@ impl Backend {
                 Some(r) => r.requester.clone(),
                 None => this_computer().to_owned(),
             },
-            asked_at: a.attempt.started.saturating_mul(1000),
+            asked_ms: a.attempt.started.saturating_mul(1000),
             broad: crate::labels::broad(
                 &c.scope,
                 crate::requests::matching::has_details(&c.metadata),
