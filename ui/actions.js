@@ -25,8 +25,10 @@ export function createActions(ui) {
   function showError(err) {
     showErrorIn(errorBox, err);
     errorBox.hidden = false;
-    errorBox.dataset.code = err.code;
+    errorBox.dataset.code = err.code || "";
     errorBox.dataset.field = err.field || "";
+    errorBox.dataset.pinFault = String(Boolean(err.pinFault));
+    errorBox.dataset.noAddress = String(Boolean(err.noAddress));
     placeError(errorBox, errorActions, ui.view, stageRoot);
     const restart = restartable(err) && (ui.lastApproval || ui.view?.request) && ui.view?.stage !== "login";
     // An approval that needs a passkey this computer lacks: the way on is beside the error,
@@ -45,6 +47,8 @@ export function createActions(ui) {
     errorBox.replaceChildren();
     delete errorBox.dataset.code;
     delete errorBox.dataset.field;
+    delete errorBox.dataset.pinFault;
+    delete errorBox.dataset.noAddress;
     errorActions.hidden = true;
     placeError(errorBox, errorActions, ui.view, stageRoot);
   }

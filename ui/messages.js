@@ -111,6 +111,8 @@ function sentence(s) {
 }
 
 function describe(err) {
+  // The page's own refusal (a code field's) has no code: its reason is the sentence.
+  if (!err.code && err.reason) return sentence(err.reason);
   const f = TEXT[err.code];
   return f ? f(err) : "Something went wrong. Try again.";
 }
@@ -151,7 +153,7 @@ export function showErrorIn(el, err) {
     p.textContent = next;
     parts.push(p);
   }
-  if (PLAIN.has(err.code)) {
+  if (err.plain || PLAIN.has(err.code)) {
     el.replaceChildren(...parts);
     return;
   }

@@ -34,6 +34,7 @@ mod settings;
 #[cfg(target_os = "linux")]
 pub mod tray;
 pub mod view;
+mod view_rows;
 
 use backend::Backend;
 use error::AppResult;

@@ -122,7 +122,7 @@ fn attempt_for(p: &Pending) -> Attempt {
             scope: p.ask.scope.clone(),
             metadata,
         },
-        p.received,
+        p.received_ms / 1000,
     );
     a.request = Some(RequestTag {
         id: p.id.clone(),

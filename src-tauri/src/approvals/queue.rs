@@ -18,8 +18,8 @@ pub struct Pending {
     pub id: String,
     pub source: Source,
     pub ask: Ask,
-    /// Unix seconds.
-    pub received: i64,
+    /// When it came, Unix milliseconds.
+    pub received_ms: i64,
     /// Unix milliseconds after which it times out.
     pub deadline_ms: i64,
     /// Its number and the numbers offered, for a program's request while matching is on.
@@ -60,7 +60,7 @@ impl Queue {
         self.items.push_back(Pending {
             id: id.clone(),
             source,
-            received: now_ms / 1000,
+            received_ms: now_ms,
             deadline_ms,
             ask,
             matching: None,
