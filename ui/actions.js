@@ -33,7 +33,7 @@ export function createActions(ui) {
     const restart = restartable(err) && (ui.lastApproval || ui.view?.request) && ui.view?.stage !== "login";
     // An approval that needs a passkey this computer lacks: the way on is beside the error,
     // since the Passkeys panel is often below the fold.
-    const addPasskey = err.code === "needs_passkey";
+    const addPasskey = err.addPasskey === true;
     $("#restart-approval").hidden = !restart;
     $("#error-add-passkey").hidden = !addPasskey;
     errorActions.hidden = !(restart || addPasskey);

@@ -1,5 +1,5 @@
 //! The app's error type, sent to the UI as `{code, message, reason, restartable, transient,
-//! unreachable, pinFault, badInput, lookalike, noAddress, …}`
+//! unreachable, pinFault, badInput, lookalike, noAddress, addPasskey, …}`
 //! with stable codes.
 
 use crate::codes::{AppCode, ErrorCode};
@@ -265,6 +265,8 @@ impl serde::Serialize for AppError {
             "noAddress",
             &matches!(self, AppError::NoAddressForStep { .. }),
         )?;
+        // The approval needs a passkey this computer lacks: "Add a passkey" goes beside it.
+        st.serialize_field("addPasskey", &matches!(self, AppError::NeedsPasskey(_)))?;
         st.end()
     }
 }
@@ -475,8 +477,14 @@ mod tests {
         use crate::authenticator::AuthenticatorError as Au;
         let flags = |e: AppError| {
             let v = serde_json::to_value(&e).unwrap();
-            ["pinFault", "badInput", "lookalike", "noAddress"]
-                .map(|f| v[f].as_bool().unwrap_or_else(|| panic!("{f} missing")))
+            [
+                "pinFault",
+                "badInput",
+                "lookalike",
+                "noAddress",
+                "addPasskey",
+            ]
+            .map(|f| v[f].as_bool().unwrap_or_else(|| panic!("{f} missing")))
         };
         for e in [
             Au::WrongPin { tries_left: 2 },
@@ -485,32 +493,37 @@ mod tests {
         ] {
             assert_eq!(
                 flags(AppError::Authenticator(e)),
-                [true, false, false, false]
+                [true, false, false, false, false]
             );
         }
         assert_eq!(
             flags(AppError::Authenticator(Au::PinBlocked)),
-            [false, false, false, false]
+            [false, false, false, false, false]
         );
         assert_eq!(
             flags(AppError::InvalidInput("no".into())),
-            [false, true, false, false]
+            [false, true, false, false, false]
         );
         assert_eq!(
             flags(AppError::Session(prelude_session::Error::InvalidInput(
                 "no".into()
             ))),
-            [false, true, false, false]
+            [false, true, false, false, false]
         );
         assert_eq!(
             flags(AppError::LookalikeIdentifier("mixed".into())),
-            [false, false, true, false]
+            [false, false, true, false, false]
         );
         let no_address = AppError::NoAddressForStep {
             channel: Channel::Sms,
             source: prelude_session::Error::Timeout,
         };
-        assert_eq!(flags(no_address), [false, false, false, true]);
-        assert_eq!(flags(AppError::NoTriesLeft), [false, false, false, false]);
+        assert_eq!(flags(no_address), [false, false, false, true, false]);
+        assert_eq!(
+            flags(AppError::NoTriesLeft),
+            [false, false, false, false, false]
+        );
+        let needs = AppError::NeedsPasskey(prelude_session::Error::Timeout);
+        assert_eq!(flags(needs), [false, false, false, false, true]);
     }
 }

@@ -323,6 +323,10 @@ impl Drop for Notifications {
     }
 }
 
+/// A screen-lock signal on the tests' session bus locks every app on it, the other tests'
+/// too: the signals test runs alone (write), the others beside each other (read).
+static SESSION_BUS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// Waits a moment, then checks the window did not lock.
 async fn stays_open(app: &AppRef, stage: &str, after: &str) -> TestResult {
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -338,12 +342,13 @@ async fn click_open(app: &AppRef, stage: &str) -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn it_locks_after_the_idle_time_and_requests_queue_behind_it() {
+    let _bus = SESSION_BUS.read().unwrap_or_else(|e| e.into_inner());
     let sandbox = Arc::new(Sandbox::new("lock_idle"));
     let app = App::launch_with(
         "lock_idle",
         &sandbox,
         None,
-        &[("COUNTERSIGN_LOCK_AFTER_SECS", "12")],
+        &[("COUNTERSIGN_LOCK_AFTER_SECS", "15")],
     )
     .await;
     let sb = sandbox.clone();
@@ -406,6 +411,7 @@ async fn it_locks_after_the_idle_time_and_requests_queue_behind_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_screen_lock_locks_it_from_the_names_owner_only() {
+    let _bus = SESSION_BUS.write().unwrap_or_else(|e| e.into_inner());
     let sandbox = Sandbox::new("lock_signals");
     let system = SystemBus::start();
     let logind = Logind::start(&system);
@@ -532,6 +538,7 @@ async fn ctrl_l(app: &AppRef) -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pin_opens_it_a_wrong_one_waits_and_a_restart_stays_locked() {
+    let _bus = SESSION_BUS.read().unwrap_or_else(|e| e.into_inner());
     let sandbox = Arc::new(Sandbox::new("lock_pin"));
     let app = App::launch("lock_pin", &sandbox, None).await;
     let sb = sandbox.clone();
