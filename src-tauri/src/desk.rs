@@ -27,16 +27,17 @@ impl AppDesk {
         self.0.get_webview_window("main")
     }
 
+    /// Builds the window again if it was closed to the tray.
     fn bring_forward(&self) {
-        if let Some(w) = self.window() {
-            let _ = w.unminimize();
-            let _ = w.show();
-            let _ = w.set_focus();
-        }
+        crate::window_life::show(&self.0);
     }
 
     /// Tells a person who is not looking at the window; clicking the notice brings it up.
     fn announce(&self, source: &Source, ask: &Ask) {
+        // Closed to the tray: the request opens the window again.
+        if self.window().is_none() {
+            self.bring_forward();
+        }
         let focused = self
             .window()
             .and_then(|w| w.is_focused().ok())

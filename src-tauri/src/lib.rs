@@ -27,7 +27,9 @@ pub mod server;
 mod settings;
 #[cfg(target_os = "linux")]
 pub mod tray;
+mod tray_icon;
 pub mod view;
+mod window_life;
 
 use backend::Backend;
 use error::AppResult;
@@ -199,6 +201,7 @@ pub fn run() -> ExitCode {
             setup(app, args, cpu_raster, link)?;
             Ok(())
         })
+        .on_window_event(window_life::on_window_event)
         .invoke_handler(tauri::generate_handler![
             commands::app_state,
             commands::start_login,
@@ -273,6 +276,7 @@ pub fn run() -> ExitCode {
 
 /// At exit, the embedded server writes what it has not saved yet (its saves are coalesced).
 fn on_event(app: &tauri::AppHandle, event: &tauri::RunEvent) {
+    window_life::on_run_event(app, event);
     if !matches!(event, tauri::RunEvent::Exit) {
         return;
     }
@@ -337,7 +341,11 @@ fn setup(
     // first frame instead of waiting for the backend.
     let boot = (settings.session_server() != Some(server.key()))
         .then(|| backend::boot_view(&server, settings.last_identifier(), settings.theme()));
-    open_window(app, boot.as_ref())?;
+    // Started with the session into a tray: no window until it is asked for.
+    let tray = tray_icon::install(app.handle())?;
+    if !(args.background && tray) {
+        window_life::open(app.handle(), boot.as_ref())?;
+    }
     app.manage(AppState {
         backend: tokio::sync::SetOnce::new(),
         settings,
@@ -378,24 +386,6 @@ fn setup(
             desk::AppDesk(handle.clone()).show(link).await;
         }
     });
-    Ok(())
-}
-
-/// The main window, created here rather than from the config so that it can carry the first
-/// view. The view holds nothing secret; a reload asks the backend instead (app.js).
-fn open_window(app: &tauri::App, boot: Option<&AppView>) -> Result<(), Box<dyn std::error::Error>> {
-    let config = app
-        .config()
-        .app
-        .windows
-        .iter()
-        .find(|w| w.label == "main")
-        .ok_or("tauri.conf.json has no main window")?
-        .clone();
-    let boot = serde_json::to_string(&boot)?;
-    tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
-        .initialization_script(format!("window.__COUNTERSIGN_BOOT__ = {boot};"))
-        .build()?;
     Ok(())
 }
 

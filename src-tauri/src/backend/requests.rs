@@ -377,6 +377,16 @@ impl Backend {
         true
     }
 
+    /// Answers every request `cancelled`: the person quit Countersign.
+    pub fn cancel_requests(&mut self) {
+        self.drop_requests(AttemptOutcome::Cancelled);
+    }
+
+    /// How many requests wait, on screen included, now and at each change.
+    pub fn watch_requests(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.requests.watch()
+    }
+
     /// Ends every request (at sign-out).
     pub(super) fn drop_requests(&mut self, outcome: AttemptOutcome) {
         for id in self.requests.ids() {
