@@ -341,9 +341,8 @@ fn setup(
     // first frame instead of waiting for the backend.
     let boot = (settings.session_server() != Some(server.key()))
         .then(|| backend::boot_view(&server, settings.last_identifier(), settings.theme()));
-    // Started with the session into a tray: no window until it is asked for.
-    let tray = tray_icon::install(app.handle())?;
-    if !(args.background && tray) {
+    // Started with the session: into the tray, with no window until it is asked for.
+    if !args.background {
         window_life::open(app.handle(), boot.as_ref())?;
     }
     app.manage(AppState {
@@ -354,6 +353,11 @@ fn setup(
         overridden,
         inbox_task: std::sync::Mutex::new(None),
     });
+    // After the window, which it need not delay; a start in the background with no tray
+    // after all (its library is missing) opens the window rather than stay invisible.
+    if !tray_icon::install(app.handle())? && args.background {
+        window_life::open(app.handle(), boot.as_ref())?;
+    }
     // Programs may ask at once; their requests wait for the backend below.
     desk::listen(app.handle(), args.profile.clone());
     // The emulator, the keyring and the first request happen while WebKit starts the page.

@@ -19,7 +19,7 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
-pub(crate) fn target_bin(name: &str) -> PathBuf {
+pub fn target_bin(name: &str) -> PathBuf {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
@@ -277,6 +277,11 @@ impl App {
             artifacts,
             _display: display,
         }
+    }
+
+    /// The app's private X display (`:N`), for tools that look at its windows (xdotool).
+    pub fn display(&self) -> &str {
+        &self._display.name
     }
 
     /// Saves a PNG of the window as `tests/artifacts/<test>/<label>.png`.
