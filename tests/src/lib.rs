@@ -76,6 +76,8 @@ mod demo;
 mod dialogs;
 mod looks;
 mod picks;
+#[cfg(target_os = "linux")]
+pub mod tray;
 
 // ---------------------------------------------------------------------------------------------
 // The app window
