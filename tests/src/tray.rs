@@ -70,7 +70,9 @@ impl TrayHost {
             );
             ready_tx.send(()).unwrap();
             while !until.load(Ordering::Relaxed) {
-                let _ = conn.process(Duration::from_millis(50));
+                if conn.process(Duration::from_millis(50)).is_err() {
+                    break;
+                }
             }
         });
         ready_rx.recv().unwrap();
