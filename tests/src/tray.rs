@@ -105,10 +105,11 @@ impl Drop for TrayHost {
     }
 }
 
-/// The X windows titled exactly "Countersign" on `display`: `xdotool search` matches without
-/// regard to case, and GTK's client leader window is named "countersign".
+/// The X windows on screen titled exactly "Countersign" on `display`: `xdotool search`
+/// matches without regard to case and lists unmapped windows too (GTK's client leader is
+/// named "countersign", and GTK's hidden helper windows take the application's name).
 pub fn windows(display: &str) -> Vec<u32> {
-    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt};
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, MapState};
     let out = std::process::Command::new("xdotool")
         .args(["search", "--name", "^Countersign$"])
         .env("DISPLAY", display)
@@ -123,6 +124,10 @@ pub fn windows(display: &str) -> Vec<u32> {
                 .ok()
                 .and_then(|c| c.reply().ok())
                 .is_some_and(|r| r.value == b"Countersign")
+                && x.get_window_attributes(*w)
+                    .ok()
+                    .and_then(|c| c.reply().ok())
+                    .is_some_and(|a| a.map_state == MapState::VIEWABLE)
         })
         .collect()
 }
@@ -142,14 +147,21 @@ pub fn close_window(display: &str) {
     x.flush().unwrap();
 }
 
-/// Clicks in the middle of the window.
-pub fn click_in(display: &str) {
-    let out = std::process::Command::new("xdotool")
-        .args(["mousemove", "520", "380", "click", "1"])
-        .env("DISPLAY", display)
-        .output()
-        .expect("xdotool");
-    assert!(out.status.success(), "{out:?}");
+/// Closes the window and waits until it is gone: true once it is. The request is sent again
+/// each second, up to 15 times: under Xvfb, with no window manager, GTK sometimes lets one
+/// pass unanswered.
+pub fn close(display: &str) -> bool {
+    for _ in 0..15 {
+        close_window(display);
+        let until = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < until {
+            if windows(display).is_empty() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    false
 }
 
 /// The app's process: the countersign binary whose environment names this profile.

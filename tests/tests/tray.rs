@@ -6,7 +6,7 @@
 
 #![cfg(target_os = "linux")]
 
-use countersign_e2e::tray::{TrayHost, app_pid, children, click_in, close_window, windows};
+use countersign_e2e::tray::{TrayHost, app_pid, children, close, windows};
 use countersign_e2e::{App, AppRef, Proc, Sandbox, TestResult, finish};
 use dbus::arg::{ArgType, PropMap, RefArg, Variant};
 use dbus::blocking::Connection;
@@ -160,14 +160,7 @@ async fn the_tray_keeps_the_app_without_a_window_and_quit_cancels() {
             "{:?}",
             children(pid)
         );
-        // The indicator library reads the menu into D-Bus when the host first asks
-        // (libdbusmenu-gtk's parser activates its items), and GTK then holds a grab that
-        // drops a delete request until the next click in the window. A person clicks before
-        // closing; so does the test.
-        click_in(&display);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        close_window(&display);
-        until("the window to go", || windows(&display).is_empty()).await?;
+        assert!(close(&display), "the window closes");
         until("the web process to end", || {
             !children(pid)
                 .iter()
@@ -185,6 +178,12 @@ async fn the_tray_keeps_the_app_without_a_window_and_quit_cancels() {
         // A request builds the window again, and the menu counts it.
         let cli = ask(&sandbox, "while closed");
         until("the window to come back", || !windows(&display).is_empty()).await?;
+        until("the web process to come back", || {
+            children(pid)
+                .iter()
+                .any(|c| c.starts_with("WebKitWebProces"))
+        })
+        .await?;
         wait_menu(
             &item,
             &[
@@ -194,8 +193,7 @@ async fn the_tray_keeps_the_app_without_a_window_and_quit_cancels() {
             ],
         )
         .await;
-        // WebDriver drives the rebuilt window: WebKit hands the session each new web view of
-        // the automation context, and it is the only one.
+        // WebDriver drives the rebuilt window: its one handle is the new web view.
         let handles = app.driver.windows().await?;
         assert_eq!(handles.len(), 1, "{handles:?}");
         app.driver.switch_to_window(handles[0].clone()).await?;

@@ -134,14 +134,11 @@ async fn closed_runs(
     display: &str,
     runs: usize,
 ) -> Vec<f64> {
-    use countersign_e2e::tray::{app_pid, children, click_in, close_window, windows};
+    use countersign_e2e::tray::{app_pid, children, close, windows};
     let pid = app_pid(&sandbox.profile).expect("the app's process");
     let mut samples = Vec::with_capacity(runs);
     for i in 0..runs {
-        // A click first: GTK drops a delete request while the tray menu's grab holds.
-        click_in(display);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        close_window(display);
+        assert!(close(display), "the window closes");
         let web = || {
             children(pid)
                 .iter()

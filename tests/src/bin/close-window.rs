@@ -1,13 +1,14 @@
 //! Closes Countersign's window on the X display in `DISPLAY` as a window manager does, for
-//! the memory bench (scripts/bench_tray_memory.py): a click in the window first, since GTK
-//! drops a delete request while the tray menu's grab holds.
+//! the memory bench (scripts/bench_tray_memory.py), and waits until it is gone (exit status 1
+//! if it does not go).
 
 #[cfg(target_os = "linux")]
 fn main() {
     let display = std::env::var("DISPLAY").unwrap_or_default();
-    countersign_e2e::tray::click_in(&display);
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    countersign_e2e::tray::close_window(&display);
+    if !countersign_e2e::tray::close(&display) {
+        eprintln!("close-window: the window did not close");
+        std::process::exit(1);
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
