@@ -37,11 +37,6 @@ struct Tray {
     marked: Image<'static>,
 }
 
-/// Whether the app has a tray: closing the window then keeps it running.
-pub fn present(app: &AppHandle) -> bool {
-    app.try_state::<Tray>().is_some()
-}
-
 /// Creates the tray where this session has a host for it; says why not otherwise.
 ///
 /// # Errors
@@ -92,6 +87,7 @@ pub fn install(app: &AppHandle) -> tauri::Result<bool> {
         plain,
         marked,
     });
+    app.manage(crate::window_life::InTray);
     follow_queue(app.clone());
     Ok(true)
 }

@@ -14,6 +14,14 @@ pub const MAIN: &str = "main";
 /// How long Quit waits for the answers to waiting requesters to be written.
 const ANSWERS: Duration = Duration::from_secs(2);
 
+/// In the app's state while a tray item exists (tray_icon.rs): closing the window then keeps
+/// the app running.
+pub struct InTray;
+
+fn in_tray(app: &AppHandle) -> bool {
+    app.try_state::<InTray>().is_some()
+}
+
 /// Only one builder at a time: two requests arriving at once must not build two windows.
 static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -93,7 +101,7 @@ pub fn on_window_event(window: &Window, event: &WindowEvent) {
         return;
     }
     let app = window.app_handle();
-    if !crate::tray_icon::present(app) {
+    if !in_tray(app) {
         return;
     }
     tracing::info!("window closed; Countersign keeps running in the tray");
@@ -126,7 +134,7 @@ pub fn on_run_event(app: &AppHandle, event: &RunEvent) {
     if let RunEvent::ExitRequested {
         code: None, api, ..
     } = event
-        && crate::tray_icon::present(app)
+        && in_tray(app)
     {
         api.prevent_exit();
     }
