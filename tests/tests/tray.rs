@@ -1,8 +1,9 @@
 //! The tray and the window's life, with a minimal StatusNotifierWatcher stood up on the tests'
 //! private session bus as the tray host: the item registers with its title and menu
 //! (dbusmenu `GetLayout`); closing the window keeps the app running with no window and no
-//! web process; a request builds the window again; the menu counts waiting requests; and
-//! Quit, clicked through dbusmenu as a panel does, answers a waiting request `cancelled`.
+//! web process; a request builds the window again; the menu counts waiting requests; Quit,
+//! clicked through dbusmenu as a panel does, answers a waiting request `cancelled`; and
+//! `--background` starts in the tray with no window until Open is clicked.
 
 #![cfg(target_os = "linux")]
 
@@ -129,8 +130,12 @@ async fn wait_request(app: &AppRef, reason: &str) -> TestResult {
     Ok(())
 }
 
+/// One tray host at a time on the tests' session bus: the watcher's name has one owner.
+static ONE_HOST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tray_keeps_the_app_without_a_window_and_quit_cancels() {
+    let _one = ONE_HOST.lock().await;
     let host = TrayHost::start();
     let sandbox = Arc::new(Sandbox::new("tray"));
     let app = App::launch("tray", &sandbox, None).await;
@@ -224,4 +229,45 @@ async fn the_tray_keeps_the_app_without_a_window_and_quit_cancels() {
         Ok(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_with_a_tray_starts_in_the_tray_with_no_window() {
+    let _one = ONE_HOST.lock().await;
+    let host = TrayHost::start();
+    let sandbox = Sandbox::new("tray_bg");
+    let display = std::env::var("DISPLAY").expect("an X display (xvfb-run)");
+    let mut cmd = sandbox.countersign(&["--background"]);
+    cmd.env("XDG_CACHE_HOME", sandbox.dir.join("cache"))
+        .env("COUNTERSIGN_TRAY_WAIT_SECS", "5");
+    let app = Proc::spawn(cmd);
+    let item = host.item().await;
+    wait_menu(
+        &item,
+        &[
+            ("Open Countersign", true),
+            ("No requests waiting", false),
+            ("Quit", true),
+        ],
+    )
+    .await;
+    let pid = app_pid(&sandbox.profile).expect("the app runs");
+    assert!(windows(&display).is_empty(), "no window");
+    assert!(
+        !children(pid)
+            .iter()
+            .any(|c| c.starts_with("WebKitWebProces")),
+        "no web process: {:?}",
+        children(pid)
+    );
+    // The tray's Open builds the window.
+    let open = menu(&item)[0].0;
+    click(&item, open);
+    until("the window to open", || !windows(&display).is_empty())
+        .await
+        .unwrap();
+    let quit = menu(&item)[2].0;
+    click(&item, quit);
+    let out = finish(app).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
 }
