@@ -12,6 +12,7 @@ use tauri::{AppHandle, Manager, RunEvent, WebviewWindow, Window, WindowEvent};
 pub const MAIN: &str = "main";
 
 /// How long Quit waits for the answers to waiting requesters to be written.
+#[cfg(unix)]
 const ANSWERS: Duration = Duration::from_secs(2);
 
 /// In the app's state while a tray item exists (tray_icon.rs): closing the window then keeps
