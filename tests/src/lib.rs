@@ -29,7 +29,7 @@ pub fn build_profile() -> &'static str {
     }
 }
 
-pub(crate) fn target_bin(name: &str) -> PathBuf {
+pub fn target_bin(name: &str) -> PathBuf {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
@@ -92,6 +92,8 @@ mod demo;
 mod dialogs;
 mod looks;
 mod picks;
+#[cfg(target_os = "linux")]
+pub mod tray;
 
 // ---------------------------------------------------------------------------------------------
 // The app window
@@ -293,6 +295,11 @@ impl App {
             artifacts,
             _display: display,
         }
+    }
+
+    /// The app's private X display (`:N`), for tools that look at its windows (xdotool).
+    pub fn display(&self) -> &str {
+        &self._display.name
     }
 
     /// Saves a PNG of the window as `tests/artifacts/<test>/<label>.png`.

@@ -340,6 +340,11 @@ impl Approvals {
         self.queue.iter().map(attempt_for).collect()
     }
 
+    /// How many requests wait, on screen included, now and at each change (the tray's count).
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.queue.watch()
+    }
+
     /// The ID of the request at the head of the queue (the one answered next), if any.
     pub fn head_id(&self) -> Option<String> {
         self.queue.head().map(|p| p.id.clone())

@@ -31,6 +31,8 @@ pub struct Pending {
 pub struct Queue {
     items: VecDeque<Pending>,
     next: u64,
+    /// How many wait, on screen included, for those who follow it (the tray's count).
+    count: tokio::sync::watch::Sender<usize>,
 }
 
 impl Queue {
@@ -66,6 +68,7 @@ impl Queue {
             matching: None,
             reply,
         });
+        self.count.send_replace(self.items.len());
         (id, self.items.len())
     }
 
@@ -113,11 +116,17 @@ impl Queue {
     pub fn resolve(&mut self, id: &str, outcome: Outcome) -> Option<Pending> {
         let i = self.items.iter().position(|p| p.id == id)?;
         let mut p = self.items.remove(i)?;
+        self.count.send_replace(self.items.len());
         if let Some(tx) = p.reply.take() {
             // The requester may have gone meanwhile; nothing is owed to it then.
             let _ = tx.send(outcome);
         }
         Some(p)
+    }
+
+    /// How many requests wait, on screen included, now and at each change.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.count.subscribe()
     }
 
     pub fn ids(&self) -> Vec<String> {
