@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # From `countersign approve` to the request painted on screen: the median over N runs
 # (default 20) against the real window on a standalone emulator, in one Xvfb and one D-Bus
-# session with an unlocked keyring. Usage: scripts/bench-approve.sh [RUNS]
+# session with an unlocked keyring; with the window open, then with it closed to the tray (a
+# tray host runs for the bench), where the request builds the window again.
+# Usage: scripts/bench-approve.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Startup time and idle memory of Countersign against a bare Tauri window with the same tauri
-# version: release builds, >= 10 runs each, interleaved, in one Xvfb and one D-Bus session.
+# version: release builds, >= 10 runs each, interleaved, in one Xvfb and one D-Bus session;
+# then the memory of the process tree (RSS/PSS/USS) with the window open, closed to the tray,
+# and started in the tray.
 # Usage: scripts/bench-startup.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +21,7 @@ say "measuring ($runs runs each)"
 keyctl session - dbus-run-session -- bash -c '
   echo -n bench | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   xvfb-run -a -s "-screen 0 1280x900x24" python3 scripts/bench_startup.py "$0" "$1/release/countersign" "$1/release/bare-window"
+  # Beside the open window: the tray-only memory, with the window closed and started in the tray.
+  xvfb-run -a -s "-screen 0 1280x900x24" python3 scripts/bench_tray_memory.py 3 "$1/release/countersign" \
+    "$1/release/tray-host" "$1/release/close-window"
 ' "$runs" "$target"

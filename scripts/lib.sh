@@ -1,7 +1,9 @@
 # Shared by run.sh and test.sh: install what is missing, and say what is being installed.
 # shellcheck shell=bash
 
-BUILD_PACKAGES=(libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev file curl)
+# libayatana-appindicator3-1: the tray icon's library, which the app loads at run time.
+BUILD_PACKAGES=(libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev file curl
+  libayatana-appindicator3-1)
 TEST_PACKAGES=(webkit2gtk-driver xvfb xauth keyutils gnome-keyring dbus chromium chromium-driver
   dpkg-dev lintian desktop-file-utils appstream xdotool)
 TAURI_DRIVER_VERSION=2.1.0

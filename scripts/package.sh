@@ -27,9 +27,14 @@ mkdir -p "$work/debian"
 printf 'Source: countersign\n\nPackage: countersign\nArchitecture: any\n' > "$work/debian/control"
 shlibs=$(cd "$work" && dpkg-shlibdeps -O \
   "-e$target/release/countersign" "-e$target/release/prelude-emulator" 2>/dev/null)
+# Plus the libraries loaded at run time, which no linker sees (tauri.conf.json's own Depends:
+# the tray's libayatana-appindicator3).
 depends_json=$(printf '%s\n' "${shlibs#shlibs:Depends=}" | python3 -c '
 import json, sys
-print(json.dumps([d.strip() for d in sys.stdin.read().split(",") if d.strip()]))')
+linked = [d.strip() for d in sys.stdin.read().split(",") if d.strip()]
+conf = json.load(open("src-tauri/tauri.conf.json"))
+loaded = conf["bundle"]["linux"]["deb"].get("depends", [])
+print(json.dumps(linked + [d for d in loaded if d not in linked]))')
 say "Depends: $depends_json"
 
 say "preparing the changelog and manual pages"

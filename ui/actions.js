@@ -25,13 +25,15 @@ export function createActions(ui) {
   function showError(err) {
     showErrorIn(errorBox, err);
     errorBox.hidden = false;
-    errorBox.dataset.code = err.code;
+    errorBox.dataset.code = err.code || "";
     errorBox.dataset.field = err.field || "";
+    errorBox.dataset.pinFault = String(Boolean(err.pinFault));
+    errorBox.dataset.noAddress = String(Boolean(err.noAddress));
     placeError(errorBox, errorActions, ui.view, stageRoot);
     const restart = restartable(err) && (ui.lastApproval || ui.view?.request) && ui.view?.stage !== "login";
     // An approval that needs a passkey this computer lacks: the way on is beside the error,
     // since the Passkeys panel is often below the fold.
-    const addPasskey = err.code === "needs_passkey";
+    const addPasskey = err.addPasskey === true;
     $("#restart-approval").hidden = !restart;
     $("#error-add-passkey").hidden = !addPasskey;
     errorActions.hidden = !(restart || addPasskey);
@@ -45,6 +47,8 @@ export function createActions(ui) {
     errorBox.replaceChildren();
     delete errorBox.dataset.code;
     delete errorBox.dataset.field;
+    delete errorBox.dataset.pinFault;
+    delete errorBox.dataset.noAddress;
     errorActions.hidden = true;
     placeError(errorBox, errorActions, ui.view, stageRoot);
   }

@@ -40,7 +40,8 @@ $("#logout").addEventListener("click", async (e) => {
 });
 
 $("#revoke-after-report").addEventListener("click", async (e) => {
-  if (await act("revoke_sessions", { target: "others" }, e.currentTarget)) flash("Your other sessions are signed out.");
+  const target = ui.view?.user?.revokeTargets.others;
+  if (target && (await act("revoke_sessions", { target }, e.currentTarget))) flash("Your other sessions are signed out.");
 });
 
 // Esc cancels an approval the way its Cancel does: the first press asks, a second confirms.

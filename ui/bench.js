@@ -65,7 +65,7 @@ function showRefusal(r) {
 function fill(b) {
   bench = b;
   showClock(b);
-  const at = clock(b.emulatedNow);
+  const at = clock(b.emulatedNowMs);
   $("[data-testid=bench-clock]").textContent = `Emulated time: ${at} (${offsetText(b.clockOffsetSecs)})`;
   const f = b.faults;
   for (const name of [...SWITCHES, ...PASSKEY_SWITCHES]) {
@@ -77,7 +77,7 @@ function fill(b) {
   // One row per route, one column per way to fail: the column headers name the switches, and
   // each box also carries its own accessible name.
   $("#route-rows").replaceChildren(
-    ...b.routes.map((route) => {
+    ...b.routes.map(({ path: route, slug }) => {
       const row = document.createElement("tr");
       const head = document.createElement("th");
       head.scope = "row";
@@ -91,7 +91,7 @@ function fill(b) {
         box.type = "checkbox";
         box.dataset.kind = kind;
         box.dataset.route = route;
-        box.dataset.testid = `fault-${label}-${route.replace(/^\/v1\/session\//, "").replaceAll("/", "-")}`;
+        box.dataset.testid = `fault-${label}-${slug}`;
         box.setAttribute("aria-label", `${route}: ${label === "lost" ? "answer lost" : label}`);
         box.checked = (f[kind] || []).includes(route);
         cell.append(box);
@@ -107,7 +107,7 @@ function read() {
   const routes = (kind) =>
     [...form.querySelectorAll(`input[data-kind=${kind}]`)].filter((b) => b.checked).map((b) => b.dataset.route);
   // Routes the sheet does not list (set by a script) are kept.
-  const others = (kind) => (bench?.faults[kind] || []).filter((r) => !bench.routes.includes(r));
+  const others = (kind) => (bench?.faults[kind] || []).filter((r) => !bench.routes.some((x) => x.path === r));
   return {
     ...bench.faults,
     require_dpop_nonce: el.require_dpop_nonce.checked,

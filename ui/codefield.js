@@ -41,7 +41,8 @@ export function codeField(input, onComplete, { max, showError }) {
   input.removeAttribute("maxlength");
   const refuse = (why) => {
     input.setAttribute("aria-invalid", "true");
-    showError({ code: "invalid_input", reason: why, message: why });
+    // The page's own refusal: no code, only the reason, said plainly (messages.js).
+    showError({ reason: why, message: why, plain: true });
   };
   const readInserted = async (text) => {
     const code = await call("read_code", { text }).catch(() => null);

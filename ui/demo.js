@@ -34,29 +34,15 @@ export function showDemoIdentities(v) {
 const inboxList = $("#inbox-list");
 const seen = new Set();
 
-// What became of a code, as the inbox marks it; a live code has no mark. A status this list
-// does not know is still struck out (styles.css strikes every status but live).
-const STATUS = {
-  used: "Used",
-  no_tries_left: "No tries left",
-  expired: "Expired",
-  replaced: "Replaced by a newer code",
-  session_ended: "Session ended",
-  locked_out: "Locked out",
-  void: "Void",
-};
-
-// What each code is for, as the inbox names it.
-const PURPOSE = { login: "Sign-in code", step_up: "Approval code", register: "Code to add this address" };
-
-function mark(b, status) {
-  const s = status || "live";
+// What became of a code, as the inbox marks it (the backend's `statusLabel`); a live code has
+// none. Every status but live is struck out (styles.css).
+function mark(b, m) {
+  const s = m.status || "live";
   if (b.dataset.status === s) return;
   b.dataset.status = s;
   const what = b.querySelector(".msg-what");
-  const purpose = PURPOSE[b.dataset.purpose] || "Approval code";
-  const why = s === "live" ? null : STATUS[s] || "No longer works";
-  what.textContent = why ? `${purpose} · ${why}` : purpose;
+  const why = m.statusLabel || null;
+  what.textContent = why ? `${m.purposeLabel} · ${why}` : m.purposeLabel;
   b.title = why ? `${why}: this code no longer works` : "Fill in this code";
 }
 
@@ -73,14 +59,15 @@ export function addMessage(m) {
   b.dataset.purpose = m.purpose;
   const to = document.createElement("span");
   to.className = "msg-to";
-  to.textContent = `${m.channel === "sms" ? "SMS" : "Email"} to ${m.to}`;
+  // "SMS to …", "Email to …": the backend's mid-sentence word, capitalised here.
+  to.textContent = `${m.channelLabel.charAt(0).toUpperCase()}${m.channelLabel.slice(1)} to ${m.to}`;
   const code = document.createElement("span");
   code.className = "msg-code";
   code.textContent = m.code;
   const what = document.createElement("span");
   what.className = "msg-what";
   b.append(to, code, what);
-  mark(b, m.status);
+  mark(b, m);
   b.addEventListener("click", () => fill($("#login-code") || $("#stepup-code"), m.code));
   li.append(b);
   inboxList.prepend(li);
@@ -92,12 +79,12 @@ export function addMessage(m) {
 // above it (CSS decides when), so a presenter never scrolls to read it.
 function showNewest(m) {
   const strip = $("#code-strip");
-  strip.hidden = (m.status || "live") !== "live";
+  strip.hidden = Boolean(m.statusLabel);
   strip.dataset.code = m.code;
   strip.dataset.id = m.id;
   strip.textContent = "";
   const what = document.createElement("span");
-  what.textContent = `${PURPOSE[m.purpose] || "Approval code"} by ${m.channel === "sms" ? "SMS" : "email"}`;
+  what.textContent = `${m.purposeLabel} by ${m.channelLabel}`;
   const code = document.createElement("strong");
   code.textContent = m.code;
   strip.append(what, code);
@@ -118,12 +105,12 @@ export async function refreshInbox() {
     for (const m of msgs) {
       if (!seen.has(m.id)) addMessage(m);
       const b = inboxList.querySelector(`button[data-id="${CSS.escape(m.id)}"]`);
-      if (b) mark(b, m.status);
+      if (b) mark(b, m);
     }
     // The strip only ever offers a code that still works.
     const strip = $("#code-strip");
     const newest = msgs.find((m) => m.id === strip.dataset.id);
-    if (newest && newest.status !== "live") strip.hidden = true;
+    if (newest && newest.statusLabel) strip.hidden = true;
   } catch (_) {
     /* not a demo server */
   } finally {

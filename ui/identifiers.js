@@ -8,25 +8,6 @@ import { left as timeLeft } from "./words.js";
 
 const $ = (sel, root) => root.querySelector(sel);
 
-const WORDS = {
-  email: {
-    label: "Email address",
-    placeholder: "you@example.com",
-    hint: "We’ll send a code to this address.",
-    added: "The email address is on your account.",
-    type: "email",
-    autocomplete: "email",
-  },
-  phone: {
-    label: "Phone number",
-    placeholder: "+33 6 12 34 56 78",
-    hint: "Start with + and the country code. We’ll send a code by text message.",
-    added: "The phone number is on your account.",
-    type: "tel",
-    autocomplete: "tel",
-  },
-};
-
 // Wires the panel inside `root` (the signed-in screen); `flash` shows a short confirmation.
 export function wireIdentifiers(root, flash) {
   const panel = $("#identifiers-panel", root);
@@ -40,7 +21,12 @@ export function wireIdentifiers(root, flash) {
   const codeInput = $("#identifier-code", panel);
   const resend = $("[data-testid=identifier-resend]", panel);
   const errorBox = $("#identifier-error", panel);
-  let kind = "email";
+  // The kinds of address and their words come with the panel's view (`kinds`); `kind` is the
+  // one the open form adds, sent back as the backend named it.
+  let kinds = [];
+  let kind = null;
+  let lastError = null;
+  const wordsFor = (k) => kinds.find((w) => w.kind === k);
   let busy = false;
   let resendTimer = null;
 
@@ -48,6 +34,7 @@ export function wireIdentifiers(root, flash) {
     errorBox.hidden = true;
     errorBox.replaceChildren();
     delete errorBox.dataset.code;
+    lastError = null;
   };
   // Only as far as needed to see it, as the main error line does.
   const seen = (el) => el.scrollIntoView({ block: "nearest", behavior: "auto" });
@@ -55,6 +42,7 @@ export function wireIdentifiers(root, flash) {
     showErrorIn(errorBox, err);
     errorBox.hidden = false;
     errorBox.dataset.code = err.code;
+    lastError = err;
     seen(errorBox);
   };
 
@@ -70,6 +58,7 @@ export function wireIdentifiers(root, flash) {
   };
 
   const draw = (v) => {
+    kinds = v.kinds;
     list.replaceChildren(
       ...v.identifiers.map((r) => {
         const li = document.createElement("li");
@@ -84,7 +73,7 @@ export function wireIdentifiers(root, flash) {
         value.title = r.value;
         const sub = document.createElement("span");
         sub.className = r.signedInWith ? "current" : "muted";
-        sub.textContent = `${r.kind === "email" ? "Email" : "Phone"}${r.signedInWith ? " · signed in with it" : ""}`;
+        sub.textContent = `${r.kindName}${r.signedInWith ? " · signed in with it" : ""}`;
         meta.append(value, sub);
         li.append(meta);
         return li;
@@ -106,7 +95,7 @@ export function wireIdentifiers(root, flash) {
     if (pending) {
       form.hidden = true;
       $("[data-testid=identifier-pending]", codeForm).textContent = pending.value;
-      armResend(v.resendAt);
+      armResend(v.resendMs);
       if (appearing) seen(codeForm);
     } else {
       clearTimeout(resendTimer);
@@ -140,12 +129,13 @@ export function wireIdentifiers(root, flash) {
   };
 
   const open = (k) => {
+    const w = wordsFor(k);
+    if (!w) return;
     kind = k;
-    const w = WORDS[k];
     $("#identifier-value-label", form).textContent = w.label;
     $("#identifier-value-hint", form).textContent = w.hint;
     input.placeholder = w.placeholder;
-    input.type = w.type;
+    input.type = w.inputType;
     input.autocomplete = w.autocomplete;
     input.value = "";
     input.removeAttribute("aria-invalid");
@@ -169,7 +159,7 @@ export function wireIdentifiers(root, flash) {
     e.preventDefault();
     const value = input.value;
     const v = await run("add_identifier", { kind, value }, e.submitter);
-    if (!v && errorBox.dataset.code === "lookalike_identifier") {
+    if (!v && lastError?.lookalike) {
       // The warning came before any code: sending is the person's informed choice.
       const anyway = document.createElement("button");
       anyway.type = "button";
@@ -195,7 +185,7 @@ export function wireIdentifiers(root, flash) {
     const adding = $("[data-testid=identifier-pending]", codeForm).textContent;
     const v = await run("verify_identifier_code", { code: codeInput.value }, e.submitter);
     if (v && !v.pending) {
-      flash(WORDS[v.identifiers.find((r) => r.value === adding)?.kind || kind].added);
+      flash(wordsFor(v.identifiers.find((r) => r.value === adding)?.kind || kind)?.added || "");
       // The form is gone: the focus goes to the list's next action, not to the page.
       actions.querySelector("button")?.focus();
     } else {

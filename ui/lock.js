@@ -90,9 +90,14 @@ function wire(ui) {
 // A move into or out of the lock loads the page again: nothing drawn before the lock (codes
 // in the inbox, the history, a request) stays in the page, and after it the page starts whole.
 // True when it does (the caller draws nothing more).
+let drawnLocked = null;
 export function crossesLock(ui, v) {
+  const locked = Boolean(v.lock);
   const from = ui.mounted;
-  if (!from || from === "loading" || (from === "locked") === (v.stage === "locked")) return false;
+  if (!from || from === "loading" || drawnLocked === null || drawnLocked === locked) {
+    drawnLocked = locked;
+    return false;
+  }
   location.reload();
   return true;
 }
@@ -147,10 +152,10 @@ export function initLock(ui) {
   const report = () => {
     pending = null;
     last = Date.now();
-    if (ui.view?.stage !== "locked") call("note_input").catch(() => {});
+    if (!ui.view?.lock) call("note_input").catch(() => {});
   };
   const input = () => {
-    if (ui.view?.stage === "locked" || pending) return;
+    if (ui.view?.lock || pending) return;
     const wait = last + INPUT_EVERY_MS - Date.now();
     if (wait <= 0) report();
     else pending = setTimeout(report, wait);
@@ -159,6 +164,6 @@ export function initLock(ui) {
   document.addEventListener("keydown", (e) => {
     if (!(e.ctrlKey && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "l")) return;
     e.preventDefault();
-    if (ui.view?.stage !== "locked") ui.act("lock_now", {});
+    if (!ui.view?.lock) ui.act("lock_now", {});
   });
 }

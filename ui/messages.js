@@ -40,7 +40,9 @@ const TEXT = {
   number_not_picked: () => "Pick the number the program's terminal shows first.",
   wrong_stage: () => "That action no longer applies here.",
 
-  invalid_identifier: () => "That phone number or email cannot be used here.",
+  // The server's reason says why (an address that mixes scripts, say); it is shown plainly.
+  invalid_identifier: (e) =>
+    e.reason ? `That phone number or email cannot be used here: ${String(e.reason).replace(/[.\s]+$/, "")}.` : "That phone number or email cannot be used here.",
   conflict: (e) => (e.reason ? sentence(e.reason) : "That clashes with what the server already holds."),
   identifier_already_exists: () =>
     "That address is already on an account, this one or another. Nothing was sent; use another address.",
@@ -111,6 +113,8 @@ function sentence(s) {
 }
 
 function describe(err) {
+  // The page's own refusal (a code field's) has no code: its reason is the sentence.
+  if (!err.code && err.reason) return sentence(err.reason);
   const f = TEXT[err.code];
   return f ? f(err) : "Something went wrong. Try again.";
 }
@@ -151,7 +155,7 @@ export function showErrorIn(el, err) {
     p.textContent = next;
     parts.push(p);
   }
-  if (PLAIN.has(err.code)) {
+  if (err.plain || PLAIN.has(err.code)) {
     el.replaceChildren(...parts);
     return;
   }

@@ -15,8 +15,6 @@ export function initPasskeys(context) {
   ctx = context;
 }
 
-const PIN_ERRORS = new Set(["wrong_pin", "pin_required", "pin_policy"]);
-
 const triesWords = (n) => `${n} ${n === 1 ? "try" : "tries"} left before this computer's passkeys are blocked.`;
 
 // Shows or hides the passkey parts of the screen on `root` for the view `v`.
@@ -93,7 +91,7 @@ export function wirePasskeys(stage, root) {
             document.body.dataset.passkeyApproveMs = String(Math.round(performance.now() - began));
           }),
         );
-      } else if ($("#approve-pin") && PIN_ERRORS.has($("#error")?.dataset.code)) {
+      } else if ($("#approve-pin") && $("#error")?.dataset.pinFault === "true") {
         // Only a PIN that was wrong (or missing) is marked so; another failure is not its fault.
         $("#approve-pin").value = "";
         $("#approve-pin").setAttribute("aria-invalid", "true");
@@ -167,8 +165,8 @@ function row(r, root) {
   place.textContent = PLACE[r.place] || PLACE.elsewhere;
   const when = document.createElement("span");
   when.className = "muted small";
-  const used = r.lastUsedAt && r.lastUsedAt !== r.createdAt ? ` · last used ${clock(r.lastUsedAt)}` : " · not used yet";
-  when.textContent = r.place === "unconfirmed" ? "The server did not answer when it was added" : `Added ${clock(r.createdAt)}${used}`;
+  const used = r.lastUsedMs && r.lastUsedMs !== r.createdMs ? ` · last used ${clock(r.lastUsedMs)}` : " · not used yet";
+  when.textContent = r.place === "unconfirmed" ? "The server did not answer when it was added" : `Added ${clock(r.createdMs)}${used}`;
   meta.append(name, place, when);
   const buttons = document.createElement("div");
   buttons.className = "row-buttons";

@@ -87,8 +87,7 @@ export function wireDeadEnd(root, view, act) {
 // Errors go where they are about: under the field they name (the field marked), under the
 // code field on the check, else at the top of the card. A dead end says its error itself.
 export function placeError(box, actions, v, root) {
-  const code = box.dataset.code;
-  if (!box.hidden && v?.challenge?.deadEnd && /^no_(email|phone)_for_step$/.test(code || "")) {
+  if (!box.hidden && v?.challenge?.deadEnd && box.dataset.noAddress === "true") {
     box.hidden = true;
     return;
   }

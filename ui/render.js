@@ -235,7 +235,7 @@ export function createRender(ui) {
   // A grant past its end allows nothing: its screen stops saying it is granted.
   function showGrantEnd(view, now) {
     const stage = $("#done-stage", stageRoot);
-    const at = view.grant?.expiresAt;
+    const at = view.grant?.expiresMs;
     if (!stage || !at) return;
     const over = at - now <= 0;
     // The headline is bound anew on each render: past the end, it says what ended, every time.

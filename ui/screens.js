@@ -45,7 +45,7 @@ export function createScreens(ui, stageRoot) {
     b.addEventListener("click", async () => {
       if (r.current) {
         if (await act("logout", {}, b)) flash("You are signed out.");
-      } else if (await act("revoke_sessions", { target: "session", sessionId: r.id }, b)) loadSessions();
+      } else if (await act("revoke_sessions", { target: ui.view.user.revokeTargets.one, sessionId: r.id }, b)) loadSessions();
     });
     li.append(b);
     return li;
@@ -98,7 +98,7 @@ export function createScreens(ui, stageRoot) {
       form.addEventListener("submit", (e) => {
         e.preventDefault();
         ui.lastApproval = {
-          scope: "transfer:write",
+          scope: ui.view.formScope,
           metadata: {
             amount: $("#amount").value.trim(),
             currency: $("#currency").value,
@@ -109,13 +109,13 @@ export function createScreens(ui, stageRoot) {
       });
       $("[data-action=load-sessions]").addEventListener("click", () => loadSessions());
       confirmFirst($("[data-action=revoke-others]"), "Sign the others out? Click again", async (e) => {
-        if (await act("revoke_sessions", { target: "others" }, e.target)) {
+        if (await act("revoke_sessions", { target: ui.view.user.revokeTargets.others }, e.target)) {
           flash("Your other sessions are signed out.");
           loadSessions();
         }
       });
       confirmFirst($("[data-action=revoke-all]"), "This device too? Click again", async (e) => {
-        if (await act("revoke_sessions", { target: "all" }, e.target)) flash("Signed out everywhere.");
+        if (await act("revoke_sessions", { target: ui.view.user.revokeTargets.all }, e.target)) flash("Signed out everywhere.");
       });
       loadSessions();
       wireIdentifiers(stageRoot, flash);

@@ -48,7 +48,7 @@ function say(text, tone = "") {
 function sayError(err) {
   showErrorIn(status, err);
   status.className = "hint bad";
-  if (err.code === "invalid_input") valueInput.setAttribute("aria-invalid", "true");
+  if (err.badInput) valueInput.setAttribute("aria-invalid", "true");
 }
 
 // The emulator key is write-only: the app says whether it has one, never what it is.
@@ -83,25 +83,6 @@ async function setKey(key) {
   }
 }
 
-// Step names as a person says them; others are the server's own step names.
-const STEP = { verify_sms: "text code", verify_email: "email code", verify_passkey: "passkey on this computer" };
-
-const OUTCOME = {
-  granted: "Approved",
-  denied: "Denied",
-  reported: "Reported",
-  blocked: "Blocked",
-  cancelled: "Cancelled",
-  timed_out: "Timed out",
-  withdrawn: "Withdrawn",
-  refused: "Refused",
-  failed: "Failed",
-  passkey_added: "Passkey added",
-  passkey_used: "Signed in by passkey",
-  passkey_removed: "Passkey removed",
-  passkey_reset: "PIN reset",
-};
-
 async function loadHistory() {
   const list = $("#history");
   const note = $("#history-note");
@@ -119,10 +100,11 @@ async function loadHistory() {
         what.textContent = `${e.scope}${meta ? " · " + meta : ""}`;
         const badge = document.createElement("span");
         badge.className = `outcome ${e.outcome}`;
-        badge.textContent = OUTCOME[e.outcome] || e.outcome;
+        // The backend's words for the outcome and the steps; an outcome it has none for as written.
+        badge.textContent = e.outcomeLabel || e.outcome;
         const when = document.createElement("span");
         when.className = "when";
-        const steps = e.steps.length ? ` · ${e.steps.map((s) => STEP[s] || s).join(" → ")}` : "";
+        const steps = e.stepLabels.length ? ` · ${e.stepLabels.join(" → ")}` : "";
         // The error's code is for testers: a tooltip, not part of the line.
         if (e.errorCode) li.title = `Error: ${e.errorCode}`;
         const who = e.requester ? ` · asked by ${e.requester}` : "";

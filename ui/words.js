@@ -5,8 +5,6 @@
 
 import { details, money } from "./money.js";
 
-const CHANNEL = { sms: "SMS", email: "email" };
-
 // The UI's one time format, for every time it shows: the time of day as a clock shows it,
 // hours and minutes in the locale's way ("5:57 PM", "17:57"); a day other than today adds its
 // short date before it ("Nov 28, 5:57 PM"), and another year the year too. `at` is
@@ -34,7 +32,7 @@ export function derived(v) {
   const c = v.challenge;
   return {
     progress: c
-      ? `Step ${c.step} of ${c.stepCount}${c.channel ? " · " + CHANNEL[c.channel] : ""}`
+      ? `Step ${c.step} of ${c.stepCount}${c.channelLabel ? " · " + c.channelLabel : ""}`
       : "",
     sentTo: c && c.deadEnd
       ? ""
@@ -48,10 +46,10 @@ export function derived(v) {
             : "Approve with the passkey on this computer. No code is sent."
       : c && c.channel
       ? c.codeSent
-        ? `We sent a code by ${CHANNEL[c.channel]} to ${c.destination}.`
+        ? `We sent a code by ${c.channelLabel} to ${c.destination}.`
         : c.resumed
-          ? `A code by ${CHANNEL[c.channel]} to ${c.destination}, sent before Countersign closed, still works. If none came, send a new one.`
-          : `No code has gone out by ${CHANNEL[c.channel]} yet. Once the problem above is fixed, use “Send a new code”.`
+          ? `A code by ${c.channelLabel} to ${c.destination}, sent before Countersign closed, still works. If none came, send a new one.`
+          : `No code has gone out by ${c.channelLabel} yet. Once the problem above is fixed, use “Send a new code”.`
       : c && c.customHere
         ? "Last, your own app confirms this approval. In this demo, Countersign stands in for it: confirm below."
         : c ? ["This step (“", { isolate: c.stepKey }, "”) is completed in the app that asked for this approval. Complete it there, or cancel if you did not start this."] : "",
@@ -72,10 +70,10 @@ export function derived(v) {
     requestScript: v.request?.requester?.script
       ? ["· running ", { isolate: v.request.requester.script, whole: true }, ", by its own account"]
       : "",
-    requestTime: v.request ? `at ${clock(v.request.receivedAt)}` : "",
+    requestTime: v.request ? `at ${clock(v.request.receivedMs)}` : "",
     // The app's own form is asked "on" this computer; a program or a link asks "by".
     askedVerb: v.request ? "Asked by" : "Asked on",
-    askedTime: c?.askedAt ? `at ${clock(c.askedAt)}` : "",
+    askedTime: c?.askedMs ? `at ${clock(c.askedMs)}` : "",
     scopeWords: c ? scopeWords(c) : "",
     requestScopeWords: v.request ? scopeWords(v.request) : "",
     requestHint: v.request

@@ -64,9 +64,10 @@ pub fn boot_view(server: &Server, last_identifier: Option<String>, theme: String
         server: server.view(matches!(server, Server::Embedded)),
         theme,
         rules: input_rules(),
+        form_scope: crate::labels::TRANSFER_SCOPE,
         identifier: None,
         last_identifier,
-        login_resend_at: None,
+        login_resend_ms: None,
         code_exhausted: false,
         user: None,
         challenge: None,
@@ -226,7 +227,7 @@ impl Backend {
             started_at: rfc3339(a.started),
             ended_at: rfc3339(unix_now()),
             server: self.server.label(),
-            session_id: self.session.session_id(),
+            session_id: self.session.session_id().map(String::from),
             scope: a.approval.scope,
             // What was asked: the matched number is signed, never listed (matching.rs).
             metadata: a

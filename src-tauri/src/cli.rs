@@ -33,7 +33,8 @@ pub struct Args {
     #[arg(value_name = "LINK", value_parser = link_arg)]
     pub link: Option<String>,
     /// Started with the session (the autostart entry): needs a tray. With none within 30 s it
-    /// says so and exits; with one, Countersign starts with its window as without it.
+    /// says so and exits; with one, Countersign starts in the tray, with no window until a
+    /// request arrives or the tray's "Open Countersign" is chosen.
     #[arg(long)]
     pub background: bool,
     /// Set by WebKitWebDriver, which starts the app as a browser for a WebDriver session

@@ -28,12 +28,9 @@ impl AppDesk {
         self.0.get_webview_window("main")
     }
 
+    /// Builds the window again if it was closed to the tray.
     fn bring_forward(&self) {
-        if let Some(w) = self.window() {
-            let _ = w.unminimize();
-            let _ = w.show();
-            let _ = w.set_focus();
-        }
+        crate::window_life::show(&self.0);
     }
 
     /// Tells a person who is not looking at the window; clicking the notice brings it up.
@@ -41,6 +38,10 @@ impl AppDesk {
     /// person may be away), and the notice says only "Approval requested".
     fn announce(&self, source: &Source, ask: &Ask) {
         let locked = self.0.state::<AppState>().lock.is_locked();
+        // Closed to the tray: the request opens the window again.
+        if self.window().is_none() {
+            self.bring_forward();
+        }
         let focused = self
             .window()
             .and_then(|w| w.is_focused().ok())

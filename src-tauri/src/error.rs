@@ -1,5 +1,5 @@
 //! The app's error type, sent to the UI as `{code, message, reason, restartable, transient,
-//! unreachable, …}`
+//! unreachable, pinFault, badInput, lookalike, noAddress, addPasskey, …}`
 //! with stable codes.
 
 use crate::codes::{AppCode, ErrorCode};
@@ -229,7 +229,7 @@ impl AppError {
 
 impl serde::Serialize for AppError {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("AppError", 8)?;
+        let mut st = s.serialize_struct("AppError", 12)?;
         st.serialize_field("code", &self.code())?;
         // Both may carry the server's own words: shown under "Details", never able to
         // reorder or hide the text around them.
@@ -248,6 +248,25 @@ impl serde::Serialize for AppError {
         st.serialize_field("restartable", &self.is_restartable())?;
         st.serialize_field("transient", &self.is_transient())?;
         st.serialize_field("unreachable", &self.is_unreachable())?;
+        // What the screen marks, so the UI decides by a flag and spells no code: the PIN field
+        // (a PIN typed wrong, missing or too weak), the field typed into (input refused), the
+        // look-alike offer, and a step whose code has no address to go to.
+        let code = self.code();
+        let app = |c: AppCode| code == ErrorCode::App(c);
+        st.serialize_field(
+            "pinFault",
+            &[AppCode::WrongPin, AppCode::PinRequired, AppCode::PinPolicy]
+                .into_iter()
+                .any(app),
+        )?;
+        st.serialize_field("badInput", &app(AppCode::InvalidInput))?;
+        st.serialize_field("lookalike", &app(AppCode::LookalikeIdentifier))?;
+        st.serialize_field(
+            "noAddress",
+            &matches!(self, AppError::NoAddressForStep { .. }),
+        )?;
+        // The approval needs a passkey this computer lacks: "Add a passkey" goes beside it.
+        st.serialize_field("addPasskey", &matches!(self, AppError::NeedsPasskey(_)))?;
         st.end()
     }
 }
@@ -261,6 +280,14 @@ impl From<prelude_session::Error> for AppError {
             prelude_session::Error::PlainHttp { host } => AppError::PlainHttp { host },
             e => AppError::Session(e),
         }
+    }
+}
+
+/// A value that breaks a wire rule (an identifier typed) is bad input, as the session client
+/// says it.
+impl From<prelude_wire::RuleError> for AppError {
+    fn from(e: prelude_wire::RuleError) -> Self {
+        AppError::Session(e.into())
     }
 }
 
@@ -442,5 +469,61 @@ mod tests {
         };
         assert_eq!(e(Channel::Email).code(), "no_email_for_step");
         assert_eq!(e(Channel::Sms).code(), "no_phone_for_step");
+    }
+
+    /// The UI marks fields by these flags, not by codes: each is set for its own errors only.
+    #[test]
+    fn flags_say_what_the_screen_marks() {
+        use crate::authenticator::AuthenticatorError as Au;
+        let flags = |e: AppError| {
+            let v = serde_json::to_value(&e).unwrap();
+            [
+                "pinFault",
+                "badInput",
+                "lookalike",
+                "noAddress",
+                "addPasskey",
+            ]
+            .map(|f| v[f].as_bool().unwrap_or_else(|| panic!("{f} missing")))
+        };
+        for e in [
+            Au::WrongPin { tries_left: 2 },
+            Au::PinRequired,
+            Au::PinPolicy,
+        ] {
+            assert_eq!(
+                flags(AppError::Authenticator(e)),
+                [true, false, false, false, false]
+            );
+        }
+        assert_eq!(
+            flags(AppError::Authenticator(Au::PinBlocked)),
+            [false, false, false, false, false]
+        );
+        assert_eq!(
+            flags(AppError::InvalidInput("no".into())),
+            [false, true, false, false, false]
+        );
+        assert_eq!(
+            flags(AppError::Session(prelude_session::Error::InvalidInput(
+                "no".into()
+            ))),
+            [false, true, false, false, false]
+        );
+        assert_eq!(
+            flags(AppError::LookalikeIdentifier("mixed".into())),
+            [false, false, true, false, false]
+        );
+        let no_address = AppError::NoAddressForStep {
+            channel: Channel::Sms,
+            source: prelude_session::Error::Timeout,
+        };
+        assert_eq!(flags(no_address), [false, false, false, true, false]);
+        assert_eq!(
+            flags(AppError::NoTriesLeft),
+            [false, false, false, false, false]
+        );
+        let needs = AppError::NeedsPasskey(prelude_session::Error::Timeout);
+        assert_eq!(flags(needs), [false, false, false, false, true]);
     }
 }

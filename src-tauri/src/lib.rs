@@ -33,7 +33,10 @@ pub mod session;
 mod settings;
 #[cfg(target_os = "linux")]
 pub mod tray;
+mod tray_icon;
 pub mod view;
+mod view_rows;
+mod window_life;
 
 use backend::Backend;
 use error::AppResult;
@@ -205,6 +208,7 @@ pub fn run() -> ExitCode {
             setup(app, args, cpu_raster, link)?;
             Ok(())
         })
+        .on_window_event(window_life::on_window_event)
         .invoke_handler(tauri::generate_handler![
             commands::app_state,
             commands::start_login,
@@ -292,6 +296,7 @@ fn on_event(app: &tauri::AppHandle, event: &tauri::RunEvent) {
     {
         lock::window_closed(app);
     }
+    window_life::on_run_event(app, event);
     if !matches!(event, tauri::RunEvent::Exit) {
         return;
     }
@@ -356,7 +361,10 @@ fn setup(
     // first frame instead of waiting for the backend. Not when it starts locked.
     let boot = (settings.session_server() != Some(server.key()) && !settings.starts_locked())
         .then(|| backend::boot_view(&server, settings.last_identifier(), settings.theme()));
-    open_window(app, boot.as_ref())?;
+    // Started with the session: into the tray, with no window until it is asked for.
+    if !args.background {
+        window_life::open(app.handle(), boot.as_ref())?;
+    }
     let lock = lock::Lock::new(lock::idle_after(settings.lock_after()));
     app.manage(AppState {
         backend: tokio::sync::SetOnce::new(),
@@ -367,6 +375,11 @@ fn setup(
         inbox_task: std::sync::Mutex::new(None),
         lock,
     });
+    // After the window, which it need not delay; a start in the background with no tray
+    // after all (its library is missing) opens the window rather than stay invisible.
+    if !tray_icon::install(app.handle())? && args.background {
+        window_life::open(app.handle(), boot.as_ref())?;
+    }
     lock::start(app.handle());
     // Programs may ask at once; their requests wait for the backend below.
     desk::listen(app.handle(), args.profile.clone());
@@ -401,24 +414,6 @@ fn setup(
             desk::AppDesk(handle.clone()).show(link).await;
         }
     });
-    Ok(())
-}
-
-/// The main window, created here rather than from the config so that it can carry the first
-/// view. The view holds nothing secret; a reload asks the backend instead (app.js).
-fn open_window(app: &tauri::App, boot: Option<&AppView>) -> Result<(), Box<dyn std::error::Error>> {
-    let config = app
-        .config()
-        .app
-        .windows
-        .iter()
-        .find(|w| w.label == "main")
-        .ok_or("tauri.conf.json has no main window")?
-        .clone();
-    let boot = serde_json::to_string(&boot)?;
-    tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
-        .initialization_script(format!("window.__COUNTERSIGN_BOOT__ = {boot};"))
-        .build()?;
     Ok(())
 }
 

@@ -108,6 +108,16 @@ impl<R: Runtime> Settings<R> {
         self.put("starts_locked", &on)
     }
 
+    /// Whether the person was told, on closing the window, that Countersign keeps running in
+    /// the tray: told once, not at every close.
+    pub fn told_of_tray(&self) -> bool {
+        self.get("told_of_tray").unwrap_or(false)
+    }
+
+    pub fn note_told_of_tray(&self) -> AppResult<()> {
+        self.put("told_of_tray", &true)
+    }
+
     /// The server (`Server::key`) a session was open on when the app last looked: lets the
     /// first frame show the sign-in screen without asking the keyring. A hint only; the
     /// backend's resume decides.

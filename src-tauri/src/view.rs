@@ -133,18 +133,20 @@ pub struct ServerView {
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub user_id: Option<String>,
-    pub session_id: Option<String>,
+    pub session_id: Option<prelude_wire::SessionId>,
     pub identifier: Option<String>,
     /// Who approves, partly hidden: "+33 •••• 5678".
     pub approver: Option<String>,
     pub scopes: Vec<String>,
+    /// What the sessions panel sends back to sign sessions out.
+    pub revoke_targets: crate::labels::RevokeTargets,
 }
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChallengeView {
     #[serde(serialize_with = "shown")]
-    pub scope: String,
+    pub scope: prelude_wire::Scope,
     /// The scope in words (`labels::scope_words`).
     pub scope_words: Option<&'static str>,
     /// `[key, value, warning]` triples.
@@ -156,11 +158,14 @@ pub struct ChallengeView {
     pub step_key: String,
     /// `sms` or `email` for OTP steps.
     pub channel: Option<&'static str>,
+    /// The channel as a sentence names it: "SMS" or "email" (`labels::channel_label`).
+    pub channel_label: Option<&'static str>,
     /// Where the code went, partly hidden.
     pub destination: Option<String>,
-    /// Unix milliseconds.
-    pub expires_at: Option<i64>,
-    pub resend_at: Option<i64>,
+    /// When the step ends, Unix milliseconds.
+    pub expires_ms: Option<i64>,
+    /// When another code may be sent, Unix milliseconds.
+    pub resend_ms: Option<i64>,
     /// A custom step this app can complete (the demo's stand-in for the customer's app).
     pub custom_here: bool,
     /// The current step's code went out (an OTP step whose sending failed has none yet).
@@ -173,7 +178,7 @@ pub struct ChallengeView {
     /// Look-alike warnings (`askedBy`).
     pub warnings: Warnings,
     /// When it was asked, Unix milliseconds.
-    pub asked_at: i64,
+    pub asked_ms: i64,
     /// What an approval with no details allows, in words (`labels::broad`).
     pub broad: Option<String>,
     /// Its heading then (`labels::broad_title`).
@@ -188,18 +193,18 @@ pub struct ChallengeView {
 #[serde(rename_all = "camelCase")]
 pub struct GrantView {
     #[serde(serialize_with = "shown")]
-    pub scope: String,
+    pub scope: prelude_wire::Scope,
     /// The scope in words (`labels::scope_words`).
     pub scope_words: Option<&'static str>,
-    pub session_id: Option<String>,
+    pub session_id: Option<prelude_wire::SessionId>,
     /// Serialised as its display label ("This sign-in", `labels::mode_label`).
     #[serde(serialize_with = "mode_label")]
     pub grant_mode: Option<String>,
     /// `[key, value, warning]` triples.
     #[serde(serialize_with = "shown_pairs")]
     pub metadata: Vec<(String, String)>,
-    /// Unix milliseconds, when the server said how long the grant lasts.
-    pub expires_at: Option<i64>,
+    /// When the grant ends, Unix milliseconds, when the server said how long it lasts.
+    pub expires_ms: Option<i64>,
     /// The program (or "a link") that asked for this approval.
     #[serde(serialize_with = "shown_opt")]
     pub requester: Option<String>,
@@ -212,11 +217,13 @@ pub struct AppView {
     pub server: ServerView,
     pub theme: String,
     pub rules: InputRules,
+    /// The scope the app's own approval form asks for (`labels::TRANSFER_SCOPE`).
+    pub form_scope: &'static str,
     /// The identifier being signed in with (code stage), shown as typed.
     pub identifier: Option<String>,
     pub last_identifier: Option<String>,
     /// Unix milliseconds after which a login code may be sent again.
-    pub login_resend_at: Option<i64>,
+    pub login_resend_ms: Option<i64>,
     /// The code on screen (login or step) has no tries left: only a new code helps.
     pub code_exhausted: bool,
     pub user: Option<UserView>,
@@ -296,8 +303,8 @@ pub struct PasskeyRow {
     #[serde(serialize_with = "shown_opt")]
     pub nickname: Option<String>,
     /// Unix milliseconds.
-    pub created_at: i64,
-    pub last_used_at: i64,
+    pub created_ms: i64,
+    pub last_used_ms: i64,
     /// `here` (this computer's), `gone` (deleted here by a PIN reset), `elsewhere`, or
     /// `unconfirmed` (a key here whose registration the server has not confirmed; no dates).
     pub place: &'static str,
@@ -325,10 +332,10 @@ pub struct RequestView {
     pub metadata: Vec<(String, String)>,
     /// Look-alike warnings (`source`, `reason`).
     pub warnings: Warnings,
-    /// RFC 3339.
-    pub received_at: String,
-    /// Unix milliseconds when it times out.
-    pub expires_at: i64,
+    /// When it came, Unix milliseconds.
+    pub received_ms: i64,
+    /// When it times out, Unix milliseconds.
+    pub expires_ms: i64,
     /// What it allows when it names no details, in words (`labels::broad`).
     pub broad: Option<String>,
     /// Its heading then (`labels::broad_title`).
@@ -370,57 +377,13 @@ pub struct InputRules {
     pub identifier_hint: &'static str,
 }
 
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InboxMessage {
-    pub id: String,
-    pub channel: String,
-    pub to: String,
-    /// The code the emulated phone or mailbox received; it is the demo's "screen", not a
-    /// secret of the app's.
-    pub code: String,
-    pub purpose: String,
-    pub sent_at: String,
-    /// live, used, no_tries_left, expired, replaced, session_ended or locked_out (or ended,
-    /// from a newer emulator), or void: its approval was denied or cancelled in this app. The
-    /// inbox strikes out all but live.
-    pub status: &'static str,
-}
-
-impl From<prelude_emulator::OutboxMessage> for InboxMessage {
-    fn from(m: prelude_emulator::OutboxMessage) -> Self {
-        Self {
-            id: m.id,
-            channel: match m.channel {
-                prelude_emulator::Channel::Sms => "sms".into(),
-                prelude_emulator::Channel::Email => "email".into(),
-            },
-            to: m.to,
-            code: m.code,
-            purpose: match m.purpose {
-                prelude_emulator::Purpose::Login => "login".into(),
-                prelude_emulator::Purpose::StepUp => "step_up".into(),
-                prelude_emulator::Purpose::Register => "register".into(),
-            },
-            sent_at: m.sent_at,
-            status: match m.status {
-                prelude_emulator::CodeStatus::Live => "live",
-                prelude_emulator::CodeStatus::Used => "used",
-                prelude_emulator::CodeStatus::NoTriesLeft => "no_tries_left",
-                prelude_emulator::CodeStatus::Expired => "expired",
-                prelude_emulator::CodeStatus::Replaced => "replaced",
-                prelude_emulator::CodeStatus::SessionEnded => "session_ended",
-                prelude_emulator::CodeStatus::LockedOut => "locked_out",
-            },
-        }
-    }
-}
+pub use crate::view_rows::InboxMessage;
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRow {
     #[serde(serialize_with = "shown")]
-    pub id: String,
+    pub id: prelude_wire::SessionId,
     /// Parsed by the server from the other device's User-Agent: its owner's words.
     #[serde(serialize_with = "shown")]
     pub device: String,
@@ -444,6 +407,8 @@ pub struct ServerSettingsView {
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditView {
+    /// Each with its display labels (`outcomeLabel`, `stepLabels`, `view_rows::labelled_entries`).
+    #[serde(serialize_with = "crate::view_rows::labelled_entries")]
     pub entries: Vec<crate::audit::AuditEntry>,
     /// Lines of the log that could not be read (kept in the file).
     pub unreadable: usize,
@@ -550,7 +515,7 @@ mod tests {
         let v = serde_json::to_value(&row).unwrap();
         assert_eq!(v["device"], "Pixel\u{FFFD}8 · Android");
         let grant = GrantView {
-            scope: "transfer:write".into(),
+            scope: prelude_wire::Scope::new("transfer:write").unwrap(),
             scope_words: None,
             session_id: None,
             grant_mode: Some("single-use\u{2028}".into()),
@@ -558,7 +523,7 @@ mod tests {
                 ("payee".into(), "АСМЕ".into()),
                 ("amount".into(), "5\u{200B}00".into()),
             ],
-            expires_at: None,
+            expires_ms: None,
             requester: None,
         };
         let v = serde_json::to_value(&grant).unwrap();
@@ -586,9 +551,18 @@ pub struct BenchView {
     pub faults: prelude_emulator::Faults,
     pub clock_offset_secs: i64,
     /// Unix milliseconds on the emulated clock.
-    pub emulated_now: i64,
+    pub emulated_now_ms: i64,
     /// The routes a switch may break.
-    pub routes: Vec<String>,
+    pub routes: Vec<BenchRoute>,
     /// Why the emulator last refused a passkey ceremony (its own words, shown as text).
     pub passkey_refusal: Option<prelude_emulator::state::PasskeyRefusal>,
+}
+
+/// A route the bench's switches may break.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchRoute {
+    /// The absolute path, as the fault switches name it: `/v1/session/otp/check`.
+    pub path: String,
+    /// The path under the frontend base with `-` for `/`, for the boxes' test ids: `otp-check`.
+    pub slug: String,
 }

@@ -19,14 +19,30 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
-pub(crate) fn target_bin(name: &str) -> PathBuf {
+/// Which build the tests start: `debug` unless `COUNTERSIGN_E2E_BUILD=release` asks for the
+/// binaries of `cargo build --release --workspace --bins` (for timings a person would see).
+pub fn build_profile() -> &'static str {
+    match std::env::var("COUNTERSIGN_E2E_BUILD").as_deref() {
+        Ok("release") => "release",
+        Ok("debug") | Err(_) => "debug",
+        Ok(other) => panic!("COUNTERSIGN_E2E_BUILD is debug or release, not {other:?}"),
+    }
+}
+
+pub fn target_bin(name: &str) -> PathBuf {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
-    let p = dir.join("debug").join(name);
+    let profile = build_profile();
+    let p = dir.join(profile).join(name);
+    let build = if profile == "release" {
+        "cargo build --release --workspace --bins"
+    } else {
+        "cargo build --workspace"
+    };
     assert!(
         p.exists(),
-        "{} is missing: run `cargo build --workspace` before the end-to-end tests",
+        "{} is missing: run `{build}` before the end-to-end tests",
         p.display()
     );
     p
@@ -76,6 +92,8 @@ mod demo;
 mod dialogs;
 mod looks;
 mod picks;
+#[cfg(target_os = "linux")]
+pub mod tray;
 
 // ---------------------------------------------------------------------------------------------
 // The app window
@@ -277,6 +295,11 @@ impl App {
             artifacts,
             _display: display,
         }
+    }
+
+    /// The app's private X display (`:N`), for tools that look at its windows (xdotool).
+    pub fn display(&self) -> &str {
+        &self._display.name
     }
 
     /// Saves a PNG of the window as `tests/artifacts/<test>/<label>.png`.

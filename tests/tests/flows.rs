@@ -177,16 +177,17 @@ async fn resend_sends_the_code_again() {
         "resend",
         &sandbox,
         Some(&emu.url),
-        &[("COUNTERSIGN_RESEND_COOLDOWN_SECS", "1")],
+        &[("COUNTERSIGN_RESEND_COOLDOWN_SECS", "0")],
     )
     .await;
+    // The app offers a resend at once; the emulator's own cooldown (1 s) passes on its clock.
     app.run(move |app| async move {
         app.wait_stage("login").await?;
         app.fill("identifier-input", PHONE).await?;
         app.click("send-code").await?;
         app.wait_stage("code").await?;
         emu.nth_code(1).await;
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        emu.move_clock(2).await;
         app.click("resend-login-code").await?;
         let code = emu.nth_code(2).await;
         app.fill("login-code-input", &code).await?;
@@ -195,7 +196,7 @@ async fn resend_sends_the_code_again() {
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
         emu.nth_code(3).await;
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        emu.move_clock(2).await;
         app.click("resend-stepup-code").await?;
         let code = emu.nth_code(4).await;
         assert_eq!(emu.outbox().await[3]["purpose"], "step_up");

@@ -118,7 +118,8 @@ async fn add_an_email_address() {
         app.el("identifier-anyway").await?;
         app.shot("identifiers-lookalike").await;
         app.click("identifier-anyway").await?;
-        panel_error(&app, "cannot be used here").await?;
+        let (said, _) = panel_error(&app, "cannot be used here").await?;
+        assert!(said.contains("mixes scripts"), "the refusal says why: {said}");
         app.click("identifier-cancel").await?;
 
         // A new address: its code arrives in the demo inbox (the login code was the first).

@@ -9,24 +9,19 @@
 
 #![cfg(target_os = "linux")]
 
+mod lock_bus;
+
 use countersign_e2e::{App, AppRef, Proc, Sandbox, TestResult, finish};
-use dbus::Message;
-use dbus::arg::{PropMap, Variant};
 use dbus::blocking::Connection;
-use dbus::channel::{MatchingReceiver, Sender};
-use dbus::message::MatchRule;
+use dbus::channel::Sender;
+use lock_bus::{Logind, Notifications, Send_, SystemBus, active_changed, signal};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const PHONE: &str = "+33612345678";
 const PIN: &str = "482916";
-const SESSION_PATH: &str = "/org/freedesktop/login1/session/_1";
-const SESSION_IFACE: &str = "org.freedesktop.login1.Session";
 
 /// What the page holds: its whole text, and what is in the stage.
 const PAGE_TEXT: &str = "return document.getElementById('app').innerText;";
@@ -124,204 +119,9 @@ async fn only_locked(app: &AppRef, waiting: &str) -> TestResult {
     Ok(())
 }
 
-/// A second private bus, as a system bus with logind on it.
-struct SystemBus {
-    daemon: Child,
-    address: String,
-}
-
-impl SystemBus {
-    fn start() -> Self {
-        let mut daemon = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon on the PATH");
-        let mut line = String::new();
-        BufReader::new(daemon.stdout.take().expect("piped"))
-            .read_line(&mut line)
-            .expect("the bus address");
-        Self {
-            daemon,
-            address: line.trim().to_owned(),
-        }
-    }
-
-    fn connect(&self) -> Connection {
-        let mut c = dbus::channel::Channel::open_private(&self.address).expect("the second bus");
-        c.register().expect("hello");
-        Connection::from(c)
-    }
-}
-
-impl Drop for SystemBus {
-    fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-    }
-}
-
-/// What the logind stub sends, from its own connection (the name's owner).
-enum Send_ {
-    Lock,
-    LockedHint,
-}
-
-/// logind on the second bus: owns `org.freedesktop.login1`, answers `GetSession` with one
-/// session, and sends that session's `Lock` or `LockedHint` change when told.
-struct Logind {
-    tell: mpsc::Sender<Send_>,
-    asked: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Logind {
-    fn start(bus: &SystemBus) -> Self {
-        let conn = bus.connect();
-        conn.request_name("org.freedesktop.login1", false, true, true)
-            .expect("the name");
-        let (tell, told) = mpsc::channel();
-        let asked = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (seen, until) = (asked.clone(), stop.clone());
-        std::thread::spawn(move || {
-            conn.start_receive(
-                MatchRule::new_method_call(),
-                Box::new(move |msg, c| {
-                    let reply = if msg.member().as_deref() == Some("GetSession") {
-                        seen.store(true, Ordering::SeqCst);
-                        msg.method_return().append1(dbus::Path::from(SESSION_PATH))
-                    } else {
-                        msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"no")
-                    };
-                    let _ = c.send(reply);
-                    true
-                }),
-            );
-            while !until.load(Ordering::Relaxed) {
-                let _ = conn.process(Duration::from_millis(50));
-                while let Ok(what) = told.try_recv() {
-                    let _ = conn.send(signal(what));
-                }
-            }
-        });
-        Self { tell, asked, stop }
-    }
-}
-
-impl Drop for Logind {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn signal(what: Send_) -> Message {
-    match what {
-        Send_::Lock => Message::new_signal(SESSION_PATH, SESSION_IFACE, "Lock").unwrap(),
-        Send_::LockedHint => {
-            let mut changed = PropMap::new();
-            changed.insert("LockedHint".into(), Variant(Box::new(true)));
-            Message::new_signal(
-                SESSION_PATH,
-                "org.freedesktop.DBus.Properties",
-                "PropertiesChanged",
-            )
-            .unwrap()
-            .append3(SESSION_IFACE, changed, Vec::<String>::new())
-        }
-    }
-}
-
-/// `ActiveChanged(true)` of `iface` on `conn`'s bus.
-fn active_changed(conn: &Connection, iface: &str) {
-    let m = Message::new_signal("/org/gnome/ScreenSaver", iface, "ActiveChanged")
-        .unwrap()
-        .append1(true);
-    conn.send(m).expect("sent");
-    conn.channel().flush();
-}
-
-/// A notification server on the tests' session bus that keeps each `Notify`'s summary and
-/// body, until dropped.
-struct Notifications {
-    seen: Arc<std::sync::Mutex<Vec<(String, String)>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Notifications {
-    /// Counts only the notifications of the app whose environment names `sandbox`: the
-    /// tests of this file run at once on one session bus, and their apps notify too.
-    fn start(sandbox: &Sandbox) -> Self {
-        let mine = sandbox.dir.to_string_lossy().into_owned();
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (keep, until) = (seen.clone(), stop.clone());
-        let (ready_tx, ready_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let conn = Connection::new_session().expect("the tests' session bus");
-            conn.request_name("org.freedesktop.Notifications", false, true, true)
-                .expect("the name");
-            conn.start_receive(
-                MatchRule::new_method_call(),
-                Box::new(move |msg, c| {
-                    let reply = match msg.member().as_deref() {
-                        Some("Notify") => {
-                            let (_, _, _, summary, body): (String, u32, String, String, String) =
-                                msg.read5().unwrap_or_default();
-                            if sent_from(c, &msg, &mine) {
-                                keep.lock().unwrap().push((summary, body));
-                            }
-                            msg.method_return().append1(1u32)
-                        }
-                        Some("GetCapabilities") => {
-                            msg.method_return().append1(vec!["body".to_owned()])
-                        }
-                        _ => msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"no"),
-                    };
-                    let _ = c.send(reply);
-                    true
-                }),
-            );
-            ready_tx.send(()).unwrap();
-            while !until.load(Ordering::Relaxed) {
-                let _ = conn.process(Duration::from_millis(50));
-            }
-        });
-        ready_rx.recv().unwrap();
-        Self { seen, stop }
-    }
-
-    fn seen(&self) -> Vec<(String, String)> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-/// Whether the message's sender is a process whose environment mentions `sandbox`.
-fn sent_from(c: &Connection, msg: &Message, sandbox: &str) -> bool {
-    let Some(sender) = msg.sender() else {
-        return false;
-    };
-    let bus = c.with_proxy(
-        "org.freedesktop.DBus",
-        "/org/freedesktop/DBus",
-        Duration::from_secs(2),
-    );
-    let pid: Result<(u32,), _> = bus.method_call(
-        "org.freedesktop.DBus",
-        "GetConnectionUnixProcessID",
-        (sender.to_string(),),
-    );
-    pid.ok()
-        .and_then(|(pid,)| std::fs::read(format!("/proc/{pid}/environ")).ok())
-        .is_some_and(|env| String::from_utf8_lossy(&env).contains(sandbox))
-}
-
-impl Drop for Notifications {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
+/// A screen-lock signal on the tests' session bus locks every app on it, the other tests'
+/// too: the signals test runs alone (write), the others beside each other (read).
+static SESSION_BUS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// Waits a moment, then checks the window did not lock.
 async fn stays_open(app: &AppRef, stage: &str, after: &str) -> TestResult {
@@ -338,12 +138,13 @@ async fn click_open(app: &AppRef, stage: &str) -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn it_locks_after_the_idle_time_and_requests_queue_behind_it() {
+    let _bus = SESSION_BUS.read().await;
     let sandbox = Arc::new(Sandbox::new("lock_idle"));
     let app = App::launch_with(
         "lock_idle",
         &sandbox,
         None,
-        &[("COUNTERSIGN_LOCK_AFTER_SECS", "12")],
+        &[("COUNTERSIGN_LOCK_AFTER_SECS", "15")],
     )
     .await;
     let sb = sandbox.clone();
@@ -406,6 +207,7 @@ async fn it_locks_after_the_idle_time_and_requests_queue_behind_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_screen_lock_locks_it_from_the_names_owner_only() {
+    let _bus = SESSION_BUS.write().await;
     let sandbox = Sandbox::new("lock_signals");
     let system = SystemBus::start();
     let logind = Logind::start(&system);
@@ -532,6 +334,7 @@ async fn ctrl_l(app: &AppRef) -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pin_opens_it_a_wrong_one_waits_and_a_restart_stays_locked() {
+    let _bus = SESSION_BUS.read().await;
     let sandbox = Arc::new(Sandbox::new("lock_pin"));
     let app = App::launch("lock_pin", &sandbox, None).await;
     let sb = sandbox.clone();

@@ -176,8 +176,9 @@ async fn a_passkey_is_added_used_with_its_pin_and_deleted() {
             )
             .await?;
         eprintln!(
-            "click on \"Approve with this computer\" to \"Scope granted.\" painted: {} ms (debug build, PIN KDF included)",
-            ms.as_str().unwrap_or("?")
+            "click on \"Approve with this computer\" to \"Scope granted.\" painted: {} ms ({} build, PIN KDF included)",
+            ms.as_str().unwrap_or("?"),
+            countersign_e2e::build_profile()
         );
         assert_eq!(inbox_len(&app).await?, sent, "no code was sent");
         app.shot("06-granted-by-passkey").await;

@@ -14,35 +14,8 @@ pub use prelude_wire::IdentifierKind as IdentifierType;
 /// Where a code is sent, and how long a grant lasts: the wire vocabulary's.
 pub use prelude_wire::{Channel, GrantMode};
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Identifier {
-    #[serde(rename = "type")]
-    pub kind: IdentifierType,
-    pub value: String,
-}
-
-impl Identifier {
-    /// The same identifier in its one canonical form (docs/protocol.md, "Identifiers"), which
-    /// users, cooldowns, lockouts, the outbox and the hook all use.
-    ///
-    /// # Errors
-    /// The wire rule the value breaks.
-    pub fn canonical(&self) -> Result<Identifier, prelude_wire::RuleError> {
-        let value = match self.kind {
-            IdentifierType::PhoneNumber => prelude_wire::canonical_phone(&self.value),
-            IdentifierType::EmailAddress => prelude_wire::canonical_email(&self.value),
-        }?;
-        Ok(Identifier {
-            kind: self.kind,
-            value,
-        })
-    }
-
-    pub fn channel(&self) -> Channel {
-        self.kind.channel()
-    }
-}
+/// A user's identifier (`{type, value}`): the wire vocabulary's, with its canonical form.
+pub use prelude_wire::Identifier;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,5 +1,5 @@
-//! Prints: DPoP proof build+sign time beside raw ES256 signing (ring, which signs proofs, and
-//! the pure-Rust p256), the median wall time of a full login + step-up flow against the
+//! Prints: DPoP proof build+sign time beside a raw ES256 signature by p256 (which signs the
+//! proofs and the assertions), the median wall time of a full login + step-up flow against the
 //! embedded emulator, and a passkey step-up (request → assertion → redeem, three requests)
 //! beside a code step-up (four), with a per-request breakdown. Run: `cargo bench -p prelude-session --bench client`.
 

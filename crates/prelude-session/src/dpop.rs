@@ -11,6 +11,9 @@ use zeroize::Zeroizing;
 #[derive(Clone)]
 pub struct DpopKey {
     key: SigningKey,
+    /// The proofs' protected header, base64url: it holds only the public key, so it is built
+    /// once per key instead of once per proof.
+    header: String,
 }
 
 impl std::fmt::Debug for DpopKey {
@@ -31,7 +34,7 @@ impl DpopKey {
             getrandom::fill(seed.as_mut_slice()).expect("OS random number generator unavailable");
             // A scalar of zero or ≥ n is refused; try again (probability ~2^-32).
             if let Ok(key) = SigningKey::from_slice(seed.as_slice()) {
-                return Self { key };
+                return Self::of(key);
             }
         }
     }
@@ -43,18 +46,25 @@ impl DpopKey {
 
     pub(crate) fn import(text: &str) -> Option<Self> {
         let raw = Zeroizing::new(unb64(text.trim())?);
-        SigningKey::from_slice(&raw).ok().map(|key| Self { key })
+        SigningKey::from_slice(&raw).ok().map(Self::of)
     }
 
-    fn coordinates(&self) -> (String, String) {
-        let point = self.key.verifying_key().to_sec1_point(false);
-        let bytes = point.as_bytes();
-        (b64(&bytes[1..33]), b64(&bytes[33..65]))
+    fn of(key: SigningKey) -> Self {
+        let (x, y) = coordinates(&key);
+        let header = json!({
+            "typ": "dpop+jwt",
+            "alg": "ES256",
+            "jwk": {"kty": "EC", "crv": "P-256", "x": x, "y": y},
+        });
+        Self {
+            key,
+            header: b64(header.to_string()),
+        }
     }
 
     /// RFC 7638 thumbprint of the public key.
     pub fn thumbprint(&self) -> String {
-        let (x, y) = self.coordinates();
+        let (x, y) = coordinates(&self.key);
         let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
         b64(Sha256::digest(canonical.as_bytes()))
     }
@@ -62,20 +72,21 @@ impl DpopKey {
     /// A compact JWS proof. `jti` is a fresh UUID for regular proofs and the challenge token's
     /// `jti` for challenge-scoped ones; those never carry a nonce.
     pub fn proof(&self, htm: &str, htu: &str, jti: &str, iat: i64, nonce: Option<&str>) -> String {
-        let (x, y) = self.coordinates();
-        let header = json!({
-            "typ": "dpop+jwt",
-            "alg": "ES256",
-            "jwk": {"kty": "EC", "crv": "P-256", "x": x, "y": y},
-        });
         let mut claims = json!({"jti": jti, "htm": htm, "htu": htu, "iat": iat});
         if let Some(n) = nonce {
             claims["nonce"] = n.into();
         }
-        let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+        let input = format!("{}.{}", self.header, b64(claims.to_string()));
         let sig: Signature = self.key.sign(input.as_bytes());
         format!("{input}.{}", b64(sig.to_bytes()))
     }
+}
+
+/// The public key's affine coordinates, base64url (RFC 7518 §6.2.1.2–3).
+fn coordinates(key: &SigningKey) -> (String, String) {
+    let point = key.verifying_key().to_sec1_point(false);
+    let bytes = point.as_bytes();
+    (b64(&bytes[1..33]), b64(&bytes[33..65]))
 }
 
 /// `scheme://host[:port]/path` with the scheme and host lower-cased and no query or fragment.
@@ -94,6 +105,7 @@ mod tests {
         let k = DpopKey::generate();
         let again = DpopKey::import(&k.export()).unwrap();
         assert_eq!(k.thumbprint(), again.thumbprint());
+        assert_eq!(k.header, again.header);
         assert!(DpopKey::import("not a key").is_none());
     }
 
@@ -127,6 +139,14 @@ mod tests {
         assert_eq!(header["typ"], "dpop+jwt");
         assert_eq!(header["alg"], "ES256");
         assert!(header["jwk"].get("d").is_none());
+        // The header built once names this key: its RFC 7638 thumbprint is the key's.
+        let jwk = &header["jwk"];
+        let canonical = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk["x"].as_str().unwrap(),
+            jwk["y"].as_str().unwrap()
+        );
+        assert_eq!(b64(Sha256::digest(canonical.as_bytes())), k.thumbprint());
         let claims: serde_json::Value = serde_json::from_slice(&unb64(parts[1]).unwrap()).unwrap();
         assert_eq!(claims["nonce"], "n");
         assert_eq!(claims["jti"], "j-1");

@@ -369,6 +369,13 @@ impl Error {
     }
 }
 
+/// A value that breaks a wire rule is bad input, in the rule's words.
+impl From<prelude_wire::RuleError> for Error {
+    fn from(e: prelude_wire::RuleError) -> Self {
+        Error::InvalidInput(e.message)
+    }
+}
+
 impl From<reqwest::Error> for Error {
     fn from(e: reqwest::Error) -> Self {
         if e.is_timeout() {

@@ -208,7 +208,7 @@ pub(crate) struct Local {
     /// `X-Verification-Token` of the login in progress.
     pub login_verification: Option<SecretString>,
     /// `X-Verification-Token` per step-up challenge id.
-    pub step_up_verifications: HashMap<String, SecretString>,
+    pub step_up_verifications: HashMap<prelude_wire::ChallengeId, SecretString>,
     pub active_step_up: Option<StepUpChallenge>,
 }
 
@@ -367,7 +367,7 @@ impl SessionClient {
     }
 
     /// The current session's id (`sid` of the access token), when signed in.
-    pub fn session_id(&self) -> Option<String> {
+    pub fn session_id(&self) -> Option<prelude_wire::SessionId> {
         self.profile().and_then(|p| p.session_id)
     }
 

@@ -21,7 +21,7 @@ pub(crate) struct ChallengeReply {
 impl SessionClient {
     /// Sends a login code to a phone number or email address.
     pub async fn start_otp_login(&self, identifier: &Identifier) -> Result<()> {
-        identifier.validate()?;
+        identifier.check()?;
         let call = Call::post(routes::OTP).body(json!({ "identifier": identifier }));
         let reply = self.send(&call, None).await?;
         self.local().login_verification =

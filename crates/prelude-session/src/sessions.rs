@@ -48,8 +48,8 @@ impl SessionClient {
                     return Err(Error::InvalidInput("the session id is empty".into()));
                 }
                 call.query.push(("target".into(), "session".into()));
-                call.query.push(("session_id".into(), id.clone()));
-                own.as_deref() == Some(id.as_str())
+                call.query.push(("session_id".into(), id.to_string()));
+                own.as_ref() == Some(id)
             }
         };
         self.call(&call).await?;

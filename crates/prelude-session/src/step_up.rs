@@ -5,10 +5,8 @@ use crate::http::{Call, Proof};
 use crate::login::ChallengeReply;
 use crate::store::Item;
 use crate::util::{jwt_claims, unix_now};
-use crate::{
-    SessionClient, StepUpChallenge, StepUpStatus, StepUpStep, validate_metadata, validate_scope,
-};
-use prelude_wire::routes;
+use crate::{SessionClient, StepUpChallenge, StepUpStatus, StepUpStep, validate_metadata};
+use prelude_wire::{ChallengeId, Scope, routes};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -63,8 +61,8 @@ fn decode(status: StepUpStatus, token: String, clock_offset: i64) -> Result<Step
     let challenge_id = claims
         .get("challenge_id")
         .and_then(Value::as_str)
-        .ok_or_else(|| invalid("the challenge token has no challenge_id"))?
-        .to_owned();
+        .map(ChallengeId::from)
+        .ok_or_else(|| invalid("the challenge token has no challenge_id"))?;
     let steps: Vec<StepUpStep> = claims
         .get("steps")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
@@ -80,8 +78,9 @@ fn decode(status: StepUpStatus, token: String, clock_offset: i64) -> Result<Step
     let signed_scope = claims
         .get("scope_requested")
         .and_then(Value::as_str)
-        .ok_or_else(|| invalid("the challenge token names no scope_requested"))?
-        .to_owned();
+        .ok_or_else(|| invalid("the challenge token names no scope_requested"))?;
+    let signed_scope = Scope::new(signed_scope)
+        .map_err(|_| invalid("the challenge token's scope_requested is no scope"))?;
     let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
     // NumericDates and second counts may carry a fraction (RFC 7519 §2).
     let number = |k: &str| claims.get(k).and_then(crate::util::numeric_date);
@@ -103,12 +102,12 @@ fn decode(status: StepUpStatus, token: String, clock_offset: i64) -> Result<Step
 
 impl StepUpChallenge {
     /// An answer with no challenge token: blocked, or granted with nothing to redeem.
-    fn untokened(status: StepUpStatus, scope: &str, current_step: Option<&str>) -> Self {
+    fn untokened(status: StepUpStatus, scope: &Scope, current_step: Option<&str>) -> Self {
         Self {
             status,
-            challenge_id: String::new(),
+            challenge_id: ChallengeId::default(),
             current_step: current_step.map(str::to_owned),
-            scope: scope.to_owned(),
+            scope: scope.clone(),
             steps: vec![],
             metadata: BTreeMap::new(),
             grant_mode: None,
@@ -126,6 +125,8 @@ impl SessionClient {
     /// Never sends a code by itself: call [`Self::send_step_up_otp`] for OTP steps. A blocked
     /// answer is a challenge with [`StepUpStatus::Blocked`], not an error.
     ///
+    /// `scope` is a [`Scope`], or a text that is one (`"transfer:write"`, a `&String`).
+    ///
     /// A scope granted at once (`continue`) comes back completed and **not yet redeemed**:
     /// compare its signed [`StepUpChallenge::scope`] and [`StepUpChallenge::metadata`] with
     /// what was asked, then call [`Self::redeem_step_up`]. Unlike the SDKs, nothing is
@@ -135,12 +136,16 @@ impl SessionClient {
     /// [`Error::InvalidInput`] for a scope or metadata the wire refuses; the server's errors
     /// (`scope_not_allowed`, `not_configured`, …); [`Error::MissingChallengeToken`] for a
     /// `review` without a token; [`Error::InvalidChallengeToken`] for a malformed token.
-    pub async fn request_step_up(
+    pub async fn request_step_up<S>(
         &self,
-        scope: &str,
+        scope: S,
         metadata: Option<BTreeMap<String, String>>,
-    ) -> Result<StepUpChallenge> {
-        validate_scope(scope)?;
+    ) -> Result<StepUpChallenge>
+    where
+        S: TryInto<Scope, Error = prelude_wire::RuleError>,
+    {
+        let scope: Scope = scope.try_into()?;
+        let scope = &scope;
         let mut body = json!({ "scope": scope });
         if let Some(m) = metadata.filter(|m| !m.is_empty()) {
             validate_metadata(&m)?;
@@ -390,5 +395,33 @@ impl SessionClient {
             }
         }
         self.store_delete(Item::ActiveStepUp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn token(claims: Value) -> String {
+        let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!("{}.{}.sig", b64(json!({"alg": "ES256"})), b64(claims))
+    }
+
+    /// A challenge names its id and scope by their types, and a token whose signed scope is
+    /// no scope is refused, not read as a text.
+    #[test]
+    fn a_challenge_names_its_id_and_scope_by_their_types() {
+        let claims = |scope: &str| json!({"challenge_id": "chl_1", "scope_requested": scope, "current_step": "verify_sms"});
+        let ch = decode(StepUpStatus::Review, token(claims("transfer:write")), 0).unwrap();
+        assert_eq!(ch.challenge_id, ChallengeId::from("chl_1"));
+        assert_eq!(ch.scope, Scope::new("transfer:write").unwrap());
+        for bad in ["", "a b", "transfer\u{202E}write"] {
+            let e = decode(StepUpStatus::Review, token(claims(bad)), 0).unwrap_err();
+            assert!(
+                matches!(e, Error::InvalidChallengeToken { .. }),
+                "{bad:?}: {e:?}"
+            );
+        }
     }
 }

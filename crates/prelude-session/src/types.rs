@@ -1,7 +1,7 @@
 //! Public value types.
 
 use crate::error::{Error, Result};
-use prelude_wire::{Channel, CurrentStep};
+use prelude_wire::{ChallengeId, Channel, CurrentStep, Scope, SessionId};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -10,73 +10,10 @@ use std::collections::BTreeMap;
 /// The kind of an identifier (`identifier.type`): the wire vocabulary's, re-exported here.
 pub use prelude_wire::IdentifierKind;
 
-/// A phone number (E.164) or an email address.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identifier {
-    #[serde(rename = "type")]
-    /// Phone number or email address.
-    pub kind: IdentifierKind,
-    /// As given: E.164 for a phone number (`+33612345678`), the address for an email.
-    pub value: String,
-}
-
-impl Identifier {
-    /// A phone number in E.164 (`+` and 7 to 15 digits, docs/protocol.md "Identifiers").
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] when `value` is not E.164.
-    pub fn phone(value: impl Into<String>) -> Result<Self> {
-        let id = Self {
-            kind: IdentifierKind::PhoneNumber,
-            value: value.into(),
-        };
-        id.validate().map(|()| id)
-    }
-
-    /// An email address (docs/protocol.md, "Identifiers").
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] when `value` is not an email address.
-    pub fn email(value: impl Into<String>) -> Result<Self> {
-        let id = Self {
-            kind: IdentifierKind::EmailAddress,
-            value: value.into(),
-        };
-        id.validate().map(|()| id)
-    }
-
-    /// Reads what a person typed: `+` and digits (spaces, dots, dashes and brackets allowed)
-    /// is a phone number, anything with `@` an email address.
-    pub fn parse(input: &str) -> Result<Self> {
-        let t = input.trim();
-        if t.contains('@') {
-            return Self::email(t.to_owned());
-        }
-        if t.starts_with('+') {
-            let compact: String = t
-                .chars()
-                .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-                .collect();
-            return Self::phone(compact);
-        }
-        Err(Error::InvalidInput(
-            "enter a phone number starting with + and the country code, or an email address".into(),
-        ))
-    }
-
-    /// Checks the value against its kind's wire rule (prelude-wire's `check_phone`,
-    /// `check_email`).
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] with the rule's sentence.
-    pub fn validate(&self) -> Result<()> {
-        match self.kind {
-            IdentifierKind::PhoneNumber => prelude_wire::check_phone(&self.value),
-            IdentifierKind::EmailAddress => prelude_wire::check_email(&self.value),
-        }
-        .map_err(|e| Error::InvalidInput(e.message))
-    }
-}
+/// A phone number (E.164) or an email address: the wire vocabulary's, re-exported here. Its
+/// constructors and checks give a `prelude_wire::RuleError`, which `?` turns into
+/// [`Error::InvalidInput`].
+pub use prelude_wire::Identifier;
 
 /// What the access token says about the signed-in user.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -84,7 +21,7 @@ pub struct Profile {
     /// `sub`: the user, e.g. `usr_…`.
     pub user_id: Option<String>,
     /// `sid`: this session, e.g. `ses_…`.
-    pub session_id: Option<String>,
+    pub session_id: Option<SessionId>,
     /// `scope`, split on spaces (or read from an array): what the access token grants now.
     pub scopes: Vec<String>,
     /// Unix seconds, from the token's `exp` (not corrected for clock skew); a fractional
@@ -106,7 +43,10 @@ impl Profile {
         };
         Self {
             user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
-            session_id: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
+            session_id: claims
+                .get("sid")
+                .and_then(Value::as_str)
+                .map(SessionId::from),
             expires_at: claims.get("exp").and_then(crate::util::numeric_date),
             scopes,
             claims,
@@ -161,11 +101,11 @@ pub struct StepUpChallenge {
     /// The decision: review (steps to pass), continue (granted) or blocked.
     pub status: StepUpStatus,
     /// `challenge_id`, e.g. `chl_…`; empty when no token came with the answer.
-    pub challenge_id: String,
+    pub challenge_id: ChallengeId,
     /// `verify_sms`, `verify_email`, a custom step key, or `completed`; `None` when blocked.
     pub current_step: Option<String>,
     /// `scope_requested` as the server signed it (the asked scope for an unsigned answer).
-    pub scope: String,
+    pub scope: Scope,
     /// Every step, passed or not, in order.
     pub steps: Vec<StepUpStep>,
     /// The metadata as the server signed it: at most 5 entries.
@@ -250,7 +190,7 @@ impl StepUpChallenge {
 /// One of the user's sessions (`GET me/list`, docs/protocol.md "Sessions").
 pub struct SessionView {
     /// The session id, e.g. `ses_…`.
-    pub id: String,
+    pub id: SessionId,
     #[serde(default)]
     /// The device model the session was opened from, as the client said.
     pub device_model: Option<String>,
@@ -297,7 +237,7 @@ pub enum RevokeTarget {
     /// This session.
     Mine,
     /// One session by id; this one when the id is its own.
-    Session(String),
+    Session(SessionId),
 }
 
 /// Checks metadata against the limits of `/stepup/request` before sending it.
@@ -360,7 +300,7 @@ mod tests {
             status: StepUpStatus::Review,
             challenge_id: "chl_1".into(),
             current_step: Some("verify_sms".into()),
-            scope: "transfer:write".into(),
+            scope: Scope::new("transfer:write").unwrap(),
             steps: vec![],
             metadata: BTreeMap::new(),
             grant_mode: None,
@@ -381,7 +321,7 @@ mod tests {
             status: StepUpStatus::Review,
             challenge_id: "chl_1".into(),
             current_step: step.map(str::to_owned),
-            scope: "transfer:write".into(),
+            scope: Scope::new("transfer:write").unwrap(),
             steps: vec![],
             metadata: BTreeMap::new(),
             grant_mode: None,

@@ -176,7 +176,7 @@ async fn list_and_revoke_sessions() {
     let list = a.list_sessions(Some(10), Some(0)).await.unwrap();
     assert_eq!(list.total, 2);
     assert!(matches!(
-        a.revoke_sessions(RevokeTarget::Session(String::new()))
+        a.revoke_sessions(RevokeTarget::Session(String::new().into()))
             .await,
         Err(Error::InvalidInput(_))
     ));

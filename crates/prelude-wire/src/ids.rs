@@ -35,6 +35,29 @@ impl TryFrom<String> for Scope {
     }
 }
 
+impl TryFrom<&str> for Scope {
+    type Error = RuleError;
+    fn try_from(s: &str) -> Result<Scope, RuleError> {
+        Scope::new(s)
+    }
+}
+
+impl TryFrom<&String> for Scope {
+    type Error = RuleError;
+    fn try_from(s: &String) -> Result<Scope, RuleError> {
+        Scope::new(s.as_str())
+    }
+}
+
+/// A scope already made is checked: this only copies it, so a caller may pass `&Scope` where
+/// a text is taken too.
+impl TryFrom<&Scope> for Scope {
+    type Error = RuleError;
+    fn try_from(s: &Scope) -> Result<Scope, RuleError> {
+        Ok(s.clone())
+    }
+}
+
 impl From<Scope> for String {
     fn from(s: Scope) -> String {
         s.0
@@ -47,12 +70,53 @@ impl fmt::Display for Scope {
     }
 }
 
+/// The text of a name, for reading: `&scope` goes where a `&str` is taken, and a name compares
+/// with a text.
+macro_rules! reads_as_str {
+    ($name:ident) => {
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+    };
+}
+
+reads_as_str!(Scope);
+
 macro_rules! opaque_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
+
+        reads_as_str!($name);
 
         impl $name {
             /// The id as the wire spells it.
@@ -111,6 +175,19 @@ mod tests {
         assert!(serde_json::from_value::<Scope>(json!("")).is_err());
         let s: Scope = serde_json::from_value(json!("x.y")).unwrap();
         assert_eq!(serde_json::to_value(&s).unwrap(), json!("x.y"));
+    }
+
+    #[test]
+    fn names_read_as_their_text() {
+        let s = Scope::try_from("transfer:write").unwrap();
+        assert_eq!(s, "transfer:write");
+        assert!(s.starts_with("transfer"), "reads as a str");
+        assert_eq!(Scope::try_from(&s).unwrap(), s);
+        assert!(Scope::try_from(&"a b".to_owned()).is_err());
+        let id = SessionId::from("ses_1");
+        assert_eq!(id, "ses_1");
+        assert_eq!(&*id, "ses_1");
+        assert_eq!(ChallengeId::default(), "");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
 pub mod code;
+pub mod identifier;
 pub mod ids;
 pub mod routes;
 pub mod text;
@@ -14,6 +15,7 @@ pub mod time;
 pub mod vocab;
 
 pub use code::Code;
+pub use identifier::Identifier;
 pub use ids::{ChallengeId, Scope, SessionId};
 pub use vocab::{
     COMPLETED, Channel, CurrentStep, EMAIL_REGISTER_SCOPE, GrantMode, IdentifierKind,

@@ -63,6 +63,44 @@ pub const EMULATOR_CLOCK: &str = "/clock";
 /// `GET`/`PUT`: the emulator's scenario file, under [`EMULATOR_BASE`].
 pub const EMULATOR_SCENARIO: &str = "/scenario";
 
+/// Every route of the frontend API, relative to [`FRONTEND_BASE`] (the `/.well-known/` ones
+/// absolute), so a check can look for any of them.
+pub const FRONTEND: &[&str] = &[
+    OTP,
+    OTP_RETRY,
+    OTP_CHECK,
+    LOGIN_FINALIZE,
+    LOGIN_OTP,
+    LOGIN_OTP_RETRY,
+    LOGIN_OTP_CHECK,
+    REFRESH,
+    REVOKE,
+    STEPUP_REQUEST,
+    STEPUP_CONTINUE,
+    ME_LIST,
+    ME_REVOKE,
+    LOGIN_PASSKEY_BEGIN,
+    LOGIN_PASSKEY_FINISH,
+    ME_PASSKEYS,
+    PASSKEY_REGISTER_BEGIN,
+    PASSKEY_REGISTER_FINISH,
+    PASSKEY_ITEM,
+    JWKS,
+    STEP_UP_JWKS,
+];
+
+/// Every emulator route, relative to [`EMULATOR_BASE`].
+pub const EMULATOR: &[&str] = &[
+    EMULATOR_OUTBOX,
+    EMULATOR_FAULTS,
+    EMULATOR_PASSKEY_REFUSAL,
+    EMULATOR_CLOCK,
+    EMULATOR_SCENARIO,
+];
+
+/// The bases every absolute path of the APIs starts with.
+pub const BASES: &[&str] = &[FRONTEND_BASE, MANAGEMENT_PREFIX, EMULATOR_BASE];
+
 /// [`PASSKEY_ITEM`] for one credential ID. The caller checks that the ID is one path segment
 /// (base64url), since it is not escaped here.
 pub fn passkey(credential_id: &str) -> String {

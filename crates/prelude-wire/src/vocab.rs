@@ -38,6 +38,13 @@ pub enum StepKey {
 }
 
 impl StepKey {
+    /// The managed steps, Prelude's own; every other step key is [`StepKey::Custom`].
+    pub const MANAGED: [StepKey; 3] = [
+        StepKey::VerifySms,
+        StepKey::VerifyEmail,
+        StepKey::VerifyPasskey,
+    ];
+
     /// Reads a step key as the wire spells it. A managed name gives its variant; anything
     /// else is `Custom`. `"completed"` is not a step: see [`CurrentStep`].
     ///
@@ -186,6 +193,9 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 2] = [Channel::Sms, Channel::Email];
+
     /// The wire spelling: `"sms"` or `"email"`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -206,6 +216,10 @@ pub enum IdentifierKind {
 }
 
 impl IdentifierKind {
+    /// Every identifier kind.
+    pub const ALL: [IdentifierKind; 2] =
+        [IdentifierKind::PhoneNumber, IdentifierKind::EmailAddress];
+
     /// The wire spelling: `"phone_number"` or `"email_address"`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -236,6 +250,18 @@ pub enum GrantMode {
 }
 
 impl GrantMode {
+    /// Every grant mode.
+    pub const ALL: [GrantMode; 3] = [
+        GrantMode::SingleUse,
+        GrantMode::SessionBound,
+        GrantMode::ProfileBound,
+    ];
+
+    /// The grant mode for a wire spelling; `None` for one this vocabulary does not know.
+    pub fn parse(wire: &str) -> Option<GrantMode> {
+        GrantMode::ALL.into_iter().find(|m| m.as_str() == wire)
+    }
+
     /// The wire spelling, e.g. `"single-use"`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -305,12 +331,16 @@ mod tests {
             assert_eq!(serde_json::to_value(k).unwrap(), json!(k.as_str()));
         }
         assert_eq!(IdentifierKind::EmailAddress.channel(), Channel::Email);
-        for m in [
-            GrantMode::SingleUse,
-            GrantMode::SessionBound,
-            GrantMode::ProfileBound,
-        ] {
+        for m in GrantMode::ALL {
             assert_eq!(serde_json::to_value(m).unwrap(), json!(m.as_str()));
+            assert_eq!(GrantMode::parse(m.as_str()), Some(m));
+        }
+        assert_eq!(GrantMode::parse("for-ever"), None);
+        for c in Channel::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), json!(c.as_str()));
+        }
+        for k in StepKey::MANAGED {
+            assert_eq!(StepKey::parse(k.as_str()).unwrap(), k);
         }
     }
 }

@@ -122,7 +122,7 @@ fn attempt_for(p: &Pending) -> Attempt {
             scope: p.ask.scope.clone(),
             metadata,
         },
-        p.received,
+        p.received_ms / 1000,
     );
     a.request = Some(RequestTag {
         id: p.id.clone(),
@@ -338,6 +338,11 @@ impl Approvals {
     /// The attempts that answer every waiting request, to end them all (at sign-out).
     pub fn all_attempts(&self) -> Vec<Attempt> {
         self.queue.iter().map(attempt_for).collect()
+    }
+
+    /// How many requests wait, on screen included, now and at each change (the tray's count).
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.queue.watch()
     }
 
     /// The ID of the request at the head of the queue (the one answered next), if any.

@@ -18,8 +18,8 @@ pub struct Pending {
     pub id: String,
     pub source: Source,
     pub ask: Ask,
-    /// Unix seconds.
-    pub received: i64,
+    /// When it came, Unix milliseconds.
+    pub received_ms: i64,
     /// Unix milliseconds after which it times out.
     pub deadline_ms: i64,
     /// Its number and the numbers offered, for a program's request while matching is on.
@@ -31,6 +31,8 @@ pub struct Pending {
 pub struct Queue {
     items: VecDeque<Pending>,
     next: u64,
+    /// How many wait, on screen included, for those who follow it (the tray's count).
+    count: tokio::sync::watch::Sender<usize>,
 }
 
 impl Queue {
@@ -60,12 +62,13 @@ impl Queue {
         self.items.push_back(Pending {
             id: id.clone(),
             source,
-            received: now_ms / 1000,
+            received_ms: now_ms,
             deadline_ms,
             ask,
             matching: None,
             reply,
         });
+        self.count.send_replace(self.items.len());
         (id, self.items.len())
     }
 
@@ -113,11 +116,17 @@ impl Queue {
     pub fn resolve(&mut self, id: &str, outcome: Outcome) -> Option<Pending> {
         let i = self.items.iter().position(|p| p.id == id)?;
         let mut p = self.items.remove(i)?;
+        self.count.send_replace(self.items.len());
         if let Some(tx) = p.reply.take() {
             // The requester may have gone meanwhile; nothing is owed to it then.
             let _ = tx.send(outcome);
         }
         Some(p)
+    }
+
+    /// How many requests wait, on screen included, now and at each change.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.count.subscribe()
     }
 
     pub fn ids(&self) -> Vec<String> {

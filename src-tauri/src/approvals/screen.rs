@@ -3,7 +3,6 @@
 use super::{Approvals, Focus};
 use crate::requests::source::Source;
 use crate::view::{MatchView, RequestView};
-use prelude_wire::time::rfc3339;
 
 impl Approvals {
     /// The request on screen: when the person is free to see it, or while its step-up runs.
@@ -27,8 +26,8 @@ impl Approvals {
             scope: head.ask.scope.clone(),
             scope_words: crate::labels::scope_words(&head.ask.scope),
             metadata: head.ask.metadata.clone().into_iter().collect(),
-            received_at: rfc3339(head.received),
-            expires_at: head.deadline_ms,
+            received_ms: head.received_ms,
+            expires_ms: head.deadline_ms,
             broad_title: crate::labels::broad_title(&head.ask.scope, !head.ask.metadata.is_empty()),
             broad: crate::labels::broad(&head.ask.scope, !head.ask.metadata.is_empty(), None, None),
             matching: self.match_view(&head.id),

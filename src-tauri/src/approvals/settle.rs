@@ -13,7 +13,7 @@ impl Approvals {
     pub fn attempt_ended(
         &mut self,
         ended: &AttemptEnded<'_>,
-        session_id: Option<String>,
+        session_id: Option<prelude_wire::SessionId>,
         handout: impl FnOnce(&str, bool) -> Handout,
     ) {
         let Some(tag) = &ended.attempt.request else {

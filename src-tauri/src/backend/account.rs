@@ -45,11 +45,12 @@ impl Backend {
         if !self.signed_in() {
             return Err(AppError::NotSignedIn);
         }
+        let r = crate::labels::REVOKE_TARGETS;
         let t = match (target, id) {
-            ("all", _) => RevokeTarget::All,
-            ("others", _) => RevokeTarget::Others,
+            (t, _) if t == r.all => RevokeTarget::All,
+            (t, _) if t == r.others => RevokeTarget::Others,
             ("mine", _) => RevokeTarget::Mine,
-            ("session", Some(id)) => RevokeTarget::Session(id),
+            (t, Some(id)) if t == r.one => RevokeTarget::Session(id.into()),
             _ => {
                 return Err(AppError::InvalidInput(
                     "choose all, others, mine, or one session".into(),

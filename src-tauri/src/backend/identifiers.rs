@@ -55,25 +55,28 @@ pub struct IdentifiersView {
     /// The address waiting for its code, when one is.
     pub pending: Option<IdentifierRow>,
     /// Unix ms from when another code may be asked for the pending one.
-    pub resend_at: Option<i64>,
+    pub resend_ms: Option<i64>,
+    /// The kinds the panel adds, with their words; each `kind` is what `add_identifier` takes.
+    pub kinds: &'static [crate::labels::KindWords],
 }
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentifierRow {
-    /// `email` or `phone`.
+    /// `email` or `phone`: a `kinds` entry's `kind`.
     pub kind: &'static str,
+    /// The row's word for its kind: "Email" or "Phone".
+    pub kind_name: &'static str,
     pub value: String,
     /// The address this session signed in with.
     pub signed_in_with: bool,
 }
 
 fn row(id: &Identifier, signed_in_with: bool) -> IdentifierRow {
+    let words = crate::labels::kind_words(id.kind);
     IdentifierRow {
-        kind: match id.kind {
-            IdentifierKind::EmailAddress => "email",
-            IdentifierKind::PhoneNumber => "phone",
-        },
+        kind: words.kind,
+        kind_name: words.name,
         value: id.value.clone(),
         signed_in_with,
     }
@@ -81,11 +84,10 @@ fn row(id: &Identifier, signed_in_with: bool) -> IdentifierRow {
 
 /// What the person typed, as the kind the button named: `email` or `phone`.
 fn typed_identifier(kind: &str, typed: &str) -> AppResult<Identifier> {
-    let kind = match kind {
-        "email" => IdentifierKind::EmailAddress,
-        "phone" => IdentifierKind::PhoneNumber,
-        _ => return Err(AppError::InvalidInput("choose email or phone".into())),
-    };
+    let kind = IdentifierKind::ALL
+        .into_iter()
+        .find(|k| crate::labels::kind_words(*k).kind == kind)
+        .ok_or_else(|| AppError::InvalidInput("choose email or phone".into()))?;
     if typed.chars().count() > MAX_TYPED_CHARS {
         return Err(AppError::InvalidInput(format!(
             "that is longer than {MAX_TYPED_CHARS} characters"
@@ -155,7 +157,8 @@ impl Backend {
             pending: pending
                 .and_then(Pending::identifier)
                 .map(|i| row(&i, false)),
-            resend_at: pending.map(|p| ms(p.sent_at + resend_cooldown())),
+            resend_ms: pending.map(|p| ms(p.sent_at + resend_cooldown())),
+            kinds: &crate::labels::KINDS,
         })
     }
 
@@ -322,7 +325,7 @@ mod tests {
             (pending.kind, pending.value.as_str()),
             ("email", "grace@example.com")
         );
-        assert!(v.resend_at.is_some());
+        assert!(v.resend_ms.is_some());
         let mail = last(&emu);
         assert_eq!(mail.to, "grace@example.com");
         // A wrong code keeps it waiting; the right one adds it.

@@ -7,12 +7,12 @@ use super::*;
 use crate::authenticator::{AuthenticatorError, Ceremony, Consent, LocalAuthenticator};
 use crate::view::{PasskeyRow, PasskeySettingsView, PasskeyStepView, PasskeyView};
 use prelude_session::PasskeyRegistration;
+use prelude_wire::VERIFY_PASSKEY;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 
 /// The reserved scope that registers (and, on the emulator, deletes) a passkey.
-pub const PASSKEY_WRITE: &str = "prld:passkey:write";
-const VERIFY_PASSKEY: &str = "verify_passkey";
+pub const PASSKEY_WRITE: &str = prelude_wire::PASSKEY_WRITE_SCOPE;
 
 /// What the running `prld:passkey:write` step-up is for.
 #[derive(Clone, Debug)]
@@ -101,8 +101,8 @@ impl Backend {
                 },
                 id: c.credential_id,
                 nickname: c.nickname,
-                created_at: c.created_at.saturating_mul(1000),
-                last_used_at: c.last_used_at.saturating_mul(1000),
+                created_ms: c.created_at.saturating_mul(1000),
+                last_used_ms: c.last_used_at.saturating_mul(1000),
             })
             .collect())
     }
@@ -554,8 +554,8 @@ fn unconfirmed_row(id: String) -> PasskeyRow {
     PasskeyRow {
         id,
         nickname: None,
-        created_at: 0,
-        last_used_at: 0,
+        created_ms: 0,
+        last_used_ms: 0,
         place: "unconfirmed",
     }
 }

@@ -498,3 +498,26 @@ async fn the_sign_out_offer_goes_with_the_reports_notice() {
     assert!(v.notice.unwrap().contains("link was ignored"));
     assert!(!v.report_offer, "the offer belonged to the report's notice");
 }
+
+/// A request's times are one unit, named in the field: when it came and when it times out,
+/// both Unix milliseconds, the timeout apart.
+#[tokio::test]
+async fn a_request_says_its_times_in_milliseconds() {
+    let (_emu, mut b, _dir) = signed_in().await;
+    let before = crate::approvals::now_ms();
+    let asked = ask("transfer:write", &[("amount", "5")], false);
+    let timeout_ms = asked.timeout_secs as i64 * 1000;
+    from_program(&mut b, "payroll", asked);
+    let r = view(&b).request.unwrap();
+    let after = crate::approvals::now_ms();
+    assert!(
+        (before..=after).contains(&r.received_ms),
+        "{before} ≤ {} ≤ {after}",
+        r.received_ms
+    );
+    assert_eq!(r.expires_ms - r.received_ms, timeout_ms);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["receivedMs"], r.received_ms);
+    assert_eq!(json["expiresMs"], r.expires_ms);
+    assert!(json.get("receivedAt").is_none() && json.get("expiresAt").is_none());
+}

@@ -199,6 +199,16 @@ impl Backend {
         &mut self.notice
     }
 
+    /// Answers every request `cancelled`: the person quit Countersign.
+    pub fn cancel_requests(&mut self) {
+        self.drop_requests(AttemptOutcome::Cancelled);
+    }
+
+    /// How many requests wait, on screen included, now and at each change.
+    pub fn watch_requests(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.approvals.watch()
+    }
+
     /// Ends every request (at sign-out).
     pub(super) fn drop_requests(&mut self, outcome: AttemptOutcome) {
         for a in self.approvals.all_attempts() {

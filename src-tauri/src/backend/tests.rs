@@ -75,7 +75,7 @@ async fn the_whole_story_without_a_window() {
     let c = v.challenge.unwrap();
     assert_eq!((c.step, c.step_count, c.channel), (1, 1, Some("sms")));
     assert_eq!(c.destination.as_deref(), Some("+33 •••• 5678"));
-    assert!(c.expires_at.unwrap() > 0 && c.resend_at.is_some());
+    assert!(c.expires_ms.unwrap() > 0 && c.resend_ms.is_some());
     let code = emu.outbox().last().unwrap().code.clone();
     b.verify_step_up_code(wrong).await.unwrap_err();
     b.verify_step_up_code(&code).await.unwrap();
@@ -84,7 +84,7 @@ async fn the_whole_story_without_a_window() {
     let g = v.grant.unwrap();
     assert_eq!(g.scope, "transfer:write");
     assert_eq!(g.grant_mode.as_deref(), Some("session-bound"));
-    assert!(g.expires_at.is_some());
+    assert!(g.expires_ms.is_some());
     b.finish_step_up().unwrap();
     assert_eq!(view(&b).stage, Stage::Logged);
 
@@ -295,7 +295,7 @@ async fn a_code_with_no_tries_left_asks_for_a_new_one_at_once() {
     let v = view(&b);
     assert!(v.code_exhausted);
     assert!(
-        v.login_resend_at.is_none(),
+        v.login_resend_ms.is_none(),
         "a new code may be sent at once"
     );
     let checks = emu.state().request_count("/v1/session/otp/check");
@@ -321,7 +321,7 @@ async fn a_code_with_no_tries_left_asks_for_a_new_one_at_once() {
         b.verify_step_up_code(&wrong(&right)).await.unwrap_err();
     }
     let v = view(&b);
-    assert!(v.code_exhausted && v.challenge.unwrap().resend_at.is_none());
+    assert!(v.code_exhausted && v.challenge.unwrap().resend_ms.is_none());
     assert_eq!(v.stage, Stage::StepUpOtp, "still approving; nothing ended");
     b.resend_step_up_code().await.unwrap();
     let new = emu.outbox().last().unwrap().code.clone();

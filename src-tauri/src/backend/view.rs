@@ -3,6 +3,7 @@
 use super::{Backend, input_rules, ms, resend_cooldown};
 use crate::session::{Approving, Flow};
 use crate::view::{AppView, ChallengeView, Stage, UserView, mask, this_computer};
+use prelude_wire::Channel;
 
 impl Backend {
     /// The view of the flow as it is; reads only.
@@ -21,9 +22,10 @@ impl Backend {
                 .as_ref()
                 .map(|p| p.scopes.clone())
                 .unwrap_or_default(),
+            revoke_targets: crate::labels::REVOKE_TARGETS,
         });
         // A code with no tries left may be replaced at once.
-        let login_resend_at = match self.session.flow() {
+        let login_resend_ms = match self.session.flow() {
             Flow::CodeSent { sent_at, .. } if !self.session.flow().code_exhausted() => {
                 Some(ms(*sent_at + resend_cooldown()))
             }
@@ -47,10 +49,10 @@ impl Backend {
             .map(|a| self.challenge_view(a));
         // One deadline for the decision: a request's own, and a step's when it ends sooner.
         let deadline = match stage {
-            Stage::Request => request.as_ref().map(|r| r.expires_at),
+            Stage::Request => request.as_ref().map(|r| r.expires_ms),
             Stage::StepUpOtp => {
-                let step = challenge.as_ref().and_then(|c| c.expires_at);
-                let asked = request.as_ref().map(|r| r.expires_at);
+                let step = challenge.as_ref().and_then(|c| c.expires_ms);
+                let asked = request.as_ref().map(|r| r.expires_ms);
                 step.into_iter().chain(asked).min()
             }
             _ => None,
@@ -61,9 +63,10 @@ impl Backend {
             server,
             theme,
             rules: input_rules(),
+            form_scope: crate::labels::TRANSFER_SCOPE,
             identifier,
             last_identifier,
-            login_resend_at,
+            login_resend_ms,
             code_exhausted: self.session.flow().code_exhausted(),
             user,
             challenge,
@@ -91,12 +94,15 @@ impl Backend {
     fn challenge_view(&self, a: &Approving) -> ChallengeView {
         let c = &a.challenge;
         let (step, step_count) = c.progress().unwrap_or((1, 1));
-        let destination = match (c.otp_channel(), self.session.flow().identifier()) {
-            (Some("sms"), Some(id)) if !id.value.contains('@') => Some(mask(&id.value)),
-            (Some("email"), Some(id)) if id.value.contains('@') => Some(mask(&id.value)),
-            (Some("sms"), _) => Some("your phone".into()),
-            (Some("email"), _) => Some("your email address".into()),
-            _ => None,
+        let channel = c
+            .position()
+            .and_then(|p| p.step().and_then(|s| s.channel()));
+        let destination = match (channel, self.session.flow().identifier()) {
+            (Some(Channel::Sms), Some(id)) if !id.value.contains('@') => Some(mask(&id.value)),
+            (Some(Channel::Email), Some(id)) if id.value.contains('@') => Some(mask(&id.value)),
+            (Some(Channel::Sms), _) => Some("your phone".into()),
+            (Some(Channel::Email), _) => Some("your email address".into()),
+            (None, _) => None,
         };
         ChallengeView {
             scope: c.scope.clone(),
@@ -105,14 +111,15 @@ impl Backend {
             step,
             step_count,
             step_key: c.current_step.clone().unwrap_or_default(),
-            channel: c.otp_channel(),
+            channel: channel.map(Channel::as_str),
+            channel_label: channel.map(crate::labels::channel_label),
             destination,
-            expires_at: c.expires_at.map(|s| s * 1000),
-            resend_at: a
+            expires_ms: c.expires_at.map(|s| s * 1000),
+            resend_ms: a
                 .sent_at
                 .filter(|_| a.tries_left != Some(0))
                 .map(|t| ms(t + resend_cooldown())),
-            custom_here: c.otp_channel().is_none() && self.demo.has_customer(),
+            custom_here: channel.is_none() && self.demo.has_customer(),
             code_sent: a.sent_at.is_some(),
             resumed: a.attempt.resumed,
             warnings: crate::view::warnings(&[(
@@ -123,7 +130,7 @@ impl Backend {
                 Some(r) => r.requester.clone(),
                 None => this_computer().to_owned(),
             },
-            asked_at: a.attempt.started.saturating_mul(1000),
+            asked_ms: a.attempt.started.saturating_mul(1000),
             broad: crate::labels::broad(
                 &c.scope,
                 crate::requests::matching::has_details(&c.metadata),

@@ -86,8 +86,14 @@ impl Demo {
         Ok(BenchView {
             faults,
             clock_offset_secs: offset,
-            emulated_now: now.saturating_mul(1000),
-            routes: ROUTES.iter().map(|r| routes::frontend(r)).collect(),
+            emulated_now_ms: now.saturating_mul(1000),
+            routes: ROUTES
+                .iter()
+                .map(|r| crate::view::BenchRoute {
+                    path: routes::frontend(r),
+                    slug: r.trim_start_matches('/').replace('/', "-"),
+                })
+                .collect(),
             passkey_refusal: refusal,
         })
     }

@@ -129,8 +129,8 @@ pub struct Outcome {
     pub status: Status,
     pub scope: String,
     pub metadata: BTreeMap<String, String>,
-    pub session_id: Option<String>,
-    pub challenge_id: Option<String>,
+    pub session_id: Option<prelude_wire::SessionId>,
+    pub challenge_id: Option<prelude_wire::ChallengeId>,
     /// RFC 3339, when the grant lasts a known time.
     pub grant_expires_at: Option<String>,
     /// Why it ended so, in words (the hook's refusal, a timeout, …).

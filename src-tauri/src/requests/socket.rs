@@ -165,6 +165,7 @@ where
             if write_msg(&mut w, &queued).await.is_err() {
                 return desk.withdraw(id).await;
             }
+            let _waiting = Waiting::new();
             // The requester sends nothing more: any read that returns means it closed (or
             // broke the protocol), and either way it no longer waits.
             let mut scratch = [0u8; 64];
@@ -189,6 +190,36 @@ where
                 }
             }
         }
+    }
+}
+
+/// Requests whose requesters wait on a connection for their answer.
+static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts one waiting requester in [`WAITING`] until its connection is done with.
+struct Waiting;
+
+impl Waiting {
+    fn new() -> Self {
+        WAITING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Waits until every waiting requester has been written its answer (or has gone), at most
+/// `max`: the app quits only after answering those it answered.
+pub async fn answers_written(max: Duration) {
+    let until = tokio::time::Instant::now() + max;
+    while WAITING.load(std::sync::atomic::Ordering::SeqCst) > 0
+        && tokio::time::Instant::now() < until
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -22,7 +22,7 @@ pub struct Attempt {
     pub approval: Approval,
     pub steps: Vec<String>,
     pub wrong_codes: u32,
-    pub challenge_id: Option<String>,
+    pub challenge_id: Option<prelude_wire::ChallengeId>,
     /// Set when another program (or a link) asked for this approval.
     pub request: Option<RequestTag>,
     /// Restored after a restart, so whether a code went out is not known.
@@ -354,7 +354,7 @@ impl Flow {
                 approving.sent_at = approving.sent_at.map(shift);
             }
             Flow::Granted { grant, .. } => {
-                if let Some(e) = grant.expires_at.as_mut() {
+                if let Some(e) = grant.expires_ms.as_mut() {
                     *e = e.saturating_sub(delta.saturating_mul(1000));
                 }
             }
@@ -393,12 +393,12 @@ mod tests {
 
     fn grant() -> GrantView {
         GrantView {
-            scope: "transfer:write".into(),
+            scope: prelude_wire::Scope::new("transfer:write").unwrap(),
             scope_words: None,
             session_id: None,
             grant_mode: None,
             metadata: vec![],
-            expires_at: None,
+            expires_ms: None,
             requester: None,
         }
     }

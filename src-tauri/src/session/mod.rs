@@ -107,7 +107,7 @@ impl Session {
         self.flow.stage()
     }
 
-    pub fn session_id(&self) -> Option<String> {
+    pub fn session_id(&self) -> Option<prelude_wire::SessionId> {
         self.client.session_id()
     }
 
@@ -141,7 +141,7 @@ impl Session {
                         }
                         Ok(Some(ch)) => {
                             let approval = Approval {
-                                scope: ch.scope.clone(),
+                                scope: ch.scope.to_string(),
                                 metadata: ch.metadata.clone(),
                             };
                             let attempt = Attempt {
@@ -278,7 +278,7 @@ impl Session {
     /// access token, only if the token carries nothing another approval granted.
     pub fn handout(&self, scope: &str, want_token: bool) -> Handout {
         let mut h = Handout {
-            grant_expires_ms: self.flow.grant().and_then(|g| g.expires_at),
+            grant_expires_ms: self.flow.grant().and_then(|g| g.expires_ms),
             ..Handout::default()
         };
         if want_token {

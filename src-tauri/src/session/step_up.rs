@@ -277,7 +277,7 @@ impl Session {
             session_id: self.client.session_id(),
             grant_mode: ch.grant_mode.clone(),
             metadata: crate::requests::matching::shown(&ch.metadata),
-            expires_at: ch
+            expires_ms: ch
                 .granted_for
                 .filter(|s| *s > 0)
                 .map(|s| ms(SystemTime::now() + Duration::from_secs(s as u64))),
