@@ -62,7 +62,7 @@ export function showLock(v, root) {
   const wait = $("[data-testid=unlock-wait]", screen);
   clearInterval(waitTimer);
   const count = () => {
-    const left = (v.lock.retryAt || 0) - Date.now();
+    const left = (v.lock.retryMs || 0) - Date.now();
     wait.hidden = left <= 0;
     wait.textContent = left > 0 ? `Next try in ${fmtLeft(left)}.` : "";
     if (left <= 0) clearInterval(waitTimer);

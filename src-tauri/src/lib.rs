@@ -308,7 +308,7 @@ fn on_event(app: &tauri::AppHandle, event: &tauri::RunEvent) {
         return;
     };
     tauri::async_runtime::block_on(async {
-        if let Ok(b) = state.backend().await {
+        if let Ok(b) = state.backend_while_locked().await {
             b.lock().await.flush();
         }
     });

@@ -97,7 +97,7 @@ pub fn install(app: &AppHandle) -> tauri::Result<bool> {
 fn follow_queue(app: AppHandle) {
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        let Ok(backend) = state.backend().await else {
+        let Ok(backend) = state.backend_while_locked().await else {
             return;
         };
         let mut count = backend.lock().await.watch_requests();

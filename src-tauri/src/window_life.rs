@@ -86,7 +86,7 @@ pub fn quit(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        if let Ok(backend) = state.backend().await {
+        if let Ok(backend) = state.backend_while_locked().await {
             backend.lock().await.cancel_requests();
         }
         #[cfg(unix)]

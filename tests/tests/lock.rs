@@ -364,6 +364,7 @@ async fn the_pin_opens_it_a_wrong_one_waits_and_a_restart_stays_locked() {
         app.fill("unlock-pin", "333333").await?;
         app.click("unlock").await?;
         app.wait_error("Wrong PIN. 6 tries left").await?;
+        let wrong = tokio::time::Instant::now();
         // The second wrong PIN waits 2 s; a try before then is refused.
         app.fill("unlock-pin", PIN).await?;
         app.click("unlock").await?;
@@ -374,6 +375,8 @@ async fn the_pin_opens_it_a_wrong_one_waits_and_a_restart_stays_locked() {
             |v| v == &Value::Bool(true),
         )
         .await?;
+        // The backend's 2 s count from the wrong PIN, whatever the page shows.
+        tokio::time::sleep_until(wrong + Duration::from_millis(2300)).await;
 
         // A request waits on a passkey step: the PIN typed to unlock is its verification.
         let mut cli = Proc::spawn(sb.countersign(&[

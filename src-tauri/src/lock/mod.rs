@@ -137,11 +137,20 @@ impl Lock {
         LockView {
             pin: pin.is_some_and(|p| p.set),
             pin_tries_left: pin.map_or(0, |p| p.tries_left),
-            retry_at: (!wait.is_zero())
-                .then(|| crate::approvals::now_ms().saturating_add(wait.as_millis() as i64)),
+            // Rounded up, with a little room: the page enables Unlock at this time, and a
+            // click that reaches the backend a hair early would be refused as too soon.
+            retry_ms: (!wait.is_zero()).then(|| {
+                let ms = i64::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i64::MAX);
+                crate::approvals::now_ms()
+                    .saturating_add(ms)
+                    .saturating_add(RETRY_ROOM_MS)
+            }),
         }
     }
 }
+
+/// How much later than the backend's own time the page is told it may try a PIN again.
+const RETRY_ROOM_MS: i64 = 150;
 
 /// The whole view while locked: "Locked", the lock's own state and how many requests wait;
 /// no account, server, history, code or request.

@@ -11,7 +11,7 @@ pub struct LockView {
     pub pin: bool,
     pub pin_tries_left: u32,
     /// Unix milliseconds before which the next PIN try is refused.
-    pub retry_at: Option<i64>,
+    pub retry_ms: Option<i64>,
 }
 
 /// Settings' lock section.
