@@ -1,20 +1,20 @@
-//! The backend behind the commands, a composition of parts: the session (the client, the flow,
-//! the challenge in progress; here and in step_up.rs, passkeys.rs, identifiers.rs), the
-//! approvals part (`crate::approvals`: the queue, its gates, settling), the demo part
-//! (`crate::demo`) and the notice (`crate::notice`). An ended attempt goes to the approvals
-//! part as an `AttemptEnded` and to the audit log (`close_attempt`). It has no window and no
-//! Tauri types, so it is tested on its own.
+//! The backend behind the commands, a composition of parts: the session (`crate::session`:
+//! the client, the flow, the ledger), the approvals part (`crate::approvals`: the queue, its
+//! gates, settling), the demo part (`crate::demo`), the notice (`crate::notice`), the account's
+//! added addresses (identifiers.rs) and the passkeys (passkeys.rs). An attempt the session
+//! ends comes back from it; from here it goes to the approvals part as an `AttemptEnded` and
+//! to the audit log (`close_attempt`). It has no window and no Tauri types, so it is tested on
+//! its own.
 
-use crate::approvals::{Approvals, AttemptEnded, Handout};
+use crate::approvals::{Approvals, AttemptEnded};
 use crate::audit::{AuditEntry, AuditLog};
 use crate::demo::Demo;
 use crate::error::{AppError, AppResult};
-use crate::flow::{Approval, Attempt, Flow};
 use crate::notice::Notice;
 use crate::outcome::AttemptOutcome;
 use crate::server::Server;
+use crate::session::{Approval, Attempt, Ended, Resumed, Session, Stepped};
 use crate::view::*;
-use ledger::Ledger;
 use prelude_emulator::Emulator;
 use prelude_session::{
     ClientConfig, Endpoint, Error as SessionError, Identifier, PlatformStore, SecretStore,
@@ -91,12 +91,11 @@ fn ms(t: SystemTime) -> i64 {
 
 pub struct Backend {
     server: Server,
-    client: SessionClient,
+    /// The session: the client, the flow, the ledger.
+    session: Session,
     /// The demo: the embedded emulator, the customer's stand-in, the bench, the inbox.
     demo: Demo,
     profile: String,
-    flow: Flow,
-    resumed: bool,
     /// Something to tell the user, until their next action.
     notice: Notice,
     audit: Option<AuditLog>,
@@ -105,8 +104,6 @@ pub struct Backend {
     store: Arc<PlatformStore>,
     /// Approvals asked by other programs and links, in turn, and their answers.
     approvals: Approvals,
-    /// Which scopes this run's step-ups granted, and the session's scopes from sign-in.
-    ledger: Ledger,
     /// Addresses added to the account, and one waiting for its code.
     registrations: identifiers::Registrations,
     /// This computer as a passkey authenticator, and the passkey action under way.
@@ -177,15 +174,12 @@ impl Backend {
         };
         Ok(Self {
             server,
-            client,
+            session: Session::new(client),
             demo,
             profile: profile.to_owned(),
-            flow: Flow::default(),
-            resumed: false,
             notice: Notice::new(startup_notice),
             audit,
             approvals: Approvals::default(),
-            ledger: Ledger::default(),
             registrations: Default::default(),
             authenticator: Self::local_authenticator(store.clone(), profile),
             passkey: Default::default(),
@@ -209,13 +203,22 @@ impl Backend {
             outcome,
             error,
         };
-        let (client, ledger, flow) = (&self.client, &self.ledger, &self.flow);
+        let session = &self.session;
         self.approvals
-            .attempt_ended(&ended, client.session_id(), |scope, want_token| {
-                handout(client, ledger, flow, scope, want_token)
+            .attempt_ended(&ended, session.session_id(), |scope, want_token| {
+                session.handout(scope, want_token)
             });
         let AttemptEnded { attempt, .. } = ended;
         self.audit_attempt(attempt, outcome, error.map(|e| e.code().to_string()));
+    }
+
+    /// A session call's result, once the attempt it ended (if any) is closed: an error that
+    /// ended it is why it ended.
+    fn settle<T>(&mut self, s: Stepped<T>) -> AppResult<T> {
+        if let Some(Ended { attempt, outcome }) = s.ended {
+            self.close_attempt(attempt, outcome, s.result.as_ref().err());
+        }
+        s.result
     }
 
     /// Writes an ended attempt to the audit log, with the stable code of why it ended so.
@@ -224,7 +227,7 @@ impl Backend {
             started_at: rfc3339(a.started),
             ended_at: rfc3339(unix_now()),
             server: self.server.label(),
-            session_id: self.client.session_id().map(String::from),
+            session_id: self.session.session_id().map(String::from),
             scope: a.approval.scope,
             // What was asked: the matched number is signed, never listed (matching.rs).
             metadata: a
@@ -282,7 +285,7 @@ impl Backend {
         }
         let key = key.map(str::trim).filter(|k| !k.is_empty());
         crate::emulator_key::save_key(self.store.as_ref(), &self.profile, key)?;
-        let origin = self.client.endpoint().origin();
+        let origin = self.session.client().endpoint().origin();
         let origin = origin.as_str().trim_end_matches('/');
         let url = matches!(self.server, Server::Url(_)).then_some(origin);
         self.demo.set_emulator_key(key, url).await;
@@ -300,175 +303,61 @@ impl Backend {
 
     /// Resumes a stored session once, at the first look.
     pub async fn resume(&mut self) {
-        if self.resumed {
+        if !self.session.first_look() {
             return;
         }
-        self.resumed = true;
-        let began = std::time::Instant::now();
         if let Err(e) = self.store.probe_or_fall_back(&self.profile) {
             tracing::error!(error = %e, "no working secure store; secrets stay in memory this run");
         }
         self.demo.restart_customer().await;
-        let stored = self.client.has_stored_session();
-        tracing::debug!(
-            ms = began.elapsed().as_millis() as u64,
-            "stored session looked up"
-        );
-        match stored {
-            Ok(true) => match self.client.refresh().await {
-                Ok(_) => {
-                    if let Err(e) = self.flow.sign_in() {
-                        tracing::warn!(error = %e, "session resumed on an unexpected screen");
-                        return;
-                    }
-                    tracing::info!("session resumed");
-                    match self.client.restore_step_up() {
-                        Ok(Some(ch))
-                            if prelude_wire::text::check_metadata_shown(&ch.metadata).is_err() =>
-                        {
-                            tracing::warn!("open approval not restored: its text cannot be shown");
-                            self.forget_stored_challenge();
-                        }
-                        Ok(Some(ch)) => {
-                            let approval = Approval {
-                                scope: ch.scope.to_string(),
-                                metadata: ch.metadata.clone(),
-                            };
-                            let attempt = Attempt {
-                                resumed: true,
-                                ..Attempt::new(approval, unix_now())
-                            };
-                            // What to do with the code is the step's own text: one message.
-                            if self.flow.approve(ch, attempt).is_ok() {
-                                self.notice.say("Your approval was still open.");
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(e) => tracing::warn!(error = %e, "open approval not restored"),
-                    }
-                }
-                Err(SessionError::Unauthorized { .. }) => {
-                    self.notice.say("Your session has ended. Sign in again.");
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not resume the session");
-                    // The detail is in the log; the sentence is for people.
-                    self.notice.say(
-                        "Could not reach the server to resume your session. Restart Countersign once it is reachable, or sign in again.",
-                    );
-                }
-            },
-            Ok(false) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "keyring unavailable");
-                self.notice.say(
-                    "The system keyring is locked or missing. Unlock it, then restart Countersign.",
-                );
-            }
+        if let Resumed::Say(what) = self.session.resume_stored().await {
+            self.notice.say(what);
         }
     }
 
     /// A session is open (and stored).
     pub fn signed_in(&self) -> bool {
-        self.flow.is_signed_in()
+        self.session.signed_in()
     }
 
     // -----------------------------------------------------------------------------------------
     // Login
 
     pub async fn start_login(&mut self, typed: &str) -> AppResult<Identifier> {
-        if self.flow.is_signed_in() {
-            return Err(AppError::WrongStage);
-        }
-        let id = Identifier::parse(typed)?;
-        self.client.start_otp_login(&id).await?;
-        self.flow.code_sent(id.clone(), SystemTime::now())?;
-        Ok(id)
+        self.session.start_login(typed).await
     }
 
     pub async fn resend_login_code(&mut self) -> AppResult<()> {
-        self.require(Stage::Code)?;
-        let id = self
-            .flow
-            .identifier()
-            .cloned()
-            .ok_or(AppError::WrongStage)?;
-        if self.flow.code_exhausted() {
-            // The old verification is over: a new one, with a new code.
-            self.client.start_otp_login(&id).await?;
-        } else {
-            match self.client.resend_otp().await {
-                // It ended on the server (expired, or locked out and over): start a new one
-                // rather than tell the person something they cannot act on.
-                Err(SessionError::Unauthorized { .. }) => self.client.start_otp_login(&id).await?,
-                r => r?,
-            }
-        }
-        self.flow.code_resent(SystemTime::now())
+        self.session.resend_login_code().await
     }
 
     pub async fn verify_login_code(&mut self, typed: &str) -> AppResult<()> {
-        self.require(Stage::Code)?;
-        if self.flow.code_exhausted() {
-            return Err(AppError::NoTriesLeft);
-        }
-        match self.client.check_otp(&code_in(typed)?).await {
-            Ok(user) => {
-                self.flow.sign_in()?;
-                self.ledger.signed_in(&user.profile.scopes);
-                Ok(())
-            }
-            Err(SessionError::InvalidOtpCode { attempts_remaining }) => {
-                self.flow.wrong_code(attempts_remaining);
-                Err(SessionError::InvalidOtpCode { attempts_remaining }.into())
-            }
-            // No session exists yet: a refusal here is about the code, never a session.
-            Err(SessionError::Unauthorized { .. }) => Err(AppError::CodeEnded),
-            Err(e) => Err(e.into()),
-        }
+        self.session.verify_login_code(typed).await
     }
 
     pub fn change_identifier(&mut self) -> AppResult<()> {
-        self.flow.change_identifier()
+        self.session.change_identifier()
     }
 
     pub async fn logout(&mut self) -> AppResult<()> {
         self.end_flow(AttemptOutcome::Cancelled, None);
-        self.client.logout().await?;
+        self.session.client().logout().await?;
         Ok(())
     }
 
     /// Signs out locally, writing the open attempt (if any) with `outcome`.
     fn end_flow(&mut self, outcome: AttemptOutcome, error: Option<&AppError>) {
-        if let Some(a) = self.flow.signed_out() {
+        if let Some(a) = self.session.sign_out() {
             self.close_attempt(a, outcome, error);
         }
-        self.forget_stored_challenge();
         self.drop_requests(AttemptOutcome::Cancelled);
-        self.ledger.reset();
-    }
-
-    fn forget_stored_challenge(&self) {
-        if let Err(e) = self.client.cancel_step_up() {
-            tracing::warn!(error = %e, "open approval not cleared from the keyring");
-        }
-    }
-
-    fn require(&self, stage: Stage) -> AppResult<()> {
-        if self.flow.stage() == stage {
-            Ok(())
-        } else if !self.flow.is_signed_in() && stage != Stage::Code {
-            Err(AppError::NotSignedIn)
-        } else {
-            Err(AppError::WrongStage)
-        }
     }
 
     /// A failure that means the session is gone sends the user back to the login screen.
     pub fn note_failure(&mut self, e: &AppError) {
         if let AppError::Session(SessionError::Unauthorized { .. }) = e
             && self.signed_in()
-            && self.client.profile().is_none()
+            && self.session.client().profile().is_none()
         {
             self.end_flow(AttemptOutcome::Failed, Some(e));
             self.notice.say("Your session has ended. Sign in again.");
@@ -476,41 +365,8 @@ impl Backend {
     }
 }
 
-/// What a granted request's requester receives: the grant's end and, when it asked, the
-/// access token, only if the token carries nothing another approval granted.
-fn handout(
-    client: &SessionClient,
-    ledger: &Ledger,
-    flow: &Flow,
-    scope: &str,
-    want_token: bool,
-) -> Handout {
-    let mut h = Handout {
-        grant_expires_ms: flow.grant().and_then(|g| g.expires_ms),
-        ..Handout::default()
-    };
-    if want_token {
-        let carried = client.profile().map(|p| p.scopes).unwrap_or_default();
-        let now = crate::approvals::now_ms();
-        h.withheld = !ledger.foreign(&carried, scope, now).is_empty();
-        if !h.withheld {
-            h.access_token = client
-                .access_token()
-                .map(|t| secrecy::ExposeSecret::expose_secret(&t).to_owned().into());
-        }
-    }
-    h
-}
-
-/// The code in what the person typed or pasted: the first run of 4 to 8 digits.
-fn code_in(typed: &str) -> AppResult<String> {
-    prelude_wire::find_code(typed)
-        .ok_or_else(|| AppError::InvalidInput("enter the 4 to 8 digit code you received".into()))
-}
-
 mod account;
 pub mod identifiers;
-mod ledger;
 mod lock;
 #[cfg(test)]
 mod matching_tests;

@@ -16,7 +16,6 @@ mod edge;
 pub mod emulator_key;
 pub mod error;
 mod files;
-pub mod flow;
 pub mod harden;
 mod http;
 pub mod labels;
@@ -30,6 +29,7 @@ pub mod redacted;
 mod rendering;
 pub mod requests;
 pub mod server;
+pub mod session;
 mod settings;
 #[cfg(target_os = "linux")]
 pub mod tray;

@@ -12,13 +12,13 @@ mod screen;
 mod settle;
 
 use crate::error::{AppError, AppResult};
-use crate::flow::{Approval, Attempt, RequestTag};
 use crate::notice::Notice;
 use crate::outcome::AttemptOutcome;
 use crate::redacted::Redacted;
 use crate::requests::matching::{Matching, Pick};
 use crate::requests::protocol::{Ask, Outcome, Status};
 use crate::requests::source::Source;
+use crate::session::flow::{Approval, Attempt, RequestTag};
 use gate::LinkGate;
 use guard::{Guard, ProgramKey, Verdict};
 use prelude_wire::Code;

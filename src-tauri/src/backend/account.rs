@@ -15,8 +15,8 @@ impl Backend {
         if !self.signed_in() {
             return Err(AppError::NotSignedIn);
         }
-        let own = self.client.session_id();
-        let list = self.client.list_sessions(Some(50), None).await?;
+        let own = self.session.client().session_id();
+        let list = self.session.client().list_sessions(Some(50), None).await?;
         Ok(list
             .sessions
             .into_iter()
@@ -57,8 +57,8 @@ impl Backend {
                 ));
             }
         };
-        self.client.revoke_sessions(t).await?;
-        if self.client.profile().is_none() {
+        self.session.client().revoke_sessions(t).await?;
+        if self.session.client().profile().is_none() {
             self.end_flow(AttemptOutcome::Cancelled, None);
         }
         Ok(())
@@ -72,7 +72,7 @@ impl Backend {
         self.demo.reset()?;
         self.end_flow(AttemptOutcome::Cancelled, None);
         // The server forgot the session; forget it here too (the revoke is refused, harmlessly).
-        let _ = self.client.logout().await;
+        let _ = self.session.client().logout().await;
         Ok(())
     }
 
@@ -83,7 +83,7 @@ impl Backend {
     /// As [`crate::demo::Demo::move_clock`].
     pub async fn move_clock(&mut self, by: Option<i64>) -> AppResult<BenchView> {
         let (moved, view) = self.demo.move_clock(by).await?;
-        self.flow.clock_moved(moved);
+        self.session.clock_moved(moved);
         Ok(view)
     }
 }

@@ -3,6 +3,7 @@
 //! It runs beside any approval and never touches it.
 
 use super::*;
+use crate::session::code_in;
 use prelude_session::{IdentifierKind, canonical_identifier};
 use serde::Serialize;
 
@@ -121,7 +122,8 @@ impl Backend {
         if !self.signed_in() {
             return Err(AppError::NotSignedIn);
         }
-        self.client
+        self.session
+            .client()
             .profile()
             .and_then(|p| p.user_id)
             .ok_or(AppError::NotSignedIn)
@@ -134,7 +136,8 @@ impl Backend {
     pub fn identifiers(&self) -> AppResult<IdentifiersView> {
         let user = self.user_id()?;
         let signed_with = self
-            .flow
+            .session
+            .flow()
             .identifier()
             .and_then(|i| canonical_identifier(i).ok());
         let mut identifiers: Vec<IdentifierRow> =
@@ -182,8 +185,8 @@ impl Backend {
             return Err(AppError::LookalikeIdentifier(warning));
         }
         self.registrations.pending = None;
-        let ch = self.client.register_identifier(&id).await?;
-        self.client.send_step_up_otp(&ch).await?;
+        let ch = self.session.client().register_identifier(&id).await?;
+        self.session.client().send_step_up_otp(&ch).await?;
         self.registrations.pending = Some(Pending {
             user,
             challenge: ch,
@@ -198,7 +201,7 @@ impl Backend {
     /// [`AppError::WrongStage`] with nothing pending; the server's refusals.
     pub async fn resend_identifier_code(&mut self) -> AppResult<IdentifiersView> {
         let ch = self.pending()?.challenge;
-        self.client.send_step_up_otp(&ch).await?;
+        self.session.client().send_step_up_otp(&ch).await?;
         if let Some(p) = &mut self.registrations.pending {
             p.sent_at = SystemTime::now();
         }
@@ -217,7 +220,7 @@ impl Backend {
         let pending = self.pending()?;
         let ch = pending.challenge.clone();
         let code = code_in(typed)?;
-        let done = match self.client.submit_step_up_otp(&ch, &code).await {
+        let done = match self.session.client().submit_step_up_otp(&ch, &code).await {
             Ok(done) => done,
             // A challenge that ended, or an address someone else took meanwhile, cannot pass:
             // the person starts again. A wrong code or a wait keeps it.
@@ -236,7 +239,7 @@ impl Backend {
         if !done.is_completed() || done.scope != ch.scope || done.metadata != ch.metadata {
             return Err(AppError::ChallengeMismatch);
         }
-        self.client.redeem_step_up(&done).await?;
+        self.session.client().redeem_step_up(&done).await?;
         if let Some(id) = pending.identifier()
             && !self
                 .registrations

@@ -24,7 +24,8 @@ impl Backend {
 
     /// The request answered next: the one in its step-up, else the head of the queue.
     pub fn front_request(&self) -> Option<String> {
-        self.flow
+        self.session
+            .flow()
             .approving()
             .and_then(|a| a.attempt.request.as_ref())
             .map(|t| t.id.clone())
@@ -33,7 +34,8 @@ impl Backend {
 
     /// The ID of the request whose step-up runs, if any.
     pub fn approving_request(&self) -> Option<String> {
-        self.flow
+        self.session
+            .flow()
             .approving()
             .and_then(|a| a.attempt.request.as_ref())
             .map(|t| t.id.clone())

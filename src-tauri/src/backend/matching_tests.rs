@@ -110,7 +110,7 @@ async fn the_right_pick_leads_on_and_the_number_is_signed_but_never_shown() {
     b.approve_request(&id).await.unwrap();
 
     // The server signed it with the rest; the screen lists only what was asked.
-    let ch = &b.flow.approving().unwrap().challenge;
+    let ch = &b.session.flow().approving().unwrap().challenge;
     assert_eq!(ch.metadata[MATCH_KEY], format!("{n:02}"));
     assert_eq!(ch.metadata["amount"], "500");
     let shown = b.view(None, "system".into()).challenge.unwrap().metadata;

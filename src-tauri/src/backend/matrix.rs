@@ -236,7 +236,7 @@ async fn row_09_rotated_refresh_answer_lost() {
             ..Faults::default()
         },
     );
-    let e = b.client.refresh().await.unwrap_err();
+    let e = b.session.client().refresh().await.unwrap_err();
     assert_eq!(e.code(), "network", "{e}");
     set(&emu, Faults::default());
     // The next refresh comes when the access token lapses; it presents the old token.
@@ -267,11 +267,14 @@ async fn row_10_refresh_racing_logout() {
     let store = Arc::new(MemoryStore::new());
     let mut b = backend_for(emu.url(), store.clone(), &dir).await;
     signed_in(&emu, &mut b).await;
-    let c = b.client.clone();
+    let c = b.session.client().clone();
     let (_refresh, logout) = tokio::join!(c.refresh(), b.logout());
     logout.unwrap();
     assert_eq!(stage(&b), Stage::Login);
-    assert!(!b.client.has_stored_session().unwrap(), "nothing stored");
+    assert!(
+        !b.session.client().has_stored_session().unwrap(),
+        "nothing stored"
+    );
     let mut again = backend_for(emu.url(), store, &dir).await;
     again.resume().await;
     assert_eq!(stage(&again), Stage::Login, "no session comes back");
@@ -282,20 +285,24 @@ async fn row_10_refresh_racing_logout() {
 #[tokio::test]
 async fn row_11_refresh_racing_step_up_completion() {
     let (emu, mut b, _dir) = signed_in_fresh("race-step-up").await;
-    let session = b.client.session_id();
+    let session = b.session.client().session_id();
     b.request_step_up(transfer()).await.unwrap();
     let code = last_code(&emu);
-    let c = b.client.clone();
+    let c = b.session.client().clone();
     let (refresh, verify) = tokio::join!(c.refresh(), b.verify_step_up_code(&code));
     verify.unwrap();
     refresh.unwrap();
     assert_eq!(stage(&b), Stage::Done);
-    let user = b.client.refresh().await.unwrap();
+    let user = b.session.client().refresh().await.unwrap();
     assert!(
         user.profile.has_scope("transfer:write"),
         "the scope survived the race"
     );
-    assert_eq!(b.client.session_id(), session, "one session throughout");
+    assert_eq!(
+        b.session.client().session_id(),
+        session,
+        "one session throughout"
+    );
 }
 
 /// Row 13 at the backend: a grant whose time is up (clock moved) is gone from the session.
@@ -307,7 +314,7 @@ async fn row_13_expired_grant_leaves_the_session() {
     let scopes = |b: &Backend| b.view(None, "system".into()).user.unwrap().scopes;
     assert!(scopes(&b).contains(&"transfer:write".to_owned()));
     emu.set_clock_offset(301).unwrap();
-    b.client.refresh().await.unwrap();
+    b.session.client().refresh().await.unwrap();
     assert!(
         !scopes(&b).contains(&"transfer:write".to_owned()),
         "{:?}",
@@ -386,7 +393,7 @@ async fn row_15_locked_keyring() {
 #[tokio::test]
 async fn row_21_answer_to_a_code_lost() {
     let (emu, mut b, _dir) = signed_in_fresh("flap").await;
-    let session = b.client.session_id();
+    let session = b.session.client().session_id();
     b.request_step_up(transfer()).await.unwrap();
     let code = last_code(&emu);
     set(
@@ -407,7 +414,7 @@ async fn row_21_answer_to_a_code_lost() {
         Stage::Logged,
         "the approval ended; the session stays"
     );
-    let user = b.client.refresh().await.unwrap();
+    let user = b.session.client().refresh().await.unwrap();
     assert!(
         !user.profile.has_scope("transfer:write"),
         "nothing granted behind the person's back"
@@ -415,7 +422,7 @@ async fn row_21_answer_to_a_code_lost() {
     b.request_step_up(transfer()).await.unwrap();
     b.verify_step_up_code(&last_code(&emu)).await.unwrap();
     assert_eq!(stage(&b), Stage::Done);
-    assert_eq!(b.client.session_id(), session);
+    assert_eq!(b.session.client().session_id(), session);
 }
 
 /// Row 22: rate limited on resend. A clear code with the server's wait; the approval and its

@@ -2,6 +2,7 @@
 //! step-up, approve `transfer:write` with the PIN and no code, a wrong PIN, sign in with the
 //! passkey, delete it after its own step-up, then "no passkey here".
 use super::*;
+use crate::session::Flow;
 use prelude_emulator::{Config, DemoScenario};
 use prelude_session::MemoryStore;
 use std::collections::BTreeMap;
@@ -191,7 +192,7 @@ async fn a_signed_challenge_that_says_otherwise_is_refused_before_the_ceremony()
     emu.set_scenario(DemoScenario::Passkey);
     b.request_step_up(transfer()).await.unwrap();
     // What was asked changes under the challenge: the signed one no longer matches it.
-    if let Flow::Approving { approving, .. } = &mut b.flow {
+    if let Flow::Approving { approving, .. } = b.session.flow_mut() {
         approving
             .attempt
             .approval

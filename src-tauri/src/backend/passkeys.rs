@@ -73,7 +73,7 @@ impl Backend {
             return Err(AppError::NotSignedIn);
         }
         let key = self.server_key();
-        let list = match self.client.list_passkeys().await {
+        let list = match self.session.client().list_passkeys().await {
             Ok(list) => list,
             Err(e) => {
                 // Keys whose registration is unconfirmed still show, so they can be deleted.
@@ -122,16 +122,15 @@ impl Backend {
         if pin.set && pin.tries_left == 0 {
             return Err(AuthenticatorError::PinBlocked.into());
         }
-        if let Some(a) = self.flow.approving()
+        if let Some(a) = self.session.flow().approving()
             && a.challenge.current_step.as_deref() == Some(VERIFY_PASSKEY)
         {
-            let a = self.flow.end_approval()?;
-            let e = SessionError::PasskeyStepUnavailable {
+            let a = self.session.end_approval()?;
+            let e = AppError::NeedsPasskey(SessionError::PasskeyStepUnavailable {
                 message: "no passkey on this computer; one is being added".into(),
-            };
-            let e = self.note_passkey_unavailable(&a, e);
+            });
+            self.passkey_unavailable(&a);
             self.close_attempt(a, AttemptOutcome::Failed, Some(&e));
-            self.forget_stored_challenge();
         }
         self.passkey_step_up(Intent::Add).await
     }
@@ -182,14 +181,14 @@ impl Backend {
             return Ok(());
         };
         // Back to the account screen: the grant is a means, not the end.
-        self.flow.done()?;
+        self.session.done()?;
         match intent {
             Intent::Add => {
                 self.passkey.setup = true;
                 Ok(())
             }
             Intent::Delete(id) => {
-                self.client.delete_passkey(&id).await?;
+                self.session.client().delete_passkey(&id).await?;
                 self.authenticator.forget(&self.server_key(), &id)?;
                 self.audit_passkey(AttemptOutcome::PasskeyRemoved, &id);
                 self.notice.say("The passkey was deleted.");
@@ -213,10 +212,11 @@ impl Backend {
             self.authenticator.pin().set(pin)?;
         }
         let username = self
-            .flow
+            .session
+            .flow()
             .identifier()
             .map(|i| i.value.clone())
-            .or_else(|| self.client.profile().and_then(|p| p.user_id))
+            .or_else(|| self.session.client().profile().and_then(|p| p.user_id))
             .ok_or(AppError::NotSignedIn)?;
         let registration = PasskeyRegistration {
             username,
@@ -225,7 +225,11 @@ impl Backend {
         };
         let before = self.authenticator.local_ids(&self.server_key())?.0;
         let (ceremony, key) = self.ceremony(Some(pin.to_owned()));
-        let r = self.client.register_passkey(&ceremony, &registration).await;
+        let r = self
+            .session
+            .client()
+            .register_passkey(&ceremony, &registration)
+            .await;
         let unknown = matches!(&r, Err(e) if outcome_unknown(e));
         let r = r.map_err(|e| Self::ceremony_error(&ceremony, e));
         drop(ceremony);
@@ -296,7 +300,7 @@ impl Backend {
     ) -> AppResult<()> {
         self.passkey.setup = false;
         self.authenticator.mark_unconfirmed(key, new)?;
-        let list = match self.client.list_passkeys().await {
+        let list = match self.session.client().list_passkeys().await {
             Ok(list) => list,
             Err(_) if !unknown => {
                 for id in new {
@@ -315,23 +319,17 @@ impl Backend {
             return Err(e);
         };
         // Its answer was lost, so the refresh that drops the spent scope did not happen.
-        if let Err(e) = self.client.refresh().await {
+        if let Err(e) = self.session.client().refresh().await {
             tracing::warn!(code = e.code(), "refresh after a confirmed passkey failed");
         }
         self.passkey_added(id).await
     }
 
     /// An approval the server wants passed by passkey, when this user has none here
-    /// (`passkey_step_unavailable`): kept, to be asked again once a passkey is added, the
-    /// app's own form by what it asked, a program's or a link's request by its ID.
-    pub(super) fn note_passkey_unavailable(
-        &mut self,
-        attempt: &Attempt,
-        e: SessionError,
-    ) -> AppError {
-        if !matches!(e, SessionError::PasskeyStepUnavailable { .. }) {
-            return AppError::from(e);
-        }
+    /// (`passkey_step_unavailable`, as [`AppError::NeedsPasskey`]): kept, to be asked again
+    /// once a passkey is added, the app's own form by what it asked, a program's or a link's
+    /// request by its ID.
+    pub(super) fn passkey_unavailable(&mut self, attempt: &Attempt) {
         match &attempt.request {
             None => {
                 self.passkey.resume = Some(attempt.approval.clone());
@@ -342,7 +340,6 @@ impl Backend {
                 self.passkey.resume = None;
             }
         }
-        AppError::NeedsPasskey(e)
     }
 
     /// Whether the account screen stays in front of the queued request `id`: while the PIN
@@ -379,20 +376,13 @@ impl Backend {
         pin: Option<String>,
         uv_granted: bool,
     ) -> AppResult<()> {
-        let (ch, asked) = {
-            let a = self.flow.approving_mut()?;
-            (a.challenge.clone(), a.attempt.approval.clone())
-        };
+        let (ch, asked) = self.session.current_step()?;
         if ch.current_step.as_deref() != Some(VERIFY_PASSKEY) {
             return Err(AppError::WrongStage);
         }
         if ch.is_signed() && !(ch.scope == asked.scope && ch.metadata == asked.metadata) {
-            let e = AppError::ChallengeMismatch;
-            if let Ok(a) = self.flow.end_approval() {
-                self.close_attempt(a, AttemptOutcome::Refused, Some(&e));
-            }
-            self.forget_stored_challenge();
-            return Err(e);
+            let s = self.session.refuse(AppError::ChallengeMismatch);
+            return self.settle(s);
         }
         let (ceremony, _) = self.ceremony(pin);
         let ceremony = if uv_granted {
@@ -401,31 +391,34 @@ impl Backend {
             ceremony
         };
         let r = self
-            .client
+            .session
+            .client()
             .continue_step_up_with_passkey(&ch, &ceremony)
             .await;
         let r = r.map_err(|e| Self::ceremony_error(&ceremony, e));
         drop(ceremony);
-        let next = self.step_result(r)?;
-        self.step_passed(next).await
+        let s = match self.session.step_result(r) {
+            Ok(next) => self.session.step_passed(next).await,
+            Err(failed) => *failed,
+        };
+        self.stepped(s).await
     }
 
     /// Signs in with this computer's passkey (`login/passkey/begin`, the PIN when the server
     /// requires user verification, `finish`, `finalize`).
     pub async fn login_with_passkey(&mut self, pin: Option<String>) -> AppResult<()> {
-        if self.flow.is_signed_in() {
+        if self.session.signed_in() {
             return Err(AppError::WrongStage);
         }
-        if matches!(self.flow.stage(), Stage::Code) {
-            self.flow.change_identifier()?;
+        if matches!(self.session.stage(), Stage::Code) {
+            self.session.change_identifier()?;
         }
         let (ceremony, _) = self.ceremony(pin);
-        let r = self.client.login_with_passkey(&ceremony).await;
+        let r = self.session.client().login_with_passkey(&ceremony).await;
         let r = r.map_err(|e| Self::ceremony_error(&ceremony, e));
         drop(ceremony);
         let user = r?;
-        self.flow.sign_in()?;
-        self.ledger.signed_in(&user.profile.scopes);
+        self.session.signed_in_as(&user)?;
         self.audit_passkey(AttemptOutcome::PasskeyUsed, "sign-in");
         Ok(())
     }
@@ -435,7 +428,7 @@ impl Backend {
         if !self.signed_in() {
             return Err(AppError::NotSignedIn);
         }
-        Ok(self.client.rename_passkey(id, nickname).await?)
+        Ok(self.session.client().rename_passkey(id, nickname).await?)
     }
 
     /// Changes the PIN, given the old one (which counts as a try).

@@ -129,7 +129,7 @@ async fn a_requester_never_gets_a_token_with_another_approvals_scope() {
     assert_eq!(o.code.as_deref(), Some("token_withheld"));
     assert_eq!(o.access_token, None);
     assert!(
-        b.client.has_scope("transfer:write") && b.client.has_scope("read:logs"),
+        b.session.client().has_scope("transfer:write") && b.session.client().has_scope("read:logs"),
         "the session's token carries both, so handing it out would give more than asked"
     );
     b.finish_step_up().unwrap();
@@ -229,9 +229,9 @@ async fn a_grant_that_says_otherwise_is_never_redeemed() {
     assert_eq!(o.status, Status::Refused);
     assert_eq!(o.code.as_deref(), Some("challenge_mismatch"));
     assert_eq!(o.access_token, None);
-    b.client.refresh().await.unwrap();
+    b.session.client().refresh().await.unwrap();
     assert!(
-        !b.client.has_scope("transfer:write"),
+        !b.session.client().has_scope("transfer:write"),
         "nothing was redeemed, so the session does not carry the scope"
     );
     let logged = newest_audit(&b);
@@ -259,8 +259,8 @@ async fn a_grant_that_says_otherwise_is_never_redeemed() {
     assert_eq!(e.code(), "challenge_mismatch");
     assert_eq!(view(&b).stage, Stage::Logged);
     assert_eq!(rx.try_recv().unwrap().status, Status::Refused);
-    b.client.refresh().await.unwrap();
-    assert!(!b.client.has_scope("transfer:write"));
+    b.session.client().refresh().await.unwrap();
+    assert!(!b.session.client().has_scope("transfer:write"));
     assert_eq!(
         newest_audit(&b).error_code.as_deref(),
         Some("challenge_mismatch")
@@ -304,7 +304,7 @@ async fn a_grant_without_a_signed_record_is_refused_with_metadata() {
     .await
     .unwrap();
     assert_eq!(view(&b).stage, Stage::Done);
-    assert!(b.client.has_scope("transfer:write"));
+    assert!(b.session.client().has_scope("transfer:write"));
     let _ = std::fs::remove_dir_all(dir);
 }
 

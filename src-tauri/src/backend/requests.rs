@@ -5,11 +5,11 @@
 use super::Backend;
 use crate::approvals::{Approvals, Focus, LinkTaken, Refused};
 use crate::error::{AppError, AppResult};
-use crate::flow::Flow;
 use crate::notice::Notice;
 use crate::outcome::AttemptOutcome;
 use crate::requests::protocol::{Ask, Outcome};
 use crate::requests::source::Source;
+use crate::session::Flow;
 use crate::view::Stage;
 use tokio::sync::oneshot;
 
@@ -63,7 +63,7 @@ impl Backend {
     /// Whether `id` is the request the person sees; if not, the notice says nothing was done.
     pub(super) fn is_shown(&mut self, id: &str) -> bool {
         self.approvals
-            .is_shown(id, focus(&self.flow), &mut self.notice)
+            .is_shown(id, focus(self.session.flow()), &mut self.notice)
     }
 
     /// The person agrees to consider the request `id`, which is on screen: its step-up starts.
@@ -72,7 +72,7 @@ impl Backend {
     /// # Errors
     /// [`AppError::WrongStage`] while another approval is open; the step-up's errors.
     pub async fn approve_request(&mut self, id: &str) -> AppResult<()> {
-        if self.flow.stage() != Stage::Logged {
+        if self.session.stage() != Stage::Logged {
             return Err(AppError::WrongStage);
         }
         if !self.is_shown(id) {
@@ -95,10 +95,11 @@ impl Backend {
             AttemptOutcome::Denied
         };
         let tagged = self
-            .flow
+            .session
+            .flow()
             .approving()
             .is_some_and(|a| a.attempt.request.is_some());
-        if !tagged && self.flow.stage() != Stage::Logged {
+        if !tagged && self.session.stage() != Stage::Logged {
             return Err(AppError::WrongStage);
         }
         if !self.is_shown(id) {
@@ -136,7 +137,7 @@ impl Backend {
     /// [`AppError::WrongStage`] while an approval is open; [`AppError::InvalidInput`] for a
     /// request without a number, or a number that was not offered.
     pub fn pick_number(&mut self, id: &str, n: u8) -> AppResult<()> {
-        if self.flow.stage() != Stage::Logged {
+        if self.session.stage() != Stage::Logged {
             return Err(AppError::WrongStage);
         }
         if !self.is_shown(id) {
@@ -163,12 +164,11 @@ impl Backend {
         let (Some(label), Some(a)) = (self.approvals.named(id), self.approvals.attempt(id)) else {
             return false;
         };
-        let in_step_up = focus(&self.flow).step_up.flatten() == Some(id);
+        let in_step_up = focus(self.session.flow()).step_up.flatten() == Some(id);
         if in_step_up {
-            if let Ok(a) = self.flow.end_approval() {
+            if let Ok(a) = self.session.end_approval() {
                 self.close_attempt(a, outcome, None);
             }
-            self.forget_stored_challenge();
         } else {
             self.close_attempt(a, outcome, None);
         }

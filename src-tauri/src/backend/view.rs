@@ -1,15 +1,15 @@
 //! The view model, derived from the flow; reading it changes nothing.
 
 use super::{Backend, input_rules, ms, resend_cooldown};
-use crate::flow::{Approving, Flow};
+use crate::session::{Approving, Flow};
 use crate::view::{AppView, ChallengeView, Stage, UserView, mask, this_computer};
 use prelude_wire::Channel;
 
 impl Backend {
     /// The view of the flow as it is; reads only.
     pub fn view(&self, last_identifier: Option<String>, theme: String) -> AppView {
-        let profile = self.client.profile();
-        let identifier = self.flow.identifier().map(|i| i.value.clone());
+        let profile = self.session.client().profile();
+        let identifier = self.session.flow().identifier().map(|i| i.value.clone());
         let user = self.signed_in().then(|| UserView {
             user_id: profile.as_ref().and_then(|p| p.user_id.clone()),
             session_id: profile.as_ref().and_then(|p| p.session_id.clone()),
@@ -25,8 +25,8 @@ impl Backend {
             revoke_targets: crate::labels::REVOKE_TARGETS,
         });
         // A code with no tries left may be replaced at once.
-        let login_resend_ms = match &self.flow {
-            Flow::CodeSent { sent_at, .. } if !self.flow.code_exhausted() => {
+        let login_resend_ms = match self.session.flow() {
+            Flow::CodeSent { sent_at, .. } if !self.session.flow().code_exhausted() => {
                 Some(ms(*sent_at + resend_cooldown()))
             }
             _ => None,
@@ -35,14 +35,18 @@ impl Backend {
         server.scenario = self.demo.scenario();
         let request = self
             .approvals
-            .request_view(super::requests::focus(&self.flow));
-        let stage = match self.flow.stage() {
+            .request_view(super::requests::focus(self.session.flow()));
+        let stage = match self.session.flow().stage() {
             Stage::Logged if request.as_ref().is_some_and(|r| !self.passkey_holds(&r.id)) => {
                 Stage::Request
             }
             s => s,
         };
-        let challenge = self.flow.approving().map(|a| self.challenge_view(a));
+        let challenge = self
+            .session
+            .flow()
+            .approving()
+            .map(|a| self.challenge_view(a));
         // One deadline for the decision: a request's own, and a step's when it ends sooner.
         let deadline = match stage {
             Stage::Request => request.as_ref().map(|r| r.expires_ms),
@@ -63,10 +67,10 @@ impl Backend {
             identifier,
             last_identifier,
             login_resend_ms,
-            code_exhausted: self.flow.code_exhausted(),
+            code_exhausted: self.session.flow().code_exhausted(),
             user,
             challenge,
-            grant: self.flow.grant().cloned(),
+            grant: self.session.flow().grant().cloned(),
             notice: self.notice.text().map(str::to_owned),
             // What happened, in words, and what to do; the store's own reason is technical.
             store_warning: self.store.degraded().map(|why| {
@@ -79,7 +83,7 @@ impl Backend {
                     "Countersign will not remember your sign-in after it closes: {what}. You can still sign in and approve. To be remembered, unlock or start your keyring (such as GNOME Keyring), then restart Countersign."
                 )
             }),
-            waiting: self.approvals.waiting(super::requests::focus(&self.flow)),
+            waiting: self.approvals.waiting(super::requests::focus(self.session.flow())),
             request,
             report_offer: self.notice.report_offer(),
             passkey: self.passkey_view(),
@@ -93,7 +97,7 @@ impl Backend {
         let channel = c
             .position()
             .and_then(|p| p.step().and_then(|s| s.channel()));
-        let destination = match (channel, self.flow.identifier()) {
+        let destination = match (channel, self.session.flow().identifier()) {
             (Some(Channel::Sms), Some(id)) if !id.value.contains('@') => Some(mask(&id.value)),
             (Some(Channel::Email), Some(id)) if id.value.contains('@') => Some(mask(&id.value)),
             (Some(Channel::Sms), _) => Some("your phone".into()),
