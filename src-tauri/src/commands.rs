@@ -345,7 +345,8 @@ pub async fn set_theme(state: St<'_>, theme: String) -> AppResult<AppView> {
         ));
     }
     state.settings.set_theme(&theme)?;
-    state.act(async |_| Ok(())).await
+    // A look, not a step of the flow: what the last action said (a report's offer) stays.
+    state.look(async |b| Ok(state.settled(b))).await
 }
 
 #[tauri::command]
