@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Startup time and idle memory of Countersign against a bare Tauri window with the same tauri
-# version: release builds, >= 10 runs each, interleaved, in one Xvfb and one D-Bus session;
+# version, drawn on the CPU as Countersign draws without a GPU (the ratio's base) and with
+# WebKit's GL defaults: release builds, 30 runs each by default, interleaved, in one Xvfb and
+# one D-Bus session; medians, spread and where the time goes;
 # then the memory of the process tree (RSS/PSS/USS) with the window open, closed to the tray,
 # and started in the tray.
 # Usage: scripts/bench-startup.sh [RUNS]
@@ -13,7 +15,7 @@ ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" python3
 say "building release binaries"
 cargo build --release --workspace --bins
 target=$(target_dir)
-runs="${1:-10}"
+runs="${1:-30}"
 sandbox=$(mktemp -d)
 trap 'rm -rf "$sandbox"' EXIT
 export XDG_DATA_HOME="$sandbox/data" XDG_CONFIG_HOME="$sandbox/config" XDG_CACHE_HOME="$sandbox/cache"

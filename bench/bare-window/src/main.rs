@@ -5,10 +5,16 @@ use std::time::Instant;
 
 static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
+/// The page's marks are milliseconds since its navigation started, as Countersign logs them.
 #[tauri::command]
-fn ready() {
+fn ready(script_at: Option<u32>, paint_at: Option<u32>) {
     let ms = START.get().map_or(0, |s| s.elapsed().as_millis());
-    eprintln!("ui ready after {ms} ms");
+    match (script_at, paint_at) {
+        (Some(s), Some(p)) => {
+            eprintln!("ui ready after {ms} ms page_script_ms={s} page_view_ms={s} page_paint_ms={p}")
+        }
+        _ => eprintln!("ui ready after {ms} ms"),
+    }
 }
 
 fn main() {
