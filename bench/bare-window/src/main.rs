@@ -11,7 +11,9 @@ fn ready(script_at: Option<u32>, paint_at: Option<u32>) {
     let ms = START.get().map_or(0, |s| s.elapsed().as_millis());
     match (script_at, paint_at) {
         (Some(s), Some(p)) => {
-            eprintln!("ui ready after {ms} ms page_script_ms={s} page_view_ms={s} page_paint_ms={p}")
+            eprintln!(
+                "ui ready after {ms} ms page_script_ms={s} page_view_ms={s} page_paint_ms={p}"
+            )
         }
         _ => eprintln!("ui ready after {ms} ms"),
     }
