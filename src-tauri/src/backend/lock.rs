@@ -24,11 +24,7 @@ impl Backend {
 
     /// The request answered next: the one in its step-up, else the head of the queue.
     pub fn front_request(&self) -> Option<String> {
-        self.session
-            .flow()
-            .approving()
-            .and_then(|a| a.attempt.request.as_ref())
-            .map(|t| t.id.clone())
+        self.approving_request()
             .or_else(|| self.approvals.head_id())
     }
 
