@@ -378,6 +378,7 @@ mod passkeys;
 #[cfg(test)]
 mod request_tests;
 mod requests;
+pub mod rest;
 mod step_up;
 #[cfg(test)]
 mod tests;

@@ -37,6 +37,10 @@ pub struct Args {
     /// request arrives or the tray's "Open Countersign" is chosen.
     #[arg(long)]
     pub background: bool,
+    /// Set by Countersign when it starts itself again at rest in the tray: it takes over what
+    /// the process before carried over (rest.rs).
+    #[arg(long, hide = true)]
+    pub rested: bool,
     /// Set by WebKitWebDriver, which starts the app as a browser for a WebDriver session
     /// (tauri-driver): the app needs nothing from it, but must start.
     #[arg(long, hide = true)]
@@ -73,6 +77,33 @@ impl Args {
             return Ok(None);
         };
         read_ca_file(path).map(Some)
+    }
+}
+
+impl Args {
+    /// The arguments that start this run again in the tray (rest.rs): the same server,
+    /// profile, certificates and drawing, without a link, with `--background --rested`.
+    pub fn again(&self) -> Vec<std::ffi::OsString> {
+        let mut a: Vec<std::ffi::OsString> = vec!["--profile".into(), self.profile.clone().into()];
+        if let Some(e) = &self.endpoint {
+            a.extend(["--endpoint".into(), e.into()]);
+        }
+        if let Some(id) = &self.app_id {
+            a.extend(["--app-id".into(), id.into()]);
+        }
+        if let Some(f) = &self.ca_file {
+            // Made absolute: the folder it was relative to may have changed since.
+            let f = std::path::absolute(f).unwrap_or_else(|_| f.clone());
+            a.extend(["--ca-file".into(), f.into_os_string()]);
+        }
+        let rendering = clap::ValueEnum::to_possible_value(&self.rendering)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default();
+        if !rendering.is_empty() {
+            a.extend(["--rendering".into(), rendering.into()]);
+        }
+        a.extend(["--background".into(), "--rested".into()]);
+        a
     }
 }
 
@@ -134,6 +165,41 @@ mod tests {
                 .chain(argv.iter().copied())
                 .map(String::from),
         )
+    }
+
+    #[test]
+    fn starting_again_keeps_the_run_s_choices_and_drops_its_link() {
+        let a = parse_all(&[
+            "--profile",
+            "work",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--rendering",
+            "cpu",
+            "countersign://approve?scope=a",
+        ])
+        .unwrap();
+        let again: Vec<String> = a
+            .again()
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            again,
+            [
+                "--profile",
+                "work",
+                "--endpoint",
+                "http://127.0.0.1:9",
+                "--rendering",
+                "cpu",
+                "--background",
+                "--rested"
+            ]
+        );
+        let b = parse(std::iter::once("countersign".to_owned()).chain(again)).unwrap();
+        assert!(b.background && b.rested && b.link.is_none());
+        assert_eq!(b.profile, "work");
     }
 
     #[test]

@@ -28,6 +28,8 @@ mod passkey_commands;
 pub mod redacted;
 mod rendering;
 pub mod requests;
+#[cfg(target_os = "linux")]
+mod rest;
 pub mod server;
 pub mod session;
 mod settings;
@@ -296,6 +298,16 @@ fn on_event(app: &tauri::AppHandle, event: &tauri::RunEvent) {
     {
         lock::window_closed(app);
     }
+    #[cfg(target_os = "linux")]
+    if let tauri::RunEvent::WindowEvent {
+        label,
+        event: tauri::WindowEvent::Destroyed,
+        ..
+    } = event
+        && label == window_life::MAIN
+    {
+        rest::window_gone(app);
+    }
     window_life::on_run_event(app, event);
     if !matches!(event, tauri::RunEvent::Exit) {
         return;
@@ -328,7 +340,12 @@ fn setup(
         .map(|dir| (migrate::move_old_data(&dir), dir))
         .collect();
     let guard = logging::init(app.path().app_log_dir().ok());
-    app.manage(LogGuard(guard));
+    app.manage(LogGuard(std::sync::Mutex::new(guard)));
+    // Started again at rest, in the background: no window, so no child of this image yet.
+    #[cfg(target_os = "linux")]
+    if args.rested {
+        rest::reap_inherited();
+    }
     // An entry whose program is gone (a moved or removed build) starts nothing: removed.
     #[cfg(target_os = "linux")]
     if let Some(dir) = autostart::dir() {
@@ -366,6 +383,24 @@ fn setup(
         window_life::open(app.handle(), boot.as_ref())?;
     }
     let lock = lock::Lock::new(lock::idle_after(settings.lock_after()));
+    // Started again at rest (rest.rs): the lock as it was, and the account's context once the
+    // session resumed.
+    #[cfg(target_os = "linux")]
+    let carried = rest::take_carry(&args.profile, args.rested).map(|mut c| {
+        lock.carry_in(c.locked(), c.idle());
+        c.take_account()
+    });
+    #[cfg(not(target_os = "linux"))]
+    let carried: Option<Option<backend::rest::AccountCarry>> = None;
+    #[cfg(target_os = "linux")]
+    if !args.automation {
+        match rest::Again::new(args.again()) {
+            Ok(again) => {
+                app.manage(again);
+            }
+            Err(e) => tracing::warn!(error = %e, "this process will not start again at rest"),
+        }
+    }
     app.manage(AppState {
         backend: tokio::sync::SetOnce::new(),
         settings,
@@ -394,6 +429,11 @@ fn setup(
                 b.resume().await;
                 b.set_number_matching(state.settings.number_matching());
                 lock::at_start(&state.lock, &state.settings, &b);
+                if let Some(account) = carried.flatten()
+                    && !b.carry_in(account)
+                {
+                    tracing::info!("the account carried over is not the resumed session's");
+                }
                 if let Some(n) = settings_notice {
                     b.notice().say(n);
                 }
@@ -422,7 +462,15 @@ fn locked(app: &tauri::AppHandle) -> bool {
         .is_none_or(|s| s.lock.is_locked())
 }
 
-struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
+/// Keeps the log file's writer thread for the app's life; taken only before the process
+/// starts again (rest.rs), to write its last lines.
+struct LogGuard(std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>>);
+
+impl LogGuard {
+    fn take(&self) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+        self.0.lock().ok().and_then(|mut g| g.take())
+    }
+}
 
 /// Sends each message the demo phone or mailbox receives to the UI as it arrives.
 fn forward_inbox(

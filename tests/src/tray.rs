@@ -85,12 +85,29 @@ impl TrayHost {
 
     /// The first item that registered, waiting up to 30 s for it.
     pub async fn item(&self) -> (String, String) {
+        self.item_after(0).await
+    }
+
+    /// How many registrations the host has seen.
+    pub fn registered(&self) -> usize {
+        self.items.lock().unwrap().len()
+    }
+
+    /// The latest item, once more than `n` registered, waiting up to 30 s: an app that
+    /// started again registers anew.
+    pub async fn item_after(&self, n: usize) -> (String, String) {
         let until = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(i) = self.items.lock().unwrap().first().cloned() {
-                return i;
+            {
+                let items = self.items.lock().unwrap();
+                if items.len() > n {
+                    return items[items.len() - 1].clone();
+                }
             }
-            assert!(Instant::now() < until, "no tray item registered");
+            assert!(
+                Instant::now() < until,
+                "no tray item registered after the {n} seen"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

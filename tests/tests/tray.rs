@@ -3,7 +3,8 @@
 //! (dbusmenu `GetLayout`); closing the window keeps the app running with no window and no
 //! web process; a request builds the window again; the menu counts waiting requests; Quit,
 //! clicked through dbusmenu as a panel does, answers a waiting request `cancelled`; and
-//! `--background` starts in the tray with no window until Open is clicked.
+//! `--background` starts in the tray with no window until Open is clicked; and at rest, with
+//! the window closed, the app starts itself again in the tray, keeping its lock.
 
 #![cfg(target_os = "linux")]
 
@@ -300,6 +301,81 @@ async fn background_with_a_tray_starts_in_the_tray_with_no_window() {
         .unwrap();
     let quit = id_of(&menu(&item), "Quit");
     click(&item, quit);
+    let out = finish(app).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_rest_the_app_starts_again_in_the_tray_and_keeps_its_lock() {
+    let _one = ONE_HOST.lock().await;
+    let host = TrayHost::start();
+    let sandbox = Sandbox::new("tray_rest");
+    let display = std::env::var("DISPLAY").expect("an X display (xvfb-run)");
+    let mut cmd = sandbox.countersign(&["--background"]);
+    cmd.env("XDG_CACHE_HOME", sandbox.dir.join("cache"))
+        .env("COUNTERSIGN_TRAY_WAIT_SECS", "5");
+    let app = Proc::spawn(cmd);
+    let idle = [
+        ("Open Countersign", true),
+        ("No requests waiting", false),
+        ("Lock now", true),
+        ("Quit", true),
+    ];
+    let item = host.item().await;
+    let entries = wait_menu(&item, &idle).await;
+    let pid = app_pid(&sandbox.profile).expect("the app runs");
+    let webkit = |pid| {
+        children(pid)
+            .into_iter()
+            .filter(|c| c.starts_with("WebKit"))
+            .collect::<Vec<_>>()
+    };
+    click(&item, id_of(&entries, "Open Countersign"));
+    until("the window to open", || !windows(&display).is_empty())
+        .await
+        .unwrap();
+    until("the web process", || {
+        webkit(pid).iter().any(|c| c.starts_with("WebKitWebProces"))
+    })
+    .await
+    .unwrap();
+    click(&item, id_of(&entries, "Lock now"));
+    let mut s = Value::Null;
+    for _ in 0..100 {
+        s = status(&sandbox).await;
+        if s["locked"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(s["locked"], true, "{s}");
+
+    // Closed, then at rest: the same process, started again, with none of WebKit's left.
+    let seen = host.registered();
+    assert!(close(&display), "the window closes");
+    until("WebKit's processes to end and be reaped", || {
+        webkit(pid).is_empty()
+    })
+    .await
+    .unwrap();
+    assert_eq!(app_pid(&sandbox.profile), Some(pid), "the same process");
+    let item = host.item_after(seen).await;
+    wait_menu(&item, &idle).await;
+    let s = status(&sandbox).await;
+    assert_eq!(
+        (s["running"].clone(), s["tray"].clone(), s["locked"].clone()),
+        (true.into(), true.into(), true.into()),
+        "still locked after starting again: {s}"
+    );
+
+    // The process taking over answers requests (no one is signed in: refused at once),
+    // and its tray's Quit ends it.
+    let out = finish(ask(&sandbox, "after rest")).await;
+    assert_eq!(out.code, Some(3), "{out:?}");
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["code"], "not_signed_in", "{v}");
+    let entries = wait_menu(&item, &idle).await;
+    click(&item, id_of(&entries, "Quit"));
     let out = finish(app).await;
     assert_eq!(out.code, Some(0), "{out:?}");
 }

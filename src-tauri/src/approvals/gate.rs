@@ -27,6 +27,13 @@ impl LinkGate {
         self.recent.push_back(now_ms);
         true
     }
+
+    /// No link of the last minute is remembered at `now_ms`.
+    pub fn is_idle(&self, now_ms: i64) -> bool {
+        self.recent
+            .back()
+            .is_none_or(|t| now_ms.saturating_sub(*t) >= WINDOW_MS)
+    }
 }
 
 #[cfg(test)]

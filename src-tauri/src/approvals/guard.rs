@@ -100,6 +100,16 @@ impl Guard {
         v
     }
 
+    /// Nothing is remembered at `now_ms`: no program is muted, and none asked within the
+    /// rate window.
+    pub fn is_idle(&self, now_ms: i64) -> bool {
+        self.muted.values().all(|m| m.until_ms <= now_ms)
+            && self.recent.values().all(|r| {
+                r.back()
+                    .is_none_or(|t| now_ms.saturating_sub(*t) >= RATE_WINDOW_MS)
+            })
+    }
+
     /// Ends every mute (Settings' "Unmute").
     pub fn unmute_all(&mut self) {
         self.muted.clear();
@@ -109,6 +119,19 @@ impl Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mute_or_a_recent_request_is_remembered_until_it_lapses() {
+        let mut g = Guard::default();
+        assert!(g.is_idle(0));
+        let k = key("/usr/bin/deploy", None);
+        assert_eq!(g.check(&k, 1_000), Verdict::Admit);
+        assert!(!g.is_idle(1_000 + RATE_WINDOW_MS - 1));
+        assert!(g.is_idle(1_000 + RATE_WINDOW_MS));
+        g.mute(k, 2_000);
+        assert!(!g.is_idle(2_000 + RATE_WINDOW_MS));
+        assert!(g.is_idle(2_000 + MUTE_MS));
+    }
 
     fn key(exe: &str, script: Option<&str>) -> ProgramKey {
         ProgramKey {

@@ -356,6 +356,12 @@ impl Approvals {
     }
 
     /// No request waits.
+    /// Nothing here lives only in memory at `now_ms`: no request waits, and neither the
+    /// programs' guard nor the link gate remembers anything.
+    pub fn at_rest(&self, now_ms: i64) -> bool {
+        self.queue.is_empty() && self.guard.is_idle(now_ms) && self.links.is_idle(now_ms)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }

@@ -20,6 +20,31 @@ pub(super) struct Registrations {
     pending: Option<Pending>,
 }
 
+impl Registrations {
+    /// No address waits for its code.
+    pub(super) fn is_idle(&self) -> bool {
+        self.pending.is_none()
+    }
+
+    /// The addresses added here for `user`.
+    pub(super) fn added_for(&self, user: &str) -> Vec<Identifier> {
+        self.added
+            .iter()
+            .filter(|(u, _)| u == user)
+            .map(|(_, i)| i.clone())
+            .collect()
+    }
+
+    /// Knows `ids` as added for `user` (carried from the process before).
+    pub(super) fn carry_in(&mut self, user: &str, ids: Vec<Identifier>) {
+        for id in ids {
+            if !self.added.iter().any(|(u, i)| u == user && *i == id) {
+                self.added.push((user.to_owned(), id));
+            }
+        }
+    }
+}
+
 /// A registration waiting for its code.
 #[derive(Clone)]
 struct Pending {
@@ -118,7 +143,7 @@ impl Backend {
             .ok_or(AppError::WrongStage)
     }
 
-    fn user_id(&self) -> AppResult<String> {
+    pub(super) fn user_id(&self) -> AppResult<String> {
         if !self.signed_in() {
             return Err(AppError::NotSignedIn);
         }

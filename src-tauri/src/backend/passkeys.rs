@@ -35,6 +35,16 @@ pub(super) struct PasskeyFlow {
     resume_request: Option<String>,
 }
 
+impl PasskeyFlow {
+    /// No passkey action, set-up or approval waiting for a passkey is under way.
+    pub(super) fn is_idle(&self) -> bool {
+        self.intent.is_none()
+            && !self.setup
+            && self.resume.is_none()
+            && self.resume_request.is_none()
+    }
+}
+
 impl Backend {
     pub(super) fn local_authenticator(
         store: Arc<PlatformStore>,

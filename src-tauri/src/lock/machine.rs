@@ -23,6 +23,8 @@ pub enum Reason {
     Asked,
     /// A PIN is set: every start is locked.
     Start,
+    /// Locked before Countersign started itself again in the tray (rest.rs).
+    Carried,
 }
 
 /// The user verification an unlock with the PIN gave: the next passkey assertion for
@@ -137,6 +139,24 @@ impl Machine {
         });
     }
 
+    /// The idle time at `now`: since the last input or the window's closing.
+    pub fn idle_for(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.last_input)
+    }
+
+    /// Counts `idle` as already spent at `now` (a process that starts again keeps the idle
+    /// time of the one before).
+    pub fn idle_since(&mut self, idle: Duration, now: Instant) {
+        self.last_input = now.checked_sub(idle).unwrap_or(self.last_input);
+    }
+
+    /// Nothing here would be lost with the process at `now`, after `failures` wrong PINs: no
+    /// wait before the next PIN try runs, and no UV grant is left to use.
+    pub fn at_rest(&self, failures: u32, now: Instant) -> bool {
+        self.wait_before_try(failures, now).is_zero()
+            && self.grant.as_ref().is_none_or(|g| now >= g.until)
+    }
+
     /// Whether an unused UV grant for `request` holds at `now`.
     pub fn has_grant(&self, request: &str, now: Instant) -> bool {
         !self.locked
@@ -158,6 +178,26 @@ impl Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wait_or_a_grant_is_not_at_rest_and_the_idle_time_carries_over() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(Some(Duration::from_secs(60)), t0);
+        assert!(m.at_rest(0, t0));
+        m.wrong_pin(t0);
+        // Three wrong PINs: the next try waits 4 s.
+        assert!(!m.at_rest(3, t0 + Duration::from_secs(3)));
+        assert!(m.at_rest(3, t0 + Duration::from_secs(4)));
+        m.unlock(t0 + Duration::from_secs(5), Some("r1".into()));
+        assert!(!m.at_rest(0, t0 + Duration::from_secs(6)));
+        assert!(m.at_rest(0, t0 + Duration::from_secs(5) + UV_GRANT_FOR));
+        let later = t0 + Duration::from_secs(100);
+        assert_eq!(m.idle_for(later), Duration::from_secs(95));
+        let mut next = Machine::new(Some(Duration::from_secs(60)), later);
+        next.idle_since(Duration::from_secs(55), later);
+        assert!(!next.lock_if_idle(later + Duration::from_secs(4)));
+        assert!(next.lock_if_idle(later + Duration::from_secs(5)));
+    }
 
     const MIN: Duration = Duration::from_secs(60);
 

@@ -128,11 +128,29 @@ impl Lock {
         v
     }
 
+    /// Nothing of the lock lives only in memory: no wait before a PIN try, no UV grant.
+    pub fn at_rest(&self, b: &Backend) -> bool {
+        let failures = failures(b.pin_state().ok());
+        self.with(|m| m.at_rest(failures, Instant::now()))
+    }
+
+    /// What the process that takes over keeps (rest.rs): locked or not, and the idle time.
+    pub fn carry_out(&self) -> (bool, Duration) {
+        self.with(|m| (m.is_locked(), m.idle_for(Instant::now())))
+    }
+
+    /// Takes over the lock of the process before: locked if it was, with its idle time.
+    pub fn carry_in(&self, locked: bool, idle: Duration) {
+        self.with(|m| m.idle_since(idle, Instant::now()));
+        if locked {
+            self.lock(Reason::Carried);
+        }
+        self.wake.notify_one();
+    }
+
     fn lock_view(&self, b: &Backend) -> LockView {
         let pin = b.pin_state().ok();
-        let failures = pin.map_or(0, |p| {
-            crate::authenticator::pin::MAX_TRIES.saturating_sub(p.tries_left)
-        });
+        let failures = failures(pin);
         let wait = self.with(|m| m.wait_before_try(failures, Instant::now()));
         LockView {
             pin: pin.is_some_and(|p| p.set),
@@ -147,6 +165,13 @@ impl Lock {
             }),
         }
     }
+}
+
+/// Wrong PINs in a row, from the passkeys' shared tries counter.
+fn failures(pin: Option<crate::authenticator::pin::PinState>) -> u32 {
+    pin.map_or(0, |p| {
+        crate::authenticator::pin::MAX_TRIES.saturating_sub(p.tries_left)
+    })
 }
 
 /// How much later than the backend's own time the page is told it may try a PIN again.

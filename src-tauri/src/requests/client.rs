@@ -120,6 +120,15 @@ fn ask_of(args: &ApproveArgs) -> Result<Ask, ClientError> {
 }
 
 async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, ClientError> {
+    match ask_once(args, ask).await {
+        // The app went away before it took the request: Countersign starting itself again in
+        // the tray (or quitting). Asked once more, of the app that answers now.
+        Err(ClientError::NotTaken) => ask_once(args, ask).await,
+        r => r,
+    }
+}
+
+async fn ask_once(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, ClientError> {
     let mut conn = match socket::connect(&args.profile).await {
         Ok(c) => c,
         Err(e) if e.no_app() => start_app(args).await?,
@@ -139,11 +148,13 @@ async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, ClientError> 
     // The app enforces the timeout; this only guards against an app that stopped answering.
     let until = Duration::from_secs(ask.timeout_secs + 10);
     let wait = async {
+        let mut taken = false;
         loop {
             match conn.next().await {
                 Ok(Some(AppMessage::Queued {
                     position, number, ..
                 })) => {
+                    taken = true;
                     #[cfg(unix)]
                     if let Err(e) = crate::harden::not_dumpable() {
                         eprintln!("countersign approve: could not become non-dumpable: {e}");
@@ -170,6 +181,7 @@ async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, ClientError> 
                 Ok(Some(AppMessage::Shown { .. } | AppMessage::Status(_))) => {
                     return Err(ClientError::OtherAnswer);
                 }
+                Ok(None) if !taken => return Err(ClientError::NotTaken),
                 Ok(None) => return Err(ClientError::Closed),
                 Err(e) => return Err(e.into()),
             }

@@ -38,6 +38,10 @@ pub enum ClientError {
     /// The app closed the connection before its answer.
     #[error("Countersign closed before answering")]
     Closed,
+    /// The app closed the connection before it took the request (it was starting again, or
+    /// quitting): nothing was queued, so the request may be sent again.
+    #[error("Countersign closed before taking the request")]
+    NotTaken,
     /// `status`: the app closed the connection before its answer.
     #[error("the app closed the connection without an answer")]
     ClosedWithoutAnswer,

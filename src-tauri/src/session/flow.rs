@@ -114,6 +114,15 @@ impl Flow {
         }
     }
 
+    /// A resumed session learns the address it was signed in with (from the process before).
+    pub fn resumed_as(&mut self, id: Identifier) {
+        if let Flow::SignedIn { identifier } = self
+            && identifier.is_none()
+        {
+            *identifier = Some(id);
+        }
+    }
+
     pub fn approving(&self) -> Option<&Approving> {
         match self {
             Flow::Approving { approving, .. } => Some(approving),

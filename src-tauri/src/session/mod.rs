@@ -7,7 +7,7 @@ use crate::approvals::Handout;
 use crate::error::{AppError, AppResult};
 use crate::outcome::AttemptOutcome;
 use crate::view::Stage;
-use ledger::Ledger;
+pub use ledger::Ledger;
 use prelude_session::{Error as SessionError, Identifier, SessionClient, User};
 use prelude_wire::time::unix_now;
 use std::time::SystemTime;
@@ -272,6 +272,33 @@ impl Session {
     /// The server's clock moved `delta` seconds: what the screen counts down follows.
     pub fn clock_moved(&mut self, delta: i64) {
         self.flow.clock_moved(delta);
+    }
+
+    /// What a process that starts again at rest takes over (rest.rs): the address this run
+    /// signed in with, and the ledger. Nothing secret: the session itself is resumed from the
+    /// keyring.
+    pub fn carry_out(&self) -> (Option<Identifier>, Ledger) {
+        (self.flow.identifier().cloned(), self.ledger.clone())
+    }
+
+    /// Takes over what [`Session::carry_out`] gave, once a stored session was resumed.
+    pub fn carry_in(&mut self, identifier: Option<Identifier>, ledger: Ledger) {
+        if !self.signed_in() {
+            return;
+        }
+        if let Some(id) = identifier {
+            self.flow.resumed_as(id);
+        }
+        self.ledger = ledger;
+    }
+
+    /// No sign-in code and no step-up is under way: a new process would lose nothing of the
+    /// flow (a grant on screen is in the history).
+    pub fn at_rest(&self) -> bool {
+        matches!(
+            self.flow,
+            Flow::SignedOut | Flow::SignedIn { .. } | Flow::Granted { .. }
+        )
     }
 
     /// What a granted request's requester receives: the grant's end and, when it asked, the

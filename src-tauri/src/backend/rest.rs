@@ -1,0 +1,144 @@
+//! What the backend holds only in memory, for Countersign's restart at rest (`rest.rs`):
+//! whether anything is under way, and the account's context that the process taking over
+//! carries on with. Secrets are not part of it: that process resumes the session from the
+//! keyring.
+
+use super::Backend;
+use crate::session::Ledger;
+use prelude_session::Identifier;
+use serde::{Deserialize, Serialize};
+
+/// The account's context of this run: whose it is, the address signed in with, those added,
+/// and the ledger of grants. Applied only to a resumed session of the same user.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccountCarry {
+    user_id: String,
+    signed_in_with: Option<Identifier>,
+    added: Vec<Identifier>,
+    ledger: Ledger,
+}
+
+impl Backend {
+    /// Nothing lives only in memory at `now_ms` (Unix ms): no request waits and the
+    /// programs' guard and link gate remember nothing; no sign-in code, step-up, address or
+    /// passkey action is under way. A new process would then start where this one stands.
+    pub fn at_rest(&self, now_ms: i64) -> bool {
+        self.approvals.at_rest(now_ms)
+            && self.session.at_rest()
+            && self.registrations.is_idle()
+            && self.passkey.is_idle()
+    }
+
+    /// This run's account context; `None` when no one is signed in.
+    pub fn carry_out(&self) -> Option<AccountCarry> {
+        let user_id = self.user_id().ok()?;
+        let (signed_in_with, ledger) = self.session.carry_out();
+        Some(AccountCarry {
+            added: self.registrations.added_for(&user_id),
+            user_id,
+            signed_in_with,
+            ledger,
+        })
+    }
+
+    /// Takes over `carry` once the stored session resumed, if it is the same user's; else
+    /// nothing. True when it was taken.
+    pub fn carry_in(&mut self, carry: AccountCarry) -> bool {
+        if self.user_id().ok().as_deref() != Some(carry.user_id.as_str()) {
+            return false;
+        }
+        self.session.carry_in(carry.signed_in_with, carry.ledger);
+        self.registrations.carry_in(&carry.user_id, carry.added);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::Server;
+    use prelude_emulator::{Config, Emulator};
+    use prelude_session::{MemoryStore, SecretStore};
+    use std::sync::Arc;
+
+    async fn connect(emu: &Emulator, store: &Arc<dyn SecretStore>) -> Backend {
+        let mut b = Backend::connect(Server::Url(emu.url()), "unit", None, Some(store.clone()))
+            .await
+            .unwrap();
+        b.resume().await;
+        b
+    }
+
+    fn last_code(emu: &Emulator) -> String {
+        emu.outbox().last().unwrap().code.clone()
+    }
+
+    async fn sign_in(emu: &Emulator, b: &mut Backend, phone: &str) {
+        b.start_login(phone).await.unwrap();
+        assert!(
+            !b.at_rest(crate::approvals::now_ms()),
+            "a code is under way"
+        );
+        b.verify_login_code(&last_code(emu)).await.unwrap();
+    }
+
+    fn shown(b: &Backend) -> (Option<String>, Vec<String>) {
+        let user = b.view(None, "system".into()).user.unwrap();
+        let ids = b.identifiers().unwrap().identifiers;
+        (user.identifier, ids.into_iter().map(|r| r.value).collect())
+    }
+
+    #[tokio::test]
+    async fn a_restart_at_rest_carries_the_account_s_context_to_the_same_user_only() {
+        let cfg = Config {
+            resend_cooldown_secs: 0,
+            ..Config::default()
+        };
+        let emu = Emulator::start(cfg, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
+        let mut b = connect(&emu, &store).await;
+        assert!(
+            b.carry_out().is_none(),
+            "no one signed in, nothing to carry"
+        );
+        sign_in(&emu, &mut b, "+33699990011").await;
+        b.add_identifier("email", "grace@example.com", false)
+            .await
+            .unwrap();
+        assert!(!b.at_rest(crate::approvals::now_ms()), "an address waits");
+        b.verify_identifier_code(&last_code(&emu)).await.unwrap();
+        assert!(b.at_rest(crate::approvals::now_ms()));
+        let before = shown(&b);
+        assert_eq!(
+            before,
+            (
+                Some("+33699990011".into()),
+                vec!["+33699990011".into(), "grace@example.com".into()]
+            )
+        );
+        // Through the file's form, as the next process reads it.
+        let text = serde_json::to_string(&b.carry_out().unwrap()).unwrap();
+        let carry: AccountCarry = serde_json::from_str(&text).unwrap();
+        let ledger = format!("{:?}", b.session.carry_out().1);
+
+        // The next process resumes the stored session, knowing none of it until it is
+        // carried in.
+        let mut next = connect(&emu, &store).await;
+        assert_eq!(shown(&next), (None, vec![]));
+        assert!(next.carry_in(carry.clone()));
+        assert_eq!(shown(&next), before);
+        assert_eq!(format!("{:?}", next.session.carry_out().1), ledger);
+
+        // Another user's session takes nothing of it.
+        let other: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
+        let mut stranger = connect(&emu, &other).await;
+        sign_in(&emu, &mut stranger, "+33699990012").await;
+        assert!(!stranger.carry_in(carry));
+        assert_eq!(
+            shown(&stranger),
+            (Some("+33699990012".into()), vec!["+33699990012".into()])
+        );
+    }
+}

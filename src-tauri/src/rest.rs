@@ -1,0 +1,256 @@
+//! At rest in the tray, Countersign starts itself again. A window, once built, leaves its
+//! marks in the process after it is gone: WebKit's network process, which Tauri keeps for the
+//! app's life (tauri#14628), and the heap the window grew, which the allocator keeps. So when
+//! the window has been closed for [`REST_AFTER`] and nothing lives only in memory (no request
+//! waits and nothing is under way: `Backend::at_rest`, `Lock::at_rest`), the process executes
+//! itself again (execve(2): the same process id, its own arguments plus `--background
+//! --rested`) and starts in the tray as it does at login. What it carries over goes through a
+//! file in the private runtime folder, read once and removed: the lock with its idle time, and
+//! the account's context (`AccountCarry`). Nothing secret is in it: the session is resumed from
+//! the keyring.
+
+use crate::AppState;
+use crate::backend::rest::AccountCarry;
+use crate::window_life::MAIN;
+use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tauri::{AppHandle, Manager};
+
+/// How long the window stays closed before the process starts again: a window opened again
+/// soon after is built in this process, with WebKit already up.
+pub const REST_AFTER: Duration = Duration::from_secs(10);
+/// How often it looks again while something is under way.
+const LOOK_AGAIN: Duration = Duration::from_secs(5);
+/// A carry file older than this was not written for this start: ignored.
+const CARRY_FRESH_MS: i64 = 60_000;
+/// A carry file is a few hundred bytes; a larger one is not ours.
+const CARRY_LIMIT: u64 = 64 * 1024;
+/// The idle time carried over is at most a day: more locks at once all the same.
+const IDLE_LIMIT_MS: u64 = 86_400_000;
+
+/// How this process starts again: the program and its arguments. In the app's state only when
+/// it may: not while WebDriver drives the app, since its session is bound to this process.
+pub struct Again {
+    program: PathBuf,
+    args: Vec<OsString>,
+}
+
+impl Again {
+    /// `args` are this run's own (`cli::Args::again`).
+    ///
+    /// # Errors
+    /// The program's path cannot be read (`/proc/self/exe`).
+    pub fn new(args: Vec<OsString>) -> std::io::Result<Self> {
+        Ok(Self {
+            program: std::env::current_exe()?,
+            args,
+        })
+    }
+}
+
+/// What the process before hands over.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Carry {
+    /// Unix ms.
+    written_ms: i64,
+    locked: bool,
+    /// Milliseconds without input (or since the window closed).
+    idle_ms: u64,
+    account: Option<AccountCarry>,
+}
+
+impl Carry {
+    /// Whether the process before was locked.
+    pub fn locked(&self) -> bool {
+        self.locked
+    }
+
+    /// The idle time it had, at most a day.
+    pub fn idle(&self) -> Duration {
+        Duration::from_millis(self.idle_ms.min(IDLE_LIMIT_MS))
+    }
+
+    /// The account's context, to apply once the stored session resumed.
+    pub fn take_account(&mut self) -> Option<AccountCarry> {
+        self.account.take()
+    }
+}
+
+/// One waiter at a time.
+static WAITING: AtomicBool = AtomicBool::new(false);
+
+/// The main window was destroyed: once it has stayed closed for [`REST_AFTER`] and nothing is
+/// under way, the process starts again in the tray.
+pub fn window_gone(app: &AppHandle) {
+    if app.try_state::<Again>().is_none() || WAITING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(REST_AFTER).await;
+        while let Look::Again = rest(&app).await {
+            tokio::time::sleep(LOOK_AGAIN).await;
+        }
+        WAITING.store(false, Ordering::SeqCst);
+    });
+}
+
+enum Look {
+    Again,
+    Stop,
+}
+
+async fn rest(app: &AppHandle) -> Look {
+    if app.get_webview_window(MAIN).is_some() {
+        return Look::Stop;
+    }
+    let (Some(again), Some(state)) = (app.try_state::<Again>(), app.try_state::<AppState>()) else {
+        return Look::Stop;
+    };
+    let Ok(backend) = state.backend_while_locked().await else {
+        return Look::Stop;
+    };
+    // The process taking over resumes the session with a refresh: with the server out of
+    // reach it would start signed out, so it waits for the server.
+    let server = backend.lock().await.server().clone();
+    if server.endpoint().ok().flatten().is_some()
+        && let Err(e) = crate::http::test_connection(&server).await
+    {
+        tracing::debug!(error = %e, "not starting again: the server is out of reach");
+        return Look::Again;
+    }
+    // A tray host that went away meanwhile would end a start in the background.
+    if !crate::tray::host_present() {
+        return Look::Again;
+    }
+    let b = backend.lock().await;
+    if app.get_webview_window(MAIN).is_some() {
+        return Look::Stop;
+    }
+    if !b.at_rest(crate::approvals::now_ms()) || !state.lock.at_rest(&b) {
+        return Look::Again;
+    }
+    let (locked, idle) = state.lock.carry_out();
+    let carry = Carry {
+        written_ms: crate::approvals::now_ms(),
+        locked,
+        idle_ms: u64::try_from(idle.as_millis()).unwrap_or(u64::MAX),
+        account: b.carry_out(),
+    };
+    let Some(path) = carry_path(&state.profile) else {
+        return Look::Stop;
+    };
+    if let Err(e) = write_carry(&path, &carry) {
+        tracing::warn!(error = %e, "not starting again: what it carries over could not be written");
+        return Look::Stop;
+    }
+    b.flush();
+    tracing::info!(
+        idle_s = idle.as_secs(),
+        locked,
+        "at rest: starting again in the tray"
+    );
+    // The log's writer thread ends with the process image: its last lines are written now.
+    if let Some(guard) = app.try_state::<crate::LogGuard>() {
+        drop(guard.take());
+    }
+    // The backend's lock is held through the exec: no request is taken meanwhile, and one
+    // that was not taken yet is sent again by its client when the process answers again.
+    let e = std::os::unix::process::CommandExt::exec(
+        std::process::Command::new(&again.program).args(&again.args),
+    );
+    tracing::error!(error = %e, program = %again.program.display(), "could not start again; staying as is");
+    let _ = std::fs::remove_file(&path);
+    Look::Stop
+}
+
+fn carry_path(profile: &str) -> Option<PathBuf> {
+    let me = crate::requests::instance::held()?;
+    Some(me.dir.join(&format!("{profile}.rest.json")))
+}
+
+fn write_carry(path: &std::path::Path, carry: &Carry) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)?;
+    f.write_all(&serde_json::to_vec(carry)?)?;
+    f.sync_all()
+}
+
+/// Started again at rest: the children of the process image before (WebKit's network process,
+/// which ends once its connection to that image closes) are this process's now, and nothing in
+/// it waits for them. Each is asked to end and is reaped, so that none stays behind as a
+/// zombie. Called before this image starts any child of its own.
+pub fn reap_inherited() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::sys::wait::waitpid;
+    use nix::unistd::{Pid, getpid};
+    let me = getpid().as_raw();
+    let inherited: Vec<Pid> = children_of(me).into_iter().map(Pid::from_raw).collect();
+    if inherited.is_empty() {
+        return;
+    }
+    tracing::info!(
+        count = inherited.len(),
+        "reaping the processes of the image before"
+    );
+    std::thread::spawn(move || {
+        for pid in inherited {
+            let _ = kill(pid, Signal::SIGTERM);
+            if let Err(e) = waitpid(pid, None) {
+                tracing::debug!(%pid, error = %e, "an inherited process was not reaped");
+            }
+        }
+    });
+}
+
+/// The processes whose parent is `pid`, from `/proc/*/stat`.
+fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let child: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+            let (_, tail) = stat.rsplit_once(')')?;
+            let ppid: i32 = tail.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid).then_some(child)
+        })
+        .collect()
+}
+
+/// Takes this profile's carry file: removed whatever it holds, and returned when this start is
+/// the restart it was written for (`--rested`) and it is fresh and well formed.
+pub fn take_carry(profile: &str, rested: bool) -> Option<Carry> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = carry_path(profile)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&path);
+    let _ = std::fs::remove_file(&path);
+    let mut text = Vec::new();
+    file.ok()?.take(CARRY_LIMIT).read_to_end(&mut text).ok()?;
+    if !rested {
+        return None;
+    }
+    let carry: Carry = serde_json::from_slice(&text)
+        .map_err(
+            |e| tracing::warn!(error = %e, "what the process before carried over is unreadable"),
+        )
+        .ok()?;
+    let age = crate::approvals::now_ms().saturating_sub(carry.written_ms);
+    (0..=CARRY_FRESH_MS).contains(&age).then_some(carry)
+}
