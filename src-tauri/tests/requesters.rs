@@ -528,3 +528,78 @@ async fn two_requests_at_once_with_no_app_start_one_app_and_both_reach_it() {
     }
     assert!(apps().is_empty(), "the app ended");
 }
+
+/// An app that closes a connection before taking its request, as one starting itself again at
+/// rest does: the command asks again, once, and the answer of the app that answers then is
+/// its own. A connection closed after `queued` is not asked again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_app_closed_on_before_taking_it_is_asked_again() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let sandbox = Sandbox::new("not-taken");
+    let dir = PrivateDir::open(&sandbox.runtime().join("countersign")).unwrap();
+    let listener = tokio::net::UnixListener::bind(dir.socket("t").unwrap()).unwrap();
+    let app = tokio::spawn(async move {
+        let mut asked = Vec::new();
+        for answer in [None, Some("denied")] {
+            let (s, _) = listener.accept().await.unwrap();
+            let (r, mut w) = s.into_split();
+            let mut line = String::new();
+            tokio::io::BufReader::new(r)
+                .read_line(&mut line)
+                .await
+                .unwrap();
+            asked.push(serde_json::from_str::<serde_json::Value>(&line).unwrap());
+            if let Some(status) = answer {
+                let queued = r#"{"event":"queued","v":1,"request_id":"r2","position":1}"#;
+                let result = serde_json::json!({"event": "result", "v": 1, "status": status,
+                    "scope": "transfer:write", "metadata": {}, "session_id": null,
+                    "challenge_id": null, "grant_expires_at": null, "reason": null, "code": null});
+                w.write_all(format!("{queued}\n{result}\n").as_bytes())
+                    .await
+                    .unwrap();
+            }
+            // Dropping the stream closes it: with no answer, before the request was taken.
+        }
+        asked
+    });
+    let out =
+        output(sandbox.countersign(&["approve", "--scope", "transfer:write", "--json"])).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(json(&out)["status"], "denied");
+    let asked = app.await.unwrap();
+    assert_eq!(asked.len(), 2);
+    assert_eq!(asked[0], asked[1], "the same request, asked again");
+    assert_eq!(asked[0]["scope"], "transfer:write");
+
+    // Closed after `queued`: the request was taken, so it is not sent twice.
+    let listener = tokio::net::UnixListener::bind({
+        let p = dir.socket("t").unwrap();
+        let _ = std::fs::remove_file(&p);
+        p
+    })
+    .unwrap();
+    let app = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        let (r, mut w) = s.into_split();
+        let mut line = String::new();
+        tokio::io::BufReader::new(r)
+            .read_line(&mut line)
+            .await
+            .unwrap();
+        w.write_all(b"{\"event\":\"queued\",\"v\":1,\"request_id\":\"r3\",\"position\":1}\n")
+            .await
+            .unwrap();
+        // A second connection would be a second request: none may come.
+        tokio::time::timeout(Duration::from_secs(3), listener.accept())
+            .await
+            .is_err()
+    });
+    let out =
+        output(sandbox.countersign(&["approve", "--scope", "transfer:write", "--json"])).await;
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("closed before answering"),
+        "{out:?}"
+    );
+    assert!(app.await.unwrap(), "the taken request was not sent again");
+}
