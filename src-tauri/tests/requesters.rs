@@ -603,3 +603,47 @@ async fn a_request_the_app_closed_on_before_taking_it_is_asked_again() {
     );
     assert!(app.await.unwrap(), "the taken request was not sent again");
 }
+
+/// A second launch whose app closes the connection without answering (it quits, or starts
+/// again at rest) looks again rather than fail, and hands over to the app that answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_whose_app_went_away_before_answering_hands_over_to_the_next() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let sandbox = Sandbox::new("went-away");
+    let dir = PrivateDir::open(&sandbox.runtime().join("countersign")).unwrap();
+    // The running app's hold on the profile.
+    let _held = dir.lock("t").unwrap().expect("the profile's lock is free");
+    let listener = tokio::net::UnixListener::bind(dir.socket("t").unwrap()).unwrap();
+    let app = tokio::spawn(async move {
+        let mut asked = Vec::new();
+        for answer in [false, true] {
+            let (s, _) = listener.accept().await.unwrap();
+            let (r, mut w) = s.into_split();
+            let mut line = String::new();
+            tokio::io::BufReader::new(r)
+                .read_line(&mut line)
+                .await
+                .unwrap();
+            asked.push(line);
+            if answer {
+                w.write_all(b"{\"event\":\"shown\",\"v\":1}\n")
+                    .await
+                    .unwrap();
+            }
+        }
+        asked
+    });
+    let link = "countersign://approve?scope=transfer:write&amount=5";
+    let out = output(sandbox.countersign(&[link])).await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already running"),
+        "{out:?}"
+    );
+    let asked = app.await.unwrap();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        asked[1].contains("\"op\":\"show\"") && asked[1].contains(link),
+        "{asked:?}"
+    );
+}

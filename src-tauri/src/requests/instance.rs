@@ -96,11 +96,12 @@ pub fn claim(profile: &str, link: Option<String>) -> Result<Claim, SocketError> 
         }
         match rt.block_on(forward(&dir, profile, link.clone())) {
             Ok(()) => return Ok(Claim::Forwarded),
-            // The first app is still starting: its socket is not up yet.
-            Err(e) if e.no_app() && began.elapsed() < WAIT_FOR_FIRST => {
+            // The first app is still starting (its socket is not up yet), or it went away
+            // before answering (it quits, or starts again at rest): look at the lock again.
+            Err(e) if (e.no_app() || e.went_away()) && began.elapsed() < WAIT_FOR_FIRST => {
                 std::thread::sleep(Duration::from_millis(100));
             }
-            Err(e) if e.no_app() => {
+            Err(e) if e.no_app() || e.went_away() => {
                 return Err(SocketError::Protocol(format!(
                     "another Countersign holds profile {profile} but did not answer within {} s",
                     WAIT_FOR_FIRST.as_secs()
@@ -117,6 +118,10 @@ async fn forward(dir: &PrivateDir, profile: &str, link: Option<String>) -> Resul
     conn.send(&ClientMessage::Show { v: VERSION, link }).await?;
     match tokio::time::timeout(Duration::from_secs(5), conn.next()).await {
         Ok(Ok(Some(AppMessage::Shown { .. }))) => Ok(()),
+        Ok(Ok(None)) => Err(SocketError::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the app closed the connection without an answer",
+        ))),
         Ok(Ok(other)) => Err(SocketError::Protocol(format!("{other:?} instead of shown"))),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(SocketError::Protocol("no answer within 5 s".into())),

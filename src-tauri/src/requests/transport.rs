@@ -35,6 +35,17 @@ impl SocketError {
             std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
         ))
     }
+
+    /// The app closed the connection before answering: it is going away, or starting itself
+    /// again at rest.
+    pub fn went_away(&self) -> bool {
+        matches!(self, SocketError::Io(e) if matches!(
+            e.kind(),
+            std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::BrokenPipe
+        ))
+    }
 }
 
 /// Reads one line, at most `MAX_LINE` bytes; `None` at end of stream.
