@@ -39,11 +39,8 @@ async fn main() {
     view.click("verify-login").await.expect("verify");
     view.wait_stage("logged").await.expect("signed in");
 
-    let build = if cfg!(debug_assertions) {
-        "debug build"
-    } else {
-        "release build"
-    };
+    // The app's build, which the harness starts (COUNTERSIGN_E2E_BUILD), not this driver's.
+    let build = format!("{} build", countersign_e2e::build_profile());
     let mut samples = Vec::with_capacity(runs);
     for i in 0..runs {
         let reason = format!("bench {i}");
