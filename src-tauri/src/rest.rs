@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tauri::{AppHandle, Manager};
 
 /// How long the window stays closed before the process starts again: a window opened again
@@ -81,18 +81,37 @@ impl Carry {
 
 /// One waiter at a time.
 static WAITING: AtomicBool = AtomicBool::new(false);
+/// When the window last went: the rest counts from there.
+static CLOSED_AT: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+
+fn closed_at() -> Option<Instant> {
+    *CLOSED_AT.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// The main window was destroyed: once it has stayed closed for [`REST_AFTER`] and nothing is
 /// under way, the process starts again in the tray.
 pub fn window_gone(app: &AppHandle) {
+    *CLOSED_AT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
     if app.try_state::<Again>().is_none() || WAITING.swap(true, Ordering::SeqCst) {
         return;
     }
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        tokio::time::sleep(REST_AFTER).await;
-        while let Look::Again = rest(&app).await {
-            tokio::time::sleep(LOOK_AGAIN).await;
+        loop {
+            // A window opened and closed again meanwhile moves the rest later.
+            let due = closed_at().map_or(Duration::ZERO, |t| {
+                (t + REST_AFTER).saturating_duration_since(Instant::now())
+            });
+            if !due.is_zero() {
+                tokio::time::sleep(due).await;
+                continue;
+            }
+            match rest(&app).await {
+                Look::Again => tokio::time::sleep(LOOK_AGAIN).await,
+                Look::Stop => break,
+            }
         }
         WAITING.store(false, Ordering::SeqCst);
     });
