@@ -44,6 +44,15 @@ async fn main() {
     let mut samples = Vec::with_capacity(runs);
     for i in 0..runs {
         let reason = format!("bench {i}");
+        // The last request's mark stays until this one's first frame replaces it.
+        let before = view
+            .wait_script(
+                "return document.getElementById('app').dataset.requestPainted || '';",
+                "the last mark",
+                |_| true,
+            )
+            .await
+            .expect("the page answers");
         let started = now_ms();
         let cli = ask(&sandbox, &reason, i);
         let painted = view
@@ -54,12 +63,12 @@ async fn main() {
                 "the request painted",
                 |v| {
                     v[0].as_str() == Some(reason.as_str())
-                        && v[1].as_str().is_some_and(|p| !p.is_empty())
+                        && v[1].as_str().is_some_and(|p| !p.is_empty() && v[1] != before)
                 },
             )
             .await
             .expect("the request reaches the screen");
-        // The id in the mark is this request's: it is the one whose reason is on screen.
+        // A new mark with this request's reason on screen: this request's first frame.
         let at: u128 = painted[1]
             .as_str()
             .and_then(|p| p.split(' ').nth(1))
