@@ -386,12 +386,12 @@ fn setup(
     // Started again at rest (rest.rs): the lock as it was, and the account's context once the
     // session resumed.
     #[cfg(target_os = "linux")]
-    let carried = rest::take_carry(&args.profile, args.rested).map(|mut c| {
+    let carried = rest::take_carry(&args.profile, args.rested).map(|c| {
         lock.carry_in(c.locked(), c.idle());
-        c.take_account()
+        c.into_backend()
     });
     #[cfg(not(target_os = "linux"))]
-    let carried: Option<Option<backend::rest::AccountCarry>> = None;
+    let carried: Option<backend::rest::BackendCarry> = None;
     #[cfg(target_os = "linux")]
     if !args.automation {
         match rest::Again::new(args.again()) {
@@ -429,10 +429,10 @@ fn setup(
                 b.resume().await;
                 b.set_number_matching(state.settings.number_matching());
                 lock::at_start(&state.lock, &state.settings, &b);
-                if let Some(account) = carried.flatten()
-                    && !b.carry_in(account)
+                if let Some(c) = carried
+                    && !b.carry_in(c, approvals::now_ms())
                 {
-                    tracing::info!("the account carried over is not the resumed session's");
+                    tracing::info!("no account context carried over for the resumed session");
                 }
                 if let Some(n) = settings_notice {
                     b.notice().say(n);

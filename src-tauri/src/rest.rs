@@ -5,12 +5,12 @@
 //! waits and nothing is under way: `Backend::at_rest`, `Lock::at_rest`), the process executes
 //! itself again (execve(2): the same process id, its own arguments plus `--background
 //! --rested`) and starts in the tray as it does at login. What it carries over goes through a
-//! file in the private runtime folder, read once and removed: the lock with its idle time, and
-//! the account's context (`AccountCarry`). Nothing secret is in it: the session is resumed from
+//! file in the private runtime folder, read once and removed: the lock with its idle time, the
+//! guards' memory and the account's context (`BackendCarry`). Nothing secret is in it: the session is resumed from
 //! the keyring.
 
 use crate::AppState;
-use crate::backend::rest::AccountCarry;
+use crate::backend::rest::BackendCarry;
 use crate::window_life::MAIN;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -59,7 +59,7 @@ pub struct Carry {
     locked: bool,
     /// Milliseconds without input (or since the window closed).
     idle_ms: u64,
-    account: Option<AccountCarry>,
+    backend: BackendCarry,
 }
 
 impl Carry {
@@ -73,9 +73,9 @@ impl Carry {
         Duration::from_millis(self.idle_ms.min(IDLE_LIMIT_MS))
     }
 
-    /// The account's context, to apply once the stored session resumed.
-    pub fn take_account(&mut self) -> Option<AccountCarry> {
-        self.account.take()
+    /// The backend's part, to apply once the stored session resumed.
+    pub fn into_backend(self) -> BackendCarry {
+        self.backend
     }
 }
 
@@ -85,7 +85,9 @@ static WAITING: AtomicBool = AtomicBool::new(false);
 static CLOSED_AT: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
 
 fn closed_at() -> Option<Instant> {
-    *CLOSED_AT.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    *CLOSED_AT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The main window was destroyed: once it has stayed closed for [`REST_AFTER`] and nothing is
@@ -149,15 +151,16 @@ async fn rest(app: &AppHandle) -> Look {
     if app.get_webview_window(MAIN).is_some() {
         return Look::Stop;
     }
-    if !b.at_rest(crate::approvals::now_ms()) || !state.lock.at_rest(&b) {
+    if !b.at_rest() || !state.lock.at_rest(&b) {
         return Look::Again;
     }
     let (locked, idle) = state.lock.carry_out();
+    let now = crate::approvals::now_ms();
     let carry = Carry {
-        written_ms: crate::approvals::now_ms(),
+        written_ms: now,
         locked,
         idle_ms: u64::try_from(idle.as_millis()).unwrap_or(u64::MAX),
-        account: b.carry_out(),
+        backend: b.carry_out(now),
     };
     let Some(path) = carry_path(&state.profile) else {
         return Look::Stop;

@@ -28,11 +28,24 @@ impl LinkGate {
         true
     }
 
-    /// No link of the last minute is remembered at `now_ms`.
-    pub fn is_idle(&self, now_ms: i64) -> bool {
+    /// The links of the last minute at `now_ms` (Unix ms), for the process taking over.
+    pub fn carry_out(&self, now_ms: i64) -> Vec<i64> {
         self.recent
-            .back()
-            .is_none_or(|t| now_ms.saturating_sub(*t) >= WINDOW_MS)
+            .iter()
+            .copied()
+            .filter(|t| now_ms.saturating_sub(*t) < WINDOW_MS)
+            .collect()
+    }
+
+    /// Takes over `times` at `now_ms`: only those of the last minute, at most the window's.
+    pub fn carry_in(&mut self, times: Vec<i64>, now_ms: i64) {
+        let mut live: Vec<i64> = times
+            .into_iter()
+            .filter(|t| *t <= now_ms && now_ms.saturating_sub(*t) < WINDOW_MS)
+            .collect();
+        live.sort_unstable();
+        let keep = live.len().saturating_sub(PER_WINDOW);
+        self.recent = live.into_iter().skip(keep).collect();
     }
 }
 

@@ -3,6 +3,7 @@
 //! "Fatigue guard".
 
 use crate::requests::source::Requester;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 
 /// How long a reported program stays muted, in milliseconds (20 minutes).
@@ -15,7 +16,7 @@ pub const RATE_WINDOW_MS: i64 = 60 * 1000;
 /// Who a program is for the guard: its executable and, for an interpreter, the script it
 /// runs. The uid is the app's own for every peer (the socket drops any other uid), so it
 /// adds nothing to tell programs apart here.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProgramKey {
     pub executable: String,
     pub script: Option<String>,
@@ -45,6 +46,18 @@ struct Mute {
     until_ms: i64,
     told: bool,
 }
+
+/// The guard's memory for the process that takes over at rest (rest.rs): the live mutes
+/// (program, end in Unix ms, whether the person was told) and each program's requests of the
+/// last minute.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardCarry {
+    muted: Vec<(ProgramKey, i64, bool)>,
+    recent: Vec<(ProgramKey, Vec<i64>)>,
+}
+
+/// At most this many programs are taken over, for mutes and for counts each.
+const CARRY_PROGRAMS: usize = 256;
 
 /// Mutes and recent requests per program. Every call takes the time, so tests can move it.
 #[derive(Default)]
@@ -100,14 +113,50 @@ impl Guard {
         v
     }
 
-    /// Nothing is remembered at `now_ms`: no program is muted, and none asked within the
-    /// rate window.
-    pub fn is_idle(&self, now_ms: i64) -> bool {
-        self.muted.values().all(|m| m.until_ms <= now_ms)
-            && self.recent.values().all(|r| {
-                r.back()
-                    .is_none_or(|t| now_ms.saturating_sub(*t) >= RATE_WINDOW_MS)
-            })
+    /// What a process taking over at `now_ms` must remember.
+    pub fn carry_out(&self, now_ms: i64) -> GuardCarry {
+        GuardCarry {
+            muted: self
+                .muted
+                .iter()
+                .filter(|(_, m)| m.until_ms > now_ms)
+                .map(|(k, m)| (k.clone(), m.until_ms, m.told))
+                .collect(),
+            recent: self
+                .recent
+                .iter()
+                .filter_map(|(k, r)| {
+                    let live: Vec<i64> = r
+                        .iter()
+                        .copied()
+                        .filter(|t| now_ms.saturating_sub(*t) < RATE_WINDOW_MS)
+                        .collect();
+                    (!live.is_empty()).then(|| (k.clone(), live))
+                })
+                .collect(),
+        }
+    }
+
+    /// Takes over `c` at `now_ms`. It comes from a file: a mute lasts at most [`MUTE_MS`] from
+    /// now, only times of the last minute count, at most [`PER_MINUTE`] per program.
+    pub fn carry_in(&mut self, c: GuardCarry, now_ms: i64) {
+        for (k, until, told) in c.muted.into_iter().take(CARRY_PROGRAMS) {
+            if until > now_ms {
+                let until_ms = until.min(now_ms.saturating_add(MUTE_MS));
+                self.muted.insert(k, Mute { until_ms, told });
+            }
+        }
+        for (k, times) in c.recent.into_iter().take(CARRY_PROGRAMS) {
+            let mut live: Vec<i64> = times
+                .into_iter()
+                .filter(|t| *t <= now_ms && now_ms.saturating_sub(*t) < RATE_WINDOW_MS)
+                .collect();
+            live.sort_unstable();
+            let keep = live.len().saturating_sub(PER_MINUTE);
+            if !live.is_empty() {
+                self.recent.insert(k, live.into_iter().skip(keep).collect());
+            }
+        }
     }
 
     /// Ends every mute (Settings' "Unmute").
@@ -121,16 +170,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_mute_or_a_recent_request_is_remembered_until_it_lapses() {
+    fn mutes_and_counts_carry_over_to_the_next_process_checked_as_they_come() {
         let mut g = Guard::default();
-        assert!(g.is_idle(0));
-        let k = key("/usr/bin/deploy", None);
-        assert_eq!(g.check(&k, 1_000), Verdict::Admit);
-        assert!(!g.is_idle(1_000 + RATE_WINDOW_MS - 1));
-        assert!(g.is_idle(1_000 + RATE_WINDOW_MS));
-        g.mute(k, 2_000);
-        assert!(!g.is_idle(2_000 + RATE_WINDOW_MS));
-        assert!(g.is_idle(2_000 + MUTE_MS));
+        let (a, b) = (
+            key("/usr/bin/deploy", None),
+            key("/usr/bin/python3", Some("/x.py")),
+        );
+        for t in [1_000, 2_000, 3_000] {
+            assert_eq!(g.check(&a, t), Verdict::Admit);
+        }
+        g.mute(b.clone(), 3_000);
+        let text = serde_json::to_string(&g.carry_out(4_000)).unwrap();
+        let mut next = Guard::default();
+        next.carry_in(serde_json::from_str(&text).unwrap(), 4_000);
+        assert_eq!(next.carry_out(4_000), g.carry_out(4_000));
+        assert_eq!(next.check(&a, 4_000), Verdict::RateLimited);
+        assert_eq!(next.check(&b, 4_000), Verdict::Muted { first: true });
+        // Lapsed by the time it is read: nothing of it holds.
+        let mut late = Guard::default();
+        late.carry_in(g.carry_out(4_000), 3_000 + MUTE_MS);
+        assert_eq!(late.check(&b, 3_000 + MUTE_MS), Verdict::Admit);
+        assert_eq!(late.check(&a, 3_000 + MUTE_MS), Verdict::Admit);
+        // A mute from the file lasts at most MUTE_MS, and a count at most PER_MINUTE.
+        let forged = GuardCarry {
+            muted: vec![(a.clone(), i64::MAX, true)],
+            recent: vec![(b.clone(), vec![1; 1000])],
+        };
+        let mut f = Guard::default();
+        f.carry_in(forged, 10);
+        assert_eq!(f.muted(10), [(a, 10 + MUTE_MS)]);
+        assert_eq!(f.recent[&b].len(), PER_MINUTE);
     }
 
     fn key(exe: &str, script: Option<&str>) -> ProgramKey {

@@ -90,6 +90,14 @@ pub struct Handout {
     pub withheld: bool,
 }
 
+/// What the guards remember, carried over at rest (rest.rs).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct ApprovalsCarry {
+    guard: guard::GuardCarry,
+    /// The links of the last minute, Unix ms.
+    links: Vec<i64>,
+}
+
 /// The queue, its gates and number matching.
 pub struct Approvals {
     queue: Queue,
@@ -356,10 +364,23 @@ impl Approvals {
     }
 
     /// No request waits.
-    /// Nothing here lives only in memory at `now_ms`: no request waits, and neither the
-    /// programs' guard nor the link gate remembers anything.
-    pub fn at_rest(&self, now_ms: i64) -> bool {
-        self.queue.is_empty() && self.guard.is_idle(now_ms) && self.links.is_idle(now_ms)
+    /// No request waits: the guards' memory is carried over ([`Approvals::carry_out`]).
+    pub fn at_rest(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// The guard's and the link gate's memory at `now_ms`, for the process taking over.
+    pub fn carry_out(&self, now_ms: i64) -> ApprovalsCarry {
+        ApprovalsCarry {
+            guard: self.guard.carry_out(now_ms),
+            links: self.links.carry_out(now_ms),
+        }
+    }
+
+    /// Takes over what the process before remembered, at `now_ms`.
+    pub fn carry_in(&mut self, c: ApprovalsCarry, now_ms: i64) {
+        self.guard.carry_in(c.guard, now_ms);
+        self.links.carry_in(c.links, now_ms);
     }
 
     pub fn is_empty(&self) -> bool {

@@ -4,6 +4,7 @@
 //! keyring.
 
 use super::Backend;
+use crate::approvals::ApprovalsCarry;
 use crate::session::Ledger;
 use prelude_session::Identifier;
 use serde::{Deserialize, Serialize};
@@ -18,19 +19,42 @@ pub struct AccountCarry {
     ledger: Ledger,
 }
 
+/// All the backend hands over: the account's context (when someone is signed in) and what
+/// the guards remember (mutes, this minute's requests and links).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BackendCarry {
+    account: Option<AccountCarry>,
+    approvals: ApprovalsCarry,
+}
+
 impl Backend {
-    /// Nothing lives only in memory at `now_ms` (Unix ms): no request waits and the
-    /// programs' guard and link gate remember nothing; no sign-in code, step-up, address or
-    /// passkey action is under way. A new process would then start where this one stands.
-    pub fn at_rest(&self, now_ms: i64) -> bool {
-        self.approvals.at_rest(now_ms)
+    /// Nothing lives only in memory: no request waits; no sign-in code, step-up, address or
+    /// passkey action is under way. What remains is carried over ([`Backend::carry_out`]).
+    pub fn at_rest(&self) -> bool {
+        self.approvals.at_rest()
             && self.session.at_rest()
             && self.registrations.is_idle()
             && self.passkey.is_idle()
     }
 
+    /// What the process taking over at `now_ms` (Unix ms) carries on with.
+    pub fn carry_out(&self, now_ms: i64) -> BackendCarry {
+        BackendCarry {
+            account: self.account_carry(),
+            approvals: self.approvals.carry_out(now_ms),
+        }
+    }
+
+    /// Takes over `carry` at `now_ms`, once the stored session resumed: the guards' memory
+    /// always; the account's context only if it is the resumed session's user. True when the
+    /// account's context was taken.
+    pub fn carry_in(&mut self, carry: BackendCarry, now_ms: i64) -> bool {
+        self.approvals.carry_in(carry.approvals, now_ms);
+        carry.account.is_some_and(|a| self.account_carry_in(a))
+    }
+
     /// This run's account context; `None` when no one is signed in.
-    pub fn carry_out(&self) -> Option<AccountCarry> {
+    fn account_carry(&self) -> Option<AccountCarry> {
         let user_id = self.user_id().ok()?;
         let (signed_in_with, ledger) = self.session.carry_out();
         Some(AccountCarry {
@@ -41,9 +65,7 @@ impl Backend {
         })
     }
 
-    /// Takes over `carry` once the stored session resumed, if it is the same user's; else
-    /// nothing. True when it was taken.
-    pub fn carry_in(&mut self, carry: AccountCarry) -> bool {
+    fn account_carry_in(&mut self, carry: AccountCarry) -> bool {
         if self.user_id().ok().as_deref() != Some(carry.user_id.as_str()) {
             return false;
         }
@@ -75,10 +97,7 @@ mod tests {
 
     async fn sign_in(emu: &Emulator, b: &mut Backend, phone: &str) {
         b.start_login(phone).await.unwrap();
-        assert!(
-            !b.at_rest(crate::approvals::now_ms()),
-            "a code is under way"
-        );
+        assert!(!b.at_rest(), "a code is under way");
         b.verify_login_code(&last_code(emu)).await.unwrap();
     }
 
@@ -100,16 +119,16 @@ mod tests {
         let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
         let mut b = connect(&emu, &store).await;
         assert!(
-            b.carry_out().is_none(),
-            "no one signed in, nothing to carry"
+            b.account_carry().is_none(),
+            "no one signed in, no account to carry"
         );
         sign_in(&emu, &mut b, "+33699990011").await;
         b.add_identifier("email", "grace@example.com", false)
             .await
             .unwrap();
-        assert!(!b.at_rest(crate::approvals::now_ms()), "an address waits");
+        assert!(!b.at_rest(), "an address waits");
         b.verify_identifier_code(&last_code(&emu)).await.unwrap();
-        assert!(b.at_rest(crate::approvals::now_ms()));
+        assert!(b.at_rest());
         let before = shown(&b);
         assert_eq!(
             before,
@@ -119,15 +138,16 @@ mod tests {
             )
         );
         // Through the file's form, as the next process reads it.
-        let text = serde_json::to_string(&b.carry_out().unwrap()).unwrap();
-        let carry: AccountCarry = serde_json::from_str(&text).unwrap();
+        let now = crate::approvals::now_ms();
+        let text = serde_json::to_string(&b.carry_out(now)).unwrap();
+        let carry: BackendCarry = serde_json::from_str(&text).unwrap();
         let ledger = format!("{:?}", b.session.carry_out().1);
 
         // The next process resumes the stored session, knowing none of it until it is
         // carried in.
         let mut next = connect(&emu, &store).await;
         assert_eq!(shown(&next), (None, vec![]));
-        assert!(next.carry_in(carry.clone()));
+        assert!(next.carry_in(carry.clone(), now));
         assert_eq!(shown(&next), before);
         assert_eq!(format!("{:?}", next.session.carry_out().1), ledger);
 
@@ -135,7 +155,7 @@ mod tests {
         let other: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
         let mut stranger = connect(&emu, &other).await;
         sign_in(&emu, &mut stranger, "+33699990012").await;
-        assert!(!stranger.carry_in(carry));
+        assert!(!stranger.carry_in(carry, now));
         assert_eq!(
             shown(&stranger),
             (Some("+33699990012".into()), vec!["+33699990012".into()])

@@ -63,7 +63,9 @@ async fn main() {
                 "the request painted",
                 |v| {
                     v[0].as_str() == Some(reason.as_str())
-                        && v[1].as_str().is_some_and(|p| !p.is_empty() && v[1] != before)
+                        && v[1]
+                            .as_str()
+                            .is_some_and(|p| !p.is_empty() && v[1] != before)
                 },
             )
             .await
