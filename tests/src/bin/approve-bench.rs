@@ -91,11 +91,85 @@ async fn main() {
         report(&format!("no window, {build}"), runs, samples, 600);
     }
     app.close().await;
+    // Started again at rest: the same profile, signed in, without WebDriver (which holds a
+    // process image to itself), so that the app may start itself again in the tray.
+    #[cfg(target_os = "linux")]
+    {
+        let n = runs.min(5);
+        let samples = rested_runs(&sandbox, &emu.url, n).await;
+        report(
+            &format!("at rest (started again in the tray, no WebKit yet), {build}"),
+            n,
+            samples,
+            600,
+        );
+    }
+}
+
+/// Each run times a request from the app at rest (started again in the tray, with no WebKit
+/// process) until its window's page is ready, which is when it has painted its first view,
+/// the request; then lets the request time out, closes the window and waits for the next
+/// start again at rest.
+#[cfg(target_os = "linux")]
+async fn rested_runs(sandbox: &Sandbox, endpoint: &str, runs: usize) -> Vec<f64> {
+    use countersign_e2e::tray::close;
+    use std::io::BufRead;
+    let display = std::env::var("DISPLAY").expect("an X display (xvfb-run)");
+    let mut cmd = sandbox.countersign(&["--background", "--endpoint", endpoint]);
+    cmd.env("XDG_CACHE_HOME", sandbox.dir.join("cache"))
+        .env("DISPLAY", &display)
+        .env("COUNTERSIGN_TRAY_WAIT_SECS", "5")
+        .env("RUST_LOG", "info");
+    let mut app = cmd.spawn().expect("the app");
+    let (tx, rx) = std::sync::mpsc::channel::<(u128, String)>();
+    let err = app.stderr.take().expect("its stderr");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send((now_ms(), line));
+        }
+    });
+    let wait_line = |what: &str, secs: u64| -> u128 {
+        let until = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((t, line)) if line.contains(what) => return t,
+                Ok(_) => {}
+                Err(_) => panic!("the app never logged {what:?}"),
+            }
+        }
+    };
+    wait_line("listening for approval requests", 30);
+    let mut samples = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let started = now_ms();
+        let cli = ask_with(
+            sandbox,
+            &format!("rested {i}"),
+            100 + i,
+            &["--timeout", "2"],
+        );
+        let at = wait_line("ui ready after", 30);
+        samples.push(at.saturating_sub(started) as f64);
+        let out = finish(cli).await;
+        assert_eq!(out.code, Some(2), "timed out: {out:?}");
+        assert!(close(&display), "the window closes");
+        wait_line("at rest: starting again in the tray", 60);
+        wait_line("listening for approval requests", 30);
+    }
+    let _ = app.kill();
+    let _ = app.wait();
+    samples
 }
 
 /// `countersign approve` from a script of its own for run `n`: each run is another program
 /// to the rate limit (3 a minute per program), which would otherwise refuse all but three.
 fn ask(sandbox: &Sandbox, reason: &str, n: usize) -> Proc {
+    ask_with(sandbox, reason, n, &[])
+}
+
+/// [`ask`], with more arguments for `countersign approve`.
+fn ask_with(sandbox: &Sandbox, reason: &str, n: usize, more: &[&str]) -> Proc {
     use std::os::unix::fs::PermissionsExt;
     let script = sandbox.dir.join(format!("bench-{n}.sh"));
     std::fs::write(
@@ -107,6 +181,7 @@ fn ask(sandbox: &Sandbox, reason: &str, n: usize) -> Proc {
     let base = sandbox.countersign(&[]);
     let mut c = std::process::Command::new(&script);
     c.args(["--scope", "transfer:write", "--reason", reason])
+        .args(more)
         .env("COUNTERSIGN", base.get_program())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
