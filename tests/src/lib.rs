@@ -157,13 +157,14 @@ impl Drop for Sandbox {
 
 /// A private X server for one window. Windows that share a display cover each other, and WebKit
 /// stops painting a covered window: its screenshots would show a stale frame.
-struct Display {
+pub struct Display {
     child: Child,
     name: String,
 }
 
 impl Display {
-    fn start() -> Self {
+    /// Starts one; it ends when dropped.
+    pub fn start() -> Self {
         let mut child = Command::new("Xvfb")
             .args([
                 "-displayfd",
@@ -187,6 +188,11 @@ impl Display {
             child,
             name: format!(":{n}"),
         }
+    }
+
+    /// Its name, for `DISPLAY`: `:N`.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 }
 
