@@ -170,7 +170,7 @@ pub fn run() -> ExitCode {
     // One app per profile, decided by a lock taken before anything else: a later launch
     // hands its link to the first and ends.
     #[cfg(unix)]
-    match requests::instance::claim(&args.profile, link.clone()) {
+    match requests::instance::claim(&args.profile, link.clone(), args.rested) {
         Ok(requests::instance::Claim::Run) => {}
         Ok(requests::instance::Claim::Forwarded) => {
             eprintln!(

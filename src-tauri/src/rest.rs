@@ -180,11 +180,20 @@ async fn rest(app: &AppHandle) -> Look {
         drop(guard.take());
     }
     // The backend's lock is held through the exec: no request is taken meanwhile, and one
-    // that was not taken yet is sent again by its client when the process answers again.
+    // that was not taken yet is sent again by its client when the process answers again. The
+    // profile's lock is too: a launch meanwhile waits for this process instead of taking over.
+    let me = crate::requests::instance::held();
+    if let Some(Err(e)) = me.map(|i| i.keep_across_exec(true)) {
+        tracing::warn!(error = %e, "the profile's lock will not be held through the exec");
+    }
     let e = std::os::unix::process::CommandExt::exec(
         std::process::Command::new(&again.program).args(&again.args),
     );
     tracing::error!(error = %e, program = %again.program.display(), "could not start again; staying as is");
+    // Children started later (WebKit's) must not hold the profile's lock.
+    if let Some(Err(e)) = me.map(|i| i.keep_across_exec(false)) {
+        tracing::error!(error = %e, "the profile's lock stays open for children");
+    }
     let _ = std::fs::remove_file(&path);
     Look::Stop
 }
