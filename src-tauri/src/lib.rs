@@ -394,7 +394,7 @@ fn setup(
     let carried: Option<backend::rest::BackendCarry> = None;
     #[cfg(target_os = "linux")]
     if !args.automation {
-        match rest::Again::new(args.again()) {
+        match rest::Again::new(&args) {
             Ok(again) => {
                 app.manage(again);
             }

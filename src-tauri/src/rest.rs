@@ -36,18 +36,35 @@ const IDLE_LIMIT_MS: u64 = 86_400_000;
 pub struct Again {
     program: PathBuf,
     args: Vec<OsString>,
+    /// `--ca-file`, made absolute: read again by the new image, which ends if it cannot.
+    ca_file: Option<PathBuf>,
 }
 
 impl Again {
-    /// `args` are this run's own (`cli::Args::again`).
+    /// From this run's arguments (`cli::Args::again`).
     ///
     /// # Errors
     /// The program's path cannot be read (`/proc/self/exe`).
-    pub fn new(args: Vec<OsString>) -> std::io::Result<Self> {
+    pub fn new(args: &crate::cli::Args) -> std::io::Result<Self> {
         Ok(Self {
             program: std::env::current_exe()?,
-            args,
+            args: args.again(),
+            ca_file: args
+                .ca_file
+                .as_ref()
+                .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone())),
         })
+    }
+
+    /// Whether the new image would start: a start that fails after the exec leaves no app at
+    /// all, so what it reads again is read now (`--ca-file`, moved or changed since).
+    ///
+    /// # Errors
+    /// As [`crate::cli::Args::extra_roots`].
+    pub fn startable(&self) -> crate::error::AppResult<()> {
+        self.ca_file
+            .as_deref()
+            .map_or(Ok(()), |f| crate::cli::read_ca_file(f).map(drop))
     }
 }
 
@@ -153,6 +170,10 @@ async fn rest(app: &AppHandle) -> Look {
     }
     if !b.at_rest() || !state.lock.at_rest(&b) {
         return Look::Again;
+    }
+    if let Err(e) = again.startable() {
+        tracing::warn!(error = %e, "not starting again: the new image would not start");
+        return Look::Stop;
     }
     let (locked, idle) = state.lock.carry_out();
     let now = crate::approvals::now_ms();
@@ -284,4 +305,47 @@ pub fn take_carry(profile: &str, rested: bool) -> Option<Carry> {
         .ok()?;
     let age = crate::approvals::now_ms().saturating_sub(carry.written_ms);
     (0..=CARRY_FRESH_MS).contains(&age).then_some(carry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finding: a `--ca-file` removed since the start made the image after the exec end at
+    /// once, so the app was gone from the tray.
+    #[tokio::test]
+    async fn no_start_again_that_would_end_at_once() {
+        let emu = prelude_emulator::Emulator::start(
+            prelude_emulator::Config {
+                tls: true,
+                ..prelude_emulator::Config::default()
+            },
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let cert = emu.cert_pem().unwrap().to_owned();
+        emu.shutdown().await;
+        let dir = std::env::temp_dir().join(format!("rest-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("emulator.pem");
+        std::fs::write(&file, &cert).unwrap();
+        let args = crate::cli::parse(
+            ["countersign", "--ca-file", file.to_str().unwrap()].map(String::from),
+        )
+        .unwrap();
+        let again = Again::new(&args).unwrap();
+        assert!(again.startable().is_ok());
+        std::fs::write(&file, b"not a certificate").unwrap();
+        assert_eq!(again.startable().unwrap_err().code(), "invalid_input");
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(again.startable().unwrap_err().code(), "invalid_input");
+        assert!(
+            Again::new(&crate::cli::Args::default())
+                .unwrap()
+                .startable()
+                .is_ok()
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
