@@ -10,7 +10,10 @@
 //! the keyring.
 
 use crate::AppState;
+use crate::backend::Backend;
 use crate::backend::rest::BackendCarry;
+use crate::lock::Lock;
+use crate::server::Server;
 use crate::window_life::MAIN;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -151,17 +154,15 @@ async fn rest(app: &AppHandle) -> Look {
     let Ok(backend) = state.backend_while_locked().await else {
         return Look::Stop;
     };
-    // The process taking over resumes the session with a refresh: with the server out of
-    // reach it would start signed out, so it waits for the server.
-    let server = backend.lock().await.server().clone();
-    if server.endpoint().ok().flatten().is_some()
-        && let Err(e) = crate::http::test_connection(&server).await
-    {
-        tracing::debug!(error = %e, "not starting again: the server is out of reach");
-        return Look::Again;
-    }
-    // A tray host that went away meanwhile would end a start in the background.
-    if !crate::tray::host_present() {
+    let reachable = async |server: Server| {
+        crate::http::test_connection(&server)
+            .await
+            .map_err(
+                |e| tracing::debug!(error = %e, "not starting again: the server is out of reach"),
+            )
+            .is_ok()
+    };
+    if !ready(backend, &state.lock, reachable, crate::tray::host_present).await {
         return Look::Again;
     }
     let b = backend.lock().await;
@@ -217,6 +218,28 @@ async fn rest(app: &AppHandle) -> Look {
     }
     let _ = std::fs::remove_file(&path);
     Look::Stop
+}
+
+/// Whether the process may start again now, the cheapest look first: nothing under way
+/// (`Backend::at_rest`, `Lock::at_rest`: memory only), then the server answers (a request
+/// over the network, made only when the rest is due: the process taking over resumes the
+/// session with a refresh, and with the server out of reach it would start signed out), then
+/// a tray host is there (one that went away would end a start in the background). The caller
+/// looks at the first again, holding the backend through the exec.
+async fn ready(
+    backend: &tokio::sync::Mutex<Backend>,
+    lock: &Lock,
+    reachable: impl AsyncFnOnce(Server) -> bool,
+    host_present: impl FnOnce() -> bool,
+) -> bool {
+    let server = {
+        let b = backend.lock().await;
+        if !b.at_rest() || !lock.at_rest(&b) {
+            return false;
+        }
+        b.server().clone()
+    };
+    (server.endpoint().ok().flatten().is_none() || reachable(server).await) && host_present()
 }
 
 fn carry_path(profile: &str) -> Option<PathBuf> {
@@ -310,6 +333,49 @@ pub fn take_carry(profile: &str, rested: bool) -> Option<Carry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Finding: while something was under way the look every 5 s asked the server first, so
+    /// a window closed with the lock open (a PIN set) or mid sign-in sent a request every 5 s.
+    #[tokio::test]
+    async fn the_server_is_asked_only_once_nothing_is_under_way() {
+        use prelude_session::{MemoryStore, SecretStore};
+        let cfg = prelude_emulator::Config {
+            resend_cooldown_secs: 0,
+            ..prelude_emulator::Config::default()
+        };
+        let emu = prelude_emulator::Emulator::start(cfg, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let store: std::sync::Arc<dyn SecretStore> = std::sync::Arc::new(MemoryStore::new());
+        let mut b = Backend::connect(Server::Url(emu.url()), "unit", None, Some(store))
+            .await
+            .unwrap();
+        b.resume().await;
+        b.start_login("+33699990014").await.unwrap();
+        let backend = tokio::sync::Mutex::new(b);
+        let lock = Lock::new(None);
+        let asked = std::sync::atomic::AtomicU32::new(0);
+        let reachable = async |_: Server| {
+            asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            true
+        };
+        assert!(!ready(&backend, &lock, reachable, || true).await);
+        assert_eq!(
+            asked.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "a code is under way"
+        );
+        let code = emu.outbox().last().unwrap().code.clone();
+        backend.lock().await.verify_login_code(&code).await.unwrap();
+        assert!(ready(&backend, &lock, reachable, || true).await);
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(
+            !ready(&backend, &lock, reachable, || false).await,
+            "no tray host"
+        );
+        let down = async |_: Server| false;
+        assert!(!ready(&backend, &lock, down, || true).await);
+    }
 
     /// Finding: a `--ca-file` removed since the start made the image after the exec end at
     /// once, so the app was gone from the tray.
