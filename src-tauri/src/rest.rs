@@ -60,11 +60,17 @@ impl Again {
     }
 
     /// Whether the new image would start: a start that fails after the exec leaves no app at
-    /// all, so what it reads again is read now (`--ca-file`, moved or changed since).
+    /// all, so what it reads again is read now (`--ca-file`, moved or changed since); and
+    /// whether the exec would: the program removed since (an uninstall, or an upgrade that
+    /// moved it) made it fail after the log's writer had ended for it.
     ///
     /// # Errors
-    /// As [`crate::cli::Args::extra_roots`].
+    /// `startup` naming the program that cannot be run; as [`crate::cli::Args::extra_roots`].
     pub fn startable(&self) -> crate::error::AppResult<()> {
+        use nix::unistd::{AccessFlags, access};
+        access(&self.program, AccessFlags::X_OK).map_err(|e| {
+            crate::error::AppError::Startup(format!("{}: {e}", self.program.display()))
+        })?;
         self.ca_file
             .as_deref()
             .map_or(Ok(()), |f| crate::cli::read_ca_file(f).map(drop))
@@ -378,7 +384,8 @@ mod tests {
     }
 
     /// Finding: a `--ca-file` removed since the start made the image after the exec end at
-    /// once, so the app was gone from the tray.
+    /// once, so the app was gone from the tray; a program removed since made the exec fail
+    /// with the log's writer already ended.
     #[tokio::test]
     async fn no_start_again_that_would_end_at_once() {
         let emu = prelude_emulator::Emulator::start(
@@ -406,12 +413,10 @@ mod tests {
         assert_eq!(again.startable().unwrap_err().code(), "invalid_input");
         std::fs::remove_file(&file).unwrap();
         assert_eq!(again.startable().unwrap_err().code(), "invalid_input");
-        assert!(
-            Again::new(&crate::cli::Args::default())
-                .unwrap()
-                .startable()
-                .is_ok()
-        );
+        let mut plain = Again::new(&crate::cli::Args::default()).unwrap();
+        assert!(plain.startable().is_ok());
+        plain.program = dir.join("countersign-removed");
+        assert_eq!(plain.startable().unwrap_err().code(), "startup");
         let _ = std::fs::remove_dir_all(dir);
     }
 }
