@@ -131,8 +131,8 @@ pub fn claim(profile: &str, link: Option<String>, rested: bool) -> Result<Claim,
         .enable_all()
         .build()?;
     let began = Instant::now();
-    if rested && socket::runtime_dir()?.release_inherited(profile) {
-        tracing::debug!("the lock of the image before is released, to be taken anew");
+    if rested {
+        socket::runtime_dir()?.release_inherited(profile);
     }
     loop {
         let dir = socket::runtime_dir()?;
