@@ -110,7 +110,11 @@ impl Args {
 /// The largest `--ca-file` read: a few certificates take a few KiB.
 const CA_FILE_LIMIT: u64 = 1 << 20;
 
-fn read_ca_file(path: &std::path::Path) -> AppResult<Vec<u8>> {
+/// The PEM text of the certificate file at `path`, checked.
+///
+/// # Errors
+/// As [`Args::extra_roots`].
+pub(crate) fn read_ca_file(path: &std::path::Path) -> AppResult<Vec<u8>> {
     use std::io::Read;
     let why =
         |what: String| AppError::InvalidInput(format!("--ca-file {}: {what}", path.display()));

@@ -170,7 +170,7 @@ pub fn run() -> ExitCode {
     // One app per profile, decided by a lock taken before anything else: a later launch
     // hands its link to the first and ends.
     #[cfg(unix)]
-    match requests::instance::claim(&args.profile, link.clone()) {
+    match requests::instance::claim(&args.profile, link.clone(), args.rested) {
         Ok(requests::instance::Claim::Run) => {}
         Ok(requests::instance::Claim::Forwarded) => {
             eprintln!(
@@ -394,7 +394,7 @@ fn setup(
     let carried: Option<backend::rest::BackendCarry> = None;
     #[cfg(target_os = "linux")]
     if !args.automation {
-        match rest::Again::new(args.again()) {
+        match rest::Again::new(&args) {
             Ok(again) => {
                 app.manage(again);
             }

@@ -10,7 +10,10 @@
 //! the keyring.
 
 use crate::AppState;
+use crate::backend::Backend;
 use crate::backend::rest::BackendCarry;
+use crate::lock::Lock;
+use crate::server::Server;
 use crate::window_life::MAIN;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -36,18 +39,41 @@ const IDLE_LIMIT_MS: u64 = 86_400_000;
 pub struct Again {
     program: PathBuf,
     args: Vec<OsString>,
+    /// `--ca-file`, made absolute: read again by the new image, which ends if it cannot.
+    ca_file: Option<PathBuf>,
 }
 
 impl Again {
-    /// `args` are this run's own (`cli::Args::again`).
+    /// From this run's arguments (`cli::Args::again`).
     ///
     /// # Errors
     /// The program's path cannot be read (`/proc/self/exe`).
-    pub fn new(args: Vec<OsString>) -> std::io::Result<Self> {
+    pub fn new(args: &crate::cli::Args) -> std::io::Result<Self> {
         Ok(Self {
             program: std::env::current_exe()?,
-            args,
+            args: args.again(),
+            ca_file: args
+                .ca_file
+                .as_ref()
+                .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone())),
         })
+    }
+
+    /// Whether the new image would start: a start that fails after the exec leaves no app at
+    /// all, so what it reads again is read now (`--ca-file`, moved or changed since); and
+    /// whether the exec would: the program removed since (an uninstall, or an upgrade that
+    /// moved it) made it fail after the log's writer had ended for it.
+    ///
+    /// # Errors
+    /// `startup` naming the program that cannot be run; as [`crate::cli::Args::extra_roots`].
+    pub fn startable(&self) -> crate::error::AppResult<()> {
+        use nix::unistd::{AccessFlags, access};
+        access(&self.program, AccessFlags::X_OK).map_err(|e| {
+            crate::error::AppError::Startup(format!("{}: {e}", self.program.display()))
+        })?;
+        self.ca_file
+            .as_deref()
+            .map_or(Ok(()), |f| crate::cli::read_ca_file(f).map(drop))
     }
 }
 
@@ -134,17 +160,15 @@ async fn rest(app: &AppHandle) -> Look {
     let Ok(backend) = state.backend_while_locked().await else {
         return Look::Stop;
     };
-    // The process taking over resumes the session with a refresh: with the server out of
-    // reach it would start signed out, so it waits for the server.
-    let server = backend.lock().await.server().clone();
-    if server.endpoint().ok().flatten().is_some()
-        && let Err(e) = crate::http::test_connection(&server).await
-    {
-        tracing::debug!(error = %e, "not starting again: the server is out of reach");
-        return Look::Again;
-    }
-    // A tray host that went away meanwhile would end a start in the background.
-    if !crate::tray::host_present() {
+    let reachable = async |server: Server| {
+        crate::http::test_connection(&server)
+            .await
+            .map_err(
+                |e| tracing::debug!(error = %e, "not starting again: the server is out of reach"),
+            )
+            .is_ok()
+    };
+    if !ready(backend, &state.lock, reachable, crate::tray::host_present).await {
         return Look::Again;
     }
     let b = backend.lock().await;
@@ -153,6 +177,10 @@ async fn rest(app: &AppHandle) -> Look {
     }
     if !b.at_rest() || !state.lock.at_rest(&b) {
         return Look::Again;
+    }
+    if let Err(e) = again.startable() {
+        tracing::warn!(error = %e, "not starting again: the new image would not start");
+        return Look::Stop;
     }
     let (locked, idle) = state.lock.carry_out();
     let now = crate::approvals::now_ms();
@@ -180,13 +208,44 @@ async fn rest(app: &AppHandle) -> Look {
         drop(guard.take());
     }
     // The backend's lock is held through the exec: no request is taken meanwhile, and one
-    // that was not taken yet is sent again by its client when the process answers again.
+    // that was not taken yet is sent again by its client when the process answers again. The
+    // profile's lock is too: a launch meanwhile waits for this process instead of taking over.
+    let me = crate::requests::instance::held();
+    if let Some(Err(e)) = me.map(|i| i.keep_across_exec(true)) {
+        tracing::warn!(error = %e, "the profile's lock will not be held through the exec");
+    }
     let e = std::os::unix::process::CommandExt::exec(
         std::process::Command::new(&again.program).args(&again.args),
     );
     tracing::error!(error = %e, program = %again.program.display(), "could not start again; staying as is");
+    // Children started later (WebKit's) must not hold the profile's lock.
+    if let Some(Err(e)) = me.map(|i| i.keep_across_exec(false)) {
+        tracing::error!(error = %e, "the profile's lock stays open for children");
+    }
     let _ = std::fs::remove_file(&path);
     Look::Stop
+}
+
+/// Whether the process may start again now, the cheapest look first: nothing under way
+/// (`Backend::at_rest`, `Lock::at_rest`: memory only), then the server answers (a request
+/// over the network, made only when the rest is due: the process taking over resumes the
+/// session with a refresh, and with the server out of reach it would start signed out), then
+/// a tray host is there (one that went away would end a start in the background). The caller
+/// looks at the first again, holding the backend through the exec.
+async fn ready(
+    backend: &tokio::sync::Mutex<Backend>,
+    lock: &Lock,
+    reachable: impl AsyncFnOnce(Server) -> bool,
+    host_present: impl FnOnce() -> bool,
+) -> bool {
+    let server = {
+        let b = backend.lock().await;
+        if !b.at_rest() || !lock.at_rest(&b) {
+            return false;
+        }
+        b.server().clone()
+    };
+    (server.endpoint().ok().flatten().is_none() || reachable(server).await) && host_present()
 }
 
 fn carry_path(profile: &str) -> Option<PathBuf> {
@@ -275,4 +334,89 @@ pub fn take_carry(profile: &str, rested: bool) -> Option<Carry> {
         .ok()?;
     let age = crate::approvals::now_ms().saturating_sub(carry.written_ms);
     (0..=CARRY_FRESH_MS).contains(&age).then_some(carry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finding: while something was under way the look every 5 s asked the server first, so
+    /// a window closed with the lock open (a PIN set) or mid sign-in sent a request every 5 s.
+    #[tokio::test]
+    async fn the_server_is_asked_only_once_nothing_is_under_way() {
+        use prelude_session::{MemoryStore, SecretStore};
+        let cfg = prelude_emulator::Config {
+            resend_cooldown_secs: 0,
+            ..prelude_emulator::Config::default()
+        };
+        let emu = prelude_emulator::Emulator::start(cfg, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let store: std::sync::Arc<dyn SecretStore> = std::sync::Arc::new(MemoryStore::new());
+        let mut b = Backend::connect(Server::Url(emu.url()), "unit", None, Some(store))
+            .await
+            .unwrap();
+        b.resume().await;
+        b.start_login("+33699990014").await.unwrap();
+        let backend = tokio::sync::Mutex::new(b);
+        let lock = Lock::new(None);
+        let asked = std::sync::atomic::AtomicU32::new(0);
+        let reachable = async |_: Server| {
+            asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            true
+        };
+        assert!(!ready(&backend, &lock, reachable, || true).await);
+        assert_eq!(
+            asked.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "a code is under way"
+        );
+        let code = emu.outbox().last().unwrap().code.clone();
+        backend.lock().await.verify_login_code(&code).await.unwrap();
+        assert!(ready(&backend, &lock, reachable, || true).await);
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(
+            !ready(&backend, &lock, reachable, || false).await,
+            "no tray host"
+        );
+        let down = async |_: Server| false;
+        assert!(!ready(&backend, &lock, down, || true).await);
+    }
+
+    /// Finding: a `--ca-file` removed since the start made the image after the exec end at
+    /// once, so the app was gone from the tray; a program removed since made the exec fail
+    /// with the log's writer already ended.
+    #[tokio::test]
+    async fn no_start_again_that_would_end_at_once() {
+        let emu = prelude_emulator::Emulator::start(
+            prelude_emulator::Config {
+                tls: true,
+                ..prelude_emulator::Config::default()
+            },
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let cert = emu.cert_pem().unwrap().to_owned();
+        emu.shutdown().await;
+        let dir = std::env::temp_dir().join(format!("rest-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("emulator.pem");
+        std::fs::write(&file, &cert).unwrap();
+        let args = crate::cli::parse(
+            ["countersign", "--ca-file", file.to_str().unwrap()].map(String::from),
+        )
+        .unwrap();
+        let again = Again::new(&args).unwrap();
+        assert!(again.startable().is_ok());
+        std::fs::write(&file, b"not a certificate").unwrap();
+        assert_eq!(again.startable().unwrap_err().code(), "invalid_input");
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(again.startable().unwrap_err().code(), "invalid_input");
+        let mut plain = Again::new(&crate::cli::Args::default()).unwrap();
+        assert!(plain.startable().is_ok());
+        plain.program = dir.join("countersign-removed");
+        assert_eq!(plain.startable().unwrap_err().code(), "startup");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

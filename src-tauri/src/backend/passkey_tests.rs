@@ -521,3 +521,22 @@ async fn a_programs_request_waits_for_a_new_passkey_then_starts_again() {
     b.approve_with_passkey(Some(PIN.into())).await.unwrap();
     assert_eq!(rx.try_recv().unwrap().status, Status::Granted);
 }
+
+/// Finding: with a PIN set, the restart at rest left an open lock locked (every start with a
+/// PIN starts locked), 10 s after the window closed.
+#[tokio::test]
+async fn with_a_pin_an_open_lock_is_not_at_rest_a_closed_one_is() {
+    let (emu, mut b) = setup().await;
+    sign_in(&emu, &mut b).await;
+    let lock = crate::lock::Lock::new(None);
+    assert!(lock.at_rest(&b), "no PIN: at rest open");
+    add(&emu, &mut b).await;
+    assert!(b.at_rest());
+    assert!(!lock.at_rest(&b), "the restart would lock it");
+    lock.carry_in(true, std::time::Duration::ZERO);
+    assert!(lock.is_locked());
+    assert!(
+        lock.at_rest(&b),
+        "locked, nothing is lost by starting again"
+    );
+}

@@ -5,18 +5,20 @@
 
 use super::Backend;
 use crate::approvals::ApprovalsCarry;
-use crate::session::Ledger;
 use prelude_session::Identifier;
 use serde::{Deserialize, Serialize};
 
-/// The account's context of this run: whose it is, the address signed in with, those added,
-/// and the ledger of grants. Applied only to a resumed session of the same user.
+/// The account's context of this run: whose it is, the address signed in with and those added.
+/// Applied only to a resumed session of the same user. The ledger of grants is not part of
+/// it: the file could say any scope was there at sign-in, and a requester would then receive a
+/// token carrying another approval's scope; the process taking over counts every scope the
+/// session carries as another approval's, as after any start (docs/approval-protocol.md,
+/// "Guarantees").
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AccountCarry {
     user_id: String,
     signed_in_with: Option<Identifier>,
     added: Vec<Identifier>,
-    ledger: Ledger,
 }
 
 /// All the backend hands over: the account's context (when someone is signed in) and what
@@ -56,12 +58,10 @@ impl Backend {
     /// This run's account context; `None` when no one is signed in.
     fn account_carry(&self) -> Option<AccountCarry> {
         let user_id = self.user_id().ok()?;
-        let (signed_in_with, ledger) = self.session.carry_out();
         Some(AccountCarry {
             added: self.registrations.added_for(&user_id),
             user_id,
-            signed_in_with,
-            ledger,
+            signed_in_with: self.session.carry_out(),
         })
     }
 
@@ -69,7 +69,7 @@ impl Backend {
         if self.user_id().ok().as_deref() != Some(carry.user_id.as_str()) {
             return false;
         }
-        self.session.carry_in(carry.signed_in_with, carry.ledger);
+        self.session.carry_in(carry.signed_in_with);
         self.registrations.carry_in(&carry.user_id, carry.added);
         true
     }
@@ -141,7 +141,6 @@ mod tests {
         let now = crate::approvals::now_ms();
         let text = serde_json::to_string(&b.carry_out(now)).unwrap();
         let carry: BackendCarry = serde_json::from_str(&text).unwrap();
-        let ledger = format!("{:?}", b.session.carry_out().1);
 
         // The next process resumes the stored session, knowing none of it until it is
         // carried in.
@@ -149,7 +148,6 @@ mod tests {
         assert_eq!(shown(&next), (None, vec![]));
         assert!(next.carry_in(carry.clone(), now));
         assert_eq!(shown(&next), before);
-        assert_eq!(format!("{:?}", next.session.carry_out().1), ledger);
 
         // Another user's session takes nothing of it.
         let other: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
@@ -160,5 +158,40 @@ mod tests {
             shown(&stranger),
             (Some("+33699990012".into()), vec!["+33699990012".into()])
         );
+    }
+
+    /// Finding: the carry file's ledger could name any scope as carried at sign-in, so a
+    /// requester received a token carrying a scope another approval granted.
+    #[tokio::test]
+    async fn a_carried_ledger_never_lets_a_token_with_another_approval_s_scope_go_out() {
+        let cfg = Config {
+            resend_cooldown_secs: 0,
+            ..Config::default()
+        };
+        let emu = Emulator::start(cfg, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
+        let mut b = connect(&emu, &store).await;
+        sign_in(&emu, &mut b, "+33699990013").await;
+        let transfer = crate::session::Approval {
+            scope: "transfer:write".into(),
+            metadata: std::collections::BTreeMap::from([("amount".into(), "500".into())]),
+        };
+        b.request_step_up(transfer).await.unwrap();
+        b.verify_step_up_code(&last_code(&emu)).await.unwrap();
+        b.finish_step_up().unwrap();
+        let now = crate::approvals::now_ms();
+        let mut carry = serde_json::to_value(b.carry_out(now)).unwrap();
+
+        let mut next = connect(&emu, &store).await;
+        let scopes = next.session.client().profile().unwrap().scopes;
+        assert!(scopes.iter().any(|s| s == "transfer:write"), "{scopes:?}");
+        // Written in the file: every scope the token carries was there at sign-in.
+        carry["account"]["ledger"] = serde_json::json!({"granted": [], "at_sign_in": scopes});
+        assert!(next.carry_in(serde_json::from_value(carry).unwrap(), now));
+        let h = next.session.handout("read:logs", true);
+        assert!(h.withheld, "transfer:write was another approval's");
+        assert!(h.access_token.is_none());
     }
 }

@@ -128,10 +128,15 @@ impl Lock {
         v
     }
 
-    /// Nothing of the lock lives only in memory: no wait before a PIN try, no UV grant.
+    /// Nothing of the lock lives only in memory: no wait before a PIN try, no UV grant; and
+    /// with a PIN set, locked. Every start with a PIN set starts locked, the restart at rest
+    /// too: a file could not be trusted to open it, since whoever writes it could say
+    /// "unlocked". So an open lock waits for the idle time (or "Lock now") instead of closing
+    /// behind the person's back 10 s after the window did.
     pub fn at_rest(&self, b: &Backend) -> bool {
-        let failures = failures(b.pin_state().ok());
-        self.with(|m| m.at_rest(failures, Instant::now()))
+        let pin = b.pin_state().ok();
+        let open_with_pin = pin.is_some_and(|p| p.set) && !self.is_locked();
+        !open_with_pin && self.with(|m| m.at_rest(failures(pin), Instant::now()))
     }
 
     /// What the process that takes over keeps (rest.rs): locked or not, and the idle time.

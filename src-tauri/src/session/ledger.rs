@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 /// A scope one step-up granted in this run.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 struct Granted {
     scope: String,
     /// Unix milliseconds; `None` when the server did not say how long the grant lasts (it then
@@ -12,9 +12,9 @@ struct Granted {
     until_ms: Option<i64>,
 }
 
-/// The grants of this run, and the scopes the session carried when it was signed in. Written
-/// out only for the process that takes over at rest (`Session::carry_out`).
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+/// The grants of this run, and the scopes the session carried when it was signed in. Only in
+/// memory: a process that starts again cannot be told it (`Session::carry_out`).
+#[derive(Clone, Debug, Default)]
 pub struct Ledger {
     granted: Vec<Granted>,
     /// Scopes the access token carried right after this run's login. Empty for a resumed

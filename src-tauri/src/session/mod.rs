@@ -7,7 +7,7 @@ use crate::approvals::Handout;
 use crate::error::{AppError, AppResult};
 use crate::outcome::AttemptOutcome;
 use crate::view::Stage;
-pub use ledger::Ledger;
+use ledger::Ledger;
 use prelude_session::{Error as SessionError, Identifier, SessionClient, User};
 use prelude_wire::time::unix_now;
 use std::time::SystemTime;
@@ -275,21 +275,20 @@ impl Session {
     }
 
     /// What a process that starts again at rest takes over (rest.rs): the address this run
-    /// signed in with, and the ledger. Nothing secret: the session itself is resumed from the
-    /// keyring.
-    pub fn carry_out(&self) -> (Option<Identifier>, Ledger) {
-        (self.flow.identifier().cloned(), self.ledger.clone())
+    /// signed in with. Nothing secret: the session itself is resumed from the keyring. Not the
+    /// ledger, which only a run that signed in itself can know.
+    pub fn carry_out(&self) -> Option<Identifier> {
+        self.flow.identifier().cloned()
     }
 
     /// Takes over what [`Session::carry_out`] gave, once a stored session was resumed.
-    pub fn carry_in(&mut self, identifier: Option<Identifier>, ledger: Ledger) {
+    pub fn carry_in(&mut self, identifier: Option<Identifier>) {
         if !self.signed_in() {
             return;
         }
         if let Some(id) = identifier {
             self.flow.resumed_as(id);
         }
-        self.ledger = ledger;
     }
 
     /// No sign-in code and no step-up is under way: a new process would lose nothing of the
