@@ -81,6 +81,14 @@ impl Args {
 }
 
 impl Args {
+    /// `--ca-file` made absolute, as a later start reads it: the folder it was relative to
+    /// may have changed since.
+    pub fn ca_file_absolute(&self) -> Option<PathBuf> {
+        self.ca_file
+            .as_ref()
+            .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
+    }
+
     /// The arguments that start this run again in the tray (rest.rs): the same server,
     /// profile, certificates and drawing, without a link, with `--background --rested`.
     pub fn again(&self) -> Vec<std::ffi::OsString> {
@@ -91,9 +99,7 @@ impl Args {
         if let Some(id) = &self.app_id {
             a.extend(["--app-id".into(), id.into()]);
         }
-        if let Some(f) = &self.ca_file {
-            // Made absolute: the folder it was relative to may have changed since.
-            let f = std::path::absolute(f).unwrap_or_else(|_| f.clone());
+        if let Some(f) = self.ca_file_absolute() {
             a.extend(["--ca-file".into(), f.into_os_string()]);
         }
         let rendering = clap::ValueEnum::to_possible_value(&self.rendering)

@@ -52,10 +52,7 @@ impl Again {
         Ok(Self {
             program: std::env::current_exe()?,
             args: args.again(),
-            ca_file: args
-                .ca_file
-                .as_ref()
-                .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone())),
+            ca_file: args.ca_file_absolute(),
         })
     }
 

@@ -91,6 +91,16 @@ mod tests {
         b
     }
 
+    async fn emulator() -> Emulator {
+        let cfg = Config {
+            resend_cooldown_secs: 0,
+            ..Config::default()
+        };
+        Emulator::start(cfg, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap()
+    }
+
     fn last_code(emu: &Emulator) -> String {
         emu.outbox().last().unwrap().code.clone()
     }
@@ -109,13 +119,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_restart_at_rest_carries_the_account_s_context_to_the_same_user_only() {
-        let cfg = Config {
-            resend_cooldown_secs: 0,
-            ..Config::default()
-        };
-        let emu = Emulator::start(cfg, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let emu = emulator().await;
         let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
         let mut b = connect(&emu, &store).await;
         assert!(
@@ -164,13 +168,7 @@ mod tests {
     /// requester received a token carrying a scope another approval granted.
     #[tokio::test]
     async fn a_carried_ledger_never_lets_a_token_with_another_approval_s_scope_go_out() {
-        let cfg = Config {
-            resend_cooldown_secs: 0,
-            ..Config::default()
-        };
-        let emu = Emulator::start(cfg, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let emu = emulator().await;
         let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
         let mut b = connect(&emu, &store).await;
         sign_in(&emu, &mut b, "+33699990013").await;
