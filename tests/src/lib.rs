@@ -3,7 +3,6 @@
 //! `tauri-driver` on the PATH and the binaries built first (`cargo build --workspace`).
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -83,8 +82,10 @@ pub(crate) fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
+mod display;
 mod emulator;
 mod proc;
+pub use display::Display;
 pub use emulator::{EmulatorProc, prelude_management_key};
 pub use proc::{Finished, Proc, finish};
 mod bench;
@@ -155,53 +156,6 @@ impl Drop for Sandbox {
     }
 }
 
-/// A private X server for one window. Windows that share a display cover each other, and WebKit
-/// stops painting a covered window: its screenshots would show a stale frame.
-pub struct Display {
-    child: Child,
-    name: String,
-}
-
-impl Display {
-    /// Starts one; it ends when dropped.
-    pub fn start() -> Self {
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x900x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb on the PATH (Debian package xvfb)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("Xvfb reports its display");
-        let n: u32 = line.trim().parse().expect("a display number");
-        Self {
-            child,
-            name: format!(":{n}"),
-        }
-    }
-
-    /// Its name, for `DISPLAY`: `:N`.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Drop for Display {
-    fn drop(&mut self) {
-        terminate(&mut self.child);
-    }
-}
-
 pub struct App {
     pub driver: WebDriver,
     tauri_driver: Child,
@@ -251,7 +205,7 @@ impl App {
         .env("XDG_CACHE_HOME", sandbox.dir.join("cache"))
         .env("COUNTERSIGN_PROFILE", &sandbox.profile)
         .env("XDG_RUNTIME_DIR", sandbox.runtime_dir())
-        .env("DISPLAY", &display.name)
+        .env("DISPLAY", display.name())
         .env_remove("WAYLAND_DISPLAY")
         .env_remove("COUNTERSIGN_APP_ID")
         .envs(env.iter().copied())
@@ -305,7 +259,7 @@ impl App {
 
     /// The app's private X display (`:N`), for tools that look at its windows (xdotool).
     pub fn display(&self) -> &str {
-        &self._display.name
+        self._display.name()
     }
 
     /// Saves a PNG of the window as `tests/artifacts/<test>/<label>.png`.
@@ -332,7 +286,7 @@ impl App {
         let handle = AppRef {
             driver: self.driver.clone(),
             artifacts: self.artifacts.clone(),
-            display: self._display.name.clone(),
+            display: self._display.name().to_owned(),
         };
         let outcome =
             tokio::time::timeout(Duration::from_secs(120), tokio::spawn(body(handle))).await;
