@@ -95,10 +95,12 @@ $("#code-strip").addEventListener("click", (e) =>
 );
 
 // Brings the marks up to date (a code was used, ran out of tries or expired), and adds any
-// message the live feed missed.
+// message the live feed missed. Not before `startInbox` has read it: the first screen's
+// frame goes out without waiting on the backend.
 let refreshing = false;
+let started = false;
 export async function refreshInbox() {
-  if (refreshing || $("#inbox").hidden) return;
+  if (refreshing || !started || $("#inbox").hidden) return;
   refreshing = true;
   try {
     const msgs = await call("demo_inbox");
@@ -119,6 +121,7 @@ export async function refreshInbox() {
 }
 
 export async function startInbox() {
+  started = true;
   try {
     const msgs = await call("demo_inbox");
     inboxList.replaceChildren();

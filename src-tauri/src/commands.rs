@@ -39,6 +39,7 @@ pub struct PageMarks {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub fn ui_ready(page: Option<PageMarks>) {
+    crate::first_frame::drawn();
     let ms = crate::started().map_or(0, |s| s.elapsed().as_millis());
     match page {
         Some(p) => tracing::info!(

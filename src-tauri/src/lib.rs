@@ -16,6 +16,7 @@ mod edge;
 pub mod emulator_key;
 pub mod error;
 mod files;
+mod first_frame;
 pub mod harden;
 mod http;
 pub mod labels;
@@ -36,6 +37,7 @@ mod settings;
 #[cfg(target_os = "linux")]
 pub mod tray;
 mod tray_icon;
+mod ui_font;
 pub mod view;
 mod view_rows;
 mod window_life;
@@ -378,6 +380,7 @@ fn setup(
     // first frame instead of waiting for the backend. Not when it starts locked.
     let boot = (settings.session_server() != Some(server.key()) && !settings.starts_locked())
         .then(|| backend::boot_view(&server, settings.last_identifier(), settings.theme()));
+    ui_font::resolve();
     // Started with the session: into the tray, with no window until it is asked for.
     if !args.background {
         window_life::open(app.handle(), boot.as_ref())?;
@@ -410,17 +413,41 @@ fn setup(
         inbox_task: std::sync::Mutex::new(None),
         lock,
     });
-    // After the window, which it need not delay; a start in the background with no tray
-    // after all (its library is missing) opens the window rather than stay invisible.
-    if !tray_icon::install(app.handle())? && args.background {
-        window_life::open(app.handle(), boot.as_ref())?;
+    if args.background {
+        // No window to wait for; one with no tray after all (its library is missing) opens
+        // the window rather than stay invisible.
+        if !tray_icon::install_once(app.handle())? {
+            window_life::open(app.handle(), boot.as_ref())?;
+        }
+        lock::start(app.handle());
+    } else {
+        // The tray and the screen-lock watchers wait for the window's first frame.
+        let handle = app.handle().clone();
+        tauri::async_runtime::spawn(async move {
+            first_frame::passed().await;
+            let main = handle.clone();
+            let queued = handle.run_on_main_thread(move || {
+                if let Err(e) = tray_icon::install_once(&main) {
+                    tracing::error!(error = %e, "the tray item could not be built");
+                }
+            });
+            if let Err(e) = queued {
+                tracing::error!(error = %e, "the tray item could not be built");
+            }
+            lock::start(&handle);
+        });
     }
-    lock::start(app.handle());
     // Programs may ask at once; their requests wait for the backend below.
     desk::listen(app.handle(), args.profile.clone());
-    // The emulator, the keyring and the first request happen while WebKit starts the page.
+    // With the sign-in screen known and drawn now, the emulator and the keyring wait for its
+    // first frame; with a session to resume the page waits for them, and in the background
+    // no frame comes: they start at once.
+    let defer = boot.is_some() && !args.background;
     let handle = app.handle().clone();
     tauri::async_runtime::spawn(async move {
+        if defer {
+            first_frame::passed().await;
+        }
         let state = handle.state::<AppState>();
         let connected = Backend::connect(server, &args.profile, data_dir, None).await;
         let value = match connected {

@@ -38,11 +38,32 @@ struct Tray {
     marked: Image<'static>,
 }
 
+/// Whether the tray was tried, and with what result: it is tried once.
+static TRIED: std::sync::Mutex<Option<bool>> = std::sync::Mutex::new(None);
+
+/// Creates the tray where this session has a host for it, once (later calls return the
+/// first one's answer): at start, after the first frame, or when the window closes before
+/// that, so that an early close keeps the app in the tray all the same. Main thread.
+///
+/// # Errors
+/// Tauri could not build the menu or the tray item; the next call tries again.
+pub fn install_once(app: &AppHandle) -> tauri::Result<bool> {
+    let mut tried = TRIED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(done) = *tried {
+        return Ok(done);
+    }
+    let done = install(app)?;
+    *tried = Some(done);
+    Ok(done)
+}
+
 /// Creates the tray where this session has a host for it; says why not otherwise.
 ///
 /// # Errors
 /// Tauri could not build the menu or the tray item.
-pub fn install(app: &AppHandle) -> tauri::Result<bool> {
+fn install(app: &AppHandle) -> tauri::Result<bool> {
     #[cfg(target_os = "linux")]
     {
         if !crate::tray::host_present() {

@@ -52,7 +52,10 @@ pub fn open(
         .clone();
     let boot = serde_json::to_string(&boot)?;
     let window = tauri::WebviewWindowBuilder::from_config(app, &config)?
-        .initialization_script(format!("window.__COUNTERSIGN_BOOT__ = {boot};"))
+        .initialization_script(format!(
+            "window.__COUNTERSIGN_BOOT__ = {boot};{}",
+            crate::ui_font::page_script()
+        ))
         .build()?;
     Ok(window)
 }
@@ -102,6 +105,10 @@ pub fn on_window_event(window: &Window, event: &WindowEvent) {
         return;
     }
     let app = window.app_handle();
+    // Closed before the first frame brought the tray: it comes now, so the app stays.
+    if let Err(e) = crate::tray_icon::install_once(app) {
+        tracing::error!(error = %e, "the tray item could not be built");
+    }
     if !in_tray(app) {
         return;
     }

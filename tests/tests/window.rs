@@ -132,3 +132,57 @@ async fn the_signed_in_screen_fits_the_default_and_the_smallest_window() {
     })
     .await;
 }
+
+/// The page draws in the desktop's interface font (GTK's `gtk-font-name`, here from the
+/// sandbox's settings.ini), named to it by the app, and in `sans-serif` where the desktop
+/// names only a generic font.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_draws_in_the_desktop_s_interface_font() {
+    let family = "return getComputedStyle(document.body).fontFamily;";
+    let sandbox = Sandbox::new("ui_font");
+    let gtk = sandbox.dir.join("config/gtk-3.0");
+    std::fs::create_dir_all(&gtk).expect("gtk settings dir");
+    std::fs::write(
+        gtk.join("settings.ini"),
+        "[Settings]\ngtk-font-name=DejaVu Serif 11\n",
+    )
+    .expect("gtk settings");
+    let app = App::launch("ui_font", &sandbox, None).await;
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        let named = app.script(family).await?;
+        assert_eq!(
+            named.as_str(),
+            Some("\"DejaVu Serif\", sans-serif"),
+            "{named}"
+        );
+        // After a reload too: the name comes with every load of the page.
+        app.script("window.__before = true; location.reload(); return true;")
+            .await?;
+        app.wait_script(
+            "return !window.__before && document.getElementById('app').dataset.ready === 'true';",
+            "the page loaded again",
+            |v| v.as_bool() == Some(true),
+        )
+        .await?;
+        assert_eq!(app.script(family).await?, named);
+        Ok(())
+    })
+    .await;
+
+    let sandbox = Sandbox::new("ui_font_generic");
+    let gtk = sandbox.dir.join("config/gtk-3.0");
+    std::fs::create_dir_all(&gtk).expect("gtk settings dir");
+    std::fs::write(
+        gtk.join("settings.ini"),
+        "[Settings]\ngtk-font-name=Sans 10\n",
+    )
+    .expect("gtk settings");
+    let app = App::launch("ui_font_generic", &sandbox, None).await;
+    app.run(move |app| async move {
+        app.wait_stage("login").await?;
+        assert_eq!(app.script(family).await?.as_str(), Some("sans-serif"));
+        Ok(())
+    })
+    .await;
+}
