@@ -125,7 +125,7 @@ def one_run(binary, extra_env):
         proc.kill()
     shutil.rmtree(home, ignore_errors=True)
     if out is None:
-        print(f"{binary} never became ready:\n{buf.decode(errors='replace')[-2000:]}", file=sys.stderr)
+        print(f"{binary} never became ready (rc {proc.returncode}):\n{buf.decode(errors='replace')[-2000:]}", file=sys.stderr)
     return out
 
 
