@@ -212,7 +212,16 @@ pub fn run() -> ExitCode {
             setup(app, args, cpu_raster, link)?;
             Ok(())
         })
-        .on_window_event(window_life::on_window_event)
+        .on_window_event(|window, event| {
+            // Closed before the first frame brought the tray: it comes now, so the app stays.
+            if window.label() == window_life::MAIN
+                && matches!(event, tauri::WindowEvent::CloseRequested { .. })
+                && let Err(e) = tray_icon::install_once(window.app_handle())
+            {
+                tracing::error!(error = %e, "the tray item could not be built");
+            }
+            window_life::on_window_event(window, event);
+        })
         .invoke_handler(tauri::generate_handler![
             commands::app_state,
             commands::start_login,

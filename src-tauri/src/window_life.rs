@@ -105,10 +105,6 @@ pub fn on_window_event(window: &Window, event: &WindowEvent) {
         return;
     }
     let app = window.app_handle();
-    // Closed before the first frame brought the tray: it comes now, so the app stays.
-    if let Err(e) = crate::tray_icon::install_once(app) {
-        tracing::error!(error = %e, "the tray item could not be built");
-    }
     if !in_tray(app) {
         return;
     }
