@@ -165,6 +165,23 @@ pub fn parse<I: IntoIterator<Item = String>>(argv: I) -> Result<Args, clap::Erro
     Args::try_parse_from(argv)
 }
 
+/// The certificate of a TLS emulator, as a `--ca-file` holds it (PEM), for tests.
+#[cfg(test)]
+pub(crate) async fn emulator_cert() -> String {
+    let emu = prelude_emulator::Emulator::start(
+        prelude_emulator::Config {
+            tls: true,
+            ..prelude_emulator::Config::default()
+        },
+        "127.0.0.1:0".parse().expect("an address"),
+    )
+    .await
+    .expect("a TLS emulator");
+    let cert = emu.cert_pem().expect("its certificate").to_owned();
+    emu.shutdown().await;
+    cert
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,17 +287,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_ca_file_is_read_and_checked_at_start() {
-        let emu = prelude_emulator::Emulator::start(
-            prelude_emulator::Config {
-                tls: true,
-                ..prelude_emulator::Config::default()
-            },
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .unwrap();
-        let cert = emu.cert_pem().unwrap().to_owned();
-        emu.shutdown().await;
+        let cert = emulator_cert().await;
         let dir = std::env::temp_dir().join(format!("ca-file-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let args = |file: &std::path::Path| {

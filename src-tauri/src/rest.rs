@@ -385,17 +385,7 @@ mod tests {
     /// with the log's writer already ended.
     #[tokio::test]
     async fn no_start_again_that_would_end_at_once() {
-        let emu = prelude_emulator::Emulator::start(
-            prelude_emulator::Config {
-                tls: true,
-                ..prelude_emulator::Config::default()
-            },
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .unwrap();
-        let cert = emu.cert_pem().unwrap().to_owned();
-        emu.shutdown().await;
+        let cert = crate::cli::emulator_cert().await;
         let dir = std::env::temp_dir().join(format!("rest-ca-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("emulator.pem");

@@ -139,14 +139,7 @@ async fn the_signed_in_screen_fits_the_default_and_the_smallest_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_draws_in_the_desktop_s_interface_font() {
     let family = "return getComputedStyle(document.body).fontFamily;";
-    let sandbox = Sandbox::new("ui_font");
-    let gtk = sandbox.dir.join("config/gtk-3.0");
-    std::fs::create_dir_all(&gtk).expect("gtk settings dir");
-    std::fs::write(
-        gtk.join("settings.ini"),
-        "[Settings]\ngtk-font-name=DejaVu Serif 11\n",
-    )
-    .expect("gtk settings");
+    let sandbox = with_gtk_font("ui_font", "DejaVu Serif 11");
     let app = App::launch("ui_font", &sandbox, None).await;
     app.run(move |app| async move {
         app.wait_stage("login").await?;
@@ -170,14 +163,7 @@ async fn the_page_draws_in_the_desktop_s_interface_font() {
     })
     .await;
 
-    let sandbox = Sandbox::new("ui_font_generic");
-    let gtk = sandbox.dir.join("config/gtk-3.0");
-    std::fs::create_dir_all(&gtk).expect("gtk settings dir");
-    std::fs::write(
-        gtk.join("settings.ini"),
-        "[Settings]\ngtk-font-name=Sans 10\n",
-    )
-    .expect("gtk settings");
+    let sandbox = with_gtk_font("ui_font_generic", "Sans 10");
     let app = App::launch("ui_font_generic", &sandbox, None).await;
     app.run(move |app| async move {
         app.wait_stage("login").await?;
@@ -185,4 +171,17 @@ async fn the_page_draws_in_the_desktop_s_interface_font() {
         Ok(())
     })
     .await;
+}
+
+/// A sandbox whose GTK settings name `font` as the interface font.
+fn with_gtk_font(test: &str, font: &str) -> Sandbox {
+    let sandbox = Sandbox::new(test);
+    let gtk = sandbox.dir.join("config/gtk-3.0");
+    std::fs::create_dir_all(&gtk).expect("gtk settings dir");
+    std::fs::write(
+        gtk.join("settings.ini"),
+        format!("[Settings]\ngtk-font-name={font}\n"),
+    )
+    .expect("gtk settings");
+    sandbox
 }
