@@ -26,7 +26,8 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/debian"
 printf 'Source: countersign\n\nPackage: countersign\nArchitecture: any\n' > "$work/debian/control"
 shlibs=$(cd "$work" && dpkg-shlibdeps -O \
-  "-e$target/release/countersign" "-e$target/release/prelude-emulator" 2>/dev/null)
+  "-e$target/release/countersign" "-e$target/release/countersign-app" \
+  "-e$target/release/prelude-emulator" 2>/dev/null)
 # Plus the libraries loaded at run time, which no linker sees (tauri.conf.json's own Depends:
 # the tray's libayatana-appindicator3).
 depends_json=$(printf '%s\n' "${shlibs#shlibs:Depends=}" | python3 -c '
@@ -40,7 +41,7 @@ say "Depends: $depends_json"
 say "preparing the changelog and manual pages"
 # tauri.conf.json takes these from ../target/packaging, whatever the target directory.
 mkdir -p target/packaging
-for f in changelog countersign.1 prelude-emulator.1; do
+for f in changelog countersign.1 countersign-app.1 prelude-emulator.1; do
   gzip -9 -n -c "packaging/$f" > "target/packaging/$f.gz"
 done
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sizes of the release `countersign` and of the bare Tauri window (bench/bare-window), both
+# Sizes of the release app (`countersign-app`, the window process) and of the bare Tauri window (bench/bare-window), both
 # built with the release profile, and their ratio (the target is 2.5x or less).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ say "building both release binaries (countersign on its own, as the package buil
 cargo build --release --locked -p countersign
 cargo build --release --locked -p bare-window
 target=$(target_dir)
-app=$(stat -c %s "$target/release/countersign")
+app=$(stat -c %s "$target/release/countersign-app")
 bare=$(stat -c %s "$target/release/bare-window")
 python3 - "$app" "$bare" <<'PY'
 import sys

@@ -140,17 +140,7 @@ pub(crate) fn read_ca_file(path: &std::path::Path) -> AppResult<Vec<u8>> {
 /// # Errors
 /// [`AppError::InvalidInput`] naming the profile and the rule.
 pub fn check_profile(p: &str) -> AppResult<()> {
-    if p.is_empty()
-        || p.len() > 40
-        || !p
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(AppError::InvalidInput(format!(
-            "profile {p:?} must be 1-40 letters, digits, - or _"
-        )));
-    }
-    Ok(())
+    countersign_requests::profile::check(p).map_err(|e| AppError::InvalidInput(e.to_string()))
 }
 
 /// Parses the app's command line (`argv` starts with the program). An argument the app does
@@ -161,7 +151,11 @@ pub fn check_profile(p: &str) -> AppResult<()> {
 /// # Errors
 /// A clap error: an unknown flag or argument, a bad value, or `--help`/`--version` (which
 /// print to stdout and exit 0; see [`clap::Error::exit_code`]).
-pub fn parse<I: IntoIterator<Item = String>>(argv: I) -> Result<Args, clap::Error> {
+pub fn parse<I, T>(argv: I) -> Result<Args, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     Args::try_parse_from(argv)
 }
 

@@ -17,7 +17,7 @@ pub mod emulator_key;
 pub mod error;
 mod files;
 mod first_frame;
-pub mod harden;
+pub use countersign_requests::harden;
 mod http;
 pub mod labels;
 pub mod lock;
@@ -26,7 +26,7 @@ mod migrate;
 pub mod notice;
 pub mod outcome;
 mod passkey_commands;
-pub mod redacted;
+pub use countersign_requests::redacted;
 mod rendering;
 pub mod requests;
 #[cfg(target_os = "linux")]
@@ -134,12 +134,13 @@ pub fn run() -> ExitCode {
     #[cfg(unix)]
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     STARTED.get_or_init(std::time::Instant::now);
-    let argv: Vec<String> = std::env::args().collect();
-    match argv.get(1).map(String::as_str) {
-        Some("approve") => return requests::client::main(argv),
-        Some("status") => return requests::status::main(argv),
-        _ => {}
-    }
+    // GTK names the windows' class after the program (WM_CLASS "countersign", "Countersign"),
+    // which the desktop entry's StartupWMClass and the tray's helpers go by: the same name
+    // whether `countersign` ran this binary or something started `countersign-app` itself.
+    #[cfg(target_os = "linux")]
+    glib::set_prgname(Some("countersign"));
+    // Not `args()`, which panics on an argument that is not UTF-8: clap names it instead.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // The DPoP key and the refresh token live in this process's memory: no core file, and no
     // reading it through /proc or ptrace by other processes of the user.
     #[cfg(unix)]

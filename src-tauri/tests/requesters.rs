@@ -434,7 +434,7 @@ async fn the_command_refuses_a_socket_folder_that_is_not_its_own() {
 
 /// The app processes running for profile `t` of this binary.
 fn apps() -> Vec<u32> {
-    let bin = std::fs::canonicalize(BIN).unwrap();
+    let bin = std::fs::canonicalize(support::APP).unwrap();
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())

@@ -183,7 +183,7 @@ pub fn close(display: &str) -> bool {
 
 /// The app's process: the countersign binary whose environment names this profile.
 pub fn app_pid(profile: &str) -> Option<u32> {
-    let bin = std::fs::canonicalize(crate::target_bin("countersign")).ok()?;
+    let bin = std::fs::canonicalize(crate::target_bin("countersign-app")).ok()?;
     let want = format!("COUNTERSIGN_PROFILE={profile}");
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
         let pid: u32 = e.file_name().to_str()?.parse().ok()?;

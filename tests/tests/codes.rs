@@ -366,7 +366,10 @@ fn wire_words() -> BTreeSet<String> {
         .map(str::to_owned),
     );
     words.extend(spellings("src-tauri/src/outcome.rs", "AttemptOutcome"));
-    words.extend(spellings("src-tauri/src/requests/protocol.rs", "Status"));
+    words.extend(spellings(
+        "crates/countersign-requests/src/protocol.rs",
+        "Status",
+    ));
     words
 }
 

@@ -6,8 +6,7 @@
 
 use super::protocol::{AppMessage, ClientMessage, VERSION};
 use super::socket::{self, PrivateDir, SocketError};
-use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -66,63 +65,38 @@ pub enum Claim {
     Forwarded,
 }
 
-impl PrivateDir {
-    /// Takes `PROFILE.lock` in this folder exclusively without waiting (flock(2)
-    /// `LOCK_EX | LOCK_NB`). `None` when another process holds it; the kernel drops the lock
-    /// when its holder ends, however it ends.
-    ///
-    /// # Errors
-    /// The lock file cannot be opened, or flock fails otherwise.
-    pub fn lock(&self, profile: &str) -> Result<Option<Flock<std::fs::File>>, SocketError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-            .open(self.join(&format!("{profile}.lock")))?;
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(l) => Ok(Some(l)),
-            Err((_, Errno::EWOULDBLOCK)) => Ok(None),
-            Err((_, e)) => Err(SocketError::Io(e.into())),
-        }
+/// Started again at rest: the image before kept `PROFILE.lock` in `dir` open across the exec
+/// ([`Instance::keep_across_exec`]), so no launch could take the profile meanwhile. That
+/// descriptor is closed here, just before [`PrivateDir::lock`] takes the lock anew; true when
+/// one was found.
+fn release_inherited(dir: &PrivateDir, profile: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(lock) = std::fs::metadata(dir.join(&format!("{profile}.lock"))) else {
+        return false;
+    };
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return false;
+    };
+    let inherited: Vec<i32> = fds
+        .flatten()
+        .filter_map(|e| {
+            let fd: i32 = e.file_name().to_str()?.parse().ok()?;
+            let m = std::fs::metadata(e.path()).ok()?;
+            (m.dev() == lock.dev() && m.ino() == lock.ino()).then_some(fd)
+        })
+        .collect();
+    for fd in &inherited {
+        // No object of this image owns it: it came through the exec.
+        let _ = nix::unistd::close(*fd);
     }
-
-    /// Started again at rest: the image before kept `PROFILE.lock` open across the exec
-    /// ([`Instance::keep_across_exec`]), so no launch could take the profile meanwhile. That
-    /// descriptor is closed here, just before [`PrivateDir::lock`] takes the lock anew; true
-    /// when one was found.
-    pub fn release_inherited(&self, profile: &str) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(lock) = std::fs::metadata(self.join(&format!("{profile}.lock"))) else {
-            return false;
-        };
-        let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
-            return false;
-        };
-        let inherited: Vec<i32> = fds
-            .flatten()
-            .filter_map(|e| {
-                let fd: i32 = e.file_name().to_str()?.parse().ok()?;
-                let m = std::fs::metadata(e.path()).ok()?;
-                (m.dev() == lock.dev() && m.ino() == lock.ino()).then_some(fd)
-            })
-            .collect();
-        for fd in &inherited {
-            // No object of this image owns it: it came through the exec.
-            let _ = nix::unistd::close(*fd);
-        }
-        !inherited.is_empty()
-    }
+    !inherited.is_empty()
 }
 
 /// Decides whether this launch is the profile's app. With the lock free, takes it and returns
 /// [`Claim::Run`]. Otherwise hands `link` (or a plain "show") to the app that holds it, once
 /// its socket answers, and returns [`Claim::Forwarded`]; if that app ends meanwhile, this
 /// launch takes the lock after all. `rested`: started again at rest, holding the lock of the
-/// image before (see [`PrivateDir::release_inherited`]).
+/// image before (see [`release_inherited`]).
 ///
 /// # Errors
 /// No safe runtime folder; the first app neither answers nor ends within 30 s.
@@ -132,7 +106,7 @@ pub fn claim(profile: &str, link: Option<String>, rested: bool) -> Result<Claim,
         .build()?;
     let began = Instant::now();
     if rested {
-        socket::runtime_dir()?.release_inherited(profile);
+        release_inherited(&socket::runtime_dir()?, profile);
     }
     loop {
         let dir = socket::runtime_dir()?;
@@ -225,9 +199,9 @@ mod tests {
             dir.lock("p").unwrap().is_none(),
             "no launch takes the profile"
         );
-        assert!(dir.release_inherited("p"));
+        assert!(release_inherited(&dir, "p"));
         assert!(dir.lock("p").unwrap().is_some(), "taken anew");
-        assert!(!dir.release_inherited("p"), "nothing else was closed");
+        assert!(!release_inherited(&dir, "p"), "nothing else was closed");
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -139,6 +139,13 @@ mod tests {
     }
 
     #[test]
+    fn a_link_cannot_carry_the_reserved_number_key() {
+        // Refused through a link, as through the socket and `--meta`.
+        let link = parse("countersign://approve?scope=t&CS:Number=42");
+        assert!(link.is_err_and(|e| e.0.contains("reserved")));
+    }
+
+    #[test]
     fn a_link_lives_two_minutes() {
         let a = parse("countersign://approve?scope=transfer:write").unwrap();
         assert_eq!(a.timeout_secs, 120);

@@ -56,12 +56,31 @@ pub fn boot_ticks() -> u64 {
 #[derive(Clone, Debug)]
 pub struct Helper {
     path: String,
-    /// Device and inode.
-    id: (u64, u64),
+    /// Device and inode; `None` when no such file exists (yet).
+    id: Option<(u64, u64)>,
 }
 
 impl Helper {
-    /// The binary this process runs, which is the one `countersign approve` runs.
+    /// The `countersign` command beside this app's binary, which is the one
+    /// `countersign approve` runs. Missing, it matches a peer that runs that path once it
+    /// exists (an upgrade in place), and nothing before.
+    ///
+    /// # Errors
+    /// This binary's path cannot be read.
+    pub fn beside_this_binary() -> Result<Self, PeerError> {
+        use countersign_requests::program::{COMMAND, beside_this_binary};
+        let path = beside_this_binary(COMMAND).map_err(|e| unknown("our executable", e))?;
+        match Self::at(&path) {
+            Ok(h) => Ok(h),
+            Err(_) if !path.exists() => Ok(Self {
+                path: without_deleted(&path),
+                id: None,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The binary this process runs (a test's own binary as the helper).
     ///
     /// # Errors
     /// /proc/self/exe cannot be read.
@@ -80,14 +99,14 @@ impl Helper {
             .map_err(|e| unknown("our executable", e))?;
         Ok(Self {
             path: without_deleted(&real),
-            id: (meta.dev(), meta.ino()),
+            id: Some((meta.dev(), meta.ino())),
         })
     }
 
     /// Whether `p` runs it: the same file, or the same path when the file was replaced
     /// since one of them started.
     fn runs_in(&self, p: &Process) -> bool {
-        self.id == p.exe_id || self.path == without_deleted(&p.exe)
+        self.id == Some(p.exe_id) || self.path == without_deleted(&p.exe)
     }
 }
 

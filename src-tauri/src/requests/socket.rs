@@ -224,7 +224,7 @@ pub async fn answers_written(max: Duration) {
 }
 
 async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, why: &str) {
-    let outcome = refusal("invalid_input", why);
+    let outcome = refusal(super::protocol::INVALID_INPUT, why);
     let _ = write_msg(w, &AppMessage::Result(Box::new(outcome))).await;
 }
 
@@ -253,8 +253,8 @@ fn refusal(code: &str, why: &str) -> super::protocol::Outcome {
 #[cfg(unix)]
 pub async fn listen<D: Desk>(dir: &PrivateDir, profile: &str, desk: D) -> Result<(), SocketError> {
     #[cfg(target_os = "linux")]
-    let helper =
-        super::peer::Helper::this_binary().map_err(|e| SocketError::RuntimeDir(e.to_string()))?;
+    let helper = super::peer::Helper::beside_this_binary()
+        .map_err(|e| SocketError::RuntimeDir(e.to_string()))?;
     #[cfg(not(target_os = "linux"))]
     let helper = ();
     listen_for(dir, profile, helper, desk).await

@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// The `countersign` command (`approve`, `status`; anything else runs the app).
 pub const BIN: &str = env!("CARGO_BIN_EXE_countersign");
+/// The app the command starts, `countersign-app` beside it.
+pub const APP: &str = env!("CARGO_BIN_EXE_countersign-app");
 
 /// A folder of its own for one test, removed at the end.
 pub struct Sandbox(pub PathBuf);

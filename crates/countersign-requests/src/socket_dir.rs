@@ -18,6 +18,32 @@ pub struct PrivateDir {
 
 #[cfg(unix)]
 impl PrivateDir {
+    /// Takes `PROFILE.lock` in this folder exclusively without waiting (flock(2)
+    /// `LOCK_EX | LOCK_NB`). `None` when another process holds it; the kernel drops the lock
+    /// when its holder ends, however it ends.
+    ///
+    /// # Errors
+    /// The lock file cannot be opened, or flock fails otherwise.
+    pub fn lock(
+        &self,
+        profile: &str,
+    ) -> Result<Option<nix::fcntl::Flock<std::fs::File>>, SocketError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(self.join(&format!("{profile}.lock")))?;
+        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(l) => Ok(Some(l)),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(SocketError::Io(e.into())),
+        }
+    }
+
     /// Opens `path`, creating it with mode 0700 if it is missing, with `O_DIRECTORY |
     /// O_NOFOLLOW` (so not through a symbolic link), then checks on the handle (fstat) that
     /// this user owns it and that no one else may enter it (mode 0700 or stricter).

@@ -3,8 +3,8 @@
 //! 3 it could not ask, or a grant came without the token `--print-access-token` asked for.
 
 use super::client_error::ClientError;
+use super::connection::{self, Connection};
 use super::protocol::{AppMessage, Ask, Outcome, Status};
-use super::socket::{self, Connection};
 use clap::Parser;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -62,7 +62,7 @@ fn cannot(why: &str) -> ExitCode {
 }
 
 /// `argv` starts with the program, then `approve`.
-pub fn main(argv: Vec<String>) -> ExitCode {
+pub fn main(argv: Vec<std::ffi::OsString>) -> ExitCode {
     // With --print-access-token the token passes through this process; it becomes
     // non-dumpable once the app has read who asked (it reads /proc/PID/exe, closed to it
     // for a non-dumpable process).
@@ -99,7 +99,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
 }
 
 fn ask_of(args: &ApproveArgs) -> Result<Ask, ClientError> {
-    crate::cli::check_profile(&args.profile)?;
+    crate::profile::check(&args.profile)?;
     let mut metadata = BTreeMap::new();
     for m in &args.meta {
         let (k, v) = m
@@ -129,7 +129,7 @@ async fn ask_app(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, ClientError> 
 }
 
 async fn ask_once(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, ClientError> {
-    let mut conn = match socket::connect(&args.profile).await {
+    let mut conn = match connection::connect(&args.profile).await {
         Ok(c) => c,
         Err(e) if e.no_app() => start_app(args).await?,
         // Not safe to ask (another user's folder or server): start nothing, send nothing.
@@ -200,8 +200,9 @@ async fn ask_once(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, ClientError>
 /// Starts the app for this profile in its own process group, so it outlives this command,
 /// and waits for its socket.
 async fn start_app(args: &ApproveArgs) -> Result<Connection, ClientError> {
-    let exe = std::env::current_exe().map_err(ClientError::NoProgram)?;
-    let mut cmd = std::process::Command::new(exe);
+    let app =
+        crate::program::beside_this_binary(crate::program::APP).map_err(ClientError::NoProgram)?;
+    let mut cmd = std::process::Command::new(app);
     cmd.args(["--profile", &args.profile])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -220,7 +221,7 @@ async fn start_app(args: &ApproveArgs) -> Result<Connection, ClientError> {
     let mut child = cmd.spawn().map_err(ClientError::Start)?;
     let began = Instant::now();
     while began.elapsed() < START_WAIT {
-        match socket::connect(&args.profile).await {
+        match connection::connect(&args.profile).await {
             Ok(c) => return Ok(c),
             Err(e) if !e.no_app() => return Err(e.into()),
             Err(_) => {}

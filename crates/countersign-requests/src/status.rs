@@ -4,8 +4,10 @@
 //! not tell (an unsafe socket folder, another user's socket, no or an unexpected answer).
 
 use super::client_error::ClientError;
+use super::connection::{self, Connection};
 use super::protocol::{AppMessage, ClientMessage, VERSION};
-use super::socket::{self, Connection, SocketError};
+use super::socket_dir;
+use super::transport::SocketError;
 use clap::Parser;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -49,7 +51,7 @@ enum Found {
 }
 
 /// `argv` starts with the program, then `status`.
-pub fn main(argv: Vec<String>) -> ExitCode {
+pub fn main(argv: Vec<std::ffi::OsString>) -> ExitCode {
     let args = match StatusArgs::try_parse_from(argv.into_iter().skip(1)) {
         Ok(a) => a,
         Err(e) => {
@@ -57,7 +59,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    if let Err(why) = crate::cli::check_profile(&args.profile) {
+    if let Err(why) = crate::profile::check(&args.profile) {
         return cannot(&why.to_string());
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -140,11 +142,11 @@ fn shown(args: &StatusArgs, found: &Found) -> String {
 /// socket.
 #[cfg(unix)]
 async fn find(profile: &str) -> Result<Found, ClientError> {
-    let dir = socket::runtime_dir()?;
+    let dir = socket_dir::runtime_dir()?;
     let path = dir.socket(profile)?;
     let mut waited = Duration::ZERO;
     loop {
-        match socket::connect_at(&path).await {
+        match connection::connect_at(&path).await {
             Ok(conn) => return ask(conn).await,
             Err(e) if !e.no_app() => return Err(e.into()),
             Err(_) => {}
@@ -167,7 +169,7 @@ async fn find(profile: &str) -> Result<Found, ClientError> {
 
 #[cfg(windows)]
 async fn find(profile: &str) -> Result<Found, ClientError> {
-    match socket::connect(profile).await {
+    match connection::connect(profile).await {
         Ok(conn) => ask(conn).await,
         Err(e) if e.no_app() => Ok(Found::NotRunning),
         Err(e) => Err(e.into()),
@@ -191,7 +193,7 @@ async fn ask(mut conn: Connection) -> Result<Found, ClientError> {
             locked: s.locked,
         }),
         Ok(Some(AppMessage::Result(o)))
-            if o.code.as_deref() == Some(crate::codes::AppCode::InvalidInput.as_str()) =>
+            if o.code.as_deref() == Some(super::protocol::INVALID_INPUT) =>
         {
             Ok(Found::Running {
                 signed_in: None,

@@ -2,15 +2,15 @@
 //! terminal, with exit status 3.
 
 use super::protocol::BadRequest;
-use super::socket::SocketError;
+use super::transport::SocketError;
 
 /// A requester command's failure before an answer came. The words are what the terminal shows
 /// after `countersign approve: ` (or `countersign status: `).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// A value the command refuses (the profile's name, a field of the request).
+    /// The profile's name breaks its rule.
     #[error("{0}")]
-    Invalid(#[from] crate::error::AppError),
+    Profile(#[from] crate::profile::BadProfile),
     /// The request breaks a wire rule (docs/approval-protocol.md, "Ask").
     #[error("{0}")]
     Request(#[from] BadRequest),
