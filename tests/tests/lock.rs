@@ -14,7 +14,9 @@ mod lock_bus;
 use countersign_e2e::{App, AppRef, Proc, Sandbox, TestResult, finish};
 use dbus::blocking::Connection;
 use dbus::channel::Sender;
-use lock_bus::{Logind, Notifications, Send_, SystemBus, active_changed, signal};
+use lock_bus::{
+    ActiveScreenSaver, Logind, Notifications, Send_, SystemBus, active_changed, signal,
+};
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -256,6 +258,33 @@ async fn the_screen_lock_locks_it_from_the_names_owner_only() {
         Ok(())
     })
     .await;
+}
+
+/// A screen locked before the app started sent its signal to no one: when the watch begins,
+/// the app asks logind's `LockedHint` and the screen savers' `GetActive`, and locks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_locked_before_the_start_locks_it_at_once() {
+    let _bus = SESSION_BUS.write().await;
+    let system = SystemBus::start();
+    let address = system.address.clone();
+    let env = [("DBUS_SYSTEM_BUS_ADDRESS", address.as_str())];
+    {
+        let _logind = Logind::start_with_hint(&system, true);
+        let sandbox = Sandbox::new("locked_hint_at_start");
+        let app = App::launch_with("locked_hint_at_start", &sandbox, None, &env).await;
+        app.run(move |app| async move {
+            only_locked(&app, "No request is waiting.").await?;
+            app.shot("locked-at-start").await;
+            Ok(())
+        })
+        .await;
+    }
+    // No logind this time (its calls fail): the session bus's screen saver alone.
+    let _saver = ActiveScreenSaver::start("org.gnome.ScreenSaver");
+    let sandbox = Sandbox::new("locked_saver_at_start");
+    let app = App::launch_with("locked_saver_at_start", &sandbox, None, &env).await;
+    app.run(move |app| async move { only_locked(&app, "No request is waiting.").await })
+        .await;
 }
 
 /// Settings' "Lock after" shows the setting (5 minutes until chosen), keeps "Never", and the

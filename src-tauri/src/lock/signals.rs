@@ -2,7 +2,9 @@
 //! and from `org.freedesktop.ScreenSaver` on the session bus, and logind's `Lock` signal and
 //! `LockedHint` on this session's object on the system bus. Each counts only when its sender
 //! owns that well-known name at the time: any program on the bus can send a signal under any
-//! interface name, and only the name's owner speaks for the screen saver or logind.
+//! interface name, and only the name's owner speaks for the screen saver or logind. When the
+//! watch begins, each owner is also asked once whether the screen is locked already
+//! (`GetActive`, `LockedHint`).
 
 use dbus::Message;
 use dbus::arg::{PropMap, RefArg};
@@ -80,9 +82,30 @@ fn screen_savers(
             },
         )?;
     }
+    // A screen locked before the watch began (the app started, or started again at rest,
+    // behind a locked screen) sent its signal to no one: asked once, after the matches.
+    for name in SCREEN_SAVERS {
+        if saver_active(&conn, name) {
+            on_lock(name);
+        }
+    }
     loop {
         conn.process(Duration::from_secs(3600))?;
     }
+}
+
+/// Whether the screen saver `name` is active now: `GetActive` at its object path
+/// (`/org/gnome/ScreenSaver`, `/org/freedesktop/ScreenSaver`), asked of the name's current
+/// owner by its unique name, so nothing is started by bus activation and no other program
+/// answers. False when no one owns the name or the call fails.
+fn saver_active(conn: &Connection, name: &str) -> bool {
+    let Some(unique) = owner(conn, name) else {
+        return false;
+    };
+    let path = format!("/{}", name.replace('.', "/"));
+    conn.with_proxy(unique, path, CALL)
+        .method_call(name, "GetActive", ())
+        .is_ok_and(|(active,): (bool,)| active)
 }
 
 /// This session's object path: `GetSession` of `$XDG_SESSION_ID`, or of `auto` (the caller's
@@ -118,6 +141,7 @@ fn logind(on_lock: impl Fn(&'static str) + Send + Clone + 'static) -> Result<(),
         }
         true
     })?;
+    let (path_now, lock_now) = (path.clone(), on_lock.clone());
     let rule = MatchRule::new_signal("org.freedesktop.DBus.Properties", "PropertiesChanged")
         .with_path(path);
     conn.add_match(
@@ -129,6 +153,17 @@ fn logind(on_lock: impl Fn(&'static str) + Send + Clone + 'static) -> Result<(),
             true
         },
     )?;
+    // Locked before the watch began: logind's `LockedHint` now, asked of its owner.
+    if let Some(unique) = owner(&conn, LOGIND) {
+        use dbus::blocking::stdintf::org_freedesktop_dbus::Properties;
+        let session = conn.with_proxy(unique, path_now, CALL);
+        if session
+            .get::<bool>(SESSION_IFACE, "LockedHint")
+            .is_ok_and(|locked| locked)
+        {
+            lock_now("logind LockedHint");
+        }
+    }
     loop {
         conn.process(Duration::from_secs(3600))?;
     }

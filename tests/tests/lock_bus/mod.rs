@@ -72,6 +72,11 @@ pub struct Logind {
 
 impl Logind {
     pub fn start(bus: &SystemBus) -> Self {
+        Self::start_with_hint(bus, false)
+    }
+
+    /// Like [`Logind::start`], with the session's `LockedHint` answering `locked`.
+    pub fn start_with_hint(bus: &SystemBus, locked: bool) -> Self {
         let conn = bus.connect();
         conn.request_name("org.freedesktop.login1", false, true, true)
             .expect("the name");
@@ -83,11 +88,19 @@ impl Logind {
             conn.start_receive(
                 MatchRule::new_method_call(),
                 Box::new(move |msg, c| {
-                    let reply = if msg.member().as_deref() == Some("GetSession") {
-                        seen.store(true, Ordering::SeqCst);
-                        msg.method_return().append1(dbus::Path::from(SESSION_PATH))
-                    } else {
-                        msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"no")
+                    let asked_for: Option<(String, String)> = msg.read2().ok();
+                    let reply = match msg.member().as_deref() {
+                        Some("GetSession") => {
+                            seen.store(true, Ordering::SeqCst);
+                            msg.method_return().append1(dbus::Path::from(SESSION_PATH))
+                        }
+                        Some("Get")
+                            if asked_for
+                                == Some((SESSION_IFACE.to_owned(), "LockedHint".to_owned())) =>
+                        {
+                            msg.method_return().append1(Variant(locked))
+                        }
+                        _ => msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"no"),
                     };
                     let _ = c.send(reply);
                     true
@@ -123,6 +136,56 @@ pub fn signal(what: Send_) -> Message {
             )
             .unwrap()
             .append3(SESSION_IFACE, changed, Vec::<String>::new())
+        }
+    }
+}
+
+/// A screen saver on the tests' session bus that owns `name` and answers `GetActive` with
+/// true: a screen locked before the app started. It lets go of the name when dropped.
+pub struct ActiveScreenSaver {
+    stop: Arc<AtomicBool>,
+    done: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ActiveScreenSaver {
+    pub fn start(name: &'static str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let until = stop.clone();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let done = std::thread::spawn(move || {
+            let conn = Connection::new_session().expect("the tests' session bus");
+            conn.request_name(name, false, true, true)
+                .expect("the name");
+            conn.start_receive(
+                MatchRule::new_method_call(),
+                Box::new(move |msg, c| {
+                    let reply = if msg.member().as_deref() == Some("GetActive") {
+                        msg.method_return().append1(true)
+                    } else {
+                        msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"no")
+                    };
+                    let _ = c.send(reply);
+                    true
+                }),
+            );
+            ready_tx.send(()).unwrap();
+            while !until.load(Ordering::Relaxed) {
+                let _ = conn.process(Duration::from_millis(50));
+            }
+        });
+        ready_rx.recv().unwrap();
+        Self {
+            stop,
+            done: Some(done),
+        }
+    }
+}
+
+impl Drop for ActiveScreenSaver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.done.take() {
+            let _ = t.join();
         }
     }
 }
