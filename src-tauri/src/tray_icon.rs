@@ -36,6 +36,8 @@ struct Tray {
     waiting: MenuItem<Wry>,
     plain: Image<'static>,
     marked: Image<'static>,
+    /// Whether the marked icon is the one shown (the tray starts plain).
+    marked_shown: std::sync::atomic::AtomicBool,
 }
 
 /// Whether the tray was tried, and with what result: it is tried once.
@@ -108,6 +110,7 @@ fn install(app: &AppHandle) -> tauri::Result<bool> {
         waiting,
         plain,
         marked,
+        marked_shown: std::sync::atomic::AtomicBool::new(false),
     });
     app.manage(crate::window_life::InTray);
     follow_queue(app.clone());
@@ -137,11 +140,16 @@ fn follow_queue(app: AppHandle) {
 impl Tray {
     fn show(&self, waiting: usize) {
         let _ = self.waiting.set_text(waiting_label(waiting));
-        let icon = if waiting > 0 {
-            &self.marked
-        } else {
-            &self.plain
-        };
+        let mark = waiting > 0;
+        // A new image is a new file for the panel to load, which blinks: only on a change.
+        if self
+            .marked_shown
+            .swap(mark, std::sync::atomic::Ordering::Relaxed)
+            == mark
+        {
+            return;
+        }
+        let icon = if mark { &self.marked } else { &self.plain };
         if let Err(e) = self.icon.set_icon(Some(icon.clone())) {
             tracing::warn!(error = %e, "the tray icon could not be changed");
         }
