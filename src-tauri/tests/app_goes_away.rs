@@ -1,7 +1,8 @@
 //! An app that goes away while a client talks to it (it quits, or starts itself again at rest
 //! in the tray), with the real `countersign` binary as the client and a stand-in app on the
-//! socket: a request it did not take is asked again once, one it took is not, and a second
-//! launch looks at the profile's lock again.
+//! socket: a request it did not take is asked again once, one it took is not, a second
+//! launch looks at the profile's lock again, and a request that finds the lock held and no
+//! socket waits for the socket.
 
 #![cfg(target_os = "linux")]
 
@@ -118,5 +119,38 @@ async fn a_launch_whose_app_went_away_before_answering_hands_over_to_the_next() 
     assert!(
         asked[1].contains("\"op\":\"show\"") && asked[1].contains(link),
         "{asked:?}"
+    );
+}
+
+/// In the gap of a start again at rest the profile's lock is held and no socket answers: the
+/// command waits for the socket rather than start a second launch, which would only hand the
+/// app a "show" and bring its window up for a request that may never reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_the_gap_waits_for_the_socket_and_starts_no_launch() {
+    let sandbox = Sandbox::new("gap");
+    let held = socket_dir(&sandbox)
+        .lock("t")
+        .unwrap()
+        .expect("the lock is free");
+    let ask = sandbox.countersign(&["approve", "--scope", "transfer:write", "--json"]);
+    let asked = tokio::spawn(output(ask));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !asked.is_finished(),
+        "the command waits while the lock is held"
+    );
+    // The new image takes the lock and listens.
+    drop(held);
+    let desk = support::serve(&sandbox);
+    let out = asked.await.unwrap();
+    assert_eq!(json(&out)["status"], "denied", "{out:?}");
+    // A launch the command started would find the lock held and hand over a "show".
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seen = desk.0.lock().unwrap();
+    assert_eq!(seen.asked.len(), 1);
+    assert!(
+        seen.shown.is_empty(),
+        "a launch was started: {:?}",
+        seen.shown
     );
 }

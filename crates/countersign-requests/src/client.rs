@@ -198,8 +198,19 @@ async fn ask_once(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, ClientError>
 }
 
 /// Starts the app for this profile in its own process group, so it outlives this command,
-/// and waits for its socket.
+/// and waits for its socket. An app that holds the profile's lock but has no socket yet (one
+/// starting, or starting itself again at rest) is waited for instead: a second launch would
+/// only hand it a "show", which brings the window up for a request that may never reach it
+/// (a muted or rate-limited program's).
 async fn start_app(args: &ApproveArgs) -> Result<Connection, ClientError> {
+    // Taken and dropped at once, as `countersign status` does (instance.rs in the app).
+    #[cfg(unix)]
+    if crate::socket_dir::runtime_dir()?
+        .lock(&args.profile)?
+        .is_none()
+    {
+        return wait_for_socket(args, None).await;
+    }
     let app =
         crate::program::beside_this_binary(crate::program::APP).map_err(ClientError::NoProgram)?;
     let mut cmd = std::process::Command::new(app);
@@ -218,7 +229,16 @@ async fn start_app(args: &ApproveArgs) -> Result<Connection, ClientError> {
     }
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().map_err(ClientError::Start)?;
+    let child = cmd.spawn().map_err(ClientError::Start)?;
+    wait_for_socket(args, Some(child)).await
+}
+
+/// Waits for the profile's socket, up to [`START_WAIT`]; `child`, the app this command
+/// started, if any, fails the wait when it exits with a failure first.
+async fn wait_for_socket(
+    args: &ApproveArgs,
+    mut child: Option<std::process::Child>,
+) -> Result<Connection, ClientError> {
     let began = Instant::now();
     while began.elapsed() < START_WAIT {
         match connection::connect(&args.profile).await {
@@ -228,7 +248,7 @@ async fn start_app(args: &ApproveArgs) -> Result<Connection, ClientError> {
         }
         // A launch that found another app starting for the profile hands over and ends
         // well: that app's socket comes up soon.
-        if let Ok(Some(status)) = child.try_wait()
+        if let Some(Ok(Some(status))) = child.as_mut().map(std::process::Child::try_wait)
             && !status.success()
         {
             return Err(ClientError::ExitedAtStart(status));
