@@ -43,6 +43,7 @@ fn the_package_holds_what_a_desktop_needs_and_its_tools_agree() {
     let root = unpack(&deb, "files");
     for f in [
         "usr/bin/countersign",
+        "usr/bin/countersign-app",
         "usr/bin/prelude-emulator",
         "usr/share/applications/Countersign.desktop",
         "usr/share/metainfo/dev.countersign.Countersign.metainfo.xml",
@@ -114,6 +115,18 @@ fn the_package_holds_what_a_desktop_needs_and_its_tools_agree() {
         "{version}"
     );
     assert!(!version.contains("unknown commit"), "{version}");
+    // The command answers `status` itself: no app runs for this profile.
+    let sandbox = Sandbox::new("package_status");
+    let status = Command::new(root.join("usr/bin/countersign"))
+        .args(["status", "--json", "--profile", "package-status"])
+        .env("XDG_RUNTIME_DIR", sandbox.runtime_dir())
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(1), "{status:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&status.stdout).trim(),
+        r#"{"profile":"package-status","running":false}"#
+    );
     let help = run(Command::new(root.join("usr/bin/prelude-emulator")).arg("--help"));
     assert!(
         help.contains("--scenario") && help.contains("--public-url"),
