@@ -1,6 +1,7 @@
 //! Start with the session: one XDG autostart entry per profile
 //! (`$XDG_CONFIG_HOME/autostart/countersign-PROFILE.desktop`, the Desktop Application Autostart
-//! Specification), which runs `countersign --background --profile PROFILE`. Written here rather
+//! Specification), which runs the app's own binary (`countersign-app --background --profile
+//! PROFILE`, started straight rather than through the `countersign` command). Written here rather
 //! than by tauri-plugin-autostart, which writes one entry per app, named after it, with
 //! arguments fixed when the plugin starts (docs/approval-protocol.md, "Start with the session").
 

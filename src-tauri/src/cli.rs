@@ -7,6 +7,8 @@ use std::path::PathBuf;
 #[derive(Parser, Debug, Default)]
 #[command(
     name = "countersign",
+    // The usage line names the command people run, not `countersign-app`, which it runs.
+    bin_name = "countersign",
     version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("COUNTERSIGN_COMMIT"), ")"),
     about = "Approve sensitive actions with a Prelude step-up challenge"
 )]

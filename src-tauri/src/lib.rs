@@ -141,10 +141,9 @@ pub fn run() -> ExitCode {
     glib::set_prgname(Some("countersign"));
     // Not `args()`, which panics on an argument that is not UTF-8: clap names it instead.
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    // The DPoP key and the refresh token live in this process's memory: no core file, and no
-    // reading it through /proc or ptrace by other processes of the user.
+    // The DPoP key and the refresh token will live in this process's memory: no core file.
     #[cfg(unix)]
-    if let Err(e) = harden::no_dumps() {
+    if let Err(e) = harden::no_core_files() {
         eprintln!("countersign: could not keep the process out of core dumps: {e}");
     }
     let args = match cli::parse(argv) {
@@ -174,7 +173,14 @@ pub fn run() -> ExitCode {
     // hands its link to the first and ends.
     #[cfg(unix)]
     match requests::instance::claim(&args.profile, link.clone(), args.rested) {
-        Ok(requests::instance::Claim::Run) => {}
+        Ok(requests::instance::Claim::Run) => {
+            // No reading this process's memory through /proc or ptrace by other processes
+            // of the user, once it is the profile's app. Not before: a launch that hands over
+            // must stay nameable by the running app, which reads its /proc/PID/exe.
+            if let Err(e) = harden::not_dumpable() {
+                eprintln!("countersign: could not make the process non-dumpable: {e}");
+            }
+        }
         Ok(requests::instance::Claim::Forwarded) => {
             eprintln!(
                 "countersign: already running for profile {}; its window was brought forward",

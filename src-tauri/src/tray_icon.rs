@@ -151,6 +151,9 @@ impl Tray {
         }
         let icon = if mark { &self.marked } else { &self.plain };
         if let Err(e) = self.icon.set_icon(Some(icon.clone())) {
+            // Still the other image: the next change of the count tries again.
+            self.marked_shown
+                .store(!mark, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(error = %e, "the tray icon could not be changed");
         }
     }

@@ -154,3 +154,44 @@ async fn a_request_in_the_gap_waits_for_the_socket_and_starts_no_launch() {
         seen.shown
     );
 }
+
+/// The lock's holder lets go with no socket (an app that quits removes its socket first): the
+/// waiting command starts the app after all, with the profile it asks for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_lock_holder_ends_without_a_socket_starts_the_app() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new("holder_ends");
+    // The command beside a stand-in app that only notes how it was started.
+    let bin = sandbox.0.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(support::BIN, bin.join("countersign")).unwrap();
+    let mark = sandbox.0.join("started");
+    let app = bin.join("countersign-app");
+    std::fs::write(&app, "#!/bin/sh\necho \"$@\" > \"$MARK\"\n").unwrap();
+    std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let held = socket_dir(&sandbox)
+        .lock("t")
+        .unwrap()
+        .expect("the lock is free");
+    let mut ask = std::process::Command::new(bin.join("countersign"));
+    ask.args(["approve", "--scope", "transfer:write", "--json"]);
+    sandbox.env(&mut ask);
+    ask.env("MARK", &mark);
+    let asked = tokio::spawn(output(ask));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!mark.exists(), "nothing is started while the lock is held");
+    drop(held);
+    for _ in 0..50 {
+        if mark.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = std::fs::read_to_string(&mark).expect("the app was started");
+    assert_eq!(started.trim(), "--profile t");
+    // The started app's socket comes up: the request reaches it.
+    let desk = support::serve(&sandbox);
+    let out = asked.await.unwrap();
+    assert_eq!(json(&out)["status"], "denied", "{out:?}");
+    assert_eq!(desk.0.lock().unwrap().asked.len(), 1);
+}

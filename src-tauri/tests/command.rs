@@ -54,10 +54,22 @@ fn anything_but_approve_and_status_is_the_app_in_the_same_process() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("--no-such-flag"),
-        "{bad:?}"
-    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("--no-such-flag"), "{err}");
+    // Named as the command people run, not the binary it runs.
+    assert!(err.contains("Usage: countersign [OPTIONS]"), "{err}");
+    for (sub, usage) in [
+        ("approve", "Usage: countersign approve "),
+        ("status", "Usage: countersign status "),
+    ] {
+        let help = Command::new(COMMAND)
+            .args([sub, "--help"])
+            .output()
+            .unwrap();
+        assert!(help.status.success(), "{help:?}");
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(text.contains(usage), "{text}");
+    }
 }
 
 #[test]

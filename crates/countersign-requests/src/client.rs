@@ -19,6 +19,7 @@ const START_WAIT: Duration = Duration::from_secs(30);
 #[derive(Parser, Debug)]
 #[command(
     name = "countersign approve",
+    bin_name = "countersign approve",
     about = "Ask the person at this desktop to approve an action, and wait for the answer",
     after_help = "Exit status: 0 granted; 1 denied, reported or blocked; 2 cancelled or timed out; 3 could not ask, or granted without the token --print-access-token asked for."
 )]
@@ -199,21 +200,21 @@ async fn ask_once(args: &ApproveArgs, ask: &Ask) -> Result<Outcome, ClientError>
 
 /// Starts the app for this profile in its own process group, so it outlives this command,
 /// and waits for its socket. An app that holds the profile's lock but has no socket yet (one
-/// starting, or starting itself again at rest) is waited for instead: a second launch would
-/// only hand it a "show", which brings the window up for a request that may never reach it
-/// (a muted or rate-limited program's).
+/// starting, or starting itself again at rest) is waited for instead, for as long as it holds
+/// the lock: a second launch would only hand it a "show", which brings the window up for a
+/// request that may never reach it (a muted or rate-limited program's).
 async fn start_app(args: &ApproveArgs) -> Result<Connection, ClientError> {
-    // Taken and dropped at once, as `countersign status` does (instance.rs in the app).
     #[cfg(unix)]
-    if crate::socket_dir::runtime_dir()?
-        .lock(&args.profile)?
-        .is_none()
-    {
-        return wait_for_socket(args, None).await;
+    if lock_held(&args.profile)? {
+        match wait_for_socket(args, None).await? {
+            Waited::Connected(c) => return Ok(c),
+            // The holder ended (an app quitting removes its socket first): start one.
+            Waited::LockFree => {}
+        }
     }
     let app =
         crate::program::beside_this_binary(crate::program::APP).map_err(ClientError::NoProgram)?;
-    let mut cmd = std::process::Command::new(app);
+    let mut cmd = std::process::Command::new(&app);
     cmd.args(["--profile", &args.profile])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -229,33 +230,65 @@ async fn start_app(args: &ApproveArgs) -> Result<Connection, ClientError> {
     }
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let child = cmd.spawn().map_err(ClientError::Start)?;
-    wait_for_socket(args, Some(child)).await
+    let child = cmd
+        .spawn()
+        .map_err(|e| ClientError::Start(app.display().to_string(), e))?;
+    match wait_for_socket(args, Some(child)).await? {
+        Waited::Connected(c) => Ok(c),
+        Waited::LockFree => Err(ClientError::StartTimeout(START_WAIT.as_secs())),
+    }
 }
 
-/// Waits for the profile's socket, up to [`START_WAIT`]; `child`, the app this command
-/// started, if any, fails the wait when it exits with a failure first.
+/// Whether another process holds the profile's lock now: taken and dropped at once, as
+/// `countersign status` does (a launch that meets it meanwhile waits and takes it).
+#[cfg(unix)]
+fn lock_held(profile: &str) -> Result<bool, ClientError> {
+    Ok(crate::socket_dir::runtime_dir()?.lock(profile)?.is_none())
+}
+
+enum Waited {
+    Connected(Connection),
+    /// No app was started and the lock's holder let go without a socket.
+    LockFree,
+}
+
+/// Waits for the profile's socket, up to [`START_WAIT`]. `child`, the app this command
+/// started, fails the wait when it exits with a failure first; with none, the wait also ends
+/// when the profile's lock comes free.
 async fn wait_for_socket(
     args: &ApproveArgs,
     mut child: Option<std::process::Child>,
-) -> Result<Connection, ClientError> {
+) -> Result<Waited, ClientError> {
     let began = Instant::now();
     while began.elapsed() < START_WAIT {
         match connection::connect(&args.profile).await {
-            Ok(c) => return Ok(c),
+            Ok(c) => return Ok(Waited::Connected(c)),
             Err(e) if !e.no_app() => return Err(e.into()),
             Err(_) => {}
         }
-        // A launch that found another app starting for the profile hands over and ends
-        // well: that app's socket comes up soon.
-        if let Some(Ok(Some(status))) = child.as_mut().map(std::process::Child::try_wait)
-            && !status.success()
-        {
-            return Err(ClientError::ExitedAtStart(status));
+        match child.as_mut() {
+            // A launch that found another app starting for the profile hands over and ends
+            // well: that app's socket comes up soon.
+            Some(c) => {
+                if let Ok(Some(status)) = c.try_wait()
+                    && !status.success()
+                {
+                    return Err(ClientError::ExitedAtStart(status));
+                }
+            }
+            #[cfg(unix)]
+            None if !lock_held(&args.profile)? => return Ok(Waited::LockFree),
+            None => {}
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(ClientError::StartTimeout(START_WAIT.as_secs()))
+    Err(match child {
+        Some(_) => ClientError::StartTimeout(START_WAIT.as_secs()),
+        None => ClientError::SocketLate {
+            profile: args.profile.clone(),
+            secs: START_WAIT.as_secs(),
+        },
+    })
 }
 
 /// The exit status for `o`: the status's own, except that a grant without the token that

@@ -56,9 +56,9 @@ pub enum ClientError {
     /// The program's own path is unknown, so the app cannot be started.
     #[error("cannot find Countersign: {0}")]
     NoProgram(#[source] std::io::Error),
-    /// The app could not be started.
-    #[error("could not start Countersign: {0}")]
-    Start(#[source] std::io::Error),
+    /// The app (at the path given) could not be started.
+    #[error("could not start Countersign ({0}): {1}")]
+    Start(String, #[source] std::io::Error),
     /// The started app exited with a failure before its socket came up.
     #[error("Countersign exited at start ({0})")]
     ExitedAtStart(std::process::ExitStatus),

@@ -3,7 +3,7 @@
 //! The app (`countersign-app`, which links GTK and WebKit) serves the socket; the `countersign`
 //! command is this crate's small binary, which links neither. `countersign approve` and
 //! `countersign status` run here, so a script's request costs no GUI library load (about
-//! 50 ms on a 2-core machine); every other use of `countersign` becomes the app
+//! 58 ms on a 2-core machine); every other use of `countersign` becomes the app
 //! ([`launcher`]). Protocol: docs/approval-protocol.md.
 
 pub mod client;

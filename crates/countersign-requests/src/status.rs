@@ -23,6 +23,7 @@ const WAIT: Duration = Duration::from_secs(10);
 #[derive(Parser, Debug)]
 #[command(
     name = "countersign status",
+    bin_name = "countersign status",
     about = "Tell whether Countersign runs for a profile and is signed in; never starts it",
     after_help = "Exit status: 0 it runs; 1 it does not run; 2 usage error; 3 could not tell."
 )]

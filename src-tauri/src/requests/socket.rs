@@ -246,7 +246,8 @@ fn refusal(code: &str, why: &str) -> super::protocol::Outcome {
 
 /// Listens on the profile's socket in `dir` until the task is dropped. Only the holder of the
 /// profile's lock (instance.rs) listens, so a socket file already there is a stale one. A
-/// peer that runs this binary is `countersign approve`, described by its parent.
+/// peer that runs the `countersign` command beside this binary is `countersign approve`,
+/// described by its parent.
 ///
 /// # Errors
 /// The socket cannot be bound.

@@ -95,8 +95,12 @@ impl Logind {
                             msg.method_return().append1(dbus::Path::from(SESSION_PATH))
                         }
                         Some("Get")
-                            if asked_for
-                                == Some((SESSION_IFACE.to_owned(), "LockedHint".to_owned())) =>
+                            if msg.path().is_some_and(|p| *p == *SESSION_PATH)
+                                && asked_for
+                                    == Some((
+                                        SESSION_IFACE.to_owned(),
+                                        "LockedHint".to_owned(),
+                                    )) =>
                         {
                             msg.method_return().append1(Variant(locked))
                         }
@@ -159,7 +163,10 @@ impl ActiveScreenSaver {
             conn.start_receive(
                 MatchRule::new_method_call(),
                 Box::new(move |msg, c| {
-                    let reply = if msg.member().as_deref() == Some("GetActive") {
+                    // Only at the name's own path, so a call to the wrong one fails the test.
+                    let path = format!("/{}", name.replace('.', "/"));
+                    let at_path = msg.path().is_some_and(|p| *p == *path);
+                    let reply = if at_path && msg.member().as_deref() == Some("GetActive") {
                         msg.method_return().append1(true)
                     } else {
                         msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"no")
