@@ -178,6 +178,15 @@ impl PartialEq<&str> for ErrorCode {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_socket_s_refusal_of_a_bad_line_is_the_app_s_invalid_input_code() {
+        // `countersign status` tells an app older than itself by this code.
+        assert_eq!(
+            countersign_requests::protocol::INVALID_INPUT,
+            AppCode::InvalidInput.as_str()
+        );
+    }
+
     fn session_errors() -> Vec<SessionError> {
         let text = |c: &str| (c.to_owned(), "why".to_owned());
         let (code, message) = text("not_configured");
