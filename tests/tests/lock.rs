@@ -15,7 +15,7 @@ use countersign_e2e::{App, AppRef, Proc, Sandbox, TestResult, finish};
 use dbus::blocking::Connection;
 use dbus::channel::Sender;
 use lock_bus::{
-    ActiveScreenSaver, Logind, Notifications, Send_, SystemBus, active_changed, signal,
+    Logind, Notifications, Send_, SystemBus, active_changed, active_screen_saver, signal,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -280,7 +280,7 @@ async fn a_screen_locked_before_the_start_locks_it_at_once() {
         .await;
     }
     // No logind this time (its calls fail): the session bus's screen saver alone.
-    let _saver = ActiveScreenSaver::start("org.gnome.ScreenSaver");
+    let _saver = active_screen_saver("org.gnome.ScreenSaver");
     let sandbox = Sandbox::new("locked_saver_at_start");
     let app = App::launch_with("locked_saver_at_start", &sandbox, None, &env).await;
     app.run(move |app| async move { only_locked(&app, "No request is waiting.").await })

@@ -104,7 +104,7 @@ impl Logind {
                         {
                             msg.method_return().append1(Variant(locked))
                         }
-                        _ => msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"no"),
+                        _ => unknown_method(&msg),
                     };
                     let _ = c.send(reply);
                     true
@@ -144,15 +144,18 @@ pub fn signal(what: Send_) -> Message {
     }
 }
 
-/// A screen saver on the tests' session bus that owns `name` and answers `GetActive` with
-/// true: a screen locked before the app started. It lets go of the name when dropped.
-pub struct ActiveScreenSaver {
+/// A stand-in service on the tests' session bus: it owns `name` and answers each method call
+/// with `answer`'s reply, on a thread of its own, until dropped (which lets go of the name).
+pub struct SessionStub {
     stop: Arc<AtomicBool>,
     done: Option<std::thread::JoinHandle<()>>,
 }
 
-impl ActiveScreenSaver {
-    pub fn start(name: &'static str) -> Self {
+impl SessionStub {
+    pub fn start(
+        name: &'static str,
+        answer: impl Fn(&Message, &Connection) -> Message + Send + 'static,
+    ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let until = stop.clone();
         let (ready_tx, ready_rx) = mpsc::channel();
@@ -163,15 +166,7 @@ impl ActiveScreenSaver {
             conn.start_receive(
                 MatchRule::new_method_call(),
                 Box::new(move |msg, c| {
-                    // Only at the name's own path, so a call to the wrong one fails the test.
-                    let path = format!("/{}", name.replace('.', "/"));
-                    let at_path = msg.path().is_some_and(|p| *p == *path);
-                    let reply = if at_path && msg.member().as_deref() == Some("GetActive") {
-                        msg.method_return().append1(true)
-                    } else {
-                        msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"no")
-                    };
-                    let _ = c.send(reply);
+                    let _ = c.send(answer(&msg, c));
                     true
                 }),
             );
@@ -188,13 +183,31 @@ impl ActiveScreenSaver {
     }
 }
 
-impl Drop for ActiveScreenSaver {
+impl Drop for SessionStub {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.done.take() {
             let _ = t.join();
         }
     }
+}
+
+fn unknown_method(msg: &Message) -> Message {
+    msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"no")
+}
+
+/// A screen saver that owns `name` and answers `GetActive` with true, at the name's own path
+/// only (so a call to the wrong one fails the test): a screen locked before the app started.
+pub fn active_screen_saver(name: &'static str) -> SessionStub {
+    let path = format!("/{}", name.replace('.', "/"));
+    SessionStub::start(name, move |msg, _| {
+        let at_path = msg.path().is_some_and(|p| *p == *path);
+        if at_path && msg.member().as_deref() == Some("GetActive") {
+            msg.method_return().append1(true)
+        } else {
+            unknown_method(msg)
+        }
+    })
 }
 
 /// `ActiveChanged(true)` of `iface` on `conn`'s bus.
@@ -210,7 +223,7 @@ pub fn active_changed(conn: &Connection, iface: &str) {
 /// body, until dropped.
 pub struct Notifications {
     seen: Arc<std::sync::Mutex<Vec<(String, String)>>>,
-    stop: Arc<AtomicBool>,
+    _stub: SessionStub,
 }
 
 impl Notifications {
@@ -219,41 +232,22 @@ impl Notifications {
     pub fn start(sandbox: &Sandbox) -> Self {
         let mine = sandbox.dir.to_string_lossy().into_owned();
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (keep, until) = (seen.clone(), stop.clone());
-        let (ready_tx, ready_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let conn = Connection::new_session().expect("the tests' session bus");
-            conn.request_name("org.freedesktop.Notifications", false, true, true)
-                .expect("the name");
-            conn.start_receive(
-                MatchRule::new_method_call(),
-                Box::new(move |msg, c| {
-                    let reply = match msg.member().as_deref() {
-                        Some("Notify") => {
-                            let (_, _, _, summary, body): (String, u32, String, String, String) =
-                                msg.read5().unwrap_or_default();
-                            if sent_from(c, &msg, &mine) {
-                                keep.lock().unwrap().push((summary, body));
-                            }
-                            msg.method_return().append1(1u32)
-                        }
-                        Some("GetCapabilities") => {
-                            msg.method_return().append1(vec!["body".to_owned()])
-                        }
-                        _ => msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"no"),
-                    };
-                    let _ = c.send(reply);
-                    true
-                }),
-            );
-            ready_tx.send(()).unwrap();
-            while !until.load(Ordering::Relaxed) {
-                let _ = conn.process(Duration::from_millis(50));
+        let keep = seen.clone();
+        let stub = SessionStub::start("org.freedesktop.Notifications", move |msg, c| {
+            match msg.member().as_deref() {
+                Some("Notify") => {
+                    let (_, _, _, summary, body): (String, u32, String, String, String) =
+                        msg.read5().unwrap_or_default();
+                    if sent_from(c, msg, &mine) {
+                        keep.lock().unwrap().push((summary, body));
+                    }
+                    msg.method_return().append1(1u32)
+                }
+                Some("GetCapabilities") => msg.method_return().append1(vec!["body".to_owned()]),
+                _ => unknown_method(msg),
             }
         });
-        ready_rx.recv().unwrap();
-        Self { seen, stop }
+        Self { seen, _stub: stub }
     }
 
     pub fn seen(&self) -> Vec<(String, String)> {
@@ -279,10 +273,4 @@ pub fn sent_from(c: &Connection, msg: &Message, sandbox: &str) -> bool {
     pid.ok()
         .and_then(|(pid,)| std::fs::read(format!("/proc/{pid}/environ")).ok())
         .is_some_and(|env| String::from_utf8_lossy(&env).contains(sandbox))
-}
-
-impl Drop for Notifications {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
 }
