@@ -1,16 +1,6 @@
 //! Keeps the app's secrets (the DPoP key, the refresh token) out of core dumps and out of
 //! reach of same-user tools that read another process's memory through /proc.
 
-/// Both of [`no_core_files`] and [`not_dumpable`]: what the app does first thing.
-///
-/// # Errors
-/// The failed call's errno; the caller decides whether to go on.
-#[cfg(unix)]
-pub fn no_dumps() -> nix::Result<()> {
-    no_core_files()?;
-    not_dumpable()
-}
-
 /// Sets the core file size limit to 0 bytes, soft and hard, so it cannot be raised again
 /// (setrlimit(2) `RLIMIT_CORE`).
 ///
@@ -44,7 +34,8 @@ mod tests {
     fn the_process_cannot_be_dumped() {
         if std::env::var_os("COUNTERSIGN_TEST_NO_DUMPS").is_some() {
             assert!(nix::sys::prctl::get_dumpable().unwrap(), "dumpable before");
-            super::no_dumps().unwrap();
+            super::no_core_files().unwrap();
+            super::not_dumpable().unwrap();
             assert!(!nix::sys::prctl::get_dumpable().unwrap());
             assert_eq!(getrlimit(Resource::RLIMIT_CORE).unwrap(), (0, 0));
             // What others read about this process.
