@@ -22,6 +22,8 @@ from bench_startup import descendants
 READY = re.compile(rb"ui ready after \d+ ms")
 LISTENING = re.compile(rb"listening for approval requests")
 RESTING = re.compile(rb"at rest: starting again in the tray")
+# In the tray with no window, the app hands memory back once its start settled (hand_back.rs).
+HANDED = re.compile(rb"memory handed back")
 # Launch to interactive page, opening the window of an app in the tray that never had one.
 OPEN_MS = []
 
@@ -91,6 +93,7 @@ def one_run(app, close_window, background):
     try:
         if background:
             wait_for(proc, LISTENING)
+            wait_for(proc, HANDED)
             time.sleep(3.0)
             result["in the tray from the start"] = tree(proc.pid)
             # Opening the window from there (a second launch hands over, as a request
@@ -122,6 +125,7 @@ def one_run(app, close_window, background):
             # At rest, the app starts itself again in the tray (same process id, rest.rs).
             wait_for(proc, RESTING, limit=30)
             wait_for(proc, LISTENING)
+            wait_for(proc, HANDED)
             time.sleep(3.0)
             if proc.poll() is not None:
                 sys.exit("the app ended when it started again at rest")

@@ -17,6 +17,8 @@ pub mod emulator_key;
 pub mod error;
 mod files;
 mod first_frame;
+#[cfg(target_os = "linux")]
+mod hand_back;
 pub use countersign_requests::harden;
 mod http;
 pub mod labels;
@@ -344,6 +346,29 @@ fn on_event(app: &tauri::AppHandle, event: &tauri::RunEvent) {
     });
 }
 
+/// In the tray with no window, once the start has settled: the memory the start used and
+/// will not touch again goes back to the system (`hand_back`).
+#[cfg(target_os = "linux")]
+fn hand_back_when_settled(app: &tauri::AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(hand_back::AFTER_START).await;
+        if app.get_webview_window(window_life::MAIN).is_some() {
+            return;
+        }
+        match tokio::task::spawn_blocking(hand_back::hand_back).await {
+            Ok(Ok(done)) => tracing::info!(
+                mappings = done.mappings,
+                rss_before_kib = done.rss_kib.0,
+                rss_after_kib = done.rss_kib.1,
+                "memory handed back"
+            ),
+            Ok(Err(e)) => tracing::warn!(error = %e, "memory not handed back"),
+            Err(e) => tracing::warn!(error = %e, "memory not handed back"),
+        }
+    });
+}
+
 fn setup(
     app: &mut tauri::App,
     args: cli::Args,
@@ -436,6 +461,8 @@ fn setup(
             window_life::open(app.handle(), boot.as_ref())?;
         }
         lock::start(app.handle());
+        #[cfg(target_os = "linux")]
+        hand_back_when_settled(app.handle());
     } else {
         // The tray and the screen-lock watchers wait for the window's first frame.
         let handle = app.handle().clone();

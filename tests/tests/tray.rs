@@ -3,7 +3,8 @@
 //! (dbusmenu `GetLayout`); closing the window keeps the app running with no window and no
 //! web process; a request builds the window again; the menu counts waiting requests; Quit,
 //! clicked through dbusmenu as a panel does, answers a waiting request `cancelled`; and
-//! `--background` starts in the tray with no window until Open is clicked; and at rest, with
+//! `--background` starts in the tray with no window until Open is clicked (and hands its
+//! start's memory back first); and at rest, with
 //! the window closed, the app starts itself again in the tray, keeping its lock.
 
 #![cfg(target_os = "linux")]
@@ -119,6 +120,26 @@ async fn until(what: &str, mut ok: impl FnMut() -> bool) -> TestResult {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
+}
+
+/// Whether a log file of the sandbox's app has a line containing `text`.
+fn log_has(sandbox: &Sandbox, text: &str) -> bool {
+    fn walk(dir: &std::path::Path, text: &str) -> bool {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, text)
+                } else {
+                    p.extension().is_some_and(|x| x == "log")
+                        && std::fs::read_to_string(&p).is_ok_and(|s| s.contains(text))
+                }
+            })
+    }
+    walk(&sandbox.dir.join("data"), text)
 }
 
 async fn status(sandbox: &Sandbox) -> Value {
@@ -293,6 +314,12 @@ async fn background_with_a_tray_starts_in_the_tray_with_no_window() {
         "no web process: {:?}",
         children(pid)
     );
+    // Settled in the tray, it hands its start's memory back; the window is built after it.
+    until("the memory handed back", || {
+        log_has(&sandbox, "memory handed back")
+    })
+    .await
+    .unwrap();
     // The tray's Open builds the window.
     let open = id_of(&menu(&item), "Open Countersign");
     click(&item, open);
