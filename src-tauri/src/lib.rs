@@ -356,8 +356,10 @@ fn hand_back_when_settled(app: &tauri::AppHandle) {
         if app.get_webview_window(window_life::MAIN).is_some() {
             return;
         }
+        let began = std::time::Instant::now();
         match tokio::task::spawn_blocking(hand_back::hand_back).await {
             Ok(Ok(done)) => tracing::info!(
+                took_ms = began.elapsed().as_millis(),
                 mappings = done.mappings,
                 rss_before_kib = done.rss_kib.0,
                 rss_after_kib = done.rss_kib.1,
