@@ -9,8 +9,9 @@
 //! - advises `MADV_PAGEOUT` (madvise(2), Linux 5.4) on every read-only mapping of a file. The
 //!   kernel reclaims the pages that only this process maps; those another process shares stay.
 //!   A page needed later is read again from its file, unchanged. Anonymous and writable
-//!   memory (the heap, where keys and tokens live) is never advised, so nothing of it is
-//!   pushed to swap.
+//!   mappings (the heap, where keys and tokens live) are never advised, so nothing of them is
+//!   pushed to swap; with swap on, the loader's relocated read-only copies (RELRO: addresses
+//!   only) may be.
 //!
 //! These are the process's only `unsafe` calls (the workspace denies `unsafe_code` elsewhere).
 #![allow(unsafe_code)]
