@@ -361,6 +361,7 @@ fn hand_back_when_settled(app: &tauri::AppHandle) {
             Ok(Ok(done)) => tracing::info!(
                 took_ms = began.elapsed().as_millis(),
                 mappings = done.mappings,
+                advised_mib = done.bytes >> 20,
                 rss_before_kib = done.rss_kib.0,
                 rss_after_kib = done.rss_kib.1,
                 "memory handed back"
