@@ -55,11 +55,16 @@ document.addEventListener("keydown", (e) => {
   }
 });
 
+// Clicks in quick succession: only the last one's answer is drawn, since an earlier one may
+// answer after it and would turn the page back to a theme no longer chosen.
+let themeTurn = 0;
 $("#theme-toggle").addEventListener("click", async () => {
   const next = THEMES[(THEMES.indexOf(app.dataset.theme) + 1) % THEMES.length];
   app.dataset.theme = next;
+  const turn = ++themeTurn;
   try {
-    render(await call("set_theme", { theme: next }));
+    const v = await call("set_theme", { theme: next });
+    if (turn === themeTurn) render(v);
   } catch (err) {
     showError(err);
   }
