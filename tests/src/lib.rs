@@ -323,19 +323,44 @@ async fn wait_released(lock: &Path, limit: Duration) {
 
 /// Waits for the page to paint two frames, then saves a screenshot. On a busy machine WebKit
 /// can lag behind the DOM, and a snapshot taken at once shows an older frame.
+///
+/// WebKitWebDriver answers a screenshot after the page's next drawing. Without a GPU the app
+/// draws with no GL compositing (rendering.rs), and there an idle page draws nothing more, so
+/// the screenshot would wait for ever: while it is taken, a mark of one pixel in a corner, at
+/// 1% opacity, changes at every frame.
 async fn save_screenshot(driver: &WebDriver, path: &Path) {
-    let painted = driver.execute_async(
-        "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
-        vec![],
-    );
+    let painted = driver.execute_async(SHOT_BEGIN, vec![]);
     let _ = tokio::time::timeout(Duration::from_secs(10), painted).await;
-    match driver.screenshot_as_png().await {
-        Ok(png) => {
+    match tokio::time::timeout(Duration::from_secs(30), driver.screenshot_as_png()).await {
+        Ok(Ok(png)) => {
             let _ = std::fs::write(path, png);
         }
-        Err(e) => eprintln!("screenshot {} failed: {e}", path.display()),
+        Ok(Err(e)) => eprintln!("screenshot {} failed: {e}", path.display()),
+        Err(_) => eprintln!("screenshot {} timed out", path.display()),
     }
+    let _ = driver.execute(SHOT_END, vec![]).await;
 }
+
+const SHOT_BEGIN: &str = "const done = arguments[arguments.length - 1];
+    let mark = document.getElementById('e2e-shot-mark');
+    if (!mark) {
+      mark = document.createElement('div');
+      mark.id = 'e2e-shot-mark';
+      mark.setAttribute('aria-hidden', 'true');
+      mark.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;pointer-events:none;z-index:2147483647;background:#000';
+      document.documentElement.appendChild(mark);
+    }
+    let n = 0;
+    cancelAnimationFrame(window.__e2eShotFrame);
+    const tick = () => {
+      mark.style.opacity = n++ % 2 ? '0.01' : '0.02';
+      window.__e2eShotFrame = requestAnimationFrame(tick);
+    };
+    tick();
+    requestAnimationFrame(() => requestAnimationFrame(() => done(true)));";
+
+const SHOT_END: &str = "cancelAnimationFrame(window.__e2eShotFrame);
+    document.getElementById('e2e-shot-mark')?.remove();";
 
 /// What a test body gets: the session and a place for screenshots.
 #[derive(Clone)]
