@@ -8,12 +8,15 @@ the first view was built, when its frame was out). The wall time from spawn to t
 the startup time; the RSS of the process and all its descendants (the WebKit web and network
 processes) is read 2 s later.
 
-Countersign runs as shipped (`auto` rendering: Skia rasterises on the CPU when the machine has
-no GPU render node, by setting WEBKIT_SKIA_ENABLE_CPU_RENDERING=1 for WebKit) and forced onto
-WebKit's GL path. The bare window runs both ways too: with that variable set, drawn as
-Countersign's `auto` draws on a machine without a GPU, and with WebKit's defaults. The ratio's
-base is the bare window drawn the way `auto` draws on this machine. No WEBKIT_* variable of the
-caller's environment is passed on. The variants run interleaved, in a rotating order.
+Countersign runs as shipped (`auto` rendering: on a machine with no GPU render node it turns GL
+off, as rendering.rs says: Skia rasterises on the CPU, WEBKIT_SKIA_ENABLE_CPU_RENDERING=1, and
+GTK gets no GL, GDK_GL=disable, so WebKit draws without GL compositing) and forced onto WebKit's
+GL path. The bare window runs three ways: with WebKit's defaults; rasterising on the CPU
+(WEBKIT_SKIA_ENABLE_CPU_RENDERING=1) with GL compositing, the ratio's base; and with no GL at
+all, drawn as Countersign's `auto` draws on a machine without a GPU, for a like-for-like ratio.
+With a GPU render node, the base is the bare window with WebKit's defaults. No WEBKIT_* or GDK_GL
+variable of the caller's environment is passed on. The variants run interleaved, in a rotating
+order.
 """
 import datetime
 import glob
@@ -83,7 +86,7 @@ def cpu_ms(pids):
 def one_run(binary, extra_env):
     """One start: a dict of ms (wall startup, page marks, setup, CPU) and idle RSS in KiB."""
     home = tempfile.mkdtemp(prefix="bench-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBKIT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBKIT_") and k != "GDK_GL"}
     env = dict(env, XDG_DATA_HOME=f"{home}/data", XDG_CONFIG_HOME=f"{home}/config",
                COUNTERSIGN_PROFILE="bench", RUST_LOG="info", **extra_env)
     env.pop("COUNTERSIGN_ENDPOINT", None)
@@ -161,9 +164,12 @@ def main():
         "countersign": (app, {"COUNTERSIGN_RENDERING": "auto"}),
         "countersign (GL)": (app, {"COUNTERSIGN_RENDERING": "gpu"}),
         "bare-window (CPU)": (bare, {CPU_VAR: "1"}),
+        "bare-window (no GL)": (bare, {CPU_VAR: "1", "GDK_GL": "disable"}),
         "bare-window (GL)": (bare, {}),
     }
     base_name = "bare-window (GL)" if gpu else "bare-window (CPU)"
+    # Drawn the same way as countersign (auto) on this machine.
+    same_name = "bare-window (GL)" if gpu else "bare-window (no GL)"
     failures = []
     for binary, env in variants.values():
         run_retrying(binary, env, failures)  # warm the page cache
@@ -174,8 +180,9 @@ def main():
         for name in names[i % len(names):] + names[:i % len(names)]:
             binary, env = variants[name]
             results[name].append(run_retrying(binary, env, failures))
-    print(f"GPU render node: {'yes' if gpu else 'no'}, so countersign (auto) rasterises "
-          f"{'through GL' if gpu else 'on the CPU'}; the base is {base_name}; {runs} runs each"
+    print(f"GPU render node: {'yes' if gpu else 'no'}, so countersign (auto) draws "
+          f"{'through GL' if gpu else 'with no GL'}; the base is {base_name}, the same drawing "
+          f"{same_name}; {runs} runs each"
           f"{f' ({len(failures)} failed start(s) run again)' if failures else ''}")
     print()
     print("startup, ms (spawn to the first screen's frame)   median    p10    p90    min    max    IQR")
@@ -216,6 +223,13 @@ def main():
         goal = " (goal: startup <= 1.10x)" if name == "countersign" else ""
         print(f"ratio of medians, {name:17} / {base_name}: startup {t / b_t:.2f}x, "
               f"idle RSS {m / b_m:.2f}x, CPU {c / statistics.median(column(base, 'cpu')):.2f}x{goal}")
+    if same_name != base_name:
+        same = results[same_name]
+        t = statistics.median(column(results["countersign"], "startup"))
+        m = statistics.median(column(results["countersign"], "rss"))
+        print(f"ratio of medians, {'countersign':17} / {same_name} (the same drawing): startup "
+              f"{t / statistics.median(column(same, 'startup')):.2f}x, idle RSS "
+              f"{m / statistics.median(column(same, 'rss')):.2f}x")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def rollup_name(p):
 
 def one_run(app, close_window, background):
     home = tempfile.mkdtemp(prefix="bench-tray-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBKIT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBKIT_") and k != "GDK_GL"}
     env = dict(env, XDG_DATA_HOME=f"{home}/data", XDG_CONFIG_HOME=f"{home}/config",
                COUNTERSIGN_PROFILE="bench-tray", RUST_LOG="info", COUNTERSIGN_TRAY_WAIT_SECS="5")
     env.pop("COUNTERSIGN_ENDPOINT", None)
