@@ -208,6 +208,8 @@ mod tests {
     async fn embedded(tag: &str) -> Backend {
         let dir =
             std::env::temp_dir().join(format!("countersign-bench-{tag}-{}", std::process::id()));
+        // A run before, whose process had this pid, may have left its saved state here.
+        let _ = std::fs::remove_dir_all(&dir);
         Backend::connect(
             Server::Embedded,
             "bench",
