@@ -371,7 +371,7 @@ mod lock;
 #[cfg(test)]
 mod matching_tests;
 #[cfg(test)]
-mod matrix;
+pub(crate) mod matrix;
 #[cfg(test)]
 mod passkey_tests;
 mod passkeys;

@@ -16,9 +16,11 @@ fn cfg() -> Config {
     }
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
+/// A folder of its own for a test's saved state: named by pid and time, so no earlier run's
+/// leftovers (a pid comes round again) are read back.
+pub(crate) fn temp_dir(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!(
-        "countersign-matrix-{tag}-{}-{}",
+        "countersign-{tag}-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -54,7 +56,7 @@ async fn signed_in_fresh(tag: &str) -> (Emulator, Backend, PathBuf) {
     let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let dir = temp_dir(tag);
+    let dir = temp_dir(&format!("matrix-{tag}"));
     let mut b = backend_for(emu.url(), Arc::new(MemoryStore::new()), &dir).await;
     signed_in(&emu, &mut b).await;
     (emu, b, dir)
@@ -85,7 +87,7 @@ async fn row_01_server_down_at_start() {
         .unwrap()
         .port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let dir = temp_dir("down-at-start");
+    let dir = temp_dir("matrix-down-at-start");
     let store = Arc::new(MemoryStore::new());
     let mut b = backend_for(format!("http://{addr}"), store, &dir).await;
     b.resume().await;
@@ -103,7 +105,7 @@ async fn row_01_server_down_at_start() {
 /// approval stays open, and once the server is back the same code passes.
 #[tokio::test]
 async fn row_02_server_down_mid_step_up() {
-    let dir = temp_dir("down-mid");
+    let dir = temp_dir("matrix-down-mid");
     let state = dir.join("emulator.json");
     let emu_cfg = || Config {
         state_file: Some(state.clone()),
@@ -133,7 +135,7 @@ async fn row_03_server_error_on_refresh() {
     let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let dir = temp_dir("refresh-5xx");
+    let dir = temp_dir("matrix-refresh-5xx");
     let store = Arc::new(MemoryStore::new());
     let mut b = backend_for(emu.url(), store.clone(), &dir).await;
     signed_in(&emu, &mut b).await;
@@ -167,7 +169,7 @@ async fn row_04_server_error_on_code_check() {
     let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let dir = temp_dir("check-5xx");
+    let dir = temp_dir("matrix-check-5xx");
     let mut b = backend_for(emu.url(), Arc::new(MemoryStore::new()), &dir).await;
     signed_in(&emu, &mut b).await;
     b.request_step_up(transfer()).await.unwrap();
@@ -208,7 +210,7 @@ async fn rows_06_to_08_nonce_and_clock_skew_mid_session() {
         let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let dir = temp_dir("nonce-skew");
+        let dir = temp_dir("matrix-nonce-skew");
         let mut b = backend_for(emu.url(), Arc::new(MemoryStore::new()), &dir).await;
         signed_in(&emu, &mut b).await;
         set(&emu, faults.clone());
@@ -263,7 +265,7 @@ async fn row_10_refresh_racing_logout() {
     let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let dir = temp_dir("race-logout");
+    let dir = temp_dir("matrix-race-logout");
     let store = Arc::new(MemoryStore::new());
     let mut b = backend_for(emu.url(), store.clone(), &dir).await;
     signed_in(&emu, &mut b).await;
@@ -362,7 +364,7 @@ async fn row_15_locked_keyring() {
     let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let dir = temp_dir("locked");
+    let dir = temp_dir("matrix-locked");
     let mut b = Backend::connect(
         Server::Url(emu.url()),
         "matrix",
@@ -438,7 +440,7 @@ async fn row_22_rate_limited_on_resend() {
     )
     .await
     .unwrap();
-    let dir = temp_dir("resend-429");
+    let dir = temp_dir("matrix-resend-429");
     let mut b = backend_for(emu.url(), Arc::new(MemoryStore::new()), &dir).await;
     signed_in(&emu, &mut b).await;
     emu.set_clock_offset(31).unwrap();
@@ -481,7 +483,7 @@ async fn row_14_lockout_after_too_many_wrong_codes() {
     let emu = Emulator::start(cfg(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let dir = temp_dir("lockout");
+    let dir = temp_dir("matrix-lockout");
     let mut b = backend_for(emu.url(), Arc::new(MemoryStore::new()), &dir).await;
     b.resume().await;
     b.start_login("+33612345678").await.unwrap();

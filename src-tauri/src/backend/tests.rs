@@ -118,9 +118,7 @@ async fn the_whole_story_without_a_window() {
 
 #[tokio::test]
 async fn the_embedded_server_keeps_the_session_across_a_restart() {
-    let dir = std::env::temp_dir().join(format!("countersign-restart-{}", std::process::id()));
-    // A run before, whose process had this pid, may have left its saved state here.
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = super::matrix::temp_dir("restart");
     let store: Arc<dyn prelude_session::SecretStore> = Arc::new(MemoryStore::new());
     let connect = || {
         Backend::connect(
@@ -190,9 +188,7 @@ async fn commands_out_of_place_are_refused_clearly() {
 
 #[tokio::test]
 async fn a_custom_step_is_passed_with_the_stand_in_customer_backend() {
-    let dir = std::env::temp_dir().join(format!("countersign-custom-{}", std::process::id()));
-    // A run before, whose process had this pid, may have left its saved state here.
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = super::matrix::temp_dir("custom");
     let mut b = Backend::connect(
         Server::Embedded,
         "unit",

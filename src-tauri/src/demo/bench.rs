@@ -206,10 +206,7 @@ mod tests {
     use std::sync::Arc;
 
     async fn embedded(tag: &str) -> Backend {
-        let dir =
-            std::env::temp_dir().join(format!("countersign-bench-{tag}-{}", std::process::id()));
-        // A run before, whose process had this pid, may have left its saved state here.
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::backend::matrix::temp_dir(&format!("bench-{tag}"));
         Backend::connect(
             Server::Embedded,
             "bench",
