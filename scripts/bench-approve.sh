@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 ensure_rust
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_tauri_driver
+ensure_build_tools
 say "building (release)"
 cargo build --release --workspace --bins
 target=$(target_dir)

@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 ensure_rust
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" python3
+ensure_build_tools
 say "building release binaries"
 cargo build --release --workspace --bins
 target=$(target_dir)

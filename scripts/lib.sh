@@ -51,6 +51,17 @@ ensure_node() {
   fi
 }
 
+# The build's npm tools (package.json): esbuild, which src-tauri/build.rs runs to bundle ui/ into
+# the page the app embeds, and the Tauri CLI that packages it. `npm ci` runs again only when
+# package-lock.json changed since the last one.
+ensure_build_tools() {
+  ensure_node
+  if [ ! -x node_modules/.bin/esbuild ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "installing the build's npm tools (esbuild, the Tauri CLI)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
 ensure_tauri_driver() {
   if cargo install --list 2>/dev/null | grep -q "^tauri-driver v${TAURI_DRIVER_VERSION}:"; then
     return 0

@@ -8,10 +8,7 @@ cd "$(dirname "$0")/.."
 
 ensure_rust
 ensure_packages "${BUILD_PACKAGES[@]}" dpkg-dev
-ensure_node
-
-say "installing the Tauri CLI"
-npm ci --no-audit --no-fund --loglevel=error
+ensure_build_tools
 
 say "building the release binaries"
 cargo build --release --locked -p prelude-emulator

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 ensure_rust
 ensure_packages "${BUILD_PACKAGES[@]}"
+ensure_build_tools
 say "building"
 cargo build --workspace
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 ensure_rust
 ensure_packages "${BUILD_PACKAGES[@]}"
+ensure_build_tools
 say "building both release binaries (countersign on its own, as the package builds it)"
 cargo build --release --locked -p countersign
 cargo build --release --locked -p bare-window

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ensure_rust
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_tauri_driver
-ensure_node
+ensure_build_tools
 
 say "bundling the published web SDK for its browser test"
 (cd tests/web-sdk && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
