@@ -27,6 +27,7 @@ mod logging;
 mod migrate;
 pub mod notice;
 pub mod outcome;
+mod page;
 mod passkey_commands;
 pub use countersign_requests::redacted;
 mod rendering;
@@ -298,7 +299,7 @@ pub fn run() -> ExitCode {
             lock::commands::lock_setting,
             lock::commands::set_lock_after,
         ])
-        .build(tauri::generate_context!())
+        .build(page::context())
         .map(|app| app.run(|app, event| on_event(app, &event)));
     match result {
         Ok(()) => ExitCode::SUCCESS,

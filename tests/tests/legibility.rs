@@ -467,37 +467,24 @@ async fn every_time_on_screen_has_one_format() {
         app.click("bench-close").await?;
         shown.push(("emulated-clock".into(), app.text("emulated-clock").await?));
 
-        // A few seconds' offset is no warning: the badge reads hours and minutes.
-        let badge = app
-            .driver
-            .execute_async(
-                "const done = arguments[arguments.length - 1]; \
-                 import('./bench.js').then((m) => { const b = document.getElementById('emulated-clock'); \
-                   m.showClock({ clockOffsetSecs: 2 }); const two = b.hidden; \
-                   m.showClock({ clockOffsetSecs: -59 }); const back = b.hidden; \
-                   m.showClock({ clockOffsetSecs: 60 }); done([two, back, b.hidden]); });",
-                vec![],
-            )
-            .await?;
-        assert_eq!(
-            badge.json(),
-            &serde_json::json!([true, true, false]),
-            "the clock badge for 2 s, −59 s and 60 s"
-        );
-        // A clock moved by days (its date and year shown) leaves the header's buttons on
-        // screen in the small window.
+        // A few seconds' offset is no warning: the badge reads hours and minutes. The clock
+        // is at +60 s here.
+        let mut hidden = Vec::new();
+        for by in [-58, -61, 119] {
+            hidden.push(clock_badge_hidden_after(&app, &[by]).await?);
+        }
+        assert_eq!(hidden, [true, true, false], "the clock badge for 2 s, −59 s and 60 s");
+        // A clock moved by days (its date shown) leaves the header's buttons on screen in the
+        // small window: a week on, as far as the emulator's clock goes.
+        let week = 7 * 86_400 - 60;
+        assert!(!clock_badge_hidden_after(&app, &[week]).await?, "the badge a week on");
         app.resize(720, 560).await?;
         let right = app
-            .driver
-            .execute_async(
-                "const done = arguments[arguments.length - 1]; \
-                 import('./bench.js').then((m) => { m.showClock({ clockOffsetSecs: 400 * 86400 }); \
-                   const t = document.querySelector('[data-testid=theme-toggle]').getBoundingClientRect(); \
-                   done([Math.round(t.right), document.documentElement.clientWidth]); });",
-                vec![],
+            .script(
+                "const t = document.querySelector('[data-testid=theme-toggle]').getBoundingClientRect(); \
+                 return [Math.round(t.right), document.documentElement.clientWidth];",
             )
             .await?;
-        let right = right.json();
         let (r, w) = (right[0].as_i64().unwrap_or(i64::MAX), right[1].as_i64().unwrap_or(0));
         assert!(r <= w, "the theme toggle ends at {r} px in a {w} px window");
         app.resize(1040, 760).await?;
@@ -523,6 +510,43 @@ async fn every_time_on_screen_has_one_format() {
         Ok(())
     })
     .await;
+}
+
+/// Moves the server clock by each of `moves` (seconds) with the app's own command, then opens
+/// and closes the test bench, which reads the clock and draws the header's badge again.
+/// Returns whether the badge is hidden.
+async fn clock_badge_hidden_after(
+    app: &AppRef,
+    moves: &[i64],
+) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    let moved = app
+        .driver
+        .execute_async(
+            "const [moves, done] = arguments; \
+             (async () => { for (const bySecs of moves) \
+               await window.__TAURI__.core.invoke('move_clock', { bySecs }); })() \
+             .then(() => done('moved'), (e) => done(JSON.stringify(e)));",
+            vec![serde_json::json!(moves)],
+        )
+        .await?;
+    assert_eq!(
+        moved.json().as_str(),
+        Some("moved"),
+        "move_clock: {:?}",
+        moved.json()
+    );
+    app.click("bench-open").await?;
+    app.wait_script(
+        "return document.getElementById('bench').open;",
+        "the test bench open",
+        |v| v.as_bool() == Some(true),
+    )
+    .await?;
+    app.click("bench-close").await?;
+    let hidden = app
+        .script("return document.getElementById('emulated-clock').hidden;")
+        .await?;
+    Ok(hidden.as_bool() == Some(true))
 }
 
 /// The UI keeps to one vocabulary: "Sign in"/"Sign out", "Send a new code", "tries",
