@@ -3,7 +3,7 @@ use std::{env, fs, process::Command};
 
 fn main() {
     // `countersign --version` names the commit it was built from.
-    let commit = std::process::Command::new("git")
+    let commit = Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()
         .ok()

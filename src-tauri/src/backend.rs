@@ -365,13 +365,26 @@ impl Backend {
     }
 }
 
+/// A folder of its own for a test's saved state: named by pid and time, so no earlier run's
+/// leftovers (a pid comes round again) are read back.
+#[cfg(test)]
+pub(crate) fn temp_dir(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "countersign-{tag}-{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ))
+}
+
 mod account;
 pub mod identifiers;
 mod lock;
 #[cfg(test)]
 mod matching_tests;
 #[cfg(test)]
-pub(crate) mod matrix;
+mod matrix;
 #[cfg(test)]
 mod passkey_tests;
 mod passkeys;

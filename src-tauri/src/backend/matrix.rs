@@ -16,18 +16,6 @@ fn cfg() -> Config {
     }
 }
 
-/// A folder of its own for a test's saved state: named by pid and time, so no earlier run's
-/// leftovers (a pid comes round again) are read back.
-pub(crate) fn temp_dir(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "countersign-{tag}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ))
-}
-
 async fn backend_for(emu_url: String, store: Arc<MemoryStore>, dir: &std::path::Path) -> Backend {
     Backend::connect(
         Server::Url(emu_url),

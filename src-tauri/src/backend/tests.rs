@@ -118,7 +118,7 @@ async fn the_whole_story_without_a_window() {
 
 #[tokio::test]
 async fn the_embedded_server_keeps_the_session_across_a_restart() {
-    let dir = super::matrix::temp_dir("restart");
+    let dir = super::temp_dir("restart");
     let store: Arc<dyn prelude_session::SecretStore> = Arc::new(MemoryStore::new());
     let connect = || {
         Backend::connect(
@@ -188,7 +188,7 @@ async fn commands_out_of_place_are_refused_clearly() {
 
 #[tokio::test]
 async fn a_custom_step_is_passed_with_the_stand_in_customer_backend() {
-    let dir = super::matrix::temp_dir("custom");
+    let dir = super::temp_dir("custom");
     let mut b = Backend::connect(
         Server::Embedded,
         "unit",

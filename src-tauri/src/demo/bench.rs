@@ -206,7 +206,7 @@ mod tests {
     use std::sync::Arc;
 
     async fn embedded(tag: &str) -> Backend {
-        let dir = crate::backend::matrix::temp_dir(&format!("bench-{tag}"));
+        let dir = crate::backend::temp_dir(&format!("bench-{tag}"));
         Backend::connect(
             Server::Embedded,
             "bench",
