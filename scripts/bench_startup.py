@@ -31,6 +31,8 @@ import time
 
 READY = re.compile(rb"ui ready after (\d+) ms([^\n]*)\n")
 MARK = re.compile(rb"page_(script|view|paint)_ms=(\d+)")
+# When the page's navigation started, in ms since the Unix epoch (performance.timeOrigin).
+ORIGIN = re.compile(rb"page_origin_ms=([\d.]+)")
 # Countersign's log line as its setup begins, after Tauri, GTK and the plugins are up.
 SETUP = re.compile(rb"(\d{4}-\d\d-\d\dT[\d:.]+Z)\s+INFO[^\n]*?: starting")
 ANSI = re.compile(rb"\x1b\[[0-9;]*m")
@@ -102,10 +104,16 @@ def one_run(binary, extra_env):
         m = READY.search(ANSI.sub(b"", buf))
         if m:
             out = {"startup": (time.monotonic() - start) * 1000}
+            seen = time.time() * 1000
             out["cpu"] = cpu_ms(descendants(proc.pid))
             marks = {k.decode(): int(v) for k, v in MARK.findall(m.group(2))}
             if len(marks) == 3:
                 out.update(marks)
+                o = ORIGIN.search(m.group(2))
+                if o:
+                    # Spawn to navigation, and the frame to its line read here (IPC and log).
+                    out["nav"] = float(o.group(1)) - wall * 1000
+                    out["told"] = seen - float(o.group(1)) - marks["paint"]
             s = SETUP.search(ANSI.sub(b"", buf))
             if s:
                 at = datetime.datetime.fromisoformat(s.group(1).decode().replace("Z", "+00:00"))
@@ -198,19 +206,21 @@ def main():
     print()
     print("where the time goes, medians in ms:")
     print("  to navigation = spawn to the page's navigation start (process, Tauri, GTK, plugins,")
-    print("  setup, window, web process); document = navigation to the entry script running (HTML,")
-    print("  CSS, modules); view = building the first view; frames = view to its frame out (style,")
-    print("  layout, fonts, raster); setup = spawn to Countersign's setup (Tauri, GTK, plugins up);")
-    print("  CPU = CPU time of the process tree at the first screen")
-    print(f"  {'':20} {'setup':>7} {'to nav':>7} {'document':>9} {'view':>6} {'frames':>7} {'CPU':>6}")
+    print("  setup, window, web process), from the page's time origin; document = navigation to the")
+    print("  entry script running (HTML, CSS, modules); view = building the first view; frames = view")
+    print("  to its frame out (style, layout, fonts, raster); told = the frame to its line read here")
+    print("  (IPC, log, this script's 5 ms polling); setup = spawn to Countersign's setup (Tauri, GTK,")
+    print("  plugins up); CPU = CPU time of the process tree at the first screen")
+    print(f"  {'':20} {'setup':>7} {'to nav':>7} {'document':>9} {'view':>6} {'frames':>7} {'told':>6} {'CPU':>6}")
     for name, r in results.items():
         full = [x for x in r if "paint" in x]
         med = lambda xs: f"{statistics.median(xs):.0f}" if xs else "-"  # noqa: E731
         print(f"  {name:20} {med(column(r, 'setup')):>7} "
-              f"{med([x['startup'] - x['paint'] for x in full]):>7} "
+              f"{med(column(r, 'nav')):>7} "
               f"{med([x['script'] for x in full]):>9} "
               f"{med([x['view'] - x['script'] for x in full]):>6} "
               f"{med([x['paint'] - x['view'] for x in full]):>7} "
+              f"{med(column(r, 'told')):>6} "
               f"{med(column(r, 'cpu')):>6}")
     print()
     base = results[base_name]

@@ -130,7 +130,12 @@ async function painted() {
   await nextFrame();
   await nextFrame();
   call("ui_ready", {
-    page: { scriptAt: Math.round(scriptAt), viewAt: Math.round(viewAt), paintAt: Math.round(performance.now()) },
+    page: {
+      scriptAt: Math.round(scriptAt),
+      viewAt: Math.round(viewAt),
+      paintAt: Math.round(performance.now()),
+      navigationStart: performance.timeOrigin,
+    },
   }).catch(() => {});
 }
 

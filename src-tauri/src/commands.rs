@@ -25,13 +25,23 @@ pub async fn app_state(state: St<'_>) -> AppResult<AppView> {
     Ok(state.settled(&b))
 }
 
-/// Milliseconds since the page's navigation started, as the page measured them.
+/// Milliseconds since the page's navigation started, as the page measured them, and when it
+/// started: milliseconds since the Unix epoch (`performance.timeOrigin`, High Resolution Time
+/// §4.2), which splits the time before the page from the time after its frame.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageMarks {
     script_at: u32,
     view_at: u32,
     paint_at: u32,
+    navigation_start: Option<f64>,
+}
+
+impl PageMarks {
+    /// The navigation's start, when the page gave a usable one (a finite time after 1970).
+    fn origin(&self) -> Option<f64> {
+        self.navigation_start.filter(|t| t.is_finite() && *t > 0.0)
+    }
 }
 
 /// The UI calls this once its first screen is interactive; the time is logged (and read by the
@@ -46,6 +56,7 @@ pub fn ui_ready(page: Option<PageMarks>) {
             page_script_ms = p.script_at,
             page_view_ms = p.view_at,
             page_paint_ms = p.paint_at,
+            page_origin_ms = p.origin(),
             "ui ready after {ms} ms"
         ),
         None => tracing::info!("ui ready after {ms} ms"),
@@ -528,6 +539,27 @@ mod tests {
         assert!(
             check_transfer(&transfer("5", "EUR", &"x".repeat(33))).is_err(),
             "the wire's 32-character limit, not silently cut"
+        );
+    }
+
+    #[test]
+    fn the_page_marks_take_a_navigation_start_only_when_it_is_a_time() {
+        let marks = |json: &str| serde_json::from_str::<PageMarks>(json).expect(json);
+        let base = r#""scriptAt":20,"viewAt":24,"paintAt":45"#;
+        assert_eq!(marks(&format!("{{{base}}}")).origin(), None);
+        assert_eq!(
+            marks(&format!(r#"{{{base},"navigationStart":1796076716340.5}}"#)).origin(),
+            Some(1_796_076_716_340.5)
+        );
+        for bad in ["0", "-3"] {
+            assert_eq!(
+                marks(&format!(r#"{{{base},"navigationStart":{bad}}}"#)).origin(),
+                None,
+                "{bad}"
+            );
+        }
+        assert!(
+            serde_json::from_str::<PageMarks>(r#"{"scriptAt":-1,"viewAt":0,"paintAt":0}"#).is_err()
         );
     }
 }

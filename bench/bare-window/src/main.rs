@@ -5,14 +5,19 @@ use std::time::Instant;
 
 static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
-/// The page's marks are milliseconds since its navigation started, as Countersign logs them.
+/// The page's marks are milliseconds since its navigation started, and its start in
+/// milliseconds since the Unix epoch, as Countersign logs them.
 #[tauri::command]
-fn ready(script_at: Option<u32>, paint_at: Option<u32>) {
+fn ready(script_at: Option<u32>, paint_at: Option<u32>, navigation_start: Option<f64>) {
     let ms = START.get().map_or(0, |s| s.elapsed().as_millis());
+    let origin = navigation_start
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .map(|t| format!(" page_origin_ms={t:.1}"))
+        .unwrap_or_default();
     match (script_at, paint_at) {
         (Some(s), Some(p)) => {
             eprintln!(
-                "ui ready after {ms} ms page_script_ms={s} page_view_ms={s} page_paint_ms={p}"
+                "ui ready after {ms} ms page_script_ms={s} page_view_ms={s} page_paint_ms={p}{origin}"
             )
         }
         _ => eprintln!("ui ready after {ms} ms"),

@@ -7,6 +7,7 @@ requestAnimationFrame(() =>
     window.__TAURI__.core.invoke("ready", {
       scriptAt: Math.round(scriptAt),
       paintAt: Math.round(performance.now()),
+      navigationStart: performance.timeOrigin,
     }),
   ),
 );
