@@ -119,7 +119,6 @@ fn countersign_commands() -> &'static [&'static str] {
         "request_step_up",
         "resend_step_up_code",
         "verify_step_up_code",
-        "cancel_step_up",
         "finish_step_up",
         "list_sessions",
         "revoke_sessions",

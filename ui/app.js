@@ -44,17 +44,6 @@ $("#revoke-after-report").addEventListener("click", async (e) => {
   if (target && (await act("revoke_sessions", { target }, e.currentTarget))) flash("Your other sessions are signed out.");
 });
 
-// Esc cancels an approval the way its Cancel does: the first press asks, a second confirms.
-document.addEventListener("keydown", (e) => {
-  if (e.key !== "Escape" || document.querySelector("dialog[open]")) return;
-  const cancel = $("[data-action=cancel-stepup]", stageRoot);
-  if (cancel && !cancel.disabled && !cancel.hidden) {
-    e.preventDefault();
-    cancel.click();
-    if (cancel.dataset.armed) cancel.focus();
-  }
-});
-
 // Clicks in quick succession: only the last one's answer is drawn, since an earlier one may
 // answer after it and would turn the page back to a theme no longer chosen.
 let themeTurn = 0;

@@ -21,6 +21,7 @@ export function wireIdentifiers(root, flash) {
   const codeInput = $("#identifier-code", panel);
   const resend = $("[data-testid=identifier-resend]", panel);
   const errorBox = $("#identifier-error", panel);
+  const errorHome = errorBox.parentElement;
   // The kinds of address and their words come with the panel's view (`kinds`); `kind` is the
   // one the open form adds, sent back as the backend named it.
   let kinds = [];
@@ -34,12 +35,20 @@ export function wireIdentifiers(root, flash) {
     errorBox.hidden = true;
     errorBox.replaceChildren();
     delete errorBox.dataset.code;
+    for (const f of [input, codeInput]) f.removeAttribute("aria-invalid");
     lastError = null;
   };
   // Only as far as needed to see it, as the main error line does.
   const seen = (el) => el.scrollIntoView({ block: "nearest", behavior: "auto" });
+  // Under the field of the open form, the field marked, as the main error line is; with no
+  // form open, at the foot of the panel.
   const showError = (err) => {
     showErrorIn(errorBox, err);
+    const field = !codeForm.hidden ? codeInput : !form.hidden ? input : null;
+    const home = field ? field.closest(".field") : errorHome;
+    if (errorBox.parentElement !== home) home.append(errorBox);
+    errorBox.classList.toggle("inline", Boolean(field));
+    field?.setAttribute("aria-invalid", "true");
     errorBox.hidden = false;
     errorBox.dataset.code = err.code;
     lastError = err;

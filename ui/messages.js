@@ -133,6 +133,7 @@ const NEXT = {
 
 const PLAIN = new Set([
   "invalid_input",
+  "invalid_otp_code",
   "lookalike_identifier",
   "wrong_pin",
   "pin_required",
@@ -143,8 +144,8 @@ const PLAIN = new Set([
 ]);
 
 // Puts an error into `el`: the sentence, what to do next where it says, then the technical
-// detail folded under "Details". Plain input errors are the person's own: no Details; nor has
-// a PIN typed wrong, which only this computer checks.
+// detail folded under "Details". Plain input errors are the person's own, a code or a PIN typed
+// wrong among them: no Details.
 export function showErrorIn(el, err) {
   const parts = [document.createTextNode(describe(err))];
   const next = NEXT[err.code]?.(err);

@@ -157,8 +157,6 @@ export function createRender(ui) {
     for (const p of $$(".asked-by", stageRoot)) p.title = p.textContent.replace(/\s+/g, " ").trim();
     if (!ui.busy) gateCode();
     for (const el of $$(".request-only", stageRoot)) el.hidden = !v.request;
-    // A program's request is answered, so it has one Deny; Cancel is for the app's own form.
-    for (const el of $$(".own-only", stageRoot)) el.hidden = Boolean(v.request);
     const reason = $("[data-testid=request-reason]", stageRoot);
     if (reason) reason.hidden = !v.request?.reason;
     if (v.challenge) {

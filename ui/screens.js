@@ -144,9 +144,6 @@ export function createScreens(ui, stageRoot) {
         if (await act("resend_step_up_code", {}, e.currentTarget)) flash("A new code is on its way.");
       });
       $("[data-action=confirm-custom]").addEventListener("click", (e) => act("complete_custom_step", {}, e.currentTarget));
-      confirmFirst($("[data-action=cancel-stepup]"), "Cancel it? Click again", async (e) => {
-        if (await act("cancel_step_up", {}, e.target)) flash("The approval was cancelled.");
-      });
       $("[data-action=deny]").addEventListener("click", async (e) => {
         if (ui.view?.request) return act("deny_request", { id: ui.view.request.id, report: false }, e.currentTarget);
         if (await act("deny_step_up", {}, e.currentTarget)) flash("Denied. Nothing was approved.");

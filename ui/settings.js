@@ -95,9 +95,10 @@ async function loadHistory() {
         li.dataset.outcome = e.outcome;
         const what = document.createElement("span");
         what.className = "what";
-        // A transfer in the one money format; other details as they were asked.
+        // What was asked in words (a scope without words by its name), then a transfer in the
+        // one money format, or other details as they were asked.
         const meta = transferLine(e.metadata) || Object.values(e.metadata).join(" ");
-        what.textContent = `${e.scope}${meta ? " · " + meta : ""}`;
+        what.textContent = `${e.scopeWords || e.scope}${meta ? " · " + meta : ""}`;
         const badge = document.createElement("span");
         badge.className = `outcome ${e.outcome}`;
         // The backend's words for the outcome and the steps; an outcome it has none for as written.
@@ -115,7 +116,10 @@ async function loadHistory() {
     );
     const parts = [];
     if (!log.entries.length) parts.push("No approvals yet.");
-    if (log.unreadable) parts.push(`${log.unreadable} damaged line(s) were skipped; the file keeps them.`);
+    if (log.unreadable) {
+      const lines = log.unreadable === 1 ? "1 damaged line was" : `${log.unreadable} damaged lines were`;
+      parts.push(`${lines} skipped; the file keeps them.`);
+    }
     note.textContent = parts.join(" ");
   } catch (err) {
     showErrorIn(note, err);

@@ -52,7 +52,7 @@ export function derived(v) {
           : `No code has gone out by ${c.channelLabel} yet. Once the problem above is fixed, use “Send a new code”.`
       : c && c.customHere
         ? "Last, your own app confirms this approval. In this demo, Countersign stands in for it: confirm below."
-        : c ? ["This step (“", { isolate: c.stepKey }, "”) is completed in the app that asked for this approval. Complete it there, or cancel if you did not start this."] : "",
+        : c ? "This step is completed in the app that asked for this approval. Complete it there; if you did not start it, deny it here." : "",
     // The backend sends the mode's label ("This sign-in"), not its wire name.
     grantMode: v.grant ? v.grant.grantMode || "As the server decides" : "",
     approvalTitle: c ? approvalTitle(c) : "",

@@ -279,12 +279,6 @@ pub async fn unmute_programs(state: St<'_>) -> AppResult<AppView> {
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn cancel_step_up(state: St<'_>) -> AppResult<AppView> {
-    state.act(async |b| b.cancel_step_up()).await
-}
-
-#[tauri::command]
-#[tracing::instrument(skip_all)]
 pub async fn finish_step_up(state: St<'_>) -> AppResult<AppView> {
     state.act(async |b| b.finish_step_up()).await
 }

@@ -242,7 +242,6 @@ pub fn run() -> ExitCode {
             commands::request_step_up,
             commands::resend_step_up_code,
             commands::verify_step_up_code,
-            commands::cancel_step_up,
             commands::finish_step_up,
             commands::list_sessions,
             commands::revoke_sessions,

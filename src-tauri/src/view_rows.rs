@@ -3,7 +3,7 @@
 //! step key, status or outcome of its own.
 
 use crate::audit::AuditEntry;
-use crate::labels::{channel_label, outcome_label, step_label};
+use crate::labels::{channel_label, outcome_label, scope_words, step_label};
 use prelude_wire::Channel;
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
@@ -121,6 +121,8 @@ struct AuditRow<'a> {
     entry: &'a AuditEntry,
     /// `None` for an outcome this app does not know; the badge then shows it as written.
     outcome_label: Option<&'static str>,
+    /// The scope in words ("Send a bank transfer"); `None` for one this app has no words for.
+    scope_words: Option<&'static str>,
     /// One per step, in order: a managed step in words, a custom step by its key.
     step_labels: Vec<&'a str>,
 }
@@ -132,6 +134,7 @@ pub fn labelled_entries<S: Serializer>(entries: &[AuditEntry], s: S) -> Result<S
         seq.serialize_element(&AuditRow {
             entry,
             outcome_label: outcome_label(&entry.outcome),
+            scope_words: scope_words(&entry.scope),
             step_labels: entry
                 .steps
                 .iter()
@@ -200,6 +203,8 @@ mod tests {
         let row = &v["entries"][0];
         assert_eq!(row["outcome"], "timed_out", "the line itself is kept");
         assert_eq!(row["outcomeLabel"], "Timed out");
+        assert_eq!(row["scopeWords"], "Send a bank transfer");
+        assert_eq!(row["scope"], "transfer:write");
         assert_eq!(row["stepLabels"], json!(["text code", "confirm_in_app"]));
         assert_eq!(row["steps"], json!(["verify_sms", "confirm_in_app"]));
     }
