@@ -39,7 +39,7 @@ async fn seed_story_phone_login_then_transfer_write() {
         app.shot("02-code").await;
         app.click("verify-login").await?;
         app.wait_stage("logged").await?;
-        let sid = app.text("session-id").await?;
+        let sid = app.full_text("session-id").await?;
         assert!(sid.starts_with("ses_"), "session id {sid:?}");
         app.shot("03-logged").await;
 
@@ -65,7 +65,7 @@ async fn seed_story_phone_login_then_transfer_write() {
         // The scope and session are technical details, folded under the headline.
         app.script("document.querySelector('[data-testid=technical-details]').open = true;")
             .await?;
-        assert_eq!(app.text("session-id").await?, sid);
+        assert_eq!(app.full_text("session-id").await?, sid);
         assert_eq!(app.text("granted-scope").await?, "transfer:write");
         app.shot("05-done").await;
         app.click("back-to-account").await?;
@@ -214,7 +214,8 @@ async fn logout_then_log_in_again() {
     let app = App::launch("logout", &sandbox, Some(&emu.url)).await;
     app.run(move |app| async move {
         sign_in(&app, &emu, PHONE, 1).await?;
-        let first = app.text("session-id").await?;
+        let first = app.full_text("session-id").await?;
+        assert!(first.starts_with("ses_"), "session id {first:?}");
         app.click("logout").await?;
         app.wait_stage("login").await?;
         // The last identifier is remembered.
@@ -230,7 +231,7 @@ async fn logout_then_log_in_again() {
         app.fill("login-code-input", &code).await?;
         app.click("verify-login").await?;
         app.wait_stage("logged").await?;
-        assert_ne!(app.text("session-id").await?, first);
+        assert_ne!(app.full_text("session-id").await?, first);
         Ok(())
     })
     .await;
@@ -246,7 +247,9 @@ async fn restart_resumes_the_session() {
     let s = sid.clone();
     app.run(move |app| async move {
         sign_in(&app, &e, PHONE, 1).await?;
-        *s.lock().unwrap() = app.text("session-id").await?;
+        let id = app.full_text("session-id").await?;
+        assert!(id.starts_with("ses_"), "session id {id:?}");
+        *s.lock().unwrap() = id;
         // Fault matrix row 20: the app closes in the middle of a challenge.
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
@@ -264,13 +267,25 @@ async fn restart_resumes_the_session() {
                 && !step.contains("No code has gone out"),
             "{step}"
         );
-        app.shot("resumed").await;
+        let error_shown = app
+            .script("return document.querySelector('[data-testid=error]').checkVisibility();")
+            .await?;
+        assert_eq!(
+            error_shown.as_bool(),
+            Some(false),
+            "no error beside the one status"
+        );
+        app.shots_in_view(
+            "resumed",
+            &["step-instructions", "stepup-code-input", "verify-stepup"],
+        )
+        .await?;
         // The code sent before the restart still passes it.
         let code = emu.nth_code(2).await;
         app.fill("stepup-code-input", &code).await?;
         app.click("verify-stepup").await?;
         app.wait_stage("done").await?;
-        assert_eq!(app.text("session-id").await?, *sid.lock().unwrap());
+        assert_eq!(app.full_text("session-id").await?, *sid.lock().unwrap());
         Ok(())
     })
     .await;
@@ -283,23 +298,57 @@ async fn revoke_the_other_sessions() {
     let sandbox = Sandbox::new("revoke_others");
     let app = App::launch("revoke_others", &sandbox, Some(&emu.url)).await;
     app.run(move |app| async move {
-        // Another device of the same user.
-        let other = SessionClient::new(
-            ClientConfig::new(Endpoint::url(&emu.url)?),
-            Arc::new(MemoryStore::new()),
-        )?;
-        other.start_otp_login(&Identifier::parse(PHONE)?).await?;
-        let code = emu.nth_code(1).await;
-        other.check_otp(&code).await?;
-        // One code per identifier per cooldown: the second device asks after it.
-        emu.move_clock(2).await;
+        // Two other devices of the same user.
+        let mut others = Vec::new();
+        for n in 1..=2 {
+            let other = SessionClient::new(
+                ClientConfig::new(Endpoint::url(&emu.url)?),
+                Arc::new(MemoryStore::new()),
+            )?;
+            other.start_otp_login(&Identifier::parse(PHONE)?).await?;
+            let code = emu.nth_code(n).await;
+            other.check_otp(&code).await?;
+            others.push(other);
+            // One code per identifier per cooldown: the next device asks after it.
+            emu.move_clock(2).await;
+        }
 
-        sign_in(&app, &emu, PHONE, 2).await?;
+        sign_in(&app, &emu, PHONE, 3).await?;
         // Session management is folded away: the signed-in card fits the window.
         app.click("sessions-toggle").await?;
         app.click("refresh-sessions").await?;
-        app.wait_script(SESSION_ROWS, "two sessions", |n| n.as_u64() == Some(2))
+        app.wait_script(SESSION_ROWS, "three sessions", |n| n.as_u64() == Some(3))
             .await?;
+        // Each row is named by device and when it was last active, with its own Sign out.
+        let rows = app
+            .script(
+                "const rows = [...document.querySelectorAll('[data-testid=session-row]')]; \
+                 rows[rows.length - 1].scrollIntoView({ block: 'end' }); \
+                 return rows.map((r) => [r.textContent, \
+                   r.querySelector('[data-testid=session-sign-out]')?.checkVisibility() ?? false]);",
+            )
+            .await?;
+        for row in rows.as_array().into_iter().flatten() {
+            let text = row[0].as_str().unwrap_or_default();
+            assert!(text.contains("last active") && !text.contains("ses_"), "{text}");
+            assert_eq!(row[1].as_bool(), Some(true), "a Sign out on {text}");
+        }
+        app.shot("sessions").await;
+        // One other device signed out from its own row.
+        app.script(
+            "[...document.querySelectorAll('[data-testid=session-row]')] \
+               .find((r) => !/this device/i.test(r.textContent)) \
+               .querySelector('[data-testid=session-sign-out]').click();",
+        )
+        .await?;
+        app.wait_script(SESSION_ROWS, "that session to go", |n| n.as_u64() == Some(2))
+            .await?;
+        let mut still = Vec::new();
+        for other in &others {
+            still.push(other.refresh().await.is_ok());
+        }
+        assert_eq!(still.iter().filter(|ok| **ok).count(), 1, "{still:?}");
+        assert_eq!(app.stage().await?, "logged");
         app.shot("two-sessions").await;
         // It asks first: one click arms it and changes nothing yet.
         app.click("revoke-others").await?;
@@ -314,10 +363,12 @@ async fn revoke_the_other_sessions() {
             n.as_u64() == Some(1)
         })
         .await?;
-        assert!(
-            other.refresh().await.is_err(),
-            "the other device must be signed out"
-        );
+        for other in &others {
+            assert!(
+                other.refresh().await.is_err(),
+                "the other devices must be signed out"
+            );
+        }
         assert_eq!(app.stage().await?, "logged");
         Ok(())
     })
@@ -360,12 +411,8 @@ async fn settings_show_the_server_and_the_approval_history() {
         sign_in(&app, &emu, PHONE, 1).await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
-        // Esc cancels, after a second press confirms it.
-        use thirtyfour::prelude::Key;
-        app.driver.active_element().await?.send_keys(Key::Escape).await?;
-        assert_eq!(app.text("cancel-stepup").await?, "Cancel it? Click again");
-        assert_eq!(app.stage().await?, "step-up-otp");
-        app.driver.active_element().await?.send_keys(Key::Escape).await?;
+        // Deny ends it at once and is recorded as denied.
+        app.click("deny-request").await?;
         app.wait_stage("logged").await?;
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
@@ -393,7 +440,7 @@ async fn settings_show_the_server_and_the_approval_history() {
                 |o| o.as_str().is_some_and(|o| !o.is_empty()),
             )
             .await?;
-        assert_eq!(outcomes, "granted,cancelled");
+        assert_eq!(outcomes, "granted,denied");
         let log = app.text("audit-log").await?;
         assert!(!log.contains(&code), "no code in the history");
         app.shot("settings").await;
@@ -412,7 +459,7 @@ async fn settings_show_the_server_and_the_approval_history() {
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("started_at,ended_at,outcome"), "{text}");
         assert_eq!(lines.len(), 3, "a header and two approvals: {text}");
-        assert!(lines[1].contains(",cancelled,") && lines[2].contains(",granted,"), "{text}");
+        assert!(lines[1].contains(",denied,") && lines[2].contains(",granted,"), "{text}");
         assert!(!text.contains(&code), "no code in the export");
         app.click("settings-close").await?;
         Ok(())

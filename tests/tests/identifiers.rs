@@ -94,6 +94,14 @@ async fn add_an_email_address() {
         let (said, details) = panel_error(&app, "email address").await?;
         assert!(!said.contains("invalid_input"), "{said}");
         assert_eq!(details, "", "a plain input error has no Details");
+        let under = app
+            .script(
+                "const f = document.getElementById('identifier-value'); \
+                 return [f.getAttribute('aria-invalid'), \
+                   f.closest('.field').contains(document.querySelector('[data-testid=identifier-error]'))];",
+            )
+            .await?;
+        assert_eq!(under, serde_json::json!(["true", true]), "under the address field, marked");
         // Someone else's address: refused before any code goes out.
         app.fill("identifier-value", "ADA@example.com").await?;
         app.click("identifier-send").await?;

@@ -94,8 +94,7 @@ async fn a_passkey_fault_reads_in_words_and_the_bench_says_why() {
             );
             app.shot(&format!("{switch}-bench")).await;
             app.click("bench-close").await?;
-            app.click("cancel-stepup").await?;
-            app.click("cancel-stepup").await?;
+            app.click("deny-request").await?;
             app.wait_stage("logged").await?;
         }
         Ok(())

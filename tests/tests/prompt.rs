@@ -59,6 +59,23 @@ async fn below(app: &AppRef, a: &str, b: &str) -> WebDriverResult<bool> {
     Ok(v.as_bool() == Some(true))
 }
 
+/// The facts that share a line with another, by name; none is the goal.
+async fn sharing_a_row(app: &AppRef) -> WebDriverResult<Vec<String>> {
+    let v = app
+        .script(
+            "const rows = [...document.querySelectorAll('#stage-root [data-bind-list] > div')]; \
+             return rows.filter((r) => rows.some((o) => o !== r \
+               && o.getBoundingClientRect().top === r.getBoundingClientRect().top)) \
+               .map((r) => r.dataset.fact || r.textContent);",
+        )
+        .await?;
+    Ok(v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x.as_str().map(str::to_owned))
+        .collect())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transfer_shows_its_amount_payee_approver_note_and_one_deadline() {
     let sandbox = Arc::new(Sandbox::new("prompt_transfer"));
@@ -120,7 +137,10 @@ async fn a_transfer_shows_its_amount_payee_approver_note_and_one_deadline() {
             &["request-title", "request-countdown", "approve-request", "deny-request", "deny-report"],
         )
         .await?;
+        // Amount, payee and who approves each keep a row, down to the smallest window.
+        assert_eq!(sharing_a_row(&app).await?, Vec::<String>::new(), "at 720x560");
         app.resize(1040, 760).await?;
+        assert_eq!(sharing_a_row(&app).await?, Vec::<String>::new(), "at 1040x760");
 
         app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
@@ -157,11 +177,25 @@ async fn a_transfer_shows_its_amount_payee_approver_note_and_one_deadline() {
             )
             .await?;
         assert_eq!(under.as_bool(), Some(true), "the error is under the code field");
+        // A code typed wrong is the person's own input: no "Details" to open.
+        let details = app
+            .script("return document.querySelector('[data-testid=error] [data-testid=error-details]') === null;")
+            .await?;
+        assert_eq!(details.as_bool(), Some(true), "Details beside a wrong code");
         app.shots_in_view(
             "prompt-check",
-            &["approval-title", "stepup-countdown", "error", "verify-stepup", "deny-request", "deny-report"],
+            &[
+                "approval-title",
+                "stepup-countdown",
+                "stepup-code-input",
+                "error",
+                "verify-stepup",
+                "deny-request",
+                "deny-report",
+            ],
         )
         .await?;
+        assert_eq!(sharing_a_row(&app).await?, Vec::<String>::new(), "check at 720x560");
         app.resize(1040, 760).await?;
 
         // Reported: the code sent for it can no longer be entered, and the inbox says so.
@@ -192,7 +226,7 @@ async fn a_transfer_shows_its_amount_payee_approver_note_and_one_deadline() {
             )
             .await?;
         let line = line.as_str().unwrap_or_default();
-        assert!(line.ends_with(&format!("{amount} (payee not given)")), "{line}");
+        assert_eq!(line, format!("Send a bank transfer · {amount} (payee not given)"));
         Ok(())
     })
     .await;
@@ -260,8 +294,24 @@ async fn a_step_no_code_can_come_for_is_a_dead_end_with_deny_only() {
         // A user with a phone number only, and approvals that start with an email code.
         app.sign_in_on_demo("+33612345699").await?;
         app.pick_scenario("email_then_sms").await?;
+        // The choice is confirmed in a note, which goes with the screen it was made on.
+        app.wait_script(
+            "return document.querySelector('[data-testid=toast]').textContent;",
+            "the scenario's note",
+            |v| {
+                v.as_str()
+                    .is_some_and(|t| t.starts_with("Next approvals: "))
+            },
+        )
+        .await?;
+        assert!(shown(&app, "toast").await?);
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
+        // Well within the note's own 4 s.
+        assert!(
+            !shown(&app, "toast").await?,
+            "the scenario's note outlived its screen"
+        );
         app.wait_script(
             "return document.querySelector('[data-testid=dead-end]')?.checkVisibility() ?? false;",
             "the dead end",

@@ -91,7 +91,8 @@ async fn a_request_from_a_script_is_granted() {
     let app = App::launch("req_granted", &sandbox, Some(&emu.url)).await;
     app.run(move |app| async move {
         sign_in(&app, &emu).await?;
-        let session = app.text("session-id").await?;
+        let session = app.full_text("session-id").await?;
+        assert!(session.starts_with("ses_"), "session id {session:?}");
         let (mut cli, script) = ask_from_script(
             &sandbox,
             &[
@@ -432,6 +433,15 @@ async fn links_bad_input_and_the_socket() {
         wait_request(&app, "From a link").await?;
         assert_eq!(app.text("request-source").await?, "a link");
         assert_eq!(app.script("return document.querySelector('[data-testid=queue-count]').hidden;").await?, true);
+        // A transfer with no payee cannot be judged: its row says so, as a warning.
+        let payee = app
+            .script(
+                "const r = document.querySelector('#stage-root [data-fact=no-payee]'); \
+                 const d = r?.querySelector('dd'); \
+                 return r ? [r.querySelector('dt').textContent, d.textContent, getComputedStyle(d, '::before').content] : null;",
+            )
+            .await?;
+        assert_eq!(payee, json!(["Payee", "not given", "\"⚠ \""]), "{payee}");
         app.shot("01-link").await;
         app.click("deny-request").await?;
         app.wait_stage("logged").await?;

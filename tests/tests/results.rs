@@ -43,11 +43,20 @@ async fn the_granted_screen_says_what_was_approved_and_ends_with_the_grant() {
     app.run(move |app| async move {
         app.sign_in_on_demo(PHONE).await?;
 
-        // The app's own form: Deny, and Cancel (nobody else waits for an answer).
+        // The app's own form: one Deny, and nothing to report (nobody else asked).
         app.click("request-scope").await?;
         app.wait_stage("step-up-otp").await?;
-        assert!(shown(&app, "cancel-stepup").await?);
+        assert!(shown(&app, "deny-request").await?);
         assert!(!shown(&app, "deny-report").await?);
+        // At the default size the card is wide enough for the title on one line.
+        let lines = app
+            .script(
+                "const h = document.querySelector('[data-testid=approval-title]');
+                 return h.getBoundingClientRect().height / parseFloat(getComputedStyle(h).fontSize);",
+            )
+            .await?;
+        let lines = lines.as_f64().unwrap_or(f64::NAN);
+        assert!(lines < 2.0, "the title wraps at 1040x760: {lines} ems high");
 
         // A note about the code step goes with the code step.
         app.click("resend-stepup-code").await?;
@@ -151,10 +160,20 @@ async fn a_programs_step_up_has_one_deny_and_a_report_says_why_to_sign_out() {
         app.pick_number(cli.match_number().await).await?;
         app.click("approve-request").await?;
         app.wait_stage("step-up-otp").await?;
-        // One Deny, then the report; no Cancel that would answer the program all the same.
+        // One Deny, then the report, and no other way to answer.
         assert_eq!(app.text("deny-request").await?, "Deny");
         assert_eq!(app.text("deny-report").await?, "Report as suspicious");
-        assert!(!shown(&app, "cancel-stepup").await?);
+        let answers = app
+            .script(
+                "return [...document.querySelectorAll('#stage-root button:not([data-action=resend-stepup])')]
+                   .filter((b) => b.checkVisibility()).map((b) => b.textContent.trim()).join('|');",
+            )
+            .await?;
+        assert_eq!(
+            answers.as_str(),
+            Some("Approve|Deny|Report as suspicious"),
+            "{answers:?}"
+        );
         let order = app
             .script(
                 "const r = (t) => document.querySelector(`[data-testid=${t}]`).getBoundingClientRect();
