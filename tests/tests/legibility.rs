@@ -66,6 +66,18 @@ function name(el) {
   const t = (el.value || el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 40);
   return `${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).trim().replace(/\s+/g, '.') : ''}${id ? '[' + id + ']' : ''} "${t}"`;
 }
+// WebKit's getComputedStyle does not resolve ::placeholder, so its colour is read from the
+// page's own rule, resolved in the field's place; without one, WebKit draws it darkgray.
+const placeholderRule = [...document.styleSheets].flatMap((s) => [...s.cssRules])
+  .find((r) => r.selectorText?.includes('::placeholder'));
+function placeholderColor(el) {
+  const probe = document.createElement('span');
+  probe.style.color = placeholderRule?.style.getPropertyValue('color') || 'darkgray';
+  el.parentElement.append(probe);
+  const c = getComputedStyle(probe).color;
+  probe.remove();
+  return c;
+}
 const bad = [];
 let checked = 0;
 for (const el of root.querySelectorAll('*')) {
@@ -80,6 +92,13 @@ for (const el of root.querySelectorAll('*')) {
     const bg = drawn(el, [0, 0, 0, 0]);
     const r = ratio(drawn(el, parse(s.color)), bg);
     if (r < 4.5) bad.push(`${name(el)}: text ${r.toFixed(2)}:1 < 4.5`);
+  }
+  // An empty field's placeholder is text too (WCAG 1.4.3).
+  if (field && !el.value && el.placeholder) {
+    checked++;
+    const bg = drawn(el, [0, 0, 0, 0]);
+    const r = ratio(drawn(el, parse(placeholderColor(el))), bg);
+    if (r < 4.5) bad.push(`${name(el)} placeholder "${el.placeholder}": text ${r.toFixed(2)}:1 < 4.5`);
   }
   if (field) {
     checked++;
