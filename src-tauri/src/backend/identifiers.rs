@@ -380,7 +380,7 @@ mod tests {
         // The approval that was stuck sends its code now, to the new address.
         b.resend_step_up_code().await.unwrap();
         assert_eq!(last(&emu).to, "grace@example.com");
-        b.cancel_step_up().unwrap();
+        b.deny_step_up().unwrap();
         // Asked again, it passes both steps.
         b.request_step_up(transfer).await.unwrap();
         assert_eq!(last(&emu).to, "grace@example.com");

@@ -281,7 +281,7 @@ async fn each_passkey_fault_reads_as_its_own_failure() {
         let refusal = b.demo().bench().await.unwrap().passkey_refusal.unwrap();
         assert_eq!(refusal.ceremony, "assertion", "{switch}");
         assert_eq!(refusal.check, check, "{switch}: {}", refusal.why);
-        b.cancel_step_up().unwrap();
+        b.deny_step_up().unwrap();
     }
 }
 
@@ -332,7 +332,7 @@ async fn a_pin_reset_deletes_the_key_here_and_the_list_says_so() {
     let e = b.approve_with_passkey(Some(PIN.into())).await.unwrap_err();
     assert_eq!(e.code(), "pin_blocked", "the right PIN no longer helps");
     assert_eq!(b.add_passkey().await.unwrap_err().code(), "pin_blocked");
-    b.cancel_step_up().unwrap();
+    b.deny_step_up().unwrap();
     b.reset_pin().unwrap();
     let v = b.view(None, "system".into());
     assert!(!v.passkey.pin_set && !v.passkey.login);

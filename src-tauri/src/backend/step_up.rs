@@ -57,10 +57,6 @@ impl Backend {
         self.stepped(s).await
     }
 
-    pub fn cancel_step_up(&mut self) -> AppResult<()> {
-        self.end_approval(AttemptOutcome::Cancelled)
-    }
-
     /// The person refuses what is asked: recorded as denied, not as cancelled.
     pub fn deny_step_up(&mut self) -> AppResult<()> {
         self.end_approval(AttemptOutcome::Denied)

@@ -88,7 +88,7 @@ async fn the_whole_story_without_a_window() {
     b.finish_step_up().unwrap();
     assert_eq!(view(&b).stage, Stage::Logged);
 
-    // Blocked, then cancelled: each attempt is in the log, newest first.
+    // Blocked, then denied: each attempt is in the log, newest first.
     emu.set_scenario(DemoScenario::Blocked);
     assert_eq!(
         b.request_step_up(transfer()).await.unwrap_err().code(),
@@ -96,18 +96,15 @@ async fn the_whole_story_without_a_window() {
     );
     emu.set_scenario(DemoScenario::ReviewSms);
     b.request_step_up(transfer()).await.unwrap();
-    b.cancel_step_up().unwrap();
-    assert_eq!(view(&b).stage, Stage::Logged);
-    b.request_step_up(transfer()).await.unwrap();
     b.deny_step_up().unwrap();
     assert_eq!(view(&b).stage, Stage::Logged);
     let (log, bad) = b.audit().unwrap().read(10).unwrap();
     assert_eq!(bad, 0);
     let outcomes: Vec<&str> = log.iter().map(|e| e.outcome.as_str()).collect();
-    assert_eq!(outcomes, ["denied", "cancelled", "blocked", "granted"]);
-    assert_eq!(log[3].steps, ["verify_sms"]);
-    assert_eq!(log[3].wrong_codes, 1);
-    assert_eq!(log[2].error_code.as_deref(), Some("step_up_blocked"));
+    assert_eq!(outcomes, ["denied", "blocked", "granted"]);
+    assert_eq!(log[2].steps, ["verify_sms"]);
+    assert_eq!(log[2].wrong_codes, 1);
+    assert_eq!(log[1].error_code.as_deref(), Some("step_up_blocked"));
     let text = std::fs::read_to_string(b.audit().unwrap().path()).unwrap();
     assert!(!text.contains(&code), "no code in the audit log");
 
@@ -182,7 +179,7 @@ async fn commands_out_of_place_are_refused_clearly() {
             .code(),
         "demo_only"
     );
-    assert_eq!(b.cancel_step_up().unwrap_err().code(), "not_signed_in");
+    assert_eq!(b.deny_step_up().unwrap_err().code(), "not_signed_in");
     assert_eq!(b.change_identifier().unwrap_err().code(), "wrong_stage");
 }
 
