@@ -35,20 +35,18 @@ export function wireIdentifiers(root, flash) {
     errorBox.hidden = true;
     errorBox.replaceChildren();
     delete errorBox.dataset.code;
-    for (const f of [input, codeInput]) f.removeAttribute("aria-invalid");
     lastError = null;
   };
   // Only as far as needed to see it, as the main error line does.
   const seen = (el) => el.scrollIntoView({ block: "nearest", behavior: "auto" });
-  // Under the field of the open form, the field marked, as the main error line is; with no
-  // form open, at the foot of the panel.
+  // Under the field of the open form; with no form open, at the foot of the panel. The field
+  // is marked where its submit failed (below), not for a resend or a network fault.
   const showError = (err) => {
     showErrorIn(errorBox, err);
     const field = !codeForm.hidden ? codeInput : !form.hidden ? input : null;
     const home = field ? field.closest(".field") : errorHome;
     if (errorBox.parentElement !== home) home.append(errorBox);
     errorBox.classList.toggle("inline", Boolean(field));
-    field?.setAttribute("aria-invalid", "true");
     errorBox.hidden = false;
     errorBox.dataset.code = err.code;
     lastError = err;

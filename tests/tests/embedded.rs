@@ -413,7 +413,10 @@ async fn corrupted_files_are_set_aside_and_the_app_starts() {
         app.wait_script(
             "return document.getElementById('history-note').textContent;",
             "the damaged line to be counted",
-            |n| n.as_str().is_some_and(|n| n.contains("1 damaged line")),
+            |n| {
+                n.as_str()
+                    .is_some_and(|n| n.contains("1 damaged line was skipped"))
+            },
         )
         .await?;
         assert_eq!(

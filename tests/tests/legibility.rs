@@ -67,12 +67,15 @@ function name(el) {
   return `${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).trim().replace(/\s+/g, '.') : ''}${id ? '[' + id + ']' : ''} "${t}"`;
 }
 // WebKit's getComputedStyle does not resolve ::placeholder, so its colour is read from the
-// page's own rule, resolved in the field's place; without one, WebKit draws it darkgray.
-const placeholderRule = [...document.styleSheets].flatMap((s) => [...s.cssRules])
-  .find((r) => r.selectorText?.includes('::placeholder'));
+// page's last rule that applies to the field, resolved in the field's place; without one,
+// WebKit draws it darkgray.
+const placeholderRules = [...document.styleSheets].flatMap((s) => [...s.cssRules])
+  .filter((r) => r.selectorText?.includes('::placeholder') && r.style.getPropertyValue('color'));
 function placeholderColor(el) {
+  const applies = (r) => r.selectorText.split(',').some((sel) =>
+    sel.includes('::placeholder') && el.matches(sel.replace(/::placeholder/g, '').trim() || '*'));
   const probe = document.createElement('span');
-  probe.style.color = placeholderRule?.style.getPropertyValue('color') || 'darkgray';
+  probe.style.color = placeholderRules.filter(applies).pop()?.style.getPropertyValue('color') || 'darkgray';
   el.parentElement.append(probe);
   const c = getComputedStyle(probe).color;
   probe.remove();

@@ -182,7 +182,7 @@ async fn a_programs_step_up_has_one_deny_and_a_report_says_why_to_sign_out() {
             )
             .await?;
         assert_eq!(order.as_bool(), Some(true), "the report comes after Deny");
-        // Esc has no Cancel to press here: the request stays on screen.
+        // Esc does not answer the request: it stays on screen.
         app.driver.active_element().await?.send_keys(Key::Escape).await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(app.stage().await?, "step-up-otp");

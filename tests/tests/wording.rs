@@ -213,9 +213,22 @@ fn the_ui_speaks_one_vocabulary() {
         }
         let text = std::fs::read_to_string(&path).expect("a UI file");
         for (n, line) in text.lines().enumerate() {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
             for w in other.iter().filter(|w| line.contains(*w)) {
-                let name = path.file_name().unwrap_or_default().to_string_lossy();
                 found.push(format!("{name}:{}: {w:?} in {}", n + 1, line.trim()));
+            }
+            // A count says "1 line" or "2 lines", never "line(s) were" (a call like `show(s)`
+            // is followed by code, not by a word).
+            let hedged = line.match_indices("(s) ").any(|(i, _)| {
+                line[..i].ends_with(|c: char| c.is_ascii_alphabetic())
+                    && line[i + 4..].starts_with(|c: char| c.is_ascii_alphabetic())
+            });
+            if hedged {
+                found.push(format!(
+                    "{name}:{}: a hedged plural in {}",
+                    n + 1,
+                    line.trim()
+                ));
             }
         }
     }

@@ -57,7 +57,7 @@ impl Backend {
         self.stepped(s).await
     }
 
-    /// The person refuses what is asked: recorded as denied, not as cancelled.
+    /// The person refuses the approval on screen: recorded as denied.
     pub fn deny_step_up(&mut self) -> AppResult<()> {
         self.end_approval(AttemptOutcome::Denied)
     }
