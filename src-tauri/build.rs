@@ -15,9 +15,9 @@ fn main() {
     println!("cargo:rustc-env=COUNTERSIGN_COMMIT={commit}");
     println!("cargo:rerun-if-changed=../.git/HEAD");
     println!("cargo:rerun-if-changed=../.git/refs/heads");
+    check_grants();
     // Declaring the app's commands makes tauri-build generate one permission per command, so
     // the capability file can allow exactly these and nothing else.
-    check_grants();
     let manifest = tauri_build::AppManifest::new().commands(countersign_commands());
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build step failed");

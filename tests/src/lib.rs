@@ -534,6 +534,20 @@ impl AppRef {
         }
     }
 
+    /// Waits until the element with `testid` is drawn (present, and not hidden by itself, an
+    /// ancestor or a closed `<details>`), naming `what` if it never is.
+    pub async fn wait_drawn(&self, testid: &str, what: &str) -> TestResult {
+        self.wait_script(
+            &format!(
+                "return document.querySelector('[data-testid=\"{testid}\"]')?.checkVisibility() ?? false;"
+            ),
+            what,
+            |v| v.as_bool() == Some(true),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Waits until the demo inbox holds `n` messages; the newest one's code (the list shows
     /// the newest first).
     pub async fn inbox_code(

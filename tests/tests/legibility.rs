@@ -284,12 +284,7 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
         measure(&app, "granted", &mut bad).await?;
         // An hour on, the same screen says the approval has expired, in neutral colours.
         move_clock(&app, "clock-plus-1h", "moved 1 h forward").await?;
-        app.wait_script(
-            "return document.querySelector('[data-testid=grant-expired]').checkVisibility();",
-            "the grant to end",
-            |v| v.as_bool() == Some(true),
-        )
-        .await?;
+        app.wait_drawn("grant-expired", "the grant to end").await?;
         measure(&app, "grant-expired", &mut bad).await?;
         move_clock(&app, "clock-now", "back to real time").await?;
         app.click("back-to-account").await?;
@@ -298,12 +293,7 @@ async fn every_stage_meets_wcag_contrast_in_both_themes() {
         // A program's request with no details: marked broad, then denied.
         let cli = Proc::spawn(sandbox.countersign(&["approve", "--scope", "transfer:write"]));
         app.wait_stage("request").await?;
-        app.wait_script(
-            "return document.querySelector('[data-testid=broad]').checkVisibility();",
-            "the broad mark",
-            |v| v.as_bool() == Some(true),
-        )
-        .await?;
+        app.wait_drawn("broad", "the broad mark").await?;
         measure(&app, "request-broad", &mut bad).await?;
         app.click("deny-request").await?;
         let out = finish(cli).await;

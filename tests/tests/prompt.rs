@@ -20,6 +20,15 @@ async fn shown(app: &AppRef, testid: &str) -> WebDriverResult<bool> {
     Ok(v.as_bool() == Some(true))
 }
 
+/// The strings of a JSON array the page returned; nothing for anything else.
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x.as_str().map(str::to_owned))
+        .collect()
+}
+
 /// The facts box's rows on screen, as `fact=Label: value` lines.
 async fn facts(app: &AppRef) -> WebDriverResult<Vec<String>> {
     let v = app
@@ -28,11 +37,7 @@ async fn facts(app: &AppRef) -> WebDriverResult<Vec<String>> {
                `${r.dataset.fact || ''}=${r.querySelector('dt').textContent}: ${r.querySelector('dd').textContent}`);",
         )
         .await?;
-    Ok(v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|x| x.as_str().map(str::to_owned))
-        .collect())
+    Ok(strings(&v))
 }
 
 /// Seconds left in a countdown's "Expires in m:ss".
@@ -69,11 +74,7 @@ async fn sharing_a_row(app: &AppRef) -> WebDriverResult<Vec<String>> {
                .map((r) => r.dataset.fact || r.textContent);",
         )
         .await?;
-    Ok(v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|x| x.as_str().map(str::to_owned))
-        .collect())
+    Ok(strings(&v))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,12 +313,7 @@ async fn a_step_no_code_can_come_for_is_a_dead_end_with_deny_only() {
             !shown(&app, "toast").await?,
             "the scenario's note outlived its screen"
         );
-        app.wait_script(
-            "return document.querySelector('[data-testid=dead-end]')?.checkVisibility() ?? false;",
-            "the dead end",
-            |v| v.as_bool() == Some(true),
-        )
-        .await?;
+        app.wait_drawn("dead-end", "the dead end").await?;
         let why = app.text("dead-end-why").await?;
         assert!(why.contains("your account has no email address"), "{why}");
         let fix = app.text("dead-end-fix").await?;
